@@ -1,0 +1,17 @@
+//! The API boundary of smishtrap: what a sensor records and what the analysis reads.
+//!
+//! - [`Event`] is one recorded request, versioned by [`SCHEMA_VERSION`]; see
+//!   `docs/event-schema.md` for the field-by-field contract.
+//! - [`SmsRecord`] is one SMS as the intelligence engine sees it, whether it was captured by a
+//!   sensor (`sms.send` events), read from a router outbox or imported from a file.
+//!
+//! Invariant: this crate does no I/O and depends on neither tokio nor any storage crate.
+
+mod event;
+mod sms;
+
+pub use event::{
+    AuthRecord, BodyEncoding, Event, EventKind, HttpRecord, MAX_BODY_BYTES, SCHEMA_VERSION,
+    SmsAction, SmsBox, SmsDialect, body_digest,
+};
+pub use sms::{Direction, SmsRecord};

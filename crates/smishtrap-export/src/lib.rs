@@ -1,0 +1,1 @@
+//! smishtrap-export: see ARCHITECTURE.md.

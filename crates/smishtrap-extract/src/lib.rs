@@ -1,0 +1,1 @@
+//! smishtrap-extract: see ARCHITECTURE.md.

@@ -1,0 +1,1 @@
+//! smishtrap-sensor: see ARCHITECTURE.md.

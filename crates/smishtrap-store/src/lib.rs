@@ -1,0 +1,1 @@
+//! smishtrap-store: see ARCHITECTURE.md.

@@ -1,0 +1,5 @@
+//! One module per subcommand; each exposes `Args` and `run(Args) -> anyhow::Result<ExitCode>`.
+
+pub(crate) mod analyze;
+pub(crate) mod events;
+pub(crate) mod sensor;

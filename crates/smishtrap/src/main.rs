@@ -1,0 +1,54 @@
+//! The `smishtrap` command: argument parsing and glue only; the work lives in the crates.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod cmd;
+
+#[derive(Debug, Parser)]
+#[command(name = "smishtrap", version, about = "Catch and investigate SMS phishing sent through abused cellular routers")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run a router honeypot sensor until SIGINT or SIGTERM
+    Sensor(cmd::sensor::Args),
+    /// List the personas a sensor can take
+    Personas(cmd::sensor::PersonasArgs),
+    /// Print the events a sensor recorded, oldest first
+    Events(cmd::events::Args),
+    /// Analyse SMS records: numbers, language, URLs, brands, verdicts
+    Analyze(cmd::analyze::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("SMISHTRAP_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let result = match cli.command {
+        Command::Sensor(args) => cmd::sensor::run(args),
+        Command::Personas(args) => cmd::sensor::personas(args),
+        Command::Events(args) => cmd::events::run(args),
+        Command::Analyze(args) => cmd::analyze::run(args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(err) => {
+            // `{:#}` prints the whole context chain on one line.
+            #[allow(clippy::print_stderr, reason = "the binary's error report")]
+            {
+                eprintln!("error: {err:#}");
+            }
+            ExitCode::from(2)
+        }
+    }
+}
