@@ -1,0 +1,515 @@
+//! Phone numbers: sender/recipient fields ([`parse_number`]) and numbers mentioned in a text.
+//!
+//! Parsing and validation use libphonenumber's metadata through the `phonenumber` crate.
+//! That crate has no free-text matcher, so candidates in a text are found by a small
+//! hand-written scanner with guards against amounts, dates, codes and order numbers.
+//! It also has known panics and maps letters to digits, so every call sees only a
+//! sanitised `+digits` / `digits` string of bounded length and runs under `catch_unwind`.
+
+use std::ops::Range;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::str::FromStr;
+
+use phonenumber::country::Id;
+use serde::Serialize;
+
+use crate::{Diagnostic, DiagnosticKind, Extracted, MAX_NUMBERS, quote};
+
+/// A phone number in E.164 form: `+` and up to 15 digits, e.g. `+32470123456`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(transparent)]
+pub struct E164(String);
+
+impl E164 {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+    /// Country calling code digits and national digits, without the `+`.
+    pub fn digits(&self) -> &str {
+        self.0.get(1..).unwrap_or_default()
+    }
+}
+
+impl std::fmt::Display for E164 {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A valid phone number.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+pub struct PhoneNumber {
+    pub e164: E164,
+    /// ISO 3166-1 alpha-2 of the number's region, when the metadata knows it.
+    pub country: Option<String>,
+}
+
+/// A phone number written in a text.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MentionedNumber {
+    /// Byte span in the input, on char boundaries.
+    pub span: Range<usize>,
+    pub raw: String,
+    /// `None` when the number could not be validated (kept because the text calls it one).
+    pub number: Option<PhoneNumber>,
+}
+
+/// Longest raw value [`parse_number`] looks at.
+const MAX_RAW_LEN: usize = 64;
+/// E.164 allows 15 digits; with `00` and a trunk `0` a written number may have 17.
+const MAX_DIGITS: usize = 17;
+
+fn invalid(raw: &str, why: &str) -> Diagnostic {
+    Diagnostic::new(DiagnosticKind::InvalidNumber, format!("phone number {}: {why}", quote(raw)))
+}
+
+/// Calls the `phonenumber` parser on a sanitised string, catching panics.
+fn guarded_parse(region: Option<Id>, s: &str) -> Result<Option<PhoneNumber>, Diagnostic> {
+    let result = catch_unwind(AssertUnwindSafe(|| {
+        let n = phonenumber::parse(region, s).ok()?;
+        if !n.is_valid() {
+            return None;
+        }
+        let e164 = n.format().mode(phonenumber::Mode::E164).to_string();
+        let country = n.country().id().map(|id| id.as_ref().to_owned()).or_else(|| {
+            // numbers the metadata cannot pin to one region (`+39 06…` is Italy or the
+            // Vatican): take the code's main region, listed first
+            let code = n.code().value();
+            let db = &*phonenumber::metadata::DATABASE;
+            db.by_code(&code)?.first().map(|m| m.id().to_owned())
+        });
+        Some((e164, country))
+    }));
+    match result {
+        Ok(Some((e164, country))) => {
+            let ok = e164.len() >= 4
+                && e164.len() <= 16
+                && e164.starts_with('+')
+                && e164[1..].bytes().all(|b| b.is_ascii_digit());
+            Ok(ok.then_some(PhoneNumber { e164: E164(e164), country }))
+        }
+        Ok(None) => Ok(None),
+        Err(_) => Err(Diagnostic::new(
+            DiagnosticKind::NumberParserPanic,
+            format!("phone number parser failed on {}", quote(s)),
+        )),
+    }
+}
+
+/// The digits of a written number and whether it was written with a leading `+`.
+/// Rejects anything but digits and the usual separators (letters are not keypad digits here).
+fn sanitise(raw: &str) -> Result<(bool, String), &'static str> {
+    let mut s = raw.trim();
+    for prefix in ["tel:", "TEL:", "Tel:"] {
+        if let Some(r) = s.strip_prefix(prefix) {
+            s = r.trim_start();
+        }
+    }
+    let plus = s.starts_with('+') || s.starts_with('＋');
+    let body = s.trim_start_matches(['+', '＋']);
+    let mut digits = String::with_capacity(body.len());
+    // `+32 (0)470 …`: the trunk prefix in brackets is not dialled from abroad
+    let body_owned;
+    let body = if plus && body.contains("(0)") {
+        body_owned = body.replacen("(0)", "", 1);
+        body_owned.as_str()
+    } else {
+        body
+    };
+    for c in body.chars() {
+        match c {
+            '0'..='9' => digits.push(c),
+            ' ' | '-' | '.' | '(' | ')' | '/' | '\u{00A0}' | '\u{2009}' | '\u{202F}'
+            | '\u{2011}' | '\u{2013}' => {}
+            _ => return Err("contains characters that are not digits or separators"),
+        }
+    }
+    if digits.len() < 3 {
+        return Err("too few digits");
+    }
+    if digits.len() > MAX_DIGITS {
+        return Err("too many digits");
+    }
+    Ok((plus, digits))
+}
+
+fn region_id(hint: Option<&str>) -> Option<Id> {
+    let h = hint?.trim();
+    if h.len() != 2 || !h.is_ascii() {
+        return None;
+    }
+    Id::from_str(&h.to_ascii_uppercase()).ok()
+}
+
+/// Parses a sender or recipient number into E.164 and ISO country.
+///
+/// Tries, in order: `+…` as international; `00…` as international; otherwise a national
+/// number in `region_hint` (the router's country or `--default-region`) and international
+/// digits without `+` (`32470…`). Invalid numbers come back as `Err` for the caller to keep
+/// the raw value with the diagnostic.
+pub fn parse_number(raw: &str, region_hint: Option<&str>) -> Result<PhoneNumber, Diagnostic> {
+    if raw.len() > MAX_RAW_LEN {
+        return Err(invalid(raw, "longer than 64 bytes"));
+    }
+    let (plus, digits) = sanitise(raw).map_err(|why| invalid(raw, why))?;
+    let region = region_id(region_hint);
+    let international = |d: &str| guarded_parse(None, &format!("+{d}"));
+    if plus {
+        return international(&digits)?
+            .ok_or_else(|| invalid(raw, "not a valid international number"));
+    }
+    if let Some(rest) = digits.strip_prefix("00") {
+        return international(rest)?
+            .ok_or_else(|| invalid(raw, "not a valid international number"));
+    }
+    let national = match region {
+        Some(r) => guarded_parse(Some(r), &digits)?,
+        None => None,
+    };
+    if digits.starts_with('0') {
+        return national.ok_or_else(|| {
+            if region.is_none() {
+                invalid(raw, "national number without a region to read it in")
+            } else {
+                invalid(raw, "not a valid national number")
+            }
+        });
+    }
+    let intl = if digits.len() >= 8 { international(&digits)? } else { None };
+    match (national, intl) {
+        (Some(n), None) | (None, Some(n)) => Ok(n),
+        // both readings valid: international digits are usually longer than national ones
+        (Some(n), Some(i)) => Ok(if digits.len() >= 11 || n.country == i.country { i } else { n }),
+        (None, None) => Err(invalid(raw, "not a valid number")),
+    }
+}
+
+/// Words that say a number is a phone number (several languages, lowercase prefixes).
+const PHONE_WORDS: &[&str] = &[
+    "call", "phone", "tel", "ring", "bel ", "bellen", "belt", "telefoon", "nummer", "appel",
+    "appelez", "numéro", "numero", "número", "chiama", "chiamare", "llam", "ruf", "anruf",
+    "telefon", "ligue", "ligar", "zadzwo", "soita", "puhelin", "whatsapp", "contact", "kontakt",
+    "hotline", "helpdesk", "service", "support",
+];
+
+/// Words that say a number is something else: a code, an order, an account.
+const CODE_WORDS: &[&str] = &[
+    "code", "kod", "codice", "código", "pin", "otp", "ref", "order", "bestel", "commande",
+    "ordine", "pedido", "zending", "tracking", "colis", "sendung", "paket", "pakket", "kolli",
+    "iban", "konto", "account", "rekening", "dossier", "factuur", "facture", "fattura", "invoice",
+    "rechnung", "faktura", "klant", "client", "kunde", "cliente", "ticket", "id ", "id:", "nr.",
+    "no.", "n°", "nº", "#",
+];
+
+/// Currency and unit markers next to a number that make it an amount.
+const AMOUNT_MARKERS: &[&str] = &[
+    "€", "$", "£", "eur", "usd", "gbp", "sek", "nok", "dkk", "pln", "chf", "kr", "zł", "zl", "%",
+    "euro",
+];
+
+/// Whether some word of `words` starts a word in `hay` (prefix match at a word start).
+fn contains_any(hay: &str, words: &[&str]) -> bool {
+    words.iter().any(|w| {
+        hay.match_indices(w).any(|(at, _)| {
+            let starts_word = !hay[..at].chars().next_back().is_some_and(char::is_alphanumeric);
+            starts_word || !w.starts_with(char::is_alphanumeric)
+        })
+    })
+}
+
+/// Lowercased window of at most `n` bytes before `at` (on a char boundary).
+fn before(text: &str, at: usize, n: usize) -> String {
+    let mut s = at.saturating_sub(n);
+    while s > 0 && !text.is_char_boundary(s) {
+        s -= 1;
+    }
+    text.get(s..at).unwrap_or_default().to_lowercase()
+}
+
+fn after(text: &str, at: usize, n: usize) -> String {
+    let mut e = (at + n).min(text.len());
+    while e < text.len() && !text.is_char_boundary(e) {
+        e += 1;
+    }
+    text.get(at..e).unwrap_or_default().to_lowercase()
+}
+
+fn is_sep(c: char) -> bool {
+    matches!(c, ' ' | '-' | '.' | '/' | '(' | ')' | '\u{00A0}' | '\u{202F}')
+}
+
+/// `12.05.2024`, `2024-05-12`, `12/05/24`: a date, not a number.
+fn looks_like_date(raw: &str) -> bool {
+    let groups: Vec<&str> = raw.split(['.', '/', '-']).collect();
+    if groups.len() != 3 || raw.contains(' ') {
+        return false;
+    }
+    let lens: Vec<usize> = groups.iter().map(|g| g.len()).collect();
+    matches!(lens.as_slice(), [1 | 2, 1 | 2, 2 | 4] | [4, 1 | 2, 1 | 2])
+}
+
+/// `1.234.567`, `12 345 678`: thousands grouping of an amount.
+fn looks_like_amount(raw: &str) -> bool {
+    let groups: Vec<&str> = raw.split(['.', ' ', '\u{00A0}', '\u{202F}']).collect();
+    groups.len() >= 2
+        && groups[0].len() <= 3
+        && !groups[0].starts_with('0')
+        && groups[1..].iter().all(|g| g.len() == 3)
+}
+
+/// Scans `text` for written phone numbers and appends them to `out`.
+pub(crate) fn find_numbers(text: &str, region_hint: Option<&str>, out: &mut Extracted) {
+    let bytes = text.as_bytes();
+    let mut i = 0;
+    let mut candidates = 0usize;
+    while i < bytes.len() {
+        let b = bytes[i];
+        let starts = (matches!(b, b'+' | b'(') && bytes.get(i + 1).is_some_and(u8::is_ascii_digit))
+            || b.is_ascii_digit();
+        let prev_ok = i == 0 || {
+            let p = text[..i].chars().next_back().unwrap_or(' ');
+            !p.is_alphanumeric()
+                && !matches!(p, '+' | '.' | ',' | '/' | '-' | '_' | '@' | '=' | '&' | ':' | '#')
+                || (p == ':' && i >= 2 && bytes[i - 2] != b'/')
+        };
+        if !starts || !prev_ok {
+            // skip the rest of a word or number this byte belongs to
+            let in_word = b.is_ascii_alphanumeric() || b >= 0x80;
+            i += 1;
+            while in_word
+                && i < bytes.len()
+                && (bytes[i].is_ascii_alphanumeric() || bytes[i] >= 0x80)
+            {
+                i += 1;
+            }
+            continue;
+        }
+        // extend over digits and single separators (a space may follow a closing bracket)
+        let start = i;
+        let mut end = i + 1;
+        let mut j = i + 1;
+        let mut digits = usize::from(b.is_ascii_digit());
+        let mut last_sep = false;
+        while j < bytes.len() && j - start < 40 {
+            let c = bytes[j];
+            if c.is_ascii_digit() {
+                digits += 1;
+                end = j + 1;
+                last_sep = false;
+                j += 1;
+            } else if is_sep(c as char) && (!last_sep || bytes[j - 1] == b')' || c == b'(') {
+                last_sep = true;
+                j += 1;
+            } else if c == 0xC2 && bytes.get(j + 1) == Some(&0xA0) && !last_sep {
+                last_sep = true;
+                j += 2;
+            } else {
+                break;
+            }
+        }
+        // a closing bracket that belongs to the number
+        if bytes.get(end) == Some(&b')') && text[start..end].contains('(') {
+            end += 1;
+        }
+        i = end.max(i + 1);
+        let raw = &text[start..end];
+        if !(8..=MAX_DIGITS).contains(&digits) {
+            continue;
+        }
+        // glued to a word, a decimal comma or another number
+        let next = text[end..].chars().next();
+        if next.is_some_and(|c| {
+            c.is_alphanumeric()
+                || c == ',' && text[end + 1..].starts_with(|d: char| d.is_ascii_digit())
+        }) {
+            continue;
+        }
+        if out.urls.iter().any(|u| u.span.start < end && start < u.span.end) {
+            continue;
+        }
+        candidates += 1;
+        if candidates > MAX_NUMBERS * 4 {
+            out.diagnostics.push(Diagnostic::new(
+                DiagnosticKind::TooManyCandidates,
+                "too many number-like tokens, the rest were ignored",
+            ));
+            break;
+        }
+        let pre = before(text, start, 24);
+        let post = after(text, end, 6);
+        let pre_near = before(text, start, 4);
+        if contains_any(&pre_near, AMOUNT_MARKERS)
+            || post.trim_start().starts_with(|c: char| "€$£%".contains(c))
+        {
+            continue;
+        }
+        if AMOUNT_MARKERS
+            .iter()
+            .any(|m| m.chars().all(char::is_alphabetic) && post.trim_start().starts_with(m))
+        {
+            continue;
+        }
+        if looks_like_date(raw) {
+            continue;
+        }
+        let phone_word = contains_any(&pre, PHONE_WORDS);
+        let code_word = contains_any(&pre, CODE_WORDS);
+        let prefixed = raw.starts_with('+') || raw.starts_with("00");
+        let national = raw.starts_with('0') && !prefixed;
+        if code_word && !phone_word {
+            continue;
+        }
+        if !prefixed && !national && (!phone_word || looks_like_amount(raw)) {
+            continue;
+        }
+        let number = match parse_number(raw, region_hint) {
+            Ok(n) => Some(n),
+            Err(d) if d.kind == DiagnosticKind::NumberParserPanic => {
+                out.diagnostics.push(d);
+                None
+            }
+            Err(_) => None,
+        };
+        if number.is_none() && !phone_word {
+            continue;
+        }
+        if out.numbers.len() >= MAX_NUMBERS {
+            out.diagnostics.push(Diagnostic::new(
+                DiagnosticKind::TooManyCandidates,
+                format!("more than {MAX_NUMBERS} phone numbers, the rest were ignored"),
+            ));
+            break;
+        }
+        out.numbers.push(MentionedNumber { span: start..end, raw: raw.to_owned(), number });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `expect`: `Ok((e164, country))` or `Err(())`.
+    fn check(raw: &str, hint: Option<&str>, expect: Result<(&str, &str), ()>) {
+        let got = parse_number(raw, hint)
+            .map(|n| (n.e164.as_str().to_owned(), n.country.unwrap_or_default()))
+            .map_err(|d| {
+                assert!(
+                    d.message == d.message.to_lowercase() || d.message.contains('"'),
+                    "{}",
+                    d.message
+                );
+            });
+        let want = expect.map(|(e, c)| (e.to_owned(), c.to_owned()));
+        assert_eq!(got, want, "parse_number({raw:?}, {hint:?})");
+    }
+
+    #[test]
+    fn parse_table() {
+        let be = Ok(("+32470123456", "BE"));
+        for raw in [
+            "+32470123456",
+            "+32 470 12 34 56",
+            "+32 (0)470 12 34 56",
+            "+32-470-12-34-56",
+            "+32.470.12.34.56",
+            "0032470123456",
+            "00 32 470 12 34 56",
+            "32470123456",
+            "tel:+32470123456",
+            " +32470123456 ",
+        ] {
+            check(raw, None, be);
+        }
+        check("0470 12 34 56", Some("BE"), be);
+        check("0470/12.34.56", Some("be"), be);
+        check("(0470) 12 34 56", Some("BE"), be);
+        check("0470123456", None, Err(()));
+        check("0470123456", Some("XX"), Err(()));
+        check("+46701234567", None, Ok(("+46701234567", "SE")));
+        check("070-123 45 67", Some("SE"), Ok(("+46701234567", "SE")));
+        check("46701234567", Some("SE"), Ok(("+46701234567", "SE")));
+        check("+393123456789", None, Ok(("+393123456789", "IT")));
+        check("+39 06 1234 5678", None, Ok(("+390612345678", "IT")));
+        check("06 12 34 56 78", Some("FR"), Ok(("+33612345678", "FR")));
+        check("+33612345678", None, Ok(("+33612345678", "FR")));
+        check("+31612345678", None, Ok(("+31612345678", "NL")));
+        check("612345678", Some("NL"), Ok(("+31612345678", "NL")));
+        check("+447400123456", None, Ok(("+447400123456", "GB")));
+        check("+447911123456", None, Ok(("+447911123456", "GG")));
+        check("+12025550123", None, Ok(("+12025550123", "US")));
+        check("+4915112345678", None, Ok(("+4915112345678", "DE")));
+        // invalid, kept raw by the caller
+        check("+3367a829916", None, Err(()));
+        check("hello", None, Err(()));
+        check("", None, Err(()));
+        check("12", None, Err(()));
+        check("+32 1", None, Err(()));
+        check("+999123456789", None, Err(()));
+        check("+12345678901234567890", None, Err(()));
+        check(&"1".repeat(100), None, Err(()));
+        check("jan@example.com", None, Err(()));
+    }
+
+    fn check_text(text: &str, hint: Option<&str>, expect: &[(&str, Option<&str>)]) {
+        let got = crate::extract_with(text, hint);
+        for n in &got.numbers {
+            assert_eq!(&text[n.span.clone()], n.raw);
+        }
+        let got: Vec<(String, Option<String>)> = got
+            .numbers
+            .iter()
+            .map(|n| (n.raw.clone(), n.number.as_ref().map(|p| p.e164.as_str().to_owned())))
+            .collect();
+        let want: Vec<(String, Option<String>)> =
+            expect.iter().map(|(r, e)| ((*r).to_owned(), e.map(str::to_owned))).collect();
+        assert_eq!(got, want, "numbers in {text:?}");
+    }
+
+    #[test]
+    fn mentioned_numbers() {
+        check_text(
+            "Bel ons op +32 470 12 34 56 voor hulp.",
+            None,
+            &[("+32 470 12 34 56", Some("+32470123456"))],
+        );
+        check_text(
+            "Appelez le 06 12 34 56 78 avant demain",
+            Some("FR"),
+            &[("06 12 34 56 78", Some("+33612345678"))],
+        );
+        check_text(
+            "Ring 070-123 45 67 idag",
+            Some("SE"),
+            &[("070-123 45 67", Some("+46701234567"))],
+        );
+        check_text(
+            "Chiama 0039 312 345 6789!",
+            None,
+            &[("0039 312 345 6789", Some("+393123456789"))],
+        );
+        check_text(
+            "Call (0470) 12 34 56 now",
+            Some("BE"),
+            &[("(0470) 12 34 56", Some("+32470123456"))],
+        );
+        // phone word with an unparseable number: kept raw
+        check_text("Call 0470123456 now", None, &[("0470123456", None)]);
+        // not phone numbers
+        for text in [
+            "Betaal 12345678 EUR voor 12.05.2024",
+            "Uw code is 48213377",
+            "Order 123456789 shipped",
+            "Bestelling nr. 0012345678 is onderweg",
+            "Total: € 1.234.567",
+            "Montant 1 234 567,89 €",
+            "Datum 2024-05-12, tijd 10:30",
+            "IBAN BE68 5390 0754 7034",
+            "tracking JJD0001234567890",
+            "https://csam-be.info/0470123456",
+            "3.14159265358979",
+            "Your balance is 1234567890",
+        ] {
+            check_text(text, Some("BE"), &[]);
+        }
+    }
+}
