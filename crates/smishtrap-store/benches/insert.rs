@@ -1,0 +1,91 @@
+//! Insert throughput of the SQLite store in bus-sized batches (the sensor's write path).
+//!
+//! `cargo bench -p smishtrap-store --bench insert`; criterion reports elements/s = events/s.
+//! Events are realistic `sms.send` captures (~1 KiB of JSON) with fresh ids every iteration,
+//! so `INSERT OR IGNORE` really inserts.
+
+#![allow(missing_docs, unreachable_pub, clippy::unwrap_used, reason = "benchmark harness")]
+
+use std::net::IpAddr;
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use smishtrap_bus::Sink;
+use smishtrap_event::{
+    BodyEncoding, Event, EventKind, HttpRecord, SCHEMA_VERSION, SmsAction, SmsDialect, body_digest,
+};
+use smishtrap_store::{SqliteStore, db_path};
+
+fn sms_event(n: u64) -> Event {
+    let body = format!(
+        r#"{{"id":"{n}","execute":1,"core":"yruo_sms","function":"send_sms","values":[{{"base":"api_sms","value":{{"phone":"+3247{n:07}","content":"Uw eBox bevat een nieuw bericht van de FOD Financien. Bevestig uw identiteit via https://example.invalid/{n} om uw teruggave te ontvangen."}}}}]}}"#
+    );
+    Event {
+        schema: SCHEMA_VERSION,
+        id: format!("bench-{n}"),
+        ts: Utc::now(),
+        sensor: "bench".into(),
+        persona: "milesight-ur32l".into(),
+        session: format!("c{}", n / 8),
+        src_ip: IpAddr::from([203, 0, 113, (n % 250) as u8]),
+        src_port: 40_000,
+        dst_port: 8080,
+        kind: EventKind::SmsSend,
+        http: HttpRecord {
+            method: "POST".into(),
+            path: "/cgi".into(),
+            query: None,
+            version: "HTTP/1.1".into(),
+            headers: vec![
+                ("Host".into(), "198.51.100.1:8080".into()),
+                ("User-Agent".into(), "python-requests/2.31.0".into()),
+                ("Content-Type".into(), "application/json".into()),
+                ("Content-Length".into(), body.len().to_string()),
+            ],
+            body_len: body.len() as u64,
+            body_sha256: body_digest(body.as_bytes()),
+            body,
+            body_encoding: BodyEncoding::Utf8,
+            body_truncated: false,
+        },
+        response_status: 200,
+        auth: None,
+        sms: Some(SmsAction {
+            to: vec![format!("+3247{n:07}")],
+            text: Some("Uw eBox bevat een nieuw bericht".into()),
+            dialect: SmsDialect::ApiSms,
+            mailbox: None,
+            status: Some("success".into()),
+        }),
+        tags: vec![],
+    }
+}
+
+fn insert(c: &mut Criterion) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = SqliteStore::open(&db_path(dir.path())).unwrap();
+    let mut next = 0_u64;
+    let mut group = c.benchmark_group("sqlite_insert");
+    group.measurement_time(Duration::from_secs(8));
+    for batch in [64_usize, 512, 4096] {
+        group.throughput(Throughput::Elements(batch as u64));
+        group.bench_with_input(BenchmarkId::from_parameter(batch), &batch, |b, &batch| {
+            b.iter_custom(|iters| {
+                let mut spent = Duration::ZERO;
+                for _ in 0..iters {
+                    let events: Vec<Event> = (next..next + batch as u64).map(sms_event).collect();
+                    next += batch as u64;
+                    let start = Instant::now();
+                    store.write_batch(&events).unwrap();
+                    spent += start.elapsed();
+                }
+                spent
+            });
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, insert);
+criterion_main!(benches);

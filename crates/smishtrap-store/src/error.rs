@@ -1,0 +1,57 @@
+use std::path::PathBuf;
+
+/// Why a store operation failed. Every variant names the store (path or backend location).
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("no event store at {}", path.display())]
+    NotFound { path: PathBuf },
+
+    #[error("cannot create directory {}: {source}", path.display())]
+    CreateDir {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
+    #[error(
+        "event store {} has schema version {found}, newer than the {supported} this smishtrap \
+         understands; upgrade smishtrap",
+        path.display()
+    )]
+    NewerSchema { path: PathBuf, found: i64, supported: i64 },
+
+    #[error(
+        "event store {} has schema version {found}, older than {supported}; open it once with a \
+         writer (the sensor) to migrate it",
+        path.display()
+    )]
+    OlderSchema { path: PathBuf, found: i64, supported: i64 },
+
+    #[error("cannot {operation} in {}: {source}", path.display())]
+    Sqlite {
+        path: PathBuf,
+        operation: &'static str,
+        #[source]
+        source: rusqlite::Error,
+    },
+
+    #[error("cannot encode event {id} for {}: {source}", path.display())]
+    Encode {
+        path: PathBuf,
+        id: String,
+        #[source]
+        source: serde_json::Error,
+    },
+
+    #[error("stored event at row {row} of {} is not a valid event: {source}", path.display())]
+    Decode {
+        path: PathBuf,
+        row: i64,
+        #[source]
+        source: serde_json::Error,
+    },
+
+    /// A failure of a backend other than SQLite (`location` is its address, never a secret).
+    #[error("cannot {operation} in {backend} store {location}: {message}")]
+    Backend { backend: &'static str, location: String, operation: &'static str, message: String },
+}

@@ -1,0 +1,477 @@
+//! The SQLite backend.
+//!
+//! Durability note: the store runs in WAL mode with `synchronous=NORMAL`. A commit appends the
+//! transaction's frames to the `-wal` file with `write(2)` before `COMMIT` returns; it does not
+//! `fsync` (that happens at checkpoints). Once `write(2)` returned, the bytes are in the
+//! kernel's page cache, which belongs to the OS, not to our process: `kill -9`, a panic or an
+//! abort of the sensor cannot lose them, and the next open replays the WAL. Only a kernel crash
+//! or power loss can drop the last commits (never corrupting the file), which is the trade-off
+//! SQLite documents for WAL+NORMAL and what lets one core commit tens of thousands of events
+//! per second. So "kill -9 loses no acknowledged event" holds; [`Sink::flush`] (shutdown)
+//! checkpoints, which does `fsync`.
+
+use std::collections::VecDeque;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use rusqlite::{Connection, OpenFlags, TransactionBehavior, params_from_iter};
+use smishtrap_bus::{Sink, SinkError};
+use smishtrap_event::{Event, SmsRecord};
+
+use crate::filter::{Param, conditions};
+use crate::{EventFilter, EventStore, EventStream, StoreError};
+
+/// How long a connection waits for a lock held by another connection before failing.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Rows fetched per query while streaming; bounds the memory of a read.
+pub(crate) const PAGE_SIZE: usize = 512;
+
+/// Schema migrations; entry `n` brings a store from version `n` to `n + 1`. Append only: a
+/// released migration is never edited. The version lives in `PRAGMA user_version`.
+const MIGRATIONS: &[&str] = &[
+    // v1: events with their full JSON plus the columns filters and ordering use.
+    // `seq` (the rowid) is the insertion order; `ts` is microseconds since the Unix epoch, UTC.
+    "CREATE TABLE events (
+        seq INTEGER PRIMARY KEY,
+        id TEXT NOT NULL UNIQUE,
+        ts INTEGER NOT NULL,
+        kind TEXT NOT NULL,
+        sensor TEXT NOT NULL,
+        persona TEXT NOT NULL,
+        src_ip TEXT NOT NULL,
+        session TEXT NOT NULL,
+        event TEXT NOT NULL
+    ) STRICT;
+    CREATE INDEX events_ts ON events (ts);
+    CREATE INDEX events_kind_ts ON events (kind, ts);
+    CREATE INDEX events_src_ip_ts ON events (src_ip, ts);
+    CREATE INDEX events_session_ts ON events (session, ts);",
+];
+
+/// The schema version this build writes and reads.
+const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+
+const INSERT: &str = "INSERT OR IGNORE INTO events
+    (id, ts, kind, sensor, persona, src_ip, session, event)
+    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
+
+/// An event store in one SQLite file (see the module docs for durability).
+#[derive(Debug)]
+pub struct SqliteStore {
+    conn: Connection,
+    path: PathBuf,
+    /// Reused buffer for event JSON on the write path.
+    json: Vec<u8>,
+}
+
+impl SqliteStore {
+    /// Opens (creating file and parent directories if needed) a store for writing, migrating
+    /// its schema to the current version.
+    pub fn open(path: &Path) -> Result<SqliteStore, StoreError> {
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent)
+                .map_err(|source| StoreError::CreateDir { path: parent.to_owned(), source })?;
+        }
+        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let conn = Connection::open_with_flags(path, flags).map_err(sqlite(path, "open store"))?;
+        let mut store = SqliteStore { conn, path: path.to_owned(), json: Vec::new() };
+        store.configure()?;
+        let mode: String = store
+            .conn
+            .pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))
+            .map_err(sqlite(path, "enable WAL journal"))?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            return Err(StoreError::Backend {
+                backend: "sqlite",
+                location: path.display().to_string(),
+                operation: "enable WAL journal",
+                message: format!(
+                    "journal mode stayed {mode:?} (filesystem without shared memory?)"
+                ),
+            });
+        }
+        store
+            .conn
+            .pragma_update(None, "synchronous", "NORMAL")
+            .map_err(sqlite(path, "set synchronous mode"))?;
+        store.migrate()?;
+        Ok(store)
+    }
+
+    /// Opens an existing store for reading only; safe while a sensor writes to it.
+    pub fn open_read_only(path: &Path) -> Result<SqliteStore, StoreError> {
+        if !path.is_file() {
+            return Err(StoreError::NotFound { path: path.to_owned() });
+        }
+        let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let conn = Connection::open_with_flags(path, flags).map_err(sqlite(path, "open store"))?;
+        let store = SqliteStore { conn, path: path.to_owned(), json: Vec::new() };
+        store.configure()?;
+        match store.schema_version()? {
+            0 => Err(StoreError::NotFound { path: path.to_owned() }),
+            SCHEMA_VERSION => Ok(store),
+            found if found > SCHEMA_VERSION => Err(StoreError::NewerSchema {
+                path: path.to_owned(),
+                found,
+                supported: SCHEMA_VERSION,
+            }),
+            found => Err(StoreError::OlderSchema {
+                path: path.to_owned(),
+                found,
+                supported: SCHEMA_VERSION,
+            }),
+        }
+    }
+
+    /// The file this store lives in.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn configure(&self) -> Result<(), StoreError> {
+        self.conn.busy_timeout(BUSY_TIMEOUT).map_err(sqlite(&self.path, "set busy timeout"))?;
+        // One cached statement per filter shape (kinds list length x optional filters).
+        self.conn.set_prepared_statement_cache_capacity(64);
+        Ok(())
+    }
+
+    fn schema_version(&self) -> Result<i64, StoreError> {
+        self.conn
+            .query_row("PRAGMA user_version", [], |row| row.get(0))
+            .map_err(sqlite(&self.path, "read schema version"))
+    }
+
+    fn migrate(&mut self) -> Result<(), StoreError> {
+        let check = |found: i64, path: &Path| {
+            if found > SCHEMA_VERSION {
+                return Err(StoreError::NewerSchema {
+                    path: path.to_owned(),
+                    found,
+                    supported: SCHEMA_VERSION,
+                });
+            }
+            Ok(found)
+        };
+        if check(self.schema_version()?, &self.path)? == SCHEMA_VERSION {
+            return Ok(());
+        }
+        let path = self.path.clone();
+        // IMMEDIATE: take the write lock first, then re-read the version, so two processes
+        // opening a new store at once migrate it exactly once.
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(sqlite(&path, "begin migration"))?;
+        let found: i64 = tx
+            .query_row("PRAGMA user_version", [], |row| row.get(0))
+            .map_err(sqlite(&path, "read schema version"))?;
+        let found = check(found, &path)?;
+        for migration in MIGRATIONS.iter().skip(usize::try_from(found).unwrap_or(0)) {
+            tx.execute_batch(migration).map_err(sqlite(&path, "migrate schema"))?;
+        }
+        tx.pragma_update(None, "user_version", SCHEMA_VERSION)
+            .map_err(sqlite(&path, "write schema version"))?;
+        tx.commit().map_err(sqlite(&path, "commit migration"))
+    }
+
+    /// Stores the batch in one transaction; events whose `id` is already stored are skipped.
+    /// Returns how many were new.
+    pub fn insert_batch(&mut self, events: &[Event]) -> Result<usize, StoreError> {
+        let path = &self.path;
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(sqlite(path, "begin insert"))?;
+        let mut inserted = 0;
+        {
+            let mut stmt = tx.prepare_cached(INSERT).map_err(sqlite(path, "prepare insert"))?;
+            for event in events {
+                self.json.clear();
+                serde_json::to_writer(&mut self.json, event).map_err(|source| {
+                    StoreError::Encode { path: path.clone(), id: event.id.clone(), source }
+                })?;
+                // serde_json writes UTF-8; the lossy conversion never allocates for it.
+                let json = String::from_utf8_lossy(&self.json);
+                inserted += stmt
+                    .execute((
+                        &event.id,
+                        event.ts.timestamp_micros(),
+                        event.kind.as_str(),
+                        &event.sensor,
+                        &event.persona,
+                        event.src_ip.to_string(),
+                        &event.session,
+                        json.as_ref(),
+                    ))
+                    .map_err(sqlite(path, "insert event"))?;
+            }
+        }
+        tx.commit().map_err(sqlite(path, "commit events"))?;
+        Ok(inserted)
+    }
+
+    /// Matching events, oldest first (`ts`, then insertion order), fetched page by page.
+    pub fn events(&self, filter: &EventFilter) -> Result<SqliteEvents<'_>, StoreError> {
+        let (mut conds, params) = conditions(filter, |n| format!("?{n}"));
+        let n = params.len();
+        for cond in &mut conds {
+            // With several kinds, `(kind, ts)` cannot give ts order and every page would sort
+            // all remaining rows; `+kind` makes SQLite walk the ts index and filter instead.
+            if cond.starts_with("kind IN") && cond.contains(',') {
+                cond.insert(0, '+');
+            }
+        }
+        let mut sql = String::from("SELECT seq, ts, event FROM events WHERE ");
+        for cond in &conds {
+            sql.push_str(cond);
+            sql.push_str(" AND ");
+        }
+        sql.push_str(&format!(
+            "(ts, seq) > (?{}, ?{}) ORDER BY ts, seq LIMIT ?{}",
+            n + 1,
+            n + 2,
+            n + 3
+        ));
+        Ok(SqliteEvents {
+            store: self,
+            sql,
+            params,
+            cursor: (i64::MIN, i64::MIN),
+            page: VecDeque::with_capacity(PAGE_SIZE),
+            remaining: filter.limit,
+            exhausted: false,
+        })
+    }
+
+    /// How many events match (capped by `filter.limit`).
+    pub fn count_events(&self, filter: &EventFilter) -> Result<u64, StoreError> {
+        let (conds, params) = conditions(filter, |n| format!("?{n}"));
+        let mut sql = String::from("SELECT count(*) FROM events");
+        if !conds.is_empty() {
+            sql.push_str(" WHERE ");
+            sql.push_str(&conds.join(" AND "));
+        }
+        let mut stmt =
+            self.conn.prepare_cached(&sql).map_err(sqlite(&self.path, "prepare count"))?;
+        let count: i64 = stmt
+            .query_row(params_from_iter(params.iter().map(to_sql)), |row| row.get(0))
+            .map_err(sqlite(&self.path, "count events"))?;
+        let count = u64::try_from(count).unwrap_or(0);
+        Ok(filter.limit.map_or(count, |limit| count.min(limit)))
+    }
+
+    /// The SMS records of the matching `sms.send` events (see [`EventStore::sms_records`]).
+    pub fn sms_records(
+        &self,
+        filter: &EventFilter,
+    ) -> Result<impl Iterator<Item = Result<SmsRecord, StoreError>> + '_, StoreError> {
+        let events = self.events(&filter.clone().sms_sends())?;
+        Ok(crate::sms_records_of(events))
+    }
+}
+
+fn sqlite(path: &Path, operation: &'static str) -> impl FnOnce(rusqlite::Error) -> StoreError {
+    let path = path.to_owned();
+    move |source| StoreError::Sqlite { path, operation, source }
+}
+
+fn to_sql(param: &Param) -> rusqlite::types::Value {
+    match param {
+        Param::Int(v) => rusqlite::types::Value::Integer(*v),
+        Param::Text(v) => rusqlite::types::Value::Text(v.clone()),
+    }
+}
+
+/// Streams events of a [`SqliteStore`], one page (one short read transaction) at a time, so
+/// memory stays flat and a long read never pins the writer's WAL.
+#[derive(Debug)]
+pub struct SqliteEvents<'a> {
+    store: &'a SqliteStore,
+    sql: String,
+    params: Vec<Param>,
+    /// `(ts, seq)` of the last row returned.
+    cursor: (i64, i64),
+    page: VecDeque<(i64, String)>,
+    remaining: Option<u64>,
+    exhausted: bool,
+}
+
+impl SqliteEvents<'_> {
+    fn fetch_page(&mut self) -> Result<(), StoreError> {
+        let path = &self.store.path;
+        let want = self.remaining.map_or(PAGE_SIZE, |r| PAGE_SIZE.min(r as usize));
+        let mut stmt =
+            self.store.conn.prepare_cached(&self.sql).map_err(sqlite(path, "prepare query"))?;
+        let mut values: Vec<rusqlite::types::Value> = self.params.iter().map(to_sql).collect();
+        values.push(rusqlite::types::Value::Integer(self.cursor.0));
+        values.push(rusqlite::types::Value::Integer(self.cursor.1));
+        values.push(rusqlite::types::Value::Integer(want as i64));
+        let mut rows =
+            stmt.query(params_from_iter(values)).map_err(sqlite(path, "query events"))?;
+        let mut got = 0;
+        while let Some(row) = rows.next().map_err(sqlite(path, "read events"))? {
+            let seq: i64 = row.get(0).map_err(sqlite(path, "read events"))?;
+            let ts: i64 = row.get(1).map_err(sqlite(path, "read events"))?;
+            let json: String = row.get(2).map_err(sqlite(path, "read events"))?;
+            self.cursor = (ts, seq);
+            self.page.push_back((seq, json));
+            got += 1;
+        }
+        if got < want {
+            self.exhausted = true;
+        }
+        Ok(())
+    }
+}
+
+impl Iterator for SqliteEvents<'_> {
+    type Item = Result<Event, StoreError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.remaining == Some(0) {
+            return None;
+        }
+        if self.page.is_empty() {
+            if self.exhausted {
+                return None;
+            }
+            if let Err(err) = self.fetch_page() {
+                // A failed page ends the stream after reporting the error once.
+                self.exhausted = true;
+                return Some(Err(err));
+            }
+        }
+        let (seq, json) = self.page.pop_front()?;
+        if let Some(remaining) = self.remaining.as_mut() {
+            *remaining -= 1;
+        }
+        Some(serde_json::from_str(&json).map_err(|source| StoreError::Decode {
+            path: self.store.path.clone(),
+            row: seq,
+            source,
+        }))
+    }
+}
+
+impl EventStore for SqliteStore {
+    fn backend(&self) -> &'static str {
+        "sqlite"
+    }
+
+    fn insert_batch(&mut self, events: &[Event]) -> Result<usize, StoreError> {
+        SqliteStore::insert_batch(self, events)
+    }
+
+    fn events(&mut self, filter: &EventFilter) -> Result<EventStream<'_>, StoreError> {
+        Ok(Box::new(SqliteStore::events(self, filter)?))
+    }
+
+    fn count_events(&mut self, filter: &EventFilter) -> Result<u64, StoreError> {
+        SqliteStore::count_events(self, filter)
+    }
+}
+
+impl Sink for SqliteStore {
+    fn name(&self) -> &'static str {
+        "sqlite"
+    }
+
+    fn write_batch(&mut self, events: &[Event]) -> Result<(), SinkError> {
+        self.insert_batch(events).map(drop).map_err(|err| SinkError::new("sqlite", err))
+    }
+
+    /// Checkpoints the WAL into the main file, which `fsync`s both (survives power loss).
+    fn flush(&mut self) -> Result<(), SinkError> {
+        self.conn
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+            .map_err(sqlite(&self.path, "checkpoint"))
+            .map_err(|err| SinkError::new("sqlite", err))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The query plan of the page query for a filter, so a missing index shows up here.
+    fn check_plan(filter: EventFilter, expect_index: &str) {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
+        let store = SqliteStore::open(&dir.path().join("s.db")).unwrap_or_else(|e| panic!("{e}"));
+        let events = store.events(&filter).unwrap_or_else(|e| panic!("{e}"));
+        let sql = format!("EXPLAIN QUERY PLAN {}", events.sql);
+        let mut stmt = store.conn.prepare(&sql).unwrap_or_else(|e| panic!("{e}"));
+        let n = stmt.parameter_count();
+        let values = (0..n).map(|_| rusqlite::types::Value::Integer(0));
+        let plan: Vec<String> = stmt
+            .query_map(params_from_iter(values), |row| row.get::<_, String>(3))
+            .unwrap_or_else(|e| panic!("{e}"))
+            .collect::<Result<_, _>>()
+            .unwrap_or_else(|e| panic!("{e}"));
+        let plan = plan.join("; ");
+        assert!(plan.contains(&format!("SEARCH events USING INDEX {expect_index}")), "{plan}");
+        assert!(!plan.contains("TEMP B-TREE"), "every page would sort: {plan}");
+    }
+
+    #[test]
+    fn page_queries_use_an_index() {
+        check_plan(EventFilter::default(), "events_ts");
+        check_plan(
+            EventFilter { src_ip: Some([10, 0, 0, 1].into()), ..Default::default() },
+            "events_src_ip_ts",
+        );
+        check_plan(
+            EventFilter { kinds: vec![smishtrap_event::EventKind::SmsSend], ..Default::default() },
+            "events_kind_ts",
+        );
+        check_plan(
+            EventFilter {
+                kinds: vec![
+                    smishtrap_event::EventKind::SmsSend,
+                    smishtrap_event::EventKind::AuthLogin,
+                ],
+                ..Default::default()
+            },
+            "events_ts",
+        );
+        check_plan(
+            EventFilter { session: Some("c1".into()), ..Default::default() },
+            "events_session_ts",
+        );
+        check_plan(EventFilter { sensor: Some("s".into()), ..Default::default() }, "events_ts");
+    }
+
+    #[test]
+    fn newer_schema_is_refused_with_a_clear_error() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
+        let path = dir.path().join("s.db");
+        drop(SqliteStore::open(&path).unwrap_or_else(|e| panic!("{e}")));
+        {
+            let conn = Connection::open(&path).unwrap_or_else(|e| panic!("{e}"));
+            conn.pragma_update(None, "user_version", SCHEMA_VERSION + 1)
+                .unwrap_or_else(|e| panic!("{e}"));
+        }
+        for result in [SqliteStore::open(&path), SqliteStore::open_read_only(&path)] {
+            let err = result.map(drop).err().map(|e| e.to_string()).unwrap_or_default();
+            assert!(err.contains("newer than the 1"), "{err}");
+            assert!(err.contains("s.db"), "{err}");
+        }
+    }
+
+    #[test]
+    fn a_file_that_is_not_a_store_is_named_in_the_error() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
+        let path = dir.path().join("junk.db");
+        std::fs::write(&path, b"this is not sqlite, just some text that is long enough to fail")
+            .unwrap_or_else(|e| panic!("{e}"));
+        let err = SqliteStore::open(&path).map(drop).err().map(|e| e.to_string());
+        let err = err.unwrap_or_default();
+        assert!(err.contains("junk.db") && err.contains("not a database"), "{err}");
+        let empty = dir.path().join("empty.db");
+        std::fs::write(&empty, b"").unwrap_or_else(|e| panic!("{e}"));
+        let err = SqliteStore::open_read_only(&empty).map(drop).err().map(|e| e.to_string());
+        assert_eq!(err.unwrap_or_default(), format!("no event store at {}", empty.display()));
+    }
+}
