@@ -1,1 +1,44 @@
-//! smishtrap-sensor: see ARCHITECTURE.md.
+//! smishtrap-sensor: a high-interaction honeypot that looks like a cellular router.
+//!
+//! From the attacker's side it is a Milesight/Ursalink UR router with a SIM card: login page,
+//! the leaky `/lang/log/` files of CVE-2023-43261, and the `/cgi` JSON-RPC API with its SMS
+//! functions. From the operator's side every request becomes one [`smishtrap_event::Event`].
+//!
+//! - [`persona`]: personas as data files (TOML + templates), embedded or from a directory,
+//!   validated at load.
+//! - [`identity`]: per-sensor identifiers derived from the seed in the data directory.
+//! - [`cgi`]: parser of `/cgi` bodies (attacker input; pure, fuzzed).
+//! - [`device`]: the persona engine (answers, sessions, lockout, outbox), bounded state.
+//! - [`shadow`]: byte-level reader of the HTTP stream (heads as sent, malformed input, limits).
+//! - [`record`]: request -> event mapping (pure, fuzzed).
+//! - [`server`]: hyper on tokio, limits, timeouts, graceful shutdown; records every event
+//!   through [`smishtrap_bus::Publisher::record`] before answering.
+//!
+//! Invariant: the sensor never sends an SMS and opens no outbound connection; it only accepts.
+//! Invariant: nothing here depends on storage or analysis crates; sinks come in as a publisher.
+
+pub mod cgi;
+pub mod crypto;
+pub mod device;
+pub mod identity;
+pub mod persona;
+pub mod record;
+pub mod server;
+pub mod shadow;
+
+pub use device::{Device, StateLimits};
+pub use identity::{Identity, Seed};
+pub use persona::{Persona, PersonaError, PersonaName, PersonaSet};
+pub use server::{Counters, Limits, Listener, bind, serve};
+
+/// Fuzz/proptest entry point for the `/cgi` body parser: parses and classifies `data` as a body
+/// and, split at the first NUL, as body plus query string.
+pub fn fuzz_cgi(data: &[u8]) {
+    let _ = cgi::parse_body(data, None).map(|r| r.classify());
+    if let Some(i) = data.iter().position(|b| *b == 0) {
+        let query = String::from_utf8_lossy(&data[i + 1..]);
+        let _ = cgi::parse_body(&data[..i], Some(&query)).map(|r| r.classify());
+    }
+}
+
+pub use record::fuzz_record;

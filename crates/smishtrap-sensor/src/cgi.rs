@@ -1,0 +1,425 @@
+//! Parsing of `/cgi` JSON-RPC bodies (attacker input): the envelope, then what the call means
+//! (login, SMS send in either dialect, mailbox query, status get, anything else).
+//!
+//! Pure and total: any byte string gives a value or a [`BodyError`], never a panic, and every
+//! extracted string and list is bounded.
+
+use serde_json::{Map, Value};
+use smishtrap_event::{SmsBox, SmsDialect};
+
+/// Most recipients kept from one send.
+pub const MAX_RECIPIENTS: usize = 256;
+/// Longest recipient kept, in bytes.
+pub const MAX_RECIPIENT_BYTES: usize = 64;
+/// Longest SMS text kept, in bytes (the whole body is in the event anyway).
+pub const MAX_TEXT_BYTES: usize = 16 * 1024;
+/// Longest user name / password kept, in bytes.
+pub const MAX_CREDENTIAL_BYTES: usize = 256;
+/// Longest core / function / base name kept, in bytes.
+pub const MAX_NAME_BYTES: usize = 64;
+/// Largest page a mailbox query may ask for.
+pub const MAX_QUERY_LIMIT: usize = 100;
+
+const RECIPIENT_KEYS: &[&str] = &[
+    "destination",
+    "phone",
+    "phone_number",
+    "phonenumber",
+    "number",
+    "numbers",
+    "to",
+    "mobile",
+    "recipient",
+    "recipients",
+    "receiver",
+    "msisdn",
+    "tel",
+];
+const TEXT_KEYS: &[&str] = &["content", "text", "message", "msg", "sms", "body"];
+
+/// The JSON-RPC envelope.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CgiRequest {
+    /// The request `id` to echo (a string or number; anything else becomes `null`).
+    pub id: Value,
+    pub core: Option<String>,
+    pub function: Option<String>,
+    pub values: Vec<Value>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum BodyError {
+    #[error("empty body")]
+    Empty,
+    #[error("body is not JSON")]
+    NotJson,
+    #[error("body is not a JSON object")]
+    NotObject,
+}
+
+/// What a call asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Call {
+    Login { username: String, password: String },
+    SendSms { dialect: SmsDialect, to: Vec<String>, text: Option<String> },
+    Query { dialect: SmsDialect, mailbox: SmsBox, limit: usize, start: usize },
+    Get { core: String, bases: Vec<String> },
+    Other { core: Option<String>, function: Option<String> },
+}
+
+/// Reads the envelope from a body sent as JSON, as a form-encoded JSON string, or (for GET
+/// requests without a body) from the query string.
+pub fn parse_body(body: &[u8], query: Option<&str>) -> Result<CgiRequest, BodyError> {
+    let trimmed = body.trim_ascii();
+    if trimmed.is_empty() {
+        return match query {
+            Some(q) if !q.is_empty() => parse_body(q.as_bytes(), None),
+            _ => Err(BodyError::Empty),
+        };
+    }
+    let value = match serde_json::from_slice::<Value>(trimmed) {
+        Ok(v) => v,
+        Err(_) => form_json(trimmed).ok_or(BodyError::NotJson)?,
+    };
+    envelope(value)
+}
+
+/// `data=%7B...%7D` or a percent-encoded JSON body.
+fn form_json(body: &[u8]) -> Option<Value> {
+    let text = std::str::from_utf8(body).ok()?;
+    let candidates = std::iter::once(text)
+        .chain(text.split('&').filter_map(|p| p.split_once('=').map(|(_, v)| v)));
+    for candidate in candidates {
+        let decoded = percent_decode(candidate);
+        if let Ok(v) = serde_json::from_slice::<Value>(decoded.trim_ascii())
+            && v.is_object()
+        {
+            return Some(v);
+        }
+    }
+    None
+}
+
+/// Form decoding (`+` is a space); invalid escapes are kept as they are.
+fn percent_decode(s: &str) -> Vec<u8> {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < bytes.len() => match (hex_val(bytes[i + 1]), hex_val(bytes[i + 2])) {
+                (Some(h), Some(l)) => {
+                    out.push(h << 4 | l);
+                    i += 2;
+                }
+                _ => out.push(b'%'),
+            },
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    out
+}
+
+fn hex_val(b: u8) -> Option<u8> {
+    (b as char).to_digit(16).map(|d| d as u8)
+}
+
+fn envelope(value: Value) -> Result<CgiRequest, BodyError> {
+    let Value::Object(mut map) = value else {
+        return Err(BodyError::NotObject);
+    };
+    let id = match map.remove("id") {
+        Some(Value::String(s)) => Value::String(bounded(&s, MAX_NAME_BYTES)),
+        Some(n @ Value::Number(_)) => n,
+        _ => Value::Null,
+    };
+    let values = match map.remove("values") {
+        Some(Value::Array(items)) => items,
+        Some(obj @ Value::Object(_)) => vec![obj],
+        _ => Vec::new(),
+    };
+    Ok(CgiRequest { id, core: name(map.get("core")), function: name(map.get("function")), values })
+}
+
+fn name(value: Option<&Value>) -> Option<String> {
+    match value? {
+        Value::String(s) => Some(bounded(s.trim(), MAX_NAME_BYTES)),
+        _ => None,
+    }
+}
+
+/// Truncates to at most `max` bytes on a character boundary.
+pub fn bounded(s: &str, max: usize) -> String {
+    if s.len() <= max {
+        return s.to_owned();
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    s[..end].to_owned()
+}
+
+impl CgiRequest {
+    fn bases(&self) -> impl Iterator<Item = &str> {
+        self.values.iter().filter_map(|v| v.get("base")?.as_str())
+    }
+
+    fn has_base(&self, base: &str) -> bool {
+        self.bases().any(|b| b == base)
+    }
+
+    /// What the call means.
+    pub fn classify(&self) -> Call {
+        let function = self.function.as_deref().unwrap_or("");
+        let core = self.core.as_deref();
+        match function {
+            "login" => {
+                let item = self.values.first().and_then(Value::as_object);
+                let field = |key: &str| {
+                    item.and_then(|m| lookup(m, key)).map(scalar_text).unwrap_or_default()
+                };
+                Call::Login {
+                    username: bounded(&field("username"), MAX_CREDENTIAL_BYTES),
+                    password: bounded(&field("password"), MAX_CREDENTIAL_BYTES),
+                }
+            }
+            "send_sms" => self.send(SmsDialect::ApiSms),
+            "send" if core == Some("yruo_sms") || self.has_base("send") => {
+                self.send(SmsDialect::YruoSms)
+            }
+            _ if self.has_base("api_sms") && function.starts_with("send") => {
+                self.send(SmsDialect::ApiSms)
+            }
+            "query_outbox" | "query_inbox" => {
+                let mailbox =
+                    if function == "query_inbox" { SmsBox::Inbox } else { SmsBox::Outbox };
+                let dialect = if core == Some("yruo_sms") && self.has_base(function) {
+                    SmsDialect::YruoSms
+                } else {
+                    SmsDialect::ApiSms
+                };
+                let item = self.values.first().and_then(Value::as_object);
+                let number = |key: &str| item.and_then(|m| lookup(m, key)).and_then(as_count);
+                Call::Query {
+                    dialect,
+                    mailbox,
+                    limit: number("limit").unwrap_or(10).min(MAX_QUERY_LIMIT),
+                    start: number("start").unwrap_or(0),
+                }
+            }
+            "get" if core.is_some() => Call::Get {
+                core: core.unwrap_or_default().to_owned(),
+                bases: self.bases().take(16).map(|b| bounded(b, MAX_NAME_BYTES)).collect(),
+            },
+            _ => Call::Other { core: self.core.clone(), function: self.function.clone() },
+        }
+    }
+
+    fn send(&self, dialect: SmsDialect) -> Call {
+        let mut to = Vec::new();
+        let mut text = None;
+        for item in self.values.iter().filter_map(Value::as_object) {
+            let inner = item.get("value").and_then(Value::as_object);
+            for map in std::iter::once(item).chain(inner) {
+                for key in RECIPIENT_KEYS {
+                    if let Some(v) = map.get(*key) {
+                        recipients(v, &mut to);
+                    }
+                }
+                if text.is_none() {
+                    text = TEXT_KEYS
+                        .iter()
+                        .filter_map(|k| map.get(*k))
+                        .map(scalar_text)
+                        .find(|t| !t.is_empty())
+                        .map(|t| bounded(&t, MAX_TEXT_BYTES));
+                }
+            }
+        }
+        Call::SendSms { dialect, to, text }
+    }
+}
+
+/// A key at the item level or inside its `value` object.
+fn lookup<'a>(item: &'a Map<String, Value>, key: &str) -> Option<&'a Value> {
+    item.get(key).or_else(|| item.get("value")?.as_object()?.get(key))
+}
+
+fn scalar_text(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Number(n) => n.to_string(),
+        _ => String::new(),
+    }
+}
+
+fn as_count(v: &Value) -> Option<usize> {
+    match v {
+        Value::Number(n) => n.as_u64().and_then(|n| usize::try_from(n).ok()),
+        Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    }
+}
+
+/// Adds the recipients in `v` (a string with `,`/`;`/newline separators, a number, or a list
+/// of those) to `out`, bounded.
+fn recipients(v: &Value, out: &mut Vec<String>) {
+    match v {
+        Value::String(s) => {
+            for part in s.split([',', ';', '\n']) {
+                push_recipient(part, out);
+            }
+        }
+        Value::Number(n) => push_recipient(&n.to_string(), out),
+        Value::Array(items) => {
+            for item in items.iter().take(MAX_RECIPIENTS) {
+                if !item.is_array() {
+                    recipients(item, out);
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+fn push_recipient(raw: &str, out: &mut Vec<String>) {
+    let trimmed = raw.trim();
+    if !trimmed.is_empty() && out.len() < MAX_RECIPIENTS {
+        out.push(bounded(trimmed, MAX_RECIPIENT_BYTES));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(body: &str, expect: Result<Call, BodyError>) {
+        let got = parse_body(body.as_bytes(), None).map(|r| r.classify());
+        assert_eq!(got, expect, "body {body}");
+    }
+
+    fn send(dialect: SmsDialect, to: &[&str], text: Option<&str>) -> Result<Call, BodyError> {
+        Ok(Call::SendSms {
+            dialect,
+            to: to.iter().map(|s| s.to_string()).collect(),
+            text: text.map(str::to_owned),
+        })
+    }
+
+    #[test]
+    fn envelopes() {
+        check("", Err(BodyError::Empty));
+        check("  ", Err(BodyError::Empty));
+        check("{", Err(BodyError::NotJson));
+        check("[1,2]", Err(BodyError::NotObject));
+        check("\"x\"", Err(BodyError::NotObject));
+        check("{}", Ok(Call::Other { core: None, function: None }));
+        check(
+            r#"{"core":"yruo_apply","function":"apply","values":[]}"#,
+            Ok(Call::Other { core: Some("yruo_apply".into()), function: Some("apply".into()) }),
+        );
+    }
+
+    #[test]
+    fn login_in_every_encoding() {
+        let login = Ok(Call::Login { username: "admin".into(), password: "abc=".into() });
+        let json = r#"{"id":"1","execute":1,"core":"user","function":"login","values":[{"username":"admin","password":"abc="}]}"#;
+        check(json, login.clone());
+        // form-encoded JSON string, whole or as a field
+        let encoded: String = json.bytes().map(|b| format!("%{b:02X}")).collect();
+        check(&encoded, login.clone());
+        check(&format!("data={encoded}"), login.clone());
+        // gateway style: credentials inside `value`
+        check(
+            r#"{"function":"login","values":[{"base":"web_login","value":{"username":"admin","password":"abc="}}]}"#,
+            login.clone(),
+        );
+        // GET with the JSON in the query string
+        let got = parse_body(b"", Some(&encoded)).map(|r| r.classify());
+        assert_eq!(got, login);
+    }
+
+    #[test]
+    fn dialect_a_field_names_and_separators() {
+        use SmsDialect::ApiSms;
+        check(
+            r#"{"function":"send_sms","values":[{"base":"api_sms","phone":"+32470000001","content":"hi"}]}"#,
+            send(ApiSms, &["+32470000001"], Some("hi")),
+        );
+        check(
+            r#"{"core":"yruo_sms","function":"send_sms","values":[{"base":"api_sms","value":{"number":"+3247001,+3247002; +3247003","text":"x"}}]}"#,
+            send(ApiSms, &["+3247001", "+3247002", "+3247003"], Some("x")),
+        );
+        check(
+            r#"{"core":"yruo_anything","function":"send_sms","values":[{"recipients":["+1",2,{"x":1}],"message":"m"}]}"#,
+            send(ApiSms, &["+1", "2"], Some("m")),
+        );
+        check(
+            r#"{"function":"send_sms","values":{"base":"api_sms","to":"+1","mobile":"+2","msg":7}}"#,
+            send(ApiSms, &["+1", "+2"], Some("7")),
+        );
+        check(r#"{"function":"send_sms","values":[]}"#, send(ApiSms, &[], None));
+    }
+
+    #[test]
+    fn dialect_b() {
+        check(
+            r#"{"id":9,"execute":1,"core":"yruo_sms","function":"send","values":[{"base":"send","value":{"destination":"+354000","content":"hello"}}]}"#,
+            send(SmsDialect::YruoSms, &["+354000"], Some("hello")),
+        );
+    }
+
+    #[test]
+    fn queries() {
+        check(
+            r#"{"core":"yruo_sms","function":"query_outbox","values":[{"base":"query_outbox","limit":5,"start":"2"}]}"#,
+            Ok(Call::Query {
+                dialect: SmsDialect::YruoSms,
+                mailbox: SmsBox::Outbox,
+                limit: 5,
+                start: 2,
+            }),
+        );
+        check(
+            r#"{"function":"query_inbox","values":[{"base":"api_sms","limit":100000}]}"#,
+            Ok(Call::Query {
+                dialect: SmsDialect::ApiSms,
+                mailbox: SmsBox::Inbox,
+                limit: MAX_QUERY_LIMIT,
+                start: 0,
+            }),
+        );
+    }
+
+    #[test]
+    fn bounds_hold() {
+        let many = vec!["+1"; 1000].join(",");
+        let body = format!(
+            r#"{{"function":"send_sms","values":[{{"to":"{many}","text":"{}"}}]}}"#,
+            "é".repeat(20_000)
+        );
+        let Ok(Call::SendSms { to, text, .. }) =
+            parse_body(body.as_bytes(), None).map(|r| r.classify())
+        else {
+            panic!("not a send");
+        };
+        assert_eq!(to.len(), MAX_RECIPIENTS);
+        assert!(text.unwrap().len() <= MAX_TEXT_BYTES);
+        assert_eq!(bounded("ééé", 3), "é");
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn never_panics(body in proptest::collection::vec(proptest::num::u8::ANY, 0..512), q in ".{0,40}") {
+            let _ = parse_body(&body, Some(&q)).map(|r| r.classify());
+        }
+
+        #[test]
+        fn never_panics_on_json_like(body in r#"[{}\[\]":,a-z0-9 %+=&_]{0,200}"#) {
+            let _ = parse_body(body.as_bytes(), None).map(|r| r.classify());
+        }
+    }
+}

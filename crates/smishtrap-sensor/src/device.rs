@@ -1,0 +1,639 @@
+//! The persona engine: answers one request as the emulated device would, keeping the state an
+//! attacker can observe (sessions, lockout, outbox, SMS counter) bounded and expiring.
+
+use std::borrow::Cow;
+use std::collections::VecDeque;
+use std::net::IpAddr;
+use std::num::NonZeroUsize;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use bytes::Bytes;
+use chrono::{DateTime, Utc};
+use lru::LruCache;
+use serde::Serialize;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+use smishtrap_event::{AuthRecord, EventKind, SmsAction, SmsBox, SmsDialect};
+
+use crate::cgi::{self, Call};
+use crate::crypto::decrypt_password;
+use crate::identity::Identity;
+use crate::persona::{Generator, PageBody, Persona, Template, Vars};
+
+/// Bounds on the state kept per client (source IP).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StateLimits {
+    /// Clients remembered at once; the least recently seen is forgotten first.
+    pub max_clients: usize,
+    /// A client unseen for this long starts afresh.
+    pub client_ttl_secs: u64,
+    /// Outbox rows kept per client (oldest dropped first).
+    pub max_outbox: usize,
+    /// Live login sessions kept.
+    pub max_sessions: usize,
+}
+
+impl Default for StateLimits {
+    fn default() -> Self {
+        StateLimits {
+            max_clients: 10_000,
+            client_ttl_secs: 7 * 86_400,
+            max_outbox: 200,
+            max_sessions: 1024,
+        }
+    }
+}
+
+#[derive(Debug)]
+struct OutboxRow {
+    to: String,
+    text: String,
+    at: DateTime<Utc>,
+    status: &'static str,
+}
+
+#[derive(Debug)]
+struct Client {
+    last_seen: DateTime<Utc>,
+    failures: u32,
+    locked_until: Option<DateTime<Utc>>,
+    sends: u64,
+    outbox: VecDeque<OutboxRow>,
+}
+
+impl Client {
+    fn new(now: DateTime<Utc>) -> Client {
+        Client {
+            last_seen: now,
+            failures: 0,
+            locked_until: None,
+            sends: 0,
+            outbox: VecDeque::new(),
+        }
+    }
+}
+
+#[derive(Debug)]
+struct Session {
+    username: String,
+    expires: DateTime<Utc>,
+}
+
+/// One request as the engine needs it.
+#[derive(Debug, Clone, Copy)]
+pub struct RequestView<'a> {
+    pub method: &'a str,
+    pub path: &'a str,
+    pub query: Option<&'a str>,
+    pub cookie: Option<&'a str>,
+    pub authorization: Option<&'a str>,
+    pub body: &'a [u8],
+    pub client: IpAddr,
+    pub now: DateTime<Utc>,
+}
+
+/// The answer plus what the recorder needs to know about it.
+#[derive(Debug, Clone)]
+pub struct Reply {
+    pub status: u16,
+    pub content_type: Cow<'static, str>,
+    pub body: Bytes,
+    pub set_cookies: Vec<String>,
+    pub kind: EventKind,
+    pub auth: Option<AuthRecord>,
+    pub sms: Option<SmsAction>,
+    pub tags: Vec<String>,
+}
+
+impl Reply {
+    fn new(
+        status: u16,
+        content_type: impl Into<Cow<'static, str>>,
+        body: impl Into<Bytes>,
+        kind: EventKind,
+    ) -> Reply {
+        Reply {
+            status,
+            content_type: content_type.into(),
+            body: body.into(),
+            set_cookies: Vec::new(),
+            kind,
+            auth: None,
+            sms: None,
+            tags: Vec::new(),
+        }
+    }
+}
+
+/// Error answers the server itself produces (limits, malformed requests).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorPage {
+    BadRequest,
+    NotFound,
+    RequestTimeout,
+    PayloadTooLarge,
+    Unavailable,
+}
+
+impl ErrorPage {
+    pub fn status(self) -> u16 {
+        match self {
+            ErrorPage::BadRequest => 400,
+            ErrorPage::NotFound => 404,
+            ErrorPage::RequestTimeout => 408,
+            ErrorPage::PayloadTooLarge => 413,
+            ErrorPage::Unavailable => 503,
+        }
+    }
+}
+
+/// One emulated device: a persona with its per-sensor identity and live state.
+#[derive(Debug)]
+pub struct Device {
+    pub persona: Persona,
+    pub identity: Identity,
+    limits: StateLimits,
+    clients: Mutex<LruCache<IpAddr, Client>>,
+    sessions: Mutex<LruCache<String, Session>>,
+    sent: AtomicU64,
+    tokens: AtomicU64,
+    error_pages: [Bytes; 5],
+}
+
+struct DeviceVars<'a> {
+    device: &'a Device,
+    now: DateTime<Utc>,
+    extra: &'a [(&'static str, String)],
+}
+
+fn fmt_time(t: DateTime<Utc>) -> String {
+    t.format("%Y-%m-%d %H:%M:%S").to_string()
+}
+
+impl Vars for DeviceVars<'_> {
+    fn get(&self, name: &str) -> Option<Cow<'_, str>> {
+        if let Some((_, v)) = self.extra.iter().find(|(k, _)| *k == name) {
+            return Some(Cow::Borrowed(v));
+        }
+        let d = self.device;
+        let p = &d.persona;
+        let i = &d.identity;
+        Some(match name {
+            "vendor" => Cow::Borrowed(&p.vendor),
+            "model" => Cow::Borrowed(&p.model),
+            "pn" => Cow::Borrowed(&i.pn),
+            "oem" => Cow::Borrowed(&p.oem),
+            "rtver" => Cow::Borrowed(&p.rtver),
+            "serial" => Cow::Borrowed(&i.serial),
+            "mac" => Cow::Borrowed(&i.mac),
+            "imei" => Cow::Borrowed(&i.imei),
+            "imsi" => Cow::Borrowed(&i.imsi),
+            "iccid" => Cow::Borrowed(&i.iccid),
+            "modem_model" => Cow::Borrowed(&p.identity.modem_model),
+            "modem_version" => Cow::Borrowed(&p.identity.modem_version),
+            "operator" => Cow::Borrowed(&i.operator.name),
+            "plmnid" => Cow::Borrowed(&i.plmnid),
+            "lac" => Cow::Borrowed(&i.lac),
+            "cellid" => Cow::Borrowed(&i.cellid),
+            "signal" => Cow::Borrowed(&i.signal),
+            "hostname" => Cow::Borrowed(&i.hostname),
+            "username" => Cow::Borrowed(&i.username),
+            "lan_ip" => Cow::Borrowed(&p.identity.lan_ip),
+            "wan_ip" => Cow::Borrowed(&i.wan_ip),
+            "timezone" => Cow::Borrowed(&i.operator.timezone),
+            "password_enc" => Cow::Borrowed(&i.password_enc),
+            "local_time" | "current_time" => Cow::Owned(fmt_time(self.now)),
+            "log_date" => Cow::Owned(self.now.format("%b %e %H:%M:%S").to_string()),
+            "uptime" => {
+                let secs = (self.now - i.installed).num_seconds().max(0) + i.uptime_at_install;
+                Cow::Owned(format!(
+                    "{} days, {:02}:{:02}:{:02}",
+                    secs / 86_400,
+                    secs % 86_400 / 3600,
+                    secs % 3600 / 60,
+                    secs % 60
+                ))
+            }
+            "sim_monthly_sms" => {
+                Cow::Owned((i.sms_counter_base + d.sent.load(Ordering::Relaxed)).to_string())
+            }
+            _ => return None,
+        })
+    }
+}
+
+/// The `/cgi` reply envelope, fields in the device's order.
+#[derive(Serialize)]
+struct Envelope<'a> {
+    id: &'a Value,
+    model: &'a str,
+    pn: &'a str,
+    oem: &'a str,
+    rtver: &'a str,
+    status: i32,
+    result: Value,
+}
+
+impl Device {
+    pub fn new(persona: Persona, identity: Identity, limits: StateLimits) -> Device {
+        let cap = |n: usize| NonZeroUsize::new(n.max(1)).unwrap_or(NonZeroUsize::MIN);
+        let mut device = Device {
+            clients: Mutex::new(LruCache::new(cap(limits.max_clients))),
+            sessions: Mutex::new(LruCache::new(cap(limits.max_sessions))),
+            persona,
+            identity,
+            limits,
+            sent: AtomicU64::new(0),
+            tokens: AtomicU64::new(0),
+            error_pages: Default::default(),
+        };
+        let now = Utc::now();
+        let e = &device.persona.errors;
+        let pages = [
+            &e.bad_request,
+            &e.not_found,
+            &e.request_timeout,
+            &e.payload_too_large,
+            &e.unavailable,
+        ]
+        .map(|t| Bytes::from(device.render(t, now, &[])));
+        device.error_pages = pages;
+        device
+    }
+
+    fn render(
+        &self,
+        template: &Template,
+        now: DateTime<Utc>,
+        extra: &[(&'static str, String)],
+    ) -> String {
+        template.render(&DeviceVars { device: self, now, extra })
+    }
+
+    /// The device's answer for a refused or malformed request.
+    pub fn error(&self, page: ErrorPage, kind: EventKind) -> Reply {
+        let body = self.error_pages[match page {
+            ErrorPage::BadRequest => 0,
+            ErrorPage::NotFound => 1,
+            ErrorPage::RequestTimeout => 2,
+            ErrorPage::PayloadTooLarge => 3,
+            ErrorPage::Unavailable => 4,
+        }]
+        .clone();
+        Reply::new(page.status(), "text/html", body, kind)
+    }
+
+    pub fn handle(&self, req: &RequestView<'_>) -> Reply {
+        match req.path {
+            "/cgi" => self.cgi(req),
+            "/islogin" => self.islogin(req),
+            "/logout" => self.logout(req),
+            path => match self.persona.pages.iter().find(|p| p.path == path) {
+                Some(page) => {
+                    let body = match &page.body {
+                        PageBody::Template(t) => self.render(t, req.now, &[]),
+                        PageBody::Generated(Generator::HttpdLog) => self.httpd_log(),
+                    };
+                    let mut reply = Reply::new(200, page.content_type.clone(), body, page.kind);
+                    reply.tags.clone_from(&page.tags);
+                    reply
+                }
+                None => self.error(ErrorPage::NotFound, EventKind::HttpRequest),
+            },
+        }
+    }
+
+    /// `httpd.log`: the bait login logged a few times before the sensor existed, stable for
+    /// one seed.
+    fn httpd_log(&self) -> String {
+        let i = &self.identity;
+        let mut out = String::new();
+        let n = i64::from(self.persona.httpd_entries);
+        let first = i.installed - chrono::Duration::days(n * 3);
+        for k in 0..n {
+            let hash = Sha256::digest([&i.token_key[..], &k.to_le_bytes()].concat());
+            let at = first
+                + chrono::Duration::days(k * 3)
+                + chrono::Duration::seconds(i64::from(u16::from_le_bytes([hash[0], hash[1]])));
+            let client = format!("192.168.1.{}", 100 + hash[2] % 100);
+            let line = self.render(&self.persona.httpd_line, at, &[("client_ip", client)]);
+            out.push_str(&line);
+            out.push('\n');
+        }
+        out
+    }
+
+    fn envelope(&self, id: &Value, status: i32, result: Value) -> Bytes {
+        let env = Envelope {
+            id,
+            model: &self.persona.model,
+            pn: &self.identity.pn,
+            oem: &self.persona.oem,
+            rtver: &self.persona.rtver,
+            status,
+            result,
+        };
+        // Serialising these plain values cannot fail; an empty body would still be answered.
+        Bytes::from(serde_json::to_vec(&env).unwrap_or_default())
+    }
+
+    fn json(&self, id: &Value, status: i32, result: Value, kind: EventKind) -> Reply {
+        Reply::new(200, "application/json", self.envelope(id, status, result), kind)
+    }
+
+    fn session_user(&self, req: &RequestView<'_>) -> Option<String> {
+        let token = token_from(req.cookie, req.authorization)?;
+        let mut sessions = self.sessions.lock().unwrap_or_else(|e| e.into_inner());
+        match sessions.get(token) {
+            Some(s) if s.expires > req.now => Some(s.username.clone()),
+            Some(_) => {
+                sessions.pop(token);
+                None
+            }
+            None => None,
+        }
+    }
+
+    fn islogin(&self, req: &RequestView<'_>) -> Reply {
+        let result = match self.session_user(req) {
+            Some(user) => json!([{"login": "true", "ysrole": 4, "username": user}]),
+            None => json!([{"login": "false"}]),
+        };
+        self.json(&Value::Null, 0, result, EventKind::HttpRequest)
+    }
+
+    fn logout(&self, req: &RequestView<'_>) -> Reply {
+        if let Some(token) = token_from(req.cookie, req.authorization) {
+            self.sessions.lock().unwrap_or_else(|e| e.into_inner()).pop(token);
+        }
+        let mut reply = self.json(&Value::Null, 0, json!([]), EventKind::AuthLogout);
+        reply.set_cookies.push("td=; Path=/; Expires=Thu, 01 Jan 1970 00:00:00 GMT".to_owned());
+        reply
+    }
+
+    fn with_client<T>(
+        &self,
+        ip: IpAddr,
+        now: DateTime<Utc>,
+        f: impl FnOnce(&mut Client) -> T,
+    ) -> T {
+        let mut clients = self.clients.lock().unwrap_or_else(|e| e.into_inner());
+        let ttl = chrono::Duration::seconds(
+            i64::try_from(self.limits.client_ttl_secs).unwrap_or(i64::MAX / 2),
+        );
+        let client = clients.get_or_insert_mut(ip, || Client::new(now));
+        if now - client.last_seen > ttl {
+            *client = Client::new(now);
+        }
+        client.last_seen = now;
+        f(client)
+    }
+
+    fn cgi(&self, req: &RequestView<'_>) -> Reply {
+        let parsed = match cgi::parse_body(req.body, req.query) {
+            Ok(p) => p,
+            Err(err) => {
+                let mut reply = self.json(&Value::Null, -1, json!([]), EventKind::ApiCall);
+                reply.tags.push(match err {
+                    cgi::BodyError::Empty => "cgi:empty".to_owned(),
+                    cgi::BodyError::NotJson | cgi::BodyError::NotObject => {
+                        "cgi:invalid-json".to_owned()
+                    }
+                });
+                return reply;
+            }
+        };
+        let call = parsed.classify();
+        let id = &parsed.id;
+        if self.persona.require_auth
+            && !matches!(call, Call::Login { .. })
+            && self.session_user(req).is_none()
+        {
+            let mut reply =
+                self.json(id, -2, json!([-32001, "Session not found"]), EventKind::ApiCall);
+            reply.kind = match call {
+                Call::SendSms { .. } => EventKind::SmsSend,
+                Call::Query { .. } => EventKind::SmsQuery,
+                _ => EventKind::ApiCall,
+            };
+            reply.tags.push("auth:required".to_owned());
+            return reply;
+        }
+        match call {
+            Call::Login { username, password } => self.login(req, id, username, password),
+            Call::SendSms { dialect, to, text } => self.send(req, id, dialect, to, text),
+            Call::Query { dialect, mailbox, limit, start } => {
+                self.query(req, id, dialect, mailbox, limit, start)
+            }
+            Call::Get { core, bases } => self.get(req, id, &core, &bases),
+            Call::Other { .. } => self.json(id, -1, json!([]), EventKind::ApiCall),
+        }
+    }
+
+    fn login(&self, req: &RequestView<'_>, id: &Value, username: String, sent: String) -> Reply {
+        let decrypted = decrypt_password(&sent);
+        let ok = username == self.identity.username
+            && decrypted.as_deref() == Some(self.identity.password.as_str());
+        let p = &self.persona;
+        let lockout = chrono::Duration::seconds(i64::from(p.lockout_secs));
+        let (status, result, success) = self.with_client(req.client, req.now, |c| {
+            if let Some(until) = c.locked_until {
+                if until > req.now {
+                    let left = (until - req.now).num_seconds().max(1);
+                    return (-2, json!([{"chance": 0, "locktime": left}]), false);
+                }
+                c.locked_until = None;
+            }
+            if ok {
+                c.failures = 0;
+                return (0, Value::Null, true);
+            }
+            c.failures += 1;
+            if c.failures >= p.lockout_failures {
+                c.failures = 0;
+                c.locked_until = Some(req.now + lockout);
+                (-2, json!([{"chance": 0, "locktime": p.lockout_secs}]), false)
+            } else {
+                (-2, json!([{"chance": p.lockout_failures - c.failures, "locktime": 0}]), false)
+            }
+        });
+        let mut set_cookies = Vec::new();
+        let result = if success {
+            let token = self.new_token(req);
+            let timeout = p.session_timeout_secs;
+            self.sessions.lock().unwrap_or_else(|e| e.into_inner()).put(
+                token.clone(),
+                Session {
+                    username: username.clone(),
+                    expires: req.now + chrono::Duration::seconds(i64::from(timeout)),
+                },
+            );
+            set_cookies.push(format!("loginname={username}; Path=/"));
+            set_cookies.push(format!("td={token}; Path=/"));
+            json!([{"ysrole": 4, "ystimeout": timeout, "ysexpires": timeout.saturating_sub(1), "username": username, "td": token}])
+        } else {
+            result
+        };
+        let mut reply = self.json(id, status, result, EventKind::AuthLogin);
+        reply.set_cookies = set_cookies;
+        let password_decrypted = decrypted.is_some();
+        reply.auth = Some(AuthRecord {
+            username,
+            password: decrypted.map_or(sent, |d| cgi::bounded(&d, cgi::MAX_CREDENTIAL_BYTES)),
+            password_decrypted,
+            success,
+        });
+        reply
+    }
+
+    fn new_token(&self, req: &RequestView<'_>) -> String {
+        let n = self.tokens.fetch_add(1, Ordering::Relaxed);
+        let mut h = Sha256::new();
+        h.update(self.identity.token_key);
+        h.update(n.to_le_bytes());
+        h.update(req.client.to_string().as_bytes());
+        h.update(req.now.timestamp_nanos_opt().unwrap_or_default().to_le_bytes());
+        hex::encode(&h.finalize()[..16])
+    }
+
+    fn send(
+        &self,
+        req: &RequestView<'_>,
+        id: &Value,
+        dialect: SmsDialect,
+        to: Vec<String>,
+        text: Option<String>,
+    ) -> Reply {
+        let failed_first = u64::from(self.persona.failed_first);
+        let max_outbox = self.limits.max_outbox;
+        let body = text.clone().unwrap_or_default();
+        let first_status = self.with_client(req.client, req.now, |c| {
+            let mut first = None;
+            for number in &to {
+                let status = if c.sends < failed_first { "failed" } else { "success" };
+                c.sends += 1;
+                first.get_or_insert(status);
+                if status == "success" {
+                    self.sent.fetch_add(1, Ordering::Relaxed);
+                }
+                if c.outbox.len() >= max_outbox {
+                    c.outbox.pop_front();
+                }
+                c.outbox.push_back(OutboxRow {
+                    to: number.clone(),
+                    text: body.clone(),
+                    at: req.now,
+                    status,
+                });
+            }
+            first
+        });
+        let mut reply = self.json(id, 0, json!([{}]), EventKind::SmsSend);
+        reply.sms = Some(SmsAction {
+            to,
+            text,
+            dialect,
+            mailbox: None,
+            status: first_status.map(str::to_owned),
+        });
+        reply
+    }
+
+    fn query(
+        &self,
+        req: &RequestView<'_>,
+        id: &Value,
+        dialect: SmsDialect,
+        mailbox: SmsBox,
+        limit: usize,
+        start: usize,
+    ) -> Reply {
+        let offset = chrono::Duration::seconds(self.persona.mailbox_time_offset_secs);
+        let (count, rows) = match mailbox {
+            SmsBox::Outbox => self.with_client(req.client, req.now, |c| {
+                let rows: Vec<Value> = c
+                    .outbox
+                    .iter()
+                    .enumerate()
+                    .rev()
+                    .skip(start)
+                    .take(limit)
+                    .map(|(i, r)| {
+                        json!({"index": i + 1, "type": "sms_outbox", "value": {
+                            "number": r.to, "content": r.text, "time": fmt_time(r.at + offset), "status": r.status}})
+                    })
+                    .collect();
+                (c.outbox.len(), rows)
+            }),
+            SmsBox::Inbox => {
+                let inbox = &self.persona.inbox;
+                let rows = inbox
+                    .iter()
+                    .enumerate()
+                    .skip(start)
+                    .take(limit)
+                    .map(|(i, m)| {
+                        let at = req.now - chrono::Duration::hours(i64::from(m.hours_ago)) + offset;
+                        json!({"index": i + 1, "type": "sms_inbox", "value": {
+                            "number": self.render(&m.from, req.now, &[]),
+                            "content": self.render(&m.text, req.now, &[]),
+                            "time": fmt_time(at), "status": "read"}})
+                    })
+                    .collect();
+                (inbox.len(), rows)
+            }
+        };
+        let result =
+            json!([{"timezone": self.persona.timezone_label, "count": count, "get": rows}]);
+        let mut reply = self.json(id, 0, result, EventKind::SmsQuery);
+        reply.sms = Some(SmsAction {
+            to: Vec::new(),
+            text: None,
+            dialect,
+            mailbox: Some(mailbox),
+            status: None,
+        });
+        reply
+    }
+
+    fn get(&self, req: &RequestView<'_>, id: &Value, core: &str, bases: &[String]) -> Reply {
+        let vars = DeviceVars { device: self, now: req.now, extra: &[] };
+        let wanted: Vec<&str> =
+            if bases.is_empty() { vec![core] } else { bases.iter().map(String::as_str).collect() };
+        let items: Vec<Value> = wanted
+            .iter()
+            .filter_map(|base| {
+                self.persona
+                    .gets
+                    .iter()
+                    .find(|g| g.base == *base && g.cores.iter().any(|c| c == core))
+            })
+            .map(|g| json!({"type": g.type_name, "index": 0, "value": g.value.render(&vars)}))
+            .collect();
+        if items.is_empty() {
+            return self.json(id, -1, json!([]), EventKind::ApiCall);
+        }
+        self.json(id, 0, json!([{"get": items, "grey": 0}]), EventKind::ApiCall)
+    }
+
+    /// Age of the state limits (for tests).
+    pub fn client_ttl(&self) -> Duration {
+        Duration::from_secs(self.limits.client_ttl_secs)
+    }
+}
+
+/// The `td` token from a `Cookie` header or an `Authorization: Bearer login=<user>;<td>` header.
+fn token_from<'a>(cookie: Option<&'a str>, authorization: Option<&'a str>) -> Option<&'a str> {
+    let from_cookie = cookie.and_then(|c| {
+        c.split(';')
+            .filter_map(|kv| kv.trim().split_once('='))
+            .find(|(k, _)| *k == "td")
+            .map(|(_, v)| v.trim())
+    });
+    from_cookie
+        .or_else(|| authorization?.strip_prefix("Bearer ")?.rsplit(';').next().map(str::trim))
+        .filter(|t| !t.is_empty() && t.len() <= 128)
+}

@@ -1,0 +1,738 @@
+//! Personas: what device the sensor pretends to be, as data files validated at load.
+//!
+//! A persona is a TOML file (`<name>.toml`) plus the page and JSON templates it names, by
+//! paths relative to the personas directory. The shipped personas are embedded in the binary;
+//! `--personas DIR` loads more (a persona in DIR replaces an embedded one of the same name).
+//! Every error names the file, the key and the reason.
+
+mod embedded;
+mod template;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use serde_json::Value;
+
+pub use template::{JsonTemplate, Template, VARIABLES, Vars};
+
+/// A persona name: lowercase ASCII letters, digits and `-`, 1 to 64 characters.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct PersonaName(String);
+
+impl PersonaName {
+    pub fn parse(raw: &str) -> Result<PersonaName, String> {
+        let ok = !raw.is_empty()
+            && raw.len() <= 64
+            && raw.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+        if ok {
+            Ok(PersonaName(raw.to_owned()))
+        } else {
+            Err(format!("invalid persona name {raw:?}: use 1-64 of a-z, 0-9 and -"))
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for PersonaName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A persona file or template could not be loaded.
+#[derive(Debug, thiserror::Error)]
+#[error("{file}: {key}: {reason}")]
+pub struct PersonaError {
+    pub file: String,
+    /// Dotted key path inside the file (or `-` when the whole file is at fault).
+    pub key: String,
+    pub reason: String,
+}
+
+impl PersonaError {
+    fn new(file: &str, key: &str, reason: impl Into<String>) -> PersonaError {
+        PersonaError { file: file.to_owned(), key: key.to_owned(), reason: reason.into() }
+    }
+}
+
+// ---- the file format -------------------------------------------------------------------
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PersonaFile {
+    name: String,
+    description: String,
+    device: DeviceSpec,
+    identity: IdentitySpec,
+    http: HttpSpec,
+    #[serde(default)]
+    page: Vec<PageSpec>,
+    cgi: CgiSpec,
+    sms: SmsSpec,
+    logs: LogSpec,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DeviceSpec {
+    vendor: String,
+    model: String,
+    /// Part numbers to pick from per sensor (24 characters each).
+    pn: Vec<String>,
+    oem: String,
+    rtver: String,
+}
+
+/// Recipes for the identifiers generated per sensor from its seed.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IdentitySpec {
+    pub serial_prefix: String,
+    pub serial_digits: u8,
+    /// First three bytes of the MAC address, `aa:bb:cc`.
+    pub mac_oui: String,
+    /// Type allocation codes (8 digits) of the modem; the IMEI gets 6 random digits and a Luhn digit.
+    pub imei_tac: Vec<String>,
+    pub modem_model: String,
+    pub modem_version: String,
+    pub operator: Vec<OperatorSpec>,
+    /// Admin user names the bait account is picked from.
+    pub usernames: Vec<String>,
+    /// Words the bait password is built from (word + digits + symbol).
+    pub password_words: Vec<String>,
+    pub hostname_prefix: String,
+    pub lan_ip: String,
+    /// Range of the device uptime at sensor start, in days.
+    pub uptime_days: [u32; 2],
+    /// Range of the monthly SMS counter at sensor start.
+    pub sms_counter: [u32; 2],
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OperatorSpec {
+    pub mcc: String,
+    pub mnc: String,
+    pub name: String,
+    /// ICCID issuer prefix after `89` (country code + issuer).
+    pub iccid_issuer: String,
+    pub timezone: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct HttpSpec {
+    /// `Server` header value; absent means none is sent.
+    #[serde(default)]
+    server: Option<String>,
+    /// Send a `Date` header.
+    date: bool,
+    /// Extra headers after `Content-Type`/`Content-Length`, in order.
+    #[serde(default)]
+    headers: Vec<[String; 2]>,
+    error: ErrorPages,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ErrorPages {
+    bad_request: String,
+    not_found: String,
+    payload_too_large: String,
+    unavailable: String,
+    request_timeout: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PageSpec {
+    path: String,
+    content_type: String,
+    /// Template file, relative to the personas directory.
+    #[serde(default)]
+    file: Option<String>,
+    /// Built-in generator instead of a file.
+    #[serde(default)]
+    generate: Option<Generator>,
+    /// Event kind for reads of this page (default `http.request`).
+    #[serde(default)]
+    kind: Option<String>,
+    #[serde(default)]
+    tags: Vec<String>,
+}
+
+/// Pages whose content the sensor builds from its identity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Generator {
+    /// The leaky `httpd.log` of CVE-2023-43261 with the bait credentials.
+    HttpdLog,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CgiSpec {
+    /// Whether SMS and status calls need a `td` session (false = the exposed API of abused units).
+    require_auth: bool,
+    session_timeout_secs: u32,
+    lockout_failures: u32,
+    lockout_secs: u32,
+    #[serde(default)]
+    get: Vec<GetSpec>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct GetSpec {
+    /// Cores that answer `function:"get"` for this base.
+    cores: Vec<String>,
+    base: String,
+    /// `type` of the returned item.
+    #[serde(rename = "type")]
+    type_name: String,
+    /// JSON template file of the item's `value`.
+    file: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SmsSpec {
+    /// Sends from a new client that report `failed` before later ones report `success`.
+    failed_first: u32,
+    /// Mailbox timestamps are shifted by this many seconds (the firmware's time zone bug).
+    mailbox_time_offset_secs: i64,
+    timezone_label: String,
+    #[serde(default)]
+    inbox: Vec<InboxSpec>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct InboxSpec {
+    from: String,
+    text: String,
+    hours_ago: u32,
+}
+
+/// A message seeded into the inbox; `from` and `text` are templates.
+#[derive(Debug, Clone)]
+pub struct InboxMessage {
+    pub from: Template,
+    pub text: Template,
+    pub hours_ago: u32,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LogSpec {
+    /// Lines of `httpd.log`; each repeats a logged `/cgi` body.
+    httpd_entries: u32,
+    /// Template of one `httpd.log` line; `{{log_date}}` is the line's time.
+    httpd_line: String,
+}
+
+// ---- the validated persona ---------------------------------------------------------------
+
+/// A loaded, validated persona.
+#[derive(Debug, Clone)]
+pub struct Persona {
+    pub name: PersonaName,
+    pub description: String,
+    pub vendor: String,
+    pub model: String,
+    pub pn: Vec<String>,
+    pub oem: String,
+    pub rtver: String,
+    pub identity: IdentitySpec,
+    pub server: Option<String>,
+    pub date_header: bool,
+    pub headers: Vec<(String, String)>,
+    pub errors: Errors,
+    pub pages: Vec<Page>,
+    pub require_auth: bool,
+    pub session_timeout_secs: u32,
+    pub lockout_failures: u32,
+    pub lockout_secs: u32,
+    pub gets: Vec<GetItem>,
+    pub failed_first: u32,
+    pub mailbox_time_offset_secs: i64,
+    pub timezone_label: String,
+    pub inbox: Vec<InboxMessage>,
+    pub httpd_entries: u32,
+    pub httpd_line: Template,
+}
+
+#[derive(Debug, Clone)]
+pub struct Errors {
+    pub bad_request: Template,
+    pub not_found: Template,
+    pub payload_too_large: Template,
+    pub unavailable: Template,
+    pub request_timeout: Template,
+}
+
+#[derive(Debug, Clone)]
+pub struct Page {
+    pub path: String,
+    pub content_type: String,
+    pub body: PageBody,
+    pub kind: smishtrap_event::EventKind,
+    pub tags: Vec<String>,
+}
+
+#[derive(Debug, Clone)]
+pub enum PageBody {
+    Template(Template),
+    Generated(Generator),
+}
+
+#[derive(Debug, Clone)]
+pub struct GetItem {
+    pub cores: Vec<String>,
+    pub base: String,
+    pub type_name: String,
+    pub value: JsonTemplate,
+}
+
+/// Where persona files come from.
+#[derive(Debug, Clone)]
+enum Source {
+    Embedded,
+    Dir(PathBuf),
+}
+
+impl Source {
+    fn read(&self, rel: &str) -> Result<String, String> {
+        match self {
+            Source::Embedded => embedded::file(rel)
+                .map(str::to_owned)
+                .ok_or_else(|| "no such embedded file".to_owned()),
+            Source::Dir(dir) => {
+                let safe = !rel.is_empty()
+                    && !rel.starts_with('/')
+                    && rel.split('/').all(|c| !c.is_empty() && c != ".." && c != ".");
+                if !safe {
+                    return Err("path must be relative, without `..`".to_owned());
+                }
+                std::fs::read_to_string(dir.join(rel)).map_err(|e| e.to_string())
+            }
+        }
+    }
+
+    fn display(&self, rel: &str) -> String {
+        match self {
+            Source::Embedded => format!("<embedded>/{rel}"),
+            Source::Dir(dir) => dir.join(rel).display().to_string(),
+        }
+    }
+}
+
+/// Every persona available to a sensor, by name.
+#[derive(Debug, Clone, Default)]
+pub struct PersonaSet {
+    personas: BTreeMap<PersonaName, Persona>,
+}
+
+impl PersonaSet {
+    /// The personas shipped in the binary.
+    pub fn embedded() -> Result<PersonaSet, PersonaError> {
+        let mut set = PersonaSet::default();
+        for file in embedded::persona_files() {
+            let persona = load(&Source::Embedded, file)?;
+            set.personas.insert(persona.name.clone(), persona);
+        }
+        Ok(set)
+    }
+
+    /// The embedded personas plus every `*.toml` in `dir` (replacing same-named ones).
+    pub fn with_dir(dir: &Path) -> Result<PersonaSet, PersonaError> {
+        let mut set = PersonaSet::embedded()?;
+        let shown = dir.display().to_string();
+        let entries =
+            std::fs::read_dir(dir).map_err(|e| PersonaError::new(&shown, "-", e.to_string()))?;
+        let mut names = Vec::new();
+        for entry in entries {
+            let entry = entry.map_err(|e| PersonaError::new(&shown, "-", e.to_string()))?;
+            let file = entry.file_name();
+            if let Some(name) = file.to_str().filter(|n| n.ends_with(".toml")) {
+                names.push(name.to_owned());
+            }
+        }
+        names.sort();
+        let source = Source::Dir(dir.to_path_buf());
+        for name in names {
+            let persona = load(&source, &name)?;
+            set.personas.insert(persona.name.clone(), persona);
+        }
+        Ok(set)
+    }
+
+    pub fn get(&self, name: &str) -> Option<&Persona> {
+        self.personas.iter().find(|(k, _)| k.as_str() == name).map(|(_, v)| v)
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &Persona> {
+        self.personas.values()
+    }
+
+    pub fn names(&self) -> Vec<&str> {
+        self.personas.keys().map(PersonaName::as_str).collect()
+    }
+}
+
+fn load(source: &Source, rel: &str) -> Result<Persona, PersonaError> {
+    let file = source.display(rel);
+    let text = source.read(rel).map_err(|e| PersonaError::new(&file, "-", e))?;
+    let spec: PersonaFile = toml::from_str(&text).map_err(|e| toml_error(&file, &e))?;
+    Validator { source, file: &file }.persona(spec, rel)
+}
+
+fn toml_error(file: &str, err: &toml::de::Error) -> PersonaError {
+    // toml's message already names the key and shows the line; keep it on one line.
+    let reason = err.message().to_owned();
+    let key = match err.span() {
+        Some(span) => format!("byte {}", span.start),
+        None => "-".to_owned(),
+    };
+    PersonaError::new(file, &key, reason)
+}
+
+struct Validator<'a> {
+    source: &'a Source,
+    file: &'a str,
+}
+
+impl Validator<'_> {
+    fn err(&self, key: &str, reason: impl Into<String>) -> PersonaError {
+        PersonaError::new(self.file, key, reason)
+    }
+
+    fn template(&self, key: &str, rel: &str) -> Result<Template, PersonaError> {
+        let text = self.source.read(rel).map_err(|e| {
+            PersonaError::new(&self.source.display(rel), "-", format!("{e} (named by {key})"))
+        })?;
+        Template::parse(&text).map_err(|e| PersonaError::new(&self.source.display(rel), "-", e))
+    }
+
+    fn inline_template(&self, key: &str, text: &str) -> Result<Template, PersonaError> {
+        Template::parse(text).map_err(|e| self.err(key, e))
+    }
+
+    fn json_template(&self, key: &str, rel: &str) -> Result<JsonTemplate, PersonaError> {
+        let shown = self.source.display(rel);
+        let text = self
+            .source
+            .read(rel)
+            .map_err(|e| PersonaError::new(&shown, "-", format!("{e} (named by {key})")))?;
+        let value: Value = serde_json::from_str(&text)
+            .map_err(|e| PersonaError::new(&shown, &format!("line {}", e.line()), e.to_string()))?;
+        JsonTemplate::parse(&value).map_err(|e| PersonaError::new(&shown, "-", e))
+    }
+
+    fn non_empty(&self, key: &str, value: &str) -> Result<(), PersonaError> {
+        if value.trim().is_empty() { Err(self.err(key, "must not be empty")) } else { Ok(()) }
+    }
+
+    fn digits(
+        &self,
+        key: &str,
+        value: &str,
+        len: std::ops::RangeInclusive<usize>,
+    ) -> Result<(), PersonaError> {
+        if value.bytes().all(|b| b.is_ascii_digit()) && len.contains(&value.len()) {
+            Ok(())
+        } else {
+            Err(self.err(key, format!("{value:?} must be {}-{} digits", len.start(), len.end())))
+        }
+    }
+
+    fn persona(&self, spec: PersonaFile, rel: &str) -> Result<Persona, PersonaError> {
+        let name = PersonaName::parse(&spec.name).map_err(|e| self.err("name", e))?;
+        if rel.strip_suffix(".toml") != Some(name.as_str()) {
+            return Err(self.err("name", format!("must match the file name ({rel})")));
+        }
+        let d = &spec.device;
+        for (key, value) in [
+            ("device.vendor", &d.vendor),
+            ("device.model", &d.model),
+            ("device.oem", &d.oem),
+            ("device.rtver", &d.rtver),
+        ] {
+            self.non_empty(key, value)?;
+        }
+        if d.pn.is_empty() {
+            return Err(self.err("device.pn", "needs at least one part number"));
+        }
+        for (i, pn) in d.pn.iter().enumerate() {
+            if pn.len() != 24 || !pn.bytes().all(|b| b.is_ascii_alphanumeric()) {
+                return Err(self.err(&format!("device.pn[{i}]"), "must be 24 letters or digits"));
+            }
+        }
+        self.identity(&spec.identity)?;
+        let h = &spec.http;
+        let mut headers = Vec::new();
+        for (i, [name, value]) in h.headers.iter().enumerate() {
+            let key = format!("http.headers[{i}]");
+            hyper::header::HeaderName::from_bytes(name.as_bytes())
+                .map_err(|_| self.err(&key, format!("invalid header name {name:?}")))?;
+            hyper::header::HeaderValue::from_str(value)
+                .map_err(|_| self.err(&key, format!("invalid header value {value:?}")))?;
+            let lower = name.to_ascii_lowercase();
+            if ["content-length", "content-type", "date", "server", "transfer-encoding"]
+                .contains(&lower.as_str())
+            {
+                return Err(self.err(&key, format!("{name} is set by the sensor")));
+            }
+            headers.push((name.clone(), value.clone()));
+        }
+        if let Some(server) = &h.server {
+            hyper::header::HeaderValue::from_str(server)
+                .map_err(|_| self.err("http.server", "invalid header value"))?;
+        }
+        let e = &h.error;
+        let errors = Errors {
+            bad_request: self.template("http.error.bad_request", &e.bad_request)?,
+            not_found: self.template("http.error.not_found", &e.not_found)?,
+            payload_too_large: self
+                .template("http.error.payload_too_large", &e.payload_too_large)?,
+            unavailable: self.template("http.error.unavailable", &e.unavailable)?,
+            request_timeout: self.template("http.error.request_timeout", &e.request_timeout)?,
+        };
+        let mut pages: Vec<Page> = Vec::new();
+        for (i, p) in spec.page.iter().enumerate() {
+            let key = format!("page[{i}]");
+            if !p.path.starts_with('/') || p.path.len() > 256 {
+                return Err(
+                    self.err(&format!("{key}.path"), "must start with `/` (at most 256 bytes)")
+                );
+            }
+            if pages.iter().any(|q| q.path == p.path) {
+                return Err(self.err(&format!("{key}.path"), format!("duplicate path {}", p.path)));
+            }
+            hyper::header::HeaderValue::from_str(&p.content_type)
+                .map_err(|_| self.err(&format!("{key}.content_type"), "invalid header value"))?;
+            let body = match (&p.file, p.generate) {
+                (Some(f), None) => PageBody::Template(self.template(&format!("{key}.file"), f)?),
+                (None, Some(g)) => PageBody::Generated(g),
+                _ => return Err(self.err(&key, "needs exactly one of `file` and `generate`")),
+            };
+            let kind = match &p.kind {
+                None => smishtrap_event::EventKind::HttpRequest,
+                Some(k) => smishtrap_event::EventKind::parse(k).ok_or_else(|| {
+                    self.err(&format!("{key}.kind"), format!("unknown event kind {k:?}"))
+                })?,
+            };
+            for (j, tag) in p.tags.iter().enumerate() {
+                if tag.is_empty() || tag.len() > 64 || !tag.bytes().all(|b| b.is_ascii_graphic()) {
+                    return Err(
+                        self.err(&format!("{key}.tags[{j}]"), "1-64 printable ASCII characters")
+                    );
+                }
+            }
+            pages.push(Page {
+                path: p.path.clone(),
+                content_type: p.content_type.clone(),
+                body,
+                kind,
+                tags: p.tags.clone(),
+            });
+        }
+        let c = &spec.cgi;
+        if c.lockout_failures == 0 {
+            return Err(self.err("cgi.lockout_failures", "must be at least 1"));
+        }
+        if c.session_timeout_secs == 0 {
+            return Err(self.err("cgi.session_timeout_secs", "must be at least 1"));
+        }
+        let mut gets = Vec::new();
+        for (i, g) in c.get.iter().enumerate() {
+            let key = format!("cgi.get[{i}]");
+            if g.cores.is_empty() {
+                return Err(self.err(&format!("{key}.cores"), "needs at least one core"));
+            }
+            self.non_empty(&format!("{key}.base"), &g.base)?;
+            gets.push(GetItem {
+                cores: g.cores.clone(),
+                base: g.base.clone(),
+                type_name: g.type_name.clone(),
+                value: self.json_template(&format!("{key}.file"), &g.file)?,
+            });
+        }
+        let s = &spec.sms;
+        if s.mailbox_time_offset_secs.abs() > 86_400 {
+            return Err(self.err("sms.mailbox_time_offset_secs", "at most one day either way"));
+        }
+        let mut inbox = Vec::new();
+        for (i, m) in s.inbox.iter().enumerate() {
+            self.non_empty(&format!("sms.inbox[{i}].from"), &m.from)?;
+            self.non_empty(&format!("sms.inbox[{i}].text"), &m.text)?;
+            inbox.push(InboxMessage {
+                from: self.inline_template(&format!("sms.inbox[{i}].from"), &m.from)?,
+                text: self.inline_template(&format!("sms.inbox[{i}].text"), &m.text)?,
+                hours_ago: m.hours_ago,
+            });
+        }
+        if spec.logs.httpd_entries == 0 || spec.logs.httpd_entries > 1000 {
+            return Err(self.err("logs.httpd_entries", "must be 1..=1000"));
+        }
+        Ok(Persona {
+            name,
+            description: spec.description,
+            vendor: spec.device.vendor,
+            model: spec.device.model,
+            pn: spec.device.pn,
+            oem: spec.device.oem,
+            rtver: spec.device.rtver,
+            identity: spec.identity,
+            server: spec.http.server,
+            date_header: spec.http.date,
+            headers,
+            errors,
+            pages,
+            require_auth: c.require_auth,
+            session_timeout_secs: c.session_timeout_secs,
+            lockout_failures: c.lockout_failures,
+            lockout_secs: c.lockout_secs,
+            gets,
+            failed_first: s.failed_first,
+            mailbox_time_offset_secs: s.mailbox_time_offset_secs,
+            timezone_label: s.timezone_label.clone(),
+            inbox,
+            httpd_entries: spec.logs.httpd_entries,
+            httpd_line: self.inline_template("logs.httpd_line", &spec.logs.httpd_line)?,
+        })
+    }
+
+    fn identity(&self, i: &IdentitySpec) -> Result<(), PersonaError> {
+        self.non_empty("identity.serial_prefix", &i.serial_prefix)?;
+        if !(4..=16).contains(&i.serial_digits) {
+            return Err(self.err("identity.serial_digits", "must be 4..=16"));
+        }
+        let oui_ok = i.mac_oui.split(':').count() == 3
+            && i.mac_oui
+                .split(':')
+                .all(|p| p.len() == 2 && p.bytes().all(|b| b.is_ascii_hexdigit()));
+        if !oui_ok {
+            return Err(self.err("identity.mac_oui", "must look like `24:e1:24`"));
+        }
+        if i.imei_tac.is_empty() {
+            return Err(self.err("identity.imei_tac", "needs at least one TAC"));
+        }
+        for (n, tac) in i.imei_tac.iter().enumerate() {
+            self.digits(&format!("identity.imei_tac[{n}]"), tac, 8..=8)?;
+        }
+        if i.operator.is_empty() {
+            return Err(self.err("identity.operator", "needs at least one operator"));
+        }
+        for (n, op) in i.operator.iter().enumerate() {
+            let key = format!("identity.operator[{n}]");
+            self.digits(&format!("{key}.mcc"), &op.mcc, 3..=3)?;
+            self.digits(&format!("{key}.mnc"), &op.mnc, 2..=3)?;
+            self.digits(&format!("{key}.iccid_issuer"), &op.iccid_issuer, 3..=6)?;
+            self.non_empty(&format!("{key}.name"), &op.name)?;
+            self.non_empty(&format!("{key}.timezone"), &op.timezone)?;
+        }
+        if i.usernames.is_empty() {
+            return Err(self.err("identity.usernames", "needs at least one user name"));
+        }
+        if i.password_words.is_empty() {
+            return Err(self.err("identity.password_words", "needs at least one word"));
+        }
+        if i.lan_ip.parse::<std::net::Ipv4Addr>().is_err() {
+            return Err(self.err("identity.lan_ip", "must be an IPv4 address"));
+        }
+        for (key, [lo, hi]) in
+            [("identity.uptime_days", i.uptime_days), ("identity.sms_counter", i.sms_counter)]
+        {
+            if lo > hi {
+                return Err(self.err(key, "must be [low, high] with low <= high"));
+            }
+        }
+        self.non_empty("identity.hostname_prefix", &i.hostname_prefix)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shipped_personas_load() {
+        let set = PersonaSet::embedded().unwrap();
+        assert_eq!(
+            set.names(),
+            ["milesight-ur32l", "milesight-ur35", "milesight-ur41", "milesight-ur5x"]
+        );
+        let ur32l = set.get("milesight-ur32l").unwrap();
+        assert_eq!(ur32l.model, "UR32L");
+        assert!(ur32l.rtver.starts_with("32.3.0."));
+    }
+
+    /// Writes a copy of the shipped personas into a temp dir with one file edited.
+    fn check_edit(edit: impl Fn(String) -> String, expect: &str) {
+        let dir = tempfile::tempdir().unwrap();
+        for (rel, text) in embedded::FILES {
+            let path = dir.path().join(rel);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            let text = if *rel == "milesight-ur32l.toml" {
+                edit(text.to_string())
+            } else {
+                text.to_string()
+            };
+            std::fs::write(path, text).unwrap();
+        }
+        let err = PersonaSet::with_dir(dir.path()).map(|_| ()).unwrap_err().to_string();
+        assert!(err.contains(expect), "error {err:?} should contain {expect:?}");
+    }
+
+    #[test]
+    fn errors_name_file_key_and_reason() {
+        check_edit(|t| t.replace("[device]", "bogus = 1\n[device]"), "unknown field `bogus`");
+        check_edit(|t| t + "\n[extra]\n", "unknown field `extra`");
+        check_edit(
+            |t| t.replace("lockout_failures = 5", "lockout_failures = 0"),
+            "cgi.lockout_failures: must be at least 1",
+        );
+        check_edit(
+            |t| t.replace("mac_oui = \"24:e1:24\"", "mac_oui = \"zz\""),
+            "milesight-ur32l.toml: identity.mac_oui",
+        );
+        check_edit(
+            |t| t.replace("name = \"milesight-ur32l\"", "name = \"Bad Name\""),
+            "name: invalid persona name",
+        );
+        check_edit(
+            |t| t.replace("kind = \"log.read\"", "kind = \"log.reed\""),
+            "unknown event kind",
+        );
+        check_edit(|t| t.replace("milesight/404.html", "../etc/passwd"), "without `..`");
+        check_edit(
+            |t| t.replace("milesight/404.html", "milesight/missing.html"),
+            "named by http.error.not_found",
+        );
+    }
+
+    #[test]
+    fn template_typos_are_load_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        for (rel, text) in embedded::FILES {
+            let path = dir.path().join(rel);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            let text = if *rel == "milesight/404.html" {
+                format!("{text}{{{{modle}}}}")
+            } else {
+                text.to_string()
+            };
+            std::fs::write(path, text).unwrap();
+        }
+        let err = PersonaSet::with_dir(dir.path()).unwrap_err().to_string();
+        assert!(
+            err.contains("404.html") && err.contains("unknown template variable `modle`"),
+            "{err}"
+        );
+    }
+}

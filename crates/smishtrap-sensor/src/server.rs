@@ -1,0 +1,807 @@
+//! The listener: accepts connections, applies the limits, runs hyper on a tapped socket so
+//! every request head is also seen by the [`Shadow`] reader, asks the [`Device`] for the answer,
+//! records the event (waiting for the primary sink) and only then answers.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use chrono::Utc;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::header::{HeaderName, HeaderValue};
+use hyper::{Request, Response};
+use hyper_util::rt::TokioIo;
+use smishtrap_bus::{Outcome as BusOutcome, Publisher};
+use smishtrap_event::EventKind;
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{Notify, Semaphore, mpsc, watch};
+
+use crate::device::{Device, ErrorPage, Reply, RequestView};
+use crate::record::{self, ConnInfo, RawRequest};
+use crate::shadow::{Malformed, RawHead, Shadow, ShadowLimits};
+
+/// Resource limits of a sensor (all listeners share the connection cap).
+#[derive(Debug, Clone, Copy, PartialEq, serde::Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Limits {
+    pub max_connections: usize,
+    pub max_head_bytes: usize,
+    pub max_headers: usize,
+    /// Largest request body accepted; larger ones get 413.
+    pub max_body_bytes: usize,
+    /// Sustained requests per second allowed on one connection.
+    pub requests_per_second: f64,
+    /// Requests a connection may send at once before the rate applies.
+    pub request_burst: f64,
+    /// Time allowed to send a whole request head once it started.
+    pub header_timeout_secs: f64,
+    /// Time a connection may stay silent between requests.
+    pub idle_timeout_secs: f64,
+    /// Time allowed to send a request body.
+    pub body_timeout_secs: f64,
+    /// Time in-flight requests get to finish at shutdown.
+    pub shutdown_grace_secs: f64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_connections: 16_384,
+            max_head_bytes: 8 * 1024,
+            max_headers: 64,
+            max_body_bytes: 1024 * 1024,
+            requests_per_second: 100.0,
+            request_burst: 200.0,
+            header_timeout_secs: 10.0,
+            idle_timeout_secs: 60.0,
+            body_timeout_secs: 20.0,
+            shutdown_grace_secs: 10.0,
+        }
+    }
+}
+
+impl Limits {
+    /// Checks the values; the error is (key, reason).
+    pub fn validate(&self) -> Result<(), (&'static str, &'static str)> {
+        let positive = [
+            ("requests_per_second", self.requests_per_second),
+            ("request_burst", self.request_burst),
+            ("header_timeout_secs", self.header_timeout_secs),
+            ("idle_timeout_secs", self.idle_timeout_secs),
+            ("body_timeout_secs", self.body_timeout_secs),
+        ];
+        for (key, v) in positive {
+            if !(v.is_finite() && v > 0.0 && v < 1e9) {
+                return Err((key, "must be a positive number"));
+            }
+        }
+        if !(self.shutdown_grace_secs.is_finite()
+            && self.shutdown_grace_secs >= 0.0
+            && self.shutdown_grace_secs < 1e6)
+        {
+            return Err(("shutdown_grace_secs", "must be a number >= 0"));
+        }
+        if self.max_connections == 0 {
+            return Err(("max_connections", "must be at least 1"));
+        }
+        if !(256..=1024 * 1024).contains(&self.max_head_bytes) {
+            return Err(("max_head_bytes", "must be 256..=1048576"));
+        }
+        if !(1..=1024).contains(&self.max_headers) {
+            return Err(("max_headers", "must be 1..=1024"));
+        }
+        if self.max_body_bytes > 64 * 1024 * 1024 {
+            return Err(("max_body_bytes", "must be at most 67108864"));
+        }
+        Ok(())
+    }
+}
+
+/// One listening socket and the device it serves.
+#[derive(Debug)]
+pub struct Listener {
+    pub socket: TcpListener,
+    pub device: Arc<Device>,
+}
+
+/// Counters of a running sensor.
+#[derive(Debug, Default)]
+pub struct Counters {
+    pub connections: AtomicU64,
+    pub refused_connections: AtomicU64,
+    pub requests: AtomicU64,
+    pub malformed: AtomicU64,
+    /// Requests answered although their event could not be stored.
+    pub not_recorded: AtomicU64,
+}
+
+#[derive(Debug)]
+struct Shared {
+    sensor: Arc<str>,
+    limits: Limits,
+    publisher: Publisher,
+    counters: Arc<Counters>,
+    boot: String,
+    next_conn: AtomicU64,
+    permits: Arc<Semaphore>,
+}
+
+/// Serves every listener until `shutdown` resolves, then stops accepting, lets in-flight
+/// requests finish (up to the grace period) and returns. Dropping the publisher afterwards
+/// lets the pipeline flush.
+pub async fn serve(
+    listeners: Vec<Listener>,
+    sensor: &str,
+    limits: Limits,
+    publisher: Publisher,
+    counters: Arc<Counters>,
+    shutdown: impl Future<Output = ()>,
+) {
+    let boot: [u8; 4] = rand::random();
+    let shared = Arc::new(Shared {
+        sensor: Arc::from(sensor),
+        limits,
+        publisher,
+        counters,
+        boot: hex::encode(boot),
+        next_conn: AtomicU64::new(0),
+        permits: Arc::new(Semaphore::new(limits.max_connections.min(Semaphore::MAX_PERMITS))),
+    });
+    let (stop_tx, stop_rx) = watch::channel(false);
+    // Every connection task holds a clone; `recv` returns None once all of them ended.
+    let (alive_tx, mut alive_rx) = mpsc::channel::<()>(1);
+    let mut accepts = Vec::new();
+    for listener in listeners {
+        accepts.push(tokio::spawn(accept_loop(
+            listener,
+            shared.clone(),
+            stop_rx.clone(),
+            alive_tx.clone(),
+        )));
+    }
+    drop(alive_tx);
+    shutdown.await;
+    let _ = stop_tx.send(true);
+    for a in accepts {
+        let _ = a.await;
+    }
+    let grace = Duration::from_secs_f64(limits.shutdown_grace_secs);
+    if tokio::time::timeout(grace + Duration::from_secs(1), alive_rx.recv()).await.is_err() {
+        tracing::warn!("connections still open after the shutdown grace period; closing them");
+    }
+}
+
+async fn accept_loop(
+    listener: Listener,
+    shared: Arc<Shared>,
+    mut stop: watch::Receiver<bool>,
+    alive: mpsc::Sender<()>,
+) {
+    let dst_port = listener.socket.local_addr().map(|a| a.port()).unwrap_or(0);
+    let mut last_error_log: Option<Instant> = None;
+    loop {
+        let accepted = tokio::select! {
+            r = listener.socket.accept() => r,
+            _ = stop.changed() => return,
+        };
+        let (stream, peer) = match accepted {
+            Ok(x) => x,
+            Err(err) => {
+                // EMFILE and friends: back off instead of spinning, log at most every 10 s.
+                if last_error_log.is_none_or(|t| t.elapsed() > Duration::from_secs(10)) {
+                    tracing::error!(error = %err, "accept failed");
+                    last_error_log = Some(Instant::now());
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let Ok(permit) = shared.permits.clone().try_acquire_owned() else {
+            shared.counters.refused_connections.fetch_add(1, Ordering::Relaxed);
+            drop(stream);
+            continue;
+        };
+        shared.counters.connections.fetch_add(1, Ordering::Relaxed);
+        let _ = stream.set_nodelay(true);
+        let n = shared.next_conn.fetch_add(1, Ordering::Relaxed);
+        let conn = ConnInfo {
+            sensor: shared.sensor.clone(),
+            persona: Arc::from(listener.device.persona.name.as_str()),
+            session: format!("{}{n:x}", shared.boot),
+            peer,
+            dst_port,
+        };
+        let task = Connection {
+            shared: shared.clone(),
+            device: listener.device.clone(),
+            conn,
+            stop: stop.clone(),
+        };
+        let alive = alive.clone();
+        tokio::spawn(async move {
+            task.run(stream).await;
+            drop(permit);
+            drop(alive);
+        });
+    }
+}
+
+/// State shared by the tapped socket, the request handler and the connection watchdog.
+#[derive(Debug)]
+struct Tap {
+    shadow: Shadow,
+    malformed: Option<Malformed>,
+    last_activity: Instant,
+    head_started: Option<Instant>,
+    in_flight: u32,
+}
+
+/// The socket as hyper sees it: every byte read is fed to the shadow reader first; once the
+/// stream is malformed, hyper gets no more bytes and the watchdog answers instead.
+struct TappedIo {
+    inner: TcpStream,
+    tap: Arc<Mutex<Tap>>,
+    bad: Arc<Notify>,
+}
+
+impl AsyncRead for TappedIo {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        {
+            let tap = this.tap.lock().unwrap_or_else(|e| e.into_inner());
+            if tap.malformed.is_some() {
+                return Poll::Pending;
+            }
+        }
+        let before = buf.filled().len();
+        let res = Pin::new(&mut this.inner).poll_read(cx, buf);
+        if let Poll::Ready(Ok(())) = res {
+            let new = &buf.filled()[before..];
+            if !new.is_empty() {
+                let mut tap = this.tap.lock().unwrap_or_else(|e| e.into_inner());
+                let now = Instant::now();
+                tap.last_activity = now;
+                let was_pending = tap.shadow.head_pending();
+                match tap.shadow.feed(new) {
+                    Ok(()) => {
+                        if tap.shadow.head_pending() {
+                            if !was_pending {
+                                tap.head_started = Some(now);
+                            }
+                        } else {
+                            tap.head_started = None;
+                        }
+                    }
+                    Err(m) => {
+                        tap.malformed = Some(m);
+                        drop(tap);
+                        this.bad.notify_one();
+                        // Hide the bad bytes from hyper: it must not answer them itself.
+                        buf.set_filled(before);
+                        return Poll::Pending;
+                    }
+                }
+            }
+        }
+        res
+    }
+}
+
+impl AsyncWrite for TappedIo {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        data: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        let res = Pin::new(&mut this.inner).poll_write(cx, data);
+        if let Poll::Ready(Ok(n)) = res
+            && n > 0
+        {
+            this.tap.lock().unwrap_or_else(|e| e.into_inner()).last_activity = Instant::now();
+        }
+        res
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        let res = Pin::new(&mut this.inner).poll_write_vectored(cx, bufs);
+        if let Poll::Ready(Ok(n)) = res
+            && n > 0
+        {
+            this.tap.lock().unwrap_or_else(|e| e.into_inner()).last_activity = Instant::now();
+        }
+        res
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_shutdown(cx)
+    }
+}
+
+struct Connection {
+    shared: Arc<Shared>,
+    device: Arc<Device>,
+    conn: ConnInfo,
+    stop: watch::Receiver<bool>,
+}
+
+/// Per-connection request context handed to the service.
+struct Ctx {
+    shared: Arc<Shared>,
+    device: Arc<Device>,
+    conn: ConnInfo,
+    tap: Arc<Mutex<Tap>>,
+    seq: AtomicU64,
+    bucket: Mutex<Bucket>,
+}
+
+/// Token bucket for the per-connection request rate.
+#[derive(Debug)]
+struct Bucket {
+    tokens: f64,
+    last: Instant,
+}
+
+impl Bucket {
+    fn take(&mut self, rate: f64, burst: f64) -> bool {
+        let now = Instant::now();
+        self.tokens = (self.tokens + now.duration_since(self.last).as_secs_f64() * rate).min(burst);
+        self.last = now;
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+}
+
+impl Connection {
+    async fn run(mut self, stream: TcpStream) {
+        let limits = self.shared.limits;
+        let idle = Duration::from_secs_f64(limits.idle_timeout_secs);
+        // Idle sockets cost no HTTP state until their first byte.
+        tokio::select! {
+            r = tokio::time::timeout(idle, stream.readable()) => if !matches!(r, Ok(Ok(()))) { return },
+            _ = self.stop.changed() => return,
+        }
+        let tap = Arc::new(Mutex::new(Tap {
+            shadow: Shadow::new(ShadowLimits {
+                max_head_bytes: limits.max_head_bytes,
+                max_headers: limits.max_headers,
+            }),
+            malformed: None,
+            last_activity: Instant::now(),
+            head_started: None,
+            in_flight: 0,
+        }));
+        let bad = Arc::new(Notify::new());
+        let io = TappedIo { inner: stream, tap: tap.clone(), bad: bad.clone() };
+        let ctx = Arc::new(Ctx {
+            shared: self.shared.clone(),
+            device: self.device.clone(),
+            conn: self.conn.clone(),
+            tap: tap.clone(),
+            seq: AtomicU64::new(0),
+            bucket: Mutex::new(Bucket { tokens: limits.request_burst, last: Instant::now() }),
+        });
+        let service = hyper::service::service_fn(move |req| {
+            let ctx = ctx.clone();
+            async move { Ok::<_, Infallible>(ctx.handle(req).await) }
+        });
+        let mut builder = hyper::server::conn::http1::Builder::new();
+        builder
+            .title_case_headers(true)
+            .auto_date_header(false)
+            .keep_alive(true)
+            // The shadow reader enforces the real limits first; these only back it up.
+            .max_headers(limits.max_headers.saturating_mul(2).max(100))
+            .max_buf_size((limits.max_head_bytes.saturating_mul(2)).max(16 * 1024));
+        let mut conn = builder.serve_connection(TokioIo::new(io), service);
+        let header_timeout = Duration::from_secs_f64(limits.header_timeout_secs);
+        let grace = Duration::from_secs_f64(limits.shutdown_grace_secs);
+        let mut stopping: Option<Instant> = None;
+        loop {
+            let deadline = {
+                let t = tap.lock().unwrap_or_else(|e| e.into_inner());
+                match (t.head_started, t.in_flight) {
+                    (Some(started), _) => started + header_timeout,
+                    (None, 0) => t.last_activity + idle,
+                    (None, _) => Instant::now() + idle,
+                }
+            };
+            let deadline = match stopping {
+                Some(s) => deadline.min(s + grace),
+                None => deadline,
+            };
+            tokio::select! {
+                res = &mut conn => {
+                    if let Err(err) = res {
+                        self.hyper_error(&err).await;
+                    }
+                    return;
+                }
+                _ = bad.notified() => {
+                    let reason = tap.lock().unwrap_or_else(|e| e.into_inner()).malformed;
+                    if let Some(reason) = reason {
+                        let parts = conn.into_parts();
+                        self.malformed(parts.io.into_inner(), reason, &tap).await;
+                    }
+                    return;
+                }
+                _ = tokio::time::sleep_until(deadline.into()) => {
+                    if stopping.is_some_and(|s| s.elapsed() >= grace) {
+                        return;
+                    }
+                    let (timed_out_head, idle_out, partial) = {
+                        let t = tap.lock().unwrap_or_else(|e| e.into_inner());
+                        let now = Instant::now();
+                        let head_out = t.head_started.is_some_and(|s| now >= s + header_timeout);
+                        let idle_out = t.head_started.is_none() && t.in_flight == 0 && now >= t.last_activity + idle;
+                        (head_out, idle_out, if head_out { t.shadow.pending_bytes().to_vec() } else { Vec::new() })
+                    };
+                    if timed_out_head {
+                        // Slowloris: record what was sent and close without an answer.
+                        self.record_malformed(&partial, "limit:header-timeout", 0).await;
+                        return;
+                    }
+                    if idle_out {
+                        return;
+                    }
+                }
+                changed = self.stop.changed(), if stopping.is_none() => {
+                    let _ = changed;
+                    stopping = Some(Instant::now());
+                    Pin::new(&mut conn).graceful_shutdown();
+                }
+            }
+        }
+    }
+
+    /// Answers bytes that are not HTTP (or broke a limit) with the device's page and closes.
+    async fn malformed(&self, mut io: TappedIo, reason: Malformed, tap: &Arc<Mutex<Tap>>) {
+        let page = match reason {
+            Malformed::HeadTooLarge
+            | Malformed::TooManyHeaders
+            | Malformed::NotHttp
+            | Malformed::BadSyntax
+            | Malformed::BadFraming => ErrorPage::BadRequest,
+        };
+        let reply = self.device.error(page, EventKind::HttpMalformed);
+        // What the client sent of the offending head (the shadow dropped it; re-read it bounded).
+        let sent = {
+            let t = tap.lock().unwrap_or_else(|e| e.into_inner());
+            t.shadow.pending_bytes().to_vec()
+        };
+        let raw = if sent.is_empty() { peek_bytes(&mut io.inner).await } else { sent };
+        self.record_malformed(&raw, reason.tag(), reply.status).await;
+        let bytes = raw_response(&self.device, &reply);
+        let _ = tokio::time::timeout(Duration::from_secs(5), async {
+            let _ = io.inner.write_all(&bytes).await;
+            let _ = io.inner.shutdown().await;
+        })
+        .await;
+    }
+
+    async fn record_malformed(&self, raw: &[u8], tag: &str, status: u16) {
+        self.shared.counters.malformed.fetch_add(1, Ordering::Relaxed);
+        let req = RawRequest { method: b"", target: b"", version: "", headers: &[], body: raw };
+        let outcome = record::Outcome {
+            response_status: status,
+            kind: Some(EventKind::HttpMalformed),
+            tags: vec![tag.to_owned()],
+            ..Default::default()
+        };
+        let event = record::build_event(&self.conn, u64::MAX, Utc::now(), &req, outcome);
+        if self.shared.publisher.record(event).await == BusOutcome::NotRecorded {
+            self.shared.counters.not_recorded.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    async fn hyper_error(&self, err: &hyper::Error) {
+        // The shadow reader catches malformed heads first; what remains here is a client that
+        // went away mid-request or a header hyper alone rejects.
+        if err.is_parse() || err.is_parse_too_large() {
+            self.record_malformed(b"", "malformed:hyper", 400).await;
+        }
+    }
+}
+
+/// The bytes the shadow reader rejected are gone from its buffer when the failure was a
+/// non-HTTP start; nothing more can be read without waiting, so this only takes what is ready.
+async fn peek_bytes(stream: &mut TcpStream) -> Vec<u8> {
+    let mut buf = vec![0u8; 4096];
+    match stream.try_read(&mut buf) {
+        Ok(n) => {
+            buf.truncate(n);
+            buf
+        }
+        Err(_) => Vec::new(),
+    }
+}
+
+/// Response headers in the persona's order: Content-Type, Content-Length, Server, persona
+/// headers, Set-Cookie.
+fn response_headers(device: &Device, reply: &Reply) -> Vec<(&'static str, HeaderValue)> {
+    let p = &device.persona;
+    let mut out = Vec::with_capacity(4 + p.headers.len() + reply.set_cookies.len());
+    if let Ok(v) = HeaderValue::from_str(&reply.content_type) {
+        out.push(("Content-Type", v));
+    }
+    out.push(("Content-Length", HeaderValue::from(reply.body.len())));
+    if let Some(server) = &p.server
+        && let Ok(v) = HeaderValue::from_str(server)
+    {
+        out.push(("Server", v));
+    }
+    if p.date_header {
+        let date = Utc::now().format("%a, %d %b %Y %H:%M:%S GMT").to_string();
+        if let Ok(v) = HeaderValue::from_str(&date) {
+            out.push(("Date", v));
+        }
+    }
+    for cookie in &reply.set_cookies {
+        if let Ok(v) = HeaderValue::from_str(cookie) {
+            out.push(("Set-Cookie", v));
+        }
+    }
+    out
+}
+
+fn reason_phrase(status: u16) -> &'static str {
+    hyper::StatusCode::from_u16(status).ok().and_then(|s| s.canonical_reason()).unwrap_or("Unknown")
+}
+
+/// A complete response written by hand (for malformed requests hyper never saw), byte for byte
+/// what hyper writes for the same reply, plus `Connection: close`.
+fn raw_response(device: &Device, reply: &Reply) -> Vec<u8> {
+    let mut out =
+        format!("HTTP/1.1 {} {}\r\n", reply.status, reason_phrase(reply.status)).into_bytes();
+    for (name, value) in response_headers(device, reply) {
+        out.extend_from_slice(name.as_bytes());
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(value.as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+    for (name, value) in &device.persona.headers {
+        out.extend_from_slice(format!("{name}: {value}\r\n").as_bytes());
+    }
+    out.extend_from_slice(b"Connection: close\r\n\r\n");
+    out.extend_from_slice(&reply.body);
+    out
+}
+
+fn build_response(device: &Device, reply: Reply) -> Response<Full<Bytes>> {
+    let mut builder = Response::builder().status(reply.status);
+    if let Some(headers) = builder.headers_mut() {
+        let mut fixed = response_headers(device, &reply).into_iter();
+        // Content-Type, Content-Length (and Server/Date) first, then persona headers, then cookies.
+        let mut cookies = Vec::new();
+        for (name, value) in fixed.by_ref() {
+            if name == "Set-Cookie" {
+                cookies.push(value);
+            } else {
+                headers.append(HeaderName::from_static(lower(name)), value);
+            }
+        }
+        for (name, value) in &device.persona.headers {
+            if let (Ok(n), Ok(v)) =
+                (HeaderName::from_bytes(name.as_bytes()), HeaderValue::from_str(value))
+            {
+                headers.append(n, v);
+            }
+        }
+        for c in cookies {
+            headers.append(hyper::header::SET_COOKIE, c);
+        }
+    }
+    builder.body(Full::new(reply.body)).unwrap_or_else(|_| Response::new(Full::new(Bytes::new())))
+}
+
+fn lower(name: &'static str) -> &'static str {
+    match name {
+        "Content-Type" => "content-type",
+        "Content-Length" => "content-length",
+        "Server" => "server",
+        "Date" => "date",
+        _ => "set-cookie",
+    }
+}
+
+enum BodyRead {
+    Complete(Vec<u8>),
+    TooLarge(Vec<u8>),
+    TimedOut(Vec<u8>),
+    Broken(Vec<u8>),
+}
+
+async fn read_body(mut body: Incoming, max: usize, timeout: Duration) -> BodyRead {
+    let mut buf = Vec::new();
+    let read = async {
+        while let Some(frame) = body.frame().await {
+            match frame {
+                Ok(frame) => {
+                    if let Ok(data) = frame.into_data() {
+                        if buf.len() + data.len() > max {
+                            let room = max - buf.len();
+                            buf.extend_from_slice(&data[..room]);
+                            return Some(false);
+                        }
+                        buf.extend_from_slice(&data);
+                    }
+                }
+                Err(_) => return None,
+            }
+        }
+        Some(true)
+    };
+    match tokio::time::timeout(timeout, read).await {
+        Ok(Some(true)) => BodyRead::Complete(buf),
+        Ok(Some(false)) => BodyRead::TooLarge(buf),
+        Ok(None) => BodyRead::Broken(buf),
+        Err(_) => BodyRead::TimedOut(buf),
+    }
+}
+
+/// A header as sent: name and value bytes.
+type Header = (Vec<u8>, Vec<u8>);
+
+struct InFlight<'a>(&'a Mutex<Tap>);
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        let mut t = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        t.in_flight = t.in_flight.saturating_sub(1);
+        t.last_activity = Instant::now();
+    }
+}
+
+impl Ctx {
+    async fn handle(&self, req: Request<Incoming>) -> Response<Full<Bytes>> {
+        let head: Option<RawHead> = {
+            let mut t = self.tap.lock().unwrap_or_else(|e| e.into_inner());
+            t.in_flight += 1;
+            t.shadow.pop_head()
+        };
+        let _in_flight = InFlight(&self.tap);
+        let now = Utc::now();
+        let seq = self.seq.fetch_add(1, Ordering::Relaxed);
+        self.shared.counters.requests.fetch_add(1, Ordering::Relaxed);
+        let limits = &self.shared.limits;
+        let allowed = self
+            .bucket
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take(limits.requests_per_second, limits.request_burst);
+        let (parts, body) = req.into_parts();
+        // The head as sent when the shadow reader agrees with hyper; hyper's view otherwise.
+        let head = head.filter(|h| h.method == parts.method.as_str().as_bytes());
+        let fallback_headers: Vec<(Vec<u8>, Vec<u8>)>;
+        let target = parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
+        let (method, target_bytes, version, headers): (&[u8], &[u8], &str, &[Header]) =
+            match &head {
+                Some(h) => (&h.method, &h.target, h.version_str(), &h.headers),
+                None => {
+                    fallback_headers = parts
+                        .headers
+                        .iter()
+                        .map(|(n, v)| (n.as_str().as_bytes().to_vec(), v.as_bytes().to_vec()))
+                        .collect();
+                    let v = if parts.version == hyper::Version::HTTP_10 {
+                        "HTTP/1.0"
+                    } else {
+                        "HTTP/1.1"
+                    };
+                    (parts.method.as_str().as_bytes(), target.as_bytes(), v, &fallback_headers)
+                }
+            };
+        let (reply, body_bytes, mut extra_tags) = if !allowed {
+            (
+                self.device.error(ErrorPage::Unavailable, EventKind::HttpMalformed),
+                Vec::new(),
+                vec!["limit:rate".to_owned()],
+            )
+        } else {
+            match read_body(
+                body,
+                limits.max_body_bytes,
+                Duration::from_secs_f64(limits.body_timeout_secs),
+            )
+            .await
+            {
+                BodyRead::Complete(bytes) => {
+                    let header = |name: &str| parts.headers.get(name).and_then(|v| v.to_str().ok());
+                    let view = RequestView {
+                        method: parts.method.as_str(),
+                        path: parts.uri.path(),
+                        query: parts.uri.query(),
+                        cookie: header("cookie"),
+                        authorization: header("authorization"),
+                        body: &bytes,
+                        client: self.conn.peer.ip().to_canonical(),
+                        now,
+                    };
+                    (self.device.handle(&view), bytes, Vec::new())
+                }
+                BodyRead::TooLarge(bytes) => (
+                    self.device.error(ErrorPage::PayloadTooLarge, EventKind::HttpMalformed),
+                    bytes,
+                    vec!["limit:body-size".to_owned()],
+                ),
+                BodyRead::TimedOut(bytes) => (
+                    self.device.error(ErrorPage::RequestTimeout, EventKind::HttpMalformed),
+                    bytes,
+                    vec!["limit:body-timeout".to_owned()],
+                ),
+                BodyRead::Broken(bytes) => (
+                    self.device.error(ErrorPage::BadRequest, EventKind::HttpMalformed),
+                    bytes,
+                    vec!["malformed:body".to_owned()],
+                ),
+            }
+        };
+        let mut tags = reply.tags.clone();
+        tags.append(&mut extra_tags);
+        let raw = RawRequest { method, target: target_bytes, version, headers, body: &body_bytes };
+        let outcome = record::Outcome {
+            response_status: reply.status,
+            kind: Some(reply.kind),
+            auth: reply.auth.clone(),
+            sms: reply.sms.clone(),
+            tags,
+        };
+        let event = record::build_event(&self.conn, seq, now, &raw, outcome);
+        if reply.kind == EventKind::HttpMalformed {
+            self.shared.counters.malformed.fetch_add(1, Ordering::Relaxed);
+        }
+        // Durability: the answer leaves only after the primary sink has the event.
+        if self.shared.publisher.record(event).await == BusOutcome::NotRecorded {
+            self.shared.counters.not_recorded.fetch_add(1, Ordering::Relaxed);
+        }
+        let close = reply.kind == EventKind::HttpMalformed && reply.status != 503;
+        let mut response = build_response(&self.device, reply);
+        if close {
+            response
+                .headers_mut()
+                .insert(hyper::header::CONNECTION, HeaderValue::from_static("close"));
+        }
+        response
+    }
+}
+
+/// Binds a listener (for the CLI and tests).
+pub async fn bind(addr: SocketAddr) -> io::Result<TcpListener> {
+    let socket = match addr {
+        SocketAddr::V4(_) => tokio::net::TcpSocket::new_v4()?,
+        SocketAddr::V6(_) => tokio::net::TcpSocket::new_v6()?,
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(4096)
+}

@@ -1,0 +1,460 @@
+//! A shadow reader of the HTTP/1 byte stream of one connection.
+//!
+//! hyper parses requests for the server, but it neither exposes header names as sent nor their
+//! original order, and its own error answers (for garbage, oversized heads) would betray the
+//! framework. So every byte read from a socket also goes through this small parser first: it
+//! keeps each request head as sent (for the event), follows body framing (Content-Length or
+//! chunked) to find the next head, and reports bytes that are not HTTP or exceed the limits
+//! *before* hyper sees them, so the sensor can answer with the device's own error page.
+//! Written by hand because it must track hyper's framing byte for byte while staying bounded.
+
+use std::collections::VecDeque;
+
+/// Limits on request heads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ShadowLimits {
+    /// Largest request head (request line + headers), in bytes.
+    pub max_head_bytes: usize,
+    pub max_headers: usize,
+}
+
+impl Default for ShadowLimits {
+    fn default() -> Self {
+        ShadowLimits { max_head_bytes: 8 * 1024, max_headers: 64 }
+    }
+}
+
+/// Why a stream stopped being acceptable HTTP.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum Malformed {
+    #[error("not http")]
+    NotHttp,
+    #[error("bad request syntax")]
+    BadSyntax,
+    #[error("request head too large")]
+    HeadTooLarge,
+    #[error("too many headers")]
+    TooManyHeaders,
+    #[error("bad body framing")]
+    BadFraming,
+}
+
+impl Malformed {
+    /// Fixed tag for events (never attacker data).
+    pub fn tag(self) -> &'static str {
+        match self {
+            Malformed::NotHttp => "malformed:not-http",
+            Malformed::BadSyntax => "malformed:syntax",
+            Malformed::HeadTooLarge => "limit:head-size",
+            Malformed::TooManyHeaders => "limit:header-count",
+            Malformed::BadFraming => "malformed:framing",
+        }
+    }
+}
+
+/// One request head as sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RawHead {
+    pub method: Vec<u8>,
+    pub target: Vec<u8>,
+    /// Minor version: 0 for HTTP/1.0, 1 for HTTP/1.1.
+    pub version: u8,
+    pub headers: Vec<(Vec<u8>, Vec<u8>)>,
+    /// Bytes of the head including the blank line.
+    pub head_len: usize,
+}
+
+impl RawHead {
+    pub fn version_str(&self) -> &'static str {
+        if self.version == 0 { "HTTP/1.0" } else { "HTTP/1.1" }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Chunk {
+    /// Reading the size line (`len` bytes of it so far).
+    Size {
+        size: u64,
+        digits: usize,
+        in_ext: bool,
+        len: usize,
+    },
+    Data(u64),
+    /// The CRLF after a chunk's data.
+    DataEnd {
+        seen_cr: bool,
+    },
+    /// Trailer lines after the last chunk; `line` bytes into the current one.
+    Trailer {
+        line: usize,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    Head,
+    Body(u64),
+    Chunked(Chunk),
+    Failed(Malformed),
+}
+
+/// See the module docs.
+#[derive(Debug)]
+pub struct Shadow {
+    limits: ShadowLimits,
+    state: State,
+    head: Vec<u8>,
+    heads: VecDeque<RawHead>,
+}
+
+const MAX_CHUNK_LINE: usize = 1024;
+
+fn is_tchar(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
+}
+
+impl Shadow {
+    pub fn new(limits: ShadowLimits) -> Shadow {
+        Shadow { limits, state: State::Head, head: Vec::new(), heads: VecDeque::new() }
+    }
+
+    /// True while a request head has started but not ended (slow clients are timed on this).
+    pub fn head_pending(&self) -> bool {
+        self.state == State::Head && !self.head.is_empty()
+    }
+
+    /// The bytes of an incomplete head (recorded when a slow client is cut off).
+    pub fn pending_bytes(&self) -> &[u8] {
+        &self.head
+    }
+
+    /// The oldest complete head not yet taken.
+    pub fn pop_head(&mut self) -> Option<RawHead> {
+        self.heads.pop_front()
+    }
+
+    /// Feeds bytes read from the socket, in order.
+    pub fn feed(&mut self, mut data: &[u8]) -> Result<(), Malformed> {
+        while !data.is_empty() {
+            match self.state {
+                State::Failed(m) => return Err(m),
+                State::Head => data = self.feed_head(data)?,
+                State::Body(left) => {
+                    let n = usize::try_from(left).unwrap_or(usize::MAX).min(data.len());
+                    data = &data[n..];
+                    let left = left - n as u64;
+                    self.state = if left == 0 { State::Head } else { State::Body(left) };
+                }
+                State::Chunked(c) => data = self.feed_chunked(c, data)?,
+            }
+        }
+        Ok(())
+    }
+
+    /// Stops the stream; the offending head bytes stay readable through [`Self::pending_bytes`].
+    fn fail(&mut self, m: Malformed) -> Malformed {
+        self.state = State::Failed(m);
+        m
+    }
+
+    fn feed_head<'d>(&mut self, data: &'d [u8]) -> Result<&'d [u8], Malformed> {
+        let mut data = data;
+        if self.head.is_empty() {
+            // Blank lines between requests are allowed (RFC 9112 section 2.2).
+            let skip = data.iter().take_while(|b| **b == b'\r' || **b == b'\n').count();
+            data = &data[skip..];
+            if data.is_empty() {
+                return Ok(data);
+            }
+        }
+        let old = self.head.len();
+        let room = self.limits.max_head_bytes.saturating_sub(old);
+        let take = data.len().min(room + 4);
+        self.head.extend_from_slice(&data[..take]);
+        // Early rejection: the method must be a token followed by a space.
+        let first_line_end =
+            self.head.iter().position(|b| *b == b' ' || *b == b'\r' || *b == b'\n');
+        let method_len = first_line_end.unwrap_or(self.head.len());
+        if !self.head[..method_len].iter().all(|b| is_tchar(*b)) || method_len > 32 {
+            return Err(self.fail(Malformed::NotHttp));
+        }
+        if let Some(end) = first_line_end
+            && (self.head[end] != b' ' || end == 0)
+        {
+            return Err(self.fail(Malformed::NotHttp));
+        }
+        let search_from = old.saturating_sub(3);
+        let end = find_head_end(&self.head[search_from..]).map(|e| e + search_from);
+        let Some(end) = end else {
+            if self.head.len() > self.limits.max_head_bytes {
+                return Err(self.fail(Malformed::HeadTooLarge));
+            }
+            return Ok(&data[take..]);
+        };
+        if end > self.limits.max_head_bytes {
+            return Err(self.fail(Malformed::HeadTooLarge));
+        }
+        let consumed_from_data = end - old;
+        let parsed = self.parse_head(end)?;
+        self.head.clear();
+        let framing = self.framing(&parsed)?;
+        self.heads.push_back(parsed);
+        self.state = framing;
+        Ok(&data[consumed_from_data..])
+    }
+
+    fn parse_head(&mut self, end: usize) -> Result<RawHead, Malformed> {
+        let mut storage = vec![httparse::EMPTY_HEADER; self.limits.max_headers];
+        let mut req = httparse::Request::new(&mut storage);
+        let bytes = &self.head[..end];
+        let error = match req.parse(bytes) {
+            Ok(httparse::Status::Complete(_)) => None,
+            Err(httparse::Error::TooManyHeaders) => Some(Malformed::TooManyHeaders),
+            Err(httparse::Error::Version) => Some(Malformed::NotHttp),
+            Ok(httparse::Status::Partial) | Err(_) => Some(Malformed::BadSyntax),
+        };
+        if let Some(m) = error {
+            return Err(self.fail(m));
+        }
+        Ok(RawHead {
+            method: req.method.unwrap_or_default().as_bytes().to_vec(),
+            target: req.path.unwrap_or_default().as_bytes().to_vec(),
+            version: req.version.unwrap_or(1),
+            headers: req
+                .headers
+                .iter()
+                .map(|h| (h.name.as_bytes().to_vec(), h.value.to_vec()))
+                .collect(),
+            head_len: end,
+        })
+    }
+
+    fn framing(&mut self, head: &RawHead) -> Result<State, Malformed> {
+        let mut chunked = false;
+        let mut length: Option<u64> = None;
+        for (name, value) in &head.headers {
+            if name.eq_ignore_ascii_case(b"transfer-encoding") {
+                let v = String::from_utf8_lossy(value).to_ascii_lowercase();
+                if v.split(',').map(str::trim).next_back() == Some("chunked") {
+                    chunked = true;
+                } else {
+                    return Err(self.fail(Malformed::BadFraming));
+                }
+            } else if name.eq_ignore_ascii_case(b"content-length") {
+                let parsed = std::str::from_utf8(value)
+                    .ok()
+                    .map(str::trim)
+                    .filter(|v| !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()))
+                    .and_then(|v| v.parse::<u64>().ok());
+                match (parsed, length) {
+                    (Some(n), None) => length = Some(n),
+                    (Some(n), Some(m)) if n == m => {}
+                    _ => return Err(self.fail(Malformed::BadFraming)),
+                }
+            }
+        }
+        Ok(if chunked {
+            State::Chunked(Chunk::Size { size: 0, digits: 0, in_ext: false, len: 0 })
+        } else {
+            match length {
+                Some(0) | None => State::Head,
+                Some(n) => State::Body(n),
+            }
+        })
+    }
+
+    fn feed_chunked<'d>(
+        &mut self,
+        mut c: Chunk,
+        mut data: &'d [u8],
+    ) -> Result<&'d [u8], Malformed> {
+        while let Some((&b, rest)) = data.split_first() {
+            match &mut c {
+                Chunk::Size { size, digits, in_ext, len } => {
+                    data = rest;
+                    *len += 1;
+                    if *len > MAX_CHUNK_LINE {
+                        return Err(self.fail(Malformed::BadFraming));
+                    }
+                    match b {
+                        b'\n' => {
+                            if *digits == 0 {
+                                return Err(self.fail(Malformed::BadFraming));
+                            }
+                            c = if *size == 0 {
+                                Chunk::Trailer { line: 0 }
+                            } else {
+                                Chunk::Data(*size)
+                            };
+                        }
+                        b'\r' => {}
+                        b';' => *in_ext = true,
+                        _ if *in_ext => {}
+                        _ => match (b as char).to_digit(16) {
+                            Some(d) if *digits < 16 => {
+                                *size = *size << 4 | u64::from(d);
+                                *digits += 1;
+                            }
+                            _ if b == b' ' || b == b'\t' => {}
+                            _ => return Err(self.fail(Malformed::BadFraming)),
+                        },
+                    }
+                }
+                Chunk::Data(left) => {
+                    let n = usize::try_from(*left).unwrap_or(usize::MAX).min(data.len());
+                    data = &data[n..];
+                    *left -= n as u64;
+                    if *left == 0 {
+                        c = Chunk::DataEnd { seen_cr: false };
+                    }
+                }
+                Chunk::DataEnd { seen_cr } => {
+                    data = rest;
+                    match b {
+                        b'\r' if !*seen_cr => *seen_cr = true,
+                        b'\n' => c = Chunk::Size { size: 0, digits: 0, in_ext: false, len: 0 },
+                        _ => return Err(self.fail(Malformed::BadFraming)),
+                    }
+                }
+                Chunk::Trailer { line } => {
+                    data = rest;
+                    match b {
+                        b'\n' if *line == 0 => {
+                            self.state = State::Head;
+                            return Ok(data);
+                        }
+                        b'\n' => *line = 0,
+                        b'\r' => {}
+                        _ => {
+                            *line += 1;
+                            if *line > self.limits.max_head_bytes {
+                                return Err(self.fail(Malformed::BadFraming));
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        self.state = State::Chunked(c);
+        Ok(data)
+    }
+}
+
+/// End of the head (index just past the blank line), accepting bare `\n` line ends.
+fn find_head_end(buf: &[u8]) -> Option<usize> {
+    let mut i = 0;
+    while i < buf.len() {
+        if buf[i] == b'\n' {
+            if buf.get(i + 1) == Some(&b'\n') {
+                return Some(i + 2);
+            }
+            if buf.get(i + 1) == Some(&b'\r') && buf.get(i + 2) == Some(&b'\n') {
+                return Some(i + 3);
+            }
+        }
+        i += 1;
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Feeds `input` in pieces of `step` bytes; returns the methods+targets seen and the error.
+    fn run(input: &[u8], step: usize) -> (Vec<String>, Option<Malformed>) {
+        let mut s = Shadow::new(ShadowLimits { max_head_bytes: 256, max_headers: 4 });
+        let mut err = None;
+        for piece in input.chunks(step.max(1)) {
+            if let Err(e) = s.feed(piece) {
+                err = Some(e);
+                break;
+            }
+        }
+        let mut seen = Vec::new();
+        while let Some(h) = s.pop_head() {
+            seen.push(format!(
+                "{} {}",
+                String::from_utf8_lossy(&h.method),
+                String::from_utf8_lossy(&h.target)
+            ));
+        }
+        (seen, err)
+    }
+
+    fn check(input: &str, expect_heads: &[&str], expect_err: Option<Malformed>) {
+        for step in [1, 3, 7, input.len()] {
+            let (heads, err) = run(input.as_bytes(), step);
+            assert_eq!(
+                (heads.as_slice(), err),
+                (
+                    expect_heads.iter().map(|s| s.to_string()).collect::<Vec<_>>().as_slice(),
+                    expect_err
+                ),
+                "input {input:?} step {step}"
+            );
+        }
+    }
+
+    #[test]
+    fn follows_framing_across_requests() {
+        check("GET / HTTP/1.1\r\nHost: a\r\n\r\n", &["GET /"], None);
+        check(
+            "POST /cgi HTTP/1.1\r\nContent-Length: 5\r\n\r\nhelloGET /x HTTP/1.1\r\n\r\n",
+            &["POST /cgi", "GET /x"],
+            None,
+        );
+        check(
+            "POST /c HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5;x=y\r\nhello\r\n0\r\nT: 1\r\n\r\nGET /n HTTP/1.0\n\n",
+            &["POST /c", "GET /n"],
+            None,
+        );
+        check("\r\nGET / HTTP/1.1\r\n\r\n", &["GET /"], None);
+    }
+
+    #[test]
+    fn rejects_non_http_and_limits() {
+        check("\x16\x03\x01\x02\x00", &[], Some(Malformed::NotHttp));
+        check("SSH-2.0-OpenSSH_9.0\r\n", &[], Some(Malformed::NotHttp));
+        check("GET / SPDY/3\r\n\r\n", &[], Some(Malformed::NotHttp));
+        check("GET /\r\n\r\n", &[], Some(Malformed::BadSyntax));
+        check(
+            &format!("GET /{} HTTP/1.1\r\n\r\n", "a".repeat(300)),
+            &[],
+            Some(Malformed::HeadTooLarge),
+        );
+        check(
+            "GET / HTTP/1.1\r\na: 1\r\nb: 1\r\nc: 1\r\nd: 1\r\ne: 1\r\n\r\n",
+            &[],
+            Some(Malformed::TooManyHeaders),
+        );
+        check(
+            "POST / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
+            &[],
+            Some(Malformed::BadFraming),
+        );
+        check("POST / HTTP/1.1\r\nContent-Length: -1\r\n\r\n", &[], Some(Malformed::BadFraming));
+        check(
+            "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+            &["POST /"],
+            Some(Malformed::BadFraming),
+        );
+    }
+
+    #[test]
+    fn reports_pending_heads() {
+        let mut s = Shadow::new(ShadowLimits::default());
+        s.feed(b"GET / HT").unwrap();
+        assert!(s.head_pending());
+        assert_eq!(s.pending_bytes(), b"GET / HT");
+        s.feed(b"TP/1.1\r\n\r\n").unwrap();
+        assert!(!s.head_pending());
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn never_panics(data in proptest::collection::vec(proptest::num::u8::ANY, 0..1024), step in 1usize..64) {
+            let _ = run(&data, step);
+        }
+    }
+}
