@@ -1,1 +1,77 @@
-fn main() {}
+//! Per-message cost of extraction and language detection on realistic SMS texts.
+//!
+//! `cargo bench -p smishtrap-extract --bench extract`; the figure to read is the time per
+//! iteration of `extract+lang/message` (one message per iteration, cycling the sample).
+#![allow(missing_docs, clippy::unwrap_used)]
+
+use criterion::{Criterion, Throughput, black_box, criterion_group, criterion_main};
+use smishtrap_extract::{detect_language, extract, extract_with, parse_number};
+
+/// Realistic texts: the crate's language fixtures plus link- and number-heavy lures.
+fn sample() -> Vec<String> {
+    let mut v: Vec<String> = include_str!("../tests/fixtures/lang.tsv")
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| l.split_once('\t').map(|(_, t)| t.to_owned()))
+        .collect();
+    v.extend(
+        [
+            "CSAM: uw identiteit moet worden bevestigd voor 24/11. Ga naar https://csam-be.info/verify om blokkering te vermijden.",
+            "eBox: nieuw document. Bekijk het via hxxps://myebox-be[.]com/doc?id=88213",
+            "Skatteverket: Du har en återbetalning på 2 340 kr. Logga in med BankID: skv-aterbetalning.top/se",
+            "Poste Italiane: il tuo pacco è in giacenza. Paga 1,99 EUR su https://poste-it.delivery-check.xyz",
+            "Ameli: votre carte vitale expire. Renouvelez-la sur ameli-remboursement.fr/form avant le 30/11",
+            "Your account is locked. Call +44 20 7946 0958 or visit bit.ly/3xYzAbc to unlock.",
+            "Appelez le 06 12 34 56 78 pour confirmer votre livraison.",
+            "Alarm: DI1 input changed at 2024-05-12 10:30, router UR35 192.168.1.1",
+            "STOP",
+            "test",
+        ]
+        .map(str::to_owned),
+    );
+    v
+}
+
+fn bench(c: &mut Criterion) {
+    let texts = sample();
+    let mut g = c.benchmark_group("extract+lang");
+    g.throughput(Throughput::Elements(1));
+    let mut i = 0usize;
+    g.bench_function("message", |b| {
+        b.iter(|| {
+            i = (i + 1) % texts.len();
+            let t = &texts[i];
+            (black_box(extract(black_box(t))), black_box(detect_language(black_box(t))))
+        })
+    });
+    let mut i = 0usize;
+    g.bench_function("extract_only", |b| {
+        b.iter(|| {
+            i = (i + 1) % texts.len();
+            black_box(extract_with(black_box(&texts[i]), Some("BE")))
+        })
+    });
+    let mut i = 0usize;
+    g.bench_function("lang_only", |b| {
+        b.iter(|| {
+            i = (i + 1) % texts.len();
+            black_box(detect_language(black_box(&texts[i])))
+        })
+    });
+    let numbers = ["+32470123456", "0032 470 12 34 56", "0470 12 34 56", "46701234567", "bogus"];
+    let mut i = 0usize;
+    g.bench_function("parse_number", |b| {
+        b.iter(|| {
+            i = (i + 1) % numbers.len();
+            black_box(parse_number(black_box(numbers[i]), Some("BE")))
+        })
+    });
+    g.finish();
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default().sample_size(30).warm_up_time(std::time::Duration::from_secs(1)).measurement_time(std::time::Duration::from_secs(3));
+    targets = bench
+}
+criterion_main!(benches);

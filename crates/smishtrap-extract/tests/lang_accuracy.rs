@@ -1,0 +1,135 @@
+//! Language accuracy of the fast detector on the shared dev corpus and on this crate's own
+//! fixtures, measured against gold labels and against lingua (the reference it derives from).
+//!
+//! Run with `--nocapture` to see the figures.
+#![allow(clippy::print_stderr, clippy::unwrap_used)]
+
+use std::path::PathBuf;
+
+use lingua::{Language, LanguageDetector, LanguageDetectorBuilder};
+use smishtrap_extract::detect_language;
+
+fn lingua(low_accuracy: bool) -> LanguageDetector {
+    let mut b = LanguageDetectorBuilder::from_languages(&[
+        Language::Dutch,
+        Language::French,
+        Language::Swedish,
+        Language::Italian,
+        Language::English,
+        Language::Spanish,
+        Language::German,
+        Language::Portuguese,
+        Language::Danish,
+        Language::Bokmal,
+        Language::Nynorsk,
+        Language::Finnish,
+        Language::Polish,
+    ]);
+    if low_accuracy {
+        b.with_low_accuracy_mode();
+    }
+    b.build()
+}
+
+fn lingua_code(d: &LanguageDetector, text: &str) -> Option<&'static str> {
+    Some(match d.detect_language_of(text)? {
+        Language::Bokmal | Language::Nynorsk => "no",
+        l => match l.iso_code_639_1().to_string().as_str() {
+            "nl" => "nl",
+            "fr" => "fr",
+            "sv" => "sv",
+            "it" => "it",
+            "en" => "en",
+            "es" => "es",
+            "de" => "de",
+            "pt" => "pt",
+            "da" => "da",
+            "fi" => "fi",
+            "pl" => "pl",
+            _ => return None,
+        },
+    })
+}
+
+fn dev_corpus() -> Option<Vec<(String, String)>> {
+    let path =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/smish-dev.jsonl");
+    let Ok(text) = std::fs::read_to_string(&path) else {
+        eprintln!("skipping: {} not found", path.display());
+        return None;
+    };
+    let mut out = Vec::new();
+    for line in text.lines() {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        if let (Some(lang), Some(text)) = (v["lang"].as_str(), v["text"].as_str()) {
+            out.push((lang.to_owned(), text.to_owned()));
+        }
+    }
+    Some(out)
+}
+
+fn fixtures() -> Vec<(String, String)> {
+    include_str!("fixtures/lang.tsv")
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| l.split_once('\t'))
+        .map(|(c, t)| (c.to_owned(), t.to_owned()))
+        .collect()
+}
+
+/// Accuracy of `f` on `rows`, printing up to `show` errors.
+fn accuracy(
+    name: &str,
+    rows: &[(String, String)],
+    show: usize,
+    f: impl Fn(&str) -> Option<&'static str>,
+) -> f64 {
+    let mut ok = 0;
+    let mut shown = 0;
+    for (gold, text) in rows {
+        let got = f(text);
+        if got == Some(gold.as_str()) {
+            ok += 1;
+        } else if shown < show {
+            shown += 1;
+            eprintln!(
+                "  {name}: gold {gold} got {got:?}: {}",
+                text.chars().take(100).collect::<String>()
+            );
+        }
+    }
+    let acc = ok as f64 / rows.len().max(1) as f64;
+    eprintln!("{name}: {ok}/{} = {acc:.4}", rows.len());
+    acc
+}
+
+#[test]
+fn dev_corpus_accuracy() {
+    let Some(rows) = dev_corpus() else { return };
+    assert!(rows.len() > 2000);
+    let acc = accuracy("fast detector on smish-dev", &rows, 100, detect_language);
+    assert!(acc >= 0.97, "language accuracy {acc:.4} on smish-dev.jsonl is below 0.97");
+}
+
+#[test]
+fn fixture_accuracy_against_lingua() {
+    let rows = fixtures();
+    let fast = accuracy("fast detector on fixtures", &rows, 10, detect_language);
+    let low = lingua(true);
+    let lingua_low =
+        accuracy("lingua low-accuracy on fixtures", &rows, 10, |t| lingua_code(&low, t));
+    assert!(fast >= 0.97, "fast detector {fast:.4} on fixtures");
+    // the derived detector must not be clearly worse than the model it derives from
+    assert!(fast + 0.02 >= lingua_low, "fast {fast:.4} vs lingua low-accuracy {lingua_low:.4}");
+}
+
+/// lingua's high-accuracy mode on the dev corpus, for the report (slow: ignored by default).
+#[test]
+#[ignore]
+fn lingua_reference_on_dev_corpus() {
+    let Some(rows) = dev_corpus() else { return };
+    let high = lingua(false);
+    let low = lingua(true);
+    accuracy("lingua high-accuracy on smish-dev", &rows, 10, |t| lingua_code(&high, t));
+    accuracy("lingua low-accuracy on smish-dev", &rows, 10, |t| lingua_code(&low, t));
+}
