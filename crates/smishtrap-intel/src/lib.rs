@@ -1,8 +1,32 @@
-//! Turns SMS records into findings: brands, impersonation, verdicts and (later) campaigns.
+//! smishtrap-intel turns SMS records into findings: the brand a message impersonates, how
+//! its links imitate that brand, a verdict (`smishing`, `spam`, `ham`) with a score and
+//! reasons a person can read, and (in `campaign/`, later) campaigns.
 //!
-//! Invariant: no I/O; catalog and model data come in as values (parsed from embedded or
-//! user-supplied files by the caller).
+//! Pieces, each loaded from a data file and validated once:
+//! - [`Catalog`] (`data/brands.toml`, extendable): brands with official domains, tokens,
+//!   keywords per language and countries, indexed with Aho-Corasick automata and a
+//!   precomputed map of typosquat variants.
+//! - [`squat`]: impersonation of a host (combosquatting, TLD swap, typosquats, homoglyphs).
+//! - [`Cues`] (`data/cues.toml`): urgency, threat, reward, credential, payment, delivery,
+//!   marketing and call-to-action vocabulary in 12 languages.
+//! - [`Model`] (`data/model.bin`): logistic regression over hashed n-grams, retrained with
+//!   `cargo run --release -p smishtrap-intel --example train`.
+//! - [`Engine`]: runs extraction (`smishtrap-extract`) and all of the above per message.
+//!
+//! Invariant: no I/O; catalog, cue and model data come in as values (embedded or read by
+//! the caller). Invariant: analysis never panics on any input and its score agrees with
+//! its verdict (`ham` below 0.5, `spam`/`smishing` at or above).
 
 mod analysis;
+pub mod catalog;
+pub mod cues;
+mod engine;
+pub mod model;
+pub mod squat;
+pub mod text;
 
 pub use analysis::{Analysis, NumberInfo, Phase, UrlInfo, Verdict};
+pub use catalog::{Brand, BrandId, Catalog, CatalogError};
+pub use cues::{Cue, Cues};
+pub use engine::{AnalyzeOptions, Engine, EngineError};
+pub use model::{Model, TrainConfig};

@@ -1,8 +1,495 @@
+//! `smishtrap analyze`: SMS records in, one analysis per record out (JSONL, CSV or table).
+//!
+//! Streaming pipeline: a reader thread parses records into chunks (bounded channel), each
+//! chunk is analysed and serialised in parallel (rayon), and the main thread writes chunks
+//! in input order. Memory stays flat whatever the input size.
+//!
+//! Output ids: the record's own `id`, else its 1-based record number counted over the whole
+//! run (all inputs in the order given; malformed records take a number too), so ids are
+//! unique within a run and equal the line/record number for a single input.
+
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
-#[derive(Debug, clap::Args)]
-pub(crate) struct Args {}
+use anyhow::Context;
+use rayon::prelude::*;
+use smishtrap_event::SmsRecord;
+use smishtrap_intel::{Analysis, AnalyzeOptions, Catalog, Cues, Engine, Model, Verdict};
 
-pub(crate) fn run(_args: Args) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("not built yet")
+use crate::input::{self, Item, Source};
+
+/// Records per parallel chunk: large enough to amortise scheduling, small enough to keep
+/// memory flat and output flowing.
+const CHUNK: usize = 4096;
+/// Malformed-record messages printed before only counting the rest.
+const MAX_PRINTED_PROBLEMS: u64 = 100;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum OutputFormat {
+    /// One JSON object per record (the DESIGN.md contract)
+    Jsonl,
+    /// A readable terminal table, URLs defanged
+    Table,
+    /// Comma-separated values, safe to open in a spreadsheet
+    Csv,
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct Args {
+    /// SMS record files: JSONL, or CSV/TSV with a header; `-` reads standard input
+    #[arg(value_name = "FILE")]
+    files: Vec<String>,
+    /// Also analyse the sms.send events a sensor stored in this data directory
+    #[arg(long, value_name = "DIR")]
+    data: Option<PathBuf>,
+    /// Output format
+    #[arg(long, value_enum, default_value_t = OutputFormat::Jsonl)]
+    format: OutputFormat,
+    /// Extra brand catalog (TOML, same format as the built-in one); repeatable
+    #[arg(long = "brands", value_name = "FILE")]
+    brands: Vec<PathBuf>,
+    /// Region (ISO 3166-1 alpha-2) for national numbers of records without router_country
+    #[arg(long, value_name = "CC")]
+    default_region: Option<String>,
+    /// Exit 0 even when some records were malformed (they are still reported)
+    #[arg(long)]
+    allow_bad: bool,
+    /// Score with the rules only, without the statistical text model
+    #[arg(long)]
+    rules_only: bool,
+    /// Worker threads (default: one per core)
+    #[arg(long, value_name = "N")]
+    jobs: Option<usize>,
+}
+
+/// One unit of work, in input order.
+enum Work {
+    Record {
+        id: String,
+        record: Box<SmsRecord>,
+        origin: String,
+        line: u64,
+        warning: Option<String>,
+    },
+    Bad {
+        origin: String,
+        line: Option<u64>,
+        message: String,
+    },
+}
+
+pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
+    if args.files.is_empty() && args.data.is_none() {
+        anyhow::bail!("no input: give FILE... (- for standard input) or --data DIR");
+    }
+    let default_region = match &args.default_region {
+        Some(r) if r.len() == 2 && r.bytes().all(|b| b.is_ascii_alphabetic()) => {
+            Some(r.to_ascii_uppercase())
+        }
+        Some(r) => {
+            anyhow::bail!("--default-region {r:?}: expected an ISO 3166-1 alpha-2 code such as BE")
+        }
+        None => None,
+    };
+    let engine = build_engine(&args)?;
+    if let Some(jobs) = args.jobs {
+        // Only fails when a global pool already exists, which then serves just as well.
+        let _ = rayon::ThreadPoolBuilder::new().num_threads(jobs.max(1)).build_global();
+    }
+    let options = AnalyzeOptions { default_region };
+    let sources: Vec<Source> = args.files.iter().map(|f| Source::parse(f)).collect();
+    let data = args.data.clone();
+
+    let (tx, rx) = crossbeam_channel::bounded::<Vec<Work>>(4);
+    let reader = std::thread::Builder::new()
+        .name("analyze-reader".into())
+        .spawn(move || read_all(&sources, data.as_deref(), &tx))
+        .context("starting the reader thread")?;
+
+    let progress = std::io::stderr().is_terminal().then(|| {
+        let pb = indicatif::ProgressBar::new_spinner();
+        pb.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{spinner} {pos} messages analysed ({per_sec}) {elapsed}",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+        );
+        pb
+    });
+
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::with_capacity(1 << 16, stdout.lock());
+    let format = args.format;
+    if format == OutputFormat::Table {
+        write_out(&mut out, table_header().as_bytes())?;
+    } else if format == OutputFormat::Csv {
+        write_out(&mut out, csv_header().as_bytes())?;
+    }
+    let mut bad: u64 = 0;
+    let mut printed: u64 = 0;
+    let mut analysed: u64 = 0;
+    let mut broken_pipe = false;
+    for chunk in rx {
+        let rendered: Vec<Option<Vec<u8>>> = chunk
+            .par_iter()
+            .map(|w| match w {
+                Work::Record { id, record, .. } => {
+                    Some(render(&engine.analyze(record, id.clone(), &options), format))
+                }
+                Work::Bad { .. } => None,
+            })
+            .collect();
+        for (work, bytes) in chunk.iter().zip(rendered) {
+            match work {
+                Work::Bad { origin, line, message } => {
+                    bad += 1;
+                    if printed < MAX_PRINTED_PROBLEMS {
+                        printed += 1;
+                        let at = line.map(|l| format!(":{l}")).unwrap_or_default();
+                        report(progress.as_ref(), &format!("error: {origin}{at}: {message}"));
+                    }
+                }
+                Work::Record { origin, line, warning, .. } => {
+                    if let Some(w) = warning
+                        && printed < MAX_PRINTED_PROBLEMS
+                    {
+                        printed += 1;
+                        report(progress.as_ref(), &format!("warning: {origin}:{line}: {w}"));
+                    }
+                    if let Some(bytes) = bytes {
+                        if !broken_pipe && let Err(e) = write_out(&mut out, &bytes) {
+                            if !is_broken_pipe(&e) {
+                                return Err(e);
+                            }
+                            broken_pipe = true;
+                        }
+                        analysed += 1;
+                    }
+                }
+            }
+        }
+        if let Some(pb) = &progress {
+            pb.set_position(analysed);
+        }
+        if broken_pipe {
+            // The reader stops when the channel closes (dropped receiver).
+            break;
+        }
+    }
+    if !broken_pipe
+        && let Err(e) = out.flush()
+        && e.kind() != std::io::ErrorKind::BrokenPipe
+    {
+        return Err(anyhow::Error::from(e).context("writing output"));
+    }
+    if let Some(pb) = &progress {
+        pb.finish_and_clear();
+    }
+    let fatal = reader.join().map_err(|_| anyhow::anyhow!("the reader thread panicked"))?;
+    if printed >= MAX_PRINTED_PROBLEMS && bad > printed {
+        report(None, &format!("error: {} more malformed records not shown", bad - printed));
+    }
+    if let Some(e) = fatal {
+        return Err(e);
+    }
+    if bad > 0 {
+        report(
+            None,
+            &format!(
+                "{}: {bad} malformed record{} skipped, {analysed} analysed",
+                if args.allow_bad { "warning" } else { "error" },
+                if bad == 1 { "" } else { "s" }
+            ),
+        );
+        if !args.allow_bad {
+            return Ok(ExitCode::from(1));
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn build_engine(args: &Args) -> anyhow::Result<Engine> {
+    let mut extra = Vec::new();
+    for path in &args.brands {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("reading brand catalog {}", path.display()))?;
+        extra.push((path.display().to_string(), text));
+    }
+    let refs: Vec<(&str, &str)> = extra.iter().map(|(n, t)| (n.as_str(), t.as_str())).collect();
+    let catalog = Catalog::with_extensions(&refs).context("loading the brand catalog")?;
+    let cues = Cues::builtin().context("loading the cue vocabulary")?;
+    let model = if args.rules_only {
+        None
+    } else {
+        Some(Model::builtin().context("loading the text model")?)
+    };
+    Ok(Engine::new(catalog, cues, model))
+}
+
+#[allow(clippy::print_stderr, reason = "per-record problems go to stderr by contract")]
+fn report(progress: Option<&indicatif::ProgressBar>, line: &str) {
+    match progress {
+        Some(pb) => pb.suspend(|| eprintln!("{line}")),
+        None => eprintln!("{line}"),
+    }
+}
+
+fn write_out(out: &mut impl Write, bytes: &[u8]) -> anyhow::Result<()> {
+    out.write_all(bytes).context("writing output")
+}
+
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
+
+/// Reads every source in order into chunks; returns a fatal error (unreadable source) to
+/// report after the records already read were written.
+fn read_all(
+    sources: &[Source],
+    data: Option<&std::path::Path>,
+    tx: &crossbeam_channel::Sender<Vec<Work>>,
+) -> Option<anyhow::Error> {
+    let mut ordinal: u64 = 0;
+    let mut chunk: Vec<Work> = Vec::with_capacity(CHUNK);
+    let mut fatal: Option<anyhow::Error> = None;
+    let send = |chunk: &mut Vec<Work>| -> bool {
+        let full = std::mem::replace(chunk, Vec::with_capacity(CHUNK));
+        tx.send(full).is_ok()
+    };
+    for source in sources {
+        let origin = source.name();
+        let items = match input::open(source) {
+            Ok(items) => items,
+            Err(e) => {
+                chunk.push(Work::Bad {
+                    origin: origin.clone(),
+                    line: None,
+                    message: format!("{e:#}"),
+                });
+                fatal.get_or_insert_with(|| anyhow::anyhow!("{origin}: could not be read"));
+                continue;
+            }
+        };
+        for item in items {
+            ordinal += 1;
+            chunk.push(match item {
+                Item::Record { record, line, warning } => Work::Record {
+                    id: record.id.clone().unwrap_or_else(|| ordinal.to_string()),
+                    record,
+                    origin: origin.clone(),
+                    line,
+                    warning,
+                },
+                Item::Bad { line, message } => {
+                    Work::Bad { origin: origin.clone(), line: Some(line), message }
+                }
+            });
+            if chunk.len() >= CHUNK && !send(&mut chunk) {
+                return fatal;
+            }
+        }
+    }
+    if let Some(dir) = data {
+        let origin = format!("{} (sensor store)", dir.display());
+        let path = smishtrap_store::db_path(dir);
+        let store = if path.exists() {
+            smishtrap_store::SqliteStore::open_read_only(&path)
+                .with_context(|| format!("opening the sensor store {}", path.display()))
+        } else {
+            Err(anyhow::anyhow!("{}: no sensor store (expected {})", dir.display(), path.display()))
+        };
+        let records = store.and_then(|store| {
+            let records = store
+                .sms_records(&smishtrap_store::EventFilter::default())
+                .with_context(|| format!("reading {}", path.display()))?;
+            for r in records {
+                ordinal += 1;
+                chunk.push(match r {
+                    Ok(record) => Work::Record {
+                        id: record.id.clone().unwrap_or_else(|| ordinal.to_string()),
+                        record: Box::new(record),
+                        origin: origin.clone(),
+                        line: ordinal,
+                        warning: None,
+                    },
+                    Err(e) => {
+                        Work::Bad { origin: origin.clone(), line: None, message: format!("{e:#}") }
+                    }
+                });
+                if chunk.len() >= CHUNK && !send(&mut chunk) {
+                    return Ok(false);
+                }
+            }
+            Ok(true)
+        });
+        match records {
+            Ok(true) => {}
+            Ok(false) => return fatal,
+            Err(e) => {
+                fatal.get_or_insert(e);
+            }
+        }
+    }
+    if !chunk.is_empty() {
+        send(&mut chunk);
+    }
+    fatal
+}
+
+fn render(a: &Analysis, format: OutputFormat) -> Vec<u8> {
+    match format {
+        OutputFormat::Jsonl => {
+            let mut v = serde_json::to_vec(a).unwrap_or_else(|_| b"{}".to_vec());
+            v.push(b'\n');
+            v
+        }
+        OutputFormat::Csv => csv_row(a).into_bytes(),
+        OutputFormat::Table => table_row(a).into_bytes(),
+    }
+}
+
+fn verdict_name(v: Verdict) -> &'static str {
+    match v {
+        Verdict::Smishing => "smishing",
+        Verdict::Spam => "spam",
+        Verdict::Ham => "ham",
+    }
+}
+
+/// Printable, single-line, bounded: control and bidi characters become spaces.
+fn clean(s: &str, max_chars: usize) -> String {
+    let mut out = String::new();
+    for (n, c) in s.chars().enumerate() {
+        if n >= max_chars {
+            out.push('…');
+            break;
+        }
+        let bidi = matches!(c, '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}');
+        out.push(if c.is_control() || bidi { ' ' } else { c });
+    }
+    out
+}
+
+fn defanged_urls(a: &Analysis) -> String {
+    a.urls.iter().map(|u| smishtrap_extract::defang(&u.url)).collect::<Vec<_>>().join(" ")
+}
+
+const CSV_COLUMNS: &[&str] = &[
+    "id",
+    "verdict",
+    "score",
+    "brand",
+    "lang",
+    "recipient",
+    "recipient_country",
+    "sender",
+    "sender_country",
+    "urls",
+    "impersonates",
+    "reasons",
+];
+
+fn csv_header() -> String {
+    let mut s = CSV_COLUMNS.join(",");
+    s.push('\n');
+    s
+}
+
+/// A CSV cell: spreadsheet formulas neutralised (leading `= + - @` tab or CR get a `'`),
+/// quoted when needed.
+fn csv_cell(value: &str) -> String {
+    let value = clean(value, 4000);
+    let value = if value.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{value}")
+    } else {
+        value
+    };
+    if value.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", value.replace('"', "\"\""))
+    } else {
+        value
+    }
+}
+
+fn csv_row(a: &Analysis) -> String {
+    let impersonates: Vec<&str> = a.urls.iter().filter_map(|u| u.impersonates.as_deref()).collect();
+    let cells = [
+        a.id.clone(),
+        verdict_name(a.verdict).to_string(),
+        format!("{:.3}", a.score),
+        a.brand.clone().unwrap_or_default(),
+        a.lang.clone().unwrap_or_default(),
+        a.recipient.as_ref().map(|n| n.e164.clone()).unwrap_or_default(),
+        a.recipient.as_ref().and_then(|n| n.country.clone()).unwrap_or_default(),
+        a.sender.as_ref().map(|n| n.e164.clone()).unwrap_or_default(),
+        a.sender.as_ref().and_then(|n| n.country.clone()).unwrap_or_default(),
+        defanged_urls(a),
+        impersonates.join(" "),
+        a.reasons.join(" | "),
+    ];
+    let mut row = cells.iter().map(|c| csv_cell(c)).collect::<Vec<_>>().join(",");
+    row.push('\n');
+    row
+}
+
+const TABLE_WIDTHS: [usize; 7] = [16, 8, 5, 18, 4, 16, 36];
+
+fn pad(s: &str, width: usize) -> String {
+    let s = clean(s, width.saturating_sub(1).max(1));
+    let n = s.chars().count();
+    format!("{s}{}", " ".repeat(width.saturating_sub(n)))
+}
+
+fn table_header() -> String {
+    let cols = ["ID", "VERDICT", "SCORE", "BRAND", "LANG", "RECIPIENT", "LINK"];
+    let mut s: String = cols.iter().zip(TABLE_WIDTHS).map(|(c, w)| pad(c, w + 1)).collect();
+    s.push_str("TOP REASON\n");
+    s
+}
+
+fn table_row(a: &Analysis) -> String {
+    let link = a.urls.first().map(|u| smishtrap_extract::defang(&u.url)).unwrap_or_default();
+    let cells = [
+        a.id.clone(),
+        verdict_name(a.verdict).to_string(),
+        format!("{:.2}", a.score),
+        a.brand.clone().unwrap_or_else(|| "-".into()),
+        a.lang.clone().unwrap_or_else(|| "-".into()),
+        a.recipient.as_ref().map(|n| n.e164.clone()).unwrap_or_else(|| "-".into()),
+        if link.is_empty() { "-".into() } else { link },
+    ];
+    let mut s: String = cells.iter().zip(TABLE_WIDTHS).map(|(c, w)| pad(c, w + 1)).collect();
+    s.push_str(&clean(a.reasons.first().map(String::as_str).unwrap_or("-"), 120));
+    s.push('\n');
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn csv_cells_are_formula_safe() {
+        for (input, expect) in [
+            ("=HYPERLINK(\"x\")", "\"'=HYPERLINK(\"\"x\"\")\""),
+            ("+32470123456", "'+32470123456"),
+            ("-1", "'-1"),
+            ("@SUM(A1)", "'@SUM(A1)"),
+            ("plain", "plain"),
+            ("a,b", "\"a,b\""),
+            ("line\nbreak", "line break"),
+        ] {
+            assert_eq!(csv_cell(input), expect, "{input}");
+        }
+    }
+
+    #[test]
+    fn table_cells_are_clean_and_bounded() {
+        assert_eq!(clean("a\u{1b}[31mb\u{202E}c", 80), "a [31mb c");
+        assert_eq!(pad("abcdefghij", 5), "abcd…");
+    }
 }

@@ -1,0 +1,226 @@
+//! Vocabulary cues (urgency, threats, rewards, credential and payment requests, delivery,
+//! marketing, calls to action) from the `data/cues.toml` data file, matched in one pass.
+
+use std::collections::BTreeMap;
+
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
+use serde::Deserialize;
+
+use crate::text::{fold, is_word_char};
+
+/// The cue file shipped with smishtrap.
+pub const BUILTIN_CUES: &str = include_str!("../data/cues.toml");
+
+/// Cue categories, in the order of the file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Cue {
+    Urgency,
+    Threat,
+    Reward,
+    Credential,
+    Payment,
+    Delivery,
+    Marketing,
+    Action,
+}
+
+impl Cue {
+    pub const ALL: [Cue; 8] = [
+        Cue::Urgency,
+        Cue::Threat,
+        Cue::Reward,
+        Cue::Credential,
+        Cue::Payment,
+        Cue::Delivery,
+        Cue::Marketing,
+        Cue::Action,
+    ];
+
+    fn bit(self) -> u16 {
+        1 << (self as u16)
+    }
+}
+
+/// A cue file problem.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{file}: {message}")]
+pub struct CueError {
+    pub file: String,
+    pub message: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CueFile {
+    urgency: BTreeMap<String, Vec<String>>,
+    threat: BTreeMap<String, Vec<String>>,
+    reward: BTreeMap<String, Vec<String>>,
+    credential: BTreeMap<String, Vec<String>>,
+    payment: BTreeMap<String, Vec<String>>,
+    delivery: BTreeMap<String, Vec<String>>,
+    marketing: BTreeMap<String, Vec<String>>,
+    action: BTreeMap<String, Vec<String>>,
+}
+
+#[derive(Debug, Clone)]
+struct Pattern {
+    cue: Cue,
+    prefix: bool,
+    phrase: String,
+}
+
+/// Compiled cue vocabulary.
+#[derive(Debug)]
+pub struct Cues {
+    matcher: AhoCorasick,
+    patterns: Vec<Pattern>,
+}
+
+/// Cues found in one text: which categories, how often, and the first phrase of each.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CueHits {
+    mask: u16,
+    counts: [u8; 8],
+    first: [Option<u32>; 8],
+}
+
+impl CueHits {
+    pub fn has(&self, cue: Cue) -> bool {
+        self.mask & cue.bit() != 0
+    }
+
+    /// How many phrases of `cue` matched (saturating).
+    pub fn count(&self, cue: Cue) -> u8 {
+        self.counts.get(cue as usize).copied().unwrap_or(0)
+    }
+}
+
+impl Cues {
+    pub fn builtin() -> Result<Cues, CueError> {
+        Cues::parse("builtin cues.toml", BUILTIN_CUES)
+    }
+
+    pub fn parse(file: &str, text: &str) -> Result<Cues, CueError> {
+        let parsed: CueFile = toml::from_str(text).map_err(|e| CueError {
+            file: file.to_string(),
+            message: e.to_string().trim().replace('\n', " "),
+        })?;
+        let sections = [
+            (Cue::Urgency, parsed.urgency),
+            (Cue::Threat, parsed.threat),
+            (Cue::Reward, parsed.reward),
+            (Cue::Credential, parsed.credential),
+            (Cue::Payment, parsed.payment),
+            (Cue::Delivery, parsed.delivery),
+            (Cue::Marketing, parsed.marketing),
+            (Cue::Action, parsed.action),
+        ];
+        let mut patterns: Vec<Pattern> = Vec::new();
+        for (cue, langs) in sections {
+            for (lang, phrases) in langs {
+                if lang.len() != 2 || !lang.bytes().all(|b| b.is_ascii_lowercase()) {
+                    return Err(CueError {
+                        file: file.into(),
+                        message: format!("{lang:?} is not an ISO 639-1 code"),
+                    });
+                }
+                for p in phrases {
+                    let prefix = p.ends_with('*');
+                    let phrase = fold(p.trim_end_matches('*').trim());
+                    if phrase.is_empty() || phrase.len() > 80 {
+                        return Err(CueError {
+                            file: file.into(),
+                            message: format!("{lang}: phrase {p:?} must hold 1 to 80 characters"),
+                        });
+                    }
+                    if !patterns
+                        .iter()
+                        .any(|q| q.cue == cue && q.phrase == phrase && q.prefix == prefix)
+                    {
+                        patterns.push(Pattern { cue, prefix, phrase });
+                    }
+                }
+            }
+        }
+        let matcher = AhoCorasickBuilder::new()
+            .match_kind(MatchKind::Standard)
+            .build(patterns.iter().map(|p| p.phrase.as_str()))
+            .map_err(|e| CueError { file: file.into(), message: e.to_string() })?;
+        Ok(Cues { matcher, patterns })
+    }
+
+    /// Cues in `folded` text (see [`crate::text::fold`]).
+    pub fn scan(&self, folded: &str) -> CueHits {
+        let mut hits = CueHits::default();
+        for m in self.matcher.find_overlapping_iter(folded) {
+            let Some(p) = self.patterns.get(m.pattern().as_usize()) else { continue };
+            let before = folded.get(..m.start()).and_then(|s| s.chars().next_back());
+            let after = folded.get(m.end()..).and_then(|s| s.chars().next());
+            let first_char = p.phrase.chars().next().is_some_and(is_word_char);
+            let last_char = p.phrase.chars().next_back().is_some_and(is_word_char);
+            if first_char && before.is_some_and(is_word_char) {
+                continue;
+            }
+            if !p.prefix && last_char && after.is_some_and(is_word_char) {
+                continue;
+            }
+            let i = p.cue as usize;
+            hits.mask |= p.cue.bit();
+            if let Some(c) = hits.counts.get_mut(i) {
+                *c = c.saturating_add(1);
+            }
+            if let Some(f) = hits.first.get_mut(i)
+                && f.is_none()
+            {
+                *f = u32::try_from(m.pattern().as_usize()).ok();
+            }
+        }
+        hits
+    }
+
+    /// The first phrase that matched `cue`, for reasons.
+    pub fn example<'a>(&'a self, hits: &CueHits, cue: Cue) -> Option<&'a str> {
+        let idx = hits.first.get(cue as usize).copied().flatten()?;
+        self.patterns.get(usize::try_from(idx).ok()?).map(|p| p.phrase.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(text: &str, expect: &[Cue]) {
+        let cues = match Cues::builtin() {
+            Ok(c) => c,
+            Err(e) => panic!("{e}"),
+        };
+        let hits = cues.scan(&fold(text));
+        let got: Vec<Cue> = Cue::ALL.into_iter().filter(|c| hits.has(*c)).collect();
+        assert_eq!(got, expect, "cues in {text:?}");
+    }
+
+    #[test]
+    fn cue_categories() {
+        check(
+            "Ditt BankID har spärrats. Aktivera det igen inom 24 timmar",
+            &[Cue::Urgency, Cue::Threat, Cue::Credential],
+        );
+        check("Réglez 35 € avant majoration", &[Cue::Threat, Cue::Payment]);
+        check("Votre colis sera livré demain", &[Cue::Delivery]);
+        check("Vérifiez votre compte", &[Cue::Credential]);
+        check("Alarm: DI1 changed to HIGH at site X", &[]);
+        check("Mega korting! 50% op alle schoenen", &[Cue::Marketing]);
+        check("hai diritto a un rimborso", &[Cue::Reward]);
+    }
+
+    #[test]
+    fn cues_are_whole_words() {
+        check("repaying", &[]);
+        check("fineness", &[]);
+    }
+
+    #[test]
+    fn bad_cue_file() {
+        assert!(Cues::parse("x.toml", "[urgency]\n").is_err());
+    }
+}

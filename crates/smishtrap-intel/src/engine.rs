@@ -1,0 +1,548 @@
+//! Per-message analysis: extraction, brand and impersonation, explainable scoring, verdict.
+//!
+//! The score is a logistic combination of named features (each one a reason a person can
+//! read) plus the text model's log-odds. The weights are set by hand, not learned, so that
+//! structural evidence (a look-alike domain, a credential request behind a link) keeps
+//! working on wording and brands the model never saw.
+
+use smishtrap_event::SmsRecord;
+use smishtrap_extract::{ExtractedUrl, defang};
+
+use crate::analysis::{Analysis, NumberInfo, UrlInfo, Verdict};
+use crate::catalog::{BrandId, Catalog, CatalogError, MentionKind};
+use crate::cues::{Cue, CueError, CueHits, Cues};
+use crate::model::{Model, ModelError, URL_PLACEHOLDER, features};
+use crate::squat::{HostView, Impersonation, impersonation};
+use crate::text::fold;
+
+/// Why an engine could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error(transparent)]
+    Catalog(#[from] CatalogError),
+    #[error(transparent)]
+    Cues(#[from] CueError),
+    #[error(transparent)]
+    Model(#[from] ModelError),
+}
+
+/// Options that apply to every message of a run.
+#[derive(Debug, Clone, Default)]
+pub struct AnalyzeOptions {
+    /// ISO 3166-1 alpha-2 used for national numbers when the record has no `router_country`.
+    pub default_region: Option<String>,
+}
+
+/// The loaded catalog, cue vocabulary and text model. Cheap to share across threads.
+#[derive(Debug)]
+pub struct Engine {
+    catalog: Catalog,
+    cues: Cues,
+    model: Option<Model>,
+}
+
+/// Top-level domains that are cheap, loosely policed and over-represented in phishing feeds
+/// (Spamhaus / Interisle reports); a weak signal on its own.
+const SUSPICIOUS_TLDS: &[&str] = &[
+    "top", "xyz", "info", "online", "site", "club", "vip", "icu", "buzz", "live", "shop", "store",
+    "click", "link", "cyou", "rest", "monster", "support", "help", "sbs", "cfd", "quest", "life",
+    "fun", "space", "website", "tk", "ml", "ga", "cf", "gq", "work", "pw", "cc", "ws", "win",
+    "bid", "loan", "men", "xin", "bond", "lol", "mom", "today", "world", "digital", "services",
+    "center", "email", "ltd", "group", "asia", "su", "cn", "ru",
+];
+
+/// Feature weights in log-odds.
+mod w {
+    pub(super) const BIAS: f32 = -3.2;
+    pub(super) const IMPERSONATION: f32 = 5.0;
+    pub(super) const BRAND_NON_OFFICIAL_LINK: f32 = 2.6;
+    pub(super) const OFFICIAL_LINKS_ONLY: f32 = -3.5;
+    pub(super) const SHORTENER: f32 = 1.4;
+    pub(super) const IP_HOST: f32 = 2.0;
+    pub(super) const MIXED_SCRIPT: f32 = 2.0;
+    pub(super) const USERINFO: f32 = 1.5;
+    pub(super) const SUSPICIOUS_TLD: f32 = 1.0;
+    pub(super) const HYPHENATED_DOMAIN: f32 = 0.5;
+    pub(super) const EVASIVE_LINK: f32 = 1.0;
+    pub(super) const URGENCY: f32 = 0.8;
+    pub(super) const THREAT: f32 = 1.0;
+    pub(super) const REWARD: f32 = 0.8;
+    pub(super) const CREDENTIAL: f32 = 1.2;
+    pub(super) const PAYMENT: f32 = 0.9;
+    pub(super) const DELIVERY: f32 = 0.3;
+    pub(super) const MARKETING: f32 = 0.4;
+    pub(super) const ACTION_ON_LINK: f32 = 1.0;
+    pub(super) const CALL_BACK: f32 = 1.0;
+    pub(super) const NUMBER_COUNTRY_MISMATCH: f32 = 0.8;
+    pub(super) const NO_CHANNEL: f32 = -1.0;
+    pub(super) const MODEL: f32 = 0.7;
+    pub(super) const MODEL_CLAMP: f32 = 7.0;
+}
+
+struct Reasons(Vec<(f32, String)>);
+
+impl Reasons {
+    fn add(&mut self, weight: f32, reason: impl Into<String>) -> f32 {
+        self.0.push((weight, reason.into()));
+        weight
+    }
+}
+
+impl Engine {
+    /// The shipped catalog, cues and model.
+    pub fn builtin() -> Result<Engine, EngineError> {
+        Ok(Engine::new(Catalog::builtin()?, Cues::builtin()?, Some(Model::builtin()?)))
+    }
+
+    /// An engine from parts; without a model it scores with the rules alone.
+    pub fn new(catalog: Catalog, cues: Cues, model: Option<Model>) -> Engine {
+        Engine { catalog, cues, model }
+    }
+
+    pub fn catalog(&self) -> &Catalog {
+        &self.catalog
+    }
+
+    /// Analyses one record. `id` is the record's output id. Never panics.
+    pub fn analyze(&self, record: &SmsRecord, id: String, options: &AnalyzeOptions) -> Analysis {
+        let text = record.text.as_str();
+        let region = record
+            .router_country
+            .as_deref()
+            .map(str::trim)
+            .filter(|r| r.len() == 2 && r.bytes().all(|b| b.is_ascii_alphabetic()))
+            .or(options.default_region.as_deref());
+        let recipient = record.to.as_deref().and_then(|raw| number_info(raw, region));
+        let sender = record.from.as_deref().and_then(|raw| number_info(raw, region));
+        let extracted = smishtrap_extract::extract_with(text, region);
+
+        // Text with links replaced: language, brand mentions, cues and the model read the
+        // words, not the hostnames (those are judged by impersonation).
+        let mut words = String::with_capacity(text.len());
+        let mut last = 0;
+        for u in &extracted.urls {
+            if u.span.start < last {
+                continue;
+            }
+            words.push_str(text.get(last..u.span.start).unwrap_or(""));
+            words.push_str(URL_PLACEHOLDER);
+            last = u.span.end;
+        }
+        words.push_str(text.get(last..).unwrap_or(""));
+        let without_urls = words.replace(URL_PLACEHOLDER, " ");
+        let lang = smishtrap_extract::detect_language(&without_urls).map(str::to_string);
+        let folded = fold(&without_urls);
+        let mentions = self.catalog.mentions(&without_urls, &folded);
+        let mentioned: Vec<BrandId> = mentions.iter().map(|m| m.brand).collect();
+        let cues = self.cues.scan(&folded);
+
+        let mut urls = Vec::with_capacity(extracted.urls.len());
+        let mut impersonations: Vec<(usize, Impersonation)> = Vec::new();
+        for (i, u) in extracted.urls.iter().enumerate() {
+            let imp = self.impersonation(u, &mentioned);
+            if let Some(imp) = imp {
+                impersonations.push((i, imp));
+            }
+            urls.push(UrlInfo {
+                url: u.url.clone(),
+                host: u.host.clone(),
+                registrable_domain: u.registrable_domain.as_ref().map(|d| d.as_str().to_string()),
+                impersonates: imp.map(|i| self.catalog.brand(i.brand).name.clone()),
+                technique: imp.map(|i| i.technique.as_str().to_string()),
+                shortener: u.shortener,
+            });
+        }
+
+        // The message's brand: what a link imitates (preferring a brand the text names),
+        // else the first brand named by name, else by keyword.
+        let brand = impersonations
+            .iter()
+            .map(|(_, i)| i.brand)
+            .find(|b| mentioned.contains(b))
+            .or_else(|| impersonations.first().map(|(_, i)| i.brand))
+            .or_else(|| mentions.iter().find(|m| m.kind == MentionKind::Name).map(|m| m.brand))
+            .or_else(|| mentions.first().map(|m| m.brand));
+
+        let model_logit = self.model.as_ref().map(|m| {
+            let f = features(&words, m.bits());
+            m.logit(&f).clamp(-w::MODEL_CLAMP, w::MODEL_CLAMP)
+        });
+
+        let (score, verdict, reasons) = self.score(
+            &extracted.urls,
+            &extracted.numbers,
+            &impersonations,
+            brand,
+            &mentioned,
+            &cues,
+            model_logit,
+        );
+
+        Analysis {
+            id,
+            verdict,
+            score,
+            reasons,
+            lang,
+            recipient,
+            sender,
+            urls,
+            brand: brand.map(|b| self.catalog.brand(b).name.clone()),
+            campaign: None,
+            phase: None,
+        }
+    }
+
+    fn impersonation(&self, u: &ExtractedUrl, mentioned: &[BrandId]) -> Option<Impersonation> {
+        if u.ip_host {
+            return None;
+        }
+        let view = HostView {
+            host: &u.host,
+            host_unicode: &u.host_unicode,
+            skeleton: &u.skeleton,
+            registrable: u.registrable_domain.as_ref().map(|d| d.as_str()),
+            suffix: u.registrable_domain.as_ref().map(|d| d.suffix()),
+            mixed_script: u.mixed_script,
+        };
+        impersonation(&self.catalog, &view, mentioned)
+    }
+
+    #[allow(clippy::too_many_arguments, reason = "one call site; a struct would only rename them")]
+    fn score(
+        &self,
+        urls: &[ExtractedUrl],
+        numbers: &[smishtrap_extract::MentionedNumber],
+        impersonations: &[(usize, Impersonation)],
+        brand: Option<BrandId>,
+        mentioned: &[BrandId],
+        cues: &CueHits,
+        model_logit: Option<f32>,
+    ) -> (f32, Verdict, Vec<String>) {
+        let mut r = Reasons(Vec::new());
+        let mut total = w::BIAS;
+        let has_link = !urls.is_empty();
+        let valid_numbers: Vec<&smishtrap_extract::PhoneNumber> =
+            numbers.iter().filter_map(|n| n.number.as_ref()).collect();
+        let has_number = !valid_numbers.is_empty();
+
+        let mut strong_smishing = false;
+        for (i, imp) in impersonations {
+            if let Some(u) = urls.get(*i) {
+                let b = self.catalog.brand(imp.brand);
+                total += r.add(
+                    w::IMPERSONATION,
+                    format!(
+                        "link {} imitates {} ({})",
+                        show_host(u),
+                        b.name,
+                        imp.technique.describe()
+                    ),
+                );
+                strong_smishing = true;
+                break;
+            }
+        }
+
+        let official = |u: &ExtractedUrl| {
+            u.registrable_domain
+                .as_ref()
+                .map(|d| !self.catalog.official_for(d.as_str()).is_empty())
+                .unwrap_or(false)
+        };
+        let all_official = has_link && urls.iter().all(official);
+        if impersonations.is_empty()
+            && has_link
+            && let Some(b) = brand.filter(|b| mentioned.contains(b))
+            && let Some(u) = urls.iter().find(|u| !u.ip_host && !official(u))
+        {
+            let name = &self.catalog.brand(b).name;
+            total += r.add(
+                w::BRAND_NON_OFFICIAL_LINK,
+                format!(
+                    "names {name} but links to {}, which is not an official {name} domain",
+                    show_host(u)
+                ),
+            );
+            strong_smishing = true;
+        }
+        if all_official {
+            let host = urls.first().map(show_host).unwrap_or_default();
+            total += r.add(
+                w::OFFICIAL_LINKS_ONLY,
+                format!("links only to official brand domains ({host})"),
+            );
+        }
+        if let Some(u) = urls.iter().find(|u| u.shortener) {
+            total += r.add(
+                w::SHORTENER,
+                format!("hides its destination behind a link shortener ({})", show_host(u)),
+            );
+        }
+        if let Some(u) = urls.iter().find(|u| u.ip_host) {
+            total += r.add(w::IP_HOST, format!("links to a bare IP address ({})", show_host(u)));
+            strong_smishing = true;
+        }
+        if let Some(u) = urls.iter().find(|u| u.mixed_script) {
+            total += r.add(
+                w::MIXED_SCRIPT,
+                format!("link {} mixes alphabets to look like another name", show_host(u)),
+            );
+            strong_smishing = true;
+        }
+        if let Some(u) = urls.iter().find(|u| u.has_userinfo) {
+            total +=
+                r.add(w::USERINFO, format!("link {} hides its real host after an @", show_host(u)));
+        }
+        if let Some(u) = urls.iter().find(|u| !official(u) && suspicious_tld(u)) {
+            let tld =
+                u.registrable_domain.as_ref().map(|d| d.suffix().to_string()).unwrap_or_default();
+            total += r.add(
+                w::SUSPICIOUS_TLD,
+                format!("link uses .{tld}, a top-level domain common in phishing"),
+            );
+        }
+        if urls.iter().any(|u| {
+            !official(u) && u.registrable_domain.as_ref().is_some_and(|d| d.name().contains('-'))
+        }) {
+            total += w::HYPHENATED_DOMAIN;
+        }
+        if let Some(u) = urls.iter().find(|u| u.defanged) {
+            total += r.add(
+                w::EVASIVE_LINK,
+                format!("writes its link {} in a broken-up form that dodges filters", show_host(u)),
+            );
+        }
+
+        let example = |cue: Cue| {
+            self.cues.example(cues, cue).map(|e| format!(" (\"{e}\")")).unwrap_or_default()
+        };
+        if cues.has(Cue::Urgency) {
+            total +=
+                r.add(w::URGENCY, format!("pushes for urgent action{}", example(Cue::Urgency)));
+        }
+        if cues.has(Cue::Threat) {
+            total += r.add(
+                w::THREAT,
+                format!("threatens a blocked account, fine or penalty{}", example(Cue::Threat)),
+            );
+        }
+        if cues.has(Cue::Reward) {
+            total += r.add(
+                w::REWARD,
+                format!("promises money, a refund or a prize{}", example(Cue::Reward)),
+            );
+        }
+        let credential = cues.has(Cue::Credential);
+        let payment = cues.has(Cue::Payment);
+        if credential {
+            total += r.add(
+                w::CREDENTIAL,
+                format!(
+                    "asks to log in, verify identity or update details{}",
+                    example(Cue::Credential)
+                ),
+            );
+        }
+        if payment {
+            total +=
+                r.add(w::PAYMENT, format!("asks for a payment or fee{}", example(Cue::Payment)));
+        }
+        if cues.has(Cue::Delivery) {
+            total += r.add(
+                w::DELIVERY,
+                format!("talks about a parcel or delivery{}", example(Cue::Delivery)),
+            );
+        }
+        if cues.has(Cue::Marketing) {
+            let n = f32::from(cues.count(Cue::Marketing).min(4));
+            total += r.add(
+                w::MARKETING * n,
+                format!("uses marketing or prize wording{}", example(Cue::Marketing)),
+            );
+        }
+        if has_link && !all_official && (credential || payment) {
+            total += r.add(w::ACTION_ON_LINK, "asks for data or money through a link");
+        }
+        let call_back = has_number
+            && (cues.has(Cue::Urgency)
+                || cues.has(Cue::Reward)
+                || cues.has(Cue::Threat)
+                || cues.has(Cue::Action));
+        if call_back {
+            let shown =
+                valid_numbers.first().map(|n| n.e164.as_str().to_string()).unwrap_or_default();
+            total += r.add(w::CALL_BACK, format!("asks to call or text back {shown}"));
+        }
+        if let Some(b) = brand {
+            let b = self.catalog.brand(b);
+            if let Some(n) =
+                valid_numbers.iter().find(|n| n.country.as_deref().is_some_and(|c| !b.serves(c)))
+            {
+                total += r.add(
+                    w::NUMBER_COUNTRY_MISMATCH,
+                    format!(
+                        "gives a {} number for {}, which serves other countries",
+                        n.country.as_deref().unwrap_or("?"),
+                        b.name
+                    ),
+                );
+            }
+        }
+        let channel = has_link || has_number;
+        if !channel {
+            total += w::NO_CHANNEL;
+        }
+        if let Some(m) = model_logit {
+            let contribution = w::MODEL * m;
+            total += contribution;
+            if contribution >= 1.0 {
+                r.add(contribution, "wording resembles known spam and smishing (text model)");
+            } else if contribution <= -1.0 {
+                r.add(contribution, "wording resembles ordinary messages (text model)");
+            }
+        }
+
+        let score = sigmoid(total);
+        let unwanted = score >= 0.5;
+        let phishing_intent = strong_smishing
+            || (has_link && !all_official && (credential || payment || cues.has(Cue::Threat)))
+            || (call_back && (credential || payment || cues.has(Cue::Threat)));
+        let verdict = if !unwanted {
+            Verdict::Ham
+        } else if channel && phishing_intent {
+            Verdict::Smishing
+        } else {
+            Verdict::Spam
+        };
+        // Strongest evidence first; ties keep the order features were checked in.
+        let mut reasons = r.0;
+        reasons.sort_by(|a, b| b.0.abs().total_cmp(&a.0.abs()));
+        let reasons: Vec<String> = reasons
+            .into_iter()
+            .filter(
+                |(weight, _)| {
+                    if unwanted { *weight > 0.0 } else { *weight < 0.0 || *weight >= 2.0 }
+                },
+            )
+            .take(6)
+            .map(|(_, s)| s)
+            .collect();
+        // Keep score and verdict consistent even at the rounding edge.
+        let score = (score * 1000.0).round() / 1000.0;
+        let score = match verdict {
+            Verdict::Ham => score.min(0.499),
+            _ => score.max(0.5),
+        };
+        (score, verdict, reasons)
+    }
+}
+
+fn suspicious_tld(u: &ExtractedUrl) -> bool {
+    u.registrable_domain.as_ref().is_some_and(|d| {
+        let tld = d.suffix().rsplit('.').next().unwrap_or("");
+        SUSPICIOUS_TLDS.contains(&tld)
+    })
+}
+
+/// Host for a reason sentence: defanged, bounded, control characters dropped.
+fn show_host(u: &ExtractedUrl) -> String {
+    let host: String = u.host_unicode.chars().filter(|c| !c.is_control()).take(80).collect();
+    defang(&host)
+}
+
+/// A `to`/`from` field: parsed number, else the raw value (bounded, printable) without country.
+fn number_info(raw: &str, region: Option<&str>) -> Option<NumberInfo> {
+    let trimmed = raw.trim();
+    if trimmed.is_empty() {
+        return None;
+    }
+    match smishtrap_extract::parse_number(trimmed, region) {
+        Ok(n) => Some(NumberInfo { e164: n.e164.as_str().to_string(), country: n.country }),
+        Err(_) => Some(NumberInfo {
+            e164: trimmed.chars().filter(|c| !c.is_control()).take(64).collect(),
+            country: None,
+        }),
+    }
+}
+
+fn sigmoid(x: f32) -> f32 {
+    1.0 / (1.0 + (-x).exp())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn engine() -> Engine {
+        match Engine::builtin() {
+            Ok(e) => e,
+            Err(e) => panic!("{e}"),
+        }
+    }
+
+    fn record(text: &str) -> SmsRecord {
+        SmsRecord { text: text.to_string(), ..SmsRecord::default() }
+    }
+
+    /// `expect`: verdict, brand, and a fragment one of the reasons must contain.
+    fn check(text: &str, verdict: Verdict, brand: Option<&str>, reason: Option<&str>) {
+        let a = engine().analyze(&record(text), "1".into(), &AnalyzeOptions::default());
+        assert_eq!(a.verdict, verdict, "verdict of {text:?}: {a:#?}");
+        assert_eq!(a.brand.as_deref(), brand, "brand of {text:?}: {a:#?}");
+        if let Some(fragment) = reason {
+            assert!(
+                a.reasons.iter().any(|r| r.contains(fragment)),
+                "reasons of {text:?} lack {fragment:?}: {:#?}",
+                a.reasons
+            );
+        }
+        assert_eq!(a.verdict != Verdict::Ham, a.score >= 0.5, "score/verdict consistency: {a:#?}");
+    }
+
+    #[test]
+    fn smishing_with_unseen_wording_and_domains() {
+        check(
+            "KBC: uw kaartlezer vervalt vandaag. Bevestig uw gegevens via https://kbc-veilig.top/x",
+            Verdict::Smishing,
+            Some("KBC"),
+            Some("kbc-veilig[.]top imitates KBC (combosquatting)"),
+        );
+        check(
+            "Correos: su paquete está retenido. Pague 1,99 EUR de gastos de envío en https://correos-entrega.xyz/p",
+            Verdict::Smishing,
+            Some("Correos"),
+            Some("imitates Correos"),
+        );
+        check(
+            "DHL: Ihr Paket konnte nicht zugestellt werden. Zollgebühr bezahlen: http://dhl-zustellung.info/de",
+            Verdict::Smishing,
+            Some("DHL"),
+            None,
+        );
+        check(
+            "Skatteverket: du har en skatteåterbäring på 2 340 kr. Logga in för att få den: https://skv-retur.com/a",
+            Verdict::Smishing,
+            Some("Skatteverket"),
+            Some("names Skatteverket but links to skv-retur[.]com"),
+        );
+    }
+
+    #[test]
+    fn hard_negatives_are_ham() {
+        check(
+            "Nieuw bericht in uw eBox. Bekijk het veilig via https://myebox.be",
+            Verdict::Ham,
+            Some("eBox"),
+            None,
+        );
+        check(
+            "bpost: votre colis sera livré demain. Suivi: https://track.bpost.cloud",
+            Verdict::Ham,
+            Some("bpost"),
+            None,
+        );
+        check("Alarm: DI1 changed to HIGH at site X", Verdict::Ham, None, None);
+        check("Are we still on for dinner tonight?", Verdict::Ham, None, None);
+    }
+}

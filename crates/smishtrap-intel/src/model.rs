@@ -1,0 +1,348 @@
+//! The statistical text model: logistic regression over hashed word, word-pair and
+//! character n-gram features, trained on the shared dev corpora (see `examples/train.rs`).
+//!
+//! Written by hand (about 200 lines) because the crates that do this pull in BLAS or
+//! ndarray stacks, and a hand-written trainer is easy to make bit-for-bit reproducible:
+//! fixed seed, sorted input, one thread.
+//!
+//! File format (little endian): magic `SMTRAPLR`, u32 version (1), u32 hash bits, f32 bias,
+//! u32 count, `count` x (u32 index, f32 weight) with strictly increasing indices, then the
+//! u64 FNV-1a hash of everything before it.
+
+use crate::text::fold;
+
+/// The model shipped with smishtrap.
+pub const BUILTIN_MODEL: &[u8] = include_bytes!("../data/model.bin");
+
+const MAGIC: &[u8; 8] = b"SMTRAPLR";
+const VERSION: u32 = 1;
+/// Placeholder that replaces URLs before featurising, so the model learns "has a link"
+/// rather than the dev corpora's domains.
+pub const URL_PLACEHOLDER: &str = " zzurl ";
+
+/// A model file problem.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("model: {0}")]
+pub struct ModelError(String);
+
+/// Logistic regression weights over hashed features.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Model {
+    bits: u32,
+    bias: f32,
+    weights: Vec<f32>,
+}
+
+/// Hyper-parameters of [`Model::train`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct TrainConfig {
+    pub bits: u32,
+    pub epochs: u32,
+    pub learning_rate: f32,
+    pub l2: f32,
+    pub seed: u64,
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        TrainConfig { bits: 18, epochs: 12, learning_rate: 0.5, l2: 2e-6, seed: 0x5EED_5A17 }
+    }
+}
+
+fn fnv1a(bytes: &[u8], seed: u64) -> u64 {
+    let mut h = 0xcbf2_9ce4_8422_2325_u64 ^ seed;
+    for b in bytes {
+        h ^= u64::from(*b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    h
+}
+
+/// Hashed feature indices of a text (sorted, unique). `text` should already have its URLs
+/// replaced by [`URL_PLACEHOLDER`].
+pub fn features(text: &str, bits: u32) -> Vec<u32> {
+    let folded = fold(text);
+    let mask = (1u64 << bits) - 1;
+    let mut out: Vec<u32> = Vec::with_capacity(folded.len() * 3);
+    let mut push = |kind: u8, s: &str| {
+        let h = fnv1a(s.as_bytes(), u64::from(kind).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+        out.push(u32::try_from(h & mask).unwrap_or(0));
+    };
+    let mut prev = String::new();
+    let mut word = String::new();
+    let mut words = 0usize;
+    let mut chars = folded.chars().peekable();
+    let mut digit_runs = 0usize;
+    loop {
+        let c = chars.next();
+        match c {
+            Some(c) if c.is_alphanumeric() => word.push(c),
+            _ => {
+                if !word.is_empty() {
+                    let token = if word.bytes().all(|b| b.is_ascii_digit()) {
+                        digit_runs += 1;
+                        format!("#{}", word.len().min(12))
+                    } else if word.chars().any(|c| c.is_ascii_digit()) {
+                        // Codes and amounts: keep their shape, not their value.
+                        word.chars().map(|c| if c.is_ascii_digit() { '0' } else { c }).collect()
+                    } else {
+                        word.clone()
+                    };
+                    push(b'w', &token);
+                    if !prev.is_empty() {
+                        push(b'b', &format!("{prev} {token}"));
+                    }
+                    let padded: Vec<char> = std::iter::once('<')
+                        .chain(token.chars())
+                        .chain(std::iter::once('>'))
+                        .collect();
+                    for n in [3usize, 4] {
+                        for w in padded.windows(n) {
+                            let s: String = w.iter().collect();
+                            push(b'c', &s);
+                        }
+                    }
+                    prev = token;
+                    words += 1;
+                    word.clear();
+                }
+                match c {
+                    None => break,
+                    Some(c) if !c.is_whitespace() => {
+                        let mut buf = [0u8; 4];
+                        push(b'p', c.encode_utf8(&mut buf));
+                    }
+                    Some(_) => {}
+                }
+            }
+        }
+    }
+    let caps = text.chars().filter(|c| c.is_uppercase()).count();
+    let letters = text.chars().filter(|c| c.is_alphabetic()).count().max(1);
+    push(b'f', &format!("caps{}", (caps * 10 / letters).min(9)));
+    push(b'f', &format!("len{}", (text.chars().count() / 40).min(6)));
+    push(b'f', &format!("words{}", words.min(40) / 5));
+    push(b'f', &format!("digitruns{}", digit_runs.min(4)));
+    out.sort_unstable();
+    out.dedup();
+    out
+}
+
+impl Model {
+    /// Probability that the text behind `features` is unwanted (spam or smishing).
+    pub fn predict(&self, features: &[u32]) -> f32 {
+        sigmoid(self.logit(features))
+    }
+
+    /// Raw log-odds.
+    pub fn logit(&self, features: &[u32]) -> f32 {
+        if features.is_empty() {
+            return self.bias;
+        }
+        let scale = 1.0 / (features.len() as f32).sqrt();
+        let dot: f32 = features.iter().filter_map(|&i| self.weights.get(i as usize)).sum();
+        self.bias + dot * scale
+    }
+
+    pub fn bits(&self) -> u32 {
+        self.bits
+    }
+
+    /// Trains on `(text, unwanted)` examples. Deterministic for a given input order and
+    /// config: callers sort their inputs.
+    pub fn train(examples: &[(String, bool)], config: &TrainConfig) -> Model {
+        let bits = config.bits.clamp(10, 24);
+        let feats: Vec<Vec<u32>> = examples.iter().map(|(t, _)| features(t, bits)).collect();
+        let size = 1usize << bits;
+        let mut weights = vec![0f32; size];
+        let mut grad_sq = vec![1e-8f32; size];
+        let mut bias = 0f32;
+        let mut bias_sq = 1e-8f32;
+        let positives = examples.iter().filter(|(_, y)| *y).count().max(1) as f32;
+        let negatives = examples.iter().filter(|(_, y)| !*y).count().max(1) as f32;
+        let total = positives + negatives;
+        // Balanced class weights so the rarer class is not drowned out.
+        let w_pos = total / (2.0 * positives);
+        let w_neg = total / (2.0 * negatives);
+        let mut order: Vec<usize> = (0..examples.len()).collect();
+        let mut rng = config.seed | 1;
+        for _ in 0..config.epochs {
+            // Fisher-Yates with xorshift64: same permutation on every machine.
+            for i in (1..order.len()).rev() {
+                rng ^= rng << 13;
+                rng ^= rng >> 7;
+                rng ^= rng << 17;
+                let j = usize::try_from(rng % (i as u64 + 1)).unwrap_or(0);
+                order.swap(i, j);
+            }
+            for &k in &order {
+                let (Some(f), Some((_, y))) = (feats.get(k), examples.get(k)) else { continue };
+                let scale = if f.is_empty() { 0.0 } else { 1.0 / (f.len() as f32).sqrt() };
+                let dot: f32 = f.iter().filter_map(|&i| weights.get(i as usize)).sum();
+                let p = sigmoid(bias + dot * scale);
+                let target = if *y { 1.0 } else { 0.0 };
+                let cw = if *y { w_pos } else { w_neg };
+                let g = (p - target) * cw;
+                for &i in f {
+                    let i = i as usize;
+                    if let (Some(w), Some(gs)) = (weights.get_mut(i), grad_sq.get_mut(i)) {
+                        let gi = g * scale + config.l2 * *w;
+                        *gs += gi * gi;
+                        *w -= config.learning_rate * gi / gs.sqrt();
+                    }
+                }
+                bias_sq += g * g;
+                bias -= config.learning_rate * g / bias_sq.sqrt();
+            }
+        }
+        // Tiny weights carry no signal; dropping them keeps the shipped file small.
+        for w in &mut weights {
+            if w.abs() < 1e-3 {
+                *w = 0.0;
+            }
+        }
+        Model { bits, bias, weights }
+    }
+
+    /// Serialises to the file format described in the module docs.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let nonzero: Vec<(u32, f32)> = self
+            .weights
+            .iter()
+            .enumerate()
+            .filter(|(_, w)| **w != 0.0)
+            .filter_map(|(i, w)| Some((u32::try_from(i).ok()?, *w)))
+            .collect();
+        let mut out = Vec::with_capacity(32 + nonzero.len() * 8);
+        out.extend_from_slice(MAGIC);
+        out.extend_from_slice(&VERSION.to_le_bytes());
+        out.extend_from_slice(&self.bits.to_le_bytes());
+        out.extend_from_slice(&self.bias.to_le_bytes());
+        out.extend_from_slice(&u32::try_from(nonzero.len()).unwrap_or(0).to_le_bytes());
+        for (i, w) in nonzero {
+            out.extend_from_slice(&i.to_le_bytes());
+            out.extend_from_slice(&w.to_le_bytes());
+        }
+        let sum = fnv1a(&out, 0);
+        out.extend_from_slice(&sum.to_le_bytes());
+        out
+    }
+
+    /// Parses and validates a model file.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Model, ModelError> {
+        let bad = |m: &str| ModelError(m.to_string());
+        if bytes.len() < 32 {
+            return Err(bad("file too short"));
+        }
+        let (body, sum) = bytes.split_at(bytes.len() - 8);
+        let expected = u64::from_le_bytes(sum.try_into().map_err(|_| bad("bad checksum field"))?);
+        if fnv1a(body, 0) != expected {
+            return Err(bad("checksum mismatch (file damaged or not a smishtrap model)"));
+        }
+        if body.get(..8) != Some(MAGIC.as_slice()) {
+            return Err(bad("not a smishtrap model (bad magic)"));
+        }
+        let u32_at = |at: usize| -> Result<u32, ModelError> {
+            let b = body.get(at..at + 4).ok_or_else(|| bad("truncated"))?;
+            Ok(u32::from_le_bytes(b.try_into().map_err(|_| bad("truncated"))?))
+        };
+        if u32_at(8)? != VERSION {
+            return Err(bad("unsupported model version"));
+        }
+        let bits = u32_at(12)?;
+        if !(10..=24).contains(&bits) {
+            return Err(bad("hash bits out of range 10..=24"));
+        }
+        let bias = f32::from_bits(u32_at(16)?);
+        let count = u32_at(20)? as usize;
+        if body.len() != 24 + count * 8 {
+            return Err(bad("length does not match the weight count"));
+        }
+        if !bias.is_finite() {
+            return Err(bad("bias is not finite"));
+        }
+        let mut weights = vec![0f32; 1usize << bits];
+        let mut last: Option<u32> = None;
+        for k in 0..count {
+            let at = 24 + k * 8;
+            let i = u32_at(at)?;
+            let w = f32::from_bits(u32_at(at + 4)?);
+            if last.is_some_and(|l| i <= l) {
+                return Err(bad("weight indices are not strictly increasing"));
+            }
+            last = Some(i);
+            if !w.is_finite() || w.abs() > 1e4 {
+                return Err(bad("weight is not finite or out of range"));
+            }
+            *weights.get_mut(i as usize).ok_or_else(|| bad("weight index out of range"))? = w;
+        }
+        Ok(Model { bits, bias, weights })
+    }
+
+    /// The shipped model.
+    pub fn builtin() -> Result<Model, ModelError> {
+        Model::from_bytes(BUILTIN_MODEL)
+    }
+}
+
+fn sigmoid(x: f32) -> f32 {
+    1.0 / (1.0 + (-x).exp())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn toy() -> Model {
+        let ex: Vec<(String, bool)> = [
+            ("WIN a free prize now, txt WIN to 80080", true),
+            ("free entry to win cash, call 09061701461", true),
+            ("see you at lunch tomorrow?", false),
+            ("ok I will call you later", false),
+        ]
+        .iter()
+        .map(|(t, y)| ((*t).to_string(), *y))
+        .collect();
+        Model::train(&ex, &TrainConfig { bits: 12, epochs: 20, ..TrainConfig::default() })
+    }
+
+    #[test]
+    fn training_is_deterministic_and_learns() {
+        let a = toy();
+        let b = toy();
+        assert_eq!(a.to_bytes(), b.to_bytes());
+        let spam = a.predict(&features("win a free prize, txt now", 12));
+        let ham = a.predict(&features("see you later at lunch", 12));
+        assert!(spam > ham, "spam {spam} ham {ham}");
+    }
+
+    #[test]
+    fn round_trip_and_validation() {
+        let m = toy();
+        let bytes = m.to_bytes();
+        assert_eq!(Model::from_bytes(&bytes).as_ref(), Ok(&m));
+        let check = |bytes: &[u8], expect: &str| match Model::from_bytes(bytes) {
+            Ok(_) => panic!("accepted a bad model, expected {expect}"),
+            Err(e) => assert!(e.to_string().contains(expect), "{e} should contain {expect}"),
+        };
+        check(&bytes[..10], "too short");
+        let mut flipped = bytes.clone();
+        flipped[30] ^= 1;
+        check(&flipped, "checksum");
+        check(&[0u8; 40], "checksum");
+    }
+
+    #[test]
+    fn builtin_model_loads() {
+        let m = Model::builtin();
+        assert!(m.is_ok(), "{m:?}");
+    }
+
+    #[test]
+    fn features_are_sorted_unique_and_bounded() {
+        let f = features("Hello hello HELLO 123 zzurl", 10);
+        assert!(f.windows(2).all(|w| w[0] < w[1]));
+        assert!(f.iter().all(|&i| i < 1024));
+        assert!(features("", 10).len() <= 8);
+    }
+}
