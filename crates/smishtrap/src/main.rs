@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod cmd;
+mod input;
 
 #[derive(Debug, Parser)]
 #[command(name = "smishtrap", version, about = "Catch and investigate SMS phishing sent through abused cellular routers")]
