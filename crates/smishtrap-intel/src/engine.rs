@@ -53,7 +53,9 @@ const SUSPICIOUS_TLDS: &[&str] = &[
 
 /// Feature weights in log-odds.
 mod w {
-    pub(super) const BIAS: f32 = -3.2;
+    pub(super) const BIAS: f32 = -0.4;
+    /// A smishing verdict needs more evidence than "unwanted": log-odds at or above this.
+    pub(super) const SMISHING_MIN: f32 = 1.5;
     pub(super) const IMPERSONATION: f32 = 5.0;
     pub(super) const BRAND_NON_OFFICIAL_LINK: f32 = 2.6;
     pub(super) const OFFICIAL_LINKS_ONLY: f32 = -3.5;
@@ -74,9 +76,9 @@ mod w {
     pub(super) const ACTION_ON_LINK: f32 = 1.0;
     pub(super) const CALL_BACK: f32 = 1.0;
     pub(super) const NUMBER_COUNTRY_MISMATCH: f32 = 0.8;
-    pub(super) const NO_CHANNEL: f32 = -1.0;
-    pub(super) const MODEL: f32 = 0.7;
-    pub(super) const MODEL_CLAMP: f32 = 7.0;
+    pub(super) const NO_CHANNEL: f32 = -0.5;
+    pub(super) const MODEL: f32 = 1.0;
+    pub(super) const MODEL_CLAMP: f32 = 6.0;
 }
 
 struct Reasons(Vec<(f32, String)>);
@@ -224,7 +226,9 @@ impl Engine {
         let has_link = !urls.is_empty();
         let valid_numbers: Vec<&smishtrap_extract::PhoneNumber> =
             numbers.iter().filter_map(|n| n.number.as_ref()).collect();
-        let has_number = !valid_numbers.is_empty();
+        // A number written in the text is a channel even when it does not validate
+        // (premium and short codes often do not).
+        let has_number = !numbers.is_empty();
 
         let mut strong_smishing = false;
         for (i, imp) in impersonations {
@@ -410,7 +414,7 @@ impl Engine {
             || (call_back && (credential || payment || cues.has(Cue::Threat)));
         let verdict = if !unwanted {
             Verdict::Ham
-        } else if channel && phishing_intent {
+        } else if channel && phishing_intent && total >= w::SMISHING_MIN {
             Verdict::Smishing
         } else {
             Verdict::Spam
