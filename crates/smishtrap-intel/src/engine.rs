@@ -421,7 +421,11 @@ impl Engine {
         };
         // Strongest evidence first; ties keep the order features were checked in.
         let mut reasons = r.0;
-        reasons.sort_by(|a, b| b.0.abs().total_cmp(&a.0.abs()));
+        // The model's verdict is listed after the concrete evidence it agrees with.
+        let key = |(weight, reason): &(f32, String)| {
+            if reason.ends_with("(text model)") { weight.abs().min(0.9) } else { weight.abs() }
+        };
+        reasons.sort_by(|a, b| key(b).total_cmp(&key(a)));
         let reasons: Vec<String> = reasons
             .into_iter()
             .filter(

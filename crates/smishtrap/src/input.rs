@@ -172,13 +172,15 @@ struct JsonRecord {
     #[serde(default, deserialize_with = "scalar")]
     src_ip: Option<String>,
     #[serde(default)]
-    text: Option<TextField>,
+    text: TextField,
 }
 
-/// The `text` field: a string, or anything else (reported as a bad record).
-#[derive(Debug)]
+/// The `text` field: a string, absent, or anything else (both reported as bad records).
+#[derive(Debug, Default)]
 enum TextField {
     Text(String),
+    #[default]
+    Missing,
     Other,
 }
 
@@ -269,9 +271,9 @@ fn scalar<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::E
 impl JsonRecord {
     fn into_record(self) -> Result<SmsRecord, String> {
         let text = match self.text {
-            Some(TextField::Text(t)) => t,
-            Some(TextField::Other) => return Err("field text: expected a string".into()),
-            None => return Err("missing field text".into()),
+            TextField::Text(t) => t,
+            TextField::Other => return Err("field text: expected a string".into()),
+            TextField::Missing => return Err("missing field text".into()),
         };
         Ok(SmsRecord {
             id: self.id.filter(|s| !s.is_empty()),
