@@ -3,6 +3,8 @@
 //! - [`SqliteStore`] is the default backend: one SQLite file per data directory, in WAL mode so
 //!   readers (`smishtrap events`, the analysis) never block the sensor's writer. It implements
 //!   [`smishtrap_bus::Sink`], so the bus commits each group of events in one transaction.
+//! - `PostgresStore` (cargo feature `postgres`) keeps the same data in a PostgreSQL schema,
+//!   the shared store for many sensors.
 //! - [`EventStore`] is the narrow, backend-neutral API (insert, ordered filtered streaming,
 //!   counting, SMS records). Every backend passes the same conformance suite
 //!   (`tests/suite/mod.rs`, instantiated once per backend by `store_test_suite!`).
@@ -31,6 +33,8 @@
 
 mod error;
 mod filter;
+#[cfg(feature = "postgres")]
+mod postgres;
 mod sqlite;
 
 use std::path::{Path, PathBuf};
@@ -39,6 +43,8 @@ use smishtrap_event::{Event, SmsRecord};
 
 pub use error::StoreError;
 pub use filter::EventFilter;
+#[cfg(feature = "postgres")]
+pub use postgres::{PostgresEvents, PostgresStore};
 pub use sqlite::{SqliteEvents, SqliteStore};
 
 /// The store file inside a data directory (`DIR/smishtrap.db`).

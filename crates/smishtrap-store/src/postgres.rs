@@ -1,0 +1,463 @@
+//! The PostgreSQL backend (cargo feature `postgres`): the shared store when many sensors
+//! report to one place. Same API and conformance suite as SQLite.
+//!
+//! One store lives in one PostgreSQL schema (`public` unless told otherwise), so several
+//! deployments or test runs can share a database. Durability is PostgreSQL's: a committed
+//! transaction is flushed to its WAL (`synchronous_commit=on`, the default) before `COMMIT`
+//! returns. A batch is one round trip: the columns travel as arrays and `UNNEST` turns them
+//! back into rows, in order, so insertion order (`seq`) follows the batch.
+
+use std::collections::{HashMap, VecDeque};
+use std::path::PathBuf;
+
+use postgres::types::ToSql;
+use postgres::{Client, Config, NoTls, Statement};
+use smishtrap_bus::{Sink, SinkError};
+use smishtrap_event::{Event, SmsRecord};
+
+use crate::filter::{Param, conditions};
+use crate::{EventFilter, EventStore, EventStream, StoreError};
+
+const BACKEND: &str = "postgres";
+
+/// Rows fetched per query while streaming.
+const PAGE_SIZE: usize = 512;
+
+/// Entry `n` brings a schema from version `n` to `n + 1`. Append only.
+const MIGRATIONS: &[&str] = &[
+    // v1: see the SQLite v1 migration; `ts` is microseconds since the Unix epoch, UTC.
+    "CREATE TABLE events (
+        seq BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        id TEXT NOT NULL UNIQUE,
+        ts BIGINT NOT NULL,
+        kind TEXT NOT NULL,
+        sensor TEXT NOT NULL,
+        persona TEXT NOT NULL,
+        src_ip TEXT NOT NULL,
+        session TEXT NOT NULL,
+        event TEXT NOT NULL
+    );
+    CREATE INDEX events_ts ON events (ts, seq);
+    CREATE INDEX events_kind_ts ON events (kind, ts, seq);
+    CREATE INDEX events_src_ip_ts ON events (src_ip, ts, seq);
+    CREATE INDEX events_session_ts ON events (session, ts, seq);",
+];
+
+const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+
+/// Serialises migrations of concurrent openers (any schema; they are rare and short).
+const MIGRATION_LOCK: i64 = 0x736d_6973_6874_7270; // "smishtrp"
+
+const INSERT: &str = "INSERT INTO events (id, ts, kind, sensor, persona, src_ip, session, event)
+    SELECT id, ts, kind, sensor, persona, src_ip, session, event
+    FROM UNNEST($1::text[], $2::int8[], $3::text[], $4::text[], $5::text[], $6::text[],
+                $7::text[], $8::text[])
+        WITH ORDINALITY AS batch (id, ts, kind, sensor, persona, src_ip, session, event, n)
+    ORDER BY n
+    ON CONFLICT (id) DO NOTHING";
+
+/// An event store in one schema of a PostgreSQL database.
+pub struct PostgresStore {
+    client: Client,
+    /// `host:port/db schema` for messages; never the password.
+    location: String,
+    statements: HashMap<String, Statement>,
+}
+
+impl std::fmt::Debug for PostgresStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PostgresStore").field("location", &self.location).finish_non_exhaustive()
+    }
+}
+
+impl PostgresStore {
+    /// Connects (`conninfo` as libpq: `host=… user=… dbname=…` or `postgres://…`), creates
+    /// the schema if needed and migrates it.
+    pub fn open(conninfo: &str, schema: &str) -> Result<PostgresStore, StoreError> {
+        let mut store = PostgresStore::connect(conninfo, schema)?;
+        let quoted = quote_ident(schema);
+        store
+            .client
+            .batch_execute(&format!(
+                "CREATE SCHEMA IF NOT EXISTS {quoted}; SET search_path TO {quoted}"
+            ))
+            .map_err(store.err("create schema"))?;
+        store.migrate()?;
+        Ok(store)
+    }
+
+    /// Connects to an existing store for reading only (every transaction is read-only).
+    pub fn open_read_only(conninfo: &str, schema: &str) -> Result<PostgresStore, StoreError> {
+        let mut store = PostgresStore::connect(conninfo, schema)?;
+        store
+            .client
+            .batch_execute(&format!(
+                "SET search_path TO {}; SET default_transaction_read_only = on",
+                quote_ident(schema)
+            ))
+            .map_err(store.err("select schema"))?;
+        let found = store.schema_version()?;
+        match found {
+            None | Some(0) => Err(StoreError::NotFound { path: PathBuf::from(&store.location) }),
+            Some(SCHEMA_VERSION) => Ok(store),
+            Some(found) if found > SCHEMA_VERSION => Err(StoreError::NewerSchema {
+                path: PathBuf::from(&store.location),
+                found,
+                supported: SCHEMA_VERSION,
+            }),
+            Some(found) => Err(StoreError::OlderSchema {
+                path: PathBuf::from(&store.location),
+                found,
+                supported: SCHEMA_VERSION,
+            }),
+        }
+    }
+
+    fn connect(conninfo: &str, schema: &str) -> Result<PostgresStore, StoreError> {
+        let fail = |location: String, operation: &'static str, message: String| {
+            StoreError::Backend { backend: BACKEND, location, operation, message }
+        };
+        let config: Config = conninfo.parse().map_err(|e: postgres::Error| {
+            fail("?".into(), "parse connection string", e.to_string())
+        })?;
+        let location = describe(&config, schema);
+        if !valid_ident(schema) {
+            return Err(fail(
+                location,
+                "select schema",
+                "schema names are 1 to 63 ASCII letters, digits or _, not starting with a digit"
+                    .into(),
+            ));
+        }
+        let client =
+            config.connect(NoTls).map_err(|e| fail(location.clone(), "connect", e.to_string()))?;
+        Ok(PostgresStore { client, location, statements: HashMap::new() })
+    }
+
+    fn err(&self, operation: &'static str) -> impl FnOnce(postgres::Error) -> StoreError + use<> {
+        let location = self.location.clone();
+        move |e| StoreError::Backend {
+            backend: BACKEND,
+            location,
+            operation,
+            message: e.to_string(),
+        }
+    }
+
+    /// The stored version, `None` when the version table does not exist.
+    fn schema_version(&mut self) -> Result<Option<i64>, StoreError> {
+        let exists: bool = self
+            .client
+            .query_one("SELECT to_regclass('smishtrap_schema') IS NOT NULL", &[])
+            .and_then(|row| row.try_get(0))
+            .map_err(self.err("read schema version"))?;
+        if !exists {
+            return Ok(None);
+        }
+        self.client
+            .query_one("SELECT coalesce(max(version), 0) FROM smishtrap_schema", &[])
+            .and_then(|row| row.try_get(0))
+            .map(Some)
+            .map_err(self.err("read schema version"))
+    }
+
+    fn migrate(&mut self) -> Result<(), StoreError> {
+        let location = self.location.clone();
+        let err = self.err("migrate schema");
+        let result = (|| -> Result<Result<(), StoreError>, postgres::Error> {
+            let mut tx = self.client.transaction()?;
+            tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])?;
+            tx.batch_execute(
+                "CREATE TABLE IF NOT EXISTS smishtrap_schema (version BIGINT NOT NULL)",
+            )?;
+            let found: i64 = tx
+                .query_one("SELECT coalesce(max(version), 0) FROM smishtrap_schema", &[])?
+                .try_get(0)?;
+            if found > SCHEMA_VERSION {
+                return Ok(Err(StoreError::NewerSchema {
+                    path: PathBuf::from(location),
+                    found,
+                    supported: SCHEMA_VERSION,
+                }));
+            }
+            for migration in MIGRATIONS.iter().skip(usize::try_from(found).unwrap_or(0)) {
+                tx.batch_execute(migration)?;
+            }
+            tx.execute("DELETE FROM smishtrap_schema", &[])?;
+            tx.execute("INSERT INTO smishtrap_schema (version) VALUES ($1)", &[&SCHEMA_VERSION])?;
+            tx.commit()?;
+            Ok(Ok(()))
+        })();
+        result.map_err(err)?
+    }
+
+    fn statement(&mut self, sql: &str) -> Result<Statement, StoreError> {
+        if let Some(stmt) = self.statements.get(sql) {
+            return Ok(stmt.clone());
+        }
+        let stmt = self.client.prepare(sql).map_err(self.err("prepare query"))?;
+        // Filter shapes are few; the bound only guards against a caller looping over many.
+        if self.statements.len() >= 64 {
+            self.statements.clear();
+        }
+        self.statements.insert(sql.to_owned(), stmt.clone());
+        Ok(stmt)
+    }
+
+    /// Stores the batch in one transaction (one round trip); events whose `id` is already
+    /// stored are skipped. Returns how many were new.
+    pub fn insert_batch(&mut self, events: &[Event]) -> Result<usize, StoreError> {
+        if events.is_empty() {
+            return Ok(0);
+        }
+        let mut columns: [Vec<String>; 7] = Default::default();
+        let mut ts = Vec::with_capacity(events.len());
+        for event in events {
+            let json = serde_json::to_string(event).map_err(|source| StoreError::Encode {
+                path: PathBuf::from(&self.location),
+                id: event.id.clone(),
+                source,
+            })?;
+            ts.push(event.ts.timestamp_micros());
+            let [id, kind, sensor, persona, src_ip, session, body] = &mut columns;
+            id.push(event.id.clone());
+            kind.push(event.kind.as_str().to_owned());
+            sensor.push(event.sensor.clone());
+            persona.push(event.persona.clone());
+            src_ip.push(event.src_ip.to_string());
+            session.push(event.session.clone());
+            body.push(json);
+        }
+        let insert = self.statement(INSERT)?;
+        let [id, kind, sensor, persona, src_ip, session, body] = &columns;
+        let err = self.err("insert events");
+        let result = (|| {
+            let mut tx = self.client.transaction()?;
+            let n =
+                tx.execute(&insert, &[id, &ts, kind, sensor, persona, src_ip, session, body])?;
+            tx.commit()?;
+            Ok(n)
+        })();
+        result.map(|n| usize::try_from(n).unwrap_or(usize::MAX)).map_err(err)
+    }
+
+    /// Matching events, oldest first (`ts`, then insertion order), fetched page by page.
+    pub fn events(&mut self, filter: &EventFilter) -> Result<PostgresEvents<'_>, StoreError> {
+        let (conds, params) = conditions(filter, |n| format!("${n}"));
+        let n = params.len();
+        let mut sql = String::from("SELECT seq, ts, event FROM events WHERE ");
+        for cond in &conds {
+            sql.push_str(cond);
+            sql.push_str(" AND ");
+        }
+        sql.push_str(&format!(
+            "(ts, seq) > (${}, ${}) ORDER BY ts, seq LIMIT ${}",
+            n + 1,
+            n + 2,
+            n + 3
+        ));
+        Ok(PostgresEvents {
+            store: self,
+            sql,
+            params,
+            cursor: (i64::MIN, i64::MIN),
+            page: VecDeque::with_capacity(PAGE_SIZE),
+            remaining: filter.limit,
+            exhausted: false,
+        })
+    }
+
+    /// How many events match (capped by `filter.limit`).
+    pub fn count_events(&mut self, filter: &EventFilter) -> Result<u64, StoreError> {
+        let (conds, params) = conditions(filter, |n| format!("${n}"));
+        let mut sql = String::from("SELECT count(*) FROM events");
+        if !conds.is_empty() {
+            sql.push_str(" WHERE ");
+            sql.push_str(&conds.join(" AND "));
+        }
+        let stmt = self.statement(&sql)?;
+        let values = sql_values(&params);
+        let refs: Vec<&(dyn ToSql + Sync)> = values.iter().map(|v| v.as_ref()).collect();
+        let count: i64 = self
+            .client
+            .query_one(&stmt, &refs)
+            .and_then(|row| row.try_get(0))
+            .map_err(self.err("count events"))?;
+        let count = u64::try_from(count).unwrap_or(0);
+        Ok(filter.limit.map_or(count, |limit| count.min(limit)))
+    }
+
+    /// The SMS records of the matching `sms.send` events (see [`EventStore::sms_records`]).
+    pub fn sms_records(
+        &mut self,
+        filter: &EventFilter,
+    ) -> Result<impl Iterator<Item = Result<SmsRecord, StoreError>> + '_, StoreError> {
+        let events = self.events(&filter.clone().sms_sends())?;
+        Ok(crate::sms_records_of(events))
+    }
+}
+
+fn sql_values(params: &[Param]) -> Vec<Box<dyn ToSql + Sync>> {
+    params
+        .iter()
+        .map(|p| -> Box<dyn ToSql + Sync> {
+            match p {
+                Param::Int(v) => Box::new(*v),
+                Param::Text(v) => Box::new(v.clone()),
+            }
+        })
+        .collect()
+}
+
+fn valid_ident(name: &str) -> bool {
+    let mut bytes = name.bytes();
+    (1..=63).contains(&name.len())
+        && bytes.next().is_some_and(|b| b.is_ascii_alphabetic() || b == b'_')
+        && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_')
+}
+
+/// Double-quoted identifier; only ever called on names [`valid_ident`] accepted.
+fn quote_ident(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+fn describe(config: &Config, schema: &str) -> String {
+    let host = match config.get_hosts().first() {
+        Some(postgres::config::Host::Tcp(host)) => host.clone(),
+        Some(postgres::config::Host::Unix(path)) => path.display().to_string(),
+        None => "localhost".into(),
+    };
+    let port = config.get_ports().first().copied().unwrap_or(5432);
+    let db = config.get_dbname().or(config.get_user()).unwrap_or("postgres");
+    format!("postgres://{host}:{port}/{db} (schema {schema})")
+}
+
+/// Streams events of a [`PostgresStore`] page by page (keyset pagination).
+pub struct PostgresEvents<'a> {
+    store: &'a mut PostgresStore,
+    sql: String,
+    params: Vec<Param>,
+    cursor: (i64, i64),
+    page: VecDeque<(i64, String)>,
+    remaining: Option<u64>,
+    exhausted: bool,
+}
+
+impl std::fmt::Debug for PostgresEvents<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PostgresEvents").field("cursor", &self.cursor).finish_non_exhaustive()
+    }
+}
+
+impl PostgresEvents<'_> {
+    fn fetch_page(&mut self) -> Result<(), StoreError> {
+        let want = self.remaining.map_or(PAGE_SIZE, |r| PAGE_SIZE.min(r as usize));
+        let stmt = self.store.statement(&self.sql)?;
+        let mut values = sql_values(&self.params);
+        values.push(Box::new(self.cursor.0));
+        values.push(Box::new(self.cursor.1));
+        values.push(Box::new(want as i64));
+        let refs: Vec<&(dyn ToSql + Sync)> = values.iter().map(|v| v.as_ref()).collect();
+        let err = self.store.err("query events");
+        let rows = self.store.client.query(&stmt, &refs).map_err(err)?;
+        let got = rows.len();
+        for row in rows {
+            let decoded: Result<(i64, i64, String), postgres::Error> =
+                (|| Ok((row.try_get(0)?, row.try_get(1)?, row.try_get(2)?)))();
+            let (seq, ts, json) = decoded.map_err(self.store.err("read events"))?;
+            self.cursor = (ts, seq);
+            self.page.push_back((seq, json));
+        }
+        if got < want {
+            self.exhausted = true;
+        }
+        Ok(())
+    }
+}
+
+impl Iterator for PostgresEvents<'_> {
+    type Item = Result<Event, StoreError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.remaining == Some(0) {
+            return None;
+        }
+        if self.page.is_empty() {
+            if self.exhausted {
+                return None;
+            }
+            if let Err(err) = self.fetch_page() {
+                self.exhausted = true;
+                return Some(Err(err));
+            }
+        }
+        let (seq, json) = self.page.pop_front()?;
+        if let Some(remaining) = self.remaining.as_mut() {
+            *remaining -= 1;
+        }
+        Some(serde_json::from_str(&json).map_err(|source| StoreError::Decode {
+            path: PathBuf::from(&self.store.location),
+            row: seq,
+            source,
+        }))
+    }
+}
+
+impl EventStore for PostgresStore {
+    fn backend(&self) -> &'static str {
+        BACKEND
+    }
+
+    fn insert_batch(&mut self, events: &[Event]) -> Result<usize, StoreError> {
+        PostgresStore::insert_batch(self, events)
+    }
+
+    fn events(&mut self, filter: &EventFilter) -> Result<EventStream<'_>, StoreError> {
+        Ok(Box::new(PostgresStore::events(self, filter)?))
+    }
+
+    fn count_events(&mut self, filter: &EventFilter) -> Result<u64, StoreError> {
+        PostgresStore::count_events(self, filter)
+    }
+}
+
+impl Sink for PostgresStore {
+    fn name(&self) -> &'static str {
+        BACKEND
+    }
+
+    fn write_batch(&mut self, events: &[Event]) -> Result<(), SinkError> {
+        self.insert_batch(events).map(drop).map_err(|err| SinkError::new(BACKEND, err))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn schema_names_are_checked_before_use() {
+        for (name, ok) in [
+            ("public", true),
+            ("smishtrap_test_1", true),
+            ("_x", true),
+            ("1abc", false),
+            ("", false),
+            ("a\"; DROP SCHEMA public; --", false),
+            ("é", false),
+            (&"a".repeat(64), false),
+        ] {
+            assert_eq!(valid_ident(name), ok, "{name:?}");
+        }
+    }
+
+    #[test]
+    fn location_never_shows_the_password() {
+        let config: Config = "host=db.internal port=6543 user=smish password=hunter2 dbname=intel"
+            .parse()
+            .unwrap_or_default();
+        let shown = describe(&config, "s1");
+        assert_eq!(shown, "postgres://db.internal:6543/intel (schema s1)");
+        assert!(!shown.contains("hunter2"));
+    }
+}
