@@ -11,7 +11,7 @@ use smishtrap_extract::{ExtractedUrl, defang};
 use crate::analysis::{Analysis, NumberInfo, UrlInfo, Verdict};
 use crate::catalog::{BrandId, Catalog, CatalogError, MentionKind};
 use crate::cues::{Cue, CueError, CueHits, Cues};
-use crate::model::{Model, ModelError, URL_PLACEHOLDER, features};
+use crate::model::{Model, ModelError, URL_PLACEHOLDER, features_folded};
 use crate::squat::{HostView, Impersonation, impersonation};
 use crate::text::fold;
 
@@ -133,8 +133,10 @@ impl Engine {
         words.push_str(text.get(last..).unwrap_or(""));
         let without_urls = words.replace(URL_PLACEHOLDER, " ");
         let lang = smishtrap_extract::detect_language(&without_urls).map(str::to_string);
-        let folded = fold(&without_urls);
-        let mentions = self.catalog.mentions(&without_urls, &folded);
+        // One fold per message, shared by brand mentions, cues and the model; the URL
+        // placeholder matches no brand or cue.
+        let folded = fold(&words);
+        let mentions = self.catalog.mentions(&words, &folded);
         let mentioned: Vec<BrandId> = mentions.iter().map(|m| m.brand).collect();
         let cues = self.cues.scan(&folded);
 
@@ -166,7 +168,7 @@ impl Engine {
             .or_else(|| mentions.first().map(|m| m.brand));
 
         let model_logit = self.model.as_ref().map(|m| {
-            let f = features(&words, m.bits());
+            let f = features_folded(&folded, &words, m.bits());
             m.logit(&f).clamp(-w::MODEL_CLAMP, w::MODEL_CLAMP)
         });
 

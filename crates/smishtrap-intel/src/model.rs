@@ -61,68 +61,99 @@ fn fnv1a(bytes: &[u8], seed: u64) -> u64 {
 /// Hashed feature indices of a text (sorted, unique). `text` should already have its URLs
 /// replaced by [`URL_PLACEHOLDER`].
 pub fn features(text: &str, bits: u32) -> Vec<u32> {
-    let folded = fold(text);
+    features_folded(&fold(text), text, bits)
+}
+
+/// Incremental FNV-1a, so n-grams are hashed without building strings.
+#[derive(Clone, Copy)]
+struct Fnv(u64);
+
+impl Fnv {
+    fn new(kind: u8) -> Fnv {
+        Fnv(0xcbf2_9ce4_8422_2325_u64 ^ u64::from(kind).wrapping_mul(0x9E37_79B9_7F4A_7C15))
+    }
+    fn bytes(mut self, bytes: &[u8]) -> Fnv {
+        for b in bytes {
+            self.0 ^= u64::from(*b);
+            self.0 = self.0.wrapping_mul(0x0100_0000_01b3);
+        }
+        self
+    }
+    fn char(self, c: char) -> Fnv {
+        let mut buf = [0u8; 4];
+        self.bytes(c.encode_utf8(&mut buf).as_bytes())
+    }
+}
+
+/// Like [`features`] for text already folded with [`crate::text::fold`]; `original` is the
+/// unfolded text (for the capital-letter ratio). Allocation-light: this runs per message.
+pub fn features_folded(folded: &str, original: &str, bits: u32) -> Vec<u32> {
     let mask = (1u64 << bits) - 1;
-    let mut out: Vec<u32> = Vec::with_capacity(folded.len() * 3);
-    let mut push = |kind: u8, s: &str| {
-        let h = fnv1a(s.as_bytes(), u64::from(kind).wrapping_mul(0x9E37_79B9_7F4A_7C15));
-        out.push(u32::try_from(h & mask).unwrap_or(0));
-    };
+    let mut out: Vec<u32> = Vec::with_capacity(folded.len() * 3 + 8);
+    let mut emit = |h: Fnv| out.push(u32::try_from(h.0 & mask).unwrap_or(0));
     let mut prev = String::new();
-    let mut word = String::new();
+    let mut token = String::new();
+    let mut word_start: Option<usize> = None;
     let mut words = 0usize;
-    let mut chars = folded.chars().peekable();
     let mut digit_runs = 0usize;
-    loop {
-        let c = chars.next();
-        match c {
-            Some(c) if c.is_alphanumeric() => word.push(c),
-            _ => {
-                if !word.is_empty() {
-                    let token = if word.bytes().all(|b| b.is_ascii_digit()) {
-                        digit_runs += 1;
-                        format!("#{}", word.len().min(12))
-                    } else if word.chars().any(|c| c.is_ascii_digit()) {
-                        // Codes and amounts: keep their shape, not their value.
-                        word.chars().map(|c| if c.is_ascii_digit() { '0' } else { c }).collect()
-                    } else {
-                        word.clone()
-                    };
-                    push(b'w', &token);
-                    if !prev.is_empty() {
-                        push(b'b', &format!("{prev} {token}"));
-                    }
-                    let padded: Vec<char> = std::iter::once('<')
-                        .chain(token.chars())
-                        .chain(std::iter::once('>'))
-                        .collect();
-                    for n in [3usize, 4] {
-                        for w in padded.windows(n) {
-                            let s: String = w.iter().collect();
-                            push(b'c', &s);
-                        }
-                    }
-                    prev = token;
-                    words += 1;
-                    word.clear();
-                }
-                match c {
-                    None => break,
-                    Some(c) if !c.is_whitespace() => {
-                        let mut buf = [0u8; 4];
-                        push(b'p', c.encode_utf8(&mut buf));
-                    }
-                    Some(_) => {}
+    let mut padded: Vec<char> = Vec::with_capacity(32);
+    let mut flush =
+        |word: &str, prev: &mut String, token: &mut String, out_emit: &mut dyn FnMut(Fnv)| {
+            token.clear();
+            if word.bytes().all(|b| b.is_ascii_digit()) {
+                digit_runs += 1;
+                token.push('#');
+                token.push_str(&word.len().min(12).to_string());
+            } else if word.bytes().any(|b| b.is_ascii_digit()) {
+                // Codes and amounts: keep their shape, not their value.
+                token.extend(word.chars().map(|c| if c.is_ascii_digit() { '0' } else { c }));
+            } else {
+                token.push_str(word);
+            }
+            out_emit(Fnv::new(b'w').bytes(token.as_bytes()));
+            if !prev.is_empty() {
+                out_emit(Fnv::new(b'b').bytes(prev.as_bytes()).bytes(b" ").bytes(token.as_bytes()));
+            }
+            padded.clear();
+            padded.push('<');
+            padded.extend(token.chars());
+            padded.push('>');
+            for n in [3usize, 4] {
+                for w in padded.windows(n) {
+                    out_emit(w.iter().fold(Fnv::new(b'c'), |h, c| h.char(*c)));
                 }
             }
+            std::mem::swap(prev, token);
+            words += 1;
+        };
+    for (i, c) in folded.char_indices() {
+        if c.is_alphanumeric() {
+            if word_start.is_none() {
+                word_start = Some(i);
+            }
+            continue;
+        }
+        if let Some(start) = word_start.take() {
+            flush(folded.get(start..i).unwrap_or(""), &mut prev, &mut token, &mut emit);
+        }
+        if !c.is_whitespace() {
+            emit(Fnv::new(b'p').char(c));
         }
     }
-    let caps = text.chars().filter(|c| c.is_uppercase()).count();
-    let letters = text.chars().filter(|c| c.is_alphabetic()).count().max(1);
-    push(b'f', &format!("caps{}", (caps * 10 / letters).min(9)));
-    push(b'f', &format!("len{}", (text.chars().count() / 40).min(6)));
-    push(b'f', &format!("words{}", words.min(40) / 5));
-    push(b'f', &format!("digitruns{}", digit_runs.min(4)));
+    if let Some(start) = word_start.take() {
+        flush(folded.get(start..).unwrap_or(""), &mut prev, &mut token, &mut emit);
+    }
+    let caps = original.chars().filter(|c| c.is_uppercase()).count();
+    let letters = original.chars().filter(|c| c.is_alphabetic()).count().max(1);
+    let chars = original.chars().count();
+    for f in [
+        format!("caps{}", (caps * 10 / letters).min(9)),
+        format!("len{}", (chars / 40).min(6)),
+        format!("words{}", words.min(40) / 5),
+        format!("digitruns{}", digit_runs.min(4)),
+    ] {
+        emit(Fnv::new(b'f').bytes(f.as_bytes()));
+    }
     out.sort_unstable();
     out.dedup();
     out
