@@ -26,12 +26,24 @@ impl Refanged {
 }
 
 /// Undoes defanged and evasive URL spellings. Borrowed when nothing changed.
+///
+/// Applied until nothing changes (a few passes at most), so that nested forms such as
+/// `(\u{200B}@)` end fully refanged and `refang` is idempotent.
 pub fn refang(text: &str) -> Cow<'_, str> {
-    match refang_mapped(text) {
-        Some(r) => Cow::Owned(r.text),
-        None => Cow::Borrowed(text),
+    let Some(first) = refang_mapped(text) else { return Cow::Borrowed(text) };
+    let mut current = first.text;
+    for _ in 0..MAX_REFANG_PASSES {
+        match refang_mapped(&current) {
+            Some(next) => current = next.text,
+            None => break,
+        }
     }
+    Cow::Owned(current)
 }
+
+/// Each pass removes at least one defang marker, and markers are not created by a pass
+/// except in contrived nestings; this bounds the work on hostile input.
+const MAX_REFANG_PASSES: usize = 8;
 
 /// Builder that copies lazily: nothing is allocated until the first substitution.
 struct Out<'a> {

@@ -6,6 +6,8 @@
 //! It also has known panics and maps letters to digits, so every call sees only a
 //! sanitised `+digits` / `digits` string of bounded length and runs under `catch_unwind`.
 
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::ops::Range;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::str::FromStr;
@@ -63,8 +65,16 @@ fn invalid(raw: &str, why: &str) -> Diagnostic {
     Diagnostic::new(DiagnosticKind::InvalidNumber, format!("phone number {}: {why}", quote(raw)))
 }
 
+/// Why a sanitised number did not resolve; turned into a [`Diagnostic`] naming the raw input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Failure {
+    Invalid(&'static str),
+    /// The `phonenumber` parser panicked (caught).
+    Panic,
+}
+
 /// Calls the `phonenumber` parser on a sanitised string, catching panics.
-fn guarded_parse(region: Option<Id>, s: &str) -> Result<Option<PhoneNumber>, Diagnostic> {
+fn guarded_parse(region: Option<Id>, s: &str) -> Result<Option<PhoneNumber>, Failure> {
     let result = catch_unwind(AssertUnwindSafe(|| {
         let n = phonenumber::parse(region, s).ok()?;
         if !n.is_valid() {
@@ -78,6 +88,8 @@ fn guarded_parse(region: Option<Id>, s: &str) -> Result<Option<PhoneNumber>, Dia
             let db = &*phonenumber::metadata::DATABASE;
             db.by_code(&code)?.first().map(|m| m.id().to_owned())
         });
+        // non-geographic codes (+800, +881, ...) have the metadata id "001": no country
+        let country = country.filter(|c| c.len() == 2 && c.bytes().all(|b| b.is_ascii_uppercase()));
         Some((e164, country))
     }));
     match result {
@@ -89,11 +101,65 @@ fn guarded_parse(region: Option<Id>, s: &str) -> Result<Option<PhoneNumber>, Dia
             Ok(ok.then_some(PhoneNumber { e164: E164(e164), country }))
         }
         Ok(None) => Ok(None),
-        Err(_) => Err(Diagnostic::new(
-            DiagnosticKind::NumberParserPanic,
-            format!("phone number parser failed on {}", quote(s)),
-        )),
+        Err(_) => Err(Failure::Panic),
     }
+}
+
+/// Resolves sanitised digits; the decision table of [`parse_number`].
+fn resolve(plus: bool, digits: &str, region: Option<Id>) -> Result<PhoneNumber, Failure> {
+    let international = |d: &str| guarded_parse(None, &format!("+{d}"));
+    let bad_international = Failure::Invalid("not a valid international number");
+    if plus {
+        return international(digits)?.ok_or(bad_international);
+    }
+    if let Some(rest) = digits.strip_prefix("00") {
+        return international(rest)?.ok_or(bad_international);
+    }
+    let national = match region {
+        Some(r) => guarded_parse(Some(r), digits)?,
+        None => None,
+    };
+    if digits.starts_with('0') {
+        return national.ok_or(Failure::Invalid(if region.is_none() {
+            "national number without a region to read it in"
+        } else {
+            "not a valid national number"
+        }));
+    }
+    let intl = if digits.len() >= 8 { international(digits)? } else { None };
+    match (national, intl) {
+        (Some(n), None) | (None, Some(n)) => Ok(n),
+        // both readings valid: international digits are usually longer than national ones
+        (Some(n), Some(i)) => Ok(if digits.len() >= 11 || n.country == i.country { i } else { n }),
+        (None, None) => Err(Failure::Invalid("not a valid number")),
+    }
+}
+
+type CacheKey = (bool, String, Option<Id>);
+
+/// Entries kept per thread before the cache is emptied.
+const CACHE_ENTRIES: usize = 8192;
+
+thread_local! {
+    /// libphonenumber parsing costs microseconds and the same senders and recipients recur
+    /// across a batch, so results are memoised per thread (bounded; invisible to callers).
+    static CACHE: RefCell<HashMap<CacheKey, Result<PhoneNumber, Failure>>> = RefCell::new(HashMap::new());
+}
+
+fn resolve_cached(plus: bool, digits: String, region: Option<Id>) -> Result<PhoneNumber, Failure> {
+    let key = (plus, digits, region);
+    if let Some(hit) = CACHE.with(|c| c.borrow().get(&key).cloned()) {
+        return hit;
+    }
+    let result = resolve(key.0, &key.1, key.2);
+    CACHE.with(|c| {
+        let mut c = c.borrow_mut();
+        if c.len() >= CACHE_ENTRIES {
+            c.clear();
+        }
+        c.insert(key, result.clone());
+    });
+    result
 }
 
 /// The digits of a written number and whether it was written with a leading `+`.
@@ -152,36 +218,13 @@ pub fn parse_number(raw: &str, region_hint: Option<&str>) -> Result<PhoneNumber,
         return Err(invalid(raw, "longer than 64 bytes"));
     }
     let (plus, digits) = sanitise(raw).map_err(|why| invalid(raw, why))?;
-    let region = region_id(region_hint);
-    let international = |d: &str| guarded_parse(None, &format!("+{d}"));
-    if plus {
-        return international(&digits)?
-            .ok_or_else(|| invalid(raw, "not a valid international number"));
-    }
-    if let Some(rest) = digits.strip_prefix("00") {
-        return international(rest)?
-            .ok_or_else(|| invalid(raw, "not a valid international number"));
-    }
-    let national = match region {
-        Some(r) => guarded_parse(Some(r), &digits)?,
-        None => None,
-    };
-    if digits.starts_with('0') {
-        return national.ok_or_else(|| {
-            if region.is_none() {
-                invalid(raw, "national number without a region to read it in")
-            } else {
-                invalid(raw, "not a valid national number")
-            }
-        });
-    }
-    let intl = if digits.len() >= 8 { international(&digits)? } else { None };
-    match (national, intl) {
-        (Some(n), None) | (None, Some(n)) => Ok(n),
-        // both readings valid: international digits are usually longer than national ones
-        (Some(n), Some(i)) => Ok(if digits.len() >= 11 || n.country == i.country { i } else { n }),
-        (None, None) => Err(invalid(raw, "not a valid number")),
-    }
+    resolve_cached(plus, digits, region_id(region_hint)).map_err(|f| match f {
+        Failure::Invalid(why) => invalid(raw, why),
+        Failure::Panic => Diagnostic::new(
+            DiagnosticKind::NumberParserPanic,
+            format!("phone number parser failed on {}", quote(raw)),
+        ),
+    })
 }
 
 /// Words that say a number is a phone number (several languages, lowercase prefixes).
@@ -448,6 +491,8 @@ mod tests {
         check("+12345678901234567890", None, Err(()));
         check(&"1".repeat(100), None, Err(()));
         check("jan@example.com", None, Err(()));
+        // non-geographic (satellite) numbers have no country
+        check("+881000000001", None, Ok(("+881000000001", "")));
     }
 
     fn check_text(text: &str, hint: Option<&str>, expect: &[(&str, Option<&str>)]) {

@@ -14,7 +14,7 @@ use std::sync::OnceLock;
 
 use linkify::{LinkFinder, LinkKind};
 use serde::{Serialize, Serializer};
-use unicode_security::MixedScript;
+use unicode_security::{GeneralSecurityProfile, MixedScript};
 
 use crate::defang::{is_icann_tld, refang_mapped};
 use crate::{Diagnostic, DiagnosticKind, Extracted, MAX_URLS, quote};
@@ -150,7 +150,7 @@ fn trim_trailing(token: &str) -> &str {
         let Some(c) = t.chars().next_back() else { return t };
         let cut = match c {
             '.' | ',' | ':' | ';' | '!' | '?' | '\'' | '"' | '»' | '«' | '”' | '“' | '’' | '‘'
-            | '…' | '>' | '*' | '_' | '~' => true,
+            | '…' | '>' | '*' | '_' | '~' | '(' | '[' | '{' | '<' => true,
             ')' => t.matches('(').count() < t.matches(')').count(),
             ']' => t.matches('[').count() < t.matches(']').count(),
             '}' => t.matches('{').count() < t.matches('}').count(),
@@ -202,12 +202,16 @@ pub(crate) fn normalise(token: &str) -> Result<Normalised, Rejected> {
         Some(p) => (Some(&authority[..p]), &authority[p + 1..]),
         None => (None, authority),
     };
+    if userinfo.is_some_and(|u| !u.bytes().all(is_userinfo_byte)) {
+        return Err(Rejected::NotUrl);
+    }
     // port: after the last ':' unless inside an IPv6 literal
     let (host_raw, port) = match host_port.rfind(':') {
         Some(p) if !host_port[p..].contains(']') => {
             let digits = &host_port[p + 1..];
             if digits.is_empty() {
-                (&host_port[..p], None)
+                // `host:` with nothing after: not how links are written
+                return Err(Rejected::NotUrl);
             } else if digits.len() <= 5 && digits.bytes().all(|b| b.is_ascii_digit()) {
                 match digits.parse::<u16>() {
                     Ok(n) => (&host_port[..p], Some(n)),
@@ -253,10 +257,23 @@ pub(crate) fn normalise(token: &str) -> Result<Normalised, Rejected> {
                 Rejected::BadHost(format!("host of {} is not a valid domain", quote(token)))
             })?;
         let ascii = ascii.trim_end_matches('.').to_owned();
+        let bad_label = |l: &str| {
+            l.is_empty()
+                || l.len() > 63
+                || l.starts_with('-')
+                || l.ends_with('-')
+                || !l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        };
+        // TLDs are letters (or an IDN in punycode); `--` in positions 3-4 is reserved for IDNs
+        let tld = ascii.rsplit('.').next().unwrap_or_default();
+        let numeric_tld = !(tld.bytes().all(|b| b.is_ascii_alphabetic())
+            || tld.starts_with("xn--"))
+            || ascii.split('.').any(|l| l.get(2..4) == Some("--") && !l.starts_with("xn--"));
         if ascii.is_empty()
             || ascii.len() > 253
-            || ascii.split('.').any(|l| l.is_empty() || l.len() > 63)
+            || ascii.split('.').any(bad_label)
             || !ascii.contains('.')
+            || numeric_tld
         {
             return Err(if scheme.is_some() {
                 Rejected::BadHost(format!("host of {} is not a valid domain", quote(token)))
@@ -265,6 +282,15 @@ pub(crate) fn normalise(token: &str) -> Result<Normalised, Rejected> {
             });
         }
         host_unicode = idna::domain_to_unicode(&ascii).0;
+        // symbols (`€`, `✓`) pass lenient UTS 46 mapping but no registry sells them
+        let symbol = host_unicode.chars().any(|c| !c.is_ascii() && !c.identifier_allowed());
+        if symbol || tld.len() < 2 {
+            return Err(if scheme.is_some() {
+                Rejected::BadHost(format!("host of {} is not a valid domain", quote(token)))
+            } else {
+                Rejected::NotUrl
+            });
+        }
         host = ascii;
     }
 
@@ -287,7 +313,7 @@ pub(crate) fn normalise(token: &str) -> Result<Normalised, Rejected> {
     url.push_str(scheme);
     url.push_str("://");
     if let Some(u) = userinfo {
-        url.push_str(u);
+        push_encoded(&mut url, u);
         url.push('@');
     }
     url.push_str(&host);
@@ -304,7 +330,7 @@ pub(crate) fn normalise(token: &str) -> Result<Normalised, Rejected> {
         if !tail.starts_with('/') {
             url.push('/');
         }
-        url.push_str(tail);
+        push_encoded(&mut url, tail);
     }
     Ok(Normalised {
         url,
@@ -316,6 +342,33 @@ pub(crate) fn normalise(token: &str) -> Result<Normalised, Rejected> {
         has_userinfo: userinfo.is_some(),
         port,
     })
+}
+
+/// RFC 3986 userinfo: unreserved, sub-delims, `:` and percent escapes.
+fn is_userinfo_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:%".contains(&b)
+}
+
+/// Appends `s`, percent-encoding what may not stand in a URL as is: controls, spaces,
+/// invisible format characters and the ASCII characters browsers escape. Letters of any
+/// script stay readable (IRI).
+fn push_encoded(out: &mut String, s: &str) {
+    for c in s.chars() {
+        let escape = c.is_control()
+            || c.is_whitespace()
+            || matches!(c, '"' | '<' | '>' | '\\' | '^' | '`' | '{' | '|' | '}')
+            || matches!(c, '\u{00AD}' | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2064}' | '\u{FEFF}' | '\u{FF0E}' | '\u{3002}' | '\u{FF61}');
+        if escape {
+            let mut buf = [0u8; 4];
+            for b in c.encode_utf8(&mut buf).bytes() {
+                out.push('%');
+                out.push(char::from(b"0123456789ABCDEF"[usize::from(b >> 4)]));
+                out.push(char::from(b"0123456789ABCDEF"[usize::from(b & 15)]));
+            }
+        } else {
+            out.push(c);
+        }
+    }
 }
 
 /// Dotted-quad IPv4 only (decimal); other WHATWG forms are rare in SMS.
@@ -372,15 +425,20 @@ pub(crate) fn find_urls(text: &str, out: &mut Extracted) {
             if !scan[end..].starts_with('/') {
                 continue;
             }
-            end += scan[end..].find(char::is_whitespace).unwrap_or(scan.len() - end);
+            end += scan[end..]
+                .find(|c: char| !(c.is_alphanumeric() || "/._~%!$&'*+,;=:@?#-".contains(c)))
+                .unwrap_or(scan.len() - end);
             skip_until = end;
         }
         let token = trim_trailing(&scan[start..end]);
+        // nested forms such as `[[.]]` need more than the one mapped pass
+        let refanged_token = crate::refang(token);
+        let refanged_token = trim_trailing(&refanged_token);
         if token.is_empty() {
             continue;
         }
         let end = start + token.len();
-        match normalise(token) {
+        match normalise(refanged_token) {
             Ok(n) => {
                 if out.urls.len() >= MAX_URLS {
                     out.diagnostics.push(Diagnostic::new(
@@ -391,7 +449,7 @@ pub(crate) fn find_urls(text: &str, out: &mut Extracted) {
                 }
                 let (os, oe) = to_original(start, end);
                 let raw = text.get(os..oe).unwrap_or_default();
-                out.urls.push(build(os..oe, raw, token, n));
+                out.urls.push(build(os..oe, raw, refanged_token, n));
             }
             Err(Rejected::NotUrl) => {}
             Err(Rejected::BadHost(msg)) => {
