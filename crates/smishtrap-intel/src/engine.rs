@@ -51,6 +51,10 @@ const SUSPICIOUS_TLDS: &[&str] = &[
     "center", "email", "ltd", "group", "asia", "su", "cn", "ru",
 ];
 
+/// Generic top-level domains recognised in links written with spaces around the dot.
+const COMMON_TLDS: &[&str] =
+    &["com", "net", "org", "app", "dev", "io", "eu", "gov", "edu", "biz", "pro", "mobi"];
+
 /// Feature weights in log-odds.
 mod w {
     pub(super) const BIAS: f32 = -0.4;
@@ -173,6 +177,7 @@ impl Engine {
         });
 
         let (score, verdict, reasons) = self.score(
+            text,
             &extracted.urls,
             &extracted.numbers,
             &impersonations,
@@ -215,6 +220,7 @@ impl Engine {
     #[allow(clippy::too_many_arguments, reason = "one call site; a struct would only rename them")]
     fn score(
         &self,
+        text: &str,
         urls: &[ExtractedUrl],
         numbers: &[smishtrap_extract::MentionedNumber],
         impersonations: &[(usize, Impersonation)],
@@ -225,7 +231,14 @@ impl Engine {
     ) -> (f32, Verdict, Vec<String>) {
         let mut r = Reasons(Vec::new());
         let mut total = w::BIAS;
-        let has_link = !urls.is_empty();
+        // A scheme or `www.` the extractor could not turn into a URL is a link broken up on
+        // purpose (`https://csam-be. info`): still a way out of the message.
+        let broken_link = urls.is_empty() && {
+            let lower = text.to_ascii_lowercase();
+            ["http://", "https://", "hxxp", "www.", "://", "xn--"].iter().any(|m| lower.contains(m))
+                || spaced_domain(&lower)
+        };
+        let has_link = !urls.is_empty() || broken_link;
         let valid_numbers: Vec<&smishtrap_extract::PhoneNumber> =
             numbers.iter().filter_map(|n| n.number.as_ref()).collect();
         // A number written in the text is a channel even when it does not validate
@@ -256,7 +269,7 @@ impl Engine {
                 .map(|d| !self.catalog.official_for(d.as_str()).is_empty())
                 .unwrap_or(false)
         };
-        let all_official = has_link && urls.iter().all(official);
+        let all_official = !urls.is_empty() && urls.iter().all(official);
         if impersonations.is_empty()
             && has_link
             && let Some(b) = brand.filter(|b| mentioned.contains(b))
@@ -312,6 +325,15 @@ impl Engine {
             !official(u) && u.registrable_domain.as_ref().is_some_and(|d| d.name().contains('-'))
         }) {
             total += w::HYPHENATED_DOMAIN;
+        }
+        if broken_link {
+            total += r.add(
+                w::EVASIVE_LINK + 0.5,
+                "contains a link broken up so that filters cannot read it",
+            );
+            if brand.is_some_and(|b| mentioned.contains(&b)) {
+                strong_smishing = true;
+            }
         }
         if let Some(u) = urls.iter().find(|u| u.defanged) {
             total += r.add(
@@ -448,6 +470,35 @@ impl Engine {
     }
 }
 
+/// `name. tld/` or `name . tld/`: a domain with spaces around its dot, followed by a path.
+fn spaced_domain(lower: &str) -> bool {
+    let b = lower.as_bytes();
+    let mut i = 0;
+    while let Some(pos) = b.get(i..).and_then(|rest| rest.iter().position(|&c| c == b'.')) {
+        let dot = i + pos;
+        i = dot + 1;
+        let before_ok =
+            dot > 0 && b.get(dot - 1).is_some_and(|c| c.is_ascii_alphanumeric() || *c == b' ');
+        let mut j = dot + 1;
+        let mut spaced = b.get(dot.wrapping_sub(1)) == Some(&b' ');
+        while b.get(j) == Some(&b' ') {
+            spaced = true;
+            j += 1;
+        }
+        let start = j;
+        while b.get(j).is_some_and(u8::is_ascii_lowercase) {
+            j += 1;
+        }
+        let tld = lower.get(start..j).unwrap_or("");
+        let known_tld =
+            tld.len() == 2 || COMMON_TLDS.contains(&tld) || SUSPICIOUS_TLDS.contains(&tld);
+        if before_ok && spaced && known_tld && b.get(j) == Some(&b'/') {
+            return true;
+        }
+    }
+    false
+}
+
 fn suspicious_tld(u: &ExtractedUrl) -> bool {
     u.registrable_domain.as_ref().is_some_and(|d| {
         let tld = d.suffix().rsplit('.').next().unwrap_or("");
@@ -536,6 +587,30 @@ mod tests {
             Some("Skatteverket"),
             Some("names Skatteverket but links to skv-retur[.]com"),
         );
+    }
+
+    #[test]
+    fn links_broken_up_to_dodge_filters() {
+        check(
+            "CSAM: bevestig uw identiteit via https://csam-be. info/verif/x",
+            Verdict::Smishing,
+            Some("CSAM"),
+            Some("broken up"),
+        );
+        check(
+            "INPS: aggiorna i tuoi dati su inps-rimborso . info/modulo",
+            Verdict::Smishing,
+            Some("INPS"),
+            None,
+        );
+        for (text, expect) in [
+            ("go to example. com/x", true),
+            ("see you at 5. ok?", false),
+            ("end. Next/then", false),
+            ("a . info/x", true),
+        ] {
+            assert_eq!(spaced_domain(&text.to_ascii_lowercase()), expect, "{text}");
+        }
     }
 
     #[test]
