@@ -114,25 +114,40 @@ pub(crate) fn is_icann_tld(label: &[u8]) -> bool {
 }
 
 /// What follows a spaced dot must look like the rest of a domain: a lowercase label that is
-/// a TLD itself, or is followed by `.` or `/` (more domain or a path).
-fn spaced_dot_right_ok(bytes: &[u8], at: usize) -> bool {
+/// a TLD (then a path, a space or the end), or a label followed directly by `.label` or `/`,
+/// or by another spaced dot (`www . csam . be`).
+fn spaced_dot_right_ok(bytes: &[u8], at: usize, depth: u8) -> bool {
     let rest = &bytes[at..];
     let n = rest.iter().take_while(|&&b| is_lower_label_byte(b)).count();
-    if n == 0 || rest[0] == b'-' {
+    if n == 0 || rest[0] == b'-' || depth > 3 {
         return false;
     }
+    let after = rest.get(n).copied();
     // a label directly followed by more letters (uppercase, non-ASCII) is a word, not a domain
-    if rest.get(n).is_some_and(|&b| b.is_ascii_alphabetic() || b >= 0x80) {
+    if after.is_some_and(|b| b.is_ascii_alphabetic() || b >= 0x80) {
         return false;
     }
-    if is_icann_tld(&rest[..n]) {
+    let ends_here = matches!(after, None | Some(b' ' | b'/' | b',' | b'!' | b'?' | b')' | b'\n'))
+        || (after == Some(b'.') && !rest.get(n + 1).is_some_and(|&b| is_label_byte(b)));
+    if ends_here && is_icann_tld(&rest[..n]) {
         return true;
     }
-    // more labels follow, possibly spaced too: `www . csam . be`
-    let spaces = rest[n..].iter().take_while(|&&b| b == b' ').count().min(3);
-    let next = n + spaces;
-    (matches!(rest.get(next), Some(b'.')) || spaces == 0 && rest.get(n) == Some(&b'/'))
-        && rest[next + 1..].iter().find(|&&b| b != b' ').is_some_and(|&b| is_label_byte(b))
+    match after {
+        Some(b'/') => true,
+        Some(b'.') => rest.get(n + 1).is_some_and(|&b| is_lower_label_byte(b)),
+        Some(b' ') => {
+            let spaces = rest[n..].iter().take_while(|&&b| b == b' ').count();
+            let trailing = rest
+                .get(n + spaces + 1..)
+                .map_or(0, |r| r.iter().take_while(|&&b| b == b' ').count());
+            spaces <= 3
+                && rest.get(n + spaces) == Some(&b'.')
+                && trailing > 0
+                && trailing <= 3
+                && spaced_dot_right_ok(bytes, at + n + spaces + 1 + trailing, depth + 1)
+        }
+        _ => false,
+    }
 }
 
 /// Zero-width and invisible characters smishers put inside links.
@@ -256,7 +271,7 @@ pub(crate) fn refang_mapped(text: &str) -> Option<Refanged> {
                 let after_sp = &rest[spaces..];
                 let dot_len = if after_sp.first() == Some(&b'.') {
                     1
-                } else if starts_with_ci(after_sp, b"dot ") && spaces > 0 {
+                } else if after_sp.starts_with(b"dot ") || after_sp.starts_with(b"DOT ") {
                     3
                 } else {
                     0
@@ -264,10 +279,17 @@ pub(crate) fn refang_mapped(text: &str) -> Option<Refanged> {
                 if dot_len > 0 && spaces <= 3 {
                     let after_dot = i + spaces + dot_len;
                     let trailing = bytes[after_dot..].iter().take_while(|&&c| c == b' ').count();
-                    let need_trailing = dot_len == 3;
+                    // `word .so` is sloppy typing; a spaced dot needs spaces on both sides,
+                    // unless a path follows (`csam-be .info/x`)
+                    let right = after_dot + trailing;
+                    let path_follows = {
+                        let label =
+                            bytes[right..].iter().take_while(|&&b| is_lower_label_byte(b)).count();
+                        bytes.get(right + label) == Some(&b'/')
+                    };
                     if trailing <= 3
-                        && (!need_trailing || trailing > 0)
-                        && spaced_dot_right_ok(bytes, after_dot + trailing)
+                        && (trailing > 0 || path_follows)
+                        && spaced_dot_right_ok(bytes, right, 0)
                     {
                         out.replace(i, after_dot + trailing, ".");
                         i = after_dot + trailing;
@@ -369,6 +391,8 @@ mod tests {
             ("user[@]example.com", "user@example.com"),
             ("Ga naar csam-be . info nu", "Ga naar csam-be.info nu"),
             ("csam-be .info/x", "csam-be.info/x"),
+            ("www . csam . be", "www.csam.be"),
+            ("csam . belgium-id.top/x", "csam.belgium-id.top/x"),
             ("csam dot be", "csam.be"),
             ("http:// example.com", "http://example.com"),
             ("exa\u{200B}mple.com", "example.com"),
@@ -380,6 +404,7 @@ mod tests {
             ("see (a) and [b]", "see (a) and [b]"),
             ("I'll dot the i", "I'll dot the i"),
             ("he said . then", "he said . then"),
+            ("nice dress .so pretty", "nice dress .so pretty"),
             ("hxxp is a word", "hxxp is a word"),
             ("plain http://example.com", "plain http://example.com"),
             ("", ""),

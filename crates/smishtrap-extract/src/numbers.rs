@@ -331,12 +331,10 @@ pub(crate) fn find_numbers(text: &str, region_hint: Option<&str>, out: &mut Extr
         let start = i;
         let mut end = i + 1;
         let mut j = i + 1;
-        let mut digits = usize::from(b.is_ascii_digit());
         let mut last_sep = false;
         while j < bytes.len() && j - start < 40 {
             let c = bytes[j];
             if c.is_ascii_digit() {
-                digits += 1;
                 end = j + 1;
                 last_sep = false;
                 j += 1;
@@ -354,8 +352,18 @@ pub(crate) fn find_numbers(text: &str, region_hint: Option<&str>, out: &mut Extr
         if bytes.get(end) == Some(&b')') && text[start..end].contains('(') {
             end += 1;
         }
+        // an opening bracket without its closing one is not part of the number: `0800 (18+)`
+        let mut raw = &text[start..end];
+        if let Some(open) = raw.rfind('(').filter(|&o| !raw[o..].contains(')')) {
+            raw = raw[..open].trim_end_matches(is_sep);
+            end = start + raw.len();
+        }
+        if raw.contains(')') && !raw.contains('(') {
+            raw = raw[..raw.find(')').unwrap_or(raw.len())].trim_end_matches(is_sep);
+            end = start + raw.len();
+        }
         i = end.max(i + 1);
-        let raw = &text[start..end];
+        let digits = raw.bytes().filter(u8::is_ascii_digit).count();
         if !(8..=MAX_DIGITS).contains(&digits) {
             continue;
         }
@@ -539,6 +547,11 @@ mod tests {
         );
         // phone word with an unparseable number: kept raw
         check_text("Call 0470123456 now", None, &[("0470123456", None)]);
+        check_text(
+            "Call 08000407165 (18+) now",
+            Some("GB"),
+            &[("08000407165", Some("+448000407165"))],
+        );
         // not phone numbers
         for text in [
             "Betaal 12345678 EUR voor 12.05.2024",
@@ -553,6 +566,7 @@ mod tests {
             "https://csam-be.info/0470123456",
             "3.14159265358979",
             "Your balance is 1234567890",
+            "(",
         ] {
             check_text(text, Some("BE"), &[]);
         }

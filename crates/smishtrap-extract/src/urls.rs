@@ -143,6 +143,22 @@ pub(crate) fn is_shortener(host: &str) -> bool {
 /// File extensions that are also TLDs; bare `name.ext` tokens with them are files, not links.
 const FILE_LIKE_TLDS: &[&str] = &["py", "sh", "md", "zip", "mov", "rs", "pl"];
 
+static BARE_GTLDS_TXT: &str = include_str!("../data/bare_gtlds.txt");
+
+/// Whether a domain written bare may end in `tld` (lowercase): any country code, or a
+/// generic TLD from the shipped list.
+fn bare_tld_ok(tld: &str) -> bool {
+    static SET: OnceLock<HashSet<&'static str>> = OnceLock::new();
+    let set = SET.get_or_init(|| {
+        BARE_GTLDS_TXT
+            .lines()
+            .filter(|l| !l.starts_with('#'))
+            .flat_map(str::split_whitespace)
+            .collect()
+    });
+    (tld.len() == 2 && tld.bytes().all(|b| b.is_ascii_lowercase())) || set.contains(tld)
+}
+
 /// Trailing characters that end a sentence rather than a URL.
 fn trim_trailing(token: &str) -> &str {
     let mut t = token;
@@ -202,7 +218,12 @@ pub(crate) fn normalise(token: &str) -> Result<Normalised, Rejected> {
         Some(p) => (Some(&authority[..p]), &authority[p + 1..]),
         None => (None, authority),
     };
-    if userinfo.is_some_and(|u| !u.bytes().all(is_userinfo_byte)) {
+    let bad_escape = |u: &str| {
+        u.match_indices('%').any(|(i, _)| {
+            !u.get(i + 1..i + 3).is_some_and(|h| h.bytes().all(|b| b.is_ascii_hexdigit()))
+        })
+    };
+    if userinfo.is_some_and(|u| !u.bytes().all(is_userinfo_byte) || bad_escape(u)) {
         return Err(Rejected::NotUrl);
     }
     // port: after the last ':' unless inside an IPv6 literal
@@ -302,7 +323,17 @@ pub(crate) fn normalise(token: &str) -> Result<Normalised, Rejected> {
         let title_case = tld_raw.chars().next().is_some_and(char::is_uppercase)
             && tld_raw.chars().skip(1).any(char::is_lowercase);
         let file_like = bare && FILE_LIKE_TLDS.contains(&tld) && host.matches('.').count() == 1;
-        if registrable_domain.is_none() || !is_icann_tld(tld.as_bytes()) || title_case || file_like
+        // a bare `x.tld` needs a plausible name and TLD; glued sentences fail here
+        let weak_bare = bare
+            && (!bare_tld_ok(tld)
+                || registrable_domain.as_ref().is_some_and(|d| {
+                    d.name().len() < 2 || !d.name().bytes().any(|b| b.is_ascii_alphabetic())
+                }));
+        if registrable_domain.is_none()
+            || !is_icann_tld(tld.as_bytes())
+            || title_case
+            || file_like
+            || weak_bare
         {
             return Err(Rejected::NotUrl);
         }
@@ -422,7 +453,12 @@ pub(crate) fn find_urls(text: &str, out: &mut Extracted) {
         let (start, mut end) = (link.start(), link.end());
         if *link.kind() == LinkKind::Email {
             // `bank.com@evil.top/login` is a URL with userinfo, not an e-mail address
-            if !scan[end..].starts_with('/') {
+            let local = link.as_str().split('@').next().unwrap_or_default();
+            let host_like = local.contains('.')
+                && local
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'));
+            if !scan[end..].starts_with('/') || !host_like {
                 continue;
             }
             end += scan[end..]
@@ -586,6 +622,11 @@ mod tests {
             "javascript://alert(1)",
             "Hello . World",
             "tel:+32470123456",
+            "see you tomorrow.call me",
+            "ok so.how are you",
+            "I love it.now go",
+            "2.IM",
+            "nice dress .so pretty",
             "",
         ] {
             check(input, &[]);

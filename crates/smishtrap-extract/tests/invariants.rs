@@ -112,6 +112,24 @@ fn check_language(text: &str) {
     }
 }
 
+/// Inputs the fuzzers and proptest once broke on.
+#[test]
+fn regressions() {
+    for text in [
+        "htti://a%$b@c.top/x",
+        "www . csam . Tel:04\u{FFFD}21\u{FFFD}3 :4 56 http://a.`@c.top/x",
+        "http://{.}\".com@а\u{200b}.com[/])+32.com",
+        "hxxps://([dot]3(5 ( ))/(379467800hxxps://+32[.]+32[/][:]//.com[:]//+32",
+        "𭮤\u{3c2f4}  . €[.](.)€\\.00hxxps://3€\\.K",
+        "00[dot]\"+32hxxps://ü\u{200b}00\\.329919653hxxps://ü",
+        "(\u{200b}@)",
+    ] {
+        check_extracted(text, Some("BE"));
+        let once = defang(text);
+        assert_eq!(defang(&once), once);
+    }
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 3000, ..ProptestConfig::default() })]
 
