@@ -1,8 +1,9 @@
 //! Insert throughput of the SQLite store in bus-sized batches (the sensor's write path).
 //!
 //! `cargo bench -p smishtrap-store --bench insert`; criterion reports elements/s = events/s.
-//! Events are realistic `sms.send` captures (~1 KiB of JSON) with fresh ids every iteration,
-//! so `INSERT OR IGNORE` really inserts.
+//! Events are realistic `sms.send` captures (~1.3 KiB of JSON) with fresh ids every
+//! iteration, so `INSERT OR IGNORE` really inserts; each case starts from a fresh store.
+//! Cases vary the batch size and the number of distinct client addresses per batch.
 
 #![allow(missing_docs, unreachable_pub, clippy::unwrap_used, reason = "benchmark harness")]
 
@@ -17,7 +18,7 @@ use smishtrap_event::{
 };
 use smishtrap_store::{SqliteStore, db_path};
 
-fn sms_event(n: u64) -> Event {
+fn sms_event(n: u64, sources: u64) -> Event {
     let body = format!(
         r#"{{"id":"{n}","execute":1,"core":"yruo_sms","function":"send_sms","values":[{{"base":"api_sms","value":{{"phone":"+3247{n:07}","content":"Uw eBox bevat een nieuw bericht van de FOD Financien. Bevestig uw identiteit via https://example.invalid/{n} om uw teruggave te ontvangen."}}}}]}}"#
     );
@@ -28,7 +29,7 @@ fn sms_event(n: u64) -> Event {
         sensor: "bench".into(),
         persona: "milesight-ur32l".into(),
         session: format!("c{}", n / 8),
-        src_ip: IpAddr::from([203, 0, 113, (n % 250) as u8]),
+        src_ip: IpAddr::from([203, 0, (n % sources / 256) as u8, (n % sources % 256) as u8]),
         src_port: 40_000,
         dst_port: 8080,
         kind: EventKind::SmsSend,
@@ -62,19 +63,22 @@ fn sms_event(n: u64) -> Event {
     }
 }
 
-fn insert(c: &mut Criterion) {
-    let dir = tempfile::tempdir().unwrap();
-    let mut store = SqliteStore::open(&db_path(dir.path())).unwrap();
-    let mut next = 0_u64;
-    let mut group = c.benchmark_group("sqlite_insert");
-    group.measurement_time(Duration::from_secs(8));
-    for batch in [64_usize, 512, 4096] {
+/// Inserts `batch`-sized batches from `sources` distinct client addresses into a fresh store.
+fn bench_batches(c: &mut Criterion, group: &str, cases: &[(usize, u64)]) {
+    let mut group = c.benchmark_group(group);
+    group.measurement_time(Duration::from_secs(6)).warm_up_time(Duration::from_secs(1));
+    for &(batch, sources) in cases {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = SqliteStore::open(&db_path(dir.path())).unwrap();
+        let mut next = 0_u64;
         group.throughput(Throughput::Elements(batch as u64));
-        group.bench_with_input(BenchmarkId::from_parameter(batch), &batch, |b, &batch| {
+        let id = BenchmarkId::new(format!("{sources}_sources"), batch);
+        group.bench_function(id, |b| {
             b.iter_custom(|iters| {
                 let mut spent = Duration::ZERO;
                 for _ in 0..iters {
-                    let events: Vec<Event> = (next..next + batch as u64).map(sms_event).collect();
+                    let events: Vec<Event> =
+                        (next..next + batch as u64).map(|n| sms_event(n, sources)).collect();
                     next += batch as u64;
                     let start = Instant::now();
                     store.write_batch(&events).unwrap();
@@ -87,5 +91,15 @@ fn insert(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, insert);
+/// Batch size: under load the bus commits whatever queued meanwhile (up to 4096).
+fn by_batch_size(c: &mut Criterion) {
+    bench_batches(c, "sqlite_insert", &[(64, 16), (512, 16), (4096, 16)]);
+}
+
+/// Distinct clients per batch: each one dirties its own page of the `src_ip` index.
+fn by_sources(c: &mut Criterion) {
+    bench_batches(c, "sqlite_insert", &[(512, 1), (512, 256)]);
+}
+
+criterion_group!(benches, by_batch_size, by_sources);
 criterion_main!(benches);
