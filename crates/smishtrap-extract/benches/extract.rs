@@ -66,6 +66,32 @@ fn bench(c: &mut Criterion) {
             black_box(parse_number(black_box(numbers[i]), Some("BE")))
         })
     });
+    // the reference the fast detector derives from, for comparison only
+    let lingua = lingua::LanguageDetectorBuilder::from_iso_codes_639_1(&[
+        lingua::IsoCode639_1::NL,
+        lingua::IsoCode639_1::FR,
+        lingua::IsoCode639_1::SV,
+        lingua::IsoCode639_1::IT,
+        lingua::IsoCode639_1::EN,
+        lingua::IsoCode639_1::ES,
+        lingua::IsoCode639_1::DE,
+        lingua::IsoCode639_1::PT,
+        lingua::IsoCode639_1::DA,
+        lingua::IsoCode639_1::NB,
+        lingua::IsoCode639_1::NN,
+        lingua::IsoCode639_1::FI,
+        lingua::IsoCode639_1::PL,
+    ])
+    .with_low_accuracy_mode()
+    .with_preloaded_language_models()
+    .build();
+    let mut i = 0usize;
+    g.bench_function("lingua_low_accuracy_reference", |b| {
+        b.iter(|| {
+            i = (i + 1) % texts.len();
+            black_box(lingua.detect_language_of(black_box(texts[i].as_str())))
+        })
+    });
     g.finish();
 }
 

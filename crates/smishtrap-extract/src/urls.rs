@@ -133,11 +133,18 @@ fn shorteners() -> &'static HashSet<&'static str> {
     })
 }
 
-/// Whether a host (lowercase ASCII) or its registrable domain is a known shortener.
-pub(crate) fn is_shortener(host: &str) -> bool {
+/// Whether a host (lowercase ASCII) or its registrable domain is a known URL shortener
+/// (list shipped in `data/shorteners.txt`).
+pub fn is_shortener(host: &str) -> bool {
     let set = shorteners();
     let host = host.strip_prefix("www.").unwrap_or(host);
     set.contains(host) || psl::domain_str(host).is_some_and(|d| set.contains(d))
+}
+
+/// UTS #39 confusable skeleton of `s` (as in [`ExtractedUrl::skeleton`]), for comparing
+/// brand names and domains with their look-alikes: `skeleton("pаypal") == skeleton("paypal")`.
+pub fn confusable_skeleton(s: &str) -> String {
+    unicode_security::skeleton(s).collect()
 }
 
 /// File extensions that are also TLDs; bare `name.ext` tokens with them are files, not links.

@@ -133,3 +133,50 @@ fn lingua_reference_on_dev_corpus() {
     accuracy("lingua high-accuracy on smish-dev", &rows, 10, |t| lingua_code(&high, t));
     accuracy("lingua low-accuracy on smish-dev", &rows, 10, |t| lingua_code(&low, t));
 }
+
+/// lingua's held-out test sets (shipped in its model crates), per language.
+fn lingua_testdata(file: &str) -> Vec<(String, String)> {
+    let dirs = [
+        ("nl", &lingua_dutch_language_model::DUTCH_TESTDATA_DIRECTORY),
+        ("fr", &lingua_french_language_model::FRENCH_TESTDATA_DIRECTORY),
+        ("sv", &lingua_swedish_language_model::SWEDISH_TESTDATA_DIRECTORY),
+        ("it", &lingua_italian_language_model::ITALIAN_TESTDATA_DIRECTORY),
+        ("en", &lingua_english_language_model::ENGLISH_TESTDATA_DIRECTORY),
+        ("es", &lingua_spanish_language_model::SPANISH_TESTDATA_DIRECTORY),
+        ("de", &lingua_german_language_model::GERMAN_TESTDATA_DIRECTORY),
+        ("pt", &lingua_portuguese_language_model::PORTUGUESE_TESTDATA_DIRECTORY),
+        ("da", &lingua_danish_language_model::DANISH_TESTDATA_DIRECTORY),
+        ("no", &lingua_bokmal_language_model::BOKMAL_TESTDATA_DIRECTORY),
+        ("no", &lingua_nynorsk_language_model::NYNORSK_TESTDATA_DIRECTORY),
+        ("fi", &lingua_finnish_language_model::FINNISH_TESTDATA_DIRECTORY),
+        ("pl", &lingua_polish_language_model::POLISH_TESTDATA_DIRECTORY),
+    ];
+    let mut rows = Vec::new();
+    for (code, dir) in dirs {
+        let text = dir.get_file(file).and_then(|f| f.contents_utf8()).unwrap();
+        rows.extend(text.lines().map(|l| (code.to_owned(), l.to_owned())));
+    }
+    rows
+}
+
+#[test]
+fn lingua_test_sentences() {
+    let rows = lingua_testdata("sentences.txt");
+    let acc = accuracy("fast detector on lingua test sentences", &rows, 0, detect_language);
+    assert!(acc >= 0.95, "{acc:.4}");
+    let rows = lingua_testdata("word-pairs.txt");
+    accuracy("fast detector on lingua test word pairs", &rows, 0, detect_language);
+}
+
+/// The same sets through lingua itself, for the report (slow: ignored by default).
+#[test]
+#[ignore]
+fn lingua_reference_on_test_sentences() {
+    let low = lingua(true);
+    let high = lingua(false);
+    for file in ["sentences.txt", "word-pairs.txt"] {
+        let rows = lingua_testdata(file);
+        accuracy(&format!("lingua low-accuracy on {file}"), &rows, 0, |t| lingua_code(&low, t));
+        accuracy(&format!("lingua high-accuracy on {file}"), &rows, 0, |t| lingua_code(&high, t));
+    }
+}
