@@ -1,6 +1,7 @@
 //! Insert throughput of the SQLite store in bus-sized batches (the sensor's write path).
 //!
 //! `cargo bench -p smishtrap-store --bench insert`; criterion reports elements/s = events/s.
+//! With `--features postgres` it also measures the PostgreSQL backend.
 //! Events are realistic `sms.send` captures (~1.3 KiB of JSON) with fresh ids every
 //! iteration, so `INSERT OR IGNORE` really inserts; each case starts from a fresh store.
 //! Cases vary the batch size and the number of distinct client addresses per batch.
@@ -101,5 +102,42 @@ fn by_sources(c: &mut Criterion) {
     bench_batches(c, "sqlite_insert", &[(512, 1), (512, 256)]);
 }
 
+/// The same write path into PostgreSQL (feature `postgres`; server from
+/// `SMISHTRAP_TEST_POSTGRES`, default 127.0.0.1:5432 user postgres), in a scratch schema.
+#[cfg(feature = "postgres")]
+fn postgres(c: &mut Criterion) {
+    let conninfo = std::env::var("SMISHTRAP_TEST_POSTGRES")
+        .unwrap_or_else(|_| "host=127.0.0.1 port=5432 user=postgres dbname=postgres".into());
+    let schema = format!("smishtrap_bench_{}", std::process::id());
+    let mut store = smishtrap_store::PostgresStore::open(&conninfo, &schema).unwrap();
+    let mut group = c.benchmark_group("postgres_insert");
+    group.measurement_time(Duration::from_secs(6)).warm_up_time(Duration::from_secs(1));
+    let mut next = 0_u64;
+    for batch in [64_usize, 512] {
+        group.throughput(Throughput::Elements(batch as u64));
+        group.bench_function(BenchmarkId::new("16_sources", batch), |b| {
+            b.iter_custom(|iters| {
+                let mut spent = Duration::ZERO;
+                for _ in 0..iters {
+                    let events: Vec<Event> =
+                        (next..next + batch as u64).map(|n| sms_event(n, 16)).collect();
+                    next += batch as u64;
+                    let start = Instant::now();
+                    store.write_batch(&events).unwrap();
+                    spent += start.elapsed();
+                }
+                spent
+            });
+        });
+    }
+    group.finish();
+    drop(store);
+    let mut admin = postgres::Client::connect(&conninfo, postgres::NoTls).unwrap();
+    admin.batch_execute(&format!("DROP SCHEMA \"{schema}\" CASCADE")).unwrap();
+}
+
+#[cfg(not(feature = "postgres"))]
 criterion_group!(benches, by_batch_size, by_sources);
+#[cfg(feature = "postgres")]
+criterion_group!(benches, by_batch_size, by_sources, postgres);
 criterion_main!(benches);

@@ -217,6 +217,19 @@ fn bad_arguments_are_named() {
 }
 
 #[test]
+fn reads_while_a_writer_holds_the_store_open() {
+    let dir = ok(tempfile::tempdir());
+    let mut writer = ok(SqliteStore::open(&db_path(dir.path())));
+    ok(writer.insert_batch(&[event("w-0", 0, EventKind::HttpRequest)]));
+    // committed to the WAL, not checkpointed, writer still open: what a live sensor looks like
+    assert!(dir.path().join("smishtrap.db-wal").exists());
+    assert_eq!(ids(&events(dir.path(), &[]).0), ["w-0"]);
+    ok(writer.insert_batch(&[event("w-1", 1, EventKind::SmsSend)]));
+    assert_eq!(ids(&events(dir.path(), &[]).0), ["w-0", "w-1"]);
+    drop(writer);
+}
+
+#[test]
 fn missing_store_is_a_clear_error_and_creates_nothing() {
     let dir = ok(tempfile::tempdir());
     let data = dir.path().join("nowhere");
