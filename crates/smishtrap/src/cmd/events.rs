@@ -412,6 +412,20 @@ mod tests {
     }
 
     #[test]
+    fn no_code_point_reaches_the_terminal_raw_if_it_could_hide_or_move_text() {
+        let specials = (0..0x3000_u32).chain(0xfe00..0x10000).chain(0xe0000..0xe0080);
+        for c in specials.filter_map(char::from_u32) {
+            let shown = table::show(&format!("a{c}{c}b"), 20);
+            assert!(
+                !shown.chars().any(|s| s.is_control() || ('\u{2028}'..='\u{202e}').contains(&s)),
+                "U+{:04X} shown raw: {shown:?}",
+                u32::from(c)
+            );
+            assert!(shown.chars().count() <= 20, "U+{:04X}: {shown:?}", u32::from(c));
+        }
+    }
+
+    #[test]
     fn cut_keeps_short_strings() {
         assert_eq!(table::cut("abc", 3), "abc");
         assert_eq!(table::cut("abcd", 3), "ab…");
