@@ -148,6 +148,19 @@ fn evaluate(engine: &Engine, test: &[&Example]) -> Vec<(&'static str, Tally)> {
     let mut out: Vec<(&'static str, Tally)> = Vec::new();
     for e in test {
         let a = engine.analyze(&e.record, String::new(), &AnalyzeOptions::default());
+        if std::env::var_os("SMISHTRAP_CHECK_VERBOSE").is_some() {
+            let wrong = if e.corpus == "smish-dev" {
+                (e.label == "smishing") != (a.verdict == Verdict::Smishing)
+            } else {
+                e.unwanted() != (a.verdict != Verdict::Ham)
+            };
+            if wrong {
+                eprintln!(
+                    "MISS {} {} -> {:?} {:.3} {:?} | {}",
+                    e.corpus, e.label, a.verdict, a.score, a.reasons, e.record.text
+                );
+            }
+        }
         let idx = match out.iter().position(|(c, _)| *c == e.corpus) {
             Some(i) => i,
             None => {

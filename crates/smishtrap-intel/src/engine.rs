@@ -57,7 +57,9 @@ const COMMON_TLDS: &[&str] =
 
 /// Feature weights in log-odds.
 mod w {
-    pub(super) const BIAS: f32 = -0.4;
+    pub(super) const BIAS: f32 = -0.1;
+    /// Without the text model, its prior (most messages are wanted) is stood in for here.
+    pub(super) const BIAS_RULES_ONLY: f32 = -1.5;
     /// A smishing verdict needs more evidence than "unwanted": log-odds at or above this.
     pub(super) const SMISHING_MIN: f32 = 1.5;
     pub(super) const IMPERSONATION: f32 = 5.0;
@@ -76,11 +78,12 @@ mod w {
     pub(super) const CREDENTIAL: f32 = 1.2;
     pub(super) const PAYMENT: f32 = 0.9;
     pub(super) const DELIVERY: f32 = 0.3;
+    pub(super) const MONEY: f32 = 0.5;
     pub(super) const MARKETING: f32 = 0.4;
     pub(super) const ACTION_ON_LINK: f32 = 1.0;
     pub(super) const CALL_BACK: f32 = 1.0;
     pub(super) const NUMBER_COUNTRY_MISMATCH: f32 = 0.8;
-    pub(super) const NO_CHANNEL: f32 = -0.5;
+    pub(super) const NO_CHANNEL: f32 = -0.3;
     pub(super) const MODEL: f32 = 1.0;
     pub(super) const MODEL_CLAMP: f32 = 6.0;
 }
@@ -230,7 +233,7 @@ impl Engine {
         model_logit: Option<f32>,
     ) -> (f32, Verdict, Vec<String>) {
         let mut r = Reasons(Vec::new());
-        let mut total = w::BIAS;
+        let mut total = if model_logit.is_some() { w::BIAS } else { w::BIAS_RULES_ONLY };
         // A scheme or `www.` the extractor could not turn into a URL is a link broken up on
         // purpose (`https://csam-be. info`): still a way out of the message.
         let broken_link = urls.is_empty() && {
@@ -376,6 +379,9 @@ impl Engine {
             total +=
                 r.add(w::PAYMENT, format!("asks for a payment or fee{}", example(Cue::Payment)));
         }
+        if let Some(amount) = money_amount(text) {
+            total += r.add(w::MONEY, format!("mentions a sum of money ({amount})"));
+        }
         if cues.has(Cue::Delivery) {
             total += r.add(
                 w::DELIVERY,
@@ -468,6 +474,58 @@ impl Engine {
         };
         (score, verdict, reasons)
     }
+}
+
+/// Currency words and symbols recognised next to a number.
+const CURRENCIES: &[&str] = &[
+    "eur", "euro", "euros", "kr", "sek", "nok", "dkk", "pln", "zl", "chf", "usd", "gbp", "inr",
+    "rs", "try", "czk", "huf",
+];
+
+/// The first sum of money in the text (`1,63 EUR`, `€35`, `£1000`, `5,41 kr`), bounded for display.
+fn money_amount(text: &str) -> Option<String> {
+    let tokens: Vec<&str> = text.split_whitespace().take(200).collect();
+    let numeric = |t: &str| {
+        let t = t.trim_matches(|c: char| !c.is_alphanumeric());
+        !t.is_empty()
+            && t.chars().any(|c| c.is_ascii_digit())
+            && t.chars().all(|c| c.is_ascii_digit() || c == ',' || c == '.')
+    };
+    for (i, t) in tokens.iter().enumerate() {
+        let bare =
+            t.trim_matches(|c: char| matches!(c, '(' | ')' | ':' | ';' | '!' | '?' | '.' | ','));
+        if let Some(rest) = bare.strip_prefix(['€', '£', '$']) {
+            if rest.starts_with(|c: char| c.is_ascii_digit()) {
+                return Some(bare.chars().take(16).collect());
+            }
+        }
+        if let Some(num) = bare.strip_suffix(['€', '£', '$']) {
+            if numeric(num) {
+                return Some(bare.chars().take(16).collect());
+            }
+        }
+        let word = bare.to_ascii_lowercase();
+        if ["€", "£", "$"].contains(&bare) || CURRENCIES.contains(&word.as_str()) {
+            if let Some(prev) = i.checked_sub(1).and_then(|p| tokens.get(p)).filter(|p| numeric(p))
+            {
+                return Some(
+                    format!("{} {bare}", prev.trim_matches(|c: char| !c.is_alphanumeric()))
+                        .chars()
+                        .take(24)
+                        .collect(),
+                );
+            }
+            if let Some(next) = tokens.get(i + 1).filter(|n| numeric(n)) {
+                return Some(
+                    format!("{bare} {}", next.trim_matches(|c: char| !c.is_alphanumeric()))
+                        .chars()
+                        .take(24)
+                        .collect(),
+                );
+            }
+        }
+    }
+    None
 }
 
 /// `name. tld/` or `name . tld/`: a domain with spaces around its dot, followed by a path.
@@ -610,6 +668,20 @@ mod tests {
             ("a . info/x", true),
         ] {
             assert_eq!(spaced_domain(&text.to_ascii_lowercase()), expect, "{text}");
+        }
+    }
+
+    #[test]
+    fn money() {
+        for (text, expect) in [
+            ("livraison (1,63 EUR) :", Some("1,63 EUR")),
+            ("Réglez 35 € avant", Some("35 €")),
+            ("won a £1000 prize", Some("£1000")),
+            ("tullavgiften 5,41 kr: https", Some("5,41 kr")),
+            ("see you at 5", None),
+            ("kr", None),
+        ] {
+            assert_eq!(money_amount(text).as_deref(), expect, "{text}");
         }
     }
 
