@@ -494,15 +494,12 @@ fn money_amount(text: &str) -> Option<String> {
     for (i, t) in tokens.iter().enumerate() {
         let bare =
             t.trim_matches(|c: char| matches!(c, '(' | ')' | ':' | ';' | '!' | '?' | '.' | ','));
-        if let Some(rest) = bare.strip_prefix(['€', '£', '$']) {
-            if rest.starts_with(|c: char| c.is_ascii_digit()) {
-                return Some(bare.chars().take(16).collect());
-            }
-        }
-        if let Some(num) = bare.strip_suffix(['€', '£', '$']) {
-            if numeric(num) {
-                return Some(bare.chars().take(16).collect());
-            }
+        let prefixed = bare
+            .strip_prefix(['€', '£', '$'])
+            .is_some_and(|rest| rest.starts_with(|c: char| c.is_ascii_digit()));
+        let suffixed = bare.strip_suffix(['€', '£', '$']).is_some_and(numeric);
+        if prefixed || suffixed {
+            return Some(bare.chars().take(16).collect());
         }
         let word = bare.to_ascii_lowercase();
         if ["€", "£", "$"].contains(&bare) || CURRENCIES.contains(&word.as_str()) {
