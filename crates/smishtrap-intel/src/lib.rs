@@ -18,6 +18,7 @@
 //! its verdict (`ham` below 0.5, `spam`/`smishing` at or above).
 
 mod analysis;
+pub mod campaign;
 pub mod catalog;
 pub mod cues;
 mod engine;

@@ -82,11 +82,11 @@ fn classify(raw: &str) -> Vec<String> {
     if trimmed.is_empty() {
         return Vec::new();
     }
-    if looks_like_url(trimmed) {
-        return vec![URL.to_owned()];
-    }
     if trimmed.contains('@') && trimmed.contains('.') {
         return vec![EMAIL.to_owned()];
+    }
+    if looks_like_url(trimmed) {
+        return vec![URL.to_owned()];
     }
     let mut out = Vec::new();
     // split on inner punctuation ("d'un", "compte/profil") but keep letters+digits together
@@ -115,7 +115,7 @@ fn classify(raw: &str) -> Vec<String> {
 /// capitals in a row. Brand names in capitals are usually shorter and are kept.
 fn is_code(piece: &str) -> bool {
     let n = piece.chars().count();
-    n >= 6 && n <= 16 && piece.chars().all(|c| c.is_ascii_uppercase())
+    (6..=16).contains(&n) && piece.chars().all(|c| c.is_ascii_uppercase())
 }
 
 /// A token that is a URL or a bare domain (`https://…`, `www.…`, `name.tld/…`, `name.tld`).
@@ -301,8 +301,14 @@ mod tests {
             "CSAM : votre compte sera désactivé le 3/11. Mettez à jour : csam-be.info/be",
             "csam votre compte sera désactivé le <num> mettez à jour <url>",
         );
-        check("Réglez 135 € avant majoration : hxxps://antai-gouv[.]top", "réglez <num> avant majoration <url>");
-        check("Plan een nieuwe levering (EUR 2,99): www.example.com", "plan een nieuwe levering eur <num> <url>");
+        check(
+            "Réglez 135 € avant majoration : hxxps://antai-gouv[.]top",
+            "réglez <num> avant majoration <url>",
+        );
+        check(
+            "Plan een nieuwe levering (EUR 2,99): www.example.com",
+            "plan een nieuwe levering eur <num> <url>",
+        );
         check("Ditt paket XK9PLM7 väntar", "ditt paket <tok> väntar");
         check("Ditt paket QALINFZ väntar", "ditt paket <tok> väntar");
         check("Uw zending 9ACWDBY staat klaar", "uw zending <tok> staat klaar");
@@ -314,17 +320,25 @@ mod tests {
 
     #[test]
     fn same_template_same_hash_and_full_similarity() {
-        let a = normalise("bpost: Uw zending 9ACWDBY staat klaar, betaal 2,99 EUR via https://a.top/x");
-        let b = normalise("bpost: Uw zending KXMJ6A staat klaar, betaal 1,50 EUR via bpost-be.com/y");
+        let a =
+            normalise("bpost: Uw zending 9ACWDBY staat klaar, betaal 2,99 EUR via https://a.top/x");
+        let b =
+            normalise("bpost: Uw zending KXMJ6A staat klaar, betaal 1,50 EUR via bpost-be.com/y");
         assert_eq!(a.hash, b.hash);
         assert_eq!(Signature::of(&a), Signature::of(&b));
     }
 
     #[test]
     fn similarity_orders_related_and_unrelated_texts() {
-        let base = normalise("PostNord: Vi kunde inte leverera ditt paket idag. Boka ny leveranstid här: x.com/a");
-        let edit = normalise("PostNord: Vi kunde inte leverera ditt paket. Boka en ny leveranstid här: y.com/b");
-        let other = normalise("BankID: Ditt BankID upphör idag. Förnya här för att undvika avstängning: z.org");
+        let base = normalise(
+            "PostNord: Vi kunde inte leverera ditt paket idag. Boka ny leveranstid här: x.com/a",
+        );
+        let edit = normalise(
+            "PostNord: Vi kunde inte leverera ditt paket. Boka en ny leveranstid här: y.com/b",
+        );
+        let other = normalise(
+            "BankID: Ditt BankID upphör idag. Förnya här för att undvika avstängning: z.org",
+        );
         let (sb, se, so) = (Signature::of(&base), Signature::of(&edit), Signature::of(&other));
         let near = sb.similarity(&se);
         let far = sb.similarity(&so);
@@ -348,7 +362,12 @@ mod tests {
         for t in ["test", "1", "ok", "Hi", "TEST 1", "t", "check", "hello"] {
             assert!(is_test_text(t), "{t}");
         }
-        for t in ["", "Vem är det här? Svara nu snälla", "see csam-be.info", "Your parcel is waiting for you today"] {
+        for t in [
+            "",
+            "Vem är det här? Svara nu snälla",
+            "see csam-be.info",
+            "Your parcel is waiting for you today",
+        ] {
             assert!(!is_test_text(t), "{t}");
         }
     }

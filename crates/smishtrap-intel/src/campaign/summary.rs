@@ -1,0 +1,475 @@
+//! Campaign summaries, stable ids and labels.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use serde::{Deserialize, Serialize};
+
+use super::cluster::{Groups, NONE, Prepared};
+use super::phase::Phases;
+use super::{Assignment, CampaignInput, Clustering, Config, format_ts, sanitise};
+use crate::Phase;
+
+/// A value with how often it was seen.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Count {
+    pub value: String,
+    pub count: usize,
+}
+
+/// A registrable domain used by a campaign (machine value; defang before display).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DomainIndicator {
+    pub domain: String,
+    pub impersonates: Option<String>,
+    pub technique: Option<String>,
+    pub count: usize,
+    pub first_seen: Option<String>,
+    pub last_seen: Option<String>,
+}
+
+/// A URL sent by a campaign (machine value; defang before display).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UrlIndicator {
+    pub url: String,
+    pub domain: Option<String>,
+    pub count: usize,
+    pub first_seen: Option<String>,
+    pub last_seen: Option<String>,
+}
+
+/// A number the operators control (recipient of validation sends).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NumberIndicator {
+    pub e164: String,
+    pub country: Option<String>,
+    /// Validation sends to it.
+    pub count: usize,
+    pub failed: usize,
+    pub routers: usize,
+    pub first_seen: Option<String>,
+    pub last_seen: Option<String>,
+}
+
+/// One wave of a campaign.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Wave {
+    /// 1-based, in time order.
+    pub number: usize,
+    pub start: String,
+    pub end: String,
+    /// When the fan-out to target numbers began.
+    pub fanout_at: Option<String>,
+    pub messages: usize,
+    pub validation_messages: usize,
+    /// Distinct recipients of wave messages.
+    pub recipients: usize,
+    pub target_countries: Vec<Count>,
+    pub routers: Vec<String>,
+    pub domains: Vec<String>,
+    pub validation_numbers: Vec<String>,
+    pub first_test_at: Option<String>,
+}
+
+/// A sample message (raw text; defang and sanitise before display).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Sample {
+    pub index: usize,
+    pub ts: Option<String>,
+    pub router: Option<String>,
+    pub recipient: Option<String>,
+    pub status: Option<String>,
+    pub phase: Option<Phase>,
+    pub text: String,
+}
+
+/// What an analyst reads about one campaign.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Campaign {
+    /// Stable id: derived from content (brand and earliest template), not from input order.
+    pub id: String,
+    /// Human-readable: brand, languages, countries, period.
+    pub label: String,
+    pub brand: Option<String>,
+    pub languages: Vec<Count>,
+    /// Distinct wave recipients per country.
+    pub target_countries: Vec<Count>,
+    pub first_seen: Option<String>,
+    pub last_seen: Option<String>,
+    pub message_count: usize,
+    pub wave_messages: usize,
+    pub validation_messages: usize,
+    pub recipients: usize,
+    pub templates: usize,
+    pub waves: Vec<Wave>,
+    pub domains: Vec<DomainIndicator>,
+    pub urls: Vec<UrlIndicator>,
+    /// URLs left out of `urls` (cap `Config::max_urls_per_campaign`).
+    pub urls_omitted: usize,
+    pub routers: Vec<Count>,
+    pub source_ips: Vec<Count>,
+    pub sender_numbers: Vec<Count>,
+    pub operator_numbers: Vec<NumberIndicator>,
+    pub samples: Vec<Sample>,
+    /// Input positions of all messages of the campaign (validation sends included).
+    #[serde(skip)]
+    pub messages: Vec<usize>,
+}
+
+pub(crate) fn build(
+    inputs: &[CampaignInput],
+    prep: &Prepared,
+    groups: &Groups,
+    phases: &Phases,
+    cfg: &Config,
+) -> Clustering {
+    // ids: groups are sorted by (key, fingerprint), so equal keys are adjacent
+    let mut ids: Vec<String> = Vec::with_capacity(groups.members.len());
+    let mut prev: Option<(u64, usize)> = None;
+    for &key in &groups.key {
+        let base = format!("cmp-{:012x}", key & 0xffff_ffff_ffff);
+        let id = match prev {
+            Some((k, n)) if k == key => {
+                prev = Some((k, n + 1));
+                format!("{base}-{}", n + 1)
+            }
+            _ => {
+                prev = Some((key, 1));
+                base
+            }
+        };
+        ids.push(id);
+    }
+
+    let mut lists: Vec<Vec<usize>> = vec![Vec::new(); groups.members.len()];
+    let mut assignments = vec![Assignment::default(); inputs.len()];
+    for (i, &g) in phases.group.iter().enumerate() {
+        if g == NONE {
+            continue;
+        }
+        if let (Some(list), Some(id), Some(slot)) =
+            (lists.get_mut(g as usize), ids.get(g as usize), assignments.get_mut(i))
+        {
+            list.push(i);
+            slot.campaign = Some(id.clone());
+            slot.phase = phases.phase.get(i).copied().flatten().or(Some(Phase::Wave));
+        }
+    }
+
+    let mut campaigns: Vec<Campaign> = lists
+        .into_iter()
+        .enumerate()
+        .map(|(g, list)| {
+            summarise(
+                inputs,
+                prep,
+                groups,
+                phases,
+                cfg,
+                g,
+                ids.get(g).cloned().unwrap_or_default(),
+                list,
+            )
+        })
+        .collect();
+    campaigns.sort_by(|a, b| b.message_count.cmp(&a.message_count).then_with(|| a.id.cmp(&b.id)));
+    Clustering { assignments, campaigns }
+}
+
+/// Domain, count, first and last seen of one URL while summarising.
+type UrlAcc<'a> = (Option<&'a str>, usize, Option<i64>, Option<i64>);
+
+fn counts<'a>(values: impl Iterator<Item = &'a str>) -> Vec<Count> {
+    let mut map: HashMap<&str, usize> = HashMap::new();
+    for v in values {
+        *map.entry(v).or_default() += 1;
+    }
+    let mut out: Vec<Count> =
+        map.into_iter().map(|(v, c)| Count { value: v.to_owned(), count: c }).collect();
+    out.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.value.cmp(&b.value)));
+    out
+}
+
+fn span(first: &mut Option<i64>, last: &mut Option<i64>, ts: Option<i64>) {
+    if let Some(t) = ts {
+        *first = Some(first.map_or(t, |f| f.min(t)));
+        *last = Some(last.map_or(t, |l| l.max(t)));
+    }
+}
+
+#[allow(clippy::too_many_arguments, reason = "internal assembly step")]
+fn summarise(
+    inputs: &[CampaignInput],
+    prep: &Prepared,
+    groups: &Groups,
+    phases: &Phases,
+    cfg: &Config,
+    g: usize,
+    id: String,
+    list: Vec<usize>,
+) -> Campaign {
+    let msgs: Vec<(usize, &CampaignInput, Phase)> = list
+        .iter()
+        .filter_map(|&i| {
+            let phase = phases.phase.get(i).copied().flatten().unwrap_or(Phase::Wave);
+            inputs.get(i).map(|m| (i, m, phase))
+        })
+        .collect();
+    let brand = groups
+        .brand
+        .get(g)
+        .and_then(|&b| prep.brands.get(b as usize))
+        .filter(|b| !b.is_empty())
+        .cloned();
+    let wave_msgs = || msgs.iter().filter(|(_, _, p)| *p == Phase::Wave);
+
+    let mut first = None;
+    let mut last = None;
+    for (_, m, _) in &msgs {
+        span(&mut first, &mut last, m.ts);
+    }
+
+    // recipients and target countries from wave messages
+    let mut recipients: HashMap<&str, Option<&str>> = HashMap::new();
+    for (_, m, _) in wave_msgs() {
+        if let (true, Some(r)) = (m.outbound, m.recipient.as_deref()) {
+            recipients.entry(r).or_insert(m.recipient_country.as_deref());
+        }
+    }
+    let target_countries = counts(recipients.values().filter_map(|c| *c));
+    let languages = counts(wave_msgs().filter_map(|(_, m, _)| m.lang.as_deref()));
+
+    // domains and URLs of the campaign's messages
+    let mut domains: BTreeMap<&str, DomainIndicator> = BTreeMap::new();
+    let mut domain_times: HashMap<&str, (Option<i64>, Option<i64>)> = HashMap::new();
+    let mut urls: BTreeMap<&str, UrlAcc<'_>> = BTreeMap::new();
+    for (_, m, _) in &msgs {
+        for u in &m.urls {
+            let e = urls.entry(u.url.as_str()).or_insert((u.domain.as_deref(), 0, None, None));
+            e.1 += 1;
+            span(&mut e.2, &mut e.3, m.ts);
+            let Some(d) = u.domain.as_deref() else { continue };
+            let di = domains.entry(d).or_insert_with(|| DomainIndicator {
+                domain: d.to_owned(),
+                impersonates: None,
+                technique: None,
+                count: 0,
+                first_seen: None,
+                last_seen: None,
+            });
+            di.count += 1;
+            if di.impersonates.is_none() && u.impersonates.is_some() {
+                di.impersonates.clone_from(&u.impersonates);
+                di.technique.clone_from(&u.technique);
+            }
+            let t = domain_times.entry(d).or_default();
+            span(&mut t.0, &mut t.1, m.ts);
+        }
+    }
+    let mut domains: Vec<DomainIndicator> = domains
+        .into_values()
+        .map(|mut d| {
+            if let Some((f, l)) = domain_times.get(d.domain.as_str()) {
+                d.first_seen = f.map(format_ts);
+                d.last_seen = l.map(format_ts);
+            }
+            d
+        })
+        .collect();
+    domains.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.domain.cmp(&b.domain)));
+    let mut urls: Vec<UrlIndicator> = urls
+        .into_iter()
+        .map(|(url, (domain, count, f, l))| UrlIndicator {
+            url: url.to_owned(),
+            domain: domain.map(str::to_owned),
+            count,
+            first_seen: f.map(format_ts),
+            last_seen: l.map(format_ts),
+        })
+        .collect();
+    urls.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.url.cmp(&b.url)));
+    let urls_omitted = urls.len().saturating_sub(cfg.max_urls_per_campaign);
+    urls.truncate(cfg.max_urls_per_campaign);
+
+    // operator numbers
+    let ops: HashSet<&str> =
+        phases.operators.get(g).map(|o| o.iter().map(String::as_str).collect()).unwrap_or_default();
+    let mut operator_numbers: Vec<NumberIndicator> = Vec::new();
+    for op in phases.operators.get(g).into_iter().flatten() {
+        let mut ni = NumberIndicator {
+            e164: op.clone(),
+            country: None,
+            count: 0,
+            failed: 0,
+            routers: 0,
+            first_seen: None,
+            last_seen: None,
+        };
+        let (mut f, mut l) = (None, None);
+        let mut routers: HashSet<&str> = HashSet::new();
+        for (_, m, p) in &msgs {
+            if *p == Phase::Validation && m.recipient.as_deref() == Some(op.as_str()) {
+                ni.count += 1;
+                ni.failed += usize::from(m.failed());
+                ni.country = ni.country.take().or_else(|| m.recipient_country.clone());
+                routers.extend(m.router.as_deref().or(m.src_ip.as_deref()));
+                span(&mut f, &mut l, m.ts);
+            }
+        }
+        ni.routers = routers.len();
+        ni.first_seen = f.map(format_ts);
+        ni.last_seen = l.map(format_ts);
+        operator_numbers.push(ni);
+    }
+    operator_numbers.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.e164.cmp(&b.e164)));
+
+    // waves
+    let mut waves = Vec::new();
+    for (w, seg) in phases.segments.get(g).into_iter().flatten().enumerate() {
+        let in_wave: Vec<&(usize, &CampaignInput, Phase)> = msgs
+            .iter()
+            .filter(|(i, _, _)| phases.wave.get(*i).copied() == Some(w as u32))
+            .collect();
+        let mut rec: HashMap<&str, Option<&str>> = HashMap::new();
+        let mut routers: Vec<String> = Vec::new();
+        let mut wdomains: Vec<String> = Vec::new();
+        let mut vnumbers: Vec<String> = Vec::new();
+        let mut first_test: Option<i64> = None;
+        let mut validation = 0;
+        for (_, m, p) in &in_wave {
+            if let Some(r) = m.router.as_deref() {
+                routers.push(r.to_owned());
+            }
+            if *p == Phase::Validation {
+                validation += 1;
+                if let Some(t) = m.ts {
+                    first_test = Some(first_test.map_or(t, |f| f.min(t)));
+                }
+                if let Some(r) = m.recipient.as_deref().filter(|r| ops.contains(r)) {
+                    vnumbers.push(r.to_owned());
+                }
+            } else {
+                if let (true, Some(r)) = (m.outbound, m.recipient.as_deref()) {
+                    rec.entry(r).or_insert(m.recipient_country.as_deref());
+                }
+                wdomains.extend(m.urls.iter().filter_map(|u| u.domain.clone()));
+            }
+        }
+        for v in [&mut routers, &mut wdomains, &mut vnumbers] {
+            v.sort_unstable();
+            v.dedup();
+        }
+        waves.push(Wave {
+            number: w + 1,
+            start: format_ts(seg.start.min(first_test.unwrap_or(seg.start))),
+            end: format_ts(seg.end),
+            fanout_at: seg.fanout.map(format_ts),
+            messages: in_wave.len(),
+            validation_messages: validation,
+            recipients: rec.len(),
+            target_countries: counts(rec.values().filter_map(|c| *c)),
+            routers,
+            domains: wdomains,
+            validation_numbers: vnumbers,
+            first_test_at: first_test.map(format_ts),
+        });
+    }
+
+    // samples: one per template, most used first, then validation sends
+    let mut by_template: HashMap<u32, Vec<&(usize, &CampaignInput, Phase)>> = HashMap::new();
+    for e in msgs.iter().filter(|(_, _, p)| *p == Phase::Wave) {
+        let t = prep.template.get(e.0).copied().unwrap_or(NONE);
+        by_template.entry(t).or_default().push(e);
+    }
+    let templates = by_template.len();
+    let mut tlist: Vec<(usize, &(usize, &CampaignInput, Phase))> = by_template
+        .values()
+        .filter_map(|v| {
+            v.iter()
+                .min_by_key(|e| (e.1.ts.unwrap_or(i64::MAX), e.1.text.as_str()))
+                .map(|e| (v.len(), *e))
+        })
+        .collect();
+    tlist.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.1.text.cmp(&b.1.1.text)));
+    let mut samples: Vec<Sample> =
+        tlist.iter().take(cfg.max_samples).map(|(_, e)| sample(e)).collect();
+    let mut vals: Vec<&(usize, &CampaignInput, Phase)> =
+        msgs.iter().filter(|(_, _, p)| *p == Phase::Validation).collect();
+    vals.sort_by(|a, b| (a.1.ts, a.1.text.as_str()).cmp(&(b.1.ts, b.1.text.as_str())));
+    samples.extend(vals.iter().take(3).map(|e| sample(e)));
+
+    let routers = counts(msgs.iter().filter_map(|(_, m, _)| m.router.as_deref()));
+    let source_ips = counts(msgs.iter().filter_map(|(_, m, _)| m.src_ip.as_deref()));
+    let sender_numbers = counts(
+        msgs.iter().filter(|(_, m, _)| !m.outbound).filter_map(|(_, m, _)| m.sender.as_deref()),
+    );
+    let wave_messages = wave_msgs().count();
+    let label = label(brand.as_deref(), &languages, &target_countries, first, last);
+    let mut messages = list;
+    messages.sort_unstable();
+    Campaign {
+        id,
+        label,
+        brand,
+        languages,
+        target_countries,
+        first_seen: first.map(format_ts),
+        last_seen: last.map(format_ts),
+        message_count: msgs.len(),
+        wave_messages,
+        validation_messages: msgs.len() - wave_messages,
+        recipients: recipients.len(),
+        templates,
+        waves,
+        domains,
+        urls,
+        urls_omitted,
+        routers,
+        source_ips,
+        sender_numbers,
+        operator_numbers,
+        samples,
+        messages,
+    }
+}
+
+fn sample(e: &(usize, &CampaignInput, Phase)) -> Sample {
+    let (i, m, p) = e;
+    Sample {
+        index: m.index.max(*i),
+        ts: m.ts.map(format_ts),
+        router: m.router.clone(),
+        recipient: m.recipient.clone(),
+        status: m.status.clone(),
+        phase: Some(*p),
+        text: m.text.clone(),
+    }
+}
+
+/// "CSAM impersonation, nl/fr, BE, 2023-10 to 2023-11".
+fn label(
+    brand: Option<&str>,
+    langs: &[Count],
+    countries: &[Count],
+    first: Option<i64>,
+    last: Option<i64>,
+) -> String {
+    let mut parts = vec![match brand {
+        Some(b) => format!("{} impersonation", sanitise(b)),
+        None => "smishing (no brand)".to_owned(),
+    }];
+    let l: Vec<&str> = langs.iter().take(3).map(|c| c.value.as_str()).collect();
+    if !l.is_empty() {
+        parts.push(sanitise(&l.join("/")));
+    }
+    let c: Vec<&str> = countries.iter().take(4).map(|c| c.value.as_str()).collect();
+    if !c.is_empty() {
+        parts.push(sanitise(&c.join("/")));
+    }
+    let month = |t: i64| format_ts(t).get(..7).unwrap_or("").to_owned();
+    match (first, last) {
+        (Some(f), Some(l)) if month(f) == month(l) => parts.push(month(f)),
+        (Some(f), Some(l)) => parts.push(format!("{} to {}", month(f), month(l))),
+        _ => {}
+    }
+    parts.join(", ")
+}

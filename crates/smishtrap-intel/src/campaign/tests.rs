@@ -1,0 +1,477 @@
+use std::collections::HashMap;
+
+use super::*;
+
+/// A hand-made message. `to` decides the recipient country by its prefix.
+#[derive(Clone)]
+struct M {
+    ts: &'static str,
+    router: &'static str,
+    to: String,
+    status: &'static str,
+    text: String,
+    verdict: Verdict,
+    brand: Option<&'static str>,
+    domain: Option<String>,
+}
+
+fn country(e164: &str) -> Option<String> {
+    [("+32", "BE"), ("+46", "SE"), ("+370", "LT"), ("+44", "GB"), ("+39", "IT"), ("+33", "FR")]
+        .iter()
+        .find(|(p, _)| e164.starts_with(p))
+        .map(|(_, c)| (*c).to_owned())
+}
+
+fn input(index: usize, m: &M) -> CampaignInput {
+    CampaignInput {
+        index,
+        ts: parse_ts(m.ts),
+        router: Some(m.router.to_owned()),
+        src_ip: None,
+        sender: None,
+        recipient: Some(m.to.clone()),
+        recipient_country: country(&m.to),
+        outbound: true,
+        status: Some(m.status.to_owned()),
+        text: m.text.clone(),
+        verdict: m.verdict,
+        brand: m.brand.map(str::to_owned),
+        lang: Some("nl".into()),
+        urls: m
+            .domain
+            .iter()
+            .map(|d| UrlFeature {
+                url: format!("https://{d}/x"),
+                host: d.clone(),
+                domain: Some(d.clone()),
+                impersonates: m.brand.map(str::to_owned),
+                technique: Some("combosquatting".into()),
+                shortener: false,
+            })
+            .collect(),
+    }
+}
+
+#[allow(clippy::too_many_arguments, reason = "scenario builder")]
+/// A wave of `n` messages from `routers` to fresh numbers of one country, starting at
+/// `start` (HH:MM on `day`), one minute apart.
+fn wave(
+    day: &'static str,
+    hour: u32,
+    n: usize,
+    routers: &[&'static str],
+    template: &str,
+    domain: &str,
+    brand: &'static str,
+    prefix: &str,
+    seed: u64,
+) -> Vec<M> {
+    (0..n)
+        .map(|k| {
+            let ts: &'static str = Box::leak(
+                format!("{day}T{:02}:{:02}:00Z", hour + (k / 60) as u32, k % 60).into_boxed_str(),
+            );
+            M {
+                ts,
+                router: routers[k % routers.len()],
+                to: format!("{prefix}{:08}", (seed * 7919 + k as u64 * 104_729) % 100_000_000),
+                status: if k % 9 == 0 { "failed" } else { "sent" },
+                text: template
+                    .replace("{n}", &(k % 28 + 1).to_string())
+                    .replace("{url}", &format!("https://{domain}/{k:x}")),
+                verdict: Verdict::Smishing,
+                brand: Some(brand),
+                domain: Some(domain.to_owned()),
+            }
+        })
+        .collect()
+}
+
+fn test_send(ts: &'static str, router: &'static str, to: &str, text: &str) -> M {
+    M {
+        ts,
+        router,
+        to: to.to_owned(),
+        status: "failed",
+        text: text.to_owned(),
+        verdict: Verdict::Ham,
+        brand: None,
+        domain: None,
+    }
+}
+
+fn run(msgs: &[M]) -> Vec<Assignment> {
+    let inputs: Vec<CampaignInput> = msgs.iter().enumerate().map(|(i, m)| input(i, m)).collect();
+    assign(&inputs)
+}
+
+fn campaigns_of(out: &[Assignment], range: std::ops::Range<usize>) -> Vec<Option<String>> {
+    let mut v: Vec<Option<String>> =
+        out.get(range).unwrap_or(&[]).iter().map(|a| a.campaign.clone()).collect();
+    v.sort();
+    v.dedup();
+    v
+}
+
+const CSAM_NL: &str = "CSAM: uw account wordt op {n}/11 gedeactiveerd. Werk uw gegevens bij: {url}";
+const CSAM_OTHER: &str =
+    "Beste klant, uw CSAM sleutel is verlopen. Vraag vandaag een nieuwe aan via {url}";
+
+#[test]
+fn rotating_domains_stay_together_through_templates() {
+    let mut msgs =
+        wave("2024-03-04", 10, 40, &["R1", "R2"], CSAM_NL, "csam-be.info", "CSAM", "+32470", 1);
+    msgs.extend(wave(
+        "2024-04-10",
+        10,
+        40,
+        &["R3"],
+        CSAM_NL,
+        "mijn-overheid.top",
+        "CSAM",
+        "+32480",
+        2,
+    ));
+    let out = run(&msgs);
+    let ids = campaigns_of(&out, 0..80);
+    assert_eq!(ids.len(), 1, "{ids:?}");
+    assert!(ids[0].is_some());
+    assert!(out.iter().all(|a| a.phase == Some(Phase::Wave)));
+}
+
+#[test]
+fn domain_families_tie_rotating_waves_with_new_wording() {
+    let mut msgs =
+        wave("2024-03-04", 10, 30, &["R1"], CSAM_NL, "csam-be1.info", "CSAM", "+32470", 1);
+    msgs.extend(wave(
+        "2024-05-10",
+        10,
+        30,
+        &["R9"],
+        CSAM_OTHER,
+        "csam-be2.top",
+        "CSAM",
+        "+32480",
+        2,
+    ));
+    let out = run(&msgs);
+    assert_eq!(campaigns_of(&out, 0..60).len(), 1);
+}
+
+#[test]
+fn two_operators_on_one_brand_stay_apart() {
+    // same brand, same week, different templates, domains and routers
+    let mut msgs =
+        wave("2024-03-04", 10, 40, &["R1", "R2"], CSAM_NL, "csam-be.info", "CSAM", "+32470", 1);
+    msgs.extend(wave(
+        "2024-03-05",
+        15,
+        40,
+        &["R7", "R8"],
+        CSAM_OTHER,
+        "overheid-login.com",
+        "CSAM",
+        "+32480",
+        2,
+    ));
+    let out = run(&msgs);
+    let a = campaigns_of(&out, 0..40);
+    let b = campaigns_of(&out, 40..80);
+    assert_eq!((a.len(), b.len()), (1, 1));
+    assert_ne!(a, b);
+}
+
+#[test]
+fn shared_router_of_two_brands_does_not_merge() {
+    let mut msgs =
+        wave("2024-03-04", 10, 20, &["R1"], CSAM_NL, "csam-be.info", "CSAM", "+32470", 1);
+    msgs.extend(wave(
+        "2024-03-04",
+        11,
+        20,
+        &["R1"],
+        "PostNord: Vi kunde inte leverera ditt paket idag. Boka ny tid: {url}",
+        "postnord-paket.com",
+        "PostNord",
+        "+46700",
+        2,
+    ));
+    let out = run(&msgs);
+    assert_ne!(campaigns_of(&out, 0..20), campaigns_of(&out, 20..40));
+}
+
+#[test]
+fn validation_before_a_wave_is_found_and_attached() {
+    let mut msgs = vec![
+        test_send("2024-03-04T08:40:00Z", "R1", "+37061111111", "test"),
+        test_send("2024-03-04T08:45:00Z", "R2", "+37061111111", "ok"),
+        test_send("2024-03-04T08:50:00Z", "R2", "+447700900123", "1"),
+        // a router that failed validation and sends no wave
+        test_send("2024-03-04T08:55:00Z", "R5", "+447700900123", "hello"),
+    ];
+    // the wave's own text to the operator number, just before the fan-out
+    let mut own =
+        wave("2024-03-04", 9, 1, &["R1"], CSAM_NL, "csam-be.info", "CSAM", "+37061111111", 0);
+    own[0].to = "+37061111111".into();
+    msgs.extend(own);
+    msgs.extend(wave(
+        "2024-03-04",
+        10,
+        50,
+        &["R1", "R2"],
+        CSAM_NL,
+        "csam-be.info",
+        "CSAM",
+        "+32470",
+        1,
+    ));
+    // unrelated: a router alarm from a wave router and a short reply in another week
+    msgs.push(M {
+        ts: "2024-03-04T09:30:00Z",
+        router: "R1",
+        to: "+32471234567".into(),
+        status: "sent",
+        text: "Alarm: DI1 changed to HIGH at site 12".into(),
+        verdict: Verdict::Ham,
+        brand: None,
+        domain: None,
+    });
+    msgs.push(test_send("2024-05-01T08:00:00Z", "R1", "+32479999999", "ok"));
+    let out = run(&msgs);
+    let wave_id = out[10].campaign.clone();
+    assert!(wave_id.is_some());
+    for (i, a) in out.iter().enumerate().take(5) {
+        assert_eq!(a.phase, Some(Phase::Validation), "message {i}");
+        assert_eq!(a.campaign, wave_id, "message {i}");
+    }
+    for a in &out[5..55] {
+        assert_eq!(a.phase, Some(Phase::Wave));
+    }
+    assert_eq!(out[55], Assignment::default(), "router alarm stays out");
+    assert_eq!(out[56], Assignment::default(), "a reply weeks later stays out");
+
+    let inputs: Vec<CampaignInput> = msgs.iter().enumerate().map(|(i, m)| input(i, m)).collect();
+    let result = cluster(&inputs, &Config::default());
+    let c = &result.campaigns[0];
+    let ops: Vec<&str> = c.operator_numbers.iter().map(|n| n.e164.as_str()).collect();
+    assert_eq!(ops, ["+37061111111", "+447700900123"]);
+    assert_eq!(c.waves.len(), 1);
+    assert_eq!(c.validation_messages, 5);
+    assert_eq!(c.target_countries[0].value, "BE");
+    assert!(c.label.starts_with("CSAM impersonation"), "{}", c.label);
+}
+
+#[test]
+fn ham_never_joins_and_victims_hit_twice_are_not_operators() {
+    let mut msgs =
+        wave("2024-03-04", 10, 30, &["R1", "R2"], CSAM_NL, "csam-be.info", "CSAM", "+32470", 1);
+    // the same victim twice (a retry after failure), from two routers
+    let mut again = msgs[3].clone();
+    again.ts = "2024-03-04T10:45:00Z";
+    again.router = "R2";
+    msgs.push(again);
+    msgs.push(M {
+        ts: "2024-03-04T10:20:00Z",
+        router: "R1",
+        to: "+32470000001".into(),
+        status: "sent",
+        text: "Uw eBox: bekijk het veilig via https://myebox.be".into(),
+        verdict: Verdict::Ham,
+        brand: None,
+        domain: Some("myebox.be".into()),
+    });
+    let out = run(&msgs);
+    assert!(out[..31].iter().all(|a| a.phase == Some(Phase::Wave)));
+    assert_eq!(out[31], Assignment::default());
+}
+
+#[test]
+fn ids_are_stable_when_records_are_added_later() {
+    let first = wave("2024-03-04", 10, 30, &["R1"], CSAM_NL, "csam-be.info", "CSAM", "+32470", 1);
+    let before = run(&first);
+    let mut more = first.clone();
+    more.extend(wave("2024-04-04", 10, 30, &["R2"], CSAM_NL, "csam-be.info", "CSAM", "+32480", 2));
+    more.extend(wave(
+        "2024-04-05",
+        10,
+        30,
+        &["R3"],
+        "PostNord: Vi kunde inte leverera ditt paket idag. Boka ny tid: {url}",
+        "postnord-paket.com",
+        "PostNord",
+        "+46700",
+        3,
+    ));
+    let after = run(&more);
+    assert_eq!(before[0].campaign, after[0].campaign);
+    assert_eq!(after[0].campaign, after[45].campaign);
+    assert_ne!(after[0].campaign, after[70].campaign);
+}
+
+#[test]
+fn untimed_and_empty_inputs_do_not_panic() {
+    assert!(assign(&[]).is_empty());
+    let mut m = input(
+        0,
+        &wave("2024-03-04", 10, 1, &["R1"], CSAM_NL, "csam-be.info", "CSAM", "+32470", 1)[0],
+    );
+    m.ts = None;
+    m.recipient = None;
+    let out = assign(&[m.clone(), m]);
+    assert_eq!(out[0].phase, Some(Phase::Wave));
+    assert_eq!(out[0].campaign, out[1].campaign);
+}
+
+#[test]
+fn defang_text_defangs_links_and_escapes_controls() {
+    let shown = defang_text("Pay at https://csam-be.info/x now\u{202e}\u{7}");
+    assert!(!shown.contains("https://csam-be.info"), "{shown}");
+    assert!(shown.contains("csam-be[.]info"), "{shown}");
+    assert!(shown.contains("\\u{202e}") && shown.contains("\\u{7}"), "{shown}");
+}
+
+fn scenario() -> Vec<M> {
+    let mut msgs = vec![
+        test_send("2024-03-04T08:40:00Z", "R1", "+37061111111", "test"),
+        test_send("2024-03-04T08:45:00Z", "R2", "+37061111111", "ok"),
+    ];
+    msgs.extend(wave(
+        "2024-03-04",
+        10,
+        12,
+        &["R1", "R2"],
+        CSAM_NL,
+        "csam-be.info",
+        "CSAM",
+        "+32470",
+        1,
+    ));
+    msgs.extend(wave("2024-04-04", 10, 12, &["R3"], CSAM_NL, "csam-be2.top", "CSAM", "+32480", 2));
+    msgs.extend(wave(
+        "2024-03-05",
+        10,
+        12,
+        &["R1"],
+        CSAM_OTHER,
+        "overheid-login.com",
+        "CSAM",
+        "+32490",
+        3,
+    ));
+    msgs.push(test_send("2024-03-05T09:00:00Z", "R1", "+447700900123", "1"));
+    msgs
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(48))]
+    #[test]
+    fn order_does_not_change_ids_or_phases(seed in proptest::prelude::any::<u64>()) {
+        let msgs = scenario();
+        let inputs: Vec<CampaignInput> = msgs.iter().enumerate().map(|(i, m)| input(i, m)).collect();
+        let expected = assign(&inputs);
+        // a seeded Fisher-Yates shuffle
+        let mut order: Vec<usize> = (0..inputs.len()).collect();
+        let mut state = seed;
+        for k in (1..order.len()).rev() {
+            state = template::mix(state.wrapping_add(0x9E37_79B9_7F4A_7C15));
+            order.swap(k, (state % (k as u64 + 1)) as usize);
+        }
+        let shuffled: Vec<CampaignInput> = order.iter().map(|&i| inputs[i].clone()).collect();
+        let got = assign(&shuffled);
+        for (pos, &i) in order.iter().enumerate() {
+            proptest::prop_assert_eq!(&got[pos], &expected[i]);
+        }
+    }
+}
+
+/// Pairwise precision/recall/F1 of predicted against true clusters (None = singleton).
+fn pairwise(truth: &[String], pred: &[Option<String>]) -> (f64, f64, f64) {
+    fn pairs<K: std::hash::Hash + Eq>(keys: impl Iterator<Item = K>) -> f64 {
+        let mut c: HashMap<K, u64> = HashMap::new();
+        for k in keys {
+            *c.entry(k).or_default() += 1;
+        }
+        c.values().map(|&n| (n * n.saturating_sub(1) / 2) as f64).sum()
+    }
+    let p: Vec<String> = pred
+        .iter()
+        .enumerate()
+        .map(|(i, p)| p.clone().unwrap_or_else(|| format!("single-{i}")))
+        .collect();
+    let same_pred = pairs(p.iter());
+    let same_truth = pairs(truth.iter());
+    let both = pairs(truth.iter().zip(p.iter()));
+    let precision = if same_pred > 0.0 { both / same_pred } else { 0.0 };
+    let recall = if same_truth > 0.0 { both / same_truth } else { 0.0 };
+    let f1 = if precision + recall > 0.0 {
+        2.0 * precision * recall / (precision + recall)
+    } else {
+        0.0
+    };
+    (precision, recall, f1)
+}
+
+/// The dev corpus through the real engine, then clustering; scored like `eval-analysis`.
+/// Skipped (with a note) when `../shared/data` is not beside the repository.
+#[test]
+fn dev_corpus_campaigns_and_validation() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/data/smish-dev.jsonl");
+    let Ok(body) = std::fs::read_to_string(&path) else {
+        #[allow(clippy::print_stderr, reason = "test note")]
+        {
+            eprintln!("skipping: {} not found", path.display());
+        }
+        return;
+    };
+    let Ok(engine) = crate::Engine::builtin() else { panic!("builtin engine") };
+    let mut inputs = Vec::new();
+    let mut truth = Vec::new();
+    for (i, line) in body.lines().enumerate() {
+        let Ok(v) = serde_json::from_str::<serde_json::Value>(line) else { continue };
+        let Ok(record) = serde_json::from_value::<smishtrap_event::SmsRecord>(v.clone()) else {
+            continue;
+        };
+        let analysis = engine.analyze(&record, i.to_string(), &crate::AnalyzeOptions::default());
+        inputs.push(CampaignInput::new(i, &record, &analysis));
+        truth.push(v);
+    }
+    let out = assign(&inputs);
+    let field =
+        |v: &serde_json::Value, k: &str| v.get(k).and_then(|x| x.as_str()).map(str::to_owned);
+    let (mut t, mut p) = (Vec::new(), Vec::new());
+    for (v, a) in truth.iter().zip(&out) {
+        if let Some(c) = field(v, "campaign") {
+            t.push(c);
+            p.push(a.campaign.clone());
+        }
+    }
+    let (cp, cr, f1) = pairwise(&t, &p);
+    let val_truth: Vec<bool> =
+        truth.iter().map(|v| field(v, "label").as_deref() == Some("validation")).collect();
+    let found = truth
+        .iter()
+        .zip(&out)
+        .filter(|(v, a)| {
+            field(v, "label").as_deref() == Some("validation") && a.phase == Some(Phase::Validation)
+        })
+        .count();
+    let predicted = out.iter().filter(|a| a.phase == Some(Phase::Validation)).count();
+    let right = truth
+        .iter()
+        .zip(&out)
+        .filter(|(v, a)| {
+            a.phase == Some(Phase::Validation) && field(v, "phase").as_deref() == Some("validation")
+        })
+        .count();
+    let recall = found as f64 / val_truth.iter().filter(|&&b| b).count().max(1) as f64;
+    let precision = right as f64 / predicted.max(1) as f64;
+    #[allow(clippy::print_stderr, reason = "figures for the report")]
+    {
+        eprintln!(
+            "campaign pairwise p {cp:.4} r {cr:.4} f1 {f1:.4}; validation recall {recall:.4} precision {precision:.4}"
+        );
+    }
+    assert!(f1 >= 0.95, "campaign pairwise f1 {f1}");
+    assert!(recall >= 0.9 && precision >= 0.9, "validation recall {recall} precision {precision}");
+}
