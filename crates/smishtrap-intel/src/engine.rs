@@ -568,7 +568,35 @@ fn show_host(u: &ExtractedUrl) -> String {
 }
 
 /// A `to`/`from` field: parsed number, else the raw value (bounded, printable) without country.
+/// Memoised per thread: outboxes repeat recipients (test numbers, fan-out lists) and
+/// libphonenumber parsing is the costliest step of an analysis.
 fn number_info(raw: &str, region: Option<&str>) -> Option<NumberInfo> {
+    use std::cell::RefCell;
+    use std::collections::HashMap;
+    const MEMO_ENTRIES: usize = 4096;
+    type Memo = HashMap<(String, Option<String>), Option<NumberInfo>>;
+    thread_local! {
+        static MEMO: RefCell<Memo> = RefCell::new(HashMap::new());
+    }
+    if raw.len() > 64 {
+        return parse_number_info(raw, region);
+    }
+    let key = (raw.to_string(), region.map(str::to_string));
+    if let Some(hit) = MEMO.with(|m| m.borrow().get(&key).cloned()) {
+        return hit;
+    }
+    let info = parse_number_info(raw, region);
+    MEMO.with(|m| {
+        let mut m = m.borrow_mut();
+        if m.len() >= MEMO_ENTRIES {
+            m.clear();
+        }
+        m.insert(key, info.clone());
+    });
+    info
+}
+
+fn parse_number_info(raw: &str, region: Option<&str>) -> Option<NumberInfo> {
     let trimmed = raw.trim();
     if trimmed.is_empty() {
         return None;
