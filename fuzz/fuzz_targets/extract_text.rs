@@ -3,7 +3,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use smishtrap_extract::{defang, detect_language, extract, extract_with, refang};
+use smishtrap_extract::{defang, detect_language, extract, extract_with, normalize_url, refang};
 
 fuzz_target!(|data: &[u8]| {
     let text = String::from_utf8_lossy(data);
@@ -11,9 +11,10 @@ fuzz_target!(|data: &[u8]| {
     for u in &e.urls {
         assert!(text.is_char_boundary(u.span.start) && text.is_char_boundary(u.span.end));
         assert_eq!(&text[u.span.clone()], u.raw);
-        // normalisation is idempotent
-        let again = extract(&u.url);
-        assert_eq!(again.urls.first().map(|a| a.url.as_str()), Some(u.url.as_str()));
+        // normalisation is idempotent, and the normalised URL is found again
+        assert_eq!(normalize_url(&u.url).as_deref(), Some(u.url.as_str()));
+        let again = extract(&format!("see {} now", u.url));
+        assert_eq!(again.urls.first().map(|a| a.host.as_str()), Some(u.host.as_str()));
     }
     for n in &e.numbers {
         assert_eq!(&text[n.span.clone()], n.raw);

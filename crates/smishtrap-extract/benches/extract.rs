@@ -66,6 +66,28 @@ fn bench(c: &mut Criterion) {
             black_box(parse_number(black_box(numbers[i]), Some("BE")))
         })
     });
+    // worst cases: texts at the 8 KiB cap built to stress each scanner
+    let hostile: Vec<String> = vec![
+        "a.".repeat(4096),
+        format!("http://a.com/{}", ")".repeat(8000)),
+        "[.]".repeat(2730),
+        "0 ".repeat(4096),
+        "+32 470 ".repeat(1024),
+        "x.com/ ".repeat(1170),
+        "hxxp[:]//a[.]b ".repeat(546),
+        "é".repeat(4096),
+    ];
+    let mut i = 0usize;
+    g.bench_function("hostile_8k", |b| {
+        b.iter(|| {
+            i = (i + 1) % hostile.len();
+            let t = &hostile[i];
+            (
+                black_box(extract_with(black_box(t), Some("BE"))),
+                black_box(detect_language(black_box(t))),
+            )
+        })
+    });
     // the reference the fast detector derives from, for comparison only
     let lingua = lingua::LanguageDetectorBuilder::from_iso_codes_639_1(&[
         lingua::IsoCode639_1::NL,

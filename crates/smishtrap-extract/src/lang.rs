@@ -48,7 +48,34 @@ struct Profiles {
     mask: usize,
     values: Vec<u8>,
     /// Function word -> bit set of model languages it hints at.
-    words: HashMap<&'static str, u16>,
+    words: HashMap<&'static str, u16, BuildFnv>,
+    /// Byte length of the longest listed word: longer words are not looked up.
+    longest_word: usize,
+}
+
+/// FNV-1a: the word table is fixed data, so a fast non-keyed hash is fine here.
+#[derive(Debug, Default, Clone, Copy)]
+struct BuildFnv;
+
+#[derive(Debug)]
+struct Fnv(u64);
+
+impl std::hash::BuildHasher for BuildFnv {
+    type Hasher = Fnv;
+    fn build_hasher(&self) -> Fnv {
+        Fnv(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+impl std::hash::Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
 }
 
 fn hash(key: u64) -> u64 {
@@ -62,7 +89,7 @@ impl Profiles {
         let (&n, rest) = rest.split_first()?;
         let n = usize::from(n);
         let code_bytes = rest.get(..2 * n)?;
-        let mut words: HashMap<&'static str, u16> = HashMap::new();
+        let mut words: HashMap<&'static str, u16, BuildFnv> = HashMap::default();
         for line in WORDS.lines().filter(|l| !l.starts_with('#')) {
             let Some((code, list)) = line.split_once(':') else { continue };
             let Some(i) = code_bytes.chunks(2).position(|c| c == code.trim().as_bytes()) else {
@@ -105,7 +132,8 @@ impl Profiles {
             }
             slots[at] = (key, i as u32);
         }
-        Some(Profiles { codes, slots, mask: cap - 1, values, words })
+        let longest_word = words.keys().map(|w| w.len()).max().unwrap_or(0).min(MAX_HINT_WORD);
+        Some(Profiles { codes, slots, mask: cap - 1, values, words, longest_word })
     }
 
     fn get(&self, key: u64) -> Option<&[u8]> {
@@ -151,8 +179,12 @@ fn skip_token(tok: &str) -> bool {
 fn word_hints(p: &Profiles, tok: &str, bonus: &mut [u32; 16]) {
     for word in tok
         .split(|c: char| !c.is_alphabetic())
-        .filter(|w| !w.is_empty() && w.len() <= MAX_HINT_WORD)
+        .filter(|w| !w.is_empty() && w.len() <= p.longest_word)
     {
+        if w_is_lower_ascii(word) {
+            add_hint(p, word, bonus);
+            continue;
+        }
         let mut buf = [0u8; MAX_HINT_WORD * 2];
         let mut len = 0;
         for c in word.chars().flat_map(char::to_lowercase) {
@@ -162,11 +194,19 @@ fn word_hints(p: &Profiles, tok: &str, bonus: &mut [u32; 16]) {
             len += n;
         }
         let Ok(lower) = std::str::from_utf8(&buf[..len]) else { continue };
-        if let Some(&mask) = p.words.get(lower) {
-            for (i, b) in bonus.iter_mut().enumerate() {
-                if mask & (1 << i) != 0 {
-                    *b += WORD_BONUS;
-                }
+        add_hint(p, lower, bonus);
+    }
+}
+
+fn w_is_lower_ascii(w: &str) -> bool {
+    w.bytes().all(|b| b.is_ascii_lowercase())
+}
+
+fn add_hint(p: &Profiles, lower: &str, bonus: &mut [u32; 16]) {
+    if let Some(&mask) = p.words.get(lower) {
+        for (i, b) in bonus.iter_mut().enumerate() {
+            if mask & (1 << i) != 0 {
+                *b += WORD_BONUS;
             }
         }
     }

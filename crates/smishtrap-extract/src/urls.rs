@@ -141,6 +141,18 @@ pub fn is_shortener(host: &str) -> bool {
     set.contains(host) || psl::domain_str(host).is_some_and(|d| set.contains(d))
 }
 
+/// Normalises one URL the way [`crate::extract`] normalises the URLs it finds (refang,
+/// scheme, ASCII host, default port dropped, unsafe characters percent-encoded); `None` when
+/// it is not a web link with a valid host. Idempotent: `normalize_url(u) == Some(u)` for
+/// every URL it returns.
+pub fn normalize_url(url: &str) -> Option<String> {
+    if url.len() > crate::MAX_TEXT_BYTES {
+        return None;
+    }
+    let refanged = crate::refang(url.trim());
+    normalise(trim_trailing(&refanged)).ok().map(|n| n.url)
+}
+
 /// UTS #39 confusable skeleton of `s` (as in [`ExtractedUrl::skeleton`]), for comparing
 /// brand names and domains with their look-alikes: `skeleton("pаypal") == skeleton("paypal")`.
 pub fn confusable_skeleton(s: &str) -> String {
@@ -166,17 +178,45 @@ fn bare_tld_ok(tld: &str) -> bool {
     (tld.len() == 2 && tld.bytes().all(|b| b.is_ascii_lowercase())) || set.contains(tld)
 }
 
-/// Trailing characters that end a sentence rather than a URL.
+/// Trailing characters that end a sentence rather than a URL. Linear in the token length.
 fn trim_trailing(token: &str) -> &str {
+    let count = |open: char, close: char| {
+        token.chars().fold((0usize, 0usize), |(o, c), ch| {
+            (o + usize::from(ch == open), c + usize::from(ch == close))
+        })
+    };
+    let (mut paren, mut square, mut curly) = (count('(', ')'), count('[', ']'), count('{', '}'));
     let mut t = token;
     loop {
         let Some(c) = t.chars().next_back() else { return t };
         let cut = match c {
             '.' | ',' | ':' | ';' | '!' | '?' | '\'' | '"' | '»' | '«' | '”' | '“' | '’' | '‘'
-            | '…' | '>' | '*' | '_' | '~' | '(' | '[' | '{' | '<' => true,
-            ')' => t.matches('(').count() < t.matches(')').count(),
-            ']' => t.matches('[').count() < t.matches(']').count(),
-            '}' => t.matches('{').count() < t.matches('}').count(),
+            | '…' | '>' | '*' | '_' | '~' | '<' => true,
+            '(' => {
+                paren.0 -= 1;
+                true
+            }
+            '[' => {
+                square.0 -= 1;
+                true
+            }
+            '{' => {
+                curly.0 -= 1;
+                true
+            }
+            // a closing bracket stays when it closes one opened inside the URL: `wiki/A_(b)`
+            ')' if paren.0 < paren.1 => {
+                paren.1 -= 1;
+                true
+            }
+            ']' if square.0 < square.1 => {
+                square.1 -= 1;
+                true
+            }
+            '}' if curly.0 < curly.1 => {
+                curly.1 -= 1;
+                true
+            }
             _ => false,
         };
         if !cut {
@@ -212,7 +252,14 @@ pub(crate) enum Rejected {
 
 /// Normalises a refanged URL token. Idempotent on its own output.
 pub(crate) fn normalise(token: &str) -> Result<Normalised, Rejected> {
-    let (scheme, rest) = match token.find("://") {
+    // a scheme is letters before `://` at the start; a `://` later is inside the path or query
+    let scheme_end = token.find("://").filter(|&p| {
+        p > 0
+            && token[..p]
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'))
+    });
+    let (scheme, rest) = match scheme_end {
         Some(p) => match known_scheme(&token[..p]) {
             Some(s) => (Some(s), &token[p + 3..]),
             None => return Err(Rejected::NotUrl),
