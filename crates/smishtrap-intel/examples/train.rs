@@ -96,7 +96,26 @@ fn load(dir: &Path) -> anyhow::Result<Vec<Example>> {
 fn train(examples: &[&Example]) -> Model {
     let engine_free: Vec<(String, bool)> =
         examples.iter().map(|e| (model_text(&e.record.text), e.unwanted())).collect();
-    Model::train(&engine_free, &TrainConfig::default())
+    Model::train(&engine_free, &config())
+}
+
+/// The default config, with `SMISHTRAP_TRAIN_{EPOCHS,LR,L2,BITS}` overrides for experiments.
+fn config() -> TrainConfig {
+    let mut c = TrainConfig::default();
+    let var = |name: &str| std::env::var(name).ok();
+    if let Some(v) = var("SMISHTRAP_TRAIN_EPOCHS").and_then(|v| v.parse().ok()) {
+        c.epochs = v;
+    }
+    if let Some(v) = var("SMISHTRAP_TRAIN_LR").and_then(|v| v.parse().ok()) {
+        c.learning_rate = v;
+    }
+    if let Some(v) = var("SMISHTRAP_TRAIN_L2").and_then(|v| v.parse().ok()) {
+        c.l2 = v;
+    }
+    if let Some(v) = var("SMISHTRAP_TRAIN_BITS").and_then(|v| v.parse().ok()) {
+        c.bits = v;
+    }
+    c
 }
 
 /// The text the model sees: URLs replaced like the engine does.
