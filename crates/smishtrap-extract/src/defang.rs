@@ -173,8 +173,18 @@ pub(crate) fn refang_mapped(text: &str) -> Option<Refanged> {
     let bytes = text.as_bytes();
     let mut out = Out { src: text, done: 0, owned: None };
     let mut i = 0;
+    // inside a token that started with `scheme://`: spaced dots and `/` may be one-sided
+    let mut in_url = false;
     while i < bytes.len() {
         let b = bytes[i];
+        let after_colon = |at: usize| {
+            bytes[..at].ends_with(b":")
+                || bytes[..at].ends_with(b"[:]")
+                || bytes[..at].ends_with(b"(:)")
+        };
+        if b == b'/' && bytes.get(i + 1) == Some(&b'/') && after_colon(i) {
+            in_url = true;
+        }
         let prev = if i > 0 { bytes[i - 1] } else { b' ' };
         let rest = &bytes[i..];
         match b {
@@ -274,7 +284,11 @@ pub(crate) fn refang_mapped(text: &str) -> Option<Refanged> {
                 } else if after_sp.starts_with(b"dot ") || after_sp.starts_with(b"DOT ") {
                     3
                 } else {
-                    0
+                    // `csam [.] be`
+                    [&b"[.]"[..], b"(.)", b"{.}", b"[dot]", b"(dot)", b"{dot}"]
+                        .iter()
+                        .find(|p| starts_with_ci(after_sp, p))
+                        .map_or(0, |p| p.len())
                 };
                 if dot_len > 0 && spaces <= 3 {
                     let after_dot = i + spaces + dot_len;
@@ -288,7 +302,7 @@ pub(crate) fn refang_mapped(text: &str) -> Option<Refanged> {
                         bytes.get(right + label) == Some(&b'/')
                     };
                     if trailing <= 3
-                        && (trailing > 0 || path_follows)
+                        && (trailing > 0 || path_follows || in_url)
                         && spaced_dot_right_ok(bytes, right, 0)
                     {
                         out.replace(i, after_dot + trailing, ".");
@@ -296,8 +310,21 @@ pub(crate) fn refang_mapped(text: &str) -> Option<Refanged> {
                         continue;
                     }
                 }
+                // `http:// example .com /path`: spaces before the path
+                if in_url
+                    && spaces <= 3
+                    && (after_sp.starts_with(b"[/]")
+                        || after_sp.first() == Some(&b'/')
+                            && after_sp
+                                .get(1)
+                                .is_some_and(|&c| c != b'/' && !c.is_ascii_whitespace()))
+                {
+                    out.replace(i, i + spaces, "");
+                    i += spaces;
+                    continue;
+                }
             }
-            b'/' if rest.starts_with(b"// ") && prev == b':' => {
+            b'/' if rest.starts_with(b"// ") && after_colon(i) => {
                 // `http:// example.com`
                 let spaces = rest[2..].iter().take_while(|&&c| c == b' ').count();
                 if spaces <= 3 && rest.get(2 + spaces).is_some_and(|&c| is_label_byte(c)) {
@@ -326,6 +353,9 @@ pub(crate) fn refang_mapped(text: &str) -> Option<Refanged> {
                 }
             }
             _ => {}
+        }
+        if b.is_ascii_whitespace() {
+            in_url = false;
         }
         i += 1;
     }
@@ -395,6 +425,9 @@ mod tests {
             ("csam . belgium-id.top/x", "csam.belgium-id.top/x"),
             ("csam dot be", "csam.be"),
             ("http:// example.com", "http://example.com"),
+            ("http:// example .com /path", "http://example.com/path"),
+            ("see http://example.com /path", "see http://example.com/path"),
+            ("http://example.com and / or", "http://example.com and / or"),
             ("exa\u{200B}mple.com", "example.com"),
             ("example\u{FF0E}com", "example.com"),
             ("h**ps://x[.]com", "https://x.com"),

@@ -77,7 +77,7 @@ impl RegistrableDomain {
 
     /// `host` must already be lowercase ASCII.
     fn from_ascii_host(host: &str) -> Option<Self> {
-        let d = psl::domain(host.as_bytes())?;
+        let Some(d) = psl::domain(host.as_bytes()) else { return Self::icann_only(host) };
         d.suffix().typ()?;
         let domain = std::str::from_utf8(d.as_bytes()).ok()?.to_owned();
         let suffix_len = d.suffix().as_bytes().len();
@@ -86,6 +86,29 @@ impl RegistrableDomain {
         }
         let suffix_at = domain.len() - suffix_len;
         Some(Self { domain, suffix_at })
+    }
+
+    /// A host that is itself a private-section suffix (`us.com`, `github.io`) is a site of
+    /// the suffix operator: its registrable domain under the ICANN rules.
+    fn icann_only(host: &str) -> Option<Self> {
+        let whole = psl::suffix(host.as_bytes())?;
+        if whole.typ() != Some(psl::Type::Private) || whole.as_bytes() != host.as_bytes() {
+            return None;
+        }
+        // the longest ICANN suffix that leaves one label in front of it
+        let dots = host.match_indices('.').map(|(i, _)| i);
+        for dot in dots {
+            let tail = &host[dot + 1..];
+            let icann = psl::suffix(tail.as_bytes()).is_some_and(|s| {
+                s.typ() == Some(psl::Type::Icann) && s.as_bytes() == tail.as_bytes()
+            });
+            if icann {
+                let start = host[..dot].rfind('.').map_or(0, |p| p + 1);
+                let domain = host[start..].to_owned();
+                return Some(Self { suffix_at: dot + 1 - start, domain });
+            }
+        }
+        None
     }
 
     pub fn as_str(&self) -> &str {
@@ -370,6 +393,10 @@ pub(crate) fn normalise(token: &str) -> Result<Normalised, Rejected> {
     }
 
     let registrable_domain = if ip_host { None } else { RegistrableDomain::from_ascii_host(&host) };
+    // only hosts under a real public suffix count (`http://router.lan/` is not a web link)
+    if !ip_host && registrable_domain.is_none() {
+        return Err(Rejected::NotUrl);
+    }
     if scheme.is_none() && !ip_host {
         // scheme-less: the TLD must be a real ICANN suffix and the token must not be a file name
         let tld_raw = host_raw.rsplit('.').next().unwrap_or_default();
@@ -654,6 +681,8 @@ mod tests {
             "https://csam-be[.info/x",
             "https://csam\u{200B}-be.info/x",
             "https:// csam-be.info/x",
+            "https:// csam-be .info /x",
+            "hxxps[:]// csam-be [.] info [/]x",
         ] {
             check(input, &want);
         }
@@ -674,6 +703,8 @@ mod tests {
             "i.e. e.g. z.B. a.s.a.p.",
             "Ok...so tired",
             "javascript://alert(1)",
+            "http://router.lan/status",
+            "http://co.uk/x",
             "Hello . World",
             "tel:+32470123456",
             "see you tomorrow.call me",
@@ -707,6 +738,9 @@ mod tests {
             ("WWW.BBC.CO.UK", "bbc.co.uk", "bbc", "co.uk"),
             ("a.b.csam.belgium-id.top", "belgium-id.top", "belgium-id", "top"),
             ("bücher.de", "xn--bcher-kva.de", "xn--bcher-kva", "de"),
+            ("us.com", "us.com", "us", "com"),
+            ("x.github.io", "x.github.io", "x", "github.io"),
+            ("github.io", "github.io", "github", "io"),
         ] {
             let d = RegistrableDomain::parse(host).expect(host);
             assert_eq!((d.as_str(), d.name(), d.suffix()), (domain, name, suffix), "{host}");
