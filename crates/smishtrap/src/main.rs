@@ -24,6 +24,10 @@ enum Command {
     Events(cmd::events::Args),
     /// Analyse SMS records: numbers, language, URLs, brands, verdicts
     Analyze(cmd::analyze::Args),
+    /// Group smishing into campaigns with waves, validation sends and infrastructure
+    Campaigns(cmd::campaigns::Args),
+    /// Export campaigns and indicators as STIX 2.1, MISP, CSV or JSON
+    Export(cmd::export::Args),
 }
 
 fn main() -> ExitCode {
@@ -40,6 +44,8 @@ fn main() -> ExitCode {
         Command::Personas(args) => cmd::sensor::personas(args),
         Command::Events(args) => cmd::events::run(args),
         Command::Analyze(args) => cmd::analyze::run(args),
+        Command::Campaigns(args) => cmd::campaigns::run(args),
+        Command::Export(args) => cmd::export::run(args),
     };
     match result {
         Ok(code) => code,

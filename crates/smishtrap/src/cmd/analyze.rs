@@ -61,10 +61,13 @@ pub(crate) struct Args {
     /// Worker threads (default: one per core)
     #[arg(long, value_name = "N")]
     jobs: Option<usize>,
+    /// Leave `campaign` and `phase` null (skips the global campaign pass of jsonl output)
+    #[arg(long)]
+    no_campaigns: bool,
 }
 
-/// One unit of work, in input order.
-enum Work {
+/// One unit of work, in input order (also read by `campaigns` and `export`).
+pub(crate) enum Work {
     Record {
         id: String,
         record: Box<SmsRecord>,
@@ -126,21 +129,45 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     } else if format == OutputFormat::Csv {
         write_out(&mut out, csv_header().as_bytes())?;
     }
+    // campaigns (issue 4): jsonl lines are spooled with compact features, then re-emitted
+    let mut campaign_pass = if format == OutputFormat::Jsonl && !args.no_campaigns {
+        Some(super::campaigns::CampaignPass::new()?)
+    } else {
+        None
+    };
+    let with_features = campaign_pass.is_some();
     let mut bad: u64 = 0;
     let mut printed: u64 = 0;
     let mut analysed: u64 = 0;
     let mut broken_pipe = false;
     for chunk in rx {
-        let rendered: Vec<Option<Vec<u8>>> = chunk
+        let rendered: Vec<Option<(Vec<u8>, Option<_>)>> = chunk
             .par_iter()
             .map(|w| match w {
                 Work::Record { id, record, .. } => {
-                    Some(render(&engine.analyze(record, id.clone(), &options), format))
+                    let analysis = engine.analyze(record, id.clone(), &options);
+                    let features = with_features
+                        .then(|| super::campaigns::CampaignPass::features(record, &analysis));
+                    Some((render(&analysis, format), features))
                 }
                 Work::Bad { .. } => None,
             })
             .collect();
         for (work, bytes) in chunk.iter().zip(rendered) {
+            // campaigns (issue 4): spool instead of writing while the pass collects features
+            let bytes = match (bytes, campaign_pass.as_mut()) {
+                (Some((line, Some(features))), Some(pass)) => {
+                    pass.push(features, &line)?;
+                    None
+                }
+                (other, _) => other.map(|(line, _)| line),
+            };
+            let bytes = if with_features && matches!(work, Work::Record { .. }) {
+                analysed += 1;
+                None
+            } else {
+                bytes
+            };
             match work {
                 Work::Bad { origin, line, message } => {
                     bad += 1;
@@ -176,6 +203,16 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
             // The reader stops when the channel closes (dropped receiver).
             break;
         }
+    }
+    // campaigns (issue 4): cluster, then write the spooled lines with campaign and phase
+    if let Some(pass) = campaign_pass
+        && !broken_pipe
+        && let Err(e) = pass.finish(&mut out)
+    {
+        if !is_broken_pipe(&e) {
+            return Err(e);
+        }
+        broken_pipe = true;
     }
     if !broken_pipe
         && let Err(e) = out.flush()
@@ -248,7 +285,7 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
 
 /// Reads every source in order into chunks; returns a fatal error (unreadable source) to
 /// report after the records already read were written.
-fn read_all(
+pub(crate) fn read_all(
     sources: &[Source],
     data: Option<&std::path::Path>,
     tx: &crossbeam_channel::Sender<Vec<Work>>,

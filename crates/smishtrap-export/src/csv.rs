@@ -1,0 +1,124 @@
+//! Flat indicator CSV: one indicator per row, for SIEM blocklists and spreadsheets.
+//!
+//! Columns: `type,value,defanged,campaign,campaign_label,brand,first_seen,last_seen,count`.
+//! Types: `url`, `domain`, `ipv4`/`ipv6` (sending IPs), `phone-number` (operator numbers).
+//! `value` is the real indicator; `defanged` and the label are for people. Cells that a
+//! spreadsheet would run as a formula (`= + - @`, tab, CR first) get a leading `'`.
+
+use crate::{Campaign, defang, human_text};
+
+pub const HEADER: [&str; 9] = [
+    "type",
+    "value",
+    "defanged",
+    "campaign",
+    "campaign_label",
+    "brand",
+    "first_seen",
+    "last_seen",
+    "count",
+];
+
+/// A cell neutralised for spreadsheets; quoting is the CSV writer's job.
+/// A strict E.164 number (`+` and digits only) cannot be a formula and keeps its `+`.
+pub fn cell(value: &str) -> String {
+    let risky = value.starts_with(['=', '+', '-', '@', '\t', '\r']) && !is_e164(value);
+    let clean: String = value.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
+    if risky { format!("'{clean}") } else { clean }
+}
+
+fn is_e164(value: &str) -> bool {
+    value
+        .strip_prefix('+')
+        .is_some_and(|d| (6..=15).contains(&d.len()) && d.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// The CSV document (UTF-8, `\n` line ends, header first).
+pub fn indicators(campaigns: &[Campaign]) -> Vec<u8> {
+    let mut w = ::csv::WriterBuilder::new()
+        .terminator(::csv::Terminator::Any(b'\n'))
+        .from_writer(Vec::new());
+    let _ = w.write_record(HEADER);
+    for c in campaigns {
+        let label = human_text(&c.label, 200);
+        let brand = c.brand.clone().unwrap_or_default();
+        let mut row = |kind: &str,
+                       value: &str,
+                       shown: String,
+                       first: Option<&str>,
+                       last: Option<&str>,
+                       count: usize| {
+            let cells = [
+                kind.to_owned(),
+                value.to_owned(),
+                shown,
+                c.id.clone(),
+                label.clone(),
+                brand.clone(),
+                first.unwrap_or("").to_owned(),
+                last.unwrap_or("").to_owned(),
+                count.to_string(),
+            ];
+            let _ = w.write_record(cells.iter().map(|v| cell(v)));
+        };
+        for d in &c.domains {
+            row(
+                "domain",
+                &d.domain,
+                defang(&d.domain),
+                d.first_seen.as_deref(),
+                d.last_seen.as_deref(),
+                d.count,
+            );
+        }
+        for u in &c.urls {
+            row(
+                "url",
+                &u.url,
+                defang(&u.url),
+                u.first_seen.as_deref(),
+                u.last_seen.as_deref(),
+                u.count,
+            );
+        }
+        for ip in &c.source_ips {
+            if let Ok(addr) = ip.value.parse::<std::net::IpAddr>() {
+                let kind = if addr.is_ipv4() { "ipv4" } else { "ipv6" };
+                let v = addr.to_string();
+                row(kind, &v, v.clone(), c.first_seen.as_deref(), c.last_seen.as_deref(), ip.count);
+            }
+        }
+        for n in &c.operator_numbers {
+            row(
+                "phone-number",
+                &n.e164,
+                human_text(&n.e164, 40),
+                n.first_seen.as_deref(),
+                n.last_seen.as_deref(),
+                n.count,
+            );
+        }
+    }
+    w.into_inner().unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cells_are_formula_safe() {
+        for (input, expect) in [
+            ("=HYPERLINK(\"x\")", "'=HYPERLINK(\"x\")"),
+            ("+37061111111", "+37061111111"),
+            ("+1+cmd|' /C calc'!A0", "'+1+cmd|' /C calc'!A0"),
+            ("-1", "'-1"),
+            ("@SUM(A1)", "'@SUM(A1)"),
+            ("\tx", "' x"),
+            ("plain", "plain"),
+            ("a\nb", "a b"),
+        ] {
+            assert_eq!(cell(input), expect, "{input}");
+        }
+    }
+}
