@@ -59,8 +59,10 @@ impl Default for Limits {
             max_head_bytes: 8 * 1024,
             max_headers: 64,
             max_body_bytes: 1024 * 1024,
-            requests_per_second: 100.0,
-            request_burst: 200.0,
+            // Generous: campaigns push sends fast, and a refused send is intelligence the
+            // attacker then sends elsewhere; this only stops floods.
+            requests_per_second: 500.0,
+            request_burst: 1000.0,
             header_timeout_secs: 10.0,
             idle_timeout_secs: 60.0,
             body_timeout_secs: 20.0,
@@ -704,23 +706,20 @@ impl Ctx {
         let head = head.filter(|h| h.method == parts.method.as_str().as_bytes());
         let fallback_headers: Vec<(Vec<u8>, Vec<u8>)>;
         let target = parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
-        let (method, target_bytes, version, headers): (&[u8], &[u8], &str, &[Header]) =
-            match &head {
-                Some(h) => (&h.method, &h.target, h.version_str(), &h.headers),
-                None => {
-                    fallback_headers = parts
-                        .headers
-                        .iter()
-                        .map(|(n, v)| (n.as_str().as_bytes().to_vec(), v.as_bytes().to_vec()))
-                        .collect();
-                    let v = if parts.version == hyper::Version::HTTP_10 {
-                        "HTTP/1.0"
-                    } else {
-                        "HTTP/1.1"
-                    };
-                    (parts.method.as_str().as_bytes(), target.as_bytes(), v, &fallback_headers)
-                }
-            };
+        let (method, target_bytes, version, headers): (&[u8], &[u8], &str, &[Header]) = match &head
+        {
+            Some(h) => (&h.method, &h.target, h.version_str(), &h.headers),
+            None => {
+                fallback_headers = parts
+                    .headers
+                    .iter()
+                    .map(|(n, v)| (n.as_str().as_bytes().to_vec(), v.as_bytes().to_vec()))
+                    .collect();
+                let v =
+                    if parts.version == hyper::Version::HTTP_10 { "HTTP/1.0" } else { "HTTP/1.1" };
+                (parts.method.as_str().as_bytes(), target.as_bytes(), v, &fallback_headers)
+            }
+        };
         let (reply, body_bytes, mut extra_tags) = if !allowed {
             (
                 self.device.error(ErrorPage::Unavailable, EventKind::HttpMalformed),

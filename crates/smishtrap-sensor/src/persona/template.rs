@@ -41,6 +41,9 @@ pub const VARIABLES: &[&str] = &[
     "password_enc",
 ];
 
+/// Variables that are counters: alone in a JSON string they render as JSON numbers.
+const NUMERIC_VARIABLES: &[&str] = &["sim_monthly_sms"];
+
 /// Values for the variables at render time.
 pub trait Vars {
     fn get(&self, name: &str) -> Option<Cow<'_, str>>;
@@ -104,8 +107,9 @@ impl Template {
     }
 }
 
-/// A JSON value whose strings may hold placeholders. A string that is exactly one numeric
-/// variable (e.g. `"{{sim_monthly_sms}}"`) renders as a JSON number, like the device's counters.
+/// A JSON value whose strings may hold placeholders. A string that is exactly one counter
+/// variable (e.g. `"{{sim_monthly_sms}}"`) renders as a JSON number, like the device's counters;
+/// identifiers made of digits (IMEI, IMSI) stay strings.
 #[derive(Debug, Clone, PartialEq)]
 pub enum JsonTemplate {
     Literal(Value),
@@ -135,7 +139,7 @@ impl JsonTemplate {
             JsonTemplate::Literal(v) => v.clone(),
             JsonTemplate::Text(t) => {
                 let text = t.render(vars);
-                if t.single_var().is_some()
+                if t.single_var().is_some_and(|v| NUMERIC_VARIABLES.contains(&v))
                     && let Ok(n) = text.parse::<u64>()
                 {
                     return Value::from(n);
@@ -162,6 +166,7 @@ mod tests {
             match name {
                 "model" => Some("UR32L".into()),
                 "sim_monthly_sms" => Some("42".into()),
+                "imei" => Some("490154203237518".into()),
                 _ => None,
             }
         }
