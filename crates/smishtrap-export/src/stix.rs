@@ -38,10 +38,16 @@ pub fn sco_id(kind: &str, value: &str) -> String {
     format!("{kind}--{}", Uuid::new_v5(&SCO_NAMESPACE, canonical.as_bytes()))
 }
 
+/// SDO/SRO ids: STIX asks for UUIDv4, so the UUIDv5 hash of the content gets version 4
+/// bits. Still deterministic; the random bits are hash bits.
 fn sdo_id(kind: &str, parts: &[&str]) -> String {
     let mut all = vec!["stix", kind];
     all.extend_from_slice(parts);
-    format!("{kind}--{}", id_for(&all))
+    format!("{kind}--{}", v4_shaped(id_for(&all)))
+}
+
+fn v4_shaped(id: Uuid) -> Uuid {
+    uuid::Builder::from_random_bytes(*id.as_bytes()).into_uuid()
 }
 
 /// A string inside a STIX pattern: `'` and `\` escaped.
@@ -221,6 +227,7 @@ pub fn bundle(campaigns: &[Campaign], producer: &Producer) -> Value {
                 &mut ind,
                 json!({
                     "name": format!("{} ({})", o.shown, human_text(&c.label, 160)),
+                "description": format!("Seen in SMS phishing campaign {}: {}", c.id, o.shown),
                     "indicator_types": ["malicious-activity"],
                     "pattern": o.pattern,
                     "pattern_type": "stix",
@@ -259,7 +266,7 @@ pub fn bundle(campaigns: &[Campaign], producer: &Producer) -> Value {
     let ids: Vec<&str> = campaigns.iter().map(|c| c.id.as_str()).collect();
     json!({
         "type": "bundle",
-        "id": format!("bundle--{}", id_for(&[&["stix-bundle"], ids.as_slice()].concat())),
+        "id": format!("bundle--{}", v4_shaped(id_for(&[&["stix-bundle"], ids.as_slice()].concat()))),
         "objects": objects,
     })
 }
