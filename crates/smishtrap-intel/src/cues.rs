@@ -81,7 +81,8 @@ pub struct Cues {
 pub struct CueHits {
     mask: u16,
     counts: [u8; 8],
-    first: [Option<u32>; 8],
+    /// Pattern index and folded-text byte span of the first match of each category.
+    first: [Option<(u32, u32, u32)>; 8],
 }
 
 impl CueHits {
@@ -174,7 +175,11 @@ impl Cues {
             if let Some(f) = hits.first.get_mut(i)
                 && f.is_none()
             {
-                *f = u32::try_from(m.pattern().as_usize()).ok();
+                let as_u32 = |v: usize| u32::try_from(v).ok();
+                *f = as_u32(m.pattern().as_usize())
+                    .zip(as_u32(m.start()))
+                    .zip(as_u32(m.end()))
+                    .map(|((p, s), e)| (p, s, e));
             }
         }
         hits
@@ -182,8 +187,41 @@ impl Cues {
 
     /// The first phrase that matched `cue`, for reasons.
     pub fn example<'a>(&'a self, hits: &CueHits, cue: Cue) -> Option<&'a str> {
-        let idx = hits.first.get(cue as usize).copied().flatten()?;
+        let (idx, _, _) = hits.first.get(cue as usize).copied().flatten()?;
         self.patterns.get(usize::try_from(idx).ok()?).map(|p| p.phrase.as_str())
+    }
+
+    /// The words of `original` (the text `scan` saw folded) that matched `cue` first, as
+    /// written (`impayé`, not `impaye`); falls back to the catalogued phrase.
+    pub fn example_as_written(&self, hits: &CueHits, cue: Cue, original: &str) -> Option<String> {
+        let (_, start, end) = hits.first.get(cue as usize).copied().flatten()?;
+        let (start, end) = (start as usize, end as usize);
+        let written = if original.is_ascii() {
+            original.get(start..end).map(str::to_string)
+        } else {
+            // Folding is char by char, so folded offsets map back by folding each char.
+            let mut folded_len = 0usize;
+            let mut from = None;
+            let mut to = None;
+            for (i, c) in original.char_indices() {
+                if folded_len == start && from.is_none() {
+                    from = Some(i);
+                }
+                let mut buf = [0u8; 4];
+                folded_len += fold(c.encode_utf8(&mut buf)).len();
+                if folded_len == end {
+                    to = Some(i + c.len_utf8());
+                    break;
+                }
+                if folded_len > end {
+                    break;
+                }
+            }
+            from.zip(to).and_then(|(a, b)| original.get(a..b)).map(str::to_string)
+        };
+        written
+            .map(|w| w.chars().filter(|c| !c.is_control()).take(60).collect())
+            .or_else(|| self.example(hits, cue).map(str::to_string))
     }
 }
 
@@ -219,6 +257,27 @@ mod tests {
     fn cues_are_whole_words() {
         check("repaying", &[]);
         check("fineness", &[]);
+    }
+
+    #[test]
+    fn examples_are_shown_as_written() {
+        let cues = match Cues::builtin() {
+            Ok(c) => c,
+            Err(e) => panic!("{e}"),
+        };
+        for (text, cue, expect) in [
+            ("ANTAI : avis de contravention impayé. Réglez 35 €", Cue::Threat, "impayé"),
+            ("Réglez 35 € avant majoration", Cue::Payment, "Réglez"),
+            ("Ditt BankID har spärrats", Cue::Threat, "spärrats"),
+            ("URGENT call now", Cue::Urgency, "URGENT"),
+        ] {
+            let hits = cues.scan(&fold(text));
+            assert_eq!(
+                cues.example_as_written(&hits, cue, text).as_deref(),
+                Some(expect),
+                "{text}"
+            );
+        }
     }
 
     #[test]
