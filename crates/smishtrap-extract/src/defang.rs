@@ -227,6 +227,25 @@ pub(crate) fn refang_mapped(text: &str) -> Option<Refanged> {
                 i += 2;
                 continue;
             }
+            b'.' if rest.get(1) == Some(&b' ') && is_label_byte(prev) => {
+                // `mycsam-login. com/be`: a space after the dot. In running text that is a
+                // sentence end, so only inside a `scheme://` token, before a path, or after
+                // `www.`
+                let spaces = rest[1..].iter().take_while(|&&c| c == b' ').count();
+                let right = i + 1 + spaces;
+                let label = bytes[right..].iter().take_while(|&&c| is_lower_label_byte(c)).count();
+                let after = bytes.get(right + label).copied();
+                let token_start =
+                    bytes[..i].iter().rposition(u8::is_ascii_whitespace).map_or(0, |p| p + 1);
+                let www = starts_with_ci(&bytes[token_start..i], b"www.");
+                let tld = label >= 2 && is_icann_tld(&bytes[right..right + label]);
+                let word_follows = after.is_some_and(|c| c.is_ascii_alphabetic() || c >= 0x80);
+                if spaces <= 3 && tld && !word_follows && (after == Some(b'/') || in_url || www) {
+                    out.replace(i, right, ".");
+                    i = right;
+                    continue;
+                }
+            }
             b'\\'
                 if rest.get(1) == Some(&b'.')
                     && is_label_byte(prev)
@@ -426,6 +445,11 @@ mod tests {
             ("csam dot be", "csam.be"),
             ("http:// example.com", "http://example.com"),
             ("http:// example .com /path", "http://example.com/path"),
+            ("https://mycsam-login. com/be", "https://mycsam-login.com/be"),
+            ("Ga naar www.myebox-be. com nu", "Ga naar www.myebox-be.com nu"),
+            ("zie inps-rimborso. info/modulo", "zie inps-rimborso.info/modulo"),
+            ("Bedankt. info volgt", "Bedankt. info volgt"),
+            ("Tot morgen. be there", "Tot morgen. be there"),
             ("see http://example.com /path", "see http://example.com/path"),
             ("http://example.com and / or", "http://example.com and / or"),
             ("exa\u{200B}mple.com", "example.com"),

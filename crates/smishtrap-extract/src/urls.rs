@@ -682,6 +682,7 @@ mod tests {
             "https://csam\u{200B}-be.info/x",
             "https:// csam-be.info/x",
             "https:// csam-be .info /x",
+            "https://csam-be. info/x",
             "hxxps[:]// csam-be [.] info [/]x",
         ] {
             check(input, &want);
