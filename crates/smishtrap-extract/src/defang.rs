@@ -320,8 +320,12 @@ pub(crate) fn refang_mapped(text: &str) -> Option<Refanged> {
                             bytes[right..].iter().take_while(|&&b| is_lower_label_byte(b)).count();
                         bytes.get(right + label) == Some(&b'/')
                     };
+                    // `csam-be .info`: a hyphenated or dotted name is not the end of a sentence
+                    let token_start =
+                        bytes[..i].iter().rposition(u8::is_ascii_whitespace).map_or(0, |p| p + 1);
+                    let domain_like = bytes[token_start..i].iter().any(|&c| c == b'-' || c == b'.');
                     if trailing <= 3
-                        && (trailing > 0 || path_follows || in_url)
+                        && (trailing > 0 || path_follows || in_url || domain_like)
                         && spaced_dot_right_ok(bytes, right, 0)
                     {
                         out.replace(i, after_dot + trailing, ".");
@@ -449,6 +453,7 @@ mod tests {
             ("Ga naar www.myebox-be. com nu", "Ga naar www.myebox-be.com nu"),
             ("zie inps-rimborso. info/modulo", "zie inps-rimborso.info/modulo"),
             ("Bedankt. info volgt", "Bedankt. info volgt"),
+            ("Ga naar csam-be .info nu", "Ga naar csam-be.info nu"),
             ("Tot morgen. be there", "Tot morgen. be there"),
             ("see http://example.com /path", "see http://example.com/path"),
             ("http://example.com and / or", "http://example.com and / or"),

@@ -489,6 +489,21 @@ mod tests {
         check("+447911123456", None, Ok(("+447911123456", "GG")));
         check("+12025550123", None, Ok(("+12025550123", "US")));
         check("+4915112345678", None, Ok(("+4915112345678", "DE")));
+        check("+32 0470 12 34 56", None, Ok(("+32470123456", "BE")));
+        check("+46 (0)70-123 45 67", None, Ok(("+46701234567", "SE")));
+        check("0046701234567", None, Ok(("+46701234567", "SE")));
+        check("+33 6 12 34 56 78", None, Ok(("+33612345678", "FR")));
+        check("+351 912 345 678", None, Ok(("+351912345678", "PT")));
+        check("+48 512 345 678", None, Ok(("+48512345678", "PL")));
+        check("+45 20 12 34 56", None, Ok(("+4520123456", "DK")));
+        check("+47 412 34 567", None, Ok(("+4741234567", "NO")));
+        check("+358 40 1234567", None, Ok(("+358401234567", "FI")));
+        check("+34 612 34 56 78", None, Ok(("+34612345678", "ES")));
+        check("+61 412 345 678", None, Ok(("+61412345678", "AU")));
+        check("0412 345 678", Some("AU"), Ok(("+61412345678", "AU")));
+        check("+90 532 123 45 67", None, Ok(("+905321234567", "TR")));
+        // a foreign national number read in the wrong region is invalid, not guessed
+        check("0470123456", Some("TR"), Err(()));
         // invalid, kept raw by the caller
         check("+3367a829916", None, Err(()));
         check("hello", None, Err(()));
