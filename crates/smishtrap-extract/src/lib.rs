@@ -36,7 +36,10 @@ use serde::Serialize;
 pub use defang::{defang, refang};
 pub use lang::{SUPPORTED_LANGUAGES, detect_language};
 pub use numbers::{E164, MentionedNumber, PhoneNumber, parse_number};
-pub use urls::{ExtractedUrl, RegistrableDomain, confusable_skeleton, is_shortener, normalize_url};
+pub use urls::{
+    ExtractedEmail, ExtractedUrl, RegistrableDomain, confusable_skeleton, is_shortener,
+    normalize_url,
+};
 
 /// Texts are cut at this many bytes (on a char boundary) before extraction.
 pub const MAX_TEXT_BYTES: usize = 8 * 1024;
@@ -50,6 +53,8 @@ pub const MAX_NUMBERS: usize = 16;
 pub struct Extracted {
     pub urls: Vec<ExtractedUrl>,
     pub numbers: Vec<MentionedNumber>,
+    /// E-mail addresses (not counted as URLs).
+    pub emails: Vec<ExtractedEmail>,
     pub diagnostics: Vec<Diagnostic>,
 }
 

@@ -51,6 +51,17 @@ pub struct ExtractedUrl {
     pub port: Option<u16>,
 }
 
+/// An e-mail address found in a text (reply-to-this-address lures, call-back scams).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ExtractedEmail {
+    /// Byte span in the input, on char boundaries.
+    pub span: Range<usize>,
+    pub raw: String,
+    /// Lowercase ASCII (punycode) domain part.
+    pub domain: String,
+    pub registrable_domain: RegistrableDomain,
+}
+
 /// A registrable domain ("eTLD+1") from the public suffix list: `csam-be.info`, `bbc.co.uk`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct RegistrableDomain {
@@ -515,6 +526,24 @@ fn build(span: Range<usize>, raw: &str, scanned: &str, n: Normalised) -> Extract
     }
 }
 
+/// Records an e-mail address whose domain has a real public suffix.
+fn push_email(text: &str, found: &str, (os, oe): (usize, usize), out: &mut Extracted) {
+    let Some((_, domain)) = found.rsplit_once('@') else { return };
+    let Ok(ascii) = idna::domain_to_ascii_cow(domain.as_bytes(), idna::AsciiDenyList::URL) else {
+        return;
+    };
+    let Some(registrable_domain) = RegistrableDomain::from_ascii_host(&ascii) else { return };
+    if out.emails.len() >= MAX_URLS {
+        return;
+    }
+    out.emails.push(ExtractedEmail {
+        span: os..oe,
+        raw: text.get(os..oe).unwrap_or_default().to_owned(),
+        domain: ascii.into_owned(),
+        registrable_domain,
+    });
+}
+
 /// Finds URLs in `text` (already capped) and appends them to `out`.
 pub(crate) fn find_urls(text: &str, out: &mut Extracted) {
     let refanged = refang_mapped(text);
@@ -540,6 +569,7 @@ pub(crate) fn find_urls(text: &str, out: &mut Extracted) {
                     .bytes()
                     .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'));
             if !scan[end..].starts_with('/') || !host_like {
+                push_email(text, link.as_str(), to_original(start, end), out);
                 continue;
             }
             end += scan[end..]
@@ -717,6 +747,19 @@ mod tests {
         ] {
             check(input, &[]);
         }
+    }
+
+    #[test]
+    fn emails() {
+        let text = "Schrijf naar support@csam-be.info of jan@intranet, zie a.com@evil.top/x";
+        let e = crate::extract(text);
+        let got: Vec<(&str, &str)> =
+            e.emails.iter().map(|m| (m.raw.as_str(), m.registrable_domain.as_str())).collect();
+        assert_eq!(got, [("support@csam-be.info", "csam-be.info")]);
+        assert_eq!(&text[e.emails[0].span.clone()], "support@csam-be.info");
+        // the userinfo trick is a URL, not an address
+        assert_eq!(e.urls.len(), 1);
+        assert_eq!(e.urls[0].host, "evil.top");
     }
 
     #[test]

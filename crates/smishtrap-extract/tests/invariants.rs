@@ -78,6 +78,10 @@ fn check_extracted(text: &str, region: Option<&str>) {
             u.url
         );
     }
+    for m in &e.emails {
+        assert!(text.is_char_boundary(m.span.start) && text.is_char_boundary(m.span.end));
+        assert_eq!(&text[m.span.clone()], m.raw);
+    }
     for n in &e.numbers {
         assert!(
             n.span.end <= text.len()
