@@ -24,6 +24,8 @@ enum Command {
     Events(cmd::events::Args),
     /// Analyse SMS records: numbers, language, URLs, brands, verdicts
     Analyze(cmd::analyze::Args),
+    /// Serve the web console and REST API over a data directory
+    Console(cmd::console::Args),
     /// Group smishing into campaigns with waves, validation sends and infrastructure
     Campaigns(cmd::campaigns::Args),
     /// Export campaigns and indicators as STIX 2.1, MISP, CSV or JSON
@@ -44,6 +46,7 @@ fn main() -> ExitCode {
         Command::Personas(args) => cmd::sensor::personas(args),
         Command::Events(args) => cmd::events::run(args),
         Command::Analyze(args) => cmd::analyze::run(args),
+        Command::Console(args) => cmd::console::run(args),
         Command::Campaigns(args) => cmd::campaigns::run(args),
         Command::Export(args) => cmd::export::run(args),
     };

@@ -1,0 +1,192 @@
+//! The smishtrap console: a REST API (`/api/v1`) and a server-rendered dashboard over a data
+//! directory's event store, built to show attacker-written text safely.
+//!
+//! - [`app`] builds the axum [`Router`]; [`Console::start`] opens the data directory and starts
+//!   the [`live`] follower, one background thread that tails the store, keeps the aggregates
+//!   the Overview and `/api/v1/sensors` show, and feeds the SSE stream of new events.
+//! - [`token`] is the access token (generated on first start into `DIR/console-token`, mode
+//!   0600, compared in constant time); [`auth`] turns it into expiring sessions (cookie
+//!   `HttpOnly; SameSite=Strict`) and checks CSRF on every state-changing request.
+//! - [`api`] serves JSON with opaque cursors; `openapi.json` (a data file) documents it and a
+//!   test checks every route against it.
+//! - [`pages`] renders HTML with askama, which escapes every value; no template marks a
+//!   value safe. URLs and domains in attacker text are defanged ([`view`]) and never links.
+//!
+//! Invariant: every response carries the strict headers of [`security_headers`] (CSP without
+//! inline script or style, `nosniff`, `no-referrer`, `frame-ancestors 'none'`).
+//! Invariant: no page or API call but `/login` and `/healthz` answers without authentication.
+//! Invariant: attacker bytes reach HTML only through askama's escaping or `textContent`.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), smishtrap_web::WebError> {
+//! use smishtrap_web::{Console, ConsoleConfig, token};
+//! let dir = std::path::Path::new("./smishtrap-data");
+//! let (token, _origin) = token::load_or_create(dir, None)?;
+//! let console = Console::start(ConsoleConfig::new(dir, token))?;
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:9090").await.map_err(|source| {
+//!     smishtrap_web::WebError::Io { path: "127.0.0.1:9090".into(), source }
+//! })?;
+//! smishtrap_web::serve(listener, console.state(), std::future::pending()).await.ok();
+//! # Ok(()) }
+//! ```
+
+pub mod api;
+pub mod auth;
+mod error;
+pub mod live;
+pub mod pages;
+mod source;
+pub mod token;
+pub mod view;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::http::{HeaderName, HeaderValue, header};
+use axum::response::Response;
+use axum::routing::{get, post};
+
+pub use error::WebError;
+pub use token::Token;
+
+/// The Content-Security-Policy of every response: only our own script and style files, no
+/// inline code, no framing, forms only to ourselves.
+pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; \
+     style-src 'self'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; \
+     base-uri 'none'; form-action 'self'";
+
+/// What a console needs to run.
+#[derive(Debug, Clone)]
+pub struct ConsoleConfig {
+    /// The data directory (`--data`), holding the event store.
+    pub data_dir: PathBuf,
+    pub token: Token,
+    /// How long a login session lasts (absolute, not sliding).
+    pub session_ttl: Duration,
+    /// How often the follower looks for new events.
+    pub poll_interval: Duration,
+}
+
+impl ConsoleConfig {
+    /// Defaults: 12 h sessions, new events looked for every 250 ms.
+    pub fn new(data_dir: &Path, token: Token) -> ConsoleConfig {
+        ConsoleConfig {
+            data_dir: data_dir.to_owned(),
+            token,
+            session_ttl: Duration::from_secs(12 * 3600),
+            poll_interval: Duration::from_millis(250),
+        }
+    }
+}
+
+/// Shared state of every handler.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    pub(crate) inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+pub(crate) struct Inner {
+    pub(crate) token: Token,
+    pub(crate) sessions: auth::Sessions,
+    pub(crate) source: source::Source,
+    pub(crate) live: Arc<live::Live>,
+    /// Bounds concurrent SSE clients, each of which holds a connection open.
+    pub(crate) streams: Arc<tokio::sync::Semaphore>,
+}
+
+/// A running console: the state for [`app`] plus the follower thread, stopped on drop.
+#[derive(Debug)]
+pub struct Console {
+    state: AppState,
+    follower: live::Follower,
+}
+
+impl Console {
+    /// Starts following the store of `config.data_dir` (which may not exist yet: the console
+    /// then shows an empty store until a sensor creates it).
+    pub fn start(config: ConsoleConfig) -> Result<Console, WebError> {
+        let source = source::Source::new(&config.data_dir);
+        let live = Arc::new(live::Live::new());
+        let follower = live::Follower::start(source.clone(), live.clone(), config.poll_interval)?;
+        let inner = Inner {
+            token: config.token,
+            sessions: auth::Sessions::new(config.session_ttl),
+            source,
+            live,
+            streams: Arc::new(tokio::sync::Semaphore::new(api::MAX_STREAMS)),
+        };
+        Ok(Console { state: AppState { inner: Arc::new(inner) }, follower })
+    }
+
+    /// The state to pass to [`app`].
+    pub fn state(&self) -> AppState {
+        self.state.clone()
+    }
+
+    /// Stops the follower thread and waits for it.
+    pub fn stop(self) {
+        self.follower.stop();
+    }
+}
+
+/// The console's routes. Everything but `/login` and `/healthz` sits behind
+/// [`auth::require_auth`]; every response gets [`security_headers`].
+pub fn app(state: AppState) -> Router {
+    let protected = Router::new()
+        .route("/", get(pages::overview))
+        .route("/events", get(pages::events))
+        .route("/events/{id}", get(pages::event_detail))
+        // EXTENSION POINT(campaigns, messages): the next pages of issue 5. They say so
+        // honestly until the campaign store exists; replace the handlers, keep the routes.
+        .route("/campaigns", get(pages::campaigns))
+        .route("/messages", get(pages::messages))
+        .route("/logout", post(auth::logout))
+        .route("/static/console.js", get(pages::script))
+        .route("/static/console.css", get(pages::stylesheet))
+        .merge(api::routes())
+        // Behind authentication too, so nobody learns which paths exist without the token.
+        .fallback(pages::not_found)
+        .layer(axum::middleware::from_fn_with_state(state.clone(), auth::require_auth));
+    Router::new()
+        .route("/login", get(auth::login))
+        .route("/healthz", get(healthz))
+        .merge(protected)
+        .layer(axum::middleware::map_response(security_headers))
+        .with_state(state)
+}
+
+/// Serves [`app`] on `listener` until `shutdown` resolves.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, app(state)).with_graceful_shutdown(shutdown).await
+}
+
+/// Liveness for load balancers and scripts; says nothing about the data.
+async fn healthz() -> &'static str {
+    "ok\n"
+}
+
+/// Adds the strict headers to every response, whatever produced it (handler, rejection,
+/// fallback, auth redirect).
+pub async fn security_headers(mut response: Response) -> Response {
+    let headers = response.headers_mut();
+    let fixed: [(HeaderName, &'static str); 5] = [
+        (header::CONTENT_SECURITY_POLICY, CONTENT_SECURITY_POLICY),
+        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        (header::REFERRER_POLICY, "no-referrer"),
+        (header::X_FRAME_OPTIONS, "DENY"),
+        (HeaderName::from_static("cross-origin-opener-policy"), "same-origin"),
+    ];
+    for (name, value) in fixed {
+        headers.insert(name, HeaderValue::from_static(value));
+    }
+    // Pages and API answers show captured data: never keep them in shared or disk caches.
+    headers.entry(header::CACHE_CONTROL).or_insert(HeaderValue::from_static("no-store"));
+    response
+}

@@ -1,0 +1,327 @@
+//! Server-rendered pages (askama templates in `templates/`, every value escaped) and the
+//! console's own static files.
+
+use askama::Template;
+use axum::Extension;
+use axum::extract::{Path, Query, State};
+use axum::http::{StatusCode, Uri, header};
+use axum::response::{Html, IntoResponse, Response};
+use chrono::{DateTime, Utc};
+use smishtrap_event::EventKind;
+
+use crate::api::{EventQuery, Filters, blocking, sensor_active};
+use crate::auth::Authed;
+use crate::view::{EventDetail, EventRow};
+use crate::{AppState, WebError};
+
+/// Rows on the Live page before the stream adds more.
+pub const LIVE_ROWS: usize = 100;
+/// Source IPs on the Overview.
+pub const TOP_IPS: usize = 10;
+
+const SCRIPT: &str = include_str!("../static/console.js");
+const STYLESHEET: &str = include_str!("../static/console.css");
+
+pub(crate) fn render_error(err: &askama::Error) -> Response {
+    tracing::error!(error = %err, "console page failed to render");
+    (StatusCode::INTERNAL_SERVER_ERROR, "internal error, see the console log").into_response()
+}
+
+fn page(template: &impl Template) -> Response {
+    match template.render() {
+        Ok(html) => Html(html).into_response(),
+        Err(err) => render_error(&err),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "error.html")]
+struct ErrorPage {
+    status: u16,
+    message: String,
+}
+
+fn error_page(status: StatusCode, message: String) -> Response {
+    let mut response = page(&ErrorPage { status: status.as_u16(), message });
+    *response.status_mut() = status;
+    response
+}
+
+fn page_error(err: WebError) -> Response {
+    let (status, _) = err.status_and_code();
+    if status == StatusCode::INTERNAL_SERVER_ERROR {
+        tracing::error!(error = %err, "console page failed");
+    }
+    error_page(status, err.public_message())
+}
+
+/// Unknown paths: JSON under `/api/`, HTML elsewhere. Reached only when authenticated or for
+/// paths outside the protected router, and says nothing about the data.
+pub(crate) async fn not_found(uri: Uri) -> Response {
+    if uri.path().starts_with("/api/") {
+        return WebError::NotFound.into_response();
+    }
+    error_page(StatusCode::NOT_FOUND, "no such page".into())
+}
+
+pub(crate) async fn script() -> Response {
+    static_file("text/javascript; charset=utf-8", SCRIPT)
+}
+
+pub(crate) async fn stylesheet() -> Response {
+    static_file("text/css; charset=utf-8", STYLESHEET)
+}
+
+fn static_file(content_type: &'static str, body: &'static str) -> Response {
+    ([(header::CONTENT_TYPE, content_type), (header::CACHE_CONTROL, "private, max-age=300")], body)
+        .into_response()
+}
+
+/// One bar of the per-minute chart (numbers only reach the SVG).
+#[derive(Debug)]
+struct Bar {
+    x: u32,
+    y: u32,
+    h: u32,
+    sms_y: u32,
+    sms_h: u32,
+    count: u64,
+    sms: u64,
+    label: String,
+}
+
+#[derive(Debug)]
+struct Chart {
+    width: u32,
+    height: u32,
+    bar_width: u32,
+    peak: u64,
+    window_total: u64,
+    bars: Vec<Bar>,
+    start_label: String,
+    end_label: String,
+}
+
+const CHART_MINUTES: i64 = 60;
+
+fn chart(minutes: &std::collections::BTreeMap<i64, (u64, u64)>, now: DateTime<Utc>) -> Chart {
+    let (bar_width, gap, height) = (10u32, 2u32, 120u32);
+    let end = now.timestamp().div_euclid(60);
+    let start = end - CHART_MINUTES + 1;
+    let counts: Vec<(i64, (u64, u64))> =
+        (start..=end).map(|m| (m, minutes.get(&m).copied().unwrap_or((0, 0)))).collect();
+    let peak = counts.iter().map(|(_, (n, _))| *n).max().unwrap_or(0);
+    let scale = |n: u64| -> u32 {
+        if peak == 0 {
+            return 0;
+        }
+        // Round up so a single event still shows as a 1px bar.
+        u32::try_from((n * u64::from(height)).div_ceil(peak)).unwrap_or(height).min(height)
+    };
+    let label = |m: i64| {
+        DateTime::from_timestamp(m * 60, 0)
+            .map(|t| t.format("%H:%M").to_string())
+            .unwrap_or_default()
+    };
+    let bars = counts
+        .iter()
+        .enumerate()
+        .map(|(i, (m, (n, sms)))| {
+            let h = scale(*n);
+            let sms_h = scale(*sms);
+            Bar {
+                x: u32::try_from(i).unwrap_or(0) * (bar_width + gap),
+                y: height - h,
+                h,
+                sms_y: height - sms_h,
+                sms_h,
+                count: *n,
+                sms: *sms,
+                label: label(*m),
+            }
+        })
+        .collect();
+    Chart {
+        width: u32::try_from(CHART_MINUTES).unwrap_or(60) * (bar_width + gap),
+        height,
+        bar_width,
+        peak,
+        window_total: counts.iter().map(|(_, (n, _))| n).sum(),
+        bars,
+        start_label: format!("{} UTC", label(start)),
+        end_label: format!("{} UTC", label(end)),
+    }
+}
+
+#[derive(Debug)]
+struct SensorLine {
+    sensor: String,
+    persona: String,
+    active: bool,
+    first_seen: String,
+    last_seen: String,
+    events: u64,
+    sms: u64,
+}
+
+#[derive(Template)]
+#[template(path = "overview.html")]
+struct OverviewPage {
+    csrf: String,
+    caught_up: bool,
+    error: Option<String>,
+    total: u64,
+    by_kind: Vec<(&'static str, u64)>,
+    top_ips: Vec<(String, u64)>,
+    sensors: Vec<SensorLine>,
+    chart: Chart,
+}
+
+fn when(t: DateTime<Utc>) -> String {
+    t.format("%Y-%m-%d %H:%M:%S").to_string()
+}
+
+pub(crate) async fn overview(
+    State(state): State<AppState>,
+    Extension(authed): Extension<Authed>,
+) -> Response {
+    let live = &state.inner.live;
+    let now = Utc::now();
+    let sms = crate::live::kind_index(EventKind::SmsSend);
+    let mut view = live.with_stats(|s| OverviewPage {
+        csrf: authed.csrf().to_owned(),
+        caught_up: false,
+        error: None,
+        total: s.total,
+        by_kind: EventKind::ALL
+            .iter()
+            .zip(s.by_kind)
+            .filter(|(_, n)| *n > 0)
+            .map(|(k, n)| (k.as_str(), n))
+            .collect(),
+        top_ips: s.top_src_ips(TOP_IPS).into_iter().map(|(ip, n)| (ip.to_string(), n)).collect(),
+        sensors: s
+            .sensors
+            .iter()
+            .map(|((sensor, persona), st)| SensorLine {
+                sensor: sensor.clone(),
+                persona: persona.clone(),
+                active: sensor_active(st.last_seen, now),
+                first_seen: when(st.first_seen),
+                last_seen: when(st.last_seen),
+                events: st.events,
+                sms: st.by_kind[sms],
+            })
+            .collect(),
+        chart: chart(&s.minutes, now),
+    });
+    view.caught_up = live.caught_up();
+    view.error = live.last_error().map(|_| "see the console log".to_owned());
+    page(&view)
+}
+
+#[derive(Template)]
+#[template(path = "events.html")]
+struct EventsPage {
+    csrf: String,
+    /// Every kind, and whether it is the selected one.
+    kinds: Vec<(&'static str, bool)>,
+    sensor: String,
+    src_ip: String,
+    stream_url: String,
+    rows: Vec<EventRow>,
+}
+
+pub(crate) async fn events(
+    State(state): State<AppState>,
+    Extension(authed): Extension<Authed>,
+    Query(q): Query<EventQuery>,
+) -> Response {
+    let filters = match Filters::parse(&q) {
+        Ok(filters) => filters,
+        Err(err) => return page_error(err),
+    };
+    let recent = state.inner.live.recent();
+    let rows: Vec<EventRow> = recent
+        .iter()
+        .rev()
+        .filter(|e| filters.matches(e))
+        .take(LIVE_ROWS)
+        .map(|e| EventRow::of(e))
+        .collect();
+    let mut stream_url = String::from("/api/v1/events/stream");
+    let mut sep = '?';
+    let params = [
+        ("kind", filters.kinds.iter().map(|k| k.as_str()).collect::<Vec<_>>().join(",")),
+        ("sensor", filters.sensor.clone().unwrap_or_default()),
+        ("src_ip", filters.src_ip.map(|ip| ip.to_string()).unwrap_or_default()),
+    ];
+    for (name, value) in &params {
+        if !value.is_empty() {
+            stream_url.push(sep);
+            stream_url.push_str(name);
+            stream_url.push('=');
+            stream_url.push_str(&crate::auth::percent_encode(value));
+            sep = '&';
+        }
+    }
+    page(&EventsPage {
+        csrf: authed.csrf().to_owned(),
+        kinds: EventKind::ALL
+            .iter()
+            .map(|k| (k.as_str(), filters.kinds.first() == Some(k)))
+            .collect(),
+        sensor: filters.sensor.unwrap_or_default(),
+        src_ip: params[2].1.clone(),
+        stream_url,
+        rows,
+    })
+}
+
+#[derive(Template)]
+#[template(path = "event.html")]
+struct EventPage {
+    csrf: String,
+    e: EventDetail,
+}
+
+pub(crate) async fn event_detail(
+    State(state): State<AppState>,
+    Extension(authed): Extension<Authed>,
+    Path(id): Path<String>,
+) -> Response {
+    let source = state.inner.source.clone();
+    match blocking(move || source.get(&id)).await {
+        Ok(Some(event)) => {
+            page(&EventPage { csrf: authed.csrf().to_owned(), e: EventDetail::of(&event) })
+        }
+        Ok(None) => error_page(StatusCode::NOT_FOUND, "no such event".into()),
+        Err(err) => page_error(err),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "placeholder.html")]
+struct Placeholder {
+    csrf: String,
+    title: &'static str,
+    command: &'static str,
+}
+
+// EXTENSION POINT(campaigns): list and detail with timeline, domains, exports (issue 5).
+pub(crate) async fn campaigns(Extension(authed): Extension<Authed>) -> Response {
+    page(&Placeholder {
+        csrf: authed.csrf().to_owned(),
+        title: "Campaigns",
+        command: "smishtrap campaigns --data DIR",
+    })
+}
+
+// EXTENSION POINT(messages): search by text, number, domain, brand, verdict (issue 5).
+pub(crate) async fn messages(Extension(authed): Extension<Authed>) -> Response {
+    page(&Placeholder {
+        csrf: authed.csrf().to_owned(),
+        title: "Messages",
+        command: "smishtrap analyze --data DIR --format jsonl",
+    })
+}

@@ -1,0 +1,206 @@
+//! A real console on an ephemeral loopback port over a temporary store, and event builders.
+
+#![allow(dead_code, unreachable_pub, reason = "each test binary uses part of the harness")]
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::Path;
+use std::time::Duration;
+
+use chrono::{DateTime, TimeDelta, Utc};
+use smishtrap_bus::Sink;
+use smishtrap_event::{
+    AuthRecord, BodyEncoding, Event, EventKind, HttpRecord, SCHEMA_VERSION, SmsAction, SmsDialect,
+    body_digest,
+};
+use smishtrap_store::{SqliteStore, db_path};
+use smishtrap_web::{Console, ConsoleConfig, Token};
+
+pub const TOKEN: &str = "test-token-0123456789abcdef";
+
+/// Hostile strings every page must show literally and never execute.
+pub const PAYLOADS: [&str; 4] = [
+    "<script>alert(1)</script>",
+    "\"><img src=x onerror=alert(1)>",
+    "javascript:alert(1)",
+    "<svg onload=alert(1)>",
+];
+
+pub struct Server {
+    pub addr: SocketAddr,
+    pub dir: tempfile::TempDir,
+    pub console: Option<Console>,
+    pub client: reqwest::Client,
+}
+
+impl Server {
+    /// A console over an empty data directory.
+    pub async fn start() -> Server {
+        let dir = tempfile::tempdir().expect("tempdir");
+        Server::start_in(dir).await
+    }
+
+    pub async fn start_in(dir: tempfile::TempDir) -> Server {
+        let token = Token::parse(TOKEN, "test").expect("token");
+        let mut config = ConsoleConfig::new(dir.path(), token);
+        config.poll_interval = Duration::from_millis(50);
+        let console = Console::start(config).expect("console");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        tokio::spawn(smishtrap_web::serve(listener, console.state(), std::future::pending()));
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("client");
+        Server { addr, dir, console: Some(console), client }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client.get(self.url(path)).send().await.expect("request")
+    }
+
+    pub async fn api(&self, path: &str) -> reqwest::Response {
+        self.client.get(self.url(path)).bearer_auth(TOKEN).send().await.expect("request")
+    }
+
+    pub async fn api_json(&self, path: &str) -> serde_json::Value {
+        let response = self.api(path).await;
+        assert_eq!(response.status(), 200, "{path}");
+        response.json().await.expect("json")
+    }
+
+    /// Logs in and returns the `Cookie` header value of the session.
+    pub async fn login(&self) -> String {
+        let response = self.get(&format!("/login?token={TOKEN}&next=/")).await;
+        assert_eq!(response.status(), 303);
+        let cookie = response
+            .headers()
+            .get("set-cookie")
+            .and_then(|v| v.to_str().ok())
+            .expect("set-cookie")
+            .to_owned();
+        cookie.split(';').next().expect("pair").to_owned()
+    }
+
+    pub async fn page(&self, cookie: &str, path: &str) -> (u16, String) {
+        let response =
+            self.client.get(self.url(path)).header("cookie", cookie).send().await.expect("request");
+        let status = response.status().as_u16();
+        (status, response.text().await.expect("body"))
+    }
+
+    /// Writes events into the store the way the sensor's bus does.
+    pub fn write(&self, events: &[Event]) {
+        write_events(self.dir.path(), events);
+    }
+
+    /// Waits (bounded) until the console's follower has read `n` events.
+    pub async fn wait_for_events(&self, n: u64) {
+        for _ in 0..400 {
+            let health = self.api_json("/api/v1/health").await;
+            if health["store"]["events"].as_u64() == Some(n) && health["store"]["caught_up"] == true
+            {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        panic!("the console never saw {n} events");
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(console) = self.console.take() {
+            console.stop();
+        }
+    }
+}
+
+pub fn write_events(data_dir: &Path, events: &[Event]) {
+    let mut store = SqliteStore::open(&db_path(data_dir)).expect("open store");
+    for chunk in events.chunks(512) {
+        store.write_batch(chunk).expect("write batch");
+    }
+}
+
+pub fn ts(s: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(s).expect("ts").with_timezone(&Utc)
+}
+
+/// A plain request event; `i` makes the id and the source port unique.
+pub fn event(i: usize, kind: EventKind, at: DateTime<Utc>) -> Event {
+    Event {
+        schema: SCHEMA_VERSION,
+        id: format!("c{}-{}", i / 10, i % 10),
+        ts: at,
+        sensor: "sensor-a".into(),
+        persona: "milesight-ur32l".into(),
+        session: format!("c{}", i / 10),
+        src_ip: IpAddr::from([127, 0, 0, 1 + (i % 5) as u8]),
+        src_port: 40000 + (i % 20000) as u16,
+        dst_port: 8080,
+        kind,
+        http: HttpRecord {
+            method: "GET".into(),
+            path: "/".into(),
+            query: None,
+            version: "HTTP/1.1".into(),
+            headers: vec![("Host".into(), "127.0.0.1:8080".into())],
+            body: String::new(),
+            body_encoding: BodyEncoding::Utf8,
+            body_len: 0,
+            body_truncated: false,
+            body_sha256: body_digest(b""),
+        },
+        response_status: 200,
+        auth: None,
+        sms: None,
+        tags: vec![],
+    }
+}
+
+/// `n` events, one every `step`, starting at `start`, cycling through a few kinds.
+pub fn events(n: usize, start: DateTime<Utc>, step: TimeDelta) -> Vec<Event> {
+    let kinds =
+        [EventKind::HttpRequest, EventKind::SmsSend, EventKind::AuthLogin, EventKind::LogRead];
+    (0..n).map(|i| event(i, kinds[i % kinds.len()], start + step * i as i32)).collect()
+}
+
+/// An `sms.send` event whose every attacker-controlled field carries `payload`.
+pub fn hostile_event(i: usize, payload: &str, at: DateTime<Utc>) -> Event {
+    let mut e = event(i, EventKind::SmsSend, at);
+    let body = format!("{{\"text\":\"{}\"}}", payload.replace('"', "\\\""));
+    e.http = HttpRecord {
+        method: "POST".into(),
+        path: format!("/cgi/{payload}"),
+        query: Some(format!("q={payload}")),
+        version: "HTTP/1.1".into(),
+        headers: vec![
+            ("Host".into(), "127.0.0.1:8080".into()),
+            ("User-Agent".into(), payload.into()),
+            (payload.into(), "header-name-is-hostile".into()),
+        ],
+        body_len: body.len() as u64,
+        body_sha256: body_digest(body.as_bytes()),
+        body,
+        body_encoding: BodyEncoding::Utf8,
+        body_truncated: false,
+    };
+    e.sms = Some(SmsAction {
+        to: vec![payload.into(), "+32470000000".into()],
+        text: Some(format!("{payload} Uw pakket wacht: https://secure-login-bank.info/x")),
+        dialect: SmsDialect::ApiSms,
+        mailbox: None,
+        status: Some(payload.into()),
+    });
+    e.auth = Some(AuthRecord {
+        username: payload.into(),
+        password: payload.into(),
+        password_decrypted: false,
+        success: false,
+    });
+    e
+}

@@ -1,0 +1,92 @@
+//! `smishtrap console`: serve the web console and REST API over an existing data directory
+//! until SIGINT or SIGTERM.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use smishtrap_web::token::{self, TokenOrigin};
+use smishtrap_web::{Console, ConsoleConfig};
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct Args {
+    /// Data directory of the sensor (holds smishtrap.db); the console only reads events
+    #[arg(long, value_name = "DIR")]
+    data: PathBuf,
+    /// Address to serve the console on (loopback by default; put TLS in front of any other)
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:9090")]
+    listen: SocketAddr,
+    /// Access token (16 to 256 visible ASCII characters); without it the token stored in
+    /// DIR/console-token is used, generated on first start
+    #[arg(long, value_name = "TOKEN")]
+    token: Option<String>,
+}
+
+pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let (token, origin) = token::load_or_create(&args.data, args.token.as_deref())
+        .context("cannot set up the console token")?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the runtime")?;
+    let console = Console::start(ConsoleConfig::new(&args.data, token.clone()))
+        .context("cannot start the console")?;
+    let served = runtime.block_on(async {
+        let listener = tokio::net::TcpListener::bind(args.listen)
+            .await
+            .with_context(|| format!("cannot listen on {}", args.listen))?;
+        let local = listener.local_addr()?;
+        if !local.ip().is_loopback() {
+            tracing::warn!(%local, "the console listens beyond loopback; put TLS in front of it");
+        }
+        announce(local, &token, &origin);
+        smishtrap_web::serve(listener, console.state(), shutdown_signal())
+            .await
+            .context("console server failed")
+    });
+    // Open SSE streams never end by themselves: do not wait for them.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+    console.stop();
+    served?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The start-up contract on stderr: where the console is and how to log in. The token is
+/// printed only when it was just generated (nobody else knows it yet).
+#[allow(clippy::print_stderr, reason = "the bound address and login URL are the start-up contract")]
+fn announce(local: SocketAddr, token: &smishtrap_web::Token, origin: &TokenOrigin) {
+    eprintln!("console listening on http://{local}/");
+    match origin {
+        TokenOrigin::Generated(path) => {
+            eprintln!("new console token stored in {}", path.display());
+            eprintln!("log in: http://{local}/login?token={}", token.expose());
+        }
+        TokenOrigin::Stored(path) => {
+            eprintln!("log in: http://{local}/login (token in {})", path.display());
+        }
+        TokenOrigin::Given => eprintln!("log in: http://{local}/login (token given with --token)"),
+    }
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
