@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# Campaign clustering on 1,000,000 SMS records made by mutating the dev corpus.
+#
+# Each copy of ../shared/data/smish-dev.jsonl gets its own routers, recipient and operator
+# numbers and a time shift, so copies are separate sends of the same campaigns (waves of one
+# campaign then span many copies: a worst case for summaries). Ground-truth fields are
+# dropped. Prints the wall time of:
+#   1. `smishtrap campaigns` (read + analyse + cluster), with the clustering time alone
+#      from the debug log;
+#   2. `smishtrap analyze --format jsonl` with and without the campaign pass.
+#
+# usage: bench/campaigns-1m.sh [RECORDS]     (default 1000000; BIN=... to pick a binary)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+N=${1:-1000000}
+CORPUS=${CORPUS:-../shared/data/smish-dev.jsonl}
+if [ -z "${BIN:-}" ]; then
+    cargo build --release --quiet -p smishtrap
+    BIN=target/release/smishtrap
+fi
+DIR=$(mktemp -d)
+trap 'rm -rf "$DIR"' EXIT
+
+python3 - "$CORPUS" "$N" "$DIR/records.jsonl" <<'PY'
+import json, sys
+from datetime import datetime, timedelta
+src, n, out = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+truth = {"label", "campaign", "phase", "brand", "lang", "to_country"}
+rows = [{k: v for k, v in json.loads(l).items() if k not in truth} for l in open(src, encoding="utf-8") if l.strip()]
+def number(raw, c):
+    if not raw:
+        return raw
+    digits = [ch for ch in raw if ch.isdigit()]
+    if len(digits) < 6:
+        return raw
+    tail = int("".join(digits[-5:])) + c * 7919
+    return raw[: len(raw) - 5] + f"{tail % 100000:05d}" if raw[-5:].isdigit() else raw
+with open(out, "w", encoding="utf-8") as f:
+    written, c = 0, 0
+    while written < n:
+        shift = timedelta(days=3 * c, minutes=c % 97)
+        for r in rows:
+            if written >= n:
+                break
+            m = dict(r)
+            m["id"] = f"{r.get('id', written)}-{c}"
+            if m.get("ts"):
+                t = datetime.fromisoformat(m["ts"].replace("Z", "+00:00")) + shift
+                m["ts"] = t.strftime("%Y-%m-%dT%H:%M:%SZ")
+            if m.get("router"):
+                m["router"] = f"{m['router']}-{c}"
+            m["to"] = number(m.get("to"), c)
+            m["from"] = number(m.get("from"), c)
+            f.write(json.dumps(m, ensure_ascii=False) + "\n")
+            written += 1
+        c += 1
+PY
+echo "records: $(wc -l < "$DIR/records.jsonl") ($(du -h "$DIR/records.jsonl" | cut -f1))"
+
+t0=$(date +%s.%N)
+SMISHTRAP_LOG=smishtrap=debug "$BIN" campaigns --format json "$DIR/records.jsonl" > "$DIR/campaigns.json" 2> "$DIR/campaigns.log"
+t1=$(date +%s.%N)
+echo "campaigns (read + analyse + cluster): $(echo "$t1 - $t0" | bc) s, $(python3 -c "import json;print(len(json.load(open('$DIR/campaigns.json'))['campaigns']))") campaigns"
+grep -o 'clustered.*' "$DIR/campaigns.log" | sed 's/\x1b\[[0-9;]*m//g' || true
+
+t0=$(date +%s.%N)
+"$BIN" analyze --format jsonl --no-campaigns "$DIR/records.jsonl" > /dev/null
+t1=$(date +%s.%N)
+SMISHTRAP_LOG=smishtrap=debug "$BIN" analyze --format jsonl "$DIR/records.jsonl" 2> "$DIR/analyze.log" > "$DIR/analyze.jsonl"
+t2=$(date +%s.%N)
+echo "analyze --no-campaigns: $(echo "$t1 - $t0" | bc) s"
+echo "analyze with campaign pass: $(echo "$t2 - $t1" | bc) s ($(grep -c '"campaign":"' "$DIR/analyze.jsonl") records in campaigns)"
+grep -o 'clustered.*' "$DIR/analyze.log" | sed 's/\x1b\[[0-9;]*m//g' || true
