@@ -36,17 +36,17 @@ const MIN_CAPS_IGNORED: usize = 12;
 const MIN_LONE_WORD: usize = 5;
 const MISSING: u8 = 255;
 /// Cost, in quantised units, of a char a language has never seen (about e^-25).
-const FLOOR: u32 = 200;
-/// One back-off step (1 nat), in quantised units.
-const BACKOFF: u32 = 8;
+const FLOOR: u8 = 200;
+/// Model languages a row can hold (13 used); rows are padded so the add vectorises.
+const LANES: usize = 16;
 
 struct Profiles {
     /// Two-letter codes of the model languages (`nb`, `nn` are reported as `no`).
     codes: Vec<&'static str>,
-    /// Open-addressing table: (key, index into `values` / n); key 0 = empty slot.
-    slots: Vec<(u64, u32)>,
+    /// Open-addressing table of (key, costs per language); key 0 = empty slot. Costs are
+    /// inline so a lookup touches one cache line; a missing estimate is stored as `FLOOR`.
+    slots: Vec<(u64, [u8; LANES])>,
     mask: usize,
-    values: Vec<u8>,
     /// Function word -> bit set of model languages it hints at.
     words: HashMap<&'static str, u16, BuildFnv>,
     /// Byte length of the longest listed word: longer words are not looked up.
@@ -117,35 +117,38 @@ impl Profiles {
                 _ => None,
             })
             .collect::<Option<Vec<_>>>()?;
+        if n > LANES {
+            return None;
+        }
         let entries = rest.get(2 * n..)?;
         let stride = 8 + n;
         let count = entries.len() / stride;
         let cap = (count * 2).next_power_of_two().max(16);
-        let mut slots = vec![(0u64, 0u32); cap];
-        let mut values = Vec::with_capacity(count * n);
-        for (i, e) in entries.chunks_exact(stride).enumerate() {
+        let mut slots = vec![(0u64, [0u8; LANES]); cap];
+        for e in entries.chunks_exact(stride) {
             let key = u64::from_le_bytes(e.get(..8)?.try_into().ok()?);
-            values.extend_from_slice(e.get(8..)?);
+            let mut row = [0u8; LANES];
+            for (r, &v) in row.iter_mut().zip(e.get(8..)?) {
+                *r = if v == MISSING { FLOOR } else { v };
+            }
             let mut at = hash(key) as usize & (cap - 1);
             while slots[at].0 != 0 {
                 at = (at + 1) & (cap - 1);
             }
-            slots[at] = (key, i as u32);
+            slots[at] = (key, row);
         }
         let longest_word = words.keys().map(|w| w.len()).max().unwrap_or(0).min(MAX_HINT_WORD);
-        Some(Profiles { codes, slots, mask: cap - 1, values, words, longest_word })
+        Some(Profiles { codes, slots, mask: cap - 1, words, longest_word })
     }
 
-    fn get(&self, key: u64) -> Option<&[u8]> {
-        let n = self.codes.len();
+    fn get(&self, key: u64) -> Option<&[u8; LANES]> {
         let mut at = hash(key) as usize & self.mask;
         loop {
-            let (k, i) = self.slots[at];
-            if k == key {
-                let start = i as usize * n;
-                return self.values.get(start..start + n);
+            let (k, row) = self.slots.get(at)?;
+            if *k == key {
+                return Some(row);
             }
-            if k == 0 {
+            if *k == 0 {
                 return None;
             }
             at = (at + 1) & self.mask;
@@ -176,7 +179,7 @@ fn skip_token(tok: &str) -> bool {
 }
 
 /// Adds the function-word bonus of each word of `tok` (split at non-letters).
-fn word_hints(p: &Profiles, tok: &str, bonus: &mut [u32; 16]) {
+fn word_hints(p: &Profiles, tok: &str, bonus: &mut [u32; LANES]) {
     for word in tok
         .split(|c: char| !c.is_alphabetic())
         .filter(|w| !w.is_empty() && w.len() <= p.longest_word)
@@ -202,7 +205,7 @@ fn w_is_lower_ascii(w: &str) -> bool {
     w.bytes().all(|b| b.is_ascii_lowercase())
 }
 
-fn add_hint(p: &Profiles, lower: &str, bonus: &mut [u32; 16]) {
+fn add_hint(p: &Profiles, lower: &str, bonus: &mut [u32; LANES]) {
     if let Some(&mask) = p.words.get(lower) {
         for (i, b) in bonus.iter_mut().enumerate() {
             if mask & (1 << i) != 0 {
@@ -213,7 +216,11 @@ fn add_hint(p: &Profiles, lower: &str, bonus: &mut [u32; 16]) {
 }
 
 /// Adds the n-gram costs of the letters of `tok` to `scores`; returns the letters scored.
-fn score_token(p: &Profiles, tok: &str, scores: &mut [u32]) -> usize {
+///
+/// Each letter costs `-ln P(letter | up to two letters before)` per language, from the
+/// longest context the table has. Backing off costs every language the same, so it does
+/// not change the ranking and is not added.
+fn score_token(p: &Profiles, tok: &str, scores: &mut [u32; LANES]) -> usize {
     let mut letters = 0;
     // words: runs of letters, lowercased
     let (mut a, mut b) = ('\0', '\0');
@@ -226,20 +233,15 @@ fn score_token(p: &Profiles, tok: &str, scores: &mut [u32]) -> usize {
         let uni = u64::from(c);
         let bi = (u64::from(b) << 21) | uni;
         let tri = (u64::from(a) << 42) | bi;
-        let (row, penalty) = match (a != '\0').then(|| p.get(tri)).flatten() {
-            Some(r) => (Some(r), 0),
-            None => match (b != '\0').then(|| p.get(bi)).flatten() {
-                Some(r) => (Some(r), if a != '\0' { BACKOFF } else { 0 }),
-                None => {
-                    let steps = u32::from(a != '\0') + u32::from(b != '\0');
-                    (p.get(uni), steps * BACKOFF)
-                }
-            },
-        };
+        let row = (a != '\0')
+            .then(|| p.get(tri))
+            .flatten()
+            .or_else(|| (b != '\0').then(|| p.get(bi)).flatten())
+            .or_else(|| p.get(uni));
         if let Some(row) = row {
             letters += 1;
             for (s, &v) in scores.iter_mut().zip(row) {
-                *s += if v == MISSING { FLOOR } else { u32::from(v) + penalty };
+                *s += u32::from(v);
             }
         }
         (a, b) = (b, c);
@@ -264,12 +266,10 @@ pub fn detect_language(text: &str) -> Option<&'static str> {
     let p = profiles()?;
     let text = &text[..crate::floor_char_boundary(text, MAX_LANG_BYTES)];
     let n = p.codes.len();
-    let mut scores = [0u32; 16];
-    let scores = scores.get_mut(..n)?;
-    let mut caps_scores = [0u32; 16];
-    let caps_scores = caps_scores.get_mut(..n)?;
+    let mut scores = [0u32; LANES];
+    let mut caps_scores = [0u32; LANES];
     let (mut letters, mut caps_letters, mut words) = (0usize, 0usize, 0usize);
-    let mut bonus = [0u32; 16];
+    let mut bonus = [0u32; LANES];
     for tok in text.split_whitespace() {
         if skip_token(tok) {
             continue;
@@ -277,9 +277,9 @@ pub fn detect_language(text: &str) -> Option<&'static str> {
         words += usize::from(tok.chars().any(char::is_alphabetic));
         word_hints(p, tok, &mut bonus);
         if is_caps_token(tok) {
-            caps_letters += score_token(p, tok, caps_scores);
+            caps_letters += score_token(p, tok, &mut caps_scores);
         } else {
-            letters += score_token(p, tok, scores);
+            letters += score_token(p, tok, &mut scores);
         }
     }
     // acronyms count only when the rest is too short to decide (or the text is all caps)
@@ -295,7 +295,7 @@ pub fn detect_language(text: &str) -> Option<&'static str> {
     for (s, b) in scores.iter_mut().zip(bonus) {
         *s = s.saturating_sub(b);
     }
-    let best = scores.iter().enumerate().min_by_key(|&(i, s)| (*s, i)).map(|(i, _)| i)?;
+    let best = scores.iter().take(n).enumerate().min_by_key(|&(i, s)| (*s, i)).map(|(i, _)| i)?;
     p.codes.get(best).copied()
 }
 
