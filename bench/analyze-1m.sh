@@ -3,11 +3,13 @@
 # records made by mutating the shared dev corpora (codes, amounts, numbers, URL paths and
 # hosts change per record, so no two texts repeat). Data goes to a temp dir, not the repo.
 #
-#   bench/analyze-1m.sh [RECORDS]        (default 1000000; needs python3 and /usr/bin/time)
+#   bench/analyze-1m.sh [RECORDS [ANALYZE-ARGS...]]   (default 1000000; needs python3, /usr/bin/time)
+#   bench/analyze-1m.sh 1000000 --no-campaigns        (per-message pipeline only, no campaign pass)
 #
 # Prints messages/s and peak RSS. Run from the repository root; builds the release binary.
 set -euo pipefail
 N="${1:-1000000}"
+shift || true
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 DATA="${SMISHTRAP_DATA:-$ROOT/../shared/data}"
 TMP="$(mktemp -d)"
@@ -47,9 +49,9 @@ with open(out, "w", encoding="utf-8") as f:
         f.write(json.dumps({k: v for k, v in r.items() if v is not None}, ensure_ascii=False) + "\n")
 PY
 SIZE=$(du -h "$TMP/in.jsonl" | cut -f1)
-echo "input: $N records, $SIZE"
+echo "input: $N records, $SIZE; analyze args: ${*:-(none)}"
 START=$(date +%s.%N)
-/usr/bin/time -v "$BIN" analyze --format jsonl "$TMP/in.jsonl" > "$TMP/out.jsonl" 2> "$TMP/time.txt" || { cat "$TMP/time.txt"; exit 1; }
+/usr/bin/time -v "$BIN" analyze --format jsonl "$@" "$TMP/in.jsonl" > "$TMP/out.jsonl" 2> "$TMP/time.txt" || { cat "$TMP/time.txt"; exit 1; }
 END=$(date +%s.%N)
 LINES=$(wc -l < "$TMP/out.jsonl")
 python3 -c "import sys; n=int(sys.argv[1]); s=float(sys.argv[3])-float(sys.argv[2]); print(f'analyzed {n} records in {s:.2f} s: {n/s:,.0f} messages/s')" "$LINES" "$START" "$END"
