@@ -15,8 +15,11 @@ DATA="${SMISHTRAP_DATA:-$ROOT/../shared/data}"
 TMP="$(mktemp -d)"
 trap 'rm -rf "$TMP"' EXIT
 
-cargo build --release -q -p smishtrap --manifest-path "$ROOT/Cargo.toml"
-BIN="$ROOT/target/release/smishtrap"
+# SMISHTRAP_BIN=path skips the build (e.g. to time an existing binary).
+if [ -z "${SMISHTRAP_BIN:-}" ]; then
+  cargo build --release -q -p smishtrap --manifest-path "$ROOT/Cargo.toml"
+fi
+BIN="${SMISHTRAP_BIN:-$ROOT/target/release/smishtrap}"
 
 python3 - "$DATA" "$TMP/in.jsonl" "$N" <<'PY'
 import csv, json, random, re, sys
