@@ -3,11 +3,13 @@
 //! `smishtrap-extract` turns one untrusted SMS text into typed values the intelligence
 //! engine (`smishtrap-intel`) scores:
 //!
-//! - [`extract`] (or [`extract_with`] and a region for national numbers) finds every URL (with or without scheme, `www.`, bare `domain.tld/path`,
-//!   defanged or evasive spellings such as `hxxps://csam-be[.]info`) and every phone number
-//!   mentioned in the text (call-back scams). URLs carry their refanged, normalised form,
-//!   ASCII and Unicode host, registrable domain (public suffix list), UTS #39 confusable
-//!   skeleton, and flags (shortener, defanged, IP host, mixed script).
+//! - [`extract`] (or [`extract_with`], given a region for national numbers) finds every URL
+//!   (with or without scheme, `www.`, bare `domain.tld/path`, defanged or evasive spellings
+//!   such as `hxxps://csam-be[.]info` or `mycsam-login. com/be`), every phone number
+//!   mentioned in the text (call-back scams) and every e-mail address. URLs carry their
+//!   refanged, normalised form, ASCII and Unicode host, registrable domain (public suffix
+//!   list), UTS #39 confusable skeleton, and flags (shortener, defanged, IP host, mixed
+//!   script, bare, userinfo).
 //! - [`parse_number`] normalises a sender/recipient field to E.164 and ISO country.
 //! - [`detect_language`] gives the ISO 639-1 code of a short text.
 //! - [`defang`] / [`refang`] convert between live and safe-to-show URL spellings.
@@ -18,8 +20,8 @@
 //! input for spans), hosts go through `idna` and `psl`; phone numbers are validated with
 //! libphonenumber metadata (`phonenumber`) behind `catch_unwind`; the language detector is a
 //! character n-gram model derived at build time from lingua's models (lingua itself is the
-//! test reference: its low-accuracy mode costs tens of microseconds per message, the
-//! derived model about one).
+//! test reference: its low-accuracy mode costs about 150 µs per SMS, the derived model
+//! about 1 µs, and is more accurate on SMS-length texts).
 //!
 //! Invariants: no I/O, no panics and bounded work on any input (text is capped at
 //! [`MAX_TEXT_BYTES`], candidates at [`MAX_URLS`] / [`MAX_NUMBERS`]); problems come back as
