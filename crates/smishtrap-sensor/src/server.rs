@@ -389,10 +389,19 @@ impl Connection {
         let limits = self.shared.limits;
         let idle = Duration::from_secs_f64(limits.idle_timeout_secs);
         // Idle sockets cost no HTTP state until their first byte.
+        let mut first = [0u8; 1];
         tokio::select! {
-            r = tokio::time::timeout(idle, stream.readable()) => if !matches!(r, Ok(Ok(()))) { return },
+            // `peek`, not `readable`: readiness can be reported before any byte arrived.
+            r = tokio::time::timeout(idle, stream.peek(&mut first)) => if !matches!(r, Ok(Ok(1..))) { return },
             _ = self.stop.changed() => return,
         }
+        // The HTTP machinery is boxed so a waiting connection's task stays small.
+        Box::pin(self.serve(stream)).await;
+    }
+
+    async fn serve(mut self, stream: TcpStream) {
+        let limits = self.shared.limits;
+        let idle = Duration::from_secs_f64(limits.idle_timeout_secs);
         let tap = Arc::new(Mutex::new(Tap {
             shadow: Shadow::new(ShadowLimits {
                 max_head_bytes: limits.max_head_bytes,
