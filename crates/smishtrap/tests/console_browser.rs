@@ -1,0 +1,341 @@
+//! End to end in headless Chromium: a real sensor captures hostile requests, the real console
+//! shows them live over SSE, and the browser proves that nothing executed and every payload is
+//! shown literally.
+//!
+//! Needs `/usr/bin/chromium` (Debian package `chromium`); without it the test prints why and
+//! skips. Chromium is driven over the Chrome DevTools Protocol with a minimal client below (a
+//! WebSocket and four methods): the CDP crates pull in far more than these tests need.
+
+mod console_support;
+mod sensor_support;
+
+use std::io::{BufRead, BufReader};
+use std::net::TcpStream;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use console_support::ConsoleProcess;
+use sensor_support::Sensor;
+use serde_json::{Value, json};
+use tungstenite::{Message, WebSocket};
+
+const CHROMIUM: &str = "/usr/bin/chromium";
+const TOKEN: &str = "browser-test-token-0123456789";
+
+/// Payloads that would set `window.__xss` or the title if they ever ran.
+const PAYLOADS: [&str; 4] = [
+    "<script>window.__xss='script';document.title='pwned'</script>",
+    "\"><img src=x onerror=\"window.__xss='img'\">",
+    "javascript:window.__xss='js-url'",
+    "<svg onload=\"window.__xss='svg'\">",
+];
+
+/// A headless Chromium with one page, driven over CDP.
+struct Browser {
+    child: Child,
+    ws: WebSocket<TcpStream>,
+    session: String,
+    next_id: u64,
+    _profile: tempfile::TempDir,
+}
+
+impl Browser {
+    /// `None` (with a message) when Chromium is not installed.
+    fn launch() -> Option<Browser> {
+        if !Path::new(CHROMIUM).exists() {
+            #[allow(clippy::print_stderr, reason = "the skip notice is the point")]
+            {
+                eprintln!(
+                    "SKIPPED browser test: {CHROMIUM} not found (Debian: apt-get install -y chromium)"
+                );
+            }
+            return None;
+        }
+        let profile = tempfile::tempdir().expect("profile dir");
+        let mut child = Command::new(CHROMIUM)
+            .args([
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--disable-dev-shm-usage",
+                "--remote-debugging-address=127.0.0.1",
+                "--remote-debugging-port=0",
+            ])
+            .arg(format!("--user-data-dir={}", profile.path().display()))
+            .arg("about:blank")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn chromium");
+        let stderr = child.stderr.take().expect("stderr");
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if let Some(url) = line.strip_prefix("DevTools listening on ") {
+                    let _ = tx.send(url.trim().to_owned());
+                }
+            }
+        });
+        let Ok(ws_url) = rx.recv_timeout(Duration::from_secs(60)) else {
+            let _ = child.kill();
+            panic!("chromium did not announce its DevTools endpoint");
+        };
+        let addr = ws_url
+            .strip_prefix("ws://")
+            .and_then(|rest| rest.split('/').next())
+            .expect("ws address")
+            .to_owned();
+        let stream = TcpStream::connect(&addr).expect("connect devtools");
+        stream.set_read_timeout(Some(Duration::from_secs(60))).expect("timeout");
+        let (ws, _) = tungstenite::client(ws_url.as_str(), stream).expect("websocket handshake");
+        let mut browser =
+            Browser { child, ws, session: String::new(), next_id: 0, _profile: profile };
+        let target = browser.call("Target.createTarget", json!({"url": "about:blank"}));
+        let target_id = target["targetId"].as_str().expect("target").to_owned();
+        let attached =
+            browser.call("Target.attachToTarget", json!({"targetId": target_id, "flatten": true}));
+        browser.session = attached["sessionId"].as_str().expect("session").to_owned();
+        browser.call("Page.enable", json!({}));
+        browser.call("Runtime.enable", json!({}));
+        Some(browser)
+    }
+
+    /// Sends one command (to the page once attached) and waits for its result.
+    fn call(&mut self, method: &str, params: Value) -> Value {
+        self.next_id += 1;
+        let id = self.next_id;
+        let mut message = json!({"id": id, "method": method, "params": params});
+        if !self.session.is_empty() {
+            message["sessionId"] = json!(self.session);
+        }
+        self.ws.send(Message::text(message.to_string())).expect("send cdp");
+        loop {
+            let reply = self.ws.read().expect("read cdp");
+            let Message::Text(text) = reply else { continue };
+            let value: Value = serde_json::from_str(text.as_str()).expect("cdp json");
+            if value["id"].as_u64() == Some(id) {
+                assert!(value.get("error").is_none(), "{method} failed: {value}");
+                return value["result"].clone();
+            }
+        }
+    }
+
+    /// Evaluates `expression` in the page and returns its JSON value.
+    fn eval(&mut self, expression: &str) -> Value {
+        let result = self.call(
+            "Runtime.evaluate",
+            json!({"expression": expression, "returnByValue": true, "awaitPromise": true}),
+        );
+        assert!(result.get("exceptionDetails").is_none(), "{expression}: {result}");
+        result["result"]["value"].clone()
+    }
+
+    fn navigate(&mut self, url: &str) {
+        self.call("Page.navigate", json!({"url": url}));
+    }
+
+    /// Polls `expression` until it is `true` (bounded; a failure names what never happened).
+    fn wait_for(&mut self, expression: &str, what: &str) -> Duration {
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_secs(30) {
+            if self.eval(expression) == json!(true) {
+                return start.elapsed();
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let html = self.eval("document.documentElement ? document.documentElement.outerHTML : ''");
+        panic!("{what} never happened; page:\n{html}");
+    }
+
+    /// Nothing injected ever ran or became an element.
+    fn assert_inert(&mut self, title: &str, page: &str) {
+        let checks = self.eval(
+            "JSON.stringify({
+                xss: window.__xss === undefined ? null : String(window.__xss),
+                title: document.title,
+                scripts: Array.from(document.scripts).map(s => s.getAttribute('src')),
+                imgs: document.querySelectorAll('img').length,
+                svgHandlers: document.querySelectorAll('[onload],[onerror],[onclick]').length,
+                jsLinks: Array.from(document.links).filter(a => !a.href.startsWith(location.origin + '/')).map(a => a.href)
+            })",
+        );
+        let checks: Value = serde_json::from_str(checks.as_str().expect("json")).expect("checks");
+        assert_eq!(checks["xss"], Value::Null, "{page}: a payload ran: {checks}");
+        assert_eq!(checks["title"], title, "{page}: {checks}");
+        assert_eq!(checks["scripts"], json!(["/static/console.js"]), "{page}: {checks}");
+        assert_eq!(checks["imgs"], 0, "{page}: {checks}");
+        assert_eq!(checks["svgHandlers"], 0, "{page}: {checks}");
+        assert_eq!(checks["jsLinks"], json!([]), "{page}: {checks}");
+    }
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn browser_title(browser: &mut Browser) -> String {
+    browser.eval("document.title").as_str().unwrap_or_default().to_owned()
+}
+
+/// A JavaScript string literal for `s`.
+fn js(s: &str) -> String {
+    serde_json::to_string(s).expect("string")
+}
+
+#[test]
+fn live_send_appears_and_hostile_text_stays_inert_in_chromium() {
+    let Some(mut browser) = Browser::launch() else { return };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let sensor = Sensor::start(dir.path());
+    let console = ConsoleProcess::start(dir.path(), &["--token", TOKEN]);
+    let http = sensor_support::client();
+
+    // A first request so the store exists before the page loads.
+    let status = http.get(sensor.url("/")).send().expect("warm-up").status();
+    assert!(status.is_success());
+
+    browser.navigate(&console.url(&format!("/login?token={TOKEN}&next=/events")));
+    browser.wait_for(
+        "location.pathname === '/events' && document.readyState === 'complete'",
+        "login and redirect to /events",
+    );
+    browser.wait_for(
+        "(document.getElementById('stream-status') || {}).textContent.startsWith('Live')",
+        "the SSE stream opening",
+    );
+    browser.assert_inert("Live events · smishtrap", "/events before");
+
+    // Hostile sends through the real sensor: SMS text, User-Agent, and raw request paths.
+    let sent = Instant::now();
+    for (i, payload) in PAYLOADS.iter().enumerate() {
+        let body = json!({"id": format!("{i}"), "execute": 1, "function": "send_sms", "values": [{
+            "base": "api_sms",
+            "phone_number": "+32470000001",
+            "content": format!("{payload} Uw pakket wacht: https://secure-login-bank.info/x"),
+        }]});
+        let response = http
+            .post(sensor.url("/cgi"))
+            .header("user-agent", *payload)
+            .json(&body)
+            .send()
+            .expect("send_sms");
+        assert!(response.status().is_success());
+    }
+    // Paths: `<` and `"` never pass the sensor's HTTP parser, so the path payload is a
+    // `javascript:` one made of characters a request target may carry.
+    let raw_path = "/cgi/javascript:window.__xss='path';alert(1)//";
+    let request = format!("GET {raw_path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    sensor_support::raw(sensor.addr(), request.as_bytes(), Duration::from_secs(2));
+
+    // Every SMS payload shows up live, literally, in a row the script added.
+    let mut waits = Vec::new();
+    for payload in PAYLOADS {
+        let found = format!(
+            "Array.from(document.querySelectorAll('#events tbody tr.new td.summary'))
+                .some(td => td.textContent.includes({}))",
+            js(payload)
+        );
+        waits.push(browser.wait_for(&found, &format!("live row with {payload}")));
+    }
+    #[allow(clippy::print_stderr, reason = "a figure for the report, not an assertion")]
+    {
+        eprintln!(
+            "figure: captured send to visible live row: {:?} (all {} sends: {:?})",
+            waits.first().map(|w| *w + Duration::ZERO),
+            PAYLOADS.len(),
+            sent.elapsed()
+        );
+    }
+    browser.wait_for(
+        &format!(
+            "Array.from(document.querySelectorAll('#events tbody tr.new td'))
+                .some(td => td.textContent === {})",
+            js(&format!("GET {raw_path}"))
+        ),
+        "the live row of the hostile path",
+    );
+    let defanged = browser.eval(
+        "Array.from(document.querySelectorAll('#events tbody td.summary'))
+            .every(td => !td.textContent.includes('https://secure-login-bank.info'))",
+    );
+    assert_eq!(defanged, json!(true), "live rows show URLs defanged");
+    browser.assert_inert("Live events · smishtrap", "/events live");
+
+    // Open the detail of the first hostile send by clicking its row's link.
+    let clicked = browser.eval(&format!(
+        "(() => {{ const td = Array.from(document.querySelectorAll('#events tbody tr td.summary'))
+            .find(td => td.textContent.includes({}));
+          if (!td) return false; td.parentElement.querySelector('a').click(); return true; }})()",
+        js(PAYLOADS[0])
+    ));
+    assert_eq!(clicked, json!(true));
+    browser.wait_for(
+        "location.pathname.startsWith('/events/') && !!document.getElementById('sms-text')",
+        "the event detail page",
+    );
+    let text = browser.eval("document.getElementById('sms-text').textContent");
+    let text = text.as_str().expect("sms text");
+    assert!(text.starts_with(PAYLOADS[0]), "{text}");
+    assert!(text.contains("hxxps://secure-login-bank[.]info/x"), "{text}");
+    let headers = browser.eval("document.getElementById('headers').textContent");
+    assert!(headers.as_str().expect("headers").contains(PAYLOADS[0]), "{headers}");
+    let title = browser.eval("document.title");
+    let title = title.as_str().expect("title").to_owned();
+    assert!(title.starts_with("Event "), "{title}");
+    browser.assert_inert(&title, "event detail");
+
+    // Every hostile event's detail page, and the overview.
+    let ids = browser.eval(
+        "fetch('/api/v1/events?limit=100').then(r => r.json()).then(p => p.events.map(e => e.id))",
+    );
+    let ids: Vec<String> =
+        ids.as_array().expect("ids").iter().filter_map(|v| v.as_str().map(str::to_owned)).collect();
+    assert!(ids.len() >= 6, "{ids:?}");
+    for id in &ids {
+        browser.navigate(&console.url(&format!("/events/{id}")));
+        browser.wait_for(
+            &format!(
+                "location.pathname === {} && document.readyState === 'complete'",
+                js(&format!("/events/{id}"))
+            ),
+            "a detail page",
+        );
+        let title = browser.eval("document.title");
+        let title = title.as_str().expect("title").to_owned();
+        browser.assert_inert(&title, id);
+    }
+    // The path's detail page shows it literally in the request line.
+    browser.navigate(&console.url("/events"));
+    browser.wait_for(
+        "location.pathname === '/events' && document.readyState === 'complete'",
+        "the events page",
+    );
+    let clicked = browser.eval(&format!(
+        "(() => {{ const td = Array.from(document.querySelectorAll('#events tbody tr td'))
+            .find(td => td.textContent === {});
+          if (!td) return false; td.parentElement.querySelector('a').click(); return true; }})()",
+        js(&format!("GET {raw_path}"))
+    ));
+    assert_eq!(clicked, json!(true));
+    browser.wait_for("!!document.getElementById('request-line')", "the path event's page");
+    let line = browser.eval("document.getElementById('request-line').textContent");
+    assert!(line.as_str().expect("line").starts_with(&format!("GET {raw_path} ")), "{line}");
+    let title = browser_title(&mut browser);
+    browser.assert_inert(&title, "path event");
+    browser.navigate(&console.url("/"));
+    browser.wait_for("location.pathname === '/' && document.readyState === 'complete'", "overview");
+    browser.assert_inert("Overview · smishtrap", "overview");
+
+    drop(browser);
+    assert_eq!(console.stop(), Some(0));
+    sensor.stop();
+}
