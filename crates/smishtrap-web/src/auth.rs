@@ -371,3 +371,24 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+mod proptests {
+    use proptest::prelude::*;
+
+    use super::LocalPath;
+
+    proptest! {
+        /// Whatever `next` says, an accepted target is a path on this site.
+        #[test]
+        fn accepted_redirect_targets_stay_on_this_site(raw in "\\PC{0,40}|[/\\\\a-z:.%\t ]{0,12}") {
+            if let Some(local) = LocalPath::parse(&raw) {
+                let s = local.as_str();
+                prop_assert!(s.starts_with('/'));
+                prop_assert!(!s.starts_with("//"));
+                prop_assert!(!s.contains('\\'));
+                prop_assert!(!s.chars().any(|c| c.is_control() || c.is_whitespace()));
+            }
+        }
+    }
+}

@@ -182,3 +182,23 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+mod proptests {
+    use proptest::prelude::*;
+
+    use super::Cursor;
+
+    proptest! {
+        #[test]
+        fn cursors_round_trip(ts_micros in any::<i64>(), id in "\\PC{0,80}") {
+            let cursor = Cursor { ts_micros, id };
+            prop_assert_eq!(Cursor::decode(&cursor.encode()).ok(), Some(cursor));
+        }
+
+        #[test]
+        fn any_client_cursor_decodes_or_is_refused(raw in "\\PC{0,200}") {
+            let _ = Cursor::decode(&raw);
+        }
+    }
+}

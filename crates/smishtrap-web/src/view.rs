@@ -224,3 +224,30 @@ mod tests {
         assert_eq!(clip("héllo", 5), "héllo");
     }
 }
+
+#[cfg(test)]
+mod proptests {
+    use proptest::prelude::*;
+
+    use super::{clip, defang_text};
+
+    proptest! {
+        /// Defanging never panics, keeps every non-URL character, and leaves no live web
+        /// scheme in front of a URL the extractor found.
+        #[test]
+        fn defanging_keeps_text_and_kills_schemes(
+            text in "(\\PC{0,20}( https?://[a-z]{1,8}\\.(com|info|be)/[a-z]{0,5})?){0,6}",
+        ) {
+            let out = defang_text(&text);
+            prop_assert!(out.len() >= text.len());
+            for url in smishtrap_extract::extract(&text).urls {
+                prop_assert!(!out.contains(&url.raw) || !url.raw.contains('.'), "{} in {}", url.raw, out);
+            }
+        }
+
+        #[test]
+        fn clipping_is_bounded(text in "\\PC{0,300}", max in 0usize..200) {
+            prop_assert!(clip(&text, max).chars().count() <= max + 1);
+        }
+    }
+}
