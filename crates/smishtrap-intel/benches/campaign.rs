@@ -1,5 +1,6 @@
 //! Campaign clustering throughput: the dev corpus analysed once, then copied with other
-//! routers, recipients and times into 100,000 compact inputs, clustered per iteration.
+//! routers, recipients and times into 100,000 compact inputs (`SMISHTRAP_BENCH_MESSAGES`
+//! to change), clustered per iteration.
 //! `bench/campaigns-1m.sh` measures a million records end to end through the binary.
 
 use std::hint::black_box;
@@ -52,11 +53,16 @@ fn bench(c: &mut Criterion) {
     if base.is_empty() {
         return;
     }
-    let inputs = mutate(&base, 100_000);
+    // SMISHTRAP_BENCH_MESSAGES overrides the size (e.g. 1000000)
+    let n = std::env::var("SMISHTRAP_BENCH_MESSAGES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(100_000);
+    let inputs = mutate(&base, n);
     let mut group = c.benchmark_group("campaign");
     group.sample_size(10);
     group.throughput(Throughput::Elements(inputs.len() as u64));
-    group.bench_function("cluster_100k", |b| {
+    group.bench_function(format!("cluster_{n}"), |b| {
         b.iter(|| black_box(cluster(black_box(&inputs), &Config::default())))
     });
     group.finish();

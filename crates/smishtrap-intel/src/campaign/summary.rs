@@ -294,41 +294,45 @@ fn summarise(
     let ops: HashSet<&str> =
         phases.operators.get(g).map(|o| o.iter().map(String::as_str).collect()).unwrap_or_default();
     let mut operator_numbers: Vec<NumberIndicator> = Vec::new();
+    // validation sends grouped by operator number in one pass
+    let mut by_number: HashMap<&str, Vec<&CampaignInput>> = HashMap::new();
+    for (_, m, p) in &msgs {
+        if *p == Phase::Validation
+            && let Some(r) = m.recipient.as_deref().filter(|r| ops.contains(r))
+        {
+            by_number.entry(r).or_default().push(m);
+        }
+    }
     for op in phases.operators.get(g).into_iter().flatten() {
-        let mut ni = NumberIndicator {
-            e164: op.clone(),
-            country: None,
-            count: 0,
-            failed: 0,
-            routers: 0,
-            first_seen: None,
-            last_seen: None,
-        };
+        let sends = by_number.get(op.as_str()).map(Vec::as_slice).unwrap_or(&[]);
         let (mut f, mut l) = (None, None);
         let mut routers: HashSet<&str> = HashSet::new();
-        for (_, m, p) in &msgs {
-            if *p == Phase::Validation && m.recipient.as_deref() == Some(op.as_str()) {
-                ni.count += 1;
-                ni.failed += usize::from(m.failed());
-                ni.country = ni.country.take().or_else(|| m.recipient_country.clone());
-                routers.extend(m.router.as_deref().or(m.src_ip.as_deref()));
-                span(&mut f, &mut l, m.ts);
-            }
+        for m in sends {
+            routers.extend(m.router.as_deref().or(m.src_ip.as_deref()));
+            span(&mut f, &mut l, m.ts);
         }
-        ni.routers = routers.len();
-        ni.first_seen = f.map(format_ts);
-        ni.last_seen = l.map(format_ts);
-        operator_numbers.push(ni);
+        operator_numbers.push(NumberIndicator {
+            e164: op.clone(),
+            country: sends.iter().find_map(|m| m.recipient_country.clone()),
+            count: sends.len(),
+            failed: sends.iter().filter(|m| m.failed()).count(),
+            routers: routers.len(),
+            first_seen: f.map(format_ts),
+            last_seen: l.map(format_ts),
+        });
     }
     operator_numbers.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.e164.cmp(&b.e164)));
 
     // waves
     let mut waves = Vec::new();
-    for (w, seg) in phases.segments.get(g).into_iter().flatten().enumerate() {
-        let in_wave: Vec<&(usize, &CampaignInput, Phase)> = msgs
-            .iter()
-            .filter(|(i, _, _)| phases.wave.get(*i).copied() == Some(w as u32))
-            .collect();
+    let segments = phases.segments.get(g).map(Vec::as_slice).unwrap_or(&[]);
+    let mut by_wave: Vec<Vec<&(usize, &CampaignInput, Phase)>> = vec![Vec::new(); segments.len()];
+    for e in &msgs {
+        if let Some(list) = phases.wave.get(e.0).and_then(|&w| by_wave.get_mut(w as usize)) {
+            list.push(e);
+        }
+    }
+    for (w, (seg, in_wave)) in segments.iter().zip(by_wave).enumerate() {
         let mut rec: HashMap<&str, Option<&str>> = HashMap::new();
         let mut routers: Vec<String> = Vec::new();
         let mut wdomains: Vec<String> = Vec::new();
