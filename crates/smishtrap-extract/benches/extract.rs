@@ -66,6 +66,19 @@ fn bench(c: &mut Criterion) {
             black_box(parse_number(black_box(numbers[i]), Some("BE")))
         })
     });
+    // every number new: the per-thread memo never hits
+    let mut n = 0u64;
+    g.bench_function("parse_number_uncached", |b| {
+        b.iter(|| {
+            n += 1;
+            let raw = match n % 3 {
+                0 => format!("+3247{:07}", n % 10_000_000),
+                1 => format!("0046 70{:07}", n % 10_000_000),
+                _ => format!("06{:08}", n % 100_000_000),
+            };
+            black_box(parse_number(black_box(&raw), Some("FR")))
+        })
+    });
     // worst cases: texts at the 8 KiB cap built to stress each scanner
     let hostile: Vec<String> = vec![
         "a.".repeat(4096),

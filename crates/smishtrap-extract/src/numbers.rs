@@ -80,7 +80,10 @@ fn guarded_parse(region: Option<Id>, s: &str) -> Result<Option<PhoneNumber>, Fai
         if !n.is_valid() {
             return None;
         }
-        let e164 = n.format().mode(phonenumber::Mode::E164).to_string();
+        // E.164 is the country code, the national number's leading zeros (Italy) and digits
+        let national = n.national();
+        let zeros = "0".repeat(usize::from(national.zeros()).min(15));
+        let e164 = format!("+{}{zeros}{}", n.code().value(), national.value());
         let country = n.country().id().map(|id| id.as_ref().to_owned()).or_else(|| {
             // numbers the metadata cannot pin to one region (`+39 06…` is Italy or the
             // Vatican): take the code's main region, listed first
@@ -115,24 +118,33 @@ fn resolve(plus: bool, digits: &str, region: Option<Id>) -> Result<PhoneNumber, 
     if let Some(rest) = digits.strip_prefix("00") {
         return international(rest)?.ok_or(bad_international);
     }
-    let national = match region {
-        Some(r) => guarded_parse(Some(r), digits)?,
-        None => None,
+    let national = |r: Option<Id>| match r {
+        Some(r) => guarded_parse(Some(r), digits),
+        None => Ok(None),
     };
     if digits.starts_with('0') {
-        return national.ok_or(Failure::Invalid(if region.is_none() {
+        return national(region)?.ok_or(Failure::Invalid(if region.is_none() {
             "national number without a region to read it in"
         } else {
             "not a valid national number"
         }));
     }
-    let intl = if digits.len() >= 8 { international(digits)? } else { None };
-    match (national, intl) {
-        (Some(n), None) | (None, Some(n)) => Ok(n),
-        // both readings valid: international digits are usually longer than national ones
-        (Some(n), Some(i)) => Ok(if digits.len() >= 11 || n.country == i.country { i } else { n }),
-        (None, None) => Err(Failure::Invalid("not a valid number")),
+    // Without `+` or a trunk `0` the digits may be international (`32470…`) or national
+    // without trunk prefix (`612345678` in NL). International numbers are usually longer,
+    // so the likelier reading is tried first and the other only when it fails.
+    let international_first = digits.len() >= 11;
+    let first = if international_first { international(digits)? } else { national(region)? };
+    if let Some(n) = first {
+        return Ok(n);
     }
+    let second = if international_first {
+        national(region)?
+    } else if digits.len() >= 8 {
+        international(digits)?
+    } else {
+        None
+    };
+    second.ok_or(Failure::Invalid("not a valid number"))
 }
 
 type CacheKey = (bool, String, Option<Id>);
