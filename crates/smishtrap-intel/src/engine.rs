@@ -114,7 +114,14 @@ impl Engine {
 
     /// Analyses one record. `id` is the record's output id. Never panics.
     pub fn analyze(&self, record: &SmsRecord, id: String, options: &AnalyzeOptions) -> Analysis {
-        let text = record.text.as_str();
+        // Same bound as the extractor: an SMS is at most a few KiB; longer texts are cut (on
+        // a char boundary) so per-message work and memory stay bounded.
+        let full = record.text.as_str();
+        let mut cut = full.len().min(smishtrap_extract::MAX_TEXT_BYTES);
+        while !full.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        let text = full.get(..cut).unwrap_or("");
         let region = record
             .router_country
             .as_deref()
@@ -714,6 +721,14 @@ mod tests {
         ] {
             assert_eq!(money_amount(text).as_deref(), expect, "{text}");
         }
+    }
+
+    #[test]
+    fn huge_texts_are_bounded() {
+        let text = format!("{} https://csam-be.info/x", "é".repeat(100_000));
+        let a = engine().analyze(&record(&text), "1".into(), &AnalyzeOptions::default());
+        assert!(a.urls.is_empty(), "the link lies past the cut");
+        assert_eq!(a.verdict != Verdict::Ham, a.score >= 0.5);
     }
 
     #[test]
