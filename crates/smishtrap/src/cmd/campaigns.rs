@@ -160,6 +160,19 @@ pub(crate) fn load(args: &InputArgs) -> anyhow::Result<Loaded> {
     Ok(Loaded { inputs, bad })
 }
 
+/// Clusters the loaded records; the time it took is logged at debug level (benchmarks).
+pub(crate) fn cluster(loaded: &Loaded) -> campaign::Clustering {
+    let started = std::time::Instant::now();
+    let result = campaign::cluster(&loaded.inputs, &Config::default());
+    tracing::debug!(
+        messages = loaded.inputs.len(),
+        campaigns = result.campaigns.len(),
+        seconds = started.elapsed().as_secs_f64(),
+        "clustered"
+    );
+    result
+}
+
 /// Exit code after a run that read `loaded`: 1 when records were malformed (unless allowed).
 pub(crate) fn exit_code(loaded: &Loaded, allow_bad: bool) -> ExitCode {
     if loaded.bad > 0 && !allow_bad { ExitCode::from(1) } else { ExitCode::SUCCESS }
@@ -167,7 +180,7 @@ pub(crate) fn exit_code(loaded: &Loaded, allow_bad: bool) -> ExitCode {
 
 pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     let loaded = load(&args.input)?;
-    let result = campaign::cluster(&loaded.inputs, &Config::default());
+    let result = cluster(&loaded);
     let campaigns: Vec<&Campaign> =
         result.campaigns.iter().filter(|c| c.message_count >= args.min_messages).collect();
     let mut text = match (&args.show, args.format) {
@@ -423,7 +436,13 @@ impl CampaignPass {
 
     /// Clusters, then writes every spooled line to `out` with `campaign` and `phase` filled.
     pub(crate) fn finish(self, out: &mut impl Write) -> anyhow::Result<()> {
+        let started = std::time::Instant::now();
         let assignments = campaign::assign(&self.inputs);
+        tracing::debug!(
+            messages = self.inputs.len(),
+            seconds = started.elapsed().as_secs_f64(),
+            "clustered"
+        );
         drop(self.inputs);
         let mut file = self
             .spool

@@ -6,9 +6,8 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use smishtrap_export::{Producer, misp};
-use smishtrap_intel::campaign::{self, Config};
 
-use super::campaigns::{InputArgs, exit_code, load};
+use super::campaigns::{InputArgs, cluster, exit_code, load};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub(crate) enum Format {
@@ -59,7 +58,7 @@ fn pretty(value: &serde_json::Value) -> anyhow::Result<Vec<u8>> {
 
 pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     let loaded = load(&args.input)?;
-    let result = campaign::cluster(&loaded.inputs, &Config::default());
+    let result = cluster(&loaded);
     let campaigns: Vec<_> =
         result.campaigns.into_iter().filter(|c| c.message_count >= args.min_messages).collect();
     let producer = Producer { name: args.producer.clone() };
