@@ -113,6 +113,17 @@ pub fn impersonation(
     let suffix = view.suffix.unwrap_or("");
     let name = strip_suffix(host, suffix);
     let registrable_label = registrable.split('.').next().unwrap_or("");
+    // Global brands run national sites on country-code domains (`dhl.ch`, `amazon.com.mx`)
+    // that no catalog lists completely: the bare brand label under a ccTLD is not flagged.
+    let country_suffix = suffix.rsplit('.').next().is_some_and(|tld| tld.len() == 2);
+    if country_suffix
+        && catalog
+            .official_label(registrable_label)
+            .iter()
+            .any(|(b, _)| catalog.brand(*b).countries.iter().any(|c| c == "*"))
+    {
+        return None;
+    }
 
     let idn = view.host_unicode != view.host || host.contains("xn--") || view.mixed_script;
     if idn {
@@ -474,6 +485,9 @@ mod tests {
         check("bpostx.com", "com", Some(("bpost", "typosquatting:addition")));
         check("swedbamk.se", "se", Some(("Swedbank", "typosquatting:replacement")));
         check("kivra.net", "net", Some(("Kivra", "tld-swap")));
+        check("dhl.ch", "ch", None);
+        check("amazon.com.mx", "com.mx", None);
+        check("amazon-prime.mx", "mx", Some(("Amazon", "combosquatting")));
         check("bpost.info", "info", Some(("bpost", "tld-swap")));
         check("postnord-levering.cmo", "cmo", Some(("PostNord", "combosquatting")));
     }
