@@ -2,8 +2,10 @@
 //!
 //! Every kind of evidence becomes keyed entries `(key, brand, message)`; entries are sorted,
 //! so the result depends on the set of messages, never on their order. A key shared by
-//! messages of more than one brand is ambiguous (a shortener, a bulletproof host, a generic
-//! template) and links only messages of the same brand.
+//! messages of two brands in real numbers (each at least [`MINORITY_BRAND_PERCENT`] of the
+//! branded messages) is ambiguous (a shortener, a bulletproof host, a generic template) and
+//! links only messages of the same brand; a few messages with another brand are taken as
+//! analysis noise and do not split a campaign.
 
 use std::collections::{HashMap, HashSet};
 
@@ -127,22 +129,42 @@ impl Keyed {
         self.0.sort_unstable();
         let mut changed = false;
         for group in self.0.chunk_by(|a, b| a.0 == b.0) {
-            let mut branded = group.iter().filter(|e| e.1 != 0).map(|e| e.1);
-            let first_brand = branded.next();
-            let ambiguous = first_brand.is_some_and(|f| branded.any(|b| b != f));
-            if ambiguous {
-                for same in group.chunk_by(|a, b| a.1 == b.1) {
-                    if same.first().is_some_and(|e| e.1 != 0) {
-                        changed |= chain(uf, same);
-                    }
-                }
-            } else {
+            // entries are sorted by brand within a key: count each brand's run
+            let mut runs: Vec<(usize, u32)> = group
+                .chunk_by(|a, b| a.1 == b.1)
+                .filter_map(|run| run.first().filter(|e| e.1 != 0).map(|e| (run.len(), e.1)))
+                .collect();
+            runs.sort_unstable_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+            let branded: usize = runs.iter().map(|r| r.0).sum();
+            let second = runs.get(1).map_or(0, |r| r.0);
+            // A few messages with another brand are analysis noise inside one campaign; a
+            // second brand with a real share means the key is shared infrastructure.
+            if second * 100 < branded * MINORITY_BRAND_PERCENT {
                 changed |= chain(uf, group);
+                continue;
+            }
+            let top = runs.first().map(|r| r.1);
+            for same in group.chunk_by(|a, b| a.1 == b.1) {
+                let brand = same.first().map_or(0, |e| e.1);
+                if brand != 0 {
+                    changed |= chain(uf, same);
+                }
+            }
+            // messages without a brand go with the key's most used brand
+            let unbranded = group.iter().filter(|e| e.1 == 0);
+            if let Some(anchor) = top.and_then(|t| group.iter().find(|e| e.1 == t)) {
+                for e in unbranded {
+                    changed |= uf.union(anchor.2 as usize, e.2 as usize);
+                }
             }
         }
         changed
     }
 }
+
+/// A key shared by a second brand with at least this share of its branded messages links
+/// only within each brand.
+const MINORITY_BRAND_PERCENT: usize = 20;
 
 fn chain(uf: &mut UnionFind, items: &[(u64, u32, u32)]) -> bool {
     let mut changed = false;

@@ -182,6 +182,37 @@ fn two_operators_on_one_brand_stay_apart() {
 }
 
 #[test]
+fn a_few_messages_with_another_or_no_brand_stay_in_their_campaign() {
+    let mut msgs =
+        wave("2024-03-04", 10, 40, &["R1", "R2"], CSAM_NL, "csam-be.info", "CSAM", "+32470", 1);
+    msgs[3].brand = Some("itsme");
+    msgs[7].brand = None;
+    msgs[11].brand = Some("eBox");
+    let out = run(&msgs);
+    assert_eq!(campaigns_of(&out, 0..40).len(), 1);
+}
+
+#[test]
+fn one_domain_shared_by_two_brands_in_numbers_does_not_merge() {
+    // both operators link the same (bulletproof) host; templates and routers differ
+    let mut msgs =
+        wave("2024-03-04", 10, 20, &["R1"], CSAM_NL, "cheap-host.top", "CSAM", "+32470", 1);
+    msgs.extend(wave(
+        "2024-03-20",
+        10,
+        20,
+        &["R5"],
+        "PostNord: Vi kunde inte leverera ditt paket idag. Boka ny tid: {url}",
+        "cheap-host.top",
+        "PostNord",
+        "+46700",
+        2,
+    ));
+    let out = run(&msgs);
+    assert_ne!(campaigns_of(&out, 0..20), campaigns_of(&out, 20..40));
+}
+
+#[test]
 fn shared_router_of_two_brands_does_not_merge() {
     let mut msgs =
         wave("2024-03-04", 10, 20, &["R1"], CSAM_NL, "csam-be.info", "CSAM", "+32470", 1);
