@@ -236,6 +236,7 @@ async fn stream(
         }
     }
     let replayed: HashSet<String> = replay.iter().map(|e| e.id.clone()).collect();
+    let mut closing = state.inner.closing.subscribe();
     let stream = async_stream(move |tx| async move {
         let _permit = permit;
         for event in replay {
@@ -247,6 +248,8 @@ async fn stream(
             let received = tokio::select! {
                 // A client that left frees its slot even when no event arrives.
                 () = tx.closed() => return,
+                // The server shuts down: end the stream so the connection can close.
+                _ = closing.wait_for(|closing| *closing) => return,
                 received = receiver.recv() => received,
             };
             let item = match received {

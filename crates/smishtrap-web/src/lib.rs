@@ -95,6 +95,9 @@ pub(crate) struct Inner {
     pub(crate) live: Arc<live::Live>,
     /// Bounds concurrent SSE clients, each of which holds a connection open.
     pub(crate) streams: Arc<tokio::sync::Semaphore>,
+    /// Turns true when the server shuts down, so open streams end and graceful shutdown
+    /// does not wait for them forever.
+    pub(crate) closing: tokio::sync::watch::Sender<bool>,
 }
 
 /// A running console: the state for [`app`] plus the follower thread, stopped on drop.
@@ -117,6 +120,7 @@ impl Console {
             source,
             live,
             streams: Arc::new(tokio::sync::Semaphore::new(api::MAX_STREAMS)),
+            closing: tokio::sync::watch::channel(false).0,
         };
         Ok(Console { state: AppState { inner: Arc::new(inner) }, follower })
     }
@@ -158,12 +162,18 @@ pub fn app(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// Serves [`app`] on `listener` until `shutdown` resolves.
+/// Serves [`app`] on `listener` until `shutdown` resolves; then ends the open live streams
+/// and waits for the requests in flight.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     state: AppState,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    let closing = state.inner.closing.clone();
+    let shutdown = async move {
+        shutdown.await;
+        closing.send_replace(true);
+    };
     axum::serve(listener, app(state)).with_graceful_shutdown(shutdown).await
 }
 

@@ -139,3 +139,35 @@ async fn sessions_expire() {
     assert_eq!(get().await.expect("get").status(), 303, "an expired session is refused");
     console.stop();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_ends_open_streams() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let console =
+        Console::start(ConsoleConfig::new(dir.path(), Token::parse(TOKEN, "test").expect("token")))
+            .expect("console");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(smishtrap_web::serve(listener, console.state(), async move {
+        let _ = stopped.await;
+    }));
+    let client = reqwest::Client::new();
+    let mut stream = client
+        .get(format!("http://{addr}/api/v1/events/stream"))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .expect("stream");
+    assert_eq!(stream.status(), 200);
+    let _ = stop.send(());
+    let finished = tokio::time::timeout(Duration::from_secs(10), server).await;
+    assert!(matches!(finished, Ok(Ok(Ok(())))), "the server waited for the open stream");
+    // The client sees its stream end.
+    let end = tokio::time::timeout(Duration::from_secs(10), async {
+        while let Ok(Some(_)) = stream.chunk().await {}
+    })
+    .await;
+    assert!(end.is_ok());
+    console.stop();
+}

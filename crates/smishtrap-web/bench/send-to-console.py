@@ -1,0 +1,110 @@
+#!/usr/bin/env python3
+"""Time from a captured SMS send to its arrival on the console's live stream.
+
+    python3 crates/smishtrap-web/bench/send-to-console.py [--bin target/release/smishtrap]
+        [--sends 200] [--data DIR]
+
+Starts a real sensor and a real console (separate processes, one data directory, loopback
+only), opens the SSE stream the Live page uses, then sends `send_sms` requests to the sensor
+one at a time and measures, for each, the time from just before the request until the
+stream delivered the event (the browser renders a row from it in well under a millisecond).
+Prints percentiles. A measurement, not a test: nothing is asserted.
+"""
+
+import argparse
+import http.client
+import json
+import os
+import random
+import re
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+TOKEN = "bench-token-0123456789abcdef"
+
+
+def start(cmd, pattern):
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        line = proc.stderr.readline()
+        if not line:
+            break
+        m = re.search(pattern, line)
+        if m:
+            threading.Thread(target=lambda: [None for _ in proc.stderr], daemon=True).start()
+            return proc, m.group(1)
+    proc.kill()
+    sys.exit(f"{cmd[1]} did not start")
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--bin", default="target/release/smishtrap")
+    ap.add_argument("--sends", type=int, default=200)
+    ap.add_argument("--data")
+    args = ap.parse_args()
+    data = args.data or tempfile.mkdtemp(prefix="smishtrap-latency-")
+    sensor, sensor_addr = start(
+        [args.bin, "sensor", "--data", data, "--listen", "127.0.0.1:0", "--persona", "milesight-ur32l"],
+        r"listening on (\S+)",
+    )
+    console, console_addr = start(
+        [args.bin, "console", "--data", data, "--listen", "127.0.0.1:0", "--token", TOKEN],
+        r"console listening on http://([^/\s]+)/",
+    )
+    seen = {}
+    lock = threading.Condition()
+
+    def follow():
+        host, port = console_addr.rsplit(":", 1)
+        conn = http.client.HTTPConnection(host, int(port))
+        conn.request("GET", "/api/v1/events/stream?kind=sms.send", headers={"Authorization": f"Bearer {TOKEN}"})
+        resp = conn.getresponse()
+        for raw in resp:
+            line = raw.decode("utf-8", "replace")
+            if line.startswith("data: "):
+                m = re.search(r"latency-probe-(\d+)", line)
+                if m:
+                    with lock:
+                        seen[int(m.group(1))] = time.perf_counter()
+                        lock.notify_all()
+
+    threading.Thread(target=follow, daemon=True).start()
+    time.sleep(1.0)  # the stream is open and the follower caught up
+    host, port = sensor_addr.rsplit(":", 1)
+    latencies = []
+    for i in range(args.sends):
+        body = json.dumps({"id": str(i), "execute": 1, "function": "send_sms",
+                           "values": [{"base": "api_sms", "phone_number": "+32470000001",
+                                       "content": f"latency-probe-{i} https://example-probe.info/x"}]})
+        conn = http.client.HTTPConnection(host, int(port))
+        t0 = time.perf_counter()
+        conn.request("POST", "/cgi", body=body, headers={"Content-Type": "application/json"})
+        conn.getresponse().read()
+        conn.close()
+        with lock:
+            lock.wait_for(lambda: i in seen, timeout=10)
+        if i in seen:
+            latencies.append(seen[i] - t0)
+        time.sleep(random.uniform(0, 0.05))
+    for proc in (console, sensor):
+        proc.terminate()
+        proc.wait(timeout=30)
+    latencies.sort()
+    if not latencies:
+        sys.exit("no send reached the stream")
+
+    def pct(p):
+        return latencies[min(len(latencies) - 1, int(p / 100 * len(latencies)))] * 1000
+
+    print(f"sends: {args.sends}, delivered: {len(latencies)}")
+    print(f"send -> live stream: p50 {pct(50):.1f} ms, p90 {pct(90):.1f} ms, "
+          f"p99 {pct(99):.1f} ms, max {latencies[-1] * 1000:.1f} ms")
+
+
+if __name__ == "__main__":
+    main()
