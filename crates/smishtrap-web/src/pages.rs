@@ -102,14 +102,26 @@ struct Chart {
     end_label: String,
 }
 
-const CHART_MINUTES: i64 = 60;
-
-fn chart(minutes: &std::collections::BTreeMap<i64, (u64, u64)>, now: DateTime<Utc>) -> Chart {
+/// A bar chart of the `buckets` buckets of `bucket_minutes` minutes that end with the one
+/// holding `now`, from per-minute counts.
+fn chart(
+    minutes: &std::collections::BTreeMap<i64, (u64, u64)>,
+    now: DateTime<Utc>,
+    buckets: i64,
+    bucket_minutes: i64,
+) -> Chart {
     let (bar_width, gap, height) = (10u32, 2u32, 120u32);
-    let end = now.timestamp().div_euclid(60);
-    let start = end - CHART_MINUTES + 1;
-    let counts: Vec<(i64, (u64, u64))> =
-        (start..=end).map(|m| (m, minutes.get(&m).copied().unwrap_or((0, 0)))).collect();
+    let end = now.timestamp().div_euclid(60 * bucket_minutes);
+    let start = end - buckets + 1;
+    let counts: Vec<(i64, (u64, u64))> = (start..=end)
+        .map(|b| {
+            let first = b * bucket_minutes;
+            let sum = minutes
+                .range(first..first + bucket_minutes)
+                .fold((0, 0), |(n, sms), (_, (a, s))| (n + a, sms + s));
+            (first, sum)
+        })
+        .collect();
     let peak = counts.iter().map(|(_, (n, _))| *n).max().unwrap_or(0);
     let scale = |n: u64| -> u32 {
         if peak == 0 {
@@ -142,14 +154,14 @@ fn chart(minutes: &std::collections::BTreeMap<i64, (u64, u64)>, now: DateTime<Ut
         })
         .collect();
     Chart {
-        width: u32::try_from(CHART_MINUTES).unwrap_or(60) * (bar_width + gap),
+        width: u32::try_from(buckets).unwrap_or(60) * (bar_width + gap),
         height,
         bar_width,
         peak,
         window_total: counts.iter().map(|(_, (n, _))| n).sum(),
         bars,
-        start_label: format!("{} UTC", label(start)),
-        end_label: format!("{} UTC", label(end)),
+        start_label: format!("{} UTC", label(start * bucket_minutes)),
+        end_label: format!("{} UTC", label(end * bucket_minutes)),
     }
 }
 
@@ -175,6 +187,8 @@ struct OverviewPage {
     top_ips: Vec<(String, u64)>,
     sensors: Vec<SensorLine>,
     chart: Chart,
+    /// The last 24 hours, per hour.
+    day: Chart,
 }
 
 fn when(t: DateTime<Utc>) -> String {
@@ -213,7 +227,8 @@ pub(crate) async fn overview(
                 sms: st.by_kind[sms],
             })
             .collect(),
-        chart: chart(&s.minutes, now),
+        chart: chart(&s.minutes, now, 60, 1),
+        day: chart(&s.minutes, now, 24, 60),
     });
     view.caught_up = live.caught_up();
     view.error = live.last_error().map(|_| "see the console log".to_owned());

@@ -323,13 +323,15 @@ async fn sensors_and_overview_are_derived_from_events() {
         e.sensor = "sensor-b".into();
         e.persona = "milesight-ur5x".into();
     }
+    // One more three hours ago: in the day chart, not in the last hour's.
+    all.push(event(40, EventKind::HttpRequest, now - TimeDelta::hours(3)));
     server.write(&all);
-    server.wait_for_events(40).await;
+    server.wait_for_events(41).await;
     let sensors = server.api_json("/api/v1/sensors").await;
     let list = sensors["sensors"].as_array().expect("sensors");
     assert_eq!(list.len(), 2);
     assert_eq!(list[0]["sensor"], "sensor-a");
-    assert_eq!(list[0]["events"], 30);
+    assert_eq!(list[0]["events"], 31);
     assert_eq!(list[0]["by_kind"]["sms.send"], 8);
     assert_eq!(list[1]["sensor"], "sensor-b");
     assert_eq!(list[1]["persona"], "milesight-ur5x");
@@ -340,7 +342,8 @@ async fn sensors_and_overview_are_derived_from_events() {
     assert_eq!(status, 200);
     assert!(html.contains("<svg class=\"chart\""));
     // 40 events in the last 20 minutes: the chart's window counts all of them.
-    assert!(html.contains("40 events in the window"), "{html}");
+    assert!(html.contains("/hour · 41 events in the window"), "{html}");
+    assert!(html.contains("/min · 40 events in the window"), "{html}");
     assert!(html.contains("127.0.0.1"));
     assert!(html.contains("milesight-ur5x"));
 }
