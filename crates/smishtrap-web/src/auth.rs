@@ -282,18 +282,27 @@ pub(crate) fn percent_encode(s: &str) -> String {
 /// back (its body re-attached) when it passes.
 async fn check_csrf(request: Request, csrf: &str) -> Result<Request, &'static str> {
     let headers = request.headers();
-    if headers.get("sec-fetch-site").is_some_and(|site| site.as_bytes() != b"same-origin") {
+    let fetch_site = headers.get("sec-fetch-site").map(|v| v.as_bytes());
+    if fetch_site.is_some_and(|site| site != b"same-origin") {
         return Err("request did not come from this site");
     }
     if let Some(origin) = headers.get(header::ORIGIN) {
-        let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("");
         let origin = origin.to_str().unwrap_or("");
-        let same = origin
-            .strip_prefix("http://")
-            .or_else(|| origin.strip_prefix("https://"))
-            .is_some_and(|rest| !host.is_empty() && rest == host);
-        if !same {
-            return Err("origin does not match this console");
+        if origin == "null" {
+            // Browsers send `Origin: null` on our own forms too, because every page says
+            // `Referrer-Policy: no-referrer`; then only `Sec-Fetch-Site` can vouch for it.
+            if fetch_site != Some(b"same-origin".as_slice()) {
+                return Err("opaque origin without same-origin fetch metadata");
+            }
+        } else {
+            let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("");
+            let same = origin
+                .strip_prefix("http://")
+                .or_else(|| origin.strip_prefix("https://"))
+                .is_some_and(|rest| !host.is_empty() && rest == host);
+            if !same {
+                return Err("origin does not match this console");
+            }
         }
     }
     let given = |value: &str| subtle::ConstantTimeEq::ct_eq(value.as_bytes(), csrf.as_bytes());

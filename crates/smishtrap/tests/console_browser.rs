@@ -335,6 +335,18 @@ fn live_send_appears_and_hostile_text_stays_inert_in_chromium() {
     browser.wait_for("location.pathname === '/' && document.readyState === 'complete'", "overview");
     browser.assert_inert("Overview · smishtrap", "overview");
 
+    // Log out with the real form (a state change: CSRF token, Origin, Sec-Fetch-Site).
+    browser.eval("document.querySelector('form.logout button').click(), true");
+    browser.wait_for(
+        "location.pathname === '/login' && document.readyState === 'complete'",
+        "logout landing on the login page",
+    );
+    browser.navigate(&console.url("/events"));
+    browser.wait_for(
+        "location.pathname === '/login' && location.search === '?next=/events'",
+        "the session to be gone after logout",
+    );
+
     drop(browser);
     assert_eq!(console.stop(), Some(0));
     sensor.stop();
