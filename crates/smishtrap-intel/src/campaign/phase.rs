@@ -150,7 +150,18 @@ pub(crate) fn detect(inputs: &[CampaignInput], groups: &Groups, cfg: &Config) ->
 
         // recipient statistics over the campaign and its tentative test sends
         let mut stats: HashMap<&str, Stat<'_>> = HashMap::new();
-        let tests_flat: HashSet<usize> = tentative.iter().flatten().copied().collect();
+        let mut tests_flat: HashSet<usize> = tentative.iter().flatten().copied().collect();
+        // test texts to numbers that also got the campaign's own text, from any router (or
+        // from records without a router, as in telco exports)
+        if let (Some(first), Some(last)) = (timed.first(), timed.last()) {
+            let receivers: HashSet<&str> = members
+                .iter()
+                .filter_map(|&i| inputs.get(i).filter(|m| m.outbound)?.recipient.as_deref())
+                .collect();
+            for r in receivers {
+                tests_flat.extend(window(by_recipient.get(r), first.0 - cfg.pre_wave_secs, last.0));
+            }
+        }
         for &i in members.iter().chain(tests_flat.iter()) {
             let Some(m) = inputs.get(i) else { continue };
             let Some(to) = m.recipient.as_deref() else { continue };

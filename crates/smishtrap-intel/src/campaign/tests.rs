@@ -293,6 +293,40 @@ fn validation_before_a_wave_is_found_and_attached() {
 }
 
 #[test]
+fn validation_without_router_fields_through_the_operator_number() {
+    let mut msgs = vec![
+        test_send("2024-03-04T08:40:00Z", "R1", "+37061111111", "test"),
+        test_send("2024-03-04T08:45:00Z", "R2", "+37061111111", "ok"),
+    ];
+    let mut own =
+        wave("2024-03-04", 9, 1, &["R1"], CSAM_NL, "csam-be.info", "CSAM", "+37061111111", 0);
+    own[0].to = "+37061111111".into();
+    msgs.extend(own);
+    msgs.extend(wave(
+        "2024-03-04",
+        10,
+        30,
+        &["R1", "R2"],
+        CSAM_NL,
+        "csam-be.info",
+        "CSAM",
+        "+32470",
+        1,
+    ));
+    let mut inputs: Vec<CampaignInput> =
+        msgs.iter().enumerate().map(|(i, m)| input(i, m)).collect();
+    for m in &mut inputs {
+        m.router = None;
+    }
+    let out = assign(&inputs);
+    for a in &out[..3] {
+        assert_eq!(a.phase, Some(Phase::Validation));
+        assert_eq!(a.campaign, out[5].campaign);
+    }
+    assert!(out[3..].iter().all(|a| a.phase == Some(Phase::Wave)));
+}
+
+#[test]
 fn ham_never_joins_and_victims_hit_twice_are_not_operators() {
     let mut msgs =
         wave("2024-03-04", 10, 30, &["R1", "R2"], CSAM_NL, "csam-be.info", "CSAM", "+32470", 1);
