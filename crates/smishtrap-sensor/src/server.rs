@@ -223,6 +223,7 @@ async fn accept_loop(
             dst_port,
         };
         let task = Connection {
+            seq: Arc::new(AtomicU64::new(0)),
             shared: shared.clone(),
             device: listener.device.clone(),
             conn,
@@ -348,6 +349,7 @@ impl AsyncWrite for TappedIo {
 
 struct Connection {
     shared: Arc<Shared>,
+    seq: Arc<AtomicU64>,
     device: Arc<Device>,
     conn: ConnInfo,
     stop: watch::Receiver<bool>,
@@ -359,7 +361,8 @@ struct Ctx {
     device: Arc<Device>,
     conn: ConnInfo,
     tap: Arc<Mutex<Tap>>,
-    seq: AtomicU64,
+    /// Shared with the connection so its own events (malformed, timeouts) continue the sequence.
+    seq: Arc<AtomicU64>,
     bucket: Mutex<Bucket>,
 }
 
@@ -419,7 +422,7 @@ impl Connection {
             device: self.device.clone(),
             conn: self.conn.clone(),
             tap: tap.clone(),
-            seq: AtomicU64::new(0),
+            seq: self.seq.clone(),
             bucket: Mutex::new(Bucket { tokens: limits.request_burst, last: Instant::now() }),
         });
         let service = hyper::service::service_fn(move |req| {
@@ -529,7 +532,8 @@ impl Connection {
             tags: vec![tag.to_owned()],
             ..Default::default()
         };
-        let event = record::build_event(&self.conn, u64::MAX, Utc::now(), &req, outcome);
+        let seq = self.seq.fetch_add(1, Ordering::Relaxed);
+        let event = record::build_event(&self.conn, seq, Utc::now(), &req, outcome);
         if self.shared.publisher.record(event).await == BusOutcome::NotRecorded {
             self.shared.counters.not_recorded.fetch_add(1, Ordering::Relaxed);
         }
