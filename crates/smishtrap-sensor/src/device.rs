@@ -637,3 +637,167 @@ fn token_from<'a>(cookie: Option<&'a str>, authorization: Option<&'a str>) -> Op
         .or_else(|| authorization?.strip_prefix("Bearer ")?.rsplit(';').next().map(str::trim))
         .filter(|t| !t.is_empty() && t.len() <= 128)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::identity::Seed;
+    use crate::persona::PersonaSet;
+
+    fn device() -> Device {
+        let set = PersonaSet::embedded().unwrap();
+        let persona = set.get("milesight-ur32l").unwrap().clone();
+        let seed = Seed::from_bytes([7; 32], DateTime::from_timestamp(1_750_000_000, 0).unwrap());
+        let identity = Identity::derive(&seed, &persona);
+        Device::new(persona, identity, StateLimits::default())
+    }
+
+    fn at(secs: i64) -> DateTime<Utc> {
+        DateTime::from_timestamp(1_760_000_000 + secs, 0).unwrap()
+    }
+
+    /// Sends `body` to `/cgi` from `ip` at `t` and checks the JSON answer with `expect`.
+    fn check(d: &Device, ip: &str, t: i64, body: &str, mut expect: impl FnMut(&Value, &Reply)) {
+        let req = RequestView {
+            method: "POST",
+            path: "/cgi",
+            query: None,
+            cookie: None,
+            authorization: None,
+            body: body.as_bytes(),
+            client: ip.parse().unwrap(),
+            now: at(t),
+        };
+        let reply = d.handle(&req);
+        let v: Value = serde_json::from_slice(&reply.body).unwrap();
+        expect(&v, &reply);
+    }
+
+    fn login(user: &str, pass: &str) -> String {
+        json!({"id":"1","execute":1,"core":"user","function":"login","values":[{"username":user,"password":crate::crypto::encrypt_password(pass)}]}).to_string()
+    }
+
+    #[test]
+    fn envelope_fields_come_first_in_device_order() {
+        let d = device();
+        check(&d, "10.0.0.1", 0, r#"{"id":5,"core":"nope","function":"get"}"#, |_, reply| {
+            let text = std::str::from_utf8(&reply.body).unwrap();
+            assert!(text.starts_with(r#"{"id":5,"model":"UR32L","pn":""#), "{text}");
+            assert!(
+                text.contains(r#""oem":"0000","rtver":"32.3.0.8-r1","status":-1,"result":[]}"#),
+                "{text}"
+            );
+        });
+    }
+
+    #[test]
+    fn lockout_is_per_client_and_expires() {
+        let d = device();
+        let (user, pass) = (d.identity.username.clone(), d.identity.password.clone());
+        for (i, chance) in [4, 3, 2, 1].into_iter().enumerate() {
+            check(&d, "10.0.0.1", i as i64, &login(&user, "wrong"), |v, r| {
+                assert_eq!(
+                    (v["status"].as_i64(), v["result"][0]["chance"].as_u64()),
+                    (Some(-2), Some(chance))
+                );
+                assert_eq!(r.auth.as_ref().unwrap().password, "wrong");
+            });
+        }
+        check(&d, "10.0.0.1", 5, &login(&user, "wrong"), |v, _| {
+            assert_eq!(v["result"][0]["locktime"], 600)
+        });
+        check(&d, "10.0.0.1", 6, &login(&user, &pass), |v, r| {
+            assert_eq!(v["status"], -2);
+            assert_eq!(v["result"][0]["locktime"], 599);
+            assert!(!r.auth.as_ref().unwrap().success);
+        });
+        // another client is not locked out
+        check(&d, "10.0.0.2", 6, &login(&user, &pass), |v, r| {
+            assert_eq!(v["status"], 0);
+            assert_eq!(r.set_cookies.len(), 2);
+        });
+        // after ten minutes the first client may try again
+        check(&d, "10.0.0.1", 606, &login(&user, &pass), |v, _| assert_eq!(v["status"], 0));
+    }
+
+    #[test]
+    fn outbox_reports_failed_then_success_per_client() {
+        let d = device();
+        let send = |to: &str| {
+            format!(
+                r#"{{"function":"send_sms","values":[{{"base":"api_sms","phone":"{to}","content":"t"}}]}}"#
+            )
+        };
+        let statuses = |d: &Device, ip: &str| {
+            let mut out = Vec::new();
+            check(d, ip, 10, r#"{"function":"query_outbox","values":[{"limit":50}]}"#, |v, _| {
+                out = v["result"][0]["get"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|r| r["value"]["status"].as_str().unwrap().to_owned())
+                    .collect();
+            });
+            out
+        };
+        for n in ["+1", "+2", "+3"] {
+            check(&d, "10.0.0.1", 1, &send(n), |v, r| {
+                assert_eq!(v["result"], json!([{}]));
+                assert_eq!(r.kind, EventKind::SmsSend);
+            });
+        }
+        assert_eq!(statuses(&d, "10.0.0.1"), ["success", "failed", "failed"]);
+        assert!(statuses(&d, "10.0.0.9").is_empty(), "a client sees only its own messages");
+        check(&d, "10.0.0.9", 2, &send("+4"), |_, r| {
+            assert_eq!(r.sms.as_ref().unwrap().status.as_deref(), Some("failed"))
+        });
+    }
+
+    #[test]
+    fn client_state_expires_after_its_ttl() {
+        let d = device();
+        let ttl = d.client_ttl().as_secs() as i64;
+        check(
+            &d,
+            "10.0.0.1",
+            0,
+            r#"{"function":"send_sms","values":[{"to":"+1","text":"a"}]}"#,
+            |_, _| {},
+        );
+        check(&d, "10.0.0.1", ttl + 10, r#"{"function":"query_outbox"}"#, |v, _| {
+            assert_eq!(v["result"][0]["count"], 0)
+        });
+    }
+
+    #[test]
+    fn pages_and_errors() {
+        let d = device();
+        let get = |path: &str| {
+            d.handle(&RequestView {
+                method: "GET",
+                path,
+                query: None,
+                cookie: None,
+                authorization: None,
+                body: b"",
+                client: "10.0.0.1".parse().unwrap(),
+                now: at(0),
+            })
+        };
+        let log = get("/lang/log/httpd.log");
+        assert_eq!((log.status, log.kind), (200, EventKind::LogRead));
+        assert_eq!(log.tags, ["cve-2023-43261"]);
+        let text = String::from_utf8(log.body.to_vec()).unwrap();
+        assert_eq!(
+            text,
+            String::from_utf8(get("/lang/log/httpd.log").body.to_vec()).unwrap(),
+            "stable log"
+        );
+        assert!(text.contains(&format!(
+            r#""username":"{}","password":"{}""#,
+            d.identity.username, d.identity.password_enc
+        )));
+        assert_eq!(get("/etc/passwd").status, 404);
+        assert_eq!(get("/../lang/log/httpd.log").status, 404);
+    }
+}
