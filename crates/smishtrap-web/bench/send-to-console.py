@@ -73,8 +73,21 @@ def main():
                         seen[int(m.group(1))] = time.perf_counter()
                         lock.notify_all()
 
+    # Wait until the console has read the stored history (a large --data store takes a while).
+    host, port = console_addr.rsplit(":", 1)
+    started = time.perf_counter()
+    while True:
+        conn = http.client.HTTPConnection(host, int(port))
+        conn.request("GET", "/api/v1/health", headers={"Authorization": f"Bearer {TOKEN}"})
+        health = json.loads(conn.getresponse().read())
+        conn.close()
+        if health["store"]["caught_up"]:
+            print(f"console caught up with {health['store']['events']} stored events "
+                  f"in {time.perf_counter() - started:.1f} s")
+            break
+        time.sleep(0.1)
     threading.Thread(target=follow, daemon=True).start()
-    time.sleep(1.0)  # the stream is open and the follower caught up
+    time.sleep(0.5)  # the stream is open
     host, port = sensor_addr.rsplit(":", 1)
     latencies = []
     for i in range(args.sends):
@@ -90,7 +103,8 @@ def main():
             lock.wait_for(lambda: i in seen, timeout=10)
         if i in seen:
             latencies.append(seen[i] - t0)
-        time.sleep(random.uniform(0, 0.05))
+        # Uniform over more than one poll interval, so sends do not lock onto its phase.
+        time.sleep(random.uniform(0, 0.3))
     for proc in (console, sensor):
         proc.terminate()
         proc.wait(timeout=30)
