@@ -361,3 +361,70 @@ fn personas_command_lists_the_shipped_personas() {
     assert_eq!(names, ["milesight-ur32l", "milesight-ur35", "milesight-ur41", "milesight-ur5x"]);
     assert!(text.contains("UR32L 32.3.0."));
 }
+
+#[test]
+fn sigterm_lets_an_in_flight_request_finish_and_stores_it() {
+    use std::io::{Read, Write};
+    let dir = tempfile::tempdir().unwrap();
+    let s = Sensor::start(dir.path());
+    let body = r#"{"function":"send_sms","values":[{"phone":"+32470000099","content":"late"}]}"#;
+    let mut conn = std::net::TcpStream::connect(s.addr()).unwrap();
+    conn.set_read_timeout(Some(std::time::Duration::from_secs(20))).unwrap();
+    let head = format!("POST /cgi HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n", body.len());
+    conn.write_all(head.as_bytes()).unwrap();
+    conn.write_all(&body.as_bytes()[..10]).unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    support::signal(&s.child, 15);
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    conn.write_all(&body.as_bytes()[10..]).unwrap();
+    let mut answer = Vec::new();
+    let _ = conn.read_to_end(&mut answer);
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 200 OK"), "{answer}");
+    assert!(answer.contains(r#""status":0"#));
+    s.stop();
+    let ev = events(dir.path());
+    assert_eq!(ev.len(), 1);
+    assert_eq!(ev[0]["sms"]["to"], json!(["+32470000099"]));
+}
+
+#[test]
+fn a_persona_directory_adds_personas() {
+    let shipped =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../smishtrap-sensor/personas");
+    let dir = tempfile::tempdir().unwrap();
+    let personas = dir.path().join("personas");
+    std::fs::create_dir_all(personas.join("milesight/cores")).unwrap();
+    std::fs::create_dir_all(personas.join("milesight/css")).unwrap();
+    std::fs::create_dir_all(personas.join("milesight/js")).unwrap();
+    for sub in ["milesight", "milesight/cores", "milesight/css", "milesight/js"] {
+        for entry in std::fs::read_dir(shipped.join(sub)).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_file() {
+                std::fs::copy(&path, personas.join(sub).join(path.file_name().unwrap())).unwrap();
+            }
+        }
+    }
+    let toml = std::fs::read_to_string(shipped.join("milesight-ur32l.toml"))
+        .unwrap()
+        .replace("name = \"milesight-ur32l\"", "name = \"lab-ur99\"")
+        .replace("model = \"UR32L\"", "model = \"UR99\"");
+    std::fs::write(personas.join("lab-ur99.toml"), toml).unwrap();
+    let data = dir.path().join("data");
+    let s = Sensor::start_with(
+        &data,
+        &[
+            "--listen",
+            "127.0.0.1:0",
+            "--persona",
+            "lab-ur99",
+            "--personas",
+            personas.to_str().unwrap(),
+        ],
+        1,
+    );
+    let v: Value = client().post(s.url("/islogin")).send().unwrap().json().unwrap();
+    assert_eq!(v["model"], "UR99");
+    s.stop();
+    assert_eq!(events(&data)[0]["persona"], "lab-ur99");
+}
