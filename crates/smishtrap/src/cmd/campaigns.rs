@@ -251,7 +251,7 @@ fn day(ts: Option<&str>) -> String {
 }
 
 fn table(campaigns: &[&Campaign]) -> String {
-    const W: [usize; 12] = [20, 6, 4, 5, 16, 8, 16, 10, 10, 34, 7, 28];
+    const W: [usize; 13] = [20, 6, 4, 5, 16, 8, 16, 10, 10, 34, 7, 4, 28];
     let head = [
         "CAMPAIGN",
         "MSGS",
@@ -264,6 +264,7 @@ fn table(campaigns: &[&Campaign]) -> String {
         "LAST",
         "DOMAINS",
         "ROUTERS",
+        "IPS",
         "OPERATOR NUMBERS",
     ];
     let mut s: String = head.iter().zip(W).map(|(h, w)| pad(h, w)).collect();
@@ -284,6 +285,7 @@ fn table(campaigns: &[&Campaign]) -> String {
             day(c.last_seen.as_deref()),
             list(&domains, 2),
             c.routers.len().to_string(),
+            c.source_ips.len().to_string(),
             list(&ops, 2),
         ];
         let row: String = cells.iter().zip(W).map(|(v, w)| pad(v, w)).collect();
