@@ -11,6 +11,10 @@
 //!   test checks every route against it.
 //! - [`pages`] renders HTML with askama, which escapes every value; no template marks a
 //!   value safe. URLs and domains in attacker text are defanged ([`view`]) and never links.
+//!   Overview (SVG charts, top sources, sensors), Live events (newest held events plus the
+//!   SSE stream, rendered by `static/console.js` with `textContent` only), History (stored
+//!   events oldest first, cursor pages), event detail. Campaigns and Messages are marked
+//!   extension points.
 //!
 //! Invariant: every response carries the strict headers of [`security_headers`] (CSP without
 //! inline script or style, `nosniff`, `no-referrer`, `frame-ancestors 'none'`).
@@ -143,6 +147,7 @@ pub fn app(state: AppState) -> Router {
     let protected = Router::new()
         .route("/", get(pages::overview))
         .route("/events", get(pages::events))
+        .route("/history", get(pages::history))
         .route("/events/{id}", get(pages::event_detail))
         // EXTENSION POINT(campaigns, messages): the next pages of issue 5. They say so
         // honestly until the campaign store exists; replace the handlers, keep the routes.

@@ -11,6 +11,7 @@ use smishtrap_event::EventKind;
 
 use crate::api::{EventQuery, Filters, blocking, sensor_active};
 use crate::auth::Authed;
+use crate::source::Cursor;
 use crate::view::{EventDetail, EventRow};
 use crate::{AppState, WebError};
 
@@ -264,33 +265,105 @@ pub(crate) async fn events(
         .take(LIVE_ROWS)
         .map(|e| EventRow::of(e))
         .collect();
+    let params = filter_params(&filters);
     let mut stream_url = String::from("/api/v1/events/stream");
-    let mut sep = '?';
-    let params = [
-        ("kind", filters.kinds.iter().map(|k| k.as_str()).collect::<Vec<_>>().join(",")),
-        ("sensor", filters.sensor.clone().unwrap_or_default()),
-        ("src_ip", filters.src_ip.map(|ip| ip.to_string()).unwrap_or_default()),
-    ];
-    for (name, value) in &params {
-        if !value.is_empty() {
-            stream_url.push(sep);
-            stream_url.push_str(name);
-            stream_url.push('=');
-            stream_url.push_str(&crate::auth::percent_encode(value));
-            sep = '&';
-        }
+    if !params.is_empty() {
+        stream_url.push('?');
+        stream_url.push_str(&query_string(&params));
     }
     page(&EventsPage {
         csrf: authed.csrf().to_owned(),
-        kinds: EventKind::ALL
-            .iter()
-            .map(|k| (k.as_str(), filters.kinds.first() == Some(k)))
-            .collect(),
-        sensor: filters.sensor.unwrap_or_default(),
-        src_ip: params[2].1.clone(),
+        kinds: kind_options(&filters),
+        sensor: filters.sensor.clone().unwrap_or_default(),
+        src_ip: filters.src_ip.map(|ip| ip.to_string()).unwrap_or_default(),
         stream_url,
         rows,
     })
+}
+
+/// Events per page of the history view.
+pub const HISTORY_ROWS: usize = 100;
+
+#[derive(Template)]
+#[template(path = "history.html")]
+struct HistoryPage {
+    csrf: String,
+    kinds: Vec<(&'static str, bool)>,
+    sensor: String,
+    src_ip: String,
+    since: String,
+    rows: Vec<EventRow>,
+    /// Query string of the next page (already percent-encoded), if there is one.
+    next: Option<String>,
+}
+
+/// `GET /history`: every stored event matching the filters, oldest first, a page at a time
+/// (the store's order; `since` jumps to a time).
+pub(crate) async fn history(
+    State(state): State<AppState>,
+    Extension(authed): Extension<Authed>,
+    Query(q): Query<EventQuery>,
+) -> Response {
+    let filters = match Filters::parse(&q) {
+        Ok(filters) => filters,
+        Err(err) => return page_error(err),
+    };
+    let cursor = match q.cursor.as_deref().filter(|c| !c.is_empty()).map(Cursor::decode).transpose()
+    {
+        Ok(cursor) => cursor,
+        Err(err) => return page_error(err),
+    };
+    let source = state.inner.source.clone();
+    let store_filter = filters.store_filter();
+    let found =
+        match blocking(move || source.page(&store_filter, cursor.as_ref(), HISTORY_ROWS)).await {
+            Ok(found) => found,
+            Err(err) => return page_error(err),
+        };
+    let mut params = filter_params(&filters);
+    let since = q.since.clone().unwrap_or_default();
+    if !since.trim().is_empty() {
+        params.push(("since", since.trim().to_owned()));
+    }
+    let next = found.next.map(|cursor| {
+        let mut all = params.clone();
+        all.push(("cursor", cursor.encode()));
+        query_string(&all)
+    });
+    page(&HistoryPage {
+        csrf: authed.csrf().to_owned(),
+        kinds: kind_options(&filters),
+        sensor: filters.sensor.clone().unwrap_or_default(),
+        src_ip: filters.src_ip.map(|ip| ip.to_string()).unwrap_or_default(),
+        since,
+        rows: found.events.iter().map(EventRow::of).collect(),
+        next,
+    })
+}
+
+fn kind_options(filters: &Filters) -> Vec<(&'static str, bool)> {
+    EventKind::ALL.iter().map(|k| (k.as_str(), filters.kinds.first() == Some(k))).collect()
+}
+
+/// The non-empty filters as query parameters.
+fn filter_params(filters: &Filters) -> Vec<(&'static str, String)> {
+    [
+        ("kind", filters.kinds.iter().map(|k| k.as_str()).collect::<Vec<_>>().join(",")),
+        ("sensor", filters.sensor.clone().unwrap_or_default()),
+        ("src_ip", filters.src_ip.map(|ip| ip.to_string()).unwrap_or_default()),
+    ]
+    .into_iter()
+    .filter(|(_, value)| !value.is_empty())
+    .collect()
+}
+
+/// `a=1&b=2` with every value percent-encoded; empty when there are no parameters.
+fn query_string(params: &[(&'static str, String)]) -> String {
+    params
+        .iter()
+        .map(|(name, value)| format!("{name}={}", crate::auth::percent_encode(value)))
+        .collect::<Vec<_>>()
+        .join("&")
 }
 
 #[derive(Template)]

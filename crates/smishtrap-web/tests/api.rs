@@ -11,10 +11,11 @@ use common::{PAYLOADS, Server, TOKEN, event, events, hostile_event, ts};
 use smishtrap_event::EventKind;
 
 /// Every page of the console (the API paths come from the OpenAPI document).
-const PAGES: [&str; 7] = [
+const PAGES: [&str; 8] = [
     "/",
     "/events",
     "/events/c0-1",
+    "/history",
     "/campaigns",
     "/messages",
     "/static/console.js",
@@ -399,7 +400,13 @@ async fn hostile_event_text_is_escaped_on_every_page() {
     server.write(&all);
     server.wait_for_events(all.len() as u64).await;
     let cookie = server.login().await;
-    let mut pages: Vec<String> = vec!["/".into(), "/events".into(), "/events?kind=sms.send".into()];
+    let mut pages: Vec<String> = vec![
+        "/".into(),
+        "/events".into(),
+        "/events?kind=sms.send".into(),
+        "/history".into(),
+        "/history?kind=sms.send".into(),
+    ];
     pages.extend(hostile.iter().map(|e| format!("/events/{}", e.id)));
     for path in &pages {
         let (status, html) = server.page(&cookie, path).await;
@@ -465,4 +472,50 @@ async fn the_stream_delivers_new_matching_events() {
     assert!(row["summary"].as_str().expect("summary").contains("<script>alert(1)</script>"));
     assert!(row["summary"].as_str().expect("summary").contains("hxxps://secure-login-bank[.]info"));
     assert_eq!(server.api("/api/v1/events/stream?kind=nope").await.status(), 400);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn history_pages_through_every_matching_event() {
+    let server = Server::start().await;
+    let all = events(230, ts("2025-07-22T10:00:00Z"), TimeDelta::seconds(1));
+    server.write(&all);
+    let cookie = server.login().await;
+    for (start, expect) in [
+        ("/history", all.iter().collect::<Vec<_>>()),
+        (
+            "/history?kind=sms.send&src_ip=127.0.0.2",
+            all.iter()
+                .filter(|e| e.kind == EventKind::SmsSend && e.src_ip.to_string() == "127.0.0.2")
+                .collect(),
+        ),
+        (
+            "/history?since=2025-07-22T10:02:00Z",
+            all.iter().filter(|e| e.ts >= ts("2025-07-22T10:02:00Z")).collect(),
+        ),
+    ] {
+        let mut next = Some(start.to_owned());
+        let mut ids = Vec::new();
+        let mut pages = 0;
+        while let Some(path) = next.take() {
+            let (status, html) = server.page(&cookie, &path).await;
+            assert_eq!(status, 200, "{path}");
+            pages += 1;
+            ids.extend(
+                html.split("<tr data-id=\"")
+                    .skip(1)
+                    .filter_map(|r| r.split('"').next())
+                    .map(str::to_owned),
+            );
+            next = html
+                .split("id=\"next-page\" href=\"")
+                .nth(1)
+                .and_then(|r| r.split('"').next())
+                .map(|href| href.replace("&#38;", "&"));
+            assert!(pages < 20, "{start} does not end");
+        }
+        let want: Vec<String> = expect.iter().map(|e| e.id.clone()).collect();
+        assert_eq!(ids, want, "{start}");
+    }
+    let (status, _) = server.page(&cookie, "/history?cursor=junk").await;
+    assert_eq!(status, 400);
 }
