@@ -413,3 +413,76 @@ pub(crate) async fn messages(Extension(authed): Extension<Authed>) -> Response {
         command: "smishtrap analyze --data DIR --format jsonl",
     })
 }
+
+#[cfg(test)]
+mod proptests {
+    use proptest::prelude::*;
+    use smishtrap_event::{
+        AuthRecord, BodyEncoding, Event, EventKind, HttpRecord, SmsAction, SmsDialect,
+    };
+
+    use super::*;
+
+    fn event(strings: &[String]) -> Event {
+        let s = |i: usize| strings.get(i).cloned().unwrap_or_default();
+        Event {
+            schema: 1,
+            id: "c1-1".into(),
+            ts: DateTime::from_timestamp(1_750_000_000, 0).unwrap_or_default(),
+            sensor: s(0),
+            persona: s(1),
+            session: "c1".into(),
+            src_ip: [127, 0, 0, 1].into(),
+            src_port: 1,
+            dst_port: 2,
+            kind: EventKind::SmsSend,
+            http: HttpRecord {
+                method: s(2),
+                path: s(3),
+                query: Some(s(4)),
+                version: "HTTP/1.1".into(),
+                headers: vec![(s(5), s(6)), (s(7), s(8))],
+                body: s(9),
+                body_encoding: BodyEncoding::Utf8,
+                body_len: 0,
+                body_truncated: false,
+                body_sha256: String::new(),
+            },
+            response_status: 200,
+            auth: Some(AuthRecord {
+                username: s(10),
+                password: s(11),
+                password_decrypted: true,
+                success: false,
+            }),
+            sms: Some(SmsAction {
+                to: vec![s(12), s(13)],
+                text: Some(s(14)),
+                dialect: SmsDialect::ApiSms,
+                mailbox: None,
+                status: Some(s(15)),
+            }),
+            tags: vec![s(16)],
+        }
+    }
+
+    fn render(event: &Event) -> String {
+        let page = EventPage { csrf: "t".into(), e: EventDetail::of(event) };
+        page.render().unwrap_or_default()
+    }
+
+    proptest! {
+        /// Attacker strings never add markup: the page has exactly as many `<` as the same
+        /// page with every attacker string replaced by a letter.
+        #[test]
+        fn attacker_strings_never_add_markup(
+            strings in proptest::collection::vec("(\\PC|[<>\"'&/=])*", 17..=17),
+        ) {
+            let hostile = render(&event(&strings));
+            let plain = render(&event(&vec!["a".to_owned(); 17]));
+            prop_assert!(!hostile.is_empty());
+            prop_assert_eq!(hostile.matches('<').count(), plain.matches('<').count());
+            prop_assert_eq!(hostile.matches('"').count(), plain.matches('"').count());
+        }
+    }
+}
