@@ -19,11 +19,8 @@ socks = []
 for i in range(n):
     s = socket.create_connection((host, port))
     if mode == "after-request":
-        # one request, then the connection stays open and idle (keep-alive)
+        # one request and its answer, then the connection stays open and idle (keep-alive)
         s.sendall(b"GET /login.html HTTP/1.1\r\nHost: x\r\n\r\n")
-    socks.append(s)
-if mode == "after-request":
-    for s in socks:
         s.settimeout(10)
         got = b""
         while b"</html>" not in got:
@@ -31,7 +28,8 @@ if mode == "after-request":
             if not chunk:
                 break
             got += chunk
-time.sleep(2)
+    socks.append(s)
+time.sleep(3)
 after = rss_kib()
 print(f"RSS mode={mode} connections={len(socks)} before_kib={before} after_kib={after} per_conn_bytes={(after-before)*1024//max(1,len(socks))}")
 for s in socks:

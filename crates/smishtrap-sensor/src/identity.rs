@@ -211,10 +211,16 @@ impl Identity {
         let username = pick(&mut rng, &spec.usernames).clone();
         let word = pick(&mut rng, &spec.password_words).clone();
         let symbol = *pick(&mut rng, &['@', '#', '!', '_', '.', '$']);
+        // Enough variety (about 10^6 per word list) that two sensors never share a bait password.
         let password = if rng.random_bool(0.5) {
-            format!("{word}{symbol}{}", rng.random_range(2015..2025u32))
+            format!("{word}{symbol}{}{}", rng.random_range(2015..2025u32), digits(&mut rng, 2))
         } else {
-            format!("{}{symbol}{word}{}", word.to_ascii_lowercase(), digits(&mut rng, 3))
+            format!(
+                "{}{}{symbol}{}",
+                word.to_ascii_lowercase(),
+                digits(&mut rng, 4),
+                rng.random_range(10..100u32)
+            )
         };
         let password_enc = encrypt_password(&password);
         let [lo, hi] = spec.uptime_days;

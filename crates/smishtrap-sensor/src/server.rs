@@ -246,7 +246,12 @@ struct Tap {
     last_activity: Instant,
     head_started: Option<Instant>,
     in_flight: u32,
+    /// The last write could not complete: hyper may still hold unsent bytes.
+    write_blocked: bool,
 }
+
+/// A keep-alive connection silent this long gives its HTTP buffers back (see `serve`).
+const PARK_AFTER: Duration = Duration::from_millis(250);
 
 /// The socket as hyper sees it: every byte read is fed to the shadow reader first; once the
 /// stream is malformed, hyper gets no more bytes and the watchdog answers instead.
@@ -303,6 +308,20 @@ impl AsyncRead for TappedIo {
     }
 }
 
+impl TappedIo {
+    fn note_write(&self, res: &Poll<io::Result<usize>>) {
+        let mut tap = self.tap.lock().unwrap_or_else(|e| e.into_inner());
+        match res {
+            Poll::Pending => tap.write_blocked = true,
+            Poll::Ready(Ok(n)) if *n > 0 => {
+                tap.write_blocked = false;
+                tap.last_activity = Instant::now();
+            }
+            Poll::Ready(_) => {}
+        }
+    }
+}
+
 impl AsyncWrite for TappedIo {
     fn poll_write(
         self: Pin<&mut Self>,
@@ -311,11 +330,7 @@ impl AsyncWrite for TappedIo {
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
         let res = Pin::new(&mut this.inner).poll_write(cx, data);
-        if let Poll::Ready(Ok(n)) = res
-            && n > 0
-        {
-            this.tap.lock().unwrap_or_else(|e| e.into_inner()).last_activity = Instant::now();
-        }
+        this.note_write(&res);
         res
     }
 
@@ -326,11 +341,7 @@ impl AsyncWrite for TappedIo {
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
         let res = Pin::new(&mut this.inner).poll_write_vectored(cx, bufs);
-        if let Poll::Ready(Ok(n)) = res
-            && n > 0
-        {
-            this.tap.lock().unwrap_or_else(|e| e.into_inner()).last_activity = Instant::now();
-        }
+        this.note_write(&res);
         res
     }
 
@@ -414,9 +425,9 @@ impl Connection {
             last_activity: Instant::now(),
             head_started: None,
             in_flight: 0,
+            write_blocked: false,
         }));
         let bad = Arc::new(Notify::new());
-        let io = TappedIo { inner: stream, tap: tap.clone(), bad: bad.clone() };
         let ctx = Arc::new(Ctx {
             shared: self.shared.clone(),
             device: self.device.clone(),
@@ -437,15 +448,53 @@ impl Connection {
             // The shadow reader enforces the real limits first; these only back it up.
             .max_headers(limits.max_headers.saturating_mul(2).max(100))
             .max_buf_size((limits.max_head_bytes.saturating_mul(2)).max(16 * 1024));
-        let mut conn = builder.serve_connection(TokioIo::new(io), service);
         let header_timeout = Duration::from_secs_f64(limits.header_timeout_secs);
         let grace = Duration::from_secs_f64(limits.shutdown_grace_secs);
+        let park_after = PARK_AFTER.min(idle);
+        let mut stream = stream;
+        // Each turn serves requests with hyper until the connection goes quiet between two
+        // requests; then hyper (and its read and write buffers, ~20 KiB) is dropped and the
+        // bare socket waits for its next byte, so idle keep-alive connections stay cheap.
+        loop {
+            let io = TappedIo { inner: stream, tap: tap.clone(), bad: bad.clone() };
+            let conn = builder.serve_connection(TokioIo::new(io), service.clone());
+            let Some(parked) =
+                self.drive(conn, &tap, &bad, header_timeout, idle, park_after, grace).await
+            else {
+                return;
+            };
+            stream = parked;
+            let quiet = tap.lock().unwrap_or_else(|e| e.into_inner()).last_activity.elapsed();
+            let mut first = [0u8; 1];
+            tokio::select! {
+                r = tokio::time::timeout(idle.saturating_sub(quiet), stream.peek(&mut first)) => if !matches!(r, Ok(Ok(1..))) { return },
+                _ = self.stop.changed() => return,
+            }
+        }
+    }
+
+    /// Runs one hyper connection; returns the socket when it was parked between requests.
+    #[allow(clippy::too_many_arguments, reason = "the connection's timing knobs, all needed")]
+    async fn drive<S>(
+        &mut self,
+        mut conn: hyper::server::conn::http1::Connection<TokioIo<TappedIo>, S>,
+        tap: &Arc<Mutex<Tap>>,
+        bad: &Arc<Notify>,
+        header_timeout: Duration,
+        idle: Duration,
+        park_after: Duration,
+        grace: Duration,
+    ) -> Option<TcpStream>
+    where
+        S: hyper::service::HttpService<Incoming, ResBody = Full<Bytes>> + Unpin,
+    {
         let mut stopping: Option<Instant> = None;
         loop {
             let deadline = {
                 let t = tap.lock().unwrap_or_else(|e| e.into_inner());
                 match (t.head_started, t.in_flight) {
                     (Some(started), _) => started + header_timeout,
+                    (None, 0) if stopping.is_none() => t.last_activity + park_after,
                     (None, 0) => t.last_activity + idle,
                     (None, _) => Instant::now() + idle,
                 }
@@ -459,34 +508,45 @@ impl Connection {
                     if let Err(err) = res {
                         self.hyper_error(&err).await;
                     }
-                    return;
+                    return None;
                 }
                 _ = bad.notified() => {
                     let reason = tap.lock().unwrap_or_else(|e| e.into_inner()).malformed;
                     if let Some(reason) = reason {
                         let parts = conn.into_parts();
-                        self.malformed(parts.io.into_inner(), reason, &tap).await;
+                        self.malformed(parts.io.into_inner(), reason, tap).await;
                     }
-                    return;
+                    return None;
                 }
                 _ = tokio::time::sleep_until(deadline.into()) => {
                     if stopping.is_some_and(|s| s.elapsed() >= grace) {
-                        return;
+                        return None;
                     }
-                    let (timed_out_head, idle_out, partial) = {
+                    let (timed_out_head, idle_out, park, partial) = {
                         let t = tap.lock().unwrap_or_else(|e| e.into_inner());
                         let now = Instant::now();
                         let head_out = t.head_started.is_some_and(|s| now >= s + header_timeout);
-                        let idle_out = t.head_started.is_none() && t.in_flight == 0 && now >= t.last_activity + idle;
-                        (head_out, idle_out, if head_out { t.shadow.pending_bytes().to_vec() } else { Vec::new() })
+                        let quiet = t.head_started.is_none() && t.in_flight == 0;
+                        let idle_out = quiet && now >= t.last_activity + idle;
+                        let park = quiet
+                            && stopping.is_none()
+                            && !t.write_blocked
+                            && t.shadow.between_requests()
+                            && now >= t.last_activity + park_after;
+                        (head_out, idle_out, park, if head_out { t.shadow.pending_bytes().to_vec() } else { Vec::new() })
                     };
                     if timed_out_head {
                         // Slowloris: record what was sent and close without an answer.
                         self.record_malformed(&partial, "limit:header-timeout", 0).await;
-                        return;
+                        return None;
                     }
                     if idle_out {
-                        return;
+                        return None;
+                    }
+                    if park {
+                        let parts = conn.into_parts();
+                        // Bytes hyper read but did not use mean we are not between requests after all.
+                        return parts.read_buf.is_empty().then(|| parts.io.into_inner().inner);
                     }
                 }
                 changed = self.stop.changed(), if stopping.is_none() => {

@@ -123,6 +123,11 @@ impl Shadow {
         self.state == State::Head && !self.head.is_empty()
     }
 
+    /// True when every byte read so far belongs to complete requests that were all taken.
+    pub fn between_requests(&self) -> bool {
+        self.state == State::Head && self.head.is_empty() && self.heads.is_empty()
+    }
+
     /// The bytes of an incomplete head (recorded when a slow client is cut off).
     pub fn pending_bytes(&self) -> &[u8] {
         &self.head

@@ -428,3 +428,33 @@ fn a_persona_directory_adds_personas() {
     s.stop();
     assert_eq!(events(&data)[0]["persona"], "lab-ur99");
 }
+
+#[test]
+fn a_keep_alive_connection_quiet_between_requests_keeps_working() {
+    use std::io::{Read, Write};
+    let dir = tempfile::tempdir().unwrap();
+    let s = Sensor::start(dir.path());
+    let mut conn = std::net::TcpStream::connect(s.addr()).unwrap();
+    conn.set_read_timeout(Some(std::time::Duration::from_secs(10))).unwrap();
+    let mut answers = Vec::new();
+    for pause in [0, 1500, 10] {
+        // 1.5 s of silence parks the connection (its HTTP state is dropped) in between
+        std::thread::sleep(std::time::Duration::from_millis(pause));
+        conn.write_all(b"POST /islogin HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n").unwrap();
+        let mut buf = vec![0u8; 4096];
+        let n = conn.read(&mut buf).unwrap();
+        answers.push(String::from_utf8_lossy(&buf[..n]).into_owned());
+    }
+    assert!(
+        answers
+            .iter()
+            .all(|a| a.starts_with("HTTP/1.1 200 OK") && a.contains("\"login\":\"false\"")),
+        "{answers:?}"
+    );
+    drop(conn);
+    s.stop();
+    let ev = events(dir.path());
+    let ids: Vec<&str> = ev.iter().map(|e| e["id"].as_str().unwrap()).collect();
+    let session = ev[0]["session"].as_str().unwrap();
+    assert_eq!(ids, [0, 1, 2].map(|n| format!("{session}-{n}")));
+}
