@@ -64,13 +64,26 @@ fn first_start_generates_a_token_and_prints_a_working_login_url() {
 #[test]
 fn a_given_token_is_used_and_a_weak_one_refused() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let console = ConsoleProcess::start(dir.path(), &["--token", "given-token-0123456789"]);
+    let console = ConsoleProcess::start(
+        dir.path(),
+        &["--token", "given-token-0123456789", "--session-hours", "2"],
+    );
     assert!(!console.login_line.contains("given-token"), "{}", console.login_line);
     let http = client();
     let ok = http.get(console.url("/api/v1/sensors")).bearer_auth("given-token-0123456789");
     assert_eq!(ok.send().expect("get").status(), 200);
     assert!(!dir.path().join("console-token").exists(), "a given token is not stored");
+    let login = http.get(console.url("/login?token=given-token-0123456789")).send().expect("login");
+    let cookie = login.headers()["set-cookie"].to_str().expect("cookie").to_owned();
+    assert!(cookie.contains("Max-Age=7200"), "{cookie}");
     assert_eq!(console.stop(), Some(0));
+
+    let out = Command::new(BIN)
+        .args(["console", "--listen", "127.0.0.1:0", "--session-hours", "0", "--data"])
+        .arg(dir.path())
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(2), "a session must last at least an hour");
 
     let out = Command::new(BIN)
         .args(["console", "--listen", "127.0.0.1:0", "--token", "short", "--data"])

@@ -21,6 +21,9 @@ pub(crate) struct Args {
     /// DIR/console-token is used, generated on first start
     #[arg(long, value_name = "TOKEN")]
     token: Option<String>,
+    /// How long a browser login lasts before the token is needed again
+    #[arg(long, value_name = "HOURS", default_value_t = 12, value_parser = clap::value_parser!(u64).range(1..=720))]
+    session_hours: u64,
 }
 
 pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
@@ -30,8 +33,9 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         .enable_all()
         .build()
         .context("cannot start the runtime")?;
-    let console = Console::start(ConsoleConfig::new(&args.data, token.clone()))
-        .context("cannot start the console")?;
+    let mut config = ConsoleConfig::new(&args.data, token.clone());
+    config.session_ttl = std::time::Duration::from_secs(args.session_hours * 3600);
+    let console = Console::start(config).context("cannot start the console")?;
     let served = runtime.block_on(async {
         let listener = tokio::net::TcpListener::bind(args.listen)
             .await
