@@ -15,7 +15,9 @@ mod jsonl;
 mod pipeline;
 
 pub use jsonl::{JsonlSink, JsonlSinkConfig};
-pub use pipeline::{Outcome, Pipeline, PipelineConfig, PipelineHandle, Publisher, Stats, StatsSnapshot};
+pub use pipeline::{
+    Outcome, Pipeline, PipelineConfig, PipelineHandle, Publisher, Stats, StatsSnapshot,
+};
 
 use smishtrap_event::Event;
 

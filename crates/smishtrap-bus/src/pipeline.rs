@@ -277,7 +277,10 @@ mod tests {
         Event { id: id.into(), ..placeholder() }
     }
 
-    fn run(fail_primary: bool, n: usize) -> (Vec<Outcome>, Vec<String>, Vec<String>, StatsSnapshot) {
+    fn run(
+        fail_primary: bool,
+        n: usize,
+    ) -> (Vec<Outcome>, Vec<String>, Vec<String>, StatsSnapshot) {
         let primary = Arc::new(Mutex::new(Vec::new()));
         let secondary = Arc::new(Mutex::new(Vec::new()));
         let (publisher, handle) = Pipeline::start(

@@ -8,7 +8,11 @@ mod cmd;
 mod input;
 
 #[derive(Debug, Parser)]
-#[command(name = "smishtrap", version, about = "Catch and investigate SMS phishing sent through abused cellular routers")]
+#[command(
+    name = "smishtrap",
+    version,
+    about = "Catch and investigate SMS phishing sent through abused cellular routers"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
