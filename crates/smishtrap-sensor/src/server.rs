@@ -877,3 +877,68 @@ pub async fn bind(addr: SocketAddr) -> io::Result<TcpListener> {
     socket.bind(addr)?;
     socket.listen(4096)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::identity::{Identity, Seed};
+    use crate::persona::PersonaSet;
+    use smishtrap_bus::{Pipeline, PipelineConfig, Sink, SinkError};
+    use smishtrap_event::Event;
+    use tokio::io::AsyncReadExt;
+
+    /// A primary sink whose disk is always full.
+    struct FullDisk;
+
+    impl Sink for FullDisk {
+        fn name(&self) -> &'static str {
+            "full-disk"
+        }
+        fn write_batch(&mut self, _: &[Event]) -> Result<(), SinkError> {
+            Err(SinkError::new("full-disk", "no space left on device"))
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_failing_store_is_counted_and_requests_are_still_answered() {
+        let set = PersonaSet::embedded().unwrap();
+        let persona = set.get("milesight-ur32l").unwrap().clone();
+        let seed = Seed::from_bytes([1; 32], Utc::now());
+        let device = Arc::new(Device::new(
+            persona.clone(),
+            Identity::derive(&seed, &persona),
+            Default::default(),
+        ));
+        let socket = bind("127.0.0.1:0".parse().unwrap()).await.unwrap();
+        let addr = socket.local_addr().unwrap();
+        let (publisher, pipeline) =
+            Pipeline::start(Box::new(FullDisk), Vec::new(), PipelineConfig::default()).unwrap();
+        let counters = Arc::new(Counters::default());
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(serve(
+            vec![Listener { socket, device }],
+            "t",
+            Limits::default(),
+            publisher,
+            counters.clone(),
+            async move {
+                let _ = stop_rx.await;
+            },
+        ));
+        for _ in 0..3 {
+            let mut s = TcpStream::connect(addr).await.unwrap();
+            s.write_all(b"GET /login.html HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                .await
+                .unwrap();
+            let mut answer = Vec::new();
+            s.read_to_end(&mut answer).await.unwrap();
+            assert!(answer.starts_with(b"HTTP/1.1 200 OK"), "{}", String::from_utf8_lossy(&answer));
+        }
+        let _ = stop_tx.send(());
+        server.await.unwrap();
+        assert_eq!(counters.not_recorded.load(Ordering::Relaxed), 3);
+        assert_eq!(counters.requests.load(Ordering::Relaxed), 3);
+        let stats = tokio::task::spawn_blocking(move || pipeline.join()).await.unwrap();
+        assert_eq!((stats.recorded, stats.not_recorded), (0, 3));
+    }
+}
