@@ -19,6 +19,9 @@ if [ -z "${BIN:-}" ]; then
     BIN=target/release/smishtrap
 fi
 DIR=$(mktemp -d)
+# peak memory via GNU time when present
+TIME=()
+if [ -x /usr/bin/time ]; then TIME=(/usr/bin/time -f "peak RSS %M KiB" -a -o "$DIR/rss.log"); fi
 trap 'rm -rf "$DIR"' EXIT
 
 python3 - "$CORPUS" "$N" "$DIR/records.jsonl" <<'PY'
@@ -58,16 +61,17 @@ PY
 echo "records: $(wc -l < "$DIR/records.jsonl") ($(du -h "$DIR/records.jsonl" | cut -f1))"
 
 t0=$(date +%s.%N)
-SMISHTRAP_LOG=smishtrap=debug "$BIN" campaigns --format json "$DIR/records.jsonl" > "$DIR/campaigns.json" 2> "$DIR/campaigns.log"
+SMISHTRAP_LOG=smishtrap=debug "${TIME[@]}" "$BIN" campaigns --format json "$DIR/records.jsonl" > "$DIR/campaigns.json" 2> "$DIR/campaigns.log"
 t1=$(date +%s.%N)
 echo "campaigns (read + analyse + cluster): $(echo "$t1 - $t0" | bc) s, $(python3 -c "import json;print(len(json.load(open('$DIR/campaigns.json'))['campaigns']))") campaigns"
 grep -o 'clustered.*' "$DIR/campaigns.log" | sed 's/\x1b\[[0-9;]*m//g' || true
 
 t0=$(date +%s.%N)
-"$BIN" analyze --format jsonl --no-campaigns "$DIR/records.jsonl" > /dev/null
+"${TIME[@]}" "$BIN" analyze --format jsonl --no-campaigns "$DIR/records.jsonl" > /dev/null
 t1=$(date +%s.%N)
-SMISHTRAP_LOG=smishtrap=debug "$BIN" analyze --format jsonl "$DIR/records.jsonl" 2> "$DIR/analyze.log" > "$DIR/analyze.jsonl"
+SMISHTRAP_LOG=smishtrap=debug "${TIME[@]}" "$BIN" analyze --format jsonl "$DIR/records.jsonl" 2> "$DIR/analyze.log" > "$DIR/analyze.jsonl"
 t2=$(date +%s.%N)
 echo "analyze --no-campaigns: $(echo "$t1 - $t0" | bc) s"
 echo "analyze with campaign pass: $(echo "$t2 - $t1" | bc) s ($(grep -c '"campaign":"' "$DIR/analyze.jsonl") records in campaigns)"
 grep -o 'clustered.*' "$DIR/analyze.log" | sed 's/\x1b\[[0-9;]*m//g' || true
+[ -f "$DIR/rss.log" ] && { echo "peak memory (campaigns, analyze --no-campaigns, analyze):"; cat "$DIR/rss.log"; }

@@ -80,7 +80,8 @@ pub struct CampaignInput {
 }
 
 impl CampaignInput {
-    /// Builds the features of message `index` from its record and analysis.
+    /// Builds the features of message `index` from its record and analysis. Messages that
+    /// are neither smishing nor short test texts keep only their URLs' domains (text empty).
     pub fn new(index: usize, record: &SmsRecord, analysis: &Analysis) -> CampaignInput {
         let field = |s: &Option<String>| {
             s.as_deref()
@@ -96,6 +97,10 @@ impl CampaignInput {
                 _ => record.to.is_some() && record.from.is_none(),
             },
         };
+        // messages outside campaigns matter only as possible test sends (short texts) and
+        // for the domains ham uses: keep no more of them, memory is per record
+        let keep_text =
+            analysis.verdict == Verdict::Smishing || template::is_test_text(&record.text);
         CampaignInput {
             index,
             ts: record.ts.as_deref().and_then(parse_ts),
@@ -116,7 +121,11 @@ impl CampaignInput {
                 .map(|c| template::cut(&c, 8).to_owned()),
             outbound,
             status: field(&record.status).map(|s| s.to_lowercase()),
-            text: template::cut(&record.text, MAX_TEXT_BYTES).to_owned(),
+            text: if keep_text {
+                template::cut(&record.text, MAX_TEXT_BYTES).to_owned()
+            } else {
+                String::new()
+            },
             verdict: analysis.verdict,
             brand: field(&analysis.brand),
             lang: field(&analysis.lang),
@@ -125,8 +134,16 @@ impl CampaignInput {
                 .iter()
                 .take(MAX_URLS_PER_MESSAGE)
                 .map(|u| UrlFeature {
-                    url: template::cut(&u.url, 512).to_owned(),
-                    host: template::cut(&u.host, 253).to_owned(),
+                    url: if keep_text {
+                        template::cut(&u.url, 512).to_owned()
+                    } else {
+                        String::new()
+                    },
+                    host: if keep_text {
+                        template::cut(&u.host, 253).to_owned()
+                    } else {
+                        String::new()
+                    },
                     domain: u
                         .registrable_domain
                         .as_deref()
