@@ -259,3 +259,34 @@ fn a_persona_directory_is_validated_with_clear_errors() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("broken.toml") && err.contains("missing field"), "{err}");
 }
+
+#[test]
+fn connections_over_the_cap_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("cap.toml");
+    std::fs::write(
+        &config,
+        "[[listener]]\nlisten = \"127.0.0.1:0\"\npersona = \"milesight-ur32l\"\n[limits]\nmax_connections = 1\n",
+    )
+    .unwrap();
+    let s =
+        Sensor::start_with(&dir.path().join("data"), &["--config", config.to_str().unwrap()], 1);
+    let holder = TcpStream::connect(s.addr()).unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    // The second connection is accepted by the kernel, then closed without an answer.
+    let mut second = TcpStream::connect(s.addr()).unwrap();
+    second.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let _ = second.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+    let mut refused = Vec::new();
+    let _ = second.read_to_end(&mut refused);
+    assert!(refused.is_empty(), "{}", text(&refused));
+    drop(holder);
+    std::thread::sleep(Duration::from_millis(200));
+    let served = raw(
+        s.addr(),
+        b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        Duration::from_secs(5),
+    );
+    assert!(text(&served).starts_with("HTTP/1.1 200 OK"));
+    s.stop();
+}
