@@ -4,8 +4,8 @@
 //! `Config::wave_gap_secs`. Around each wave we gather short test texts ("test", "1", "ok":
 //! judged by shape, not wording) sent by the wave's routers or source IPs. Operator numbers
 //! are recipients that recur — at least two sends — and look controlled: they got a test
-//! text, or sit outside the wave's target country, or recur on several routers with failures.
-//! A wave's fan-out starts at its first message to a non-operator number in the target
+//! text, or sit outside the campaign's target countries, or recur on several routers with
+//! failures. A wave's fan-out starts at its first message to a non-operator number in a target
 //! country; before it, and to operator numbers at any time, sends are `validation`.
 //! Test sends are attached to the campaign whose fan-out follows them most closely.
 
@@ -96,7 +96,7 @@ pub(crate) fn detect(inputs: &[CampaignInput], groups: &Groups, cfg: &Config) ->
             .filter_map(|&i| inputs.get(i).and_then(|m| m.ts).map(|t| (t, i)))
             .collect();
         timed.sort_unstable();
-        let target = dominant_country(inputs, members);
+        let targets = target_countries(inputs, members);
 
         // waves
         let mut segs: Vec<(usize, usize)> = Vec::new(); // ranges in `timed`
@@ -183,7 +183,8 @@ pub(crate) fn detect(inputs: &[CampaignInput], groups: &Groups, cfg: &Config) ->
         let mut operators: Vec<&str> = stats
             .iter()
             .filter(|(_, s)| {
-                let foreign = matches!((target, s.country), (Some(t), Some(c)) if t != c);
+                let foreign =
+                    s.country.is_some_and(|c| !targets.is_empty() && !targets.contains(c));
                 s.count >= 2
                     && (s.tests >= 1
                         || foreign
@@ -204,11 +205,10 @@ pub(crate) fn detect(inputs: &[CampaignInput], groups: &Groups, cfg: &Config) ->
                     inputs.get(i).is_some_and(|m| {
                         m.outbound
                             && m.recipient.as_deref().is_some_and(|r| !op_set.contains(r))
-                            && match (target, m.recipient_country.as_deref()) {
-                                (Some(t), Some(c)) => t == c,
-                                (Some(_), None) => false,
-                                (None, _) => true,
-                            }
+                            && (targets.is_empty()
+                                || m.recipient_country
+                                    .as_deref()
+                                    .is_some_and(|c| targets.contains(c)))
                     })
                 })
                 .map(|e| e.0);
@@ -284,15 +284,25 @@ pub(crate) fn detect(inputs: &[CampaignInput], groups: &Groups, cfg: &Config) ->
     out
 }
 
-/// The recipient country most of a campaign's outbound messages go to (ties: alphabetical).
-fn dominant_country<'a>(inputs: &'a [CampaignInput], members: &[usize]) -> Option<&'a str> {
+/// The countries a campaign targets: each with at least [`TARGET_SHARE_PERCENT`] of its
+/// outbound messages (a campaign may target several). Empty when no recipient has a country.
+fn target_countries<'a>(inputs: &'a [CampaignInput], members: &[usize]) -> HashSet<&'a str> {
     let mut counts: HashMap<&str, usize> = HashMap::new();
+    let mut total = 0usize;
     for &i in members {
         if let Some(c) =
             inputs.get(i).filter(|m| m.outbound).and_then(|m| m.recipient_country.as_deref())
         {
             *counts.entry(c).or_default() += 1;
+            total += 1;
         }
     }
-    counts.into_iter().max_by(|a, b| a.1.cmp(&b.1).then_with(|| b.0.cmp(a.0))).map(|(c, _)| c)
+    counts
+        .into_iter()
+        .filter(|&(_, n)| n * 100 >= total * TARGET_SHARE_PERCENT)
+        .map(|(c, _)| c)
+        .collect()
 }
+
+/// Share of a campaign's messages that makes a country one of its targets.
+const TARGET_SHARE_PERCENT: usize = 10;

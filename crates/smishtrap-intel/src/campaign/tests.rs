@@ -293,6 +293,20 @@ fn validation_before_a_wave_is_found_and_attached() {
 }
 
 #[test]
+fn a_campaign_targeting_two_countries_has_no_false_validation() {
+    let mut msgs =
+        wave("2024-03-04", 10, 40, &["R1", "R2"], CSAM_NL, "csam-be.info", "CSAM", "+32470", 1);
+    // every third message, the first included, goes to France
+    for (k, m) in msgs.iter_mut().enumerate() {
+        if k % 3 == 0 {
+            m.to = format!("+3361234{k:04}");
+        }
+    }
+    let out = run(&msgs);
+    assert!(out.iter().all(|a| a.phase == Some(Phase::Wave)), "{out:?}");
+}
+
+#[test]
 fn validation_without_router_fields_through_the_operator_number() {
     let mut msgs = vec![
         test_send("2024-03-04T08:40:00Z", "R1", "+37061111111", "test"),
