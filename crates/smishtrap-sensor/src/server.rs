@@ -148,7 +148,8 @@ pub async fn serve(
     counters: Arc<Counters>,
     shutdown: impl Future<Output = ()>,
 ) {
-    let boot: [u8; 4] = rand::random();
+    // 64 random bits per start: event ids (`<session>-<n>`) must not repeat across restarts.
+    let boot: [u8; 8] = rand::random();
     let shared = Arc::new(Shared {
         sensor: Arc::from(sensor),
         limits,
