@@ -73,8 +73,29 @@ enum Failure {
     Panic,
 }
 
+/// Capacity given to `phonenumber`'s shared regex cache (its default is 100). The metadata
+/// holds a few thousand patterns, so this keeps every one that is ever compiled.
+const REGEX_CACHE_ENTRIES: usize = 16_384;
+
+/// `phonenumber` compiles its metadata patterns lazily into one global LRU cache of 100
+/// regexes. A stream with a dozen countries needs more than that, so it kept evicting and
+/// recompiling them: most of the cost of a parse, and all of it under the cache's lock.
+/// Widening the cache once keeps each pattern compiled after its first use; results are
+/// unchanged (same patterns, same code), memory is bounded by the metadata's size.
+fn widen_regex_cache() {
+    static WIDENED: std::sync::Once = std::sync::Once::new();
+    WIDENED.call_once(|| {
+        let cache = phonenumber::metadata::DATABASE.cache();
+        // a poisoned lock only means a parse panicked elsewhere: keep the default size
+        if let Ok(mut cache) = cache.lock() {
+            cache.set_capacity(REGEX_CACHE_ENTRIES);
+        }
+    });
+}
+
 /// Calls the `phonenumber` parser on a sanitised string, catching panics.
 fn guarded_parse(region: Option<Id>, s: &str) -> Result<Option<PhoneNumber>, Failure> {
+    widen_regex_cache();
     let result = catch_unwind(AssertUnwindSafe(|| {
         let n = phonenumber::parse(region, s).ok()?;
         if !n.is_valid() {
