@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use smishtrap_event::Event;
 
-use crate::{Sink, SinkError};
+use crate::{EncodedBatch, Sink, SinkError};
 
 #[derive(Debug, Clone)]
 pub struct JsonlSinkConfig {
@@ -60,6 +60,20 @@ impl JsonlSink {
     }
 }
 
+impl JsonlSink {
+    /// Appends whole lines, rotating first when the current file is full.
+    fn append(&mut self, lines: &[u8]) -> Result<(), SinkError> {
+        if self.size >= self.config.max_bytes {
+            self.rotate()?;
+        }
+        self.out.write_all(lines).map_err(|e| SinkError::new(NAME, e))?;
+        // Hand the batch to the OS so a killed process loses nothing this sink took.
+        self.out.flush().map_err(|e| SinkError::new(NAME, e))?;
+        self.size += lines.len() as u64;
+        Ok(())
+    }
+}
+
 fn open_current(dir: &Path) -> Result<(BufWriter<File>, u64), SinkError> {
     let file = OpenOptions::new()
         .create(true)
@@ -76,19 +90,22 @@ impl Sink for JsonlSink {
     }
 
     fn write_batch(&mut self, events: &[Event]) -> Result<(), SinkError> {
-        if self.size >= self.config.max_bytes {
-            self.rotate()?;
-        }
-        let mut buf = Vec::with_capacity(events.len() * 512);
+        let mut buf = Vec::with_capacity(events.len() * 1024);
         for event in events {
             serde_json::to_writer(&mut buf, event).map_err(|e| SinkError::new(NAME, e))?;
             buf.push(b'\n');
         }
-        self.out.write_all(&buf).map_err(|e| SinkError::new(NAME, e))?;
-        // Hand the batch to the OS so a killed process loses nothing the primary acknowledged.
-        self.out.flush().map_err(|e| SinkError::new(NAME, e))?;
-        self.size += buf.len() as u64;
-        Ok(())
+        self.append(&buf)
+    }
+
+    /// Writes the JSON the publisher encoded; this sink never encodes an event again.
+    fn write_encoded(&mut self, batch: EncodedBatch<'_>) -> Result<(), SinkError> {
+        let mut buf = Vec::with_capacity(batch.json().iter().map(|j| j.len() + 1).sum());
+        for json in batch.json() {
+            buf.extend_from_slice(json.as_bytes());
+            buf.push(b'\n');
+        }
+        self.append(&buf)
     }
 
     fn flush(&mut self) -> Result<(), SinkError> {

@@ -1,19 +1,31 @@
 //! Moves events from the sensor's request path to storage without losing acknowledged ones.
 //!
 //! A [`Pipeline`] owns one writer thread. Request handlers call [`Publisher::record`], which
-//! queues the event on a bounded channel and resolves once the *primary* sink has committed
-//! the batch holding it (group commit: one transaction for everything queued meanwhile).
-//! Secondary sinks (JSONL files, later NATS) get the same batch after the primary; their
-//! failures are counted, never propagated to the request.
+//! encodes the event to JSON (once, on the caller's thread, so the encoding runs on every
+//! runtime worker in parallel), queues it on a bounded channel and resolves once the *primary*
+//! sink has committed the batch holding it (group commit: one transaction for everything
+//! queued meanwhile). Sinks get each event with its JSON ([`EncodedBatch`]) and store those
+//! bytes instead of encoding again.
+//!
+//! Each secondary sink (JSONL files, later NATS) runs on its own thread behind a bounded
+//! queue and gets every batch the primary committed, in commit order, after the acks went
+//! out. A secondary that falls behind has whole batches dropped and counted
+//! (`secondary_dropped`); it never slows the primary or the requests.
 //!
 //! Invariant: a handler that got [`Outcome::Durable`] can answer its client; the event is in
 //! the primary sink. A failing sink is counted in [`Stats`] and never stops the pipeline.
-//! Invariant: the queue is bounded; when it is full, `record` waits (backpressure) rather than
-//! drop or grow.
+//! Invariant: the queues are bounded; when the primary's queue is full, `record` waits
+//! (backpressure); when a secondary's queue is full, that secondary misses the batch (counted)
+//! rather than delay the primary.
+//! Invariant: secondaries are best effort: they see a subset of the committed batches, in
+//! commit order, never an event the primary did not commit. At shutdown every queued batch is
+//! written and every sink flushed before [`PipelineHandle::join`] returns.
 
+mod encoded;
 mod jsonl;
 mod pipeline;
 
+pub use encoded::EncodedBatch;
 pub use jsonl::{JsonlSink, JsonlSinkConfig};
 pub use pipeline::{
     Outcome, Pipeline, PipelineConfig, PipelineHandle, Publisher, Stats, StatsSnapshot,
@@ -28,6 +40,12 @@ pub trait Sink: Send + 'static {
     fn name(&self) -> &'static str;
     /// Writes the whole batch durably or fails as a whole.
     fn write_batch(&mut self, events: &[Event]) -> Result<(), SinkError>;
+    /// Same as [`Sink::write_batch`], with each event's JSON already encoded; the pipeline
+    /// calls this one. Sinks that store JSON should override it to store `batch.json()`
+    /// instead of encoding again; the default ignores the JSON.
+    fn write_encoded(&mut self, batch: EncodedBatch<'_>) -> Result<(), SinkError> {
+        self.write_batch(batch.events())
+    }
     /// Makes everything written so far durable; called on shutdown.
     fn flush(&mut self) -> Result<(), SinkError> {
         Ok(())

@@ -1,12 +1,14 @@
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::mpsc as std_mpsc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use smishtrap_event::Event;
 use tokio::sync::{mpsc, oneshot};
 
-use crate::Sink;
+use crate::encoded::encode;
+use crate::{EncodedBatch, Sink};
 
 /// What happened to a recorded event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -19,7 +21,8 @@ pub enum Outcome {
 
 #[derive(Debug, Clone)]
 pub struct PipelineConfig {
-    /// Events that may wait for the writer before `record` applies backpressure.
+    /// Events that may wait for the writer before `record` applies backpressure. Also the
+    /// most events each secondary sink may have queued before it misses batches.
     pub queue_capacity: usize,
     /// Most events committed in one transaction.
     pub max_batch: usize,
@@ -31,12 +34,17 @@ impl Default for PipelineConfig {
     }
 }
 
+/// Batches a secondary's queue holds at most (besides the event bound): keeps the queue
+/// bounded when batches are tiny (light load).
+const SECONDARY_QUEUE_BATCHES: usize = 1024;
+
 /// Counters shared by the publishers and the writer.
 #[derive(Debug, Default)]
 pub struct Stats {
     recorded: AtomicU64,
     not_recorded: AtomicU64,
     secondary_failures: AtomicU64,
+    secondary_dropped: AtomicU64,
     batches: AtomicU64,
 }
 
@@ -48,6 +56,9 @@ pub struct StatsSnapshot {
     pub not_recorded: u64,
     /// Batches a secondary sink failed to take.
     pub secondary_failures: u64,
+    /// Events a secondary sink missed because it was too far behind the primary (summed over
+    /// secondaries).
+    pub secondary_dropped: u64,
     /// Transactions committed.
     pub batches: u64,
 }
@@ -58,6 +69,7 @@ impl Stats {
             recorded: self.recorded.load(Ordering::Relaxed),
             not_recorded: self.not_recorded.load(Ordering::Relaxed),
             secondary_failures: self.secondary_failures.load(Ordering::Relaxed),
+            secondary_dropped: self.secondary_dropped.load(Ordering::Relaxed),
             batches: self.batches.load(Ordering::Relaxed),
         }
     }
@@ -65,6 +77,7 @@ impl Stats {
 
 struct Job {
     event: Event,
+    json: Box<str>,
     ack: Option<oneshot::Sender<Outcome>>,
 }
 
@@ -82,10 +95,11 @@ impl std::fmt::Debug for Job {
 }
 
 impl Publisher {
-    /// Queues the event and waits until the primary sink committed it.
+    /// Encodes and queues the event, then waits until the primary sink committed it.
     pub async fn record(&self, event: Event) -> Outcome {
+        let Some(json) = self.encode(&event) else { return Outcome::NotRecorded };
         let (ack, done) = oneshot::channel();
-        if self.tx.send(Job { event, ack: Some(ack) }).await.is_err() {
+        if self.tx.send(Job { event, json, ack: Some(ack) }).await.is_err() {
             self.stats.not_recorded.fetch_add(1, Ordering::Relaxed);
             return Outcome::NotRecorded;
         }
@@ -95,8 +109,22 @@ impl Publisher {
 
     /// Queues the event without waiting for the commit (for events no response depends on).
     pub async fn record_detached(&self, event: Event) {
-        if self.tx.send(Job { event, ack: None }).await.is_err() {
+        let Some(json) = self.encode(&event) else { return };
+        if self.tx.send(Job { event, json, ack: None }).await.is_err() {
             self.stats.not_recorded.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Encoding on the caller's thread spreads it over all runtime workers; an event that
+    /// cannot be encoded (not expected from our types) is counted as not recorded.
+    fn encode(&self, event: &Event) -> Option<Box<str>> {
+        match encode(event) {
+            Ok(json) => Some(json),
+            Err(err) => {
+                self.stats.not_recorded.fetch_add(1, Ordering::Relaxed);
+                tracing::error!(error = %err, "event not recorded: cannot encode it");
+                None
+            }
         }
     }
 
@@ -117,8 +145,8 @@ impl PipelineHandle {
         self.stats.snapshot()
     }
 
-    /// Waits until every publisher is dropped, everything queued is written and every sink
-    /// is flushed.
+    /// Waits until every publisher is dropped, everything queued is written (by the primary
+    /// and by every secondary) and every sink is flushed.
     pub fn join(mut self) -> StatsSnapshot {
         if let Some(writer) = self.writer.take()
             && writer.join().is_err()
@@ -134,8 +162,8 @@ impl PipelineHandle {
 pub struct Pipeline;
 
 impl Pipeline {
-    /// Starts the writer thread. `primary` decides durability; `secondary` sinks get every
-    /// batch the primary took.
+    /// Starts the writer thread and one thread per secondary sink. `primary` decides
+    /// durability; `secondary` sinks get the batches the primary took, as far as they keep up.
     pub fn start(
         primary: Box<dyn Sink>,
         secondary: Vec<Box<dyn Sink>>,
@@ -143,11 +171,15 @@ impl Pipeline {
     ) -> std::io::Result<(Publisher, PipelineHandle)> {
         let (tx, rx) = mpsc::channel(config.queue_capacity.max(1));
         let stats = Arc::new(Stats::default());
-        let writer_stats = stats.clone();
         let max_batch = config.max_batch.max(1);
+        let mut lanes = Vec::with_capacity(secondary.len());
+        for sink in secondary {
+            lanes.push(SecondaryLane::start(sink, config.queue_capacity.max(1), stats.clone())?);
+        }
+        let writer_stats = stats.clone();
         let writer = std::thread::Builder::new()
             .name("event-writer".into())
-            .spawn(move || write_loop(rx, primary, secondary, max_batch, &writer_stats))?;
+            .spawn(move || write_loop(rx, primary, lanes, max_batch, &writer_stats))?;
         Ok((Publisher { tx, stats: stats.clone() }, PipelineHandle { writer: Some(writer), stats }))
     }
 }
@@ -161,38 +193,140 @@ struct FailureLog {
 impl FailureLog {
     const INTERVAL: Duration = Duration::from_secs(10);
 
-    fn report(&mut self, err: &crate::SinkError, lost: usize) {
+    fn new() -> FailureLog {
+        FailureLog { last: None, suppressed: 0 }
+    }
+
+    /// Whether to log now; counts the suppressed reports otherwise.
+    fn due(&mut self) -> Option<u64> {
         let now = Instant::now();
         if self.last.is_some_and(|t| now.duration_since(t) < Self::INTERVAL) {
             self.suppressed += 1;
-            return;
+            return None;
         }
-        tracing::error!(error = %err, lost, suppressed = self.suppressed, "events not recorded");
         self.last = Some(now);
-        self.suppressed = 0;
+        Some(std::mem::take(&mut self.suppressed))
+    }
+
+    fn report(&mut self, err: &crate::SinkError, lost: usize) {
+        if let Some(suppressed) = self.due() {
+            tracing::error!(error = %err, lost, suppressed, "events not recorded");
+        }
+    }
+}
+
+/// One committed batch, shared by the secondaries' threads.
+struct Batch {
+    events: Vec<Event>,
+    json: Vec<Box<str>>,
+}
+
+/// A secondary sink on its own thread behind a queue bounded in events and batches.
+struct SecondaryLane {
+    name: &'static str,
+    tx: std_mpsc::SyncSender<Arc<Batch>>,
+    /// Events queued and not yet written; only the writer adds, only the lane subtracts.
+    pending: Arc<AtomicUsize>,
+    capacity: usize,
+    thread: JoinHandle<()>,
+    dropped_log: FailureLog,
+}
+
+impl SecondaryLane {
+    fn start(
+        mut sink: Box<dyn Sink>,
+        capacity: usize,
+        stats: Arc<Stats>,
+    ) -> std::io::Result<SecondaryLane> {
+        let name = sink.name();
+        let (tx, rx) = std_mpsc::sync_channel::<Arc<Batch>>(SECONDARY_QUEUE_BATCHES);
+        let pending = Arc::new(AtomicUsize::new(0));
+        let lane_pending = pending.clone();
+        let thread = std::thread::Builder::new().name(format!("sink-{name}")).spawn(move || {
+            let mut failures = FailureLog::new();
+            // Ends when the writer drops the sender, after every queued batch.
+            while let Ok(batch) = rx.recv() {
+                let result = match EncodedBatch::new(&batch.events, &batch.json) {
+                    Some(encoded) => sink.write_encoded(encoded),
+                    None => sink.write_batch(&batch.events),
+                };
+                lane_pending.fetch_sub(batch.events.len(), Ordering::Relaxed);
+                if let Err(err) = result {
+                    stats.secondary_failures.fetch_add(1, Ordering::Relaxed);
+                    failures.report(&err, 0);
+                }
+            }
+            if let Err(err) = sink.flush() {
+                tracing::error!(error = %err, "flush failed at shutdown");
+            }
+        })?;
+        Ok(SecondaryLane { name, tx, pending, capacity, thread, dropped_log: FailureLog::new() })
+    }
+
+    /// Queues the batch unless the lane is too far behind; then it misses it (counted).
+    fn offer(&mut self, batch: &Arc<Batch>, stats: &Stats) {
+        let n = batch.events.len();
+        // A batch larger than the whole bound still goes through to an idle lane.
+        let pending = self.pending.load(Ordering::Relaxed);
+        let fits = pending == 0 || pending + n <= self.capacity;
+        if fits {
+            self.pending.fetch_add(n, Ordering::Relaxed);
+            if self.tx.try_send(batch.clone()).is_ok() {
+                return;
+            }
+            self.pending.fetch_sub(n, Ordering::Relaxed);
+        }
+        stats.secondary_dropped.fetch_add(n as u64, Ordering::Relaxed);
+        if let Some(suppressed) = self.dropped_log.due() {
+            tracing::warn!(
+                sink = self.name,
+                dropped = n,
+                suppressed,
+                "secondary sink falling behind, batch dropped"
+            );
+        }
+    }
+
+    /// Lets the lane write what it has queued, flush, and stop.
+    fn finish(self) {
+        drop(self.tx);
+        if self.thread.join().is_err() {
+            tracing::error!(sink = self.name, "secondary sink thread panicked");
+        }
     }
 }
 
 fn write_loop(
     mut rx: mpsc::Receiver<Job>,
     mut primary: Box<dyn Sink>,
-    mut secondary: Vec<Box<dyn Sink>>,
+    mut lanes: Vec<SecondaryLane>,
     max_batch: usize,
     stats: &Stats,
 ) {
-    let mut failures = FailureLog { last: None, suppressed: 0 };
-    let mut jobs: Vec<Job> = Vec::with_capacity(max_batch);
+    let mut failures = FailureLog::new();
     let mut events: Vec<Event> = Vec::with_capacity(max_batch);
+    let mut json: Vec<Box<str>> = Vec::with_capacity(max_batch);
+    let mut acks: Vec<Option<oneshot::Sender<Outcome>>> = Vec::with_capacity(max_batch);
     while let Some(first) = rx.blocking_recv() {
-        jobs.push(first);
-        while jobs.len() < max_batch {
+        let mut take = |job: Job| {
+            events.push(job.event);
+            json.push(job.json);
+            acks.push(job.ack);
+        };
+        take(first);
+        let mut n = 1;
+        while n < max_batch {
             match rx.try_recv() {
-                Ok(job) => jobs.push(job),
+                Ok(job) => take(job),
                 Err(_) => break,
             }
+            n += 1;
         }
-        events.extend(jobs.iter_mut().map(|j| std::mem::replace(&mut j.event, placeholder())));
-        let outcome = match primary.write_batch(&events) {
+        let written = match EncodedBatch::new(&events, &json) {
+            Some(batch) => primary.write_encoded(batch),
+            None => primary.write_batch(&events),
+        };
+        let outcome = match written {
             Ok(()) => {
                 stats.recorded.fetch_add(events.len() as u64, Ordering::Relaxed);
                 stats.batches.fetch_add(1, Ordering::Relaxed);
@@ -204,47 +338,30 @@ fn write_loop(
                 Outcome::NotRecorded
             }
         };
-        for job in jobs.drain(..) {
-            if let Some(ack) = job.ack {
-                // The requester may have gone away (client disconnected); nothing to do.
-                let _ = ack.send(outcome);
-            }
+        for ack in acks.drain(..).flatten() {
+            // The requester may have gone away (client disconnected); nothing to do.
+            let _ = ack.send(outcome);
         }
-        if outcome == Outcome::Durable {
-            for sink in &mut secondary {
-                if let Err(err) = sink.write_batch(&events) {
-                    stats.secondary_failures.fetch_add(1, Ordering::Relaxed);
-                    failures.report(&err, 0);
-                }
+        if outcome == Outcome::Durable && !lanes.is_empty() {
+            // The next batch is likely about this size; `max_batch` slots would be megabytes.
+            let cap = events.len();
+            let batch = Arc::new(Batch {
+                events: std::mem::replace(&mut events, Vec::with_capacity(cap)),
+                json: std::mem::replace(&mut json, Vec::with_capacity(cap)),
+            });
+            for lane in &mut lanes {
+                lane.offer(&batch, stats);
             }
-        }
-        events.clear();
-    }
-    for sink in std::iter::once(&mut primary).chain(secondary.iter_mut()) {
-        if let Err(err) = sink.flush() {
-            tracing::error!(error = %err, "flush failed at shutdown");
+        } else {
+            events.clear();
+            json.clear();
         }
     }
-}
-
-/// Stand-in left in a job once its event moved into the batch.
-fn placeholder() -> Event {
-    Event {
-        schema: smishtrap_event::SCHEMA_VERSION,
-        id: String::new(),
-        ts: chrono::DateTime::UNIX_EPOCH,
-        sensor: String::new(),
-        persona: String::new(),
-        session: String::new(),
-        src_ip: std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED),
-        src_port: 0,
-        dst_port: 0,
-        kind: smishtrap_event::EventKind::HttpRequest,
-        http: Default::default(),
-        response_status: 0,
-        auth: None,
-        sms: None,
-        tags: Vec::new(),
+    if let Err(err) = primary.flush() {
+        tracing::error!(error = %err, "flush failed at shutdown");
+    }
+    for lane in lanes {
+        lane.finish();
     }
 }
 
@@ -253,6 +370,26 @@ mod tests {
     use super::*;
     use crate::SinkError;
     use std::sync::Mutex;
+
+    fn placeholder() -> Event {
+        Event {
+            schema: smishtrap_event::SCHEMA_VERSION,
+            id: String::new(),
+            ts: chrono::DateTime::UNIX_EPOCH,
+            sensor: String::new(),
+            persona: String::new(),
+            session: String::new(),
+            src_ip: std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED),
+            src_port: 0,
+            dst_port: 0,
+            kind: smishtrap_event::EventKind::HttpRequest,
+            http: Default::default(),
+            response_status: 0,
+            auth: None,
+            sms: None,
+            tags: Vec::new(),
+        }
+    }
 
     /// In-memory sink that can be told to fail.
     struct MemorySink {
@@ -286,7 +423,8 @@ mod tests {
         let (publisher, handle) = Pipeline::start(
             Box::new(MemorySink { seen: primary.clone(), fail: fail_primary }),
             vec![Box::new(MemorySink { seen: secondary.clone(), fail: false })],
-            PipelineConfig { queue_capacity: 8, max_batch: 3 },
+            // Room for every event in the secondary's queue, so it misses none.
+            PipelineConfig { queue_capacity: 1024, max_batch: 3 },
         )
         .unwrap();
         let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
@@ -326,5 +464,140 @@ mod tests {
         assert!(primary.is_empty());
         assert!(secondary.is_empty(), "secondaries only get what the primary took");
         assert_eq!(stats.not_recorded, 10);
+    }
+
+    /// Records what a secondary saw, on which thread, and checks the JSON it was given.
+    struct ThreadSink {
+        seen: Arc<Mutex<Vec<(String, String)>>>,
+    }
+
+    impl Sink for ThreadSink {
+        fn name(&self) -> &'static str {
+            "thread"
+        }
+        fn write_batch(&mut self, _: &[Event]) -> Result<(), SinkError> {
+            Err(SinkError::new("thread", "the pipeline must pass the encoded batch"))
+        }
+        fn write_encoded(&mut self, batch: EncodedBatch<'_>) -> Result<(), SinkError> {
+            let thread = std::thread::current().name().unwrap_or_default().to_owned();
+            for (event, json) in batch.iter() {
+                assert_eq!(json, serde_json::to_string(event).unwrap());
+                self.seen.lock().unwrap().push((event.id.clone(), thread.clone()));
+            }
+            Ok(())
+        }
+    }
+
+    /// A secondary that blocks until the gate opens, then fails or succeeds.
+    struct GateSink {
+        gate: Arc<(Mutex<bool>, std::sync::Condvar)>,
+        seen: Arc<Mutex<Vec<String>>>,
+        fail: bool,
+    }
+
+    impl Sink for GateSink {
+        fn name(&self) -> &'static str {
+            "gate"
+        }
+        fn write_batch(&mut self, events: &[Event]) -> Result<(), SinkError> {
+            let (open, changed) = &*self.gate;
+            let mut open = open.lock().unwrap();
+            while !*open {
+                open = changed.wait(open).unwrap();
+            }
+            if self.fail {
+                return Err(SinkError::new("gate", "broken pipe"));
+            }
+            self.seen.lock().unwrap().extend(events.iter().map(|e| e.id.clone()));
+            Ok(())
+        }
+    }
+
+    fn record_all(publisher: &Publisher, n: usize) -> Vec<Outcome> {
+        let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        rt.block_on(async {
+            let mut out = Vec::new();
+            for i in 0..n {
+                out.push(publisher.record(event(&format!("e{i:04}"))).await);
+            }
+            out
+        })
+    }
+
+    #[test]
+    fn secondaries_get_every_batch_in_commit_order_on_their_own_thread() {
+        let primary = Arc::new(Mutex::new(Vec::new()));
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let (publisher, handle) = Pipeline::start(
+            Box::new(MemorySink { seen: primary.clone(), fail: false }),
+            vec![Box::new(ThreadSink { seen: seen.clone() })],
+            PipelineConfig { queue_capacity: 1024, max_batch: 4 },
+        )
+        .unwrap();
+        let outcomes = record_all(&publisher, 200);
+        drop(publisher);
+        let stats = handle.join();
+        assert!(outcomes.iter().all(|o| *o == Outcome::Durable));
+        let seen = seen.lock().unwrap().clone();
+        let ids: Vec<String> = seen.iter().map(|(id, _)| id.clone()).collect();
+        assert_eq!(ids, *primary.lock().unwrap(), "same events, same order");
+        assert!(seen.iter().all(|(_, thread)| thread == "sink-thread"), "{:?}", seen.first());
+        assert_eq!((stats.secondary_dropped, stats.secondary_failures), (0, 0));
+    }
+
+    /// With the secondary stuck, every event is still acknowledged (the test would hang
+    /// otherwise); what did not fit its queue is counted, what fit is written at shutdown.
+    #[test]
+    fn a_stalled_secondary_never_delays_the_primary_and_its_misses_are_counted() {
+        let gate = Arc::new((Mutex::new(false), std::sync::Condvar::new()));
+        let primary = Arc::new(Mutex::new(Vec::new()));
+        let secondary = Arc::new(Mutex::new(Vec::new()));
+        let (publisher, handle) = Pipeline::start(
+            Box::new(MemorySink { seen: primary.clone(), fail: false }),
+            vec![Box::new(GateSink { gate: gate.clone(), seen: secondary.clone(), fail: false })],
+            PipelineConfig { queue_capacity: 4, max_batch: 1 },
+        )
+        .unwrap();
+        let outcomes = record_all(&publisher, 100);
+        assert!(outcomes.iter().all(|o| *o == Outcome::Durable));
+        let dropped_while_stalled = publisher.stats().secondary_dropped;
+        // One batch in the sink's hands plus at most 4 queued events got through.
+        assert!(dropped_while_stalled >= 95, "{dropped_while_stalled}");
+        *gate.0.lock().unwrap() = true;
+        gate.1.notify_all();
+        drop(publisher);
+        let stats = handle.join();
+        let primary = primary.lock().unwrap().clone();
+        let secondary = secondary.lock().unwrap().clone();
+        assert_eq!(primary.len(), 100);
+        assert_eq!(stats.recorded, 100);
+        assert_eq!(stats.secondary_dropped, dropped_while_stalled);
+        assert_eq!(secondary.len() as u64 + stats.secondary_dropped, 100);
+        assert!(!secondary.is_empty(), "queued batches are written at shutdown");
+        let mut in_primary = primary.iter();
+        assert!(
+            secondary.iter().all(|id| in_primary.any(|p| p == id)),
+            "the secondary sees a subsequence of the commits, in order: {secondary:?}"
+        );
+    }
+
+    #[test]
+    fn a_failing_secondary_is_counted_and_never_fails_the_primary() {
+        let gate = Arc::new((Mutex::new(true), std::sync::Condvar::new()));
+        let primary = Arc::new(Mutex::new(Vec::new()));
+        let (publisher, handle) = Pipeline::start(
+            Box::new(MemorySink { seen: primary.clone(), fail: false }),
+            vec![Box::new(GateSink { gate, seen: Arc::default(), fail: true })],
+            PipelineConfig { queue_capacity: 1024, max_batch: 2 },
+        )
+        .unwrap();
+        let outcomes = record_all(&publisher, 30);
+        drop(publisher);
+        let stats = handle.join();
+        assert!(outcomes.iter().all(|o| *o == Outcome::Durable));
+        assert_eq!(primary.lock().unwrap().len(), 30);
+        assert_eq!(stats.secondary_dropped, 0);
+        assert_eq!(stats.secondary_failures, stats.batches);
+        assert!(stats.batches >= 15);
     }
 }

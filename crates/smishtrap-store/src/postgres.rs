@@ -12,7 +12,7 @@ use std::path::PathBuf;
 
 use postgres::types::ToSql;
 use postgres::{Client, Config, NoTls, Statement};
-use smishtrap_bus::{Sink, SinkError};
+use smishtrap_bus::{EncodedBatch, Sink, SinkError};
 use smishtrap_event::{Event, SmsRecord};
 
 use crate::filter::{Param, conditions};
@@ -207,34 +207,52 @@ impl PostgresStore {
     /// Stores the batch in one transaction (one round trip); events whose `id` is already
     /// stored are skipped. Returns how many were new.
     pub fn insert_batch(&mut self, events: &[Event]) -> Result<usize, StoreError> {
+        let json = events
+            .iter()
+            .map(|event| {
+                serde_json::to_string(event).map_err(|source| StoreError::Encode {
+                    path: PathBuf::from(&self.location),
+                    id: event.id.clone(),
+                    source,
+                })
+            })
+            .collect::<Result<Vec<String>, StoreError>>()?;
+        self.insert_rows(events, &json)
+    }
+
+    /// Stores events with their JSON already encoded (`json[i]` encodes `events[i]`).
+    fn insert_rows<S: AsRef<str>>(
+        &mut self,
+        events: &[Event],
+        json: &[S],
+    ) -> Result<usize, StoreError> {
         if events.is_empty() {
             return Ok(0);
         }
-        let mut columns: [Vec<String>; 7] = Default::default();
-        let mut ts = Vec::with_capacity(events.len());
-        for event in events {
-            let json = serde_json::to_string(event).map_err(|source| StoreError::Encode {
-                path: PathBuf::from(&self.location),
-                id: event.id.clone(),
-                source,
-            })?;
+        let n = events.len();
+        let mut ts = Vec::with_capacity(n);
+        let mut src_ips = Vec::with_capacity(n);
+        let [mut id, mut kind, mut sensor, mut persona, mut session, mut body]: [Vec<&str>; 6] =
+            std::array::from_fn(|_| Vec::with_capacity(n));
+        for (event, json) in events.iter().zip(json) {
             ts.push(event.ts.timestamp_micros());
-            let [id, kind, sensor, persona, src_ip, session, body] = &mut columns;
-            id.push(event.id.clone());
-            kind.push(event.kind.as_str().to_owned());
-            sensor.push(event.sensor.clone());
-            persona.push(event.persona.clone());
-            src_ip.push(event.src_ip.to_string());
-            session.push(event.session.clone());
-            body.push(json);
+            src_ips.push(event.src_ip.to_string());
+            id.push(event.id.as_str());
+            kind.push(event.kind.as_str());
+            sensor.push(event.sensor.as_str());
+            persona.push(event.persona.as_str());
+            session.push(event.session.as_str());
+            body.push(json.as_ref());
         }
+        let src_ip: Vec<&str> = src_ips.iter().map(String::as_str).collect();
         let insert = self.statement(INSERT)?;
-        let [id, kind, sensor, persona, src_ip, session, body] = &columns;
         let err = self.err("insert events");
         let result = (|| {
             let mut tx = self.client.transaction()?;
-            let n =
-                tx.execute(&insert, &[id, &ts, kind, sensor, persona, src_ip, session, body])?;
+            let n = tx.execute(
+                &insert,
+                &[&id, &ts, &kind, &sensor, &persona, &src_ip, &session, &body],
+            )?;
             tx.commit()?;
             Ok(n)
         })();
@@ -428,6 +446,13 @@ impl Sink for PostgresStore {
 
     fn write_batch(&mut self, events: &[Event]) -> Result<(), SinkError> {
         self.insert_batch(events).map(drop).map_err(|err| SinkError::new(BACKEND, err))
+    }
+
+    /// Stores the publisher's JSON as the `event` column; nothing is encoded here.
+    fn write_encoded(&mut self, batch: EncodedBatch<'_>) -> Result<(), SinkError> {
+        self.insert_rows(batch.events(), batch.json())
+            .map(drop)
+            .map_err(|err| SinkError::new(BACKEND, err))
     }
 }
 

@@ -11,11 +11,12 @@
 //! checkpoints, which does `fsync`.
 
 use std::collections::VecDeque;
+use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags, TransactionBehavior, params_from_iter};
-use smishtrap_bus::{Sink, SinkError};
+use smishtrap_bus::{EncodedBatch, Sink, SinkError};
 use smishtrap_event::{Event, SmsRecord};
 
 use crate::filter::{Param, conditions};
@@ -80,8 +81,8 @@ pub struct SqliteStore {
     checkpointer: Option<Checkpointer>,
     conn: Connection,
     path: PathBuf,
-    /// Reused buffer for event JSON on the write path.
-    json: Vec<u8>,
+    /// Reused buffer for the text form of `src_ip` on the write path.
+    src_ip: String,
 }
 
 impl SqliteStore {
@@ -97,7 +98,7 @@ impl SqliteStore {
             | OpenFlags::SQLITE_OPEN_NO_MUTEX;
         let conn = Connection::open_with_flags(path, flags).map_err(sqlite(path, "open store"))?;
         let mut store =
-            SqliteStore { checkpointer: None, conn, path: path.to_owned(), json: Vec::new() };
+            SqliteStore { checkpointer: None, conn, path: path.to_owned(), src_ip: String::new() };
         store.configure()?;
         // Only takes effect on a new, empty file (before WAL is enabled); kept otherwise.
         store
@@ -155,7 +156,7 @@ impl SqliteStore {
         let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
         let conn = Connection::open_with_flags(path, flags).map_err(sqlite(path, "open store"))?;
         let store =
-            SqliteStore { checkpointer: None, conn, path: path.to_owned(), json: Vec::new() };
+            SqliteStore { checkpointer: None, conn, path: path.to_owned(), src_ip: String::new() };
         store.configure()?;
         match store.schema_version()? {
             0 => Err(StoreError::NotFound { path: path.to_owned() }),
@@ -227,6 +228,25 @@ impl SqliteStore {
     /// Stores the batch in one transaction; events whose `id` is already stored are skipped.
     /// Returns how many were new.
     pub fn insert_batch(&mut self, events: &[Event]) -> Result<usize, StoreError> {
+        let json = events
+            .iter()
+            .map(|event| {
+                serde_json::to_string(event).map_err(|source| StoreError::Encode {
+                    path: self.path.clone(),
+                    id: event.id.clone(),
+                    source,
+                })
+            })
+            .collect::<Result<Vec<String>, StoreError>>()?;
+        self.insert_rows(events.iter().zip(json.iter().map(String::as_str)))
+    }
+
+    /// Stores events with their JSON already encoded (the sensor's hot path: the publisher
+    /// encoded each event once, the writer thread only inserts).
+    fn insert_rows<'e>(
+        &mut self,
+        rows: impl Iterator<Item = (&'e Event, &'e str)>,
+    ) -> Result<usize, StoreError> {
         let path = &self.path;
         let tx = self
             .conn
@@ -235,13 +255,10 @@ impl SqliteStore {
         let mut inserted = 0;
         {
             let mut stmt = tx.prepare_cached(INSERT).map_err(sqlite(path, "prepare insert"))?;
-            for event in events {
-                self.json.clear();
-                serde_json::to_writer(&mut self.json, event).map_err(|source| {
-                    StoreError::Encode { path: path.clone(), id: event.id.clone(), source }
-                })?;
-                // serde_json writes UTF-8; the lossy conversion never allocates for it.
-                let json = String::from_utf8_lossy(&self.json);
+            for (event, json) in rows {
+                self.src_ip.clear();
+                // Writing into a String cannot fail.
+                let _ = write!(self.src_ip, "{}", event.src_ip);
                 inserted += stmt
                     .execute((
                         &event.id,
@@ -249,9 +266,9 @@ impl SqliteStore {
                         event.kind.as_str(),
                         &event.sensor,
                         &event.persona,
-                        event.src_ip.to_string(),
+                        self.src_ip.as_str(),
                         &event.session,
-                        json.as_ref(),
+                        json,
                     ))
                     .map_err(sqlite(path, "insert event"))?;
             }
@@ -476,6 +493,11 @@ impl Sink for SqliteStore {
 
     fn write_batch(&mut self, events: &[Event]) -> Result<(), SinkError> {
         self.insert_batch(events).map(drop).map_err(|err| SinkError::new("sqlite", err))
+    }
+
+    /// Stores the publisher's JSON as the `event` column; nothing is encoded here.
+    fn write_encoded(&mut self, batch: EncodedBatch<'_>) -> Result<(), SinkError> {
+        self.insert_rows(batch.iter()).map(drop).map_err(|err| SinkError::new("sqlite", err))
     }
 
     /// Checkpoints the WAL into the main file, which `fsync`s both (survives power loss).
