@@ -1,13 +1,17 @@
 //! Flat indicator CSV: one indicator per row, for SIEM blocklists and spreadsheets.
 //!
-//! Columns: `type,value,defanged,campaign,campaign_label,brand,first_seen,last_seen,count`.
+//! Columns: `type,value,defanged,campaign,campaign_label,brand,first_seen,last_seen,count,
+//! registrable_domain`.
 //! Types: `url`, `domain`, `ipv4`/`ipv6` (sending IPs), `phone-number` (operator numbers).
-//! `value` is the real indicator; `defanged` and the label are for people. Cells that a
+//! `value` is the real indicator; `defanged` and the label are for people. A `domain` row's
+//! value is the exact host name the links used (block on it); `registrable_domain` (for
+//! `domain` and `url` rows) is context for grouping only: it may be a third party's domain
+//! (`x.fr.com` under `fr.com`), never block on it. Cells that a
 //! spreadsheet would run as a formula (`= + - @`, tab, CR first) get a leading `'`.
 
 use crate::{Campaign, defang, human_text};
 
-pub const HEADER: [&str; 9] = [
+pub const HEADER: [&str; 10] = [
     "type",
     "value",
     "defanged",
@@ -17,6 +21,7 @@ pub const HEADER: [&str; 9] = [
     "first_seen",
     "last_seen",
     "count",
+    "registrable_domain",
 ];
 
 /// A cell neutralised for spreadsheets; quoting is the CSV writer's job.
@@ -47,7 +52,8 @@ pub fn indicators(campaigns: &[Campaign]) -> Vec<u8> {
                        shown: String,
                        first: Option<&str>,
                        last: Option<&str>,
-                       count: usize| {
+                       count: usize,
+                       registrable: Option<&str>| {
             let cells = [
                 kind.to_owned(),
                 value.to_owned(),
@@ -58,17 +64,19 @@ pub fn indicators(campaigns: &[Campaign]) -> Vec<u8> {
                 first.unwrap_or("").to_owned(),
                 last.unwrap_or("").to_owned(),
                 count.to_string(),
+                registrable.unwrap_or("").to_owned(),
             ];
             let _ = w.write_record(cells.iter().map(|v| cell(v)));
         };
         for d in &c.domains {
             row(
                 "domain",
-                &d.domain,
-                defang(&d.domain),
+                &d.host,
+                defang(&d.host),
                 d.first_seen.as_deref(),
                 d.last_seen.as_deref(),
                 d.count,
+                Some(&d.registrable_domain),
             );
         }
         for u in &c.urls {
@@ -79,13 +87,22 @@ pub fn indicators(campaigns: &[Campaign]) -> Vec<u8> {
                 u.first_seen.as_deref(),
                 u.last_seen.as_deref(),
                 u.count,
+                u.domain.as_deref(),
             );
         }
         for ip in &c.source_ips {
             if let Ok(addr) = ip.value.parse::<std::net::IpAddr>() {
                 let kind = if addr.is_ipv4() { "ipv4" } else { "ipv6" };
                 let v = addr.to_string();
-                row(kind, &v, v.clone(), c.first_seen.as_deref(), c.last_seen.as_deref(), ip.count);
+                row(
+                    kind,
+                    &v,
+                    v.clone(),
+                    c.first_seen.as_deref(),
+                    c.last_seen.as_deref(),
+                    ip.count,
+                    None,
+                );
             }
         }
         for n in &c.operator_numbers {
@@ -96,6 +113,7 @@ pub fn indicators(campaigns: &[Campaign]) -> Vec<u8> {
                 n.first_seen.as_deref(),
                 n.last_seen.as_deref(),
                 n.count,
+                None,
             );
         }
     }

@@ -7,7 +7,9 @@
 //! from the data (first/last seen), never from the wall clock.
 //!
 //! Invariant: machine fields (STIX patterns and SCO values, MISP attribute values, the CSV
-//! `value` column) carry the real URL or domain; every human-facing field (names,
+//! `value` column) carry the real URL or the exact host name the links used, never a
+//! registrable domain widened from it (`fr.com` for `x.fr.com` would block a third party;
+//! the registrable domain is context only: CSV column, MISP `text`); every human-facing field (names,
 //! descriptions, notes, comments, labels, the CSV `defanged` column) is defanged and has
 //! control characters escaped. CSV cells are formula-injection safe.
 //!

@@ -1,7 +1,9 @@
 //! MISP event JSON (MISP core format), one event per campaign or one event for all.
 //!
 //! Objects (templates from `MISP/misp-objects`, uuid and version pinned below):
-//! `short-message-service` per sample SMS, `phishing` and `domain-ip` per domain, `url`
+//! `short-message-service` per sample SMS, `phishing` and `domain-ip` per host name the
+//! links used (the exact host, never widened to its registrable domain, which goes in the
+//! `domain-ip` `text` only, as context), `url`
 //! per URL, `phone-number` per operator number. `to_ids` is set on what a network sensor
 //! can match (URLs, domains, sending IPs) and left off phone numbers, texts and dates.
 //! Tags: `phishing:techniques="sms-phishing"`, `phishing:distribution="bulk-phishing"`,
@@ -141,27 +143,27 @@ fn campaign_content(
         let comment = match (&d.impersonates, &d.technique) {
             (Some(brand), Some(t)) => format!(
                 "{} imitates {} ({})",
-                defang(&d.domain),
+                defang(&d.host),
                 human_text(brand, 80),
                 human_text(t, 60)
             ),
             (Some(brand), None) => {
-                format!("{} imitates {}", defang(&d.domain), human_text(brand, 80))
+                format!("{} imitates {}", defang(&d.host), human_text(brand, 80))
             }
-            _ => format!("{} linked from smishing", defang(&d.domain)),
+            _ => format!("{} linked from smishing", defang(&d.host)),
         };
         let mut attrs = vec![b.attribute(
-            &[&c.id, "dip", &d.domain],
+            &[&c.id, "dip", &d.host],
             Some("domain"),
             "domain",
             "Network activity",
-            &d.domain,
+            &d.host,
             true,
             "",
         )];
         if let Some(f) = d.first_seen.as_deref() {
             attrs.push(b.attribute(
-                &[&c.id, "dip-first", &d.domain],
+                &[&c.id, "dip-first", &d.host],
                 Some("first-seen"),
                 "datetime",
                 "Other",
@@ -172,7 +174,7 @@ fn campaign_content(
         }
         if let Some(l) = d.last_seen.as_deref() {
             attrs.push(b.attribute(
-                &[&c.id, "dip-last", &d.domain],
+                &[&c.id, "dip-last", &d.host],
                 Some("last-seen"),
                 "datetime",
                 "Other",
@@ -181,11 +183,25 @@ fn campaign_content(
                 "",
             ));
         }
-        objects.push(b.object(DOMAIN_IP, &[&c.id, &d.domain], &comment, attrs));
+        // the parent is context only: a `text`, so nothing matches or blocks on it
+        if d.registrable_domain != d.host {
+            attrs.push(b.attribute(
+                &[&c.id, "dip-parent", &d.host],
+                Some("text"),
+                "text",
+                "Other",
+                &format!(
+                    "registrable domain {} (may be a third party's; not an indicator)",
+                    defang(&d.registrable_domain)
+                ),
+                false,
+                "",
+            ));
+        }
+        objects.push(b.object(DOMAIN_IP, &[&c.id, &d.host], &comment, attrs));
 
         // phishing: the domain's most used URL as the lure
-        let Some(url) = c.urls.iter().find(|u| u.domain.as_deref() == Some(d.domain.as_str()))
-        else {
+        let Some(url) = c.urls.iter().find(|u| u.host == d.host) else {
             continue;
         };
         let mut attrs = vec![
@@ -199,18 +215,18 @@ fn campaign_content(
                 "",
             ),
             b.attribute(
-                &[&c.id, "ph-host", &d.domain],
+                &[&c.id, "ph-host", &d.host],
                 Some("hostname"),
                 "hostname",
                 "Network activity",
-                &d.domain,
+                &d.host,
                 true,
                 "",
             ),
         ];
         if let Some(t) = target {
             attrs.push(b.attribute(
-                &[&c.id, "ph-target", &d.domain],
+                &[&c.id, "ph-target", &d.host],
                 Some("target"),
                 "text",
                 "Other",
@@ -219,7 +235,7 @@ fn campaign_content(
                 "",
             ));
         }
-        objects.push(b.object(PHISHING, &[&c.id, &d.domain], &comment, attrs));
+        objects.push(b.object(PHISHING, &[&c.id, &d.host], &comment, attrs));
     }
     for u in &c.urls {
         let mut attrs = vec![b.attribute(
@@ -231,13 +247,15 @@ fn campaign_content(
             true,
             "",
         )];
-        if let Some(d) = u.domain.as_deref() {
+        // the host, not the registrable domain: a `domain` attribute of `fr.com` for
+        // `x.fr.com/...` would correlate (and be blocked) as a third party's domain
+        if !u.host.is_empty() {
             attrs.push(b.attribute(
-                &[&c.id, "url-domain", &u.url],
-                Some("domain"),
-                "domain",
+                &[&c.id, "url-host", &u.url],
+                Some("host"),
+                "hostname",
                 "Network activity",
-                d,
+                &u.host,
                 false,
                 "",
             ));

@@ -2,7 +2,8 @@
 //!
 //! Per campaign: a `campaign`, an `intrusion-set` standing for its (unnamed) operator
 //! (`attributed-to`), an `infrastructure` (`phishing`) the campaign `uses`, SCOs
-//! (`domain-name`, `url`, `ipv4-addr`/`ipv6-addr`) the infrastructure `consists-of`, one
+//! (`domain-name` of the exact host names the links used, `url`, `ipv4-addr`/`ipv6-addr`)
+//! the infrastructure `consists-of`, one
 //! `indicator` per SCO that `indicates` the campaign, an `observed-data` over the SCOs, and a
 //! `note` carrying what STIX 2.1 has no object for: operator phone numbers, routers and
 //! sample SMS texts (defanged). One `identity` for the producer is `created_by_ref` of all.
@@ -65,11 +66,17 @@ struct Observable {
 
 fn observables(c: &Campaign) -> Vec<Observable> {
     let mut out = Vec::new();
+    // the exact host names, never their registrable domain (may be a third party's)
     for d in &c.domains {
+        let shown = if d.registrable_domain == d.host {
+            format!("domain {}", defang(&d.host))
+        } else {
+            format!("domain {} (under {})", defang(&d.host), defang(&d.registrable_domain))
+        };
         out.push(Observable {
-            sco: json!({"type": "domain-name", "spec_version": "2.1", "id": sco_id("domain-name", &d.domain), "value": d.domain}),
-            pattern: format!("[domain-name:value = '{}']", pattern_string(&d.domain)),
-            shown: format!("domain {}", defang(&d.domain)),
+            sco: json!({"type": "domain-name", "spec_version": "2.1", "id": sco_id("domain-name", &d.host), "value": d.host}),
+            pattern: format!("[domain-name:value = '{}']", pattern_string(&d.host)),
+            shown,
             first_seen: d.first_seen.clone(),
         });
     }
@@ -152,7 +159,7 @@ pub fn bundle(campaigns: &[Campaign], producer: &Producer) -> Value {
         let common = |kind: &str, id: String| json!({"type": kind, "spec_version": "2.1", "id": id, "created": first, "modified": last, "created_by_ref": identity_id});
         let campaign_id = sdo_id("campaign", &[&c.id]);
         let mut campaign = common("campaign", campaign_id.clone());
-        let domains: Vec<String> = c.domains.iter().take(20).map(|d| defang(&d.domain)).collect();
+        let domains: Vec<String> = c.domains.iter().take(20).map(|d| defang(&d.host)).collect();
         let description = format!(
             "SMS phishing campaign impersonating {}: {} messages, {} waves, domains {}.",
             brand_or(c, "no identified brand"),

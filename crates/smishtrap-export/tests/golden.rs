@@ -157,3 +157,102 @@ fn human_fields_never_carry_live_links() {
     let csv = String::from_utf8(csv::indicators(&campaigns())).unwrap_or_default();
     assert!(csv.contains("\ndomain,csam-sleutel.top,csam-sleutel[.]top,"), "{csv}");
 }
+
+/// A campaign whose links sit on attacker hosts under a parent domain that is not a public
+/// suffix (`x.fr.com` style, hacked sites, dynamic DNS not on the PSL).
+fn parent_zone_campaigns() -> Vec<Campaign> {
+    let hosts = ["pay-brand.parent-zone.com", "brand-verify.parent-zone.com"];
+    let inputs: Vec<CampaignInput> = (0..6)
+        .map(|k| {
+            let host = hosts[k % 2];
+            let url = format!("https://{host}/p{k}");
+            let text = format!("CSAM: uw sleutel vervalt op {}/03. Verleng hem via {url}", k + 10);
+            let mut m = msg(
+                k,
+                &format!("2025-03-10T08:0{k}:00Z"),
+                "UR35-1",
+                &format!("+3247000000{k}"),
+                &text,
+                Verdict::Smishing,
+                Some(&url),
+            );
+            for u in &mut m.urls {
+                u.domain = Some("parent-zone.com".to_owned());
+            }
+            m
+        })
+        .collect();
+    campaign::cluster(&inputs, &Config::default()).campaigns
+}
+
+#[test]
+fn indicators_are_hosts_never_their_registrable_parent() {
+    let parent = "parent-zone.com";
+    let c = parent_zone_campaigns();
+    assert_eq!(c.len(), 1);
+
+    // STIX: every domain-name SCO and domain pattern is one of the hosts
+    let bundle = stix::bundle(&c, &Producer::default());
+    let mut sco_values = Vec::new();
+    for o in bundle["objects"].as_array().into_iter().flatten() {
+        if o["type"] == "domain-name" {
+            sco_values.push(o["value"].as_str().unwrap_or("").to_owned());
+        }
+        if o["type"] == "indicator" {
+            let pattern = o["pattern"].as_str().unwrap_or("");
+            assert_ne!(pattern, format!("[domain-name:value = '{parent}']"));
+        }
+    }
+    sco_values.sort();
+    assert_eq!(sco_values, ["brand-verify.parent-zone.com", "pay-brand.parent-zone.com"]);
+    assert!(
+        bundle["objects"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|o| o["pattern"] == "[domain-name:value = 'pay-brand.parent-zone.com']")
+    );
+
+    // MISP: no attribute value is the bare parent (to_ids or not); hosts are to_ids
+    let events = misp::events(&c, misp::Mode::Single, &Producer::default());
+    let mut values: Vec<(String, String, bool)> = Vec::new();
+    fn walk(v: &serde_json::Value, out: &mut Vec<(String, String, bool)>) {
+        match v {
+            serde_json::Value::Object(m) => {
+                if let (Some(t), Some(val)) = (m.get("type"), m.get("value")) {
+                    out.push((
+                        t.as_str().unwrap_or("").to_owned(),
+                        val.as_str().unwrap_or("").to_owned(),
+                        m.get("to_ids").and_then(serde_json::Value::as_bool).unwrap_or(false),
+                    ));
+                }
+                m.values().for_each(|v| walk(v, out));
+            }
+            serde_json::Value::Array(a) => a.iter().for_each(|v| walk(v, out)),
+            _ => {}
+        }
+    }
+    walk(&events[0], &mut values);
+    assert!(values.iter().all(|(_, v, _)| v != parent), "{values:?}");
+    assert!(values.contains(&("domain".into(), "pay-brand.parent-zone.com".into(), true)));
+    assert!(values.contains(&("hostname".into(), "brand-verify.parent-zone.com".into(), true)));
+
+    // CSV: domain rows carry the host; the parent only in the context column
+    let text = String::from_utf8(csv::indicators(&c)).unwrap_or_default();
+    let mut rdr = ::csv::Reader::from_reader(text.as_bytes());
+    let header = rdr.headers().cloned().unwrap_or_default();
+    assert_eq!(header.get(1), Some("value"));
+    assert_eq!(header.get(9), Some("registrable_domain"));
+    let rows: Vec<::csv::StringRecord> = rdr.records().filter_map(Result::ok).collect();
+    let domains: Vec<(&str, &str)> = rows
+        .iter()
+        .filter(|r| r.get(0) == Some("domain"))
+        .map(|r| (r.get(1).unwrap_or(""), r.get(9).unwrap_or("")))
+        .collect();
+    assert_eq!(domains.len(), 2, "{text}");
+    for (value, registrable) in domains {
+        assert!(value.ends_with(".parent-zone.com"), "{value}");
+        assert_eq!(registrable, parent);
+    }
+    assert!(rows.iter().all(|r| r.get(1) != Some(parent)), "{text}");
+}

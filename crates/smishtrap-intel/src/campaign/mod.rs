@@ -46,7 +46,11 @@ const MAX_FIELD_BYTES: usize = 128;
 pub struct UrlFeature {
     /// Machine value (refanged); defang before showing it.
     pub url: String,
+    /// Exact host name (lowercase ASCII/punycode) the link used: the value consumers block
+    /// on. Empty for messages outside campaigns and for hosts that are not DNS names.
     pub host: String,
+    /// Registrable domain (PSL) of `host`: grouping and clustering key, never an indicator
+    /// by itself (`x.fr.com` has registrable domain `fr.com`, a third party's).
     pub domain: Option<String>,
     pub impersonates: Option<String>,
     pub technique: Option<String>,
@@ -139,11 +143,7 @@ impl CampaignInput {
                     } else {
                         String::new()
                     },
-                    host: if keep_text {
-                        template::cut(&u.host, 253).to_owned()
-                    } else {
-                        String::new()
-                    },
+                    host: if keep_text { dns_host(&u.host) } else { String::new() },
                     domain: u
                         .registrable_domain
                         .as_deref()
@@ -161,6 +161,16 @@ impl CampaignInput {
             .as_deref()
             .is_some_and(|s| s.contains("fail") || s.contains("error") || s == "undelivered")
     }
+}
+
+/// `host` as a lowercase DNS name, or empty when it is not one (too long, IP literal
+/// with `:`, stray characters): a cut or odd host must never become a block indicator.
+fn dns_host(host: &str) -> String {
+    let host = host.trim().trim_end_matches('.');
+    let plausible = !host.is_empty()
+        && host.len() <= 253
+        && host.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_'));
+    if plausible { host.to_ascii_lowercase() } else { String::new() }
 }
 
 /// Parses an RFC 3339 timestamp (or `YYYY-MM-DD HH:MM:SS`, taken as UTC) into Unix seconds.

@@ -16,10 +16,15 @@ pub struct Count {
     pub count: usize,
 }
 
-/// A registrable domain used by a campaign (machine value; defang before display).
+/// A host name a campaign's links used (machine value; defang before display).
+///
+/// `host` is the indicator: the exact name, never widened to its registrable domain, which
+/// may belong to a third party (`x-brand.fr.com` under `fr.com`, a hacked site, dynamic
+/// DNS). `registrable_domain` is context for grouping and analysis.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DomainIndicator {
-    pub domain: String,
+    pub host: String,
+    pub registrable_domain: String,
     pub impersonates: Option<String>,
     pub technique: Option<String>,
     pub count: usize,
@@ -31,6 +36,9 @@ pub struct DomainIndicator {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UrlIndicator {
     pub url: String,
+    /// Host of the URL when it is a DNS name, else empty.
+    pub host: String,
+    /// Registrable domain of the host (context, not an indicator).
     pub domain: Option<String>,
     pub count: usize,
     pub first_seen: Option<String>,
@@ -65,6 +73,9 @@ pub struct Wave {
     pub recipients: usize,
     pub target_countries: Vec<Count>,
     pub routers: Vec<String>,
+    /// Host names of the wave's links (indicator values).
+    pub hosts: Vec<String>,
+    /// Their registrable domains (grouping context).
     pub domains: Vec<String>,
     pub validation_numbers: Vec<String>,
     pub first_test_at: Option<String>,
@@ -175,8 +186,16 @@ pub(crate) fn build(
     Clustering { assignments, campaigns }
 }
 
-/// Domain, count, first and last seen of one URL while summarising.
-type UrlAcc<'a> = (Option<&'a str>, usize, Option<i64>, Option<i64>);
+/// Host, domain, count, first and last seen of one URL while summarising.
+type UrlAcc<'a> = (&'a str, Option<&'a str>, usize, Option<i64>, Option<i64>);
+
+/// The link's host when it is a DNS name under its registrable domain: the only value
+/// a domain indicator may carry (an inconsistent pair yields none rather than a guess).
+pub(super) fn indicator_host<'a>(host: &'a str, domain: &str) -> Option<&'a str> {
+    let under =
+        host.strip_suffix(domain).is_some_and(|rest| rest.is_empty() || rest.ends_with('.'));
+    (!host.is_empty() && !domain.is_empty() && under).then_some(host)
+}
 
 fn counts<'a>(values: impl Iterator<Item = &'a str>) -> Vec<Count> {
     let mut map: HashMap<&str, usize> = HashMap::new();
@@ -238,18 +257,26 @@ fn summarise(
     let target_countries = counts(recipients.values().filter_map(|c| *c));
     let languages = counts(wave_msgs().filter_map(|(_, m, _)| m.lang.as_deref()));
 
-    // domains and URLs of the campaign's messages
+    // host names and URLs of the campaign's messages
     let mut domains: BTreeMap<&str, DomainIndicator> = BTreeMap::new();
     let mut domain_times: HashMap<&str, (Option<i64>, Option<i64>)> = HashMap::new();
     let mut urls: BTreeMap<&str, UrlAcc<'_>> = BTreeMap::new();
     for (_, m, _) in &msgs {
         for u in &m.urls {
-            let e = urls.entry(u.url.as_str()).or_insert((u.domain.as_deref(), 0, None, None));
-            e.1 += 1;
-            span(&mut e.2, &mut e.3, m.ts);
+            let e = urls.entry(u.url.as_str()).or_insert((
+                u.host.as_str(),
+                u.domain.as_deref(),
+                0,
+                None,
+                None,
+            ));
+            e.2 += 1;
+            span(&mut e.3, &mut e.4, m.ts);
             let Some(d) = u.domain.as_deref() else { continue };
-            let di = domains.entry(d).or_insert_with(|| DomainIndicator {
-                domain: d.to_owned(),
+            let Some(h) = indicator_host(&u.host, d) else { continue };
+            let di = domains.entry(h).or_insert_with(|| DomainIndicator {
+                host: h.to_owned(),
+                registrable_domain: d.to_owned(),
                 impersonates: None,
                 technique: None,
                 count: 0,
@@ -261,25 +288,26 @@ fn summarise(
                 di.impersonates.clone_from(&u.impersonates);
                 di.technique.clone_from(&u.technique);
             }
-            let t = domain_times.entry(d).or_default();
+            let t = domain_times.entry(h).or_default();
             span(&mut t.0, &mut t.1, m.ts);
         }
     }
     let mut domains: Vec<DomainIndicator> = domains
         .into_values()
         .map(|mut d| {
-            if let Some((f, l)) = domain_times.get(d.domain.as_str()) {
+            if let Some((f, l)) = domain_times.get(d.host.as_str()) {
                 d.first_seen = f.map(format_ts);
                 d.last_seen = l.map(format_ts);
             }
             d
         })
         .collect();
-    domains.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.domain.cmp(&b.domain)));
+    domains.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.host.cmp(&b.host)));
     let mut urls: Vec<UrlIndicator> = urls
         .into_iter()
-        .map(|(url, (domain, count, f, l))| UrlIndicator {
+        .map(|(url, (host, domain, count, f, l))| UrlIndicator {
             url: url.to_owned(),
+            host: host.to_owned(),
             domain: domain.map(str::to_owned),
             count,
             first_seen: f.map(format_ts),
@@ -336,6 +364,7 @@ fn summarise(
         let mut rec: HashMap<&str, Option<&str>> = HashMap::new();
         let mut routers: Vec<String> = Vec::new();
         let mut wdomains: Vec<String> = Vec::new();
+        let mut whosts: Vec<String> = Vec::new();
         let mut vnumbers: Vec<String> = Vec::new();
         let mut first_test: Option<i64> = None;
         let mut validation = 0;
@@ -355,10 +384,14 @@ fn summarise(
                 if let (true, Some(r)) = (m.outbound, m.recipient.as_deref()) {
                     rec.entry(r).or_insert(m.recipient_country.as_deref());
                 }
-                wdomains.extend(m.urls.iter().filter_map(|u| u.domain.clone()));
+                for u in &m.urls {
+                    let Some(d) = u.domain.as_deref() else { continue };
+                    wdomains.push(d.to_owned());
+                    whosts.extend(indicator_host(&u.host, d).map(str::to_owned));
+                }
             }
         }
-        for v in [&mut routers, &mut wdomains, &mut vnumbers] {
+        for v in [&mut routers, &mut whosts, &mut wdomains, &mut vnumbers] {
             v.sort_unstable();
             v.dedup();
         }
@@ -372,6 +405,7 @@ fn summarise(
             recipients: rec.len(),
             target_countries: counts(rec.values().filter_map(|c| *c)),
             routers,
+            hosts: whosts,
             domains: wdomains,
             validation_numbers: vnumbers,
             first_test_at: first_test.map(format_ts),

@@ -554,3 +554,65 @@ fn dev_corpus_campaigns_and_validation() {
     assert!(f1 >= 0.95, "campaign pairwise f1 {f1}");
     assert!(recall >= 0.9 && precision >= 0.9, "validation recall {recall} precision {precision}");
 }
+
+/// Links on attacker hosts under a parent domain that is not a public suffix (`fr.com`
+/// style, hacked sites, dynamic DNS): the parent is a third party's, never an indicator.
+#[test]
+fn domain_indicators_are_the_hosts_not_their_registrable_parent() {
+    let msgs = wave("2024-03-04", 10, 6, &["R1"], CSAM_NL, "parent-zone.com", "CSAM", "+32470", 1);
+    let hosts = ["csam-verify.parent-zone.com", "csam-update.parent-zone.com"];
+    let inputs: Vec<CampaignInput> = msgs
+        .iter()
+        .enumerate()
+        .map(|(i, m)| {
+            let mut input = input(i, m);
+            let host = hosts[i % 2];
+            for u in &mut input.urls {
+                u.url = format!("https://{host}/{i}");
+                u.host = host.to_owned();
+            }
+            input
+        })
+        .collect();
+    let out = cluster(&inputs, &Config::default());
+    assert_eq!(out.campaigns.len(), 1);
+    let c = &out.campaigns[0];
+    let mut got: Vec<(&str, &str, usize)> = c
+        .domains
+        .iter()
+        .map(|d| (d.host.as_str(), d.registrable_domain.as_str(), d.count))
+        .collect();
+    got.sort_unstable();
+    assert_eq!(
+        got,
+        [
+            ("csam-update.parent-zone.com", "parent-zone.com", 3),
+            ("csam-verify.parent-zone.com", "parent-zone.com", 3)
+        ]
+    );
+    assert!(c.urls.iter().all(|u| hosts.contains(&u.host.as_str())));
+    assert_eq!(c.waves[0].hosts, ["csam-update.parent-zone.com", "csam-verify.parent-zone.com"]);
+    assert_eq!(c.waves[0].domains, ["parent-zone.com"]);
+}
+
+#[test]
+fn a_host_that_is_not_under_its_domain_or_not_a_dns_name_is_no_indicator() {
+    for (host, expect) in [
+        ("a.parent-zone.com", Some("a.parent-zone.com")),
+        ("parent-zone.com", Some("parent-zone.com")),
+        ("evilparent-zone.com", None),
+        ("other.net", None),
+        ("", None),
+    ] {
+        assert_eq!(summary::indicator_host(host, "parent-zone.com"), expect, "{host}");
+    }
+    for (raw, expect) in [
+        ("X-Brand.FR.com.", "x-brand.fr.com"),
+        ("xn--bcher-kva.example", "xn--bcher-kva.example"),
+        ("[2001:db8::1]", ""),
+        ("a'b.com", ""),
+        (&"a".repeat(300), ""),
+    ] {
+        assert_eq!(dns_host(raw), expect, "{raw}");
+    }
+}

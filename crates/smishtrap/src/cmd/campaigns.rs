@@ -262,7 +262,7 @@ fn table(campaigns: &[&Campaign]) -> String {
         "TARGETS",
         "FIRST",
         "LAST",
-        "DOMAINS",
+        "HOSTS",
         "ROUTERS",
         "IPS",
         "OPERATOR NUMBERS",
@@ -271,7 +271,7 @@ fn table(campaigns: &[&Campaign]) -> String {
     s.push_str("LABEL\n");
     for c in campaigns {
         let domains: Vec<String> =
-            c.domains.iter().map(|d| smishtrap_export::defang(&d.domain)).collect();
+            c.domains.iter().map(|d| smishtrap_export::defang(&d.host)).collect();
         let ops: Vec<String> = c.operator_numbers.iter().map(|n| n.e164.clone()).collect();
         let cells = [
             c.id.clone(),
@@ -330,7 +330,7 @@ fn detail(c: &Campaign) -> String {
     s.push_str("\nwaves\n");
     for w in &c.waves {
         s.push_str(&format!(
-            "  #{:<3} {} .. {}  {} msgs ({} validation)  {} recipients {}  routers {}  domains {}\n",
+            "  #{:<3} {} .. {}  {} msgs ({} validation)  {} recipients {}  routers {}  hosts {}\n",
             w.number,
             w.start,
             w.end,
@@ -339,7 +339,10 @@ fn detail(c: &Campaign) -> String {
             w.recipients,
             clean(&counted(&w.target_countries, 4), 40),
             clean(&list(&w.routers, 6), 120),
-            clean(&list(&w.domains.iter().map(|d| smishtrap_export::defang(d)).collect::<Vec<_>>(), 4), 160),
+            clean(
+                &list(&w.hosts.iter().map(|d| smishtrap_export::defang(d)).collect::<Vec<_>>(), 4),
+                160
+            ),
         ));
         if let Some(t) = &w.first_test_at {
             s.push_str(&format!(
@@ -348,20 +351,23 @@ fn detail(c: &Campaign) -> String {
             ));
         }
     }
-    s.push_str("\ndomains\n");
+    s.push_str("\nhosts (links; registrable domain where different)\n");
     for d in &c.domains {
-        let how = match (&d.impersonates, &d.technique) {
+        let mut how = match (&d.impersonates, &d.technique) {
             (Some(b), Some(t)) => format!("imitates {b} ({t})"),
             (Some(b), None) => format!("imitates {b}"),
             _ => "-".into(),
         };
+        if d.registrable_domain != d.host {
+            how = format!("{how}  under {}", smishtrap_export::defang(&d.registrable_domain));
+        }
         s.push_str(&format!(
             "  {:<40} {:>6} msgs  {} .. {}  {}\n",
-            clean(&smishtrap_export::defang(&d.domain), 40),
+            clean(&smishtrap_export::defang(&d.host), 40),
             d.count,
             day(d.first_seen.as_deref()),
             day(d.last_seen.as_deref()),
-            clean(&how, 80)
+            clean(&how, 160)
         ));
     }
     if !c.operator_numbers.is_empty() {
