@@ -167,3 +167,20 @@ fn malformed_records_are_reported_and_counted() {
     let o = run(&["export", "--format", "csv", "--allow-bad", p]);
     assert_eq!(o.status.code(), Some(0));
 }
+
+#[test]
+fn show_lists_link_hosts_with_their_registrable_domain() {
+    let f = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/campaign_fixtures/parent_zone.jsonl");
+    let f = f.to_str().unwrap_or_default();
+    let v = json(&run(&["campaigns", "--format", "json", f]));
+    let id = v["campaigns"][0]["id"].as_str().unwrap_or_default().to_owned();
+    assert_eq!(v["campaigns"][0]["domains"][0]["registrable_domain"], "bakkerij-janssens.be");
+    let out = stdout(&run(&["campaigns", "--show", &id, f]));
+    assert!(out.contains("hosts csam-sleutel[.]bakkerij-janssens[.]be"), "{out}");
+    let host_line = out
+        .lines()
+        .find(|l| l.trim_start().starts_with("csam-verlengen[.]bakkerij-janssens[.]be"))
+        .unwrap_or_default();
+    assert!(host_line.ends_with("under bakkerij-janssens[.]be"), "{out}");
+    assert!(!out.contains("bakkerij-janssens.be") && !out.contains("https://"), "{out}");
+}

@@ -119,7 +119,9 @@ fn csv_has_one_indicator_per_row_and_is_formula_safe() {
     let mut rows = text.lines();
     assert_eq!(
         rows.next(),
-        Some("type,value,defanged,campaign,campaign_label,brand,first_seen,last_seen,count")
+        Some(
+            "type,value,defanged,campaign,campaign_label,brand,first_seen,last_seen,count,registrable_domain"
+        )
     );
     assert!(text.contains("\ndomain,csam-sleutel.top,csam-sleutel[.]top,cmp-"), "{text}");
     assert!(text.contains("\nphone-number,+37060000111,+37060000111,"), "{text}");
@@ -139,4 +141,50 @@ fn json_export_and_out_file() {
     let v: serde_json::Value =
         serde_json::from_slice(&std::fs::read(&path).unwrap_or_default()).unwrap_or_default();
     assert_eq!(v["campaigns"].as_array().map(Vec::len), Some(2));
+}
+
+/// Links on attacker hosts under someone else's domain (a hacked site; `x.fr.com` style
+/// parents and dynamic DNS behave the same): every format's indicators are the hosts, the
+/// registrable parent is never one.
+#[test]
+fn indicators_are_link_hosts_not_their_registrable_parent() {
+    let parent = "bakkerij-janssens.be";
+    let fx =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/campaign_fixtures/parent_zone.jsonl");
+    let fx = fx.to_str().unwrap_or_default();
+
+    let stix: serde_json::Value =
+        serde_json::from_slice(&run(&["export", "--format", "stix", fx]).stdout)
+            .unwrap_or_default();
+    let objects = stix["objects"].as_array().cloned().unwrap_or_default();
+    let mut scos: Vec<&str> = objects
+        .iter()
+        .filter(|o| o["type"] == "domain-name")
+        .filter_map(|o| o["value"].as_str())
+        .collect();
+    scos.sort_unstable();
+    assert_eq!(scos, ["csam-sleutel.bakkerij-janssens.be", "csam-verlengen.bakkerij-janssens.be"]);
+    let patterns: Vec<&str> = objects.iter().filter_map(|o| o["pattern"].as_str()).collect();
+    assert!(patterns.contains(&"[domain-name:value = 'csam-sleutel.bakkerij-janssens.be']"));
+    assert!(!patterns.iter().any(|p| p.contains(&format!("'{parent}'"))), "{patterns:?}");
+
+    let misp = String::from_utf8_lossy(
+        &run(&["export", "--format", "misp", "--misp-mode", "single", fx]).stdout,
+    )
+    .into_owned();
+    assert!(
+        misp.contains("\"value\": \"csam-sleutel.bakkerij-janssens.be\"")
+            || misp.contains("\"value\":\"csam-sleutel.bakkerij-janssens.be\""),
+        "{misp}"
+    );
+    assert!(!misp.contains(&format!("\"{parent}\"")), "{misp}");
+
+    let csv = String::from_utf8_lossy(&run(&["export", "--format", "csv", fx]).stdout).into_owned();
+    assert!(csv.contains("\ndomain,csam-sleutel.bakkerij-janssens.be,"), "{csv}");
+    for row in csv.lines().skip(1) {
+        assert_ne!(row.split(',').nth(1), Some(parent), "{row}");
+        if row.starts_with("domain,") {
+            assert!(row.ends_with(&format!(",{parent}")), "{row}");
+        }
+    }
 }
