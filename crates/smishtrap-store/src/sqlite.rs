@@ -32,10 +32,13 @@ const CHECKPOINT_INTERVAL: Duration = Duration::from_millis(200);
 /// checkpointer cannot keep up, so the WAL stays bounded.
 const WAL_BACKSTOP_BYTES: i64 = 64 * 1024 * 1024;
 
-/// Page size of new stores. An event row is ~1.5 KiB and a batch dirties pages of six
-/// b-trees; 16 KiB pages cut the WAL frames (and syscalls) per event (`benches/insert.rs`:
-/// 126k vs 70k events/s in 512-event batches from 16 clients).
-const PAGE_SIZE_BYTES: i64 = 16 * 1024;
+/// Page size of new stores. The `id` and `session` indexes take one insert per live session
+/// (connection), so a commit dirties about two leaf pages per event at random places; the WAL
+/// gets every dirty page whole. Under the sensor's load (batches of one event per connection,
+/// `bench/sensor-load.sh`, 64 connections) 16 KiB pages wrote 44 KiB of WAL per event and
+/// capped the writer at ~16k events/s; 4 KiB pages write 16 KiB per event, ~30k events/s.
+/// (`benches/insert.rs`, 512-event batches from only 16 clients, favours bigger pages.)
+const PAGE_SIZE_BYTES: i64 = 4 * 1024;
 
 /// Page cache of the writer connection (measured with `benches/insert.rs`: 2 MiB spills,
 /// 16 MiB was the fastest of 2/16/64 MiB).
