@@ -6,6 +6,8 @@
 //! It also has known panics and maps letters to digits, so every call sees only a
 //! sanitised `+digits` / `digits` string of bounded length and runs under `catch_unwind`.
 
+mod fast;
+
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::ops::Range;
@@ -117,21 +119,27 @@ fn guarded_parse(region: Option<Id>, s: &str) -> Result<Option<PhoneNumber>, Fai
         Some((e164, country))
     }));
     match result {
-        Ok(Some((e164, country))) => {
-            let ok = e164.len() >= 4
-                && e164.len() <= 16
-                && e164.starts_with('+')
-                && e164[1..].bytes().all(|b| b.is_ascii_digit());
-            Ok(ok.then_some(PhoneNumber { e164: E164(e164), country }))
-        }
+        Ok(Some((e164, country))) => Ok(checked(e164, country)),
         Ok(None) => Ok(None),
         Err(_) => Err(Failure::Panic),
     }
 }
 
+/// The E.164 newtype's invariant: `+` and 3 to 15 digits.
+fn checked(e164: String, country: Option<String>) -> Option<PhoneNumber> {
+    let ok = e164.len() >= 4
+        && e164.len() <= 16
+        && e164.starts_with('+')
+        && e164[1..].bytes().all(|b| b.is_ascii_digit());
+    ok.then_some(PhoneNumber { e164: E164(e164), country })
+}
+
 /// Resolves sanitised digits; the decision table of [`parse_number`].
 fn resolve(plus: bool, digits: &str, region: Option<Id>) -> Result<PhoneNumber, Failure> {
-    let international = |d: &str| guarded_parse(None, &format!("+{d}"));
+    let international = |d: &str| match fast::international(d) {
+        Some(known) => Ok(known.and_then(|(e164, country)| checked(e164, country))),
+        None => guarded_parse(None, &format!("+{d}")),
+    };
     let bad_international = Failure::Invalid("not a valid international number");
     if plus {
         return international(digits)?.ok_or(bad_international);
