@@ -47,9 +47,36 @@ enum Format {
     Csv(u8),
 }
 
+/// An input record before JSON parsing: JSONL lines are handed over raw so that the
+/// workers, not the single reader thread, parse them ([`parse_jsonl`]).
+#[derive(Debug)]
+pub(crate) enum RawItem {
+    /// One non-blank JSONL line of at most [`MAX_RECORD_BYTES`] bytes.
+    Line { line: u64, bytes: Vec<u8> },
+    /// A CSV record, or a line that could not be read.
+    Item(Item),
+}
+
+impl RawItem {
+    pub(crate) fn parse(self) -> Item {
+        match self {
+            RawItem::Line { line, bytes } => parse_jsonl(line, bytes),
+            RawItem::Item(item) => item,
+        }
+    }
+}
+
 /// Opens `source` and returns an iterator over its records. Fails only when the source
 /// cannot be opened or has no usable header.
+#[cfg(test)]
 pub(crate) fn open(source: &Source) -> anyhow::Result<Box<dyn Iterator<Item = Item> + Send>> {
+    Ok(Box::new(open_raw(source)?.map(RawItem::parse)))
+}
+
+/// Like [`open`], with JSONL lines left unparsed.
+pub(crate) fn open_raw(
+    source: &Source,
+) -> anyhow::Result<Box<dyn Iterator<Item = RawItem> + Send>> {
     let reader: Box<dyn BufRead + Send> = match source {
         Source::File(path) => Box::new(BufReader::with_capacity(
             1 << 16,
@@ -69,7 +96,9 @@ pub(crate) fn open(source: &Source) -> anyhow::Result<Box<dyn Iterator<Item = It
     };
     match format {
         Format::Jsonl => Ok(Box::new(JsonlReader { reader, line: 0, buf: Vec::new() })),
-        Format::Csv(delimiter) => Ok(Box::new(CsvReader::new(reader, delimiter, &source.name())?)),
+        Format::Csv(delimiter) => {
+            Ok(Box::new(CsvReader::new(reader, delimiter, &source.name())?.map(RawItem::Item)))
+        }
     }
 }
 
@@ -141,6 +170,9 @@ fn decode(bytes: Vec<u8>) -> (String, Option<String>) {
         }
     }
 }
+
+/// Initial buffer of a JSONL line: most SMS records fit, so lines rarely reallocate.
+const LINE_CAPACITY: usize = 512;
 
 struct JsonlReader {
     reader: Bomless,
@@ -291,10 +323,23 @@ impl JsonRecord {
     }
 }
 
-impl Iterator for JsonlReader {
-    type Item = Item;
+/// Parses one JSONL line (as read by the JSONL reader) into a record or the reason it is bad.
+pub(crate) fn parse_jsonl(line: u64, bytes: Vec<u8>) -> Item {
+    let (text, warning) = decode(bytes);
+    let parsed: Result<JsonRecord, _> = serde_json::from_str(text.trim_end());
+    match parsed {
+        Ok(r) => match r.into_record() {
+            Ok(record) => Item::Record { record: Box::new(record), line, warning },
+            Err(message) => Item::Bad { line, message },
+        },
+        Err(e) => Item::Bad { line, message: format!("invalid JSON record: {e}") },
+    }
+}
 
-    fn next(&mut self) -> Option<Item> {
+impl Iterator for JsonlReader {
+    type Item = RawItem;
+
+    fn next(&mut self) -> Option<RawItem> {
         loop {
             self.buf.clear();
             self.line += 1;
@@ -303,7 +348,12 @@ impl Iterator for JsonlReader {
             match limited.read_until(b'\n', &mut self.buf) {
                 Ok(0) => return None,
                 Ok(_) => {}
-                Err(e) => return Some(Item::Bad { line, message: format!("read error: {e}") }),
+                Err(e) => {
+                    return Some(RawItem::Item(Item::Bad {
+                        line,
+                        message: format!("read error: {e}"),
+                    }));
+                }
             }
             if self.buf.len() > MAX_RECORD_BYTES && !self.buf.ends_with(b"\n") {
                 // Skip the rest of the overlong line.
@@ -318,24 +368,17 @@ impl Iterator for JsonlReader {
                         Err(_) => break,
                     }
                 }
-                return Some(Item::Bad {
+                return Some(RawItem::Item(Item::Bad {
                     line,
                     message: format!("line longer than {MAX_RECORD_BYTES} bytes"),
-                });
+                }));
             }
             if self.buf.iter().all(u8::is_ascii_whitespace) {
                 continue;
             }
-            let bytes = std::mem::take(&mut self.buf);
-            let (text, warning) = decode(bytes);
-            let parsed: Result<JsonRecord, _> = serde_json::from_str(text.trim_end());
-            return Some(match parsed {
-                Ok(r) => match r.into_record() {
-                    Ok(record) => Item::Record { record: Box::new(record), line, warning },
-                    Err(message) => Item::Bad { line, message },
-                },
-                Err(e) => Item::Bad { line, message: format!("invalid JSON record: {e}") },
-            });
+            // the line's own buffer goes to the worker; the next line starts a fresh one
+            let bytes = std::mem::replace(&mut self.buf, Vec::with_capacity(LINE_CAPACITY));
+            return Some(RawItem::Line { line, bytes });
         }
     }
 }

@@ -104,10 +104,13 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     let sources: Vec<Source> = args.files.iter().map(|f| Source::parse(f)).collect();
     let data = args.data.clone();
 
-    let (tx, rx) = crossbeam_channel::bounded::<Vec<Work>>(4);
+    // reader thread (splits lines) -> worker thread (parses, analyses and renders each chunk
+    // on the rayon pool) -> this thread (writes in input order); bounded channels keep
+    // memory flat and let reading, analysing and writing overlap
+    let (tx, rx) = crossbeam_channel::bounded::<Vec<Pending>>(4);
     let reader = std::thread::Builder::new()
         .name("analyze-reader".into())
-        .spawn(move || read_all(&sources, data.as_deref(), &tx))
+        .spawn(move || read_chunks(&sources, data.as_deref(), |chunk| tx.send(chunk).is_ok()))
         .context("starting the reader thread")?;
 
     let progress = std::io::stderr().is_terminal().then(|| {
@@ -136,24 +139,42 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         None
     };
     let with_features = campaign_pass.is_some();
+    let (done_tx, done_rx) = crossbeam_channel::bounded(2);
+    let engine = std::sync::Arc::new(engine);
+    std::thread::Builder::new()
+        .name("analyze-workers".into())
+        .spawn(move || {
+            for chunk in rx {
+                let done: Vec<_> = chunk
+                    .into_par_iter()
+                    .map(|pending| {
+                        let work = pending.into_work();
+                        let rendered = match &work {
+                            Work::Record { id, record, .. } => {
+                                let analysis = engine.analyze(record, id.clone(), &options);
+                                let features = with_features.then(|| {
+                                    super::campaigns::CampaignPass::features(record, &analysis)
+                                });
+                                Some((render(&analysis, format), features))
+                            }
+                            Work::Bad { .. } => None,
+                        };
+                        (work, rendered)
+                    })
+                    .collect();
+                // the receiver is gone after a broken pipe or an error: stop reading
+                if done_tx.send(done).is_err() {
+                    break;
+                }
+            }
+        })
+        .context("starting the worker thread")?;
     let mut bad: u64 = 0;
     let mut printed: u64 = 0;
     let mut analysed: u64 = 0;
     let mut broken_pipe = false;
-    for chunk in rx {
-        let rendered: Vec<Option<(Vec<u8>, Option<_>)>> = chunk
-            .par_iter()
-            .map(|w| match w {
-                Work::Record { id, record, .. } => {
-                    let analysis = engine.analyze(record, id.clone(), &options);
-                    let features = with_features
-                        .then(|| super::campaigns::CampaignPass::features(record, &analysis));
-                    Some((render(&analysis, format), features))
-                }
-                Work::Bad { .. } => None,
-            })
-            .collect();
-        for (work, bytes) in chunk.iter().zip(rendered) {
+    for chunk in done_rx {
+        for (work, bytes) in chunk {
             // campaigns (issue 4): spool instead of writing while the pass collects features
             let bytes = match (bytes, campaign_pass.as_mut()) {
                 (Some((line, Some(features))), Some(pass)) => {
@@ -283,48 +304,75 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
     })
 }
 
-/// Reads every source in order into chunks; returns a fatal error (unreadable source) to
-/// report after the records already read were written.
+/// Reads every source in order into chunks of parsed records (for `campaigns` and `export`);
+/// returns a fatal error (unreadable source) to report after the records already read were
+/// written.
 pub(crate) fn read_all(
     sources: &[Source],
     data: Option<&std::path::Path>,
     tx: &crossbeam_channel::Sender<Vec<Work>>,
 ) -> Option<anyhow::Error> {
+    read_chunks(sources, data, |chunk| {
+        tx.send(chunk.into_iter().map(Pending::into_work).collect()).is_ok()
+    })
+}
+
+/// A record as the reader thread hands it over: JSONL lines are parsed later, in parallel,
+/// by [`Pending::into_work`] (one reader thread parsing JSON was a bottleneck).
+pub(crate) enum Pending {
+    Ready(Work),
+    Raw { raw: input::RawItem, ordinal: u64, origin: String },
+}
+
+impl Pending {
+    pub(crate) fn into_work(self) -> Work {
+        match self {
+            Pending::Ready(work) => work,
+            Pending::Raw { raw, ordinal, origin } => match raw.parse() {
+                Item::Record { record, line, warning } => Work::Record {
+                    id: record.id.clone().unwrap_or_else(|| ordinal.to_string()),
+                    record,
+                    origin,
+                    line,
+                    warning,
+                },
+                Item::Bad { line, message } => Work::Bad { origin, line: Some(line), message },
+            },
+        }
+    }
+}
+
+/// Reads every source in order into chunks of [`CHUNK`] records passed to `send` (which
+/// returns false to stop); returns a fatal error (unreadable source) to report after the
+/// records already read were written.
+fn read_chunks(
+    sources: &[Source],
+    data: Option<&std::path::Path>,
+    mut send: impl FnMut(Vec<Pending>) -> bool,
+) -> Option<anyhow::Error> {
     let mut ordinal: u64 = 0;
-    let mut chunk: Vec<Work> = Vec::with_capacity(CHUNK);
+    let mut chunk: Vec<Pending> = Vec::with_capacity(CHUNK);
     let mut fatal: Option<anyhow::Error> = None;
-    let send = |chunk: &mut Vec<Work>| -> bool {
-        let full = std::mem::replace(chunk, Vec::with_capacity(CHUNK));
-        tx.send(full).is_ok()
+    let mut send = |chunk: &mut Vec<Pending>| -> bool {
+        send(std::mem::replace(chunk, Vec::with_capacity(CHUNK)))
     };
     for source in sources {
         let origin = source.name();
-        let items = match input::open(source) {
+        let items = match input::open_raw(source) {
             Ok(items) => items,
             Err(e) => {
-                chunk.push(Work::Bad {
+                chunk.push(Pending::Ready(Work::Bad {
                     origin: origin.clone(),
                     line: None,
                     message: format!("{e:#}"),
-                });
+                }));
                 fatal.get_or_insert_with(|| anyhow::anyhow!("{origin}: could not be read"));
                 continue;
             }
         };
-        for item in items {
+        for raw in items {
             ordinal += 1;
-            chunk.push(match item {
-                Item::Record { record, line, warning } => Work::Record {
-                    id: record.id.clone().unwrap_or_else(|| ordinal.to_string()),
-                    record,
-                    origin: origin.clone(),
-                    line,
-                    warning,
-                },
-                Item::Bad { line, message } => {
-                    Work::Bad { origin: origin.clone(), line: Some(line), message }
-                }
-            });
+            chunk.push(Pending::Raw { raw, ordinal, origin: origin.clone() });
             if chunk.len() >= CHUNK && !send(&mut chunk) {
                 return fatal;
             }
@@ -345,7 +393,7 @@ pub(crate) fn read_all(
                 .with_context(|| format!("reading {}", path.display()))?;
             for r in records {
                 ordinal += 1;
-                chunk.push(match r {
+                chunk.push(Pending::Ready(match r {
                     Ok(record) => Work::Record {
                         id: record.id.clone().unwrap_or_else(|| ordinal.to_string()),
                         record: Box::new(record),
@@ -356,7 +404,7 @@ pub(crate) fn read_all(
                     Err(e) => {
                         Work::Bad { origin: origin.clone(), line: None, message: format!("{e:#}") }
                     }
-                });
+                }));
                 if chunk.len() >= CHUNK && !send(&mut chunk) {
                     return Ok(false);
                 }
