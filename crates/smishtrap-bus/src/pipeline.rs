@@ -571,7 +571,8 @@ mod tests {
         let secondary = secondary.lock().unwrap().clone();
         assert_eq!(primary.len(), 100);
         assert_eq!(stats.recorded, 100);
-        assert_eq!(stats.secondary_dropped, dropped_while_stalled);
+        // Acks go out before the batch is offered, so the last drop may come after them.
+        assert!(stats.secondary_dropped >= dropped_while_stalled);
         assert_eq!(secondary.len() as u64 + stats.secondary_dropped, 100);
         assert!(!secondary.is_empty(), "queued batches are written at shutdown");
         let mut in_primary = primary.iter();
