@@ -271,6 +271,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         recorded = stats.recorded,
         not_recorded = stats.not_recorded,
         secondary_failures = stats.secondary_failures,
+        secondary_dropped = stats.secondary_dropped,
         "sensor stopped"
     );
     if stats.not_recorded > 0 {
