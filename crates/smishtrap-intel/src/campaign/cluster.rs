@@ -336,13 +336,16 @@ pub(crate) fn finish_groups(
 ) -> Groups {
     let mut keyed: Vec<(u64, u64, u32, Vec<usize>)> = lists
         .into_iter()
-        .map(|members| {
+        .map(|mut members| {
+            members.sort_unstable();
             let brand = majority_brand(prep, &members);
             let (key, fingerprint) = stable_key(inputs, prep, brand, &members);
             (key, fingerprint, brand, members)
         })
         .collect();
-    keyed.sort_unstable_by_key(|a| (a.0, a.1));
+    // Groups with the same content (same key and fingerprint) are told apart by their
+    // positions, so one input always gets one labelling; `members` lists are ascending.
+    keyed.sort_unstable_by(|a, b| (a.0, a.1, &a.3).cmp(&(b.0, b.1, &b.3)));
     let mut of = vec![NONE; inputs.len()];
     let mut members = Vec::with_capacity(keyed.len());
     let mut key = Vec::with_capacity(keyed.len());
@@ -406,8 +409,15 @@ fn stable_key(
         let mut h = Fnv::new();
         h.write(m.text.as_bytes());
         h.write(&m.ts.unwrap_or(0).to_le_bytes());
-        h.write(m.recipient.as_deref().unwrap_or("").as_bytes());
-        h.write(m.router.as_deref().unwrap_or("").as_bytes());
+        // every field a message keeps, so groups differ whenever their content does
+        for field in [&m.recipient, &m.router, &m.sender, &m.src_ip, &m.status] {
+            h.write(field.as_deref().unwrap_or("").as_bytes());
+            h.write(&[0]);
+        }
+        for u in &m.urls {
+            h.write(u.url.as_bytes());
+            h.write(&[0]);
+        }
         fingerprint = fingerprint.wrapping_add(h.finish());
     }
     let mut h = Fnv::new();

@@ -616,3 +616,28 @@ fn a_host_that_is_not_under_its_domain_or_not_a_dns_name_is_no_indicator() {
         assert_eq!(dns_host(raw), expect, "{raw}");
     }
 }
+
+/// Regression: groups with the same key and the same content (the same brand and template,
+/// messages that keep no distinguishing text) got their `-N` id suffixes in hash-map order,
+/// so two runs over one input labelled them differently.
+#[test]
+fn content_identical_groups_are_labelled_the_same_whatever_order_they_come_in() {
+    let m = M {
+        ts: "",
+        router: "r1",
+        to: "+32470000001".into(),
+        status: "failed",
+        text: String::new(),
+        verdict: Verdict::Smishing,
+        brand: Some("CSAM"),
+        domain: None,
+    };
+    let inputs: Vec<CampaignInput> = (0..6).map(|i| input(i, &m)).collect();
+    let prep = cluster::prepare(&inputs);
+    let lists = vec![vec![0, 1], vec![2, 3], vec![4, 5]];
+    let forward = cluster::finish_groups(&inputs, &prep, lists.clone());
+    let backward = cluster::finish_groups(&inputs, &prep, lists.into_iter().rev().collect());
+    assert_eq!(forward.key[0], forward.key[1], "the scenario needs equal keys");
+    assert_eq!(forward.members, backward.members);
+    assert_eq!(forward.of, backward.of);
+}
