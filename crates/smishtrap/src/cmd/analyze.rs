@@ -86,15 +86,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     if args.files.is_empty() && args.data.is_none() {
         anyhow::bail!("no input: give FILE... (- for standard input) or --data DIR");
     }
-    let default_region = match &args.default_region {
-        Some(r) if r.len() == 2 && r.bytes().all(|b| b.is_ascii_alphabetic()) => {
-            Some(r.to_ascii_uppercase())
-        }
-        Some(r) => {
-            anyhow::bail!("--default-region {r:?}: expected an ISO 3166-1 alpha-2 code such as BE")
-        }
-        None => None,
-    };
+    let default_region = super::parse_region(args.default_region.as_deref())?;
     let engine = build_engine(&args)?;
     if let Some(jobs) = args.jobs {
         // Only fails when a global pool already exists, which then serves just as well.

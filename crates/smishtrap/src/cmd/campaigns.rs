@@ -96,15 +96,7 @@ pub(crate) fn load(args: &InputArgs) -> anyhow::Result<Loaded> {
     if args.files.is_empty() && args.data.is_none() {
         anyhow::bail!("no input: give FILE... (- for standard input) or --data DIR");
     }
-    let default_region = match &args.default_region {
-        Some(r) if r.len() == 2 && r.bytes().all(|b| b.is_ascii_alphabetic()) => {
-            Some(r.to_ascii_uppercase())
-        }
-        Some(r) => {
-            anyhow::bail!("--default-region {r:?}: expected an ISO 3166-1 alpha-2 code such as BE")
-        }
-        None => None,
-    };
+    let default_region = super::parse_region(args.default_region.as_deref())?;
     let engine = engine(args)?;
     let options = AnalyzeOptions { default_region };
     let sources: Vec<Source> = args.files.iter().map(|f| Source::parse(f)).collect();

@@ -45,7 +45,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
             tracing::warn!(%local, "the console listens beyond loopback; put TLS in front of it");
         }
         announce(local, &token, &origin);
-        smishtrap_web::serve(listener, console.state(), shutdown_signal())
+        smishtrap_web::serve(listener, console.state(), super::shutdown_signal())
             .await
             .context("console server failed")
     });
@@ -70,27 +70,5 @@ fn announce(local: SocketAddr, token: &smishtrap_web::Token, origin: &TokenOrigi
             eprintln!("log in: http://{local}/login (token in {})", path.display());
         }
         TokenOrigin::Given => eprintln!("log in: http://{local}/login (token given with --token)"),
-    }
-}
-
-async fn shutdown_signal() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = term.recv() => {}
-                }
-            }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
     }
 }
