@@ -80,8 +80,7 @@ pub(crate) fn open_raw(
     let reader: Box<dyn BufRead + Send> = match source {
         Source::File(path) => Box::new(BufReader::with_capacity(
             1 << 16,
-            File::open(path)
-                .map_err(|e| anyhow::anyhow!("{}: cannot open: {e}", path.display()))?,
+            File::open(path).map_err(|e| anyhow::anyhow!("cannot open: {e}"))?,
         )),
         Source::Stdin => Box::new(BufReader::with_capacity(1 << 16, std::io::stdin())),
     };
