@@ -8,6 +8,9 @@
 //! - [`EventStore`] is the narrow, backend-neutral API (insert, ordered filtered streaming,
 //!   counting, SMS records). Every backend passes the same conformance suite
 //!   (`tests/suite/mod.rs`, instantiated once per backend by `store_test_suite!`).
+//! - The SQLite store also keeps what the analysis made of the captures (`messages.rs`):
+//!   analysed messages with a trigram text index, campaign summaries, progress cursors (so
+//!   incremental analysis resumes exactly where it stopped) and sensor heartbeats.
 //! - [`db_path`] and [`events_dir`] are the only place that knows the data-directory layout.
 //!
 //! Events keep their full JSON (the API boundary) plus a few indexed columns (`ts`, `kind`,
@@ -33,6 +36,7 @@
 
 mod error;
 mod filter;
+mod messages;
 #[cfg(feature = "postgres")]
 mod postgres;
 mod sqlite;
@@ -43,6 +47,10 @@ use smishtrap_event::{Event, SmsRecord};
 
 pub use error::StoreError;
 pub use filter::EventFilter;
+pub use messages::{
+    AssignmentChange, CampaignRow, MAX_QUERY_VALUE_BYTES, MessageFacet, MessageQuery, NewMessage,
+    StoredMessage,
+};
 #[cfg(feature = "postgres")]
 pub use postgres::{PostgresEvents, PostgresStore};
 pub use sqlite::{SqliteEvents, SqliteStore};

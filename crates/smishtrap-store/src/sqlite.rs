@@ -73,6 +73,8 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX events_kind_ts ON events (kind, ts);
     CREATE INDEX events_src_ip_ts ON events (src_ip, ts);
     CREATE INDEX events_session_ts ON events (session, ts);",
+    // v2: analysed messages, campaigns, progress cursors, sensor heartbeats.
+    crate::messages::MIGRATION_V2,
 ];
 
 /// The schema version this build writes and reads.
@@ -88,7 +90,7 @@ pub struct SqliteStore {
     /// Declared before `conn` so it stops (and closes its connection) first; the writer's
     /// close then checkpoints what is left and removes the WAL.
     checkpointer: Option<Checkpointer>,
-    conn: Connection,
+    pub(crate) conn: Connection,
     path: PathBuf,
     /// Reused buffer for the text form of `src_ip` on the write path.
     src_ip: String,
@@ -186,6 +188,14 @@ impl SqliteStore {
     /// The file this store lives in.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    pub(crate) fn decode_event(&self, seq: i64, json: &str) -> Result<Event, StoreError> {
+        serde_json::from_str(json).map_err(|source| StoreError::Decode {
+            path: self.path.clone(),
+            row: seq,
+            source,
+        })
     }
 
     fn configure(&self) -> Result<(), StoreError> {
@@ -394,7 +404,10 @@ impl Drop for Checkpointer {
     }
 }
 
-fn sqlite(path: &Path, operation: &'static str) -> impl FnOnce(rusqlite::Error) -> StoreError {
+pub(crate) fn sqlite(
+    path: &Path,
+    operation: &'static str,
+) -> impl FnOnce(rusqlite::Error) -> StoreError {
     let path = path.to_owned();
     move |source| StoreError::Sqlite { path, operation, source }
 }
@@ -581,7 +594,7 @@ mod tests {
         }
         for result in [SqliteStore::open(&path), SqliteStore::open_read_only(&path)] {
             let err = result.map(drop).err().map(|e| e.to_string()).unwrap_or_default();
-            assert!(err.contains("newer than the 1"), "{err}");
+            assert!(err.contains(&format!("newer than the {SCHEMA_VERSION}")), "{err}");
             assert!(err.contains("s.db"), "{err}");
         }
     }

@@ -1,0 +1,666 @@
+//! Analysed messages, campaigns, progress cursors and sensor heartbeats (SQLite).
+//!
+//! The store keeps what the analysis decided as plain values plus the JSON the analysis crates
+//! own (`record`, `analysis`, campaign `summary`): this crate never depends on them. Indexed
+//! columns serve the console's searches; `messages_text` is an FTS5 trigram index, so a text
+//! search is a substring search that does not scan every message.
+
+use std::collections::HashSet;
+
+use rusqlite::types::Value;
+use rusqlite::{OptionalExtension, Row, TransactionBehavior, params, params_from_iter};
+use smishtrap_event::{Event, EventKind, SensorStatus};
+
+use crate::StoreError;
+use crate::sqlite::{SqliteStore, sqlite};
+
+/// Longest search value accepted; longer ones cannot match anything useful.
+pub const MAX_QUERY_VALUE_BYTES: usize = 256;
+
+/// One analysed SMS, as written by the analysis (sensor captures) or an import.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewMessage {
+    /// Unique: the record id (`<event id>` or `<event id>#<n>` for captures).
+    pub id: String,
+    /// The `sms.send` event it came from, for captures.
+    pub event_id: Option<String>,
+    /// `sensor`, or `import` for files.
+    pub origin: String,
+    /// When the message was sent, microseconds since the Unix epoch (UTC).
+    pub ts_micros: i64,
+    /// E.164 when it parsed, else as given.
+    pub recipient: Option<String>,
+    /// ISO 3166-1 alpha-2 of the recipient.
+    pub country: Option<String>,
+    pub sender: Option<String>,
+    /// Router or `sensor/persona` that sent it.
+    pub router: Option<String>,
+    pub src_ip: Option<String>,
+    pub text: String,
+    pub lang: Option<String>,
+    /// `smishing`, `spam` or `ham`.
+    pub verdict: String,
+    pub score: f32,
+    pub brand: Option<String>,
+    /// Host names and registrable domains of the message's links, lowercase, for search.
+    pub domains: Vec<String>,
+    /// The input record as JSON (owned by the analysis crates).
+    pub record: String,
+    /// The analysis as JSON (owned by the analysis crates).
+    pub analysis: String,
+}
+
+/// A stored message: what was inserted plus its row number and campaign assignment.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredMessage {
+    /// Insertion order; stable, used by cursors and tails.
+    pub seq: i64,
+    pub message: NewMessage,
+    pub campaign: Option<String>,
+    /// `wave` or `validation`.
+    pub phase: Option<String>,
+}
+
+/// Which messages to list (all conditions must hold; `None` matches everything).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct MessageQuery {
+    /// Substring of the text, case-insensitive.
+    pub text: Option<String>,
+    /// Prefix of the recipient or sender number (`+32470`).
+    pub number: Option<String>,
+    /// Exact host name or registrable domain of a link (lowercase).
+    pub domain: Option<String>,
+    /// Brand canonical name, case-insensitive.
+    pub brand: Option<String>,
+    pub verdict: Option<String>,
+    pub campaign: Option<String>,
+    pub country: Option<String>,
+    /// Keyset cursor: only messages strictly older than `(ts_micros, seq)`.
+    pub before: Option<(i64, i64)>,
+}
+
+/// One campaign's summary as the clustering wrote it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CampaignRow {
+    pub id: String,
+    /// Microseconds since the Unix epoch.
+    pub first_seen: Option<i64>,
+    pub last_seen: Option<i64>,
+    pub message_count: i64,
+    pub brand: Option<String>,
+    /// The campaign summary as JSON (owned by the analysis crates).
+    pub summary: String,
+}
+
+/// A change of one message's campaign assignment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AssignmentChange {
+    pub seq: i64,
+    pub campaign: Option<String>,
+    pub phase: Option<String>,
+}
+
+/// Which column [`SqliteStore::message_facet`] counts by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MessageFacet {
+    Country,
+    Verdict,
+    Brand,
+}
+
+/// Schema v2: the tables of this module.
+pub(crate) const MIGRATION_V2: &str = "
+    CREATE TABLE messages (
+        seq INTEGER PRIMARY KEY,
+        id TEXT NOT NULL UNIQUE,
+        event_id TEXT,
+        origin TEXT NOT NULL,
+        ts INTEGER NOT NULL,
+        recipient TEXT,
+        country TEXT,
+        sender TEXT,
+        router TEXT,
+        src_ip TEXT,
+        text TEXT NOT NULL,
+        lang TEXT,
+        verdict TEXT NOT NULL,
+        score REAL NOT NULL,
+        brand TEXT COLLATE NOCASE,
+        campaign TEXT,
+        phase TEXT,
+        record TEXT NOT NULL,
+        analysis TEXT NOT NULL
+    ) STRICT;
+    CREATE INDEX messages_ts ON messages (ts);
+    CREATE INDEX messages_verdict_ts ON messages (verdict, ts);
+    CREATE INDEX messages_brand_ts ON messages (brand, ts);
+    CREATE INDEX messages_campaign_ts ON messages (campaign, ts);
+    CREATE INDEX messages_country_ts ON messages (country, ts);
+    CREATE INDEX messages_recipient ON messages (recipient);
+    CREATE INDEX messages_sender ON messages (sender);
+    CREATE TABLE message_domains (
+        domain TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        PRIMARY KEY (domain, seq)
+    ) WITHOUT ROWID, STRICT;
+    CREATE VIRTUAL TABLE messages_text USING fts5 (
+        text, content = 'messages', content_rowid = 'seq', tokenize = 'trigram'
+    );
+    CREATE TABLE campaigns (
+        id TEXT PRIMARY KEY,
+        first_seen INTEGER,
+        last_seen INTEGER,
+        message_count INTEGER NOT NULL,
+        brand TEXT,
+        summary TEXT NOT NULL
+    ) STRICT;
+    CREATE INDEX campaigns_last_seen ON campaigns (last_seen, id);
+    CREATE TABLE cursors (name TEXT PRIMARY KEY, value INTEGER NOT NULL) STRICT;
+    CREATE TABLE sensors (
+        name TEXT PRIMARY KEY,
+        updated INTEGER NOT NULL,
+        status TEXT NOT NULL
+    ) STRICT;";
+
+const MESSAGE_COLUMNS: &str = "seq, id, event_id, origin, ts, recipient, country, sender, \
+    router, src_ip, text, lang, verdict, score, brand, domains, record, analysis, campaign, phase";
+
+impl SqliteStore {
+    /// Stores analysed messages in one transaction, skipping ids already stored, and (when
+    /// given) moves the named progress cursor in the same transaction, so a crash can neither
+    /// lose nor repeat a message. Returns how many were new.
+    pub fn insert_messages(
+        &mut self,
+        messages: &[NewMessage],
+        progress: Option<(&str, i64)>,
+    ) -> Result<usize, StoreError> {
+        let path = self.path().to_owned();
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(sqlite(&path, "begin message insert"))?;
+        let mut inserted = 0;
+        {
+            let mut insert = tx
+                .prepare_cached(
+                    "INSERT OR IGNORE INTO messages (id, event_id, origin, ts, recipient, \
+                     country, sender, router, src_ip, text, lang, verdict, score, brand, \
+                     record, analysis) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, \
+                     ?12, ?13, ?14, ?15, ?16)",
+                )
+                .map_err(sqlite(&path, "prepare message insert"))?;
+            let mut text = tx
+                .prepare_cached("INSERT INTO messages_text (rowid, text) VALUES (?1, ?2)")
+                .map_err(sqlite(&path, "prepare text index"))?;
+            let mut domain = tx
+                .prepare_cached(
+                    "INSERT OR IGNORE INTO message_domains (domain, seq) VALUES (?1, ?2)",
+                )
+                .map_err(sqlite(&path, "prepare domain index"))?;
+            for m in messages {
+                let new = insert
+                    .execute(params![
+                        m.id,
+                        m.event_id,
+                        m.origin,
+                        m.ts_micros,
+                        m.recipient,
+                        m.country,
+                        m.sender,
+                        m.router,
+                        m.src_ip,
+                        m.text,
+                        m.lang,
+                        m.verdict,
+                        f64::from(m.score),
+                        m.brand,
+                        m.record,
+                        m.analysis,
+                    ])
+                    .map_err(sqlite(&path, "insert message"))?;
+                if new == 0 {
+                    continue;
+                }
+                inserted += 1;
+                let seq = tx.last_insert_rowid();
+                text.execute(params![seq, m.text]).map_err(sqlite(&path, "index message text"))?;
+                let mut seen = HashSet::new();
+                for d in &m.domains {
+                    let d = d.to_ascii_lowercase();
+                    if !d.is_empty() && d.len() <= MAX_QUERY_VALUE_BYTES && seen.insert(d.clone()) {
+                        domain.execute(params![d, seq]).map_err(sqlite(&path, "index domain"))?;
+                    }
+                }
+            }
+            if let Some((name, value)) = progress {
+                set_cursor(&tx, name, value).map_err(sqlite(&path, "move progress cursor"))?;
+            }
+        }
+        tx.commit().map_err(sqlite(&path, "commit messages"))?;
+        Ok(inserted)
+    }
+
+    /// A progress cursor (0 when never set).
+    pub fn cursor(&self, name: &str) -> Result<i64, StoreError> {
+        self.conn
+            .query_row("SELECT value FROM cursors WHERE name = ?1", [name], |row| row.get(0))
+            .optional()
+            .map(Option::unwrap_or_default)
+            .map_err(sqlite(self.path(), "read progress cursor"))
+    }
+
+    /// Sets a progress cursor outside a message insert.
+    pub fn set_cursor(&mut self, name: &str, value: i64) -> Result<(), StoreError> {
+        set_cursor(&self.conn, name, value).map_err(sqlite(self.path(), "move progress cursor"))
+    }
+
+    /// The stored event with this id.
+    pub fn event(&self, id: &str) -> Result<Option<Event>, StoreError> {
+        let row: Option<(i64, String)> = self
+            .conn
+            .prepare_cached("SELECT seq, event FROM events WHERE id = ?1")
+            .and_then(|mut stmt| {
+                stmt.query_row([id], |row| Ok((row.get(0)?, row.get(1)?))).optional()
+            })
+            .map_err(sqlite(self.path(), "read event"))?;
+        row.map(|(seq, json)| self.decode_event(seq, &json)).transpose()
+    }
+
+    /// The `sms.send` events stored after row `after_seq`, in insertion order, scanning at
+    /// most `scan` rows of any kind; also returns the last row scanned (the next `after_seq`).
+    /// A tail that follows the writer reads each row once, whatever its kind.
+    pub fn sms_sends_after(
+        &self,
+        after_seq: i64,
+        scan: usize,
+    ) -> Result<(Vec<Event>, i64), StoreError> {
+        let path = self.path();
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT seq, CASE WHEN kind = ?1 THEN event END FROM events \
+                 WHERE seq > ?2 ORDER BY seq LIMIT ?3",
+            )
+            .map_err(sqlite(path, "prepare event tail"))?;
+        let mut rows = stmt
+            .query(params![EventKind::SmsSend.as_str(), after_seq, scan as i64])
+            .map_err(sqlite(path, "read event tail"))?;
+        let mut last = after_seq;
+        let mut events = Vec::new();
+        while let Some(row) = rows.next().map_err(sqlite(path, "read event tail"))? {
+            let seq: i64 = row.get(0).map_err(sqlite(path, "read event tail"))?;
+            let json: Option<String> = row.get(1).map_err(sqlite(path, "read event tail"))?;
+            last = seq;
+            if let Some(json) = json {
+                events.push(self.decode_event(seq, &json)?);
+            }
+        }
+        Ok((events, last))
+    }
+
+    /// Messages stored after row `after_seq`, in insertion order.
+    pub fn messages_after(
+        &self,
+        after_seq: i64,
+        limit: usize,
+    ) -> Result<Vec<StoredMessage>, StoreError> {
+        let sql = format!("{} WHERE m.seq > ?1 ORDER BY m.seq LIMIT ?2", message_select());
+        self.query_messages(&sql, vec![Value::Integer(after_seq), Value::Integer(limit as i64)])
+    }
+
+    /// The message with this id.
+    pub fn message(&self, id: &str) -> Result<Option<StoredMessage>, StoreError> {
+        let sql = format!("{} WHERE m.id = ?1", message_select());
+        Ok(self.query_messages(&sql, vec![Value::Text(id.to_owned())])?.pop())
+    }
+
+    /// Matching messages, newest first (`ts`, then insertion order), at most `limit`.
+    pub fn messages(
+        &self,
+        query: &MessageQuery,
+        limit: usize,
+    ) -> Result<Vec<StoredMessage>, StoreError> {
+        let Some((conds, mut values)) = message_conditions(query) else {
+            return Ok(Vec::new());
+        };
+        let mut sql = message_select();
+        if !conds.is_empty() {
+            sql.push_str(" WHERE ");
+            sql.push_str(&conds.join(" AND "));
+        }
+        values.push(Value::Integer(limit as i64));
+        sql.push_str(&format!(" ORDER BY m.ts DESC, m.seq DESC LIMIT ?{}", values.len()));
+        self.query_messages(&sql, values)
+    }
+
+    /// How many messages match, counting at most `cap` (a count over a million rows is
+    /// the slow part of a page; "more than N" is enough for a person).
+    pub fn count_messages(&self, query: &MessageQuery, cap: u64) -> Result<u64, StoreError> {
+        let Some((conds, mut values)) =
+            message_conditions(&MessageQuery { before: None, ..query.clone() })
+        else {
+            return Ok(0);
+        };
+        let mut sql = String::from("SELECT count(*) FROM (SELECT 1 FROM messages m");
+        if !conds.is_empty() {
+            sql.push_str(" WHERE ");
+            sql.push_str(&conds.join(" AND "));
+        }
+        values.push(Value::Integer(i64::try_from(cap).unwrap_or(i64::MAX)));
+        sql.push_str(&format!(" LIMIT ?{})", values.len()));
+        let count: i64 = self
+            .conn
+            .prepare_cached(&sql)
+            .and_then(|mut stmt| stmt.query_row(params_from_iter(values), |row| row.get(0)))
+            .map_err(sqlite(self.path(), "count messages"))?;
+        Ok(u64::try_from(count).unwrap_or(0))
+    }
+
+    /// Message counts per value of `facet` (null values left out), largest first, at most
+    /// `limit`, over the messages with `verdict` when given.
+    pub fn message_facet(
+        &self,
+        facet: MessageFacet,
+        verdict: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<(String, u64)>, StoreError> {
+        let column = match facet {
+            MessageFacet::Country => "country",
+            MessageFacet::Verdict => "verdict",
+            MessageFacet::Brand => "brand",
+        };
+        let sql = format!(
+            "SELECT {column}, count(*) AS n FROM messages WHERE {column} IS NOT NULL \
+             AND (?1 IS NULL OR verdict = ?1) GROUP BY {column} ORDER BY n DESC, {column} \
+             LIMIT ?2"
+        );
+        let mut stmt =
+            self.conn.prepare_cached(&sql).map_err(sqlite(self.path(), "prepare facet"))?;
+        let rows = stmt
+            .query_map(params![verdict, limit as i64], |row| {
+                Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?))
+            })
+            .map_err(sqlite(self.path(), "count facet"))?;
+        rows.map(|row| row.map(|(v, n)| (v, u64::try_from(n).unwrap_or(0))))
+            .collect::<Result<_, _>>()
+            .map_err(sqlite(self.path(), "count facet"))
+    }
+
+    /// Applies changed assignments and makes the campaign table exactly `campaigns` (rows
+    /// whose summary did not change are left alone), in one transaction.
+    pub fn apply_clustering(
+        &mut self,
+        changes: &[AssignmentChange],
+        campaigns: &[CampaignRow],
+    ) -> Result<(), StoreError> {
+        let path = self.path().to_owned();
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(sqlite(&path, "begin clustering update"))?;
+        {
+            let mut assign = tx
+                .prepare_cached("UPDATE messages SET campaign = ?2, phase = ?3 WHERE seq = ?1")
+                .map_err(sqlite(&path, "prepare assignment"))?;
+            for c in changes {
+                assign
+                    .execute(params![c.seq, c.campaign, c.phase])
+                    .map_err(sqlite(&path, "assign campaign"))?;
+            }
+            let keep: HashSet<&str> = campaigns.iter().map(|c| c.id.as_str()).collect();
+            let existing: Vec<String> = tx
+                .prepare_cached("SELECT id FROM campaigns")
+                .and_then(|mut stmt| {
+                    stmt.query_map([], |row| row.get(0))?.collect::<Result<Vec<String>, _>>()
+                })
+                .map_err(sqlite(&path, "read campaigns"))?;
+            let mut delete = tx
+                .prepare_cached("DELETE FROM campaigns WHERE id = ?1")
+                .map_err(sqlite(&path, "prepare campaign delete"))?;
+            for id in existing.iter().filter(|id| !keep.contains(id.as_str())) {
+                delete.execute([id]).map_err(sqlite(&path, "delete campaign"))?;
+            }
+            let mut upsert = tx
+                .prepare_cached(
+                    "INSERT INTO campaigns (id, first_seen, last_seen, message_count, brand, \
+                     summary) VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (id) DO UPDATE SET \
+                     first_seen = excluded.first_seen, last_seen = excluded.last_seen, \
+                     message_count = excluded.message_count, brand = excluded.brand, \
+                     summary = excluded.summary WHERE summary != excluded.summary",
+                )
+                .map_err(sqlite(&path, "prepare campaign upsert"))?;
+            for c in campaigns {
+                upsert
+                    .execute(params![
+                        c.id,
+                        c.first_seen,
+                        c.last_seen,
+                        c.message_count,
+                        c.brand,
+                        c.summary
+                    ])
+                    .map_err(sqlite(&path, "store campaign"))?;
+            }
+        }
+        tx.commit().map_err(sqlite(&path, "commit clustering update"))
+    }
+
+    /// Campaigns, most recently active first, after the keyset cursor `(last_seen, id)`.
+    pub fn campaigns(
+        &self,
+        brand: Option<&str>,
+        before: Option<(i64, &str)>,
+        limit: usize,
+    ) -> Result<Vec<CampaignRow>, StoreError> {
+        // NULL last_seen sorts as the oldest.
+        let sql = "SELECT id, first_seen, last_seen, message_count, brand, summary \
+                   FROM campaigns WHERE (?1 IS NULL OR brand = ?1 COLLATE NOCASE) \
+                   AND (?2 IS NULL OR (coalesce(last_seen, -9223372036854775808), id) < (?2, ?3)) \
+                   ORDER BY coalesce(last_seen, -9223372036854775808) DESC, id DESC LIMIT ?4";
+        let mut stmt =
+            self.conn.prepare_cached(sql).map_err(sqlite(self.path(), "prepare campaigns"))?;
+        let rows = stmt
+            .query_map(
+                params![brand, before.map(|b| b.0), before.map(|b| b.1), limit as i64],
+                campaign_row,
+            )
+            .map_err(sqlite(self.path(), "read campaigns"))?;
+        rows.collect::<Result<_, _>>().map_err(sqlite(self.path(), "read campaigns"))
+    }
+
+    /// The campaign with this id.
+    pub fn campaign(&self, id: &str) -> Result<Option<CampaignRow>, StoreError> {
+        self.conn
+            .prepare_cached(
+                "SELECT id, first_seen, last_seen, message_count, brand, summary \
+                 FROM campaigns WHERE id = ?1",
+            )
+            .and_then(|mut stmt| stmt.query_row([id], campaign_row).optional())
+            .map_err(sqlite(self.path(), "read campaign"))
+    }
+
+    /// How many campaigns are stored.
+    pub fn count_campaigns(&self) -> Result<u64, StoreError> {
+        self.conn
+            .query_row("SELECT count(*) FROM campaigns", [], |row| row.get::<_, i64>(0))
+            .map(|n| u64::try_from(n).unwrap_or(0))
+            .map_err(sqlite(self.path(), "count campaigns"))
+    }
+
+    /// Records a sensor's heartbeat (replacing its previous one).
+    pub fn put_sensor_status(&mut self, status: &SensorStatus) -> Result<(), StoreError> {
+        let json = serde_json::to_string(status).map_err(|source| StoreError::Encode {
+            path: self.path().to_owned(),
+            id: status.sensor.clone(),
+            source,
+        })?;
+        self.conn
+            .execute(
+                "INSERT INTO sensors (name, updated, status) VALUES (?1, ?2, ?3) \
+                 ON CONFLICT (name) DO UPDATE SET updated = excluded.updated, \
+                 status = excluded.status",
+                params![status.sensor, status.updated_at.timestamp_micros(), json],
+            )
+            .map(drop)
+            .map_err(sqlite(self.path(), "store sensor status"))
+    }
+
+    /// Every sensor's latest heartbeat, by name. Rows that do not decode are skipped (they
+    /// come from a newer smishtrap).
+    pub fn sensor_statuses(&self) -> Result<Vec<SensorStatus>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT status FROM sensors ORDER BY name")
+            .map_err(sqlite(self.path(), "prepare sensor statuses"))?;
+        let rows = stmt
+            .query_map([], |row| row.get::<_, String>(0))
+            .map_err(sqlite(self.path(), "read sensor statuses"))?;
+        let mut out = Vec::new();
+        for json in rows {
+            let json = json.map_err(sqlite(self.path(), "read sensor statuses"))?;
+            if let Ok(status) = serde_json::from_str(&json) {
+                out.push(status);
+            }
+        }
+        Ok(out)
+    }
+
+    fn query_messages(
+        &self,
+        sql: &str,
+        values: Vec<Value>,
+    ) -> Result<Vec<StoredMessage>, StoreError> {
+        let mut stmt =
+            self.conn.prepare_cached(sql).map_err(sqlite(self.path(), "prepare messages"))?;
+        let rows = stmt
+            .query_map(params_from_iter(values), stored_message)
+            .map_err(sqlite(self.path(), "read messages"))?;
+        rows.collect::<Result<_, _>>().map_err(sqlite(self.path(), "read messages"))
+    }
+}
+
+fn set_cursor(conn: &rusqlite::Connection, name: &str, value: i64) -> rusqlite::Result<()> {
+    conn.execute(
+        "INSERT INTO cursors (name, value) VALUES (?1, ?2) \
+         ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+        params![name, value],
+    )
+    .map(drop)
+}
+
+fn message_select() -> String {
+    format!(
+        "SELECT {} FROM messages m",
+        MESSAGE_COLUMNS
+            .split(", ")
+            .map(|c| match c {
+                "domains" => "(SELECT group_concat(domain, ' ') FROM message_domains d \
+                              WHERE d.seq = m.seq) AS domains"
+                    .to_owned(),
+                c => format!("m.{c}"),
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    )
+}
+
+fn stored_message(row: &Row<'_>) -> rusqlite::Result<StoredMessage> {
+    let domains: Option<String> = row.get(15)?;
+    Ok(StoredMessage {
+        seq: row.get(0)?,
+        message: NewMessage {
+            id: row.get(1)?,
+            event_id: row.get(2)?,
+            origin: row.get(3)?,
+            ts_micros: row.get(4)?,
+            recipient: row.get(5)?,
+            country: row.get(6)?,
+            sender: row.get(7)?,
+            router: row.get(8)?,
+            src_ip: row.get(9)?,
+            text: row.get(10)?,
+            lang: row.get(11)?,
+            verdict: row.get(12)?,
+            score: row.get::<_, f64>(13)? as f32,
+            brand: row.get(14)?,
+            domains: domains.map(|d| d.split(' ').map(str::to_owned).collect()).unwrap_or_default(),
+            record: row.get(16)?,
+            analysis: row.get(17)?,
+        },
+        campaign: row.get(18)?,
+        phase: row.get(19)?,
+    })
+}
+
+fn campaign_row(row: &Row<'_>) -> rusqlite::Result<CampaignRow> {
+    Ok(CampaignRow {
+        id: row.get(0)?,
+        first_seen: row.get(1)?,
+        last_seen: row.get(2)?,
+        message_count: row.get(3)?,
+        brand: row.get(4)?,
+        summary: row.get(5)?,
+    })
+}
+
+/// The `WHERE` conditions of a query and their values, or `None` when it cannot match
+/// (a value too long to be real).
+fn message_conditions(query: &MessageQuery) -> Option<(Vec<String>, Vec<Value>)> {
+    let mut conds = Vec::new();
+    let mut values: Vec<Value> = Vec::new();
+    let bind = |values: &mut Vec<Value>, v: Value| {
+        values.push(v);
+        format!("?{}", values.len())
+    };
+    let clean = |v: &Option<String>| -> Result<Option<String>, ()> {
+        match v.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+            Some(s) if s.len() > MAX_QUERY_VALUE_BYTES => Err(()),
+            Some(s) => Ok(Some(s.to_owned())),
+            None => Ok(None),
+        }
+    };
+    if let Some(text) = clean(&query.text).ok()? {
+        if text.chars().count() >= 3 {
+            // A quoted FTS5 phrase over trigrams is a case-insensitive substring match.
+            let phrase = format!("\"{}\"", text.replace('"', "\"\""));
+            let p = bind(&mut values, Value::Text(phrase));
+            conds.push(format!(
+                "m.seq IN (SELECT rowid FROM messages_text WHERE messages_text MATCH {p})"
+            ));
+        } else {
+            // Too short for trigrams: scan (only one or two characters, rarely asked).
+            let p = bind(&mut values, Value::Text(text.to_lowercase()));
+            conds.push(format!("instr(lower(m.text), {p}) > 0"));
+        }
+    }
+    if let Some(number) = clean(&query.number).ok()? {
+        let lo = bind(&mut values, Value::Text(number.clone()));
+        let hi = bind(&mut values, Value::Text(format!("{number}\u{10FFFF}")));
+        conds.push(format!(
+            "((m.recipient >= {lo} AND m.recipient < {hi}) OR \
+             (m.sender >= {lo} AND m.sender < {hi}))"
+        ));
+    }
+    if let Some(domain) = clean(&query.domain).ok()? {
+        let p = bind(&mut values, Value::Text(domain.to_ascii_lowercase()));
+        conds.push(format!("m.seq IN (SELECT seq FROM message_domains WHERE domain = {p})"));
+    }
+    if let Some(brand) = clean(&query.brand).ok()? {
+        let p = bind(&mut values, Value::Text(brand));
+        conds.push(format!("m.brand = {p}"));
+    }
+    for (column, value) in
+        [("verdict", &query.verdict), ("campaign", &query.campaign), ("country", &query.country)]
+    {
+        if let Some(v) = clean(value).ok()? {
+            let p = bind(&mut values, Value::Text(v));
+            conds.push(format!("m.{column} = {p}"));
+        }
+    }
+    if let Some((ts, seq)) = query.before {
+        let t = bind(&mut values, Value::Integer(ts));
+        let s = bind(&mut values, Value::Integer(seq));
+        conds.push(format!("(m.ts, m.seq) < ({t}, {s})"));
+    }
+    Some((conds, values))
+}

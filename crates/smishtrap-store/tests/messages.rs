@@ -1,0 +1,221 @@
+//! Analysed messages, campaigns, cursors and heartbeats in the SQLite store.
+
+use smishtrap_event::SensorStatus;
+use smishtrap_store::{
+    AssignmentChange, CampaignRow, MessageFacet, MessageQuery, NewMessage, SqliteStore,
+};
+
+fn store() -> (tempfile::TempDir, SqliteStore) {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
+    let store = SqliteStore::open(&dir.path().join("s.db")).unwrap_or_else(|e| panic!("{e}"));
+    (dir, store)
+}
+
+fn message(id: &str, ts: i64, text: &str, verdict: &str) -> NewMessage {
+    NewMessage {
+        id: id.into(),
+        event_id: None,
+        origin: "import".into(),
+        ts_micros: ts,
+        recipient: Some(format!("+3247000000{}", ts % 10)),
+        country: Some(if ts % 2 == 0 { "BE" } else { "SE" }.into()),
+        sender: None,
+        router: Some("r1".into()),
+        src_ip: None,
+        text: text.into(),
+        lang: Some("en".into()),
+        verdict: verdict.into(),
+        score: 0.5,
+        brand: (verdict == "smishing").then(|| "CSAM".into()),
+        domains: if verdict == "smishing" {
+            vec!["login.csam-be.info".into(), "csam-be.info".into()]
+        } else {
+            Vec::new()
+        },
+        record: "{}".into(),
+        analysis: "{}".into(),
+    }
+}
+
+fn seeded() -> (tempfile::TempDir, SqliteStore) {
+    let (dir, mut store) = store();
+    let messages = vec![
+        message("a", 1, "Your CSAM account expires, log in at csam-be.info", "smishing"),
+        message("b", 2, "See you at dinner tonight", "ham"),
+        message("c", 3, "WIN a free cruise! Reply YES", "spam"),
+        message("d", 4, "Uw CSAM dossier: verify now at csam-be.info", "smishing"),
+        message("e", 5, "Ünïcode déjà vu \"quoted\" text", "ham"),
+    ];
+    let n =
+        store.insert_messages(&messages, Some(("analysis", 42))).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(n, 5);
+    (dir, store)
+}
+
+/// Ids of the messages a query lists, newest first.
+fn check(query: MessageQuery, expect: &[&str]) {
+    let (_dir, store) = seeded();
+    let got: Vec<String> = store
+        .messages(&query, 100)
+        .unwrap_or_else(|e| panic!("{e}"))
+        .into_iter()
+        .map(|m| m.message.id)
+        .collect();
+    assert_eq!(got, expect, "{query:?}");
+    let count = store.count_messages(&query, 1000).unwrap_or_else(|e| panic!("{e}"));
+    if query.before.is_none() {
+        assert_eq!(count as usize, expect.len(), "count of {query:?}");
+    }
+}
+
+fn text(s: &str) -> MessageQuery {
+    MessageQuery { text: Some(s.into()), ..Default::default() }
+}
+
+#[test]
+fn searches_find_what_they_should() {
+    check(MessageQuery::default(), &["e", "d", "c", "b", "a"]);
+    check(text("csam"), &["d", "a"]);
+    check(text("CSAM-BE.INFO"), &["d", "a"]);
+    check(text("free cruise"), &["c"]);
+    check(text("déjà"), &["e"]);
+    check(text("\"quoted\""), &["e"]);
+    check(text("AND OR NOT *"), &[]);
+    check(text("vu"), &["e"]);
+    check(text("nothing like this"), &[]);
+    check(MessageQuery { domain: Some("csam-be.info".into()), ..Default::default() }, &["d", "a"]);
+    check(
+        MessageQuery { domain: Some("LOGIN.csam-be.info".into()), ..Default::default() },
+        &["d", "a"],
+    );
+    check(MessageQuery { domain: Some("be.info".into()), ..Default::default() }, &[]);
+    check(MessageQuery { brand: Some("csam".into()), ..Default::default() }, &["d", "a"]);
+    check(MessageQuery { verdict: Some("spam".into()), ..Default::default() }, &["c"]);
+    check(MessageQuery { country: Some("BE".into()), ..Default::default() }, &["d", "b"]);
+    check(MessageQuery { number: Some("+32470000003".into()), ..Default::default() }, &["c"]);
+    check(
+        MessageQuery { number: Some("+3247".into()), ..Default::default() },
+        &["e", "d", "c", "b", "a"],
+    );
+    check(
+        MessageQuery {
+            verdict: Some("smishing".into()),
+            text: Some("dossier".into()),
+            ..Default::default()
+        },
+        &["d"],
+    );
+    check(
+        MessageQuery { before: Some((4, i64::MAX)), ..Default::default() },
+        &["d", "c", "b", "a"],
+    );
+    check(MessageQuery { text: Some("x".repeat(300)), ..Default::default() }, &[]);
+}
+
+#[test]
+fn inserts_are_idempotent_and_move_the_cursor_atomically() {
+    let (_dir, mut store) = seeded();
+    assert_eq!(store.cursor("analysis").unwrap_or_else(|e| panic!("{e}")), 42);
+    assert_eq!(store.cursor("other").unwrap_or_else(|e| panic!("{e}")), 0);
+    let again = vec![message("a", 1, "dup", "ham"), message("f", 6, "new one", "ham")];
+    let n = store.insert_messages(&again, Some(("analysis", 43))).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(n, 1);
+    assert_eq!(store.cursor("analysis").unwrap_or_else(|e| panic!("{e}")), 43);
+    let a = store.message("a").unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(a.map(|m| m.message.verdict), Some("smishing".to_owned()));
+    // the duplicate's text was not indexed either
+    let dup = store.messages(&text("dup"), 10).unwrap_or_else(|e| panic!("{e}"));
+    assert!(dup.is_empty());
+    let tail = store.messages_after(4, 10).unwrap_or_else(|e| panic!("{e}"));
+    let ids: Vec<&str> = tail.iter().map(|m| m.message.id.as_str()).collect();
+    assert_eq!(ids, ["e", "f"]);
+    let mut domains = tail.first().map(|m| m.message.domains.clone()).unwrap_or_default();
+    domains.sort();
+    assert!(domains.is_empty());
+    let first = store.messages_after(0, 1).unwrap_or_else(|e| panic!("{e}"));
+    let mut domains = first.first().map(|m| m.message.domains.clone()).unwrap_or_default();
+    domains.sort();
+    assert_eq!(domains, ["csam-be.info", "login.csam-be.info"]);
+}
+
+fn campaign(id: &str, last_seen: i64, summary: &str) -> CampaignRow {
+    CampaignRow {
+        id: id.into(),
+        first_seen: Some(0),
+        last_seen: Some(last_seen),
+        message_count: 2,
+        brand: Some("CSAM".into()),
+        summary: summary.into(),
+    }
+}
+
+#[test]
+fn clustering_updates_assignments_and_replaces_campaigns() {
+    let (_dir, mut store) = seeded();
+    let changes = vec![
+        AssignmentChange { seq: 1, campaign: Some("c1".into()), phase: Some("wave".into()) },
+        AssignmentChange { seq: 4, campaign: Some("c1".into()), phase: Some("validation".into()) },
+    ];
+    store
+        .apply_clustering(&changes, &[campaign("c1", 4, "{}"), campaign("c0", 9, "{}")])
+        .unwrap_or_else(|e| panic!("{e}"));
+    check_campaigns(&store, &["c0", "c1"]);
+    let in_c1 = store
+        .messages(&MessageQuery { campaign: Some("c1".into()), ..Default::default() }, 10)
+        .unwrap_or_else(|e| panic!("{e}"));
+    let phases: Vec<Option<String>> = in_c1.into_iter().map(|m| m.phase).collect();
+    assert_eq!(phases, [Some("validation".to_owned()), Some("wave".to_owned())]);
+    // c0 disappears (merged), c1 changes
+    store
+        .apply_clustering(&[], &[campaign("c1", 5, "{\"v\":2}")])
+        .unwrap_or_else(|e| panic!("{e}"));
+    check_campaigns(&store, &["c1"]);
+    let c1 = store.campaign("c1").unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(c1.map(|c| (c.last_seen, c.summary)), Some((Some(5), "{\"v\":2}".to_owned())));
+    assert_eq!(store.count_campaigns().unwrap_or_else(|e| panic!("{e}")), 1);
+    // keyset paging: the page after c1 is empty
+    let after = store.campaigns(None, Some((5, "c1")), 10).unwrap_or_else(|e| panic!("{e}"));
+    assert!(after.is_empty());
+}
+
+fn check_campaigns(store: &SqliteStore, expect: &[&str]) {
+    let got: Vec<String> = store
+        .campaigns(None, None, 10)
+        .unwrap_or_else(|e| panic!("{e}"))
+        .into_iter()
+        .map(|c| c.id)
+        .collect();
+    assert_eq!(got, expect);
+}
+
+#[test]
+fn facets_count_by_column() {
+    let (_dir, store) = seeded();
+    let countries =
+        store.message_facet(MessageFacet::Country, None, 10).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(countries, [("SE".to_owned(), 3), ("BE".to_owned(), 2)]);
+    let smishing = store
+        .message_facet(MessageFacet::Country, Some("smishing"), 10)
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(smishing, [("BE".to_owned(), 1), ("SE".to_owned(), 1)]);
+}
+
+#[test]
+fn sensor_heartbeats_replace_each_other() {
+    let (_dir, mut store) = store();
+    let now = chrono::Utc::now();
+    let mut status = SensorStatus {
+        sensor: "s1".into(),
+        listeners: vec!["milesight-ur32l@127.0.0.1:8080".into()],
+        started_at: now,
+        updated_at: now,
+        events_recorded: 1,
+        events_not_recorded: 0,
+        stopped: false,
+    };
+    store.put_sensor_status(&status).unwrap_or_else(|e| panic!("{e}"));
+    status.events_recorded = 7;
+    store.put_sensor_status(&status).unwrap_or_else(|e| panic!("{e}"));
+    let all = store.sensor_statuses().unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(all, [status]);
+}
