@@ -14,6 +14,13 @@ use smishtrap_event::{Event, EventKind, SensorStatus};
 use crate::StoreError;
 use crate::sqlite::{SqliteStore, sqlite};
 
+/// The progress cursor of clustering: every message with `seq` up to it has its campaign
+/// assignment (messages after it may still get one).
+pub const CLUSTERED_CURSOR: &str = "clustered";
+
+/// The progress cursor of the analysis of captured events: the last `events` row read.
+pub const ANALYSED_CURSOR: &str = "analysed-events";
+
 /// Longest search value accepted; longer ones cannot match anything useful.
 pub const MAX_QUERY_VALUE_BYTES: usize = 256;
 
@@ -387,11 +394,14 @@ impl SqliteStore {
     }
 
     /// Applies changed assignments and makes the campaign table exactly `campaigns` (rows
-    /// whose summary did not change are left alone), in one transaction.
+    /// whose summary did not change are left alone), moving the named progress cursor (when
+    /// given), in one transaction. Readers that stop at that cursor
+    /// ([`CLUSTERED_CURSOR`]) never see a message before its campaign is assigned.
     pub fn apply_clustering(
         &mut self,
         changes: &[AssignmentChange],
         campaigns: &[CampaignRow],
+        progress: Option<(&str, i64)>,
     ) -> Result<(), StoreError> {
         let path = self.path().to_owned();
         let tx = self
@@ -440,6 +450,9 @@ impl SqliteStore {
                         c.summary
                     ])
                     .map_err(sqlite(&path, "store campaign"))?;
+            }
+            if let Some((name, value)) = progress {
+                set_cursor(&tx, name, value).map_err(sqlite(&path, "move progress cursor"))?;
             }
         }
         tx.commit().map_err(sqlite(&path, "commit clustering update"))

@@ -2,7 +2,8 @@
 
 use smishtrap_event::SensorStatus;
 use smishtrap_store::{
-    AssignmentChange, CampaignRow, MessageFacet, MessageQuery, NewMessage, SqliteStore,
+    AssignmentChange, CLUSTERED_CURSOR, CampaignRow, MessageFacet, MessageQuery, NewMessage,
+    SqliteStore,
 };
 
 fn store() -> (tempfile::TempDir, SqliteStore) {
@@ -157,9 +158,14 @@ fn clustering_updates_assignments_and_replaces_campaigns() {
         AssignmentChange { seq: 4, campaign: Some("c1".into()), phase: Some("validation".into()) },
     ];
     store
-        .apply_clustering(&changes, &[campaign("c1", 4, "{}"), campaign("c0", 9, "{}")])
+        .apply_clustering(
+            &changes,
+            &[campaign("c1", 4, "{}"), campaign("c0", 9, "{}")],
+            Some((CLUSTERED_CURSOR, 4)),
+        )
         .unwrap_or_else(|e| panic!("{e}"));
     check_campaigns(&store, &["c0", "c1"]);
+    assert_eq!(store.cursor(CLUSTERED_CURSOR).unwrap_or_else(|e| panic!("{e}")), 4);
     let in_c1 = store
         .messages(&MessageQuery { campaign: Some("c1".into()), ..Default::default() }, 10)
         .unwrap_or_else(|e| panic!("{e}"));
@@ -167,7 +173,7 @@ fn clustering_updates_assignments_and_replaces_campaigns() {
     assert_eq!(phases, [Some("validation".to_owned()), Some("wave".to_owned())]);
     // c0 disappears (merged), c1 changes
     store
-        .apply_clustering(&[], &[campaign("c1", 5, "{\"v\":2}")])
+        .apply_clustering(&[], &[campaign("c1", 5, "{\"v\":2}")], None)
         .unwrap_or_else(|e| panic!("{e}"));
     check_campaigns(&store, &["c1"]);
     let c1 = store.campaign("c1").unwrap_or_else(|e| panic!("{e}"));
