@@ -1,6 +1,10 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+/// How often a running sensor writes its [`SensorStatus`]; a status older than three periods
+/// belongs to a sensor that is gone.
+pub const HEARTBEAT_PERIOD: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// What a running sensor reports about itself (its heartbeat), so a console in another
 /// process can show personas, uptime and how many events were or were not recorded.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
