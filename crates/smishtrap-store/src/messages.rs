@@ -275,12 +275,14 @@ impl SqliteStore {
 
     /// The `sms.send` events stored after row `after_seq`, in insertion order, scanning at
     /// most `scan` rows of any kind; also returns the last row scanned (the next `after_seq`).
-    /// A tail that follows the writer reads each row once, whatever its kind.
+    /// A tail that follows the writer reads each row once, whatever its kind. A row that does
+    /// not decode is returned as its error, so one bad row cannot stall the tail.
+    #[allow(clippy::type_complexity, reason = "a page of per-row results and where it ended")]
     pub fn sms_sends_after(
         &self,
         after_seq: i64,
         scan: usize,
-    ) -> Result<(Vec<Event>, i64), StoreError> {
+    ) -> Result<(Vec<Result<Event, StoreError>>, i64), StoreError> {
         let path = self.path();
         let mut stmt = self
             .conn
@@ -299,7 +301,7 @@ impl SqliteStore {
             let json: Option<String> = row.get(1).map_err(sqlite(path, "read event tail"))?;
             last = seq;
             if let Some(json) = json {
-                events.push(self.decode_event(seq, &json)?);
+                events.push(self.decode_event(seq, &json));
             }
         }
         Ok((events, last))

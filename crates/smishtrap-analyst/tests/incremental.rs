@@ -1,0 +1,165 @@
+//! Captures become analysed messages and campaigns, incrementally, through a real store.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, TimeZone, Utc};
+use smishtrap_analyst::{Clusterer, Worker, WorkerConfig, analyse_captures};
+use smishtrap_event::{
+    BodyEncoding, Event, EventKind, HttpRecord, SCHEMA_VERSION, SmsAction, SmsDialect, body_digest,
+};
+use smishtrap_intel::campaign::Config;
+use smishtrap_intel::{AnalyzeOptions, Engine};
+use smishtrap_store::{CLUSTERED_CURSOR, MessageQuery, SqliteStore, StoredMessage};
+
+fn t0() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2025, 7, 22, 10, 0, 0).single().unwrap_or_default()
+}
+
+/// An `sms.send` capture `secs` after [`t0`] (other events are plain requests).
+fn capture(id: &str, secs: i64, to: &[&str], text: Option<&str>) -> Event {
+    Event {
+        schema: SCHEMA_VERSION,
+        id: id.to_owned(),
+        ts: t0() + chrono::Duration::seconds(secs),
+        sensor: "sensor-a".into(),
+        persona: "milesight-ur32l".into(),
+        session: "c1".into(),
+        src_ip: IpAddr::from([203, 0, 113, 7]),
+        src_port: 40000,
+        dst_port: 8080,
+        kind: if text.is_some() { EventKind::SmsSend } else { EventKind::HttpRequest },
+        http: HttpRecord {
+            method: "POST".into(),
+            path: "/cgi".into(),
+            query: None,
+            version: "HTTP/1.1".into(),
+            headers: Vec::new(),
+            body: String::new(),
+            body_encoding: BodyEncoding::Utf8,
+            body_len: 0,
+            body_truncated: false,
+            body_sha256: body_digest(b""),
+        },
+        response_status: 200,
+        auth: None,
+        sms: text.map(|text| SmsAction {
+            to: to.iter().map(|s| (*s).to_owned()).collect(),
+            text: Some(text.to_owned()),
+            dialect: SmsDialect::ApiSms,
+            mailbox: None,
+            status: Some("success".into()),
+        }),
+        tags: Vec::new(),
+    }
+}
+
+const LURE: &str = "CSAM: uw digitale identiteit verloopt vandaag. Bevestig uw gegevens via \
+                    https://login.csam-be.info/verify om blokkering te voorkomen";
+
+fn wave(first: usize, n: usize, secs: i64) -> Vec<Event> {
+    (first..first + n)
+        .map(|i| {
+            let to = format!("+324701234{i:02}");
+            capture(&format!("c1-{i}"), secs + i as i64, &[to.as_str()], Some(LURE))
+        })
+        .collect()
+}
+
+fn ok<T, E: std::fmt::Display>(r: Result<T, E>) -> T {
+    r.unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn all(store: &SqliteStore) -> Vec<StoredMessage> {
+    ok(store.messages(&MessageQuery::default(), 1000))
+}
+
+#[test]
+fn captures_are_analysed_once_and_clustered_incrementally() {
+    let dir = ok(tempfile::tempdir());
+    let mut store = ok(SqliteStore::open(&dir.path().join("s.db")));
+    let engine = ok(Engine::builtin());
+    let options = AnalyzeOptions::default();
+    let mut events = wave(0, 6, 0);
+    events.push(capture("c1-100", 50, &[], None));
+    events.push(capture("c1-101", 60, &["+32470999999"], Some("see you at dinner, love")));
+    events.push(capture(
+        "c1-102",
+        70,
+        &["+46701111111", "+46702222222"],
+        Some("PostNord: ditt paket väntar, betala tullavgift på https://postnord-se.top/pay"),
+    ));
+    ok(store.insert_batch(&events));
+
+    let progress = ok(analyse_captures(&mut store, &engine, &options, 1_000_000));
+    assert_eq!(progress.messages, 9, "{progress:?}");
+    let again = ok(analyse_captures(&mut store, &engine, &options, 1_000_000));
+    assert_eq!(again.messages, 0, "analysed once");
+
+    let messages = all(&store);
+    let by_id = |id: &str| messages.iter().find(|m| m.message.id == id).cloned();
+    let lure = by_id("c1-3").map(|m| m.message);
+    assert_eq!(lure.as_ref().map(|m| m.verdict.as_str()), Some("smishing"));
+    assert_eq!(lure.as_ref().and_then(|m| m.brand.as_deref()), Some("CSAM"));
+    assert_eq!(lure.as_ref().and_then(|m| m.country.as_deref()), Some("BE"));
+    assert_eq!(lure.as_ref().and_then(|m| m.event_id.as_deref()), Some("c1-3"));
+    assert_eq!(by_id("c1-101").map(|m| m.message.verdict), Some("ham".to_owned()));
+    assert!(by_id("c1-102#2").is_some(), "one message per recipient");
+
+    let mut clusterer = Clusterer::new(Config::default());
+    assert_eq!(ok(clusterer.load_new(&store)), 9);
+    let pass = ok(clusterer.recluster(&mut store));
+    assert!(pass.campaigns >= 1, "{pass:?}");
+    let csam = by_campaign(&store, "c1-0");
+    assert_eq!(csam.len(), 6, "the wave is one campaign");
+    assert!(by_id("c1-101").is_some_and(|_| campaign_of(&store, "c1-101").is_none()));
+    assert_eq!(ok(store.cursor(CLUSTERED_CURSOR)), ok(store.messages_after(0, 100)).len() as i64);
+
+    // A restart reloads the features and writes nothing new.
+    let mut restarted = Clusterer::new(Config::default());
+    assert_eq!(ok(restarted.load_new(&store)), 9);
+    assert_eq!(ok(restarted.recluster(&mut store)).changed, 0);
+
+    // More of the same wave joins the same campaign without re-analysing the rest.
+    ok(store.insert_batch(&wave(6, 2, 0)));
+    assert_eq!(ok(analyse_captures(&mut store, &engine, &options, 1_000_000)).messages, 2);
+    assert_eq!(ok(restarted.load_new(&store)), 2);
+    assert!(ok(restarted.recluster(&mut store)).changed >= 2);
+    let later = campaign_of(&store, "c1-7");
+    assert!(later.is_some() && later == campaign_of(&store, "c1-0"), "{later:?}");
+}
+
+fn campaign_of(store: &SqliteStore, id: &str) -> Option<String> {
+    ok(store.message(id)).and_then(|m| m.campaign)
+}
+
+fn by_campaign(store: &SqliteStore, member: &str) -> Vec<StoredMessage> {
+    let campaign = campaign_of(store, member);
+    assert!(campaign.is_some(), "{member} has a campaign");
+    ok(store.messages(&MessageQuery { campaign, ..Default::default() }, 1000))
+}
+
+#[test]
+fn the_worker_follows_a_live_store() {
+    let dir = ok(tempfile::tempdir());
+    let db = dir.path().join("s.db");
+    let mut store = ok(SqliteStore::open(&db));
+    let worker = ok(Worker::start(WorkerConfig::new(db.clone()), Arc::new(ok(Engine::builtin()))));
+    ok(store.insert_batch(&wave(0, 4, 0)));
+    // A generous deadline, not a timing assertion: the worker polls every 50 ms.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let clustered = ok(store.cursor(CLUSTERED_CURSOR));
+        let done = all(&store);
+        if done.len() == 4 && clustered >= 4 && done.iter().all(|m| m.campaign.is_some()) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "worker did not catch up: {done:?}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let stats = worker.stats();
+    worker.stop();
+    assert_eq!(stats.messages_analysed.load(std::sync::atomic::Ordering::Relaxed), 4);
+    assert!(stats.clustering_passes.load(std::sync::atomic::Ordering::Relaxed) >= 1);
+}
