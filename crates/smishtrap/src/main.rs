@@ -20,6 +20,10 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Run everything on one data directory: sensor, continuous analysis and web console
+    Run(cmd::run::Args),
+    /// Analyse SMS record files into a data directory for the console (then cluster them)
+    Import(cmd::import::Args),
     /// Run a router honeypot sensor until SIGINT or SIGTERM
     Sensor(cmd::sensor::Args),
     /// List the personas a sensor can take
@@ -46,6 +50,8 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
     let result = match cli.command {
+        Command::Run(args) => cmd::run::run(args),
+        Command::Import(args) => cmd::import::run(args),
         Command::Sensor(args) => cmd::sensor::run(args),
         Command::Personas(args) => cmd::sensor::personas(args),
         Command::Events(args) => cmd::events::run(args),

@@ -15,7 +15,7 @@ use rayon::prelude::*;
 use smishtrap_intel::campaign::{
     self, Assignment, Campaign, CampaignInput, Config, defang_text, sanitise,
 };
-use smishtrap_intel::{AnalyzeOptions, Catalog, Cues, Engine, Model, Phase};
+use smishtrap_intel::{AnalyzeOptions, Engine, Phase};
 
 use super::analyze::{Work, read_all};
 use crate::input::Source;
@@ -73,17 +73,7 @@ pub(crate) struct Loaded {
 }
 
 fn engine(args: &InputArgs) -> anyhow::Result<Engine> {
-    let mut extra = Vec::new();
-    for path in &args.brands {
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("reading brand catalog {}", path.display()))?;
-        extra.push((path.display().to_string(), text));
-    }
-    let refs: Vec<(&str, &str)> = extra.iter().map(|(n, t)| (n.as_str(), t.as_str())).collect();
-    let catalog = Catalog::with_extensions(&refs).context("loading the brand catalog")?;
-    let cues = Cues::builtin().context("loading the cue vocabulary")?;
-    let model = Model::builtin().context("loading the text model")?;
-    Ok(Engine::new(catalog, cues, Some(model)))
+    super::engine(&args.brands)
 }
 
 #[allow(clippy::print_stderr, reason = "per-record problems go to stderr, as in analyze")]

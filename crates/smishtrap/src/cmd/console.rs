@@ -59,7 +59,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
 /// The start-up contract on stderr: where the console is and how to log in. The token is
 /// printed only when it was just generated (nobody else knows it yet).
 #[allow(clippy::print_stderr, reason = "the bound address and login URL are the start-up contract")]
-fn announce(local: SocketAddr, token: &smishtrap_web::Token, origin: &TokenOrigin) {
+pub(crate) fn announce(local: SocketAddr, token: &smishtrap_web::Token, origin: &TokenOrigin) {
     eprintln!("console listening on http://{local}/");
     match origin {
         TokenOrigin::Generated(path) => {

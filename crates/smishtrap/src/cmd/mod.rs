@@ -5,6 +5,8 @@ pub(crate) mod campaigns;
 pub(crate) mod console;
 pub(crate) mod events;
 pub(crate) mod export;
+pub(crate) mod import;
+pub(crate) mod run;
 pub(crate) mod sensor;
 
 /// Resolves on SIGINT (Ctrl-C) or SIGTERM, whichever comes first.
@@ -41,4 +43,21 @@ pub(crate) fn parse_region(region: Option<&str>) -> anyhow::Result<Option<String
         }
         None => Ok(None),
     }
+}
+
+/// The shipped engine plus the user's extra brand catalogs.
+pub(crate) fn engine(brands: &[std::path::PathBuf]) -> anyhow::Result<smishtrap_intel::Engine> {
+    use anyhow::Context;
+    let mut extra = Vec::new();
+    for path in brands {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("reading brand catalog {}", path.display()))?;
+        extra.push((path.display().to_string(), text));
+    }
+    let refs: Vec<(&str, &str)> = extra.iter().map(|(n, t)| (n.as_str(), t.as_str())).collect();
+    let catalog =
+        smishtrap_intel::Catalog::with_extensions(&refs).context("loading the brand catalog")?;
+    let cues = smishtrap_intel::Cues::builtin().context("loading the cue vocabulary")?;
+    let model = smishtrap_intel::Model::builtin().context("loading the text model")?;
+    Ok(smishtrap_intel::Engine::new(catalog, cues, Some(model)))
 }

@@ -10,12 +10,15 @@ use std::sync::atomic::Ordering;
 
 use anyhow::{Context, bail};
 use serde::Deserialize;
-use smishtrap_bus::{JsonlSink, JsonlSinkConfig, Pipeline, PipelineConfig, Sink};
+use smishtrap_bus::{
+    JsonlSink, JsonlSinkConfig, Pipeline, PipelineConfig, PipelineHandle, Publisher, Sink,
+};
+use smishtrap_event::{HEARTBEAT_PERIOD, SensorStatus};
 use smishtrap_sensor::{
     Counters, Device, Identity, Limits, Listener, PersonaSet, Seed, StateLimits,
 };
 
-const DEFAULT_PERSONA: &str = "milesight-ur32l";
+pub(crate) const DEFAULT_PERSONA: &str = "milesight-ur32l";
 
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
@@ -49,26 +52,32 @@ pub(crate) struct PersonasArgs {
     personas: Option<PathBuf>,
 }
 
-/// The `--config` file.
+/// The `--config` file (shared with `run`, which also reads `[console]` and `[analysis]`).
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct ConfigFile {
+pub(crate) struct ConfigFile {
     sensor_name: Option<String>,
-    data: Option<PathBuf>,
+    pub(crate) data: Option<PathBuf>,
     personas: Option<PathBuf>,
     #[serde(default)]
-    listener: Vec<ListenerConfig>,
+    pub(crate) listener: Vec<ListenerConfig>,
     #[serde(default)]
     limits: Limits,
     #[serde(default)]
     state: StateLimits,
     #[serde(default)]
     storage: StorageConfig,
+    /// Read by `run` only.
+    #[serde(default)]
+    pub(crate) console: super::run::ConsoleConfig,
+    /// Read by `run` only.
+    #[serde(default)]
+    pub(crate) analysis: super::run::AnalysisConfig,
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct ListenerConfig {
+pub(crate) struct ListenerConfig {
     listen: SocketAddr,
     persona: String,
 }
@@ -98,7 +107,7 @@ impl Default for StorageConfig {
     }
 }
 
-fn load_config(path: &Path) -> anyhow::Result<ConfigFile> {
+pub(crate) fn load_config(path: &Path) -> anyhow::Result<ConfigFile> {
     let shown = path.display();
     let text = std::fs::read_to_string(path).with_context(|| format!("{shown}: cannot read"))?;
     let config: ConfigFile = toml::from_str(&text).map_err(|e| {
@@ -178,109 +187,292 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         Some(path) => load_config(path)?,
         None => ConfigFile::default(),
     };
-    let personas = persona_set(args.personas.as_deref().or(config.personas.as_deref()))?;
-    // Where each listener was declared, for error messages.
     let config_name = args.config.as_ref().map(|p| p.display().to_string()).unwrap_or_default();
-    let mut origins: Vec<String> = (0..config.listener.len())
-        .map(|i| format!("{config_name}: listener[{i}].persona"))
-        .collect();
-    let mut wanted: Vec<(SocketAddr, String)> =
-        config.listener.iter().map(|l| (l.listen, l.persona.clone())).collect();
+    let mut wanted = Vec::new();
     if let Some(listen) = args.listen {
-        wanted.push((listen, args.persona.clone().unwrap_or_else(|| DEFAULT_PERSONA.to_owned())));
-        origins.push("--persona".to_owned());
-    } else if args.persona.is_some() && wanted.is_empty() {
+        wanted.push((
+            listen,
+            args.persona.clone().unwrap_or_else(|| DEFAULT_PERSONA.to_owned()),
+            "--persona".to_owned(),
+        ));
+    } else if args.persona.is_some() && config.listener.is_empty() {
         bail!("--persona needs --listen");
     }
-    if wanted.is_empty() {
-        bail!("nothing to listen on: give --listen ADDR or [[listener]] entries in --config");
-    }
-    for ((_, name), origin) in wanted.iter().zip(&origins) {
-        if personas.get(name).is_none() {
-            bail!("{origin}: unknown persona {name:?} (known: {})", personas.names().join(", "));
-        }
-    }
-    let Some(data) = args.data.clone().or(config.data.clone()) else {
-        bail!("no data directory: give --data DIR or `data` in --config");
-    };
-    let sensor = sensor_name(args.sensor_name.clone().or(config.sensor_name.clone()))?;
+    let setup = SensorSetup::resolve(
+        config,
+        &config_name,
+        wanted,
+        args.personas.as_deref(),
+        args.data.clone(),
+        args.sensor_name.clone(),
+    )?;
     if args.check_config {
         let mut out = std::io::stdout().lock();
-        for (addr, name) in &wanted {
+        for (addr, name) in &setup.wanted {
             writeln!(out, "{addr}\t{name}")?;
         }
         return Ok(ExitCode::SUCCESS);
     }
-    std::fs::create_dir_all(&data)
-        .with_context(|| format!("{}: cannot create the data directory", data.display()))?;
-    let seed = Seed::load_or_create(&data)?;
-    let primary = primary_sink(&data)?;
-    let secondary = secondary_sinks(&data, &config.storage)?;
-    let (publisher, pipeline) = Pipeline::start(
-        primary,
-        secondary,
-        PipelineConfig {
-            queue_capacity: config.storage.queue_capacity,
-            max_batch: config.storage.max_batch,
-        },
-    )
-    .context("cannot start the event writer")?;
+    let recording = Recording::start(&setup)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("cannot start the runtime")?;
-    let counters = Arc::new(Counters::default());
-    let limits = config.limits;
-    let state = config.state;
     let served = runtime.block_on(async {
+        let listeners = setup.bind().await?;
+        recording.heartbeat_listeners(&listeners);
+        smishtrap_sensor::serve(
+            listeners,
+            &setup.name,
+            setup.limits,
+            recording.publisher(),
+            recording.counters.clone(),
+            shutdown_signal(),
+        )
+        .await;
+        anyhow::Ok(())
+    });
+    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+    recording.finish();
+    served?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A sensor's settings once flags and the config file are merged and checked.
+#[derive(Debug)]
+pub(crate) struct SensorSetup {
+    pub(crate) data: PathBuf,
+    pub(crate) name: String,
+    /// Address and persona of every listener.
+    pub(crate) wanted: Vec<(SocketAddr, String)>,
+    personas: PersonaSet,
+    limits: Limits,
+    state: StateLimits,
+    storage: StorageConfig,
+}
+
+impl SensorSetup {
+    /// Merges the listeners of the config file with `extra` (address, persona, where it was
+    /// given), checks every persona exists and resolves data directory and sensor name.
+    pub(crate) fn resolve(
+        config: ConfigFile,
+        config_name: &str,
+        extra: Vec<(SocketAddr, String, String)>,
+        personas_dir: Option<&Path>,
+        data: Option<PathBuf>,
+        sensor_name_flag: Option<String>,
+    ) -> anyhow::Result<SensorSetup> {
+        let personas = persona_set(personas_dir.or(config.personas.as_deref()))?;
+        let mut wanted: Vec<(SocketAddr, String, String)> = config
+            .listener
+            .iter()
+            .enumerate()
+            .map(|(i, l)| {
+                (l.listen, l.persona.clone(), format!("{config_name}: listener[{i}].persona"))
+            })
+            .collect();
+        wanted.extend(extra);
+        if wanted.is_empty() {
+            bail!("nothing to listen on: give --listen ADDR or [[listener]] entries in --config");
+        }
+        for (_, name, origin) in &wanted {
+            if personas.get(name).is_none() {
+                bail!(
+                    "{origin}: unknown persona {name:?} (known: {})",
+                    personas.names().join(", ")
+                );
+            }
+        }
+        let Some(data) = data.or(config.data.clone()) else {
+            bail!("no data directory: give --data DIR or `data` in --config");
+        };
+        let name = sensor_name(sensor_name_flag.or(config.sensor_name.clone()))?;
+        Ok(SensorSetup {
+            data,
+            name,
+            wanted: wanted.into_iter().map(|(addr, persona, _)| (addr, persona)).collect(),
+            personas,
+            limits: config.limits,
+            state: config.state,
+            storage: config.storage,
+        })
+    }
+
+    /// Binds every listener with its persona and identity, printing the start-up contract.
+    pub(crate) async fn bind(&self) -> anyhow::Result<Vec<Listener>> {
+        let seed = Seed::load_or_create(&self.data)?;
         let mut listeners = Vec::new();
-        for (addr, name) in &wanted {
-            let Some(persona) = personas.get(name) else { continue };
+        for (addr, name) in &self.wanted {
+            let Some(persona) = self.personas.get(name) else { continue };
             let socket = smishtrap_sensor::bind(*addr)
                 .await
                 .with_context(|| format!("cannot listen on {addr}"))?;
             let local = socket.local_addr()?;
             let identity = Identity::derive(&seed, persona);
-            let device = Arc::new(Device::new(persona.clone(), identity, state));
+            let device = Arc::new(Device::new(persona.clone(), identity, self.state));
             #[allow(clippy::print_stderr, reason = "the bound address is the start-up contract")]
             {
                 eprintln!("listening on {local} persona={name}");
             }
             listeners.push(Listener { socket, device });
         }
-        smishtrap_sensor::serve(
-            listeners,
-            &sensor,
-            limits,
-            publisher,
-            counters.clone(),
-            shutdown_signal(),
-        )
-        .await;
-        anyhow::Ok(())
-    });
-    // The publisher was moved into `serve` and dropped with the connections; the writer now
-    // drains the queue and flushes every sink.
-    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
-    let stats = pipeline.join();
-    served?;
-    tracing::info!(
-        requests = counters.requests.load(Ordering::Relaxed),
-        malformed = counters.malformed.load(Ordering::Relaxed),
-        refused_connections = counters.refused_connections.load(Ordering::Relaxed),
-        recorded = stats.recorded,
-        not_recorded = stats.not_recorded,
-        secondary_failures = stats.secondary_failures,
-        secondary_dropped = stats.secondary_dropped,
-        "sensor stopped"
-    );
-    if stats.not_recorded > 0 {
-        tracing::error!(
-            not_recorded = stats.not_recorded,
-            "some answered requests were not recorded"
-        );
+        Ok(listeners)
     }
-    Ok(ExitCode::SUCCESS)
+
+    pub(crate) fn limits(&self) -> Limits {
+        self.limits
+    }
+}
+
+/// The event pipeline of a running sensor, its counters and its heartbeat.
+pub(crate) struct Recording {
+    publisher: Option<Publisher>,
+    pipeline: PipelineHandle,
+    pub(crate) counters: Arc<Counters>,
+    heartbeat: Heartbeat,
+}
+
+impl Recording {
+    /// Creates the data directory and starts the writer (SQLite primary, JSONL secondary)
+    /// and the heartbeat.
+    pub(crate) fn start(setup: &SensorSetup) -> anyhow::Result<Recording> {
+        let data = &setup.data;
+        std::fs::create_dir_all(data)
+            .with_context(|| format!("{}: cannot create the data directory", data.display()))?;
+        let primary = primary_sink(data)?;
+        let secondary = secondary_sinks(data, &setup.storage)?;
+        let (publisher, pipeline) = Pipeline::start(
+            primary,
+            secondary,
+            PipelineConfig {
+                queue_capacity: setup.storage.queue_capacity,
+                max_batch: setup.storage.max_batch,
+            },
+        )
+        .context("cannot start the event writer")?;
+        let counters = Arc::new(Counters::default());
+        let heartbeat = Heartbeat::start(
+            &smishtrap_store::db_path(data),
+            &setup.name,
+            publisher.clone(),
+            counters.clone(),
+        )?;
+        Ok(Recording { publisher: Some(publisher), pipeline, counters, heartbeat })
+    }
+
+    /// A publisher for the server (the writer ends when every publisher is gone).
+    pub(crate) fn publisher(&self) -> Publisher {
+        match &self.publisher {
+            Some(p) => p.clone(),
+            None => unreachable!("the publisher is only taken by finish"),
+        }
+    }
+
+    /// Tells the heartbeat which listeners are up.
+    pub(crate) fn heartbeat_listeners(&self, listeners: &[Listener]) {
+        let names = listeners
+            .iter()
+            .map(|l| {
+                let addr = l.socket.local_addr().map(|a| a.to_string()).unwrap_or_default();
+                format!("{}@{addr}", l.device.persona.name)
+            })
+            .collect();
+        self.heartbeat.set_listeners(names);
+    }
+
+    /// Stops the heartbeat (writing a last, `stopped` status), drains and flushes the writer
+    /// and logs the totals. Call after the server returned.
+    pub(crate) fn finish(mut self) {
+        self.heartbeat.stop();
+        drop(self.publisher.take());
+        let stats = self.pipeline.join();
+        let counters = &self.counters;
+        tracing::info!(
+            requests = counters.requests.load(Ordering::Relaxed),
+            malformed = counters.malformed.load(Ordering::Relaxed),
+            refused_connections = counters.refused_connections.load(Ordering::Relaxed),
+            recorded = stats.recorded,
+            not_recorded = stats.not_recorded,
+            secondary_failures = stats.secondary_failures,
+            secondary_dropped = stats.secondary_dropped,
+            "sensor stopped"
+        );
+        if stats.not_recorded > 0 {
+            tracing::error!(
+                not_recorded = stats.not_recorded,
+                "some answered requests were not recorded"
+            );
+        }
+    }
+}
+
+/// Writes the sensor's [`SensorStatus`] into the store every [`HEARTBEAT_PERIOD`] from its
+/// own thread and connection (the request path never waits for it).
+struct Heartbeat {
+    stop: Option<std::sync::mpsc::Sender<()>>,
+    listeners: Arc<std::sync::Mutex<Vec<String>>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Heartbeat {
+    fn start(
+        db: &Path,
+        sensor: &str,
+        publisher: Publisher,
+        counters: Arc<Counters>,
+    ) -> anyhow::Result<Heartbeat> {
+        let mut store = smishtrap_store::SqliteStore::open(db)
+            .with_context(|| format!("{}: cannot open the event store", db.display()))?;
+        let listeners = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let (stop, stopped) = std::sync::mpsc::channel::<()>();
+        let started_at = chrono::Utc::now();
+        let sensor = sensor.to_owned();
+        let shown = listeners.clone();
+        let thread = std::thread::Builder::new()
+            .name("sensor-heartbeat".into())
+            .spawn(move || {
+                loop {
+                    let done = !matches!(
+                        stopped.recv_timeout(HEARTBEAT_PERIOD),
+                        Err(std::sync::mpsc::RecvTimeoutError::Timeout)
+                    );
+                    let stats = publisher.stats();
+                    let status = SensorStatus {
+                        sensor: sensor.clone(),
+                        listeners: shown.lock().map(|l| l.clone()).unwrap_or_default(),
+                        started_at,
+                        updated_at: chrono::Utc::now(),
+                        events_recorded: stats.recorded,
+                        events_not_recorded: stats.not_recorded
+                            + stats.secondary_dropped
+                            + counters.refused_connections.load(Ordering::Relaxed),
+                        stopped: done,
+                    };
+                    if let Err(err) = store.put_sensor_status(&status) {
+                        tracing::warn!(error = %err, "cannot write the sensor status");
+                    }
+                    if done {
+                        return;
+                    }
+                }
+            })
+            .context("cannot start the heartbeat")?;
+        Ok(Heartbeat { stop: Some(stop), listeners, thread: Some(thread) })
+    }
+
+    fn set_listeners(&self, names: Vec<String>) {
+        if let Ok(mut l) = self.listeners.lock() {
+            *l = names;
+        }
+    }
+
+    /// Writes the last status and ends the thread (dropping its publisher).
+    fn stop(&mut self) {
+        drop(self.stop.take());
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
 }
 
 async fn shutdown_signal() {

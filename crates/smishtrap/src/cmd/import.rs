@@ -1,0 +1,184 @@
+//! `smishtrap import FILE...`: SMS records from files (router outbox dumps, telco exports)
+//! analysed into the data directory's store, where `run` and `console` show them; then one
+//! clustering pass so their campaigns are there even without a running `run`.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use rayon::prelude::*;
+use smishtrap_analyst::{Clusterer, import_id, message_of};
+use smishtrap_intel::campaign::Config;
+use smishtrap_intel::{AnalyzeOptions, Engine};
+use smishtrap_store::{NewMessage, SqliteStore};
+
+use crate::input::{self, Item, RawItem, Source};
+
+/// Records analysed and stored per transaction.
+const CHUNK: usize = 2048;
+/// Problems printed before only counting the rest.
+const MAX_PRINTED_PROBLEMS: u64 = 100;
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct Args {
+    /// SMS record files: JSONL, or CSV/TSV with a header; `-` reads standard input
+    #[arg(value_name = "FILE", required = true)]
+    files: Vec<String>,
+    /// Data directory to import into (the one `run` and `console` use)
+    #[arg(long, value_name = "DIR", default_value = "./smishtrap-data")]
+    data: PathBuf,
+    /// Extra brand catalog (TOML); repeatable
+    #[arg(long = "brands", value_name = "FILE")]
+    brands: Vec<PathBuf>,
+    /// Region (ISO 3166-1 alpha-2) for national numbers of records without router_country
+    #[arg(long, value_name = "CC")]
+    default_region: Option<String>,
+    /// Exit 0 even when some records were malformed (they are still reported)
+    #[arg(long)]
+    allow_bad: bool,
+    /// Skip the clustering pass at the end (a running `run` clusters new messages itself)
+    #[arg(long)]
+    no_cluster: bool,
+}
+
+#[derive(Debug, Default)]
+struct Totals {
+    records: u64,
+    new: u64,
+    bad: u64,
+    printed: u64,
+}
+
+pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let options =
+        AnalyzeOptions { default_region: super::parse_region(args.default_region.as_deref())? };
+    let engine = super::engine(&args.brands)?;
+    std::fs::create_dir_all(&args.data)
+        .with_context(|| format!("{}: cannot create the data directory", args.data.display()))?;
+    let db = smishtrap_store::db_path(&args.data);
+    let mut store = SqliteStore::open(&db)
+        .with_context(|| format!("{}: cannot open the store", db.display()))?;
+    let progress = progress_bar();
+    let started = chrono::Utc::now().timestamp_micros();
+    let mut totals = Totals::default();
+    let mut unreadable = Vec::new();
+    for file in &args.files {
+        let source = Source::parse(file);
+        let name = source.name();
+        if let Some(pb) = &progress {
+            pb.set_message(name.clone());
+        }
+        let items = match input::open_raw(&source) {
+            Ok(items) => items,
+            Err(err) => {
+                report(progress.as_ref(), &format!("error: {err:#}"));
+                unreadable.push(name);
+                continue;
+            }
+        };
+        let mut chunk: Vec<RawItem> = Vec::with_capacity(CHUNK);
+        let mut items = items.peekable();
+        while items.peek().is_some() {
+            chunk.extend(items.by_ref().take(CHUNK));
+            let batch = std::mem::take(&mut chunk);
+            let analysed: Vec<Result<NewMessage, (u64, String)>> = batch
+                .into_par_iter()
+                .map(|raw| analyse(raw.parse(), &engine, &options, started))
+                .collect();
+            let mut messages = Vec::with_capacity(analysed.len());
+            for item in analysed {
+                match item {
+                    Ok(message) => messages.push(message),
+                    Err((line, message)) => {
+                        totals.bad += 1;
+                        if totals.printed < MAX_PRINTED_PROBLEMS {
+                            totals.printed += 1;
+                            report(progress.as_ref(), &format!("error: {name}:{line}: {message}"));
+                        }
+                    }
+                }
+            }
+            totals.records += messages.len() as u64;
+            totals.new += store
+                .insert_messages(&messages, None)
+                .with_context(|| format!("{}: cannot store messages of {name}", db.display()))?
+                as u64;
+            if let Some(pb) = &progress {
+                pb.set_position(totals.records);
+            }
+        }
+    }
+    if let Some(pb) = &progress {
+        pb.finish_and_clear();
+    }
+    let mut campaigns = None;
+    if !args.no_cluster {
+        let mut clusterer = Clusterer::new(Config::default());
+        clusterer.load_new(&store).context("reading stored messages for clustering")?;
+        let pass = clusterer.recluster(&mut store).context("clustering stored messages")?;
+        campaigns = Some(pass.campaigns);
+    }
+    summary(&args, &totals, campaigns);
+    if !unreadable.is_empty() {
+        anyhow::bail!("could not read {}", unreadable.join(", "));
+    }
+    if totals.bad > 0 && !args.allow_bad {
+        return Ok(ExitCode::from(1));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The store row of one input item, or its line and problem.
+fn analyse(
+    item: Item,
+    engine: &Engine,
+    options: &AnalyzeOptions,
+    started: i64,
+) -> Result<NewMessage, (u64, String)> {
+    match item {
+        Item::Record { record, line, warning: _ } => {
+            let id = import_id(&record, line);
+            let analysis = engine.analyze(&record, id, options);
+            Ok(message_of(&record, &analysis, "import", None, started))
+        }
+        Item::Bad { line, message } => Err((line, message)),
+    }
+}
+
+fn progress_bar() -> Option<indicatif::ProgressBar> {
+    std::io::stderr().is_terminal().then(|| {
+        let pb = indicatif::ProgressBar::new_spinner();
+        pb.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{spinner} {pos} messages imported ({per_sec}) {elapsed} {wide_msg}",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+        );
+        pb.enable_steady_tick(std::time::Duration::from_millis(200));
+        pb
+    })
+}
+
+#[allow(clippy::print_stderr, reason = "per-record problems go to stderr, as in analyze")]
+fn report(progress: Option<&indicatif::ProgressBar>, line: &str) {
+    match progress {
+        Some(pb) => pb.suspend(|| eprintln!("{line}")),
+        None => eprintln!("{line}"),
+    }
+}
+
+#[allow(clippy::print_stderr, reason = "the import summary is for the person running it")]
+fn summary(args: &Args, totals: &Totals, campaigns: Option<usize>) {
+    let old = totals.records - totals.new;
+    eprintln!(
+        "imported {} messages into {} ({} new, {old} already stored, {} malformed)",
+        totals.records,
+        args.data.display(),
+        totals.new,
+        totals.bad
+    );
+    if let Some(n) = campaigns {
+        eprintln!("{n} campaigns in the store");
+    }
+}

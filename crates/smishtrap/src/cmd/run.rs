@@ -1,0 +1,230 @@
+//! `smishtrap run`: the whole system in one process on one data directory: a sensor, the
+//! continuous analysis of what it captures (and of what `import` adds), and the console.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::{Context, bail};
+use serde::Deserialize;
+use smishtrap_analyst::{Worker, WorkerConfig};
+use smishtrap_intel::AnalyzeOptions;
+use smishtrap_web::token;
+use smishtrap_web::{Console, ConsoleConfig as WebConfig};
+
+use super::sensor::{ConfigFile, DEFAULT_PERSONA, Recording, SensorSetup, load_config};
+
+const DEFAULT_DATA: &str = "./smishtrap-data";
+const DEFAULT_SENSOR_LISTEN: &str = "127.0.0.1:8080";
+const DEFAULT_CONSOLE_LISTEN: &str = "127.0.0.1:9090";
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct Args {
+    /// Data directory: event store, analysed messages, campaigns, console token
+    #[arg(long, value_name = "DIR")]
+    data: Option<PathBuf>,
+    /// Sensor address (repeatable; default 127.0.0.1:8080 when the config names none)
+    #[arg(long = "sensor-listen", value_name = "ADDR")]
+    sensor_listen: Vec<SocketAddr>,
+    /// Persona of the --sensor-listen at the same position (one persona applies to all;
+    /// default milesight-ur32l)
+    #[arg(long = "persona", value_name = "NAME")]
+    persona: Vec<String>,
+    /// Console address (default 127.0.0.1:9090; put TLS in front of anything but loopback)
+    #[arg(long, value_name = "ADDR")]
+    console_listen: Option<SocketAddr>,
+    /// Console access token (16 to 256 visible ASCII characters); without it the token in
+    /// DIR/console-token is used, generated on first start
+    #[arg(long, value_name = "TOKEN")]
+    console_token: Option<String>,
+    /// TOML configuration: the sensor's format plus [console] and [analysis]; flags override it
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Directory of extra persona files
+    #[arg(long, value_name = "DIR")]
+    personas: Option<PathBuf>,
+    /// Name recorded in every event (default: the host name)
+    #[arg(long, value_name = "NAME")]
+    sensor_name: Option<String>,
+    /// Region (ISO 3166-1 alpha-2) for national numbers of records without router_country
+    #[arg(long, value_name = "CC")]
+    default_region: Option<String>,
+    /// Extra brand catalog (TOML); repeatable
+    #[arg(long = "brands", value_name = "FILE")]
+    brands: Vec<PathBuf>,
+}
+
+/// `[console]` of the config file.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ConsoleConfig {
+    listen: Option<SocketAddr>,
+    token: Option<String>,
+    session_hours: Option<u64>,
+}
+
+/// `[analysis]` of the config file.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct AnalysisConfig {
+    default_region: Option<String>,
+    #[serde(default)]
+    brands: Vec<PathBuf>,
+}
+
+pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let mut config = match &args.config {
+        Some(path) => load_config(path)?,
+        None => ConfigFile::default(),
+    };
+    let config_name = args.config.as_ref().map(|p| p.display().to_string()).unwrap_or_default();
+    let console_cfg = std::mem::take(&mut config.console);
+    let analysis_cfg = std::mem::take(&mut config.analysis);
+    let extra = sensor_listeners(&args, config.listener.is_empty())?;
+    let data = args.data.clone().or(config.data.clone()).unwrap_or_else(|| DEFAULT_DATA.into());
+    let setup = SensorSetup::resolve(
+        config,
+        &config_name,
+        extra,
+        args.personas.as_deref(),
+        Some(data.clone()),
+        args.sensor_name.clone(),
+    )?;
+    let console_listen = match args.console_listen.or(console_cfg.listen) {
+        Some(addr) => addr,
+        None => DEFAULT_CONSOLE_LISTEN.parse().context("default console address")?,
+    };
+    for (sensor, _) in &setup.wanted {
+        if clash(sensor, &console_listen) {
+            bail!("the console ({console_listen}) cannot listen on a sensor port ({sensor})");
+        }
+    }
+    let session_hours = console_cfg.session_hours.unwrap_or(12);
+    if !(1..=720).contains(&session_hours) {
+        bail!("{config_name}: console.session_hours: expected 1 to 720");
+    }
+    let region = args.default_region.clone().or(analysis_cfg.default_region);
+    let options = AnalyzeOptions { default_region: super::parse_region(region.as_deref())? };
+    let mut brands = analysis_cfg.brands;
+    brands.extend(args.brands.iter().cloned());
+    let engine = Arc::new(super::engine(&brands)?);
+
+    let recording = Recording::start(&setup)?;
+    let (token, origin) = token::load_or_create(
+        &data,
+        args.console_token.as_deref().or(console_cfg.token.as_deref()),
+    )
+    .context("cannot set up the console token")?;
+    let db = smishtrap_store::db_path(&data);
+    let mut worker_config = WorkerConfig::new(db);
+    worker_config.options = options;
+    let worker = Worker::start(worker_config, engine).context("cannot start the analysis")?;
+    let mut web = WebConfig::new(&data, token.clone());
+    web.session_ttl = std::time::Duration::from_secs(session_hours * 3600);
+    let console = Console::start(web).context("cannot start the console")?;
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the runtime")?;
+    let served = runtime.block_on(async {
+        let listeners = setup.bind().await?;
+        recording.heartbeat_listeners(&listeners);
+        let console_socket = tokio::net::TcpListener::bind(console_listen)
+            .await
+            .with_context(|| format!("cannot listen on {console_listen}"))?;
+        let local = console_socket.local_addr()?;
+        if !local.ip().is_loopback() {
+            tracing::warn!(%local, "the console listens beyond loopback; put TLS in front of it");
+        }
+        super::console::announce(local, &token, &origin);
+        // One signal stops both servers.
+        let (stop, stopping) = tokio::sync::watch::channel(false);
+        let wait = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+            let _ = rx.wait_for(|stop| *stop).await;
+        };
+        tokio::spawn(async move {
+            super::shutdown_signal().await;
+            tracing::info!("shutting down: finishing in-flight requests");
+            stop.send_replace(true);
+        });
+        let sensor = smishtrap_sensor::serve(
+            listeners,
+            &setup.name,
+            setup.limits(),
+            recording.publisher(),
+            recording.counters.clone(),
+            wait(stopping.clone()),
+        );
+        let console_served = smishtrap_web::serve(console_socket, console.state(), wait(stopping));
+        let ((), console_result) = tokio::join!(sensor, console_served);
+        console_result.context("console server failed")
+    });
+    // Open SSE streams never end by themselves: do not wait for them.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+    recording.finish();
+    // Last: the analysis catches up on what the sensor stored until the end of its poll.
+    worker.stop();
+    console.stop();
+    served?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The `--sensor-listen`/`--persona` pairs; the default listener when neither flags nor the
+/// config name one.
+fn sensor_listeners(
+    args: &Args,
+    config_has_none: bool,
+) -> anyhow::Result<Vec<(SocketAddr, String, String)>> {
+    let mut listens = args.sensor_listen.clone();
+    if listens.is_empty() && config_has_none {
+        listens.push(DEFAULT_SENSOR_LISTEN.parse().context("default sensor address")?);
+    }
+    let persona_for = |i: usize| -> anyhow::Result<String> {
+        Ok(match args.persona.len() {
+            0 => DEFAULT_PERSONA.to_owned(),
+            1 => args.persona[0].clone(),
+            n if n == listens.len() => args.persona[i].clone(),
+            n => bail!("--persona given {n} times for {} --sensor-listen", listens.len()),
+        })
+    };
+    if listens.is_empty() && !args.persona.is_empty() {
+        bail!("--persona needs --sensor-listen");
+    }
+    listens
+        .iter()
+        .enumerate()
+        .map(|(i, addr)| Ok((*addr, persona_for(i)?, "--persona".to_owned())))
+        .collect()
+}
+
+/// Whether two bind addresses would share a port (same port and overlapping addresses).
+fn clash(a: &SocketAddr, b: &SocketAddr) -> bool {
+    a.port() == b.port()
+        && a.port() != 0
+        && (a.ip() == b.ip() || a.ip().is_unspecified() || b.ip().is_unspecified())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(a: &str, b: &str, expect: bool) {
+        let (a, b): (SocketAddr, SocketAddr) = (
+            a.parse().unwrap_or_else(|e| panic!("{e}")),
+            b.parse().unwrap_or_else(|e| panic!("{e}")),
+        );
+        assert_eq!(clash(&a, &b), expect, "{a} {b}");
+    }
+
+    #[test]
+    fn console_and_sensor_ports_must_not_clash() {
+        check("127.0.0.1:8080", "127.0.0.1:8080", true);
+        check("0.0.0.0:8080", "127.0.0.1:8080", true);
+        check("127.0.0.1:8080", "[::]:8080", true);
+        check("127.0.0.1:8080", "127.0.0.2:8080", false);
+        check("127.0.0.1:8080", "127.0.0.1:9090", false);
+        check("127.0.0.1:0", "127.0.0.1:0", false);
+    }
+}
