@@ -1,4 +1,4 @@
-//! Start the real `smishtrap console` binary on an ephemeral loopback port.
+//! Start the real `smishtrap console` (or `smishtrap run`) binary on ephemeral loopback ports.
 
 #![allow(dead_code, unreachable_pub, reason = "test helpers shared by several test binaries")]
 
@@ -18,17 +18,31 @@ pub struct ConsoleProcess {
     /// The `log in:` line of the start-up banner.
     pub login_line: String,
     pub stderr: Arc<Mutex<String>>,
+    /// The first sensor listener (`run` only).
+    pub sensor: Option<SocketAddr>,
 }
 
 impl ConsoleProcess {
     /// Starts `smishtrap console --data DIR --listen 127.0.0.1:0 ARGS` and waits for its banner.
     pub fn start(data: &Path, args: &[&str]) -> ConsoleProcess {
+        let mut all = vec!["console", "--listen", "127.0.0.1:0"];
+        all.extend_from_slice(args);
+        ConsoleProcess::spawn(data, &all)
+    }
+
+    /// Starts `smishtrap run --data DIR` with sensor and console on ephemeral ports.
+    pub fn run(data: &Path, args: &[&str]) -> ConsoleProcess {
+        let mut all =
+            vec!["run", "--sensor-listen", "127.0.0.1:0", "--console-listen", "127.0.0.1:0"];
+        all.extend_from_slice(args);
+        ConsoleProcess::spawn(data, &all)
+    }
+
+    fn spawn(data: &Path, args: &[&str]) -> ConsoleProcess {
         let mut child = Command::new(BIN)
-            .arg("console")
+            .args(args)
             .arg("--data")
             .arg(data)
-            .args(["--listen", "127.0.0.1:0"])
-            .args(args)
             .env("SMISHTRAP_LOG", "warn")
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -40,19 +54,28 @@ impl ConsoleProcess {
         let sink = log.clone();
         std::thread::spawn(move || {
             let mut addr = None;
+            let mut sensor = None;
             for line in BufReader::new(stderr).lines() {
                 let Ok(line) = line else { break };
+                if let Some(rest) = line.strip_prefix("listening on ") {
+                    sensor = sensor.or(rest
+                        .split_whitespace()
+                        .next()
+                        .and_then(|a| a.parse::<SocketAddr>().ok()));
+                }
                 if let Some(rest) = line.strip_prefix("console listening on http://") {
                     addr = rest.trim_end_matches('/').parse::<SocketAddr>().ok();
                 }
                 if line.starts_with("log in: ") {
-                    let _ = tx.send((addr, line.clone()));
+                    let _ = tx.send((addr, sensor, line.clone()));
                 }
                 sink.lock().map(|mut s| s.push_str(&(line + "\n"))).ok();
             }
         });
         match rx.recv_timeout(Duration::from_secs(60)) {
-            Ok((Some(addr), login_line)) => ConsoleProcess { child, addr, login_line, stderr: log },
+            Ok((Some(addr), sensor, login_line)) => {
+                ConsoleProcess { child, addr, login_line, stderr: log, sensor }
+            }
             _ => {
                 let _ = child.kill();
                 let _ = child.wait();

@@ -37,6 +37,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     config.session_ttl = std::time::Duration::from_secs(args.session_hours * 3600);
     let console = Console::start(config).context("cannot start the console")?;
     let served = runtime.block_on(async {
+        let signal = super::shutdown_signal();
         let listener = tokio::net::TcpListener::bind(args.listen)
             .await
             .with_context(|| format!("cannot listen on {}", args.listen))?;
@@ -45,7 +46,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
             tracing::warn!(%local, "the console listens beyond loopback; put TLS in front of it");
         }
         announce(local, &token, &origin);
-        smishtrap_web::serve(listener, console.state(), super::shutdown_signal())
+        smishtrap_web::serve(listener, console.state(), signal)
             .await
             .context("console server failed")
     });

@@ -9,26 +9,36 @@ pub(crate) mod import;
 pub(crate) mod run;
 pub(crate) mod sensor;
 
-/// Resolves on SIGINT (Ctrl-C) or SIGTERM, whichever comes first.
-pub(crate) async fn shutdown_signal() {
+/// Resolves on SIGINT (Ctrl-C) or SIGTERM, whichever comes first. The handlers are installed
+/// when this is called (inside the runtime), not when the future is first polled, so a signal
+/// that arrives right after the start-up banner is not lost (it would kill the process).
+pub(crate) fn shutdown_signal() -> impl std::future::Future<Output = ()> {
     #[cfg(unix)]
-    {
+    let term = {
         use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = term.recv() => {}
+        (signal(SignalKind::terminate()).ok(), signal(SignalKind::interrupt()).ok())
+    };
+    async move {
+        #[cfg(unix)]
+        {
+            let (term, int) = term;
+            let wait = |s: Option<tokio::signal::unix::Signal>| async move {
+                match s {
+                    Some(mut s) => {
+                        s.recv().await;
+                    }
+                    None => std::future::pending::<()>().await,
                 }
-            }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
+            };
+            tokio::select! {
+                _ = wait(term) => {}
+                _ = wait(int) => {}
             }
         }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+        }
     }
 }
 

@@ -129,6 +129,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         .build()
         .context("cannot start the runtime")?;
     let served = runtime.block_on(async {
+        let signal = super::shutdown_signal();
         let listeners = setup.bind().await?;
         recording.heartbeat_listeners(&listeners);
         let console_socket = tokio::net::TcpListener::bind(console_listen)
@@ -145,7 +146,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
             let _ = rx.wait_for(|stop| *stop).await;
         };
         tokio::spawn(async move {
-            super::shutdown_signal().await;
+            signal.await;
             tracing::info!("shutting down: finishing in-flight requests");
             stop.send_replace(true);
         });
@@ -164,7 +165,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     // Open SSE streams never end by themselves: do not wait for them.
     runtime.shutdown_timeout(std::time::Duration::from_secs(1));
     recording.finish();
-    // Last: the analysis catches up on what the sensor stored until the end of its poll.
+    // The analysis resumes from its cursors at the next start.
     worker.stop();
     console.stop();
     served?;

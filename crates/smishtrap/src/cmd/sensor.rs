@@ -219,6 +219,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         .build()
         .context("cannot start the runtime")?;
     let served = runtime.block_on(async {
+        let stop = shutdown_signal();
         let listeners = setup.bind().await?;
         recording.heartbeat_listeners(&listeners);
         smishtrap_sensor::serve(
@@ -227,7 +228,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
             setup.limits,
             recording.publisher(),
             recording.counters.clone(),
-            shutdown_signal(),
+            stop,
         )
         .await;
         anyhow::Ok(())
@@ -475,9 +476,12 @@ impl Heartbeat {
     }
 }
 
-async fn shutdown_signal() {
-    super::shutdown_signal().await;
-    tracing::info!("shutting down: finishing in-flight requests");
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
+    let signal = super::shutdown_signal();
+    async move {
+        signal.await;
+        tracing::info!("shutting down: finishing in-flight requests");
+    }
 }
 
 pub(crate) fn personas(args: PersonasArgs) -> anyhow::Result<ExitCode> {

@@ -1,0 +1,159 @@
+//! `smishtrap run` and `smishtrap import` through the real binary: a send captured by the
+//! sensor becomes an analysed message with its campaign in the store; imports are
+//! idempotent and report bad records with file and line.
+
+mod console_support;
+mod sensor_support;
+
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use console_support::{BIN, ConsoleProcess};
+use serde_json::json;
+use smishtrap_store::{CLUSTERED_CURSOR, MessageQuery, SqliteStore, StoredMessage};
+
+const TOKEN: &str = "run-test-token-0123456789";
+const LURE: &str = "CSAM: uw digitale identiteit verloopt vandaag. Bevestig uw gegevens via \
+                    https://login.csam-be.info/verify om blokkering te voorkomen";
+
+fn send(http: &reqwest::blocking::Client, sensor: std::net::SocketAddr, to: &str, text: &str) {
+    let body = json!({"id": "1", "execute": 1, "function": "send_sms", "values": [{
+        "base": "api_sms", "phone_number": to, "content": text,
+    }]});
+    let response = http.post(format!("http://{sensor}/cgi")).json(&body).send().expect("send_sms");
+    assert!(response.status().is_success());
+}
+
+/// Messages of the store once `n` of them are clustered (generous deadline, not a timing
+/// assertion).
+fn clustered(data: &Path, n: usize) -> Vec<StoredMessage> {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Ok(store) = SqliteStore::open_read_only(&smishtrap_store::db_path(data)) {
+            let messages = store.messages(&MessageQuery::default(), 1000).expect("messages");
+            let cursor = store.cursor(CLUSTERED_CURSOR).expect("cursor");
+            if messages.len() >= n && messages.iter().all(|m| m.seq <= cursor) {
+                return messages;
+            }
+        }
+        assert!(Instant::now() < deadline, "{n} messages were not analysed and clustered");
+        std::thread::sleep(Duration::from_millis(25));
+    }
+}
+
+#[test]
+fn a_captured_send_becomes_an_analysed_message_with_its_campaign() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    let run = ConsoleProcess::run(&data, &["--console-token", TOKEN]);
+    let sensor = run.sensor.expect("sensor address in the banner");
+    let http = sensor_support::client();
+    for i in 0..3 {
+        send(&http, sensor, &format!("+3247012345{i}"), LURE);
+    }
+    send(&http, sensor, "+32470999999", "see you at dinner, love");
+    let messages = clustered(&data, 4);
+    let lures: Vec<&StoredMessage> = messages.iter().filter(|m| m.message.text == LURE).collect();
+    assert_eq!(lures.len(), 3);
+    for m in &lures {
+        assert_eq!(m.message.verdict, "smishing");
+        assert_eq!(m.message.brand.as_deref(), Some("CSAM"));
+        assert_eq!(m.message.country.as_deref(), Some("BE"));
+        assert!(m.message.event_id.is_some());
+        assert_eq!(m.campaign, lures[0].campaign);
+    }
+    assert!(lures[0].campaign.is_some());
+    // The console of the same process answers with the token, and not without it.
+    let health = http.get(run.url("/api/v1/health")).bearer_auth(TOKEN).send().expect("health");
+    assert!(health.status().is_success());
+    let anonymous = http.get(run.url("/api/v1/health")).send().expect("health");
+    assert_eq!(anonymous.status().as_u16(), 401);
+    assert_eq!(run.stop(), Some(0));
+
+    // The heartbeat's last word: stopped, with what was recorded.
+    let store = SqliteStore::open_read_only(&smishtrap_store::db_path(&data)).expect("store");
+    let statuses = store.sensor_statuses().expect("statuses");
+    assert_eq!(statuses.len(), 1, "{statuses:?}");
+    assert!(statuses[0].stopped);
+    assert_eq!(statuses[0].events_recorded, 4);
+    assert_eq!(statuses[0].events_not_recorded, 0);
+}
+
+#[test]
+fn first_start_generates_a_token_and_the_console_never_shares_a_sensor_port() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    let run = ConsoleProcess::run(&data, &[]);
+    assert!(run.login_line.contains("/login?token="), "{}", run.login_line);
+    let stored = std::fs::read_to_string(data.join("console-token")).expect("token file");
+    assert!(run.login_line.contains(stored.trim()));
+    assert_eq!(run.stop(), Some(0));
+    let again = ConsoleProcess::run(&data, &[]);
+    assert!(!again.login_line.contains("token="), "{}", again.login_line);
+    assert_eq!(again.stop(), Some(0));
+
+    let clash = Command::new(BIN)
+        .args(["run", "--sensor-listen", "127.0.0.1:39090", "--console-listen", "127.0.0.1:39090"])
+        .arg("--data")
+        .arg(&data)
+        .output()
+        .expect("run");
+    assert_eq!(clash.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&clash.stderr);
+    assert!(err.contains("cannot listen on a sensor port"), "{err}");
+}
+
+fn import(data: &Path, args: &[&str]) -> (Option<i32>, String) {
+    let out = Command::new(BIN)
+        .arg("import")
+        .arg("--data")
+        .arg(data)
+        .args(args)
+        .env("SMISHTRAP_LOG", "warn")
+        .output()
+        .expect("import");
+    (out.status.code(), String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+#[test]
+fn imports_are_analysed_clustered_and_idempotent() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    let file = dir.path().join("outbox.jsonl");
+    let mut lines = Vec::new();
+    for i in 0..5 {
+        lines.push(
+            json!({"ts": format!("2025-07-22T10:0{i}:00Z"), "to": format!("+3247012345{i}"),
+                   "router": "r1", "text": LURE})
+            .to_string(),
+        );
+    }
+    lines.push("{not json".to_owned());
+    lines.push(json!({"to": "+32470999999", "text": "see you at dinner"}).to_string());
+    std::fs::write(&file, lines.join("\n") + "\n").expect("write");
+    let name = file.to_str().expect("utf-8 path");
+
+    let (code, err) = import(&data, &[name]);
+    assert_eq!(code, Some(1), "a malformed record fails the import: {err}");
+    assert!(err.contains(&format!("{name}:6:")), "names file and line: {err}");
+    assert!(err.contains("6 new"), "{err}");
+
+    let (code, err) = import(&data, &["--allow-bad", name]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(err.contains("0 new, 6 already stored"), "{err}");
+
+    let store = SqliteStore::open_read_only(&smishtrap_store::db_path(&data)).expect("store");
+    let smishing = store
+        .messages(&MessageQuery { verdict: Some("smishing".into()), ..Default::default() }, 100)
+        .expect("messages");
+    assert_eq!(smishing.len(), 5);
+    assert!(smishing.iter().all(|m| m.campaign.is_some() && m.campaign == smishing[0].campaign));
+    assert_eq!(store.count_campaigns().expect("count"), 1);
+    // the record's own time orders the messages
+    assert_eq!(smishing[0].message.ts_micros, 1_753_178_640_000_000);
+
+    let (code, err) = import(&data, &[dir.path().join("missing.jsonl").to_str().unwrap_or("")]);
+    assert_eq!(code, Some(2));
+    assert!(err.contains("missing.jsonl"), "{err}");
+}
