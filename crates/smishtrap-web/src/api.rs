@@ -10,7 +10,7 @@ use std::time::Duration;
 use axum::Json;
 use axum::Router;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, header};
+use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -22,13 +22,14 @@ use smishtrap_event::{Event, EventKind};
 use smishtrap_store::EventFilter;
 use tokio::sync::broadcast::error::RecvError;
 
-use crate::source::Cursor;
+use crate::findings::{Heartbeat, MessageRow, api_campaign, api_message, safe_id, summary};
+use crate::source::{CampaignCursor, Cursor, MessageCursor};
 use crate::view::EventRow;
 use crate::{AppState, WebError};
 
 /// The OpenAPI 3.1 document of this API.
 pub const OPENAPI_JSON: &str = include_str!("openapi.json");
-/// Default and largest page size of `GET /api/v1/events`.
+/// Default and largest page size of the API's lists.
 pub const DEFAULT_LIMIT: usize = 100;
 pub const MAX_LIMIT: usize = 1000;
 /// Most SSE clients at once.
@@ -43,7 +44,307 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/api/v1/events/stream", get(stream))
         .route("/api/v1/events/{id}", get(event))
         .route("/api/v1/sensors", get(sensors))
+        .route("/api/v1/messages", get(messages))
+        .route("/api/v1/messages/{id}", get(message))
+        .route("/api/v1/campaigns", get(campaigns))
+        .route("/api/v1/campaigns/{id}", get(campaign))
+        .route("/api/v1/campaigns/{id}/export", get(campaign_export))
+        .route("/api/v1/exports", get(exports))
         .route("/api/v1/openapi.json", get(openapi))
+}
+
+/// Message search parameters shared by `GET /api/v1/messages` and the Messages page (all
+/// optional).
+#[derive(Debug, Default, Clone, Deserialize)]
+pub struct MessageParams {
+    /// Substring of the text, any case.
+    pub text: Option<String>,
+    /// Prefix of the recipient or sender number (`+32470`).
+    pub number: Option<String>,
+    /// Host name or registrable domain of a link; defanged input is accepted.
+    pub domain: Option<String>,
+    pub brand: Option<String>,
+    pub verdict: Option<String>,
+    pub campaign: Option<String>,
+    /// ISO 3166-1 alpha-2 of the recipient.
+    pub country: Option<String>,
+    pub cursor: Option<String>,
+    pub limit: Option<usize>,
+}
+
+/// The verdicts a message can have.
+pub const VERDICTS: [&str; 3] = ["smishing", "spam", "ham"];
+
+fn nonempty(v: Option<&str>) -> Option<&str> {
+    v.map(str::trim).filter(|s| !s.is_empty())
+}
+
+fn bounded(field: &'static str, v: Option<&str>) -> Result<Option<String>, WebError> {
+    match nonempty(v) {
+        Some(s) if s.len() > smishtrap_store::MAX_QUERY_VALUE_BYTES => {
+            Err(WebError::bad(field, "longer than 256 bytes"))
+        }
+        other => Ok(other.map(str::to_owned)),
+    }
+}
+
+/// A domain as searched: refanged (`csam-be[.]info`, `hxxps://...`), the host of a pasted
+/// URL, lowercase, without a trailing dot.
+pub fn search_domain(raw: &str) -> String {
+    let plain = smishtrap_extract::refang(raw.trim());
+    let mut s: &str = &plain;
+    if let Some((_, rest)) = s.split_once("://") {
+        s = rest;
+    }
+    let s = s.split(['/', '?', '#']).next().unwrap_or("");
+    // user info and port of a pasted URL
+    let s = s.rsplit('@').next().unwrap_or("");
+    let s = match s.rsplit_once(':') {
+        Some((host, port)) if port.bytes().all(|b| b.is_ascii_digit()) => host,
+        _ => s,
+    };
+    s.trim().trim_end_matches('.').to_lowercase()
+}
+
+impl MessageParams {
+    /// The store query these parameters ask for (without the cursor).
+    pub(crate) fn query(&self) -> Result<smishtrap_store::MessageQuery, WebError> {
+        let number = bounded("number", self.number.as_deref())?
+            .map(|n| {
+                n.chars().filter(|c| !matches!(c, ' ' | '-' | '.' | '(' | ')')).collect::<String>()
+            })
+            .filter(|n| !n.is_empty());
+        if let Some(n) = &number {
+            let digits = n.strip_prefix('+').unwrap_or(n);
+            if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(WebError::bad("number", "digits with an optional leading +"));
+            }
+        }
+        let domain = bounded("domain", self.domain.as_deref())?
+            .map(|d| search_domain(&d))
+            .filter(|d| !d.is_empty());
+        let verdict = bounded("verdict", self.verdict.as_deref())?.map(|v| v.to_lowercase());
+        if let Some(v) = &verdict
+            && !VERDICTS.contains(&v.as_str())
+        {
+            return Err(WebError::bad("verdict", "expected smishing, spam or ham"));
+        }
+        let country = bounded("country", self.country.as_deref())?.map(|c| c.to_ascii_uppercase());
+        if let Some(c) = &country
+            && (c.len() != 2 || !c.bytes().all(|b| b.is_ascii_alphabetic()))
+        {
+            return Err(WebError::bad("country", "expected a two-letter country code (BE)"));
+        }
+        Ok(smishtrap_store::MessageQuery {
+            text: bounded("text", self.text.as_deref())?,
+            number,
+            domain,
+            brand: bounded("brand", self.brand.as_deref())?,
+            verdict,
+            campaign: bounded("campaign", self.campaign.as_deref())?,
+            country,
+            before: None,
+        })
+    }
+
+    pub(crate) fn cursor(&self) -> Result<Option<MessageCursor>, WebError> {
+        nonempty(self.cursor.as_deref()).map(MessageCursor::decode).transpose()
+    }
+}
+
+/// Parameters of `GET /api/v1/campaigns` and the Campaigns page.
+#[derive(Debug, Default, Clone, Deserialize)]
+pub struct CampaignParams {
+    pub brand: Option<String>,
+    pub cursor: Option<String>,
+    pub limit: Option<usize>,
+}
+
+impl CampaignParams {
+    pub(crate) fn brand(&self) -> Result<Option<String>, WebError> {
+        bounded("brand", self.brand.as_deref())
+    }
+
+    pub(crate) fn cursor(&self) -> Result<Option<CampaignCursor>, WebError> {
+        nonempty(self.cursor.as_deref()).map(CampaignCursor::decode).transpose()
+    }
+}
+
+fn limit(asked: Option<usize>) -> Result<usize, WebError> {
+    let limit = asked.unwrap_or(DEFAULT_LIMIT);
+    if limit == 0 || limit > MAX_LIMIT {
+        return Err(WebError::bad("limit", format!("must be between 1 and {MAX_LIMIT}")));
+    }
+    Ok(limit)
+}
+
+async fn messages(
+    State(state): State<AppState>,
+    Query(q): Query<MessageParams>,
+) -> Result<Json<serde_json::Value>, WebError> {
+    let query = q.query()?;
+    let cursor = q.cursor()?;
+    let limit = limit(q.limit)?;
+    let source = state.inner.source.clone();
+    let page = blocking(move || source.messages(&query, cursor.as_ref(), limit, None)).await?;
+    let items: Vec<serde_json::Value> = page.messages.iter().map(api_message).collect();
+    Ok(Json(json!({ "messages": items, "next_cursor": page.next.map(|c| c.encode()) })))
+}
+
+async fn message(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<serde_json::Value>, WebError> {
+    let source = state.inner.source.clone();
+    let found = blocking(move || source.message(&id)).await?.ok_or(WebError::NotFound)?;
+    Ok(Json(api_message(&found)))
+}
+
+async fn campaigns(
+    State(state): State<AppState>,
+    Query(q): Query<CampaignParams>,
+) -> Result<Json<serde_json::Value>, WebError> {
+    let brand = q.brand()?;
+    let cursor = q.cursor()?;
+    let limit = limit(q.limit)?;
+    let source = state.inner.source.clone();
+    let page = blocking(move || source.campaigns(brand.as_deref(), cursor.as_ref(), limit)).await?;
+    let items: Vec<serde_json::Value> = page.campaigns.iter().map(api_campaign).collect();
+    Ok(Json(json!({ "campaigns": items, "next_cursor": page.next.map(|c| c.encode()) })))
+}
+
+async fn campaign(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<serde_json::Value>, WebError> {
+    let source = state.inner.source.clone();
+    let found = blocking(move || source.campaign(&id)).await?.ok_or(WebError::NotFound)?;
+    Ok(Json(api_campaign(&found)))
+}
+
+/// Export formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExportFormat {
+    Stix,
+    Misp,
+    Csv,
+    Json,
+}
+
+impl ExportFormat {
+    fn parse(raw: Option<&str>) -> Result<ExportFormat, WebError> {
+        match nonempty(raw).map(str::to_ascii_lowercase).as_deref() {
+            Some("stix") => Ok(ExportFormat::Stix),
+            Some("misp") => Ok(ExportFormat::Misp),
+            Some("csv") => Ok(ExportFormat::Csv),
+            Some("json") => Ok(ExportFormat::Json),
+            _ => Err(WebError::bad("format", "expected stix, misp, csv or json")),
+        }
+    }
+
+    fn extension(self) -> &'static str {
+        match self {
+            ExportFormat::Stix => "stix.json",
+            ExportFormat::Misp => "misp.json",
+            ExportFormat::Csv => "csv",
+            ExportFormat::Json => "json",
+        }
+    }
+}
+
+#[derive(Debug, Default, Clone, Deserialize)]
+pub struct ExportParams {
+    pub format: Option<String>,
+}
+
+/// The export of `campaigns` as a download named `<stem>.<extension>`; `stem` is ours
+/// (fixed words and validated ids), never stored or request text.
+fn export_response(
+    campaigns: &[smishtrap_intel::campaign::Campaign],
+    format: ExportFormat,
+    single: bool,
+    stem: &str,
+) -> Result<Response, WebError> {
+    let producer = smishtrap_export::Producer::default();
+    let to_json = |v: &serde_json::Value| {
+        serde_json::to_vec_pretty(v).map_err(|e| WebError::Internal(format!("encode export: {e}")))
+    };
+    let (content_type, body) = match format {
+        ExportFormat::Stix => {
+            ("application/json", to_json(&smishtrap_export::stix::bundle(campaigns, &producer))?)
+        }
+        ExportFormat::Json => ("application/json", to_json(&smishtrap_export::json(campaigns))?),
+        ExportFormat::Csv => {
+            ("text/csv; charset=utf-8", smishtrap_export::csv::indicators(campaigns))
+        }
+        ExportFormat::Misp => {
+            // One campaign: its own event; all of them: one event holding every campaign
+            // (what a MISP instance imports in one go).
+            let mode = if single {
+                smishtrap_export::misp::Mode::PerCampaign
+            } else {
+                smishtrap_export::misp::Mode::Single
+            };
+            let events = smishtrap_export::misp::events(campaigns, mode, &producer);
+            ("application/json", to_json(events.first().unwrap_or(&serde_json::Value::Null))?)
+        }
+    };
+    let disposition = format!("attachment; filename=\"{stem}.{}\"", format.extension());
+    let disposition = HeaderValue::from_str(&disposition)
+        .map_err(|_| WebError::Internal("export file name is not a header value".into()))?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, HeaderValue::from_static(content_type)),
+            (header::CONTENT_DISPOSITION, disposition),
+        ],
+        body,
+    )
+        .into_response())
+}
+
+/// `GET /api/v1/campaigns/{id}/export?format=`: one campaign as a download.
+pub(crate) async fn campaign_export(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Query(q): Query<ExportParams>,
+) -> Result<Response, WebError> {
+    let format = ExportFormat::parse(q.format.as_deref())?;
+    let source = state.inner.source.clone();
+    let row = blocking(move || source.campaign(&id)).await?.ok_or(WebError::NotFound)?;
+    let campaign = summary(&row).ok_or_else(|| {
+        WebError::Internal(format!("campaign {:?} has an unreadable summary", row.id))
+    })?;
+    // The id names the file only when it is a plain id; anything else gets a fixed name.
+    let stem = if safe_id(&row.id) {
+        format!("smishtrap-{}", row.id)
+    } else {
+        "smishtrap-campaign".to_owned()
+    };
+    export_response(std::slice::from_ref(&campaign), format, true, &stem)
+}
+
+/// `GET /api/v1/exports?format=`: every stored campaign as one download.
+async fn exports(
+    State(state): State<AppState>,
+    Query(q): Query<ExportParams>,
+) -> Result<Response, WebError> {
+    let format = ExportFormat::parse(q.format.as_deref())?;
+    let source = state.inner.source.clone();
+    let rows = blocking(move || source.all_campaigns()).await?;
+    let mut campaigns: Vec<smishtrap_intel::campaign::Campaign> = Vec::with_capacity(rows.len());
+    let mut unreadable = 0usize;
+    for row in &rows {
+        match summary(row) {
+            Some(c) => campaigns.push(c),
+            None => unreadable += 1,
+        }
+    }
+    if unreadable > 0 {
+        tracing::warn!(unreadable, "export left out campaigns whose summary does not decode");
+    }
+    // Largest first, as `smishtrap export` writes them.
+    campaigns.sort_by(|a, b| b.message_count.cmp(&a.message_count).then_with(|| a.id.cmp(&b.id)));
+    export_response(&campaigns, format, false, "smishtrap-campaigns")
 }
 
 /// Filters shared by the list, the stream and the Live page (all optional).
@@ -149,10 +450,7 @@ async fn events(
     Query(q): Query<EventQuery>,
 ) -> Result<Json<serde_json::Value>, WebError> {
     let filters = Filters::parse(&q)?;
-    let limit = q.limit.unwrap_or(DEFAULT_LIMIT);
-    if limit == 0 || limit > MAX_LIMIT {
-        return Err(WebError::bad("limit", format!("must be between 1 and {MAX_LIMIT}")));
-    }
+    let limit = limit(q.limit)?;
     let cursor = q.cursor.as_deref().filter(|c| !c.is_empty()).map(Cursor::decode).transpose()?;
     let source = state.inner.source.clone();
     let page =
@@ -196,7 +494,13 @@ async fn sensors(State(state): State<AppState>) -> Json<serde_json::Value> {
             })
             .collect()
     });
-    Json(json!({ "sensors": sensors, "caught_up": state.inner.live.caught_up() }))
+    let heartbeats: Vec<Heartbeat> =
+        state.inner.live.insights().heartbeats.iter().map(|s| Heartbeat::of(s, now)).collect();
+    Json(json!({
+        "sensors": sensors,
+        "heartbeats": heartbeats,
+        "caught_up": state.inner.live.caught_up(),
+    }))
 }
 
 /// A sensor counts as active when it recorded something in the last 15 minutes.
@@ -209,7 +513,9 @@ async fn openapi() -> Response {
 }
 
 /// `GET /api/v1/events/stream`: Server-Sent Events, one `event: event` per new matching event
-/// with an [`EventRow`] as data and the event id as SSE id. After `?after=ID` or a
+/// with an [`EventRow`] as data and the event id as SSE id, and one `event: message` per newly
+/// clustered analysed message (a [`MessageRow`]) unless the stream is narrowed to a sensor,
+/// a source or kinds without `sms.send`. After `?after=ID` or a
 /// `Last-Event-ID` header, kept newer events are replayed first, so a reconnect or a page
 /// rendered just before connecting misses nothing the console still holds.
 async fn stream(
@@ -222,6 +528,12 @@ async fn stream(
         state.inner.streams.clone().try_acquire_owned().map_err(|_| WebError::TooManyStreams)?;
     let live = state.inner.live.clone();
     let mut receiver = live.subscribe();
+    let mut messages = live.subscribe_messages();
+    // Analysed messages come from sms.send events; a stream narrowed to a sensor or source
+    // gets none (a message's origin is not always one of them).
+    let with_messages = (filters.kinds.is_empty() || filters.kinds.contains(&EventKind::SmsSend))
+        && filters.sensor.is_none()
+        && filters.src_ip.is_none();
     let after = headers
         .get("last-event-id")
         .and_then(|v| v.to_str().ok())
@@ -250,19 +562,23 @@ async fn stream(
                 () = tx.closed() => return,
                 // The server shuts down: end the stream so the connection can close.
                 _ = closing.wait_for(|closing| *closing) => return,
-                received = receiver.recv() => received,
+                received = receiver.recv() => Received::Event(received),
+                message = messages.recv(), if with_messages => Received::Message(message),
             };
             let item = match received {
-                Ok(event) => {
+                Received::Event(Ok(event)) => {
                     if replayed.contains(&event.id) || !filters.matches(&event) {
                         continue;
                     }
                     sse_event(&event)
                 }
-                Err(RecvError::Lagged(n)) => {
+                Received::Message(Ok(row)) => sse_message(&row),
+                Received::Event(Err(RecvError::Lagged(n)))
+                | Received::Message(Err(RecvError::Lagged(n))) => {
                     SseEvent::default().event("lagged").data(n.to_string())
                 }
-                Err(RecvError::Closed) => return,
+                Received::Event(Err(RecvError::Closed))
+                | Received::Message(Err(RecvError::Closed)) => return,
             };
             if tx.send(item).await.is_err() {
                 return;
@@ -278,6 +594,19 @@ fn sse_event(event: &Event) -> SseEvent {
     // The id is a sensor-bound `<session>-<seq>`; SSE ids must not contain newlines.
     let id: String = event.id.chars().filter(|c| !c.is_control()).collect();
     SseEvent::default().event("event").id(id).data(data)
+}
+
+/// What a stream's task woke up for.
+enum Received {
+    Event(Result<Arc<Event>, RecvError>),
+    Message(Result<Arc<MessageRow>, RecvError>),
+}
+
+/// An analysed message: `event: message` with a [`MessageRow`] as data and no SSE id (a
+/// reconnect resumes from the last *event* id).
+fn sse_message(row: &MessageRow) -> SseEvent {
+    let data = serde_json::to_string(row).unwrap_or_else(|_| "{}".into());
+    SseEvent::default().event("message").data(data)
 }
 
 /// A stream fed by a task through a small bounded channel; the task ends when the client

@@ -1,20 +1,25 @@
 //! The smishtrap console: a REST API (`/api/v1`) and a server-rendered dashboard over a data
 //! directory's event store, built to show attacker-written text safely.
 //!
-//! - [`app`] builds the axum [`Router`]; [`Console::start`] opens the data directory and starts
-//!   the [`live`] follower, one background thread that tails the store, keeps the aggregates
-//!   the Overview and `/api/v1/sensors` show, and feeds the SSE stream of new events.
+//! - [`app`] builds the axum [`Router`]; [`Console::start`] migrates an existing store to the
+//!   current schema (its only write), then starts the [`live`] follower, one background
+//!   thread that tails the store's events and its clustered analysed messages, keeps the
+//!   aggregates and insights (target countries, verdicts, newest campaigns, sensor
+//!   heartbeats) the Overview and `/api/v1/sensors` show, and feeds the SSE stream.
 //! - [`token`] is the access token (generated on first start into `DIR/console-token`, mode
 //!   0600, compared in constant time); [`auth`] turns it into expiring sessions (cookie
 //!   `HttpOnly; SameSite=Strict`) and checks CSRF on every state-changing request.
 //! - [`api`] serves JSON with opaque cursors; `openapi.json` (a data file) documents it and a
 //!   test checks every route against it.
 //! - [`pages`] renders HTML with askama, which escapes every value; no template marks a
-//!   value safe. URLs and domains in attacker text are defanged ([`view`]) and never links.
-//!   Overview (SVG charts, top sources, sensors), Live events (newest held events plus the
-//!   SSE stream, rendered by `static/console.js` with `textContent` only), History (stored
-//!   events oldest first, cursor pages), event detail. Campaigns and Messages are marked
-//!   extension points.
+//!   value safe. URLs and domains in attacker text are defanged ([`view`], [`findings`]) and
+//!   never links. Overview (SVG charts, top sources, target countries, verdicts, newest
+//!   campaigns, sensor heartbeats), Live events (newest held events and analysed messages
+//!   plus the SSE stream, rendered by `static/console.js` with `textContent` only), History
+//!   (stored events oldest first, cursor pages), event detail, Messages (search by text,
+//!   number, domain, brand, verdict, campaign, country; newest first, cursor pages) and
+//!   message detail, Campaigns (list, detail with a server-drawn timeline, indicators,
+//!   samples and STIX/MISP/CSV export downloads).
 //!
 //! Invariant: every response carries the strict headers of [`security_headers`] (CSP without
 //! inline script or style, `nosniff`, `no-referrer`, `frame-ancestors 'none'`).
@@ -37,6 +42,7 @@
 pub mod api;
 pub mod auth;
 mod error;
+pub mod findings;
 pub mod live;
 pub mod pages;
 mod source;
@@ -114,9 +120,11 @@ pub struct Console {
 
 impl Console {
     /// Starts following the store of `config.data_dir` (which may not exist yet: the console
-    /// then shows an empty store until a sensor creates it).
+    /// then shows an empty store until a sensor creates it). An existing store made by an
+    /// older smishtrap is migrated to the current schema first (the console's only write).
     pub fn start(config: ConsoleConfig) -> Result<Console, WebError> {
         let source = source::Source::new(&config.data_dir);
+        source.migrate()?;
         let live = Arc::new(live::Live::new());
         let follower = live::Follower::start(source.clone(), live.clone(), config.poll_interval)?;
         let inner = Inner {
@@ -149,10 +157,10 @@ pub fn app(state: AppState) -> Router {
         .route("/events", get(pages::events))
         .route("/history", get(pages::history))
         .route("/events/{id}", get(pages::event_detail))
-        // EXTENSION POINT(campaigns, messages): the next pages of issue 5. They say so
-        // honestly until the campaign store exists; replace the handlers, keep the routes.
         .route("/campaigns", get(pages::campaigns))
+        .route("/campaigns/{id}", get(pages::campaign_detail))
         .route("/messages", get(pages::messages))
+        .route("/messages/{id}", get(pages::message_detail))
         .route("/logout", post(auth::logout))
         .route("/static/console.js", get(pages::script))
         .route("/static/console.css", get(pages::stylesheet))

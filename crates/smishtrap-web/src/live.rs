@@ -14,19 +14,27 @@
 //! Events imported with timestamps older than the window after the console started are not
 //! followed until the next start (EXTENSION POINT(store): a commit sequence in the store's
 //! API would remove that limit).
+//!
+//! Analysed messages are tailed by their insertion order, but only up to the clustering's
+//! progress cursor ([`CLUSTERED_CURSOR`]): every message the Live page shows or the stream
+//! sends already has its campaign. The same thread keeps [`Insights`] for the Overview:
+//! counts over all messages (target countries, verdicts: a `GROUP BY` over every message,
+//! so recomputed at most every [`FACET_REFRESH`], and only when messages changed), the
+//! newest campaigns and the sensors' heartbeats (re-read every [`INSIGHT_REFRESH`]).
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, TimeDelta, Utc};
-use smishtrap_event::{Event, EventKind};
-use smishtrap_store::{EventFilter, SqliteStore};
+use smishtrap_event::{Event, EventKind, SensorStatus};
+use smishtrap_store::{CLUSTERED_CURSOR, EventFilter, MessageFacet, SqliteStore};
 use tokio::sync::broadcast;
 
 use crate::WebError;
+use crate::findings::{CampaignListRow, MessageRow};
 use crate::source::Source;
 
 /// How far back each poll looks for events committed late.
@@ -43,6 +51,36 @@ pub const MINUTES_KEPT: i64 = 7 * 24 * 60;
 const APPLY_BATCH: usize = 1024;
 /// Capacity of the broadcast channel to SSE streams (a slower stream is told it lagged).
 const BROADCAST_CAPACITY: usize = 1024;
+/// Newest analysed messages kept for the Live page.
+pub const RECENT_MESSAGES: usize = 200;
+/// Messages read per query while tailing.
+const MESSAGE_BATCH: usize = 1024;
+/// Facet counts over all messages are recomputed at most this often.
+pub const FACET_REFRESH: Duration = Duration::from_secs(10);
+/// ... and at least this often while messages keep arriving unclustered.
+const FACET_MAX_AGE: Duration = Duration::from_secs(60);
+/// Newest campaigns and sensor heartbeats are re-read this often.
+pub const INSIGHT_REFRESH: Duration = Duration::from_secs(1);
+/// Countries in the Overview's target chart.
+pub const TOP_COUNTRIES: usize = 12;
+/// Campaigns on the Overview.
+pub const NEWEST_CAMPAIGNS: usize = 5;
+
+/// What the Overview shows about messages, campaigns and sensors, kept by the follower.
+#[derive(Debug, Default, Clone)]
+pub struct Insights {
+    /// Recipients' countries of `smishing` messages, most first.
+    pub countries: Vec<(String, u64)>,
+    /// Messages per verdict, most first.
+    pub verdicts: Vec<(String, u64)>,
+    /// When the counts above were made, and how long they took.
+    pub facets_at: Option<DateTime<Utc>>,
+    pub facets_took: Duration,
+    pub campaigns: u64,
+    pub newest_campaigns: Vec<CampaignListRow>,
+    /// Latest heartbeat of every sensor that wrote one.
+    pub heartbeats: Vec<SensorStatus>,
+}
 
 /// Per-sensor aggregates.
 #[derive(Debug, Clone)]
@@ -138,6 +176,9 @@ pub struct Live {
     /// Last store error, shown on the Overview until a poll succeeds.
     pub(crate) last_error: RwLock<Option<String>>,
     pub(crate) new_events: broadcast::Sender<Arc<Event>>,
+    pub(crate) recent_messages: RwLock<VecDeque<Arc<MessageRow>>>,
+    pub(crate) new_messages: broadcast::Sender<Arc<MessageRow>>,
+    pub(crate) insights: RwLock<Insights>,
 }
 
 impl Default for Live {
@@ -154,6 +195,43 @@ impl Live {
             caught_up: AtomicBool::new(false),
             last_error: RwLock::new(None),
             new_events: broadcast::channel(BROADCAST_CAPACITY).0,
+            recent_messages: RwLock::new(VecDeque::with_capacity(RECENT_MESSAGES)),
+            new_messages: broadcast::channel(BROADCAST_CAPACITY).0,
+            insights: RwLock::new(Insights::default()),
+        }
+    }
+
+    /// The newest analysed messages with their campaign (newest last).
+    pub fn recent_messages(&self) -> Vec<Arc<MessageRow>> {
+        self.recent_messages.read().unwrap_or_else(|p| p.into_inner()).iter().cloned().collect()
+    }
+
+    pub fn subscribe_messages(&self) -> broadcast::Receiver<Arc<MessageRow>> {
+        self.new_messages.subscribe()
+    }
+
+    /// A copy of the Overview's insights.
+    pub fn insights(&self) -> Insights {
+        self.insights.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    fn apply_messages(&self, rows: Vec<Arc<MessageRow>>, broadcast: bool) {
+        if rows.is_empty() {
+            return;
+        }
+        {
+            let mut recent = self.recent_messages.write().unwrap_or_else(|p| p.into_inner());
+            for row in &rows {
+                if recent.len() == RECENT_MESSAGES {
+                    recent.pop_front();
+                }
+                recent.push_back(row.clone());
+            }
+        }
+        if broadcast {
+            for row in rows {
+                let _ = self.new_messages.send(row);
+            }
         }
     }
 
@@ -227,9 +305,19 @@ impl Follower {
             .name("console-follower".into())
             .spawn(move || {
                 let mut tail = Tail::default();
+                let mut analysed = Analysed::default();
                 let mut store: Option<SqliteStore> = None;
                 while !stopping.load(Ordering::Acquire) {
-                    match tail.poll(&source, &mut store, &live, &stopping) {
+                    let polled =
+                        tail.poll(&source, &mut store, &live, &stopping).and_then(|()| match store
+                            .as_ref()
+                        {
+                            Some(db) if !stopping.load(Ordering::Acquire) => {
+                                analysed.poll(db, &live)
+                            }
+                            _ => Ok(()),
+                        });
+                    match polled {
                         Ok(()) => {
                             *live.last_error.write().unwrap_or_else(|p| p.into_inner()) = None
                         }
@@ -372,6 +460,77 @@ impl Tail {
             let since = newest - window();
             self.window.retain(|_, ts| *ts >= since);
         }
+    }
+}
+
+/// Where the follower is in the analysed messages, and when it last refreshed the insights.
+#[derive(Debug, Default)]
+struct Analysed {
+    /// Last message `seq` shown (`None` before the first poll).
+    after: Option<i64>,
+    facets_at: Option<Instant>,
+    facets_cursor: i64,
+    insights_at: Option<Instant>,
+}
+
+impl Analysed {
+    fn poll(&mut self, db: &SqliteStore, live: &Live) -> Result<(), WebError> {
+        let clustered = db.cursor(CLUSTERED_CURSOR)?;
+        // The first poll fills the Live page with the newest few; later ones stream.
+        let (mut after, broadcast) = match self.after {
+            Some(after) => (after, true),
+            None => ((clustered - RECENT_MESSAGES as i64).max(0), false),
+        };
+        while after < clustered {
+            let batch = db.messages_after(after, MESSAGE_BATCH)?;
+            let read = batch.len();
+            let rows: Vec<Arc<MessageRow>> = batch
+                .iter()
+                .take_while(|m| m.seq <= clustered)
+                .map(|m| Arc::new(MessageRow::of(m)))
+                .collect();
+            let shown = rows.len();
+            after = batch.get(shown.wrapping_sub(1)).map_or(after, |m| m.seq);
+            live.apply_messages(rows, broadcast);
+            if shown < read || read < MESSAGE_BATCH {
+                // Nothing else is clustered yet (seq only grows).
+                after = clustered;
+            }
+        }
+        self.after = Some(after);
+        let now = Instant::now();
+        let due = |at: Option<Instant>, every: Duration| at.is_none_or(|t| now - t >= every);
+        let changed = clustered != self.facets_cursor || due(self.facets_at, FACET_MAX_AGE);
+        if self.facets_at.is_none() || (due(self.facets_at, FACET_REFRESH) && changed) {
+            let started = Instant::now();
+            let countries =
+                db.message_facet(MessageFacet::Country, Some("smishing"), TOP_COUNTRIES)?;
+            let verdicts = db.message_facet(MessageFacet::Verdict, None, 8)?;
+            let took = started.elapsed();
+            tracing::debug!(took_ms = took.as_millis() as u64, "console counted messages");
+            let mut insights = live.insights.write().unwrap_or_else(|p| p.into_inner());
+            insights.countries = countries;
+            insights.verdicts = verdicts;
+            insights.facets_at = Some(Utc::now());
+            insights.facets_took = took;
+            self.facets_at = Some(now);
+            self.facets_cursor = clustered;
+        }
+        if due(self.insights_at, INSIGHT_REFRESH) {
+            let newest: Vec<CampaignListRow> = db
+                .campaigns(None, None, NEWEST_CAMPAIGNS)?
+                .iter()
+                .map(CampaignListRow::of)
+                .collect();
+            let campaigns = db.count_campaigns()?;
+            let heartbeats = db.sensor_statuses()?;
+            let mut insights = live.insights.write().unwrap_or_else(|p| p.into_inner());
+            insights.newest_campaigns = newest;
+            insights.campaigns = campaigns;
+            insights.heartbeats = heartbeats;
+            self.insights_at = Some(now);
+        }
+        Ok(())
     }
 }
 

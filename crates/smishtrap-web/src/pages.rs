@@ -9,14 +9,21 @@ use axum::response::{Html, IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use smishtrap_event::EventKind;
 
-use crate::api::{EventQuery, Filters, blocking, sensor_active};
+use crate::api::{
+    CampaignParams, EventQuery, Filters, MessageParams, VERDICTS, blocking, sensor_active,
+};
 use crate::auth::Authed;
+use crate::findings::{
+    CampaignDetail, CampaignListRow, Heartbeat, MessageDetail, MessageRow, safe_id,
+};
 use crate::source::Cursor;
 use crate::view::{EventDetail, EventRow};
 use crate::{AppState, WebError};
 
 /// Rows on the Live page before the stream adds more.
 pub const LIVE_ROWS: usize = 100;
+/// Analysed messages on the Live page before the stream adds more.
+pub const LIVE_MESSAGES: usize = 50;
 /// Source IPs on the Overview.
 pub const TOP_IPS: usize = 10;
 
@@ -190,6 +197,47 @@ struct OverviewPage {
     chart: Chart,
     /// The last 24 hours, per hour.
     day: Chart,
+    countries: CountryChart,
+    verdicts: Vec<(String, u64)>,
+    /// When and how fast the message counts were made.
+    counted: String,
+    campaigns: u64,
+    newest: Vec<CampaignListRow>,
+    heartbeats: Vec<Heartbeat>,
+}
+
+/// One bar of the target-countries chart.
+#[derive(Debug)]
+struct CountryBar {
+    country: String,
+    y: u32,
+    w: u32,
+    count: u64,
+}
+
+#[derive(Debug)]
+struct CountryChart {
+    width: u32,
+    height: u32,
+    bars: Vec<CountryBar>,
+}
+
+/// Horizontal bars, one per country, longest for the largest count.
+fn country_chart(counts: &[(String, u64)]) -> CountryChart {
+    let (width, row) = (360u32, 18u32);
+    let peak = counts.iter().map(|(_, n)| *n).max().unwrap_or(0).max(1);
+    let bars = counts
+        .iter()
+        .enumerate()
+        .map(|(i, (country, n))| CountryBar {
+            country: crate::view::clip(country, 8),
+            y: u32::try_from(i).unwrap_or(0) * row,
+            // Leave room for the label (40px) and the count (60px).
+            w: u32::try_from((n * u64::from(width - 100)).div_ceil(peak)).unwrap_or(1).max(1),
+            count: *n,
+        })
+        .collect();
+    CountryChart { width, height: u32::try_from(counts.len()).unwrap_or(0) * row, bars }
 }
 
 fn when(t: DateTime<Utc>) -> String {
@@ -230,9 +278,25 @@ pub(crate) async fn overview(
             .collect(),
         chart: chart(&s.minutes, now, 60, 1),
         day: chart(&s.minutes, now, 24, 60),
+        countries: country_chart(&[]),
+        verdicts: Vec::new(),
+        counted: String::new(),
+        campaigns: 0,
+        newest: Vec::new(),
+        heartbeats: Vec::new(),
     });
     view.caught_up = live.caught_up();
     view.error = live.last_error().map(|_| "see the console log".to_owned());
+    let insights = live.insights();
+    view.countries = country_chart(&insights.countries);
+    view.verdicts = insights.verdicts;
+    view.counted = insights
+        .facets_at
+        .map(|t| format!("counted {} UTC in {} ms", when(t), insights.facets_took.as_millis()))
+        .unwrap_or_else(|| "not counted yet".into());
+    view.campaigns = insights.campaigns;
+    view.newest = insights.newest_campaigns;
+    view.heartbeats = insights.heartbeats.iter().map(|h| Heartbeat::of(h, now)).collect();
     page(&view)
 }
 
@@ -246,6 +310,8 @@ struct EventsPage {
     src_ip: String,
     stream_url: String,
     rows: Vec<EventRow>,
+    /// Newest analysed messages (with their campaign), newest first.
+    messages: Vec<MessageRow>,
 }
 
 pub(crate) async fn events(
@@ -278,6 +344,15 @@ pub(crate) async fn events(
         src_ip: filters.src_ip.map(|ip| ip.to_string()).unwrap_or_default(),
         stream_url,
         rows,
+        messages: state
+            .inner
+            .live
+            .recent_messages()
+            .iter()
+            .rev()
+            .take(LIVE_MESSAGES)
+            .map(|m| MessageRow::clone(m))
+            .collect(),
     })
 }
 
@@ -388,30 +463,201 @@ pub(crate) async fn event_detail(
     }
 }
 
+/// Messages per page of the Messages list.
+pub const MESSAGE_ROWS: usize = 50;
+/// Matching messages are counted up to this many ("more than" after that).
+pub const MESSAGE_COUNT_CAP: u64 = 10_000;
+/// Campaigns per page of the Campaigns list.
+pub const CAMPAIGN_ROWS: usize = 50;
+
+/// The search form's values, as the user gave them (the domain as searched).
+#[derive(Debug, Default)]
+struct MessageForm {
+    text: String,
+    number: String,
+    domain: String,
+    brand: String,
+    campaign: String,
+    country: String,
+    verdicts: Vec<(&'static str, bool)>,
+}
+
 #[derive(Template)]
-#[template(path = "placeholder.html")]
-struct Placeholder {
+#[template(path = "messages.html")]
+struct MessagesPage {
     csrf: String,
-    title: &'static str,
-    command: &'static str,
+    form: MessageForm,
+    rows: Vec<MessageRow>,
+    /// `12`, or `more than 10000`.
+    total: String,
+    next: Option<String>,
+    /// The API call that returns the same messages as JSON.
+    api: String,
 }
 
-// EXTENSION POINT(campaigns): list and detail with timeline, domains, exports (issue 5).
-pub(crate) async fn campaigns(Extension(authed): Extension<Authed>) -> Response {
-    page(&Placeholder {
+/// `GET /messages`: analysed messages matching the search, newest first, a page at a time.
+pub(crate) async fn messages(
+    State(state): State<AppState>,
+    Extension(authed): Extension<Authed>,
+    Query(q): Query<MessageParams>,
+) -> Response {
+    let (query, cursor) = match q.query().and_then(|query| Ok((query, q.cursor()?))) {
+        Ok(parsed) => parsed,
+        Err(err) => return page_error(err),
+    };
+    let params: Vec<(&'static str, String)> = [
+        ("text", query.text.clone()),
+        ("number", query.number.clone()),
+        ("domain", query.domain.clone()),
+        ("brand", query.brand.clone()),
+        ("verdict", query.verdict.clone()),
+        ("campaign", query.campaign.clone()),
+        ("country", query.country.clone()),
+    ]
+    .into_iter()
+    .filter_map(|(name, value)| value.map(|v| (name, v)))
+    .collect();
+    let source = state.inner.source.clone();
+    let store_query = query.clone();
+    let found = match blocking(move || {
+        source.messages(&store_query, cursor.as_ref(), MESSAGE_ROWS, Some(MESSAGE_COUNT_CAP))
+    })
+    .await
+    {
+        Ok(found) => found,
+        Err(err) => return page_error(err),
+    };
+    let next = found.next.map(|cursor| {
+        let mut all = params.clone();
+        all.push(("cursor", cursor.encode()));
+        query_string(&all)
+    });
+    let total = match found.total.unwrap_or(0) {
+        n if n >= MESSAGE_COUNT_CAP => format!("more than {MESSAGE_COUNT_CAP}"),
+        n => n.to_string(),
+    };
+    let mut api = String::from("/api/v1/messages");
+    if !params.is_empty() {
+        api.push('?');
+        api.push_str(&query_string(&params));
+    }
+    let form = MessageForm {
+        text: query.text.unwrap_or_default(),
+        number: query.number.unwrap_or_default(),
+        domain: query.domain.unwrap_or_default(),
+        brand: query.brand.unwrap_or_default(),
+        campaign: query.campaign.unwrap_or_default(),
+        country: query.country.unwrap_or_default(),
+        verdicts: VERDICTS.iter().map(|v| (*v, query.verdict.as_deref() == Some(*v))).collect(),
+    };
+    page(&MessagesPage {
         csrf: authed.csrf().to_owned(),
-        title: "Campaigns",
-        command: "smishtrap campaigns --data DIR",
+        form,
+        rows: found.messages.iter().map(MessageRow::of).collect(),
+        total,
+        next,
+        api,
     })
 }
 
-// EXTENSION POINT(messages): search by text, number, domain, brand, verdict (issue 5).
-pub(crate) async fn messages(Extension(authed): Extension<Authed>) -> Response {
-    page(&Placeholder {
+#[derive(Template)]
+#[template(path = "message.html")]
+struct MessagePage {
+    csrf: String,
+    m: MessageDetail,
+}
+
+/// `GET /messages/{id}`: one analysed message with its reasons, links and record.
+pub(crate) async fn message_detail(
+    State(state): State<AppState>,
+    Extension(authed): Extension<Authed>,
+    Path(id): Path<String>,
+) -> Response {
+    let source = state.inner.source.clone();
+    match blocking(move || source.message(&id)).await {
+        Ok(Some(m)) => {
+            page(&MessagePage { csrf: authed.csrf().to_owned(), m: MessageDetail::of(&m) })
+        }
+        Ok(None) => error_page(StatusCode::NOT_FOUND, "no such message".into()),
+        Err(err) => page_error(err),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "campaigns.html")]
+struct CampaignsPage {
+    csrf: String,
+    brand: String,
+    total: u64,
+    rows: Vec<CampaignListRow>,
+    next: Option<String>,
+}
+
+/// `GET /campaigns`: campaigns, most recently active first, a page at a time.
+pub(crate) async fn campaigns(
+    State(state): State<AppState>,
+    Extension(authed): Extension<Authed>,
+    Query(q): Query<CampaignParams>,
+) -> Response {
+    let (brand, cursor) = match q.brand().and_then(|brand| Ok((brand, q.cursor()?))) {
+        Ok(parsed) => parsed,
+        Err(err) => return page_error(err),
+    };
+    let source = state.inner.source.clone();
+    let wanted = brand.clone();
+    let found =
+        match blocking(move || source.campaigns(wanted.as_deref(), cursor.as_ref(), CAMPAIGN_ROWS))
+            .await
+        {
+            Ok(found) => found,
+            Err(err) => return page_error(err),
+        };
+    let next = found.next.map(|cursor| {
+        let mut params: Vec<(&'static str, String)> =
+            brand.iter().map(|b| ("brand", b.clone())).collect();
+        params.push(("cursor", cursor.encode()));
+        query_string(&params)
+    });
+    page(&CampaignsPage {
         csrf: authed.csrf().to_owned(),
-        title: "Messages",
-        command: "smishtrap analyze --data DIR --format jsonl",
+        brand: brand.unwrap_or_default(),
+        total: state.inner.live.insights().campaigns,
+        rows: found.campaigns.iter().map(CampaignListRow::of).collect(),
+        next,
     })
+}
+
+#[derive(Template)]
+#[template(path = "campaign.html")]
+struct CampaignPage {
+    csrf: String,
+    c: CampaignDetail,
+    /// Whether the id can go into links as is (always, for ids the clustering makes).
+    linkable: bool,
+}
+
+/// `GET /campaigns/{id}`: one campaign: timeline, indicators, samples, exports.
+pub(crate) async fn campaign_detail(
+    State(state): State<AppState>,
+    Extension(authed): Extension<Authed>,
+    Path(id): Path<String>,
+) -> Response {
+    let source = state.inner.source.clone();
+    let row = match blocking(move || source.campaign(&id)).await {
+        Ok(Some(row)) => row,
+        Ok(None) => return error_page(StatusCode::NOT_FOUND, "no such campaign".into()),
+        Err(err) => return page_error(err),
+    };
+    let Some(summary) = crate::findings::summary(&row) else {
+        return page_error(WebError::Internal(format!(
+            "campaign {:?} has an unreadable summary",
+            row.id
+        )));
+    };
+    let mut c = CampaignDetail::of(&summary);
+    // The row's id is the one the store finds (and the summary's should be the same).
+    c.id = row.id.clone();
+    page(&CampaignPage { csrf: authed.csrf().to_owned(), linkable: safe_id(&row.id), c })
 }
 
 #[cfg(test)]

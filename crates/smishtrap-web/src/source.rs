@@ -10,7 +10,9 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
 use smishtrap_event::Event;
-use smishtrap_store::{EventFilter, SqliteStore, StoreError};
+use smishtrap_store::{
+    CampaignRow, EventFilter, MessageQuery, SqliteStore, StoreError, StoredMessage,
+};
 
 use crate::WebError;
 
@@ -118,29 +120,209 @@ impl Source {
         Ok(Page { events, next: None })
     }
 
-    /// The event with this id. Ids are `<session>-<sequence>` (bound by the sensor), so the
-    /// lookup reads that session's events through its index; ids of another shape are not
-    /// found.
-    // EXTENSION POINT(store): an `EventStore::event(id)` would make this one indexed read.
+    /// The event with this id (one indexed read).
     pub(crate) fn get(&self, id: &str) -> Result<Option<Event>, WebError> {
-        let Some((session, _)) = id.rsplit_once('-') else {
-            return Ok(None);
-        };
-        if session.is_empty() || id.len() > 256 {
+        if id.is_empty() || id.len() > MAX_ID_LEN {
             return Ok(None);
         }
         let Some(store) = self.open()? else {
             return Ok(None);
         };
-        let filter = EventFilter { session: Some(session.to_owned()), ..Default::default() };
-        for event in store.events(&filter)? {
-            let event = event?;
-            if event.id == id {
-                return Ok(Some(event));
+        Ok(store.event(id)?)
+    }
+
+    /// Brings an existing store to the current schema with one writer open, so a store made by
+    /// an older smishtrap reads instead of failing; a store that does not exist yet stays
+    /// absent (and reads as empty).
+    pub(crate) fn migrate(&self) -> Result<(), WebError> {
+        if self.db.is_file() {
+            drop(SqliteStore::open(&self.db)?);
+        }
+        Ok(())
+    }
+
+    /// Up to `limit` messages matching `query` after `cursor`, newest first, and (when
+    /// `count_cap` is given) how many match in all, counted up to that cap.
+    pub(crate) fn messages(
+        &self,
+        query: &MessageQuery,
+        cursor: Option<&MessageCursor>,
+        limit: usize,
+        count_cap: Option<u64>,
+    ) -> Result<MessagePage, WebError> {
+        let Some(store) = self.open()? else {
+            return Ok(MessagePage {
+                messages: Vec::new(),
+                next: None,
+                total: count_cap.map(|_| 0),
+            });
+        };
+        let mut query = query.clone();
+        query.before = cursor.map(|c| (c.ts_micros, c.seq));
+        // One more than asked tells whether a next page exists.
+        let mut messages = store.messages(&query, limit + 1)?;
+        let next = if messages.len() > limit {
+            messages.truncate(limit);
+            messages.last().map(|m| MessageCursor { ts_micros: m.message.ts_micros, seq: m.seq })
+        } else {
+            None
+        };
+        let total = count_cap.map(|cap| store.count_messages(&query, cap)).transpose()?;
+        Ok(MessagePage { messages, next, total })
+    }
+
+    /// The message with this id.
+    pub(crate) fn message(&self, id: &str) -> Result<Option<StoredMessage>, WebError> {
+        if id.is_empty() || id.len() > MAX_ID_LEN {
+            return Ok(None);
+        }
+        let Some(store) = self.open()? else {
+            return Ok(None);
+        };
+        Ok(store.message(id)?)
+    }
+
+    /// Up to `limit` campaigns (of `brand`, when given) after `cursor`, most recently active
+    /// first.
+    pub(crate) fn campaigns(
+        &self,
+        brand: Option<&str>,
+        cursor: Option<&CampaignCursor>,
+        limit: usize,
+    ) -> Result<CampaignPage, WebError> {
+        let Some(store) = self.open()? else {
+            return Ok(CampaignPage { campaigns: Vec::new(), next: None });
+        };
+        let before = cursor.map(|c| (c.last_seen, c.id.as_str()));
+        let mut campaigns = store.campaigns(brand, before, limit + 1)?;
+        let next = if campaigns.len() > limit {
+            campaigns.truncate(limit);
+            campaigns.last().map(CampaignCursor::after)
+        } else {
+            None
+        };
+        Ok(CampaignPage { campaigns, next })
+    }
+
+    /// The campaign with this id.
+    pub(crate) fn campaign(&self, id: &str) -> Result<Option<CampaignRow>, WebError> {
+        if id.is_empty() || id.len() > MAX_ID_LEN {
+            return Ok(None);
+        }
+        let Some(store) = self.open()? else {
+            return Ok(None);
+        };
+        Ok(store.campaign(id)?)
+    }
+
+    /// Every stored campaign, most recently active first, read a page at a time; refuses
+    /// more than [`MAX_EXPORT_CAMPAIGNS`] (an export that large belongs to the CLI).
+    pub(crate) fn all_campaigns(&self) -> Result<Vec<CampaignRow>, WebError> {
+        let Some(store) = self.open()? else {
+            return Ok(Vec::new());
+        };
+        let mut all: Vec<CampaignRow> = Vec::new();
+        loop {
+            let before = all.last().map(|c| (c.last_seen.unwrap_or(i64::MIN), c.id.as_str()));
+            let page = store.campaigns(None, before, 1000)?;
+            let done = page.len() < 1000;
+            all.extend(page);
+            if all.len() > MAX_EXPORT_CAMPAIGNS {
+                return Err(WebError::bad(
+                    "format",
+                    format!(
+                        "more than {MAX_EXPORT_CAMPAIGNS} campaigns: export them with `smishtrap export`"
+                    ),
+                ));
+            }
+            if done {
+                return Ok(all);
             }
         }
-        Ok(None)
     }
+}
+
+/// Most campaigns one `GET /api/v1/exports` answers with.
+pub(crate) const MAX_EXPORT_CAMPAIGNS: usize = 20_000;
+
+/// Longest message, event or campaign id looked up (longer ones are not found).
+const MAX_ID_LEN: usize = 512;
+
+/// One page of messages, newest first.
+#[derive(Debug)]
+pub(crate) struct MessagePage {
+    pub(crate) messages: Vec<StoredMessage>,
+    pub(crate) next: Option<MessageCursor>,
+    pub(crate) total: Option<u64>,
+}
+
+/// One page of campaigns, most recently active first.
+#[derive(Debug)]
+pub(crate) struct CampaignPage {
+    pub(crate) campaigns: Vec<CampaignRow>,
+    pub(crate) next: Option<CampaignCursor>,
+}
+
+/// "Older than this message" in the messages' order (`ts`, then insertion order, newest
+/// first). Opaque to clients: base64url of `m1:<ts>:<seq>`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct MessageCursor {
+    pub(crate) ts_micros: i64,
+    pub(crate) seq: i64,
+}
+
+impl MessageCursor {
+    pub(crate) fn encode(&self) -> String {
+        URL_SAFE_NO_PAD.encode(format!("m1:{}:{}", self.ts_micros, self.seq))
+    }
+
+    pub(crate) fn decode(raw: &str) -> Result<MessageCursor, WebError> {
+        let rest = decode_opaque(raw, "m1:")?;
+        let (ts, seq) = rest.split_once(':').ok_or_else(bad_cursor)?;
+        Ok(MessageCursor {
+            ts_micros: ts.parse().map_err(|_| bad_cursor())?,
+            seq: seq.parse().map_err(|_| bad_cursor())?,
+        })
+    }
+}
+
+/// "Less recently active than this campaign" (`last_seen`, then id, descending). Opaque to
+/// clients: base64url of `c1:<last_seen>:<id>`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct CampaignCursor {
+    /// `i64::MIN` for campaigns without a time (the store sorts them last).
+    pub(crate) last_seen: i64,
+    pub(crate) id: String,
+}
+
+impl CampaignCursor {
+    pub(crate) fn after(row: &CampaignRow) -> CampaignCursor {
+        CampaignCursor { last_seen: row.last_seen.unwrap_or(i64::MIN), id: row.id.clone() }
+    }
+
+    pub(crate) fn encode(&self) -> String {
+        URL_SAFE_NO_PAD.encode(format!("c1:{}:{}", self.last_seen, self.id))
+    }
+
+    pub(crate) fn decode(raw: &str) -> Result<CampaignCursor, WebError> {
+        let rest = decode_opaque(raw, "c1:")?;
+        let (ts, id) = rest.split_once(':').ok_or_else(bad_cursor)?;
+        Ok(CampaignCursor { last_seen: ts.parse().map_err(|_| bad_cursor())?, id: id.to_owned() })
+    }
+}
+
+fn bad_cursor() -> WebError {
+    WebError::bad("cursor", "not a cursor returned by this API")
+}
+
+/// The text of an opaque cursor after its `prefix` (which names its kind and version).
+fn decode_opaque(raw: &str, prefix: &str) -> Result<String, WebError> {
+    if raw.len() > MAX_CURSOR_LEN {
+        return Err(bad_cursor());
+    }
+    let bytes = URL_SAFE_NO_PAD.decode(raw).map_err(|_| bad_cursor())?;
+    let text = String::from_utf8(bytes).map_err(|_| bad_cursor())?;
+    text.strip_prefix(prefix).map(str::to_owned).ok_or_else(bad_cursor)
 }
 
 /// Steps over the events at the cursor's instant up to and including the cursor's event;
@@ -179,6 +361,18 @@ mod tests {
         assert_eq!(Cursor::decode(&c.encode()).unwrap(), c);
         for junk in ["", "!!", "MTp4", &"A".repeat(2000), "Mjox"] {
             assert!(Cursor::decode(junk).is_err(), "{junk}");
+        }
+        let m = MessageCursor { ts_micros: -5, seq: 42 };
+        assert_eq!(MessageCursor::decode(&m.encode()).unwrap(), m);
+        let c = CampaignCursor { last_seen: i64::MIN, id: "cmp-00ab:1".into() };
+        assert_eq!(CampaignCursor::decode(&c.encode()).unwrap(), c);
+        // A cursor of one kind is not accepted as another.
+        assert!(MessageCursor::decode(&c.encode()).is_err());
+        assert!(CampaignCursor::decode(&m.encode()).is_err());
+        assert!(Cursor::decode(&m.encode()).is_err());
+        for junk in ["", "bTE6", "bTE6eDp5", &"A".repeat(2000)] {
+            assert!(MessageCursor::decode(junk).is_err(), "{junk}");
+            assert!(CampaignCursor::decode(junk).is_err(), "{junk}");
         }
     }
 }

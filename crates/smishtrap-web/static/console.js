@@ -1,4 +1,4 @@
-// smishtrap console: live rows for the events page.
+// smishtrap console: live rows (events and analysed messages) for the Live page.
 // Attacker text only ever reaches the page through textContent (never innerHTML), and links
 // only point at this console's own detail pages.
 "use strict";
@@ -62,6 +62,56 @@
       return;
     }
     addRow(row);
+  });
+  // Analysed messages (verdict, campaign) in their own table, newest first.
+  const messages = document.getElementById("live-messages");
+  const CAMPAIGN_ID = /^[A-Za-z0-9-]{1,64}$/;
+  function addMessage(row) {
+    if (!messages) {
+      return;
+    }
+    const tbody = messages.tBodies[0];
+    for (const tr of tbody.rows) {
+      if (tr.dataset.id === row.id) {
+        return;
+      }
+    }
+    const tr = document.createElement("tr");
+    tr.dataset.id = row.id;
+    const time = document.createElement("td");
+    const link = document.createElement("a");
+    link.href = "/messages/" + encodeURIComponent(row.id);
+    link.textContent = row.ts;
+    time.appendChild(link);
+    tr.appendChild(time);
+    tr.appendChild(cell(row.recipient + " " + row.country));
+    tr.appendChild(cell(row.verdict));
+    tr.appendChild(cell(row.brand));
+    const text = cell(row.text);
+    text.className = "summary";
+    tr.appendChild(text);
+    const campaign = document.createElement("td");
+    if (typeof row.campaign === "string" && CAMPAIGN_ID.test(row.campaign)) {
+      const a = document.createElement("a");
+      a.href = "/campaigns/" + encodeURIComponent(row.campaign);
+      a.textContent = row.campaign;
+      campaign.appendChild(a);
+    }
+    tr.appendChild(campaign);
+    tr.className = "new";
+    tbody.insertBefore(tr, tbody.firstChild);
+    while (tbody.rows.length > MAX_ROWS) {
+      tbody.deleteRow(tbody.rows.length - 1);
+    }
+  }
+  source.addEventListener("message", function (message) {
+    let row;
+    try {
+      row = JSON.parse(message.data);
+    } catch (e) {
+      return;
+    }
+    addMessage(row);
   });
   source.addEventListener("lagged", function (message) {
     status.textContent = "Live: " + message.data + " events were skipped (reload to see them).";

@@ -11,13 +11,17 @@ use common::{PAYLOADS, Server, TOKEN, event, events, hostile_event, ts};
 use smishtrap_event::EventKind;
 
 /// Every page of the console (the API paths come from the OpenAPI document).
-const PAGES: [&str; 8] = [
+const PAGES: [&str; 12] = [
     "/",
     "/events",
     "/events/c0-1",
     "/history",
     "/campaigns",
+    "/campaigns?brand=bpost",
+    "/campaigns/cmp-0123456789ab",
     "/messages",
+    "/messages?text=pakket",
+    "/messages/bp-03",
     "/static/console.js",
     "/static/console.css",
 ];
@@ -26,11 +30,66 @@ fn openapi() -> serde_json::Value {
     serde_json::from_str(smishtrap_web::api::OPENAPI_JSON).expect("openapi.json is JSON")
 }
 
-/// The documented paths, with `{id}` filled in.
-fn documented_paths() -> Vec<String> {
+/// The documented paths, with `{id}` filled in (an event, a message of the corpus, or the
+/// given campaign) and required query parameters set to their examples.
+fn documented_paths_with(campaign: &str) -> Vec<String> {
     let doc = openapi();
     let paths = doc["paths"].as_object().expect("paths");
-    paths.keys().map(|p| p.replace("{id}", "c0-1")).collect()
+    paths
+        .iter()
+        .map(|(path, item)| {
+            let id = if path.starts_with("/api/v1/messages/") {
+                "bp-03"
+            } else if path.starts_with("/api/v1/campaigns/") {
+                campaign
+            } else {
+                "c0-1"
+            };
+            let mut filled = path.replace("{id}", id);
+            let required: Vec<String> = parameters(&doc, &item["get"])
+                .into_iter()
+                .filter(|p| p["in"] == "query" && p["required"] == true)
+                .map(|p| format!("{}={}", p["name"].as_str().unwrap_or(""), example(&p)))
+                .collect();
+            if !required.is_empty() {
+                filled.push('?');
+                filled.push_str(&required.join("&"));
+            }
+            filled
+        })
+        .collect()
+}
+
+fn documented_paths() -> Vec<String> {
+    documented_paths_with("cmp-0123456789ab")
+}
+
+/// An operation's parameters, `$ref`s resolved.
+fn parameters(doc: &serde_json::Value, op: &serde_json::Value) -> Vec<serde_json::Value> {
+    op["parameters"]
+        .as_array()
+        .map(|list| {
+            list.iter()
+                .map(|p| match p["$ref"].as_str() {
+                    Some(r) => {
+                        let name = r.rsplit('/').next().unwrap_or("");
+                        doc["components"]["parameters"][name].clone()
+                    }
+                    None => p.clone(),
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// A parameter's documented example, percent-encoded.
+fn example(p: &serde_json::Value) -> String {
+    let value = match &p["example"] {
+        serde_json::Value::String(s) => s.clone(),
+        serde_json::Value::Null => String::new(),
+        other => other.to_string(),
+    };
+    form_urlencoded::byte_serialize(value.as_bytes()).collect()
 }
 
 /// HTML escaping as askama does it (numeric character references).
@@ -307,7 +366,10 @@ async fn cursor_pages_cover_every_event_once_in_order() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_openapi_document_matches_the_router() {
-    let server = Server::start().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let seeded = common::seed::seed(dir.path(), &common::corpus(), "import");
+    let campaign = seeded.campaigns.first().map(|c| c.id.clone()).expect("a campaign");
+    let server = Server::start_in(dir).await;
     server.write(&events(12, ts("2025-07-22T10:00:00Z"), TimeDelta::seconds(1)));
     let doc = openapi();
     assert_eq!(doc["openapi"], "3.1.0");
@@ -325,7 +387,7 @@ async fn the_openapi_document_matches_the_router() {
         doc["paths"].as_object().expect("paths").keys().cloned().collect();
     assert_eq!(routed, documented);
     // Every documented operation answers with a valid token (the stream answers with headers).
-    for path in documented_paths() {
+    for path in documented_paths_with(&campaign) {
         let response = server
             .client
             .get(server.url(&path))
@@ -337,7 +399,14 @@ async fn the_openapi_document_matches_the_router() {
         assert!(response.status().is_success(), "{path}: {}", response.status());
         assert_security_headers(&response, &path);
         let content_type = response.headers()["content-type"].to_str().expect("ct").to_owned();
-        let op = &doc["paths"][path.replace("c0-1", "{id}")]["get"]["responses"]["200"];
+        let template = path
+            .split('?')
+            .next()
+            .unwrap_or("")
+            .replace("c0-1", "{id}")
+            .replace("bp-03", "{id}")
+            .replace(&campaign, "{id}");
+        let op = &doc["paths"][template.as_str()]["get"]["responses"]["200"];
         let documented_type = op["content"].as_object().expect("content").keys().next().cloned();
         assert_eq!(
             Some(content_type.split(';').next().unwrap_or("").to_owned()),
@@ -345,9 +414,57 @@ async fn the_openapi_document_matches_the_router() {
             "{path}"
         );
     }
+    // Every documented query parameter is understood: its example (each has one, but opaque
+    // cursors) is accepted, and a value the schema forbids is refused where the schema says so.
+    for (path, item) in doc["paths"].as_object().expect("paths") {
+        let base = documented_paths_with(&campaign)
+            .into_iter()
+            .find(|p| {
+                let plain = p.split('?').next().unwrap_or("");
+                path.replace("{id}", "").split('/').count() == plain.split('/').count()
+                    && path.split('/').zip(plain.split('/')).all(|(a, b)| a == b || a == "{id}")
+            })
+            .expect("documented path");
+        for p in parameters(&doc, &item["get"]).iter().filter(|p| p["in"] == "query") {
+            let name = p["name"].as_str().expect("name");
+            if name == "cursor" {
+                assert!(p["example"].is_null());
+                continue;
+            }
+            assert!(!p["example"].is_null(), "{path}: {name} has no example");
+            // A required parameter replaces the one the base path already carries.
+            let base = if p["required"] == true {
+                base.split('?').next().unwrap_or("").to_owned()
+            } else {
+                base.clone()
+            };
+            let sep = if base.contains('?') { '&' } else { '?' };
+            let url = format!("{base}{sep}{name}={}", example(p));
+            let response = server
+                .client
+                .get(server.url(&url))
+                .bearer_auth(TOKEN)
+                .timeout(Duration::from_secs(10))
+                .send()
+                .await
+                .expect("request");
+            assert!(response.status().is_success(), "{url}: {}", response.status());
+            let refused = p["schema"]["enum"].is_array()
+                || p["schema"]["pattern"].is_string()
+                || p["schema"]["maximum"].is_number();
+            if refused && item["get"]["responses"]["400"].is_object() {
+                let url = format!("{base}{sep}{name}=9999%3Cx%3E");
+                let response = server.api(&url).await;
+                assert_eq!(response.status(), 400, "{url}");
+            }
+        }
+    }
     // Documented error statuses are real.
     assert_eq!(server.api("/api/v1/events?limit=0").await.status(), 400);
     assert_eq!(server.api("/api/v1/events/c42-0").await.status(), 404);
+    assert_eq!(server.api("/api/v1/messages/nope").await.status(), 404);
+    assert_eq!(server.api("/api/v1/campaigns/nope").await.status(), 404);
+    assert_eq!(server.api("/api/v1/exports?format=xml").await.status(), 400);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -204,3 +204,57 @@ pub fn hostile_event(i: usize, payload: &str, at: DateTime<Utc>) -> Event {
     });
     e
 }
+
+#[path = "seed.rs"]
+pub mod seed;
+
+/// A small corpus with two smishing campaigns (one carrying the hostile payloads in its text,
+/// its router and its recipients' numbers stay valid), their validation sends, spam and ham.
+pub fn corpus() -> Vec<smishtrap_event::SmsRecord> {
+    use seed::record;
+    let mut out = Vec::new();
+    // bpost wave: validation sends to the operators' own number first, then the fan-out.
+    for i in 0..2 {
+        out.push(record(
+            &format!("bp-test-{i}"),
+            &format!("2025-07-22T09:5{}:00Z", i * 5),
+            "+32470999999",
+            "router-1",
+            "test",
+        ));
+    }
+    for i in 0..30 {
+        out.push(record(
+            &format!("bp-{i:02}"),
+            &format!("2025-07-22T10:{i:02}:00Z"),
+            &format!("+3247000{i:04}"),
+            "router-1",
+            &format!(
+                "bpost: uw pakket {i} kon niet worden bezorgd. Betaal de verzendkosten van 1,99 EUR via https://bpost-be-levering.info/t/{i}"
+            ),
+        ));
+    }
+    for i in 0..12 {
+        let payload = PAYLOADS[i % PAYLOADS.len()];
+        out.push(record(
+            &format!("csam-{i:02}"),
+            &format!("2025-07-23T08:{i:02}:30Z"),
+            &format!("+3161000{i:04}"),
+            "router-2",
+            &format!(
+                "{payload} CSAM: uw account wordt vandaag geblokkeerd. Bevestig uw gegevens via https://csam-be-login.info/a{i} {payload}"
+            ),
+        ));
+    }
+    for i in 0..10 {
+        out.push(record(
+            &format!("ham-{i:02}"),
+            // One instant for all: pages must break ties by insertion order.
+            "2025-07-21T18:00:00Z",
+            &format!("+3247200{i:04}"),
+            "router-3",
+            &format!("Hi, see you at dinner tonight at {i} pm"),
+        ));
+    }
+    out
+}
