@@ -17,6 +17,28 @@ fn example_sensor_config_is_valid_and_declares_two_listeners() {
 }
 
 #[test]
+fn example_config_also_configures_run() {
+    let config = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/sensor.example.toml");
+    let out = smishtrap().args(["run", "--config", config, "--check-config"]).output().unwrap();
+    assert!(out.status.success(), "stderr: {}", String::from_utf8_lossy(&out.stderr));
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(
+        lines,
+        [
+            "sensor\t127.0.0.1:8080\tmilesight-ur32l",
+            "sensor\t127.0.0.1:8081\tmilesight-ur5x",
+            "console\t127.0.0.1:9090"
+        ]
+    );
+    // without a config: the documented defaults
+    let out = smishtrap().args(["run", "--check-config"]).output().unwrap();
+    assert!(out.status.success(), "stderr: {}", String::from_utf8_lossy(&out.stderr));
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(stdout, "sensor\t127.0.0.1:8080\tmilesight-ur32l\nconsole\t127.0.0.1:9090\n");
+}
+
+#[test]
 fn an_unknown_key_in_the_example_is_rejected_with_file_and_key() {
     let dir = tempfile::tempdir().unwrap();
     let example = std::fs::read_to_string(concat!(

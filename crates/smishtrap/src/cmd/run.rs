@@ -1,6 +1,7 @@
 //! `smishtrap run`: the whole system in one process on one data directory: a sensor, the
 //! continuous analysis of what it captures (and of what `import` adds), and the console.
 
+use std::io::Write;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -53,6 +54,9 @@ pub(crate) struct Args {
     /// Extra brand catalog (TOML); repeatable
     #[arg(long = "brands", value_name = "FILE")]
     brands: Vec<PathBuf>,
+    /// Validate the configuration, print the sensor listeners and the console address, exit
+    #[arg(long)]
+    check_config: bool,
 }
 
 /// `[console]` of the config file.
@@ -109,6 +113,14 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     let mut brands = analysis_cfg.brands;
     brands.extend(args.brands.iter().cloned());
     let engine = Arc::new(super::engine(&brands)?);
+    if args.check_config {
+        let mut out = std::io::stdout().lock();
+        for (addr, persona) in &setup.wanted {
+            writeln!(out, "sensor\t{addr}\t{persona}")?;
+        }
+        writeln!(out, "console\t{console_listen}")?;
+        return Ok(ExitCode::SUCCESS);
+    }
 
     let recording = Recording::start(&setup)?;
     let (token, origin) = token::load_or_create(
