@@ -37,6 +37,7 @@
 mod error;
 mod filter;
 mod messages;
+mod pager;
 #[cfg(feature = "postgres")]
 mod postgres;
 mod sqlite;

@@ -16,12 +16,10 @@ use smishtrap_bus::{EncodedBatch, Sink, SinkError};
 use smishtrap_event::{Event, SmsRecord};
 
 use crate::filter::{Param, conditions};
+use crate::pager::{self, PageSource, Pager};
 use crate::{EventFilter, EventStore, EventStream, StoreError};
 
 const BACKEND: &str = "postgres";
-
-/// Rows fetched per query while streaming.
-const PAGE_SIZE: usize = 512;
 
 /// Entry `n` brings a schema from version `n` to `n + 1`. Append only.
 const MIGRATIONS: &[&str] = &[
@@ -274,15 +272,7 @@ impl PostgresStore {
             n + 2,
             n + 3
         ));
-        Ok(PostgresEvents {
-            store: self,
-            sql,
-            params,
-            cursor: (i64::MIN, i64::MIN),
-            page: VecDeque::with_capacity(PAGE_SIZE),
-            remaining: filter.limit,
-            exhausted: false,
-        })
+        Ok(PostgresEvents(Pager::new(PostgresPage { store: self, sql, params }, filter.limit)))
     }
 
     /// How many events match (capped by `filter.limit`).
@@ -350,46 +340,50 @@ fn describe(config: &Config, schema: &str) -> String {
     format!("postgres://{host}:{port}/{db} (schema {schema})")
 }
 
-/// Streams events of a [`PostgresStore`] page by page (keyset pagination).
-pub struct PostgresEvents<'a> {
+/// Streams events of a [`PostgresStore`], one page (one query) at a time.
+#[derive(Debug)]
+pub struct PostgresEvents<'a>(Pager<PostgresPage<'a>>);
+
+pub(crate) struct PostgresPage<'a> {
     store: &'a mut PostgresStore,
     sql: String,
     params: Vec<Param>,
-    cursor: (i64, i64),
-    page: VecDeque<(i64, String)>,
-    remaining: Option<u64>,
-    exhausted: bool,
 }
 
-impl std::fmt::Debug for PostgresEvents<'_> {
+impl std::fmt::Debug for PostgresPage<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PostgresEvents").field("cursor", &self.cursor).finish_non_exhaustive()
+        f.debug_struct("PostgresPage").field("sql", &self.sql).finish_non_exhaustive()
     }
 }
 
-impl PostgresEvents<'_> {
-    fn fetch_page(&mut self) -> Result<(), StoreError> {
-        let want = self.remaining.map_or(PAGE_SIZE, |r| PAGE_SIZE.min(r as usize));
+impl PageSource for PostgresPage<'_> {
+    fn fetch(
+        &mut self,
+        cursor: (i64, i64),
+        want: usize,
+        out: &mut VecDeque<pager::Row>,
+    ) -> Result<(), StoreError> {
         let stmt = self.store.statement(&self.sql)?;
         let mut values = sql_values(&self.params);
-        values.push(Box::new(self.cursor.0));
-        values.push(Box::new(self.cursor.1));
+        values.push(Box::new(cursor.0));
+        values.push(Box::new(cursor.1));
         values.push(Box::new(want as i64));
         let refs: Vec<&(dyn ToSql + Sync)> = values.iter().map(|v| v.as_ref()).collect();
-        let err = self.store.err("query events");
-        let rows = self.store.client.query(&stmt, &refs).map_err(err)?;
-        let got = rows.len();
+        let rows = self.store.client.query(&stmt, &refs).map_err(self.store.err("query events"))?;
         for row in rows {
             let decoded: Result<(i64, i64, String), postgres::Error> =
                 (|| Ok((row.try_get(0)?, row.try_get(1)?, row.try_get(2)?)))();
-            let (seq, ts, json) = decoded.map_err(self.store.err("read events"))?;
-            self.cursor = (ts, seq);
-            self.page.push_back((seq, json));
-        }
-        if got < want {
-            self.exhausted = true;
+            out.push_back(decoded.map_err(self.store.err("read events"))?);
         }
         Ok(())
+    }
+
+    fn decode(&self, seq: i64, json: &str) -> Result<Event, StoreError> {
+        serde_json::from_str(json).map_err(|source| StoreError::Decode {
+            path: PathBuf::from(&self.store.location),
+            row: seq,
+            source,
+        })
     }
 }
 
@@ -397,27 +391,7 @@ impl Iterator for PostgresEvents<'_> {
     type Item = Result<Event, StoreError>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        if self.remaining == Some(0) {
-            return None;
-        }
-        if self.page.is_empty() {
-            if self.exhausted {
-                return None;
-            }
-            if let Err(err) = self.fetch_page() {
-                self.exhausted = true;
-                return Some(Err(err));
-            }
-        }
-        let (seq, json) = self.page.pop_front()?;
-        if let Some(remaining) = self.remaining.as_mut() {
-            *remaining -= 1;
-        }
-        Some(serde_json::from_str(&json).map_err(|source| StoreError::Decode {
-            path: PathBuf::from(&self.store.location),
-            row: seq,
-            source,
-        }))
+        self.0.next()
     }
 }
 

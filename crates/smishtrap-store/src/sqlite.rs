@@ -20,6 +20,7 @@ use smishtrap_bus::{EncodedBatch, Sink, SinkError};
 use smishtrap_event::{Event, SmsRecord};
 
 use crate::filter::{Param, conditions};
+use crate::pager::{self, PageSource, Pager};
 use crate::{EventFilter, EventStore, EventStream, StoreError};
 
 /// How long a connection waits for a lock held by another connection before failing.
@@ -49,9 +50,6 @@ const PAGE_SIZE_BYTES: i64 = 4 * 1024;
 /// Page cache of the writer connection (measured with `benches/insert.rs`: 2 MiB spills,
 /// 16 MiB was the fastest of 2/16/64 MiB).
 const WRITER_CACHE_KIB: i64 = 16 * 1024;
-
-/// Rows fetched per query while streaming; bounds the memory of a read.
-pub(crate) const PAGE_SIZE: usize = 512;
 
 /// Schema migrations; entry `n` brings a store from version `n` to `n + 1`. Append only: a
 /// released migration is never edited. The version lives in `PRAGMA user_version`.
@@ -318,15 +316,7 @@ impl SqliteStore {
             n + 2,
             n + 3
         ));
-        Ok(SqliteEvents {
-            store: self,
-            sql,
-            params,
-            cursor: (i64::MIN, i64::MIN),
-            page: VecDeque::with_capacity(PAGE_SIZE),
-            remaining: filter.limit,
-            exhausted: false,
-        })
+        Ok(SqliteEvents(Pager::new(SqlitePage { store: self, sql, params }, filter.limit)))
     }
 
     /// How many events match (capped by `filter.limit`).
@@ -422,42 +412,42 @@ fn to_sql(param: &Param) -> rusqlite::types::Value {
 /// Streams events of a [`SqliteStore`], one page (one short read transaction) at a time, so
 /// memory stays flat and a long read never pins the writer's WAL.
 #[derive(Debug)]
-pub struct SqliteEvents<'a> {
+pub struct SqliteEvents<'a>(Pager<SqlitePage<'a>>);
+
+#[derive(Debug)]
+pub(crate) struct SqlitePage<'a> {
     store: &'a SqliteStore,
     sql: String,
     params: Vec<Param>,
-    /// `(ts, seq)` of the last row returned.
-    cursor: (i64, i64),
-    page: VecDeque<(i64, String)>,
-    remaining: Option<u64>,
-    exhausted: bool,
 }
 
-impl SqliteEvents<'_> {
-    fn fetch_page(&mut self) -> Result<(), StoreError> {
+impl PageSource for SqlitePage<'_> {
+    fn fetch(
+        &mut self,
+        cursor: (i64, i64),
+        want: usize,
+        out: &mut VecDeque<pager::Row>,
+    ) -> Result<(), StoreError> {
         let path = &self.store.path;
-        let want = self.remaining.map_or(PAGE_SIZE, |r| PAGE_SIZE.min(r as usize));
         let mut stmt =
             self.store.conn.prepare_cached(&self.sql).map_err(sqlite(path, "prepare query"))?;
         let mut values: Vec<rusqlite::types::Value> = self.params.iter().map(to_sql).collect();
-        values.push(rusqlite::types::Value::Integer(self.cursor.0));
-        values.push(rusqlite::types::Value::Integer(self.cursor.1));
+        values.push(rusqlite::types::Value::Integer(cursor.0));
+        values.push(rusqlite::types::Value::Integer(cursor.1));
         values.push(rusqlite::types::Value::Integer(want as i64));
         let mut rows =
             stmt.query(params_from_iter(values)).map_err(sqlite(path, "query events"))?;
-        let mut got = 0;
         while let Some(row) = rows.next().map_err(sqlite(path, "read events"))? {
             let seq: i64 = row.get(0).map_err(sqlite(path, "read events"))?;
             let ts: i64 = row.get(1).map_err(sqlite(path, "read events"))?;
             let json: String = row.get(2).map_err(sqlite(path, "read events"))?;
-            self.cursor = (ts, seq);
-            self.page.push_back((seq, json));
-            got += 1;
-        }
-        if got < want {
-            self.exhausted = true;
+            out.push_back((seq, ts, json));
         }
         Ok(())
+    }
+
+    fn decode(&self, seq: i64, json: &str) -> Result<Event, StoreError> {
+        self.store.decode_event(seq, json)
     }
 }
 
@@ -465,28 +455,7 @@ impl Iterator for SqliteEvents<'_> {
     type Item = Result<Event, StoreError>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        if self.remaining == Some(0) {
-            return None;
-        }
-        if self.page.is_empty() {
-            if self.exhausted {
-                return None;
-            }
-            if let Err(err) = self.fetch_page() {
-                // A failed page ends the stream after reporting the error once.
-                self.exhausted = true;
-                return Some(Err(err));
-            }
-        }
-        let (seq, json) = self.page.pop_front()?;
-        if let Some(remaining) = self.remaining.as_mut() {
-            *remaining -= 1;
-        }
-        Some(serde_json::from_str(&json).map_err(|source| StoreError::Decode {
-            path: self.store.path.clone(),
-            row: seq,
-            source,
-        }))
+        self.0.next()
     }
 }
 
@@ -540,7 +509,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
         let store = SqliteStore::open(&dir.path().join("s.db")).unwrap_or_else(|e| panic!("{e}"));
         let events = store.events(&filter).unwrap_or_else(|e| panic!("{e}"));
-        let sql = format!("EXPLAIN QUERY PLAN {}", events.sql);
+        let sql = format!("EXPLAIN QUERY PLAN {}", events.0.source.sql);
         let mut stmt = store.conn.prepare(&sql).unwrap_or_else(|e| panic!("{e}"));
         let n = stmt.parameter_count();
         let values = (0..n).map(|_| rusqlite::types::Value::Integer(0));
