@@ -1,8 +1,9 @@
+use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use smishtrap_event::SmsRecord;
 use smishtrap_intel::campaign::{self, Assignment, Campaign, CampaignInput, Config, parse_ts};
-use smishtrap_intel::{Analysis, Phase};
+use smishtrap_intel::{Analysis, Phase, Verdict};
 use smishtrap_store::{
     AssignmentChange, CLUSTERED_CURSOR, CampaignRow, SqliteStore, StoreError, StoredMessage,
 };
@@ -38,6 +39,12 @@ pub struct Clusterer {
     pending: usize,
     last_pass: Option<(Instant, Duration)>,
     undecodable: u64,
+    /// Campaign of each exact link host and of each template of the last full pass's
+    /// smishing messages (`None`: the key belongs to several campaigns, so it decides nothing).
+    known_hosts: HashMap<String, Option<String>>,
+    known_templates: HashMap<u64, Option<String>>,
+    /// Inputs from here on have been seen by neither a full pass nor [`Clusterer::assign_known`].
+    unassigned_from: usize,
 }
 
 impl Clusterer {
@@ -51,6 +58,9 @@ impl Clusterer {
             pending: 0,
             last_pass: None,
             undecodable: 0,
+            known_hosts: HashMap::new(),
+            known_templates: HashMap::new(),
+            unassigned_from: 0,
         }
     }
 
@@ -126,15 +136,94 @@ impl Clusterer {
         }
         let rows: Vec<CampaignRow> = clustering.campaigns.iter().map(campaign_row).collect();
         store.apply_clustering(&changes, &rows, Some((CLUSTERED_CURSOR, self.last_seq)))?;
+        self.index_known();
         let duration = started.elapsed();
         self.last_pass = Some((Instant::now(), duration));
         self.pending = 0;
+        self.unassigned_from = self.inputs.len();
         Ok(ClusterPass {
             messages: self.inputs.len(),
             campaigns: rows.len(),
             changed: changes.len(),
             duration,
         })
+    }
+}
+
+impl Clusterer {
+    /// Between full passes: gives each new smishing message the campaign its exact link host
+    /// or its template had in the last full pass (the common case of a running wave), and
+    /// moves the clustering cursor past every new message, so the console shows them at once
+    /// whatever the store's size. New campaigns, phases and summaries wait for the next full
+    /// pass, which may revise these assignments. Returns how many messages were assigned.
+    pub fn assign_known(&mut self, store: &mut SqliteStore) -> Result<usize, StoreError> {
+        if self.unassigned_from >= self.inputs.len() {
+            return Ok(0);
+        }
+        let mut changes = Vec::new();
+        for i in self.unassigned_from..self.inputs.len() {
+            let (Some(input), Some(seq), Some(old)) =
+                (self.inputs.get(i), self.seqs.get(i), self.assigned.get_mut(i))
+            else {
+                continue;
+            };
+            if input.verdict != Verdict::Smishing {
+                continue;
+            }
+            let by_host = input
+                .urls
+                .iter()
+                .filter(|u| !u.host.is_empty() && !u.shortener)
+                .find_map(|u| self.known_hosts.get(&u.host).cloned().flatten());
+            let campaign = by_host.or_else(|| {
+                let template = campaign::template::normalise(&input.text);
+                (template.word_count >= self.cfg.min_template_words)
+                    .then(|| self.known_templates.get(&template.hash).cloned().flatten())
+                    .flatten()
+            });
+            let Some(campaign) = campaign else { continue };
+            let new = Assignment { campaign: Some(campaign), phase: Some(Phase::Wave) };
+            if *old != new {
+                changes.push(AssignmentChange {
+                    seq: *seq,
+                    campaign: new.campaign.clone(),
+                    phase: Some(phase_name(Phase::Wave).to_owned()),
+                });
+                *old = new;
+            }
+        }
+        store.apply_assignments(&changes, Some((CLUSTERED_CURSOR, self.last_seq)))?;
+        self.unassigned_from = self.inputs.len();
+        Ok(changes.len())
+    }
+
+    /// Rebuilds the host and template keys of the campaigns just computed.
+    fn index_known(&mut self) {
+        fn learn<K: std::hash::Hash + Eq>(
+            map: &mut HashMap<K, Option<String>>,
+            key: K,
+            campaign: &str,
+        ) {
+            let entry = map.entry(key).or_insert_with(|| Some(campaign.to_owned()));
+            if entry.as_deref() != Some(campaign) {
+                *entry = None;
+            }
+        }
+        self.known_hosts.clear();
+        self.known_templates.clear();
+        for (input, assignment) in self.inputs.iter().zip(&self.assigned) {
+            let Some(campaign) = assignment.campaign.as_deref() else { continue };
+            if input.verdict != Verdict::Smishing {
+                continue;
+            }
+            for url in input.urls.iter().filter(|u| !u.host.is_empty() && !u.shortener) {
+                learn(&mut self.known_hosts, url.host.clone(), campaign);
+            }
+            let template = campaign::template::normalise(&input.text);
+            if template.word_count >= self.cfg.min_template_words {
+                learn(&mut self.known_templates, template.hash, campaign);
+            }
+        }
     }
 }
 

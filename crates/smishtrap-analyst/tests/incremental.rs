@@ -163,3 +163,40 @@ fn the_worker_follows_a_live_store() {
     assert_eq!(stats.messages_analysed.load(std::sync::atomic::Ordering::Relaxed), 4);
     assert!(stats.clustering_passes.load(std::sync::atomic::Ordering::Relaxed) >= 1);
 }
+
+#[test]
+fn between_full_passes_new_messages_join_known_campaigns_at_once() {
+    let dir = ok(tempfile::tempdir());
+    let mut store = ok(SqliteStore::open(&dir.path().join("s.db")));
+    let engine = ok(Engine::builtin());
+    let options = AnalyzeOptions::default();
+    ok(store.insert_batch(&wave(0, 4, 0)));
+    ok(analyse_captures(&mut store, &engine, &options, 1_000_000));
+    let mut clusterer = Clusterer::new(Config::default());
+    ok(clusterer.load_new(&store));
+    ok(clusterer.recluster(&mut store));
+    let known = campaign_of(&store, "c1-0");
+    assert!(known.is_some());
+
+    // the same wave goes on, and an unrelated lure starts
+    let mut more = wave(4, 2, 0);
+    more.push(capture(
+        "c1-200",
+        300,
+        &["+46701111111"],
+        Some("PostNord: ditt paket väntar, betala tullavgift på https://postnord-se.top/pay"),
+    ));
+    ok(store.insert_batch(&more));
+    ok(analyse_captures(&mut store, &engine, &options, 1_000_000));
+    assert_eq!(ok(clusterer.load_new(&store)), 3);
+    assert_eq!(ok(clusterer.assign_known(&mut store)), 2);
+    assert_eq!(campaign_of(&store, "c1-5"), known);
+    assert_eq!(campaign_of(&store, "c1-200"), None, "a new campaign waits for a full pass");
+    assert_eq!(ok(store.cursor(CLUSTERED_CURSOR)), 7, "every new message is covered");
+    assert_eq!(ok(clusterer.assign_known(&mut store)), 0, "nothing twice");
+
+    // the full pass keeps the quick assignments and finds the new campaign
+    ok(clusterer.recluster(&mut store));
+    assert_eq!(campaign_of(&store, "c1-5"), known);
+    assert!(campaign_of(&store, "c1-200").is_some_and(|c| Some(&c) != known.as_ref()));
+}

@@ -411,14 +411,7 @@ impl SqliteStore {
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(sqlite(&path, "begin clustering update"))?;
         {
-            let mut assign = tx
-                .prepare_cached("UPDATE messages SET campaign = ?2, phase = ?3 WHERE seq = ?1")
-                .map_err(sqlite(&path, "prepare assignment"))?;
-            for c in changes {
-                assign
-                    .execute(params![c.seq, c.campaign, c.phase])
-                    .map_err(sqlite(&path, "assign campaign"))?;
-            }
+            write_assignments(&tx, &path, changes)?;
             let keep: HashSet<&str> = campaigns.iter().map(|c| c.id.as_str()).collect();
             let existing: Vec<String> = tx
                 .prepare_cached("SELECT id FROM campaigns")
@@ -458,6 +451,28 @@ impl SqliteStore {
             }
         }
         tx.commit().map_err(sqlite(&path, "commit clustering update"))
+    }
+
+    /// Applies changed assignments only (campaign summaries untouched) and moves the named
+    /// progress cursor, in one transaction: the quick assignment of new messages to known
+    /// campaigns between full clustering passes.
+    pub fn apply_assignments(
+        &mut self,
+        changes: &[AssignmentChange],
+        progress: Option<(&str, i64)>,
+    ) -> Result<(), StoreError> {
+        let path = self.path().to_owned();
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(sqlite(&path, "begin assignment update"))?;
+        {
+            write_assignments(&tx, &path, changes)?;
+            if let Some((name, value)) = progress {
+                set_cursor(&tx, name, value).map_err(sqlite(&path, "move progress cursor"))?;
+            }
+        }
+        tx.commit().map_err(sqlite(&path, "commit assignment update"))
     }
 
     /// Campaigns, most recently active first, after the keyset cursor `(last_seen, id)`.
@@ -552,6 +567,22 @@ impl SqliteStore {
             .map_err(sqlite(self.path(), "read messages"))?;
         rows.collect::<Result<_, _>>().map_err(sqlite(self.path(), "read messages"))
     }
+}
+
+fn write_assignments(
+    tx: &rusqlite::Transaction<'_>,
+    path: &std::path::Path,
+    changes: &[AssignmentChange],
+) -> Result<(), StoreError> {
+    let mut assign = tx
+        .prepare_cached("UPDATE messages SET campaign = ?2, phase = ?3 WHERE seq = ?1")
+        .map_err(sqlite(path, "prepare assignment"))?;
+    for c in changes {
+        assign
+            .execute(params![c.seq, c.campaign, c.phase])
+            .map_err(sqlite(path, "assign campaign"))?;
+    }
+    Ok(())
 }
 
 fn set_cursor(conn: &rusqlite::Connection, name: &str, value: i64) -> rusqlite::Result<()> {
