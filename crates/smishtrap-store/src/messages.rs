@@ -150,6 +150,7 @@ pub(crate) const MIGRATION_V2: &str = "
         seq INTEGER NOT NULL,
         PRIMARY KEY (domain, seq)
     ) WITHOUT ROWID, STRICT;
+    CREATE INDEX message_domains_seq ON message_domains (seq);
     CREATE VIRTUAL TABLE messages_text USING fts5 (
         text, content = 'messages', content_rowid = 'seq', tokenize = 'trigram'
     );
