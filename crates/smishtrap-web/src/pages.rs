@@ -732,3 +732,87 @@ mod proptests {
         }
     }
 }
+
+#[cfg(test)]
+mod analysed_proptests {
+    use proptest::prelude::*;
+    use smishtrap_store::{NewMessage, StoredMessage};
+
+    use super::*;
+
+    fn message(s: &[String]) -> StoredMessage {
+        let g = |i: usize| s.get(i).cloned().unwrap_or_default();
+        let record = smishtrap_event::SmsRecord {
+            id: Some(g(0)),
+            ts: Some(g(1)),
+            to: Some(g(2)),
+            router: Some(g(3)),
+            status: Some(g(4)),
+            text: g(5),
+            ..Default::default()
+        };
+        let analysis = serde_json::json!({
+            "id": g(0), "verdict": "smishing", "score": 0.9, "reasons": [g(6), g(7)],
+            "lang": g(8), "recipient": {"e164": g(2), "country": g(9)}, "sender": null,
+            "urls": [{"url": g(10), "host": g(11), "registrable_domain": g(11),
+                      "impersonates": g(12), "technique": g(13)}],
+            "brand": g(12), "campaign": null, "phase": null,
+        });
+        StoredMessage {
+            seq: 1,
+            message: NewMessage {
+                id: g(0),
+                event_id: Some(g(14)),
+                origin: g(15),
+                ts_micros: 1_750_000_000_000_000,
+                recipient: Some(g(2)),
+                country: Some(g(9)),
+                sender: Some(g(16)),
+                router: Some(g(3)),
+                src_ip: Some(g(17)),
+                text: g(5),
+                lang: Some(g(8)),
+                verdict: "smishing".into(),
+                score: 0.9,
+                brand: Some(g(12)),
+                domains: vec![g(11)],
+                record: serde_json::to_string(&record).unwrap_or_default(),
+                analysis: analysis.to_string(),
+            },
+            campaign: Some("cmp-0123456789ab".into()),
+            phase: Some("wave".into()),
+        }
+    }
+
+    fn render(s: &[String]) -> String {
+        let m = message(s);
+        let detail = MessagePage { csrf: "t".into(), m: MessageDetail::of(&m) }.render();
+        let list = MessagesPage {
+            csrf: "t".into(),
+            form: MessageForm {
+                text: s.first().cloned().unwrap_or_default(),
+                ..Default::default()
+            },
+            rows: vec![MessageRow::of(&m)],
+            total: "1".into(),
+            next: None,
+            api: "/api/v1/messages".into(),
+        }
+        .render();
+        format!("{}{}", detail.unwrap_or_default(), list.unwrap_or_default())
+    }
+
+    proptest! {
+        /// Attacker strings in a message, its record and its analysis never add markup.
+        #[test]
+        fn message_strings_never_add_markup(
+            strings in proptest::collection::vec("(\\PC|[<>\"'&/=])+", 18..=18),
+        ) {
+            let hostile = render(&strings);
+            let plain = render(&vec!["a".to_owned(); 18]);
+            prop_assert!(hostile.contains("</html>"));
+            prop_assert_eq!(hostile.matches('<').count(), plain.matches('<').count());
+            prop_assert_eq!(hostile.matches('"').count(), plain.matches('"').count());
+        }
+    }
+}

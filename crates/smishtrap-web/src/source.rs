@@ -216,22 +216,27 @@ impl Source {
     }
 
     /// Every stored campaign, most recently active first, read a page at a time; refuses
-    /// more than [`MAX_EXPORT_CAMPAIGNS`] (an export that large belongs to the CLI).
+    /// more than [`MAX_EXPORT_CAMPAIGNS`] or [`MAX_EXPORT_SUMMARY_BYTES`] of summaries (the
+    /// export is built in memory; one that large belongs to `smishtrap export`).
     pub(crate) fn all_campaigns(&self) -> Result<Vec<CampaignRow>, WebError> {
         let Some(store) = self.open()? else {
             return Ok(Vec::new());
         };
         let mut all: Vec<CampaignRow> = Vec::new();
+        let mut bytes = 0usize;
         loop {
             let before = all.last().map(|c| (c.last_seen.unwrap_or(i64::MIN), c.id.as_str()));
             let page = store.campaigns(None, before, 1000)?;
             let done = page.len() < 1000;
+            bytes += page.iter().map(|c| c.summary.len()).sum::<usize>();
             all.extend(page);
-            if all.len() > MAX_EXPORT_CAMPAIGNS {
+            if all.len() > MAX_EXPORT_CAMPAIGNS || bytes > MAX_EXPORT_SUMMARY_BYTES {
                 return Err(WebError::bad(
                     "format",
                     format!(
-                        "more than {MAX_EXPORT_CAMPAIGNS} campaigns: export them with `smishtrap export`"
+                        "more than {MAX_EXPORT_CAMPAIGNS} campaigns or {} MiB of summaries: \
+                         export them with `smishtrap export`",
+                        MAX_EXPORT_SUMMARY_BYTES >> 20
                     ),
                 ));
             }
@@ -242,8 +247,10 @@ impl Source {
     }
 }
 
-/// Most campaigns one `GET /api/v1/exports` answers with.
+/// Most campaigns one `GET /api/v1/exports` answers with, and most bytes of their stored
+/// summaries (a STIX bundle is about ten times that).
 pub(crate) const MAX_EXPORT_CAMPAIGNS: usize = 20_000;
+pub(crate) const MAX_EXPORT_SUMMARY_BYTES: usize = 32 << 20;
 
 /// Longest message, event or campaign id looked up (longer ones are not found).
 const MAX_ID_LEN: usize = 512;
