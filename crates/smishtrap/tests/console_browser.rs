@@ -351,3 +351,99 @@ fn live_send_appears_and_hostile_text_stays_inert_in_chromium() {
     assert_eq!(console.stop(), Some(0));
     sensor.stop();
 }
+
+/// `smishtrap run` end to end: a send captured by the sensor shows up live on the console,
+/// analysed (verdict, brand) and with its campaign; the campaign page opens from that row and
+/// shows the lure's domain defanged with its technique; hostile text stays inert everywhere.
+#[test]
+fn run_shows_a_captured_send_live_with_its_campaign_in_chromium() {
+    let Some(mut browser) = Browser::launch() else { return };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let run = ConsoleProcess::run(dir.path(), &["--console-token", TOKEN]);
+    let sensor = run.sensor.expect("sensor address");
+    let http = sensor_support::client();
+
+    browser.navigate(&run.url(&format!("/login?token={TOKEN}&next=/events")));
+    browser.wait_for(
+        "location.pathname === '/events' && document.readyState === 'complete'",
+        "login and redirect to /events",
+    );
+    browser.wait_for(
+        "(document.getElementById('stream-status') || {}).textContent.startsWith('Live')",
+        "the SSE stream opening",
+    );
+
+    let lure = "CSAM: uw digitale identiteit verloopt vandaag. Bevestig uw gegevens via \
+                https://login.csam-be.info/verify om blokkering te voorkomen";
+    let sent = Instant::now();
+    for (i, payload) in PAYLOADS.iter().enumerate() {
+        let body = json!({"id": format!("{i}"), "execute": 1, "function": "send_sms", "values": [{
+            "base": "api_sms",
+            "phone_number": format!("+3247012345{i}"),
+            "content": format!("{payload} {lure}"),
+        }]});
+        let response =
+            http.post(format!("http://{sensor}/cgi")).json(&body).send().expect("send_sms");
+        assert!(response.status().is_success());
+    }
+    let shown = browser.wait_for(
+        "Array.from(document.querySelectorAll('#live-messages tbody tr.new'))
+            .filter(tr => tr.textContent.includes('smishing') && tr.textContent.includes('CSAM')
+                && tr.querySelector('a[href^=\"/campaigns/\"]')).length >= 4",
+        "the analysed sends with their campaign on the live page",
+    );
+    #[allow(clippy::print_stderr, reason = "a figure for the report, not an assertion")]
+    {
+        eprintln!(
+            "figure: 4 captured sends to live rows with verdict and campaign: {shown:?} \
+             (after the first send: {:?})",
+            sent.elapsed()
+        );
+    }
+    let defanged = browser.eval(
+        "Array.from(document.querySelectorAll('#live-messages tbody td.summary'))
+            .every(td => !td.textContent.includes('https://login.csam-be.info'))",
+    );
+    assert_eq!(defanged, json!(true), "live messages never show the live link");
+    browser.assert_inert("Live events · smishtrap", "/events with analysed messages");
+
+    // Open the campaign from the live row.
+    let clicked = browser.eval(
+        "(() => { const a = document.querySelector('#live-messages tbody tr.new a[href^=\"/campaigns/\"]');
+          if (!a) return false; a.click(); return true; })()",
+    );
+    assert_eq!(clicked, json!(true));
+    browser.wait_for(
+        "location.pathname.startsWith('/campaigns/') && !!document.getElementById('domains')",
+        "the campaign page",
+    );
+    let domains = browser.eval("document.getElementById('domains').textContent");
+    let domains = domains.as_str().expect("domains");
+    assert!(domains.contains("csam-be[.]info") && !domains.contains("csam-be.info"), "{domains}");
+    assert!(domains.contains("CSAM") && domains.contains("combosquatting"), "{domains}");
+    let urls = browser.eval("document.getElementById('urls').textContent");
+    assert!(
+        urls.as_str()
+            .is_some_and(|u| u.contains("hxxps://") && u.contains("csam-be[.]info/verify")),
+        "{urls}"
+    );
+    let samples = browser.eval("document.getElementById('samples').textContent");
+    let samples = samples.as_str().expect("samples");
+    assert!(PAYLOADS.iter().any(|p| samples.contains(p)), "samples show text literally: {samples}");
+    let title = browser.eval("document.title");
+    let title = title.as_str().expect("title").to_owned();
+    assert!(title.starts_with("Campaign cmp-"), "{title}");
+    browser.assert_inert(&title, "campaign page");
+
+    // The same messages through the search page, by text.
+    browser.navigate(&run.url("/messages?text=%3Cscript%3E"));
+    browser.wait_for(
+        "location.pathname === '/messages' && document.readyState === 'complete'",
+        "the messages page",
+    );
+    let found =
+        browser.eval("document.body.textContent.includes(\"<script>window.__xss='script'\")");
+    assert_eq!(found, json!(true), "search finds the hostile text and shows it literally");
+    browser.assert_inert("Messages · smishtrap", "messages search");
+    assert_eq!(run.stop(), Some(0));
+}
