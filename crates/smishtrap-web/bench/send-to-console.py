@@ -2,13 +2,16 @@
 """Time from a captured SMS send to its arrival on the console's live stream.
 
     python3 crates/smishtrap-web/bench/send-to-console.py [--bin target/release/smishtrap]
-        [--sends 200] [--data DIR]
+        [--sends 200] [--data DIR] [--run]
 
 Starts a real sensor and a real console (separate processes, one data directory, loopback
 only), opens the SSE stream the Live page uses, then sends `send_sms` requests to the sensor
 one at a time and measures, for each, the time from just before the request until the
 stream delivered the event (the browser renders a row from it in well under a millisecond).
-Prints percentiles. A measurement, not a test: nothing is asserted.
+With `--run` it starts `smishtrap run` instead (sensor, continuous analysis and console in
+one process) and also times the analysed message (`event: message`, sent once the
+clustering has assigned its campaign). Prints percentiles. A measurement, not a test:
+nothing is asserted.
 """
 
 import argparse
@@ -17,6 +20,7 @@ import json
 import os
 import random
 import re
+import socket
 import subprocess
 import sys
 import tempfile
@@ -41,22 +45,56 @@ def start(cmd, pattern):
     sys.exit(f"{cmd[1]} did not start")
 
 
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_healthy(addr):
+    host, port = addr.rsplit(":", 1)
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        try:
+            conn = http.client.HTTPConnection(host, int(port), timeout=2)
+            conn.request("GET", "/healthz")
+            if conn.getresponse().status == 200:
+                return
+        except OSError:
+            pass
+        time.sleep(0.1)
+    sys.exit(f"nothing answers on {addr}")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--bin", default="target/release/smishtrap")
     ap.add_argument("--sends", type=int, default=200)
     ap.add_argument("--data")
+    ap.add_argument("--run", action="store_true", help="one `smishtrap run` process; also time analysed messages")
     args = ap.parse_args()
     data = args.data or tempfile.mkdtemp(prefix="smishtrap-latency-")
-    sensor, sensor_addr = start(
-        [args.bin, "sensor", "--data", data, "--listen", "127.0.0.1:0", "--persona", "milesight-ur32l"],
-        r"listening on (\S+)",
-    )
-    console, console_addr = start(
-        [args.bin, "console", "--data", data, "--listen", "127.0.0.1:0", "--token", TOKEN],
-        r"console listening on http://([^/\s]+)/",
-    )
+    if args.run:
+        sensor_addr = f"127.0.0.1:{free_port()}"
+        console_addr = f"127.0.0.1:{free_port()}"
+        run = subprocess.Popen(
+            [args.bin, "run", "--data", data, "--sensor-listen", sensor_addr,
+             "--console-listen", console_addr, "--console-token", TOKEN],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_healthy(console_addr)
+        procs = (run,)
+    else:
+        sensor, sensor_addr = start(
+            [args.bin, "sensor", "--data", data, "--listen", "127.0.0.1:0", "--persona", "milesight-ur32l"],
+            r"listening on (\S+)",
+        )
+        console, console_addr = start(
+            [args.bin, "console", "--data", data, "--listen", "127.0.0.1:0", "--token", TOKEN],
+            r"console listening on http://([^/\s]+)/",
+        )
+        procs = (console, sensor)
     seen = {}
+    seen_message = {}
     lock = threading.Condition()
 
     def follow():
@@ -64,13 +102,17 @@ def main():
         conn = http.client.HTTPConnection(host, int(port))
         conn.request("GET", "/api/v1/events/stream?kind=sms.send", headers={"Authorization": f"Bearer {TOKEN}"})
         resp = conn.getresponse()
+        kind = "event"
         for raw in resp:
             line = raw.decode("utf-8", "replace")
+            if line.startswith("event: "):
+                kind = line[7:].strip()
             if line.startswith("data: "):
                 m = re.search(r"latency-probe-(\d+)", line)
                 if m:
                     with lock:
-                        seen[int(m.group(1))] = time.perf_counter()
+                        target = seen_message if kind == "message" else seen
+                        target.setdefault(int(m.group(1)), time.perf_counter())
                         lock.notify_all()
 
     # Wait until the console has read the stored history (a large --data store takes a while).
@@ -90,6 +132,7 @@ def main():
     time.sleep(0.5)  # the stream is open
     host, port = sensor_addr.rsplit(":", 1)
     latencies = []
+    message_latencies = []
     for i in range(args.sends):
         body = json.dumps({"id": str(i), "execute": 1, "function": "send_sms",
                            "values": [{"base": "api_sms", "phone_number": "+32470000001",
@@ -103,21 +146,34 @@ def main():
             lock.wait_for(lambda: i in seen, timeout=10)
         if i in seen:
             latencies.append(seen[i] - t0)
+        if args.run:
+            with lock:
+                lock.wait_for(lambda: i in seen_message, timeout=10)
+            if i in seen_message:
+                message_latencies.append(seen_message[i] - t0)
         # Uniform over more than one poll interval, so sends do not lock onto its phase.
         time.sleep(random.uniform(0, 0.3))
-    for proc in (console, sensor):
+    for proc in procs:
         proc.terminate()
         proc.wait(timeout=30)
-    latencies.sort()
     if not latencies:
         sys.exit("no send reached the stream")
 
-    def pct(p):
-        return latencies[min(len(latencies) - 1, int(p / 100 * len(latencies)))] * 1000
+    def report(what, values):
+        values.sort()
 
-    print(f"sends: {args.sends}, delivered: {len(latencies)}")
-    print(f"send -> live stream: p50 {pct(50):.1f} ms, p90 {pct(90):.1f} ms, "
-          f"p99 {pct(99):.1f} ms, max {latencies[-1] * 1000:.1f} ms")
+        def pct(p):
+            return values[min(len(values) - 1, int(p / 100 * len(values)))] * 1000
+
+        print(f"{what}: delivered {len(values)} of {args.sends}; p50 {pct(50):.1f} ms, "
+              f"p90 {pct(90):.1f} ms, p99 {pct(99):.1f} ms, max {values[-1] * 1000:.1f} ms")
+
+    report("send -> live stream (event)", latencies)
+    if args.run:
+        if message_latencies:
+            report("send -> live stream (analysed message with campaign)", message_latencies)
+        else:
+            print("no analysed message reached the stream")
 
 
 if __name__ == "__main__":

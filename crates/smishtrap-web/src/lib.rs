@@ -2,10 +2,10 @@
 //! directory's event store, built to show attacker-written text safely.
 //!
 //! - [`app`] builds the axum [`Router`]; [`Console::start`] migrates an existing store to the
-//!   current schema (its only write), then starts the [`live`] follower, one background
-//!   thread that tails the store's events and its clustered analysed messages, keeps the
-//!   aggregates and insights (target countries, verdicts, newest campaigns, sensor
-//!   heartbeats) the Overview and `/api/v1/sensors` show, and feeds the SSE stream.
+//!   current schema (its only write), then starts the [`live`] follower: one background
+//!   thread tails the store's events and its clustered analysed messages, keeps the
+//!   aggregates the Overview and `/api/v1/sensors` show and feeds the SSE stream; another
+//!   keeps the insights (target countries, verdicts, newest campaigns, sensor heartbeats).
 //! - [`token`] is the access token (generated on first start into `DIR/console-token`, mode
 //!   0600, compared in constant time); [`auth`] turns it into expiring sessions (cookie
 //!   `HttpOnly; SameSite=Strict`) and checks CSRF on every state-changing request.

@@ -17,10 +17,11 @@
 //!
 //! Analysed messages are tailed by their insertion order, but only up to the clustering's
 //! progress cursor ([`CLUSTERED_CURSOR`]): every message the Live page shows or the stream
-//! sends already has its campaign. The same thread keeps [`Insights`] for the Overview:
-//! counts over all messages (target countries, verdicts: a `GROUP BY` over every message,
-//! so recomputed at most every [`FACET_REFRESH`], and only when messages changed), the
-//! newest campaigns and the sensors' heartbeats (re-read every [`INSIGHT_REFRESH`]).
+//! sends already has its campaign. A second thread keeps [`Insights`] for the Overview, so
+//! their slow counts never delay the live tail: counts over all messages (target countries,
+//! verdicts: a `GROUP BY` over every message, about a second at a million, so recomputed at
+//! most every [`FACET_REFRESH`], and only when messages changed), the newest campaigns and
+//! the sensors' heartbeats (re-read every [`INSIGHT_REFRESH`]).
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::net::IpAddr;
@@ -290,7 +291,7 @@ impl Live {
 #[derive(Debug)]
 pub(crate) struct Follower {
     stop: Arc<AtomicBool>,
-    thread: Option<std::thread::JoinHandle<()>>,
+    threads: Vec<std::thread::JoinHandle<()>>,
 }
 
 impl Follower {
@@ -301,6 +302,7 @@ impl Follower {
     ) -> Result<Follower, WebError> {
         let stop = Arc::new(AtomicBool::new(false));
         let stopping = stop.clone();
+        let (source_insights, live_insights) = (source.clone(), live.clone());
         let thread = std::thread::Builder::new()
             .name("console-follower".into())
             .spawn(move || {
@@ -332,7 +334,38 @@ impl Follower {
                 }
             })
             .map_err(|e| WebError::Internal(format!("start console follower: {e}")))?;
-        Ok(Follower { stop, thread: Some(thread) })
+        let mut follower = Follower { stop, threads: vec![thread] };
+        // The Overview's counts take long on a large store (a second at a million messages);
+        // their own thread keeps them from delaying the live tail.
+        let stopping = follower.stop.clone();
+        let thread = std::thread::Builder::new()
+            .name("console-insights".into())
+            .spawn(move || {
+                let mut insights = InsightsPoll::default();
+                let mut store: Option<SqliteStore> = None;
+                let mut failing = false;
+                while !stopping.load(Ordering::Acquire) {
+                    let polled = match store.as_ref() {
+                        Some(db) => insights.poll(db, &live_insights),
+                        None => source_insights.open().map(|opened| store = opened),
+                    };
+                    match polled {
+                        Ok(()) => failing = false,
+                        Err(err) => {
+                            // Once per failure streak: the follower reports store trouble too.
+                            if !failing {
+                                tracing::warn!(error = %err, "console could not count messages");
+                            }
+                            failing = true;
+                            store = None;
+                        }
+                    }
+                    sleep_unless_stopped(INSIGHTS_POLL, &stopping);
+                }
+            })
+            .map_err(|e| WebError::Internal(format!("start console insights: {e}")))?;
+        follower.threads.push(thread);
+        Ok(follower)
     }
 
     pub(crate) fn stop(mut self) {
@@ -341,7 +374,7 @@ impl Follower {
 
     fn shutdown(&mut self) {
         self.stop.store(true, Ordering::Release);
-        if let Some(thread) = self.thread.take() {
+        for thread in self.threads.drain(..) {
             let _ = thread.join();
         }
     }
@@ -463,14 +496,11 @@ impl Tail {
     }
 }
 
-/// Where the follower is in the analysed messages, and when it last refreshed the insights.
+/// Where the follower is in the analysed messages.
 #[derive(Debug, Default)]
 struct Analysed {
     /// Last message `seq` shown (`None` before the first poll).
     after: Option<i64>,
-    facets_at: Option<Instant>,
-    facets_cursor: i64,
-    insights_at: Option<Instant>,
 }
 
 impl Analysed {
@@ -498,6 +528,24 @@ impl Analysed {
             }
         }
         self.after = Some(after);
+        Ok(())
+    }
+}
+
+/// How often the insights thread looks at the store.
+const INSIGHTS_POLL: Duration = Duration::from_millis(500);
+
+/// When the insights thread last refreshed what.
+#[derive(Debug, Default)]
+struct InsightsPoll {
+    facets_at: Option<Instant>,
+    facets_cursor: i64,
+    insights_at: Option<Instant>,
+}
+
+impl InsightsPoll {
+    fn poll(&mut self, db: &SqliteStore, live: &Live) -> Result<(), WebError> {
+        let clustered = db.cursor(CLUSTERED_CURSOR)?;
         let now = Instant::now();
         let due = |at: Option<Instant>, every: Duration| at.is_none_or(|t| now - t >= every);
         let changed = clustered != self.facets_cursor || due(self.facets_at, FACET_MAX_AGE);
