@@ -1,6 +1,7 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
+use rayon::prelude::*;
 use smishtrap_event::SmsRecord;
 use smishtrap_intel::campaign::{self, Assignment, Campaign, CampaignInput, Config, parse_ts};
 use smishtrap_intel::{Analysis, Phase, Verdict};
@@ -45,6 +46,9 @@ pub struct Clusterer {
     known_templates: HashMap<u64, Option<String>>,
     /// Inputs from here on have been seen by neither a full pass nor [`Clusterer::assign_known`].
     unassigned_from: usize,
+    /// Whether the known hosts and templates were built (from a pass or the stored
+    /// assignments of the first load).
+    indexed: bool,
 }
 
 impl Clusterer {
@@ -61,6 +65,7 @@ impl Clusterer {
             known_hosts: HashMap::new(),
             known_templates: HashMap::new(),
             unassigned_from: 0,
+            indexed: false,
         }
     }
 
@@ -84,8 +89,10 @@ impl Clusterer {
         loop {
             let page = store.messages_after(self.last_seq, LOAD_PAGE)?;
             let Some(last) = page.last().map(|m| m.seq) else { break };
-            for stored in &page {
-                match decode(stored) {
+            // decoding two JSON documents per message is most of a (re)start: in parallel
+            let decoded: Vec<Option<(SmsRecord, Analysis)>> = page.par_iter().map(decode).collect();
+            for (stored, decoded) in page.iter().zip(decoded) {
+                match decoded {
                     Some((record, analysis)) => {
                         let index = self.inputs.len();
                         self.inputs.push(CampaignInput::new(index, &record, &analysis));
@@ -102,6 +109,13 @@ impl Clusterer {
             }
         }
         self.pending += loaded;
+        if !self.indexed && self.last_seq > 0 {
+            // The first load of a store clustered before (a restart): its stored assignments
+            // are a full pass's (or quick ones), so new messages can join at once while the
+            // first full pass waits.
+            self.index_known();
+            self.unassigned_from = self.inputs.len();
+        }
         Ok(loaded)
     }
 
@@ -157,7 +171,7 @@ impl Clusterer {
     /// whatever the store's size. New campaigns, phases and summaries wait for the next full
     /// pass, which may revise these assignments. Returns how many messages were assigned.
     pub fn assign_known(&mut self, store: &mut SqliteStore) -> Result<usize, StoreError> {
-        if self.unassigned_from >= self.inputs.len() {
+        if !self.indexed || self.unassigned_from >= self.inputs.len() {
             return Ok(0);
         }
         let mut changes = Vec::new();
@@ -211,6 +225,7 @@ impl Clusterer {
         }
         self.known_hosts.clear();
         self.known_templates.clear();
+        self.indexed = true;
         for (input, assignment) in self.inputs.iter().zip(&self.assigned) {
             let Some(campaign) = assignment.campaign.as_deref() else { continue };
             if input.verdict != Verdict::Smishing {

@@ -199,4 +199,13 @@ fn between_full_passes_new_messages_join_known_campaigns_at_once() {
     ok(clusterer.recluster(&mut store));
     assert_eq!(campaign_of(&store, "c1-5"), known);
     assert!(campaign_of(&store, "c1-200").is_some_and(|c| Some(&c) != known.as_ref()));
+
+    // after a restart, the stored assignments are known before any full pass
+    let mut restarted = Clusterer::new(Config::default());
+    assert_eq!(ok(restarted.load_new(&store)), 7);
+    ok(store.insert_batch(&wave(6, 1, 0)));
+    ok(analyse_captures(&mut store, &engine, &options, 1_000_000));
+    assert_eq!(ok(restarted.load_new(&store)), 1);
+    assert_eq!(ok(restarted.assign_known(&mut store)), 1);
+    assert_eq!(campaign_of(&store, "c1-6"), known);
 }

@@ -16,7 +16,7 @@ use smishtrap_store::{NewMessage, SqliteStore};
 use crate::input::{self, Item, RawItem, Source};
 
 /// Records analysed and stored per transaction.
-const CHUNK: usize = 2048;
+const CHUNK: usize = 4096;
 /// Problems printed before only counting the rest.
 const MAX_PRINTED_PROBLEMS: u64 = 100;
 
@@ -42,6 +42,14 @@ pub(crate) struct Args {
     no_cluster: bool,
 }
 
+/// What the reading thread hands to the storing one.
+enum Chunk {
+    /// A file that could not be opened, with the reason.
+    Unreadable(std::sync::Arc<str>, String),
+    /// The analysed records (or their problems) of one chunk of a file.
+    Analysed(std::sync::Arc<str>, Vec<Result<NewMessage, (u64, String)>>),
+}
+
 #[derive(Debug, Default)]
 struct Totals {
     records: u64,
@@ -63,29 +71,49 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     let started = chrono::Utc::now().timestamp_micros();
     let mut totals = Totals::default();
     let mut unreadable = Vec::new();
-    for file in &args.files {
-        let source = Source::parse(file);
-        let name = source.name();
-        if let Some(pb) = &progress {
-            pb.set_message(name.clone());
-        }
-        let items = match input::open_raw(&source) {
-            Ok(items) => items,
-            Err(err) => {
-                report(progress.as_ref(), &format!("error: {err:#}"));
-                unreadable.push(name);
-                continue;
+    // reading and analysing (rayon) on one thread, storing on this one: the two overlap, and
+    // the bounded channel keeps at most a few chunks in memory
+    let (tx, rx) = crossbeam_channel::bounded::<Chunk>(2);
+    std::thread::scope(|scope| -> anyhow::Result<()> {
+        let engine = &engine;
+        let options = &options;
+        let files = &args.files;
+        scope.spawn(move || {
+            for file in files {
+                let source = Source::parse(file);
+                let name: std::sync::Arc<str> = source.name().into();
+                let items = match input::open_raw(&source) {
+                    Ok(items) => items,
+                    Err(err) => {
+                        let _ = tx.send(Chunk::Unreadable(name, format!("{err:#}")));
+                        continue;
+                    }
+                };
+                let mut items = items.peekable();
+                while items.peek().is_some() {
+                    let batch: Vec<RawItem> = items.by_ref().take(CHUNK).collect();
+                    let analysed = batch
+                        .into_par_iter()
+                        .map(|raw| analyse(raw.parse(), engine, options, started))
+                        .collect();
+                    if tx.send(Chunk::Analysed(name.clone(), analysed)).is_err() {
+                        return;
+                    }
+                }
             }
-        };
-        let mut chunk: Vec<RawItem> = Vec::with_capacity(CHUNK);
-        let mut items = items.peekable();
-        while items.peek().is_some() {
-            chunk.extend(items.by_ref().take(CHUNK));
-            let batch = std::mem::take(&mut chunk);
-            let analysed: Vec<Result<NewMessage, (u64, String)>> = batch
-                .into_par_iter()
-                .map(|raw| analyse(raw.parse(), &engine, &options, started))
-                .collect();
+        });
+        for chunk in rx {
+            let (name, analysed) = match chunk {
+                Chunk::Unreadable(name, err) => {
+                    report(progress.as_ref(), &format!("error: {err}"));
+                    unreadable.push(name.to_string());
+                    continue;
+                }
+                Chunk::Analysed(name, analysed) => (name, analysed),
+            };
+            if let Some(pb) = &progress {
+                pb.set_message(name.to_string());
+            }
             let mut messages = Vec::with_capacity(analysed.len());
             for item in analysed {
                 match item {
@@ -100,6 +128,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
                 }
             }
             totals.records += messages.len() as u64;
+            // an error here drops the receiver, which stops the reader at its next chunk
             totals.new += store
                 .insert_messages(&messages, None)
                 .with_context(|| format!("{}: cannot store messages of {name}", db.display()))?
@@ -108,7 +137,8 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
                 pb.set_position(totals.records);
             }
         }
-    }
+        Ok(())
+    })?;
     if let Some(pb) = &progress {
         pb.finish_and_clear();
     }
