@@ -69,7 +69,10 @@ impl std::hash::BuildHasher for BuildFnv {
 
 impl std::hash::Hasher for Fnv {
     fn finish(&self) -> u64 {
-        self.0
+        // FNV's top bits mix poorly on short keys, and the hash table takes its tags from
+        // them: finish with a multiply-xorshift so similar words do not share tags
+        let x = self.0.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        x ^ (x >> 32)
     }
     fn write(&mut self, bytes: &[u8]) {
         for &b in bytes {
@@ -261,8 +264,150 @@ fn is_caps_token(tok: &str) -> bool {
     n >= 2
 }
 
+/// What one whitespace-separated token adds to a text's scores: a pure function of the
+/// token, so it is remembered per thread (texts repeat their words, templates repeat
+/// whole texts) and added back by [`detect_language`] exactly as computed.
+#[derive(Debug, Clone)]
+struct TokenScore {
+    skip: bool,
+    alphabetic: bool,
+    caps: bool,
+    letters: u16,
+    scores: [u32; LANES],
+    bonus: [u32; LANES],
+}
+
+impl TokenScore {
+    fn new(p: &Profiles, tok: &str) -> TokenScore {
+        let mut t = TokenScore {
+            skip: skip_token(tok),
+            alphabetic: false,
+            caps: false,
+            letters: 0,
+            scores: [0; LANES],
+            bonus: [0; LANES],
+        };
+        if t.skip {
+            return t;
+        }
+        t.alphabetic = tok.chars().any(char::is_alphabetic);
+        word_hints(p, tok, &mut t.bonus);
+        t.caps = is_caps_token(tok);
+        let letters = score_token(p, tok, &mut t.scores);
+        t.letters = u16::try_from(letters).unwrap_or(u16::MAX);
+        t
+    }
+}
+
+/// Longest token remembered, in bytes; longer ones are scored every time.
+const MEMO_KEY: usize = 32;
+/// Slots of the per-thread memo (a direct-mapped cache: bounded, never cleared).
+const MEMO_SLOTS: usize = 4096;
+
+/// A remembered [`TokenScore`]: a token of at most [`MEMO_KEY`] bytes has at most 32
+/// letters of cost at most 254 and 16 words of bonus 16, so `u16` holds its sums exactly.
+#[derive(Clone)]
+struct Slot {
+    /// Key length; 0 marks an empty slot (tokens are never empty).
+    len: u8,
+    key: [u8; MEMO_KEY],
+    skip: bool,
+    alphabetic: bool,
+    caps: bool,
+    letters: u8,
+    scores: [u16; LANES],
+    bonus: [u16; LANES],
+}
+
+struct Memo {
+    slots: Vec<Slot>,
+}
+
+impl Memo {
+    fn new() -> Memo {
+        let empty = Slot {
+            len: 0,
+            key: [0; MEMO_KEY],
+            skip: false,
+            alphabetic: false,
+            caps: false,
+            letters: 0,
+            scores: [0; LANES],
+            bonus: [0; LANES],
+        };
+        Memo { slots: vec![empty; MEMO_SLOTS] }
+    }
+
+    /// Calls `add` with the score of `tok`, remembered or computed (and then remembered).
+    fn score(&mut self, p: &Profiles, tok: &str, add: &mut impl FnMut(&TokenScore)) {
+        let bytes = tok.as_bytes();
+        let (Ok(len), true) = (u8::try_from(bytes.len()), bytes.len() <= MEMO_KEY) else {
+            return add(&TokenScore::new(p, tok));
+        };
+        let mut key = [0u8; MEMO_KEY];
+        if let Some(k) = key.get_mut(..bytes.len()) {
+            k.copy_from_slice(bytes);
+        }
+        let mut h = u64::from(len);
+        for chunk in key.chunks_exact(8) {
+            let word = u64::from_le_bytes(chunk.try_into().unwrap_or([0; 8]));
+            h = (h ^ word).wrapping_mul(0x9E37_79B9_7F4A_7C15).rotate_left(29);
+        }
+        let at = (h.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 52) as usize % MEMO_SLOTS;
+        let Some(slot) = self.slots.get_mut(at) else {
+            return add(&TokenScore::new(p, tok));
+        };
+        if slot.len == len && slot.key == key {
+            let widen = |v: [u16; LANES]| v.map(u32::from);
+            return add(&TokenScore {
+                skip: slot.skip,
+                alphabetic: slot.alphabetic,
+                caps: slot.caps,
+                letters: u16::from(slot.letters),
+                scores: widen(slot.scores),
+                bonus: widen(slot.bonus),
+            });
+        }
+        let t = TokenScore::new(p, tok);
+        add(&t);
+        let narrow = |v: [u32; LANES]| {
+            let mut out = [0u16; LANES];
+            for (o, v) in out.iter_mut().zip(v) {
+                *o = u16::try_from(v).ok()?;
+            }
+            Some(out)
+        };
+        if let (Some(scores), Some(bonus), Ok(letters)) =
+            (narrow(t.scores), narrow(t.bonus), u8::try_from(t.letters))
+        {
+            *slot = Slot {
+                len,
+                key,
+                skip: t.skip,
+                alphabetic: t.alphabetic,
+                caps: t.caps,
+                letters,
+                scores,
+                bonus,
+            };
+        }
+    }
+}
+
+thread_local! {
+    static MEMO: std::cell::RefCell<Memo> = std::cell::RefCell::new(Memo::new());
+}
+
 /// ISO 639-1 code of the text's language, `None` when there is too little text to tell.
 pub fn detect_language(text: &str) -> Option<&'static str> {
+    MEMO.with(|memo| match memo.try_borrow_mut() {
+        Ok(mut memo) => detect(text, Some(&mut memo)),
+        Err(_) => detect(text, None),
+    })
+}
+
+/// [`detect_language`], with token scores remembered in `memo` when given.
+fn detect(text: &str, mut memo: Option<&mut Memo>) -> Option<&'static str> {
     let p = profiles()?;
     let text = &text[..crate::floor_char_boundary(text, MAX_LANG_BYTES)];
     let n = p.codes.len();
@@ -270,16 +415,32 @@ pub fn detect_language(text: &str) -> Option<&'static str> {
     let mut caps_scores = [0u32; LANES];
     let (mut letters, mut caps_letters, mut words) = (0usize, 0usize, 0usize);
     let mut bonus = [0u32; LANES];
+    let mut add = |t: &TokenScore| {
+        if t.skip {
+            return;
+        }
+        words += usize::from(t.alphabetic);
+        for (b, t) in bonus.iter_mut().zip(t.bonus) {
+            *b += t;
+        }
+        let (sum, count) = if t.caps {
+            (&mut caps_scores, &mut caps_letters)
+        } else {
+            (&mut scores, &mut letters)
+        };
+        *count += usize::from(t.letters);
+        for (s, t) in sum.iter_mut().zip(t.scores) {
+            *s += t;
+        }
+    };
     for tok in text.split_whitespace() {
-        if skip_token(tok) {
+        // codes, amounts and numbers: skipped, and never worth remembering
+        if tok.bytes().any(|b| b.is_ascii_digit()) {
             continue;
         }
-        words += usize::from(tok.chars().any(char::is_alphabetic));
-        word_hints(p, tok, &mut bonus);
-        if is_caps_token(tok) {
-            caps_letters += score_token(p, tok, &mut caps_scores);
-        } else {
-            letters += score_token(p, tok, &mut scores);
+        match memo.as_deref_mut() {
+            Some(memo) => memo.score(p, tok, &mut add),
+            None => add(&TokenScore::new(p, tok)),
         }
     }
     // acronyms count only when the rest is too short to decide (or the text is all caps)
@@ -330,6 +491,19 @@ mod tests {
             "TEST 1",
         ] {
             check(t, None);
+        }
+    }
+
+    #[test]
+    fn the_memo_changes_nothing() {
+        let mut memo = Memo::new();
+        let texts = include_str!("../tests/fixtures/lang.tsv");
+        // twice: the second round reads the scores back from the memo
+        for _ in 0..2 {
+            for text in texts.lines().chain(["ÉÉÉ ÉTÉ été x", "AAAA aaaa Aaaa", "a b c d e f g"])
+            {
+                assert_eq!(detect(text, Some(&mut memo)), detect(text, None), "{text:?}");
+            }
         }
     }
 

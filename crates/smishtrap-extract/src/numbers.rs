@@ -75,15 +75,17 @@ enum Failure {
     Panic,
 }
 
-/// Capacity given to `phonenumber`'s shared regex cache (its default is 100). The metadata
-/// holds a few thousand patterns, so this keeps every one that is ever compiled.
-const REGEX_CACHE_ENTRIES: usize = 16_384;
+/// Capacity given to `phonenumber`'s shared regex cache (its default is 100): the patterns
+/// of a few dozen regions, which is what a stream uses. Not every pattern of the metadata
+/// (a few thousand): a compiled Unicode pattern and its search caches take tens of KiB, so
+/// numbers from ever more regions grew memory by tens of MiB per million records.
+const REGEX_CACHE_ENTRIES: usize = 1024;
 
 /// `phonenumber` compiles its metadata patterns lazily into one global LRU cache of 100
 /// regexes. A stream with a dozen countries needs more than that, so it kept evicting and
 /// recompiling them: most of the cost of a parse, and all of it under the cache's lock.
-/// Widening the cache once keeps each pattern compiled after its first use; results are
-/// unchanged (same patterns, same code), memory is bounded by the metadata's size.
+/// Widening the cache once keeps the patterns in use compiled; results are unchanged (same
+/// patterns, same code), memory is bounded by [`REGEX_CACHE_ENTRIES`].
 fn widen_regex_cache() {
     static WIDENED: std::sync::Once = std::sync::Once::new();
     WIDENED.call_once(|| {

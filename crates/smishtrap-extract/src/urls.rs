@@ -126,6 +126,11 @@ impl RegistrableDomain {
         &self.domain
     }
 
+    /// The domain as an owned string, without copying it.
+    pub fn into_string(self) -> String {
+        self.domain
+    }
+
     /// The label bought from the registry: `csam-be` of `csam-be.info`.
     pub fn name(&self) -> &str {
         self.domain.get(..self.suffix_at.saturating_sub(1)).unwrap_or_default()
@@ -190,7 +195,33 @@ pub fn normalize_url(url: &str) -> Option<String> {
 /// UTS #39 confusable skeleton of `s` (as in [`ExtractedUrl::skeleton`]), for comparing
 /// brand names and domains with their look-alikes: `skeleton("pаypal") == skeleton("paypal")`.
 pub fn confusable_skeleton(s: &str) -> String {
+    if s.is_ascii() {
+        let table = ascii_skeletons();
+        let mut out = String::with_capacity(s.len());
+        for b in s.bytes() {
+            match table.get(usize::from(b)).and_then(Option::as_deref) {
+                Some(p) => out.push_str(p),
+                None => return unicode_security::skeleton(s).collect(),
+            }
+        }
+        return out;
+    }
     unicode_security::skeleton(s).collect()
+}
+
+/// The skeleton of each ASCII char when it is ASCII too. For ASCII text normalisation does
+/// nothing and no char is ignorable, so its skeleton is these pieces joined (hosts are
+/// mostly ASCII, and the full skeleton decomposes and recomposes every char).
+fn ascii_skeletons() -> &'static [Option<String>] {
+    static TABLE: OnceLock<Vec<Option<String>>> = OnceLock::new();
+    TABLE.get_or_init(|| {
+        (0u8..128)
+            .map(|b| {
+                let p: String = unicode_security::skeleton(&char::from(b).to_string()).collect();
+                p.is_ascii().then_some(p)
+            })
+            .collect()
+    })
 }
 
 /// File extensions that are also TLDs; bare `name.ext` tokens with them are files, not links.
@@ -504,9 +535,11 @@ fn parse_ipv4(s: &str) -> Option<Ipv4Addr> {
 }
 
 fn build(span: Range<usize>, raw: &str, scanned: &str, n: Normalised) -> ExtractedUrl {
-    let skeleton: String = unicode_security::skeleton(&n.host_unicode).collect();
-    let mixed_script =
-        !n.ip_host && n.host_unicode.split('.').any(|label| !label.is_single_script());
+    let skeleton = confusable_skeleton(&n.host_unicode);
+    // ASCII is Latin and common punctuation: a single script
+    let mixed_script = !n.ip_host
+        && !n.host_unicode.is_ascii()
+        && n.host_unicode.split('.').any(|label| !label.is_single_script());
     let shortener = !n.ip_host && is_shortener(&n.host);
     ExtractedUrl {
         span,
@@ -640,6 +673,21 @@ mod tests {
             .map(|(a, b, c)| ((*a).to_owned(), (*b).to_owned(), (*c).to_owned()))
             .collect();
         assert_eq!(got, want, "urls of {input:?}");
+    }
+
+    #[test]
+    fn ascii_skeletons_agree_with_the_full_skeleton() {
+        let all: String = (0u8..128).map(char::from).collect();
+        for s in [all.as_str(), "paypal.com", "rnicrosoft-l0gin.top", "xn--pple-43d.com", "I1l|"] {
+            let full: String = unicode_security::skeleton(s).collect();
+            assert_eq!(confusable_skeleton(s), full, "{s:?}");
+        }
+        for b in 0u8..128 {
+            let s = char::from(b).to_string();
+            let full: String = unicode_security::skeleton(&s).collect();
+            assert_eq!(confusable_skeleton(&s), full, "{b}");
+            assert!(s.is_single_script(), "{b}");
+        }
     }
 
     #[test]

@@ -207,8 +207,12 @@ impl Cues {
                 if folded_len == start && from.is_none() {
                     from = Some(i);
                 }
-                let mut buf = [0u8; 4];
-                folded_len += fold(c.encode_utf8(&mut buf)).len();
+                folded_len += if c.is_ascii() {
+                    1
+                } else {
+                    let mut buf = [0u8; 4];
+                    fold(c.encode_utf8(&mut buf)).len()
+                };
                 if folded_len == end {
                     to = Some(i + c.len_utf8());
                     break;

@@ -11,7 +11,7 @@ use smishtrap_extract::{ExtractedUrl, defang};
 use crate::analysis::{Analysis, NumberInfo, UrlInfo, Verdict};
 use crate::catalog::{BrandId, Catalog, CatalogError, MentionKind};
 use crate::cues::{Cue, CueError, CueHits, Cues};
-use crate::model::{Model, ModelError, URL_PLACEHOLDER, features_folded};
+use crate::model::{Model, ModelError, URL_PLACEHOLDER};
 use crate::squat::{HostView, Impersonation, impersonation};
 use crate::text::fold;
 
@@ -154,21 +154,11 @@ impl Engine {
         let mentioned: Vec<BrandId> = mentions.iter().map(|m| m.brand).collect();
         let cues = self.cues.scan(&folded);
 
-        let mut urls = Vec::with_capacity(extracted.urls.len());
         let mut impersonations: Vec<(usize, Impersonation)> = Vec::new();
         for (i, u) in extracted.urls.iter().enumerate() {
-            let imp = self.impersonation(u, &mentioned);
-            if let Some(imp) = imp {
+            if let Some(imp) = self.impersonation(u, &mentioned) {
                 impersonations.push((i, imp));
             }
-            urls.push(UrlInfo {
-                url: u.url.clone(),
-                host: u.host.clone(),
-                registrable_domain: u.registrable_domain.as_ref().map(|d| d.as_str().to_string()),
-                impersonates: imp.map(|i| self.catalog.brand(i.brand).name.clone()),
-                technique: imp.map(|i| i.technique.as_str().to_string()),
-                shortener: u.shortener,
-            });
         }
 
         // The message's brand: what a link imitates (preferring a brand the text names),
@@ -181,10 +171,10 @@ impl Engine {
             .or_else(|| mentions.iter().find(|m| m.kind == MentionKind::Name).map(|m| m.brand))
             .or_else(|| mentions.first().map(|m| m.brand));
 
-        let model_logit = self.model.as_ref().map(|m| {
-            let f = features_folded(&folded, &words, m.bits());
-            m.logit(&f).clamp(-w::MODEL_CLAMP, w::MODEL_CLAMP)
-        });
+        let model_logit = self
+            .model
+            .as_ref()
+            .map(|m| m.logit_folded(&folded, &words).clamp(-w::MODEL_CLAMP, w::MODEL_CLAMP));
 
         let (score, verdict, reasons) = self.score(
             text,
@@ -197,6 +187,24 @@ impl Engine {
             &cues,
             model_logit,
         );
+
+        // the extracted strings move into the result (no copies)
+        let urls = extracted
+            .urls
+            .into_iter()
+            .enumerate()
+            .map(|(i, u)| {
+                let imp = impersonations.iter().find(|(at, _)| *at == i).map(|(_, imp)| *imp);
+                UrlInfo {
+                    url: u.url,
+                    host: u.host,
+                    registrable_domain: u.registrable_domain.map(|d| d.into_string()),
+                    impersonates: imp.map(|i| self.catalog.brand(i.brand).name.clone()),
+                    technique: imp.map(|i| i.technique.as_str().to_string()),
+                    shortener: u.shortener,
+                }
+            })
+            .collect();
 
         Analysis {
             id,
@@ -513,8 +521,9 @@ fn money_amount(text: &str) -> Option<String> {
         if prefixed || suffixed {
             return Some(bare.chars().take(16).collect());
         }
-        let word = bare.to_ascii_lowercase();
-        if ["€", "£", "$"].contains(&bare) || CURRENCIES.contains(&word.as_str()) {
+        if ["€", "£", "$"].contains(&bare)
+            || CURRENCIES.iter().any(|c| c.eq_ignore_ascii_case(bare))
+        {
             if let Some(prev) = i.checked_sub(1).and_then(|p| tokens.get(p)).filter(|p| numeric(p))
             {
                 return Some(

@@ -16,7 +16,7 @@ use std::sync::OnceLock;
 use phonenumber::metadata::{DATABASE, Descriptor, Metadata};
 use regex::{Regex, RegexBuilder};
 
-/// A descriptor: its possible lengths and its national-number pattern.
+/// A descriptor: its possible lengths and its national-number pattern (anchored).
 struct Desc {
     possible: Vec<u16>,
     pattern: Regex,
@@ -36,13 +36,15 @@ impl Desc {
         if !self.possible.is_empty() && !self.possible.contains(&len) {
             return false;
         }
-        self.pattern.find(national).is_some_and(|m| m.start() == 0)
+        self.pattern.is_match(national)
     }
 }
 
 /// The compiled metadata of one region.
 struct Region {
     id: &'static str,
+    /// `phonenumber::country::Id` parses `id` (checked once here, not per number).
+    known_id: bool,
     meta: &'static Metadata,
     leading_digits: Option<Regex>,
     national_prefix_for_parsing: Option<Regex>,
@@ -78,6 +80,7 @@ impl Region {
         }
         Some(Region {
             id: meta.id(),
+            known_id: phonenumber::country::Id::from_str(meta.id()).is_ok(),
             meta,
             leading_digits: optional(meta.leading_digits().map(|re| re.as_str()))?,
             national_prefix_for_parsing: optional(
@@ -98,8 +101,17 @@ impl Region {
 /// Unicode classes: the numbers matched here are ASCII digits only, on which `\d` means the
 /// same, and the ASCII automata are far smaller and quicker to build. A pattern that needs
 /// Unicode fails to compile, and its region is left to the full parser.
+///
+/// `phonenumber` asks for a match at the start (`find`, then `start() == 0`); a leftmost
+/// match starts at 0 exactly when some match does, so the pattern is anchored instead and
+/// only `is_match` runs (no scan past the start, no search for the match's bounds). The
+/// newline ends a trailing `#` comment of the verbose syntax before the group closes.
 fn compile(source: &str) -> Option<Regex> {
-    RegexBuilder::new(source).ignore_whitespace(true).unicode(false).build().ok()
+    RegexBuilder::new(&format!("^(?:{source}\n)"))
+        .ignore_whitespace(true)
+        .unicode(false)
+        .build()
+        .ok()
 }
 
 /// The regions of one country calling code, main region first (the database's order),
@@ -130,6 +142,7 @@ fn region<'a>(entry: &'a (&'static Metadata, OnceLock<Option<Region>>)) -> Optio
 }
 
 /// Where `phonenumber::validator::source_for` finds a number's metadata.
+#[derive(Clone, Copy)]
 enum Source<'a> {
     Region(&'a Region),
     /// Non-geographic code (`001`): the code's first metadata.
@@ -151,14 +164,15 @@ fn source_for<'a>(code: &'a Code, national: &str) -> Option<Option<Source<'a>>> 
         if r.id == "001" {
             return Some(Some(Source::Code(r)));
         }
-        phonenumber::country::Id::from_str(r.id).ok()?;
-        return Some(Some(Source::Region(r)));
+        return r.known_id.then_some(Some(Source::Region(r)));
     }
     for entry in code {
         let r = region(entry)?;
-        phonenumber::country::Id::from_str(r.id).ok()?;
+        if !r.known_id {
+            return None;
+        }
         if let Some(leading) = &r.leading_digits {
-            if leading.find(national).is_some_and(|m| m.start() == 0) {
+            if leading.is_match(national) {
                 return Some(Some(Source::Region(r)));
             }
         } else if r.is_valid(national) {
@@ -190,10 +204,11 @@ pub(super) fn international(digits: &str) -> Option<Option<(String, Option<Strin
         return None;
     }
     // metadata the parser strips a national prefix with: unsure whenever it might strip
-    let parse_meta = source_for(code, without_zeros)?.map(|source| source.region());
+    let parse_source = source_for(code, without_zeros)?;
+    let parse_meta = parse_source.map(|source| source.region());
     if let Some(r) = parse_meta {
         if let Some(npfp) = &r.national_prefix_for_parsing
-            && npfp.find(national).is_some_and(|m| m.start() == 0)
+            && npfp.is_match(national)
         {
             return None;
         }
@@ -202,7 +217,9 @@ pub(super) fn international(digits: &str) -> Option<Option<(String, Option<Strin
         }
     }
     // validity reads the national number with its leading zeros
-    let valid = match source_for(code, national)? {
+    let national_source =
+        if national == without_zeros { parse_source } else { source_for(code, national)? };
+    let valid = match national_source {
         Some(source) => source.region().is_valid(national),
         None => false,
     };
@@ -211,7 +228,7 @@ pub(super) fn international(digits: &str) -> Option<Option<(String, Option<Strin
     }
     // the country reads it without them; numbers the metadata cannot pin to one region
     // take the code's main region, as guarded_parse does
-    let country = match source_for(code, without_zeros)? {
+    let country = match parse_source {
         Some(Source::Region(r)) => r.id,
         _ => region(code.first()?)?.id,
     };

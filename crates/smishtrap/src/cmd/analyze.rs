@@ -11,10 +11,12 @@
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use anyhow::Context;
 use rayon::prelude::*;
 use smishtrap_event::SmsRecord;
+use smishtrap_intel::campaign::CampaignInput;
 use smishtrap_intel::{Analysis, AnalyzeOptions, Catalog, Cues, Engine, Model, Verdict};
 
 use crate::input::{self, Item, Source};
@@ -22,6 +24,9 @@ use crate::input::{self, Item, Source};
 /// Records per parallel chunk: large enough to amortise scheduling, small enough to keep
 /// memory flat and output flowing.
 const CHUNK: usize = 4096;
+/// Records a worker analyses in one go into one output buffer (a chunk is split into
+/// pieces of this size for the pool).
+const PIECE: usize = 256;
 /// Malformed-record messages printed before only counting the rest.
 const MAX_PRINTED_PROBLEMS: u64 = 100;
 
@@ -71,12 +76,12 @@ pub(crate) enum Work {
     Record {
         id: String,
         record: Box<SmsRecord>,
-        origin: String,
+        origin: Arc<str>,
         line: u64,
         warning: Option<String>,
     },
     Bad {
-        origin: String,
+        origin: Arc<str>,
         line: Option<u64>,
         message: String,
     },
@@ -131,28 +136,23 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         None
     };
     let with_features = campaign_pass.is_some();
-    let (done_tx, done_rx) = crossbeam_channel::bounded(2);
-    let engine = std::sync::Arc::new(engine);
+    let (done_tx, done_rx) = crossbeam_channel::bounded::<Vec<Done>>(2);
+    let engine = Arc::new(engine);
     std::thread::Builder::new()
         .name("analyze-workers".into())
         .spawn(move || {
-            for chunk in rx {
-                let done: Vec<_> = chunk
+            for mut chunk in rx {
+                // contiguous pieces, each analysed by one worker into one buffer: no
+                // per-record output allocation, records freed by the thread that parsed them
+                let mut pieces: Vec<Vec<Pending>> = Vec::with_capacity(chunk.len() / PIECE + 1);
+                while chunk.len() > PIECE {
+                    let rest = chunk.split_off(PIECE);
+                    pieces.push(std::mem::replace(&mut chunk, rest));
+                }
+                pieces.push(chunk);
+                let done: Vec<Done> = pieces
                     .into_par_iter()
-                    .map(|pending| {
-                        let work = pending.into_work();
-                        let rendered = match &work {
-                            Work::Record { id, record, .. } => {
-                                let analysis = engine.analyze(record, id.clone(), &options);
-                                let features = with_features.then(|| {
-                                    super::campaigns::CampaignPass::features(record, &analysis)
-                                });
-                                Some((render(&analysis, format), features))
-                            }
-                            Work::Bad { .. } => None,
-                        };
-                        (work, rendered)
-                    })
+                    .map(|piece| analyse_piece(piece, &engine, &options, format, with_features))
                     .collect();
                 // the receiver is gone after a broken pipe or an error: stop reading
                 if done_tx.send(done).is_err() {
@@ -166,45 +166,30 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     let mut analysed: u64 = 0;
     let mut broken_pipe = false;
     for chunk in done_rx {
-        for (work, bytes) in chunk {
-            // campaigns (issue 4): spool instead of writing while the pass collects features
-            let bytes = match (bytes, campaign_pass.as_mut()) {
-                (Some((line, Some(features))), Some(pass)) => {
-                    pass.push(features, &line)?;
-                    None
-                }
-                (other, _) => other.map(|(line, _)| line),
-            };
-            let bytes = if with_features && matches!(work, Work::Record { .. }) {
-                analysed += 1;
-                None
-            } else {
-                bytes
-            };
-            match work {
-                Work::Bad { origin, line, message } => {
+        for done in chunk {
+            for problem in &done.problems {
+                if problem.bad {
                     bad += 1;
-                    if printed < MAX_PRINTED_PROBLEMS {
-                        printed += 1;
-                        let at = line.map(|l| format!(":{l}")).unwrap_or_default();
-                        report(progress.as_ref(), &format!("error: {origin}{at}: {message}"));
+                }
+                if printed < MAX_PRINTED_PROBLEMS {
+                    printed += 1;
+                    report(progress.as_ref(), &problem.message);
+                }
+            }
+            analysed += done.analysed;
+            match campaign_pass.as_mut() {
+                // campaigns (issue 4): spool instead of writing while the pass collects features
+                Some(pass) => {
+                    for (features, span) in done.features {
+                        pass.push(features, done.out.get(span).unwrap_or_default())?;
                     }
                 }
-                Work::Record { origin, line, warning, .. } => {
-                    if let Some(w) = warning
-                        && printed < MAX_PRINTED_PROBLEMS
-                    {
-                        printed += 1;
-                        report(progress.as_ref(), &format!("warning: {origin}:{line}: {w}"));
-                    }
-                    if let Some(bytes) = bytes {
-                        if !broken_pipe && let Err(e) = write_out(&mut out, &bytes) {
-                            if !is_broken_pipe(&e) {
-                                return Err(e);
-                            }
-                            broken_pipe = true;
+                None => {
+                    if !broken_pipe && let Err(e) = write_out(&mut out, &done.out) {
+                        if !is_broken_pipe(&e) {
+                            return Err(e);
                         }
-                        analysed += 1;
+                        broken_pipe = true;
                     }
                 }
             }
@@ -313,7 +298,7 @@ pub(crate) fn read_all(
 /// by [`Pending::into_work`] (one reader thread parsing JSON was a bottleneck).
 pub(crate) enum Pending {
     Ready(Work),
-    Raw { raw: input::RawItem, ordinal: u64, origin: String },
+    Raw { raw: input::RawItem, ordinal: u64, origin: Arc<str> },
 }
 
 impl Pending {
@@ -334,6 +319,67 @@ impl Pending {
     }
 }
 
+/// A problem to report on stderr, in input order.
+struct Problem {
+    /// A malformed record (counted), not a warning.
+    bad: bool,
+    message: String,
+}
+
+/// The analysed output of a run of consecutive records.
+struct Done {
+    /// The rendered records, concatenated in input order.
+    out: Vec<u8>,
+    /// Campaign pass only: each record's features and the byte range of its line in `out`.
+    features: Vec<(CampaignInput, std::ops::Range<usize>)>,
+    analysed: u64,
+    problems: Vec<Problem>,
+}
+
+/// Parses, analyses and renders `piece` in order, on the calling (pool) thread.
+fn analyse_piece(
+    piece: Vec<Pending>,
+    engine: &Engine,
+    options: &AnalyzeOptions,
+    format: OutputFormat,
+    with_features: bool,
+) -> Done {
+    let mut done = Done {
+        out: Vec::with_capacity(piece.len() * 384),
+        features: Vec::new(),
+        analysed: 0,
+        problems: Vec::new(),
+    };
+    for pending in piece {
+        match pending.into_work() {
+            Work::Bad { origin, line, message } => {
+                let at = line.map(|l| format!(":{l}")).unwrap_or_default();
+                done.problems.push(Problem {
+                    bad: true,
+                    message: format!("error: {origin}{at}: {message}"),
+                });
+            }
+            Work::Record { id, record, origin, line, warning } => {
+                if let Some(w) = warning {
+                    done.problems.push(Problem {
+                        bad: false,
+                        message: format!("warning: {origin}:{line}: {w}"),
+                    });
+                }
+                let analysis = engine.analyze(&record, id, options);
+                let start = done.out.len();
+                render_into(&analysis, format, &mut done.out);
+                if with_features {
+                    let features = super::campaigns::CampaignPass::features(&record, &analysis);
+                    done.features.push((features, start..done.out.len()));
+                }
+                done.analysed += 1;
+            }
+        }
+    }
+    done
+}
+
 /// Reads every source in order into chunks of [`CHUNK`] records passed to `send` (which
 /// returns false to stop); returns a fatal error (unreadable source) to report after the
 /// records already read were written.
@@ -349,7 +395,7 @@ fn read_chunks(
         send(std::mem::replace(chunk, Vec::with_capacity(CHUNK)))
     };
     for source in sources {
-        let origin = source.name();
+        let origin: Arc<str> = source.name().into();
         let items = match input::open_raw(source) {
             Ok(items) => items,
             Err(e) => {
@@ -371,7 +417,7 @@ fn read_chunks(
         }
     }
     if let Some(dir) = data {
-        let origin = format!("{} (sensor store)", dir.display());
+        let origin: Arc<str> = format!("{} (sensor store)", dir.display()).into();
         let path = smishtrap_store::db_path(dir);
         let store = if path.exists() {
             smishtrap_store::SqliteStore::open_read_only(&path)
@@ -417,15 +463,18 @@ fn read_chunks(
     fatal
 }
 
-fn render(a: &Analysis, format: OutputFormat) -> Vec<u8> {
+fn render_into(a: &Analysis, format: OutputFormat, out: &mut Vec<u8>) {
     match format {
         OutputFormat::Jsonl => {
-            let mut v = serde_json::to_vec(a).unwrap_or_else(|_| b"{}".to_vec());
-            v.push(b'\n');
-            v
+            let start = out.len();
+            if serde_json::to_writer(&mut *out, a).is_err() {
+                out.truncate(start);
+                out.extend_from_slice(b"{}");
+            }
+            out.push(b'\n');
         }
-        OutputFormat::Csv => csv_row(a).into_bytes(),
-        OutputFormat::Table => table_row(a).into_bytes(),
+        OutputFormat::Csv => out.extend_from_slice(csv_row(a).as_bytes()),
+        OutputFormat::Table => out.extend_from_slice(table_row(a).as_bytes()),
     }
 }
 
