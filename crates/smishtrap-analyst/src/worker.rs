@@ -164,7 +164,13 @@ fn cluster_loop(
 ) {
     let mut clusterer = Clusterer::new(config.cluster.clone());
     loop {
+        // Known campaigns first (cheap, at once), then the full pass when its back-off allows:
+        // on a large store a pass takes seconds and must not hold back the live view.
         let step = clusterer.load_new(&store).and_then(|_| {
+            let quick = clusterer.assign_known(&mut store)?;
+            if quick > 0 {
+                tracing::debug!(messages = quick, "joined known campaigns");
+            }
             if clusterer.due() { clusterer.recluster(&mut store).map(Some) } else { Ok(None) }
         });
         let wait = match step {
