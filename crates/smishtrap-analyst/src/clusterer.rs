@@ -17,6 +17,17 @@ const BACKOFF_FACTOR: u32 = 3;
 /// Upper bound of that wait.
 const MAX_WAIT: Duration = Duration::from_secs(30);
 
+/// Why a clustering step failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ClusterError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A bug, not input: clustering is total on any features. Reported, not propagated, so
+    /// the analyst thread survives it.
+    #[error("the clustering pass panicked")]
+    Panicked,
+}
+
 /// What one [`Clusterer::recluster`] did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct ClusterPass {
@@ -24,67 +35,35 @@ pub struct ClusterPass {
     pub campaigns: usize,
     /// Messages whose campaign or phase changed (new messages included).
     pub changed: usize,
+    /// Messages that arrived during the pass and joined known campaigns meanwhile.
+    pub joined_during: usize,
     pub duration: Duration,
 }
 
-/// The campaign features of every stored message, kept in memory, and the assignments last
-/// written, so a pass writes only what changed.
+/// Campaign features of stored messages, with their row numbers and last written assignments.
 #[derive(Debug)]
-pub struct Clusterer {
-    cfg: Config,
+struct Held {
     inputs: Vec<CampaignInput>,
     seqs: Vec<i64>,
     assigned: Vec<Assignment>,
+    /// Last message row read.
     last_seq: i64,
-    /// Messages loaded since the last pass.
-    pending: usize,
-    last_pass: Option<(Instant, Duration)>,
     undecodable: u64,
-    /// Campaign of each exact link host and of each template of the last full pass's
-    /// smishing messages (`None`: the key belongs to several campaigns, so it decides nothing).
-    known_hosts: HashMap<String, Option<String>>,
-    known_templates: HashMap<u64, Option<String>>,
-    /// Inputs from here on have been seen by neither a full pass nor [`Clusterer::assign_known`].
-    unassigned_from: usize,
-    /// Whether the known hosts and templates were built (from a pass or the stored
-    /// assignments of the first load).
-    indexed: bool,
 }
 
-impl Clusterer {
-    pub fn new(cfg: Config) -> Clusterer {
-        Clusterer {
-            cfg,
+impl Held {
+    fn after(last_seq: i64) -> Held {
+        Held {
             inputs: Vec::new(),
             seqs: Vec::new(),
             assigned: Vec::new(),
-            last_seq: 0,
-            pending: 0,
-            last_pass: None,
+            last_seq,
             undecodable: 0,
-            known_hosts: HashMap::new(),
-            known_templates: HashMap::new(),
-            unassigned_from: 0,
-            indexed: false,
         }
     }
 
-    /// Messages held.
-    pub fn len(&self) -> usize {
-        self.inputs.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.inputs.is_empty()
-    }
-
-    /// Stored messages whose JSON did not decode (skipped).
-    pub fn undecodable(&self) -> u64 {
-        self.undecodable
-    }
-
-    /// Reads the messages stored since the last call; returns how many.
-    pub fn load_new(&mut self, store: &SqliteStore) -> Result<usize, StoreError> {
+    /// Reads the messages stored after `last_seq`; returns how many.
+    fn load(&mut self, store: &SqliteStore) -> Result<usize, StoreError> {
         let mut loaded = 0;
         loop {
             let page = store.messages_after(self.last_seq, LOAD_PAGE)?;
@@ -108,13 +87,152 @@ impl Clusterer {
                 break;
             }
         }
+        Ok(loaded)
+    }
+
+    /// Moves `tail` (read after this one) to the end.
+    fn append(&mut self, tail: Held) {
+        let base = self.inputs.len();
+        self.inputs.extend(tail.inputs.into_iter().enumerate().map(|(i, mut input)| {
+            input.index = base + i;
+            input
+        }));
+        self.seqs.extend(tail.seqs);
+        self.assigned.extend(tail.assigned);
+        self.last_seq = self.last_seq.max(tail.last_seq);
+        self.undecodable += tail.undecodable;
+    }
+}
+
+/// Campaign of each exact link host and of each template of held smishing messages (`None`:
+/// the key belongs to several campaigns, so it decides nothing).
+#[derive(Debug, Default)]
+struct Known {
+    hosts: HashMap<String, Option<String>>,
+    templates: HashMap<u64, Option<String>>,
+}
+
+impl Known {
+    fn of(held: &Held, cfg: &Config) -> Known {
+        fn learn<K: std::hash::Hash + Eq>(
+            map: &mut HashMap<K, Option<String>>,
+            key: K,
+            campaign: &str,
+        ) {
+            let entry = map.entry(key).or_insert_with(|| Some(campaign.to_owned()));
+            if entry.as_deref() != Some(campaign) {
+                *entry = None;
+            }
+        }
+        let mut known = Known::default();
+        for (input, assignment) in held.inputs.iter().zip(&held.assigned) {
+            let Some(campaign) = assignment.campaign.as_deref() else { continue };
+            if input.verdict != Verdict::Smishing {
+                continue;
+            }
+            for url in input.urls.iter().filter(|u| !u.host.is_empty() && !u.shortener) {
+                learn(&mut known.hosts, url.host.clone(), campaign);
+            }
+            let template = campaign::template::normalise(&input.text);
+            if template.word_count >= cfg.min_template_words {
+                learn(&mut known.templates, template.hash, campaign);
+            }
+        }
+        known
+    }
+
+    /// Joins held messages from `from` on to the campaign of their exact link host or
+    /// template; returns the changed assignments.
+    fn join(&self, held: &mut Held, from: usize, cfg: &Config) -> Vec<AssignmentChange> {
+        let mut changes = Vec::new();
+        let rows = held.inputs.iter().zip(&held.seqs).zip(held.assigned.iter_mut()).skip(from);
+        for ((input, seq), old) in rows {
+            if input.verdict != Verdict::Smishing {
+                continue;
+            }
+            let by_host = input
+                .urls
+                .iter()
+                .filter(|u| !u.host.is_empty() && !u.shortener)
+                .find_map(|u| self.hosts.get(&u.host).cloned().flatten());
+            let campaign = by_host.or_else(|| {
+                let template = campaign::template::normalise(&input.text);
+                (template.word_count >= cfg.min_template_words)
+                    .then(|| self.templates.get(&template.hash).cloned().flatten())
+                    .flatten()
+            });
+            let Some(campaign) = campaign else { continue };
+            let new = Assignment { campaign: Some(campaign), phase: Some(Phase::Wave) };
+            if *old != new {
+                changes.push(AssignmentChange {
+                    seq: *seq,
+                    campaign: new.campaign.clone(),
+                    phase: Some(phase_name(Phase::Wave).to_owned()),
+                });
+                *old = new;
+            }
+        }
+        changes
+    }
+}
+
+/// The campaign features of every stored message, kept in memory, and the assignments last
+/// written, so a pass writes only what changed.
+///
+/// Between full passes (and during one, which runs on a helper thread) new smishing joins the
+/// campaign its exact link host or template had in the last pass (the common case of a
+/// running wave), and the clustering cursor moves past every new message, so the console
+/// shows them at once whatever the store's size. New campaigns, phases and summaries wait for
+/// the next full pass, which may revise these quick assignments.
+#[derive(Debug)]
+pub struct Clusterer {
+    cfg: Config,
+    held: Held,
+    /// Messages loaded since the last pass.
+    pending: usize,
+    last_pass: Option<(Instant, Duration)>,
+    /// Built by each pass, or from the stored assignments at the first load of a store that
+    /// was clustered before (a restart).
+    known: Option<Known>,
+    /// Held messages from here on have not been joined yet.
+    unjoined_from: usize,
+}
+
+impl Clusterer {
+    pub fn new(cfg: Config) -> Clusterer {
+        Clusterer {
+            cfg,
+            held: Held::after(0),
+            pending: 0,
+            last_pass: None,
+            known: None,
+            unjoined_from: 0,
+        }
+    }
+
+    /// Messages held.
+    pub fn len(&self) -> usize {
+        self.held.inputs.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.held.inputs.is_empty()
+    }
+
+    /// Stored messages whose JSON did not decode (skipped).
+    pub fn undecodable(&self) -> u64 {
+        self.held.undecodable
+    }
+
+    /// Reads the messages stored since the last call; returns how many.
+    pub fn load_new(&mut self, store: &SqliteStore) -> Result<usize, StoreError> {
+        let loaded = self.held.load(store)?;
         self.pending += loaded;
-        if !self.indexed && self.last_seq > 0 {
-            // The first load of a store clustered before (a restart): its stored assignments
-            // are a full pass's (or quick ones), so new messages can join at once while the
-            // first full pass waits.
-            self.index_known();
-            self.unassigned_from = self.inputs.len();
+        if self.known.is_none() && self.held.last_seq > 0 {
+            // The first load of a store clustered before: its stored assignments are a full
+            // pass's (or quick ones), so new messages can join at once.
+            self.known = Some(Known::of(&self.held, &self.cfg));
+            self.unjoined_from = self.held.inputs.len();
         }
         Ok(loaded)
     }
@@ -130,14 +248,69 @@ impl Clusterer {
         }
     }
 
+    /// Joins the messages loaded since the last call to known campaigns and moves the
+    /// clustering cursor past them. Returns how many changed.
+    pub fn assign_known(&mut self, store: &mut SqliteStore) -> Result<usize, StoreError> {
+        let Some(known) = &self.known else { return Ok(0) };
+        if self.unjoined_from >= self.held.inputs.len() {
+            return Ok(0);
+        }
+        let changes = known.join(&mut self.held, self.unjoined_from, &self.cfg);
+        store.apply_assignments(&changes, Some((CLUSTERED_CURSOR, self.held.last_seq)))?;
+        self.unjoined_from = self.held.inputs.len();
+        Ok(changes.len())
+    }
+
     /// Clusters everything held and writes the changed assignments, the campaign table and
     /// the clustering cursor in one transaction.
-    pub fn recluster(&mut self, store: &mut SqliteStore) -> Result<ClusterPass, StoreError> {
+    pub fn recluster(&mut self, store: &mut SqliteStore) -> Result<ClusterPass, ClusterError> {
+        self.recluster_live(store, None)
+    }
+
+    /// Like [`Clusterer::recluster`], but the pass computes on a helper thread while this one
+    /// keeps loading new messages every `poll` and joining them to known campaigns, so a pass
+    /// of seconds over a large store does not hold back the live view.
+    pub fn recluster_live(
+        &mut self,
+        store: &mut SqliteStore,
+        poll: Option<Duration>,
+    ) -> Result<ClusterPass, ClusterError> {
+        self.assign_known(store)?;
         let started = Instant::now();
-        let clustering = campaign::cluster(&self.inputs, &self.cfg);
+        let mut tail = Held::after(self.held.last_seq);
+        let (clustering, during) = std::thread::scope(|scope| {
+            let (inputs, cfg, known) = (&self.held.inputs, &self.cfg, &self.known);
+            let pass = scope.spawn(move || campaign::cluster(inputs, cfg));
+            let mut during: Result<usize, StoreError> = Ok(0);
+            let mut joined_upto = 0;
+            if let (Some(poll), Some(known)) = (poll, known) {
+                while !pass.is_finished() {
+                    std::thread::sleep(poll);
+                    let step = tail.load(store).and_then(|_| {
+                        let changes = known.join(&mut tail, joined_upto, cfg);
+                        store
+                            .apply_assignments(&changes, Some((CLUSTERED_CURSOR, tail.last_seq)))?;
+                        joined_upto = tail.inputs.len();
+                        Ok(changes.len())
+                    });
+                    match (&mut during, step) {
+                        (Ok(total), Ok(n)) => *total += n,
+                        (_, Err(err)) => {
+                            during = Err(err);
+                            break;
+                        }
+                        (Err(_), Ok(_)) => {}
+                    }
+                }
+            }
+            (pass.join(), during)
+        });
+        let clustering = clustering.map_err(|_| ClusterError::Panicked)?;
+        let joined_during = during?;
         let mut changes = Vec::new();
+        let held = &mut self.held;
         for ((seq, old), new) in
-            self.seqs.iter().zip(self.assigned.iter_mut()).zip(clustering.assignments)
+            held.seqs.iter().zip(held.assigned.iter_mut()).zip(clustering.assignments)
         {
             if *old != new {
                 changes.push(AssignmentChange {
@@ -149,96 +322,23 @@ impl Clusterer {
             }
         }
         let rows: Vec<CampaignRow> = clustering.campaigns.iter().map(campaign_row).collect();
-        store.apply_clustering(&changes, &rows, Some((CLUSTERED_CURSOR, self.last_seq)))?;
-        self.index_known();
+        let cursor = held.last_seq.max(tail.last_seq);
+        store.apply_clustering(&changes, &rows, Some((CLUSTERED_CURSOR, cursor)))?;
+        let arrived = tail.inputs.len();
+        held.append(tail);
+        self.known = Some(Known::of(&self.held, &self.cfg));
         let duration = started.elapsed();
         self.last_pass = Some((Instant::now(), duration));
-        self.pending = 0;
-        self.unassigned_from = self.inputs.len();
+        // what arrived during the pass only has quick assignments: the next pass decides
+        self.pending = arrived;
+        self.unjoined_from = self.held.inputs.len();
         Ok(ClusterPass {
-            messages: self.inputs.len(),
+            messages: self.held.inputs.len(),
             campaigns: rows.len(),
             changed: changes.len(),
+            joined_during,
             duration,
         })
-    }
-}
-
-impl Clusterer {
-    /// Between full passes: gives each new smishing message the campaign its exact link host
-    /// or its template had in the last full pass (the common case of a running wave), and
-    /// moves the clustering cursor past every new message, so the console shows them at once
-    /// whatever the store's size. New campaigns, phases and summaries wait for the next full
-    /// pass, which may revise these assignments. Returns how many messages were assigned.
-    pub fn assign_known(&mut self, store: &mut SqliteStore) -> Result<usize, StoreError> {
-        if !self.indexed || self.unassigned_from >= self.inputs.len() {
-            return Ok(0);
-        }
-        let mut changes = Vec::new();
-        for i in self.unassigned_from..self.inputs.len() {
-            let (Some(input), Some(seq), Some(old)) =
-                (self.inputs.get(i), self.seqs.get(i), self.assigned.get_mut(i))
-            else {
-                continue;
-            };
-            if input.verdict != Verdict::Smishing {
-                continue;
-            }
-            let by_host = input
-                .urls
-                .iter()
-                .filter(|u| !u.host.is_empty() && !u.shortener)
-                .find_map(|u| self.known_hosts.get(&u.host).cloned().flatten());
-            let campaign = by_host.or_else(|| {
-                let template = campaign::template::normalise(&input.text);
-                (template.word_count >= self.cfg.min_template_words)
-                    .then(|| self.known_templates.get(&template.hash).cloned().flatten())
-                    .flatten()
-            });
-            let Some(campaign) = campaign else { continue };
-            let new = Assignment { campaign: Some(campaign), phase: Some(Phase::Wave) };
-            if *old != new {
-                changes.push(AssignmentChange {
-                    seq: *seq,
-                    campaign: new.campaign.clone(),
-                    phase: Some(phase_name(Phase::Wave).to_owned()),
-                });
-                *old = new;
-            }
-        }
-        store.apply_assignments(&changes, Some((CLUSTERED_CURSOR, self.last_seq)))?;
-        self.unassigned_from = self.inputs.len();
-        Ok(changes.len())
-    }
-
-    /// Rebuilds the host and template keys of the campaigns just computed.
-    fn index_known(&mut self) {
-        fn learn<K: std::hash::Hash + Eq>(
-            map: &mut HashMap<K, Option<String>>,
-            key: K,
-            campaign: &str,
-        ) {
-            let entry = map.entry(key).or_insert_with(|| Some(campaign.to_owned()));
-            if entry.as_deref() != Some(campaign) {
-                *entry = None;
-            }
-        }
-        self.known_hosts.clear();
-        self.known_templates.clear();
-        self.indexed = true;
-        for (input, assignment) in self.inputs.iter().zip(&self.assigned) {
-            let Some(campaign) = assignment.campaign.as_deref() else { continue };
-            if input.verdict != Verdict::Smishing {
-                continue;
-            }
-            for url in input.urls.iter().filter(|u| !u.host.is_empty() && !u.shortener) {
-                learn(&mut self.known_hosts, url.host.clone(), campaign);
-            }
-            let template = campaign::template::normalise(&input.text);
-            if template.word_count >= self.cfg.min_template_words {
-                learn(&mut self.known_templates, template.hash, campaign);
-            }
-        }
     }
 }
 

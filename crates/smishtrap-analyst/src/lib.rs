@@ -23,6 +23,6 @@ mod message;
 mod worker;
 
 pub use capture::{CaptureProgress, analyse_captures};
-pub use clusterer::{ClusterPass, Clusterer};
+pub use clusterer::{ClusterError, ClusterPass, Clusterer};
 pub use message::{MAX_STORED_TEXT_BYTES, import_id, message_of};
 pub use worker::{Worker, WorkerConfig, WorkerStats};

@@ -9,7 +9,7 @@ use smishtrap_intel::campaign::Config;
 use smishtrap_intel::{AnalyzeOptions, Engine};
 use smishtrap_store::{SqliteStore, StoreError};
 
-use crate::{Clusterer, analyse_captures};
+use crate::{ClusterError, Clusterer, analyse_captures};
 
 /// Event rows one capture step reads before the worker looks at its stop signal again.
 const CAPTURE_STEP_ROWS: usize = 16_384;
@@ -166,12 +166,16 @@ fn cluster_loop(
     loop {
         // Known campaigns first (cheap, at once), then the full pass when its back-off allows:
         // on a large store a pass takes seconds and must not hold back the live view.
-        let step = clusterer.load_new(&store).and_then(|_| {
-            let quick = clusterer.assign_known(&mut store)?;
+        let step = clusterer.load_new(&store).map_err(ClusterError::from).and_then(|_| {
+            let quick = clusterer.assign_known(&mut store).map_err(ClusterError::from)?;
             if quick > 0 {
                 tracing::debug!(messages = quick, "joined known campaigns");
             }
-            if clusterer.due() { clusterer.recluster(&mut store).map(Some) } else { Ok(None) }
+            if clusterer.due() {
+                clusterer.recluster_live(&mut store, Some(config.poll)).map(Some)
+            } else {
+                Ok(None)
+            }
         });
         let wait = match step {
             Ok(Some(pass)) => {
