@@ -302,7 +302,8 @@ impl TokenScore {
 /// Longest token remembered, in bytes; longer ones are scored every time.
 const MEMO_KEY: usize = 32;
 /// Slots of the per-thread memo (a direct-mapped cache: bounded, never cleared).
-const MEMO_SLOTS: usize = 4096;
+const MEMO_SLOTS: usize = 1 << MEMO_BITS;
+const MEMO_BITS: u32 = 14;
 
 /// A remembered [`TokenScore`]: a token of at most [`MEMO_KEY`] bytes has at most 32
 /// letters of cost at most 254 and 16 words of bonus 16, so `u16` holds its sums exactly.
@@ -353,7 +354,7 @@ impl Memo {
             let word = u64::from_le_bytes(chunk.try_into().unwrap_or([0; 8]));
             h = (h ^ word).wrapping_mul(0x9E37_79B9_7F4A_7C15).rotate_left(29);
         }
-        let at = (h.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 52) as usize % MEMO_SLOTS;
+        let at = (h.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - MEMO_BITS)) as usize;
         let Some(slot) = self.slots.get_mut(at) else {
             return add(&TokenScore::new(p, tok));
         };

@@ -79,7 +79,7 @@ enum Failure {
 /// of a few dozen regions, which is what a stream uses. Not every pattern of the metadata
 /// (a few thousand): a compiled Unicode pattern and its search caches take tens of KiB, so
 /// numbers from ever more regions grew memory by tens of MiB per million records.
-const REGEX_CACHE_ENTRIES: usize = 1024;
+const REGEX_CACHE_ENTRIES: usize = 256;
 
 /// `phonenumber` compiles its metadata patterns lazily into one global LRU cache of 100
 /// regexes. A stream with a dozen countries needs more than that, so it kept evicting and
@@ -97,9 +97,29 @@ fn widen_regex_cache() {
     });
 }
 
+/// Full parses between two resets of `phonenumber`'s regex cache.
+const PARSES_PER_RESET: u64 = 4096;
+
+/// Empties `phonenumber`'s regex cache every [`PARSES_PER_RESET`] full parses. A compiled
+/// pattern keeps adding states to its lazy DFA's transition cache (up to 2 MiB per pattern
+/// and thread) as new digit strings reach new states, so a stream of distinct numbers grew
+/// memory with its length; dropping the compiled patterns now and then bounds it. Those in
+/// use are recompiled on demand (milliseconds per reset); results do not change.
+fn bound_regex_cache() {
+    static PARSES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = PARSES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    if n > 0 && n.is_multiple_of(PARSES_PER_RESET) {
+        // a poisoned lock only means a parse panicked elsewhere: leave the cache alone
+        if let Ok(mut cache) = phonenumber::metadata::DATABASE.cache().lock() {
+            cache.clear();
+        }
+    }
+}
+
 /// Calls the `phonenumber` parser on a sanitised string, catching panics.
 fn guarded_parse(region: Option<Id>, s: &str) -> Result<Option<PhoneNumber>, Failure> {
     widen_regex_cache();
+    bound_regex_cache();
     let result = catch_unwind(AssertUnwindSafe(|| {
         let n = phonenumber::parse(region, s).ok()?;
         if !n.is_valid() {

@@ -504,6 +504,10 @@ const CURRENCIES: &[&str] = &[
 
 /// The first sum of money in the text (`1,63 EUR`, `€35`, `£1000`, `5,41 kr`), bounded for display.
 fn money_amount(text: &str) -> Option<String> {
+    // every form below needs a digit
+    if !text.bytes().any(|b| b.is_ascii_digit()) {
+        return None;
+    }
     let tokens: Vec<&str> = text.split_whitespace().take(200).collect();
     let numeric = |t: &str| {
         let t = t.trim_matches(|c: char| !c.is_alphanumeric());

@@ -1,8 +1,9 @@
 //! `smishtrap analyze`: SMS records in, one analysis per record out (JSONL, CSV or table).
 //!
-//! Streaming pipeline: a reader thread parses records into chunks (bounded channel), each
-//! chunk is analysed and serialised in parallel (rayon), and the main thread writes chunks
-//! in input order. Memory stays flat whatever the input size.
+//! Streaming pipeline: a reader thread splits records into chunks (bounded channel); a
+//! worker thread cuts each chunk into pieces of consecutive records that the rayon pool
+//! parses, analyses and renders, each piece into one output buffer; the main thread writes
+//! the buffers in input order. Memory stays flat whatever the input size.
 //!
 //! Output ids: the record's own `id`, else its 1-based record number counted over the whole
 //! run (all inputs in the order given; malformed records take a number too), so ids are
