@@ -138,7 +138,7 @@ def latency(sensor, console, sends, quiet=False):
         kind = None
         while True:
             try:
-                line = resp.fp.readline()
+                line = resp.readline()  # decodes the chunked transfer encoding
             except (AttributeError, OSError, ValueError):
                 return  # the stream was closed
             if not line:
@@ -147,7 +147,10 @@ def latency(sensor, console, sends, quiet=False):
             if line.startswith("event:"):
                 kind = line[6:].strip()
             elif line.startswith("data:") and kind == "message":
-                row = json.loads(line[5:])
+                try:
+                    row = json.loads(line[5:])
+                except ValueError:
+                    continue
                 if row.get("campaign"):
                     with lock:
                         seen.setdefault(row.get("recipient"), time.monotonic())
