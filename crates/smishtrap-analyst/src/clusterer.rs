@@ -114,6 +114,11 @@ struct Known {
 
 impl Known {
     fn of(held: &Held, cfg: &Config) -> Known {
+        Known::of_first(held, held.inputs.len(), cfg)
+    }
+
+    /// The keys of the first `n` held messages.
+    fn of_first(held: &Held, n: usize, cfg: &Config) -> Known {
         fn learn<K: std::hash::Hash + Eq>(
             map: &mut HashMap<K, Option<String>>,
             key: K,
@@ -125,7 +130,7 @@ impl Known {
             }
         }
         let mut known = Known::default();
-        for (input, assignment) in held.inputs.iter().zip(&held.assigned) {
+        for (input, assignment) in held.inputs.iter().zip(&held.assigned).take(n) {
             let Some(campaign) = assignment.campaign.as_deref() else { continue };
             if input.verdict != Verdict::Smishing {
                 continue;
@@ -226,13 +231,19 @@ impl Clusterer {
 
     /// Reads the messages stored since the last call; returns how many.
     pub fn load_new(&mut self, store: &SqliteStore) -> Result<usize, StoreError> {
+        let first = self.known.is_none() && self.held.last_seq == 0;
         let loaded = self.held.load(store)?;
         self.pending += loaded;
-        if self.known.is_none() && self.held.last_seq > 0 {
-            // The first load of a store clustered before: its stored assignments are a full
-            // pass's (or quick ones), so new messages can join at once.
-            self.known = Some(Known::of(&self.held, &self.cfg));
-            self.unjoined_from = self.held.inputs.len();
+        if first && loaded > 0 {
+            // The first load of a store clustered before (a restart): the assignments stored
+            // up to the clustering cursor are a full pass's (or quick ones), so they tell the
+            // campaigns new messages can join at once; later messages are still to join.
+            let clustered = store.cursor(CLUSTERED_CURSOR)?;
+            let done = self.held.seqs.partition_point(|seq| *seq <= clustered);
+            if done > 0 {
+                self.known = Some(Known::of_first(&self.held, done, &self.cfg));
+                self.unjoined_from = done;
+            }
         }
         Ok(loaded)
     }

@@ -201,14 +201,21 @@ fn between_full_passes_new_messages_join_known_campaigns_at_once() {
     assert_eq!(campaign_of(&store, "c1-5"), known);
     assert!(campaign_of(&store, "c1-200").is_some_and(|c| Some(&c) != known.as_ref()));
 
-    // after a restart, the stored assignments are known before any full pass
-    let mut restarted = Clusterer::new(Config::default());
-    assert_eq!(ok(restarted.load_new(&store)), 7);
+    // after a restart, the stored assignments are known before any full pass, also for a
+    // message captured while the analyst was down (stored after the clustering cursor)
     ok(store.insert_batch(&wave(6, 1, 0)));
+    ok(analyse_captures(&mut store, &engine, &options, 1_000_000));
+    let mut restarted = Clusterer::new(Config::default());
+    assert_eq!(ok(restarted.load_new(&store)), 8);
+    assert_eq!(ok(store.cursor(CLUSTERED_CURSOR)), 7, "the new one is not covered yet");
+    assert_eq!(ok(restarted.assign_known(&mut store)), 1);
+    assert_eq!(campaign_of(&store, "c1-6"), known);
+    assert_eq!(ok(store.cursor(CLUSTERED_CURSOR)), 8);
+    ok(store.insert_batch(&wave(7, 1, 0)));
     ok(analyse_captures(&mut store, &engine, &options, 1_000_000));
     assert_eq!(ok(restarted.load_new(&store)), 1);
     assert_eq!(ok(restarted.assign_known(&mut store)), 1);
-    assert_eq!(campaign_of(&store, "c1-6"), known);
+    assert_eq!(campaign_of(&store, "c1-7"), known);
 }
 
 #[test]
