@@ -372,7 +372,8 @@ pub(crate) fn find_numbers(text: &str, region_hint: Option<&str>, out: &mut Extr
         let b = bytes[i];
         let starts = (matches!(b, b'+' | b'(') && bytes.get(i + 1).is_some_and(u8::is_ascii_digit))
             || b.is_ascii_digit();
-        let prev_ok = i == 0 || {
+        // only where a number could start: this reads the char before, backwards
+        let prev_ok = !starts || i == 0 || {
             let p = text[..i].chars().next_back().unwrap_or(' ');
             !p.is_alphanumeric()
                 && !matches!(p, '+' | '.' | ',' | '/' | '-' | '_' | '@' | '=' | '&' | ':' | '#')

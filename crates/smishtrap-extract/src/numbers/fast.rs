@@ -9,7 +9,6 @@
 //! runs the full parser. `tests::agrees_with_phonenumber` checks agreement on generated
 //! numbers of every region.
 
-use std::collections::HashMap;
 use std::str::FromStr;
 use std::sync::OnceLock;
 
@@ -118,20 +117,29 @@ fn compile(source: &str) -> Option<Regex> {
 /// each compiled on first use.
 type Code = Vec<(&'static Metadata, OnceLock<Option<Region>>)>;
 
-fn codes() -> &'static HashMap<u16, Code> {
-    static CODES: OnceLock<HashMap<u16, Code>> = OnceLock::new();
+/// The regions of each calling code, indexed by the code (they are below 1000); an empty
+/// list for codes that do not exist.
+fn codes() -> &'static [Code] {
+    static CODES: OnceLock<Vec<Code>> = OnceLock::new();
     CODES.get_or_init(|| {
         let db: &'static phonenumber::metadata::Database = &DATABASE;
-        let mut codes = HashMap::new();
+        let mut codes: Vec<Code> = Vec::new();
         for meta in db.iter() {
             let code = meta.country_code();
-            codes.entry(code).or_insert_with(|| {
-                db.by_code(&code)
+            let at = usize::from(code);
+            if codes.len() <= at {
+                codes.resize_with(at + 1, Vec::new);
+            }
+            if let Some(slot) = codes.get_mut(at)
+                && slot.is_empty()
+            {
+                *slot = db
+                    .by_code(&code)
                     .unwrap_or_default()
                     .into_iter()
                     .map(|m| (m, OnceLock::new()))
-                    .collect::<Code>()
-            });
+                    .collect::<Code>();
+            }
         }
         codes
     })
@@ -196,7 +204,7 @@ pub(super) fn international(digits: &str) -> Option<Option<(String, Option<Strin
     // the first 1-, 2- or 3-digit prefix that is a calling code, as phonenumber does
     let (cc, code, national) = (1..=3).find_map(|len| {
         let cc: u16 = digits.get(..len)?.parse().ok()?;
-        let code = codes.get(&cc)?;
+        let code = codes.get(usize::from(cc)).filter(|c| !c.is_empty())?;
         Some((cc, code, digits.get(len..)?))
     })?;
     let without_zeros = national.trim_start_matches('0');
