@@ -342,6 +342,33 @@ async fn campaigns_list_detail_and_exports() {
     for bad in ["", "format=xml", "format=stix%0d%0aSet-Cookie:x"] {
         assert_eq!(server.api(&format!("/api/v1/exports?{bad}")).await.status(), 400, "{bad}");
     }
+
+    // A stored campaign whose id is not a plain id (the store is data): its page works, but
+    // no link is built from it and its download gets a fixed name.
+    let hostile_id = "cmp-1\"; filename=evil.exe\r\nSet-Cookie: a=b";
+    {
+        let mut store = SqliteStore::open(&db_path(server.dir.path())).expect("store");
+        let mut rows = store.campaigns(None, None, 100).expect("campaigns");
+        let mut evil = summary.clone();
+        evil.id = hostile_id.into();
+        evil.label = format!("{} <script>alert(1)</script>", evil.label);
+        rows.push(seed::campaign_row(&evil));
+        store.apply_clustering(&[], &rows, None).expect("store a hostile campaign");
+    }
+    let encoded: String = form_urlencoded::byte_serialize(hostile_id.as_bytes()).collect();
+    let encoded = encoded.replace('+', "%20");
+    let response = server.api(&format!("/api/v1/campaigns/{encoded}/export?format=csv")).await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        response.headers()["content-disposition"],
+        "attachment; filename=\"smishtrap-campaign.csv\""
+    );
+    assert!(response.headers().get("set-cookie").is_none());
+    let (status, html) = server.page(&cookie, &format!("/campaigns/{encoded}")).await;
+    assert_eq!(status, 200);
+    assert!(!html.contains("export?format"), "no link from an unsafe id");
+    assert!(!html.contains("<script>alert"));
+    assert!(html.contains(&escape("<script>alert(1)</script>")));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
