@@ -112,6 +112,7 @@ pub struct Catalog {
     host_token_brand: Vec<BrandId>,
     text_matcher: AhoCorasick,
     text_patterns: Vec<TextPattern>,
+    text_patterns_str: Vec<String>,
     /// Short tokens (<= 3 chars) matched case-sensitively in capitals in the original text.
     caps_matcher: AhoCorasick,
     caps_brand: Vec<BrandId>,
@@ -226,6 +227,7 @@ impl Catalog {
             host_token_brand,
             text_matcher: build_matcher(&text_patterns_str, true)?,
             text_patterns,
+            text_patterns_str,
             caps_matcher: build_matcher(&caps_patterns, false)?,
             caps_brand,
             brands,
@@ -278,13 +280,34 @@ impl Catalog {
 
     /// Brands named in `original` text (`folded` is `fold(original)`), in order of appearance.
     pub fn mentions(&self, original: &str, folded: &str) -> Vec<Mention> {
+        let found = self
+            .text_matcher
+            .find_overlapping_iter(folded)
+            .map(|m| (m.pattern().as_usize(), m.start(), m.end()));
+        self.mentions_from(original, folded, found)
+    }
+
+    /// The text patterns (folded names, tokens and keywords), in pattern-index order, for
+    /// an automaton that also holds other patterns (see [`Catalog::mentions_from`]).
+    pub(crate) fn text_patterns(&self) -> &[String] {
+        &self.text_patterns_str
+    }
+
+    /// [`Catalog::mentions`] from the overlapping matches `(pattern, start, end)` of
+    /// [`Catalog::text_patterns`] in `folded`, found by the caller.
+    pub(crate) fn mentions_from(
+        &self,
+        original: &str,
+        folded: &str,
+        found: impl Iterator<Item = (usize, usize, usize)>,
+    ) -> Vec<Mention> {
         let mut out: Vec<Mention> = Vec::new();
-        for m in self.text_matcher.find_overlapping_iter(folded) {
-            if !at_word_boundaries(folded, m.start(), m.end()) {
+        for (pattern, start, end) in found {
+            if !at_word_boundaries(folded, start, end) {
                 continue;
             }
-            if let Some(p) = self.text_patterns.get(m.pattern().as_usize()) {
-                out.push(Mention { brand: p.brand, kind: p.kind, at: m.start() });
+            if let Some(p) = self.text_patterns.get(pattern) {
+                out.push(Mention { brand: p.brand, kind: p.kind, at: start });
             }
         }
         for m in self.caps_matcher.find_overlapping_iter(original) {

@@ -154,11 +154,31 @@ impl Cues {
 
     /// Cues in `folded` text (see [`crate::text::fold`]).
     pub fn scan(&self, folded: &str) -> CueHits {
+        let found = self
+            .matcher
+            .find_overlapping_iter(folded)
+            .map(|m| (m.pattern().as_usize(), m.start(), m.end()));
+        self.scan_from(folded, found)
+    }
+
+    /// The phrases, in pattern-index order, for an automaton that also holds other
+    /// patterns (see [`Cues::scan_from`]).
+    pub(crate) fn phrases(&self) -> impl Iterator<Item = &str> {
+        self.patterns.iter().map(|p| p.phrase.as_str())
+    }
+
+    /// [`Cues::scan`] from the overlapping matches `(pattern, start, end)` of
+    /// [`Cues::phrases`] in `folded`, found by the caller in the same order.
+    pub(crate) fn scan_from(
+        &self,
+        folded: &str,
+        found: impl Iterator<Item = (usize, usize, usize)>,
+    ) -> CueHits {
         let mut hits = CueHits::default();
-        for m in self.matcher.find_overlapping_iter(folded) {
-            let Some(p) = self.patterns.get(m.pattern().as_usize()) else { continue };
-            let before = folded.get(..m.start()).and_then(|s| s.chars().next_back());
-            let after = folded.get(m.end()..).and_then(|s| s.chars().next());
+        for (pattern, start, end) in found {
+            let Some(p) = self.patterns.get(pattern) else { continue };
+            let before = folded.get(..start).and_then(|s| s.chars().next_back());
+            let after = folded.get(end..).and_then(|s| s.chars().next());
             let first_char = p.phrase.chars().next().is_some_and(is_word_char);
             let last_char = p.phrase.chars().next_back().is_some_and(is_word_char);
             if first_char && before.is_some_and(is_word_char) {
@@ -176,9 +196,9 @@ impl Cues {
                 && f.is_none()
             {
                 let as_u32 = |v: usize| u32::try_from(v).ok();
-                *f = as_u32(m.pattern().as_usize())
-                    .zip(as_u32(m.start()))
-                    .zip(as_u32(m.end()))
+                *f = as_u32(pattern)
+                    .zip(as_u32(start))
+                    .zip(as_u32(end))
                     .map(|((p, s), e)| (p, s, e));
             }
         }

@@ -5,11 +5,12 @@
 //! structural evidence (a look-alike domain, a credential request behind a link) keeps
 //! working on wording and brands the model never saw.
 
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
 use smishtrap_event::SmsRecord;
 use smishtrap_extract::{ExtractedUrl, defang};
 
 use crate::analysis::{Analysis, NumberInfo, UrlInfo, Verdict};
-use crate::catalog::{BrandId, Catalog, CatalogError, MentionKind};
+use crate::catalog::{BrandId, Catalog, CatalogError, Mention, MentionKind};
 use crate::cues::{Cue, CueError, CueHits, Cues};
 use crate::model::{Model, ModelError, URL_PLACEHOLDER};
 use crate::squat::{HostView, Impersonation, impersonation};
@@ -39,6 +40,9 @@ pub struct Engine {
     catalog: Catalog,
     cues: Cues,
     model: Option<Model>,
+    /// Brand text patterns then cue phrases in one automaton: one pass over the folded text
+    /// finds both (`None` if it could not be built: each is then scanned on its own).
+    words: Option<(AhoCorasick, usize)>,
 }
 
 /// Top-level domains that are cheap, loosely policed and over-represented in phishing feeds
@@ -105,7 +109,19 @@ impl Engine {
 
     /// An engine from parts; without a model it scores with the rules alone.
     pub fn new(catalog: Catalog, cues: Cues, model: Option<Model>) -> Engine {
-        Engine { catalog, cues, model }
+        let brands = catalog.text_patterns().len();
+        let patterns: Vec<&str> =
+            catalog.text_patterns().iter().map(String::as_str).chain(cues.phrases()).collect();
+        // Folded text has no ASCII capitals, so matching without case is the brand
+        // matcher's rule and changes nothing for the (folded) cue phrases.
+        let words = AhoCorasickBuilder::new()
+            .match_kind(MatchKind::Standard)
+            .kind(Some(AhoCorasickKind::DFA))
+            .ascii_case_insensitive(true)
+            .build(patterns)
+            .ok()
+            .map(|m| (m, brands));
+        Engine { catalog, cues, model, words }
     }
 
     pub fn catalog(&self) -> &Catalog {
@@ -150,9 +166,8 @@ impl Engine {
         // One fold per message, shared by brand mentions, cues and the model; the URL
         // placeholder matches no brand or cue.
         let folded = fold(&words);
-        let mentions = self.catalog.mentions(&words, &folded);
+        let (mentions, cues) = self.scan_words(&words, &folded);
         let mentioned: Vec<BrandId> = mentions.iter().map(|m| m.brand).collect();
-        let cues = self.cues.scan(&folded);
 
         let mut impersonations: Vec<(usize, Impersonation)> = Vec::new();
         for (i, u) in extracted.urls.iter().enumerate() {
@@ -219,6 +234,26 @@ impl Engine {
             campaign: None,
             phase: None,
         }
+    }
+
+    /// Brand mentions and cues of `words` (`folded` is its fold), in one pass when the
+    /// combined automaton exists; the same result as scanning each on its own.
+    fn scan_words(&self, words: &str, folded: &str) -> (Vec<Mention>, CueHits) {
+        let Some((matcher, brands)) = &self.words else {
+            return (self.catalog.mentions(words, folded), self.cues.scan(folded));
+        };
+        let (mut named, mut cued) = (Vec::new(), Vec::new());
+        for m in matcher.find_overlapping_iter(folded) {
+            let at = m.pattern().as_usize();
+            match at.checked_sub(*brands) {
+                None => named.push((at, m.start(), m.end())),
+                Some(cue) => cued.push((cue, m.start(), m.end())),
+            }
+        }
+        (
+            self.catalog.mentions_from(words, folded, named.into_iter()),
+            self.cues.scan_from(folded, cued.into_iter()),
+        )
     }
 
     fn impersonation(&self, u: &ExtractedUrl, mentioned: &[BrandId]) -> Option<Impersonation> {
@@ -742,6 +777,34 @@ mod tests {
         let a = engine().analyze(&record(&text), "1".into(), &AnalyzeOptions::default());
         assert!(a.urls.is_empty(), "the link lies past the cut");
         assert_eq!(a.verdict != Verdict::Ham, a.score >= 0.5);
+    }
+
+    #[test]
+    fn one_pass_finds_what_separate_scans_find() {
+        let e = engine();
+        assert!(e.words.is_some(), "the combined automaton builds");
+        // the shared dev corpus sits beside the clone in CI and on developer machines
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/data/smish-dev.jsonl");
+        let dev = std::fs::read_to_string(path).unwrap_or_default();
+        let texts = dev
+            .lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .filter_map(|v| v.get("text").and_then(|t| t.as_str()).map(str::to_string))
+            .chain(
+                [
+                    "ING: verify your account NOW, urgent! bpost pakket",
+                    "KBC: uw kaartlezer vervalt vandaag. Bevestig uw gegevens via https://kbc-veilig.top/x",
+                    "ANTAI : avis de contravention impayé. Réglez 35 € avant majoration",
+                    "PostNord: Ditt paket väntar på leverans. Bekräfta adressen",
+                    "Poste Italiane: il tuo conto BancoPosta è stato sospeso",
+                ]
+                .map(str::to_string),
+            );
+        for text in texts {
+            let folded = fold(&text);
+            let separate = (e.catalog.mentions(&text, &folded), e.cues.scan(&folded));
+            assert_eq!(e.scan_words(&text, &folded), separate, "{text:?}");
+        }
     }
 
     #[test]
