@@ -330,7 +330,8 @@ impl SqliteStore {
         query: &MessageQuery,
         limit: usize,
     ) -> Result<Vec<StoredMessage>, StoreError> {
-        let Some((conds, mut values)) = message_conditions(query) else {
+        let broad = self.broad_filters(query)?;
+        let Some((conds, mut values)) = message_conditions(query, broad) else {
             return Ok(Vec::new());
         };
         let mut sql = message_select();
@@ -343,12 +344,47 @@ impl SqliteStore {
         self.query_messages(&sql, values)
     }
 
+    /// Which index-friendly filters match so many messages that walking the time index and
+    /// checking each row finds a page sooner than collecting and sorting every match (a
+    /// count capped at [`BROAD_MATCHES`] over the filter's own index decides).
+    fn broad_filters(&self, query: &MessageQuery) -> Result<Broad, StoreError> {
+        let mut broad = Broad::default();
+        let capped = |sql: &str, values: Vec<Value>| -> Result<bool, StoreError> {
+            let sql = format!("SELECT count(*) FROM ({sql} LIMIT {})", BROAD_MATCHES + 1);
+            let n: i64 = self
+                .conn
+                .prepare_cached(&sql)
+                .and_then(|mut stmt| stmt.query_row(params_from_iter(values), |row| row.get(0)))
+                .map_err(sqlite(self.path(), "count matches"))?;
+            Ok(n > BROAD_MATCHES)
+        };
+        let value = |v: &Option<String>| {
+            v.as_deref()
+                .map(str::trim)
+                .filter(|v| !v.is_empty() && v.len() <= MAX_QUERY_VALUE_BYTES)
+                .map(str::to_owned)
+        };
+        if let Some(number) = value(&query.number) {
+            broad.number = capped(
+                "SELECT 1 FROM messages WHERE recipient >= ?1 AND recipient < ?2 \
+                 UNION ALL SELECT 1 FROM messages WHERE sender >= ?1 AND sender < ?2",
+                vec![Value::Text(number.clone()), Value::Text(format!("{number}\u{10FFFF}"))],
+            )?;
+        }
+        if let Some(domain) = value(&query.domain) {
+            broad.domain = capped(
+                "SELECT 1 FROM message_domains WHERE domain = ?1",
+                vec![Value::Text(domain.to_ascii_lowercase())],
+            )?;
+        }
+        Ok(broad)
+    }
+
     /// How many messages match, counting at most `cap` (a count over a million rows is
     /// the slow part of a page; "more than N" is enough for a person).
     pub fn count_messages(&self, query: &MessageQuery, cap: u64) -> Result<u64, StoreError> {
-        let Some((conds, mut values)) =
-            message_conditions(&MessageQuery { before: None, ..query.clone() })
-        else {
+        let whole = MessageQuery { before: None, ..query.clone() };
+        let Some((conds, mut values)) = message_conditions(&whole, Broad::default()) else {
             return Ok(0);
         };
         let mut sql = String::from("SELECT count(*) FROM (SELECT 1 FROM messages m");
@@ -652,7 +688,17 @@ fn campaign_row(row: &Row<'_>) -> rusqlite::Result<CampaignRow> {
 
 /// The `WHERE` conditions of a query and their values, or `None` when it cannot match
 /// (a value too long to be real).
-fn message_conditions(query: &MessageQuery) -> Option<(Vec<String>, Vec<Value>)> {
+/// Matches above which a filter counts as broad (see `broad_filters`).
+const BROAD_MATCHES: i64 = 5000;
+
+/// Filters to check row by row while walking the time index rather than through their index.
+#[derive(Debug, Default, Clone, Copy)]
+struct Broad {
+    number: bool,
+    domain: bool,
+}
+
+fn message_conditions(query: &MessageQuery, broad: Broad) -> Option<(Vec<String>, Vec<Value>)> {
     let mut conds = Vec::new();
     let mut values: Vec<Value> = Vec::new();
     let bind = |values: &mut Vec<Value>, v: Value| {
@@ -683,14 +729,22 @@ fn message_conditions(query: &MessageQuery) -> Option<(Vec<String>, Vec<Value>)>
     if let Some(number) = clean(&query.number).ok()? {
         let lo = bind(&mut values, Value::Text(number.clone()));
         let hi = bind(&mut values, Value::Text(format!("{number}\u{10FFFF}")));
+        // `+column` keeps SQLite off the column's index (it walks the time index instead)
+        let plus = if broad.number { "+" } else { "" };
         conds.push(format!(
-            "((m.recipient >= {lo} AND m.recipient < {hi}) OR \
-             (m.sender >= {lo} AND m.sender < {hi}))"
+            "(({plus}m.recipient >= {lo} AND {plus}m.recipient < {hi}) OR \
+             ({plus}m.sender >= {lo} AND {plus}m.sender < {hi}))"
         ));
     }
     if let Some(domain) = clean(&query.domain).ok()? {
         let p = bind(&mut values, Value::Text(domain.to_ascii_lowercase()));
-        conds.push(format!("m.seq IN (SELECT seq FROM message_domains WHERE domain = {p})"));
+        conds.push(if broad.domain {
+            format!(
+                "EXISTS (SELECT 1 FROM message_domains d WHERE d.domain = {p} AND d.seq = m.seq)"
+            )
+        } else {
+            format!("m.seq IN (SELECT seq FROM message_domains WHERE domain = {p})")
+        });
     }
     if let Some(brand) = clean(&query.brand).ok()? {
         let p = bind(&mut values, Value::Text(brand));

@@ -225,3 +225,41 @@ fn sensor_heartbeats_replace_each_other() {
     let all = store.sensor_statuses().unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(all, [status]);
 }
+
+#[test]
+fn broad_filters_page_the_same_as_narrow_ones() {
+    let (_dir, mut store) = store();
+    // 6,000 messages, every other one with the lure's domain: broad enough to walk the time
+    // index; one with a rare domain and number: narrow.
+    let mut all = Vec::new();
+    for i in 0..6000_i64 {
+        let mut m =
+            message(&format!("m{i}"), i, "text", if i % 2 == 0 { "smishing" } else { "ham" });
+        m.recipient = Some(format!("+32470{i:06}"));
+        if i == 4321 {
+            m.domains = vec!["rare.example".into()];
+            m.recipient = Some("+46700000001".into());
+        }
+        all.push(m);
+    }
+    assert_eq!(store.insert_messages(&all, None).unwrap_or_else(|e| panic!("{e}")), 6000);
+    let ids = |q: MessageQuery, limit: usize| -> Vec<String> {
+        store
+            .messages(&q, limit)
+            .unwrap_or_else(|e| panic!("{e}"))
+            .into_iter()
+            .map(|m| m.message.id)
+            .collect()
+    };
+    let domain = |d: &str| MessageQuery { domain: Some(d.into()), ..Default::default() };
+    assert_eq!(ids(domain("csam-be.info"), 3), ["m5998", "m5996", "m5994"]);
+    let page = MessageQuery { before: Some((5994, 0)), ..domain("csam-be.info") };
+    assert_eq!(ids(page, 2), ["m5992", "m5990"]);
+    assert_eq!(ids(domain("rare.example"), 3), ["m4321"]);
+    let number = |n: &str| MessageQuery { number: Some(n.into()), ..Default::default() };
+    assert_eq!(ids(number("+32470"), 2), ["m5999", "m5998"]);
+    assert_eq!(ids(number("+3247000123"), 20).len(), 10);
+    assert_eq!(ids(number("+4670"), 5), ["m4321"]);
+    let both = MessageQuery { verdict: Some("ham".into()), ..domain("csam-be.info") };
+    assert!(ids(both, 5).is_empty(), "ham messages carry no domain here");
+}
