@@ -6,9 +6,7 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, TimeZone, Utc};
 use smishtrap_analyst::{Clusterer, Worker, WorkerConfig, analyse_captures};
-use smishtrap_event::{
-    BodyEncoding, Event, EventKind, HttpRecord, SCHEMA_VERSION, SmsAction, SmsDialect, body_digest,
-};
+use smishtrap_event::{Event, EventKind, SmsAction, SmsDialect};
 use smishtrap_intel::campaign::Config;
 use smishtrap_intel::{AnalyzeOptions, Engine};
 use smishtrap_store::{CLUSTERED_CURSOR, MessageQuery, SqliteStore, StoredMessage};
@@ -19,40 +17,26 @@ fn t0() -> DateTime<Utc> {
 
 /// An `sms.send` capture `secs` after [`t0`] (other events are plain requests).
 fn capture(id: &str, secs: i64, to: &[&str], text: Option<&str>) -> Event {
-    Event {
-        schema: SCHEMA_VERSION,
-        id: id.to_owned(),
-        ts: t0() + chrono::Duration::seconds(secs),
-        sensor: "sensor-a".into(),
-        persona: "milesight-ur32l".into(),
-        session: "c1".into(),
-        src_ip: IpAddr::from([203, 0, 113, 7]),
-        src_port: 40000,
-        dst_port: 8080,
-        kind: if text.is_some() { EventKind::SmsSend } else { EventKind::HttpRequest },
-        http: HttpRecord {
-            method: "POST".into(),
-            path: "/cgi".into(),
-            query: None,
-            version: "HTTP/1.1".into(),
-            headers: Vec::new(),
-            body: String::new(),
-            body_encoding: BodyEncoding::Utf8,
-            body_len: 0,
-            body_truncated: false,
-            body_sha256: body_digest(b""),
-        },
-        response_status: 200,
-        auth: None,
-        sms: text.map(|text| SmsAction {
+    let mut e = Event::request(
+        id,
+        t0() + chrono::Duration::seconds(secs),
+        "sensor-a",
+        "milesight-ur32l",
+        IpAddr::from([203, 0, 113, 7]),
+    );
+    e.http.method = "POST".into();
+    e.http.path = "/cgi".into();
+    if let Some(text) = text {
+        e.kind = EventKind::SmsSend;
+        e.sms = Some(SmsAction {
             to: to.iter().map(|s| (*s).to_owned()).collect(),
             text: Some(text.to_owned()),
             dialect: SmsDialect::ApiSms,
             mailbox: None,
             status: Some("success".into()),
-        }),
-        tags: Vec::new(),
+        });
     }
+    e
 }
 
 const LURE: &str = "CSAM: uw digitale identiteit verloopt vandaag. Bevestig uw gegevens via \

@@ -69,6 +69,47 @@ pub enum EventKind {
     HttpMalformed,
 }
 
+impl Event {
+    /// A bodiless `GET /` (`http.request`) from `src_ip` to a sensor `sensor` wearing
+    /// `persona`, session `c1`: the smallest valid event, which tools and tests then adjust.
+    pub fn request(
+        id: &str,
+        ts: DateTime<Utc>,
+        sensor: &str,
+        persona: &str,
+        src_ip: std::net::IpAddr,
+    ) -> Event {
+        Event {
+            schema: SCHEMA_VERSION,
+            id: id.to_owned(),
+            ts,
+            sensor: sensor.to_owned(),
+            persona: persona.to_owned(),
+            session: "c1".into(),
+            src_ip,
+            src_port: 40000,
+            dst_port: 8080,
+            kind: EventKind::HttpRequest,
+            http: HttpRecord {
+                method: "GET".into(),
+                path: "/".into(),
+                query: None,
+                version: "HTTP/1.1".into(),
+                headers: Vec::new(),
+                body: String::new(),
+                body_encoding: BodyEncoding::Utf8,
+                body_len: 0,
+                body_truncated: false,
+                body_sha256: body_digest(b""),
+            },
+            response_status: 200,
+            auth: None,
+            sms: None,
+            tags: Vec::new(),
+        }
+    }
+}
+
 impl EventKind {
     pub const ALL: [EventKind; 8] = [
         EventKind::HttpRequest,

@@ -6,10 +6,7 @@ use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
-use smishtrap_event::{
-    AuthRecord, BodyEncoding, Event, EventKind, HttpRecord, SCHEMA_VERSION, SmsAction, SmsDialect,
-    body_digest,
-};
+use smishtrap_event::{AuthRecord, Event, EventKind, SmsAction, SmsDialect, body_digest};
 use smishtrap_store::{SqliteStore, db_path};
 
 fn ok<T, E: std::fmt::Display>(r: Result<T, E>) -> T {
@@ -21,34 +18,12 @@ fn t0() -> DateTime<Utc> {
 }
 
 fn event(id: &str, secs: i64, kind: EventKind) -> Event {
-    Event {
-        schema: SCHEMA_VERSION,
-        id: id.to_owned(),
-        ts: t0() + Duration::seconds(secs) + Duration::microseconds(250),
-        sensor: "sensor-a".into(),
-        persona: "milesight-ur32l".into(),
-        session: "c1".into(),
-        src_ip: IpAddr::from([203, 0, 113, 7]),
-        src_port: 40_000,
-        dst_port: 8080,
-        kind,
-        http: HttpRecord {
-            method: "GET".into(),
-            path: "/".into(),
-            query: None,
-            version: "HTTP/1.1".into(),
-            headers: vec![("Host".into(), "198.51.100.1".into()), ("Accept".into(), "*/*".into())],
-            body: String::new(),
-            body_encoding: BodyEncoding::Utf8,
-            body_len: 0,
-            body_truncated: false,
-            body_sha256: body_digest(b""),
-        },
-        response_status: 200,
-        auth: None,
-        sms: None,
-        tags: Vec::new(),
-    }
+    let ts = t0() + Duration::seconds(secs) + Duration::microseconds(250);
+    let mut e =
+        Event::request(id, ts, "sensor-a", "milesight-ur32l", IpAddr::from([203, 0, 113, 7]));
+    e.kind = kind;
+    e.http.headers = vec![("Host".into(), "198.51.100.1".into()), ("Accept".into(), "*/*".into())];
+    e
 }
 
 fn sms(id: &str, secs: i64, to: &[&str], text: &str) -> Event {

@@ -9,8 +9,7 @@ use std::net::IpAddr;
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use smishtrap_bus::{Outcome, Pipeline, PipelineConfig, Sink};
 use smishtrap_event::{
-    AuthRecord, BodyEncoding, Event, EventKind, HttpRecord, SCHEMA_VERSION, SmsAction, SmsBox,
-    SmsDialect, body_digest,
+    AuthRecord, BodyEncoding, Event, EventKind, SmsAction, SmsBox, SmsDialect, body_digest,
 };
 use smishtrap_store::{EventFilter, EventStore, StoreError};
 
@@ -66,35 +65,15 @@ pub(crate) fn t0() -> DateTime<Utc> {
 
 /// A plain `http.request` event `n` seconds after [`t0`].
 pub(crate) fn event(id: &str, secs: i64) -> Event {
-    let body = b"";
-    Event {
-        schema: SCHEMA_VERSION,
-        id: id.to_owned(),
-        ts: t0() + Duration::seconds(secs),
-        sensor: "sensor-a".into(),
-        persona: "milesight-ur32l".into(),
-        session: "c1".into(),
-        src_ip: IpAddr::from([203, 0, 113, 7]),
-        src_port: 40000,
-        dst_port: 8080,
-        kind: EventKind::HttpRequest,
-        http: HttpRecord {
-            method: "GET".into(),
-            path: "/".into(),
-            query: None,
-            version: "HTTP/1.1".into(),
-            headers: vec![("Host".into(), "198.51.100.1".into())],
-            body: String::new(),
-            body_encoding: BodyEncoding::Utf8,
-            body_len: 0,
-            body_truncated: false,
-            body_sha256: body_digest(body),
-        },
-        response_status: 200,
-        auth: None,
-        sms: None,
-        tags: Vec::new(),
-    }
+    let mut e = Event::request(
+        id,
+        t0() + Duration::seconds(secs),
+        "sensor-a",
+        "milesight-ur32l",
+        IpAddr::from([203, 0, 113, 7]),
+    );
+    e.http.headers = vec![("Host".into(), "198.51.100.1".into())];
+    e
 }
 
 /// An `sms.send` event with every optional part filled.

@@ -9,8 +9,7 @@ use std::time::Duration;
 use chrono::{DateTime, TimeDelta, Utc};
 use smishtrap_bus::Sink;
 use smishtrap_event::{
-    AuthRecord, BodyEncoding, Event, EventKind, HttpRecord, SCHEMA_VERSION, SmsAction, SmsDialect,
-    body_digest,
+    AuthRecord, BodyEncoding, Event, EventKind, HttpRecord, SmsAction, SmsDialect, body_digest,
 };
 use smishtrap_store::{SqliteStore, db_path};
 use smishtrap_web::{Console, ConsoleConfig, Token};
@@ -132,34 +131,14 @@ pub fn ts(s: &str) -> DateTime<Utc> {
 
 /// A plain request event; `i` makes the id and the source port unique.
 pub fn event(i: usize, kind: EventKind, at: DateTime<Utc>) -> Event {
-    Event {
-        schema: SCHEMA_VERSION,
-        id: format!("c{}-{}", i / 10, i % 10),
-        ts: at,
-        sensor: "sensor-a".into(),
-        persona: "milesight-ur32l".into(),
-        session: format!("c{}", i / 10),
-        src_ip: IpAddr::from([127, 0, 0, 1 + (i % 5) as u8]),
-        src_port: 40000 + (i % 20000) as u16,
-        dst_port: 8080,
-        kind,
-        http: HttpRecord {
-            method: "GET".into(),
-            path: "/".into(),
-            query: None,
-            version: "HTTP/1.1".into(),
-            headers: vec![("Host".into(), "127.0.0.1:8080".into())],
-            body: String::new(),
-            body_encoding: BodyEncoding::Utf8,
-            body_len: 0,
-            body_truncated: false,
-            body_sha256: body_digest(b""),
-        },
-        response_status: 200,
-        auth: None,
-        sms: None,
-        tags: vec![],
-    }
+    let id = format!("c{}-{}", i / 10, i % 10);
+    let src_ip = IpAddr::from([127, 0, 0, 1 + (i % 5) as u8]);
+    let mut e = Event::request(&id, at, "sensor-a", "milesight-ur32l", src_ip);
+    e.session = format!("c{}", i / 10);
+    e.src_port = 40000 + (i % 20000) as u16;
+    e.kind = kind;
+    e.http.headers = vec![("Host".into(), "127.0.0.1:8080".into())];
+    e
 }
 
 /// `n` events, one every `step`, starting at `start`, cycling through a few kinds.
