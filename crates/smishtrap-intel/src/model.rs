@@ -88,7 +88,6 @@ impl Fnv {
 /// Buffers reused from message to message (one set per thread).
 #[derive(Default)]
 struct Scratch {
-    prev: String,
     token: String,
     /// `<token>` and the byte offset of each of its chars, then its length.
     padded: Vec<u8>,
@@ -124,8 +123,9 @@ fn for_each_feature(
 ) {
     let mask = (1u64 << bits) - 1;
     let mut emit = |h: Fnv| emit(u32::try_from(h.0 & mask).unwrap_or(0));
-    let Scratch { prev, token, padded, starts, .. } = s;
-    prev.clear();
+    let Scratch { token, padded, starts, .. } = s;
+    // the word-pair hash of the previous word, up to and including the space
+    let mut pair: Option<Fnv> = None;
     let mut words = 0usize;
     let mut digit_runs = 0usize;
     let mut flush = |word: &str, emit: &mut dyn FnMut(Fnv)| {
@@ -145,8 +145,8 @@ fn for_each_feature(
             token.push_str(word);
         }
         emit(Fnv::new(b'w').bytes(token.as_bytes()));
-        if !prev.is_empty() {
-            emit(Fnv::new(b'b').bytes(prev.as_bytes()).bytes(b" ").bytes(token.as_bytes()));
+        if let Some(pair) = pair {
+            emit(pair.bytes(token.as_bytes()));
         }
         padded.clear();
         padded.push(b'<');
@@ -165,7 +165,7 @@ fn for_each_feature(
                 emit(h.bytes(padded.get(w[3]..end).unwrap_or_default()));
             }
         }
-        std::mem::swap(prev, token);
+        pair = Some(Fnv::new(b'b').bytes(token.as_bytes()).bytes(b" "));
         words += 1;
     };
     let mut word_start: Option<usize> = None;
