@@ -12,10 +12,10 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use rayon::prelude::*;
+use smishtrap_intel::Phase;
 use smishtrap_intel::campaign::{
     self, Assignment, Campaign, CampaignInput, Config, defang_text, sanitise,
 };
-use smishtrap_intel::{AnalyzeOptions, Engine, Phase};
 
 use super::analyze::{Work, read_all};
 use crate::input::Source;
@@ -40,12 +40,8 @@ pub(crate) struct InputArgs {
     /// Also read the sms.send events a sensor stored in this data directory
     #[arg(long, value_name = "DIR")]
     pub(crate) data: Option<PathBuf>,
-    /// Extra brand catalog (TOML, same format as the built-in one); repeatable
-    #[arg(long = "brands", value_name = "FILE")]
-    pub(crate) brands: Vec<PathBuf>,
-    /// Region (ISO 3166-1 alpha-2) for national numbers of records without router_country
-    #[arg(long, value_name = "CC")]
-    pub(crate) default_region: Option<String>,
+    #[command(flatten)]
+    pub(crate) engine: super::EngineArgs,
     /// Exit 0 even when some records were malformed (they are still reported)
     #[arg(long)]
     pub(crate) allow_bad: bool,
@@ -72,10 +68,6 @@ pub(crate) struct Loaded {
     pub(crate) bad: u64,
 }
 
-fn engine(args: &InputArgs) -> anyhow::Result<Engine> {
-    super::engine(&args.brands)
-}
-
 #[allow(clippy::print_stderr, reason = "per-record problems go to stderr, as in analyze")]
 fn report(line: &str) {
     eprintln!("{line}");
@@ -86,9 +78,7 @@ pub(crate) fn load(args: &InputArgs) -> anyhow::Result<Loaded> {
     if args.files.is_empty() && args.data.is_none() {
         anyhow::bail!("no input: give FILE... (- for standard input) or --data DIR");
     }
-    let default_region = super::parse_region(args.default_region.as_deref())?;
-    let engine = engine(args)?;
-    let options = AnalyzeOptions { default_region };
+    let (engine, options) = args.engine.load()?;
     let sources: Vec<Source> = args.files.iter().map(|f| Source::parse(f)).collect();
     let data = args.data.clone();
     let (tx, rx) = crossbeam_channel::bounded::<Vec<Work>>(4);

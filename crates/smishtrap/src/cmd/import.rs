@@ -28,12 +28,8 @@ pub(crate) struct Args {
     /// Data directory to import into (the one `run` and `console` use)
     #[arg(long, value_name = "DIR", default_value = "./smishtrap-data")]
     data: PathBuf,
-    /// Extra brand catalog (TOML); repeatable
-    #[arg(long = "brands", value_name = "FILE")]
-    brands: Vec<PathBuf>,
-    /// Region (ISO 3166-1 alpha-2) for national numbers of records without router_country
-    #[arg(long, value_name = "CC")]
-    default_region: Option<String>,
+    #[command(flatten)]
+    engine: super::EngineArgs,
     /// Exit 0 even when some records were malformed (they are still reported)
     #[arg(long)]
     allow_bad: bool,
@@ -59,9 +55,7 @@ struct Totals {
 }
 
 pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let options =
-        AnalyzeOptions { default_region: super::parse_region(args.default_region.as_deref())? };
-    let engine = super::engine(&args.brands)?;
+    let (engine, options) = args.engine.load()?;
     std::fs::create_dir_all(&args.data)
         .with_context(|| format!("{}: cannot create the data directory", args.data.display()))?;
     let db = smishtrap_store::db_path(&args.data);

@@ -55,19 +55,37 @@ pub(crate) fn parse_region(region: Option<&str>) -> anyhow::Result<Option<String
     }
 }
 
-/// The shipped engine plus the user's extra brand catalogs.
-pub(crate) fn engine(brands: &[std::path::PathBuf]) -> anyhow::Result<smishtrap_intel::Engine> {
-    use anyhow::Context;
-    let mut extra = Vec::new();
-    for path in brands {
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("reading brand catalog {}", path.display()))?;
-        extra.push((path.display().to_string(), text));
+/// How records are analysed: flags shared by every command that runs the engine.
+#[derive(Debug, Default, clap::Args)]
+pub(crate) struct EngineArgs {
+    /// Extra brand catalog (TOML, same format as the built-in one); repeatable
+    #[arg(long = "brands", value_name = "FILE")]
+    pub(crate) brands: Vec<std::path::PathBuf>,
+    /// Region (ISO 3166-1 alpha-2) for national numbers of records without router_country
+    #[arg(long, value_name = "CC")]
+    pub(crate) default_region: Option<String>,
+}
+
+impl EngineArgs {
+    /// The shipped engine plus the extra brand catalogs, and the analysis options.
+    pub(crate) fn load(
+        &self,
+    ) -> anyhow::Result<(smishtrap_intel::Engine, smishtrap_intel::AnalyzeOptions)> {
+        use anyhow::Context;
+        let options = smishtrap_intel::AnalyzeOptions {
+            default_region: parse_region(self.default_region.as_deref())?,
+        };
+        let mut extra = Vec::new();
+        for path in &self.brands {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("reading brand catalog {}", path.display()))?;
+            extra.push((path.display().to_string(), text));
+        }
+        let refs: Vec<(&str, &str)> = extra.iter().map(|(n, t)| (n.as_str(), t.as_str())).collect();
+        let catalog = smishtrap_intel::Catalog::with_extensions(&refs)
+            .context("loading the brand catalog")?;
+        let cues = smishtrap_intel::Cues::builtin().context("loading the cue vocabulary")?;
+        let model = smishtrap_intel::Model::builtin().context("loading the text model")?;
+        Ok((smishtrap_intel::Engine::new(catalog, cues, Some(model)), options))
     }
-    let refs: Vec<(&str, &str)> = extra.iter().map(|(n, t)| (n.as_str(), t.as_str())).collect();
-    let catalog =
-        smishtrap_intel::Catalog::with_extensions(&refs).context("loading the brand catalog")?;
-    let cues = smishtrap_intel::Cues::builtin().context("loading the cue vocabulary")?;
-    let model = smishtrap_intel::Model::builtin().context("loading the text model")?;
-    Ok(smishtrap_intel::Engine::new(catalog, cues, Some(model)))
 }

@@ -10,7 +10,6 @@ use std::sync::Arc;
 use anyhow::{Context, bail};
 use serde::Deserialize;
 use smishtrap_analyst::{Worker, WorkerConfig};
-use smishtrap_intel::AnalyzeOptions;
 use smishtrap_web::token;
 use smishtrap_web::{Console, ConsoleConfig as WebConfig};
 
@@ -48,12 +47,8 @@ pub(crate) struct Args {
     /// Name recorded in every event (default: the host name)
     #[arg(long, value_name = "NAME")]
     sensor_name: Option<String>,
-    /// Region (ISO 3166-1 alpha-2) for national numbers of records without router_country
-    #[arg(long, value_name = "CC")]
-    default_region: Option<String>,
-    /// Extra brand catalog (TOML); repeatable
-    #[arg(long = "brands", value_name = "FILE")]
-    brands: Vec<PathBuf>,
+    #[command(flatten)]
+    engine: super::EngineArgs,
     /// Validate the configuration, print the sensor listeners and the console address, exit
     #[arg(long)]
     check_config: bool,
@@ -108,11 +103,15 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     if !(1..=720).contains(&session_hours) {
         bail!("{config_name}: console.session_hours: expected 1 to 720");
     }
-    let region = args.default_region.clone().or(analysis_cfg.default_region);
-    let options = AnalyzeOptions { default_region: super::parse_region(region.as_deref())? };
+    // flags over the config file; brand catalogs add up
     let mut brands = analysis_cfg.brands;
-    brands.extend(args.brands.iter().cloned());
-    let engine = Arc::new(super::engine(&brands)?);
+    brands.extend(args.engine.brands.iter().cloned());
+    let engine_args = super::EngineArgs {
+        brands,
+        default_region: args.engine.default_region.clone().or(analysis_cfg.default_region),
+    };
+    let (engine, options) = engine_args.load()?;
+    let engine = Arc::new(engine);
     if args.check_config {
         let mut out = std::io::stdout().lock();
         for (addr, persona) in &setup.wanted {
