@@ -18,7 +18,7 @@ use anyhow::Context;
 use rayon::prelude::*;
 use smishtrap_event::SmsRecord;
 use smishtrap_intel::campaign::CampaignInput;
-use smishtrap_intel::{Analysis, AnalyzeOptions, Catalog, Cues, Engine, Model, Verdict};
+use smishtrap_intel::{Analysis, AnalyzeOptions, Engine, Verdict};
 
 use crate::input::{self, Item, Source};
 
@@ -52,18 +52,11 @@ pub(crate) struct Args {
     /// Output format
     #[arg(long, value_enum, default_value_t = OutputFormat::Jsonl)]
     format: OutputFormat,
-    /// Extra brand catalog (TOML, same format as the built-in one); repeatable
-    #[arg(long = "brands", value_name = "FILE")]
-    brands: Vec<PathBuf>,
-    /// Region (ISO 3166-1 alpha-2) for national numbers of records without router_country
-    #[arg(long, value_name = "CC")]
-    default_region: Option<String>,
+    #[command(flatten)]
+    engine: super::EngineArgs,
     /// Exit 0 even when some records were malformed (they are still reported)
     #[arg(long)]
     allow_bad: bool,
-    /// Score with the rules only, without the statistical text model
-    #[arg(long)]
-    rules_only: bool,
     /// Worker threads (default: one per core)
     #[arg(long, value_name = "N")]
     jobs: Option<usize>,
@@ -92,13 +85,11 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     if args.files.is_empty() && args.data.is_none() {
         anyhow::bail!("no input: give FILE... (- for standard input) or --data DIR");
     }
-    let default_region = super::parse_region(args.default_region.as_deref())?;
-    let engine = build_engine(&args)?;
+    let (engine, options) = args.engine.load()?;
     if let Some(jobs) = args.jobs {
         // Only fails when a global pool already exists, which then serves just as well.
         let _ = rayon::ThreadPoolBuilder::new().num_threads(jobs.max(1)).build_global();
     }
-    let options = AnalyzeOptions { default_region };
     let sources: Vec<Source> = args.files.iter().map(|f| Source::parse(f)).collect();
     let data = args.data.clone();
 
@@ -243,24 +234,6 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
-}
-
-fn build_engine(args: &Args) -> anyhow::Result<Engine> {
-    let mut extra = Vec::new();
-    for path in &args.brands {
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("reading brand catalog {}", path.display()))?;
-        extra.push((path.display().to_string(), text));
-    }
-    let refs: Vec<(&str, &str)> = extra.iter().map(|(n, t)| (n.as_str(), t.as_str())).collect();
-    let catalog = Catalog::with_extensions(&refs).context("loading the brand catalog")?;
-    let cues = Cues::builtin().context("loading the cue vocabulary")?;
-    let model = if args.rules_only {
-        None
-    } else {
-        Some(Model::builtin().context("loading the text model")?)
-    };
-    Ok(Engine::new(catalog, cues, model))
 }
 
 #[allow(clippy::print_stderr, reason = "per-record problems go to stderr by contract")]

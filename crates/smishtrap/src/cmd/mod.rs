@@ -64,6 +64,9 @@ pub(crate) struct EngineArgs {
     /// Region (ISO 3166-1 alpha-2) for national numbers of records without router_country
     #[arg(long, value_name = "CC")]
     pub(crate) default_region: Option<String>,
+    /// Score with the rules only, without the statistical text model
+    #[arg(long)]
+    pub(crate) rules_only: bool,
 }
 
 impl EngineArgs {
@@ -85,7 +88,11 @@ impl EngineArgs {
         let catalog = smishtrap_intel::Catalog::with_extensions(&refs)
             .context("loading the brand catalog")?;
         let cues = smishtrap_intel::Cues::builtin().context("loading the cue vocabulary")?;
-        let model = smishtrap_intel::Model::builtin().context("loading the text model")?;
-        Ok((smishtrap_intel::Engine::new(catalog, cues, Some(model)), options))
+        let model = if self.rules_only {
+            None
+        } else {
+            Some(smishtrap_intel::Model::builtin().context("loading the text model")?)
+        };
+        Ok((smishtrap_intel::Engine::new(catalog, cues, model), options))
     }
 }

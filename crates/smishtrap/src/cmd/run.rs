@@ -109,6 +109,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     let engine_args = super::EngineArgs {
         brands,
         default_region: args.engine.default_region.clone().or(analysis_cfg.default_region),
+        rules_only: args.engine.rules_only,
     };
     let (engine, options) = engine_args.load()?;
     let engine = Arc::new(engine);
