@@ -327,7 +327,7 @@ impl SensorSetup {
 
 /// The event pipeline of a running sensor, its counters and its heartbeat.
 pub(crate) struct Recording {
-    publisher: Option<Publisher>,
+    publisher: Publisher,
     pipeline: PipelineHandle,
     pub(crate) counters: Arc<Counters>,
     heartbeat: Heartbeat,
@@ -358,15 +358,12 @@ impl Recording {
             publisher.clone(),
             counters.clone(),
         )?;
-        Ok(Recording { publisher: Some(publisher), pipeline, counters, heartbeat })
+        Ok(Recording { publisher, pipeline, counters, heartbeat })
     }
 
     /// A publisher for the server (the writer ends when every publisher is gone).
     pub(crate) fn publisher(&self) -> Publisher {
-        match &self.publisher {
-            Some(p) => p.clone(),
-            None => unreachable!("the publisher is only taken by finish"),
-        }
+        self.publisher.clone()
     }
 
     /// Tells the heartbeat which listeners are up.
@@ -383,11 +380,11 @@ impl Recording {
 
     /// Stops the heartbeat (writing a last, `stopped` status), drains and flushes the writer
     /// and logs the totals. Call after the server returned.
-    pub(crate) fn finish(mut self) {
-        self.heartbeat.stop();
-        drop(self.publisher.take());
-        let stats = self.pipeline.join();
-        let counters = &self.counters;
+    pub(crate) fn finish(self) {
+        let Recording { publisher, pipeline, counters, mut heartbeat } = self;
+        heartbeat.stop();
+        drop(publisher);
+        let stats = pipeline.join();
         tracing::info!(
             requests = counters.requests.load(Ordering::Relaxed),
             malformed = counters.malformed.load(Ordering::Relaxed),
@@ -473,6 +470,13 @@ impl Heartbeat {
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
         }
+    }
+}
+
+impl Drop for Heartbeat {
+    /// An early error return must not leave the thread (and its publisher) running.
+    fn drop(&mut self) {
+        self.stop();
     }
 }
 
