@@ -6,7 +6,7 @@ use smishtrap_event::SmsRecord;
 use smishtrap_intel::campaign::{self, Assignment, Campaign, CampaignInput, Config, parse_ts};
 use smishtrap_intel::{Analysis, Phase, Verdict};
 use smishtrap_store::{
-    AssignmentChange, CLUSTERED_CURSOR, CampaignRow, SqliteStore, StoreError, StoredMessage,
+    AnalysedRow, AssignmentChange, CLUSTERED_CURSOR, CampaignRow, SqliteStore, StoreError,
 };
 
 /// Messages read per query while loading.
@@ -66,7 +66,7 @@ impl Held {
     fn load(&mut self, store: &SqliteStore) -> Result<usize, StoreError> {
         let mut loaded = 0;
         loop {
-            let page = store.messages_after(self.last_seq, LOAD_PAGE)?;
+            let page = store.analysed_after(self.last_seq, LOAD_PAGE)?;
             let Some(last) = page.last().map(|m| m.seq) else { break };
             // decoding two JSON documents per message is most of a (re)start: in parallel
             let decoded: Vec<Option<(SmsRecord, Analysis)>> = page.par_iter().map(decode).collect();
@@ -353,13 +353,13 @@ impl Clusterer {
     }
 }
 
-fn decode(stored: &StoredMessage) -> Option<(SmsRecord, Analysis)> {
-    let record = serde_json::from_str(&stored.message.record).ok()?;
-    let analysis = serde_json::from_str(&stored.message.analysis).ok()?;
+fn decode(stored: &AnalysedRow) -> Option<(SmsRecord, Analysis)> {
+    let record = serde_json::from_str(&stored.record).ok()?;
+    let analysis = serde_json::from_str(&stored.analysis).ok()?;
     Some((record, analysis))
 }
 
-fn stored_assignment(stored: &StoredMessage) -> Assignment {
+fn stored_assignment(stored: &AnalysedRow) -> Assignment {
     Assignment {
         campaign: stored.campaign.clone(),
         phase: match stored.phase.as_deref() {

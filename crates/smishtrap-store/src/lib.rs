@@ -49,8 +49,8 @@ use smishtrap_event::{Event, SmsRecord};
 pub use error::StoreError;
 pub use filter::EventFilter;
 pub use messages::{
-    ANALYSED_CURSOR, AssignmentChange, CLUSTERED_CURSOR, CampaignRow, MAX_QUERY_VALUE_BYTES,
-    MessageFacet, MessageQuery, NewMessage, StoredMessage,
+    ANALYSED_CURSOR, AnalysedRow, AssignmentChange, CLUSTERED_CURSOR, CampaignRow,
+    MAX_QUERY_VALUE_BYTES, MessageFacet, MessageQuery, NewMessage, StoredMessage,
 };
 #[cfg(feature = "postgres")]
 pub use postgres::{PostgresEvents, PostgresStore};

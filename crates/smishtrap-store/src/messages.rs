@@ -68,6 +68,19 @@ pub struct StoredMessage {
     pub phase: Option<String>,
 }
 
+/// What re-clustering reads of a stored message: its JSON and current assignment, without
+/// the columns only searches need (a restart reads every message).
+#[derive(Debug, Clone, PartialEq)]
+pub struct AnalysedRow {
+    pub seq: i64,
+    /// The input record as JSON.
+    pub record: String,
+    /// The analysis as JSON.
+    pub analysis: String,
+    pub campaign: Option<String>,
+    pub phase: Option<String>,
+}
+
 /// Which messages to list (all conditions must hold; `None` matches everything).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct MessageQuery {
@@ -316,6 +329,33 @@ impl SqliteStore {
     ) -> Result<Vec<StoredMessage>, StoreError> {
         let sql = format!("{} WHERE m.seq > ?1 ORDER BY m.seq LIMIT ?2", message_select());
         self.query_messages(&sql, vec![Value::Integer(after_seq), Value::Integer(limit as i64)])
+    }
+
+    /// [`AnalysedRow`]s stored after row `after_seq`, in insertion order.
+    pub fn analysed_after(
+        &self,
+        after_seq: i64,
+        limit: usize,
+    ) -> Result<Vec<AnalysedRow>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT seq, record, analysis, campaign, phase FROM messages \
+                 WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+            )
+            .map_err(sqlite(self.path(), "prepare analysed rows"))?;
+        let rows = stmt
+            .query_map(params![after_seq, limit as i64], |row| {
+                Ok(AnalysedRow {
+                    seq: row.get(0)?,
+                    record: row.get(1)?,
+                    analysis: row.get(2)?,
+                    campaign: row.get(3)?,
+                    phase: row.get(4)?,
+                })
+            })
+            .map_err(sqlite(self.path(), "read analysed rows"))?;
+        rows.collect::<Result<_, _>>().map_err(sqlite(self.path(), "read analysed rows"))
     }
 
     /// The message with this id.
