@@ -39,7 +39,13 @@ pub fn analyse_captures(
             let event = match event {
                 Ok(event) => event,
                 Err(err) => {
-                    tracing::warn!(error = %err, "skipping a stored event that does not decode");
+                    // The decoder's message may quote the stored (attacker-written) JSON:
+                    // log only where it is.
+                    let row = match &err {
+                        StoreError::Decode { row, .. } => *row,
+                        _ => 0,
+                    };
+                    tracing::warn!(row, "skipping a stored event that does not decode");
                     progress.undecodable += 1;
                     continue;
                 }

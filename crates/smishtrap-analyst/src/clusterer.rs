@@ -46,17 +46,23 @@ struct Held {
     inputs: Vec<CampaignInput>,
     seqs: Vec<i64>,
     assigned: Vec<Assignment>,
+    /// Template hash of each smishing message long enough to link by template (computed
+    /// once at load: passes and joins reuse it).
+    template_keys: Vec<Option<u64>>,
+    min_template_words: usize,
     /// Last message row read.
     last_seq: i64,
     undecodable: u64,
 }
 
 impl Held {
-    fn after(last_seq: i64) -> Held {
+    fn after(last_seq: i64, min_template_words: usize) -> Held {
         Held {
             inputs: Vec::new(),
             seqs: Vec::new(),
             assigned: Vec::new(),
+            template_keys: Vec::new(),
+            min_template_words,
             last_seq,
             undecodable: 0,
         }
@@ -69,12 +75,22 @@ impl Held {
             let page = store.analysed_after(self.last_seq, LOAD_PAGE)?;
             let Some(last) = page.last().map(|m| m.seq) else { break };
             // decoding two JSON documents per message is most of a (re)start: in parallel
-            let decoded: Vec<Option<(SmsRecord, Analysis)>> = page.par_iter().map(decode).collect();
+            let min_words = self.min_template_words;
+            let decoded: Vec<Option<(CampaignInput, Option<u64>)>> = page
+                .par_iter()
+                .map(|row| {
+                    let (record, analysis) = decode(row)?;
+                    let input = CampaignInput::new(0, &record, &analysis);
+                    let key = template_key(&input, min_words);
+                    Some((input, key))
+                })
+                .collect();
             for (stored, decoded) in page.iter().zip(decoded) {
                 match decoded {
-                    Some((record, analysis)) => {
-                        let index = self.inputs.len();
-                        self.inputs.push(CampaignInput::new(index, &record, &analysis));
+                    Some((mut input, key)) => {
+                        input.index = self.inputs.len();
+                        self.inputs.push(input);
+                        self.template_keys.push(key);
                         self.seqs.push(stored.seq);
                         self.assigned.push(stored_assignment(stored));
                         loaded += 1;
@@ -99,6 +115,7 @@ impl Held {
         }));
         self.seqs.extend(tail.seqs);
         self.assigned.extend(tail.assigned);
+        self.template_keys.extend(tail.template_keys);
         self.last_seq = self.last_seq.max(tail.last_seq);
         self.undecodable += tail.undecodable;
     }
@@ -113,12 +130,12 @@ struct Known {
 }
 
 impl Known {
-    fn of(held: &Held, cfg: &Config) -> Known {
-        Known::of_first(held, held.inputs.len(), cfg)
+    fn of(held: &Held) -> Known {
+        Known::of_first(held, held.inputs.len())
     }
 
     /// The keys of the first `n` held messages.
-    fn of_first(held: &Held, n: usize, cfg: &Config) -> Known {
+    fn of_first(held: &Held, n: usize) -> Known {
         fn learn<K: std::hash::Hash + Eq>(
             map: &mut HashMap<K, Option<String>>,
             key: K,
@@ -130,7 +147,8 @@ impl Known {
             }
         }
         let mut known = Known::default();
-        for (input, assignment) in held.inputs.iter().zip(&held.assigned).take(n) {
+        let rows = held.inputs.iter().zip(&held.assigned).zip(&held.template_keys).take(n);
+        for ((input, assignment), key) in rows {
             let Some(campaign) = assignment.campaign.as_deref() else { continue };
             if input.verdict != Verdict::Smishing {
                 continue;
@@ -138,9 +156,8 @@ impl Known {
             for url in input.urls.iter().filter(|u| !u.host.is_empty() && !u.shortener) {
                 learn(&mut known.hosts, url.host.clone(), campaign);
             }
-            let template = campaign::template::normalise(&input.text);
-            if template.word_count >= cfg.min_template_words {
-                learn(&mut known.templates, template.hash, campaign);
+            if let Some(key) = key {
+                learn(&mut known.templates, *key, campaign);
             }
         }
         known
@@ -148,10 +165,16 @@ impl Known {
 
     /// Joins held messages from `from` on to the campaign of their exact link host or
     /// template; returns the changed assignments.
-    fn join(&self, held: &mut Held, from: usize, cfg: &Config) -> Vec<AssignmentChange> {
+    fn join(&self, held: &mut Held, from: usize) -> Vec<AssignmentChange> {
         let mut changes = Vec::new();
-        let rows = held.inputs.iter().zip(&held.seqs).zip(held.assigned.iter_mut()).skip(from);
-        for ((input, seq), old) in rows {
+        let rows = held
+            .inputs
+            .iter()
+            .zip(&held.template_keys)
+            .zip(&held.seqs)
+            .zip(held.assigned.iter_mut())
+            .skip(from);
+        for (((input, key), seq), old) in rows {
             if input.verdict != Verdict::Smishing {
                 continue;
             }
@@ -160,12 +183,8 @@ impl Known {
                 .iter()
                 .filter(|u| !u.host.is_empty() && !u.shortener)
                 .find_map(|u| self.hosts.get(&u.host).cloned().flatten());
-            let campaign = by_host.or_else(|| {
-                let template = campaign::template::normalise(&input.text);
-                (template.word_count >= cfg.min_template_words)
-                    .then(|| self.templates.get(&template.hash).cloned().flatten())
-                    .flatten()
-            });
+            let campaign =
+                by_host.or_else(|| key.and_then(|key| self.templates.get(&key).cloned().flatten()));
             let Some(campaign) = campaign else { continue };
             let new = Assignment { campaign: Some(campaign), phase: Some(Phase::Wave) };
             if *old != new {
@@ -206,8 +225,8 @@ pub struct Clusterer {
 impl Clusterer {
     pub fn new(cfg: Config) -> Clusterer {
         Clusterer {
+            held: Held::after(0, cfg.min_template_words),
             cfg,
-            held: Held::after(0),
             pending: 0,
             last_pass: None,
             known: None,
@@ -241,7 +260,7 @@ impl Clusterer {
             let clustered = store.cursor(CLUSTERED_CURSOR)?;
             let done = self.held.seqs.partition_point(|seq| *seq <= clustered);
             if done > 0 {
-                self.known = Some(Known::of_first(&self.held, done, &self.cfg));
+                self.known = Some(Known::of_first(&self.held, done));
                 self.unjoined_from = done;
             }
         }
@@ -266,7 +285,7 @@ impl Clusterer {
         if self.unjoined_from >= self.held.inputs.len() {
             return Ok(0);
         }
-        let changes = known.join(&mut self.held, self.unjoined_from, &self.cfg);
+        let changes = known.join(&mut self.held, self.unjoined_from);
         store.apply_assignments(&changes, Some((CLUSTERED_CURSOR, self.held.last_seq)))?;
         self.unjoined_from = self.held.inputs.len();
         Ok(changes.len())
@@ -288,7 +307,7 @@ impl Clusterer {
     ) -> Result<ClusterPass, ClusterError> {
         self.assign_known(store)?;
         let started = Instant::now();
-        let mut tail = Held::after(self.held.last_seq);
+        let mut tail = Held::after(self.held.last_seq, self.cfg.min_template_words);
         let (clustering, during) = std::thread::scope(|scope| {
             let (inputs, cfg, known) = (&self.held.inputs, &self.cfg, &self.known);
             let pass = scope.spawn(move || campaign::cluster(inputs, cfg));
@@ -298,7 +317,7 @@ impl Clusterer {
                 while !pass.is_finished() {
                     std::thread::sleep(poll);
                     let step = tail.load(store).and_then(|_| {
-                        let changes = known.join(&mut tail, joined_upto, cfg);
+                        let changes = known.join(&mut tail, joined_upto);
                         store
                             .apply_assignments(&changes, Some((CLUSTERED_CURSOR, tail.last_seq)))?;
                         joined_upto = tail.inputs.len();
@@ -337,7 +356,7 @@ impl Clusterer {
         store.apply_clustering(&changes, &rows, Some((CLUSTERED_CURSOR, cursor)))?;
         let arrived = tail.inputs.len();
         held.append(tail);
-        self.known = Some(Known::of(&self.held, &self.cfg));
+        self.known = Some(Known::of(&self.held));
         let duration = started.elapsed();
         self.last_pass = Some((Instant::now(), duration));
         // what arrived during the pass only has quick assignments: the next pass decides
@@ -351,6 +370,15 @@ impl Clusterer {
             duration,
         })
     }
+}
+
+/// The template hash a smishing message links by, when its template is long enough.
+fn template_key(input: &CampaignInput, min_words: usize) -> Option<u64> {
+    if input.verdict != Verdict::Smishing {
+        return None;
+    }
+    let template = campaign::template::normalise(&input.text);
+    (template.word_count >= min_words).then_some(template.hash)
 }
 
 fn decode(stored: &AnalysedRow) -> Option<(SmsRecord, Analysis)> {
