@@ -157,3 +157,18 @@ fn imports_are_analysed_clustered_and_idempotent() {
     assert_eq!(code, Some(2));
     assert!(err.contains("missing.jsonl"), "{err}");
 }
+
+#[test]
+fn import_reports_lossy_utf8_with_file_and_line_and_keeps_the_record() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    let file = dir.path().join("latin1.jsonl");
+    let mut bytes = b"{\"to\":\"+32470123456\",\"text\":\"see you at dinner\"}\n".to_vec();
+    bytes.extend_from_slice(b"{\"to\":\"+32470123457\",\"text\":\"caf\xe9 at 8\"}\n");
+    std::fs::write(&file, bytes).expect("write");
+    let name = file.to_str().expect("utf-8 path");
+    let (code, err) = import(&data, &[name]);
+    assert_eq!(code, Some(0), "a warning is not a failure: {err}");
+    assert!(err.contains(&format!("warning: {name}:2:")), "{err}");
+    assert!(err.contains("2 new"), "{err}");
+}

@@ -38,12 +38,16 @@ pub(crate) struct Args {
     no_cluster: bool,
 }
 
+/// One input record analysed (with the reader's warning, e.g. lossy UTF-8), or its line and
+/// problem.
+type Analysed = Result<(NewMessage, Option<(u64, String)>), (u64, String)>;
+
 /// What the reading thread hands to the storing one.
 enum Chunk {
     /// A file that could not be opened, with the reason.
     Unreadable(std::sync::Arc<str>, String),
     /// The analysed records (or their problems) of one chunk of a file.
-    Analysed(std::sync::Arc<str>, Vec<Result<NewMessage, (u64, String)>>),
+    Analysed(std::sync::Arc<str>, Vec<Analysed>),
 }
 
 #[derive(Debug, Default)]
@@ -111,7 +115,18 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
             let mut messages = Vec::with_capacity(analysed.len());
             for item in analysed {
                 match item {
-                    Ok(message) => messages.push(message),
+                    Ok((message, warning)) => {
+                        messages.push(message);
+                        if let Some((line, warning)) = warning
+                            && totals.printed < MAX_PRINTED_PROBLEMS
+                        {
+                            totals.printed += 1;
+                            report(
+                                progress.as_ref(),
+                                &format!("warning: {name}:{line}: {warning}"),
+                            );
+                        }
+                    }
                     Err((line, message)) => {
                         totals.bad += 1;
                         if totals.printed < MAX_PRINTED_PROBLEMS {
@@ -154,17 +169,15 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
 }
 
 /// The store row of one input item, or its line and problem.
-fn analyse(
-    item: Item,
-    engine: &Engine,
-    options: &AnalyzeOptions,
-    started: i64,
-) -> Result<NewMessage, (u64, String)> {
+fn analyse(item: Item, engine: &Engine, options: &AnalyzeOptions, started: i64) -> Analysed {
     match item {
-        Item::Record { record, line, warning: _ } => {
+        Item::Record { record, line, warning } => {
             let id = import_id(&record, line);
             let analysis = engine.analyze(&record, id, options);
-            Ok(message_of(&record, &analysis, "import", None, started))
+            Ok((
+                message_of(&record, &analysis, "import", None, started),
+                warning.map(|w| (line, w)),
+            ))
         }
         Item::Bad { line, message } => Err((line, message)),
     }
