@@ -65,34 +65,6 @@ async fn api_ids(server: &Server, list: &str, query: &str, limit: usize) -> Vec<
     panic!("{query}: pagination does not end");
 }
 
-/// The `data-id`s of the rows a page lists, following its `next-page` link.
-async fn page_ids(server: &Server, cookie: &str, start: &str) -> Vec<String> {
-    let mut next = Some(start.to_owned());
-    let mut ids = Vec::new();
-    let mut pages = 0;
-    while let Some(path) = next.take() {
-        let (status, html) = server.page(cookie, &path).await;
-        assert_eq!(status, 200, "{path}");
-        pages += 1;
-        let table = html.split("<tbody>").nth(1).and_then(|t| t.split("</tbody>").next());
-        ids.extend(
-            table
-                .unwrap_or("")
-                .split("<tr data-id=\"")
-                .skip(1)
-                .filter_map(|r| r.split('"').next())
-                .map(str::to_owned),
-        );
-        next = html
-            .split("id=\"next-page\" href=\"")
-            .nth(1)
-            .and_then(|r| r.split('"').next())
-            .map(|href| href.replace("&#38;", "&"));
-        assert!(pages < 20, "{start} does not end");
-    }
-    ids
-}
-
 /// Ids of the seeded messages `keep` selects, newest first (time, then insertion order).
 fn expected(seeded: &Seeded, keep: impl Fn(usize) -> bool) -> Vec<String> {
     let mut picked: Vec<(i64, usize)> = (0..seeded.messages.len())
@@ -126,7 +98,11 @@ async fn searches_page_through_exactly_the_matching_messages() {
             let q: Vec<(&str, &str)> = query.iter().map(|(k, v)| (*k, v.as_str())).collect();
             let q = encode(&q);
             assert_eq!(api_ids(server, "messages", &q, 7).await, want, "api {q}");
-            assert_eq!(page_ids(server, cookie, &format!("/messages?{q}")).await, want, "page {q}");
+            assert_eq!(
+                common::page_ids(server, cookie, &format!("/messages?{q}")).await,
+                want,
+                "page {q}"
+            );
         }
     };
     let all = expected(&seeded, |_| true);
@@ -254,9 +230,12 @@ async fn campaigns_list_detail_and_exports() {
     // Most recently active first (CSAM ran a day later), one per page.
     assert_eq!(api_ids(&server, "campaigns", "", 1).await, [csam.clone(), bpost.clone()]);
     assert_eq!(api_ids(&server, "campaigns", "brand=csam", 1).await, std::slice::from_ref(&csam));
-    assert_eq!(page_ids(&server, &cookie, "/campaigns").await, [csam.clone(), bpost.clone()]);
     assert_eq!(
-        page_ids(&server, &cookie, "/campaigns?brand=BPOST").await,
+        common::page_ids(&server, &cookie, "/campaigns").await,
+        [csam.clone(), bpost.clone()]
+    );
+    assert_eq!(
+        common::page_ids(&server, &cookie, "/campaigns?brand=BPOST").await,
         std::slice::from_ref(&bpost)
     );
     let one = server.api_json(&format!("/api/v1/campaigns/{bpost}")).await;
@@ -288,7 +267,10 @@ async fn campaigns_list_detail_and_exports() {
     // The campaign's messages link lists them.
     let members =
         expected(&seeded, |i| seeded.assignments[i].campaign.as_deref() == Some(bpost.as_str()));
-    assert_eq!(page_ids(&server, &cookie, &format!("/messages?campaign={bpost}")).await, members);
+    assert_eq!(
+        common::page_ids(&server, &cookie, &format!("/messages?campaign={bpost}")).await,
+        members
+    );
 
     for (format, ext, kind) in [
         ("stix", "stix.json", "json"),
@@ -430,35 +412,6 @@ async fn hostile_message_text_is_escaped_and_defanged_on_every_new_page() {
     }
 }
 
-/// Frames of a stream until `done` says enough: (event type, data).
-async fn frames(
-    response: &mut reqwest::Response,
-    text: &mut String,
-    done: impl Fn(&[(String, String)]) -> bool,
-) -> Vec<(String, String)> {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    loop {
-        let parsed: Vec<(String, String)> = text
-            .split("\n\n")
-            .filter(|f| text.contains(&format!("{f}\n\n")))
-            .filter_map(|f| {
-                let kind = f.lines().find_map(|l| l.strip_prefix("event: "))?;
-                let data = f.lines().find_map(|l| l.strip_prefix("data: ")).unwrap_or("");
-                Some((kind.to_owned(), data.to_owned()))
-            })
-            .collect();
-        if done(&parsed) {
-            return parsed;
-        }
-        let chunk = tokio::time::timeout_at(deadline, response.chunk())
-            .await
-            .unwrap_or_else(|_| panic!("stream frames within 20 s; got {text:?}"))
-            .expect("chunk")
-            .expect("stream open");
-        text.push_str(&String::from_utf8_lossy(&chunk));
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_stream_sends_messages_once_clustered() {
     let server = Server::start().await;
@@ -480,7 +433,7 @@ async fn the_stream_sends_messages_once_clustered() {
     for i in 1..=2 {
         server.write(&[event(i, EventKind::HttpRequest, Utc::now())]);
         let want = i;
-        let seen = frames(&mut stream, &mut text, |f| {
+        let seen = common::frames(&mut stream, &mut text, |f| {
             f.iter().filter(|(k, _)| k == "event").count() >= want
         })
         .await;
@@ -495,7 +448,7 @@ async fn the_stream_sends_messages_once_clustered() {
         .await
         .expect("stream");
     seed::apply(server.dir.path(), &seeded);
-    let seen = frames(&mut stream, &mut text, |f| {
+    let seen = common::frames(&mut stream, &mut text, |f| {
         f.iter().filter(|(k, _)| k == "message").count() >= records.len()
     })
     .await;
@@ -516,7 +469,7 @@ async fn the_stream_sends_messages_once_clustered() {
     login.id = "c3-0".into();
     server.write(&[login]);
     let mut text = String::new();
-    let seen = frames(&mut narrowed, &mut text, |f| !f.is_empty()).await;
+    let seen = common::frames(&mut narrowed, &mut text, |f| !f.is_empty()).await;
     assert_eq!(seen[0].0, "event", "{seen:?}");
     // The Live page lists them too (newest first), with campaign links.
     let cookie = server.login().await;

@@ -610,26 +610,7 @@ async fn history_pages_through_every_matching_event() {
             all.iter().filter(|e| e.ts >= ts("2025-07-22T10:02:00Z")).collect(),
         ),
     ] {
-        let mut next = Some(start.to_owned());
-        let mut ids = Vec::new();
-        let mut pages = 0;
-        while let Some(path) = next.take() {
-            let (status, html) = server.page(&cookie, &path).await;
-            assert_eq!(status, 200, "{path}");
-            pages += 1;
-            ids.extend(
-                html.split("<tr data-id=\"")
-                    .skip(1)
-                    .filter_map(|r| r.split('"').next())
-                    .map(str::to_owned),
-            );
-            next = html
-                .split("id=\"next-page\" href=\"")
-                .nth(1)
-                .and_then(|r| r.split('"').next())
-                .map(|href| href.replace("&#38;", "&"));
-            assert!(pages < 20, "{start} does not end");
-        }
+        let ids = common::page_ids(&server, &cookie, start).await;
         let want: Vec<String> = expect.iter().map(|e| e.id.clone()).collect();
         assert_eq!(ids, want, "{start}");
     }

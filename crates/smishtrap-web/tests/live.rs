@@ -13,24 +13,14 @@ use smishtrap_web::{Console, ConsoleConfig, Token};
 /// Reads SSE frames until `n` `event: event` frames arrived; returns their ids in order.
 async fn read_ids(response: &mut reqwest::Response, n: usize) -> Vec<String> {
     let mut text = String::new();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    loop {
-        let ids: Vec<String> = text
-            .split("\n\n")
-            .filter(|frame| frame.starts_with("event: event"))
-            .filter_map(|frame| frame.lines().find_map(|l| l.strip_prefix("id: ")))
-            .map(str::to_owned)
-            .collect();
-        if ids.len() >= n {
-            return ids;
-        }
-        let chunk = tokio::time::timeout_at(deadline, response.chunk())
-            .await
-            .unwrap_or_else(|_| panic!("{n} events within 20 s; got {text:?}"))
-            .expect("chunk")
-            .expect("stream open");
-        text.push_str(&String::from_utf8_lossy(&chunk));
-    }
+    let is_event = |(kind, _): &&(String, String)| kind == "event";
+    let seen =
+        common::frames(response, &mut text, |f| f.iter().filter(is_event).count() >= n).await;
+    seen.iter()
+        .filter(is_event)
+        .filter_map(|(_, data)| serde_json::from_str::<serde_json::Value>(data).ok())
+        .filter_map(|row| row["id"].as_str().map(str::to_owned))
+        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

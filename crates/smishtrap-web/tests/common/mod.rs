@@ -237,3 +237,60 @@ pub fn corpus() -> Vec<smishtrap_event::SmsRecord> {
     }
     out
 }
+
+/// The `data-id`s of the rows a page lists, following its `next-page` link.
+pub async fn page_ids(server: &Server, cookie: &str, start: &str) -> Vec<String> {
+    let mut next = Some(start.to_owned());
+    let mut ids = Vec::new();
+    let mut pages = 0;
+    while let Some(path) = next.take() {
+        let (status, html) = server.page(cookie, &path).await;
+        assert_eq!(status, 200, "{path}");
+        pages += 1;
+        let table = html.split("<tbody>").nth(1).and_then(|t| t.split("</tbody>").next());
+        ids.extend(
+            table
+                .unwrap_or("")
+                .split("<tr data-id=\"")
+                .skip(1)
+                .filter_map(|r| r.split('"').next())
+                .map(str::to_owned),
+        );
+        next = html
+            .split("id=\"next-page\" href=\"")
+            .nth(1)
+            .and_then(|r| r.split('"').next())
+            .map(|href| href.replace("&#38;", "&"));
+        assert!(pages < 20, "{start} does not end");
+    }
+    ids
+}
+
+/// Frames of a stream until `done` says enough: (event type, data).
+pub async fn frames(
+    response: &mut reqwest::Response,
+    text: &mut String,
+    done: impl Fn(&[(String, String)]) -> bool,
+) -> Vec<(String, String)> {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let parsed: Vec<(String, String)> = text
+            .split("\n\n")
+            .filter(|f| text.contains(&format!("{f}\n\n")))
+            .filter_map(|f| {
+                let kind = f.lines().find_map(|l| l.strip_prefix("event: "))?;
+                let data = f.lines().find_map(|l| l.strip_prefix("data: ")).unwrap_or("");
+                Some((kind.to_owned(), data.to_owned()))
+            })
+            .collect();
+        if done(&parsed) {
+            return parsed;
+        }
+        let chunk = tokio::time::timeout_at(deadline, response.chunk())
+            .await
+            .unwrap_or_else(|_| panic!("stream frames within 20 s; got {text:?}"))
+            .expect("chunk")
+            .expect("stream open");
+        text.push_str(&String::from_utf8_lossy(&chunk));
+    }
+}
