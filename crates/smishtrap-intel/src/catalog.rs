@@ -100,14 +100,18 @@ struct TextPattern {
     kind: MentionKind,
 }
 
+/// Maps looked up for every URL of every message: foldhash is several times cheaper than
+/// SipHash on short keys, and their keys are our own catalog data (no flooding risk).
+pub(crate) type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
+
 /// The validated, indexed catalog.
 #[derive(Debug)]
 pub struct Catalog {
     brands: Vec<Brand>,
     /// Official registrable domain -> brands.
-    official: HashMap<String, Vec<BrandId>>,
+    official: FastMap<String, Vec<BrandId>>,
     /// First label of official domains -> (brand, suffix) for TLD swaps.
-    official_labels: HashMap<String, Vec<(BrandId, String)>>,
+    official_labels: FastMap<String, Vec<(BrandId, String)>>,
     host_tokens: AhoCorasick,
     host_token_brand: Vec<BrandId>,
     text_matcher: AhoCorasick,
@@ -117,7 +121,7 @@ pub struct Catalog {
     caps_matcher: AhoCorasick,
     caps_brand: Vec<BrandId>,
     /// Typosquat variants of official labels and long tokens.
-    variants: HashMap<String, (BrandId, Technique)>,
+    variants: FastMap<String, (BrandId, Technique)>,
 }
 
 impl Catalog {
@@ -173,8 +177,8 @@ impl Catalog {
     }
 
     fn index(brands: Vec<Brand>) -> Result<Catalog, CatalogError> {
-        let mut official: HashMap<String, Vec<BrandId>> = HashMap::new();
-        let mut official_labels: HashMap<String, Vec<(BrandId, String)>> = HashMap::new();
+        let mut official: FastMap<String, Vec<BrandId>> = FastMap::default();
+        let mut official_labels: FastMap<String, Vec<(BrandId, String)>> = FastMap::default();
         let mut host_patterns: Vec<String> = Vec::new();
         let mut host_token_brand = Vec::new();
         let mut text_patterns_str: Vec<String> = Vec::new();

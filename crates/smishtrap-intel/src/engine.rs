@@ -5,7 +5,6 @@
 //! structural evidence (a look-alike domain, a credential request behind a link) keeps
 //! working on wording and brands the model never saw.
 
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
 use smishtrap_event::SmsRecord;
 use smishtrap_extract::{ExtractedUrl, defang};
 
@@ -15,6 +14,7 @@ use crate::cues::{Cue, CueError, CueHits, Cues};
 use crate::model::{Model, ModelError, URL_PLACEHOLDER};
 use crate::squat::{HostView, Impersonation, impersonation};
 use crate::text::fold;
+use crate::words::WordMatcher;
 
 /// Why an engine could not be built.
 #[derive(Debug, thiserror::Error)]
@@ -40,9 +40,9 @@ pub struct Engine {
     catalog: Catalog,
     cues: Cues,
     model: Option<Model>,
-    /// Brand text patterns then cue phrases in one automaton: one pass over the folded text
+    /// Brand text patterns then cue phrases in one matcher: one pass over the folded text
     /// finds both (`None` if it could not be built: each is then scanned on its own).
-    words: Option<(AhoCorasick, usize)>,
+    words: Option<(WordMatcher, usize)>,
 }
 
 /// Top-level domains that are cheap, loosely policed and over-represented in phishing feeds
@@ -114,13 +114,7 @@ impl Engine {
             catalog.text_patterns().iter().map(String::as_str).chain(cues.phrases()).collect();
         // Folded text has no ASCII capitals, so matching without case is the brand
         // matcher's rule and changes nothing for the (folded) cue phrases.
-        let words = AhoCorasickBuilder::new()
-            .match_kind(MatchKind::Standard)
-            .kind(Some(AhoCorasickKind::DFA))
-            .ascii_case_insensitive(true)
-            .build(patterns)
-            .ok()
-            .map(|m| (m, brands));
+        let words = WordMatcher::new(&patterns).map(|m| (m, brands));
         Engine { catalog, cues, model, words }
     }
 
@@ -150,18 +144,24 @@ impl Engine {
 
         // Text with links replaced: language, brand mentions, cues and the model read the
         // words, not the hostnames (those are judged by impersonation).
-        let mut words = String::with_capacity(text.len());
+        // The language reads the text with links as plain spaces.
+        let mut words = String::with_capacity(text.len() + 8);
+        let mut without_urls = String::with_capacity(text.len());
         let mut last = 0;
         for u in &extracted.urls {
             if u.span.start < last {
                 continue;
             }
-            words.push_str(text.get(last..u.span.start).unwrap_or(""));
+            let between = text.get(last..u.span.start).unwrap_or("");
+            words.push_str(between);
             words.push_str(URL_PLACEHOLDER);
+            without_urls.push_str(between);
+            without_urls.push(' ');
             last = u.span.end;
         }
-        words.push_str(text.get(last..).unwrap_or(""));
-        let without_urls = words.replace(URL_PLACEHOLDER, " ");
+        let rest = text.get(last..).unwrap_or("");
+        words.push_str(rest);
+        without_urls.push_str(rest);
         let lang = smishtrap_extract::detect_language(&without_urls).map(str::to_string);
         // One fold per message, shared by brand mentions, cues and the model; the URL
         // placeholder matches no brand or cue.
@@ -242,12 +242,13 @@ impl Engine {
         let Some((matcher, brands)) = &self.words else {
             return (self.catalog.mentions(words, folded), self.cues.scan(folded));
         };
+        let mut found = Vec::new();
+        matcher.find(folded, &mut found);
         let (mut named, mut cued) = (Vec::new(), Vec::new());
-        for m in matcher.find_overlapping_iter(folded) {
-            let at = m.pattern().as_usize();
+        for (at, start, end) in found {
             match at.checked_sub(*brands) {
-                None => named.push((at, m.start(), m.end())),
-                Some(cue) => cued.push((cue, m.start(), m.end())),
+                None => named.push((at, start, end)),
+                Some(cue) => cued.push((cue, start, end)),
             }
         }
         (
@@ -634,24 +635,39 @@ fn number_info(raw: &str, region: Option<&str>) -> Option<NumberInfo> {
     use std::cell::RefCell;
     use std::collections::HashMap;
     const MEMO_ENTRIES: usize = 4096;
-    type Memo = HashMap<(String, Option<String>), Option<NumberInfo>>;
+    /// Key: the raw value, a NUL, the region (a lookup borrows the key from `key`, so a hit
+    /// allocates nothing). Randomly seeded: the keys come from the records.
+    struct Memo {
+        key: String,
+        map: HashMap<Box<str>, Option<NumberInfo>, foldhash::fast::RandomState>,
+    }
     thread_local! {
-        static MEMO: RefCell<Memo> = RefCell::new(HashMap::new());
+        static MEMO: RefCell<Memo> =
+            RefCell::new(Memo { key: String::new(), map: HashMap::default() });
     }
     if raw.len() > 64 {
         return parse_number_info(raw, region);
     }
-    let key = (raw.to_string(), region.map(str::to_string));
-    if let Some(hit) = MEMO.with(|m| m.borrow().get(&key).cloned()) {
+    let hit = MEMO.with(|m| {
+        let mut m = m.try_borrow_mut().ok()?;
+        let Memo { key, map } = &mut *m;
+        key.clear();
+        key.push_str(raw);
+        key.push('\0');
+        key.push_str(region.unwrap_or(""));
+        map.get(key.as_str()).cloned()
+    });
+    if let Some(hit) = hit {
         return hit;
     }
     let info = parse_number_info(raw, region);
     MEMO.with(|m| {
-        let mut m = m.borrow_mut();
-        if m.len() >= MEMO_ENTRIES {
-            m.clear();
+        let Ok(mut m) = m.try_borrow_mut() else { return };
+        let Memo { key, map } = &mut *m;
+        if map.len() >= MEMO_ENTRIES {
+            map.clear();
         }
-        m.insert(key, info.clone());
+        map.insert(key.as_str().into(), info.clone());
     });
     info
 }
@@ -678,11 +694,13 @@ fn sigmoid(x: f32) -> f32 {
 mod tests {
     use super::*;
 
-    fn engine() -> Engine {
-        match Engine::builtin() {
+    /// Built once for all tests (a build takes a noticeable fraction of a second).
+    fn engine() -> &'static Engine {
+        static ENGINE: std::sync::OnceLock<Engine> = std::sync::OnceLock::new();
+        ENGINE.get_or_init(|| match Engine::builtin() {
             Ok(e) => e,
             Err(e) => panic!("{e}"),
-        }
+        })
     }
 
     fn record(text: &str) -> SmsRecord {
@@ -804,6 +822,18 @@ mod tests {
             let folded = fold(&text);
             let separate = (e.catalog.mentions(&text, &folded), e.cues.scan(&folded));
             assert_eq!(e.scan_words(&text, &folded), separate, "{text:?}");
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn one_pass_finds_what_separate_scans_find_on_any_text(
+            text in "((ing|kbc|ebox|my ebox|bpost|urgent|% off|verifi|50|[a-zé]{1,6}|[ .,!%-])){0,14}",
+        ) {
+            let e = engine();
+            let folded = fold(&text);
+            let separate = (e.catalog.mentions(&text, &folded), e.cues.scan(&folded));
+            proptest::prop_assert_eq!(e.scan_words(&text, &folded), separate);
         }
     }
 

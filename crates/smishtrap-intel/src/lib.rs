@@ -25,6 +25,7 @@ mod engine;
 pub mod model;
 pub mod squat;
 pub mod text;
+mod words;
 
 pub use analysis::{Analysis, NumberInfo, Phase, UrlInfo, Verdict};
 pub use catalog::{Brand, BrandId, Catalog, CatalogError};

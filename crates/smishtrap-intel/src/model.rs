@@ -123,74 +123,48 @@ fn for_each_feature(
 ) {
     let mask = (1u64 << bits) - 1;
     let mut emit = |h: Fnv| emit(u32::try_from(h.0 & mask).unwrap_or(0));
-    let Scratch { token, padded, starts, .. } = s;
-    // the word-pair hash of the previous word, up to and including the space
-    let mut pair: Option<Fnv> = None;
-    let mut words = 0usize;
-    let mut digit_runs = 0usize;
-    let mut flush = |word: &str, emit: &mut dyn FnMut(Fnv)| {
-        token.clear();
-        if word.bytes().all(|b| b.is_ascii_digit()) {
-            digit_runs += 1;
-            token.push('#');
-            let len = word.len().min(12);
-            if len >= 10 {
-                token.push('1');
-            }
-            token.push(char::from(b'0' + (len % 10) as u8));
-        } else if word.bytes().any(|b| b.is_ascii_digit()) {
-            // Codes and amounts: keep their shape, not their value.
-            token.extend(word.chars().map(|c| if c.is_ascii_digit() { '0' } else { c }));
-        } else {
-            token.push_str(word);
-        }
-        emit(Fnv::new(b'w').bytes(token.as_bytes()));
-        if let Some(pair) = pair {
-            emit(pair.bytes(token.as_bytes()));
-        }
-        padded.clear();
-        padded.push(b'<');
-        padded.extend_from_slice(token.as_bytes());
-        padded.push(b'>');
-        starts.clear();
-        starts.push(0);
-        starts.extend(token.char_indices().map(|(at, _)| at + 1));
-        starts.extend([token.len() + 1, token.len() + 2]);
-        // character 3- and 4-grams share their seed: a 4-gram's hash continues the
-        // 3-gram's that starts at the same char
-        for (i, w) in starts.windows(4).enumerate() {
-            let h = Fnv::new(b'c').bytes(padded.get(w[0]..w[3]).unwrap_or_default());
-            emit(h);
-            if let Some(&end) = starts.get(i + 4) {
-                emit(h.bytes(padded.get(w[3]..end).unwrap_or_default()));
-            }
-        }
-        pair = Some(Fnv::new(b'b').bytes(token.as_bytes()).bytes(b" "));
-        words += 1;
-    };
+    let mut words = Words { pair: None, count: 0, digit_runs: 0 };
     let mut word_start: Option<usize> = None;
-    for (i, c) in folded.char_indices() {
+    let mut step = |i: usize, c: char| {
         if c.is_alphanumeric() {
             if word_start.is_none() {
                 word_start = Some(i);
             }
-            continue;
+            return;
         }
         if let Some(start) = word_start.take() {
-            flush(folded.get(start..i).unwrap_or(""), &mut emit);
+            words.word(folded.get(start..i).unwrap_or(""), s, &mut emit);
         }
         if !c.is_whitespace() {
             emit(Fnv::new(b'p').char(c));
         }
+    };
+    // most texts are ASCII: bytes are chars, without UTF-8 decoding
+    if folded.is_ascii() {
+        for (i, b) in folded.bytes().enumerate() {
+            step(i, char::from(b));
+        }
+    } else {
+        for (i, c) in folded.char_indices() {
+            step(i, c);
+        }
     }
     if let Some(start) = word_start.take() {
-        flush(folded.get(start..).unwrap_or(""), &mut emit);
+        words.word(folded.get(start..).unwrap_or(""), s, &mut emit);
     }
     let (mut caps, mut letters, mut chars) = (0usize, 0usize, 0usize);
-    for c in original.chars() {
-        chars += 1;
-        letters += usize::from(c.is_alphabetic());
-        caps += usize::from(c.is_uppercase());
+    if original.is_ascii() {
+        chars = original.len();
+        for b in original.bytes() {
+            letters += usize::from(b.is_ascii_alphabetic());
+            caps += usize::from(b.is_ascii_uppercase());
+        }
+    } else {
+        for c in original.chars() {
+            chars += 1;
+            letters += usize::from(c.is_alphabetic());
+            caps += usize::from(c.is_uppercase());
+        }
     }
     let letters = letters.max(1);
     // every bucket is a single digit
@@ -198,10 +172,78 @@ fn for_each_feature(
     for (name, bucket) in [
         (&b"caps"[..], (caps * 10 / letters).min(9)),
         (b"len", (chars / 40).min(6)),
-        (b"words", words.min(40) / 5),
-        (b"digitruns", digit_runs.min(4)),
+        (b"words", words.count.min(40) / 5),
+        (b"digitruns", words.digit_runs.min(4)),
     ] {
         emit(Fnv::new(b'f').bytes(name).bytes(&digit(bucket)));
+    }
+}
+
+/// Word-level state of [`for_each_feature`].
+struct Words {
+    /// The word-pair hash of the previous word, up to and including the space.
+    pair: Option<Fnv>,
+    count: usize,
+    digit_runs: usize,
+}
+
+impl Words {
+    /// Emits the features of one word: the word, the pair with the previous word, and the
+    /// character 3- and 4-grams of `<word>`. Generic in `emit` so the per-feature work is
+    /// inlined (this runs for every n-gram of every message).
+    fn word(&mut self, word: &str, s: &mut Scratch, emit: &mut impl FnMut(Fnv)) {
+        let Scratch { token, padded, starts, .. } = s;
+        token.clear();
+        let digits = word.bytes().filter(u8::is_ascii_digit).count();
+        if digits == word.len() {
+            self.digit_runs += 1;
+            token.push('#');
+            let len = word.len().min(12);
+            if len >= 10 {
+                token.push('1');
+            }
+            token.push(char::from(b'0' + (len % 10) as u8));
+        } else if digits > 0 {
+            // Codes and amounts: keep their shape, not their value.
+            token.extend(word.chars().map(|c| if c.is_ascii_digit() { '0' } else { c }));
+        } else {
+            token.push_str(word);
+        }
+        let bytes = token.as_bytes();
+        emit(Fnv::new(b'w').bytes(bytes));
+        if let Some(pair) = self.pair {
+            emit(pair.bytes(bytes));
+        }
+        padded.clear();
+        padded.push(b'<');
+        padded.extend_from_slice(bytes);
+        padded.push(b'>');
+        // character 3- and 4-grams share their seed: a 4-gram's hash continues the
+        // 3-gram's that starts at the same char
+        if token.is_ascii() {
+            // one byte per char: the n-grams are byte windows
+            for (i, w) in padded.windows(3).enumerate() {
+                let h = Fnv::new(b'c').bytes(w);
+                emit(h);
+                if let Some(&next) = padded.get(i + 3) {
+                    emit(h.bytes(&[next]));
+                }
+            }
+        } else {
+            starts.clear();
+            starts.push(0);
+            starts.extend(token.char_indices().map(|(at, _)| at + 1));
+            starts.extend([token.len() + 1, token.len() + 2]);
+            for (i, w) in starts.windows(4).enumerate() {
+                let h = Fnv::new(b'c').bytes(padded.get(w[0]..w[3]).unwrap_or_default());
+                emit(h);
+                if let Some(&end) = starts.get(i + 4) {
+                    emit(h.bytes(padded.get(w[3]..end).unwrap_or_default()));
+                }
+            }
+        }
+        self.pair = Some(Fnv::new(b'b').bytes(bytes).bytes(b" "));
+        self.count += 1;
     }
 }
 
@@ -486,5 +528,102 @@ mod tests {
         assert!(f.windows(2).all(|w| w[0] < w[1]));
         assert!(f.iter().all(|&i| i < 1024));
         assert!(features("", 10).len() <= 8);
+    }
+
+    /// The definition the shipped model was trained with: words split on non-alphanumeric
+    /// chars, char 3/4-grams of `<token>` from per-char offsets, FNV-1a of every piece.
+    fn features_reference(text: &str, bits: u32) -> Vec<u32> {
+        let folded = fold(text);
+        let mask = (1u64 << bits) - 1;
+        let fnv = |kind: u8, parts: &[&[u8]]| {
+            let mut h = Fnv::new(kind);
+            for p in parts {
+                h = h.bytes(p);
+            }
+            (h.0 & mask) as u32
+        };
+        let mut out = Vec::new();
+        let (mut count, mut digit_runs) = (0usize, 0usize);
+        let mut prev: Option<String> = None;
+        let mut word = String::new();
+        for c in folded.chars().chain(std::iter::once(' ')) {
+            if c.is_alphanumeric() {
+                word.push(c);
+                continue;
+            }
+            if !word.is_empty() {
+                let token = if word.bytes().all(|b| b.is_ascii_digit()) {
+                    digit_runs += 1;
+                    let len = word.len().min(12);
+                    format!("#{}{}", if len >= 10 { "1" } else { "" }, len % 10)
+                } else {
+                    word.chars().map(|c| if c.is_ascii_digit() { '0' } else { c }).collect()
+                };
+                out.push(fnv(b'w', &[token.as_bytes()]));
+                if let Some(p) = &prev {
+                    out.push(fnv(b'b', &[p.as_bytes(), b" ", token.as_bytes()]));
+                }
+                let padded: Vec<char> = format!("<{token}>").chars().collect();
+                for n in [3, 4] {
+                    for w in padded.windows(n) {
+                        let gram: String = w.iter().collect();
+                        out.push(fnv(b'c', &[gram.as_bytes()]));
+                    }
+                }
+                prev = Some(token);
+                count += 1;
+                word.clear();
+            }
+            if !c.is_whitespace() && c != ' ' {
+                out.push(fnv(b'p', &[c.to_string().as_bytes()]));
+            }
+        }
+        // the trailing ' ' added above is whitespace: no punctuation feature
+        let chars = text.chars().count();
+        let letters = text.chars().filter(|c| c.is_alphabetic()).count().max(1);
+        let caps = text.chars().filter(|c| c.is_uppercase()).count();
+        for (name, bucket) in [
+            ("caps", (caps * 10 / letters).min(9)),
+            ("len", (chars / 40).min(6)),
+            ("words", count.min(40) / 5),
+            ("digitruns", digit_runs.min(4)),
+        ] {
+            out.push(fnv(b'f', &[name.as_bytes(), bucket.to_string().as_bytes()]));
+        }
+        out.sort_unstable();
+        out.dedup();
+        out
+    }
+
+    fn check_features(text: &str) {
+        assert_eq!(features(text, 18), features_reference(text, 18), "{text:?}");
+    }
+
+    #[test]
+    fn features_follow_the_trained_definition() {
+        for text in [
+            "",
+            "CSAM: uw account wordt op 7/11 gedeactiveerd zzurl",
+            "Bekräfta din identitet på 1234567890123 ÅÄÖ straße",
+            "ΑΒΓ δεζ 漢字テスト x",
+            "a\u{0b}b\u{85}c\u{a0}d e1f2 99 ...!!",
+            "URGENT! You have won a £1000 prize. Call 09061701461",
+        ] {
+            check_features(text);
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn features_follow_the_trained_definition_on_any_text(text in "\\PC{0,60}") {
+            check_features(&text);
+        }
+
+        #[test]
+        fn features_follow_the_trained_definition_on_word_like_text(
+            text in "[a-zA-Z0-9 .,!éÅß\u{0b}]{0,60}",
+        ) {
+            check_features(&text);
+        }
     }
 }

@@ -8,7 +8,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use crate::catalog::{Brand, BrandId, Catalog};
+use crate::catalog::{Brand, BrandId, Catalog, FastMap};
 use crate::text::fold;
 
 /// How a hostname imitates a brand.
@@ -297,7 +297,7 @@ const ASCII_HOMOGLYPHS: &[(&str, &str)] = &[
 ];
 
 /// Typosquat variants of every official label and long token: variant -> (brand, technique).
-pub(crate) fn variants(brands: &[Brand]) -> HashMap<String, (BrandId, Technique)> {
+pub(crate) fn variants(brands: &[Brand]) -> FastMap<String, (BrandId, Technique)> {
     let mut protected: HashSet<String> = HashSet::new();
     let mut sources: Vec<(String, BrandId)> = Vec::new();
     for (i, b) in brands.iter().enumerate() {
@@ -314,7 +314,7 @@ pub(crate) fn variants(brands: &[Brand]) -> HashMap<String, (BrandId, Technique)
         }
     }
     let near = keyboard_neighbours();
-    let mut out: HashMap<String, (BrandId, Technique)> = HashMap::new();
+    let mut out: FastMap<String, (BrandId, Technique)> = FastMap::default();
     for (s, id) in &sources {
         let chars: Vec<char> = s.chars().collect();
         let full = chars.len() >= 5;

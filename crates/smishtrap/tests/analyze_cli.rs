@@ -281,3 +281,51 @@ fn sensor_store_sms_send_events() {
     assert_ne!(out.status.code(), Some(0));
     assert!(stderr(&out).contains("no sensor store"), "{}", stderr(&out));
 }
+
+/// Many pieces of records analysed by more workers than cores, with texts of very uneven
+/// cost and malformed lines between them: the output keeps input order and loses nothing.
+#[test]
+fn output_keeps_input_order_across_workers() {
+    let dir = match tempfile::tempdir() {
+        Ok(d) => d,
+        Err(e) => panic!("{e}"),
+    };
+    let path = dir.path().join("many.jsonl");
+    let mut input = String::new();
+    let mut expect_ids = Vec::new();
+    let mut bad_lines = 0;
+    for i in 1..=5000usize {
+        if i % 997 == 0 {
+            input.push_str("{not json\n");
+            bad_lines += 1;
+            continue;
+        }
+        // every 300th record is a long text, so some pieces take far longer than others
+        let text = if i % 300 == 0 {
+            "Votre colis est en attente, payez les frais sur https://colis-suivi.top/x ".repeat(40)
+        } else {
+            format!("message {i}: see you at {} tonight", i % 24)
+        };
+        input.push_str(&serde_json::json!({ "id": format!("r{i}"), "text": text }).to_string());
+        input.push('\n');
+        expect_ids.push(format!("r{i}"));
+    }
+    if let Err(e) = std::fs::write(&path, input) {
+        panic!("{e}");
+    }
+    let path = path.display().to_string();
+    for jobs in ["1", "3"] {
+        let out = run(&["--jobs", jobs, "--no-campaigns", "--allow-bad", &path]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        let ids: Vec<String> = stdout_records(&out)
+            .iter()
+            .map(|r| r["id"].as_str().unwrap_or("").to_string())
+            .collect();
+        assert_eq!(ids, expect_ids, "--jobs {jobs}");
+        assert!(
+            stderr(&out).contains(&format!("{bad_lines} malformed records skipped")),
+            "{}",
+            stderr(&out)
+        );
+    }
+}

@@ -1,9 +1,10 @@
 //! `smishtrap analyze`: SMS records in, one analysis per record out (JSONL, CSV or table).
 //!
-//! Streaming pipeline: a reader thread splits records into chunks (bounded channel); a
-//! worker thread cuts each chunk into pieces of consecutive records that the rayon pool
-//! parses, analyses and renders, each piece into one output buffer; the main thread writes
-//! the buffers in input order. Memory stays flat whatever the input size.
+//! Streaming pipeline: a reader thread splits records into numbered pieces of consecutive
+//! records (bounded channel); one worker thread per core parses, analyses and renders each
+//! piece into one output buffer; the main thread puts the buffers back in input order and
+//! writes them. No worker waits for another (a chunk-wide barrier left cores idle), and
+//! memory stays flat whatever the input size: at most the channels' pieces are in flight.
 //!
 //! Output ids: the record's own `id`, else its 1-based record number counted over the whole
 //! run (all inputs in the order given; malformed records take a number too), so ids are
@@ -15,19 +16,19 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::Context;
-use rayon::prelude::*;
 use smishtrap_event::SmsRecord;
 use smishtrap_intel::campaign::CampaignInput;
 use smishtrap_intel::{Analysis, AnalyzeOptions, Engine, Verdict};
 
 use crate::input::{self, Item, Source};
 
-/// Records per parallel chunk: large enough to amortise scheduling, small enough to keep
-/// memory flat and output flowing.
+/// Records per chunk handed to `campaigns` and `export`.
 const CHUNK: usize = 4096;
-/// Records a worker analyses in one go into one output buffer (a chunk is split into
-/// pieces of this size for the pool).
+/// Records a worker analyses in one go into one output buffer: large enough to amortise
+/// the channels, small enough to keep output flowing.
 const PIECE: usize = 256;
+/// Pieces each channel holds per worker.
+const PIECES_PER_WORKER: usize = 4;
 /// Malformed-record messages printed before only counting the rest.
 const MAX_PRINTED_PROBLEMS: u64 = 100;
 
@@ -86,20 +87,34 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         anyhow::bail!("no input: give FILE... (- for standard input) or --data DIR");
     }
     let (engine, options) = args.engine.load()?;
-    if let Some(jobs) = args.jobs {
-        // Only fails when a global pool already exists, which then serves just as well.
-        let _ = rayon::ThreadPoolBuilder::new().num_threads(jobs.max(1)).build_global();
-    }
+    let jobs = args
+        .jobs
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from))
+        .max(1);
     let sources: Vec<Source> = args.files.iter().map(|f| Source::parse(f)).collect();
     let data = args.data.clone();
 
-    // reader thread (splits lines) -> worker thread (parses, analyses and renders each chunk
-    // on the rayon pool) -> this thread (writes in input order); bounded channels keep
-    // memory flat and let reading, analysing and writing overlap
-    let (tx, rx) = crossbeam_channel::bounded::<Vec<Pending>>(4);
+    // reader thread (splits lines into numbered pieces) -> worker threads (parse, analyse
+    // and render a piece each) -> this thread (restores input order, writes); bounded
+    // channels keep memory flat and let reading, analysing and writing overlap
+    let (tx, rx) = crossbeam_channel::bounded::<(u64, Vec<Pending>)>(jobs * PIECES_PER_WORKER);
+    // A piece is sent only with a credit, which comes back once it is written: at most
+    // `window` pieces are in flight, so the reorder buffer below stays bounded however
+    // uneven the pieces' costs.
+    let window = jobs * PIECES_PER_WORKER * 3;
+    let (credit_tx, credit_rx) = crossbeam_channel::bounded::<()>(window);
+    for _ in 0..window {
+        let _ = credit_tx.send(());
+    }
     let reader = std::thread::Builder::new()
         .name("analyze-reader".into())
-        .spawn(move || read_chunks(&sources, data.as_deref(), |chunk| tx.send(chunk).is_ok()))
+        .spawn(move || {
+            let mut seq = 0u64;
+            read_chunks(&sources, data.as_deref(), PIECE, |piece| {
+                seq += 1;
+                credit_rx.recv().is_ok() && tx.send((seq - 1, piece)).is_ok()
+            })
+        })
         .context("starting the reader thread")?;
 
     let progress = std::io::stderr().is_terminal().then(|| {
@@ -128,37 +143,51 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         None
     };
     let with_features = campaign_pass.is_some();
-    let (done_tx, done_rx) = crossbeam_channel::bounded::<Vec<Done>>(2);
+    let (done_tx, done_rx) =
+        crossbeam_channel::bounded::<(u64, Option<Done>)>(jobs * PIECES_PER_WORKER);
     let engine = Arc::new(engine);
-    std::thread::Builder::new()
-        .name("analyze-workers".into())
-        .spawn(move || {
-            for mut chunk in rx {
-                // contiguous pieces, each analysed by one worker into one buffer: no
-                // per-record output allocation, records freed by the thread that parsed them
-                let mut pieces: Vec<Vec<Pending>> = Vec::with_capacity(chunk.len() / PIECE + 1);
-                while chunk.len() > PIECE {
-                    let rest = chunk.split_off(PIECE);
-                    pieces.push(std::mem::replace(&mut chunk, rest));
+    let options = Arc::new(options);
+    let mut workers = Vec::with_capacity(jobs);
+    for n in 0..jobs {
+        let (rx, done_tx, engine, options) =
+            (rx.clone(), done_tx.clone(), engine.clone(), options.clone());
+        let worker = std::thread::Builder::new()
+            .name(format!("analyze-{n}"))
+            .spawn(move || {
+                // each piece is analysed by one worker into one buffer: no per-record
+                // output allocation, records freed by the thread that parsed them
+                for (seq, piece) in rx {
+                    // the engine never panics by contract; should it, the piece comes back
+                    // empty and the run fails instead of waiting for it forever
+                    let done = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                        analyse_piece(piece, &engine, &options, format, with_features)
+                    }))
+                    .ok();
+                    // the receiver is gone after a broken pipe or an error: stop reading
+                    if done_tx.send((seq, done)).is_err() {
+                        break;
+                    }
                 }
-                pieces.push(chunk);
-                let done: Vec<Done> = pieces
-                    .into_par_iter()
-                    .map(|piece| analyse_piece(piece, &engine, &options, format, with_features))
-                    .collect();
-                // the receiver is gone after a broken pipe or an error: stop reading
-                if done_tx.send(done).is_err() {
-                    break;
-                }
-            }
-        })
-        .context("starting the worker thread")?;
+            })
+            .context("starting a worker thread")?;
+        workers.push(worker);
+    }
+    drop((rx, done_tx));
     let mut bad: u64 = 0;
     let mut printed: u64 = 0;
     let mut analysed: u64 = 0;
     let mut broken_pipe = false;
-    for chunk in done_rx {
-        for done in chunk {
+    // pieces that finished before an earlier one; at most `window`
+    let mut early: std::collections::BTreeMap<u64, Done> = std::collections::BTreeMap::new();
+    let mut next: u64 = 0;
+    for (seq, done) in done_rx {
+        let Some(done) = done else {
+            anyhow::bail!("analysing a piece of the input failed; the output is incomplete");
+        };
+        early.insert(seq, done);
+        while let Some(done) = early.remove(&next) {
+            next += 1;
+            let _ = credit_tx.try_send(());
             for problem in &done.problems {
                 if problem.bad {
                     bad += 1;
@@ -190,9 +219,16 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
             pb.set_position(analysed);
         }
         if broken_pipe {
-            // The reader stops when the channel closes (dropped receiver).
+            // The workers and then the reader stop when their channels close.
             break;
         }
+    }
+    drop(credit_tx);
+    // every piece sent was written unless the output broke: a piece missing here means a
+    // worker died, and the output would silently lack records
+    let worker_died = workers.into_iter().map(|w| w.join().is_err()).fold(false, |a, b| a | b);
+    if !broken_pipe && (worker_died || !early.is_empty()) {
+        anyhow::bail!("an analysis worker thread failed; the output is incomplete");
     }
     // campaigns (issue 4): cluster, then write the spooled lines with campaign and phase
     if let Some(pass) = campaign_pass
@@ -263,7 +299,7 @@ pub(crate) fn read_all(
     data: Option<&std::path::Path>,
     tx: &crossbeam_channel::Sender<Vec<Work>>,
 ) -> Option<anyhow::Error> {
-    read_chunks(sources, data, |chunk| {
+    read_chunks(sources, data, CHUNK, |chunk| {
         tx.send(chunk.into_iter().map(Pending::into_work).collect()).is_ok()
     })
 }
@@ -354,19 +390,21 @@ fn analyse_piece(
     done
 }
 
-/// Reads every source in order into chunks of [`CHUNK`] records passed to `send` (which
+/// Reads every source in order into chunks of `size` records passed to `send` (which
 /// returns false to stop); returns a fatal error (unreadable source) to report after the
 /// records already read were written.
 fn read_chunks(
     sources: &[Source],
     data: Option<&std::path::Path>,
+    size: usize,
     mut send: impl FnMut(Vec<Pending>) -> bool,
 ) -> Option<anyhow::Error> {
+    let size = size.max(1);
     let mut ordinal: u64 = 0;
-    let mut chunk: Vec<Pending> = Vec::with_capacity(CHUNK);
+    let mut chunk: Vec<Pending> = Vec::with_capacity(size);
     let mut fatal: Option<anyhow::Error> = None;
     let mut send = |chunk: &mut Vec<Pending>| -> bool {
-        send(std::mem::replace(chunk, Vec::with_capacity(CHUNK)))
+        send(std::mem::replace(chunk, Vec::with_capacity(size)))
     };
     for source in sources {
         let origin: Arc<str> = source.name().into();
@@ -385,7 +423,7 @@ fn read_chunks(
         for raw in items {
             ordinal += 1;
             chunk.push(Pending::Raw { raw, ordinal, origin: origin.clone() });
-            if chunk.len() >= CHUNK && !send(&mut chunk) {
+            if chunk.len() >= size && !send(&mut chunk) {
                 return fatal;
             }
         }
@@ -417,7 +455,7 @@ fn read_chunks(
                         Work::Bad { origin: origin.clone(), line: None, message: format!("{e:#}") }
                     }
                 }));
-                if chunk.len() >= CHUNK && !send(&mut chunk) {
+                if chunk.len() >= size && !send(&mut chunk) {
                     return Ok(false);
                 }
             }
