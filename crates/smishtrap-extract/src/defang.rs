@@ -9,6 +9,9 @@
 
 use std::borrow::Cow;
 
+#[cfg(test)]
+mod reference;
+
 /// The refanged text plus, for every output byte, the original byte range it came from.
 pub(crate) struct Refanged {
     pub(crate) text: String,
@@ -168,7 +171,29 @@ fn wide_dot_len(rest: &str) -> usize {
     }
 }
 
+/// Bytes on which the scan of [`refang_mapped`] can do nothing: no rule starts at them and
+/// they do not end a token. Non-ASCII lead bytes other than those of the wide dots and
+/// invisible characters (`C2`, `E2`, `E3`, `EF`) and continuation bytes are inert too.
+static INERT: [bool; 256] = {
+    let mut t = [true; 256];
+    let active = b"[({.\\:hH/ \t\n\x0c\r";
+    let mut k = 0;
+    while k < active.len() {
+        t[active[k] as usize] = false;
+        k += 1;
+    }
+    t[0xC2] = false;
+    t[0xE2] = false;
+    t[0xE3] = false;
+    t[0xEF] = false;
+    t
+};
+
 /// Refangs `text`, returning `None` when nothing needed changing.
+///
+/// Most texts have no marker at all: runs of inert bytes (letters, digits, most
+/// punctuation) are skipped with one table look-up each, so the rules below run only at
+/// the few bytes where one can start.
 pub(crate) fn refang_mapped(text: &str) -> Option<Refanged> {
     let bytes = text.as_bytes();
     let mut out = Out { src: text, done: 0, owned: None };
@@ -177,6 +202,10 @@ pub(crate) fn refang_mapped(text: &str) -> Option<Refanged> {
     let mut in_url = false;
     while i < bytes.len() {
         let b = bytes[i];
+        if INERT[usize::from(b)] {
+            i += 1;
+            continue;
+        }
         let after_colon = |at: usize| {
             bytes[..at].ends_with(b":")
                 || bytes[..at].ends_with(b"[:]")
@@ -298,6 +327,15 @@ pub(crate) fn refang_mapped(text: &str) -> Option<Refanged> {
                 // `csam . be`, `csam .be`, `csam dot be`
                 let spaces = rest.iter().take_while(|&&c| c == b' ').count();
                 let after_sp = &rest[spaces..];
+                // every rule below needs one of these after the spaces (most spaces are
+                // between words)
+                if !matches!(after_sp.first(), Some(b'.' | b'd' | b'D' | b'[' | b'(' | b'{' | b'/'))
+                {
+                    // a space ends the token, as below
+                    in_url = false;
+                    i += 1;
+                    continue;
+                }
                 let dot_len = if after_sp.first() == Some(&b'.') {
                     1
                 } else if after_sp.starts_with(b"dot ") || after_sp.starts_with(b"DOT ") {
@@ -472,6 +510,69 @@ mod tests {
             ("", ""),
         ] {
             check(input, expect);
+        }
+    }
+
+    /// The fast scan gives exactly what the reference scan gives: text and byte map.
+    fn same_as_reference(text: &str) {
+        let fast = refang_mapped(text);
+        let slow = reference::refang_mapped_reference(text);
+        assert_eq!(
+            fast.as_ref().map(|r| (&r.text, &r.map)),
+            slow.as_ref().map(|r| (&r.text, &r.map)),
+            "refang_mapped({text:?})"
+        );
+    }
+
+    /// Text made of the bytes the rules look at, so that markers are frequent.
+    fn marker_soup() -> impl Strategy<Value = String> {
+        let piece = prop::sample::select(vec![
+            "h", "H", "hxxp", "hXXps", "HXXP", "Hxtps", "http", "HTTP", "https", "h**p", "htxp",
+            "xx", "XX", "tt", "p", "s", "[", "]", "(", ")", "{", "}", ".", " ", "  ", "    ",
+            "dot", "DOT", ":", "/", "//", "\\", "\\", "@", "_", "__", "com", "be", "info", "www",
+            "word", "Word", "a", "Z", "-", "1", "\n", "\t", "\r", "\u{200B}", "\u{00AD}",
+            "\u{FEFF}", "\u{2060}", "\u{FF0E}", "\u{3002}", "\u{FF61}", "é", "’", "€", "\u{00A0}",
+            "ł",
+        ]);
+        prop::collection::vec(piece, 0..40).prop_map(|v| v.concat())
+    }
+
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(20_000))]
+        #[test]
+        fn fast_scan_agrees_on_marker_soup(text in marker_soup()) {
+            same_as_reference(&text);
+        }
+
+        #[test]
+        fn fast_scan_agrees_on_any_string(text in any::<String>()) {
+            same_as_reference(&text);
+        }
+    }
+
+    /// `SMISHTRAP_CORPUS=path/to.jsonl cargo test --release -p smishtrap-extract -- --ignored`:
+    /// the same comparison on the `text` of every record of a corpus.
+    #[test]
+    #[ignore = "needs a corpus file"]
+    fn fast_scan_agrees_on_a_corpus() {
+        let Ok(path) = std::env::var("SMISHTRAP_CORPUS") else { return };
+        let corpus = std::fs::read_to_string(path).unwrap_or_default();
+        let mut changed = 0;
+        for line in corpus.lines() {
+            let Ok(v) = serde_json::from_str::<serde_json::Value>(line) else { continue };
+            let text = v.get("text").and_then(|t| t.as_str()).unwrap_or_default();
+            same_as_reference(text);
+            changed += usize::from(refang_mapped(text).is_some());
+        }
+        println!("{} records, {changed} refanged", corpus.lines().count());
+    }
+
+    #[test]
+    fn fast_scan_agrees_on_fixtures() {
+        for line in include_str!("../tests/fixtures/lang.tsv").lines() {
+            same_as_reference(line);
         }
     }
 

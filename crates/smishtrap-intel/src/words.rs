@@ -3,10 +3,10 @@
 //! Every brand pattern and every cue phrase that begins with a letter or digit only counts
 //! when it starts a word (the char before it is not part of a word). So instead of running
 //! an automaton over every byte of the text (10 % of the analysis with 1,500 patterns, most
-//! of it following matches inside words that are then thrown away), this runs an anchored
-//! search at each word start, and only where the next two bytes begin some pattern (a
-//! 64 Kibit table). The few phrases that begin with another char (`% off`) may start
-//! anywhere and get a small unanchored automaton of their own.
+//! of it following matches inside words that are then thrown away), this walks the
+//! automaton anchored at each word start, and only where the next two bytes begin some
+//! pattern (a 64 Kibit table). The few phrases that begin with another char (`% off`) may
+//! start anywhere: the walk also starts wherever their first byte is.
 //!
 //! The matches come back in the order an overlapping search over the whole text reports
 //! them (by end, longest first, then by pattern), so callers that keep the first match of
@@ -14,7 +14,7 @@
 
 use aho_corasick::automaton::Automaton;
 use aho_corasick::nfa::contiguous::NFA;
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, Anchored, MatchKind};
+use aho_corasick::{Anchored, MatchKind};
 
 use crate::text::is_word_char;
 
@@ -26,10 +26,10 @@ pub(crate) struct WordMatcher {
     /// Every pattern, walked anchored at word starts (the automaton is used directly: the
     /// crate's overlapping iterators do not take anchored input).
     anchored: NFA,
-    /// Patterns that begin with a non-word char, searched everywhere, and their indices.
-    anywhere: Option<(AhoCorasick, Vec<usize>)>,
-    /// Per pattern: searched by `anywhere`, so its anchored matches are not reported.
-    elsewhere: Vec<bool>,
+    /// Per pattern: begins with a non-word char, so it may start anywhere.
+    anywhere: Vec<bool>,
+    /// Bit `a` is set when a pattern that may start anywhere starts with byte `a`.
+    anywhere_first: [u64; 4],
     /// Bit `a << 8 | b` is set when a pattern starts with bytes `a`, `b` (ASCII lowercase).
     pairs: Vec<u64>,
     /// Bit `a` is set when a pattern is the single byte `a` (ASCII lowercase).
@@ -59,31 +59,26 @@ impl WordMatcher {
             .ascii_case_insensitive(true)
             .build(patterns)
             .ok()?;
-        let elsewhere: Vec<bool> =
+        let anywhere: Vec<bool> =
             patterns.iter().map(|p| !p.chars().next().is_some_and(is_word_char)).collect();
-        let ids: Vec<usize> = (0..patterns.len()).filter(|&i| elsewhere[i]).collect();
-        let anywhere = if ids.is_empty() {
-            None
-        } else {
-            let those: Vec<&str> = ids.iter().filter_map(|&i| patterns.get(i).copied()).collect();
-            let matcher = AhoCorasickBuilder::new()
-                .match_kind(MatchKind::Standard)
-                .kind(Some(AhoCorasickKind::ContiguousNFA))
-                .ascii_case_insensitive(true)
-                .build(those)
-                .ok()?;
-            Some((matcher, ids))
-        };
+        let mut anywhere_first = [0u64; 4];
         let mut pairs = vec![0u64; 65536 / 64];
         let mut singles = [0u64; 4];
-        for p in patterns {
-            match p.as_bytes() {
+        for (p, &anywhere) in patterns.iter().zip(&anywhere) {
+            let bytes = p.as_bytes();
+            if let Some(&a) = bytes.first()
+                && anywhere
+            {
+                set(&mut anywhere_first, lower(a));
+                set(&mut anywhere_first, usize::from(a.to_ascii_uppercase()));
+            }
+            match bytes {
                 [] => {}
                 [a] => set(&mut singles, lower(*a)),
                 [a, b, ..] => set(&mut pairs, lower(*a) << 8 | lower(*b)),
             }
         }
-        Some(WordMatcher { anchored, anywhere, elsewhere, pairs, singles })
+        Some(WordMatcher { anchored, anywhere, anywhere_first, pairs, singles })
     }
 
     /// Appends every match that starts the text or follows a non-word char, and every match
@@ -93,17 +88,11 @@ impl WordMatcher {
         let first = out.len();
         let mut after_word = false;
         for (at, c) in folded.char_indices() {
-            if !after_word && self.may_start_at(bytes, at) {
-                self.walk(bytes, at, out);
+            let word_start = !after_word && self.may_start_at(bytes, at);
+            if word_start || bytes.get(at).is_some_and(|&b| get(&self.anywhere_first, b.into())) {
+                self.walk(bytes, at, word_start, out);
             }
             after_word = is_word_char(c);
-        }
-        if let Some((matcher, ids)) = &self.anywhere {
-            for m in matcher.find_overlapping_iter(folded) {
-                if let Some(&p) = ids.get(m.pattern().as_usize()) {
-                    out.push((p, m.start(), m.end()));
-                }
-            }
         }
         if let Some(found) = out.get_mut(first..) {
             found.sort_unstable_by_key(|&(p, s, e)| (e, s, p));
@@ -116,8 +105,9 @@ impl WordMatcher {
             || bytes.get(at + 1).is_some_and(|&b| get(&self.pairs, lower(a) << 8 | lower(b)))
     }
 
-    /// Every pattern that matches `bytes` from `at` on.
-    fn walk(&self, bytes: &[u8], at: usize, out: &mut Vec<Found>) {
+    /// Every pattern that matches `bytes` from `at` on (at a word start, else only those
+    /// that may start anywhere).
+    fn walk(&self, bytes: &[u8], at: usize, word_start: bool, out: &mut Vec<Found>) {
         let nfa = &self.anchored;
         let Ok(mut sid) = nfa.start_state(Anchored::Yes) else { return };
         for (end, &b) in bytes.iter().enumerate().skip(at) {
@@ -135,7 +125,7 @@ impl WordMatcher {
                     // a state also carries the matches of its suffixes, which start later
                     let p = pid.as_usize();
                     if nfa.pattern_len(pid) == end - at
-                        && !self.elsewhere.get(p).copied().unwrap_or(true)
+                        && (word_start || self.anywhere.get(p).copied().unwrap_or(false))
                     {
                         out.push((p, at, end));
                     }
