@@ -244,17 +244,12 @@ impl Engine {
         };
         let mut found = Vec::new();
         matcher.find(folded, &mut found);
-        let (mut named, mut cued) = (Vec::new(), Vec::new());
-        for (at, start, end) in found {
-            match at.checked_sub(*brands) {
-                None => named.push((at, start, end)),
-                Some(cue) => cued.push((cue, start, end)),
-            }
-        }
-        (
-            self.catalog.mentions_from(words, folded, named.into_iter()),
-            self.cues.scan_from(folded, cued.into_iter()),
-        )
+        let brands = *brands;
+        let named = found.iter().copied().filter(|&(at, _, _)| at < brands);
+        let cued = found
+            .iter()
+            .filter_map(|&(at, start, end)| at.checked_sub(brands).map(|cue| (cue, start, end)));
+        (self.catalog.mentions_from(words, folded, named), self.cues.scan_from(folded, cued))
     }
 
     fn impersonation(&self, u: &ExtractedUrl, mentioned: &[BrandId]) -> Option<Impersonation> {
@@ -544,14 +539,15 @@ fn money_amount(text: &str) -> Option<String> {
     if !text.bytes().any(|b| b.is_ascii_digit()) {
         return None;
     }
-    let tokens: Vec<&str> = text.split_whitespace().take(200).collect();
+    let mut tokens = text.split_whitespace().take(200).peekable();
+    let mut prev: Option<&str> = None;
     let numeric = |t: &str| {
         let t = t.trim_matches(|c: char| !c.is_alphanumeric());
         !t.is_empty()
             && t.chars().any(|c| c.is_ascii_digit())
             && t.chars().all(|c| c.is_ascii_digit() || c == ',' || c == '.')
     };
-    for (i, t) in tokens.iter().enumerate() {
+    while let Some(t) = tokens.next() {
         let bare =
             t.trim_matches(|c: char| matches!(c, '(' | ')' | ':' | ';' | '!' | '?' | '.' | ','));
         let prefixed = bare
@@ -564,8 +560,7 @@ fn money_amount(text: &str) -> Option<String> {
         if ["€", "£", "$"].contains(&bare)
             || CURRENCIES.iter().any(|c| c.eq_ignore_ascii_case(bare))
         {
-            if let Some(prev) = i.checked_sub(1).and_then(|p| tokens.get(p)).filter(|p| numeric(p))
-            {
+            if let Some(prev) = prev.filter(|p| numeric(p)) {
                 return Some(
                     format!("{} {bare}", prev.trim_matches(|c: char| !c.is_alphanumeric()))
                         .chars()
@@ -573,7 +568,7 @@ fn money_amount(text: &str) -> Option<String> {
                         .collect(),
                 );
             }
-            if let Some(next) = tokens.get(i + 1).filter(|n| numeric(n)) {
+            if let Some(next) = tokens.peek().filter(|n| numeric(n)) {
                 return Some(
                     format!("{bare} {}", next.trim_matches(|c: char| !c.is_alphanumeric()))
                         .chars()
@@ -582,6 +577,7 @@ fn money_amount(text: &str) -> Option<String> {
                 );
             }
         }
+        prev = Some(t);
     }
     None
 }

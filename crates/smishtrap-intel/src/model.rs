@@ -73,11 +73,13 @@ impl Fnv {
         Fnv(0xcbf2_9ce4_8422_2325_u64 ^ u64::from(kind).wrapping_mul(0x9E37_79B9_7F4A_7C15))
     }
     fn bytes(mut self, bytes: &[u8]) -> Fnv {
-        for b in bytes {
-            self.0 ^= u64::from(*b);
-            self.0 = self.0.wrapping_mul(0x0100_0000_01b3);
+        for &b in bytes {
+            self = self.byte(b);
         }
         self
+    }
+    fn byte(self, b: u8) -> Fnv {
+        Fnv((self.0 ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
     }
     fn char(self, c: char) -> Fnv {
         let mut buf = [0u8; 4];
@@ -226,7 +228,7 @@ impl Words {
                 let h = Fnv::new(b'c').bytes(w);
                 emit(h);
                 if let Some(&next) = padded.get(i + 3) {
-                    emit(h.bytes(&[next]));
+                    emit(h.byte(next));
                 }
             }
         } else {
@@ -279,6 +281,8 @@ impl Model {
             }
             let mut seen = std::mem::take(&mut s.seen);
             let mut touched = std::mem::take(&mut s.touched);
+            // at most four features per byte and a few per text: pushes never grow it
+            touched.reserve(folded.len() * 4 + 16);
             for_each_feature(folded, original, self.bits, s, |i| {
                 let (word, bit) = ((i >> 6) as usize, 1u64 << (i & 63));
                 if let Some(w) = seen.get_mut(word)
