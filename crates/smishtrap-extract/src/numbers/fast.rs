@@ -60,7 +60,11 @@ impl Region {
         };
         let d = meta.descriptors();
         let mut types = Vec::new();
+        // most numbers in SMS records are mobile, then fixed: tried first, they end the
+        // search (`is_valid` asks whether any type matches) after one or two patterns
         for desc in [
+            d.mobile(),
+            d.fixed_line(),
             d.premium_rate(),
             d.toll_free(),
             d.shared_cost(),
@@ -69,8 +73,6 @@ impl Region {
             d.pager(),
             d.uan(),
             d.voicemail(),
-            d.fixed_line(),
-            d.mobile(),
         ]
         .into_iter()
         .flatten()
