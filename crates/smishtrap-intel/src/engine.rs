@@ -455,9 +455,21 @@ impl Engine {
                 || cues.has(Cue::Threat)
                 || cues.has(Cue::Action));
         if call_back {
-            let shown =
-                valid_numbers.first().map(|n| n.e164.as_str().to_string()).unwrap_or_default();
-            total += r.add(w::CALL_BACK, format!("asks to call or text back {shown}"));
+            // the first valid number in E.164, else the first one as written (short codes
+            // and premium numbers often do not validate)
+            let shown = match valid_numbers.first() {
+                Some(n) => n.e164.as_str().to_string(),
+                None => numbers
+                    .first()
+                    .map(|n| n.raw.chars().filter(|c| !c.is_control()).take(24).collect())
+                    .unwrap_or_default(),
+            };
+            let reason = if shown.is_empty() {
+                "asks to call or text back".to_string()
+            } else {
+                format!("asks to call or text back {shown}")
+            };
+            total += r.add(w::CALL_BACK, reason);
         }
         if let Some(b) = brand {
             let b = self.catalog.brand(b);
@@ -548,8 +560,13 @@ fn money_amount(text: &str) -> Option<String> {
             && t.chars().all(|c| c.is_ascii_digit() || c == ',' || c == '.')
     };
     while let Some(t) = tokens.next() {
-        let bare =
-            t.trim_matches(|c: char| matches!(c, '(' | ')' | ':' | ';' | '!' | '?' | '.' | ','));
+        let bare = trim_punctuation(t);
+        // Every form below needs a digit in the token or a currency of at most 5 bytes:
+        // most words are neither and skip the checks.
+        if bare.len() > 5 && !bare.bytes().any(|b| b.is_ascii_digit()) {
+            prev = Some(t);
+            continue;
+        }
         let prefixed = bare
             .strip_prefix(['€', '£', '$'])
             .is_some_and(|rest| rest.starts_with(|c: char| c.is_ascii_digit()));
@@ -580,6 +597,16 @@ fn money_amount(text: &str) -> Option<String> {
         prev = Some(t);
     }
     None
+}
+
+/// `token` without the sentence punctuation around it. The marks are ASCII, so the cut is
+/// made on bytes (no UTF-8 decoding) and always falls on a char boundary.
+fn trim_punctuation(token: &str) -> &str {
+    let mark = |b: &u8| matches!(b, b'(' | b')' | b':' | b';' | b'!' | b'?' | b'.' | b',');
+    let bytes = token.as_bytes();
+    let start = bytes.iter().position(|b| !mark(b)).unwrap_or(bytes.len());
+    let end = bytes.iter().rposition(|b| !mark(b)).map_or(start, |last| last + 1);
+    token.get(start..end).unwrap_or("")
 }
 
 /// `name. tld/` or `name . tld/`: a domain with spaces around its dot, followed by a path.
@@ -771,6 +798,27 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        #[test]
+        fn punctuation_is_trimmed_as_chars_would_be(token in "[(),:;!?.a-zé€£$0-9]{0,12}") {
+            let by_chars =
+                token.trim_matches(|c: char| matches!(c, '(' | ')' | ':' | ';' | '!' | '?' | '.' | ','));
+            proptest::prop_assert_eq!(trim_punctuation(&token), by_chars);
+        }
+    }
+
+    #[test]
+    fn call_back_shows_the_number() {
+        let reasons = |text: &str| {
+            engine().analyze(&record(text), "1".into(), &AnalyzeOptions::default()).reasons
+        };
+        let valid = reasons("URGENT! You won a prize. Call +32 470 12 34 56 now to claim");
+        assert!(valid.iter().any(|r| r == "asks to call or text back +32470123456"), "{valid:?}");
+        // a number that does not validate is shown as written, never as a trailing blank
+        let written = reasons("URGENT! You won a prize. Call 4474814695 now to claim");
+        assert!(written.iter().any(|r| r == "asks to call or text back 4474814695"), "{written:?}");
+    }
+
     #[test]
     fn money() {
         for (text, expect) in [
@@ -780,6 +828,10 @@ mod tests {
             ("tullavgiften 5,41 kr: https", Some("5,41 kr")),
             ("see you at 5", None),
             ("kr", None),
+            ("(€12,50).", Some("€12,50")),
+            ("betaal nu: 12,50 euros!", Some("12,50 euros")),
+            ("EUR 4.99 verschuldigd", Some("EUR 4.99")),
+            ("onbetaalde-rekeningen 300", None),
         ] {
             assert_eq!(money_amount(text).as_deref(), expect, "{text}");
         }

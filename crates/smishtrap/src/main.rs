@@ -7,6 +7,13 @@ use clap::{Parser, Subcommand};
 mod cmd;
 mod input;
 
+/// mimalloc instead of glibc's allocator: `analyze` makes about 30 small allocations per
+/// message on every worker thread, and glibc spent 15 % of the run in malloc and free (its
+/// arena locks contend when a buffer is freed on another thread). Built without transparent
+/// huge pages, which cost 40 MB of RSS and page-clearing time for no gain here.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Debug, Parser)]
 #[command(
     name = "smishtrap",
