@@ -1,5 +1,5 @@
 use std::fs::{File, OpenOptions};
-use std::io::{BufWriter, Write};
+use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 use smishtrap_event::Event;
@@ -18,32 +18,49 @@ pub struct JsonlSinkConfig {
 
 /// Append-only JSONL file, one event a line, rotated by size between batches so a line is
 /// never split across files.
+///
+/// Invariant: the file holds only whole lines. A torn tail (a line cut by a full disk or a
+/// crash) is cut off when the file is opened, and after a failed or short write the file is
+/// truncated back to its last whole line before anything else is written, so a later line is
+/// never glued to a broken one.
 #[derive(Debug)]
 pub struct JsonlSink {
     config: JsonlSinkConfig,
-    out: BufWriter<File>,
+    out: File,
+    /// Length of the current file up to its last whole line.
     size: u64,
+    /// A write failed and the file may hold a partial batch past `size`.
+    torn: bool,
+    /// Bytes of torn lines cut off so far (on open and after failed writes).
+    repaired_bytes: u64,
 }
 
 const NAME: &str = "jsonl";
 
+/// How much of a file's end is read at a time while looking for its last newline.
+const TAIL_CHUNK: u64 = 64 * 1024;
+
 impl JsonlSink {
     pub fn open(config: JsonlSinkConfig) -> Result<JsonlSink, SinkError> {
-        std::fs::create_dir_all(&config.dir).map_err(|e| SinkError::new(NAME, e))?;
-        let (out, size) = open_current(&config.dir)?;
-        Ok(JsonlSink { config, out, size })
+        std::fs::create_dir_all(&config.dir).map_err(|e| SinkError::io(NAME, &e))?;
+        let (out, size, cut) = open_current(&config.dir)?;
+        Ok(JsonlSink { config, out, size, torn: false, repaired_bytes: cut })
     }
 
     pub fn current_path(dir: &Path) -> PathBuf {
         dir.join("events.jsonl")
     }
 
+    /// Bytes of torn lines this sink cut off (on open and after failed writes).
+    pub fn repaired_bytes(&self) -> u64 {
+        self.repaired_bytes
+    }
+
     fn rotate(&mut self) -> Result<(), SinkError> {
-        self.out.flush().map_err(|e| SinkError::new(NAME, e))?;
         let dir = &self.config.dir;
         let segment = |n: usize| dir.join(format!("events.jsonl.{n}"));
         if self.config.keep == 0 {
-            std::fs::remove_file(Self::current_path(dir)).map_err(|e| SinkError::new(NAME, e))?;
+            std::fs::remove_file(Self::current_path(dir)).map_err(|e| SinkError::io(NAME, &e))?;
         } else {
             // Missing older segments are normal; only the final rename must succeed.
             let _ = std::fs::remove_file(segment(self.config.keep));
@@ -51,37 +68,90 @@ impl JsonlSink {
                 let _ = std::fs::rename(segment(n), segment(n + 1));
             }
             std::fs::rename(Self::current_path(dir), segment(1))
-                .map_err(|e| SinkError::new(NAME, e))?;
+                .map_err(|e| SinkError::io(NAME, &e))?;
         }
-        let (out, size) = open_current(dir)?;
+        let (out, size, cut) = open_current(dir)?;
         self.out = out;
         self.size = size;
+        self.repaired_bytes += cut;
         Ok(())
     }
-}
 
-impl JsonlSink {
+    /// Cuts what a failed write left past the last whole line.
+    fn cut_torn_tail(&mut self) -> Result<(), SinkError> {
+        let len = self.out.metadata().map_err(|e| SinkError::io(NAME, &e))?.len();
+        // Truncating frees space, so it works on a full disk too.
+        self.out.set_len(self.size).map_err(|e| SinkError::io(NAME, &e))?;
+        let cut = len.saturating_sub(self.size);
+        if cut > 0 {
+            self.repaired_bytes += cut;
+            tracing::warn!(bytes = cut, "jsonl: cut a partly written batch after a failed write");
+        }
+        self.torn = false;
+        Ok(())
+    }
+
     /// Appends whole lines, rotating first when the current file is full.
     fn append(&mut self, lines: &[u8]) -> Result<(), SinkError> {
+        if self.torn {
+            self.cut_torn_tail()?;
+        }
         if self.size >= self.config.max_bytes {
             self.rotate()?;
         }
-        self.out.write_all(lines).map_err(|e| SinkError::new(NAME, e))?;
-        // Hand the batch to the OS so a killed process loses nothing this sink took.
-        self.out.flush().map_err(|e| SinkError::new(NAME, e))?;
+        // One `write_all` of whole lines straight to the file (no user-space buffer that could
+        // keep a failed half for the next call): the batch reaches the OS, so a killed process
+        // loses nothing this sink took.
+        if let Err(err) = self.out.write_all(lines) {
+            self.torn = true;
+            // Best effort now; if it fails, the next append cuts before writing.
+            let _ = self.cut_torn_tail();
+            return Err(SinkError::io(NAME, &err));
+        }
         self.size += lines.len() as u64;
         Ok(())
     }
 }
 
-fn open_current(dir: &Path) -> Result<(BufWriter<File>, u64), SinkError> {
-    let file = OpenOptions::new()
+/// Opens (creating) the current file for appending, cutting a torn last line; returns the
+/// file, its length and how many bytes were cut.
+fn open_current(dir: &Path) -> Result<(File, u64, u64), SinkError> {
+    let path = JsonlSink::current_path(dir);
+    let mut file = OpenOptions::new()
         .create(true)
+        .read(true)
         .append(true)
-        .open(JsonlSink::current_path(dir))
-        .map_err(|e| SinkError::new(NAME, e))?;
-    let size = file.metadata().map_err(|e| SinkError::new(NAME, e))?.len();
-    Ok((BufWriter::with_capacity(256 * 1024, file), size))
+        .open(&path)
+        .map_err(|e| SinkError::io(NAME, &e))?;
+    let len = file.metadata().map_err(|e| SinkError::io(NAME, &e))?.len();
+    let whole = whole_lines_len(&mut file, len).map_err(|e| SinkError::io(NAME, &e))?;
+    let cut = len - whole;
+    if cut > 0 {
+        file.set_len(whole).map_err(|e| SinkError::io(NAME, &e))?;
+        tracing::warn!(
+            file = %path.display(),
+            bytes = cut,
+            "jsonl: cut a torn last line (the disk was full or the process died mid-write)"
+        );
+    }
+    Ok((file, whole, cut))
+}
+
+/// Length of the file up to and including its last newline (0 when it has none).
+fn whole_lines_len(file: &mut File, len: u64) -> std::io::Result<u64> {
+    let mut end = len;
+    let mut buf = vec![0u8; TAIL_CHUNK as usize];
+    while end > 0 {
+        let start = end.saturating_sub(TAIL_CHUNK);
+        let chunk = &mut buf[..(end - start) as usize];
+        file.seek(SeekFrom::Start(start))?;
+        file.read_exact(chunk)?;
+        if let Some(i) = chunk.iter().rposition(|b| *b == b'\n') {
+            return Ok(start + i as u64 + 1);
+        }
+        end = start;
+    }
+    Ok(0)
 }
 
 impl Sink for JsonlSink {
@@ -109,8 +179,10 @@ impl Sink for JsonlSink {
     }
 
     fn flush(&mut self) -> Result<(), SinkError> {
-        self.out.flush().map_err(|e| SinkError::new(NAME, e))?;
-        self.out.get_ref().sync_all().map_err(|e| SinkError::new(NAME, e))
+        if self.torn {
+            self.cut_torn_tail()?;
+        }
+        self.out.sync_all().map_err(|e| SinkError::io(NAME, &e))
     }
 }
 
@@ -160,6 +232,116 @@ mod tests {
             }
         }
         out
+    }
+
+    fn config(dir: &Path) -> JsonlSinkConfig {
+        JsonlSinkConfig { dir: dir.to_owned(), max_bytes: u64::MAX, keep: 1 }
+    }
+
+    /// A file left as `before` is cut to `after` on open (`cut` bytes), and the next batch
+    /// starts on a line of its own.
+    #[track_caller]
+    fn check_repair(before: &[u8], after: &[u8]) {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
+        let path = JsonlSink::current_path(dir.path());
+        std::fs::write(&path, before).unwrap_or_else(|e| panic!("{e}"));
+        let mut sink = JsonlSink::open(config(dir.path())).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(sink.repaired_bytes(), (before.len() - after.len()) as u64);
+        assert_eq!(std::fs::read(&path).unwrap_or_default(), after);
+        sink.write_batch(&[event(7)]).unwrap_or_else(|e| panic!("{e}"));
+        let mut expect = after.to_vec();
+        expect.extend_from_slice(serde_json::to_string(&event(7)).unwrap_or_default().as_bytes());
+        expect.push(b'\n');
+        assert_eq!(std::fs::read(&path).unwrap_or_default(), expect);
+    }
+
+    #[test]
+    fn a_torn_last_line_is_cut_on_open() {
+        check_repair(b"", b"");
+        check_repair(b"{\"a\":1}\n", b"{\"a\":1}\n");
+        check_repair(b"{\"a\":1}\n{\"b\":", b"{\"a\":1}\n");
+        check_repair(b"{\"half", b"");
+        // A torn line longer than the chunk the tail is searched in.
+        let mut long = b"{\"a\":1}\n".to_vec();
+        long.extend(std::iter::repeat_n(b'x', 3 * TAIL_CHUNK as usize + 17));
+        check_repair(&long, b"{\"a\":1}\n");
+    }
+
+    /// A small tmpfs mounted on a temporary directory for the life of the value (root only).
+    struct TinyVolume {
+        dir: tempfile::TempDir,
+    }
+
+    impl TinyVolume {
+        fn mount(bytes: u64) -> Option<TinyVolume> {
+            use std::os::unix::fs::MetadataExt;
+            if std::fs::metadata("/proc/self").map(|m| m.uid()).unwrap_or(1) != 0 {
+                #[allow(clippy::print_stderr, reason = "the skip reason belongs in the output")]
+                {
+                    eprintln!("skipped: mounting a small tmpfs needs root");
+                }
+                return None;
+            }
+            let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
+            let status = std::process::Command::new("mount")
+                .args(["-t", "tmpfs", "-o", &format!("size={bytes}"), "tmpfs"])
+                .arg(dir.path())
+                .status()
+                .unwrap_or_else(|e| panic!("mount: {e}"));
+            assert!(status.success(), "mount -t tmpfs failed");
+            Some(TinyVolume { dir })
+        }
+
+        fn path(&self) -> &Path {
+            self.dir.path()
+        }
+    }
+
+    impl Drop for TinyVolume {
+        fn drop(&mut self) {
+            let _ = std::process::Command::new("umount").arg("-l").arg(self.dir.path()).status();
+        }
+    }
+
+    /// Fills the volume until a batch fails, frees space and writes again: the file holds
+    /// only whole lines, each one event, and nothing of the failed batches.
+    #[test]
+    fn a_write_that_fails_on_a_full_disk_leaves_no_torn_line() {
+        let Some(volume) = TinyVolume::mount(1024 * 1024) else { return };
+        let dir = volume.path().join("events");
+        let mut sink = JsonlSink::open(config(&dir)).unwrap_or_else(|e| panic!("{e}"));
+        let path = JsonlSink::current_path(&dir);
+        // Leaves less room than one batch, so the batch is cut mid-line.
+        let filler = volume.path().join("filler");
+        std::fs::write(&filler, vec![0u8; 1024 * 1024 - 64 * 1024]).ok();
+        let batch: Vec<Event> = (0..100).map(event).collect();
+        let mut written = Vec::new();
+        let mut failures = 0;
+        for round in 0..50 {
+            match sink.write_batch(&batch) {
+                Ok(()) => written.extend(batch.iter().map(|e| e.id.clone())),
+                Err(err) => {
+                    assert!(err.no_space, "{err}");
+                    failures += 1;
+                    let text = std::fs::read(&path).unwrap_or_default();
+                    assert!(text.is_empty() || text.ends_with(b"\n"), "round {round}");
+                }
+            }
+        }
+        assert!(failures > 0, "the disk never filled");
+        assert!(sink.repaired_bytes() > 0, "a failed batch was cut");
+        std::fs::remove_file(&filler).unwrap_or_else(|e| panic!("{e}"));
+        sink.write_batch(&[event(1000)]).unwrap_or_else(|e| panic!("{e}"));
+        written.push(event(1000).id);
+        sink.flush().unwrap_or_else(|e| panic!("{e}"));
+        let ids: Vec<String> = lines(&dir, 0)
+            .iter()
+            .map(|line| {
+                let e: Event = serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"));
+                e.id
+            })
+            .collect();
+        assert_eq!(ids, written);
     }
 
     /// Through the pipeline (the publisher's JSON) and directly (the sink encodes): the same

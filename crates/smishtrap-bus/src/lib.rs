@@ -13,7 +13,12 @@
 //! (`secondary_dropped`); it never slows the primary or the requests.
 //!
 //! Invariant: a handler that got [`Outcome::Durable`] can answer its client; the event is in
-//! the primary sink. A failing sink is counted in [`Stats`] and never stops the pipeline.
+//! the primary sink. On [`Outcome::NotRecorded`] it must not send a success answer. A failing
+//! sink is counted in [`Stats`] and never stops the pipeline: the next batch is tried again,
+//! so the pipeline recovers by itself once the disk has room.
+//! Invariant: while [`PipelineControl::set_refusing`] is on (the data volume is under its free-space
+//! watermark), `record` answers `NotRecorded` at once without queueing, so the store is never
+//! driven into `ENOSPC` by a flood.
 //! Invariant: the queues are bounded; when the primary's queue is full, `record` waits
 //! (backpressure); when a secondary's queue is full, that secondary misses the batch (counted)
 //! rather than delay the primary.
@@ -28,7 +33,8 @@ mod pipeline;
 pub use encoded::EncodedBatch;
 pub use jsonl::{JsonlSink, JsonlSinkConfig};
 pub use pipeline::{
-    Outcome, Pipeline, PipelineConfig, PipelineHandle, Publisher, Stats, StatsSnapshot,
+    Outcome, Pipeline, PipelineConfig, PipelineControl, PipelineHandle, PrimaryState, Publisher, Stats,
+    StatsSnapshot,
 };
 
 use smishtrap_event::Event;
@@ -58,10 +64,32 @@ pub trait Sink: Send + 'static {
 pub struct SinkError {
     pub sink: &'static str,
     pub message: String,
+    /// Whether the failure was a full disk (or quota): the store recovers by itself once
+    /// space is freed, and health says `store-full` rather than `store-failing`.
+    pub no_space: bool,
 }
 
 impl SinkError {
     pub fn new(sink: &'static str, err: impl std::fmt::Display) -> SinkError {
-        SinkError { sink, message: err.to_string() }
+        SinkError { sink, message: err.to_string(), no_space: false }
     }
+
+    /// A failure because the disk (or the quota) is full.
+    pub fn no_space(sink: &'static str, err: impl std::fmt::Display) -> SinkError {
+        SinkError { sink, message: err.to_string(), no_space: true }
+    }
+
+    /// An I/O failure, classified (`ENOSPC`, `EDQUOT` and `EFBIG` count as no space).
+    pub fn io(sink: &'static str, err: &std::io::Error) -> SinkError {
+        if is_no_space(err) { SinkError::no_space(sink, err) } else { SinkError::new(sink, err) }
+    }
+}
+
+/// Whether an I/O error means the file system (or the quota, or the file size limit) is full.
+pub fn is_no_space(err: &std::io::Error) -> bool {
+    use std::io::ErrorKind;
+    matches!(
+        err.kind(),
+        ErrorKind::StorageFull | ErrorKind::QuotaExceeded | ErrorKind::FileTooLarge
+    )
 }

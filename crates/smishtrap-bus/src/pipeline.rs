@@ -1,5 +1,5 @@
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc as std_mpsc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -10,12 +10,14 @@ use tokio::sync::{mpsc, oneshot};
 use crate::encoded::encode;
 use crate::{EncodedBatch, Sink};
 
-/// What happened to a recorded event.
+/// What happened to a recorded event. Only `Durable` allows a success answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[must_use = "a request whose event is not durable must not get a success answer"]
 pub enum Outcome {
     /// Committed by the primary sink.
     Durable,
-    /// The primary sink failed or the pipeline is closed; the event is counted as lost.
+    /// The primary sink failed, the store is refusing (full) or the pipeline is closed; the
+    /// event is counted as lost.
     NotRecorded,
 }
 
@@ -39,21 +41,63 @@ impl Default for PipelineConfig {
 const SECONDARY_QUEUE_BATCHES: usize = 1024;
 
 /// Counters shared by the publishers and the writer.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Stats {
     recorded: AtomicU64,
     not_recorded: AtomicU64,
+    refused: AtomicU64,
     secondary_failures: AtomicU64,
     secondary_dropped: AtomicU64,
     batches: AtomicU64,
+    /// When the pipeline started; the `last_*` times below are milliseconds since then, plus
+    /// one (0: never).
+    started: Instant,
+    last_commit_ok: AtomicU64,
+    last_commit_failed: AtomicU64,
+    last_failure_no_space: AtomicBool,
+    /// Set from outside (free-space watermark): `record` refuses without queueing.
+    refusing: AtomicBool,
+}
+
+impl Default for Stats {
+    fn default() -> Self {
+        Stats {
+            recorded: AtomicU64::new(0),
+            not_recorded: AtomicU64::new(0),
+            refused: AtomicU64::new(0),
+            secondary_failures: AtomicU64::new(0),
+            secondary_dropped: AtomicU64::new(0),
+            batches: AtomicU64::new(0),
+            started: Instant::now(),
+            last_commit_ok: AtomicU64::new(0),
+            last_commit_failed: AtomicU64::new(0),
+            last_failure_no_space: AtomicBool::new(false),
+            refusing: AtomicBool::new(false),
+        }
+    }
+}
+
+/// The state of the primary sink as its last commits saw it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum PrimaryState {
+    /// The last commit succeeded (or none was tried yet).
+    #[default]
+    Committing,
+    /// The last commit failed because the disk (or quota) is full.
+    NoSpace,
+    /// The last commit failed for another reason.
+    Failing,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct StatsSnapshot {
     /// Events committed by the primary sink.
     pub recorded: u64,
-    /// Events the primary sink could not take (or that arrived after close).
+    /// Events the primary sink could not take (or that arrived after close), including the
+    /// refused ones.
     pub not_recorded: u64,
+    /// Events refused without trying because the store was refusing (disk under watermark).
+    pub refused: u64,
     /// Batches a secondary sink failed to take.
     pub secondary_failures: u64,
     /// Events a secondary sink missed because it was too far behind the primary (summed over
@@ -61,6 +105,13 @@ pub struct StatsSnapshot {
     pub secondary_dropped: u64,
     /// Transactions committed.
     pub batches: u64,
+    /// What the last commit attempt gave.
+    pub primary: PrimaryState,
+    /// Since the pipeline started: the last successful and the last failed commit.
+    pub last_commit_ok: Option<Duration>,
+    pub last_commit_failed: Option<Duration>,
+    /// Whether `record` currently refuses (see [`PipelineControl::set_refusing`]).
+    pub refusing: bool,
 }
 
 impl Stats {
@@ -68,11 +119,59 @@ impl Stats {
         StatsSnapshot {
             recorded: self.recorded.load(Ordering::Relaxed),
             not_recorded: self.not_recorded.load(Ordering::Relaxed),
+            refused: self.refused.load(Ordering::Relaxed),
             secondary_failures: self.secondary_failures.load(Ordering::Relaxed),
             secondary_dropped: self.secondary_dropped.load(Ordering::Relaxed),
             batches: self.batches.load(Ordering::Relaxed),
+            primary: self.primary_state(),
+            last_commit_ok: since_start(self.last_commit_ok.load(Ordering::Relaxed)),
+            last_commit_failed: since_start(self.last_commit_failed.load(Ordering::Relaxed)),
+            refusing: self.refusing.load(Ordering::Relaxed),
         }
     }
+
+    /// How long the pipeline has been running (the clock of the `last_*` times).
+    pub fn uptime(&self) -> Duration {
+        self.started.elapsed()
+    }
+
+    fn primary_state(&self) -> PrimaryState {
+        let ok = self.last_commit_ok.load(Ordering::Relaxed);
+        let failed = self.last_commit_failed.load(Ordering::Relaxed);
+        if failed == 0 || ok > failed {
+            PrimaryState::Committing
+        } else if self.last_failure_no_space.load(Ordering::Relaxed) {
+            PrimaryState::NoSpace
+        } else {
+            PrimaryState::Failing
+        }
+    }
+
+    fn stamp(&self, slot: &AtomicU64) {
+        let ms = u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX - 1);
+        // Ties (same millisecond) must order a success after the failure it follows.
+        slot.fetch_max(ms + 1, Ordering::Relaxed);
+    }
+
+    fn commit_ok(&self, events: usize) {
+        self.recorded.fetch_add(events as u64, Ordering::Relaxed);
+        self.batches.fetch_add(1, Ordering::Relaxed);
+        let failed = self.last_commit_failed.load(Ordering::Relaxed);
+        self.stamp(&self.last_commit_ok);
+        self.last_commit_ok.fetch_max(failed + 1, Ordering::Relaxed);
+    }
+
+    fn commit_failed(&self, events: usize, no_space: bool) {
+        self.not_recorded.fetch_add(events as u64, Ordering::Relaxed);
+        self.last_failure_no_space.store(no_space, Ordering::Relaxed);
+        let ok = self.last_commit_ok.load(Ordering::Relaxed);
+        self.stamp(&self.last_commit_failed);
+        self.last_commit_failed.fetch_max(ok + 1, Ordering::Relaxed);
+    }
+}
+
+fn since_start(stamp: u64) -> Option<Duration> {
+    stamp.checked_sub(1).map(Duration::from_millis)
 }
 
 struct Job {
@@ -95,8 +194,12 @@ impl std::fmt::Debug for Job {
 }
 
 impl Publisher {
-    /// Encodes and queues the event, then waits until the primary sink committed it.
+    /// Encodes and queues the event, then waits until the primary sink committed it. While
+    /// the pipeline is refusing, answers `NotRecorded` at once.
     pub async fn record(&self, event: Event) -> Outcome {
+        if self.refuse() {
+            return Outcome::NotRecorded;
+        }
         let Some(json) = self.encode(&event) else { return Outcome::NotRecorded };
         let (ack, done) = oneshot::channel();
         if self.tx.send(Job { event, json, ack: Some(ack) }).await.is_err() {
@@ -109,6 +212,9 @@ impl Publisher {
 
     /// Queues the event without waiting for the commit (for events no response depends on).
     pub async fn record_detached(&self, event: Event) {
+        if self.refuse() {
+            return;
+        }
         let Some(json) = self.encode(&event) else { return };
         if self.tx.send(Job { event, json, ack: None }).await.is_err() {
             self.stats.not_recorded.fetch_add(1, Ordering::Relaxed);
@@ -131,6 +237,15 @@ impl Publisher {
     pub fn stats(&self) -> StatsSnapshot {
         self.stats.snapshot()
     }
+
+    fn refuse(&self) -> bool {
+        if !self.stats.refusing.load(Ordering::Relaxed) {
+            return false;
+        }
+        self.stats.refused.fetch_add(1, Ordering::Relaxed);
+        self.stats.not_recorded.fetch_add(1, Ordering::Relaxed);
+        true
+    }
 }
 
 /// Owns the writer thread.
@@ -145,6 +260,11 @@ impl PipelineHandle {
         self.stats.snapshot()
     }
 
+    /// A handle that watches and steers the pipeline without keeping it open.
+    pub fn control(&self) -> PipelineControl {
+        PipelineControl { stats: self.stats.clone() }
+    }
+
     /// Waits until every publisher is dropped, everything queued is written (by the primary
     /// and by every secondary) and every sink is flushed.
     pub fn join(mut self) -> StatsSnapshot {
@@ -154,6 +274,26 @@ impl PipelineHandle {
             tracing::error!("event writer thread panicked");
         }
         self.stats.snapshot()
+    }
+}
+
+/// Reads a pipeline's counters and switches refusing; unlike a [`Publisher`] it does not keep
+/// the writer running.
+#[derive(Debug, Clone)]
+pub struct PipelineControl {
+    stats: Arc<Stats>,
+}
+
+impl PipelineControl {
+    pub fn stats(&self) -> StatsSnapshot {
+        self.stats.snapshot()
+    }
+
+    /// Turns refusing on or off for every publisher of the pipeline. While on, `record`
+    /// answers `NotRecorded` without queueing (counted in `refused`): the caller's free-space
+    /// watch uses it to stop writing before the store meets a full disk.
+    pub fn set_refusing(&self, refusing: bool) {
+        self.stats.refusing.store(refusing, Ordering::Relaxed);
     }
 }
 
@@ -328,12 +468,11 @@ fn write_loop(
         };
         let outcome = match written {
             Ok(()) => {
-                stats.recorded.fetch_add(events.len() as u64, Ordering::Relaxed);
-                stats.batches.fetch_add(1, Ordering::Relaxed);
+                stats.commit_ok(events.len());
                 Outcome::Durable
             }
             Err(err) => {
-                stats.not_recorded.fetch_add(events.len() as u64, Ordering::Relaxed);
+                stats.commit_failed(events.len(), err.no_space);
                 failures.report(&err, events.len());
                 Outcome::NotRecorded
             }
@@ -464,6 +603,95 @@ mod tests {
         assert!(primary.is_empty());
         assert!(secondary.is_empty(), "secondaries only get what the primary took");
         assert_eq!(stats.not_recorded, 10);
+    }
+
+    /// A primary whose disk is full, failing or fine, as the test says.
+    struct SwitchSink {
+        mode: Arc<Mutex<PrimaryState>>,
+        seen: Arc<Mutex<Vec<String>>>,
+    }
+
+    impl Sink for SwitchSink {
+        fn name(&self) -> &'static str {
+            "switch"
+        }
+        fn write_batch(&mut self, events: &[Event]) -> Result<(), SinkError> {
+            match *self.mode.lock().unwrap() {
+                PrimaryState::NoSpace => Err(SinkError::no_space("switch", "database is full")),
+                PrimaryState::Failing => Err(SinkError::new("switch", "disk I/O error")),
+                PrimaryState::Committing => {
+                    self.seen.lock().unwrap().extend(events.iter().map(|e| e.id.clone()));
+                    Ok(())
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_primary_state_follows_the_last_commit_and_recovers_without_a_restart() {
+        let mode = Arc::new(Mutex::new(PrimaryState::Committing));
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let (publisher, handle) = Pipeline::start(
+            Box::new(SwitchSink { mode: mode.clone(), seen: seen.clone() }),
+            Vec::new(),
+            PipelineConfig { queue_capacity: 16, max_batch: 4 },
+        )
+        .unwrap();
+        let mut outcomes = Vec::new();
+        for state in [
+            PrimaryState::Committing,
+            PrimaryState::NoSpace,
+            PrimaryState::Failing,
+            PrimaryState::NoSpace,
+            PrimaryState::Committing,
+        ] {
+            *mode.lock().unwrap() = state;
+            let got = record_all(&publisher, 3);
+            outcomes.push((got, publisher.stats().primary));
+        }
+        let durable = vec![Outcome::Durable; 3];
+        let lost = vec![Outcome::NotRecorded; 3];
+        assert_eq!(
+            outcomes,
+            vec![
+                (durable.clone(), PrimaryState::Committing),
+                (lost.clone(), PrimaryState::NoSpace),
+                (lost.clone(), PrimaryState::Failing),
+                (lost, PrimaryState::NoSpace),
+                (durable, PrimaryState::Committing),
+            ]
+        );
+        drop(publisher);
+        let stats = handle.join();
+        assert_eq!((stats.recorded, stats.not_recorded, stats.refused), (6, 9, 0));
+        assert_eq!(seen.lock().unwrap().len(), 6, "only the durable events are stored");
+        assert!(stats.last_commit_ok > stats.last_commit_failed);
+    }
+
+    #[test]
+    fn a_refusing_pipeline_answers_at_once_without_queueing() {
+        let mode = Arc::new(Mutex::new(PrimaryState::Committing));
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let (publisher, handle) = Pipeline::start(
+            Box::new(SwitchSink { mode, seen: seen.clone() }),
+            Vec::new(),
+            PipelineConfig { queue_capacity: 1, max_batch: 1 },
+        )
+        .unwrap();
+        let control = handle.control();
+        control.set_refusing(true);
+        assert!(publisher.stats().refusing);
+        // More than the queue holds: nothing is queued, so nothing waits.
+        let refused = record_all(&publisher, 100);
+        assert!(refused.iter().all(|o| *o == Outcome::NotRecorded));
+        control.set_refusing(false);
+        let accepted = record_all(&publisher, 5);
+        assert!(accepted.iter().all(|o| *o == Outcome::Durable));
+        drop(publisher);
+        let stats = handle.join();
+        assert_eq!((stats.recorded, stats.not_recorded, stats.refused), (5, 100, 100));
+        assert_eq!(stats.batches, 5);
+        assert_eq!(seen.lock().unwrap().len(), 5);
     }
 
     /// Records what a secondary saw, on which thread, and checks the JSON it was given.

@@ -1,9 +1,13 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-/// How often a running sensor writes its [`SensorStatus`]; a status older than three periods
-/// belongs to a sensor that is gone.
+/// How often a running sensor writes its [`SensorStatus`] into the store; a status older than
+/// three periods belongs to a sensor that is gone.
 pub const HEARTBEAT_PERIOD: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// How often a running sensor rewrites its status file (outside the store), so health turns
+/// degraded within about this long even when the store cannot be written.
+pub const STATUS_FILE_PERIOD: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// What a running sensor reports about itself (its heartbeat), so a console in another
 /// process can show personas, uptime and how many events were or were not recorded.
@@ -25,4 +29,123 @@ pub struct SensorStatus {
     /// Whether the sensor said goodbye (clean stop) rather than just going quiet.
     #[serde(default)]
     pub stopped: bool,
+    /// Whether the sensor can record what it answers, and why not.
+    #[serde(default)]
+    pub health: Health,
+}
+
+/// Health of a sensor (or of the console that shows it): `{"status":"ok"}` or
+/// `{"status":"degraded","reasons":["store-full","low-disk"]}`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "kebab-case")]
+pub enum Health {
+    #[default]
+    Ok,
+    /// Something is wrong; `reasons` is sorted and never empty.
+    Degraded { reasons: Vec<Degraded> },
+}
+
+/// Why health is degraded. The serialized names are a stable interface (logs, API, scripts).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Degraded {
+    /// The primary store has no room: the sensor answers like a busy device and records
+    /// nothing until space is freed (free space under the refuse watermark, or the store
+    /// reported a full disk).
+    StoreFull,
+    /// Commits to the primary store fail for another reason.
+    StoreFailing,
+    /// Free space on the data volume is under the warning watermark; still recording.
+    LowDisk,
+    /// A secondary sink (the JSONL log) fails or falls behind.
+    SinkErrors,
+    /// A sensor that did not stop cleanly has not written its status for three periods.
+    SensorSilent,
+    /// The console cannot read the event store.
+    StoreUnreadable,
+}
+
+impl Degraded {
+    /// The stable name (`store-full`, ...).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Degraded::StoreFull => "store-full",
+            Degraded::StoreFailing => "store-failing",
+            Degraded::LowDisk => "low-disk",
+            Degraded::SinkErrors => "sink-errors",
+            Degraded::SensorSilent => "sensor-silent",
+            Degraded::StoreUnreadable => "store-unreadable",
+        }
+    }
+}
+
+impl Health {
+    /// `Ok` without reasons, else `Degraded` with the reasons sorted and deduplicated.
+    pub fn from_reasons(mut reasons: Vec<Degraded>) -> Health {
+        reasons.sort_unstable();
+        reasons.dedup();
+        if reasons.is_empty() { Health::Ok } else { Health::Degraded { reasons } }
+    }
+
+    pub fn is_ok(&self) -> bool {
+        matches!(self, Health::Ok)
+    }
+
+    pub fn reasons(&self) -> &[Degraded] {
+        match self {
+            Health::Ok => &[],
+            Health::Degraded { reasons } => reasons,
+        }
+    }
+
+    /// `ok` or `degraded: store-full low-disk` (for logs and `/healthz`).
+    pub fn summary(&self) -> String {
+        match self {
+            Health::Ok => "ok".to_owned(),
+            Health::Degraded { reasons } => {
+                let names: Vec<&str> = reasons.iter().map(|r| r.as_str()).collect();
+                format!("degraded: {}", names.join(" "))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[track_caller]
+    fn check(reasons: Vec<Degraded>, json: &str, summary: &str) {
+        let health = Health::from_reasons(reasons);
+        assert_eq!(serde_json::to_string(&health).unwrap_or_default(), json);
+        assert_eq!(health.summary(), summary);
+        let back: Health = serde_json::from_str(json).unwrap_or_default();
+        assert_eq!(back, health);
+        for r in health.reasons() {
+            assert_eq!(serde_json::to_string(r).unwrap_or_default(), format!("\"{}\"", r.as_str()));
+        }
+    }
+
+    #[test]
+    fn health_has_a_stable_shape() {
+        check(vec![], r#"{"status":"ok"}"#, "ok");
+        check(
+            vec![Degraded::LowDisk, Degraded::StoreFull, Degraded::LowDisk],
+            r#"{"status":"degraded","reasons":["store-full","low-disk"]}"#,
+            "degraded: store-full low-disk",
+        );
+        check(
+            vec![Degraded::SinkErrors, Degraded::StoreFailing, Degraded::SensorSilent],
+            r#"{"status":"degraded","reasons":["store-failing","sink-errors","sensor-silent"]}"#,
+            "degraded: store-failing sink-errors sensor-silent",
+        );
+    }
+
+    #[test]
+    fn a_status_without_health_reads_as_ok() {
+        let old = r#"{"sensor":"s","listeners":[],"started_at":"2026-01-01T00:00:00Z",
+            "updated_at":"2026-01-01T00:00:05Z","events_recorded":1,"events_not_recorded":0}"#;
+        let status: Result<SensorStatus, _> = serde_json::from_str(old);
+        assert_eq!(status.map(|s| s.health).ok(), Some(Health::Ok));
+    }
 }

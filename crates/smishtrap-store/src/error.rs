@@ -51,7 +51,38 @@ pub enum StoreError {
         source: serde_json::Error,
     },
 
+    #[error("{} is not a valid sensor status: {source}", path.display())]
+    BadStatus {
+        path: PathBuf,
+        #[source]
+        source: serde_json::Error,
+    },
+
+    #[error("cannot {operation} {}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        operation: &'static str,
+        #[source]
+        source: std::io::Error,
+    },
+
     /// A failure of a backend other than SQLite (`location` is its address, never a secret).
     #[error("cannot {operation} in {backend} store {location}: {message}")]
     Backend { backend: &'static str, location: String, operation: &'static str, message: String },
+}
+
+impl StoreError {
+    /// Whether the failure was a full disk (SQLite's `SQLITE_FULL`, or `ENOSPC`/`EDQUOT`): the
+    /// store takes writes again once space is freed.
+    pub fn is_no_space(&self) -> bool {
+        match self {
+            StoreError::Sqlite { source: rusqlite::Error::SqliteFailure(err, _), .. } => {
+                err.code == rusqlite::ErrorCode::DiskFull
+            }
+            StoreError::Io { source, .. } | StoreError::CreateDir { source, .. } => {
+                smishtrap_bus::is_no_space(source)
+            }
+            _ => false,
+        }
+    }
 }

@@ -11,7 +11,9 @@
 //! - The SQLite store also keeps what the analysis made of the captures (`messages.rs`):
 //!   analysed messages with a trigram text index, campaign summaries, progress cursors (so
 //!   incremental analysis resumes exactly where it stopped) and sensor heartbeats.
-//! - [`db_path`] and [`events_dir`] are the only place that knows the data-directory layout.
+//! - [`db_path`], [`events_dir`] and [`status_path`] are the only place that knows the
+//!   data-directory layout; [`space`] reads the data volume's free space and holds the
+//!   watermarks under which the sensor stops writing.
 //!
 //! Events keep their full JSON (the API boundary) plus a few indexed columns (`ts`, `kind`,
 //! `sensor`, `persona`, `src_ip`, `session`). Reads are oldest first (`ts`, then insertion
@@ -40,7 +42,9 @@ mod messages;
 mod pager;
 #[cfg(feature = "postgres")]
 mod postgres;
+pub mod space;
 mod sqlite;
+mod status_file;
 
 use std::path::{Path, PathBuf};
 
@@ -55,6 +59,7 @@ pub use messages::{
 #[cfg(feature = "postgres")]
 pub use postgres::{PostgresEvents, PostgresStore};
 pub use sqlite::{SqliteEvents, SqliteStore};
+pub use status_file::{STATUS_FILE_BYTES, StatusFile, read_status_file, status_path};
 
 /// The store file inside a data directory (`DIR/smishtrap.db`).
 pub fn db_path(data_dir: &Path) -> PathBuf {

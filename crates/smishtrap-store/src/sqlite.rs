@@ -483,12 +483,12 @@ impl Sink for SqliteStore {
     }
 
     fn write_batch(&mut self, events: &[Event]) -> Result<(), SinkError> {
-        self.insert_batch(events).map(drop).map_err(|err| SinkError::new("sqlite", err))
+        self.insert_batch(events).map(drop).map_err(sink_error)
     }
 
     /// Stores the publisher's JSON as the `event` column; nothing is encoded here.
     fn write_encoded(&mut self, batch: EncodedBatch<'_>) -> Result<(), SinkError> {
-        self.insert_rows(batch.iter()).map(drop).map_err(|err| SinkError::new("sqlite", err))
+        self.insert_rows(batch.iter()).map(drop).map_err(sink_error)
     }
 
     /// Checkpoints the WAL into the main file, which `fsync`s both (survives power loss).
@@ -496,8 +496,15 @@ impl Sink for SqliteStore {
         self.conn
             .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
             .map_err(sqlite(&self.path, "checkpoint"))
-            .map_err(|err| SinkError::new("sqlite", err))
+            .map_err(sink_error)
     }
+}
+
+/// A failed commit for the pipeline, telling a full disk apart (the store recovers from it by
+/// itself: the failed transaction is rolled back and the next one goes through once there is
+/// room, see `tests/disk_full.rs`).
+fn sink_error(err: StoreError) -> SinkError {
+    if err.is_no_space() { SinkError::no_space("sqlite", err) } else { SinkError::new("sqlite", err) }
 }
 
 #[cfg(test)]

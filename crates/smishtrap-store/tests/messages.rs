@@ -218,6 +218,7 @@ fn sensor_heartbeats_replace_each_other() {
         events_recorded: 1,
         events_not_recorded: 0,
         stopped: false,
+        health: smishtrap_event::Health::Ok,
     };
     store.put_sensor_status(&status).unwrap_or_else(|e| panic!("{e}"));
     status.events_recorded = 7;

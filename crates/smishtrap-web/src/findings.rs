@@ -661,6 +661,7 @@ mod tests {
             events_recorded: 3,
             events_not_recorded: 1,
             stopped,
+            health: smishtrap_event::Health::Ok,
         }
     }
 
