@@ -5,8 +5,10 @@
 #
 #   bench/sensor-load.sh [SECONDS] [CONNECTIONS...]   (default 15 s; 16 64 256 connections)
 #
-# Needs: wrk (Debian package `wrk`), python3. Loopback only. Run from anywhere; builds release.
-# Env: IDLE=10000 (idle connections for the RSS figure), THREADS=2 (wrk threads).
+# Needs: wrk (Debian package `wrk`), python3. Loopback only. Run from anywhere; builds release
+# unless BIN is set.
+# Env: IDLE=10000 (idle connections for the RSS figure), THREADS=2 (wrk threads), BIN=path of a
+# smishtrap binary to measure instead of building release (e.g. target/eval/smishtrap).
 set -euo pipefail
 DURATION="${1:-15}"
 shift || true
@@ -24,8 +26,10 @@ cleanup() {
 trap cleanup EXIT
 
 command -v wrk >/dev/null || { echo "wrk not found: apt-get install -y wrk" >&2; exit 1; }
-cargo build --release -q -p smishtrap --manifest-path "$ROOT/Cargo.toml"
-BIN="$ROOT/target/release/smishtrap"
+if [ -z "${BIN:-}" ]; then
+    cargo build --release -q -p smishtrap --manifest-path "$ROOT/Cargo.toml"
+    BIN="$ROOT/target/release/smishtrap"
+fi
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 
 cat >"$TMP/sensor.toml" <<TOML

@@ -853,10 +853,16 @@ impl Ctx {
         if reply.kind == EventKind::HttpMalformed {
             self.shared.counters.malformed.fetch_add(1, Ordering::Relaxed);
         }
-        // Durability: the answer leaves only after the primary sink has the event.
-        if self.shared.publisher.record(event).await == BusOutcome::NotRecorded {
-            self.shared.counters.not_recorded.fetch_add(1, Ordering::Relaxed);
-        }
+        // Durability: the answer leaves only after the primary sink has the event. One that
+        // could not be stored (disk full, store failing) never gets its real answer: the
+        // device's busy page instead, as an overloaded router would give.
+        let reply = match self.shared.publisher.record(event).await {
+            BusOutcome::Durable => reply,
+            BusOutcome::NotRecorded => {
+                self.shared.counters.not_recorded.fetch_add(1, Ordering::Relaxed);
+                self.device.error(ErrorPage::Unavailable, EventKind::HttpMalformed)
+            }
+        };
         let close = reply.kind == EventKind::HttpMalformed && reply.status != 503;
         let mut response = build_response(&self.device, reply);
         if close {
@@ -901,7 +907,7 @@ mod tests {
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn a_failing_store_is_counted_and_requests_are_still_answered() {
+    async fn a_request_whose_event_cannot_be_stored_gets_the_busy_page_never_its_answer() {
         let set = PersonaSet::embedded().unwrap();
         let persona = set.get("milesight-ur32l").unwrap().clone();
         let seed = Seed::from_bytes([1; 32], Utc::now());
@@ -933,7 +939,11 @@ mod tests {
                 .unwrap();
             let mut answer = Vec::new();
             s.read_to_end(&mut answer).await.unwrap();
-            assert!(answer.starts_with(b"HTTP/1.1 200 OK"), "{}", String::from_utf8_lossy(&answer));
+            let text = String::from_utf8_lossy(&answer);
+            assert!(text.starts_with("HTTP/1.1 503 "), "{text}");
+            // The persona's own busy page, not the login page it would have sent.
+            assert!(text.contains("<h1>503 Service Temporarily Unavailable</h1>"), "{text}");
+            assert!(!text.contains("login"), "{text}");
         }
         let _ = stop_tx.send(());
         server.await.unwrap();

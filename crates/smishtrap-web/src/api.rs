@@ -439,9 +439,22 @@ async fn health(State(state): State<AppState>) -> Json<serde_json::Value> {
     let live = &state.inner.live;
     let (total, last) = live.with_stats(|s| (s.total, s.last_ts));
     let error = live.last_error();
+    let report = state.inner.health.report(live);
+    let sensor = report.sensor.map(|s| {
+        json!({
+            "sensor": s.sensor,
+            "updated_at": s.updated_at,
+            "stopped": s.stopped,
+            "health": s.health,
+            "events_recorded": s.events_recorded,
+            "events_not_recorded": s.events_not_recorded,
+        })
+    });
     Json(json!({
-        "status": if error.is_none() { "ok" } else { "degraded" },
+        "status": if report.health.is_ok() { "ok" } else { "degraded" },
+        "reasons": report.health.reasons(),
         "store": { "caught_up": live.caught_up(), "events": total, "last_event": last, "error": error.map(|_| "the event store could not be read, see the console log") },
+        "sensor": sensor,
     }))
 }
 

@@ -43,6 +43,7 @@ pub mod api;
 pub mod auth;
 mod error;
 pub mod findings;
+mod health;
 pub mod live;
 pub mod pages;
 mod source;
@@ -104,6 +105,8 @@ pub(crate) struct Inner {
     pub(crate) sessions: auth::Sessions,
     pub(crate) source: source::Source,
     pub(crate) live: Arc<live::Live>,
+    /// Reads the sensor's status file for the health answers.
+    pub(crate) health: health::Probe,
     /// Bounds concurrent SSE clients, each of which holds a connection open.
     pub(crate) streams: Arc<tokio::sync::Semaphore>,
     /// Turns true when the server shuts down, so open streams end and graceful shutdown
@@ -132,6 +135,7 @@ impl Console {
             sessions: auth::Sessions::new(config.session_ttl),
             source,
             live,
+            health: health::Probe::new(&config.data_dir),
             streams: Arc::new(tokio::sync::Semaphore::new(api::MAX_STREAMS)),
             closing: tokio::sync::watch::channel(false).0,
         };
@@ -191,9 +195,19 @@ pub async fn serve(
     axum::serve(listener, app(state)).with_graceful_shutdown(shutdown).await
 }
 
-/// Liveness for load balancers and scripts; says nothing about the data.
-async fn healthz() -> &'static str {
-    "ok\n"
+/// Health for load balancers and scripts: `200 ok`, or `503 degraded: REASON...` while the
+/// sensor cannot record (`store-full`, `store-failing`), runs low on disk, its JSONL log
+/// fails, it went silent, or the console cannot read the store. Fixed words only.
+async fn healthz(
+    axum::extract::State(state): axum::extract::State<AppState>,
+) -> (axum::http::StatusCode, String) {
+    let report = state.inner.health.report(&state.inner.live);
+    let status = if report.health.is_ok() {
+        axum::http::StatusCode::OK
+    } else {
+        axum::http::StatusCode::SERVICE_UNAVAILABLE
+    };
+    (status, format!("{}\n", report.health.summary()))
 }
 
 /// Adds the strict headers to every response, whatever produced it (handler, rejection,

@@ -5,6 +5,7 @@ pub(crate) mod campaigns;
 pub(crate) mod console;
 pub(crate) mod events;
 pub(crate) mod export;
+pub(crate) mod health;
 pub(crate) mod import;
 pub(crate) mod run;
 pub(crate) mod sensor;

@@ -176,12 +176,12 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     });
     // Open SSE streams never end by themselves: do not wait for them.
     runtime.shutdown_timeout(std::time::Duration::from_secs(1));
-    recording.finish();
+    let code = recording.finish();
     // The analysis resumes from its cursors at the next start.
     worker.stop();
     console.stop();
     served?;
-    Ok(ExitCode::SUCCESS)
+    Ok(code)
 }
 
 /// The `--sensor-listen`/`--persona` pairs; the default listener when neither flags nor the

@@ -13,10 +13,11 @@ use serde::Deserialize;
 use smishtrap_bus::{
     JsonlSink, JsonlSinkConfig, Pipeline, PipelineConfig, PipelineHandle, Publisher, Sink,
 };
-use smishtrap_event::{HEARTBEAT_PERIOD, SensorStatus};
 use smishtrap_sensor::{
     Counters, Device, Identity, Limits, Listener, PersonaSet, Seed, StateLimits,
 };
+
+use super::health::{Watch, WatchConfig};
 
 pub(crate) const DEFAULT_PERSONA: &str = "milesight-ur32l";
 
@@ -93,6 +94,12 @@ struct StorageConfig {
     queue_capacity: usize,
     /// Most events committed in one transaction.
     max_batch: usize,
+    /// Free bytes on the data volume under which nothing new is stored and requests get the
+    /// busy page (default: 5 % of the volume, 1 to 64 MiB; 0 turns the watermark off).
+    min_free_bytes: Option<u64>,
+    /// Free bytes under which health says `low-disk` (default: 15 % of the volume, at most
+    /// 1 GiB).
+    warn_free_bytes: Option<u64>,
 }
 
 impl Default for StorageConfig {
@@ -103,6 +110,8 @@ impl Default for StorageConfig {
             jsonl_keep: 8,
             queue_capacity: p.queue_capacity,
             max_batch: p.max_batch,
+            min_free_bytes: None,
+            warn_free_bytes: None,
         }
     }
 }
@@ -234,9 +243,9 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         anyhow::Ok(())
     });
     runtime.shutdown_timeout(std::time::Duration::from_secs(1));
-    recording.finish();
+    let code = recording.finish();
     served?;
-    Ok(ExitCode::SUCCESS)
+    Ok(code)
 }
 
 /// A sensor's settings once flags and the config file are merged and checked.
@@ -325,13 +334,17 @@ impl SensorSetup {
     }
 }
 
-/// The event pipeline of a running sensor, its counters and its heartbeat.
+/// The event pipeline of a running sensor, its counters and its health watch.
 pub(crate) struct Recording {
     publisher: Publisher,
     pipeline: PipelineHandle,
     pub(crate) counters: Arc<Counters>,
-    heartbeat: Heartbeat,
+    watch: Watch,
 }
+
+/// Exit status of a sensor that stopped cleanly but could not record every request (each got
+/// the busy page instead of its answer).
+pub(crate) const EXIT_NOT_RECORDED: u8 = 3;
 
 impl Recording {
     /// Creates the data directory and starts the writer (SQLite primary, JSONL secondary)
@@ -352,13 +365,17 @@ impl Recording {
         )
         .context("cannot start the event writer")?;
         let counters = Arc::new(Counters::default());
-        let heartbeat = Heartbeat::start(
-            &smishtrap_store::db_path(data),
-            &setup.name,
-            publisher.clone(),
+        let watch = Watch::start(
+            &WatchConfig {
+                data,
+                sensor: &setup.name,
+                refuse_below: setup.storage.min_free_bytes,
+                warn_below: setup.storage.warn_free_bytes,
+            },
+            pipeline.control(),
             counters.clone(),
         )?;
-        Ok(Recording { publisher, pipeline, counters, heartbeat })
+        Ok(Recording { publisher, pipeline, counters, watch })
     }
 
     /// A publisher for the server (the writer ends when every publisher is gone).
@@ -375,16 +392,17 @@ impl Recording {
                 format!("{}@{addr}", l.device.persona.name)
             })
             .collect();
-        self.heartbeat.set_listeners(names);
+        self.watch.set_listeners(names);
     }
 
-    /// Stops the heartbeat (writing a last, `stopped` status), drains and flushes the writer
-    /// and logs the totals. Call after the server returned.
-    pub(crate) fn finish(self) {
-        let Recording { publisher, pipeline, counters, mut heartbeat } = self;
-        heartbeat.stop();
+    /// Drains and flushes the writer, stops the health watch (writing a last, `stopped`
+    /// status with the final counts) and logs the totals. Call after the server returned.
+    /// The exit status is [`EXIT_NOT_RECORDED`] when some request could not be recorded.
+    pub(crate) fn finish(self) -> ExitCode {
+        let Recording { publisher, pipeline, counters, mut watch } = self;
         drop(publisher);
         let stats = pipeline.join();
+        watch.stop();
         tracing::info!(
             requests = counters.requests.load(Ordering::Relaxed),
             malformed = counters.malformed.load(Ordering::Relaxed),
@@ -398,85 +416,12 @@ impl Recording {
         if stats.not_recorded > 0 {
             tracing::error!(
                 not_recorded = stats.not_recorded,
-                "some answered requests were not recorded"
+                refused_while_full = stats.refused,
+                "some requests could not be recorded; they got the busy page"
             );
+            return ExitCode::from(EXIT_NOT_RECORDED);
         }
-    }
-}
-
-/// Writes the sensor's [`SensorStatus`] into the store every [`HEARTBEAT_PERIOD`] from its
-/// own thread and connection (the request path never waits for it).
-struct Heartbeat {
-    stop: Option<std::sync::mpsc::Sender<()>>,
-    listeners: Arc<std::sync::Mutex<Vec<String>>>,
-    thread: Option<std::thread::JoinHandle<()>>,
-}
-
-impl Heartbeat {
-    fn start(
-        db: &Path,
-        sensor: &str,
-        publisher: Publisher,
-        counters: Arc<Counters>,
-    ) -> anyhow::Result<Heartbeat> {
-        let mut store = smishtrap_store::SqliteStore::open(db)
-            .with_context(|| format!("{}: cannot open the event store", db.display()))?;
-        let listeners = Arc::new(std::sync::Mutex::new(Vec::new()));
-        let (stop, stopped) = std::sync::mpsc::channel::<()>();
-        let started_at = chrono::Utc::now();
-        let sensor = sensor.to_owned();
-        let shown = listeners.clone();
-        let thread = std::thread::Builder::new()
-            .name("sensor-heartbeat".into())
-            .spawn(move || {
-                loop {
-                    let done = !matches!(
-                        stopped.recv_timeout(HEARTBEAT_PERIOD),
-                        Err(std::sync::mpsc::RecvTimeoutError::Timeout)
-                    );
-                    let stats = publisher.stats();
-                    let status = SensorStatus {
-                        sensor: sensor.clone(),
-                        listeners: shown.lock().map(|l| l.clone()).unwrap_or_default(),
-                        started_at,
-                        updated_at: chrono::Utc::now(),
-                        events_recorded: stats.recorded,
-                        events_not_recorded: stats.not_recorded
-                            + stats.secondary_dropped
-                            + counters.refused_connections.load(Ordering::Relaxed),
-                        stopped: done,
-                    };
-                    if let Err(err) = store.put_sensor_status(&status) {
-                        tracing::warn!(error = %err, "cannot write the sensor status");
-                    }
-                    if done {
-                        return;
-                    }
-                }
-            })
-            .context("cannot start the heartbeat")?;
-        Ok(Heartbeat { stop: Some(stop), listeners, thread: Some(thread) })
-    }
-
-    fn set_listeners(&self, names: Vec<String>) {
-        if let Ok(mut l) = self.listeners.lock() {
-            *l = names;
-        }
-    }
-
-    /// Writes the last status and ends the thread (dropping its publisher).
-    fn stop(&mut self) {
-        drop(self.stop.take());
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
-    }
-}
-
-impl Drop for Heartbeat {
-    /// An early error return must not leave the thread (and its publisher) running.
-    fn drop(&mut self) {
-        self.stop();
+        ExitCode::SUCCESS
     }
 }
 
