@@ -33,8 +33,8 @@ mod pipeline;
 pub use encoded::EncodedBatch;
 pub use jsonl::{JsonlSink, JsonlSinkConfig};
 pub use pipeline::{
-    Outcome, Pipeline, PipelineConfig, PipelineControl, PipelineHandle, PrimaryState, Publisher, Stats,
-    StatsSnapshot,
+    Outcome, Pipeline, PipelineConfig, PipelineControl, PipelineHandle, PrimaryState, Publisher,
+    Stats, StatsSnapshot,
 };
 
 use smishtrap_event::Event;

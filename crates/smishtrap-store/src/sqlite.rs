@@ -504,7 +504,11 @@ impl Sink for SqliteStore {
 /// itself: the failed transaction is rolled back and the next one goes through once there is
 /// room, see `tests/disk_full.rs`).
 fn sink_error(err: StoreError) -> SinkError {
-    if err.is_no_space() { SinkError::no_space("sqlite", err) } else { SinkError::new("sqlite", err) }
+    if err.is_no_space() {
+        SinkError::no_space("sqlite", err)
+    } else {
+        SinkError::new("sqlite", err)
+    }
 }
 
 #[cfg(test)]

@@ -5,6 +5,8 @@
 //! busy device meanwhile, and that it records and answers again once space is freed, without
 //! a restart. Needs root for the mount; skipped with a printed reason otherwise.
 
+#![allow(clippy::print_stderr, reason = "the skip reason and the measured figures are the output")]
+
 mod console_support;
 mod sensor_support;
 
@@ -193,8 +195,7 @@ fn flood(addr: SocketAddr, clients: usize, tally: &Arc<Tally>, stop: &Arc<Atomic
             std::thread::spawn(move || {
                 let mut client = Client::new(addr);
                 let start = Instant::now();
-                while !stop.load(Ordering::Relaxed) && start.elapsed() < Duration::from_secs(40)
-                {
+                while !stop.load(Ordering::Relaxed) && start.elapsed() < Duration::from_secs(40) {
                     let n = tally.next.fetch_add(1, Ordering::Relaxed);
                     match client.send_sms(n) {
                         Some((200, _)) => tally.ok.fetch_add(1, Ordering::Relaxed),
@@ -323,8 +324,8 @@ fn check_stored(data: &Path, figures: &Figures) {
         (figures.answered_ok, figures.answered_ok),
         "every 200 is a stored sms.send and nothing else was stored: {figures:?}"
     );
-    let jsonl = std::fs::read(smishtrap_store::events_dir(data).join("events.jsonl"))
-        .expect("jsonl log");
+    let jsonl =
+        std::fs::read(smishtrap_store::events_dir(data).join("events.jsonl")).expect("jsonl log");
     assert!(jsonl.is_empty() || jsonl.ends_with(b"\n"), "no torn last line");
     for line in jsonl.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
         serde_json::from_slice::<serde_json::Value>(line).expect("every JSONL line is an event");
@@ -337,10 +338,9 @@ fn sensor_on_a_full_disk_never_answers_what_it_did_not_store() {
     let Some(volume) = TinyVolume::mount(20 * MIB) else { return };
     let conf = tempfile::tempdir().expect("tempdir");
     let data = volume.path().join("data");
-    let mut sensor = Sensor::start_with(&data, &["--config", &config(conf.path()).display().to_string()], 1);
-    let full = || {
-        status(&data).is_some_and(|s| s.health.reasons().contains(&Degraded::StoreFull))
-    };
+    let mut sensor =
+        Sensor::start_with(&data, &["--config", &config(conf.path()).display().to_string()], 1);
+    let full = || status(&data).is_some_and(|s| s.health.reasons().contains(&Degraded::StoreFull));
     let ok = || status(&data).is_some_and(|s| s.health.is_ok());
     let figures = fill_flood_and_recover(&volume, &data, sensor.addr(), &full, &ok);
     let code = stop(&mut sensor.child);

@@ -127,7 +127,8 @@ impl Watch {
             .name("sensor-health".into())
             .spawn(move || {
                 loop {
-                    let done = !matches!(stopped.recv_timeout(TICK), Err(RecvTimeoutError::Timeout));
+                    let done =
+                        !matches!(stopped.recv_timeout(TICK), Err(RecvTimeoutError::Timeout));
                     state.tick(done);
                     if done {
                         break;
@@ -202,7 +203,8 @@ impl WatchState {
             self.sink_counts = counts;
             self.sink_error_at = Some(now);
         }
-        let sink_errors = self.sink_error_at.is_some_and(|t| now.duration_since(t) < SINK_ERROR_HOLD);
+        let sink_errors =
+            self.sink_error_at.is_some_and(|t| now.duration_since(t) < SINK_ERROR_HOLD);
         let health = assess(space, &stats, sink_errors);
         let changed = health != self.health;
         if changed {
