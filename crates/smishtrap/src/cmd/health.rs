@@ -28,6 +28,10 @@ const TICK: Duration = Duration::from_millis(100);
 /// How long a secondary sink's failure or dropped batch keeps health at `sink-errors`.
 const SINK_ERROR_HOLD: Duration = Duration::from_secs(30);
 
+/// While free space is under the warning watermark, the oldest rotated JSONL segment is
+/// deleted this often (retention: they are copies, the store keeps every event).
+const PRUNE_EVERY: Duration = Duration::from_secs(1);
+
 /// Failures of the status file or the heartbeat row are logged at most this often.
 const LOG_EVERY: Duration = Duration::from_secs(30);
 
@@ -82,10 +86,16 @@ impl Watch {
         let volume = smishtrap_store::space::volume_bytes(&data)
             .with_context(|| format!("{}: cannot read the volume's size", data.display()))?;
         let defaults = Watermarks::for_volume(volume);
-        let marks = Watermarks::with_refuse(
-            config.refuse_below.unwrap_or(defaults.refuse_below),
-            config.warn_below.unwrap_or(defaults.warn_below),
-        );
+        let marks = if volume == 0 && config.refuse_below.is_none() {
+            // Some file systems report no size; refusing on their "0 free" would refuse all.
+            tracing::warn!("the data volume reports no size: free-space watermarks are off");
+            Watermarks::with_refuse(0, 0)
+        } else {
+            Watermarks::with_refuse(
+                config.refuse_below.unwrap_or(defaults.refuse_below),
+                config.warn_below.unwrap_or(defaults.warn_below),
+            )
+        };
         tracing::info!(
             refuse_below = marks.refuse_below,
             resume_at = marks.resume_at,
@@ -122,6 +132,7 @@ impl Watch {
             last_row: None,
             file_failure_log: None,
             space_failure_log: None,
+            last_prune: None,
         };
         let thread = std::thread::Builder::new()
             .name("sensor-health".into())
@@ -182,6 +193,7 @@ struct WatchState {
     last_row: Option<Instant>,
     file_failure_log: Option<Instant>,
     space_failure_log: Option<Instant>,
+    last_prune: Option<Instant>,
 }
 
 impl WatchState {
@@ -197,6 +209,10 @@ impl WatchState {
             }
         };
         self.pipeline.set_refusing(space.is_some_and(|s| s.refuse));
+        if space.is_some_and(|s| s.low) && older(self.last_prune, now, PRUNE_EVERY) {
+            self.last_prune = Some(now);
+            prune_oldest_segment(&smishtrap_store::events_dir(&self.data));
+        }
         let stats = self.pipeline.stats();
         let counts = (stats.secondary_failures, stats.secondary_dropped);
         if counts != self.sink_counts {
@@ -256,6 +272,32 @@ impl WatchState {
     }
 }
 
+/// Deletes the oldest rotated JSONL segment (`events.jsonl.N` with the largest N), never the
+/// file being written; returns its number.
+fn prune_oldest_segment(dir: &Path) -> Option<u32> {
+    let oldest = std::fs::read_dir(dir)
+        .ok()?
+        .filter_map(|entry| {
+            let name = entry.ok()?.file_name();
+            name.to_str()?.strip_prefix("events.jsonl.")?.parse::<u32>().ok()
+        })
+        .max()?;
+    let path = dir.join(format!("events.jsonl.{oldest}"));
+    match std::fs::remove_file(&path) {
+        Ok(()) => {
+            tracing::warn!(
+                file = %path.display(),
+                "low disk: deleted the oldest rotated JSONL segment (the store keeps its events)"
+            );
+            Some(oldest)
+        }
+        Err(err) => {
+            tracing::warn!(file = %path.display(), error = %err, "low disk: cannot delete");
+            None
+        }
+    }
+}
+
 fn older(last: Option<Instant>, now: Instant, period: Duration) -> bool {
     last.is_none_or(|t| now.duration_since(t) >= period)
 }
@@ -293,6 +335,22 @@ mod tests {
 
     fn space(refuse: bool, low: bool, roomy: bool) -> Option<SpaceState> {
         Some(SpaceState { refuse, low, roomy })
+    }
+
+    #[test]
+    fn pruning_deletes_the_oldest_rotated_segment_and_never_the_current_file() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
+        for name in ["events.jsonl", "events.jsonl.1", "events.jsonl.2", "events.jsonl.10", "x.3"] {
+            std::fs::write(dir.path().join(name), b"{}\n").unwrap_or_else(|e| panic!("{e}"));
+        }
+        let pruned: Vec<Option<u32>> = (0..4).map(|_| prune_oldest_segment(dir.path())).collect();
+        assert_eq!(pruned, vec![Some(10), Some(2), Some(1), None]);
+        let mut left: Vec<String> = std::fs::read_dir(dir.path())
+            .unwrap_or_else(|e| panic!("{e}"))
+            .filter_map(|e| e.ok()?.file_name().into_string().ok())
+            .collect();
+        left.sort();
+        assert_eq!(left, ["events.jsonl", "x.3"]);
     }
 
     #[test]
