@@ -122,7 +122,8 @@ pub struct Counters {
     pub refused_connections: AtomicU64,
     pub requests: AtomicU64,
     pub malformed: AtomicU64,
-    /// Requests answered although their event could not be stored.
+    /// Requests whose event could not be stored (answered with the busy page, or with the
+    /// error page they were getting anyway).
     pub not_recorded: AtomicU64,
 }
 
