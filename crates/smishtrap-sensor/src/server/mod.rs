@@ -4,109 +4,37 @@
 
 use std::convert::Infallible;
 use std::future::Future;
-use std::io;
-use std::net::SocketAddr;
-use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use chrono::Utc;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
-use hyper::header::{HeaderName, HeaderValue};
+use hyper::header::HeaderValue;
 use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
 use smishtrap_bus::{Outcome as BusOutcome, Publisher};
 use smishtrap_event::EventKind;
-use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
+use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Notify, Semaphore, mpsc, watch};
 
-use crate::device::{Device, ErrorPage, Reply, RequestView};
+use crate::device::{Device, ErrorPage, RequestView};
 use crate::record::{self, ConnInfo, RawRequest};
 use crate::shadow::{Malformed, RawHead, Shadow, ShadowLimits};
 
-/// Resource limits of a sensor (all listeners share the connection cap).
-#[derive(Debug, Clone, Copy, PartialEq, serde::Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct Limits {
-    pub max_connections: usize,
-    pub max_head_bytes: usize,
-    pub max_headers: usize,
-    /// Largest request body accepted; larger ones get 413.
-    pub max_body_bytes: usize,
-    /// Sustained requests per second allowed on one connection.
-    pub requests_per_second: f64,
-    /// Requests a connection may send at once before the rate applies.
-    pub request_burst: f64,
-    /// Time allowed to send a whole request head once it started.
-    pub header_timeout_secs: f64,
-    /// Time a connection may stay silent between requests.
-    pub idle_timeout_secs: f64,
-    /// Time allowed to send a request body.
-    pub body_timeout_secs: f64,
-    /// Time in-flight requests get to finish at shutdown.
-    pub shutdown_grace_secs: f64,
-}
+mod accept;
+mod limits;
+mod response;
+mod tap;
 
-impl Default for Limits {
-    fn default() -> Self {
-        Limits {
-            max_connections: 16_384,
-            max_head_bytes: 8 * 1024,
-            max_headers: 64,
-            max_body_bytes: 1024 * 1024,
-            // Generous: campaigns push sends fast, and a refused send is intelligence the
-            // attacker then sends elsewhere; this only stops floods.
-            requests_per_second: 500.0,
-            request_burst: 1000.0,
-            header_timeout_secs: 10.0,
-            idle_timeout_secs: 60.0,
-            body_timeout_secs: 20.0,
-            shutdown_grace_secs: 10.0,
-        }
-    }
-}
-
-impl Limits {
-    /// Checks the values; the error is (key, reason).
-    pub fn validate(&self) -> Result<(), (&'static str, &'static str)> {
-        let positive = [
-            ("requests_per_second", self.requests_per_second),
-            ("request_burst", self.request_burst),
-            ("header_timeout_secs", self.header_timeout_secs),
-            ("idle_timeout_secs", self.idle_timeout_secs),
-            ("body_timeout_secs", self.body_timeout_secs),
-        ];
-        for (key, v) in positive {
-            if !(v.is_finite() && v > 0.0 && v < 1e9) {
-                return Err((key, "must be a positive number"));
-            }
-        }
-        if !(self.shutdown_grace_secs.is_finite()
-            && self.shutdown_grace_secs >= 0.0
-            && self.shutdown_grace_secs < 1e6)
-        {
-            return Err(("shutdown_grace_secs", "must be a number >= 0"));
-        }
-        if self.max_connections == 0 {
-            return Err(("max_connections", "must be at least 1"));
-        }
-        if !(256..=1024 * 1024).contains(&self.max_head_bytes) {
-            return Err(("max_head_bytes", "must be 256..=1048576"));
-        }
-        if !(1..=1024).contains(&self.max_headers) {
-            return Err(("max_headers", "must be 1..=1024"));
-        }
-        if self.max_body_bytes > 64 * 1024 * 1024 {
-            return Err(("max_body_bytes", "must be at most 67108864"));
-        }
-        Ok(())
-    }
-}
+use accept::accept_loop;
+pub use accept::bind;
+pub use limits::Limits;
+use response::{build_response, raw_response};
+use tap::{PARK_AFTER, Tap, TappedIo};
 
 /// One listening socket and the device it serves.
 #[derive(Debug)]
@@ -180,182 +108,6 @@ pub async fn serve(
     let grace = Duration::from_secs_f64(limits.shutdown_grace_secs);
     if tokio::time::timeout(grace + Duration::from_secs(1), alive_rx.recv()).await.is_err() {
         tracing::warn!("connections still open after the shutdown grace period; closing them");
-    }
-}
-
-async fn accept_loop(
-    listener: Listener,
-    shared: Arc<Shared>,
-    mut stop: watch::Receiver<bool>,
-    alive: mpsc::Sender<()>,
-) {
-    let dst_port = listener.socket.local_addr().map(|a| a.port()).unwrap_or(0);
-    let mut last_error_log: Option<Instant> = None;
-    loop {
-        let accepted = tokio::select! {
-            r = listener.socket.accept() => r,
-            _ = stop.changed() => return,
-        };
-        let (stream, peer) = match accepted {
-            Ok(x) => x,
-            Err(err) => {
-                // EMFILE and friends: back off instead of spinning, log at most every 10 s.
-                if last_error_log.is_none_or(|t| t.elapsed() > Duration::from_secs(10)) {
-                    tracing::error!(error = %err, "accept failed");
-                    last_error_log = Some(Instant::now());
-                }
-                tokio::time::sleep(Duration::from_millis(50)).await;
-                continue;
-            }
-        };
-        let Ok(permit) = shared.permits.clone().try_acquire_owned() else {
-            shared.counters.refused_connections.fetch_add(1, Ordering::Relaxed);
-            drop(stream);
-            continue;
-        };
-        shared.counters.connections.fetch_add(1, Ordering::Relaxed);
-        let _ = stream.set_nodelay(true);
-        let n = shared.next_conn.fetch_add(1, Ordering::Relaxed);
-        let conn = ConnInfo {
-            sensor: shared.sensor.clone(),
-            persona: Arc::from(listener.device.persona.name.as_str()),
-            session: format!("{}{n:x}", shared.boot),
-            peer,
-            dst_port,
-        };
-        let task = Connection {
-            seq: Arc::new(AtomicU64::new(0)),
-            shared: shared.clone(),
-            device: listener.device.clone(),
-            conn,
-            stop: stop.clone(),
-        };
-        let alive = alive.clone();
-        tokio::spawn(async move {
-            task.run(stream).await;
-            drop(permit);
-            drop(alive);
-        });
-    }
-}
-
-/// State shared by the tapped socket, the request handler and the connection watchdog.
-#[derive(Debug)]
-struct Tap {
-    shadow: Shadow,
-    malformed: Option<Malformed>,
-    last_activity: Instant,
-    head_started: Option<Instant>,
-    in_flight: u32,
-    /// The last write could not complete: hyper may still hold unsent bytes.
-    write_blocked: bool,
-}
-
-/// A keep-alive connection silent this long gives its HTTP buffers back (see `serve`).
-const PARK_AFTER: Duration = Duration::from_millis(250);
-
-/// The socket as hyper sees it: every byte read is fed to the shadow reader first; once the
-/// stream is malformed, hyper gets no more bytes and the watchdog answers instead.
-struct TappedIo {
-    inner: TcpStream,
-    tap: Arc<Mutex<Tap>>,
-    bad: Arc<Notify>,
-}
-
-impl AsyncRead for TappedIo {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        let this = self.get_mut();
-        {
-            let tap = this.tap.lock().unwrap_or_else(|e| e.into_inner());
-            if tap.malformed.is_some() {
-                return Poll::Pending;
-            }
-        }
-        let before = buf.filled().len();
-        let res = Pin::new(&mut this.inner).poll_read(cx, buf);
-        if let Poll::Ready(Ok(())) = res {
-            let new = &buf.filled()[before..];
-            if !new.is_empty() {
-                let mut tap = this.tap.lock().unwrap_or_else(|e| e.into_inner());
-                let now = Instant::now();
-                tap.last_activity = now;
-                let was_pending = tap.shadow.head_pending();
-                match tap.shadow.feed(new) {
-                    Ok(()) => {
-                        if tap.shadow.head_pending() {
-                            if !was_pending {
-                                tap.head_started = Some(now);
-                            }
-                        } else {
-                            tap.head_started = None;
-                        }
-                    }
-                    Err(m) => {
-                        tap.malformed = Some(m);
-                        drop(tap);
-                        this.bad.notify_one();
-                        // Hide the bad bytes from hyper: it must not answer them itself.
-                        buf.set_filled(before);
-                        return Poll::Pending;
-                    }
-                }
-            }
-        }
-        res
-    }
-}
-
-impl TappedIo {
-    fn note_write(&self, res: &Poll<io::Result<usize>>) {
-        let mut tap = self.tap.lock().unwrap_or_else(|e| e.into_inner());
-        match res {
-            Poll::Pending => tap.write_blocked = true,
-            Poll::Ready(Ok(n)) if *n > 0 => {
-                tap.write_blocked = false;
-                tap.last_activity = Instant::now();
-            }
-            Poll::Ready(_) => {}
-        }
-    }
-}
-
-impl AsyncWrite for TappedIo {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        data: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        let this = self.get_mut();
-        let res = Pin::new(&mut this.inner).poll_write(cx, data);
-        this.note_write(&res);
-        res
-    }
-
-    fn poll_write_vectored(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[io::IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        let this = self.get_mut();
-        let res = Pin::new(&mut this.inner).poll_write_vectored(cx, bufs);
-        this.note_write(&res);
-        res
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        self.inner.is_write_vectored()
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().inner).poll_flush(cx)
-    }
-
-    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().inner).poll_shutdown(cx)
     }
 }
 
@@ -622,94 +374,6 @@ async fn peek_bytes(stream: &mut TcpStream) -> Vec<u8> {
     }
 }
 
-/// Response headers in the persona's order: Content-Type, Content-Length, Server, persona
-/// headers, Set-Cookie.
-fn response_headers(device: &Device, reply: &Reply) -> Vec<(&'static str, HeaderValue)> {
-    let p = &device.persona;
-    let mut out = Vec::with_capacity(4 + p.headers.len() + reply.set_cookies.len());
-    if let Ok(v) = HeaderValue::from_str(&reply.content_type) {
-        out.push(("Content-Type", v));
-    }
-    out.push(("Content-Length", HeaderValue::from(reply.body.len())));
-    if let Some(server) = &p.server
-        && let Ok(v) = HeaderValue::from_str(server)
-    {
-        out.push(("Server", v));
-    }
-    if p.date_header {
-        let date = Utc::now().format("%a, %d %b %Y %H:%M:%S GMT").to_string();
-        if let Ok(v) = HeaderValue::from_str(&date) {
-            out.push(("Date", v));
-        }
-    }
-    for cookie in &reply.set_cookies {
-        if let Ok(v) = HeaderValue::from_str(cookie) {
-            out.push(("Set-Cookie", v));
-        }
-    }
-    out
-}
-
-fn reason_phrase(status: u16) -> &'static str {
-    hyper::StatusCode::from_u16(status).ok().and_then(|s| s.canonical_reason()).unwrap_or("Unknown")
-}
-
-/// A complete response written by hand (for malformed requests hyper never saw), byte for byte
-/// what hyper writes for the same reply, plus `Connection: close`.
-fn raw_response(device: &Device, reply: &Reply) -> Vec<u8> {
-    let mut out =
-        format!("HTTP/1.1 {} {}\r\n", reply.status, reason_phrase(reply.status)).into_bytes();
-    for (name, value) in response_headers(device, reply) {
-        out.extend_from_slice(name.as_bytes());
-        out.extend_from_slice(b": ");
-        out.extend_from_slice(value.as_bytes());
-        out.extend_from_slice(b"\r\n");
-    }
-    for (name, value) in &device.persona.headers {
-        out.extend_from_slice(format!("{name}: {value}\r\n").as_bytes());
-    }
-    out.extend_from_slice(b"Connection: close\r\n\r\n");
-    out.extend_from_slice(&reply.body);
-    out
-}
-
-fn build_response(device: &Device, reply: Reply) -> Response<Full<Bytes>> {
-    let mut builder = Response::builder().status(reply.status);
-    if let Some(headers) = builder.headers_mut() {
-        let mut fixed = response_headers(device, &reply).into_iter();
-        // Content-Type, Content-Length (and Server/Date) first, then persona headers, then cookies.
-        let mut cookies = Vec::new();
-        for (name, value) in fixed.by_ref() {
-            if name == "Set-Cookie" {
-                cookies.push(value);
-            } else {
-                headers.append(HeaderName::from_static(lower(name)), value);
-            }
-        }
-        for (name, value) in &device.persona.headers {
-            if let (Ok(n), Ok(v)) =
-                (HeaderName::from_bytes(name.as_bytes()), HeaderValue::from_str(value))
-            {
-                headers.append(n, v);
-            }
-        }
-        for c in cookies {
-            headers.append(hyper::header::SET_COOKIE, c);
-        }
-    }
-    builder.body(Full::new(reply.body)).unwrap_or_else(|_| Response::new(Full::new(Bytes::new())))
-}
-
-fn lower(name: &'static str) -> &'static str {
-    match name {
-        "Content-Type" => "content-type",
-        "Content-Length" => "content-length",
-        "Server" => "server",
-        "Date" => "date",
-        _ => "set-cookie",
-    }
-}
-
 enum BodyRead {
     Complete(Vec<u8>),
     TooLarge(Vec<u8>),
@@ -866,17 +530,6 @@ impl Ctx {
         }
         response
     }
-}
-
-/// Binds a listener (for the CLI and tests).
-pub async fn bind(addr: SocketAddr) -> io::Result<TcpListener> {
-    let socket = match addr {
-        SocketAddr::V4(_) => tokio::net::TcpSocket::new_v4()?,
-        SocketAddr::V6(_) => tokio::net::TcpSocket::new_v6()?,
-    };
-    socket.set_reuseaddr(true)?;
-    socket.bind(addr)?;
-    socket.listen(4096)
 }
 
 #[cfg(test)]
