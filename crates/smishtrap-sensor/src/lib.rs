@@ -29,7 +29,9 @@ pub mod shadow;
 pub use device::{Device, StateLimits};
 pub use identity::{Identity, Seed};
 pub use persona::{Persona, PersonaError, PersonaName, PersonaSet};
-pub use server::{Counters, Limits, Listener, bind, serve};
+pub use server::{
+    Budget, Counters, Limits, Listener, bind, descriptor_limit, raise_descriptor_limit, serve,
+};
 
 /// Fuzz/proptest entry point for the `/cgi` body parser: parses and classifies `data` as a body
 /// and, split at the first NUL, as body plus query string.

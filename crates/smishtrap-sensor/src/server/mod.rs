@@ -30,9 +30,9 @@ mod limits;
 mod response;
 mod tap;
 
-use accept::accept_loop;
 pub use accept::bind;
-pub use limits::Limits;
+use accept::{Sources, accept_loop};
+pub use limits::{Budget, Limits, descriptor_limit, raise_descriptor_limit};
 use response::{build_response, raw_response};
 use tap::{PARK_AFTER, Tap, TappedIo};
 
@@ -47,7 +47,12 @@ pub struct Listener {
 #[derive(Debug, Default)]
 pub struct Counters {
     pub connections: AtomicU64,
+    /// Connections closed at accept by a cap (`limit:connections`, `limit:per-ip`, ...).
     pub refused_connections: AtomicU64,
+    /// Of those, the ones without an event (shed events are rate-limited).
+    pub refused_unrecorded: AtomicU64,
+    /// Failed accepts (out of descriptors, aborted handshakes).
+    pub accept_errors: AtomicU64,
     pub requests: AtomicU64,
     pub malformed: AtomicU64,
     /// Requests answered although their event could not be stored.
@@ -62,7 +67,12 @@ struct Shared {
     counters: Arc<Counters>,
     boot: String,
     next_conn: AtomicU64,
+    budget: Budget,
     permits: Arc<Semaphore>,
+    sources: Mutex<Sources>,
+    /// Rate of shed-connection events.
+    shed_events: Mutex<Bucket>,
+    shed_recordings: Arc<Semaphore>,
 }
 
 /// Serves every listener until `shutdown` resolves, then stops accepting, lets in-flight
@@ -78,6 +88,27 @@ pub async fn serve(
 ) {
     // 64 random bits per start: event ids (`<session>-<n>`) must not repeat across restarts.
     let boot: [u8; 8] = rand::random();
+    let budget = match descriptor_limit() {
+        Ok(descriptors) => limits.budget(descriptors),
+        Err(err) => {
+            tracing::warn!(error = %err, "cannot read the descriptor limit; using the configured caps");
+            limits.budget(u64::MAX)
+        }
+    };
+    if budget.max_connections < limits.max_connections {
+        tracing::warn!(
+            descriptors = budget.descriptors,
+            reserved = budget.reserved,
+            max_connections = budget.max_connections,
+            "the descriptor limit lowers max_connections"
+        );
+    }
+    tracing::info!(
+        max_connections = budget.max_connections,
+        max_connections_per_ip = budget.per_ip,
+        descriptors = budget.descriptors,
+        "connection caps"
+    );
     let shared = Arc::new(Shared {
         sensor: Arc::from(sensor),
         limits,
@@ -85,7 +116,11 @@ pub async fn serve(
         counters,
         boot: hex::encode(boot),
         next_conn: AtomicU64::new(0),
-        permits: Arc::new(Semaphore::new(limits.max_connections.min(Semaphore::MAX_PERMITS))),
+        budget,
+        permits: Arc::new(Semaphore::new(budget.max_connections.min(Semaphore::MAX_PERMITS))),
+        sources: Mutex::new(Sources::new()),
+        shed_events: Mutex::new(Bucket { tokens: accept::SHED_EVENT_BURST, last: Instant::now() }),
+        shed_recordings: Arc::new(Semaphore::new(accept::MAX_SHED_RECORDINGS)),
     });
     let (stop_tx, stop_rx) = watch::channel(false);
     // Every connection task holds a clone; `recv` returns None once all of them ended.
@@ -139,7 +174,10 @@ struct Bucket {
 
 impl Bucket {
     fn take(&mut self, rate: f64, burst: f64) -> bool {
-        let now = Instant::now();
+        self.take_at(Instant::now(), rate, burst)
+    }
+
+    fn take_at(&mut self, now: Instant, rate: f64, burst: f64) -> bool {
         self.tokens = (self.tokens + now.duration_since(self.last).as_secs_f64() * rate).min(burst);
         self.last = now;
         if self.tokens >= 1.0 {

@@ -213,6 +213,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         }
         return Ok(ExitCode::SUCCESS);
     }
+    raise_descriptor_limit();
     let recording = Recording::start(&setup)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -237,6 +238,14 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     recording.finish();
     served?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Raises the soft descriptor limit to the hard one (connection caps follow the limit).
+pub(crate) fn raise_descriptor_limit() {
+    match smishtrap_sensor::raise_descriptor_limit() {
+        Ok(limit) => tracing::info!(limit, "descriptor limit"),
+        Err(err) => tracing::warn!(error = %err, "cannot raise the descriptor limit"),
+    }
 }
 
 /// A sensor's settings once flags and the config file are merged and checked.
@@ -389,6 +398,8 @@ impl Recording {
             requests = counters.requests.load(Ordering::Relaxed),
             malformed = counters.malformed.load(Ordering::Relaxed),
             refused_connections = counters.refused_connections.load(Ordering::Relaxed),
+            refused_unrecorded = counters.refused_unrecorded.load(Ordering::Relaxed),
+            accept_errors = counters.accept_errors.load(Ordering::Relaxed),
             recorded = stats.recorded,
             not_recorded = stats.not_recorded,
             secondary_failures = stats.secondary_failures,
@@ -443,7 +454,7 @@ impl Heartbeat {
                         events_recorded: stats.recorded,
                         events_not_recorded: stats.not_recorded
                             + stats.secondary_dropped
-                            + counters.refused_connections.load(Ordering::Relaxed),
+                            + counters.refused_unrecorded.load(Ordering::Relaxed),
                         stopped: done,
                     };
                     if let Err(err) = store.put_sensor_status(&status) {
