@@ -17,13 +17,13 @@ use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
 use smishtrap_bus::{Outcome as BusOutcome, Publisher};
 use smishtrap_event::EventKind;
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Notify, Semaphore, mpsc, watch};
 
 use crate::device::{Device, ErrorPage, RequestView};
 use crate::record::{self, ConnInfo, RawRequest};
-use crate::shadow::{Malformed, RawHead, Shadow, ShadowLimits};
+use crate::shadow::{Malformed, RawHead, Shadow, ShadowLimits, salvage};
 
 mod accept;
 mod limits;
@@ -207,17 +207,10 @@ impl Connection {
     async fn serve(mut self, stream: TcpStream) {
         let limits = self.shared.limits;
         let idle = Duration::from_secs_f64(limits.idle_timeout_secs);
-        let tap = Arc::new(Mutex::new(Tap {
-            shadow: Shadow::new(ShadowLimits {
-                max_head_bytes: limits.max_head_bytes,
-                max_headers: limits.max_headers,
-            }),
-            malformed: None,
-            last_activity: Instant::now(),
-            head_started: None,
-            in_flight: 0,
-            write_blocked: false,
-        }));
+        let tap = Arc::new(Mutex::new(Tap::new(Shadow::new(ShadowLimits {
+            max_head_bytes: limits.max_head_bytes,
+            max_headers: limits.max_headers,
+        }))));
         let bad = Arc::new(Notify::new());
         let ctx = Arc::new(Ctx {
             shared: self.shared.clone(),
@@ -322,13 +315,14 @@ impl Connection {
                         let park = quiet
                             && stopping.is_none()
                             && !t.write_blocked
+                            && t.held.is_empty()
                             && t.shadow.between_requests()
                             && now >= t.last_activity + park_after;
                         (head_out, idle_out, park, if head_out { t.shadow.pending_bytes().to_vec() } else { Vec::new() })
                     };
                     if timed_out_head {
                         // Slowloris: record what was sent and close without an answer.
-                        self.record_malformed(&partial, "limit:header-timeout", 0).await;
+                        self.record_salvaged(&partial, "limit:header-timeout", 0).await;
                         return None;
                     }
                     if idle_out {
@@ -349,23 +343,41 @@ impl Connection {
         }
     }
 
-    /// Answers bytes that are not HTTP (or broke a limit) with the device's page and closes.
+    /// Answers a refused head like the device (its 400 page, its headers in its order) and
+    /// closes. The event holds what could be read of the head and, as the body, the bytes sent
+    /// from the refused head on; a complete head refused only for its target is recorded as
+    /// sent, with its body.
     async fn malformed(&self, mut io: TappedIo, reason: Malformed, tap: &Arc<Mutex<Tap>>) {
-        let page = match reason {
-            Malformed::HeadTooLarge
-            | Malformed::TooManyHeaders
-            | Malformed::NotHttp
-            | Malformed::BadSyntax
-            | Malformed::BadFraming => ErrorPage::BadRequest,
+        let (refused, raw) = {
+            let mut t = tap.lock().unwrap_or_else(|e| e.into_inner());
+            let refused = t.shadow.take_refused_head();
+            let from = t.shadow.head_start();
+            (refused, t.held_from(from).to_vec())
         };
-        let reply = self.device.error(page, EventKind::HttpMalformed);
-        // What the client sent of the offending head (the shadow dropped it; re-read it bounded).
-        let sent = {
-            let t = tap.lock().unwrap_or_else(|e| e.into_inner());
-            t.shadow.pending_bytes().to_vec()
-        };
-        let raw = if sent.is_empty() { peek_bytes(&mut io.inner).await } else { sent };
-        self.record_malformed(&raw, reason.tag(), reply.status).await;
+        if reason == Malformed::Incomplete {
+            // The client stopped sending: nobody waits for an answer.
+            self.record_salvaged(&raw, reason.tag(), 0).await;
+            return;
+        }
+        let reply = self.device.error(ErrorPage::BadRequest, EventKind::HttpMalformed);
+        match refused {
+            Some(head) => {
+                let limits = &self.shared.limits;
+                let mut body = raw.get(head.head_len..).unwrap_or_default().to_vec();
+                let want = content_length(&head).min(limits.max_body_bytes);
+                let timeout = Duration::from_secs_f64(limits.body_timeout_secs);
+                read_more(&mut io.inner, &mut body, want, timeout).await;
+                let req = RawRequest {
+                    method: &head.method,
+                    target: &head.target,
+                    version: head.version_str(),
+                    headers: &head.headers,
+                    body: &body,
+                };
+                self.record_malformed(&req, reason.tag(), reply.status).await;
+            }
+            None => self.record_salvaged(&raw, reason.tag(), reply.status).await,
+        }
         let bytes = raw_response(&self.device, &reply);
         let _ = tokio::time::timeout(Duration::from_secs(5), async {
             let _ = io.inner.write_all(&bytes).await;
@@ -374,9 +386,22 @@ impl Connection {
         .await;
     }
 
-    async fn record_malformed(&self, raw: &[u8], tag: &str, status: u16) {
+    /// Records raw bytes that did not make a valid head: what could be read of the request
+    /// line and headers, and the bytes themselves as the body.
+    async fn record_salvaged(&self, raw: &[u8], tag: &str, status: u16) {
+        let s = salvage(raw, record::MAX_RECORDED_HEADERS);
+        let req = RawRequest {
+            method: &s.method,
+            target: &s.target,
+            version: &s.version,
+            headers: &s.headers,
+            body: raw,
+        };
+        self.record_malformed(&req, tag, status).await;
+    }
+
+    async fn record_malformed(&self, req: &RawRequest<'_>, tag: &str, status: u16) {
         self.shared.counters.malformed.fetch_add(1, Ordering::Relaxed);
-        let req = RawRequest { method: b"", target: b"", version: "", headers: &[], body: raw };
         let outcome = record::Outcome {
             response_status: status,
             kind: Some(EventKind::HttpMalformed),
@@ -384,32 +409,42 @@ impl Connection {
             ..Default::default()
         };
         let seq = self.seq.fetch_add(1, Ordering::Relaxed);
-        let event = record::build_event(&self.conn, seq, Utc::now(), &req, outcome);
+        let event = record::build_event(&self.conn, seq, Utc::now(), req, outcome);
         if self.shared.publisher.record(event).await == BusOutcome::NotRecorded {
             self.shared.counters.not_recorded.fetch_add(1, Ordering::Relaxed);
         }
     }
 
     async fn hyper_error(&self, err: &hyper::Error) {
-        // The shadow reader catches malformed heads first; what remains here is a client that
-        // went away mid-request or a header hyper alone rejects.
+        // The shadow reader holds back every head until it is valid, so hyper should never
+        // refuse one; if it does, the event says so.
         if err.is_parse() || err.is_parse_too_large() {
-            self.record_malformed(b"", "malformed:hyper", 400).await;
+            self.record_salvaged(b"", "malformed:hyper", 400).await;
         }
     }
 }
 
-/// The bytes the shadow reader rejected are gone from its buffer when the failure was a
-/// non-HTTP start; nothing more can be read without waiting, so this only takes what is ready.
-async fn peek_bytes(stream: &mut TcpStream) -> Vec<u8> {
-    let mut buf = vec![0u8; 4096];
-    match stream.try_read(&mut buf) {
-        Ok(n) => {
-            buf.truncate(n);
-            buf
+/// The `Content-Length` of a head (0 when absent, unreadable or chunked).
+fn content_length(head: &RawHead) -> usize {
+    head.headers
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case(b"content-length"))
+        .and_then(|(_, v)| std::str::from_utf8(v).ok()?.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+/// Reads until `into` holds `want` bytes, the client stops or `timeout` passes.
+async fn read_more(stream: &mut TcpStream, into: &mut Vec<u8>, want: usize, timeout: Duration) {
+    let _ = tokio::time::timeout(timeout, async {
+        let mut buf = [0u8; 4096];
+        while into.len() < want {
+            match stream.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => into.extend_from_slice(&buf[..n.min(want - into.len())]),
+            }
         }
-        Err(_) => Vec::new(),
-    }
+    })
+    .await;
 }
 
 enum BodyRead {
@@ -456,7 +491,13 @@ impl Drop for InFlight<'_> {
     fn drop(&mut self) {
         let mut t = self.0.lock().unwrap_or_else(|e| e.into_inner());
         t.in_flight = t.in_flight.saturating_sub(1);
-        t.last_activity = Instant::now();
+        let now = Instant::now();
+        t.last_activity = now;
+        // A pipelined head read while this request was being answered waited on us, not on
+        // its client: its time starts now.
+        if t.head_started.is_some() {
+            t.head_started = Some(now);
+        }
     }
 }
 

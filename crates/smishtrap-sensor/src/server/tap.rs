@@ -22,13 +22,41 @@ pub(super) struct Tap {
     pub(super) in_flight: u32,
     /// The last write could not complete: hyper may still hold unsent bytes.
     pub(super) write_blocked: bool,
+    /// Bytes read but not given to hyper yet, always the end of the stream read so far:
+    /// accepted bytes hyper has no room for, then the unfinished head held back.
+    pub(super) held: Vec<u8>,
+    /// Bytes read from the socket so far.
+    pub(super) read_total: u64,
+}
+
+impl Tap {
+    pub(super) fn new(shadow: Shadow) -> Tap {
+        Tap {
+            shadow,
+            malformed: None,
+            last_activity: Instant::now(),
+            head_started: None,
+            in_flight: 0,
+            write_blocked: false,
+            held: Vec::new(),
+            read_total: 0,
+        }
+    }
+
+    /// The bytes sent from the stream offset `from` on that are still here (all held bytes
+    /// when the earlier ones already went to hyper).
+    pub(super) fn held_from(&self, from: u64) -> &[u8] {
+        let held_start = self.read_total - self.held.len() as u64;
+        let skip = usize::try_from(from.saturating_sub(held_start)).unwrap_or(usize::MAX);
+        self.held.get(skip..).unwrap_or_default()
+    }
 }
 
 /// A keep-alive connection silent this long gives its HTTP buffers back (see `serve`).
 pub(super) const PARK_AFTER: Duration = Duration::from_millis(250);
 
 /// The socket as hyper sees it: every byte read is fed to the shadow reader first; once the
-/// stream is malformed, hyper gets no more bytes and the watchdog answers instead.
+/// stream is malformed, hyper gets no more bytes and the connection answers instead.
 pub(super) struct TappedIo {
     pub(super) inner: TcpStream,
     pub(super) tap: Arc<Mutex<Tap>>,
@@ -36,49 +64,88 @@ pub(super) struct TappedIo {
 }
 
 impl AsyncRead for TappedIo {
+    /// Bytes go to hyper only once the shadow reader accepted them: a head is held back until
+    /// it is complete and valid, so hyper never sees a head it would refuse (and answer with
+    /// its own bare error page); bodies pass at once.
     fn poll_read(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
         let this = self.get_mut();
-        {
-            let tap = this.tap.lock().unwrap_or_else(|e| e.into_inner());
-            if tap.malformed.is_some() {
+        if buf.remaining() == 0 {
+            return Poll::Ready(Ok(()));
+        }
+        loop {
+            {
+                let mut tap = this.tap.lock().unwrap_or_else(|e| e.into_inner());
+                if tap.malformed.is_some() {
+                    return Poll::Pending;
+                }
+                let ready = tap.held.len().saturating_sub(tap.shadow.pending_len());
+                if ready > 0 {
+                    let n = ready.min(buf.remaining());
+                    buf.put_slice(&tap.held[..n]);
+                    tap.held.drain(..n);
+                    return Poll::Ready(Ok(()));
+                }
+            }
+            let before = buf.filled().len();
+            match Pin::new(&mut this.inner).poll_read(cx, buf) {
+                Poll::Ready(Ok(())) => {}
+                other => return other,
+            }
+            let mut tap = this.tap.lock().unwrap_or_else(|e| e.into_inner());
+            let new = &buf.filled()[before..];
+            if new.is_empty() {
+                if tap.held.is_empty() {
+                    return Poll::Ready(Ok(()));
+                }
+                // End of stream inside a head: record it, never hand hyper half a head.
+                tap.malformed = Some(Malformed::Incomplete);
+                drop(tap);
+                this.bad.notify_one();
                 return Poll::Pending;
             }
-        }
-        let before = buf.filled().len();
-        let res = Pin::new(&mut this.inner).poll_read(cx, buf);
-        if let Poll::Ready(Ok(())) = res {
-            let new = &buf.filled()[before..];
-            if !new.is_empty() {
-                let mut tap = this.tap.lock().unwrap_or_else(|e| e.into_inner());
-                let now = Instant::now();
-                tap.last_activity = now;
-                let was_pending = tap.shadow.head_pending();
-                match tap.shadow.feed(new) {
-                    Ok(()) => {
-                        if tap.shadow.head_pending() {
-                            if !was_pending {
-                                tap.head_started = Some(now);
-                            }
-                        } else {
-                            tap.head_started = None;
+            let now = Instant::now();
+            tap.last_activity = now;
+            tap.read_total += new.len() as u64;
+            let was_pending = tap.shadow.head_pending();
+            let heads_before = tap.shadow.heads_done();
+            match tap.shadow.feed(new) {
+                Ok(()) => {
+                    if !tap.shadow.head_pending() {
+                        tap.head_started = None;
+                    } else if !was_pending || tap.shadow.heads_done() != heads_before {
+                        // The header timeout runs per head: from the first byte of this one.
+                        tap.head_started = Some(now);
+                    }
+                    if tap.held.is_empty() {
+                        // Usual case: everything but the start of an unfinished head goes on.
+                        let keep = new.len() - tap.shadow.pending_len().min(new.len());
+                        let withheld = new[keep..].to_vec();
+                        tap.held = withheld;
+                        buf.set_filled(before + keep);
+                        if keep > 0 {
+                            return Poll::Ready(Ok(()));
                         }
-                    }
-                    Err(m) => {
-                        tap.malformed = Some(m);
-                        drop(tap);
-                        this.bad.notify_one();
-                        // Hide the bad bytes from hyper: it must not answer them itself.
+                    } else {
+                        let new = new.to_vec();
+                        tap.held.extend_from_slice(&new);
                         buf.set_filled(before);
-                        return Poll::Pending;
                     }
+                }
+                Err(m) => {
+                    let new = new.to_vec();
+                    tap.held.extend_from_slice(&new);
+                    buf.set_filled(before);
+                    tap.malformed = Some(m);
+                    drop(tap);
+                    this.bad.notify_one();
+                    return Poll::Pending;
                 }
             }
         }
-        res
     }
 }
 
