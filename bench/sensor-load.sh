@@ -6,7 +6,9 @@
 #   bench/sensor-load.sh [SECONDS] [CONNECTIONS...]   (default 15 s; 16 64 256 connections)
 #
 # Needs: wrk (Debian package `wrk`), python3. Loopback only. Run from anywhere; builds release.
-# Env: IDLE=10000 (idle connections for the RSS figure), THREADS=2 (wrk threads).
+# Env: IDLE=10000 (idle connections for the RSS figure), THREADS=2 (wrk threads),
+# SMISHTRAP_BIN=path (benchmark that binary instead of building release, e.g. to compare two
+# builds in one run).
 set -euo pipefail
 DURATION="${1:-15}"
 shift || true
@@ -24,8 +26,12 @@ cleanup() {
 trap cleanup EXIT
 
 command -v wrk >/dev/null || { echo "wrk not found: apt-get install -y wrk" >&2; exit 1; }
-cargo build --release -q -p smishtrap --manifest-path "$ROOT/Cargo.toml"
-BIN="$ROOT/target/release/smishtrap"
+if [ -n "${SMISHTRAP_BIN:-}" ]; then
+    BIN="$SMISHTRAP_BIN"
+else
+    cargo build --release -q -p smishtrap --manifest-path "$ROOT/Cargo.toml"
+    BIN="$ROOT/target/release/smishtrap"
+fi
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 
 cat >"$TMP/sensor.toml" <<TOML
@@ -41,6 +47,15 @@ request_burst = 1000000
 idle_timeout_secs = 300
 header_timeout_secs = 60
 TOML
+# All load comes from one address: lift the per-source caps (older builds lack these keys).
+cp "$TMP/sensor.toml" "$TMP/base.toml"
+cat >>"$TMP/sensor.toml" <<TOML
+max_connections_per_ip = 1000000
+connections_per_ip_per_second = 1000000
+connection_burst_per_ip = 1000000
+TOML
+"$BIN" sensor --config "$TMP/sensor.toml" --data "$TMP/data" --check-config >/dev/null 2>&1 ||
+    cp "$TMP/base.toml" "$TMP/sensor.toml"
 
 SMISHTRAP_LOG=warn "$BIN" sensor --config "$TMP/sensor.toml" --data "$TMP/data" --sensor-name bench 2>"$TMP/sensor.err" &
 SENSOR_PID=$!

@@ -44,3 +44,23 @@ pub fn fuzz_cgi(data: &[u8]) {
 }
 
 pub use record::fuzz_record;
+
+/// Fuzz/proptest entry point for the shadow reader as a socket drives it: `data` cut into reads
+/// of a size taken from its first byte, the bytes held back always the end of the stream, and
+/// the lenient reader of refused heads on the whole.
+pub fn fuzz_shadow(data: &[u8]) {
+    let Some((&step, stream)) = data.split_first() else { return };
+    let mut s = shadow::Shadow::new(shadow::ShadowLimits { max_head_bytes: 512, max_headers: 8 });
+    let mut fed = 0u64;
+    for piece in stream.chunks(usize::from(step).max(1)) {
+        if s.feed(piece).is_err() {
+            break;
+        }
+        fed += piece.len() as u64;
+        let pending = s.pending_len() as u64;
+        assert!(pending <= fed && (pending == 0 || s.head_start() + pending == fed));
+        while s.pop_head().is_some() {}
+    }
+    let salvaged = shadow::salvage(stream, record::MAX_RECORDED_HEADERS);
+    assert!(salvaged.headers.len() <= record::MAX_RECORDED_HEADERS && salvaged.method.len() <= 32);
+}
