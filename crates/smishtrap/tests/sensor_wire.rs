@@ -123,6 +123,42 @@ fn heads_the_http_library_refuses_get_the_device_answer_and_a_complete_event() {
     assert!(tagged(&ev, "malformed:hyper").is_empty(), "the HTTP library answered nothing itself");
 }
 
+#[test]
+fn requests_before_a_refused_head_are_answered_first_in_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let s = Sensor::start(&data);
+    let mut conn = TcpStream::connect(s.addr()).unwrap();
+    conn.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    conn.write_all(
+        b"GET /login.html HTTP/1.1\r\nHost: x\r\n\r\nGET /nope HTTP/1.1\r\nHost: x\r\n\r\n\
+          GET /<svg/onload=alert(1)> HTTP/1.1\r\nHost: x\r\n\r\n",
+    )
+    .unwrap();
+    assert_eq!(read_responses(&mut conn, 3), [200, 404, 400]);
+    // A client that closes its sending side after a request still gets the answer.
+    let mut half = TcpStream::connect(s.addr()).unwrap();
+    half.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    half.write_all(b"GET /login.html HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    half.shutdown(std::net::Shutdown::Write).unwrap();
+    assert_eq!(read_responses(&mut half, 1), [200]);
+    s.stop();
+    let ev = events(&data);
+    let paths: Vec<(&str, u64)> = ev
+        .iter()
+        .map(|e| (e["http"]["path"].as_str().unwrap(), e["response_status"].as_u64().unwrap()))
+        .collect();
+    assert_eq!(
+        paths,
+        [
+            ("/login.html", 200),
+            ("/nope", 404),
+            ("/<svg/onload=alert(1)>", 400),
+            ("/login.html", 200)
+        ]
+    );
+}
+
 const PIPELINE_CONFIG: &str = r#"
 [[listener]]
 listen = "127.0.0.1:0"
@@ -224,11 +260,7 @@ fn fast_pipelining_is_never_cut_but_a_slowloris_is() {
     assert_eq!(ev.iter().filter(|e| e["http"]["path"] == "/login.html").count(), n);
     let cut = tagged(&ev, "limit:header-timeout");
     assert_eq!(cut.len(), 1, "only the slowloris was cut");
-    assert!(
-        cut[0]["http"]["body"].as_str().unwrap().starts_with("GET / HTTP"),
-        "{}",
-        cut[0]
-    );
+    assert!(cut[0]["http"]["body"].as_str().unwrap().starts_with("GET / HTTP"), "{}", cut[0]);
 }
 
 #[test]

@@ -229,6 +229,10 @@ impl Connection {
             .title_case_headers(true)
             .auto_date_header(false)
             .keep_alive(true)
+            // A client that closes its sending side still gets its answers, and hyper reads
+            // nothing while it answers (the next head waits in the socket, the shadow's timer
+            // with it).
+            .half_close(true)
             // The shadow reader enforces the real limits first; these only back it up.
             .max_headers(limits.max_headers.saturating_mul(2).max(100))
             .max_buf_size((limits.max_head_bytes.saturating_mul(2)).max(16 * 1024));
@@ -291,6 +295,12 @@ impl Connection {
                 res = &mut conn => {
                     if let Err(err) = res {
                         self.hyper_error(&err).await;
+                    }
+                    let deferred = tap.lock().unwrap_or_else(|e| e.into_inner()).deferred.take();
+                    if let Some(reason) = deferred {
+                        // hyper answered the requests before the refused head; now that one.
+                        let parts = conn.into_parts();
+                        self.malformed(parts.io.into_inner(), reason, tap).await;
                     }
                     return None;
                 }

@@ -27,6 +27,9 @@ pub(super) struct Tap {
     pub(super) held: Vec<u8>,
     /// Bytes read from the socket so far.
     pub(super) read_total: u64,
+    /// A refused head that pipelined valid requests precede: hyper gets those, then the end
+    /// of the stream, answers them and finishes; then the connection answers the refused one.
+    pub(super) deferred: Option<Malformed>,
 }
 
 impl Tap {
@@ -40,6 +43,18 @@ impl Tap {
             write_blocked: false,
             held: Vec::new(),
             read_total: 0,
+            deferred: None,
+        }
+    }
+
+    /// Held bytes hyper may have: with a deferred failure, those before the refused head.
+    fn ready_len(&self) -> usize {
+        if self.deferred.is_some() {
+            let held_start = self.read_total - self.held.len() as u64;
+            let before = self.shadow.head_start().saturating_sub(held_start);
+            usize::try_from(before).unwrap_or(usize::MAX).min(self.held.len())
+        } else {
+            self.held.len().saturating_sub(self.shadow.pending_len())
         }
     }
 
@@ -82,11 +97,15 @@ impl AsyncRead for TappedIo {
                 if tap.malformed.is_some() {
                     return Poll::Pending;
                 }
-                let ready = tap.held.len().saturating_sub(tap.shadow.pending_len());
+                let ready = tap.ready_len();
                 if ready > 0 {
                     let n = ready.min(buf.remaining());
                     buf.put_slice(&tap.held[..n]);
                     tap.held.drain(..n);
+                    return Poll::Ready(Ok(()));
+                }
+                if tap.deferred.is_some() {
+                    // The valid requests are all hyper's: it answers them and ends.
                     return Poll::Ready(Ok(()));
                 }
             }
@@ -139,10 +158,14 @@ impl AsyncRead for TappedIo {
                     let new = new.to_vec();
                     tap.held.extend_from_slice(&new);
                     buf.set_filled(before);
-                    tap.malformed = Some(m);
-                    drop(tap);
-                    this.bad.notify_one();
-                    return Poll::Pending;
+                    tap.deferred = Some(m);
+                    if tap.ready_len() == 0 {
+                        tap.deferred = None;
+                        tap.malformed = Some(m);
+                        drop(tap);
+                        this.bad.notify_one();
+                        return Poll::Pending;
+                    }
                 }
             }
         }
@@ -195,6 +218,11 @@ impl AsyncWrite for TappedIo {
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().inner).poll_shutdown(cx)
+        let this = self.get_mut();
+        if this.tap.lock().unwrap_or_else(|e| e.into_inner()).deferred.is_some() {
+            // The refused head still gets its answer on this socket.
+            return Pin::new(&mut this.inner).poll_flush(cx);
+        }
+        Pin::new(&mut this.inner).poll_shutdown(cx)
     }
 }
