@@ -5,10 +5,10 @@
 #
 #   bench/sensor-load.sh [SECONDS] [CONNECTIONS...]   (default 15 s; 16 64 256 connections)
 #
-# Needs: wrk (Debian package `wrk`), python3. Loopback only. Run from anywhere; builds release
-# unless BIN is set.
-# Env: IDLE=10000 (idle connections for the RSS figure), THREADS=2 (wrk threads), BIN=path of a
-# smishtrap binary to measure instead of building release (e.g. target/eval/smishtrap).
+# Needs: wrk (Debian package `wrk`), python3. Loopback only. Run from anywhere; builds release.
+# Env: IDLE=10000 (idle connections for the RSS figure), THREADS=2 (wrk threads),
+# SMISHTRAP_BIN=path (or BIN=path): benchmark that binary instead of building release, e.g.
+# target/eval/smishtrap, or two builds compared in one run.
 set -euo pipefail
 DURATION="${1:-15}"
 shift || true
@@ -26,7 +26,9 @@ cleanup() {
 trap cleanup EXIT
 
 command -v wrk >/dev/null || { echo "wrk not found: apt-get install -y wrk" >&2; exit 1; }
-if [ -z "${BIN:-}" ]; then
+if [ -n "${SMISHTRAP_BIN:-${BIN:-}}" ]; then
+    BIN="${SMISHTRAP_BIN:-$BIN}"
+else
     cargo build --release -q -p smishtrap --manifest-path "$ROOT/Cargo.toml"
     BIN="$ROOT/target/release/smishtrap"
 fi
@@ -45,6 +47,15 @@ request_burst = 1000000
 idle_timeout_secs = 300
 header_timeout_secs = 60
 TOML
+# All load comes from one address: lift the per-source caps (older builds lack these keys).
+cp "$TMP/sensor.toml" "$TMP/base.toml"
+cat >>"$TMP/sensor.toml" <<TOML
+max_connections_per_ip = 1000000
+connections_per_ip_per_second = 1000000
+connection_burst_per_ip = 1000000
+TOML
+"$BIN" sensor --config "$TMP/sensor.toml" --data "$TMP/data" --check-config >/dev/null 2>&1 ||
+    cp "$TMP/base.toml" "$TMP/sensor.toml"
 
 SMISHTRAP_LOG=warn "$BIN" sensor --config "$TMP/sensor.toml" --data "$TMP/data" --sensor-name bench 2>"$TMP/sensor.err" &
 SENSOR_PID=$!

@@ -2,7 +2,10 @@
 //! (login, SMS send in either dialect, mailbox query, status get, anything else).
 //!
 //! Pure and total: any byte string gives a value or a [`BodyError`], never a panic, and every
-//! extracted string and list is bounded.
+//! extracted string and list is bounded. Bodies that are not UTF-8 (Latin-1, Windows-1252,
+//! UTF-16 with or without a byte order mark) are decoded first; [`CgiRequest::charset`] says how.
+
+use std::borrow::Cow;
 
 use serde_json::{Map, Value};
 use smishtrap_event::{SmsBox, SmsDialect};
@@ -45,6 +48,106 @@ pub struct CgiRequest {
     pub core: Option<String>,
     pub function: Option<String>,
     pub values: Vec<Value>,
+    /// How the body was decoded when it was not plain UTF-8.
+    pub charset: Option<Charset>,
+}
+
+/// The character set of a body that was not plain UTF-8.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Charset {
+    /// UTF-8 behind a byte order mark.
+    Utf8Bom,
+    Utf16Le,
+    Utf16Be,
+    /// Not UTF-8, no byte in 0x80..=0x9F: ISO 8859-1 (Windows-1252 reads it the same).
+    Latin1,
+    /// Not UTF-8, with bytes in 0x80..=0x9F: Windows-1252 (its C1 range holds `€`, `’`, ...).
+    Windows1252,
+}
+
+impl Charset {
+    /// Fixed tag for events (never attacker data).
+    pub fn tag(self) -> &'static str {
+        match self {
+            Charset::Utf8Bom => "charset:utf-8-bom",
+            Charset::Utf16Le => "charset:utf-16le",
+            Charset::Utf16Be => "charset:utf-16be",
+            Charset::Latin1 => "charset:latin1",
+            Charset::Windows1252 => "charset:windows-1252",
+        }
+    }
+}
+
+/// Windows-1252 characters of the bytes 0x80..=0x9F (the five undefined ones map to the C1
+/// control of the same value, as browsers do).
+const WINDOWS_1252_C1: [char; 32] = [
+    '€', '\u{81}', '‚', 'ƒ', '„', '…', '†', '‡', 'ˆ', '‰', 'Š', '‹', 'Œ', '\u{8d}', 'Ž', '\u{8f}',
+    '\u{90}', '‘', '’', '“', '”', '•', '–', '—', '˜', '™', 'š', '›', 'œ', '\u{9d}', 'ž', 'Ÿ',
+];
+
+/// Reads a body as text: UTF-8 as it is; a byte order mark or the zero bytes of ASCII in UTF-16
+/// select UTF-16 (unpaired surrogates become U+FFFD); anything else that is not UTF-8 is read
+/// as Windows-1252, which every byte string is. Total: never fails, output at most 3x input.
+pub fn decode_text(bytes: &[u8]) -> (Cow<'_, str>, Option<Charset>) {
+    if let Some(rest) = bytes.strip_prefix(b"\xEF\xBB\xBF")
+        && let Ok(s) = std::str::from_utf8(rest)
+    {
+        return (Cow::Borrowed(s), Some(Charset::Utf8Bom));
+    }
+    let utf16 = if let Some(rest) = bytes.strip_prefix(b"\xFF\xFE") {
+        Some((rest, Charset::Utf16Le))
+    } else if let Some(rest) = bytes.strip_prefix(b"\xFE\xFF") {
+        Some((rest, Charset::Utf16Be))
+    } else {
+        utf16_without_bom(bytes).map(|cs| (bytes, cs))
+    };
+    if let Some((rest, charset)) = utf16 {
+        let units = rest.chunks_exact(2).map(|p| match charset {
+            Charset::Utf16Be => u16::from_be_bytes([p[0], p[1]]),
+            _ => u16::from_le_bytes([p[0], p[1]]),
+        });
+        let text: String =
+            char::decode_utf16(units).map(|c| c.unwrap_or(char::REPLACEMENT_CHARACTER)).collect();
+        return (Cow::Owned(text), Some(charset));
+    }
+    if let Ok(s) = std::str::from_utf8(bytes) {
+        return (Cow::Borrowed(s), None);
+    }
+    let c1 = bytes.iter().any(|b| (0x80..=0x9f).contains(b));
+    let text = bytes
+        .iter()
+        .map(|&b| match b {
+            0x80..=0x9f => WINDOWS_1252_C1[usize::from(b - 0x80)],
+            _ => char::from(b),
+        })
+        .collect();
+    (Cow::Owned(text), Some(if c1 { Charset::Windows1252 } else { Charset::Latin1 }))
+}
+
+/// UTF-16 without a byte order mark: most code units are ASCII, so one byte of most pairs is
+/// zero (the high byte: second in little endian, first in big endian). UTF-8 text has no zero
+/// bytes at all, so it never looks like this.
+fn utf16_without_bom(bytes: &[u8]) -> Option<Charset> {
+    if bytes.len() < 2 || !bytes.contains(&0) {
+        return None;
+    }
+    let pairs = bytes.len() / 2;
+    let (mut le, mut be) = (0usize, 0usize);
+    for p in bytes.chunks_exact(2) {
+        match (p[0], p[1]) {
+            (0, 0) => {}
+            (_, 0) => le += 1,
+            (0, _) => be += 1,
+            _ => {}
+        }
+    }
+    if le * 2 > pairs {
+        Some(Charset::Utf16Le)
+    } else if be * 2 > pairs {
+        Some(Charset::Utf16Be)
+    } else {
+        None
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -70,31 +173,36 @@ pub enum Call {
 /// Reads the envelope from a body sent as JSON, as a form-encoded JSON string, or (for GET
 /// requests without a body) from the query string.
 pub fn parse_body(body: &[u8], query: Option<&str>) -> Result<CgiRequest, BodyError> {
-    let trimmed = body.trim_ascii();
+    // Decoded before trimming: trimming bytes could split a UTF-16 code unit.
+    let (text, charset) = decode_text(body);
+    let trimmed = text.trim_matches(|c: char| c.is_ascii_whitespace());
     if trimmed.is_empty() {
         return match query {
             Some(q) if !q.is_empty() => parse_body(q.as_bytes(), None),
             _ => Err(BodyError::Empty),
         };
     }
-    let value = match serde_json::from_slice::<Value>(trimmed) {
-        Ok(v) => v,
+    let (value, inner) = match serde_json::from_str::<Value>(trimmed) {
+        Ok(v) => (v, None),
         Err(_) => form_json(trimmed).ok_or(BodyError::NotJson)?,
     };
-    envelope(value)
+    let mut request = envelope(value)?;
+    request.charset = charset.or(inner);
+    Ok(request)
 }
 
-/// `data=%7B...%7D` or a percent-encoded JSON body.
-fn form_json(body: &[u8]) -> Option<Value> {
-    let text = std::str::from_utf8(body).ok()?;
+/// `data=%7B...%7D` or a percent-encoded JSON body (its escapes may spell any charset).
+fn form_json(text: &str) -> Option<(Value, Option<Charset>)> {
     let candidates = std::iter::once(text)
         .chain(text.split('&').filter_map(|p| p.split_once('=').map(|(_, v)| v)));
     for candidate in candidates {
         let decoded = percent_decode(candidate);
-        if let Ok(v) = serde_json::from_slice::<Value>(decoded.trim_ascii())
+        let (json, charset) = decode_text(&decoded);
+        if let Ok(v) =
+            serde_json::from_str::<Value>(json.trim_matches(|c: char| c.is_ascii_whitespace()))
             && v.is_object()
         {
-            return Some(v);
+            return Some((v, charset));
         }
     }
     None
@@ -140,7 +248,13 @@ fn envelope(value: Value) -> Result<CgiRequest, BodyError> {
         Some(obj @ Value::Object(_)) => vec![obj],
         _ => Vec::new(),
     };
-    Ok(CgiRequest { id, core: name(map.get("core")), function: name(map.get("function")), values })
+    Ok(CgiRequest {
+        id,
+        core: name(map.get("core")),
+        function: name(map.get("function")),
+        values,
+        charset: None,
+    })
 }
 
 fn name(value: Option<&Value>) -> Option<String> {
@@ -296,9 +410,98 @@ fn push_recipient(raw: &str, out: &mut Vec<String>) {
 mod tests {
     use super::*;
 
+    #[track_caller]
     fn check(body: &str, expect: Result<Call, BodyError>) {
         let got = parse_body(body.as_bytes(), None).map(|r| r.classify());
         assert_eq!(got, expect, "body {body}");
+    }
+
+    /// A body in another charset: the call and the charset it was read in.
+    #[track_caller]
+    fn check_bytes(body: &[u8], expect: Result<Call, BodyError>, charset: Option<Charset>) {
+        let parsed = parse_body(body, None);
+        assert_eq!(
+            parsed.as_ref().map(CgiRequest::classify).map_err(|e| *e),
+            expect,
+            "body {body:?}"
+        );
+        assert_eq!(parsed.ok().and_then(|r| r.charset), charset, "body {body:?}");
+    }
+
+    fn cp1252(text: &str) -> Vec<u8> {
+        text.chars()
+            .map(|c| match WINDOWS_1252_C1.iter().position(|w| *w == c) {
+                Some(i) => 0x80 + u8::try_from(i).unwrap(),
+                None => u8::try_from(u32::from(c)).unwrap(),
+            })
+            .collect()
+    }
+
+    fn utf16(text: &str, big_endian: bool, bom: bool) -> Vec<u8> {
+        let mut out = Vec::new();
+        if bom {
+            out.extend_from_slice(if big_endian { b"\xFE\xFF" } else { b"\xFF\xFE" });
+        }
+        for unit in text.encode_utf16() {
+            out.extend_from_slice(&if big_endian {
+                unit.to_be_bytes()
+            } else {
+                unit.to_le_bytes()
+            });
+        }
+        out
+    }
+
+    #[test]
+    fn bodies_in_other_charsets_are_decoded() {
+        use Charset::*;
+        use SmsDialect::ApiSms;
+        let send_of = |text: &str| {
+            format!(
+                r#"{{"function":"send_sms","values":[{{"base":"api_sms","phone":"+33600000001","content":"{text}"}}]}}"#
+            )
+        };
+        let fr = "Votre colis est bloqué à la douane: hxxps://colis-fr[.]example";
+        let expect = || send(ApiSms, &["+33600000001"], Some(fr));
+        // Latin-1: é and à are single bytes, never valid UTF-8.
+        let latin1 = cp1252(&send_of(fr));
+        check_bytes(&latin1, expect(), Some(Latin1));
+        // Windows-1252: the euro sign and the curly quote live in 0x80..=0x9F.
+        let won = "Vous avez gagn\u{e9} 100 \u{20ac}, c\u{2019}est le moment";
+        check_bytes(
+            &cp1252(&send_of(won)),
+            send(ApiSms, &["+33600000001"], Some(won)),
+            Some(Windows1252),
+        );
+        // UTF-16 both ways, with and without a byte order mark, beyond Latin-1 too.
+        let ru = "Ваша посылка задержана";
+        for (be, bom, cs) in [
+            (false, true, Utf16Le),
+            (true, true, Utf16Be),
+            (false, false, Utf16Le),
+            (true, false, Utf16Be),
+        ] {
+            check_bytes(
+                &utf16(&send_of(ru), be, bom),
+                send(ApiSms, &["+33600000001"], Some(ru)),
+                Some(cs),
+            );
+        }
+        // An odd trailing byte is dropped, not a failure.
+        let mut odd = utf16(&send_of("x"), false, true);
+        odd.push(b'\n');
+        check_bytes(&odd, send(ApiSms, &["+33600000001"], Some("x")), Some(Utf16Le));
+        // UTF-8 behind a byte order mark; plain UTF-8 has no charset.
+        let bom = [b"\xEF\xBB\xBF".as_slice(), send_of(fr).as_bytes()].concat();
+        check_bytes(&bom, expect(), Some(Utf8Bom));
+        check_bytes(send_of(fr).as_bytes(), expect(), None);
+        // Form-encoded JSON whose escapes spell Latin-1.
+        let form: String = latin1.iter().map(|b| format!("%{b:02X}")).collect();
+        check_bytes(format!("data={form}").as_bytes(), expect(), Some(Latin1));
+        // Not JSON in any charset stays invalid.
+        check_bytes(b"\xff\xfe\x00", Err(BodyError::Empty), None);
+        check_bytes(b"\xff\xfe{\x00x", Err(BodyError::NotJson), None);
+        check_bytes(b"caf\xe9", Err(BodyError::NotJson), None);
     }
 
     fn send(dialect: SmsDialect, to: &[&str], text: Option<&str>) -> Result<Call, BodyError> {
@@ -420,6 +623,26 @@ mod tests {
         #[test]
         fn never_panics_on_json_like(body in r#"[{}\[\]":,a-z0-9 %+=&_]{0,200}"#) {
             let _ = parse_body(body.as_bytes(), None).map(|r| r.classify());
+        }
+
+        /// Decoding is total and bounded: at most three bytes of text per byte of input.
+        #[test]
+        fn decoding_is_total_and_bounded(body in proptest::collection::vec(proptest::num::u8::ANY, 0..512)) {
+            let (text, _) = decode_text(&body);
+            proptest::prop_assert!(text.len() <= body.len() * 3);
+        }
+
+        /// Any text sent as Latin-1 or UTF-16 reads back as that text.
+        #[test]
+        fn latin1_and_utf16_round_trip(text in "[ -~][ -~\u{a0}-\u{ff}]{3,59}", cyr in "[а-я]{0,3}") {
+            let latin1 = cp1252(&text);
+            proptest::prop_assume!(std::str::from_utf8(&latin1).is_err());
+            proptest::prop_assert_eq!(decode_text(&latin1), (Cow::Borrowed(text.as_str()), Some(Charset::Latin1)));
+            let wide = format!("{{{text}{cyr}");
+            for (be, cs) in [(false, Charset::Utf16Le), (true, Charset::Utf16Be)] {
+                let bytes = utf16(&wide, be, false);
+                proptest::prop_assert_eq!(decode_text(&bytes), (Cow::Borrowed(wide.as_str()), Some(cs)));
+            }
         }
     }
 }

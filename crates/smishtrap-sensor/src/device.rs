@@ -406,6 +406,14 @@ impl Device {
                 return reply;
             }
         };
+        let mut reply = self.cgi_call(req, &parsed);
+        if let Some(charset) = parsed.charset {
+            reply.tags.push(charset.tag().to_owned());
+        }
+        reply
+    }
+
+    fn cgi_call(&self, req: &RequestView<'_>, parsed: &cgi::CgiRequest) -> Reply {
         let call = parsed.classify();
         let id = &parsed.id;
         if self.persona.require_auth

@@ -29,7 +29,9 @@ pub mod shadow;
 pub use device::{Device, StateLimits};
 pub use identity::{Identity, Seed};
 pub use persona::{Persona, PersonaError, PersonaName, PersonaSet};
-pub use server::{Counters, Limits, Listener, bind, serve};
+pub use server::{
+    Budget, Counters, Limits, Listener, bind, descriptor_limit, raise_descriptor_limit, serve,
+};
 
 /// Fuzz/proptest entry point for the `/cgi` body parser: parses and classifies `data` as a body
 /// and, split at the first NUL, as body plus query string.
@@ -42,3 +44,23 @@ pub fn fuzz_cgi(data: &[u8]) {
 }
 
 pub use record::fuzz_record;
+
+/// Fuzz/proptest entry point for the shadow reader as a socket drives it: `data` cut into reads
+/// of a size taken from its first byte, the bytes held back always the end of the stream, and
+/// the lenient reader of refused heads on the whole.
+pub fn fuzz_shadow(data: &[u8]) {
+    let Some((&step, stream)) = data.split_first() else { return };
+    let mut s = shadow::Shadow::new(shadow::ShadowLimits { max_head_bytes: 512, max_headers: 8 });
+    let mut fed = 0u64;
+    for piece in stream.chunks(usize::from(step).max(1)) {
+        if s.feed(piece).is_err() {
+            break;
+        }
+        fed += piece.len() as u64;
+        let pending = s.pending_len() as u64;
+        assert!(pending <= fed && (pending == 0 || s.head_start() + pending == fed));
+        while s.pop_head().is_some() {}
+    }
+    let salvaged = shadow::salvage(stream, record::MAX_RECORDED_HEADERS);
+    assert!(salvaged.headers.len() <= record::MAX_RECORDED_HEADERS && salvaged.method.len() <= 32);
+}

@@ -37,6 +37,16 @@ pub enum Malformed {
     TooManyHeaders,
     #[error("bad body framing")]
     BadFraming,
+    /// A request line without a version (HTTP/0.9): its client never sends a blank line.
+    #[error("http/0.9 request")]
+    Http09,
+    /// A head httparse reads but whose target the strict URI parser refuses (`<`, `>`, a
+    /// backtick, bytes above 0x7F): the head is complete, see [`Shadow::take_refused_head`].
+    #[error("bad request target")]
+    BadTarget,
+    /// The client closed its side in the middle of a head.
+    #[error("incomplete request head")]
+    Incomplete,
 }
 
 impl Malformed {
@@ -48,6 +58,9 @@ impl Malformed {
             Malformed::HeadTooLarge => "limit:head-size",
             Malformed::TooManyHeaders => "limit:header-count",
             Malformed::BadFraming => "malformed:framing",
+            Malformed::Http09 => "malformed:http09",
+            Malformed::BadTarget => "malformed:target",
+            Malformed::Incomplete => "malformed:incomplete",
         }
     }
 }
@@ -105,6 +118,16 @@ pub struct Shadow {
     state: State,
     head: Vec<u8>,
     heads: VecDeque<RawHead>,
+    /// Bytes of the stream consumed so far.
+    fed: u64,
+    /// Stream offset of the first byte of the current (or failed) head.
+    head_start: u64,
+    /// Heads completed so far (a new head starting in the same read restarts the head timer).
+    heads_done: u64,
+    /// The first line of the current head was checked.
+    line_checked: bool,
+    /// A complete head refused for its target ([`Malformed::BadTarget`]).
+    refused: Option<RawHead>,
 }
 
 const MAX_CHUNK_LINE: usize = 1024;
@@ -115,7 +138,38 @@ fn is_tchar(b: u8) -> bool {
 
 impl Shadow {
     pub fn new(limits: ShadowLimits) -> Shadow {
-        Shadow { limits, state: State::Head, head: Vec::new(), heads: VecDeque::new() }
+        Shadow {
+            limits,
+            state: State::Head,
+            head: Vec::new(),
+            heads: VecDeque::new(),
+            fed: 0,
+            head_start: 0,
+            heads_done: 0,
+            line_checked: false,
+            refused: None,
+        }
+    }
+
+    /// Bytes at the end of the stream held back from the HTTP server: the head in progress,
+    /// which it sees only once the head is complete and valid.
+    pub fn pending_len(&self) -> usize {
+        if self.state == State::Head { self.head.len() } else { 0 }
+    }
+
+    /// Stream offset of the first byte of the current head (or of the one that failed).
+    pub fn head_start(&self) -> u64 {
+        self.head_start
+    }
+
+    /// Heads completed so far.
+    pub fn heads_done(&self) -> u64 {
+        self.heads_done
+    }
+
+    /// The complete head refused for its target, once.
+    pub fn take_refused_head(&mut self) -> Option<RawHead> {
+        self.refused.take()
     }
 
     /// True while a request head has started but not ended (slow clients are timed on this).
@@ -140,10 +194,12 @@ impl Shadow {
 
     /// Feeds bytes read from the socket, in order.
     pub fn feed(&mut self, mut data: &[u8]) -> Result<(), Malformed> {
+        let (base, total) = (self.fed, data.len());
         while !data.is_empty() {
+            let at = base + (total - data.len()) as u64;
             match self.state {
                 State::Failed(m) => return Err(m),
-                State::Head => data = self.feed_head(data)?,
+                State::Head => data = self.feed_head(data, at)?,
                 State::Body(left) => {
                     let n = usize::try_from(left).unwrap_or(usize::MAX).min(data.len());
                     data = &data[n..];
@@ -153,6 +209,7 @@ impl Shadow {
                 State::Chunked(c) => data = self.feed_chunked(c, data)?,
             }
         }
+        self.fed = base + total as u64;
         Ok(())
     }
 
@@ -162,7 +219,7 @@ impl Shadow {
         m
     }
 
-    fn feed_head<'d>(&mut self, data: &'d [u8]) -> Result<&'d [u8], Malformed> {
+    fn feed_head<'d>(&mut self, data: &'d [u8], at: u64) -> Result<&'d [u8], Malformed> {
         let mut data = data;
         if self.head.is_empty() {
             // Blank lines between requests are allowed (RFC 9112 section 2.2).
@@ -171,6 +228,8 @@ impl Shadow {
             if data.is_empty() {
                 return Ok(data);
             }
+            self.head_start = at + skip as u64;
+            self.line_checked = false;
         }
         let old = self.head.len();
         let room = self.limits.max_head_bytes.saturating_sub(old);
@@ -188,6 +247,23 @@ impl Shadow {
         {
             return Err(self.fail(Malformed::NotHttp));
         }
+        if !self.line_checked
+            && let Some(line_end) = self.head.iter().position(|b| *b == b'\n')
+        {
+            // Decided on the request line alone: the client may be waiting for an answer.
+            self.line_checked = true;
+            let line = self.head[..line_end].strip_suffix(b"\r").unwrap_or(&self.head[..line_end]);
+            let mut parts = line.splitn(3, |b| *b == b' ');
+            let version = parts.nth(2);
+            match version {
+                None => return Err(self.fail(Malformed::Http09)),
+                Some(v) if v.starts_with(b"HTTP/") && v != b"HTTP/1.1" && v != b"HTTP/1.0" => {
+                    return Err(self.fail(Malformed::NotHttp));
+                }
+                // Anything else is httparse's to judge once the head is complete.
+                Some(_) => {}
+            }
+        }
         let search_from = old.saturating_sub(3);
         let end = find_head_end(&self.head[search_from..]).map(|e| e + search_from);
         let Some(end) = end else {
@@ -201,9 +277,14 @@ impl Shadow {
         }
         let consumed_from_data = end - old;
         let parsed = self.parse_head(end)?;
+        if hyper::Uri::try_from(parsed.target.as_slice()).is_err() {
+            self.refused = Some(parsed);
+            return Err(self.fail(Malformed::BadTarget));
+        }
         self.head.clear();
         let framing = self.framing(&parsed)?;
         self.heads.push_back(parsed);
+        self.heads_done += 1;
         self.state = framing;
         Ok(&data[consumed_from_data..])
     }
@@ -239,6 +320,10 @@ impl Shadow {
         let mut length: Option<u64> = None;
         for (name, value) in &head.headers {
             if name.eq_ignore_ascii_case(b"transfer-encoding") {
+                // HTTP/1.0 has no chunked framing (the HTTP server refuses it too).
+                if head.version == 0 {
+                    return Err(self.fail(Malformed::BadFraming));
+                }
                 let v = String::from_utf8_lossy(value).to_ascii_lowercase();
                 if v.split(',').map(str::trim).next_back() == Some("chunked") {
                     chunked = true;
@@ -362,6 +447,49 @@ fn find_head_end(buf: &[u8]) -> Option<usize> {
     None
 }
 
+/// What could be read of a head that was refused: the request line's parts and the header
+/// lines that look like headers, each as sent. Lenient, total and bounded (at most
+/// `max_headers` headers); parts that are missing stay empty.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Salvaged {
+    pub method: Vec<u8>,
+    pub target: Vec<u8>,
+    pub version: String,
+    pub headers: Vec<(Vec<u8>, Vec<u8>)>,
+}
+
+pub fn salvage(raw: &[u8], max_headers: usize) -> Salvaged {
+    let mut out = Salvaged::default();
+    let head = match find_head_end(raw) {
+        Some(end) => &raw[..end],
+        None => raw,
+    };
+    let mut lines = head.split(|b| *b == b'\n').map(|l| l.strip_suffix(b"\r").unwrap_or(l));
+    let Some(first) = lines.next() else { return out };
+    let mut parts = first.splitn(3, |b| *b == b' ');
+    let method = parts.next().unwrap_or_default();
+    if method.is_empty() || method.len() > 32 || !method.iter().all(|b| is_tchar(*b)) {
+        return out;
+    }
+    out.method = method.to_vec();
+    out.target = parts.next().unwrap_or_default().to_vec();
+    if let Some(v) = parts.next().filter(|v| v.starts_with(b"HTTP/") && v.len() <= 16) {
+        out.version = String::from_utf8_lossy(v).into_owned();
+    }
+    for line in lines.take_while(|l| !l.is_empty()) {
+        if out.headers.len() >= max_headers {
+            break;
+        }
+        let Some(colon) = line.iter().position(|b| *b == b':') else { continue };
+        let name = &line[..colon];
+        if name.is_empty() || !name.iter().all(|b| is_tchar(*b)) {
+            continue;
+        }
+        out.headers.push((name.to_vec(), line[colon + 1..].trim_ascii().to_vec()));
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -422,7 +550,18 @@ mod tests {
         check("\x16\x03\x01\x02\x00", &[], Some(Malformed::NotHttp));
         check("SSH-2.0-OpenSSH_9.0\r\n", &[], Some(Malformed::NotHttp));
         check("GET / SPDY/3\r\n\r\n", &[], Some(Malformed::NotHttp));
-        check("GET /\r\n\r\n", &[], Some(Malformed::BadSyntax));
+        check("GET /\r\n\r\n", &[], Some(Malformed::Http09));
+        check("GET /index.html\r\n", &[], Some(Malformed::Http09));
+        check("GET / HTTP/2.0\r\n", &[], Some(Malformed::NotHttp));
+        check("GET  / HTTP/1.1\r\n\r\n", &[], Some(Malformed::BadSyntax));
+        for target in ["/<script>", "/a>b", "/`id`", "/?q=<x>"] {
+            check(&format!("GET {target} HTTP/1.1\r\n\r\n"), &[], Some(Malformed::BadTarget));
+        }
+        check(
+            "POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n",
+            &[],
+            Some(Malformed::BadFraming),
+        );
         check(
             &format!("GET /{} HTTP/1.1\r\n\r\n", "a".repeat(300)),
             &[],
@@ -447,6 +586,76 @@ mod tests {
     }
 
     #[test]
+    fn refused_heads_keep_what_was_sent() {
+        let mut s = Shadow::new(ShadowLimits::default());
+        let sent = b"GET /ok HTTP/1.1\r\n\r\nPOST /a<b>?q=`x` HTTP/1.1\r\nX-Case: 1\r\nContent-Length: 2\r\n\r\nhi";
+        assert_eq!(s.feed(sent), Err(Malformed::BadTarget));
+        assert_eq!(s.pop_head().map(|h| h.target), Some(b"/ok".to_vec()));
+        let refused = s.take_refused_head().unwrap();
+        assert_eq!(
+            (refused.method.as_slice(), refused.target.as_slice()),
+            (&b"POST"[..], &b"/a<b>?q=`x`"[..])
+        );
+        assert_eq!(refused.headers[0], (b"X-Case".to_vec(), b"1".to_vec()));
+        assert_eq!(s.head_start(), 20);
+        assert_eq!(&sent[20 + refused.head_len..], b"hi");
+    }
+
+    #[test]
+    fn pipelined_heads_hold_back_only_the_unfinished_one() {
+        let mut s = Shadow::new(ShadowLimits::default());
+        s.feed(b"GET /a HTTP/1.1\r\n\r\nGET /b HT").unwrap();
+        assert_eq!((s.heads_done(), s.pending_len(), s.head_start()), (1, 9, 19));
+        s.feed(b"TP/1.1\r\n\r\n\r\nPOST /c HTTP/1.1\r\nContent-Length: 3\r\n\r\nabc").unwrap();
+        assert_eq!((s.heads_done(), s.pending_len()), (3, 0));
+        assert!(!s.head_pending());
+    }
+
+    #[track_caller]
+    fn check_salvage(
+        raw: &str,
+        method: &str,
+        target: &str,
+        version: &str,
+        headers: &[(&str, &str)],
+    ) {
+        let got = salvage(raw.as_bytes(), 4);
+        let expect = Salvaged {
+            method: method.into(),
+            target: target.into(),
+            version: version.into(),
+            headers: headers
+                .iter()
+                .map(|(n, v)| (n.as_bytes().to_vec(), v.as_bytes().to_vec()))
+                .collect(),
+        };
+        assert_eq!(got, expect, "{raw:?}");
+    }
+
+    #[test]
+    fn salvage_reads_what_it_can() {
+        check_salvage(
+            "GET /x HTTP/1.1\r\nA: 1\r\nbad line\r\nB:2\r\n\r\nbody: no",
+            "GET",
+            "/x",
+            "HTTP/1.1",
+            &[("A", "1"), ("B", "2")],
+        );
+        check_salvage("GET /index.html\r\n", "GET", "/index.html", "", &[]);
+        check_salvage("\x16\x03\x01\x00", "", "", "", &[]);
+        check_salvage("", "", "", "", &[]);
+        let many: String = (0..10).map(|i| format!("H{i}: v\r\n")).collect();
+        let raw = format!("GET / HTTP/1.0\r\n{many}");
+        check_salvage(
+            &raw,
+            "GET",
+            "/",
+            "HTTP/1.0",
+            &[("H0", "v"), ("H1", "v"), ("H2", "v"), ("H3", "v")],
+        );
+    }
+
+    #[test]
     fn reports_pending_heads() {
         let mut s = Shadow::new(ShadowLimits::default());
         s.feed(b"GET / HT").unwrap();
@@ -460,6 +669,28 @@ mod tests {
         #[test]
         fn never_panics(data in proptest::collection::vec(proptest::num::u8::ANY, 0..1024), step in 1usize..64) {
             let _ = run(&data, step);
+            crate::fuzz_shadow(&data);
+        }
+
+        /// However the stream is cut into reads, the bytes held back are exactly the
+        /// unfinished head at its end, starting at `head_start`.
+        #[test]
+        fn held_back_bytes_are_the_tail_of_the_stream(
+            heads in proptest::collection::vec("(GET|POST) /[a-z]{0,8} HTTP/1\\.1\r\n([A-Za-z]{1,6}: [a-z]{0,6}\r\n){0,3}\r\n", 1..6),
+            cut in 1usize..200,
+            step in 1usize..40,
+        ) {
+            let stream = heads.concat().into_bytes();
+            let cut = cut.min(stream.len());
+            let mut s = Shadow::new(ShadowLimits::default());
+            for piece in stream[..cut].chunks(step) {
+                s.feed(piece).unwrap();
+            }
+            let pending = s.pending_len();
+            if pending > 0 {
+                proptest::prop_assert_eq!(s.head_start() + pending as u64, cut as u64);
+            }
+            proptest::prop_assert_eq!(s.head_pending(), pending > 0);
         }
     }
 }

@@ -38,8 +38,27 @@ impl ConsoleProcess {
         ConsoleProcess::spawn(data, &all)
     }
 
+    /// Like [`Self::run`], with the binary started through `prefix` (e.g. `prlimit --nofile=N:N`).
+    pub fn run_under(prefix: &[&str], data: &Path, args: &[&str]) -> ConsoleProcess {
+        let mut all = prefix.to_vec();
+        all.extend_from_slice(&[
+            BIN,
+            "run",
+            "--sensor-listen",
+            "127.0.0.1:0",
+            "--console-listen",
+            "127.0.0.1:0",
+        ]);
+        all.extend_from_slice(args);
+        ConsoleProcess::spawn_program(all[0], data, &all[1..])
+    }
+
     fn spawn(data: &Path, args: &[&str]) -> ConsoleProcess {
-        let mut child = Command::new(BIN)
+        ConsoleProcess::spawn_program(BIN, data, args)
+    }
+
+    fn spawn_program(program: &str, data: &Path, args: &[&str]) -> ConsoleProcess {
+        let mut child = Command::new(program)
             .args(args)
             .arg("--data")
             .arg(data)

@@ -25,7 +25,24 @@ pub struct Sensor {
 impl Sensor {
     /// Starts `smishtrap sensor` with `args` and waits for `expect_listeners` "listening on" lines.
     pub fn start_with(data: &Path, args: &[&str], expect_listeners: usize) -> Sensor {
-        let mut child = Command::new(BIN)
+        Sensor::start_under(&[], data, args, expect_listeners)
+    }
+
+    /// Like [`Self::start_with`], with the binary started through `prefix` (e.g. `prlimit`).
+    pub fn start_under(
+        prefix: &[&str],
+        data: &Path,
+        args: &[&str],
+        expect_listeners: usize,
+    ) -> Sensor {
+        let program = prefix.first().copied().unwrap_or(BIN);
+        let rest = if prefix.is_empty() { &[][..] } else { &prefix[1..] };
+        let mut command = Command::new(program);
+        command.args(rest);
+        if !prefix.is_empty() {
+            command.arg(BIN);
+        }
+        let mut child = command
             .arg("sensor")
             .arg("--data")
             .arg(data)

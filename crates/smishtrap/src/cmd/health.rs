@@ -248,7 +248,7 @@ impl WatchState {
             events_recorded: stats.recorded,
             events_not_recorded: stats.not_recorded
                 + stats.secondary_dropped
-                + self.counters.refused_connections.load(Ordering::Relaxed),
+                + self.counters.refused_unrecorded.load(Ordering::Relaxed),
             stopped: stopping,
             health: self.health.clone(),
         };

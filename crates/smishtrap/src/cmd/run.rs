@@ -72,6 +72,10 @@ pub(crate) struct AnalysisConfig {
     brands: Vec<PathBuf>,
 }
 
+/// Descriptors `run` keeps from its sensor for the console (its listener and connections) and
+/// the store connections of the console and the analysis.
+const CONSOLE_RESERVED_DESCRIPTORS: usize = 256;
+
 pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     let mut config = match &args.config {
         Some(path) => load_config(path)?,
@@ -136,6 +140,11 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     web.session_ttl = std::time::Duration::from_secs(session_hours * 3600);
     let console = Console::start(web).context("cannot start the console")?;
 
+    super::sensor::raise_descriptor_limit();
+    // The sensor leaves these descriptors to the console and the analysis.
+    let mut limits = setup.limits();
+    limits.reserved_descriptors =
+        limits.reserved_descriptors.saturating_add(CONSOLE_RESERVED_DESCRIPTORS);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -165,7 +174,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         let sensor = smishtrap_sensor::serve(
             listeners,
             &setup.name,
-            setup.limits(),
+            limits,
             recording.publisher(),
             recording.counters.clone(),
             wait(stopping.clone()),

@@ -222,6 +222,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         }
         return Ok(ExitCode::SUCCESS);
     }
+    raise_descriptor_limit();
     let recording = Recording::start(&setup)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -246,6 +247,14 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     let code = recording.finish();
     served?;
     Ok(code)
+}
+
+/// Raises the soft descriptor limit to the hard one (connection caps follow the limit).
+pub(crate) fn raise_descriptor_limit() {
+    match smishtrap_sensor::raise_descriptor_limit() {
+        Ok(limit) => tracing::info!(limit, "descriptor limit"),
+        Err(err) => tracing::warn!(error = %err, "cannot raise the descriptor limit"),
+    }
 }
 
 /// A sensor's settings once flags and the config file are merged and checked.
@@ -407,6 +416,8 @@ impl Recording {
             requests = counters.requests.load(Ordering::Relaxed),
             malformed = counters.malformed.load(Ordering::Relaxed),
             refused_connections = counters.refused_connections.load(Ordering::Relaxed),
+            refused_unrecorded = counters.refused_unrecorded.load(Ordering::Relaxed),
+            accept_errors = counters.accept_errors.load(Ordering::Relaxed),
             recorded = stats.recorded,
             not_recorded = stats.not_recorded,
             secondary_failures = stats.secondary_failures,

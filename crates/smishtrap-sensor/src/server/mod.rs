@@ -4,109 +4,37 @@
 
 use std::convert::Infallible;
 use std::future::Future;
-use std::io;
-use std::net::SocketAddr;
-use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use chrono::Utc;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
-use hyper::header::{HeaderName, HeaderValue};
+use hyper::header::HeaderValue;
 use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
 use smishtrap_bus::{Outcome as BusOutcome, Publisher};
 use smishtrap_event::EventKind;
-use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Notify, Semaphore, mpsc, watch};
 
-use crate::device::{Device, ErrorPage, Reply, RequestView};
+use crate::device::{Device, ErrorPage, RequestView};
 use crate::record::{self, ConnInfo, RawRequest};
-use crate::shadow::{Malformed, RawHead, Shadow, ShadowLimits};
+use crate::shadow::{Malformed, RawHead, Shadow, ShadowLimits, salvage};
 
-/// Resource limits of a sensor (all listeners share the connection cap).
-#[derive(Debug, Clone, Copy, PartialEq, serde::Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct Limits {
-    pub max_connections: usize,
-    pub max_head_bytes: usize,
-    pub max_headers: usize,
-    /// Largest request body accepted; larger ones get 413.
-    pub max_body_bytes: usize,
-    /// Sustained requests per second allowed on one connection.
-    pub requests_per_second: f64,
-    /// Requests a connection may send at once before the rate applies.
-    pub request_burst: f64,
-    /// Time allowed to send a whole request head once it started.
-    pub header_timeout_secs: f64,
-    /// Time a connection may stay silent between requests.
-    pub idle_timeout_secs: f64,
-    /// Time allowed to send a request body.
-    pub body_timeout_secs: f64,
-    /// Time in-flight requests get to finish at shutdown.
-    pub shutdown_grace_secs: f64,
-}
+mod accept;
+mod limits;
+mod response;
+mod tap;
 
-impl Default for Limits {
-    fn default() -> Self {
-        Limits {
-            max_connections: 16_384,
-            max_head_bytes: 8 * 1024,
-            max_headers: 64,
-            max_body_bytes: 1024 * 1024,
-            // Generous: campaigns push sends fast, and a refused send is intelligence the
-            // attacker then sends elsewhere; this only stops floods.
-            requests_per_second: 500.0,
-            request_burst: 1000.0,
-            header_timeout_secs: 10.0,
-            idle_timeout_secs: 60.0,
-            body_timeout_secs: 20.0,
-            shutdown_grace_secs: 10.0,
-        }
-    }
-}
-
-impl Limits {
-    /// Checks the values; the error is (key, reason).
-    pub fn validate(&self) -> Result<(), (&'static str, &'static str)> {
-        let positive = [
-            ("requests_per_second", self.requests_per_second),
-            ("request_burst", self.request_burst),
-            ("header_timeout_secs", self.header_timeout_secs),
-            ("idle_timeout_secs", self.idle_timeout_secs),
-            ("body_timeout_secs", self.body_timeout_secs),
-        ];
-        for (key, v) in positive {
-            if !(v.is_finite() && v > 0.0 && v < 1e9) {
-                return Err((key, "must be a positive number"));
-            }
-        }
-        if !(self.shutdown_grace_secs.is_finite()
-            && self.shutdown_grace_secs >= 0.0
-            && self.shutdown_grace_secs < 1e6)
-        {
-            return Err(("shutdown_grace_secs", "must be a number >= 0"));
-        }
-        if self.max_connections == 0 {
-            return Err(("max_connections", "must be at least 1"));
-        }
-        if !(256..=1024 * 1024).contains(&self.max_head_bytes) {
-            return Err(("max_head_bytes", "must be 256..=1048576"));
-        }
-        if !(1..=1024).contains(&self.max_headers) {
-            return Err(("max_headers", "must be 1..=1024"));
-        }
-        if self.max_body_bytes > 64 * 1024 * 1024 {
-            return Err(("max_body_bytes", "must be at most 67108864"));
-        }
-        Ok(())
-    }
-}
+pub use accept::bind;
+use accept::{Sources, accept_loop};
+pub use limits::{Budget, Limits, descriptor_limit, raise_descriptor_limit};
+use response::{build_response, raw_response};
+use tap::{PARK_AFTER, Tap, TappedIo};
 
 /// One listening socket and the device it serves.
 #[derive(Debug)]
@@ -119,7 +47,12 @@ pub struct Listener {
 #[derive(Debug, Default)]
 pub struct Counters {
     pub connections: AtomicU64,
+    /// Connections closed at accept by a cap (`limit:connections`, `limit:per-ip`, ...).
     pub refused_connections: AtomicU64,
+    /// Of those, the ones without an event (shed events are rate-limited).
+    pub refused_unrecorded: AtomicU64,
+    /// Failed accepts (out of descriptors, aborted handshakes).
+    pub accept_errors: AtomicU64,
     pub requests: AtomicU64,
     pub malformed: AtomicU64,
     /// Requests whose event could not be stored (answered with the busy page, or with the
@@ -135,7 +68,12 @@ struct Shared {
     counters: Arc<Counters>,
     boot: String,
     next_conn: AtomicU64,
+    budget: Budget,
     permits: Arc<Semaphore>,
+    sources: Mutex<Sources>,
+    /// Rate of shed-connection events.
+    shed_events: Mutex<Bucket>,
+    shed_recordings: Arc<Semaphore>,
 }
 
 /// Serves every listener until `shutdown` resolves, then stops accepting, lets in-flight
@@ -151,6 +89,27 @@ pub async fn serve(
 ) {
     // 64 random bits per start: event ids (`<session>-<n>`) must not repeat across restarts.
     let boot: [u8; 8] = rand::random();
+    let budget = match descriptor_limit() {
+        Ok(descriptors) => limits.budget(descriptors),
+        Err(err) => {
+            tracing::warn!(error = %err, "cannot read the descriptor limit; using the configured caps");
+            limits.budget(u64::MAX)
+        }
+    };
+    if budget.max_connections < limits.max_connections {
+        tracing::warn!(
+            descriptors = budget.descriptors,
+            reserved = budget.reserved,
+            max_connections = budget.max_connections,
+            "the descriptor limit lowers max_connections"
+        );
+    }
+    tracing::info!(
+        max_connections = budget.max_connections,
+        max_connections_per_ip = budget.per_ip,
+        descriptors = budget.descriptors,
+        "connection caps"
+    );
     let shared = Arc::new(Shared {
         sensor: Arc::from(sensor),
         limits,
@@ -158,7 +117,11 @@ pub async fn serve(
         counters,
         boot: hex::encode(boot),
         next_conn: AtomicU64::new(0),
-        permits: Arc::new(Semaphore::new(limits.max_connections.min(Semaphore::MAX_PERMITS))),
+        budget,
+        permits: Arc::new(Semaphore::new(budget.max_connections.min(Semaphore::MAX_PERMITS))),
+        sources: Mutex::new(Sources::new()),
+        shed_events: Mutex::new(Bucket { tokens: accept::SHED_EVENT_BURST, last: Instant::now() }),
+        shed_recordings: Arc::new(Semaphore::new(accept::MAX_SHED_RECORDINGS)),
     });
     let (stop_tx, stop_rx) = watch::channel(false);
     // Every connection task holds a clone; `recv` returns None once all of them ended.
@@ -181,182 +144,6 @@ pub async fn serve(
     let grace = Duration::from_secs_f64(limits.shutdown_grace_secs);
     if tokio::time::timeout(grace + Duration::from_secs(1), alive_rx.recv()).await.is_err() {
         tracing::warn!("connections still open after the shutdown grace period; closing them");
-    }
-}
-
-async fn accept_loop(
-    listener: Listener,
-    shared: Arc<Shared>,
-    mut stop: watch::Receiver<bool>,
-    alive: mpsc::Sender<()>,
-) {
-    let dst_port = listener.socket.local_addr().map(|a| a.port()).unwrap_or(0);
-    let mut last_error_log: Option<Instant> = None;
-    loop {
-        let accepted = tokio::select! {
-            r = listener.socket.accept() => r,
-            _ = stop.changed() => return,
-        };
-        let (stream, peer) = match accepted {
-            Ok(x) => x,
-            Err(err) => {
-                // EMFILE and friends: back off instead of spinning, log at most every 10 s.
-                if last_error_log.is_none_or(|t| t.elapsed() > Duration::from_secs(10)) {
-                    tracing::error!(error = %err, "accept failed");
-                    last_error_log = Some(Instant::now());
-                }
-                tokio::time::sleep(Duration::from_millis(50)).await;
-                continue;
-            }
-        };
-        let Ok(permit) = shared.permits.clone().try_acquire_owned() else {
-            shared.counters.refused_connections.fetch_add(1, Ordering::Relaxed);
-            drop(stream);
-            continue;
-        };
-        shared.counters.connections.fetch_add(1, Ordering::Relaxed);
-        let _ = stream.set_nodelay(true);
-        let n = shared.next_conn.fetch_add(1, Ordering::Relaxed);
-        let conn = ConnInfo {
-            sensor: shared.sensor.clone(),
-            persona: Arc::from(listener.device.persona.name.as_str()),
-            session: format!("{}{n:x}", shared.boot),
-            peer,
-            dst_port,
-        };
-        let task = Connection {
-            seq: Arc::new(AtomicU64::new(0)),
-            shared: shared.clone(),
-            device: listener.device.clone(),
-            conn,
-            stop: stop.clone(),
-        };
-        let alive = alive.clone();
-        tokio::spawn(async move {
-            task.run(stream).await;
-            drop(permit);
-            drop(alive);
-        });
-    }
-}
-
-/// State shared by the tapped socket, the request handler and the connection watchdog.
-#[derive(Debug)]
-struct Tap {
-    shadow: Shadow,
-    malformed: Option<Malformed>,
-    last_activity: Instant,
-    head_started: Option<Instant>,
-    in_flight: u32,
-    /// The last write could not complete: hyper may still hold unsent bytes.
-    write_blocked: bool,
-}
-
-/// A keep-alive connection silent this long gives its HTTP buffers back (see `serve`).
-const PARK_AFTER: Duration = Duration::from_millis(250);
-
-/// The socket as hyper sees it: every byte read is fed to the shadow reader first; once the
-/// stream is malformed, hyper gets no more bytes and the watchdog answers instead.
-struct TappedIo {
-    inner: TcpStream,
-    tap: Arc<Mutex<Tap>>,
-    bad: Arc<Notify>,
-}
-
-impl AsyncRead for TappedIo {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        let this = self.get_mut();
-        {
-            let tap = this.tap.lock().unwrap_or_else(|e| e.into_inner());
-            if tap.malformed.is_some() {
-                return Poll::Pending;
-            }
-        }
-        let before = buf.filled().len();
-        let res = Pin::new(&mut this.inner).poll_read(cx, buf);
-        if let Poll::Ready(Ok(())) = res {
-            let new = &buf.filled()[before..];
-            if !new.is_empty() {
-                let mut tap = this.tap.lock().unwrap_or_else(|e| e.into_inner());
-                let now = Instant::now();
-                tap.last_activity = now;
-                let was_pending = tap.shadow.head_pending();
-                match tap.shadow.feed(new) {
-                    Ok(()) => {
-                        if tap.shadow.head_pending() {
-                            if !was_pending {
-                                tap.head_started = Some(now);
-                            }
-                        } else {
-                            tap.head_started = None;
-                        }
-                    }
-                    Err(m) => {
-                        tap.malformed = Some(m);
-                        drop(tap);
-                        this.bad.notify_one();
-                        // Hide the bad bytes from hyper: it must not answer them itself.
-                        buf.set_filled(before);
-                        return Poll::Pending;
-                    }
-                }
-            }
-        }
-        res
-    }
-}
-
-impl TappedIo {
-    fn note_write(&self, res: &Poll<io::Result<usize>>) {
-        let mut tap = self.tap.lock().unwrap_or_else(|e| e.into_inner());
-        match res {
-            Poll::Pending => tap.write_blocked = true,
-            Poll::Ready(Ok(n)) if *n > 0 => {
-                tap.write_blocked = false;
-                tap.last_activity = Instant::now();
-            }
-            Poll::Ready(_) => {}
-        }
-    }
-}
-
-impl AsyncWrite for TappedIo {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        data: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        let this = self.get_mut();
-        let res = Pin::new(&mut this.inner).poll_write(cx, data);
-        this.note_write(&res);
-        res
-    }
-
-    fn poll_write_vectored(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[io::IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        let this = self.get_mut();
-        let res = Pin::new(&mut this.inner).poll_write_vectored(cx, bufs);
-        this.note_write(&res);
-        res
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        self.inner.is_write_vectored()
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().inner).poll_flush(cx)
-    }
-
-    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().inner).poll_shutdown(cx)
     }
 }
 
@@ -388,7 +175,10 @@ struct Bucket {
 
 impl Bucket {
     fn take(&mut self, rate: f64, burst: f64) -> bool {
-        let now = Instant::now();
+        self.take_at(Instant::now(), rate, burst)
+    }
+
+    fn take_at(&mut self, now: Instant, rate: f64, burst: f64) -> bool {
         self.tokens = (self.tokens + now.duration_since(self.last).as_secs_f64() * rate).min(burst);
         self.last = now;
         if self.tokens >= 1.0 {
@@ -418,17 +208,10 @@ impl Connection {
     async fn serve(mut self, stream: TcpStream) {
         let limits = self.shared.limits;
         let idle = Duration::from_secs_f64(limits.idle_timeout_secs);
-        let tap = Arc::new(Mutex::new(Tap {
-            shadow: Shadow::new(ShadowLimits {
-                max_head_bytes: limits.max_head_bytes,
-                max_headers: limits.max_headers,
-            }),
-            malformed: None,
-            last_activity: Instant::now(),
-            head_started: None,
-            in_flight: 0,
-            write_blocked: false,
-        }));
+        let tap = Arc::new(Mutex::new(Tap::new(Shadow::new(ShadowLimits {
+            max_head_bytes: limits.max_head_bytes,
+            max_headers: limits.max_headers,
+        }))));
         let bad = Arc::new(Notify::new());
         let ctx = Arc::new(Ctx {
             shared: self.shared.clone(),
@@ -447,6 +230,10 @@ impl Connection {
             .title_case_headers(true)
             .auto_date_header(false)
             .keep_alive(true)
+            // A client that closes its sending side still gets its answers, and hyper reads
+            // nothing while it answers (the next head waits in the socket, the shadow's timer
+            // with it).
+            .half_close(true)
             // The shadow reader enforces the real limits first; these only back it up.
             .max_headers(limits.max_headers.saturating_mul(2).max(100))
             .max_buf_size((limits.max_head_bytes.saturating_mul(2)).max(16 * 1024));
@@ -510,6 +297,12 @@ impl Connection {
                     if let Err(err) = res {
                         self.hyper_error(&err).await;
                     }
+                    let deferred = tap.lock().unwrap_or_else(|e| e.into_inner()).deferred.take();
+                    if let Some(reason) = deferred {
+                        // hyper answered the requests before the refused head; now that one.
+                        let parts = conn.into_parts();
+                        self.malformed(parts.io.into_inner(), reason, tap).await;
+                    }
                     return None;
                 }
                 _ = bad.notified() => {
@@ -533,13 +326,14 @@ impl Connection {
                         let park = quiet
                             && stopping.is_none()
                             && !t.write_blocked
+                            && t.held.is_empty()
                             && t.shadow.between_requests()
                             && now >= t.last_activity + park_after;
                         (head_out, idle_out, park, if head_out { t.shadow.pending_bytes().to_vec() } else { Vec::new() })
                     };
                     if timed_out_head {
                         // Slowloris: record what was sent and close without an answer.
-                        self.record_malformed(&partial, "limit:header-timeout", 0).await;
+                        self.record_salvaged(&partial, "limit:header-timeout", 0).await;
                         return None;
                     }
                     if idle_out {
@@ -560,23 +354,41 @@ impl Connection {
         }
     }
 
-    /// Answers bytes that are not HTTP (or broke a limit) with the device's page and closes.
+    /// Answers a refused head like the device (its 400 page, its headers in its order) and
+    /// closes. The event holds what could be read of the head and, as the body, the bytes sent
+    /// from the refused head on; a complete head refused only for its target is recorded as
+    /// sent, with its body.
     async fn malformed(&self, mut io: TappedIo, reason: Malformed, tap: &Arc<Mutex<Tap>>) {
-        let page = match reason {
-            Malformed::HeadTooLarge
-            | Malformed::TooManyHeaders
-            | Malformed::NotHttp
-            | Malformed::BadSyntax
-            | Malformed::BadFraming => ErrorPage::BadRequest,
+        let (refused, raw) = {
+            let mut t = tap.lock().unwrap_or_else(|e| e.into_inner());
+            let refused = t.shadow.take_refused_head();
+            let from = t.shadow.head_start();
+            (refused, t.held_from(from).to_vec())
         };
-        let reply = self.device.error(page, EventKind::HttpMalformed);
-        // What the client sent of the offending head (the shadow dropped it; re-read it bounded).
-        let sent = {
-            let t = tap.lock().unwrap_or_else(|e| e.into_inner());
-            t.shadow.pending_bytes().to_vec()
-        };
-        let raw = if sent.is_empty() { peek_bytes(&mut io.inner).await } else { sent };
-        self.record_malformed(&raw, reason.tag(), reply.status).await;
+        if reason == Malformed::Incomplete {
+            // The client stopped sending: nobody waits for an answer.
+            self.record_salvaged(&raw, reason.tag(), 0).await;
+            return;
+        }
+        let reply = self.device.error(ErrorPage::BadRequest, EventKind::HttpMalformed);
+        match refused {
+            Some(head) => {
+                let limits = &self.shared.limits;
+                let mut body = raw.get(head.head_len..).unwrap_or_default().to_vec();
+                let want = content_length(&head).min(limits.max_body_bytes);
+                let timeout = Duration::from_secs_f64(limits.body_timeout_secs);
+                read_more(&mut io.inner, &mut body, want, timeout).await;
+                let req = RawRequest {
+                    method: &head.method,
+                    target: &head.target,
+                    version: head.version_str(),
+                    headers: &head.headers,
+                    body: &body,
+                };
+                self.record_malformed(&req, reason.tag(), reply.status).await;
+            }
+            None => self.record_salvaged(&raw, reason.tag(), reply.status).await,
+        }
         let bytes = raw_response(&self.device, &reply);
         let _ = tokio::time::timeout(Duration::from_secs(5), async {
             let _ = io.inner.write_all(&bytes).await;
@@ -585,9 +397,22 @@ impl Connection {
         .await;
     }
 
-    async fn record_malformed(&self, raw: &[u8], tag: &str, status: u16) {
+    /// Records raw bytes that did not make a valid head: what could be read of the request
+    /// line and headers, and the bytes themselves as the body.
+    async fn record_salvaged(&self, raw: &[u8], tag: &str, status: u16) {
+        let s = salvage(raw, record::MAX_RECORDED_HEADERS);
+        let req = RawRequest {
+            method: &s.method,
+            target: &s.target,
+            version: &s.version,
+            headers: &s.headers,
+            body: raw,
+        };
+        self.record_malformed(&req, tag, status).await;
+    }
+
+    async fn record_malformed(&self, req: &RawRequest<'_>, tag: &str, status: u16) {
         self.shared.counters.malformed.fetch_add(1, Ordering::Relaxed);
-        let req = RawRequest { method: b"", target: b"", version: "", headers: &[], body: raw };
         let outcome = record::Outcome {
             response_status: status,
             kind: Some(EventKind::HttpMalformed),
@@ -595,120 +420,42 @@ impl Connection {
             ..Default::default()
         };
         let seq = self.seq.fetch_add(1, Ordering::Relaxed);
-        let event = record::build_event(&self.conn, seq, Utc::now(), &req, outcome);
+        let event = record::build_event(&self.conn, seq, Utc::now(), req, outcome);
         if self.shared.publisher.record(event).await == BusOutcome::NotRecorded {
             self.shared.counters.not_recorded.fetch_add(1, Ordering::Relaxed);
         }
     }
 
     async fn hyper_error(&self, err: &hyper::Error) {
-        // The shadow reader catches malformed heads first; what remains here is a client that
-        // went away mid-request or a header hyper alone rejects.
+        // The shadow reader holds back every head until it is valid, so hyper should never
+        // refuse one; if it does, the event says so.
         if err.is_parse() || err.is_parse_too_large() {
-            self.record_malformed(b"", "malformed:hyper", 400).await;
+            self.record_salvaged(b"", "malformed:hyper", 400).await;
         }
     }
 }
 
-/// The bytes the shadow reader rejected are gone from its buffer when the failure was a
-/// non-HTTP start; nothing more can be read without waiting, so this only takes what is ready.
-async fn peek_bytes(stream: &mut TcpStream) -> Vec<u8> {
-    let mut buf = vec![0u8; 4096];
-    match stream.try_read(&mut buf) {
-        Ok(n) => {
-            buf.truncate(n);
-            buf
-        }
-        Err(_) => Vec::new(),
-    }
+/// The `Content-Length` of a head (0 when absent, unreadable or chunked).
+fn content_length(head: &RawHead) -> usize {
+    head.headers
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case(b"content-length"))
+        .and_then(|(_, v)| std::str::from_utf8(v).ok()?.trim().parse().ok())
+        .unwrap_or(0)
 }
 
-/// Response headers in the persona's order: Content-Type, Content-Length, Server, persona
-/// headers, Set-Cookie.
-fn response_headers(device: &Device, reply: &Reply) -> Vec<(&'static str, HeaderValue)> {
-    let p = &device.persona;
-    let mut out = Vec::with_capacity(4 + p.headers.len() + reply.set_cookies.len());
-    if let Ok(v) = HeaderValue::from_str(&reply.content_type) {
-        out.push(("Content-Type", v));
-    }
-    out.push(("Content-Length", HeaderValue::from(reply.body.len())));
-    if let Some(server) = &p.server
-        && let Ok(v) = HeaderValue::from_str(server)
-    {
-        out.push(("Server", v));
-    }
-    if p.date_header {
-        let date = Utc::now().format("%a, %d %b %Y %H:%M:%S GMT").to_string();
-        if let Ok(v) = HeaderValue::from_str(&date) {
-            out.push(("Date", v));
-        }
-    }
-    for cookie in &reply.set_cookies {
-        if let Ok(v) = HeaderValue::from_str(cookie) {
-            out.push(("Set-Cookie", v));
-        }
-    }
-    out
-}
-
-fn reason_phrase(status: u16) -> &'static str {
-    hyper::StatusCode::from_u16(status).ok().and_then(|s| s.canonical_reason()).unwrap_or("Unknown")
-}
-
-/// A complete response written by hand (for malformed requests hyper never saw), byte for byte
-/// what hyper writes for the same reply, plus `Connection: close`.
-fn raw_response(device: &Device, reply: &Reply) -> Vec<u8> {
-    let mut out =
-        format!("HTTP/1.1 {} {}\r\n", reply.status, reason_phrase(reply.status)).into_bytes();
-    for (name, value) in response_headers(device, reply) {
-        out.extend_from_slice(name.as_bytes());
-        out.extend_from_slice(b": ");
-        out.extend_from_slice(value.as_bytes());
-        out.extend_from_slice(b"\r\n");
-    }
-    for (name, value) in &device.persona.headers {
-        out.extend_from_slice(format!("{name}: {value}\r\n").as_bytes());
-    }
-    out.extend_from_slice(b"Connection: close\r\n\r\n");
-    out.extend_from_slice(&reply.body);
-    out
-}
-
-fn build_response(device: &Device, reply: Reply) -> Response<Full<Bytes>> {
-    let mut builder = Response::builder().status(reply.status);
-    if let Some(headers) = builder.headers_mut() {
-        let mut fixed = response_headers(device, &reply).into_iter();
-        // Content-Type, Content-Length (and Server/Date) first, then persona headers, then cookies.
-        let mut cookies = Vec::new();
-        for (name, value) in fixed.by_ref() {
-            if name == "Set-Cookie" {
-                cookies.push(value);
-            } else {
-                headers.append(HeaderName::from_static(lower(name)), value);
+/// Reads until `into` holds `want` bytes, the client stops or `timeout` passes.
+async fn read_more(stream: &mut TcpStream, into: &mut Vec<u8>, want: usize, timeout: Duration) {
+    let _ = tokio::time::timeout(timeout, async {
+        let mut buf = [0u8; 4096];
+        while into.len() < want {
+            match stream.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => into.extend_from_slice(&buf[..n.min(want - into.len())]),
             }
         }
-        for (name, value) in &device.persona.headers {
-            if let (Ok(n), Ok(v)) =
-                (HeaderName::from_bytes(name.as_bytes()), HeaderValue::from_str(value))
-            {
-                headers.append(n, v);
-            }
-        }
-        for c in cookies {
-            headers.append(hyper::header::SET_COOKIE, c);
-        }
-    }
-    builder.body(Full::new(reply.body)).unwrap_or_else(|_| Response::new(Full::new(Bytes::new())))
-}
-
-fn lower(name: &'static str) -> &'static str {
-    match name {
-        "Content-Type" => "content-type",
-        "Content-Length" => "content-length",
-        "Server" => "server",
-        "Date" => "date",
-        _ => "set-cookie",
-    }
+    })
+    .await;
 }
 
 enum BodyRead {
@@ -755,7 +502,13 @@ impl Drop for InFlight<'_> {
     fn drop(&mut self) {
         let mut t = self.0.lock().unwrap_or_else(|e| e.into_inner());
         t.in_flight = t.in_flight.saturating_sub(1);
-        t.last_activity = Instant::now();
+        let now = Instant::now();
+        t.last_activity = now;
+        // A pipelined head read while this request was being answered waited on us, not on
+        // its client: its time starts now.
+        if t.head_started.is_some() {
+            t.head_started = Some(now);
+        }
     }
 }
 
@@ -873,17 +626,6 @@ impl Ctx {
         }
         response
     }
-}
-
-/// Binds a listener (for the CLI and tests).
-pub async fn bind(addr: SocketAddr) -> io::Result<TcpListener> {
-    let socket = match addr {
-        SocketAddr::V4(_) => tokio::net::TcpSocket::new_v4()?,
-        SocketAddr::V6(_) => tokio::net::TcpSocket::new_v6()?,
-    };
-    socket.set_reuseaddr(true)?;
-    socket.bind(addr)?;
-    socket.listen(4096)
 }
 
 #[cfg(test)]
