@@ -45,6 +45,7 @@ mod error;
 pub mod findings;
 pub mod live;
 pub mod pages;
+mod server;
 mod source;
 pub mod token;
 pub mod view;
@@ -59,6 +60,7 @@ use axum::response::Response;
 use axum::routing::{get, post};
 
 pub use error::WebError;
+pub use server::ConsoleLimits;
 pub use token::Token;
 
 /// The Content-Security-Policy of every response: only our own script and style files, no
@@ -77,17 +79,21 @@ pub struct ConsoleConfig {
     pub session_ttl: Duration,
     /// How often the follower looks for new events.
     pub poll_interval: Duration,
+    /// Timeouts and caps of the HTTP server.
+    pub limits: ConsoleLimits,
 }
 
 impl ConsoleConfig {
     /// Defaults: 12 h sessions, new events looked for every 100 ms (an idle poll is two
-    /// indexed queries; `bench/send-to-console.py` measures the resulting latency).
+    /// indexed queries; `bench/send-to-console.py` measures the resulting latency), and the
+    /// [`ConsoleLimits`] defaults.
     pub fn new(data_dir: &Path, token: Token) -> ConsoleConfig {
         ConsoleConfig {
             data_dir: data_dir.to_owned(),
             token,
             session_ttl: Duration::from_secs(12 * 3600),
             poll_interval: Duration::from_millis(100),
+            limits: ConsoleLimits::default(),
         }
     }
 }
@@ -109,6 +115,7 @@ pub(crate) struct Inner {
     /// Turns true when the server shuts down, so open streams end and graceful shutdown
     /// does not wait for them forever.
     pub(crate) closing: tokio::sync::watch::Sender<bool>,
+    pub(crate) limits: ConsoleLimits,
 }
 
 /// A running console: the state for [`app`] plus the follower thread, stopped on drop.
@@ -134,6 +141,7 @@ impl Console {
             live,
             streams: Arc::new(tokio::sync::Semaphore::new(api::MAX_STREAMS)),
             closing: tokio::sync::watch::channel(false).0,
+            limits: config.limits,
         };
         Ok(Console { state: AppState { inner: Arc::new(inner) }, follower })
     }
@@ -176,19 +184,15 @@ pub fn app(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// Serves [`app`] on `listener` until `shutdown` resolves; then ends the open live streams
-/// and waits for the requests in flight.
+/// Serves [`app`] on `listener` with the console's [`ConsoleLimits`] until `shutdown`
+/// resolves; then ends the open live streams and waits (bounded) for the requests in flight.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     state: AppState,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let closing = state.inner.closing.clone();
-    let shutdown = async move {
-        shutdown.await;
-        closing.send_replace(true);
-    };
-    axum::serve(listener, app(state)).with_graceful_shutdown(shutdown).await
+    let router = app(state.clone());
+    server::serve(listener, state, router, shutdown).await
 }
 
 /// Liveness for load balancers and scripts; says nothing about the data.
