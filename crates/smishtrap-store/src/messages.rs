@@ -21,8 +21,8 @@ pub const CLUSTERED_CURSOR: &str = "clustered";
 /// The progress cursor of the analysis of captured events: the last `events` row read.
 pub const ANALYSED_CURSOR: &str = "analysed-events";
 
-/// Longest search value accepted; longer ones cannot match anything useful.
-pub const MAX_QUERY_VALUE_BYTES: usize = 256;
+/// Longest search value accepted, in characters; longer ones cannot match anything useful.
+pub const MAX_QUERY_VALUE_CHARS: usize = 256;
 
 /// One analysed SMS, as written by the analysis (sensor captures) or an import.
 #[derive(Debug, Clone, PartialEq)]
@@ -248,7 +248,10 @@ impl SqliteStore {
                 let mut seen = HashSet::new();
                 for d in &m.domains {
                     let d = d.to_ascii_lowercase();
-                    if !d.is_empty() && d.len() <= MAX_QUERY_VALUE_BYTES && seen.insert(d.clone()) {
+                    if !d.is_empty()
+                        && d.chars().count() <= MAX_QUERY_VALUE_CHARS
+                        && seen.insert(d.clone())
+                    {
                         domain.execute(params![d, seq]).map_err(sqlite(&path, "index domain"))?;
                     }
                 }
@@ -401,7 +404,7 @@ impl SqliteStore {
         let value = |v: &Option<String>| {
             v.as_deref()
                 .map(str::trim)
-                .filter(|v| !v.is_empty() && v.len() <= MAX_QUERY_VALUE_BYTES)
+                .filter(|v| !v.is_empty() && v.chars().count() <= MAX_QUERY_VALUE_CHARS)
                 .map(str::to_owned)
         };
         if let Some(number) = value(&query.number) {
@@ -747,7 +750,7 @@ fn message_conditions(query: &MessageQuery, broad: Broad) -> Option<(Vec<String>
     };
     let clean = |v: &Option<String>| -> Result<Option<String>, ()> {
         match v.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
-            Some(s) if s.len() > MAX_QUERY_VALUE_BYTES => Err(()),
+            Some(s) if s.chars().count() > MAX_QUERY_VALUE_CHARS => Err(()),
             Some(s) => Ok(Some(s.to_owned())),
             None => Ok(None),
         }
