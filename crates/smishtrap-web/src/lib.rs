@@ -9,8 +9,12 @@
 //! - [`token`] is the access token (generated on first start into `DIR/console-token`, mode
 //!   0600, compared in constant time); [`auth`] turns it into expiring sessions (cookie
 //!   `HttpOnly; SameSite=Strict`) and checks CSRF on every state-changing request.
-//! - [`api`] serves JSON with opaque cursors; `openapi.json` (a data file) documents it and a
-//!   test checks every route against it.
+//! - [`api`] serves JSON with opaque cursors; `openapi.json` (a data file) documents it, a
+//!   test checks every route against it and schemathesis (`tests/validators/schemathesis.sh`)
+//!   every parameter.
+//! - [`serve`] runs its own accept loop over hyper (`server.rs`) with the [`ConsoleLimits`]:
+//!   head and idle timeouts, caps on connections (all and per IP) that shed the oldest idle
+//!   connection, and a body limit.
 //! - [`pages`] renders HTML with askama, which escapes every value; no template marks a
 //!   value safe. URLs and domains in attacker text are defanged ([`view`], [`findings`]) and
 //!   never links. Overview (SVG charts, top sources, target countries, verdicts, newest
