@@ -168,6 +168,30 @@ async fn malformed_queries_get_the_json_error_shape() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn malformed_page_queries_get_the_error_page() {
+    let server = Server::start().await;
+    let cookie = server.login().await;
+    for path in [
+        "/messages?text=a&text=b",
+        "/campaigns?brand=a&brand=b",
+        "/events?since=a&since=b",
+        "/history?limit=x",
+    ] {
+        let response = server
+            .client
+            .get(server.url(path))
+            .header("cookie", &cookie)
+            .send()
+            .await
+            .expect("get");
+        assert_eq!(response.status(), 400, "{path}");
+        assert!(response.headers().contains_key("content-security-policy"), "{path}");
+        let html = response.text().await.expect("body");
+        assert!(html.contains("<!DOCTYPE html>") || html.contains("<html"), "{path}: {html}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn empty_values_mean_no_filter() {
     let server = Server::start_in(seeded_dir()).await;
     let all = server.api_json("/api/v1/messages?limit=1000").await;
