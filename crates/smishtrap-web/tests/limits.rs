@@ -16,6 +16,10 @@ use tokio::net::{TcpSocket, TcpStream};
 
 const HEALTHZ: &[u8] = b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
 
+/// One test at a time: the flood test reads the process's memory, and timing assertions
+/// should not share two cores with another test's thousands of connections.
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 fn quick_timeouts() -> ConsoleLimits {
     ConsoleLimits {
         header_timeout: Duration::from_millis(500),
@@ -126,6 +130,7 @@ fn rss_kib() -> u64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_half_sent_head_is_closed_after_the_header_timeout() {
+    let _serial = SERIAL.lock().await;
     let server = start(quick_timeouts()).await;
     let stream = TcpStream::connect(server.addr).await.expect("connect");
     let (mut read, mut write) = stream.into_split();
@@ -156,6 +161,7 @@ async fn a_half_sent_head_is_closed_after_the_header_timeout() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn idle_keep_alive_closes_but_a_live_stream_outlives_the_idle_timeout() {
+    let _serial = SERIAL.lock().await;
     let server = start(quick_timeouts()).await;
     let mut stream = server
         .client
@@ -186,6 +192,7 @@ async fn idle_keep_alive_closes_but_a_live_stream_outlives_the_idle_timeout() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_flood_of_idle_connections_does_not_lock_out_a_new_client() {
+    let _serial = SERIAL.lock().await;
     const FLOOD: usize = 2000;
     const CAP: usize = 200;
     let server = start(caps(CAP, 100)).await;
@@ -223,6 +230,7 @@ async fn a_flood_of_idle_connections_does_not_lock_out_a_new_client() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_address_cannot_hold_every_slot() {
+    let _serial = SERIAL.lock().await;
     let server = start(caps(1000, 50)).await;
     let mut greedy = Vec::new();
     for _ in 0..150 {
@@ -240,6 +248,7 @@ async fn one_address_cannot_hold_every_slot() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn busy_connections_are_not_shed_and_the_newcomer_is_refused() {
+    let _serial = SERIAL.lock().await;
     let server = start(caps(3, 3)).await;
     let mut streams = Vec::new();
     for _ in 0..3 {
