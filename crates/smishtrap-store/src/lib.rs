@@ -54,7 +54,7 @@ pub use error::StoreError;
 pub use filter::EventFilter;
 pub use messages::{
     ANALYSED_CURSOR, AnalysedRow, AssignmentChange, CLUSTERED_CURSOR, CampaignRow,
-    MAX_QUERY_VALUE_BYTES, MessageFacet, MessageQuery, NewMessage, StoredMessage,
+    MAX_QUERY_VALUE_CHARS, MessageFacet, MessageQuery, NewMessage, StoredMessage,
 };
 #[cfg(feature = "postgres")]
 pub use postgres::{PostgresEvents, PostgresStore};

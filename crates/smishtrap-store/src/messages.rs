@@ -21,8 +21,8 @@ pub const CLUSTERED_CURSOR: &str = "clustered";
 /// The progress cursor of the analysis of captured events: the last `events` row read.
 pub const ANALYSED_CURSOR: &str = "analysed-events";
 
-/// Longest search value accepted; longer ones cannot match anything useful.
-pub const MAX_QUERY_VALUE_BYTES: usize = 256;
+/// Longest search value accepted, in characters; longer ones cannot match anything useful.
+pub const MAX_QUERY_VALUE_CHARS: usize = 256;
 
 /// One analysed SMS, as written by the analysis (sensor captures) or an import.
 #[derive(Debug, Clone, PartialEq)]
@@ -248,7 +248,10 @@ impl SqliteStore {
                 let mut seen = HashSet::new();
                 for d in &m.domains {
                     let d = d.to_ascii_lowercase();
-                    if !d.is_empty() && d.len() <= MAX_QUERY_VALUE_BYTES && seen.insert(d.clone()) {
+                    if !d.is_empty()
+                        && d.chars().count() <= MAX_QUERY_VALUE_CHARS
+                        && seen.insert(d.clone())
+                    {
                         domain.execute(params![d, seq]).map_err(sqlite(&path, "index domain"))?;
                     }
                 }
@@ -401,7 +404,7 @@ impl SqliteStore {
         let value = |v: &Option<String>| {
             v.as_deref()
                 .map(str::trim)
-                .filter(|v| !v.is_empty() && v.len() <= MAX_QUERY_VALUE_BYTES)
+                .filter(|v| !v.is_empty() && v.chars().count() <= MAX_QUERY_VALUE_CHARS)
                 .map(str::to_owned)
         };
         if let Some(number) = value(&query.number) {
@@ -726,8 +729,6 @@ fn campaign_row(row: &Row<'_>) -> rusqlite::Result<CampaignRow> {
     })
 }
 
-/// The `WHERE` conditions of a query and their values, or `None` when it cannot match
-/// (a value too long to be real).
 /// Matches above which a filter counts as broad (see `broad_filters`).
 const BROAD_MATCHES: i64 = 5000;
 
@@ -738,6 +739,8 @@ struct Broad {
     domain: bool,
 }
 
+/// The `WHERE` conditions of a query and their values, or `None` when it cannot match
+/// (a value too long to be real).
 fn message_conditions(query: &MessageQuery, broad: Broad) -> Option<(Vec<String>, Vec<Value>)> {
     let mut conds = Vec::new();
     let mut values: Vec<Value> = Vec::new();
@@ -747,24 +750,13 @@ fn message_conditions(query: &MessageQuery, broad: Broad) -> Option<(Vec<String>
     };
     let clean = |v: &Option<String>| -> Result<Option<String>, ()> {
         match v.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
-            Some(s) if s.len() > MAX_QUERY_VALUE_BYTES => Err(()),
+            Some(s) if s.chars().count() > MAX_QUERY_VALUE_CHARS => Err(()),
             Some(s) => Ok(Some(s.to_owned())),
             None => Ok(None),
         }
     };
     if let Some(text) = clean(&query.text).ok()? {
-        if text.chars().count() >= 3 {
-            // A quoted FTS5 phrase over trigrams is a case-insensitive substring match.
-            let phrase = format!("\"{}\"", text.replace('"', "\"\""));
-            let p = bind(&mut values, Value::Text(phrase));
-            conds.push(format!(
-                "m.seq IN (SELECT rowid FROM messages_text WHERE messages_text MATCH {p})"
-            ));
-        } else {
-            // Too short for trigrams: scan (only one or two characters, rarely asked).
-            let p = bind(&mut values, Value::Text(text.to_lowercase()));
-            conds.push(format!("instr(lower(m.text), {p}) > 0"));
-        }
+        conds.push(text_condition(&text, &mut values));
     }
     if let Some(number) = clean(&query.number).ok()? {
         let lo = bind(&mut values, Value::Text(number.clone()));
@@ -804,4 +796,36 @@ fn message_conditions(query: &MessageQuery, broad: Broad) -> Option<(Vec<String>
         conds.push(format!("(m.ts, m.seq) < ({t}, {s})"));
     }
     Some((conds, values))
+}
+
+/// The condition "the text contains `text`", for any string.
+///
+/// A quoted FTS5 phrase over trigrams is a case-insensitive substring match, but FTS5 reads
+/// its query up to the first NUL and trigrams need 3 characters. A search with a NUL uses
+/// its NUL-free runs of 3 characters or more as a phrase prefilter (all must occur) and
+/// checks the whole string with `instr`; one shorter than 3 characters (or with no such run)
+/// scans with `instr` alone. `instr` and `lower` compare lengths, not C strings, so they are
+/// NUL-safe; `lower` folds ASCII only, on both sides, so an exact substring always matches.
+fn text_condition(text: &str, values: &mut Vec<Value>) -> String {
+    let mut bind = |v: String| {
+        values.push(Value::Text(v));
+        format!("?{}", values.len())
+    };
+    let phrase = |s: &str| format!("\"{}\"", s.replace('"', "\"\""));
+    let runs: Vec<String> =
+        text.split('\0').filter(|run| run.chars().count() >= 3).map(phrase).collect();
+    let whole_is_one_run = runs.len() == 1 && !text.contains('\0');
+    let mut conds = Vec::new();
+    if !runs.is_empty() {
+        // FTS5 ANDs space-separated phrases.
+        let p = bind(runs.join(" "));
+        conds.push(format!(
+            "m.seq IN (SELECT rowid FROM messages_text WHERE messages_text MATCH {p})"
+        ));
+    }
+    if !whole_is_one_run {
+        let p = bind(text.to_owned());
+        conds.push(format!("instr(lower(m.text), lower({p})) > 0"));
+    }
+    conds.join(" AND ")
 }

@@ -113,6 +113,72 @@ fn searches_find_what_they_should() {
     check(MessageQuery { text: Some("x".repeat(300)), ..Default::default() }, &[]);
 }
 
+/// Ids of the messages of `texts` (named `m0`, `m1`, ...) whose text search for `search`
+/// lists, newest first.
+fn search_in(texts: &[&str], search: &str) -> Vec<String> {
+    let (_dir, mut store) = store();
+    let messages: Vec<NewMessage> = texts
+        .iter()
+        .enumerate()
+        .map(|(i, t)| message(&format!("m{i}"), i as i64, t, "ham"))
+        .collect();
+    store.insert_messages(&messages, None).unwrap_or_else(|e| panic!("{e}"));
+    let query = text(search);
+    let found: Vec<String> = store
+        .messages(&query, 100)
+        .unwrap_or_else(|e| panic!("search {search:?}: {e}"))
+        .into_iter()
+        .map(|m| m.message.id)
+        .collect();
+    let count = store.count_messages(&query, 1000).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(count as usize, found.len(), "count of {search:?}");
+    found
+}
+
+#[track_caller]
+fn check_search(texts: &[&str], search: &str, expect: &[&str]) {
+    assert_eq!(search_in(texts, search), expect, "{search:?} in {texts:?}");
+}
+
+#[test]
+fn text_search_takes_nul_quotes_and_fts_syntax() {
+    let texts = ["a\0b pay now", "plain a b", "say \"hi\" NEAR(x) col:y", "ÉCOLE x\0yz\0end"];
+    check_search(&texts, "a\0b", &["m0"]);
+    check_search(&texts, "A\0B PAY", &["m0"]);
+    check_search(&texts, "\0", &["m3", "m0"]);
+    check_search(&texts, "x\0yz\0end", &["m3"]);
+    check_search(&texts, "x\0yz\0ends", &[]);
+    // each NUL-free run must occur, and in this order with the NULs between
+    check_search(&texts, "end\0x", &[]);
+    check_search(&texts, "\"hi\"", &["m2"]);
+    check_search(&texts, "\"", &["m2"]);
+    check_search(&texts, "NEAR(x)", &["m2"]);
+    check_search(&texts, "col:y", &["m2"]);
+    check_search(&texts, "*", &[]);
+    // one or two characters scan; ASCII letters match any case, others exactly
+    check_search(&texts, "É", &["m3"]);
+    check_search(&texts, "Éc", &["m3"]);
+    check_search(&texts, "éc", &[]);
+    check_search(&texts, "école", &["m3"]);
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(200))]
+
+    /// A message holding any substring is found by searching it, whatever its bytes.
+    #[test]
+    fn any_substring_finds_its_message(
+        before in "(\\PC|\\x00|\"){0,8}",
+        needle in "(\\PC|\\x00|\"|\\*|:|\\^){1,12}",
+        after in "(\\PC|\\x00|\"){0,8}",
+    ) {
+        let text = format!("{before}{needle}{after}");
+        let found = search_in(&[&text, "unrelated filler text"], &needle);
+        // (a value that trims to nothing filters nothing)
+        proptest::prop_assert!(found.contains(&"m0".to_owned()), "{needle:?} in {text:?}: {found:?}");
+    }
+}
+
 #[test]
 fn inserts_are_idempotent_and_move_the_cursor_atomically() {
     let (_dir, mut store) = seeded();

@@ -9,7 +9,8 @@ use std::time::Duration;
 
 use axum::Json;
 use axum::Router;
-use axum::extract::{Path, Query, State};
+use axum::extract::{FromRequestParts, Path, Query, State};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
@@ -17,6 +18,7 @@ use axum::routing::get;
 use chrono::{DateTime, Utc};
 use futures_util::Stream;
 use serde::Deserialize;
+use serde::de::DeserializeOwned;
 use serde_json::json;
 use smishtrap_event::{Event, EventKind};
 use smishtrap_store::EventFilter;
@@ -34,8 +36,9 @@ pub const DEFAULT_LIMIT: usize = 100;
 pub const MAX_LIMIT: usize = 1000;
 /// Most SSE clients at once.
 pub const MAX_STREAMS: usize = 64;
-/// Longest filter value accepted (sensor names are short; anything longer matches nothing).
-const MAX_FILTER_LEN: usize = 256;
+/// Longest filter value accepted, in characters (sensor names are short; anything longer
+/// matches nothing).
+const MAX_FILTER_CHARS: usize = 256;
 
 pub(crate) fn routes() -> Router<AppState> {
     Router::new()
@@ -51,6 +54,23 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/api/v1/campaigns/{id}/export", get(campaign_export))
         .route("/api/v1/exports", get(exports))
         .route("/api/v1/openapi.json", get(openapi))
+}
+
+/// The query string as `T`. Unlike axum's `Query`, a query that does not parse (a repeated
+/// parameter, a `limit` that is not a number, bytes that are not UTF-8) is refused with the
+/// API's JSON error shape, like every other bad parameter.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ApiQuery<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = WebError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, WebError> {
+        match Query::<T>::from_request_parts(parts, state).await {
+            Ok(Query(value)) => Ok(ApiQuery(value)),
+            Err(rejection) => Err(WebError::bad("query", rejection.body_text())),
+        }
+    }
 }
 
 /// Message search parameters shared by `GET /api/v1/messages` and the Messages page (all
@@ -79,13 +99,36 @@ fn nonempty(v: Option<&str>) -> Option<&str> {
     v.map(str::trim).filter(|s| !s.is_empty())
 }
 
+/// A free-text value of at most 256 characters (blanks included), trimmed: `None` when blank.
 fn bounded(field: &'static str, v: Option<&str>) -> Result<Option<String>, WebError> {
-    match nonempty(v) {
-        Some(s) if s.len() > smishtrap_store::MAX_QUERY_VALUE_BYTES => {
-            Err(WebError::bad(field, "longer than 256 bytes"))
-        }
-        other => Ok(other.map(str::to_owned)),
+    if v.is_some_and(|s| s.chars().count() > smishtrap_store::MAX_QUERY_VALUE_CHARS) {
+        return Err(WebError::bad(field, "longer than 256 characters"));
     }
+    Ok(nonempty(v).map(str::to_owned))
+}
+
+/// A number prefix as `openapi.json` writes it (`^([ ().-]*(\+[ ().-]*)?[0-9][0-9 ().-]*)?$`,
+/// at most 256 characters): `None` when empty, else the digits with their `+`.
+fn number_prefix(raw: Option<&str>) -> Result<Option<String>, WebError> {
+    let raw = raw.unwrap_or("");
+    if raw.is_empty() {
+        return Ok(None);
+    }
+    let bad = || {
+        WebError::bad(
+            "number",
+            "digits with an optional leading + (spaces, dashes, dots and parentheses are ignored)",
+        )
+    };
+    if raw.chars().count() > smishtrap_store::MAX_QUERY_VALUE_CHARS {
+        return Err(bad());
+    }
+    let kept: String = raw.chars().filter(|c| !matches!(c, ' ' | '-' | '.' | '(' | ')')).collect();
+    let digits = kept.strip_prefix('+').unwrap_or(&kept);
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(bad());
+    }
+    Ok(Some(kept))
 }
 
 /// A domain as searched: refanged (`csam-be[.]info`, `hxxps://...`), the host of a pasted
@@ -109,32 +152,22 @@ pub fn search_domain(raw: &str) -> String {
 impl MessageParams {
     /// The store query these parameters ask for (without the cursor).
     pub(crate) fn query(&self) -> Result<smishtrap_store::MessageQuery, WebError> {
-        let number = bounded("number", self.number.as_deref())?
-            .map(|n| {
-                n.chars().filter(|c| !matches!(c, ' ' | '-' | '.' | '(' | ')')).collect::<String>()
-            })
-            .filter(|n| !n.is_empty());
-        if let Some(n) = &number {
-            let digits = n.strip_prefix('+').unwrap_or(n);
-            if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
-                return Err(WebError::bad("number", "digits with an optional leading +"));
-            }
-        }
+        let number = number_prefix(self.number.as_deref())?;
         let domain = bounded("domain", self.domain.as_deref())?
             .map(|d| search_domain(&d))
             .filter(|d| !d.is_empty());
-        let verdict = bounded("verdict", self.verdict.as_deref())?.map(|v| v.to_lowercase());
-        if let Some(v) = &verdict
-            && !VERDICTS.contains(&v.as_str())
-        {
-            return Err(WebError::bad("verdict", "expected smishing, spam or ham"));
-        }
-        let country = bounded("country", self.country.as_deref())?.map(|c| c.to_ascii_uppercase());
-        if let Some(c) = &country
-            && (c.len() != 2 || !c.bytes().all(|b| b.is_ascii_alphabetic()))
-        {
-            return Err(WebError::bad("country", "expected a two-letter country code (BE)"));
-        }
+        let verdict = match self.verdict.as_deref().unwrap_or("") {
+            "" => None,
+            v if VERDICTS.contains(&v) => Some(v.to_owned()),
+            _ => return Err(WebError::bad("verdict", "expected smishing, spam or ham")),
+        };
+        let country = match self.country.as_deref().unwrap_or("") {
+            "" => None,
+            c if c.len() == 2 && c.bytes().all(|b| b.is_ascii_alphabetic()) => {
+                Some(c.to_ascii_uppercase())
+            }
+            _ => return Err(WebError::bad("country", "expected a two-letter country code (BE)")),
+        };
         Ok(smishtrap_store::MessageQuery {
             text: bounded("text", self.text.as_deref())?,
             number,
@@ -148,7 +181,7 @@ impl MessageParams {
     }
 
     pub(crate) fn cursor(&self) -> Result<Option<MessageCursor>, WebError> {
-        nonempty(self.cursor.as_deref()).map(MessageCursor::decode).transpose()
+        self.cursor.as_deref().filter(|c| !c.is_empty()).map(MessageCursor::decode).transpose()
     }
 }
 
@@ -166,7 +199,7 @@ impl CampaignParams {
     }
 
     pub(crate) fn cursor(&self) -> Result<Option<CampaignCursor>, WebError> {
-        nonempty(self.cursor.as_deref()).map(CampaignCursor::decode).transpose()
+        self.cursor.as_deref().filter(|c| !c.is_empty()).map(CampaignCursor::decode).transpose()
     }
 }
 
@@ -180,7 +213,7 @@ fn limit(asked: Option<usize>) -> Result<usize, WebError> {
 
 async fn messages(
     State(state): State<AppState>,
-    Query(q): Query<MessageParams>,
+    ApiQuery(q): ApiQuery<MessageParams>,
 ) -> Result<Json<serde_json::Value>, WebError> {
     let query = q.query()?;
     let cursor = q.cursor()?;
@@ -202,7 +235,7 @@ async fn message(
 
 async fn campaigns(
     State(state): State<AppState>,
-    Query(q): Query<CampaignParams>,
+    ApiQuery(q): ApiQuery<CampaignParams>,
 ) -> Result<Json<serde_json::Value>, WebError> {
     let brand = q.brand()?;
     let cursor = q.cursor()?;
@@ -233,7 +266,7 @@ pub enum ExportFormat {
 
 impl ExportFormat {
     fn parse(raw: Option<&str>) -> Result<ExportFormat, WebError> {
-        match nonempty(raw).map(str::to_ascii_lowercase).as_deref() {
+        match raw {
             Some("stix") => Ok(ExportFormat::Stix),
             Some("misp") => Ok(ExportFormat::Misp),
             Some("csv") => Ok(ExportFormat::Csv),
@@ -306,7 +339,7 @@ fn export_response(
 pub(crate) async fn campaign_export(
     State(state): State<AppState>,
     Path(id): Path<String>,
-    Query(q): Query<ExportParams>,
+    ApiQuery(q): ApiQuery<ExportParams>,
 ) -> Result<Response, WebError> {
     let format = ExportFormat::parse(q.format.as_deref())?;
     let source = state.inner.source.clone();
@@ -326,7 +359,7 @@ pub(crate) async fn campaign_export(
 /// `GET /api/v1/exports?format=`: every stored campaign as one download.
 async fn exports(
     State(state): State<AppState>,
-    Query(q): Query<ExportParams>,
+    ApiQuery(q): ApiQuery<ExportParams>,
 ) -> Result<Response, WebError> {
     let format = ExportFormat::parse(q.format.as_deref())?;
     let source = state.inner.source.clone();
@@ -372,39 +405,36 @@ pub(crate) struct Filters {
 }
 
 impl Filters {
+    /// The filters of `q`, each exactly as `openapi.json` describes it (empty means no
+    /// filter).
     pub(crate) fn parse(q: &EventQuery) -> Result<Filters, WebError> {
-        let nonempty = |v: &Option<String>| {
-            v.as_deref().map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned)
-        };
         let mut kinds = Vec::new();
-        if let Some(raw) = nonempty(&q.kind) {
-            for name in raw.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-                let kind = EventKind::parse(name).ok_or_else(|| {
-                    let known: Vec<&str> = EventKind::ALL.iter().map(|k| k.as_str()).collect();
-                    WebError::bad(
-                        "kind",
-                        format!("unknown kind, expected one of {}", known.join(", ")),
-                    )
-                })?;
-                if !kinds.contains(&kind) {
-                    kinds.push(kind);
-                }
+        let names = q.kind.as_deref().unwrap_or("").split(',').map(|s| s.trim_matches(' '));
+        for name in names.filter(|s| !s.is_empty()) {
+            let kind = EventKind::parse(name).ok_or_else(|| {
+                let known: Vec<&str> = EventKind::ALL.iter().map(|k| k.as_str()).collect();
+                WebError::bad("kind", format!("unknown kind, expected one of {}", known.join(", ")))
+            })?;
+            if !kinds.contains(&kind) {
+                kinds.push(kind);
             }
         }
-        let sensor = nonempty(&q.sensor);
-        if sensor.as_ref().is_some_and(|s| s.len() > MAX_FILTER_LEN) {
-            return Err(WebError::bad("sensor", "longer than 256 bytes"));
+        if q.sensor.as_deref().is_some_and(|s| s.chars().count() > MAX_FILTER_CHARS) {
+            return Err(WebError::bad("sensor", "longer than 256 characters"));
         }
-        let src_ip = nonempty(&q.src_ip)
-            .map(|s| s.parse::<IpAddr>().map_err(|_| WebError::bad("src_ip", "not an IP address")))
-            .transpose()?;
-        let since = nonempty(&q.since)
-            .map(|s| {
-                DateTime::parse_from_rfc3339(&s).map(|t| t.with_timezone(&Utc)).map_err(|_| {
-                    WebError::bad("since", "not an RFC 3339 time (2025-07-22T10:00:00Z)")
-                })
-            })
-            .transpose()?;
+        let sensor = nonempty(q.sensor.as_deref()).map(str::to_owned);
+        let src_ip = match q.src_ip.as_deref().unwrap_or("") {
+            "" => None,
+            s => Some(
+                s.parse::<IpAddr>().map_err(|_| WebError::bad("src_ip", "not an IP address"))?,
+            ),
+        };
+        let since = match q.since.as_deref().unwrap_or("") {
+            "" => None,
+            s => Some(DateTime::parse_from_rfc3339(s).map(|t| t.with_timezone(&Utc)).map_err(
+                |_| WebError::bad("since", "not an RFC 3339 time (2025-07-22T10:00:00Z)"),
+            )?),
+        };
         Ok(Filters { kinds, sensor, src_ip, since })
     }
 
@@ -460,7 +490,7 @@ async fn health(State(state): State<AppState>) -> Json<serde_json::Value> {
 
 async fn events(
     State(state): State<AppState>,
-    Query(q): Query<EventQuery>,
+    ApiQuery(q): ApiQuery<EventQuery>,
 ) -> Result<Json<serde_json::Value>, WebError> {
     let filters = Filters::parse(&q)?;
     let limit = limit(q.limit)?;
@@ -533,10 +563,13 @@ async fn openapi() -> Response {
 /// rendered just before connecting misses nothing the console still holds.
 async fn stream(
     State(state): State<AppState>,
-    Query(q): Query<EventQuery>,
+    ApiQuery(q): ApiQuery<EventQuery>,
     headers: HeaderMap,
 ) -> Result<Sse<impl Stream<Item = Result<SseEvent, Infallible>>>, WebError> {
     let filters = Filters::parse(&q)?;
+    if q.after.as_deref().is_some_and(|a| a.chars().count() > 256) {
+        return Err(WebError::bad("after", "longer than 256 characters"));
+    }
     let permit =
         state.inner.streams.clone().try_acquire_owned().map_err(|_| WebError::TooManyStreams)?;
     let live = state.inner.live.clone();

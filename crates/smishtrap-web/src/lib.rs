@@ -9,8 +9,12 @@
 //! - [`token`] is the access token (generated on first start into `DIR/console-token`, mode
 //!   0600, compared in constant time); [`auth`] turns it into expiring sessions (cookie
 //!   `HttpOnly; SameSite=Strict`) and checks CSRF on every state-changing request.
-//! - [`api`] serves JSON with opaque cursors; `openapi.json` (a data file) documents it and a
-//!   test checks every route against it.
+//! - [`api`] serves JSON with opaque cursors; `openapi.json` (a data file) documents it, a
+//!   test checks every route against it and schemathesis (`tests/validators/schemathesis.sh`)
+//!   every parameter.
+//! - [`serve`] runs its own accept loop over hyper (`server.rs`) with the [`ConsoleLimits`]:
+//!   head and idle timeouts, caps on connections (all and per IP) that shed the oldest idle
+//!   connection, and a body limit.
 //! - [`pages`] renders HTML with askama, which escapes every value; no template marks a
 //!   value safe. URLs and domains in attacker text are defanged ([`view`], [`findings`]) and
 //!   never links. Overview (SVG charts, top sources, target countries, verdicts, newest
@@ -46,6 +50,7 @@ pub mod findings;
 mod health;
 pub mod live;
 pub mod pages;
+mod server;
 mod source;
 pub mod token;
 pub mod view;
@@ -60,6 +65,7 @@ use axum::response::Response;
 use axum::routing::{get, post};
 
 pub use error::WebError;
+pub use server::ConsoleLimits;
 pub use token::Token;
 
 /// The Content-Security-Policy of every response: only our own script and style files, no
@@ -78,17 +84,21 @@ pub struct ConsoleConfig {
     pub session_ttl: Duration,
     /// How often the follower looks for new events.
     pub poll_interval: Duration,
+    /// Timeouts and caps of the HTTP server.
+    pub limits: ConsoleLimits,
 }
 
 impl ConsoleConfig {
     /// Defaults: 12 h sessions, new events looked for every 100 ms (an idle poll is two
-    /// indexed queries; `bench/send-to-console.py` measures the resulting latency).
+    /// indexed queries; `bench/send-to-console.py` measures the resulting latency), and the
+    /// [`ConsoleLimits`] defaults.
     pub fn new(data_dir: &Path, token: Token) -> ConsoleConfig {
         ConsoleConfig {
             data_dir: data_dir.to_owned(),
             token,
             session_ttl: Duration::from_secs(12 * 3600),
             poll_interval: Duration::from_millis(100),
+            limits: ConsoleLimits::default(),
         }
     }
 }
@@ -112,6 +122,7 @@ pub(crate) struct Inner {
     /// Turns true when the server shuts down, so open streams end and graceful shutdown
     /// does not wait for them forever.
     pub(crate) closing: tokio::sync::watch::Sender<bool>,
+    pub(crate) limits: ConsoleLimits,
 }
 
 /// A running console: the state for [`app`] plus the follower thread, stopped on drop.
@@ -138,6 +149,7 @@ impl Console {
             health: health::Probe::new(&config.data_dir),
             streams: Arc::new(tokio::sync::Semaphore::new(api::MAX_STREAMS)),
             closing: tokio::sync::watch::channel(false).0,
+            limits: config.limits,
         };
         Ok(Console { state: AppState { inner: Arc::new(inner) }, follower })
     }
@@ -180,19 +192,15 @@ pub fn app(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// Serves [`app`] on `listener` until `shutdown` resolves; then ends the open live streams
-/// and waits for the requests in flight.
+/// Serves [`app`] on `listener` with the console's [`ConsoleLimits`] until `shutdown`
+/// resolves; then ends the open live streams and waits (bounded) for the requests in flight.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     state: AppState,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let closing = state.inner.closing.clone();
-    let shutdown = async move {
-        shutdown.await;
-        closing.send_replace(true);
-    };
-    axum::serve(listener, app(state)).with_graceful_shutdown(shutdown).await
+    let router = app(state.clone());
+    server::serve(listener, state, router, shutdown).await
 }
 
 /// Health for load balancers and scripts: `200 ok`, or `503 degraded: REASON...` while the

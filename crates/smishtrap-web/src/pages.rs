@@ -3,7 +3,8 @@
 
 use askama::Template;
 use axum::Extension;
-use axum::extract::{Path, Query, State};
+use axum::extract::{FromRequestParts, Path, State};
+use axum::http::request::Parts;
 use axum::http::{StatusCode, Uri, header};
 use axum::response::{Html, IntoResponse, Response};
 use chrono::{DateTime, Utc};
@@ -61,6 +62,22 @@ fn page_error(err: WebError) -> Response {
         tracing::error!(error = %err, "console page failed");
     }
     error_page(status, err.public_message())
+}
+
+/// The query string as `T`; one that does not parse (a repeated parameter, a page size that
+/// is not a number) gets the HTML error page with 400, as a bad value does.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct PageQuery<T>(pub(crate) T);
+
+impl<T: serde::de::DeserializeOwned, S: Send + Sync> FromRequestParts<S> for PageQuery<T> {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Response> {
+        match crate::api::ApiQuery::<T>::from_request_parts(parts, state).await {
+            Ok(crate::api::ApiQuery(value)) => Ok(PageQuery(value)),
+            Err(err) => Err(page_error(err)),
+        }
+    }
 }
 
 /// Unknown paths: JSON under `/api/`, HTML elsewhere. Reached only when authenticated or for
@@ -317,7 +334,7 @@ struct EventsPage {
 pub(crate) async fn events(
     State(state): State<AppState>,
     Extension(authed): Extension<Authed>,
-    Query(q): Query<EventQuery>,
+    PageQuery(q): PageQuery<EventQuery>,
 ) -> Response {
     let filters = match Filters::parse(&q) {
         Ok(filters) => filters,
@@ -377,7 +394,7 @@ struct HistoryPage {
 pub(crate) async fn history(
     State(state): State<AppState>,
     Extension(authed): Extension<Authed>,
-    Query(q): Query<EventQuery>,
+    PageQuery(q): PageQuery<EventQuery>,
 ) -> Response {
     let filters = match Filters::parse(&q) {
         Ok(filters) => filters,
@@ -499,7 +516,7 @@ struct MessagesPage {
 pub(crate) async fn messages(
     State(state): State<AppState>,
     Extension(authed): Extension<Authed>,
-    Query(q): Query<MessageParams>,
+    PageQuery(q): PageQuery<MessageParams>,
 ) -> Response {
     let (query, cursor) = match q.query().and_then(|query| Ok((query, q.cursor()?))) {
         Ok(parsed) => parsed,
@@ -597,7 +614,7 @@ struct CampaignsPage {
 pub(crate) async fn campaigns(
     State(state): State<AppState>,
     Extension(authed): Extension<Authed>,
-    Query(q): Query<CampaignParams>,
+    PageQuery(q): PageQuery<CampaignParams>,
 ) -> Response {
     let (brand, cursor) = match q.brand().and_then(|brand| Ok((brand, q.cursor()?))) {
         Ok(parsed) => parsed,

@@ -6,8 +6,6 @@
 
 use std::path::{Path, PathBuf};
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
 use smishtrap_event::Event;
 use smishtrap_store::{
@@ -20,8 +18,9 @@ use crate::WebError;
 /// that many events in one microsecond).
 const MAX_SKIP_AT_CURSOR: usize = 100_000;
 
-/// Longest cursor accepted from a client.
-const MAX_CURSOR_LEN: usize = 1024;
+/// Longest cursor: a kind letter, a 19-digit signed number, a dot and a 512-byte id in hex
+/// (`openapi.json` gives the same bound and the exact grammar of each kind).
+pub(crate) const MAX_CURSOR_LEN: usize = 1 + 20 + 1 + 2 * MAX_ID_LEN;
 
 #[derive(Debug, Clone)]
 pub(crate) struct Source {
@@ -44,22 +43,14 @@ impl Cursor {
         Cursor { ts_micros: event.ts.timestamp_micros(), id: event.id.clone() }
     }
 
-    /// Opaque to clients: base64url of `1:<ts>:<id>`.
+    /// Opaque to clients: `e<ts>.<id in hex>`.
     pub(crate) fn encode(&self) -> String {
-        URL_SAFE_NO_PAD.encode(format!("1:{}:{}", self.ts_micros, self.id))
+        format!("e{}.{}", self.ts_micros, hex::encode(&self.id))
     }
 
     pub(crate) fn decode(raw: &str) -> Result<Cursor, WebError> {
-        let bad = || WebError::bad("cursor", "not a cursor returned by this API");
-        if raw.len() > MAX_CURSOR_LEN {
-            return Err(bad());
-        }
-        let bytes = URL_SAFE_NO_PAD.decode(raw).map_err(|_| bad())?;
-        let text = String::from_utf8(bytes).map_err(|_| bad())?;
-        let rest = text.strip_prefix("1:").ok_or_else(bad)?;
-        let (ts, id) = rest.split_once(':').ok_or_else(bad)?;
-        let ts_micros = ts.parse().map_err(|_| bad())?;
-        Ok(Cursor { ts_micros, id: id.to_owned() })
+        let (ts_micros, id) = decode_cursor(raw, 'e')?;
+        Ok(Cursor { ts_micros, id: hex_id(id)? })
     }
 
     fn ts(&self) -> Option<DateTime<Utc>> {
@@ -271,7 +262,7 @@ pub(crate) struct CampaignPage {
 }
 
 /// "Older than this message" in the messages' order (`ts`, then insertion order, newest
-/// first). Opaque to clients: base64url of `m1:<ts>:<seq>`.
+/// first). Opaque to clients: `m<ts>.<seq>`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct MessageCursor {
     pub(crate) ts_micros: i64,
@@ -280,21 +271,17 @@ pub(crate) struct MessageCursor {
 
 impl MessageCursor {
     pub(crate) fn encode(&self) -> String {
-        URL_SAFE_NO_PAD.encode(format!("m1:{}:{}", self.ts_micros, self.seq))
+        format!("m{}.{}", self.ts_micros, self.seq)
     }
 
     pub(crate) fn decode(raw: &str) -> Result<MessageCursor, WebError> {
-        let rest = decode_opaque(raw, "m1:")?;
-        let (ts, seq) = rest.split_once(':').ok_or_else(bad_cursor)?;
-        Ok(MessageCursor {
-            ts_micros: ts.parse().map_err(|_| bad_cursor())?,
-            seq: seq.parse().map_err(|_| bad_cursor())?,
-        })
+        let (ts_micros, seq) = decode_cursor(raw, 'm')?;
+        Ok(MessageCursor { ts_micros, seq: number(seq).ok_or_else(bad_cursor)? })
     }
 }
 
 /// "Less recently active than this campaign" (`last_seen`, then id, descending). Opaque to
-/// clients: base64url of `c1:<last_seen>:<id>`.
+/// clients: `c<last_seen>.<id in hex>`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct CampaignCursor {
     /// `i64::MIN` for campaigns without a time (the store sorts them last).
@@ -308,13 +295,12 @@ impl CampaignCursor {
     }
 
     pub(crate) fn encode(&self) -> String {
-        URL_SAFE_NO_PAD.encode(format!("c1:{}:{}", self.last_seen, self.id))
+        format!("c{}.{}", self.last_seen, hex::encode(&self.id))
     }
 
     pub(crate) fn decode(raw: &str) -> Result<CampaignCursor, WebError> {
-        let rest = decode_opaque(raw, "c1:")?;
-        let (ts, id) = rest.split_once(':').ok_or_else(bad_cursor)?;
-        Ok(CampaignCursor { last_seen: ts.parse().map_err(|_| bad_cursor())?, id: id.to_owned() })
+        let (last_seen, id) = decode_cursor(raw, 'c')?;
+        Ok(CampaignCursor { last_seen, id: hex_id(id)? })
     }
 }
 
@@ -322,14 +308,36 @@ fn bad_cursor() -> WebError {
     WebError::bad("cursor", "not a cursor returned by this API")
 }
 
-/// The text of an opaque cursor after its `prefix` (which names its kind and version).
-fn decode_opaque(raw: &str, prefix: &str) -> Result<String, WebError> {
+/// Splits a cursor of `kind` into its number and the rest. Any cursor the grammar of
+/// `openapi.json` allows decodes (numbers past the `i64` range saturate), so the document
+/// and the server agree; one that was not returned by the API just starts elsewhere.
+fn decode_cursor(raw: &str, kind: char) -> Result<(i64, &str), WebError> {
     if raw.len() > MAX_CURSOR_LEN {
         return Err(bad_cursor());
     }
-    let bytes = URL_SAFE_NO_PAD.decode(raw).map_err(|_| bad_cursor())?;
-    let text = String::from_utf8(bytes).map_err(|_| bad_cursor())?;
-    text.strip_prefix(prefix).map(str::to_owned).ok_or_else(bad_cursor)
+    let rest = raw.strip_prefix(kind).ok_or_else(bad_cursor)?;
+    let (head, tail) = rest.split_once('.').ok_or_else(bad_cursor)?;
+    Ok((number(head).ok_or_else(bad_cursor)?, tail))
+}
+
+/// An optional `-` and 1 to 19 decimal digits, saturating at the ends of `i64`.
+fn number(raw: &str) -> Option<i64> {
+    let (digits, sign) = raw.strip_prefix('-').map_or((raw, 1), |digits| (digits, -1));
+    if digits.is_empty() || digits.len() > 19 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let value = sign * digits.parse::<i128>().ok()?;
+    Some(i64::try_from(value).unwrap_or(if value < 0 { i64::MIN } else { i64::MAX }))
+}
+
+/// An id written in hex (either case), at most [`MAX_ID_LEN`] bytes; bytes that are not
+/// UTF-8 stand for an id no stored row has.
+fn hex_id(raw: &str) -> Result<String, WebError> {
+    if raw.len() > 2 * MAX_ID_LEN {
+        return Err(bad_cursor());
+    }
+    let bytes = hex::decode(raw).map_err(|_| bad_cursor())?;
+    Ok(String::from_utf8_lossy(&bytes).into_owned())
 }
 
 /// Steps over the events at the cursor's instant up to and including the cursor's event;
@@ -366,9 +374,14 @@ mod tests {
     fn cursors_round_trip_and_reject_junk() {
         let c = Cursor { ts_micros: 1_700_000_000_123_456, id: "abc-1:x".into() };
         assert_eq!(Cursor::decode(&c.encode()).unwrap(), c);
-        for junk in ["", "!!", "MTp4", &"A".repeat(2000), "Mjox"] {
+        for junk in ["", "!!", "e1", "e1:00", "e.00", "e1.0", "e1.0g", "E1.00", &"e1.".repeat(700)]
+        {
             assert!(Cursor::decode(junk).is_err(), "{junk}");
         }
+        // Whatever the document's grammar allows decodes.
+        let far = Cursor::decode("e-9999999999999999999.ff").unwrap();
+        assert_eq!((far.ts_micros, far.id.as_str()), (i64::MIN, "\u{fffd}"));
+        assert_eq!(Cursor::decode("e0.").unwrap(), Cursor { ts_micros: 0, id: String::new() });
         let m = MessageCursor { ts_micros: -5, seq: 42 };
         assert_eq!(MessageCursor::decode(&m.encode()).unwrap(), m);
         let c = CampaignCursor { last_seen: i64::MIN, id: "cmp-00ab:1".into() };
@@ -377,7 +390,7 @@ mod tests {
         assert!(MessageCursor::decode(&c.encode()).is_err());
         assert!(CampaignCursor::decode(&m.encode()).is_err());
         assert!(Cursor::decode(&m.encode()).is_err());
-        for junk in ["", "bTE6", "bTE6eDp5", &"A".repeat(2000)] {
+        for junk in ["", "m1", "m1.", "m1.x", "m.5", "m1.-", &"m1.1".repeat(400)] {
             assert!(MessageCursor::decode(junk).is_err(), "{junk}");
             assert!(CampaignCursor::decode(junk).is_err(), "{junk}");
         }
@@ -400,6 +413,20 @@ mod proptests {
         #[test]
         fn any_client_cursor_decodes_or_is_refused(raw in "\\PC{0,200}") {
             let _ = Cursor::decode(&raw);
+            let _ = super::MessageCursor::decode(&raw);
+            let _ = super::CampaignCursor::decode(&raw);
+        }
+
+        /// Every cursor the document's grammar allows decodes.
+        #[test]
+        fn documented_cursors_decode(
+            event in "e-?[0-9]{1,19}\\.([0-9a-fA-F]{2}){0,512}",
+            message in "m-?[0-9]{1,19}\\.-?[0-9]{1,19}",
+            campaign in "c-?[0-9]{1,19}\\.([0-9a-fA-F]{2}){0,512}",
+        ) {
+            prop_assert!(Cursor::decode(&event).is_ok(), "{}", event);
+            prop_assert!(super::MessageCursor::decode(&message).is_ok(), "{}", message);
+            prop_assert!(super::CampaignCursor::decode(&campaign).is_ok(), "{}", campaign);
         }
     }
 }

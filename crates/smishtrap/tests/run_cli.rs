@@ -172,3 +172,36 @@ fn import_reports_lossy_utf8_with_file_and_line_and_keeps_the_record() {
     assert!(err.contains(&format!("warning: {name}:2:")), "{err}");
     assert!(err.contains("2 new"), "{err}");
 }
+
+#[test]
+fn console_limits_in_the_config_are_checked() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let check = |console: &str| {
+        let config = dir.path().join("run.toml");
+        std::fs::write(&config, format!("[console]\n{console}\n")).expect("write config");
+        let out = Command::new(BIN)
+            .args(["run", "--check-config", "--config"])
+            .arg(&config)
+            .arg("--data")
+            .arg(dir.path().join("data"))
+            .output()
+            .expect("run");
+        (out.status.success(), String::from_utf8_lossy(&out.stderr).into_owned())
+    };
+    let (ok, err) = check(
+        "header_timeout_secs = 2.5\nidle_timeout_secs = 30\nmax_connections = 64\n\
+         max_connections_per_ip = 8\nmax_body_bytes = 4096",
+    );
+    assert!(ok, "{err}");
+    for (bad, key) in [
+        ("idle_timeout_secs = 0", "console.idle_timeout_secs"),
+        ("header_timeout_secs = -1", "console.header_timeout_secs"),
+        ("max_connections = 0", "console.max_connections"),
+        ("max_connections_per_ip = 0", "console.max_connections_per_ip"),
+        ("max_idle = 3", "max_idle"),
+    ] {
+        let (ok, err) = check(bad);
+        assert!(!ok, "{bad} accepted");
+        assert!(err.contains(key), "{bad}: {err}");
+    }
+}

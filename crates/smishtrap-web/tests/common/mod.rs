@@ -12,7 +12,7 @@ use smishtrap_event::{
     AuthRecord, BodyEncoding, Event, EventKind, HttpRecord, SmsAction, SmsDialect, body_digest,
 };
 use smishtrap_store::{SqliteStore, db_path};
-use smishtrap_web::{Console, ConsoleConfig, Token};
+use smishtrap_web::{Console, ConsoleConfig, ConsoleLimits, Token};
 
 pub const TOKEN: &str = "test-token-0123456789abcdef";
 
@@ -39,9 +39,15 @@ impl Server {
     }
 
     pub async fn start_in(dir: tempfile::TempDir) -> Server {
+        Server::start_with(dir, ConsoleLimits::default()).await
+    }
+
+    /// A console with these connection limits.
+    pub async fn start_with(dir: tempfile::TempDir, limits: ConsoleLimits) -> Server {
         let token = Token::parse(TOKEN, "test").expect("token");
         let mut config = ConsoleConfig::new(dir.path(), token);
         config.poll_interval = Duration::from_millis(50);
+        config.limits = limits;
         let console = Console::start(config).expect("console");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("addr");

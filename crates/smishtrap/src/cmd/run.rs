@@ -6,12 +6,13 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::{Context, bail};
 use serde::Deserialize;
 use smishtrap_analyst::{Worker, WorkerConfig};
 use smishtrap_web::token;
-use smishtrap_web::{Console, ConsoleConfig as WebConfig};
+use smishtrap_web::{Console, ConsoleConfig as WebConfig, ConsoleLimits};
 
 use super::sensor::{ConfigFile, DEFAULT_PERSONA, Recording, SensorSetup, load_config};
 
@@ -61,6 +62,49 @@ pub(crate) struct ConsoleConfig {
     listen: Option<SocketAddr>,
     token: Option<String>,
     session_hours: Option<u64>,
+    header_timeout_secs: Option<f64>,
+    idle_timeout_secs: Option<f64>,
+    max_connections: Option<usize>,
+    max_connections_per_ip: Option<usize>,
+    max_body_bytes: Option<u64>,
+}
+
+impl ConsoleConfig {
+    /// The console's connection limits: the defaults of [`ConsoleLimits`] where not given.
+    fn limits(&self, config_name: &str) -> anyhow::Result<ConsoleLimits> {
+        let mut limits = ConsoleLimits::default();
+        let secs = |key: &str, v: Option<f64>, default: Duration| -> anyhow::Result<Duration> {
+            match v {
+                None => Ok(default),
+                Some(s) if s.is_finite() && (0.1..=86_400.0).contains(&s) => {
+                    Ok(Duration::from_secs_f64(s))
+                }
+                Some(_) => bail!("{config_name}: console.{key}: expected 0.1 to 86400 seconds"),
+            }
+        };
+        limits.header_timeout =
+            secs("header_timeout_secs", self.header_timeout_secs, limits.header_timeout)?;
+        limits.idle_timeout =
+            secs("idle_timeout_secs", self.idle_timeout_secs, limits.idle_timeout)?;
+        for (key, value, target) in [
+            ("max_connections", self.max_connections, &mut limits.max_connections),
+            (
+                "max_connections_per_ip",
+                self.max_connections_per_ip,
+                &mut limits.max_connections_per_ip,
+            ),
+        ] {
+            match value {
+                None => {}
+                Some(n) if (1..=1_000_000).contains(&n) => *target = n,
+                Some(_) => bail!("{config_name}: console.{key}: expected 1 to 1000000"),
+            }
+        }
+        if let Some(n) = self.max_body_bytes {
+            limits.max_body_bytes = n;
+        }
+        Ok(limits)
+    }
 }
 
 /// `[analysis]` of the config file.
@@ -107,6 +151,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     if !(1..=720).contains(&session_hours) {
         bail!("{config_name}: console.session_hours: expected 1 to 720");
     }
+    let console_limits = console_cfg.limits(&config_name)?;
     // flags over the config file; brand catalogs add up
     let mut brands = analysis_cfg.brands;
     brands.extend(args.engine.brands.iter().cloned());
@@ -138,6 +183,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     let worker = Worker::start(worker_config, engine).context("cannot start the analysis")?;
     let mut web = WebConfig::new(&data, token.clone());
     web.session_ttl = std::time::Duration::from_secs(session_hours * 3600);
+    web.limits = console_limits;
     let console = Console::start(web).context("cannot start the console")?;
 
     super::sensor::raise_descriptor_limit();
