@@ -1,10 +1,18 @@
 //! The brand catalog: a data file (`data/brands.toml`, embedded) plus optional user files,
 //! validated at load and indexed once so per-message work never loops over all brands.
+//!
+//! Brand choice: a brand is a candidate only on naming evidence (its name, a token, an
+//! official-name keyword, or a link that imitates it). Generic service phrases ("tax
+//! refund", "your parcel"), kept per sector, never name a brand: they only favour, among
+//! the candidates, brands of their sector. The recipient country and the message language
+//! decide between candidates that share a word; ties fall to a fixed order
+//! ([`Catalog::choose`]).
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
 use serde::Deserialize;
+use smishtrap_extract::RegistrableDomain;
 
 use crate::squat::{self, Technique};
 use crate::text::{at_word_boundaries, fold};
@@ -26,12 +34,19 @@ pub struct Brand {
     pub domains: Vec<String>,
     pub tokens: Vec<String>,
     pub keywords: BTreeMap<String, Vec<String>>,
+    /// Name and tokens count in text only as written or in capitals (the name is a common
+    /// word: "Target", "Chase", "Three").
+    pub cased: bool,
 }
 
 impl Brand {
     /// True when the brand serves people of `country` (or everyone).
     pub fn serves(&self, country: &str) -> bool {
         self.countries.iter().any(|c| c == "*" || c.eq_ignore_ascii_case(country))
+    }
+
+    fn everywhere(&self) -> bool {
+        self.countries.iter().any(|c| c == "*")
     }
 }
 
@@ -48,6 +63,12 @@ pub struct CatalogError {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct CatalogFile {
+    /// Country -> the languages its people read SMS in.
+    #[serde(default)]
+    languages: BTreeMap<String, Vec<String>>,
+    /// Sector -> language -> generic phrases of the sector's services.
+    #[serde(default)]
+    sectors: BTreeMap<String, BTreeMap<String, Vec<String>>>,
     #[serde(default)]
     brand: Vec<BrandSpec>,
 }
@@ -66,6 +87,8 @@ struct BrandSpec {
     tokens: Vec<String>,
     #[serde(default)]
     keywords: BTreeMap<String, Vec<String>>,
+    #[serde(default)]
+    cased: bool,
 }
 
 /// How a brand was found in message text.
@@ -73,7 +96,7 @@ struct BrandSpec {
 pub enum MentionKind {
     /// The brand name or one of its tokens, as a word.
     Name,
-    /// One of its keywords.
+    /// One of its keywords (an official name of the brand or its service).
     Keyword,
 }
 
@@ -81,9 +104,31 @@ pub enum MentionKind {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Mention {
     pub brand: BrandId,
+    /// The strongest way the text names it.
     pub kind: MentionKind,
-    /// Byte offset in the folded text.
+    /// Byte offset of its first mention in the folded text.
     pub at: usize,
+    /// Bytes of its longest mention (a longer name is more specific).
+    pub len: usize,
+    /// Named only by a short token in capitals ("BCP", "SAT"): counts only where the brand
+    /// fits the recipient's country or the message language.
+    pub short: bool,
+}
+
+/// Brands named in a text, in order of first appearance, and the sectors whose generic
+/// phrases it uses.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Mentions {
+    pub brands: Vec<Mention>,
+    /// Bit `i`: the text uses a generic phrase of sector `i`.
+    pub sectors: u64,
+}
+
+impl std::ops::Deref for Mentions {
+    type Target = [Mention];
+    fn deref(&self) -> &[Mention] {
+        &self.brands
+    }
 }
 
 /// A brand token found in a hostname.
@@ -95,9 +140,10 @@ pub(crate) struct HostToken {
 }
 
 #[derive(Debug, Clone, Copy)]
-struct TextPattern {
-    brand: BrandId,
-    kind: MentionKind,
+enum TextPattern {
+    Brand { brand: BrandId, kind: MentionKind },
+    /// A generic phrase of the sector with this index.
+    Sector(u8),
 }
 
 /// Maps looked up for every URL of every message: foldhash is several times cheaper than
@@ -108,6 +154,11 @@ pub(crate) type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
 #[derive(Debug)]
 pub struct Catalog {
     brands: Vec<Brand>,
+    /// Per brand: index of its sector in `sectors`.
+    brand_sector: Vec<Option<u8>>,
+    /// Per brand: ISO 639-1 codes it writes in (its countries' languages and its keywords').
+    brand_langs: Vec<Vec<[u8; 2]>>,
+    sectors: Vec<String>,
     /// Official registrable domain -> brands.
     official: FastMap<String, Vec<BrandId>>,
     /// First label of official domains -> (brand, suffix) for TLD swaps.
@@ -117,11 +168,18 @@ pub struct Catalog {
     text_matcher: AhoCorasick,
     text_patterns: Vec<TextPattern>,
     text_patterns_str: Vec<String>,
-    /// Short tokens (<= 3 chars) matched case-sensitively in capitals in the original text.
+    /// Short tokens (<= 3 chars) and cased names matched case-sensitively in the original
+    /// text; `(brand, short)`.
     caps_matcher: AhoCorasick,
-    caps_brand: Vec<BrandId>,
+    caps_brand: Vec<(BrandId, bool)>,
     /// Typosquat variants of official labels and long tokens.
     variants: FastMap<String, (BrandId, Technique)>,
+}
+
+/// A brand with the file it came from (for error messages).
+struct Sourced {
+    file: String,
+    brand: Brand,
 }
 
 impl Catalog {
@@ -138,9 +196,12 @@ impl Catalog {
         Catalog::from_sources(&sources)
     }
 
-    /// Parses and validates every source, later sources replacing same-named brands.
+    /// Parses and validates every source, later sources replacing same-named brands and
+    /// adding languages and sector phrases.
     pub fn from_sources(sources: &[(&str, &str)]) -> Result<Catalog, CatalogError> {
-        let mut brands: Vec<Brand> = Vec::new();
+        let mut brands: Vec<Sourced> = Vec::new();
+        let mut languages: BTreeMap<String, Vec<[u8; 2]>> = BTreeMap::new();
+        let mut sectors: BTreeMap<String, Vec<String>> = BTreeMap::new();
         for (file, text) in sources {
             let parsed: CatalogFile = toml::from_str(text).map_err(|e| CatalogError {
                 file: (*file).to_string(),
@@ -148,6 +209,32 @@ impl Catalog {
                 field: None,
                 message: e.to_string().trim().replace('\n', " "),
             })?;
+            for (country, langs) in parsed.languages {
+                let country = valid_country(file, None, "languages", &country)?;
+                let entry = languages.entry(country).or_default();
+                for l in langs {
+                    let code = valid_lang(file, None, "languages", &l)?;
+                    if !entry.contains(&code) {
+                        entry.push(code);
+                    }
+                }
+            }
+            for (sector, phrases) in parsed.sectors {
+                if !valid_sector_name(&sector) {
+                    return Err(file_err(
+                        file,
+                        "sectors",
+                        &format!("{sector:?} must be 2 to 32 characters of a-z and hyphens"),
+                    ));
+                }
+                let entry = sectors.entry(sector).or_default();
+                for (lang, words) in phrases {
+                    valid_lang(file, None, "sectors", &lang)?;
+                    for w in words {
+                        entry.push(valid_phrase(file, None, "sectors", &w)?);
+                    }
+                }
+            }
             let mut seen = HashSet::new();
             for spec in parsed.brand {
                 let brand = validate(file, spec)?;
@@ -159,24 +246,78 @@ impl Catalog {
                         "duplicate brand name in this file",
                     ));
                 }
-                match brands.iter_mut().find(|b| b.name.eq_ignore_ascii_case(&brand.name)) {
-                    Some(existing) => *existing = brand,
-                    None => brands.push(brand),
+                let sourced = Sourced { file: (*file).to_string(), brand };
+                match brands.iter_mut().find(|b| b.brand.name.eq_ignore_ascii_case(&sourced.brand.name))
+                {
+                    Some(existing) => *existing = sourced,
+                    None => brands.push(sourced),
                 }
             }
         }
         if brands.len() > usize::from(u16::MAX) {
-            return Err(CatalogError {
-                file: "catalog".into(),
-                brand: None,
-                field: None,
-                message: "too many brands".into(),
-            });
+            return Err(file_err("catalog", "brand", "too many brands"));
         }
-        Catalog::index(brands)
+        let sector_names: Vec<String> = sectors.keys().cloned().collect();
+        if sector_names.len() > 64 {
+            return Err(file_err("catalog", "sectors", "too many sectors (at most 64)"));
+        }
+        let mut owner: HashMap<&str, &str> = HashMap::new();
+        for Sourced { file, brand } in &brands {
+            if let Some(sector) = &brand.sector
+                && !sectors.contains_key(sector)
+            {
+                return Err(err(
+                    file,
+                    &brand.name,
+                    "sector",
+                    &format!("unknown sector {sector:?} (declare it under [sectors])"),
+                ));
+            }
+            for d in &brand.domains {
+                if let Some(other) = owner.insert(d, &brand.name) {
+                    return Err(err(
+                        file,
+                        &brand.name,
+                        "domains",
+                        &format!("{d:?} is already an official domain of {other:?}"),
+                    ));
+                }
+            }
+        }
+        let brand_langs = brands
+            .iter()
+            .map(|Sourced { brand, .. }| {
+                let mut langs: Vec<[u8; 2]> = Vec::new();
+                let spoken = brand.countries.iter().filter_map(|c| languages.get(c)).flatten();
+                let written = brand.keywords.keys().filter_map(|l| two_bytes(l));
+                for l in spoken.copied().chain(written) {
+                    if !langs.contains(&l) {
+                        langs.push(l);
+                    }
+                }
+                langs
+            })
+            .collect();
+        let brand_sector = brands
+            .iter()
+            .map(|s| {
+                let sector = s.brand.sector.as_ref()?;
+                sector_names.iter().position(|n| n == sector).and_then(|i| u8::try_from(i).ok())
+            })
+            .collect();
+        let phrases: Vec<(u8, &[String])> = sector_names
+            .iter()
+            .enumerate()
+            .filter_map(|(i, n)| Some((u8::try_from(i).ok()?, sectors.get(n)?.as_slice())))
+            .collect();
+        let mut catalog = Catalog::index(brands.into_iter().map(|s| s.brand).collect(), &phrases)?;
+        catalog.brand_langs = brand_langs;
+        catalog.brand_sector = brand_sector;
+        catalog.sectors = sector_names;
+        Ok(catalog)
     }
 
-    fn index(brands: Vec<Brand>) -> Result<Catalog, CatalogError> {
+    fn index(brands: Vec<Brand>, sector_phrases: &[(u8, &[String])]) -> Result<Catalog, CatalogError> {
         let mut official: FastMap<String, Vec<BrandId>> = FastMap::default();
         let mut official_labels: FastMap<String, Vec<(BrandId, String)>> = FastMap::default();
         let mut host_patterns: Vec<String> = Vec::new();
@@ -197,14 +338,26 @@ impl Catalog {
                 }
             }
             let name_folded = fold(&brand.name);
-            let mut text_words: Vec<(String, MentionKind)> =
-                vec![(name_folded.clone(), MentionKind::Name)];
+            let mut text_words: Vec<(String, MentionKind)> = Vec::new();
+            let short_name = name_folded.chars().filter(|c| c.is_alphanumeric()).count() <= 3;
+            if short_name || brand.cased {
+                // Short names ("ING", "UPS") and common words ("Target") count only as
+                // written or in capitals.
+                caps_patterns.push(brand.name.clone());
+                caps_brand.push((id, short_name));
+                if brand.cased && !short_name {
+                    caps_patterns.push(brand.name.to_uppercase());
+                    caps_brand.push((id, false));
+                }
+            } else {
+                text_words.push((name_folded, MentionKind::Name));
+            }
             for t in &brand.tokens {
                 host_patterns.push(t.clone());
                 host_token_brand.push(id);
-                if t.len() <= 3 {
+                if t.len() <= 3 || brand.cased {
                     caps_patterns.push(t.to_ascii_uppercase());
-                    caps_brand.push(id);
+                    caps_brand.push((id, t.len() <= 3));
                 } else {
                     text_words.push((t.clone(), MentionKind::Name));
                 }
@@ -214,15 +367,15 @@ impl Catalog {
                     text_words.push((fold(k), MentionKind::Keyword));
                 }
             }
-            if name_folded.chars().filter(|c| c.is_alphanumeric()).count() <= 3 {
-                // Short names ("ING", "UPS") are matched in capitals only.
-                text_words.retain(|(w, _)| *w != name_folded);
-                caps_patterns.push(brand.name.clone());
-                caps_brand.push(id);
-            }
             for (w, kind) in text_words {
                 text_patterns_str.push(w);
-                text_patterns.push(TextPattern { brand: id, kind });
+                text_patterns.push(TextPattern::Brand { brand: id, kind });
+            }
+        }
+        for (sector, phrases) in sector_phrases {
+            for p in *phrases {
+                text_patterns_str.push(fold(p));
+                text_patterns.push(TextPattern::Sector(*sector));
             }
         }
         let variants = squat::variants(&brands);
@@ -234,6 +387,9 @@ impl Catalog {
             text_patterns_str,
             caps_matcher: build_matcher(&caps_patterns, false)?,
             caps_brand,
+            brand_sector: vec![None; brands.len()],
+            brand_langs: vec![Vec::new(); brands.len()],
+            sectors: Vec::new(),
             brands,
             official,
             official_labels,
@@ -256,6 +412,11 @@ impl Catalog {
             .position(|b| b.name.eq_ignore_ascii_case(name))
             .and_then(|i| u16::try_from(i).ok())
             .map(BrandId)
+    }
+
+    /// The declared sectors, in the order of the bits of [`Mentions::sectors`].
+    pub fn sectors(&self) -> &[String] {
+        &self.sectors
     }
 
     /// Brands for which `registrable_domain` is official.
@@ -283,7 +444,7 @@ impl Catalog {
     }
 
     /// Brands named in `original` text (`folded` is `fold(original)`), in order of appearance.
-    pub fn mentions(&self, original: &str, folded: &str) -> Vec<Mention> {
+    pub fn mentions(&self, original: &str, folded: &str) -> Mentions {
         let found = self
             .text_matcher
             .find_overlapping_iter(folded)
@@ -291,8 +452,9 @@ impl Catalog {
         self.mentions_from(original, folded, found)
     }
 
-    /// The text patterns (folded names, tokens and keywords), in pattern-index order, for
-    /// an automaton that also holds other patterns (see [`Catalog::mentions_from`]).
+    /// The text patterns (folded names, tokens, keywords and sector phrases), in
+    /// pattern-index order, for an automaton that also holds other patterns (see
+    /// [`Catalog::mentions_from`]).
     pub(crate) fn text_patterns(&self) -> &[String] {
         &self.text_patterns_str
     }
@@ -304,33 +466,180 @@ impl Catalog {
         original: &str,
         folded: &str,
         found: impl Iterator<Item = (usize, usize, usize)>,
-    ) -> Vec<Mention> {
+    ) -> Mentions {
         let mut out: Vec<Mention> = Vec::new();
+        let mut sectors = 0u64;
         for (pattern, start, end) in found {
             if !at_word_boundaries(folded, start, end) {
                 continue;
             }
-            if let Some(p) = self.text_patterns.get(pattern) {
-                out.push(Mention { brand: p.brand, kind: p.kind, at: start });
+            match self.text_patterns.get(pattern) {
+                Some(TextPattern::Brand { brand, kind }) => out.push(Mention {
+                    brand: *brand,
+                    kind: *kind,
+                    at: start,
+                    len: end - start,
+                    short: false,
+                }),
+                Some(TextPattern::Sector(s)) => sectors |= 1u64 << (s % 64),
+                None => {}
             }
         }
         for m in self.caps_matcher.find_overlapping_iter(original) {
             if !at_word_boundaries(original, m.start(), m.end()) {
                 continue;
             }
-            if let Some(&brand) = self.caps_brand.get(m.pattern().as_usize()) {
+            if let Some(&(brand, short)) = self.caps_brand.get(m.pattern().as_usize()) {
                 // Offsets of `original` and `folded` agree closely enough for ordering.
-                out.push(Mention { brand, kind: MentionKind::Name, at: m.start() });
+                out.push(Mention {
+                    brand,
+                    kind: MentionKind::Name,
+                    at: m.start(),
+                    len: m.end() - m.start(),
+                    short,
+                });
             }
         }
         out.sort_by_key(|m| (m.at, m.kind, m.brand));
-        let mut seen: Vec<BrandId> = Vec::with_capacity(out.len());
-        out.retain(|m| {
-            let first = !seen.contains(&m.brand);
-            seen.push(m.brand);
-            first
+        // One mention per brand: its first place, its strongest kind, its longest match, and
+        // short only when nothing else names it.
+        let mut brands: Vec<Mention> = Vec::with_capacity(out.len());
+        for m in out {
+            match brands.iter_mut().find(|b| b.brand == m.brand) {
+                Some(b) => {
+                    b.kind = b.kind.min(m.kind);
+                    b.len = b.len.max(m.len);
+                    b.short &= m.short;
+                }
+                None => brands.push(m),
+            }
+        }
+        Mentions { brands, sectors }
+    }
+
+    /// How well a brand fits the recipient's country and the message language; `None`
+    /// (unknown) fits everything.
+    fn fit(&self, id: BrandId, country: Option<&str>, lang: Option<&str>) -> Fit {
+        let brand = self.brand(id);
+        let serves = country.is_none_or(|c| brand.serves(c));
+        let speaks = brand.everywhere()
+            || lang.and_then(two_bytes).is_none_or(|l| {
+                self.brand_langs.get(usize::from(id.0)).is_some_and(|ls| ls.contains(&l))
+            });
+        let local = country.is_some_and(|c| brand.countries.iter().any(|x| x.eq_ignore_ascii_case(c)));
+        Fit { serves, speaks, local }
+    }
+
+    fn supported(&self, id: BrandId, sectors: u64) -> bool {
+        self.brand_sector
+            .get(usize::from(id.0))
+            .copied()
+            .flatten()
+            .is_some_and(|s| sectors & (1u64 << (s % 64)) != 0)
+    }
+
+    /// Brands the text names (by name, token or official-name keyword, never by a generic
+    /// phrase alone), best candidate first; a short capital token counts only where its
+    /// brand fits `country` (the recipient's), or `lang` when the country is unknown.
+    pub fn named(&self, mentions: &Mentions, country: Option<&str>, lang: Option<&str>) -> Vec<BrandId> {
+        let mut ranked: Vec<(RankKey, BrandId)> = mentions
+            .iter()
+            .filter(|m| {
+                let fit = self.fit(m.brand, country, lang);
+                !m.short || (fit.serves && (country.is_some() || fit.speaks))
+            })
+            .map(|m| (self.rank(m.brand, Some(m), false, usize::MAX, mentions.sectors, country, lang), m.brand))
+            .collect();
+        ranked.sort_by(|a, b| b.0.cmp(&a.0));
+        ranked.into_iter().map(|(_, b)| b).collect()
+    }
+
+    /// The brand a message is about: among the brands named in the text ([`Catalog::named`])
+    /// and those its links imitate (`imitated`, in link order), a link that imitates a named
+    /// brand first, then any imitated brand, then the named ones; within each, brands that
+    /// serve the recipient's country, then those that write in the message language, then
+    /// names before keywords, sector support by a generic phrase, first mention, longest
+    /// mention, brands of the recipient's own country, catalog order. `None` without
+    /// naming evidence: generic phrases alone never choose a brand.
+    pub fn choose(
+        &self,
+        mentions: &Mentions,
+        imitated: &[BrandId],
+        country: Option<&str>,
+        lang: Option<&str>,
+    ) -> Option<BrandId> {
+        let named = self.named(mentions, country, lang);
+        let mention = |b: BrandId| mentions.iter().find(|m| m.brand == b);
+        let from_links = imitated.iter().enumerate().map(|(i, &b)| {
+            let key = self.rank(b, mention(b).filter(|_| named.contains(&b)), true, i, mentions.sectors, country, lang);
+            (key, b)
         });
-        out
+        let from_text = named.iter().map(|&b| {
+            (self.rank(b, mention(b), false, usize::MAX, mentions.sectors, country, lang), b)
+        });
+        from_links.chain(from_text).max_by(|a, b| a.0.cmp(&b.0).then(b.1.cmp(&a.1))).map(|(_, b)| b)
+    }
+
+    #[allow(clippy::too_many_arguments, reason = "private helper of `named` and `choose`")]
+    fn rank(
+        &self,
+        brand: BrandId,
+        mention: Option<&Mention>,
+        imitated: bool,
+        link: usize,
+        sectors: u64,
+        country: Option<&str>,
+        lang: Option<&str>,
+    ) -> RankKey {
+        let fit = self.fit(brand, country, lang);
+        let tier = match (imitated, mention.is_some()) {
+            (true, true) => 2,
+            (true, false) => 1,
+            _ => 0,
+        };
+        RankKey {
+            tier,
+            link: std::cmp::Reverse(link),
+            serves: fit.serves,
+            speaks: fit.speaks,
+            by_name: mention.is_none_or(|m| m.kind == MentionKind::Name),
+            supported: self.supported(brand, sectors),
+            first: std::cmp::Reverse(mention.map_or(usize::MAX, |m| m.at)),
+            len: mention.map_or(0, |m| m.len),
+            local: fit.local,
+        }
+    }
+}
+
+/// How a brand fits a message's recipient and language.
+#[derive(Debug, Clone, Copy)]
+struct Fit {
+    /// Serves the recipient's country (or everyone, or the country is unknown).
+    serves: bool,
+    /// Writes in the message language (or everyone's, or the language is unknown).
+    speaks: bool,
+    /// Lists the recipient's country itself (not only `*`).
+    local: bool,
+}
+
+/// Candidate order of [`Catalog::choose`], greatest first (fields compare in order).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct RankKey {
+    tier: u8,
+    link: std::cmp::Reverse<usize>,
+    serves: bool,
+    speaks: bool,
+    by_name: bool,
+    supported: bool,
+    first: std::cmp::Reverse<usize>,
+    len: usize,
+    local: bool,
+}
+
+fn two_bytes(lang: &str) -> Option<[u8; 2]> {
+    match lang.as_bytes() {
+        &[a, b] => Some([a, b]),
+        _ => None,
     }
 }
 
@@ -361,8 +670,86 @@ fn err(file: &str, brand: &str, field: &'static str, message: &str) -> CatalogEr
     }
 }
 
+fn file_err(file: &str, field: &'static str, message: &str) -> CatalogError {
+    CatalogError { file: file.to_string(), brand: None, field: Some(field), message: message.to_string() }
+}
+
+fn err_at(file: &str, brand: Option<&str>, field: &'static str, message: &str) -> CatalogError {
+    match brand {
+        Some(b) => err(file, b, field, message),
+        None => file_err(file, field, message),
+    }
+}
+
 const MAX_ITEMS: usize = 200;
 const MAX_LEN: usize = 120;
+
+/// ISO 3166-1 alpha-2 codes (officially assigned).
+const ISO_3166: &str = "AD AE AF AG AI AL AM AO AQ AR AS AT AU AW AX AZ BA BB BD BE BF BG BH BI BJ \
+    BL BM BN BO BQ BR BS BT BV BW BY BZ CA CC CD CF CG CH CI CK CL CM CN CO CR CU CV CW CX CY \
+    CZ DE DJ DK DM DO DZ EC EE EG EH ER ES ET FI FJ FK FM FO FR GA GB GD GE GF GG GH GI GL GM \
+    GN GP GQ GR GS GT GU GW GY HK HM HN HR HT HU ID IE IL IM IN IO IQ IR IS IT JE JM JO JP KE \
+    KG KH KI KM KN KP KR KW KY KZ LA LB LC LI LK LR LS LT LU LV LY MA MC MD ME MF MG MH MK ML \
+    MM MN MO MP MQ MR MS MT MU MV MW MX MY MZ NA NC NE NF NG NI NL NO NP NR NU NZ OM PA PE PF \
+    PG PH PK PL PM PN PR PS PT PW PY QA RE RO RS RU RW SA SB SC SD SE SG SH SI SJ SK SL SM SN \
+    SO SR SS ST SV SX SY SZ TC TD TF TG TH TJ TK TL TM TN TO TR TT TV TW TZ UA UG UM US UY UZ \
+    VA VC VE VG VI VN VU WF WS YE YT ZA ZM ZW";
+
+/// Country codes the catalog accepts: ISO 3166-1 alpha-2, uppercased.
+fn valid_country(
+    file: &str,
+    brand: Option<&str>,
+    field: &'static str,
+    code: &str,
+) -> Result<String, CatalogError> {
+    let c = code.trim().to_ascii_uppercase();
+    if c.len() == 2 && ISO_3166.split_ascii_whitespace().any(|k| k == c) {
+        return Ok(c);
+    }
+    Err(err_at(
+        file,
+        brand,
+        field,
+        &format!("{c:?} is not an ISO 3166-1 alpha-2 country code"),
+    ))
+}
+
+fn valid_lang(
+    file: &str,
+    brand: Option<&str>,
+    field: &'static str,
+    lang: &str,
+) -> Result<[u8; 2], CatalogError> {
+    match lang.as_bytes() {
+        &[a, b] if a.is_ascii_lowercase() && b.is_ascii_lowercase() => Ok([a, b]),
+        _ => Err(err_at(file, brand, field, &format!("{lang:?} is not an ISO 639-1 language code"))),
+    }
+}
+
+fn valid_phrase(
+    file: &str,
+    brand: Option<&str>,
+    field: &'static str,
+    phrase: &str,
+) -> Result<String, CatalogError> {
+    let w = phrase.trim();
+    if w.chars().filter(|c| c.is_alphanumeric()).count() < 3
+        || w.len() > MAX_LEN
+        || w.chars().any(char::is_control)
+    {
+        return Err(err_at(
+            file,
+            brand,
+            field,
+            &format!("{w:?} must hold 3 to 120 printable characters"),
+        ));
+    }
+    Ok(w.to_string())
+}
+
+fn valid_sector_name(s: &str) -> bool {
+    (2..=32).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_lowercase() || b == b'-')
+}
 
 fn validate(file: &str, spec: BrandSpec) -> Result<Brand, CatalogError> {
     let name = spec.name.trim().to_string();
@@ -386,8 +773,8 @@ fn validate(file: &str, spec: BrandSpec) -> Result<Brand, CatalogError> {
     }
     let mut domains = Vec::new();
     for d in &spec.domains {
-        let d = d.trim().to_ascii_lowercase();
-        if !valid_domain(&d) {
+        let d = d.trim();
+        if !valid_domain(d) {
             return Err(err(
                 file,
                 &name,
@@ -397,10 +784,21 @@ fn validate(file: &str, spec: BrandSpec) -> Result<Brand, CatalogError> {
                 ),
             ));
         }
-        if domains.contains(&d) {
+        // Official domains are compared with the registrable domain of each link, so one
+        // that is not itself registrable (a subdomain, or no real public suffix) would
+        // never match.
+        if RegistrableDomain::parse(d).is_none_or(|r| r.as_str() != d) {
+            return Err(err(
+                file,
+                &name,
+                "domains",
+                &format!("{d:?} is not a registrable domain under a real public suffix"),
+            ));
+        }
+        if domains.iter().any(|x| x == d) {
             return Err(err(file, &name, "domains", &format!("{d:?} is listed twice")));
         }
-        domains.push(d);
+        domains.push(d.to_string());
     }
     let mut tokens = Vec::new();
     for t in &spec.tokens {
@@ -424,47 +822,22 @@ fn validate(file: &str, spec: BrandSpec) -> Result<Brand, CatalogError> {
     }
     let mut countries = Vec::new();
     for c in &spec.countries {
-        let c = c.trim().to_ascii_uppercase();
-        if !(c == "*" || (c.len() == 2 && c.bytes().all(|b| b.is_ascii_uppercase()))) {
-            return Err(err(
-                file,
-                &name,
-                "countries",
-                &format!("{c:?} is not an ISO 3166-1 alpha-2 code or \"*\""),
-            ));
+        let c = if c.trim() == "*" { "*".to_string() } else { valid_country(file, Some(&name), "countries", c)? };
+        if !countries.contains(&c) {
+            countries.push(c);
         }
-        countries.push(c);
     }
     let mut keywords = BTreeMap::new();
     for (lang, words) in spec.keywords {
-        if lang.len() != 2 || !lang.bytes().all(|b| b.is_ascii_lowercase()) {
-            return Err(err(
-                file,
-                &name,
-                "keywords",
-                &format!("{lang:?} is not an ISO 639-1 language code"),
-            ));
-        }
+        valid_lang(file, Some(&name), "keywords", &lang)?;
         let mut clean = Vec::new();
         for w in words {
-            let w = w.trim().to_string();
-            if w.chars().filter(|c| c.is_alphanumeric()).count() < 3
-                || w.len() > MAX_LEN
-                || w.chars().any(char::is_control)
-            {
-                return Err(err(
-                    file,
-                    &name,
-                    "keywords",
-                    &format!("{w:?} must hold 3 to 120 printable characters"),
-                ));
-            }
-            clean.push(w);
+            clean.push(valid_phrase(file, Some(&name), "keywords", &w)?);
         }
         keywords.insert(lang, clean);
     }
     let sector = spec.sector.map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
-    Ok(Brand { name, sector, countries, domains, tokens, keywords })
+    Ok(Brand { name, sector, countries, domains, tokens, keywords, cased: spec.cased })
 }
 
 fn valid_domain(d: &str) -> bool {

@@ -98,8 +98,8 @@ const AFFIXES: &[&str] = &[
     "fi", "pl", "uk", "eu", "gov", "gouv", "post", "track", "client", "klant",
 ];
 
-/// Checks a host against the catalog. `prefer` lists brands named in the message text,
-/// which win ties between candidates.
+/// Checks a host against the catalog. `prefer` lists brands named in the message text, best
+/// first ([`Catalog::named`]); they win ties between candidates, earlier ones first.
 pub fn impersonation(
     catalog: &Catalog,
     view: &HostView<'_>,
@@ -182,7 +182,7 @@ fn strip_suffix<'a>(host: &'a str, suffix: &str) -> &'a str {
 /// Returns the brand and whether the token is a whole label.
 fn combosquat(catalog: &Catalog, name: &str, prefer: &[BrandId]) -> Option<(BrandId, bool)> {
     let bytes = name.as_bytes();
-    let mut best: Option<(bool, usize, usize, BrandId, bool)> = None; // (preferred, len, -start, brand, whole)
+    let mut best: Option<(usize, usize, usize, BrandId, bool)> = None; // (preference, len, -start, brand, whole)
     for t in catalog.host_tokens(name) {
         let len = t.end - t.start;
         let mut seg_start = t.start;
@@ -213,7 +213,7 @@ fn combosquat(catalog: &Catalog, name: &str, prefer: &[BrandId]) -> Option<(Bran
         let label_end =
             name.get(t.end..).map_or(name.len(), |s| s.find('.').map_or(name.len(), |i| t.end + i));
         let whole = label_start == t.start && label_end == t.end && label_end == name.len();
-        let key = (prefer.contains(&t.brand), len, usize::MAX - t.start, t.brand, whole);
+        let key = (preference(prefer, t.brand), len, usize::MAX - t.start, t.brand, whole);
         if best.is_none_or(|b| (key.0, key.1, key.2) > (b.0, b.1, b.2)) {
             best = Some(key);
         }
@@ -221,8 +221,14 @@ fn combosquat(catalog: &Catalog, name: &str, prefer: &[BrandId]) -> Option<(Bran
     best.map(|(_, _, _, brand, whole)| (brand, whole))
 }
 
+/// Rank of `brand` in `prefer` (brands named in the text, best first): higher is better,
+/// 0 when not named.
+fn preference(prefer: &[BrandId], brand: BrandId) -> usize {
+    prefer.iter().position(|b| *b == brand).map_or(0, |i| usize::MAX - i)
+}
+
 fn typosquat(catalog: &Catalog, name: &str, prefer: &[BrandId]) -> Option<(BrandId, Technique)> {
-    let mut found: Option<(BrandId, Technique)> = None;
+    let mut found: Option<(usize, BrandId, Technique)> = None;
     for label in name.split('.') {
         let parts =
             std::iter::once(label).chain(label.split('-').filter(|p| p.len() != label.len()));
@@ -231,14 +237,14 @@ fn typosquat(catalog: &Catalog, name: &str, prefer: &[BrandId]) -> Option<(Brand
                 continue;
             }
             if let Some((brand, technique)) = catalog.variant(part) {
-                if prefer.contains(&brand) {
-                    return Some((brand, technique));
+                let rank = preference(prefer, brand);
+                if found.is_none_or(|(best, _, _)| rank > best) {
+                    found = Some((rank, brand, technique));
                 }
-                found = found.or(Some((brand, technique)));
             }
         }
     }
-    found
+    found.map(|(_, brand, technique)| (brand, technique))
 }
 
 const ROWS: &[&[&str]] = &[
