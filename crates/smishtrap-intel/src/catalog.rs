@@ -141,7 +141,10 @@ pub(crate) struct HostToken {
 
 #[derive(Debug, Clone, Copy)]
 enum TextPattern {
-    Brand { brand: BrandId, kind: MentionKind },
+    Brand {
+        brand: BrandId,
+        kind: MentionKind,
+    },
     /// A generic phrase of the sector with this index.
     Sector(u8),
 }
@@ -247,7 +250,9 @@ impl Catalog {
                     ));
                 }
                 let sourced = Sourced { file: (*file).to_string(), brand };
-                match brands.iter_mut().find(|b| b.brand.name.eq_ignore_ascii_case(&sourced.brand.name))
+                match brands
+                    .iter_mut()
+                    .find(|b| b.brand.name.eq_ignore_ascii_case(&sourced.brand.name))
                 {
                     Some(existing) => *existing = sourced,
                     None => brands.push(sourced),
@@ -317,7 +322,10 @@ impl Catalog {
         Ok(catalog)
     }
 
-    fn index(brands: Vec<Brand>, sector_phrases: &[(u8, &[String])]) -> Result<Catalog, CatalogError> {
+    fn index(
+        brands: Vec<Brand>,
+        sector_phrases: &[(u8, &[String])],
+    ) -> Result<Catalog, CatalogError> {
         let mut official: FastMap<String, Vec<BrandId>> = FastMap::default();
         let mut official_labels: FastMap<String, Vec<(BrandId, String)>> = FastMap::default();
         let mut host_patterns: Vec<String> = Vec::new();
@@ -526,7 +534,8 @@ impl Catalog {
             || lang.and_then(two_bytes).is_none_or(|l| {
                 self.brand_langs.get(usize::from(id.0)).is_some_and(|ls| ls.contains(&l))
             });
-        let local = country.is_some_and(|c| brand.countries.iter().any(|x| x.eq_ignore_ascii_case(c)));
+        let local =
+            country.is_some_and(|c| brand.countries.iter().any(|x| x.eq_ignore_ascii_case(c)));
         Fit { serves, speaks, local }
     }
 
@@ -541,14 +550,24 @@ impl Catalog {
     /// Brands the text names (by name, token or official-name keyword, never by a generic
     /// phrase alone), best candidate first; a short capital token counts only where its
     /// brand fits `country` (the recipient's), or `lang` when the country is unknown.
-    pub fn named(&self, mentions: &Mentions, country: Option<&str>, lang: Option<&str>) -> Vec<BrandId> {
+    pub fn named(
+        &self,
+        mentions: &Mentions,
+        country: Option<&str>,
+        lang: Option<&str>,
+    ) -> Vec<BrandId> {
         let mut ranked: Vec<(RankKey, BrandId)> = mentions
             .iter()
             .filter(|m| {
                 let fit = self.fit(m.brand, country, lang);
                 !m.short || (fit.serves && (country.is_some() || fit.speaks))
             })
-            .map(|m| (self.rank(m.brand, Some(m), false, usize::MAX, mentions.sectors, country, lang), m.brand))
+            .map(|m| {
+                (
+                    self.rank(m.brand, Some(m), false, usize::MAX, mentions.sectors, country, lang),
+                    m.brand,
+                )
+            })
             .collect();
         ranked.sort_by(|a, b| b.0.cmp(&a.0));
         ranked.into_iter().map(|(_, b)| b).collect()
@@ -571,7 +590,15 @@ impl Catalog {
         let named = self.named(mentions, country, lang);
         let mention = |b: BrandId| mentions.iter().find(|m| m.brand == b);
         let from_links = imitated.iter().enumerate().map(|(i, &b)| {
-            let key = self.rank(b, mention(b).filter(|_| named.contains(&b)), true, i, mentions.sectors, country, lang);
+            let key = self.rank(
+                b,
+                mention(b).filter(|_| named.contains(&b)),
+                true,
+                i,
+                mentions.sectors,
+                country,
+                lang,
+            );
             (key, b)
         });
         let from_text = named.iter().map(|&b| {
@@ -671,7 +698,12 @@ fn err(file: &str, brand: &str, field: &'static str, message: &str) -> CatalogEr
 }
 
 fn file_err(file: &str, field: &'static str, message: &str) -> CatalogError {
-    CatalogError { file: file.to_string(), brand: None, field: Some(field), message: message.to_string() }
+    CatalogError {
+        file: file.to_string(),
+        brand: None,
+        field: Some(field),
+        message: message.to_string(),
+    }
 }
 
 fn err_at(file: &str, brand: Option<&str>, field: &'static str, message: &str) -> CatalogError {
@@ -706,12 +738,7 @@ fn valid_country(
     if c.len() == 2 && ISO_3166.split_ascii_whitespace().any(|k| k == c) {
         return Ok(c);
     }
-    Err(err_at(
-        file,
-        brand,
-        field,
-        &format!("{c:?} is not an ISO 3166-1 alpha-2 country code"),
-    ))
+    Err(err_at(file, brand, field, &format!("{c:?} is not an ISO 3166-1 alpha-2 country code")))
 }
 
 fn valid_lang(
@@ -722,7 +749,9 @@ fn valid_lang(
 ) -> Result<[u8; 2], CatalogError> {
     match lang.as_bytes() {
         &[a, b] if a.is_ascii_lowercase() && b.is_ascii_lowercase() => Ok([a, b]),
-        _ => Err(err_at(file, brand, field, &format!("{lang:?} is not an ISO 639-1 language code"))),
+        _ => {
+            Err(err_at(file, brand, field, &format!("{lang:?} is not an ISO 639-1 language code")))
+        }
     }
 }
 
@@ -733,7 +762,9 @@ fn valid_phrase(
     phrase: &str,
 ) -> Result<String, CatalogError> {
     let w = phrase.trim();
-    if w.chars().filter(|c| c.is_alphanumeric()).count() < 3
+    // two letters suffice in scripts without an alphabet ("楽天", "국세")
+    let min = if w.is_ascii() { 3 } else { 2 };
+    if w.chars().filter(|c| c.is_alphanumeric()).count() < min
         || w.len() > MAX_LEN
         || w.chars().any(char::is_control)
     {
@@ -741,7 +772,7 @@ fn valid_phrase(
             file,
             brand,
             field,
-            &format!("{w:?} must hold 3 to 120 printable characters"),
+            &format!("{w:?} must hold 3 (2 outside ASCII) to 120 printable characters"),
         ));
     }
     Ok(w.to_string())
@@ -822,7 +853,11 @@ fn validate(file: &str, spec: BrandSpec) -> Result<Brand, CatalogError> {
     }
     let mut countries = Vec::new();
     for c in &spec.countries {
-        let c = if c.trim() == "*" { "*".to_string() } else { valid_country(file, Some(&name), "countries", c)? };
+        let c = if c.trim() == "*" {
+            "*".to_string()
+        } else {
+            valid_country(file, Some(&name), "countries", c)?
+        };
         if !countries.contains(&c) {
             countries.push(c);
         }
@@ -857,17 +892,20 @@ fn valid_domain(d: &str) -> bool {
 mod tests {
     use super::*;
 
-    fn catalog() -> Catalog {
-        match Catalog::builtin() {
+    fn catalog() -> &'static Catalog {
+        static CATALOG: std::sync::OnceLock<Catalog> = std::sync::OnceLock::new();
+        CATALOG.get_or_init(|| match Catalog::builtin() {
             Ok(c) => c,
             Err(e) => panic!("builtin catalog: {e}"),
-        }
+        })
     }
 
     #[test]
     fn builtin_catalog_covers_required_brands() {
         let c = catalog();
+        assert!(c.brands().len() >= 400, "{} brands", c.brands().len());
         for name in [
+            // Europe
             "CSAM",
             "eBox",
             "MyMinfin",
@@ -912,15 +950,165 @@ mod tests {
             "Sparkasse",
             "Deutsche Post",
             "CTT",
-            "Amazon",
-            "Apple",
-            "Netflix",
-            "PayPal",
-            "Microsoft",
+            "HMRC",
+            "Royal Mail",
+            "An Post",
+            "Revenue",
+            "Swiss Post",
+            "Österreichische Post",
+            "ANAF",
+            "ELTA",
+            // North America
+            "IRS",
+            "Social Security Administration",
+            "USPS",
             "UPS",
             "FedEx",
+            "Chase",
+            "Bank of America",
+            "Wells Fargo",
+            "Citi",
+            "Capital One",
+            "U.S. Bank",
+            "PNC",
+            "Truist",
+            "Navy Federal",
+            "USAA",
+            "Walmart",
+            "Target",
+            "Costco",
+            "Zelle",
+            "Venmo",
+            "Cash App",
+            "E-ZPass",
+            "SunPass",
+            "FasTrak",
+            "DMV",
+            "Canada Post",
+            "Canada Revenue Agency",
+            "Interac",
+            "RBC",
+            "TD Bank",
+            "Scotiabank",
+            "BMO",
+            "CIBC",
+            // Latin America
+            "Receita Federal",
+            "Correios",
+            "Nubank",
+            "Mercado Libre",
+            "Mercado Pago",
+            "SAT",
+            "AFIP",
+            "DIAN",
+            "SII",
+            "SUNAT",
+            "Bancolombia",
+            "BCP",
+            // India and South-East Asia
+            "State Bank of India",
+            "HDFC Bank",
+            "ICICI Bank",
+            "Axis Bank",
+            "Kotak Mahindra Bank",
+            "Punjab National Bank",
+            "Paytm",
+            "PhonePe",
+            "India Post",
+            "Income Tax Department",
+            "EPFO",
+            "UIDAI",
+            "Jio",
+            "Airtel",
+            "Vodafone Idea",
+            "BSNL",
+            "Kasikornbank",
+            "SCB",
+            "Bangkok Bank",
+            "Krungthai Bank",
+            "Krungsri",
+            "Thailand Post",
+            "Kerry Express",
+            "Flash Express",
+            "AIS",
+            "True",
+            "dtac",
+            "Revenue Department",
+            "BCA",
+            "BRI",
+            "Bank Mandiri",
+            "BNI",
+            "Pos Indonesia",
+            "Telkomsel",
+            "DANA",
+            "OVO",
+            "Gojek",
+            "Tokopedia",
+            "Shopee",
+            "Maybank",
+            "DBS",
+            "SingPost",
+            "GCash",
+            "Vietcombank",
+            // Africa and Oceania
+            "SARS",
+            "Safaricom",
+            "MTN",
+            "FNB",
+            "ATO",
+            "myGov",
+            "Linkt",
+            "Australia Post",
+            "CommBank",
+            "Westpac",
+            "NAB",
+            "ANZ",
+            "Telstra",
+            "Optus",
+            "Inland Revenue",
+            "NZ Post",
+            "Waka Kotahi",
+            // global
+            "Amazon",
+            "Apple",
+            "Google",
+            "Microsoft",
+            "Netflix",
+            "PayPal",
+            "WhatsApp",
+            "Instagram",
+            "Facebook",
+            "Spotify",
+            "Disney+",
         ] {
             assert!(c.find(name).is_some(), "missing brand {name}");
+        }
+    }
+
+    #[test]
+    fn every_official_domain_has_a_real_public_suffix() {
+        for b in catalog().brands() {
+            for d in &b.domains {
+                let registrable = RegistrableDomain::parse(d);
+                assert_eq!(
+                    registrable.as_ref().map(RegistrableDomain::as_str),
+                    Some(d.as_str()),
+                    "{}: {d} is not registrable under a public suffix",
+                    b.name
+                );
+                assert!(registrable.is_some_and(|r| !r.name().is_empty()), "{d}");
+            }
+        }
+    }
+
+    #[test]
+    fn every_country_has_languages() {
+        let c = catalog();
+        for b in c.brands() {
+            let i = c.find(&b.name).map(|id| usize::from(id.0)).unwrap_or(usize::MAX);
+            let langs = c.brand_langs.get(i).map(Vec::len).unwrap_or(0);
+            assert!(langs > 0 || b.everywhere(), "{} has no language", b.name);
+            assert!(b.sector.is_some(), "{} has no sector", b.name);
         }
     }
 
@@ -937,40 +1125,49 @@ mod tests {
 
     #[test]
     fn invalid_catalogs_are_rejected_with_file_brand_and_field() {
-        check_error(
-            "[[brand]]\nname = \"X\"\ndomains = [\"x.be\"]\ntokens = [\"xx\"]\ncolour = \"red\"\n",
-            "unknown field",
-        );
-        check_error(
-            "[[brand]]\nname = \"X\"\ndomains = [\"not a domain\"]\ntokens = [\"xx\"]\n",
-            "brand \"X\": field domains",
-        );
+        let brand = |extra: &str| format!("[[brand]]\nname = \"X\"\ntokens = [\"xx\"]\n{extra}");
+        check_error(&brand("domains = [\"x.be\"]\ncolour = \"red\"\n"), "unknown field");
+        check_error(&brand("domains = [\"not a domain\"]\n"), "brand \"X\": field domains");
         check_error(
             "[[brand]]\nname = \"X\"\ndomains = [\"x.be\"]\ntokens = [\"x y\"]\n",
             "field tokens",
         );
-        check_error(
-            "[[brand]]\nname = \"X\"\ndomains = []\ntokens = [\"xx\"]\n",
-            "at least one official domain",
-        );
+        check_error(&brand("domains = []\n"), "at least one official domain");
         check_error(
             "[[brand]]\nname = \"X\"\ndomains = [\"x.be\"]\ntokens = [\"xx\"]\n[[brand]]\nname = \"x\"\ndomains = [\"y.be\"]\ntokens = [\"yy\"]\n",
             "duplicate brand name",
         );
+        check_error(&brand("domains = [\"x.be\"]\ncountries = [\"Belgium\"]\n"), "field countries");
         check_error(
-            "[[brand]]\nname = \"X\"\ndomains = [\"x.be\"]\ntokens = [\"xx\"]\ncountries = [\"Belgium\"]\n",
-            "field countries",
+            &brand("domains = [\"x.be\"]\ncountries = [\"XX\"]\n"),
+            "\"XX\" is not an ISO 3166-1",
+        );
+        check_error(&brand("domains = [\"x.be\", \"x.be\"]\n"), "listed twice");
+        // not lowercase, a made-up suffix, a subdomain, a bare public suffix
+        check_error(&brand("domains = [\"X.be\"]\n"), "field domains");
+        check_error(&brand("domains = [\"x.notarealtld\"]\n"), "real public suffix");
+        check_error(&brand("domains = [\"www.x.be\"]\n"), "real public suffix");
+        check_error(&brand("domains = [\"co.uk\"]\n"), "real public suffix");
+        check_error(
+            &brand("domains = [\"x.be\"]\nsector = \"sports\"\n"),
+            "unknown sector \"sports\"",
         );
         check_error(
-            "[[brand]]\nname = \"X\"\ndomains = [\"x.be\", \"X.be\"]\ntokens = [\"xx\"]\n",
-            "listed twice",
+            &brand("domains = [\"x.be\"]\nkeywords = { english = [\"x bank\"] }\n"),
+            "field keywords",
         );
+        check_error(
+            "[[brand]]\nname = \"X\"\ndomains = [\"x.be\"]\ntokens = [\"xx\"]\n[[brand]]\nname = \"Y\"\ndomains = [\"x.be\"]\ntokens = [\"yy\"]\n",
+            "brand \"Y\": field domains: \"x.be\" is already an official domain of \"X\"",
+        );
+        check_error("[languages]\nZZ = [\"en\"]\n", "field languages");
+        check_error("[sectors.tax]\nen = [\"x\"]\n", "field sectors");
         check_error("[[brand]\n", "user.toml");
     }
 
     #[test]
     fn user_brand_extends_and_replaces() {
-        let user = "[[brand]]\nname = \"Acme Bank\"\ncountries = [\"BE\"]\ndomains = [\"acmebank.be\"]\ntokens = [\"acmebank\"]\n\
+        let user = "[[brand]]\nname = \"Acme Bank\"\nsector = \"bank\"\ncountries = [\"BE\"]\ndomains = [\"acmebank.be\"]\ntokens = [\"acmebank\"]\n\
                     [[brand]]\nname = \"bpost\"\ndomains = [\"bpost.be\", \"bpost-extra.be\"]\ntokens = [\"bpost\"]\n";
         let c = match Catalog::with_extensions(&[("user.toml", user)]) {
             Ok(c) => c,
@@ -995,12 +1192,141 @@ mod tests {
         check_mentions("CSAM: uw account wordt gedeactiveerd", &["CSAM"]);
         check_mentions("Poste Italiane: il tuo conto BancoPosta è sospeso", &["Poste Italiane"]);
         check_mentions("Votre colis ChronoPost est en attente", &["Chronopost"]);
-        check_mentions("Your ING account is blocked", &["ING"]);
+        check_mentions("Your ING account is blocked", &["ING", "ING Australia"]);
         check_mentions("I am going to the booking office", &[]);
         check_mentions("ups and downs of life", &[]);
         check_mentions("Your UPS parcel is waiting", &["UPS"]);
-        check_mentions("Avis de contravention impayé", &["ANTAI"]);
         check_mentions("eBox : nouveau document du SPF Finances", &["eBox", "MyMinfin"]);
         check_mentions("the apples are ripe", &[]);
+        // generic phrases and common words name nothing
+        check_mentions("Avis de contravention impayé", &[]);
+        check_mentions("Your tax refund is ready", &[]);
+        check_mentions("we hit our target and the chase is over", &[]);
+        check_mentions("Target: your order is ready", &["Target"]);
+    }
+
+    /// `country` is the recipient's, `lang` the detected language; `expect` the chosen brand.
+    #[track_caller]
+    fn check(text: &str, country: Option<&str>, lang: Option<&str>, expect: Option<&str>) {
+        let c = catalog();
+        let mentions = c.mentions(text, &fold(text));
+        let got = c.choose(&mentions, &[], country, lang).map(|b| c.brand(b).name.as_str());
+        assert_eq!(got, expect, "brand of {text:?} to {country:?} in {lang:?}: {mentions:?}");
+    }
+
+    #[test]
+    fn generic_phrases_never_choose_a_brand_alone() {
+        check(
+            "Your tax refund of $820 is pending, confirm your details",
+            Some("US"),
+            Some("en"),
+            None,
+        );
+        check(
+            "Your tax refund of £820 is pending, confirm your details",
+            Some("GB"),
+            Some("en"),
+            None,
+        );
+        check(
+            "Your parcel could not be delivered, pay the redelivery fee",
+            Some("GB"),
+            Some("en"),
+            None,
+        );
+        check("We attempted to deliver your package today", Some("US"), Some("en"), None);
+        check(
+            "Unpaid toll balance of $6.99, pay now to avoid a late fee",
+            Some("US"),
+            Some("en"),
+            None,
+        );
+        check("Your bank account has been suspended", Some("IN"), Some("en"), None);
+        check("Avis de contravention : réglez l'amende forfaitaire", Some("FR"), Some("fr"), None);
+        check("Su paquete está retenido en la aduana", Some("ES"), Some("es"), None);
+        check("Hacienda: tiene una devolución de la renta pendiente", Some("MX"), Some("es"), None);
+    }
+
+    #[test]
+    fn named_brands_win_and_generic_phrases_only_support() {
+        check("IRS: your tax refund of $820 is pending", Some("US"), Some("en"), Some("IRS"));
+        check("Internal Revenue Service: tax refund pending", Some("US"), Some("en"), Some("IRS"));
+        check("HMRC: you are due a tax refund of £312", Some("GB"), Some("en"), Some("HMRC"));
+        // a named brand is kept even where it does not serve the recipient
+        check("HMRC: you are due a tax refund", Some("US"), Some("en"), Some("HMRC"));
+        check(
+            "USPS: your package is held, update your address",
+            Some("US"),
+            Some("en"),
+            Some("USPS"),
+        );
+        check("E-ZPass: unpaid toll of $4.15", Some("US"), Some("en"), Some("E-ZPass"));
+        check("ANTAI : avis de contravention impayé", Some("FR"), Some("fr"), Some("ANTAI"));
+        // a generic phrase favours its sector among brands the text names
+        check("Amazon: a tax refund from HMRC is waiting", Some("GB"), Some("en"), Some("HMRC"));
+        check("Chase: your account is locked", Some("US"), Some("en"), Some("Chase"));
+        check(
+            "Your SBI account KYC expires today",
+            Some("IN"),
+            Some("en"),
+            Some("State Bank of India"),
+        );
+        check("Kasikorn: please verify your K PLUS", Some("TH"), Some("en"), Some("Kasikornbank"));
+    }
+
+    #[test]
+    fn country_and_language_decide_between_brands_sharing_a_word() {
+        // "Revenue" (Ireland) and "Revenue Department" (Thailand)
+        check("Revenue: you are owed a refund", Some("IE"), Some("en"), Some("Revenue"));
+        check(
+            "Revenue Department: you are owed a refund",
+            Some("TH"),
+            Some("en"),
+            Some("Revenue Department"),
+        );
+        check("Revenue Department: คืนภาษี", None, Some("th"), Some("Revenue Department"));
+        // "BCP": Banco de Crédito del Perú and Millennium BCP (Portugal)
+        check("BCP: su cuenta ha sido bloqueada", Some("PE"), Some("es"), Some("BCP"));
+        check("BCP: a sua conta foi bloqueada", Some("PT"), Some("pt"), Some("Millennium BCP"));
+        check("BCP: a sua conta foi bloqueada", None, Some("pt"), Some("Millennium BCP"));
+        check("BCP: su cuenta ha sido bloqueada", None, Some("es"), Some("BCP"));
+        // "ING" in Europe and Australia
+        check("ING: your account is on hold", Some("AU"), Some("en"), Some("ING Australia"));
+        check("ING: uw rekening is geblokkeerd", Some("NL"), Some("nl"), Some("ING"));
+        // "Correos" in Spain and "Correos de Chile"
+        check("Correos: su envío está retenido", Some("ES"), Some("es"), Some("Correos"));
+        check(
+            "Correos de Chile: su envío está retenido",
+            Some("CL"),
+            Some("es"),
+            Some("Correos de Chile"),
+        );
+        // "O2" in the UK and Germany, "Vodafone" in Europe and Australia
+        check("O2: your bill is overdue", Some("GB"), Some("en"), Some("O2"));
+        check("O2: Ihre Rechnung ist offen", Some("DE"), Some("de"), Some("O2 Germany"));
+        check("Vodafone: your bill failed", Some("AU"), Some("en"), Some("Vodafone Australia"));
+        // a short capital token counts only where its brand fits
+        check("SAT 10AM: team meeting moved", None, Some("en"), None);
+        check("SAT: tienes un saldo a favor", Some("MX"), Some("es"), Some("SAT"));
+        check("ING: your account is on hold", Some("US"), Some("en"), None);
+    }
+
+    #[test]
+    fn choice_is_deterministic_and_prefers_imitated_brands() {
+        let c = catalog();
+        let text = "Revenue: refund";
+        let m = c.mentions(text, &fold(text));
+        let first = c.choose(&m, &[], None, None);
+        for _ in 0..3 {
+            assert_eq!(c.choose(&m, &[], None, None), first);
+        }
+        // a link that imitates a brand beats one the text names elsewhere
+        let (Some(usps), Some(fedex)) = (c.find("USPS"), c.find("FedEx")) else {
+            panic!("catalog lacks USPS or FedEx")
+        };
+        let text = "USPS: your package";
+        let m = c.mentions(text, &fold(text));
+        assert_eq!(c.choose(&m, &[fedex], Some("US"), Some("en")), Some(fedex));
+        assert_eq!(c.choose(&m, &[fedex, usps], Some("US"), Some("en")), Some(usps));
     }
 }
