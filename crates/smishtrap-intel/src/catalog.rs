@@ -164,6 +164,9 @@ pub struct Catalog {
     sectors: Vec<String>,
     /// Official registrable domain -> brands.
     official: FastMap<String, Vec<BrandId>>,
+    /// Brand top-level domains (`.sbi`, `.scb`: a listed official domain under a TLD that
+    /// is one of the brand's tokens) -> brands; every domain under them is official.
+    brand_tlds: FastMap<String, Vec<BrandId>>,
     /// First label of official domains -> (brand, suffix) for TLD swaps.
     official_labels: FastMap<String, Vec<(BrandId, String)>>,
     host_tokens: AhoCorasick,
@@ -176,7 +179,7 @@ pub struct Catalog {
     caps_matcher: AhoCorasick,
     caps_brand: Vec<(BrandId, bool)>,
     /// Typosquat variants of official labels and long tokens.
-    variants: FastMap<String, (BrandId, Technique)>,
+    variants: squat::Variants,
 }
 
 /// A brand with the file it came from (for error messages).
@@ -328,6 +331,7 @@ impl Catalog {
     ) -> Result<Catalog, CatalogError> {
         let mut official: FastMap<String, Vec<BrandId>> = FastMap::default();
         let mut official_labels: FastMap<String, Vec<(BrandId, String)>> = FastMap::default();
+        let mut brand_tlds: FastMap<String, Vec<BrandId>> = FastMap::default();
         let mut host_patterns: Vec<String> = Vec::new();
         let mut host_token_brand = Vec::new();
         let mut text_patterns_str: Vec<String> = Vec::new();
@@ -338,6 +342,15 @@ impl Catalog {
             let id = BrandId(u16::try_from(i).unwrap_or(u16::MAX));
             for d in &brand.domains {
                 official.entry(d.clone()).or_default().push(id);
+                if let Some((_, tld)) = d.rsplit_once('.')
+                    && brand.tokens.iter().any(|t| t == tld)
+                    && RegistrableDomain::parse(d).is_some_and(|r| r.suffix() == tld)
+                {
+                    let owners = brand_tlds.entry(tld.to_string()).or_default();
+                    if !owners.contains(&id) {
+                        owners.push(id);
+                    }
+                }
                 if let Some((label, suffix)) = d.split_once('.') {
                     official_labels
                         .entry(label.to_string())
@@ -386,20 +399,24 @@ impl Catalog {
                 text_patterns.push(TextPattern::Sector(*sector));
             }
         }
-        let variants = squat::variants(&brands);
+        let variants = squat::Variants::new(&brands);
         Ok(Catalog {
-            host_tokens: build_matcher(&host_patterns, true)?,
+            // Full DFAs for the automata every link and message walks: more memory and time at
+            // load, fastest scans. The engine finds text patterns with its own word matcher,
+            // so the catalog's text automaton (for `mentions` alone) is the quick-to-build NFA.
+            host_tokens: build_matcher(&host_patterns, true, AhoCorasickKind::DFA)?,
             host_token_brand,
-            text_matcher: build_matcher(&text_patterns_str, true)?,
+            text_matcher: build_matcher(&text_patterns_str, true, AhoCorasickKind::ContiguousNFA)?,
             text_patterns,
             text_patterns_str,
-            caps_matcher: build_matcher(&caps_patterns, false)?,
+            caps_matcher: build_matcher(&caps_patterns, false, AhoCorasickKind::DFA)?,
             caps_brand,
             brand_sector: vec![None; brands.len()],
             brand_langs: vec![Vec::new(); brands.len()],
             sectors: Vec::new(),
             brands,
             official,
+            brand_tlds,
             official_labels,
             variants,
         })
@@ -429,7 +446,14 @@ impl Catalog {
 
     /// Brands for which `registrable_domain` is official.
     pub fn official_for(&self, registrable_domain: &str) -> &[BrandId] {
-        self.official.get(registrable_domain).map(Vec::as_slice).unwrap_or(&[])
+        self.official
+            .get(registrable_domain)
+            .or_else(|| {
+                let (_, tld) = registrable_domain.rsplit_once('.')?;
+                self.brand_tlds.get(tld)
+            })
+            .map(Vec::as_slice)
+            .unwrap_or(&[])
     }
 
     pub(crate) fn official_label(&self, label: &str) -> &[(BrandId, String)] {
@@ -437,7 +461,7 @@ impl Catalog {
     }
 
     pub(crate) fn variant(&self, label: &str) -> Option<(BrandId, Technique)> {
-        self.variants.get(label).copied()
+        self.variants.get(label)
     }
 
     /// Brand tokens inside `host` (lowercase ASCII), every occurrence, overlapping.
@@ -549,7 +573,7 @@ impl Catalog {
 
     /// Brands the text names (by name, token or official-name keyword, never by a generic
     /// phrase alone), best candidate first; a short capital token counts only where its
-    /// brand fits `country` (the recipient's), or `lang` when the country is unknown.
+    /// brand serves `country` (the recipient's) or writes in `lang`.
     pub fn named(
         &self,
         mentions: &Mentions,
@@ -560,7 +584,11 @@ impl Catalog {
             .iter()
             .filter(|m| {
                 let fit = self.fit(m.brand, country, lang);
-                !m.short || (fit.serves && (country.is_some() || fit.speaks))
+                // unknown country and language serve and speak everything
+                !m.short
+                    || (country.is_some() && fit.serves)
+                    || (lang.is_some() && fit.speaks)
+                    || (country.is_none() && lang.is_none())
             })
             .map(|m| {
                 (
@@ -673,11 +701,11 @@ fn two_bytes(lang: &str) -> Option<[u8; 2]> {
 fn build_matcher(
     patterns: &[String],
     ascii_case_insensitive: bool,
+    kind: AhoCorasickKind,
 ) -> Result<AhoCorasick, CatalogError> {
     AhoCorasickBuilder::new()
         .match_kind(MatchKind::Standard)
-        // A full DFA: more memory at load, fastest per-message scans.
-        .kind(Some(AhoCorasickKind::DFA))
+        .kind(Some(kind))
         .ascii_case_insensitive(ascii_case_insensitive)
         .build(patterns)
         .map_err(|e| CatalogError {
@@ -1031,7 +1059,7 @@ mod tests {
             "Kerry Express",
             "Flash Express",
             "AIS",
-            "True",
+            "TrueMove H",
             "dtac",
             "Revenue Department",
             "BCA",
@@ -1099,6 +1127,19 @@ mod tests {
                 assert!(registrable.is_some_and(|r| !r.name().is_empty()), "{d}");
             }
         }
+    }
+
+    #[test]
+    fn domains_under_a_brand_tld_are_official() {
+        let c = catalog();
+        let scb = c.find("SCB");
+        assert!(scb.is_some());
+        assert_eq!(c.official_for("link.scb"), scb.as_slice());
+        assert_eq!(c.official_for("anything.scb"), scb.as_slice());
+        assert_eq!(c.official_for("onlinesbi.sbi"), c.find("State Bank of India").as_slice());
+        // a generic TLD that merely ends an official domain is no brand's
+        assert!(c.official_for("someone.app").is_empty());
+        assert!(c.official_for("scb-verify.com").is_empty());
     }
 
     #[test]
@@ -1308,7 +1349,9 @@ mod tests {
         // a short capital token counts only where its brand fits
         check("SAT 10AM: team meeting moved", None, Some("en"), None);
         check("SAT: tienes un saldo a favor", Some("MX"), Some("es"), Some("SAT"));
-        check("ING: your account is on hold", Some("US"), Some("en"), None);
+        check("BCP: your account is on hold", Some("US"), Some("en"), None);
+        // the router's country may be wrong; the language still admits a short token
+        check("TIM: il tuo credito residuo è di 1,26 euro", Some("TR"), Some("it"), Some("TIM"));
     }
 
     #[test]
