@@ -597,7 +597,7 @@ impl Catalog {
                 )
             })
             .collect();
-        ranked.sort_by(|a, b| b.0.cmp(&a.0));
+        ranked.sort_by_key(|r| std::cmp::Reverse(r.0));
         ranked.into_iter().map(|(_, b)| b).collect()
     }
 
