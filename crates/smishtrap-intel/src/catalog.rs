@@ -1354,6 +1354,53 @@ mod tests {
         check("TIM: il tuo credito residuo è di 1,26 euro", Some("TR"), Some("it"), Some("TIM"));
     }
 
+    const GENERIC: &[&str] = &[
+        "tax refund",
+        "your parcel",
+        "unpaid toll",
+        "bank account",
+        "avis de contravention",
+        "hacienda",
+        "your package",
+        "customs fee",
+        "pay now",
+        "hello",
+        "urgent",
+        "the",
+    ];
+    const NAMING: &[&str] =
+        &["IRS", "HMRC", "Revenue", "BCP", "ING", "Correos", "Chase", "SBI", "O2", "Vodafone"];
+
+    proptest::proptest! {
+        #[test]
+        fn generic_phrases_alone_never_choose(
+            words in proptest::collection::vec(proptest::sample::select(GENERIC), 0..8),
+            country in proptest::sample::select(&[None, Some("US"), Some("GB"), Some("FR"), Some("MX")][..]),
+            lang in proptest::sample::select(&[None, Some("en"), Some("fr"), Some("es")][..]),
+        ) {
+            let c = catalog();
+            let text = words.join(" ");
+            let m = c.mentions(&text, &fold(&text));
+            proptest::prop_assert_eq!(c.choose(&m, &[], country, lang), None, "{}", text);
+        }
+
+        #[test]
+        fn the_choice_is_a_named_brand(
+            words in proptest::collection::vec(
+                proptest::sample::select([GENERIC, NAMING].concat()), 0..8),
+            country in proptest::sample::select(&[None, Some("US"), Some("IE"), Some("PE"), Some("AU")][..]),
+            lang in proptest::sample::select(&[None, Some("en"), Some("es"), Some("pt")][..]),
+        ) {
+            let c = catalog();
+            let text = words.join(" ");
+            let m = c.mentions(&text, &fold(&text));
+            let named = c.named(&m, country, lang);
+            let chosen = c.choose(&m, &[], country, lang);
+            proptest::prop_assert_eq!(chosen, named.first().copied(), "{}", text);
+            proptest::prop_assert_eq!(chosen, c.choose(&m, &[], country, lang));
+        }
+    }
+
     #[test]
     fn choice_is_deterministic_and_prefers_imitated_brands() {
         let c = catalog();
