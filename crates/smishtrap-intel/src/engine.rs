@@ -9,7 +9,7 @@ use smishtrap_event::SmsRecord;
 use smishtrap_extract::{ExtractedUrl, defang};
 
 use crate::analysis::{Analysis, NumberInfo, UrlInfo, Verdict};
-use crate::catalog::{BrandId, Catalog, CatalogError, Mention, MentionKind};
+use crate::catalog::{BrandId, Catalog, CatalogError, Mentions};
 use crate::cues::{Cue, CueError, CueHits, Cues};
 use crate::model::{Model, ModelError, URL_PLACEHOLDER};
 use crate::squat::{HostView, Impersonation, impersonation};
@@ -167,7 +167,10 @@ impl Engine {
         // placeholder matches no brand or cue.
         let folded = fold(&words);
         let (mentions, cues) = self.scan_words(&words, &folded);
-        let mentioned: Vec<BrandId> = mentions.iter().map(|m| m.brand).collect();
+        // brand choice (catalog.rs): the recipient's country, else the router's, and the
+        // language decide between brands that share a word
+        let country = recipient.as_ref().and_then(|r| r.country.as_deref()).or(region);
+        let mentioned = self.catalog.named(&mentions, country, lang.as_deref());
 
         let mut impersonations: Vec<(usize, Impersonation)> = Vec::new();
         for (i, u) in extracted.urls.iter().enumerate() {
@@ -176,15 +179,8 @@ impl Engine {
             }
         }
 
-        // The message's brand: what a link imitates (preferring a brand the text names),
-        // else the first brand named by name, else by keyword.
-        let brand = impersonations
-            .iter()
-            .map(|(_, i)| i.brand)
-            .find(|b| mentioned.contains(b))
-            .or_else(|| impersonations.first().map(|(_, i)| i.brand))
-            .or_else(|| mentions.iter().find(|m| m.kind == MentionKind::Name).map(|m| m.brand))
-            .or_else(|| mentions.first().map(|m| m.brand));
+        let imitated: Vec<BrandId> = impersonations.iter().map(|(_, i)| i.brand).collect();
+        let brand = self.catalog.choose(&mentions, &imitated, country, lang.as_deref());
 
         let model_logit = self
             .model
@@ -238,7 +234,7 @@ impl Engine {
 
     /// Brand mentions and cues of `words` (`folded` is its fold), in one pass when the
     /// combined automaton exists; the same result as scanning each on its own.
-    fn scan_words(&self, words: &str, folded: &str) -> (Vec<Mention>, CueHits) {
+    fn scan_words(&self, words: &str, folded: &str) -> (Mentions, CueHits) {
         let Some((matcher, brands)) = &self.words else {
             return (self.catalog.mentions(words, folded), self.cues.scan(folded));
         };

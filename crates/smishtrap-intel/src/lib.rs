@@ -4,8 +4,8 @@
 //!
 //! Pieces, each loaded from a data file and validated once:
 //! - [`Catalog`] (`data/brands.toml`, extendable): brands with official domains, tokens,
-//!   keywords per language and countries, indexed with Aho-Corasick automata and a
-//!   precomputed map of typosquat variants.
+//!   keywords per language, sectors and countries, indexed with Aho-Corasick automata and a
+//!   one-deletion index of typosquat sources; [`Catalog::choose`] picks a message's brand.
 //! - [`squat`]: impersonation of a host (combosquatting, TLD swap, typosquats, homoglyphs).
 //! - [`Cues`] (`data/cues.toml`): urgency, threat, reward, credential, payment, delivery,
 //!   marketing and call-to-action vocabulary in 12 languages.

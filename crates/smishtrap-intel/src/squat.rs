@@ -3,8 +3,9 @@
 //! repetition, hyphenation, vowel swap, bitsquatting, addition, ASCII homoglyphs) and
 //! Unicode homoglyphs (confusable skeleton of an IDN host).
 //!
-//! Typosquat variants of every brand label are generated once at catalog load into a hash
-//! map, so checking a host is a few lookups (dnstwist's approach turned around).
+//! Typosquat variants are not stored: brand labels are indexed by their one-letter deletions
+//! at catalog load, so checking a host is a few lookups, and only a near miss regenerates
+//! a brand label's variants (dnstwist's fuzzers, turned around).
 
 use std::collections::{HashMap, HashSet};
 
@@ -98,8 +99,8 @@ const AFFIXES: &[&str] = &[
     "fi", "pl", "uk", "eu", "gov", "gouv", "post", "track", "client", "klant",
 ];
 
-/// Checks a host against the catalog. `prefer` lists brands named in the message text,
-/// which win ties between candidates.
+/// Checks a host against the catalog. `prefer` lists brands named in the message text, best
+/// first ([`Catalog::named`]); they win ties between candidates, earlier ones first.
 pub fn impersonation(
     catalog: &Catalog,
     view: &HostView<'_>,
@@ -182,7 +183,7 @@ fn strip_suffix<'a>(host: &'a str, suffix: &str) -> &'a str {
 /// Returns the brand and whether the token is a whole label.
 fn combosquat(catalog: &Catalog, name: &str, prefer: &[BrandId]) -> Option<(BrandId, bool)> {
     let bytes = name.as_bytes();
-    let mut best: Option<(bool, usize, usize, BrandId, bool)> = None; // (preferred, len, -start, brand, whole)
+    let mut best: Option<(usize, usize, usize, BrandId, bool)> = None; // (preference, len, -start, brand, whole)
     for t in catalog.host_tokens(name) {
         let len = t.end - t.start;
         let mut seg_start = t.start;
@@ -213,7 +214,7 @@ fn combosquat(catalog: &Catalog, name: &str, prefer: &[BrandId]) -> Option<(Bran
         let label_end =
             name.get(t.end..).map_or(name.len(), |s| s.find('.').map_or(name.len(), |i| t.end + i));
         let whole = label_start == t.start && label_end == t.end && label_end == name.len();
-        let key = (prefer.contains(&t.brand), len, usize::MAX - t.start, t.brand, whole);
+        let key = (preference(prefer, t.brand), len, usize::MAX - t.start, t.brand, whole);
         if best.is_none_or(|b| (key.0, key.1, key.2) > (b.0, b.1, b.2)) {
             best = Some(key);
         }
@@ -221,8 +222,14 @@ fn combosquat(catalog: &Catalog, name: &str, prefer: &[BrandId]) -> Option<(Bran
     best.map(|(_, _, _, brand, whole)| (brand, whole))
 }
 
+/// Rank of `brand` in `prefer` (brands named in the text, best first): higher is better,
+/// 0 when not named.
+fn preference(prefer: &[BrandId], brand: BrandId) -> usize {
+    prefer.iter().position(|b| *b == brand).map_or(0, |i| usize::MAX - i)
+}
+
 fn typosquat(catalog: &Catalog, name: &str, prefer: &[BrandId]) -> Option<(BrandId, Technique)> {
-    let mut found: Option<(BrandId, Technique)> = None;
+    let mut found: Option<(usize, BrandId, Technique)> = None;
     for label in name.split('.') {
         let parts =
             std::iter::once(label).chain(label.split('-').filter(|p| p.len() != label.len()));
@@ -231,14 +238,14 @@ fn typosquat(catalog: &Catalog, name: &str, prefer: &[BrandId]) -> Option<(Brand
                 continue;
             }
             if let Some((brand, technique)) = catalog.variant(part) {
-                if prefer.contains(&brand) {
-                    return Some((brand, technique));
+                let rank = preference(prefer, brand);
+                if found.is_none_or(|(best, _, _)| rank > best) {
+                    found = Some((rank, brand, technique));
                 }
-                found = found.or(Some((brand, technique)));
             }
         }
     }
-    found
+    found.map(|(_, brand, technique)| (brand, technique))
 }
 
 const ROWS: &[&[&str]] = &[
@@ -296,102 +303,204 @@ const ASCII_HOMOGLYPHS: &[(&str, &str)] = &[
     ("s", "5"),
 ];
 
-/// Typosquat variants of every official label and long token: variant -> (brand, technique).
-pub(crate) fn variants(brands: &[Brand]) -> FastMap<String, (BrandId, Technique)> {
-    let mut protected: HashSet<String> = HashSet::new();
-    let mut sources: Vec<(String, BrandId)> = Vec::new();
-    for (i, b) in brands.iter().enumerate() {
-        let id = BrandId(u16::try_from(i).unwrap_or(u16::MAX));
-        let labels = b.domains.iter().filter_map(|d| d.split('.').next()).map(str::to_string);
-        for s in labels.chain(b.tokens.iter().cloned()) {
-            protected.insert(s.clone());
-            if s.len() >= 4
-                && s.bytes().all(|c| c.is_ascii_alphanumeric())
-                && !sources.iter().any(|(x, _)| *x == s)
-            {
-                sources.push((s, id));
-            }
-        }
-    }
-    let near = keyboard_neighbours();
-    let mut out: FastMap<String, (BrandId, Technique)> = FastMap::default();
-    for (s, id) in &sources {
-        let chars: Vec<char> = s.chars().collect();
-        let full = chars.len() >= 5;
-        let mut add = |v: String, t: Technique| {
-            if v.len() >= 4 && v != *s && !protected.contains(&v) {
-                out.entry(v).or_insert((*id, t));
-            }
-        };
-        let at = |i: usize| chars.get(i).copied().unwrap_or('-');
-        let without = |i: usize| {
-            chars.iter().enumerate().filter(|(j, _)| *j != i).map(|(_, c)| *c).collect::<String>()
-        };
-        let with_at = |i: usize, ins: &str| {
-            let mut v: String = chars.get(..i).unwrap_or(&[]).iter().collect();
-            v.push_str(ins);
-            v.extend(chars.get(i..).unwrap_or(&[]));
-            v
-        };
-        let replaced = |i: usize, rep: &str| {
-            let mut v: String = chars.get(..i).unwrap_or(&[]).iter().collect();
-            v.push_str(rep);
-            v.extend(chars.get(i + 1..).unwrap_or(&[]));
-            v
-        };
-        for i in 0..chars.len() {
-            let c = at(i);
-            add(with_at(i, &c.to_string()), Technique::Repetition);
-            if i + 1 < chars.len() && at(i + 1) != c {
-                let mut v = chars.clone();
-                v.swap(i, i + 1);
-                add(v.into_iter().collect(), Technique::Transposition);
-            }
-            for (from, to) in ASCII_HOMOGLYPHS {
-                if s.get(..).is_some_and(|_| {
-                    chars
-                        .get(i..i + from.chars().count())
-                        .is_some_and(|w| w.iter().copied().eq(from.chars()))
-                }) {
-                    let mut v: String = chars.get(..i).unwrap_or(&[]).iter().collect();
-                    v.push_str(to);
-                    v.extend(chars.get(i + from.chars().count()..).unwrap_or(&[]));
-                    add(v, Technique::Homoglyph);
-                }
-            }
-            if !full {
-                continue;
-            }
-            add(without(i), Technique::Omission);
-            if i > 0 {
-                add(with_at(i, "-"), Technique::Hyphenation);
-            }
-            for &n in near.get(&c).map(Vec::as_slice).unwrap_or(&[]) {
-                add(replaced(i, &n.to_string()), Technique::Replacement);
-                add(with_at(i, &n.to_string()), Technique::Insertion);
-                add(with_at(i + 1, &n.to_string()), Technique::Insertion);
-            }
-            if "aeiouy".contains(c) {
-                for v in "aeiouy".chars().filter(|v| *v != c) {
-                    add(replaced(i, &v.to_string()), Technique::VowelSwap);
-                }
-            }
-            let byte = u32::from(c);
-            for bit in 0..8 {
-                if let Some(f) = char::from_u32(byte ^ (1 << bit))
-                    && (f.is_ascii_lowercase() || f.is_ascii_digit())
+/// Multi-letter look-alikes of [`ASCII_HOMOGLYPHS`]: a variant made with one of them is two
+/// edits away from its source, so a lookup rewrites the label back before probing.
+const MULTI_HOMOGLYPHS: &[(&str, &str)] =
+    &[("rn", "m"), ("m", "rn"), ("vv", "w"), ("w", "vv"), ("cl", "d"), ("d", "cl")];
+
+/// Typosquat variants of every official label and long token (the sources), found without
+/// storing them: each source is indexed under itself and its one-letter deletions (about ten
+/// keys, where the variants number hundreds), a label probes the same keys of its own, and
+/// each candidate source regenerates its variants to confirm the match and name the
+/// technique. The answer is the one a map of every variant would give (first source, first
+/// technique); `tests::index_finds_what_the_full_map_holds` checks it.
+#[derive(Debug)]
+pub(crate) struct Variants {
+    /// Sources in catalog order; an earlier one wins a variant two sources share.
+    sources: Vec<(String, BrandId)>,
+    /// Official labels and tokens: never a variant of another brand.
+    protected: HashSet<String, foldhash::fast::RandomState>,
+    /// A source or a source minus one letter -> source indexes.
+    index: FastMap<String, Vec<u32>>,
+    near: HashMap<char, Vec<char>>,
+}
+
+impl Variants {
+    pub(crate) fn new(brands: &[Brand]) -> Variants {
+        let mut protected = HashSet::default();
+        let mut sources: Vec<(String, BrandId)> = Vec::new();
+        let mut seen: HashSet<String> = HashSet::new();
+        for (i, b) in brands.iter().enumerate() {
+            let id = BrandId(u16::try_from(i).unwrap_or(u16::MAX));
+            let labels = b.domains.iter().filter_map(|d| d.split('.').next()).map(str::to_string);
+            for s in labels.chain(b.tokens.iter().cloned()) {
+                protected.insert(s.clone());
+                if s.len() >= 4
+                    && s.bytes().all(|c| c.is_ascii_alphanumeric())
+                    && seen.insert(s.clone())
                 {
-                    add(replaced(i, &f.to_string()), Technique::Bitsquatting);
+                    sources.push((s, id));
                 }
             }
         }
-        if full {
-            for c in ('a'..='z').chain('0'..='9') {
-                add(with_at(chars.len(), &c.to_string()), Technique::Addition);
+        let mut index: FastMap<String, Vec<u32>> = FastMap::default();
+        for (n, (s, _)) in sources.iter().enumerate() {
+            let n = u32::try_from(n).unwrap_or(u32::MAX);
+            for key in std::iter::once(s.clone()).chain(deletions(s)) {
+                let ids = index.entry(key).or_default();
+                if !ids.contains(&n) {
+                    ids.push(n);
+                }
+            }
+        }
+        Variants { sources, protected, index, near: keyboard_neighbours() }
+    }
+
+    /// The brand whose label or token `label` imitates by one typo, and how.
+    pub(crate) fn get(&self, label: &str) -> Option<(BrandId, Technique)> {
+        if label.len() < 4 || self.protected.contains(label) || common_label(label) {
+            return None;
+        }
+        let mut candidates: Vec<u32> = Vec::new();
+        let mut probe = |key: &str| {
+            if let Some(ids) = self.index.get(key) {
+                candidates.extend_from_slice(ids);
+            }
+        };
+        probe(label);
+        for key in deletions(label) {
+            probe(&key);
+        }
+        for (from, to) in MULTI_HOMOGLYPHS {
+            for (at, _) in label.match_indices(from) {
+                let mut back = String::with_capacity(label.len() + 1);
+                back.push_str(label.get(..at).unwrap_or(""));
+                back.push_str(to);
+                back.push_str(label.get(at + from.len()..).unwrap_or(""));
+                probe(&back);
+            }
+        }
+        candidates.sort_unstable();
+        candidates.dedup();
+        candidates.into_iter().find_map(|n| {
+            let (source, brand) = self.sources.get(usize::try_from(n).ok()?)?;
+            let mut found = None;
+            for_each_variant(source, &self.near, |v, t| {
+                if v == label {
+                    found = Some(t);
+                }
+                found.is_some()
+            });
+            found.map(|t| (*brand, t))
+        })
+    }
+}
+
+/// Words that hostnames use everywhere ("link.example.com", "mail."), never read as a typo
+/// of a brand ("linkt", "posti").
+const COMMON_LABELS: &[&str] = &[
+    "link", "links", "post", "mail", "email", "news", "shop", "store", "home", "bank", "card",
+    "cards", "cash", "money", "click", "track", "login", "secure", "online", "account", "update",
+    "verify", "portal", "service", "cloud", "media", "mobile", "smart", "send", "pay", "best",
+    "tele", "data", "info", "help", "live", "life", "play", "free", "plus", "game", "games",
+    "event", "events", "promo", "offer", "offers", "sale", "deals", "rewards", "points",
+];
+
+fn common_label(label: &str) -> bool {
+    COMMON_LABELS.contains(&label) || AFFIXES.contains(&label)
+}
+
+/// `s` with one char left out, for each char.
+fn deletions(s: &str) -> impl Iterator<Item = String> + '_ {
+    s.char_indices().map(move |(at, c)| {
+        let mut v = String::with_capacity(s.len());
+        v.push_str(s.get(..at).unwrap_or(""));
+        v.push_str(s.get(at + c.len_utf8()..).unwrap_or(""));
+        v
+    })
+}
+
+/// Calls `visit` with every typosquat variant of `s` (at least 4 bytes, not `s` itself) and
+/// its technique, in a fixed order, until `visit` returns true.
+fn for_each_variant(
+    s: &str,
+    near: &HashMap<char, Vec<char>>,
+    mut visit: impl FnMut(&str, Technique) -> bool,
+) {
+    let chars: Vec<char> = s.chars().collect();
+    let full = chars.len() >= 5;
+    let mut done = false;
+    let mut add = |v: String, t: Technique| {
+        if !done && v.len() >= 4 && v != s {
+            done = visit(&v, t);
+        }
+    };
+    let at = |i: usize| chars.get(i).copied().unwrap_or('-');
+    let without = |i: usize| {
+        chars.iter().enumerate().filter(|(j, _)| *j != i).map(|(_, c)| *c).collect::<String>()
+    };
+    let with_at = |i: usize, ins: &str| {
+        let mut v: String = chars.get(..i).unwrap_or(&[]).iter().collect();
+        v.push_str(ins);
+        v.extend(chars.get(i..).unwrap_or(&[]));
+        v
+    };
+    let replaced = |i: usize, rep: &str| {
+        let mut v: String = chars.get(..i).unwrap_or(&[]).iter().collect();
+        v.push_str(rep);
+        v.extend(chars.get(i + 1..).unwrap_or(&[]));
+        v
+    };
+    for i in 0..chars.len() {
+        let c = at(i);
+        add(with_at(i, &c.to_string()), Technique::Repetition);
+        if i + 1 < chars.len() && at(i + 1) != c {
+            let mut v = chars.clone();
+            v.swap(i, i + 1);
+            add(v.into_iter().collect(), Technique::Transposition);
+        }
+        for (from, to) in ASCII_HOMOGLYPHS {
+            if chars
+                .get(i..i + from.chars().count())
+                .is_some_and(|w| w.iter().copied().eq(from.chars()))
+            {
+                let mut v: String = chars.get(..i).unwrap_or(&[]).iter().collect();
+                v.push_str(to);
+                v.extend(chars.get(i + from.chars().count()..).unwrap_or(&[]));
+                add(v, Technique::Homoglyph);
+            }
+        }
+        if !full {
+            continue;
+        }
+        add(without(i), Technique::Omission);
+        if i > 0 {
+            add(with_at(i, "-"), Technique::Hyphenation);
+        }
+        for &n in near.get(&c).map(Vec::as_slice).unwrap_or(&[]) {
+            add(replaced(i, &n.to_string()), Technique::Replacement);
+            add(with_at(i, &n.to_string()), Technique::Insertion);
+            add(with_at(i + 1, &n.to_string()), Technique::Insertion);
+        }
+        if "aeiouy".contains(c) {
+            for v in "aeiouy".chars().filter(|v| *v != c) {
+                add(replaced(i, &v.to_string()), Technique::VowelSwap);
+            }
+        }
+        let byte = u32::from(c);
+        for bit in 0..8 {
+            if let Some(f) = char::from_u32(byte ^ (1 << bit))
+                && (f.is_ascii_lowercase() || f.is_ascii_digit())
+            {
+                add(replaced(i, &f.to_string()), Technique::Bitsquatting);
             }
         }
     }
-    out
+    if full {
+        for c in ('a'..='z').chain('0'..='9') {
+            add(with_at(chars.len(), &c.to_string()), Technique::Addition);
+        }
+    }
 }
 
 #[cfg(test)]
@@ -469,6 +578,9 @@ mod tests {
         check("applebees.com", "com", None);
         check("example.com", "com", None);
         check("postenmarket.com", "com", None);
+        // common hostname words are no typo of a brand ("linkt", "posti")
+        check("link.example.com", "com", None);
+        check("mail.example.org", "org", None);
     }
 
     #[test]
@@ -490,6 +602,39 @@ mod tests {
         check("amazon-prime.mx", "mx", Some(("Amazon", "combosquatting")));
         check("bpost.info", "info", Some(("bpost", "tld-swap")));
         check("postnord-levering.cmo", "cmo", Some(("PostNord", "combosquatting")));
+    }
+
+    /// The map of every variant that `Variants` replaces (first source, first technique).
+    fn full_map(brands: &[Brand]) -> HashMap<String, (BrandId, Technique)> {
+        let v = Variants::new(brands);
+        let mut out: HashMap<String, (BrandId, Technique)> = HashMap::new();
+        for (s, id) in &v.sources {
+            for_each_variant(s, &v.near, |variant, t| {
+                if !v.protected.contains(variant) && !common_label(variant) {
+                    out.entry(variant.to_string()).or_insert((*id, t));
+                }
+                false
+            });
+        }
+        out
+    }
+
+    #[test]
+    fn index_finds_what_the_full_map_holds() {
+        let c = catalog();
+        let map = full_map(c.brands());
+        assert!(map.len() > 100_000, "{} variants", map.len());
+        // every 13th variant (a debug build regenerates a source's variants per lookup),
+        // plus labels that are no variant
+        for (i, (variant, expect)) in map.iter().enumerate() {
+            if i % 13 == 0 {
+                assert_eq!(c.variant(variant), Some(*expect), "{variant}");
+            }
+        }
+        for label in ["example", "bpost", "weather", "postnl", "zzzzzz", "amaz", "rnrnrnrn", "link"]
+        {
+            assert_eq!(c.variant(label), map.get(label).copied(), "{label}");
+        }
     }
 
     #[test]
