@@ -1,12 +1,13 @@
 //! Vocabulary cues (urgency, threats, rewards, credential and payment requests, delivery,
-//! marketing, calls to action) from the `data/cues.toml` data file, matched in one pass.
+//! marketing, calls to action, trusted parties named generically, family on "a new number")
+//! from the `data/cues.toml` data file, matched in one pass.
 
 use std::collections::BTreeMap;
 
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
 use serde::Deserialize;
 
-use crate::text::{fold, is_word_char};
+use crate::text::{fold, is_word_char, spaceless};
 
 /// The cue file shipped with smishtrap.
 pub const BUILTIN_CUES: &str = include_str!("../data/cues.toml");
@@ -22,10 +23,17 @@ pub enum Cue {
     Delivery,
     Marketing,
     Action,
+    /// A party the recipient trusts, named generically ("your bank", "the tax office").
+    Authority,
+    /// Family or a friend writing from "a new number".
+    Personal,
 }
 
+/// How many cue categories there are.
+const CATEGORIES: usize = 10;
+
 impl Cue {
-    pub const ALL: [Cue; 8] = [
+    pub const ALL: [Cue; CATEGORIES] = [
         Cue::Urgency,
         Cue::Threat,
         Cue::Reward,
@@ -34,6 +42,8 @@ impl Cue {
         Cue::Delivery,
         Cue::Marketing,
         Cue::Action,
+        Cue::Authority,
+        Cue::Personal,
     ];
 
     fn bit(self) -> u16 {
@@ -60,6 +70,8 @@ struct CueFile {
     delivery: BTreeMap<String, Vec<String>>,
     marketing: BTreeMap<String, Vec<String>>,
     action: BTreeMap<String, Vec<String>>,
+    authority: BTreeMap<String, Vec<String>>,
+    personal: BTreeMap<String, Vec<String>>,
 }
 
 #[derive(Debug, Clone)]
@@ -80,9 +92,9 @@ pub struct Cues {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CueHits {
     mask: u16,
-    counts: [u8; 8],
+    counts: [u8; CATEGORIES],
     /// Pattern index and folded-text byte span of the first match of each category.
-    first: [Option<(u32, u32, u32)>; 8],
+    first: [Option<(u32, u32, u32)>; CATEGORIES],
 }
 
 impl CueHits {
@@ -115,6 +127,8 @@ impl Cues {
             (Cue::Delivery, parsed.delivery),
             (Cue::Marketing, parsed.marketing),
             (Cue::Action, parsed.action),
+            (Cue::Authority, parsed.authority),
+            (Cue::Personal, parsed.personal),
         ];
         let mut patterns: Vec<Pattern> = Vec::new();
         for (cue, langs) in sections {
@@ -179,8 +193,11 @@ impl Cues {
             let Some(p) = self.patterns.get(pattern) else { continue };
             let before = folded.get(..start).and_then(|s| s.chars().next_back());
             let after = folded.get(end..).and_then(|s| s.chars().next());
-            let first_char = p.phrase.chars().next().is_some_and(is_word_char);
-            let last_char = p.phrase.chars().next_back().is_some_and(is_word_char);
+            // phrases of scripts written without spaces match inside words
+            let first_char =
+                p.phrase.chars().next().is_some_and(|c| is_word_char(c) && !spaceless(c));
+            let last_char =
+                p.phrase.chars().next_back().is_some_and(|c| is_word_char(c) && !spaceless(c));
             if first_char && before.is_some_and(is_word_char) {
                 continue;
             }
