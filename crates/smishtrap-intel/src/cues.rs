@@ -27,10 +27,12 @@ pub enum Cue {
     Authority,
     /// Family or a friend writing from "a new number".
     Personal,
+    /// A one-time or verification code being delivered.
+    Code,
 }
 
 /// How many cue categories there are.
-const CATEGORIES: usize = 10;
+const CATEGORIES: usize = 11;
 
 impl Cue {
     pub const ALL: [Cue; CATEGORIES] = [
@@ -44,6 +46,7 @@ impl Cue {
         Cue::Action,
         Cue::Authority,
         Cue::Personal,
+        Cue::Code,
     ];
 
     fn bit(self) -> u16 {
@@ -72,6 +75,7 @@ struct CueFile {
     action: BTreeMap<String, Vec<String>>,
     authority: BTreeMap<String, Vec<String>>,
     personal: BTreeMap<String, Vec<String>>,
+    code: BTreeMap<String, Vec<String>>,
 }
 
 #[derive(Debug, Clone)]
@@ -129,6 +133,7 @@ impl Cues {
             (Cue::Action, parsed.action),
             (Cue::Authority, parsed.authority),
             (Cue::Personal, parsed.personal),
+            (Cue::Code, parsed.code),
         ];
         let mut patterns: Vec<Pattern> = Vec::new();
         for (cue, langs) in sections {

@@ -61,7 +61,7 @@ const COMMON_TLDS: &[&str] =
 
 /// Feature weights in log-odds.
 mod w {
-    pub(super) const BIAS: f32 = -0.1;
+    pub(super) const BIAS: f32 = -0.4;
     /// Without the text model, its prior (most messages are wanted) is stood in for here.
     pub(super) const BIAS_RULES_ONLY: f32 = -1.5;
     /// A smishing verdict needs more evidence than "unwanted": log-odds at or above this.
@@ -88,11 +88,15 @@ mod w {
     pub(super) const CALL_BACK: f32 = 1.0;
     pub(super) const NUMBER_COUNTRY_MISMATCH: f32 = 0.8;
     /// No link, number or request to act: nowhere for the recipient to go.
-    pub(super) const NO_CHANNEL: f32 = -0.6;
+    pub(super) const NO_CHANNEL: f32 = -1.0;
+    /// A one-time code delivered without a link or a payment request.
+    pub(super) const CODE_NOTICE: f32 = -1.5;
     /// A trusted party invoked with a request that leads to data or money (docs/verdict.md).
     pub(super) const LURE: f32 = 1.5;
     /// The same without a threat, reward or request for data or money in the words.
     pub(super) const LURE_WITHOUT_STAKES: f32 = 0.3;
+    /// "Hi mum, new number": per phrase, at most two.
+    pub(super) const PERSONAL: f32 = 1.0;
     pub(super) const MODEL: f32 = 1.0;
     pub(super) const MODEL_CLAMP: f32 = 6.0;
 }
@@ -538,6 +542,9 @@ impl Engine {
             Some(format!("a trusted organisation{}", example(Cue::Authority)))
         } else if cues.has(Cue::Delivery) && (payment || credential) {
             Some("a courier".to_string())
+        } else if cues.has(Cue::Threat) || credential {
+            // a blocked account or a request to verify implies the service that holds it
+            Some("a service the recipient uses".to_string())
         } else {
             None
         };
@@ -562,7 +569,21 @@ impl Engine {
         // An invoked party asking for an action is what makes unwanted mail smishing; with
         // something at stake (a threat, a refund, data, money) it is also evidence that the
         // message is unwanted at all.
-        let lure = !all_official && party.is_some() && ask.is_some();
+        if cues.has(Cue::Personal) {
+            let n = f32::from(cues.count(Cue::Personal).min(2));
+            total += r.add(
+                w::PERSONAL * n,
+                format!("writes as a relative or friend on a new number{}", example(Cue::Personal)),
+            );
+        }
+        // A code delivered with no link and no payment is a notice the recipient asked for
+        // (a login, a purchase): its "verify" and "password" words are not a request.
+        let code_notice =
+            cues.has(Cue::Code) && !has_link && !payment && !call_back && has_code_digits(text);
+        if code_notice {
+            total += r.add(w::CODE_NOTICE, "delivers a one-time or verification code");
+        }
+        let lure = !code_notice && !all_official && party.is_some() && ask.is_some();
         if lure && let (Some(party), Some(ask)) = (party, ask) {
             let weight = if stakes { w::LURE } else { w::LURE_WITHOUT_STAKES };
             total += r.lure(weight, format!("invokes {party} and asks to {ask}"));
@@ -678,6 +699,26 @@ fn trim_punctuation(token: &str) -> &str {
     let start = bytes.iter().position(|b| !mark(b)).unwrap_or(bytes.len());
     let end = bytes.iter().rposition(|b| !mark(b)).map_or(start, |last| last + 1);
     token.get(start..end).unwrap_or("")
+}
+
+/// A run of 4 to 8 digits standing alone (a one-time code), ASCII digits only.
+fn has_code_digits(text: &str) -> bool {
+    let mut run = 0usize;
+    let mut after_word = false;
+    let mut found = false;
+    for b in text.bytes().chain(std::iter::once(b' ')) {
+        if b.is_ascii_digit() {
+            run += 1;
+            continue;
+        }
+        if (4..=8).contains(&run) && !after_word && !b.is_ascii_alphabetic() {
+            found = true;
+            break;
+        }
+        after_word = b.is_ascii_alphabetic();
+        run = 0;
+    }
+    found
 }
 
 /// `website dot com`: a domain spelled out with the word "dot" before a known top-level
@@ -997,7 +1038,7 @@ mod tests {
         }
         if a.verdict == Verdict::Ham {
             assert!(
-                a.reasons.iter().all(|r| r.contains("ordinary") || r.contains("official")
+                a.reasons.iter().all(|r| r.contains("ordinary") || r.contains("official") || r.contains("code")
                     || r.starts_with("nothing")),
                 "ham lists only reasons for ham: {a:#?}"
             );
