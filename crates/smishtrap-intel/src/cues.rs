@@ -292,7 +292,11 @@ mod tests {
             &[Cue::Urgency, Cue::Threat, Cue::Credential],
         );
         check("Réglez 35 € avant majoration", &[Cue::Threat, Cue::Payment]);
-        check("Votre colis sera livré demain", &[Cue::Delivery]);
+        check("Votre colis sera livré demain", &[Cue::Delivery, Cue::Authority]);
+        check("Hi mum, this is my new number", &[Cue::Personal]);
+        check("Your one-time password is 482913", &[Cue::Code]);
+        check("Aapka bank account band ho jayega", &[Cue::Threat, Cue::Authority]);
+        check("Rekening Anda akan diblokir, segera verifikasi", &[Cue::Urgency, Cue::Threat, Cue::Credential, Cue::Authority]);
         check("Vérifiez votre compte", &[Cue::Credential]);
         check("Alarm: DI1 changed to HIGH at site X", &[]);
         check("Mega korting! 50% op alle schoenen", &[Cue::Marketing]);
@@ -303,6 +307,14 @@ mod tests {
     fn cues_are_whole_words() {
         check("repaying", &[]);
         check("fineness", &[]);
+    }
+
+    #[test]
+    fn thai_cues_match_inside_words() {
+        // Thai writes no spaces between words: "your account has been suspended, please
+        // verify your identity" is one run of letters
+        check("บัญชีของท่านถูกระงับกรุณายืนยันตัวตน", &[Cue::Threat, Cue::Credential, Cue::Authority]);
+        check("เย็นนี้กินข้าวด้วยกันไหม", &[]);
     }
 
     #[test]

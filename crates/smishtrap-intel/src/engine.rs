@@ -95,6 +95,9 @@ mod w {
     pub(super) const LURE: f32 = 1.5;
     /// The same without a threat, reward or request for data or money in the words.
     pub(super) const LURE_WITHOUT_STAKES: f32 = 0.3;
+    /// Unwanted-looking, with a link or number, and no marketing wording.
+    /// Decides the class, not whether the message is unwanted: no weight.
+    pub(super) const SELLS_NOTHING: f32 = 0.0;
     /// "Hi mum, new number": per phrase, at most two.
     pub(super) const PERSONAL: f32 = 1.0;
     pub(super) const MODEL: f32 = 1.0;
@@ -147,7 +150,7 @@ impl Reasons {
             .filter(|(weight, _, lure)| match verdict {
                 Verdict::Ham => *weight < 0.0,
                 Verdict::Spam => *weight > 0.0 && !lure,
-                Verdict::Smishing => *weight > 0.0,
+                Verdict::Smishing => *weight > 0.0 || *lure,
             })
             .collect();
         // Strongest evidence first; ties keep the order features were checked in.
@@ -335,8 +338,10 @@ impl Engine {
                 || spaced_domain(&lower)
                 || spelled_domain(&lower)
         };
-        // A masked link (`<URL>`, `[link]`) is a link whose destination we cannot inspect.
-        let has_link = !urls.is_empty() || broken_link || e.masked_link;
+        // A masked link (`<URL>`, `[link]`) is a link whose destination we cannot inspect;
+        // so is a text that ends on a colon (`...verify via:`): its link was cut off.
+        let dangling = urls.is_empty() && text.trim_end().ends_with(':');
+        let has_link = !urls.is_empty() || broken_link || e.masked_link || dangling;
         let valid_numbers: Vec<&smishtrap_extract::PhoneNumber> =
             numbers.iter().filter_map(|n| n.number.as_ref()).collect();
         // A number written in the text is a channel even when it does not validate
@@ -591,6 +596,19 @@ impl Engine {
         if !(has_link || has_number || cues.has(Cue::Action)) {
             total += w::NO_CHANNEL;
         }
+        // Unwanted, a way out (a link or a number) and nothing for sale: a lure whose party
+        // we could not name, not commerce.
+        let sells_nothing = !lure
+            && !code_notice
+            && !all_official
+            && (has_link || has_number)
+            && !cues.has(Cue::Marketing);
+        if sells_nothing {
+            total += r.lure(
+                w::SELLS_NOTHING,
+                "asks to open a link or call a number but offers nothing for sale",
+            );
+        }
         if let Some(m) = e.model_logit {
             let contribution = w::MODEL * m;
             total += contribution;
@@ -612,7 +630,11 @@ impl Engine {
             || (call_back && (credential || payment || cues.has(Cue::Threat)));
         let verdict = if !unwanted {
             Verdict::Ham
-        } else if decisive || strong_smishing || lure || (phishing_intent && total >= w::SMISHING_MIN)
+        } else if decisive
+            || strong_smishing
+            || lure
+            || sells_nothing
+            || (phishing_intent && total >= w::SMISHING_MIN)
         {
             Verdict::Smishing
         } else {
@@ -1028,7 +1050,7 @@ mod tests {
     #[track_caller]
     fn assert_reasons_agree(a: &Analysis) {
         let claims = |r: &String| {
-            ["imitates", "but links to", "invokes ", "mixes alphabets", "through a link"]
+            ["imitates", "but links to", "invokes ", "mixes alphabets", "through a link", "offers nothing"]
                 .iter()
                 .any(|c| r.contains(c))
         };
