@@ -294,10 +294,10 @@ mod tests {
         check("Réglez 35 € avant majoration", &[Cue::Threat, Cue::Payment]);
         check("Votre colis sera livré demain", &[Cue::Delivery, Cue::Authority]);
         check("Hi mum, this is my new number", &[Cue::Personal]);
-        check("Your one-time password is 482913", &[Cue::Code]);
+        check("Your one-time password is 482913", &[Cue::Credential, Cue::Code]);
         check("Aapka bank account band ho jayega", &[Cue::Threat, Cue::Authority]);
         check("Rekening Anda akan diblokir, segera verifikasi", &[Cue::Urgency, Cue::Threat, Cue::Credential, Cue::Authority]);
-        check("Vérifiez votre compte", &[Cue::Credential]);
+        check("Vérifiez votre compte", &[Cue::Credential, Cue::Authority]);
         check("Alarm: DI1 changed to HIGH at site X", &[]);
         check("Mega korting! 50% op alle schoenen", &[Cue::Marketing]);
         check("hai diritto a un rimborso", &[Cue::Reward]);

@@ -95,7 +95,8 @@ mod w {
     pub(super) const LURE: f32 = 1.5;
     /// The same without a threat, reward or request for data or money in the words.
     pub(super) const LURE_WITHOUT_STAKES: f32 = 0.3;
-    /// Unwanted-looking, with a link or number, and no marketing wording.
+    /// Unwanted-looking, with a link or number, pressure or a hidden destination, and no
+    /// marketing wording.
     /// Decides the class, not whether the message is unwanted: no weight.
     pub(super) const SELLS_NOTHING: f32 = 0.0;
     /// "Hi mum, new number": per phrase, at most two.
@@ -598,10 +599,18 @@ impl Engine {
         }
         // Unwanted, a way out (a link or a number) and nothing for sale: a lure whose party
         // we could not name, not commerce.
+        let pressure = [Cue::Urgency, Cue::Threat, Cue::Reward, Cue::Credential, Cue::Payment]
+            .into_iter()
+            .any(|c| cues.has(c));
+        let hidden_destination = e.masked_link
+            || broken_link
+            || dangling
+            || urls.iter().any(|u| u.shortener || u.ip_host || suspicious_tld(u));
         let sells_nothing = !lure
             && !code_notice
             && !all_official
             && (has_link || has_number)
+            && (pressure || hidden_destination)
             && !cues.has(Cue::Marketing);
         if sells_nothing {
             total += r.lure(
