@@ -296,7 +296,10 @@ mod tests {
         check("Hi mum, this is my new number", &[Cue::Personal]);
         check("Your one-time password is 482913", &[Cue::Credential, Cue::Code]);
         check("Aapka bank account band ho jayega", &[Cue::Threat, Cue::Authority]);
-        check("Rekening Anda akan diblokir, segera verifikasi", &[Cue::Urgency, Cue::Threat, Cue::Credential, Cue::Authority]);
+        check(
+            "Rekening Anda akan diblokir, segera verifikasi",
+            &[Cue::Urgency, Cue::Threat, Cue::Credential, Cue::Authority],
+        );
         check("Vérifiez votre compte", &[Cue::Credential, Cue::Authority]);
         check("Alarm: DI1 changed to HIGH at site X", &[]);
         check("Mega korting! 50% op alle schoenen", &[Cue::Marketing]);

@@ -105,6 +105,26 @@ mod w {
     pub(super) const MODEL_CLAMP: f32 = 6.0;
 }
 
+/// Who a lure invokes.
+#[derive(Debug, Clone, Copy)]
+enum Party {
+    Brand,
+    Personal,
+    Authority,
+    Courier,
+    Service,
+}
+
+/// What a lure asks for.
+#[derive(Debug, Clone, Copy)]
+enum Ask {
+    Pay,
+    Details,
+    Link,
+    Call,
+    Reply,
+}
+
 /// Everything the scorer weighs for one message.
 struct Evidence<'a> {
     text: &'a str,
@@ -540,32 +560,49 @@ impl Engine {
 
         // The lure (docs/verdict.md): a party the recipient trusts, invoked, asking for an
         // action that leads to credentials, money or personal data. Links are not needed.
-        let party = if let Some(b) = brand {
-            Some(self.catalog.brand(b).name.clone())
+        // Who is invoked: only put into words when the lure is reported.
+        let party_kind = if brand.is_some() {
+            Some(Party::Brand)
         } else if cues.has(Cue::Personal) {
-            Some(format!("a relative or friend on a new number{}", example(Cue::Personal)))
+            Some(Party::Personal)
         } else if cues.has(Cue::Authority) {
-            Some(format!("a trusted organisation{}", example(Cue::Authority)))
+            Some(Party::Authority)
         } else if cues.has(Cue::Delivery) && (payment || credential) {
-            Some("a courier".to_string())
+            Some(Party::Courier)
         } else if cues.has(Cue::Threat) || credential {
             // a blocked account or a request to verify implies the service that holds it
-            Some("a service the recipient uses".to_string())
+            Some(Party::Service)
         } else {
             None
         };
-        let ask = if payment {
-            Some("pay".to_string())
+        let party = |kind: Party| match kind {
+            Party::Brand => brand.map(|b| self.catalog.brand(b).name.clone()).unwrap_or_default(),
+            Party::Personal => {
+                format!("a relative or friend on a new number{}", example(Cue::Personal))
+            }
+            Party::Authority => format!("a trusted organisation{}", example(Cue::Authority)),
+            Party::Courier => "a courier".to_string(),
+            Party::Service => "a service the recipient uses".to_string(),
+        };
+        let ask_kind = if payment {
+            Some(Ask::Pay)
         } else if credential {
-            Some("give or confirm personal details".to_string())
+            Some(Ask::Details)
         } else if has_link && !all_official {
-            Some("open a link".to_string())
+            Some(Ask::Link)
         } else if has_number && cues.has(Cue::Action) {
-            Some("call or text a number".to_string())
+            Some(Ask::Call)
         } else if cues.has(Cue::Action) {
-            Some(format!("reply or act{}", example(Cue::Action)))
+            Some(Ask::Reply)
         } else {
             None
+        };
+        let ask = |kind: Ask| match kind {
+            Ask::Pay => "pay".to_string(),
+            Ask::Details => "give or confirm personal details".to_string(),
+            Ask::Link => "open a link".to_string(),
+            Ask::Call => "call or text a number".to_string(),
+            Ask::Reply => format!("reply or act{}", example(Cue::Action)),
         };
         let stakes = credential
             || payment
@@ -589,10 +626,10 @@ impl Engine {
         if code_notice {
             total += r.add(w::CODE_NOTICE, "delivers a one-time or verification code");
         }
-        let lure = !code_notice && !all_official && party.is_some() && ask.is_some();
-        if lure && let (Some(party), Some(ask)) = (party, ask) {
+        let lure = !code_notice && !all_official && party_kind.is_some() && ask_kind.is_some();
+        if lure && let (Some(p), Some(a)) = (party_kind, ask_kind) {
             let weight = if stakes { w::LURE } else { w::LURE_WITHOUT_STAKES };
-            total += r.lure(weight, format!("invokes {party} and asks to {ask}"));
+            total += r.lure(weight, format!("invokes {} and asks to {}", party(p), ask(a)));
         }
         if !(has_link || has_number || cues.has(Cue::Action)) {
             total += w::NO_CHANNEL;
@@ -760,8 +797,7 @@ fn spelled_domain(lower: &str) -> bool {
         let before = rest.get(..at).and_then(|b| b.chars().next_back());
         let after = rest.get(at + 5..).unwrap_or("");
         let tld: &str = after.split(|c: char| !c.is_ascii_lowercase()).next().unwrap_or("");
-        let known =
-            tld.len() == 2 || COMMON_TLDS.contains(&tld) || SUSPICIOUS_TLDS.contains(&tld);
+        let known = tld.len() == 2 || COMMON_TLDS.contains(&tld) || SUSPICIOUS_TLDS.contains(&tld);
         if before.is_some_and(|c| c.is_ascii_alphanumeric()) && known && tld.len() <= 8 {
             return true;
         }
@@ -1059,17 +1095,30 @@ mod tests {
     #[track_caller]
     fn assert_reasons_agree(a: &Analysis) {
         let claims = |r: &String| {
-            ["imitates", "but links to", "invokes ", "mixes alphabets", "through a link", "offers nothing"]
-                .iter()
-                .any(|c| r.contains(c))
+            [
+                "imitates",
+                "but links to",
+                "invokes ",
+                "mixes alphabets",
+                "through a link",
+                "offers nothing",
+            ]
+            .iter()
+            .any(|c| r.contains(c))
         };
         assert!(!a.reasons.is_empty(), "every verdict has a reason: {a:#?}");
         if a.verdict != Verdict::Smishing {
-            assert!(!a.reasons.iter().any(claims), "{:?} lists a smishing claim: {a:#?}", a.verdict);
+            assert!(
+                !a.reasons.iter().any(claims),
+                "{:?} lists a smishing claim: {a:#?}",
+                a.verdict
+            );
         }
         if a.verdict == Verdict::Ham {
             assert!(
-                a.reasons.iter().all(|r| r.contains("ordinary") || r.contains("official") || r.contains("code")
+                a.reasons.iter().all(|r| r.contains("ordinary")
+                    || r.contains("official")
+                    || r.contains("code")
                     || r.starts_with("nothing")),
                 "ham lists only reasons for ham: {a:#?}"
             );
@@ -1147,14 +1196,21 @@ mod tests {
         };
         assert_eq!(
             reasons().explain(Verdict::Smishing),
-            ["invokes a bank and asks to pay", "urgent", "wording resembles known spam and smishing (text model)"]
+            [
+                "invokes a bank and asks to pay",
+                "urgent",
+                "wording resembles known spam and smishing (text model)"
+            ]
         );
         assert_eq!(
             reasons().explain(Verdict::Spam),
             ["urgent", "wording resembles known spam and smishing (text model)"]
         );
         assert_eq!(reasons().explain(Verdict::Ham), ["official"]);
-        assert_eq!(Reasons(Vec::new()).explain(Verdict::Ham), ["nothing in it argues for spam or smishing"]);
+        assert_eq!(
+            Reasons(Vec::new()).explain(Verdict::Ham),
+            ["nothing in it argues for spam or smishing"]
+        );
     }
 
     #[test]

@@ -90,12 +90,24 @@ impl WordMatcher {
         let bytes = folded.as_bytes();
         let first = out.len();
         let mut after_word = false;
-        for (at, c) in folded.char_indices() {
-            let word_start = !after_word && self.may_start_at(bytes, at);
-            if word_start || bytes.get(at).is_some_and(|&b| get(&self.anywhere_first, b.into())) {
-                self.walk(bytes, at, word_start, out);
+        if folded.is_ascii() {
+            // most texts: bytes are chars and a word char is an ASCII letter or digit
+            for (at, &b) in bytes.iter().enumerate() {
+                let word_start = !after_word && self.may_start_at(bytes, at);
+                if word_start || get(&self.anywhere_first, b.into()) {
+                    self.walk(bytes, at, word_start, out);
+                }
+                after_word = b.is_ascii_alphanumeric();
             }
-            after_word = is_word_char(c);
+        } else {
+            for (at, c) in folded.char_indices() {
+                let word_start = !after_word && self.may_start_at(bytes, at);
+                if word_start || bytes.get(at).is_some_and(|&b| get(&self.anywhere_first, b.into()))
+                {
+                    self.walk(bytes, at, word_start, out);
+                }
+                after_word = is_word_char(c);
+            }
         }
         if let Some(found) = out.get_mut(first..) {
             found.sort_unstable_by_key(|&(p, s, e)| (e, s, p));

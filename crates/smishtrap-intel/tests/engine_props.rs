@@ -50,8 +50,14 @@ fn fragment() -> impl Strategy<Value = String> {
 /// lists a claim of impersonation or a lure, a link that imitates a brand is never anything
 /// but smishing, and every verdict gives at least one reason.
 fn reasons_agree(a: &smishtrap_intel::Analysis) -> Result<(), TestCaseError> {
-    const CLAIMS: [&str; 6] =
-        ["imitates", "but links to", "invokes ", "mixes alphabets", "through a link", "offers nothing"];
+    const CLAIMS: [&str; 6] = [
+        "imitates",
+        "but links to",
+        "invokes ",
+        "mixes alphabets",
+        "through a link",
+        "offers nothing",
+    ];
     prop_assert!(!a.reasons.is_empty(), "no reason for {:?}", a.verdict);
     if a.verdict != Verdict::Smishing {
         for r in &a.reasons {
