@@ -561,10 +561,11 @@ impl Engine {
         // The lure (docs/verdict.md): a party the recipient trusts, invoked, asking for an
         // action that leads to credentials, money or personal data. Links are not needed.
         // Who is invoked: only put into words when the lure is reported.
-        let party_kind = if brand.is_some() {
-            Some(Party::Brand)
-        } else if cues.has(Cue::Personal) {
+        // a relative "on a new number" first: the brand such messages name is the messenger
+        let party_kind = if cues.has(Cue::Personal) {
             Some(Party::Personal)
+        } else if brand.is_some() {
+            Some(Party::Brand)
         } else if cues.has(Cue::Authority) {
             Some(Party::Authority)
         } else if cues.has(Cue::Delivery) && (payment || credential) {
