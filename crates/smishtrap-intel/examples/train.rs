@@ -4,12 +4,14 @@
 //! cargo run --release -p smishtrap-intel --example train                 # writes data/model.bin
 //! cargo run --release -p smishtrap-intel --example train -- --check      # held-out report
 //! cargo run --release -p smishtrap-intel --example train -- --data DIR --out FILE
+//! cargo run --release -p smishtrap-intel --example train -- --leave-out real-thai-spamham-dev.jsonl --out /tmp/m.bin
 //! ```
 //!
-//! Training data: the three shared dev corpora (`../shared/data` beside the repo):
-//! `smish-dev.jsonl` (smishing/spam = unwanted, ham = wanted, validation sends skipped),
-//! `uci-sms-spam-dev.tsv` and `mishra-soni-smishing-dev.csv`. Inputs are sorted and the
-//! trainer is seeded, so the same data gives the same bytes.
+//! Training data: every shared dev corpus (`../shared/data` beside the repo, see `CORPORA`;
+//! smishing/spam = unwanted, ham = wanted, validation sends skipped) and the messages we
+//! wrote ourselves in `train/ours.tsv`. `--leave-out FILE` trains without one dev corpus
+//! (leave-one-source-out: `bench/loso.sh` scores the result through the real `analyze`).
+//! Inputs are sorted and the trainer is seeded, so the same data gives the same bytes.
 //!
 //! `--check` trains on part of the data and scores the rest, three ways (rules + model,
 //! rules only, model only): (1) a 1-in-5 split by text hash; (2) whole smishing brands of
@@ -39,52 +41,67 @@ impl Example {
     }
 }
 
-fn load(dir: &Path) -> anyhow::Result<Vec<Example>> {
+/// The shared dev corpora: file name, then how to read it.
+const CORPORA: &[&str] = &[
+    "smish-dev.jsonl",
+    "uci-sms-spam-dev.tsv",
+    "mishra-soni-smishing-dev.csv",
+    "real-imc25-sample-dev.jsonl",
+    "real-india-spamham-dev.jsonl",
+    "real-thai-spamham-dev.jsonl",
+];
+
+/// Messages we wrote ourselves (not from any dataset), in the crate.
+const OURS: &str = "ours.tsv";
+
+fn load(dir: &Path, leave_out: &[String]) -> anyhow::Result<Vec<Example>> {
     let mut out = Vec::new();
-    let path = dir.join("smish-dev.jsonl");
-    let text =
-        std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
-    for (i, line) in text.lines().enumerate() {
-        if line.trim().is_empty() {
-            continue;
+    for &name in CORPORA.iter().filter(|n| !leave_out.iter().any(|l| l == *n)) {
+        let path = dir.join(name);
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("reading {}", path.display()))?;
+        if name.ends_with(".jsonl") {
+            for (i, line) in text.lines().enumerate() {
+                if line.trim().is_empty() {
+                    continue;
+                }
+                let v: serde_json::Value = serde_json::from_str(line)
+                    .with_context(|| format!("{}:{}", path.display(), i + 1))?;
+                let label = v.get("label").and_then(|l| l.as_str()).unwrap_or("").to_string();
+                if label == "validation" {
+                    continue;
+                }
+                let record: SmsRecord = serde_json::from_value(v.clone())
+                    .with_context(|| format!("{}:{}", path.display(), i + 1))?;
+                let brand = v.get("brand").and_then(|b| b.as_str()).map(str::to_string);
+                out.push(Example { corpus: name, record, label, brand });
+            }
+        } else if name.ends_with(".tsv") {
+            for line in text.lines().skip(1) {
+                let Some((label, sms)) = line.split_once('\t') else { continue };
+                let record = SmsRecord { text: sms.to_string(), ..SmsRecord::default() };
+                let label = label.trim().to_lowercase();
+                out.push(Example { corpus: name, record, label, brand: None });
+            }
+        } else {
+            let mut reader = csv::Reader::from_reader(text.as_bytes());
+            for row in reader.records() {
+                let row = row?;
+                let (Some(label), Some(sms)) = (row.get(0), row.get(1)) else { continue };
+                let record = SmsRecord { text: sms.to_string(), ..SmsRecord::default() };
+                let label = label.trim().to_lowercase();
+                out.push(Example { corpus: name, record, label, brand: None });
+            }
         }
-        let v: serde_json::Value =
-            serde_json::from_str(line).with_context(|| format!("{}:{}", path.display(), i + 1))?;
-        let label = v.get("label").and_then(|l| l.as_str()).unwrap_or("").to_string();
-        if label == "validation" {
+    }
+    // label TAB lang TAB text, with a header line
+    for line in include_str!("../train/ours.tsv").lines().skip(1) {
+        let mut cols = line.splitn(3, '\t');
+        let (Some(label), Some(_lang), Some(sms)) = (cols.next(), cols.next(), cols.next()) else {
             continue;
-        }
-        let record: SmsRecord = serde_json::from_value(v.clone())
-            .with_context(|| format!("{}:{}", path.display(), i + 1))?;
-        let brand = v.get("brand").and_then(|b| b.as_str()).map(str::to_string);
-        out.push(Example { corpus: "smish-dev", record, label, brand });
-    }
-    let path = dir.join("uci-sms-spam-dev.tsv");
-    let text =
-        std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
-    for line in text.lines().skip(1) {
-        let Some((label, sms)) = line.split_once('\t') else { continue };
+        };
         let record = SmsRecord { text: sms.to_string(), ..SmsRecord::default() };
-        out.push(Example {
-            corpus: "uci",
-            record,
-            label: label.trim().to_lowercase(),
-            brand: None,
-        });
-    }
-    let path = dir.join("mishra-soni-smishing-dev.csv");
-    let mut reader =
-        csv::Reader::from_path(&path).with_context(|| format!("reading {}", path.display()))?;
-    for row in reader.records() {
-        let row = row?;
-        let (Some(label), Some(sms)) = (row.get(0), row.get(1)) else { continue };
-        let record = SmsRecord { text: sms.to_string(), ..SmsRecord::default() };
-        out.push(Example {
-            corpus: "mishra",
-            record,
-            label: label.trim().to_lowercase(),
-            brand: None,
-        });
+        out.push(Example { corpus: OURS, record, label: label.to_string(), brand: None });
     }
     // Sorted input: training does not depend on file order.
     out.sort_by(|a, b| {
@@ -118,21 +135,9 @@ fn config() -> TrainConfig {
     c
 }
 
-/// The text the model sees: URLs replaced like the engine does.
+/// The text the model sees, built as the engine builds it.
 fn model_text(text: &str) -> String {
-    let ex = smishtrap_extract::extract(text);
-    let mut words = String::new();
-    let mut last = 0;
-    for u in &ex.urls {
-        if u.span.start < last {
-            continue;
-        }
-        words.push_str(text.get(last..u.span.start).unwrap_or(""));
-        words.push_str(smishtrap_intel::model::URL_PLACEHOLDER);
-        last = u.span.end;
-    }
-    words.push_str(text.get(last..).unwrap_or(""));
-    words
+    smishtrap_intel::model::model_text(text)
 }
 
 fn fnv(s: &str) -> u64 {
@@ -168,7 +173,7 @@ fn evaluate(engine: &Engine, test: &[&Example]) -> Vec<(&'static str, Tally)> {
     for e in test {
         let a = engine.analyze(&e.record, String::new(), &AnalyzeOptions::default());
         if std::env::var_os("SMISHTRAP_CHECK_VERBOSE").is_some() {
-            let wrong = if e.corpus == "smish-dev" {
+            let wrong = if e.corpus == "smish-dev.jsonl" {
                 (e.label == "smishing") != (a.verdict == Verdict::Smishing)
             } else {
                 e.unwanted() != (a.verdict != Verdict::Ham)
@@ -189,7 +194,7 @@ fn evaluate(engine: &Engine, test: &[&Example]) -> Vec<(&'static str, Tally)> {
         };
         let Some((_, t)) = out.get_mut(idx) else { continue };
         // smish-dev scores the smishing class; the generic corpora score "unwanted".
-        let (truth, pred) = if e.corpus == "smish-dev" {
+        let (truth, pred) = if e.corpus == "smish-dev.jsonl" {
             (e.label == "smishing", a.verdict == Verdict::Smishing)
         } else {
             (e.unwanted(), a.verdict != Verdict::Ham)
@@ -206,7 +211,7 @@ fn evaluate(engine: &Engine, test: &[&Example]) -> Vec<(&'static str, Tally)> {
                 t.ham_fp += 1;
             }
         }
-        if e.label == "smishing" && e.corpus == "smish-dev" {
+        if e.label == "smishing" && e.corpus == "smish-dev.jsonl" {
             t.brand_n += 1;
             let norm = |s: Option<&str>| {
                 s.unwrap_or("")
@@ -237,7 +242,7 @@ fn report(title: &str, train_set: &[&Example], test: &[&Example]) -> anyhow::Res
                 String::new()
             };
             println!(
-                "  {mode:14} {corpus:10} F1 {:.4}  (tp {} fp {} fn {})  ham FPR {:.4}{brand}",
+                "  {mode:14} {corpus:28} F1 {:.4}  (tp {} fp {} fn {})  ham FPR {:.4}{brand}",
                 t.f1(),
                 t.tp,
                 t.fp,
@@ -274,7 +279,7 @@ fn report(title: &str, train_set: &[&Example], test: &[&Example]) -> anyhow::Res
     }
     for (corpus, t) in per {
         println!(
-            "  {:14} {corpus:10} unwanted F1 {:.4}  ham FPR {:.4}",
+            "  {:14} {corpus:28} unwanted F1 {:.4}  ham FPR {:.4}",
             "model only",
             t.f1(),
             f64::from(t.ham_fp) / f64::from(t.ham.max(1))
@@ -288,16 +293,29 @@ fn main() -> anyhow::Result<()> {
     let mut data = manifest.join("../../../shared/data");
     let mut out = manifest.join("data/model.bin");
     let mut check = false;
+    let mut leave_out: Vec<String> = Vec::new();
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         match a.as_str() {
             "--data" => data = PathBuf::from(args.next().context("--data needs a directory")?),
             "--out" => out = PathBuf::from(args.next().context("--out needs a file")?),
             "--check" => check = true,
-            other => bail!("unknown argument {other:?} (expected --data DIR, --out FILE, --check)"),
+            "--leave-out" => leave_out.push(
+                Path::new(&args.next().context("--leave-out needs a corpus file")?)
+                    .file_name()
+                    .and_then(|n| n.to_str())
+                    .context("--leave-out needs a file name")?
+                    .to_string(),
+            ),
+            other => bail!(
+                "unknown argument {other:?} (expected --data DIR, --out FILE, --leave-out FILE, --check)"
+            ),
         }
     }
-    let examples = load(&data)?;
+    if let Some(unknown) = leave_out.iter().find(|l| !CORPORA.contains(&l.as_str())) {
+        bail!("--leave-out {unknown:?} is not one of the dev corpora {CORPORA:?}");
+    }
+    let examples = load(&data, &leave_out)?;
     eprintln!("loaded {} labelled messages from {}", examples.len(), data.display());
     if check {
         let (test, train_set): (Vec<&Example>, Vec<&Example>) =
@@ -310,7 +328,7 @@ fn main() -> anyhow::Result<()> {
             .filter(|b| matches!(*b, "INPS" | "ANTAI" | "BankID" | "bpost"))
             .collect();
         let (test, train_set): (Vec<&Example>, Vec<&Example>) = examples.iter().partition(|e| {
-            e.corpus == "smish-dev"
+            e.corpus == "smish-dev.jsonl"
                 && (e.brand.as_deref().is_some_and(|b| held.contains(&b))
                     || (e.label != "smishing" && fnv(&e.record.text).is_multiple_of(3)))
         });

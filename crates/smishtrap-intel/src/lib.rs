@@ -8,10 +8,13 @@
 //!   one-deletion index of typosquat sources; [`Catalog::choose`] picks a message's brand.
 //! - [`squat`]: impersonation of a host (combosquatting, TLD swap, typosquats, homoglyphs).
 //! - [`Cues`] (`data/cues.toml`): urgency, threat, reward, credential, payment, delivery,
-//!   marketing and call-to-action vocabulary in 12 languages.
+//!   marketing, call-to-action, authority, personal ("hi mum, new number") and one-time-code
+//!   vocabulary in 18 languages (Thai phrases match inside words).
 //! - [`Model`] (`data/model.bin`): logistic regression over hashed n-grams, retrained with
 //!   `cargo run --release -p smishtrap-intel --example train`.
-//! - [`Engine`]: runs extraction (`smishtrap-extract`) and all of the above per message.
+//! - [`Engine`]: runs extraction (`smishtrap-extract`) and all of the above per message; a
+//!   message is smishing when it invokes a trusted party and asks for an action towards
+//!   data or money (`docs/verdict.md`), and its reasons always argue for its verdict.
 //!
 //! Invariant: no I/O; catalog, cue and model data come in as values (embedded or read by
 //! the caller). Invariant: analysis never panics on any input and its score agrees with

@@ -16,9 +16,20 @@ pub const BUILTIN_MODEL: &[u8] = include_bytes!("../data/model.bin");
 
 const MAGIC: &[u8; 8] = b"SMTRAPLR";
 const VERSION: u32 = 1;
-/// Placeholder that replaces URLs before featurising, so the model learns "has a link"
-/// rather than the dev corpora's domains.
-pub const URL_PLACEHOLDER: &str = " zzurl ";
+pub use crate::text::{PHONE_PLACEHOLDER, URL_PLACEHOLDER};
+
+/// The text the model reads for `text`, as the engine builds it (without a region hint):
+/// links and phone numbers replaced by placeholders, masked tokens too (see
+/// [`crate::text::splice`]). For trainers and tools; the engine splices what it extracted.
+pub fn model_text(text: &str) -> String {
+    let ex = smishtrap_extract::extract(text);
+    crate::text::splice(
+        text,
+        ex.urls.iter().map(|u| u.span.clone()),
+        ex.numbers.iter().map(|n| n.span.clone()),
+    )
+    .words
+}
 
 /// A model file problem.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

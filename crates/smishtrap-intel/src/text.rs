@@ -49,9 +49,170 @@ fn push_folded(out: &mut String, c: char, recheck: &mut bool) {
     }
 }
 
+/// Stands in for a link (a real one, or a masked one such as `<URL>` or `[link]`) in the
+/// text the model and the cue vocabulary read, so the model learns "has a link" rather than
+/// domains, and anonymised reports look like live ones.
+pub const URL_PLACEHOLDER: &str = " zzurl ";
+/// Stands in for a phone number (written out, or masked as `<PHONE_NUMBER>`).
+pub const PHONE_PLACEHOLDER: &str = " zzphone ";
+
+/// What a text becomes before its words are read.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Spliced {
+    /// Links and phone numbers replaced by [`URL_PLACEHOLDER`] and [`PHONE_PLACEHOLDER`],
+    /// other anonymisation tokens (`<NAMED_ENTITY>`, `<DATE_TIME>`) by a space.
+    pub words: String,
+    /// Links replaced by a space (for language detection).
+    pub without_urls: String,
+    /// The text holds a masked link (`<URL>`, `[link]`, `[enlace]`...).
+    pub masked_link: bool,
+    /// The text holds a masked phone number (`<PHONE_NUMBER>`, `[phone]`).
+    pub masked_number: bool,
+}
+
+/// What a masked token stands for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Masked {
+    Link,
+    Number,
+    Other,
+}
+
+/// Tokens that anonymised or forwarded reports put where a link or number was (lowercase;
+/// matched without ASCII case).
+const MASKED: &[(&str, Masked)] = &[
+    ("<url>", Masked::Link),
+    ("<link>", Masked::Link),
+    ("[url]", Masked::Link),
+    ("[link]", Masked::Link),
+    ("(link)", Masked::Link),
+    ("{url}", Masked::Link),
+    ("{link}", Masked::Link),
+    ("[enlace]", Masked::Link),
+    ("[lien]", Masked::Link),
+    ("[tautan]", Masked::Link),
+    ("[collegamento]", Masked::Link),
+    ("<phone_number>", Masked::Number),
+    ("<phone>", Masked::Number),
+    ("[phone]", Masked::Number),
+    ("[phone number]", Masked::Number),
+    ("[number]", Masked::Number),
+];
+
+/// The masked token at the start of `rest` and its length: a known one, or any other
+/// `<UPPER_SNAKE_CASE>` anonymisation tag (up to 32 bytes).
+fn masked_at(rest: &[u8]) -> Option<(Masked, usize)> {
+    for (token, kind) in MASKED {
+        if rest.get(..token.len()).is_some_and(|r| r.eq_ignore_ascii_case(token.as_bytes())) {
+            return Some((*kind, token.len()));
+        }
+    }
+    if rest.first() != Some(&b'<') {
+        return None;
+    }
+    let body = rest.iter().skip(1).take(33).take_while(|b| b.is_ascii_uppercase() || **b == b'_');
+    let len = body.count();
+    (len >= 3 && rest.get(len + 1) == Some(&b'>')).then_some((Masked::Other, len + 2))
+}
+
+/// Replaces the links (`urls`, byte spans into `text`), phone numbers (`numbers`) and masked
+/// tokens of `text` as described on [`Spliced`]. Overlapping spans keep the first.
+pub fn splice(
+    text: &str,
+    urls: impl Iterator<Item = std::ops::Range<usize>>,
+    numbers: impl Iterator<Item = std::ops::Range<usize>>,
+) -> Spliced {
+    let bytes = text.as_bytes();
+    let mut spans: Vec<(usize, usize, Masked)> = urls
+        .map(|r| (r.start, r.end, Masked::Link))
+        .chain(numbers.map(|r| (r.start, r.end, Masked::Number)))
+        .collect();
+    // memchr: this runs on every message, most of which hold no bracket at all
+    let next_bracket = |from: usize| {
+        let rest = bytes.get(from..)?;
+        let a = memchr::memchr3(b'<', b'[', b'(', rest);
+        let b = memchr::memchr(b'{', rest);
+        let at = match (a, b) {
+            (Some(a), Some(b)) => a.min(b),
+            (a, b) => a.or(b)?,
+        };
+        Some(from + at)
+    };
+    let bracketed = next_bracket(0).is_some();
+    if spans.is_empty() && !bracketed {
+        // nothing to replace (most ordinary messages)
+        return Spliced {
+            words: text.to_string(),
+            without_urls: text.to_string(),
+            masked_link: false,
+            masked_number: false,
+        };
+    }
+    let mut masked_link = false;
+    let mut masked_number = false;
+    // only texts with an opening bracket can hold a masked token
+    if bracketed {
+        let mut i = 0;
+        while let Some(at) = next_bracket(i) {
+            match bytes.get(at..).and_then(masked_at) {
+                Some((kind, len)) => {
+                    masked_link |= kind == Masked::Link;
+                    masked_number |= kind == Masked::Number;
+                    spans.push((at, at + len, kind));
+                    i = at + len;
+                }
+                None => i = at + 1,
+            }
+        }
+    }
+    spans.sort_unstable_by_key(|&(start, end, _)| (start, std::cmp::Reverse(end)));
+    let mut words = String::with_capacity(text.len() + 16);
+    let mut without_urls = String::with_capacity(text.len());
+    let mut last = 0;
+    for (start, end, kind) in spans {
+        if start < last {
+            continue;
+        }
+        let (Some(between), true) = (text.get(last..start), text.is_char_boundary(end)) else {
+            continue;
+        };
+        words.push_str(between);
+        without_urls.push_str(between);
+        match kind {
+            Masked::Link => {
+                words.push_str(URL_PLACEHOLDER);
+                without_urls.push(' ');
+            }
+            Masked::Number => {
+                words.push_str(PHONE_PLACEHOLDER);
+                without_urls.push_str(text.get(start..end).unwrap_or(" "));
+            }
+            Masked::Other => {
+                words.push(' ');
+                without_urls.push(' ');
+            }
+        }
+        last = end;
+    }
+    let rest = text.get(last..).unwrap_or("");
+    words.push_str(rest);
+    without_urls.push_str(rest);
+    Spliced { words, without_urls, masked_link, masked_number }
+}
+
 /// True when `c` can sit inside a word (letters and digits of any script).
 pub(crate) fn is_word_char(c: char) -> bool {
     c.is_alphanumeric()
+}
+
+/// True when `c` belongs to a script written without spaces between words (Thai, Lao,
+/// Khmer, Myanmar, Chinese, Japanese): phrases in it cannot wait for a word start.
+pub(crate) fn spaceless(c: char) -> bool {
+    matches!(
+        u32::from(c),
+        0x0E00..=0x0EFF | 0x1000..=0x109F | 0x1780..=0x17FF | 0x3040..=0x30FF | 0x3400..=0x4DBF
+            | 0x4E00..=0x9FFF
+    )
 }
 
 /// True when `haystack[start..end]` is delimited by non-word characters on both sides.
@@ -120,6 +281,34 @@ mod tests {
             ["Bekräfta din identitet", "İSTANBUL ǅ ﬁ ＡＢＣ", "Ærø `x` é\u{0323}\u{0301}", "ᾼ ᾈ ΐ"]
         {
             assert_eq!(fold(text), fold_reference(text), "{text:?}");
+        }
+    }
+
+    #[test]
+    fn masked_tokens_are_spliced() {
+        let s = splice(
+            "Hi <NAMED_ENTITY>, pay at <URL> or call <PHONE_NUMBER> [link]",
+            [].into_iter(),
+            [].into_iter(),
+        );
+        assert_eq!(s.words, "Hi  , pay at  zzurl  or call  zzphone   zzurl ");
+        assert!(s.masked_link && s.masked_number);
+        let s = splice("a <b> c <AB> (not a link)", [].into_iter(), [].into_iter());
+        assert_eq!(s.words, "a <b> c <AB> (not a link)");
+        assert!(!s.masked_link && !s.masked_number);
+        let text = "go https://x.top/a now +32470123456";
+        let s = splice(text, std::iter::once(3..18), std::iter::once(23..35));
+        assert_eq!(s.words, "go  zzurl  now  zzphone ");
+        assert_eq!(s.without_urls, "go   now +32470123456");
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn splice_never_panics(text in "((<URL>|<A_B>|\\[link\\]|[<\\[({]|\\PC){0,12})", a in 0usize..40, b in 0usize..40) {
+            let (lo, hi) = (a.min(b), a.max(b));
+            let s = splice(&text, std::iter::once(lo..hi), std::iter::once(hi..hi + 2));
+            // masked tokens never survive into what the model and the cues read
+            proptest::prop_assert!(!s.words.contains("<URL>") && !s.words.contains("[link]"));
         }
     }
 

@@ -5,8 +5,9 @@
 //! an automaton over every byte of the text (10 % of the analysis with 1,500 patterns, most
 //! of it following matches inside words that are then thrown away), this walks the
 //! automaton anchored at each word start, and only where the next two bytes begin some
-//! pattern (a 64 Kibit table). The few phrases that begin with another char (`% off`) may
-//! start anywhere: the walk also starts wherever their first byte is.
+//! pattern (a 64 Kibit table). The few phrases that begin with another char (`% off`), or
+//! with a char of a script written without spaces (Thai, Chinese, Japanese...), may start
+//! anywhere: the walk also starts wherever their first byte is.
 //!
 //! The matches come back in the order an overlapping search over the whole text reports
 //! them (by end, longest first, then by pattern), so callers that keep the first match of
@@ -16,7 +17,7 @@ use aho_corasick::automaton::Automaton;
 use aho_corasick::nfa::contiguous::NFA;
 use aho_corasick::{Anchored, MatchKind};
 
-use crate::text::is_word_char;
+use crate::text::{is_word_char, spaceless};
 
 /// A match: pattern index, byte start and end in the folded text.
 pub(crate) type Found = (usize, usize, usize);
@@ -59,8 +60,10 @@ impl WordMatcher {
             .ascii_case_insensitive(true)
             .build(patterns)
             .ok()?;
-        let anywhere: Vec<bool> =
-            patterns.iter().map(|p| !p.chars().next().is_some_and(is_word_char)).collect();
+        let anywhere: Vec<bool> = patterns
+            .iter()
+            .map(|p| !p.chars().next().is_some_and(|c| is_word_char(c) && !spaceless(c)))
+            .collect();
         let mut anywhere_first = [0u64; 4];
         let mut pairs = vec![0u64; 65536 / 64];
         let mut singles = [0u64; 4];
@@ -87,12 +90,24 @@ impl WordMatcher {
         let bytes = folded.as_bytes();
         let first = out.len();
         let mut after_word = false;
-        for (at, c) in folded.char_indices() {
-            let word_start = !after_word && self.may_start_at(bytes, at);
-            if word_start || bytes.get(at).is_some_and(|&b| get(&self.anywhere_first, b.into())) {
-                self.walk(bytes, at, word_start, out);
+        if folded.is_ascii() {
+            // most texts: bytes are chars and a word char is an ASCII letter or digit
+            for (at, &b) in bytes.iter().enumerate() {
+                let word_start = !after_word && self.may_start_at(bytes, at);
+                if word_start || get(&self.anywhere_first, b.into()) {
+                    self.walk(bytes, at, word_start, out);
+                }
+                after_word = b.is_ascii_alphanumeric();
             }
-            after_word = is_word_char(c);
+        } else {
+            for (at, c) in folded.char_indices() {
+                let word_start = !after_word && self.may_start_at(bytes, at);
+                if word_start || bytes.get(at).is_some_and(|&b| get(&self.anywhere_first, b.into()))
+                {
+                    self.walk(bytes, at, word_start, out);
+                }
+                after_word = is_word_char(c);
+            }
         }
         if let Some(found) = out.get_mut(first..) {
             found.sort_unstable_by_key(|&(p, s, e)| (e, s, p));

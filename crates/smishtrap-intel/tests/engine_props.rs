@@ -30,8 +30,44 @@ fn fragment() -> impl Strategy<Value = String> {
         Just("0906 170 1461".to_string()),
         Just("vérifiez votre identité".to_string()),
         Just("\u{0441}\u{0455}am".to_string()),
+        Just("<URL>".to_string()),
+        Just("<PHONE_NUMBER>".to_string()),
+        Just("[link]".to_string()),
+        Just(" dot com".to_string()),
+        Just("hi mum new number ".to_string()),
+        Just("your account is blocked ".to_string()),
+        Just("reply YES ".to_string()),
+        Just("pay the fee ".to_string()),
+        Just("kbc-veilig.top/x ".to_string()),
+        Just("50% off sale ".to_string()),
+        Just("your OTP is 123456 ".to_string()),
+        Just("บัญชีของท่านถูกระงับ".to_string()),
         "[a-z0-9-]{1,12}\\.[a-z]{2,6}",
     ]
+}
+
+/// Verdict and reasons never contradict each other (docs/verdict.md): only a smishing verdict
+/// lists a claim of impersonation or a lure, a link that imitates a brand is never anything
+/// but smishing, and every verdict gives at least one reason.
+fn reasons_agree(a: &smishtrap_intel::Analysis) -> Result<(), TestCaseError> {
+    const CLAIMS: [&str; 6] = [
+        "imitates",
+        "but links to",
+        "invokes ",
+        "mixes alphabets",
+        "through a link",
+        "offers nothing",
+    ];
+    prop_assert!(!a.reasons.is_empty(), "no reason for {:?}", a.verdict);
+    if a.verdict != Verdict::Smishing {
+        for r in &a.reasons {
+            prop_assert!(!CLAIMS.iter().any(|c| r.contains(c)), "{:?} lists {}", a.verdict, r);
+        }
+    }
+    if a.urls.iter().any(|u| u.impersonates.is_some()) {
+        prop_assert_eq!(a.verdict, Verdict::Smishing, "impersonating link: {:?}", a.reasons);
+    }
+    Ok(())
 }
 
 proptest! {
@@ -58,6 +94,7 @@ proptest! {
             prop_assert!(!r.chars().any(char::is_control), "control char in reason {:?}", r);
         }
         prop_assert!(a.campaign.is_none() && a.phase.is_none());
+        reasons_agree(&a)?;
     }
 
     #[test]

@@ -68,6 +68,10 @@ pub(crate) struct EngineArgs {
     /// Score with the rules only, without the statistical text model
     #[arg(long)]
     pub(crate) rules_only: bool,
+    /// Text model file to use instead of the built-in one (as written by the trainer,
+    /// e.g. for leave-one-source-out evaluation)
+    #[arg(long, value_name = "FILE", conflicts_with = "rules_only")]
+    pub(crate) model: Option<std::path::PathBuf>,
 }
 
 impl EngineArgs {
@@ -91,6 +95,23 @@ impl EngineArgs {
         let cues = smishtrap_intel::Cues::builtin().context("loading the cue vocabulary")?;
         let model = if self.rules_only {
             None
+        } else if let Some(path) = &self.model {
+            // a model file is a few MiB; refuse to read anything much larger
+            const MAX_MODEL_BYTES: u64 = 256 << 20;
+            let len = std::fs::metadata(path)
+                .with_context(|| format!("reading text model {}", path.display()))?
+                .len();
+            anyhow::ensure!(
+                len <= MAX_MODEL_BYTES,
+                "text model {} is larger than {MAX_MODEL_BYTES} bytes",
+                path.display()
+            );
+            let bytes = std::fs::read(path)
+                .with_context(|| format!("reading text model {}", path.display()))?;
+            Some(
+                smishtrap_intel::Model::from_bytes(&bytes)
+                    .with_context(|| format!("loading text model {}", path.display()))?,
+            )
         } else {
             Some(smishtrap_intel::Model::builtin().context("loading the text model")?)
         };

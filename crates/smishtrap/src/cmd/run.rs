@@ -159,6 +159,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         brands,
         default_region: args.engine.default_region.clone().or(analysis_cfg.default_region),
         rules_only: args.engine.rules_only,
+        model: args.engine.model.clone(),
     };
     let (engine, options) = engine_args.load()?;
     let engine = Arc::new(engine);
