@@ -74,10 +74,13 @@ const FLOOR: u8 = 200;
 /// Cost of a letter of the script that no language of its group has an estimate for
 /// (`ħ` in Latin script): the same for every language, it only marks the text as foreign.
 const UNSEEN: u32 = 80;
-/// Extra cost, in quantised units, a language pays once per text: Malay and Indonesian
-/// share most of their words, and Indonesian is by far the more frequent in SMS, so a text
-/// between the two is Indonesian unless Malay leads clearly (6 nats).
-const PRIORS: &[(&str, u32)] = &[("ms", 48)];
+/// Cost, in quantised units, a language pays (or, negative, is spared) once per text, for
+/// how often it is met in SMS. Malay and Indonesian share most of their words, and
+/// Indonesian is by far the more frequent, so a text between the two is Indonesian unless
+/// Malay leads clearly (6 nats). English is the language of short acknowledgements, names
+/// and brands in every country: two short words that fit it about as well as another
+/// language are English (2 nats, nothing on a sentence).
+const PRIORS: &[(&str, i32)] = &[("ms", 48), ("en", -16)];
 /// Languages a group can hold (Latin uses 31); rows are padded so the add vectorises.
 const LANES: usize = 32;
 /// The n-gram groups: scripts 1 to 4.
@@ -915,7 +918,7 @@ impl Tally {
         let mut costs = *self.costs.get(usize::from(script) - 1)?;
         for (cost, code) in costs.iter_mut().zip(&g.codes) {
             if let Some((_, prior)) = PRIORS.iter().find(|(c, _)| c == code) {
-                *cost = cost.saturating_add(*prior);
+                *cost = cost.saturating_add_signed(*prior);
             }
         }
         let n = g.codes.len();
