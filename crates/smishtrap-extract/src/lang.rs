@@ -39,7 +39,7 @@ static WORDS: &str = include_str!("../data/lang_words.txt");
 static LIMITS: &str = include_str!("../data/lang_limits.txt");
 
 /// Cost removed per listed function word (2 nats, in quantised units).
-const WORD_BONUS: i64 = 16;
+const WORD_BONUS: u16 = 16;
 /// Longest word looked up in the function-word list, in bytes.
 const MAX_HINT_WORD: usize = 16;
 
@@ -73,7 +73,7 @@ const MISSING: u8 = 255;
 const FLOOR: u8 = 200;
 /// Cost of a letter of the script that no language of its group has an estimate for
 /// (`ħ` in Latin script): the same for every language, it only marks the text as foreign.
-const UNSEEN: u32 = 80;
+const UNSEEN: u16 = 80;
 /// Cost, in quantised units, a language pays (or, negative, is spared) once per text, for
 /// how often it is met in SMS. Malay and Indonesian share most of their words, and
 /// Indonesian is by far the more frequent, so a text between the two is Indonesian unless
@@ -134,13 +134,15 @@ fn unspaced(script: u8) -> bool {
     matches!(script, THAI | HAN | KANA)
 }
 
-/// Scripts whose chars stand for a syllable or a word: one weighs as much as three letters
-/// when scripts compete (a Japanese text with a Latin brand name is Japanese).
+/// How much a letter of a script weighs when scripts compete. A text mostly in one script
+/// with a few Latin words (a brand, `OTP`) is in that script's language: Thai and Indic
+/// letters weigh three, Han, kana and Hangul (a syllable or a word each) four. Cyrillic and
+/// Greek weigh as Latin: their letters also serve as look-alikes inside Latin words.
 fn weight(script: u8) -> u32 {
     match script {
-        LATIN => 1,
-        HAN | KANA | HANGUL => 3,
-        _ => 2,
+        LATIN | CYRILLIC | GREEK => 1,
+        HAN | KANA | HANGUL => 4,
+        _ => 3,
     }
 }
 
@@ -200,6 +202,8 @@ struct Group {
     /// Median cost per letter of each language on its own text, by lane (see
     /// [`UNKNOWN_SLACK`]).
     medians: Vec<u32>,
+    /// [`PRIORS`], by lane.
+    priors: Vec<i32>,
 }
 
 struct Profiles {
@@ -254,7 +258,13 @@ fn reported(code: &[u8]) -> Option<&'static str> {
 
 impl Group {
     fn empty() -> Group {
-        Group { codes: Vec::new(), slots: vec![(0, [0; LANES])], mask: 0, medians: Vec::new() }
+        Group {
+            codes: Vec::new(),
+            slots: vec![(0, [0; LANES])],
+            mask: 0,
+            medians: Vec::new(),
+            priors: Vec::new(),
+        }
     }
 
     /// Parses one group from `bytes`; returns it, its script, its model codes and the rest.
@@ -286,7 +296,11 @@ impl Group {
             *slots.get_mut(at)? = (key, row);
         }
         let medians = vec![DEFAULT_MEDIAN; n];
-        Some((Group { codes, slots, mask: cap - 1, medians }, script, model_codes, rest))
+        let priors = codes
+            .iter()
+            .map(|code| PRIORS.iter().find(|(c, _)| c == code).map_or(0, |(_, p)| *p))
+            .collect();
+        Some((Group { codes, slots, mask: cap - 1, medians, priors }, script, model_codes, rest))
     }
 
     fn get(&self, key: u64) -> Option<&[u8; LANES]> {
@@ -379,15 +393,15 @@ fn skip_token(tok: &str) -> bool {
     lower_www || dotted || tok.contains('/')
 }
 
-/// Subtracts the function-word bonus of each word of `tok` (split at non-letters) written
-/// in `script` from `costs`.
-fn word_hints(p: &Profiles, tok: &str, script: u8, costs: &mut [i64; LANES]) {
+/// Adds the function-word bonus of each word of `tok` (split at non-letters) written in
+/// `script` to `bonus`.
+fn word_hints(p: &Profiles, tok: &str, script: u8, bonus: &mut [u16; LANES]) {
     for word in tok
         .split(|c: char| script_of(c) == NONE)
         .filter(|w| !w.is_empty() && w.len() <= p.longest_word)
     {
         if w_is_lower_ascii(word) {
-            add_hint(p, word, script, costs);
+            add_hint(p, word, script, bonus);
             continue;
         }
         let mut buf = [0u8; MAX_HINT_WORD * 2];
@@ -399,7 +413,7 @@ fn word_hints(p: &Profiles, tok: &str, script: u8, costs: &mut [i64; LANES]) {
             len += n;
         }
         let Ok(lower) = std::str::from_utf8(&buf[..len]) else { continue };
-        add_hint(p, lower, script, costs);
+        add_hint(p, lower, script, bonus);
     }
 }
 
@@ -407,13 +421,13 @@ fn w_is_lower_ascii(w: &str) -> bool {
     w.bytes().all(|b| b.is_ascii_lowercase())
 }
 
-fn add_hint(p: &Profiles, lower: &str, script: u8, costs: &mut [i64; LANES]) {
+fn add_hint(p: &Profiles, lower: &str, script: u8, bonus: &mut [u16; LANES]) {
     if let Some(&(word_script, mask)) = p.words.get(lower)
         && word_script == script
     {
-        for (i, c) in costs.iter_mut().enumerate() {
+        for (i, b) in bonus.iter_mut().enumerate() {
             if mask & (1 << i) != 0 {
-                *c -= WORD_BONUS;
+                *b = b.saturating_add(WORD_BONUS);
             }
         }
     }
@@ -424,7 +438,8 @@ fn add_hint(p: &Profiles, lower: &str, script: u8, costs: &mut [i64; LANES]) {
 /// Each letter costs `-ln P(letter | up to two letters before)` per language, from the
 /// longest context the table has. Backing off costs every language the same, so it does
 /// not change the ranking and is not added. Letters of other scripts break the context.
-fn score_token(g: &Group, tok: &str, script: u8, costs: &mut [i64; LANES]) -> u32 {
+/// Sums saturate: a token long enough to reach `u16::MAX` in every language says nothing.
+fn score_token(g: &Group, tok: &str, script: u8, costs: &mut [u16; LANES]) -> u32 {
     let mut letters = 0;
     let (mut a, mut b) = ('\0', '\0');
     for ch in tok.chars() {
@@ -445,10 +460,10 @@ fn score_token(g: &Group, tok: &str, script: u8, costs: &mut [i64; LANES]) -> u3
         match row {
             Some(row) => {
                 for (s, &v) in costs.iter_mut().zip(row) {
-                    *s += i64::from(v);
+                    *s = s.saturating_add(u16::from(v));
                 }
             }
-            None => costs.iter_mut().for_each(|s| *s += i64::from(UNSEEN)),
+            None => costs.iter_mut().for_each(|s| *s = s.saturating_add(UNSEEN)),
         }
         (a, b) = (b, c);
     }
@@ -528,15 +543,17 @@ impl TokenScore {
         };
         let Some(g) = p.group(script) else { return t };
         t.caps = is_caps_token(tok);
-        let mut costs = [0i64; LANES];
+        let mut costs = [0u16; LANES];
         let scored = score_token(g, tok, script, &mut costs);
         t.letters = u16::try_from(scored).unwrap_or(u16::MAX);
-        word_hints(p, tok, script, &mut costs);
+        let mut bonus = [0u16; LANES];
+        word_hints(p, tok, script, &mut bonus);
         let n = g.codes.len();
-        let min = costs.iter().take(n).copied().min().unwrap_or(0).max(0);
-        t.base = u32::try_from(min).unwrap_or(u32::MAX);
-        for (i, (o, &c)) in t.off.iter_mut().zip(&costs).enumerate() {
-            *o = if i < n { u8::try_from((c - min).clamp(0, 255)).unwrap_or(u8::MAX) } else { 0 };
+        let net = |i: usize| i32::from(costs[i]) - i32::from(bonus[i]);
+        let min = (0..n).map(net).min().unwrap_or(0).max(0);
+        t.base = u32::try_from(min).unwrap_or(0);
+        for (i, o) in t.off.iter_mut().enumerate().take(n) {
+            *o = u8::try_from((net(i) - min).clamp(0, 255)).unwrap_or(u8::MAX);
         }
         t
     }
@@ -578,6 +595,13 @@ fn main_script(tok: &str) -> (u8, u32) {
                 *n += 1;
             }
         }
+    }
+    // Latin letters mixed with Cyrillic or Greek ones in one word: look-alikes standing in
+    // for Latin letters (`ассоunt`), not a Cyrillic or Greek word
+    let count = |s: u8| counts[usize::from(s)];
+    let (latin, cyrillic, greek) = (count(LATIN), count(CYRILLIC), count(GREEK));
+    if latin > 0 && cyrillic + greek > 0 {
+        return (LATIN, latin + cyrillic + greek);
     }
     let mut best = (NONE, 0);
     for (s, &n) in counts.iter().enumerate().skip(1) {
@@ -831,9 +855,13 @@ struct Tally {
     caps_letters: [u32; SCRIPTS],
     /// Tokens with letters, by the script they count for.
     words: [u32; SCRIPTS],
-    /// Cost per language of the tokens of each n-gram group.
-    costs: [[u32; LANES]; GROUPS],
-    caps_costs: [[u32; LANES]; GROUPS],
+    /// Cost per language of the tokens of each n-gram group: the sum of the tokens' bases
+    /// plus, per language, the sum of its offsets (saturating: a language 65,535 units
+    /// behind has lost anyway).
+    base: [u32; GROUPS],
+    off: [[u16; LANES]; GROUPS],
+    caps_base: [u32; GROUPS],
+    caps_off: [[u16; LANES]; GROUPS],
 }
 
 impl Tally {
@@ -842,8 +870,10 @@ impl Tally {
             letters: [0; SCRIPTS],
             caps_letters: [0; SCRIPTS],
             words: [0; SCRIPTS],
-            costs: [[0; LANES]; GROUPS],
-            caps_costs: [[0; LANES]; GROUPS],
+            base: [0; GROUPS],
+            off: [[0; LANES]; GROUPS],
+            caps_base: [0; GROUPS],
+            caps_off: [[0; LANES]; GROUPS],
         }
     }
 
@@ -853,15 +883,17 @@ impl Tally {
             return;
         }
         self.words[s] += 1;
-        let (letters, costs) = if t.caps {
-            (&mut self.caps_letters, &mut self.caps_costs)
+        let (letters, base, off) = if t.caps {
+            (&mut self.caps_letters, &mut self.caps_base, &mut self.caps_off)
         } else {
-            (&mut self.letters, &mut self.costs)
+            (&mut self.letters, &mut self.base, &mut self.off)
         };
         letters[s] += u32::from(t.letters);
-        if let Some(sum) = s.checked_sub(1).and_then(|g| costs.get_mut(g)) {
+        let g = s.wrapping_sub(1);
+        if let (Some(base), Some(sum)) = (base.get_mut(g), off.get_mut(g)) {
+            *base = base.saturating_add(t.base);
             for (c, &o) in sum.iter_mut().zip(&t.off) {
-                *c = c.saturating_add(t.base + u32::from(o));
+                *c = c.saturating_add(u16::from(o));
             }
         }
     }
@@ -889,7 +921,10 @@ impl Tally {
             for (l, c) in self.letters.iter_mut().zip(self.caps_letters) {
                 *l += c;
             }
-            for (sum, caps) in self.costs.iter_mut().zip(&self.caps_costs) {
+            for (b, c) in self.base.iter_mut().zip(self.caps_base) {
+                *b = b.saturating_add(c);
+            }
+            for (sum, caps) in self.off.iter_mut().zip(&self.caps_off) {
                 for (s, c) in sum.iter_mut().zip(caps) {
                     *s = s.saturating_add(*c);
                 }
@@ -915,11 +950,11 @@ impl Tally {
             return None;
         }
         let Some(g) = p.group(script) else { return script_language(script).map(Judgement::Script) };
-        let mut costs = *self.costs.get(usize::from(script) - 1)?;
-        for (cost, code) in costs.iter_mut().zip(&g.codes) {
-            if let Some((_, prior)) = PRIORS.iter().find(|(c, _)| c == code) {
-                *cost = cost.saturating_add_signed(*prior);
-            }
+        let group = usize::from(script) - 1;
+        let (base, off) = (*self.base.get(group)?, self.off.get(group)?);
+        let mut costs = [u32::MAX; LANES];
+        for ((cost, &o), &prior) in costs.iter_mut().zip(off).zip(&g.priors) {
+            *cost = base.saturating_add(u32::from(o)).saturating_add_signed(prior);
         }
         let n = g.codes.len();
         let (best, &cost) = costs.iter().take(n).enumerate().min_by_key(|&(i, c)| (*c, i))?;
@@ -1103,6 +1138,9 @@ mod tests {
             ("id", "Promo spesial weekend! Dapatkan cashback hingga lima puluh persen untuk semua transaksi di aplikasi kami."),
             ("id", "Hai kak, paket kamu sudah sampai di hub kami. Mohon konfirmasi alamat pengiriman ya."),
             ("en", "Your OTP is valid for five minutes. Do not share it with anyone. - Tim Layanan"),
+            // Cyrillic look-alikes inside English words
+            ("en", "Yоur ассоunt hаs bееn lосkеd, plеаsе vеrify yоur idеntity tоdаy"),
+            ("th", "รหัส OTP Firster = 901337 (Ref: yC38p5)"),
         ] {
             let got = detect_language(text);
             if got != Some(expect) {
