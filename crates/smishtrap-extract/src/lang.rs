@@ -26,8 +26,8 @@ use std::sync::OnceLock;
 /// Languages [`detect_language`] can report (`no` covers Bokmål and Nynorsk).
 pub const SUPPORTED_LANGUAGES: &[&str] = &[
     // Latin script, by n-gram profile
-    "nl", "fr", "sv", "it", "en", "es", "de", "pt", "da", "no", "fi", "pl", "id", "ms", "vi",
-    "tl", "tr", "ro", "cs", "hu", "hr", "sk", "sl", "lt", "lv", "et", "sw", "af", "ca", "sq",
+    "nl", "fr", "sv", "it", "en", "es", "de", "pt", "da", "no", "fi", "pl", "id", "ms", "vi", "tl",
+    "tr", "ro", "cs", "hu", "hr", "sk", "sl", "lt", "lv", "et", "sw", "af", "ca", "sq",
     // Cyrillic, Arabic and Devanagari scripts, by n-gram profile
     "ru", "uk", "bg", "sr", "mk", "kk", "be", "mn", "ar", "fa", "ur", "hi", "mr",
     // by script alone
@@ -204,6 +204,9 @@ struct Group {
     medians: Vec<u32>,
     /// [`PRIORS`], by lane.
     priors: Vec<i32>,
+    /// By lane, the first lane reported under the same code (Bokmål's for Nynorsk): lanes
+    /// compare by number, not by string, on every message.
+    kin: [u8; LANES],
 }
 
 struct Profiles {
@@ -264,6 +267,7 @@ impl Group {
             mask: 0,
             medians: Vec::new(),
             priors: Vec::new(),
+            kin: [0; LANES],
         }
     }
 
@@ -300,7 +304,13 @@ impl Group {
             .iter()
             .map(|code| PRIORS.iter().find(|(c, _)| c == code).map_or(0, |(_, p)| *p))
             .collect();
-        Some((Group { codes, slots, mask: cap - 1, medians, priors }, script, model_codes, rest))
+        let mut kin = [0u8; LANES];
+        for (i, k) in kin.iter_mut().enumerate().take(n) {
+            let first = codes.iter().position(|c| Some(c) == codes.get(i)).unwrap_or(i);
+            *k = u8::try_from(first).ok()?;
+        }
+        let group = Group { codes, slots, mask: cap - 1, medians, priors, kin };
+        Some((group, script, model_codes, rest))
     }
 
     fn get(&self, key: u64) -> Option<&[u8; LANES]> {
@@ -443,7 +453,7 @@ fn score_token(g: &Group, tok: &str, script: u8, costs: &mut [u16; LANES]) -> u3
     let mut letters = 0;
     let (mut a, mut b) = ('\0', '\0');
     for ch in tok.chars() {
-        if script_of(ch) != script || is_mark(ch) {
+        if script_of(ch) != script || (!ch.is_ascii() && is_mark(ch)) {
             (a, b) = ('\0', '\0');
             continue;
         }
@@ -586,14 +596,14 @@ fn p_group_script(script: u8) -> bool {
 
 /// The script most letters of `tok` are written in (the first such on a tie), and how many.
 fn main_script(tok: &str) -> (u8, u32) {
-    let mut counts = [0u32; SCRIPTS];
     if tok.is_ascii() {
-        counts[usize::from(LATIN)] = tok.bytes().filter(u8::is_ascii_alphabetic).count() as u32;
-    } else {
-        for c in tok.chars() {
-            if let Some(n) = counts.get_mut(usize::from(script_of(c))) {
-                *n += 1;
-            }
+        let n = tok.bytes().filter(u8::is_ascii_alphabetic).count() as u32;
+        return if n > 0 { (LATIN, n) } else { (NONE, 0) };
+    }
+    let mut counts = [0u32; SCRIPTS];
+    for c in tok.chars() {
+        if let Some(n) = counts.get_mut(usize::from(script_of(c))) {
+            *n += 1;
         }
     }
     // Latin letters mixed with Cyrillic or Greek ones in one word: look-alikes standing in
@@ -855,6 +865,8 @@ struct Tally {
     caps_letters: [u32; SCRIPTS],
     /// Tokens with letters, by the script they count for.
     words: [u32; SCRIPTS],
+    /// Bit set of the scripts tokens counted for.
+    seen: u32,
     /// Cost per language of the tokens of each n-gram group: the sum of the tokens' bases
     /// plus, per language, the sum of its offsets (saturating: a language 65,535 units
     /// behind has lost anyway).
@@ -870,6 +882,7 @@ impl Tally {
             letters: [0; SCRIPTS],
             caps_letters: [0; SCRIPTS],
             words: [0; SCRIPTS],
+            seen: 0,
             base: [0; GROUPS],
             off: [[0; LANES]; GROUPS],
             caps_base: [0; GROUPS],
@@ -877,12 +890,14 @@ impl Tally {
         }
     }
 
+    #[inline]
     fn add(&mut self, t: &TokenScore) {
         let s = usize::from(t.script);
         if t.skip || t.script == NONE || s >= SCRIPTS {
             return;
         }
         self.words[s] += 1;
+        self.seen |= 1 << s;
         let (letters, base, off) = if t.caps {
             (&mut self.caps_letters, &mut self.caps_base, &mut self.caps_off)
         } else {
@@ -899,7 +914,7 @@ impl Tally {
     }
 
     /// The language the tally points to, if it points clearly to one.
-    fn decide(self, p: &Profiles) -> Option<&'static str> {
+    fn decide(&mut self, p: &Profiles) -> Option<&'static str> {
         match self.judge(p)? {
             Judgement::Script(code) => Some(code),
             Judgement::Scored { code, cost, runner_up, letters, median } => {
@@ -915,7 +930,7 @@ impl Tally {
 
     /// The deciding script's language, or the best-scoring language of its group with the
     /// figures [`Tally::decide`] weighs; `None` when there is too little text.
-    fn judge(mut self, p: &Profiles) -> Option<Judgement> {
+    fn judge(&mut self, p: &Profiles) -> Option<Judgement> {
         // acronyms count only when the rest is too short to decide (or the text is all caps)
         if self.letters.iter().sum::<u32>() < MIN_CAPS_IGNORED {
             for (l, c) in self.letters.iter_mut().zip(self.caps_letters) {
@@ -936,9 +951,13 @@ impl Tally {
         self.letters[usize::from(if japanese { KANA } else { HAN })] = han + kana;
         self.letters[usize::from(if japanese { HAN } else { KANA })] = 0;
 
-        let script = (1..SCRIPTS)
-            .max_by_key(|&s| (self.letters[s] * weight(s as u8), std::cmp::Reverse(s)))
-            .and_then(|s| u8::try_from(s).ok())?;
+        let script = if self.seen == 1 << LATIN {
+            LATIN
+        } else {
+            (1..SCRIPTS)
+                .max_by_key(|&s| (self.letters[s] * weight(s as u8), std::cmp::Reverse(s)))
+                .and_then(|s| u8::try_from(s).ok())?
+        };
         let letters = self.letters[usize::from(script)];
         let words = self.words[usize::from(script)];
         let enough = match script {
@@ -949,7 +968,9 @@ impl Tally {
         if !enough {
             return None;
         }
-        let Some(g) = p.group(script) else { return script_language(script).map(Judgement::Script) };
+        let Some(g) = p.group(script) else {
+            return script_language(script).map(Judgement::Script);
+        };
         let group = usize::from(script) - 1;
         let (base, off) = (*self.base.get(group)?, self.off.get(group)?);
         let mut costs = [u32::MAX; LANES];
@@ -957,16 +978,19 @@ impl Tally {
             *cost = base.saturating_add(u32::from(o)).saturating_add_signed(prior);
         }
         let n = g.codes.len();
-        let (best, &cost) = costs.iter().take(n).enumerate().min_by_key(|&(i, c)| (*c, i))?;
-        let code = *g.codes.get(best)?;
-        let runner_up = costs
-            .iter()
-            .take(n)
-            .zip(&g.codes)
-            .filter(|&(_, c)| *c != code)
-            .map(|(cost, _)| *cost)
-            .min()
-            .unwrap_or(u32::MAX);
+        let mut best = 0;
+        for (i, &c) in costs.iter().enumerate().take(n) {
+            if c < costs[best] {
+                best = i;
+            }
+        }
+        let (cost, code, kin) = (costs[best], *g.codes.get(best)?, g.kin[best]);
+        let mut runner_up = u32::MAX;
+        for (&c, &k) in costs.iter().zip(&g.kin).take(n) {
+            if k != kin {
+                runner_up = runner_up.min(c);
+            }
+        }
         let median = g.medians.get(best).copied().unwrap_or(DEFAULT_MEDIAN);
         Some(Judgement::Scored { code, cost, runner_up, letters, median })
     }
@@ -1060,24 +1084,48 @@ mod tests {
     fn languages() {
         let mut wrong = Vec::new();
         for (expect, text) in [
-            ("id", "Selamat! Nomor Anda terpilih sebagai pemenang undian dari kami. Silakan hubungi kantor kami segera."),
+            (
+                "id",
+                "Selamat! Nomor Anda terpilih sebagai pemenang undian dari kami. Silakan hubungi kantor kami segera.",
+            ),
             ("id", "Pesanan kamu sudah dikirim dan akan tiba besok siang."),
             ("id", "Jangan lupa bayar tagihan listrik sebelum tanggal sepuluh ya."),
-            ("ms", "Tahniah! Anda telah memenangi hadiah wang tunai. Sila hubungi kami untuk menuntut hadiah anda."),
+            (
+                "ms",
+                "Tahniah! Anda telah memenangi hadiah wang tunai. Sila hubungi kami untuk menuntut hadiah anda.",
+            ),
             ("ms", "Akaun bank anda telah disekat. Sila kemas kini maklumat anda dengan segera."),
             ("vi", "Tài khoản của bạn đã bị khóa. Vui lòng đăng nhập để xác minh thông tin."),
-            ("vi", "Chúc mừng bạn đã trúng thưởng một chiếc xe máy. Hãy liên hệ ngay với chúng tôi."),
-            ("tl", "Magandang araw po! Nanalo ka ng premyo. Tumawag ka lang sa amin para makuha mo ito."),
+            (
+                "vi",
+                "Chúc mừng bạn đã trúng thưởng một chiếc xe máy. Hãy liên hệ ngay với chúng tôi.",
+            ),
+            (
+                "tl",
+                "Magandang araw po! Nanalo ka ng premyo. Tumawag ka lang sa amin para makuha mo ito.",
+            ),
             ("tl", "Ang iyong padala ay naghihintay sa aming tanggapan, pakibayaran ang singil."),
-            ("tr", "Hesabınız geçici olarak askıya alındı. Bilgilerinizi güncellemek için lütfen giriş yapın."),
+            (
+                "tr",
+                "Hesabınız geçici olarak askıya alındı. Bilgilerinizi güncellemek için lütfen giriş yapın.",
+            ),
             ("tr", "Kargonuz teslim edilemedi, yeni bir teslimat tarihi seçmeniz gerekiyor."),
-            ("ro", "Contul dumneavoastră a fost blocat. Vă rugăm să vă actualizați datele cât mai curând."),
-            ("ro", "Coletul tău nu a putut fi livrat. Plătește taxa de livrare pentru o nouă încercare."),
+            (
+                "ro",
+                "Contul dumneavoastră a fost blocat. Vă rugăm să vă actualizați datele cât mai curând.",
+            ),
+            (
+                "ro",
+                "Coletul tău nu a putut fi livrat. Plătește taxa de livrare pentru o nouă încercare.",
+            ),
             ("cs", "Vaše zásilka čeká na doručení. Zaplaťte prosím poplatek za dopravu."),
             ("cs", "Dobrý den, váš účet byl zablokován kvůli podezřelé aktivitě."),
             ("hu", "A csomagja nem kézbesíthető. Kérjük, fizesse ki a szállítási díjat."),
             ("hu", "Szia, ma este otthon leszel? Átmennék egy kicsit."),
-            ("hr", "Poštovani, vaš račun je privremeno blokiran. Molimo vas da što prije ažurirate svoje podatke."),
+            (
+                "hr",
+                "Poštovani, vaš račun je privremeno blokiran. Molimo vas da što prije ažurirate svoje podatke.",
+            ),
             ("hr", "Bok, gdje si? Čekam te ispred kina već pola sata."),
             ("sk", "Vaša zásielka čaká na doručenie. Prosím, zaplaťte poplatok za dopravu."),
             ("sk", "Ahoj, dnes večer prídem neskôr, lebo mám veľa práce."),
@@ -1089,11 +1137,17 @@ mod tests {
             ("lv", "Sveiki, vai šovakar būsi mājās?"),
             ("et", "Teie pakk ootab kättetoimetamist. Palun tasuge saatmiskulu."),
             ("et", "Tere, kas sa oled täna õhtul kodus?"),
-            ("sw", "Habari, umeshinda zawadi ya pesa taslimu. Tafadhali piga simu ili kupokea zawadi yako."),
+            (
+                "sw",
+                "Habari, umeshinda zawadi ya pesa taslimu. Tafadhali piga simu ili kupokea zawadi yako.",
+            ),
             ("sw", "Akaunti yako imesimamishwa kwa muda. Tuma neno la siri ili kuifungua."),
             ("af", "Jou pakkie wag vir aflewering. Betaal asseblief die afleweringsfooi."),
             ("af", "Hallo, is jy vanaand by die huis? Ek wil gou kom kuier."),
-            ("ca", "El vostre paquet està pendent de lliurament. Si us plau, pagueu la taxa d'enviament."),
+            (
+                "ca",
+                "El vostre paquet està pendent de lliurament. Si us plau, pagueu la taxa d'enviament.",
+            ),
             ("ca", "Hola, vens a sopar aquesta nit? T'esperem a les nou."),
             ("sq", "Pako juaj është në pritje. Ju lutem paguani tarifën e dorëzimit."),
             ("sq", "Përshëndetje, a do të vish sonte në shtëpi?"),
@@ -1135,9 +1189,18 @@ mod tests {
             ("ka", "თქვენი ამანათი ელოდება მიწოდებას."),
             ("hy", "Ձեր ծանրոցը սպասում է առաքման:"),
             // the dominant language of a mixed text
-            ("id", "Promo spesial weekend! Dapatkan cashback hingga lima puluh persen untuk semua transaksi di aplikasi kami."),
-            ("id", "Hai kak, paket kamu sudah sampai di hub kami. Mohon konfirmasi alamat pengiriman ya."),
-            ("en", "Your OTP is valid for five minutes. Do not share it with anyone. - Tim Layanan"),
+            (
+                "id",
+                "Promo spesial weekend! Dapatkan cashback hingga lima puluh persen untuk semua transaksi di aplikasi kami.",
+            ),
+            (
+                "id",
+                "Hai kak, paket kamu sudah sampai di hub kami. Mohon konfirmasi alamat pengiriman ya.",
+            ),
+            (
+                "en",
+                "Your OTP is valid for five minutes. Do not share it with anyone. - Tim Layanan",
+            ),
             // Cyrillic look-alikes inside English words
             ("en", "Yоur ассоunt hаs bееn lосkеd, plеаsе vеrify yоur idеntity tоdаy"),
             ("th", "รหัส OTP Firster = 901337 (Ref: yC38p5)"),
@@ -1188,70 +1251,390 @@ mod tests {
     /// supported language, and as `-` those of languages lingua has but we do not.
     fn lingua_testdata(file: &str) -> Vec<(String, String)> {
         let dirs: [(&str, Option<&str>); 64] = [
-            ("nl", lingua_dutch_language_model::DUTCH_TESTDATA_DIRECTORY.get_file(file).and_then(|f| f.contents_utf8())),
-            ("fr", lingua_french_language_model::FRENCH_TESTDATA_DIRECTORY.get_file(file).and_then(|f| f.contents_utf8())),
-            ("sv", lingua_swedish_language_model::SWEDISH_TESTDATA_DIRECTORY.get_file(file).and_then(|f| f.contents_utf8())),
-            ("it", lingua_italian_language_model::ITALIAN_TESTDATA_DIRECTORY.get_file(file).and_then(|f| f.contents_utf8())),
-            ("en", lingua_english_language_model::ENGLISH_TESTDATA_DIRECTORY.get_file(file).and_then(|f| f.contents_utf8())),
-            ("es", lingua_spanish_language_model::SPANISH_TESTDATA_DIRECTORY.get_file(file).and_then(|f| f.contents_utf8())),
-            ("de", lingua_german_language_model::GERMAN_TESTDATA_DIRECTORY.get_file(file).and_then(|f| f.contents_utf8())),
-            ("pt", lingua_portuguese_language_model::PORTUGUESE_TESTDATA_DIRECTORY.get_file(file).and_then(|f| f.contents_utf8())),
-            ("da", lingua_danish_language_model::DANISH_TESTDATA_DIRECTORY.get_file(file).and_then(|f| f.contents_utf8())),
-            ("no", lingua_bokmal_language_model::BOKMAL_TESTDATA_DIRECTORY.get_file(file).and_then(|f| f.contents_utf8())),
-            ("no", lingua_nynorsk_language_model::NYNORSK_TESTDATA_DIRECTORY.get_file(file).and_then(|f| f.contents_utf8())),
-            ("fi", lingua_finnish_language_model::FINNISH_TESTDATA_DIRECTORY.get_file(file).and_then(|f| f.contents_utf8())),
-            ("pl", lingua_polish_language_model::POLISH_TESTDATA_DIRECTORY.get_file(file).and_then(|f| f.contents_utf8())),
-            ("id", lingua_indonesian_language_model::INDONESIAN_TESTDATA_DIRECTORY.get_file(file).and_then(|f| f.contents_utf8())),
-            ("ms", lingua_malay_language_model::MALAY_TESTDATA_DIRECTORY.get_file(file).and_then(|f| f.contents_utf8())),
-            ("vi", lingua_vietnamese_language_model::VIETNAMESE_TESTDATA_DIRECTORY.get_file(file).and_then(|f| f.contents_utf8())),
-            ("tl", lingua_tagalog_language_model::TAGALOG_TESTDATA_DIRECTORY.get_file(file).and_then(|f| f.contents_utf8())),
-            ("tr", lingua_turkish_language_model::TURKISH_TESTDATA_DIRECTORY.get_file(file).and_then(|f| f.contents_utf8())),
-            ("ro", lingua_romanian_language_model::ROMANIAN_TESTDATA_DIRECTORY.get_file(file).and_then(|f| f.contents_utf8())),
-            ("cs", lingua_czech_language_model::CZECH_TESTDATA_DIRECTORY.get_file(file).and_then(|f| f.contents_utf8())),
-            ("hu", lingua_hungarian_language_model::HUNGARIAN_TESTDATA_DIRECTORY.get_file(file).and_then(|f| f.contents_utf8())),
-            ("hr", lingua_croatian_language_model::CROATIAN_TESTDATA_DIRECTORY.get_file(file).and_then(|f| f.contents_utf8())),
-            ("sk", lingua_slovak_language_model::SLOVAK_TESTDATA_DIRECTORY.get_file(file).and_then(|f| f.contents_utf8())),
-            ("sl", lingua_slovene_language_model::SLOVENE_TESTDATA_DIRECTORY.get_file(file).and_then(|f| f.contents_utf8())),
-            ("lt", lingua_lithuanian_language_model::LITHUANIAN_TESTDATA_DIRECTORY.get_file(file).and_then(|f| f.contents_utf8())),
-            ("lv", lingua_latvian_language_model::LATVIAN_TESTDATA_DIRECTORY.get_file(file).and_then(|f| f.contents_utf8())),
-            ("et", lingua_estonian_language_model::ESTONIAN_TESTDATA_DIRECTORY.get_file(file).and_then(|f| f.contents_utf8())),
-            ("sw", lingua_swahili_language_model::SWAHILI_TESTDATA_DIRECTORY.get_file(file).and_then(|f| f.contents_utf8())),
-            ("af", lingua_afrikaans_language_model::AFRIKAANS_TESTDATA_DIRECTORY.get_file(file).and_then(|f| f.contents_utf8())),
-            ("ca", lingua_catalan_language_model::CATALAN_TESTDATA_DIRECTORY.get_file(file).and_then(|f| f.contents_utf8())),
-            ("sq", lingua_albanian_language_model::ALBANIAN_TESTDATA_DIRECTORY.get_file(file).and_then(|f| f.contents_utf8())),
-            ("ru", lingua_russian_language_model::RUSSIAN_TESTDATA_DIRECTORY.get_file(file).and_then(|f| f.contents_utf8())),
-            ("uk", lingua_ukrainian_language_model::UKRAINIAN_TESTDATA_DIRECTORY.get_file(file).and_then(|f| f.contents_utf8())),
-            ("bg", lingua_bulgarian_language_model::BULGARIAN_TESTDATA_DIRECTORY.get_file(file).and_then(|f| f.contents_utf8())),
-            ("sr", lingua_serbian_language_model::SERBIAN_TESTDATA_DIRECTORY.get_file(file).and_then(|f| f.contents_utf8())),
-            ("mk", lingua_macedonian_language_model::MACEDONIAN_TESTDATA_DIRECTORY.get_file(file).and_then(|f| f.contents_utf8())),
-            ("kk", lingua_kazakh_language_model::KAZAKH_TESTDATA_DIRECTORY.get_file(file).and_then(|f| f.contents_utf8())),
-            ("be", lingua_belarusian_language_model::BELARUSIAN_TESTDATA_DIRECTORY.get_file(file).and_then(|f| f.contents_utf8())),
-            ("mn", lingua_mongolian_language_model::MONGOLIAN_TESTDATA_DIRECTORY.get_file(file).and_then(|f| f.contents_utf8())),
-            ("ar", lingua_arabic_language_model::ARABIC_TESTDATA_DIRECTORY.get_file(file).and_then(|f| f.contents_utf8())),
-            ("fa", lingua_persian_language_model::PERSIAN_TESTDATA_DIRECTORY.get_file(file).and_then(|f| f.contents_utf8())),
-            ("ur", lingua_urdu_language_model::URDU_TESTDATA_DIRECTORY.get_file(file).and_then(|f| f.contents_utf8())),
-            ("hi", lingua_hindi_language_model::HINDI_TESTDATA_DIRECTORY.get_file(file).and_then(|f| f.contents_utf8())),
-            ("mr", lingua_marathi_language_model::MARATHI_TESTDATA_DIRECTORY.get_file(file).and_then(|f| f.contents_utf8())),
-            ("th", lingua_thai_language_model::THAI_TESTDATA_DIRECTORY.get_file(file).and_then(|f| f.contents_utf8())),
-            ("ja", lingua_japanese_language_model::JAPANESE_TESTDATA_DIRECTORY.get_file(file).and_then(|f| f.contents_utf8())),
-            ("zh", lingua_chinese_language_model::CHINESE_TESTDATA_DIRECTORY.get_file(file).and_then(|f| f.contents_utf8())),
-            ("ko", lingua_korean_language_model::KOREAN_TESTDATA_DIRECTORY.get_file(file).and_then(|f| f.contents_utf8())),
-            ("el", lingua_greek_language_model::GREEK_TESTDATA_DIRECTORY.get_file(file).and_then(|f| f.contents_utf8())),
-            ("he", lingua_hebrew_language_model::HEBREW_TESTDATA_DIRECTORY.get_file(file).and_then(|f| f.contents_utf8())),
-            ("bn", lingua_bengali_language_model::BENGALI_TESTDATA_DIRECTORY.get_file(file).and_then(|f| f.contents_utf8())),
-            ("ta", lingua_tamil_language_model::TAMIL_TESTDATA_DIRECTORY.get_file(file).and_then(|f| f.contents_utf8())),
-            ("te", lingua_telugu_language_model::TELUGU_TESTDATA_DIRECTORY.get_file(file).and_then(|f| f.contents_utf8())),
-            ("gu", lingua_gujarati_language_model::GUJARATI_TESTDATA_DIRECTORY.get_file(file).and_then(|f| f.contents_utf8())),
-            ("pa", lingua_punjabi_language_model::PUNJABI_TESTDATA_DIRECTORY.get_file(file).and_then(|f| f.contents_utf8())),
-            ("ka", lingua_georgian_language_model::GEORGIAN_TESTDATA_DIRECTORY.get_file(file).and_then(|f| f.contents_utf8())),
-            ("hy", lingua_armenian_language_model::ARMENIAN_TESTDATA_DIRECTORY.get_file(file).and_then(|f| f.contents_utf8())),
-            ("-", lingua_basque_language_model::BASQUE_TESTDATA_DIRECTORY.get_file(file).and_then(|f| f.contents_utf8())),
-            ("-", lingua_esperanto_language_model::ESPERANTO_TESTDATA_DIRECTORY.get_file(file).and_then(|f| f.contents_utf8())),
-            ("-", lingua_welsh_language_model::WELSH_TESTDATA_DIRECTORY.get_file(file).and_then(|f| f.contents_utf8())),
-            ("-", lingua_icelandic_language_model::ICELANDIC_TESTDATA_DIRECTORY.get_file(file).and_then(|f| f.contents_utf8())),
-            ("-", lingua_yoruba_language_model::YORUBA_TESTDATA_DIRECTORY.get_file(file).and_then(|f| f.contents_utf8())),
-            ("-", lingua_zulu_language_model::ZULU_TESTDATA_DIRECTORY.get_file(file).and_then(|f| f.contents_utf8())),
-            ("-", lingua_somali_language_model::SOMALI_TESTDATA_DIRECTORY.get_file(file).and_then(|f| f.contents_utf8())),
+            (
+                "nl",
+                lingua_dutch_language_model::DUTCH_TESTDATA_DIRECTORY
+                    .get_file(file)
+                    .and_then(|f| f.contents_utf8()),
+            ),
+            (
+                "fr",
+                lingua_french_language_model::FRENCH_TESTDATA_DIRECTORY
+                    .get_file(file)
+                    .and_then(|f| f.contents_utf8()),
+            ),
+            (
+                "sv",
+                lingua_swedish_language_model::SWEDISH_TESTDATA_DIRECTORY
+                    .get_file(file)
+                    .and_then(|f| f.contents_utf8()),
+            ),
+            (
+                "it",
+                lingua_italian_language_model::ITALIAN_TESTDATA_DIRECTORY
+                    .get_file(file)
+                    .and_then(|f| f.contents_utf8()),
+            ),
+            (
+                "en",
+                lingua_english_language_model::ENGLISH_TESTDATA_DIRECTORY
+                    .get_file(file)
+                    .and_then(|f| f.contents_utf8()),
+            ),
+            (
+                "es",
+                lingua_spanish_language_model::SPANISH_TESTDATA_DIRECTORY
+                    .get_file(file)
+                    .and_then(|f| f.contents_utf8()),
+            ),
+            (
+                "de",
+                lingua_german_language_model::GERMAN_TESTDATA_DIRECTORY
+                    .get_file(file)
+                    .and_then(|f| f.contents_utf8()),
+            ),
+            (
+                "pt",
+                lingua_portuguese_language_model::PORTUGUESE_TESTDATA_DIRECTORY
+                    .get_file(file)
+                    .and_then(|f| f.contents_utf8()),
+            ),
+            (
+                "da",
+                lingua_danish_language_model::DANISH_TESTDATA_DIRECTORY
+                    .get_file(file)
+                    .and_then(|f| f.contents_utf8()),
+            ),
+            (
+                "no",
+                lingua_bokmal_language_model::BOKMAL_TESTDATA_DIRECTORY
+                    .get_file(file)
+                    .and_then(|f| f.contents_utf8()),
+            ),
+            (
+                "no",
+                lingua_nynorsk_language_model::NYNORSK_TESTDATA_DIRECTORY
+                    .get_file(file)
+                    .and_then(|f| f.contents_utf8()),
+            ),
+            (
+                "fi",
+                lingua_finnish_language_model::FINNISH_TESTDATA_DIRECTORY
+                    .get_file(file)
+                    .and_then(|f| f.contents_utf8()),
+            ),
+            (
+                "pl",
+                lingua_polish_language_model::POLISH_TESTDATA_DIRECTORY
+                    .get_file(file)
+                    .and_then(|f| f.contents_utf8()),
+            ),
+            (
+                "id",
+                lingua_indonesian_language_model::INDONESIAN_TESTDATA_DIRECTORY
+                    .get_file(file)
+                    .and_then(|f| f.contents_utf8()),
+            ),
+            (
+                "ms",
+                lingua_malay_language_model::MALAY_TESTDATA_DIRECTORY
+                    .get_file(file)
+                    .and_then(|f| f.contents_utf8()),
+            ),
+            (
+                "vi",
+                lingua_vietnamese_language_model::VIETNAMESE_TESTDATA_DIRECTORY
+                    .get_file(file)
+                    .and_then(|f| f.contents_utf8()),
+            ),
+            (
+                "tl",
+                lingua_tagalog_language_model::TAGALOG_TESTDATA_DIRECTORY
+                    .get_file(file)
+                    .and_then(|f| f.contents_utf8()),
+            ),
+            (
+                "tr",
+                lingua_turkish_language_model::TURKISH_TESTDATA_DIRECTORY
+                    .get_file(file)
+                    .and_then(|f| f.contents_utf8()),
+            ),
+            (
+                "ro",
+                lingua_romanian_language_model::ROMANIAN_TESTDATA_DIRECTORY
+                    .get_file(file)
+                    .and_then(|f| f.contents_utf8()),
+            ),
+            (
+                "cs",
+                lingua_czech_language_model::CZECH_TESTDATA_DIRECTORY
+                    .get_file(file)
+                    .and_then(|f| f.contents_utf8()),
+            ),
+            (
+                "hu",
+                lingua_hungarian_language_model::HUNGARIAN_TESTDATA_DIRECTORY
+                    .get_file(file)
+                    .and_then(|f| f.contents_utf8()),
+            ),
+            (
+                "hr",
+                lingua_croatian_language_model::CROATIAN_TESTDATA_DIRECTORY
+                    .get_file(file)
+                    .and_then(|f| f.contents_utf8()),
+            ),
+            (
+                "sk",
+                lingua_slovak_language_model::SLOVAK_TESTDATA_DIRECTORY
+                    .get_file(file)
+                    .and_then(|f| f.contents_utf8()),
+            ),
+            (
+                "sl",
+                lingua_slovene_language_model::SLOVENE_TESTDATA_DIRECTORY
+                    .get_file(file)
+                    .and_then(|f| f.contents_utf8()),
+            ),
+            (
+                "lt",
+                lingua_lithuanian_language_model::LITHUANIAN_TESTDATA_DIRECTORY
+                    .get_file(file)
+                    .and_then(|f| f.contents_utf8()),
+            ),
+            (
+                "lv",
+                lingua_latvian_language_model::LATVIAN_TESTDATA_DIRECTORY
+                    .get_file(file)
+                    .and_then(|f| f.contents_utf8()),
+            ),
+            (
+                "et",
+                lingua_estonian_language_model::ESTONIAN_TESTDATA_DIRECTORY
+                    .get_file(file)
+                    .and_then(|f| f.contents_utf8()),
+            ),
+            (
+                "sw",
+                lingua_swahili_language_model::SWAHILI_TESTDATA_DIRECTORY
+                    .get_file(file)
+                    .and_then(|f| f.contents_utf8()),
+            ),
+            (
+                "af",
+                lingua_afrikaans_language_model::AFRIKAANS_TESTDATA_DIRECTORY
+                    .get_file(file)
+                    .and_then(|f| f.contents_utf8()),
+            ),
+            (
+                "ca",
+                lingua_catalan_language_model::CATALAN_TESTDATA_DIRECTORY
+                    .get_file(file)
+                    .and_then(|f| f.contents_utf8()),
+            ),
+            (
+                "sq",
+                lingua_albanian_language_model::ALBANIAN_TESTDATA_DIRECTORY
+                    .get_file(file)
+                    .and_then(|f| f.contents_utf8()),
+            ),
+            (
+                "ru",
+                lingua_russian_language_model::RUSSIAN_TESTDATA_DIRECTORY
+                    .get_file(file)
+                    .and_then(|f| f.contents_utf8()),
+            ),
+            (
+                "uk",
+                lingua_ukrainian_language_model::UKRAINIAN_TESTDATA_DIRECTORY
+                    .get_file(file)
+                    .and_then(|f| f.contents_utf8()),
+            ),
+            (
+                "bg",
+                lingua_bulgarian_language_model::BULGARIAN_TESTDATA_DIRECTORY
+                    .get_file(file)
+                    .and_then(|f| f.contents_utf8()),
+            ),
+            (
+                "sr",
+                lingua_serbian_language_model::SERBIAN_TESTDATA_DIRECTORY
+                    .get_file(file)
+                    .and_then(|f| f.contents_utf8()),
+            ),
+            (
+                "mk",
+                lingua_macedonian_language_model::MACEDONIAN_TESTDATA_DIRECTORY
+                    .get_file(file)
+                    .and_then(|f| f.contents_utf8()),
+            ),
+            (
+                "kk",
+                lingua_kazakh_language_model::KAZAKH_TESTDATA_DIRECTORY
+                    .get_file(file)
+                    .and_then(|f| f.contents_utf8()),
+            ),
+            (
+                "be",
+                lingua_belarusian_language_model::BELARUSIAN_TESTDATA_DIRECTORY
+                    .get_file(file)
+                    .and_then(|f| f.contents_utf8()),
+            ),
+            (
+                "mn",
+                lingua_mongolian_language_model::MONGOLIAN_TESTDATA_DIRECTORY
+                    .get_file(file)
+                    .and_then(|f| f.contents_utf8()),
+            ),
+            (
+                "ar",
+                lingua_arabic_language_model::ARABIC_TESTDATA_DIRECTORY
+                    .get_file(file)
+                    .and_then(|f| f.contents_utf8()),
+            ),
+            (
+                "fa",
+                lingua_persian_language_model::PERSIAN_TESTDATA_DIRECTORY
+                    .get_file(file)
+                    .and_then(|f| f.contents_utf8()),
+            ),
+            (
+                "ur",
+                lingua_urdu_language_model::URDU_TESTDATA_DIRECTORY
+                    .get_file(file)
+                    .and_then(|f| f.contents_utf8()),
+            ),
+            (
+                "hi",
+                lingua_hindi_language_model::HINDI_TESTDATA_DIRECTORY
+                    .get_file(file)
+                    .and_then(|f| f.contents_utf8()),
+            ),
+            (
+                "mr",
+                lingua_marathi_language_model::MARATHI_TESTDATA_DIRECTORY
+                    .get_file(file)
+                    .and_then(|f| f.contents_utf8()),
+            ),
+            (
+                "th",
+                lingua_thai_language_model::THAI_TESTDATA_DIRECTORY
+                    .get_file(file)
+                    .and_then(|f| f.contents_utf8()),
+            ),
+            (
+                "ja",
+                lingua_japanese_language_model::JAPANESE_TESTDATA_DIRECTORY
+                    .get_file(file)
+                    .and_then(|f| f.contents_utf8()),
+            ),
+            (
+                "zh",
+                lingua_chinese_language_model::CHINESE_TESTDATA_DIRECTORY
+                    .get_file(file)
+                    .and_then(|f| f.contents_utf8()),
+            ),
+            (
+                "ko",
+                lingua_korean_language_model::KOREAN_TESTDATA_DIRECTORY
+                    .get_file(file)
+                    .and_then(|f| f.contents_utf8()),
+            ),
+            (
+                "el",
+                lingua_greek_language_model::GREEK_TESTDATA_DIRECTORY
+                    .get_file(file)
+                    .and_then(|f| f.contents_utf8()),
+            ),
+            (
+                "he",
+                lingua_hebrew_language_model::HEBREW_TESTDATA_DIRECTORY
+                    .get_file(file)
+                    .and_then(|f| f.contents_utf8()),
+            ),
+            (
+                "bn",
+                lingua_bengali_language_model::BENGALI_TESTDATA_DIRECTORY
+                    .get_file(file)
+                    .and_then(|f| f.contents_utf8()),
+            ),
+            (
+                "ta",
+                lingua_tamil_language_model::TAMIL_TESTDATA_DIRECTORY
+                    .get_file(file)
+                    .and_then(|f| f.contents_utf8()),
+            ),
+            (
+                "te",
+                lingua_telugu_language_model::TELUGU_TESTDATA_DIRECTORY
+                    .get_file(file)
+                    .and_then(|f| f.contents_utf8()),
+            ),
+            (
+                "gu",
+                lingua_gujarati_language_model::GUJARATI_TESTDATA_DIRECTORY
+                    .get_file(file)
+                    .and_then(|f| f.contents_utf8()),
+            ),
+            (
+                "pa",
+                lingua_punjabi_language_model::PUNJABI_TESTDATA_DIRECTORY
+                    .get_file(file)
+                    .and_then(|f| f.contents_utf8()),
+            ),
+            (
+                "ka",
+                lingua_georgian_language_model::GEORGIAN_TESTDATA_DIRECTORY
+                    .get_file(file)
+                    .and_then(|f| f.contents_utf8()),
+            ),
+            (
+                "hy",
+                lingua_armenian_language_model::ARMENIAN_TESTDATA_DIRECTORY
+                    .get_file(file)
+                    .and_then(|f| f.contents_utf8()),
+            ),
+            (
+                "-",
+                lingua_basque_language_model::BASQUE_TESTDATA_DIRECTORY
+                    .get_file(file)
+                    .and_then(|f| f.contents_utf8()),
+            ),
+            (
+                "-",
+                lingua_esperanto_language_model::ESPERANTO_TESTDATA_DIRECTORY
+                    .get_file(file)
+                    .and_then(|f| f.contents_utf8()),
+            ),
+            (
+                "-",
+                lingua_welsh_language_model::WELSH_TESTDATA_DIRECTORY
+                    .get_file(file)
+                    .and_then(|f| f.contents_utf8()),
+            ),
+            (
+                "-",
+                lingua_icelandic_language_model::ICELANDIC_TESTDATA_DIRECTORY
+                    .get_file(file)
+                    .and_then(|f| f.contents_utf8()),
+            ),
+            (
+                "-",
+                lingua_yoruba_language_model::YORUBA_TESTDATA_DIRECTORY
+                    .get_file(file)
+                    .and_then(|f| f.contents_utf8()),
+            ),
+            (
+                "-",
+                lingua_zulu_language_model::ZULU_TESTDATA_DIRECTORY
+                    .get_file(file)
+                    .and_then(|f| f.contents_utf8()),
+            ),
+            (
+                "-",
+                lingua_somali_language_model::SOMALI_TESTDATA_DIRECTORY
+                    .get_file(file)
+                    .and_then(|f| f.contents_utf8()),
+            ),
         ];
         let mut rows = Vec::new();
         for (code, text) in dirs {
@@ -1264,7 +1647,9 @@ mod tests {
     /// Gold-labelled texts of the shared dev corpora (`-` for a language we do not support).
     fn dev_corpora() -> Vec<(String, String)> {
         let mut rows = Vec::new();
-        for file in ["smish-dev.jsonl", "real-imc25-sample-dev.jsonl", "real-thai-spamham-dev.jsonl"] {
+        for file in
+            ["smish-dev.jsonl", "real-imc25-sample-dev.jsonl", "real-thai-spamham-dev.jsonl"]
+        {
             let path = format!("{}/../../../shared/data/{file}", env!("CARGO_MANIFEST_DIR"));
             let Ok(text) = std::fs::read_to_string(&path) else { continue };
             for line in text.lines() {
@@ -1315,7 +1700,9 @@ mod tests {
                 let n = v.len();
                 let (a, b, c, d) = (q(v, 0.5), q(v, 0.9), q(v, 0.98), q(v, 0.995));
                 let f = foreign.get_mut(code).map(|f| (f.len(), q(f, 0.1), q(f, 0.5)));
-                eprintln!("  cost/letter {code}: n {n} p50 {a:.1} p90 {b:.1} p98 {c:.1} p99.5 {d:.1} | foreign won (n, p10, p50) {f:?}");
+                eprintln!(
+                    "  cost/letter {code}: n {n} p50 {a:.1} p90 {b:.1} p98 {c:.1} p99.5 {d:.1} | foreign won (n, p10, p50) {f:?}"
+                );
             }
             for slack in [30, 45, 60, 75, 90, 9999] {
                 for margin in [0, 4, 6, 8, 16] {
@@ -1326,8 +1713,13 @@ mod tests {
                             None => None,
                             Some(Judgement::Script(c)) => Some(c),
                             Some(Judgement::Scored { code, cost, runner_up, letters, median }) => {
-                                let limit = median + slack
-                                    + if letters < UNKNOWN_SHORT_LETTERS { UNKNOWN_SHORT_SLACK } else { 0 };
+                                let limit = median
+                                    + slack
+                                    + if letters < UNKNOWN_SHORT_LETTERS {
+                                        UNKNOWN_SHORT_SLACK
+                                    } else {
+                                        0
+                                    };
                                 (u64::from(cost) * 10 <= u64::from(limit) * u64::from(letters)
                                     && runner_up.saturating_sub(cost) >= margin)
                                     .then_some(code)
@@ -1355,12 +1747,17 @@ mod tests {
                 }
             }
             // errors at the current thresholds, per gold language
-            let mut per: std::collections::BTreeMap<&str, (usize, usize, usize)> = Default::default();
+            let mut per: std::collections::BTreeMap<&str, (usize, usize, usize)> =
+                Default::default();
             for ((gold, text), (_, j)) in rows.iter().zip(&judged) {
                 let got = j.and_then(|_| tally(p, text).decide(p));
                 let e = per.entry(gold.as_str()).or_default();
                 e.0 += 1;
-                if got == Some(gold.as_str()) { e.1 += 1 } else if got.is_none() { e.2 += 1 }
+                if got == Some(gold.as_str()) {
+                    e.1 += 1
+                } else if got.is_none() {
+                    e.2 += 1
+                }
             }
             for (g, (n, ok, none)) in per {
                 eprintln!("  {g}: {ok}/{n} right, {none} none");
@@ -1368,7 +1765,8 @@ mod tests {
             let mut shown = 0;
             for ((gold, text), (_, j)) in rows.iter().zip(&judged) {
                 let got = tally(p, text).decide(p);
-                if got != Some(gold.as_str()) && gold != "-" && shown < 40 && name == "dev corpora" {
+                if got != Some(gold.as_str()) && gold != "-" && shown < 40 && name == "dev corpora"
+                {
                     shown += 1;
                     let short: String = text.chars().take(90).collect();
                     eprintln!("  ! {gold} -> {got:?} {j:?}: {short}");
@@ -1385,10 +1783,20 @@ mod tests {
         let text = std::env::var("LANG_TEXT").unwrap_or_default();
         for tok in text.split_whitespace() {
             let t = TokenScore::new(p, tok);
-            eprintln!("{tok:?}: script {} letters {} base {} off {:?}", t.script, t.letters, t.base, &t.off[..8]);
+            eprintln!(
+                "{tok:?}: script {} letters {} base {} off {:?}",
+                t.script,
+                t.letters,
+                t.base,
+                &t.off[..8]
+            );
         }
         for (i, g) in p.groups.iter().enumerate() {
-            eprintln!("group {i}: {:?} {} slots", g.codes, g.slots.iter().filter(|s| s.0 != 0).count());
+            eprintln!(
+                "group {i}: {:?} {} slots",
+                g.codes,
+                g.slots.iter().filter(|s| s.0 != 0).count()
+            );
         }
         eprintln!("{:?}", tally(p, &text).judge(p));
     }

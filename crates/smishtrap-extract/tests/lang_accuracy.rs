@@ -204,63 +204,348 @@ fn lingua_reference_on_dev_corpus() {
 /// lingua's held-out test sets (shipped in its model crates), per language.
 fn lingua_testdata(file: &str) -> Vec<(String, String)> {
     let dirs = [
-        ("nl", lingua_dutch_language_model::DUTCH_TESTDATA_DIRECTORY.get_file(file).and_then(|f| f.contents_utf8())),
-        ("fr", lingua_french_language_model::FRENCH_TESTDATA_DIRECTORY.get_file(file).and_then(|f| f.contents_utf8())),
-        ("sv", lingua_swedish_language_model::SWEDISH_TESTDATA_DIRECTORY.get_file(file).and_then(|f| f.contents_utf8())),
-        ("it", lingua_italian_language_model::ITALIAN_TESTDATA_DIRECTORY.get_file(file).and_then(|f| f.contents_utf8())),
-        ("en", lingua_english_language_model::ENGLISH_TESTDATA_DIRECTORY.get_file(file).and_then(|f| f.contents_utf8())),
-        ("es", lingua_spanish_language_model::SPANISH_TESTDATA_DIRECTORY.get_file(file).and_then(|f| f.contents_utf8())),
-        ("de", lingua_german_language_model::GERMAN_TESTDATA_DIRECTORY.get_file(file).and_then(|f| f.contents_utf8())),
-        ("pt", lingua_portuguese_language_model::PORTUGUESE_TESTDATA_DIRECTORY.get_file(file).and_then(|f| f.contents_utf8())),
-        ("da", lingua_danish_language_model::DANISH_TESTDATA_DIRECTORY.get_file(file).and_then(|f| f.contents_utf8())),
-        ("no", lingua_bokmal_language_model::BOKMAL_TESTDATA_DIRECTORY.get_file(file).and_then(|f| f.contents_utf8())),
-        ("no", lingua_nynorsk_language_model::NYNORSK_TESTDATA_DIRECTORY.get_file(file).and_then(|f| f.contents_utf8())),
-        ("fi", lingua_finnish_language_model::FINNISH_TESTDATA_DIRECTORY.get_file(file).and_then(|f| f.contents_utf8())),
-        ("pl", lingua_polish_language_model::POLISH_TESTDATA_DIRECTORY.get_file(file).and_then(|f| f.contents_utf8())),
-        ("id", lingua_indonesian_language_model::INDONESIAN_TESTDATA_DIRECTORY.get_file(file).and_then(|f| f.contents_utf8())),
-        ("ms", lingua_malay_language_model::MALAY_TESTDATA_DIRECTORY.get_file(file).and_then(|f| f.contents_utf8())),
-        ("vi", lingua_vietnamese_language_model::VIETNAMESE_TESTDATA_DIRECTORY.get_file(file).and_then(|f| f.contents_utf8())),
-        ("tl", lingua_tagalog_language_model::TAGALOG_TESTDATA_DIRECTORY.get_file(file).and_then(|f| f.contents_utf8())),
-        ("tr", lingua_turkish_language_model::TURKISH_TESTDATA_DIRECTORY.get_file(file).and_then(|f| f.contents_utf8())),
-        ("ro", lingua_romanian_language_model::ROMANIAN_TESTDATA_DIRECTORY.get_file(file).and_then(|f| f.contents_utf8())),
-        ("cs", lingua_czech_language_model::CZECH_TESTDATA_DIRECTORY.get_file(file).and_then(|f| f.contents_utf8())),
-        ("hu", lingua_hungarian_language_model::HUNGARIAN_TESTDATA_DIRECTORY.get_file(file).and_then(|f| f.contents_utf8())),
-        ("hr", lingua_croatian_language_model::CROATIAN_TESTDATA_DIRECTORY.get_file(file).and_then(|f| f.contents_utf8())),
-        ("sk", lingua_slovak_language_model::SLOVAK_TESTDATA_DIRECTORY.get_file(file).and_then(|f| f.contents_utf8())),
-        ("sl", lingua_slovene_language_model::SLOVENE_TESTDATA_DIRECTORY.get_file(file).and_then(|f| f.contents_utf8())),
-        ("lt", lingua_lithuanian_language_model::LITHUANIAN_TESTDATA_DIRECTORY.get_file(file).and_then(|f| f.contents_utf8())),
-        ("lv", lingua_latvian_language_model::LATVIAN_TESTDATA_DIRECTORY.get_file(file).and_then(|f| f.contents_utf8())),
-        ("et", lingua_estonian_language_model::ESTONIAN_TESTDATA_DIRECTORY.get_file(file).and_then(|f| f.contents_utf8())),
-        ("sw", lingua_swahili_language_model::SWAHILI_TESTDATA_DIRECTORY.get_file(file).and_then(|f| f.contents_utf8())),
-        ("af", lingua_afrikaans_language_model::AFRIKAANS_TESTDATA_DIRECTORY.get_file(file).and_then(|f| f.contents_utf8())),
-        ("ca", lingua_catalan_language_model::CATALAN_TESTDATA_DIRECTORY.get_file(file).and_then(|f| f.contents_utf8())),
-        ("sq", lingua_albanian_language_model::ALBANIAN_TESTDATA_DIRECTORY.get_file(file).and_then(|f| f.contents_utf8())),
-        ("ru", lingua_russian_language_model::RUSSIAN_TESTDATA_DIRECTORY.get_file(file).and_then(|f| f.contents_utf8())),
-        ("uk", lingua_ukrainian_language_model::UKRAINIAN_TESTDATA_DIRECTORY.get_file(file).and_then(|f| f.contents_utf8())),
-        ("bg", lingua_bulgarian_language_model::BULGARIAN_TESTDATA_DIRECTORY.get_file(file).and_then(|f| f.contents_utf8())),
-        ("sr", lingua_serbian_language_model::SERBIAN_TESTDATA_DIRECTORY.get_file(file).and_then(|f| f.contents_utf8())),
-        ("mk", lingua_macedonian_language_model::MACEDONIAN_TESTDATA_DIRECTORY.get_file(file).and_then(|f| f.contents_utf8())),
-        ("kk", lingua_kazakh_language_model::KAZAKH_TESTDATA_DIRECTORY.get_file(file).and_then(|f| f.contents_utf8())),
-        ("be", lingua_belarusian_language_model::BELARUSIAN_TESTDATA_DIRECTORY.get_file(file).and_then(|f| f.contents_utf8())),
-        ("mn", lingua_mongolian_language_model::MONGOLIAN_TESTDATA_DIRECTORY.get_file(file).and_then(|f| f.contents_utf8())),
-        ("ar", lingua_arabic_language_model::ARABIC_TESTDATA_DIRECTORY.get_file(file).and_then(|f| f.contents_utf8())),
-        ("fa", lingua_persian_language_model::PERSIAN_TESTDATA_DIRECTORY.get_file(file).and_then(|f| f.contents_utf8())),
-        ("ur", lingua_urdu_language_model::URDU_TESTDATA_DIRECTORY.get_file(file).and_then(|f| f.contents_utf8())),
-        ("hi", lingua_hindi_language_model::HINDI_TESTDATA_DIRECTORY.get_file(file).and_then(|f| f.contents_utf8())),
-        ("mr", lingua_marathi_language_model::MARATHI_TESTDATA_DIRECTORY.get_file(file).and_then(|f| f.contents_utf8())),
-        ("th", lingua_thai_language_model::THAI_TESTDATA_DIRECTORY.get_file(file).and_then(|f| f.contents_utf8())),
-        ("ja", lingua_japanese_language_model::JAPANESE_TESTDATA_DIRECTORY.get_file(file).and_then(|f| f.contents_utf8())),
-        ("zh", lingua_chinese_language_model::CHINESE_TESTDATA_DIRECTORY.get_file(file).and_then(|f| f.contents_utf8())),
-        ("ko", lingua_korean_language_model::KOREAN_TESTDATA_DIRECTORY.get_file(file).and_then(|f| f.contents_utf8())),
-        ("el", lingua_greek_language_model::GREEK_TESTDATA_DIRECTORY.get_file(file).and_then(|f| f.contents_utf8())),
-        ("he", lingua_hebrew_language_model::HEBREW_TESTDATA_DIRECTORY.get_file(file).and_then(|f| f.contents_utf8())),
-        ("bn", lingua_bengali_language_model::BENGALI_TESTDATA_DIRECTORY.get_file(file).and_then(|f| f.contents_utf8())),
-        ("ta", lingua_tamil_language_model::TAMIL_TESTDATA_DIRECTORY.get_file(file).and_then(|f| f.contents_utf8())),
-        ("te", lingua_telugu_language_model::TELUGU_TESTDATA_DIRECTORY.get_file(file).and_then(|f| f.contents_utf8())),
-        ("gu", lingua_gujarati_language_model::GUJARATI_TESTDATA_DIRECTORY.get_file(file).and_then(|f| f.contents_utf8())),
-        ("pa", lingua_punjabi_language_model::PUNJABI_TESTDATA_DIRECTORY.get_file(file).and_then(|f| f.contents_utf8())),
-        ("ka", lingua_georgian_language_model::GEORGIAN_TESTDATA_DIRECTORY.get_file(file).and_then(|f| f.contents_utf8())),
-        ("hy", lingua_armenian_language_model::ARMENIAN_TESTDATA_DIRECTORY.get_file(file).and_then(|f| f.contents_utf8())),
+        (
+            "nl",
+            lingua_dutch_language_model::DUTCH_TESTDATA_DIRECTORY
+                .get_file(file)
+                .and_then(|f| f.contents_utf8()),
+        ),
+        (
+            "fr",
+            lingua_french_language_model::FRENCH_TESTDATA_DIRECTORY
+                .get_file(file)
+                .and_then(|f| f.contents_utf8()),
+        ),
+        (
+            "sv",
+            lingua_swedish_language_model::SWEDISH_TESTDATA_DIRECTORY
+                .get_file(file)
+                .and_then(|f| f.contents_utf8()),
+        ),
+        (
+            "it",
+            lingua_italian_language_model::ITALIAN_TESTDATA_DIRECTORY
+                .get_file(file)
+                .and_then(|f| f.contents_utf8()),
+        ),
+        (
+            "en",
+            lingua_english_language_model::ENGLISH_TESTDATA_DIRECTORY
+                .get_file(file)
+                .and_then(|f| f.contents_utf8()),
+        ),
+        (
+            "es",
+            lingua_spanish_language_model::SPANISH_TESTDATA_DIRECTORY
+                .get_file(file)
+                .and_then(|f| f.contents_utf8()),
+        ),
+        (
+            "de",
+            lingua_german_language_model::GERMAN_TESTDATA_DIRECTORY
+                .get_file(file)
+                .and_then(|f| f.contents_utf8()),
+        ),
+        (
+            "pt",
+            lingua_portuguese_language_model::PORTUGUESE_TESTDATA_DIRECTORY
+                .get_file(file)
+                .and_then(|f| f.contents_utf8()),
+        ),
+        (
+            "da",
+            lingua_danish_language_model::DANISH_TESTDATA_DIRECTORY
+                .get_file(file)
+                .and_then(|f| f.contents_utf8()),
+        ),
+        (
+            "no",
+            lingua_bokmal_language_model::BOKMAL_TESTDATA_DIRECTORY
+                .get_file(file)
+                .and_then(|f| f.contents_utf8()),
+        ),
+        (
+            "no",
+            lingua_nynorsk_language_model::NYNORSK_TESTDATA_DIRECTORY
+                .get_file(file)
+                .and_then(|f| f.contents_utf8()),
+        ),
+        (
+            "fi",
+            lingua_finnish_language_model::FINNISH_TESTDATA_DIRECTORY
+                .get_file(file)
+                .and_then(|f| f.contents_utf8()),
+        ),
+        (
+            "pl",
+            lingua_polish_language_model::POLISH_TESTDATA_DIRECTORY
+                .get_file(file)
+                .and_then(|f| f.contents_utf8()),
+        ),
+        (
+            "id",
+            lingua_indonesian_language_model::INDONESIAN_TESTDATA_DIRECTORY
+                .get_file(file)
+                .and_then(|f| f.contents_utf8()),
+        ),
+        (
+            "ms",
+            lingua_malay_language_model::MALAY_TESTDATA_DIRECTORY
+                .get_file(file)
+                .and_then(|f| f.contents_utf8()),
+        ),
+        (
+            "vi",
+            lingua_vietnamese_language_model::VIETNAMESE_TESTDATA_DIRECTORY
+                .get_file(file)
+                .and_then(|f| f.contents_utf8()),
+        ),
+        (
+            "tl",
+            lingua_tagalog_language_model::TAGALOG_TESTDATA_DIRECTORY
+                .get_file(file)
+                .and_then(|f| f.contents_utf8()),
+        ),
+        (
+            "tr",
+            lingua_turkish_language_model::TURKISH_TESTDATA_DIRECTORY
+                .get_file(file)
+                .and_then(|f| f.contents_utf8()),
+        ),
+        (
+            "ro",
+            lingua_romanian_language_model::ROMANIAN_TESTDATA_DIRECTORY
+                .get_file(file)
+                .and_then(|f| f.contents_utf8()),
+        ),
+        (
+            "cs",
+            lingua_czech_language_model::CZECH_TESTDATA_DIRECTORY
+                .get_file(file)
+                .and_then(|f| f.contents_utf8()),
+        ),
+        (
+            "hu",
+            lingua_hungarian_language_model::HUNGARIAN_TESTDATA_DIRECTORY
+                .get_file(file)
+                .and_then(|f| f.contents_utf8()),
+        ),
+        (
+            "hr",
+            lingua_croatian_language_model::CROATIAN_TESTDATA_DIRECTORY
+                .get_file(file)
+                .and_then(|f| f.contents_utf8()),
+        ),
+        (
+            "sk",
+            lingua_slovak_language_model::SLOVAK_TESTDATA_DIRECTORY
+                .get_file(file)
+                .and_then(|f| f.contents_utf8()),
+        ),
+        (
+            "sl",
+            lingua_slovene_language_model::SLOVENE_TESTDATA_DIRECTORY
+                .get_file(file)
+                .and_then(|f| f.contents_utf8()),
+        ),
+        (
+            "lt",
+            lingua_lithuanian_language_model::LITHUANIAN_TESTDATA_DIRECTORY
+                .get_file(file)
+                .and_then(|f| f.contents_utf8()),
+        ),
+        (
+            "lv",
+            lingua_latvian_language_model::LATVIAN_TESTDATA_DIRECTORY
+                .get_file(file)
+                .and_then(|f| f.contents_utf8()),
+        ),
+        (
+            "et",
+            lingua_estonian_language_model::ESTONIAN_TESTDATA_DIRECTORY
+                .get_file(file)
+                .and_then(|f| f.contents_utf8()),
+        ),
+        (
+            "sw",
+            lingua_swahili_language_model::SWAHILI_TESTDATA_DIRECTORY
+                .get_file(file)
+                .and_then(|f| f.contents_utf8()),
+        ),
+        (
+            "af",
+            lingua_afrikaans_language_model::AFRIKAANS_TESTDATA_DIRECTORY
+                .get_file(file)
+                .and_then(|f| f.contents_utf8()),
+        ),
+        (
+            "ca",
+            lingua_catalan_language_model::CATALAN_TESTDATA_DIRECTORY
+                .get_file(file)
+                .and_then(|f| f.contents_utf8()),
+        ),
+        (
+            "sq",
+            lingua_albanian_language_model::ALBANIAN_TESTDATA_DIRECTORY
+                .get_file(file)
+                .and_then(|f| f.contents_utf8()),
+        ),
+        (
+            "ru",
+            lingua_russian_language_model::RUSSIAN_TESTDATA_DIRECTORY
+                .get_file(file)
+                .and_then(|f| f.contents_utf8()),
+        ),
+        (
+            "uk",
+            lingua_ukrainian_language_model::UKRAINIAN_TESTDATA_DIRECTORY
+                .get_file(file)
+                .and_then(|f| f.contents_utf8()),
+        ),
+        (
+            "bg",
+            lingua_bulgarian_language_model::BULGARIAN_TESTDATA_DIRECTORY
+                .get_file(file)
+                .and_then(|f| f.contents_utf8()),
+        ),
+        (
+            "sr",
+            lingua_serbian_language_model::SERBIAN_TESTDATA_DIRECTORY
+                .get_file(file)
+                .and_then(|f| f.contents_utf8()),
+        ),
+        (
+            "mk",
+            lingua_macedonian_language_model::MACEDONIAN_TESTDATA_DIRECTORY
+                .get_file(file)
+                .and_then(|f| f.contents_utf8()),
+        ),
+        (
+            "kk",
+            lingua_kazakh_language_model::KAZAKH_TESTDATA_DIRECTORY
+                .get_file(file)
+                .and_then(|f| f.contents_utf8()),
+        ),
+        (
+            "be",
+            lingua_belarusian_language_model::BELARUSIAN_TESTDATA_DIRECTORY
+                .get_file(file)
+                .and_then(|f| f.contents_utf8()),
+        ),
+        (
+            "mn",
+            lingua_mongolian_language_model::MONGOLIAN_TESTDATA_DIRECTORY
+                .get_file(file)
+                .and_then(|f| f.contents_utf8()),
+        ),
+        (
+            "ar",
+            lingua_arabic_language_model::ARABIC_TESTDATA_DIRECTORY
+                .get_file(file)
+                .and_then(|f| f.contents_utf8()),
+        ),
+        (
+            "fa",
+            lingua_persian_language_model::PERSIAN_TESTDATA_DIRECTORY
+                .get_file(file)
+                .and_then(|f| f.contents_utf8()),
+        ),
+        (
+            "ur",
+            lingua_urdu_language_model::URDU_TESTDATA_DIRECTORY
+                .get_file(file)
+                .and_then(|f| f.contents_utf8()),
+        ),
+        (
+            "hi",
+            lingua_hindi_language_model::HINDI_TESTDATA_DIRECTORY
+                .get_file(file)
+                .and_then(|f| f.contents_utf8()),
+        ),
+        (
+            "mr",
+            lingua_marathi_language_model::MARATHI_TESTDATA_DIRECTORY
+                .get_file(file)
+                .and_then(|f| f.contents_utf8()),
+        ),
+        (
+            "th",
+            lingua_thai_language_model::THAI_TESTDATA_DIRECTORY
+                .get_file(file)
+                .and_then(|f| f.contents_utf8()),
+        ),
+        (
+            "ja",
+            lingua_japanese_language_model::JAPANESE_TESTDATA_DIRECTORY
+                .get_file(file)
+                .and_then(|f| f.contents_utf8()),
+        ),
+        (
+            "zh",
+            lingua_chinese_language_model::CHINESE_TESTDATA_DIRECTORY
+                .get_file(file)
+                .and_then(|f| f.contents_utf8()),
+        ),
+        (
+            "ko",
+            lingua_korean_language_model::KOREAN_TESTDATA_DIRECTORY
+                .get_file(file)
+                .and_then(|f| f.contents_utf8()),
+        ),
+        (
+            "el",
+            lingua_greek_language_model::GREEK_TESTDATA_DIRECTORY
+                .get_file(file)
+                .and_then(|f| f.contents_utf8()),
+        ),
+        (
+            "he",
+            lingua_hebrew_language_model::HEBREW_TESTDATA_DIRECTORY
+                .get_file(file)
+                .and_then(|f| f.contents_utf8()),
+        ),
+        (
+            "bn",
+            lingua_bengali_language_model::BENGALI_TESTDATA_DIRECTORY
+                .get_file(file)
+                .and_then(|f| f.contents_utf8()),
+        ),
+        (
+            "ta",
+            lingua_tamil_language_model::TAMIL_TESTDATA_DIRECTORY
+                .get_file(file)
+                .and_then(|f| f.contents_utf8()),
+        ),
+        (
+            "te",
+            lingua_telugu_language_model::TELUGU_TESTDATA_DIRECTORY
+                .get_file(file)
+                .and_then(|f| f.contents_utf8()),
+        ),
+        (
+            "gu",
+            lingua_gujarati_language_model::GUJARATI_TESTDATA_DIRECTORY
+                .get_file(file)
+                .and_then(|f| f.contents_utf8()),
+        ),
+        (
+            "pa",
+            lingua_punjabi_language_model::PUNJABI_TESTDATA_DIRECTORY
+                .get_file(file)
+                .and_then(|f| f.contents_utf8()),
+        ),
+        (
+            "ka",
+            lingua_georgian_language_model::GEORGIAN_TESTDATA_DIRECTORY
+                .get_file(file)
+                .and_then(|f| f.contents_utf8()),
+        ),
+        (
+            "hy",
+            lingua_armenian_language_model::ARMENIAN_TESTDATA_DIRECTORY
+                .get_file(file)
+                .and_then(|f| f.contents_utf8()),
+        ),
     ];
     let mut rows = Vec::new();
     for (code, text) in dirs {
