@@ -594,7 +594,7 @@ fn p_group_script(script: u8) -> bool {
     (1..=GROUPS).contains(&usize::from(script))
 }
 
-/// The script most letters of `tok` are written in (the first such on a tie), and how many.
+/// The script that weighs most in `tok` (the first such on a tie), and its letters there.
 fn main_script(tok: &str) -> (u8, u32) {
     if tok.is_ascii() {
         let n = tok.bytes().filter(u8::is_ascii_alphabetic).count() as u32;
@@ -613,13 +613,16 @@ fn main_script(tok: &str) -> (u8, u32) {
     if latin > 0 && cyrillic + greek > 0 {
         return (LATIN, latin + cyrillic + greek);
     }
-    let mut best = (NONE, 0);
+    // weighed as scripts are for the whole text: a run of Japanese with a Latin code in it
+    // (`お知らせ【<ID_NUMBER>】`, one token without spaces) is Japanese
+    let mut best = (NONE, 0, 0);
     for (s, &n) in counts.iter().enumerate().skip(1) {
-        if n > best.1 {
-            best = (u8::try_from(s).unwrap_or(NONE), n);
+        let script = u8::try_from(s).unwrap_or(NONE);
+        if n * weight(script) > best.2 {
+            best = (script, n, n * weight(script));
         }
     }
-    best
+    (best.0, best.1)
 }
 
 /// Longest token remembered, in bytes; longer ones (about 0.1 % of tokens) are scored every
@@ -1177,6 +1180,7 @@ mod tests {
             ("ja", "お荷物のお届けにあがりましたが不在のため持ち帰りました。"),
             ("ja", "アカウントがロックされました。こちらから確認してください。"),
             ("ja", "Amazonプライムの会員資格が停止されました"),
+            ("ja", "【重要】お客様のアカウント【ACCOUNT_SUSPENDED_NOTICE】を確認してください"),
             ("zh", "您的包裹正在等待派送，请支付运费。"),
             ("zh", "你好，今晚你在家吗？"),
             ("el", "Το δέμα σας περιμένει παράδοση. Παρακαλούμε πληρώστε τα έξοδα αποστολής."),
