@@ -287,4 +287,17 @@ mod tests {
         assert_eq!(v6("2001:db8:1:2::1"), v6("2001:db8:1:2:ffff::9"));
         assert_ne!(v6("2001:db8:1:2::1"), v6("2001:db8:1:3::1"));
     }
+
+    #[test]
+    fn only_exhaustion_pauses_the_accept_loop() {
+        for (errno, pause) in [
+            (libc::EMFILE, true),
+            (libc::ENFILE, true),
+            (libc::ENOBUFS, true),
+            (libc::ECONNABORTED, false),
+            (libc::EPERM, false),
+        ] {
+            assert_eq!(is_exhaustion(&io::Error::from_raw_os_error(errno)), pause, "errno {errno}");
+        }
+    }
 }

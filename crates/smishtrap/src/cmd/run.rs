@@ -116,9 +116,10 @@ pub(crate) struct AnalysisConfig {
     brands: Vec<PathBuf>,
 }
 
-/// Descriptors `run` keeps from its sensor for the console (its listener and connections) and
-/// the store connections of the console and the analysis.
-const CONSOLE_RESERVED_DESCRIPTORS: usize = 256;
+/// Descriptors `run` keeps from its sensor for the console (its listener and up to 1,024
+/// connections, its default cap) and the store connections of the console and the analysis.
+/// At most half of the descriptor limit is ever reserved (see `Limits::budget`).
+const CONSOLE_RESERVED_DESCRIPTORS: usize = 1024 + 64;
 
 pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     let mut config = match &args.config {
