@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use chrono::{TimeDelta, Utc};
 use common::seed::{self, Seeded};
-use common::{PAYLOADS, Server, TOKEN, corpus, event, hostile_event};
+use common::{PAYLOADS, Server, corpus, event, hostile_event};
 use smishtrap_event::{EventKind, SensorStatus, SmsRecord};
 use smishtrap_store::{SqliteStore, db_path};
 
@@ -418,13 +418,7 @@ async fn the_stream_sends_messages_once_clustered() {
     let now = Utc::now();
     server.write(&[event(0, EventKind::HttpRequest, now)]);
     server.wait_for_events(1).await;
-    let mut stream = server
-        .client
-        .get(server.url("/api/v1/events/stream"))
-        .bearer_auth(TOKEN)
-        .send()
-        .await
-        .expect("stream");
+    let mut stream = server.api("/api/v1/events/stream").await;
     let mut text = String::new();
     // Analysed but not clustered yet: nothing to show. Two events written after the
     // messages and streamed prove that the follower polled past them.
@@ -440,13 +434,7 @@ async fn the_stream_sends_messages_once_clustered() {
         assert!(seen.iter().all(|(k, _)| k == "event"), "{seen:?}");
     }
     // A stream narrowed to other kinds gets no messages.
-    let mut narrowed = server
-        .client
-        .get(server.url("/api/v1/events/stream?kind=auth.login"))
-        .bearer_auth(TOKEN)
-        .send()
-        .await
-        .expect("stream");
+    let mut narrowed = server.api("/api/v1/events/stream?kind=auth.login").await;
     seed::apply(server.dir.path(), &seeded);
     let seen = common::frames(&mut stream, &mut text, |f| {
         f.iter().filter(|(k, _)| k == "message").count() >= records.len()

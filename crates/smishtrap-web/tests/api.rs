@@ -558,13 +558,7 @@ async fn the_stream_delivers_new_matching_events() {
     let now = chrono::Utc::now();
     server.write(&[event(0, EventKind::HttpRequest, now - TimeDelta::seconds(5))]);
     server.wait_for_events(1).await;
-    let mut response = server
-        .client
-        .get(server.url("/api/v1/events/stream?kind=sms.send"))
-        .bearer_auth(TOKEN)
-        .send()
-        .await
-        .expect("stream");
+    let mut response = server.api("/api/v1/events/stream?kind=sms.send").await;
     assert_eq!(response.status(), 200);
     assert_eq!(response.headers()["content-type"], "text/event-stream");
     assert_security_headers(&response, "stream");

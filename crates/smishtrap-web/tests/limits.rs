@@ -8,7 +8,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
-use common::{Server, TOKEN, event};
+use common::{Server, event};
 use smishtrap_event::EventKind;
 use smishtrap_web::ConsoleLimits;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -163,13 +163,7 @@ async fn a_half_sent_head_is_closed_after_the_header_timeout() {
 async fn idle_keep_alive_closes_but_a_live_stream_outlives_the_idle_timeout() {
     let _serial = SERIAL.lock().await;
     let server = start(quick_timeouts()).await;
-    let mut stream = server
-        .client
-        .get(server.url("/api/v1/events/stream"))
-        .bearer_auth(TOKEN)
-        .send()
-        .await
-        .expect("stream");
+    let mut stream = server.api("/api/v1/events/stream").await;
     assert_eq!(stream.status(), 200);
 
     let mut idle = TcpStream::connect(server.addr).await.expect("connect");
@@ -252,13 +246,7 @@ async fn busy_connections_are_not_shed_and_the_newcomer_is_refused() {
     let server = start(caps(3, 3)).await;
     let mut streams = Vec::new();
     for _ in 0..3 {
-        let response = server
-            .client
-            .get(server.url("/api/v1/events/stream"))
-            .bearer_auth(TOKEN)
-            .send()
-            .await
-            .expect("stream");
+        let response = server.api("/api/v1/events/stream").await;
         assert_eq!(response.status(), 200);
         streams.push(response);
     }

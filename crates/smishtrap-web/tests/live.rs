@@ -30,13 +30,7 @@ async fn late_commits_within_the_overlap_are_followed_and_streamed() {
     let now = chrono::DateTime::from_timestamp_micros(Utc::now().timestamp_micros()).expect("now");
     server.write(&[event(0, EventKind::HttpRequest, now)]);
     server.wait_for_events(1).await;
-    let mut stream = server
-        .client
-        .get(server.url("/api/v1/events/stream"))
-        .bearer_auth(TOKEN)
-        .send()
-        .await
-        .expect("stream");
+    let mut stream = server.api("/api/v1/events/stream").await;
     // Committed after the newest event but stamped 10 s before it (a slow request).
     server.write(&[event(11, EventKind::SmsSend, now - TimeDelta::seconds(10))]);
     server.wait_for_events(2).await;
@@ -60,13 +54,7 @@ async fn a_stream_replays_what_came_after_a_known_event() {
         .collect();
     server.write(&all);
     server.wait_for_events(5).await;
-    let mut stream = server
-        .client
-        .get(server.url("/api/v1/events/stream?after=c0-2"))
-        .bearer_auth(TOKEN)
-        .send()
-        .await
-        .expect("stream");
+    let mut stream = server.api("/api/v1/events/stream?after=c0-2").await;
     assert_eq!(read_ids(&mut stream, 2).await, ["c0-3", "c0-4"]);
     // `Last-Event-ID` (what EventSource sends on reconnect) works the same way.
     let mut stream = server
