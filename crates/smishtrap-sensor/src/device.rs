@@ -442,6 +442,7 @@ impl Device {
             reply.kind = match call {
                 Call::SendSms { .. } => EventKind::SmsSend,
                 Call::Query { .. } => EventKind::SmsQuery,
+                Call::Change { .. } => EventKind::ConfigChange,
                 _ => EventKind::ApiCall,
             };
             reply.tags.push("auth:required".to_owned());

@@ -165,3 +165,192 @@ pub(crate) fn file_export(device: &Device, req: &RequestView<'_>) -> Reply {
     reply.tags.push("config:export".to_owned());
     reply
 }
+
+#[cfg(test)]
+mod tests {
+    use chrono::{DateTime, Utc};
+
+    use super::*;
+    use crate::device::StateLimits;
+    use crate::identity::{Identity, Seed};
+    use crate::persona::PersonaSet;
+
+    fn device(seed: u8) -> Device {
+        let set = PersonaSet::embedded().unwrap();
+        let persona = set.get("milesight-ur32l").unwrap().clone();
+        let seed =
+            Seed::from_bytes([seed; 32], DateTime::from_timestamp(1_750_000_000, 0).unwrap());
+        let identity = Identity::derive(&seed, &persona);
+        Device::new(persona, identity, StateLimits::default())
+    }
+
+    fn view<'a>(path: &'a str, body: &'a [u8], cookie: Option<&'a str>) -> RequestView<'a> {
+        RequestView {
+            method: "POST",
+            path,
+            query: None,
+            cookie,
+            authorization: None,
+            body,
+            client: "10.0.0.1".parse().unwrap(),
+            now: DateTime::<Utc>::from_timestamp(1_760_000_000, 0).unwrap(),
+        }
+    }
+
+    /// Sends `body` to `/cgi`: the status, the start of the `result` text (keys in order) and
+    /// the event's kind and tags.
+    #[track_caller]
+    fn check(d: &Device, body: &str, expect: (i64, &str, Option<EventKind>, &[&str])) {
+        let reply = d.handle(&view("/cgi", body.as_bytes(), None));
+        let text = std::str::from_utf8(&reply.body).unwrap();
+        let v: serde_json::Value = serde_json::from_str(text).unwrap();
+        let result = &text[text.find(",\"result\":").unwrap() + 10..text.len() - 1];
+        assert_eq!(v["status"].as_i64(), Some(expect.0), "{body}: {text}");
+        assert!(result.starts_with(expect.1), "{body}: result {result}");
+        if let Some(kind) = expect.2 {
+            assert_eq!(reply.kind, kind, "{body}");
+        }
+        assert_eq!(reply.tags, expect.3, "{body}");
+    }
+
+    #[test]
+    fn reads_and_writes_answer_like_the_device() {
+        use EventKind::{ApiCall, ConfigChange};
+        let d = device(7);
+        let get = |core: &str, base: &str| {
+            format!(r#"{{"id":1,"core":"{core}","function":"get","values":[{{"base":"{base}"}}]}}"#)
+        };
+        let write = |core: &str, f: &str, base: Option<&str>| {
+            let values = base.map(|b| format!(r#"{{"base":"{b}","index":0,"value":{{"x":1}}}}"#));
+            format!(
+                r#"{{"id":2,"core":"{core}","function":"{f}","values":[{}]}}"#,
+                values.unwrap_or_default()
+            )
+        };
+        check(
+            &d,
+            &get("yruo_status", "summary"),
+            (
+                0,
+                r#"[{"get":[{"type":"summary","index":0,"value":{"system":{"model":"UR32L","sn":"#,
+                Some(ApiCall),
+                &[],
+            ),
+        );
+        check(
+            &d,
+            &get("yruo_usermanagement", "api_user_list"),
+            (0, r#"[{"get":[],"grey":0}]"#, Some(ApiCall), &[]),
+        );
+        check(
+            &d,
+            &get("yruo_usermanagement", "user_list"),
+            (0, r#"[{"get":[{"type":"user_list","index":"yruo_usermanagement"#, Some(ApiCall), &[]),
+        );
+        check(&d, &get("yruo_nope", "summary"), (-1, "[]", Some(ApiCall), &[]));
+        check(
+            &d,
+            &write("yruo_system", "set", Some("general")),
+            (0, "[{}]", Some(ConfigChange), &["config:set", "core:yruo_system"]),
+        );
+        check(
+            &d,
+            &write("yruo_firewall_port_mapping", "add", Some("port_mapping")),
+            (0, "[{}]", Some(ConfigChange), &["config:add", "core:yruo_firewall_port_mapping"]),
+        );
+        check(
+            &d,
+            &write("yruo_apply", "apply", None),
+            (0, r#"[{"reboot":0}]"#, Some(ConfigChange), &["config:apply", "core:yruo_apply"]),
+        );
+        check(
+            &d,
+            &write("yruo_apply", "set", Some("apply")),
+            (-1, "[]", Some(ConfigChange), &["config:set", "core:yruo_apply"]),
+        );
+        check(
+            &d,
+            &write("yruo_system", "apply", None),
+            (-1, "[]", Some(ConfigChange), &["config:apply", "core:yruo_system"]),
+        );
+        check(
+            &d,
+            &write("yruo_system", "set", None),
+            (-1, "[]", Some(ConfigChange), &["config:set", "core:yruo_system"]),
+        );
+        check(
+            &d,
+            &write("yruo_x<b>", "del", Some("b")),
+            (-1, "[]", Some(ConfigChange), &["config:del"]),
+        );
+        // a write changes nothing
+        let before = d.handle(&view("/cgi", get("yruo_system", "general").as_bytes(), None)).body;
+        d.handle(&view("/cgi", write("yruo_system", "set", Some("general")).as_bytes(), None));
+        let after = d.handle(&view("/cgi", get("yruo_system", "general").as_bytes(), None)).body;
+        assert_eq!(before, after);
+    }
+
+    #[test]
+    fn index_tokens_are_per_sensor_and_shaped_like_the_device() {
+        let (a, b) = (device(1), device(2));
+        let t = index_token(&a, "yruo_firewall_port_mapping", "port_mapping", 0);
+        let rest = t.strip_prefix("yruo_firewall_port_mapping").unwrap();
+        assert_eq!(rest.len(), TOKEN_LEN);
+        assert!(rest.bytes().all(|c| TOKEN_CHARS.contains(&c)), "{t}");
+        assert_eq!(t, index_token(&a, "yruo_firewall_port_mapping", "port_mapping", 0));
+        assert_ne!(t, index_token(&a, "yruo_firewall_port_mapping", "port_mapping", 1));
+        assert_ne!(t, index_token(&b, "yruo_firewall_port_mapping", "port_mapping", 0));
+    }
+
+    #[test]
+    fn backup_needs_a_live_session() {
+        let d = device(3);
+        let export = |form: &str, cookie: Option<&str>| {
+            let r = d.handle(&view("/cgi-bin/file-export", form.as_bytes(), cookie));
+            (r.status, r.body, r.tags)
+        };
+        let (status, body, tags) = export("sessionid=nope&type=backup&file=cfgbackup", None);
+        assert_eq!(
+            (status, &body[..], tags),
+            (200, &b"Export failed"[..], vec!["config:export-refused".to_owned()])
+        );
+        let login = serde_json::json!({"id":"1","core":"user","function":"login","values":[{
+            "username": d.identity.username,
+            "password": crate::crypto::encrypt_password(&d.identity.password)}]});
+        let reply = d.handle(&view("/cgi", login.to_string().as_bytes(), None));
+        let v: serde_json::Value = serde_json::from_slice(&reply.body).unwrap();
+        let td = v["result"][0]["td"].as_str().unwrap().to_owned();
+        let form = format!("sessionid={td}&type=backup&file=cfgbackup");
+        let (status, a, tags) = export(&form, None);
+        assert_eq!((status, tags), (200, vec!["config:export".to_owned()]));
+        assert!(a.starts_with(b"Salted__") && (a.len() - 16) % 16 == 0, "{}", a.len());
+        let (_, b, _) = export(&form, None);
+        assert_eq!(a.len(), b.len());
+        assert_ne!(a[8..16], b[8..16], "fresh salt");
+        // the td cookie alone is a session too; another type is refused
+        let cookie = format!("td={td}");
+        assert!(export("type=backup", Some(&cookie)).1.starts_with(b"Salted__"));
+        assert!(export("type=log", Some(&cookie)).1.starts_with(b"Export"));
+    }
+
+    proptest::proptest! {
+        /// Nothing from a `/cgi` call is reflected: hostile cores, bases and values never reach
+        /// the reply or the tags.
+        #[test]
+        fn requests_are_never_reflected(
+            core in "[a-z_<>\"&']{1,20}",
+            base in "[a-z_<>\"&']{1,20}",
+            function in proptest::sample::select(vec!["get", "set", "add", "del", "apply", "order"]),
+        ) {
+            static DEVICE: std::sync::OnceLock<Device> = std::sync::OnceLock::new();
+            let d = DEVICE.get_or_init(|| device(9));
+            let body = serde_json::json!({"id":1,"core":core,"function":function,"values":[{"base":base,"value":{"k":"<script>"}}]});
+            let reply = d.handle(&view("/cgi", body.to_string().as_bytes(), None));
+            let text = String::from_utf8_lossy(&reply.body).into_owned();
+            proptest::prop_assert!(!text.contains('<') && !text.contains('&') && !text.contains('\''), "{}", text);
+            for tag in &reply.tags {
+                proptest::prop_assert!(tag.bytes().all(|b| b.is_ascii_lowercase() || b == b'_' || b == b':' || b.is_ascii_digit()), "{}", tag);
+            }
+        }
+    }
+}
