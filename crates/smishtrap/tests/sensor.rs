@@ -40,7 +40,7 @@ fn an_attacker_session_end_to_end() {
     for needle in ["rt_title", "URSALINK", "English", "Login"] {
         assert!(html.contains(needle), "login page lacks {needle}");
     }
-    assert_eq!(c.get(s.url("/css/login.css")).send().unwrap().status(), 200);
+    assert_eq!(c.get(s.url("/css/style.css")).send().unwrap().status(), 200);
     assert_eq!(c.get(s.url("/js/login.js")).send().unwrap().status(), 200);
     let listing = c.get(s.url("/lang/log/")).send().unwrap().text().unwrap();
     assert!(listing.contains("httpd.log") && listing.contains("system.log"));
