@@ -5,6 +5,8 @@
 //! docs/fingerprint.md, "Web surface"). The browser check needs `/usr/bin/chromium` and skips
 //! with a notice without it, like `console_browser.rs`.
 
+#![allow(clippy::unwrap_used, reason = "tests fail loudly")]
+
 mod sensor_support;
 
 use std::io::{BufRead, BufReader};
