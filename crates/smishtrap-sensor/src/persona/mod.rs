@@ -825,6 +825,54 @@ mod tests {
         );
     }
 
+    /// Writes the shipped personas into a temp dir with `rel` edited; the load error must name
+    /// `expect`.
+    #[track_caller]
+    fn check_file_edit(rel: &str, edit: impl Fn(String) -> String, expect: &[&str]) {
+        let dir = tempfile::tempdir().unwrap();
+        for (path, text) in embedded::FILES {
+            let full = dir.path().join(path);
+            std::fs::create_dir_all(full.parent().unwrap()).unwrap();
+            let text = if *path == rel { edit(text.to_string()) } else { text.to_string() };
+            std::fs::write(full, text).unwrap();
+        }
+        let err = PersonaSet::with_dir(dir.path()).map(|_| ()).unwrap_err().to_string();
+        for e in expect {
+            assert!(err.contains(e), "error {err:?} should contain {e:?}");
+        }
+    }
+
+    #[test]
+    fn cores_file_errors_name_file_key_and_reason() {
+        let cores = "milesight/cores.toml";
+        check_file_edit(
+            cores,
+            |t| t.replace("core = \"yruo_apply\"", "core = \"Yruo<Apply\""),
+            &["cores.toml", "apply.core", "must be 1-64 of a-z, 0-9 and _"],
+        );
+        check_file_edit(
+            cores,
+            |t| t.replace("bytes = [9000, 15000]", "bytes = [15000, 9000]"),
+            &["cores.toml", "export.bytes"],
+        );
+        check_file_edit(
+            cores,
+            |t| {
+                t.replace(
+                    "file = \"milesight/cores/summary.json\"",
+                    "file = \"milesight/cores/summary.json\"\nlist = true",
+                )
+            },
+            &["cores.toml", "get[0].file", "a list base needs a JSON array of rows"],
+        );
+        check_file_edit(cores, |t| t + "\n[bogus]\n", &["cores.toml", "unknown field `bogus`"]);
+        check_file_edit(
+            "milesight-ur32l.toml",
+            |t| t.replace("cores = \"milesight/cores.toml\"", "cores = \"milesight/nope.toml\""),
+            &["nope.toml", "named by webui.cores"],
+        );
+    }
+
     #[test]
     fn template_typos_are_load_errors() {
         let dir = tempfile::tempdir().unwrap();
