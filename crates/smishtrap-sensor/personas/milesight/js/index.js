@@ -5,7 +5,8 @@ function item(r){return r&&r.status==0&&r.result&&r.result[0]&&r.result[0].get&&
 function fill(id,rows){var body=document.getElementById(id).getElementsByTagName("tbody")[0];
   for(var i=0;i<rows.length;i++){var tr=document.createElement("tr"),k=document.createElement("td"),v=document.createElement("td");
     k.className="k";k.textContent=rows[i][0];v.textContent=rows[i][1]==null?"":String(rows[i][1]);tr.appendChild(k);tr.appendChild(v);body.appendChild(tr);}}
-function do_logout(){var x=new XMLHttpRequest();x.open("POST","/logout",false);x.send(null);window.location.href="/login.html";return false;}
+function do_logout(){var x=new XMLHttpRequest();x.open("POST","/logout",true);
+  x.onreadystatechange=function(){if(x.readyState==4)window.location.href="/login.html";};x.send(null);return false;}
 function load(){
   var x=new XMLHttpRequest();x.open("POST","/islogin",true);
   x.onreadystatechange=function(){if(x.readyState!=4)return;var r=null;try{r=JSON.parse(x.responseText);}catch(e){}
