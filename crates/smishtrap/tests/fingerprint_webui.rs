@@ -465,38 +465,52 @@ impl Drop for Browser {
     }
 }
 
-/// Tell 6 in a real browser: the login page's scripts run without errors, the leaked
-/// credentials log in through the page's own form, and the dashboard shows the device.
+/// Tell 6 in a real browser, on the old (URSALINK) and the Milesight UI: the login page's
+/// scripts run without errors, the leaked credentials log in through the page's own form, the
+/// dashboard shows the device, and logging out returns to the login page.
 #[test]
 fn tell6_browser_login_reaches_the_dashboard() {
     let Some(mut browser) = Browser::launch() else { return };
-    let dir = tempfile::tempdir().unwrap();
-    let s = start("milesight-ur32l", dir.path());
-    let log = client().get(s.url("/lang/log/httpd.log")).send().unwrap().text().unwrap();
-    let (user, enc) = leaked_credentials(&log).first().cloned().expect("leaked credentials");
-    let password = decrypt(&enc);
-    let general = parsed(&cgi(&s, &get_body("yruo_system", "general"), None));
-    let serial = general["result"][0]["get"][0]["value"]["sn"].as_str().unwrap().to_owned();
+    for (persona, model) in [("milesight-ur32l", "UR32L"), ("milesight-ur35", "UR35")] {
+        let dir = tempfile::tempdir().unwrap();
+        let s = start(persona, dir.path());
+        let log = client().get(s.url("/lang/log/httpd.log")).send().unwrap().text().unwrap();
+        let (user, enc) = leaked_credentials(&log).first().cloned().expect("leaked credentials");
+        let password = decrypt(&enc);
+        let general = parsed(&cgi(&s, &get_body("yruo_system", "general"), None));
+        let serial = general["result"][0]["get"][0]["value"]["sn"].as_str().unwrap().to_owned();
 
-    browser.call("Page.navigate", json!({"url": s.url("/login.html")}));
-    browser.wait_for(
-        "document.readyState === 'complete' && !!document.getElementById('login_btn')",
-        "the login page loading",
-    );
-    let fill = format!(
-        "document.getElementById('username').value = {}; document.getElementById('password').value = {}; document.getElementById('login_btn').click(); true",
-        serde_json::to_string(&user).unwrap(),
-        serde_json::to_string(&password).unwrap()
-    );
-    browser.eval(&fill);
-    browser.wait_for(
-        "location.pathname === '/index.html' && document.querySelectorAll('#system_info tr').length > 0 && document.querySelectorAll('#cell_info tr').length > 0",
-        "login through the page and the dashboard filling in",
-    );
-    let shown = browser.eval("document.getElementById('content').textContent");
-    let shown = shown.as_str().unwrap_or_default();
-    assert!(shown.contains(&serial) && shown.contains("UR32L"), "{shown}");
-    let user_shown = browser.eval("document.getElementById('login_user').textContent");
-    assert_eq!(user_shown, json!(user));
-    assert!(browser.errors.is_empty(), "the page had errors: {:?}", browser.errors);
+        browser.call("Page.navigate", json!({"url": s.url("/login.html")}));
+        browser.wait_for(
+            "location.pathname === '/login.html' && document.readyState === 'complete' && !!document.getElementById('login_btn')",
+            "the login page loading",
+        );
+        let fill = format!(
+            "document.getElementById('username').value = {}; document.getElementById('password').value = {}; document.getElementById('login_btn').click(); true",
+            serde_json::to_string(&user).unwrap(),
+            serde_json::to_string(&password).unwrap()
+        );
+        browser.eval(&fill);
+        browser.wait_for(
+            "location.pathname === '/index.html' && document.querySelectorAll('#system_info tr').length > 0 && document.querySelectorAll('#cell_info tr').length > 0",
+            "login through the page and the dashboard filling in",
+        );
+        let shown = browser.eval("document.getElementById('content').textContent");
+        let shown = shown.as_str().unwrap_or_default();
+        assert!(shown.contains(&serial) && shown.contains(model), "{persona}: {shown}");
+        let user_shown = browser.eval("document.getElementById('login_user').textContent");
+        assert_eq!(user_shown, json!(user), "{persona}");
+        browser.eval("do_logout(); true");
+        browser.wait_for(
+            "location.pathname === '/login.html' && document.readyState === 'complete'",
+            "logout back to the login page",
+        );
+        // the session is over: the dashboard sends the browser back to the login page
+        browser.call("Page.navigate", json!({"url": s.url("/index.html")}));
+        browser.wait_for(
+            "location.pathname === '/login.html' && document.readyState === 'complete'",
+            "the dashboard refusing a logged-out browser",
+        );
+        assert!(browser.errors.is_empty(), "{persona}: the page had errors: {:?}", browser.errors);
+    }
 }
