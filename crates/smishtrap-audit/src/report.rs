@@ -61,11 +61,17 @@ pub fn summary(reports: &[TargetReport]) -> FleetSummary {
     s
 }
 
-/// Reports ordered worst first, then by target.
+/// Reports ordered worst first (their severities, highest first, compared in turn: more
+/// critical findings rank higher), then by target.
 pub fn worst_first(reports: &[TargetReport]) -> Vec<&TargetReport> {
-    let mut v: Vec<&TargetReport> = reports.iter().collect();
-    v.sort_by(|a, b| b.worst().cmp(&a.worst()).then_with(|| a.target.cmp(&b.target)));
-    v
+    let key = |r: &TargetReport| {
+        let mut s: Vec<Severity> = r.findings.iter().map(|f| f.severity).filter(|s| *s > Severity::Info).collect();
+        s.sort_by(|a, b| b.cmp(a));
+        s
+    };
+    let mut v: Vec<(Vec<Severity>, &TargetReport)> = reports.iter().map(|r| (key(r), r)).collect();
+    v.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.target.cmp(&b.1.target)));
+    v.into_iter().map(|(_, r)| r).collect()
 }
 
 fn device_name(r: &TargetReport) -> String {
