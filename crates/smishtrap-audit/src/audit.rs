@@ -17,7 +17,10 @@ use crate::cgi::{MAX_PAGE, ReadOnlyCall, StatusPage};
 use crate::finding::{Check, Finding, Severity};
 use crate::firmware::Advisories;
 use crate::probe::{FetchError, Page, Prober, Reply, RequestRecord, Session};
-use crate::reply::{Envelope, Mailbox, MailboxRow, PageHints, leaked_logins, looks_like_system_log, mailbox_page, page_hints};
+use crate::reply::{
+    Envelope, Mailbox, MailboxRow, PageHints, leaked_logins, looks_like_system_log, mailbox_page,
+    page_hints,
+};
 use crate::target::{Host, Scheme, Target};
 use crate::text::shown;
 
@@ -34,7 +37,10 @@ pub struct Credential {
 
 impl std::fmt::Debug for Credential {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Credential").field("username", &self.username).field("password", &"<redacted>").finish()
+        f.debug_struct("Credential")
+            .field("username", &self.username)
+            .field("password", &"<redacted>")
+            .finish()
     }
 }
 
@@ -121,24 +127,30 @@ pub async fn audit_fleet(
     done: impl Fn(&TargetReport),
 ) -> Vec<TargetReport> {
     let done = Arc::new(done);
-    let mut reports: Vec<(usize, TargetReport)> = futures_util::stream::iter(targets.into_iter().enumerate())
-        .map(|(i, t)| {
-            let done = done.clone();
-            async move {
-                let r = audit_target(prober, advisories, options, t).await;
-                done(&r);
-                (i, r)
-            }
-        })
-        .buffer_unordered(concurrency.max(1))
-        .collect()
-        .await;
+    let mut reports: Vec<(usize, TargetReport)> =
+        futures_util::stream::iter(targets.into_iter().enumerate())
+            .map(|(i, t)| {
+                let done = done.clone();
+                async move {
+                    let r = audit_target(prober, advisories, options, t).await;
+                    done(&r);
+                    (i, r)
+                }
+            })
+            .buffer_unordered(concurrency.max(1))
+            .collect()
+            .await;
     reports.sort_by_key(|(i, _)| *i);
     reports.into_iter().map(|(_, r)| r).collect()
 }
 
 /// All checks of one target.
-pub async fn audit_target(prober: &Prober, advisories: &Advisories, options: &Options, target: Target) -> TargetReport {
+pub async fn audit_target(
+    prober: &Prober,
+    advisories: &Advisories,
+    options: &Options,
+    target: Target,
+) -> TargetReport {
     let started = Utc::now();
     let clock = Instant::now();
     let mut report = TargetReport {
@@ -186,20 +198,32 @@ pub async fn audit_target(prober: &Prober, advisories: &Advisories, options: &Op
         Some(Ok(cert)) => {
             if cert.expired {
                 report.add(
-                    Finding::new(Check::CertificateInvalid, Severity::Low, "HTTPS certificate expired or not yet valid")
-                        .evidence(format!("valid {} to {}", fmt_time(cert.not_before), fmt_time(cert.not_after)))
-                        .evidence(format!("subject {}", cert.subject))
-                        .fix("install a current certificate"),
+                    Finding::new(
+                        Check::CertificateInvalid,
+                        Severity::Low,
+                        "HTTPS certificate expired or not yet valid",
+                    )
+                    .evidence(format!(
+                        "valid {} to {}",
+                        fmt_time(cert.not_before),
+                        fmt_time(cert.not_after)
+                    ))
+                    .evidence(format!("subject {}", cert.subject))
+                    .fix("install a current certificate"),
                 );
             }
             report.certificate = Some(cert);
         }
         Some(Err(bad)) => {
             report.add(
-                Finding::new(Check::CertificateInvalid, Severity::Low, "HTTPS certificate does not parse")
-                    .evidence(format!("sha256 {}", bad.sha256))
-                    .evidence(bad.reason.clone())
-                    .fix("install a well-formed certificate"),
+                Finding::new(
+                    Check::CertificateInvalid,
+                    Severity::Low,
+                    "HTTPS certificate does not parse",
+                )
+                .evidence(format!("sha256 {}", bad.sha256))
+                .evidence(bad.reason.clone())
+                .fix("install a well-formed certificate"),
             );
             report.bad_certificate = Some(bad);
         }
@@ -220,7 +244,8 @@ fn fmt_time(t: Option<DateTime<Utc>>) -> String {
 
 fn unreachable_finding(report: &mut TargetReport, failures: &[(Scheme, FetchError)]) {
     // connected but no sensible answer (garbage, drip, endless) is hostile, not unreachable
-    let hostile = failures.iter().any(|(_, e)| matches!(e, FetchError::Timeout(_) | FetchError::Protocol(_)));
+    let hostile =
+        failures.iter().any(|(_, e)| matches!(e, FetchError::Timeout(_) | FetchError::Protocol(_)));
     let mut f = if hostile {
         Finding::new(Check::HostileReply, Severity::Info, "no HTTP answer a device would give")
             .fix("check what listens on this address")
@@ -248,9 +273,13 @@ async fn run_checks(
         }
         Err(to) => {
             report.add(
-                Finding::new(Check::RedirectElsewhere, Severity::Info, "the web UI redirects to another target")
-                    .evidence(format!("GET / -> {to} (not followed)"))
-                    .fix("audit that target separately if it belongs to you"),
+                Finding::new(
+                    Check::RedirectElsewhere,
+                    Severity::Info,
+                    "the web UI redirects to another target",
+                )
+                .evidence(format!("GET / -> {to} (not followed)"))
+                .fix("audit that target separately if it belongs to you"),
             );
             PageHints::default()
         }
@@ -304,9 +333,11 @@ async fn identify(s: &mut Session<'_>, report: &mut TargetReport, hints: &PageHi
     let device = &mut report.device;
     device.vendor = hints.vendor.map(str::to_owned);
     device.title = hints.title.clone();
-    let mut evidence: Vec<String> = hints.markers.iter().map(|m| format!("login page marker {m:?}")).collect();
+    let mut evidence: Vec<String> =
+        hints.markers.iter().map(|m| format!("login page marker {m:?}")).collect();
     // /islogin and the status summary both carry the identity envelope without a session
-    for fetch in [Fetch::Page(Page::IsLogin), Fetch::Cgi(ReadOnlyCall::Status(StatusPage::Summary))] {
+    for fetch in [Fetch::Page(Page::IsLogin), Fetch::Cgi(ReadOnlyCall::Status(StatusPage::Summary))]
+    {
         if report.device.model.is_some() && report.device.firmware.is_some() {
             break;
         }
@@ -330,7 +361,8 @@ async fn identify(s: &mut Session<'_>, report: &mut TargetReport, hints: &PageHi
     if d.vendor.is_none() && d.model.is_none() {
         return;
     }
-    let name = |v: &Option<String>| v.as_deref().map_or_else(|| "unknown".to_owned(), |s| shown(s, 64));
+    let name =
+        |v: &Option<String>| v.as_deref().map_or_else(|| "unknown".to_owned(), |s| shown(s, 64));
     let mut f = Finding::new(
         Check::Identified,
         Severity::Info,
@@ -350,7 +382,11 @@ enum Fetch {
 
 /// CVE-2023-43261: `httpd.log` and `system.log` readable; leaked logins decrypted with the
 /// published key. Returns the recovered credentials (for `--use-leaked-credentials`).
-async fn log_leak(s: &mut Session<'_>, report: &mut TargetReport, options: &Options) -> Vec<Credential> {
+async fn log_leak(
+    s: &mut Session<'_>,
+    report: &mut TargetReport,
+    options: &Options,
+) -> Vec<Credential> {
     let mut recovered = Vec::new();
     if let Ok(reply) = s.page(Page::HttpdLog).await
         && reply.status == 200
@@ -389,9 +425,13 @@ async fn log_leak(s: &mut Session<'_>, report: &mut TargetReport, options: &Opti
         && looks_like_system_log(&String::from_utf8_lossy(&reply.body))
     {
         report.add(
-            Finding::new(Check::SystemLogExposed, Severity::Medium, "system.log readable without login")
-                .evidence(format!("GET {}: 200, {} bytes", Page::SystemLog.path(), reply.body.len()))
-                .fix("disable the /lang/log/ listing (firmware 35.3.0.7 or later)"),
+            Finding::new(
+                Check::SystemLogExposed,
+                Severity::Medium,
+                "system.log readable without login",
+            )
+            .evidence(format!("GET {}: 200, {} bytes", Page::SystemLog.path(), reply.body.len()))
+            .fix("disable the /lang/log/ listing (firmware 35.3.0.7 or later)"),
         );
     }
     recovered
@@ -407,7 +447,13 @@ fn firmware(report: &mut TargetReport, advisories: &Advisories) {
             let mut f = Finding::new(
                 Check::VulnerableFirmware,
                 a.severity,
-                format!("firmware {} of {} is affected by {} (fixed in {})", shown(rtver, 32), shown(model, 32), a.id, a.fixed.as_str()),
+                format!(
+                    "firmware {} of {} is affected by {} (fixed in {})",
+                    shown(rtver, 32),
+                    shown(model, 32),
+                    a.id,
+                    a.fixed.as_str()
+                ),
             )
             .evidence(a.summary.clone())
             .fix(a.remediation.clone());
@@ -428,9 +474,13 @@ async fn sms_api(s: &mut Session<'_>, report: &mut TargetReport) -> bool {
     let Some(env) = Envelope::parse(&reply.body) else {
         if reply.status == 200 && !reply.body.is_empty() && looks_json(&reply) {
             report.add(
-                Finding::new(Check::HostileReply, Severity::Info, "the /cgi API answered with unreadable JSON")
-                    .evidence(format!("POST /cgi {}: {} bytes", call.described(), reply.body.len()))
-                    .fix("check what listens on this address"),
+                Finding::new(
+                    Check::HostileReply,
+                    Severity::Info,
+                    "the /cgi API answered with unreadable JSON",
+                )
+                .evidence(format!("POST /cgi {}: {} bytes", call.described(), reply.body.len()))
+                .fix("check what listens on this address"),
             );
         }
         return false;
@@ -449,11 +499,18 @@ async fn sms_api(s: &mut Session<'_>, report: &mut TargetReport) -> bool {
 
 fn looks_json(reply: &Reply) -> bool {
     reply.content_type.as_deref().is_some_and(|c| c.contains("json"))
-        || reply.body.iter().find(|b| !b.is_ascii_whitespace()).is_some_and(|b| *b == b'{' || *b == b'[')
+        || reply
+            .body
+            .iter()
+            .find(|b| !b.is_ascii_whitespace())
+            .is_some_and(|b| *b == b'{' || *b == b'[')
 }
 
 async fn login(s: &mut Session<'_>, c: &Credential) -> bool {
-    let call = ReadOnlyCall::Login { username: c.username.clone(), encrypted_password: encrypt_password(&c.password) };
+    let call = ReadOnlyCall::Login {
+        username: c.username.clone(),
+        encrypted_password: encrypt_password(&c.password),
+    };
     let Ok(reply) = s.cgi(&call).await else { return false };
     let token = Envelope::parse(&reply.body).and_then(|e| e.session_token());
     let ok = token.is_some();
@@ -461,7 +518,12 @@ async fn login(s: &mut Session<'_>, c: &Credential) -> bool {
     ok
 }
 
-async fn read_mailboxes(s: &mut Session<'_>, report: &mut TargetReport, options: &Options, access: Access) {
+async fn read_mailboxes(
+    s: &mut Session<'_>,
+    report: &mut TargetReport,
+    options: &Options,
+    access: Access,
+) {
     let mut read = Vec::new();
     for mailbox in [Mailbox::Outbox, Mailbox::Inbox] {
         let mut start = 0u32;
@@ -473,7 +535,10 @@ async fn read_mailboxes(s: &mut Session<'_>, report: &mut TargetReport, options:
                 Mailbox::Inbox => ReadOnlyCall::QueryInbox { start, limit },
             };
             let Ok(reply) = s.cgi(&call).await else { break };
-            let Some(page) = Envelope::parse(&reply.body).filter(|e| !e.refused()).and_then(|e| mailbox_page(&e.result, mailbox)) else {
+            let Some(page) = Envelope::parse(&reply.body)
+                .filter(|e| !e.refused())
+                .and_then(|e| mailbox_page(&e.result, mailbox))
+            else {
                 break;
             };
             total = total.or(page.count);
@@ -485,7 +550,11 @@ async fn read_mailboxes(s: &mut Session<'_>, report: &mut TargetReport, options:
             }
         }
         let count = report.messages.iter().filter(|m| m.mailbox == mailbox).count();
-        read.push(format!("{}: {count} read of {}", mailbox_name(mailbox), total.map_or_else(|| "?".to_owned(), |t| t.to_string())));
+        read.push(format!(
+            "{}: {count} read of {}",
+            mailbox_name(mailbox),
+            total.map_or_else(|| "?".to_owned(), |t| t.to_string())
+        ));
     }
     report.mailbox_access = Some(access);
     let how = match access {
@@ -514,9 +583,13 @@ async fn default_credentials(s: &mut Session<'_>, report: &mut TargetReport) {
         if login(s, &c).await {
             s.set_token(None);
             report.add(
-                Finding::new(Check::DefaultCredentials, Severity::Critical, format!("the default account {user:?} logs in"))
-                    .evidence("login with the vendor's default password succeeded")
-                    .fix("set a strong unique password"),
+                Finding::new(
+                    Check::DefaultCredentials,
+                    Severity::Critical,
+                    format!("the default account {user:?} logs in"),
+                )
+                .evidence("login with the vendor's default password succeeded")
+                .fix("set a strong unique password"),
             );
             return;
         }
@@ -529,18 +602,26 @@ fn exposure(s: &Session<'_>, report: &mut TargetReport, answered: bool) {
     }
     if s.scheme == Scheme::Http {
         report.add(
-            Finding::new(Check::PlainHttp, Severity::Low, "the web UI answers over HTTP without TLS")
-                .evidence(format!("{} answered", s.base()))
-                .fix("serve the web UI over HTTPS only"),
+            Finding::new(
+                Check::PlainHttp,
+                Severity::Low,
+                "the web UI answers over HTTP without TLS",
+            )
+            .evidence(format!("{} answered", s.base()))
+            .fix("serve the web UI over HTTPS only"),
         );
     }
     if let Host::Ip(ip) = report.target.host
         && is_public(ip)
     {
         report.add(
-            Finding::new(Check::WebUiOnWan, Severity::Medium, "the web UI answers on a public address")
-                .evidence(format!("{ip} is a public address"))
-                .fix("allow the web UI only from the LAN or a VPN"),
+            Finding::new(
+                Check::WebUiOnWan,
+                Severity::Medium,
+                "the web UI answers on a public address",
+            )
+            .evidence(format!("{ip} is a public address"))
+            .fix("allow the web UI only from the LAN or a VPN"),
         );
     }
 }
@@ -589,7 +670,22 @@ mod tests {
     fn public_addresses() {
         check("8.8.8.8", true);
         check("2a00:1450::1", true);
-        for private in ["10.1.2.3", "192.168.1.1", "172.16.0.1", "127.0.0.5", "169.254.1.1", "100.64.0.1", "192.0.2.1", "0.1.2.3", "255.255.255.255", "::1", "fd00::1", "fe80::1", "2001:db8::1", "::ffff:10.0.0.1"] {
+        for private in [
+            "10.1.2.3",
+            "192.168.1.1",
+            "172.16.0.1",
+            "127.0.0.5",
+            "169.254.1.1",
+            "100.64.0.1",
+            "192.0.2.1",
+            "0.1.2.3",
+            "255.255.255.255",
+            "::1",
+            "fd00::1",
+            "fe80::1",
+            "2001:db8::1",
+            "::ffff:10.0.0.1",
+        ] {
             check(private, false);
         }
     }

@@ -20,12 +20,21 @@ pub enum StatusPage {
 /// Every `/cgi` call the audit can send.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ReadOnlyCall {
-    QueryOutbox { start: u32, limit: u32 },
-    QueryInbox { start: u32, limit: u32 },
+    QueryOutbox {
+        start: u32,
+        limit: u32,
+    },
+    QueryInbox {
+        start: u32,
+        limit: u32,
+    },
     Status(StatusPage),
     /// Opens a session with operator-supplied, leaked or default credentials (each behind its
     /// own flag); `password` is already encrypted the way the web UI sends it.
-    Login { username: String, encrypted_password: String },
+    Login {
+        username: String,
+        encrypted_password: String,
+    },
 }
 
 /// The function names [`ReadOnlyCall`] can produce, and no other.
@@ -45,7 +54,8 @@ impl ReadOnlyCall {
     pub fn body(&self) -> Value {
         let function = self.function();
         match self {
-            ReadOnlyCall::QueryOutbox { start, limit } | ReadOnlyCall::QueryInbox { start, limit } => json!({
+            ReadOnlyCall::QueryOutbox { start, limit }
+            | ReadOnlyCall::QueryInbox { start, limit } => json!({
                 "id": "1", "execute": 1, "core": "yruo_sms", "function": function,
                 "values": [{"base": function, "start": start, "limit": (*limit).min(MAX_PAGE)}]
             }),
@@ -66,8 +76,12 @@ impl ReadOnlyCall {
     /// The call for the log of requests: never carries a password.
     pub fn described(&self) -> String {
         match self {
-            ReadOnlyCall::QueryOutbox { start, limit } => format!("query_outbox start={start} limit={limit}"),
-            ReadOnlyCall::QueryInbox { start, limit } => format!("query_inbox start={start} limit={limit}"),
+            ReadOnlyCall::QueryOutbox { start, limit } => {
+                format!("query_outbox start={start} limit={limit}")
+            }
+            ReadOnlyCall::QueryInbox { start, limit } => {
+                format!("query_inbox start={start} limit={limit}")
+            }
             ReadOnlyCall::Status(StatusPage::Summary) => "get yruo_status/summary".to_owned(),
             ReadOnlyCall::Status(StatusPage::General) => "get yruo_system/general".to_owned(),
             ReadOnlyCall::Login { .. } => "login".to_owned(),
@@ -105,7 +119,10 @@ mod tests {
     #[test]
     fn no_call_can_send_or_set() {
         for name in ALLOWED_FUNCTIONS {
-            for verb in ["send", "set", "apply", "save", "delete", "del", "reboot", "reset", "upgrade", "write", "config", "exec"] {
+            for verb in [
+                "send", "set", "apply", "save", "delete", "del", "reboot", "reset", "upgrade",
+                "write", "config", "exec",
+            ] {
                 assert!(!name.contains(verb), "{name} looks like a state-changing function");
             }
         }

@@ -106,7 +106,13 @@ pub struct Finding {
 
 impl Finding {
     pub fn new(check: Check, severity: Severity, title: impl Into<String>) -> Finding {
-        Finding { check, severity, title: title.into(), evidence: Vec::new(), remediation: String::new() }
+        Finding {
+            check,
+            severity,
+            title: title.into(),
+            evidence: Vec::new(),
+            remediation: String::new(),
+        }
     }
 
     pub fn evidence(mut self, e: impl Into<String>) -> Finding {

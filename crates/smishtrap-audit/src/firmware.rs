@@ -63,10 +63,15 @@ impl Advisories {
     }
 
     pub fn parse(file: &str, text: &str) -> Result<Advisories, FirmwareError> {
-        let err = |key: String, reason: String| FirmwareError { file: file.to_owned(), key, reason };
-        let parsed: File = toml::from_str(text).map_err(|e| err("-".into(), e.message().trim().to_owned()))?;
+        let err =
+            |key: String, reason: String| FirmwareError { file: file.to_owned(), key, reason };
+        let parsed: File =
+            toml::from_str(text).map_err(|e| err("-".into(), e.message().trim().to_owned()))?;
         if parsed.version != 1 {
-            return Err(err("version".into(), format!("unsupported version {} (expected 1)", parsed.version)));
+            return Err(err(
+                "version".into(),
+                format!("unsupported version {} (expected 1)", parsed.version),
+            ));
         }
         let mut out: Vec<Advisory> = Vec::new();
         for (i, a) in parsed.advisory.into_iter().enumerate() {
@@ -86,15 +91,23 @@ impl Advisories {
             if a.models.is_empty() || a.models.iter().any(|m| m.trim().is_empty()) {
                 return Err(err(key("models"), "at least one non-empty model".into()));
             }
-            let fixed = Version::parse(&a.fixed)
-                .ok_or_else(|| err(key("fixed"), format!("{:?} is not a dotted version", a.fixed)))?;
+            let fixed = Version::parse(&a.fixed).ok_or_else(|| {
+                err(key("fixed"), format!("{:?} is not a dotted version", a.fixed))
+            })?;
             let severity = Severity::parse(&a.severity).ok_or_else(|| {
-                err(key("severity"), format!("{:?} is not info, low, medium, high or critical", a.severity))
+                err(
+                    key("severity"),
+                    format!("{:?} is not info, low, medium, high or critical", a.severity),
+                )
             })?;
             if a.summary.trim().is_empty() || a.remediation.trim().is_empty() {
                 return Err(err(key("summary"), "summary and remediation are required".into()));
             }
-            if a.sources.is_empty() || a.sources.iter().any(|s| !s.starts_with("https://") || s.contains(char::is_whitespace)) {
+            if a.sources.is_empty()
+                || a.sources
+                    .iter()
+                    .any(|s| !s.starts_with("https://") || s.contains(char::is_whitespace))
+            {
                 return Err(err(key("sources"), "at least one https:// URL, no spaces".into()));
             }
             out.push(Advisory {
@@ -203,7 +216,8 @@ mod tests {
     #[track_caller]
     fn check(model: &str, rtver: &str, expect: &[&str]) {
         let db = Advisories::builtin().unwrap_or_else(|e| panic!("{e}"));
-        let got: Vec<&str> = db.affecting(Some("Milesight"), model, rtver).iter().map(|a| a.id.as_str()).collect();
+        let got: Vec<&str> =
+            db.affecting(Some("Milesight"), model, rtver).iter().map(|a| a.id.as_str()).collect();
         assert_eq!(got, expect, "{model} {rtver}");
     }
 
@@ -241,22 +255,45 @@ mod tests {
     fn validation_names_file_and_key() {
         let entry = |k: &str, v: &str| {
             let mut fields = vec![
-                ("id", r#""CVE-1""#), ("vendor", r#""V""#), ("models", r#"["M"]"#), ("fixed", r#""1.2""#),
-                ("severity", r#""high""#), ("summary", r#""s""#), ("remediation", r#""r""#),
+                ("id", r#""CVE-1""#),
+                ("vendor", r#""V""#),
+                ("models", r#"["M"]"#),
+                ("fixed", r#""1.2""#),
+                ("severity", r#""high""#),
+                ("summary", r#""s""#),
+                ("remediation", r#""r""#),
                 ("sources", r#"["https://example.org/a"]"#),
             ];
             for f in &mut fields {
-                if f.0 == k { f.1 = v; }
+                if f.0 == k {
+                    f.1 = v;
+                }
             }
-            let body: String = fields.iter().filter(|f| !f.1.is_empty()).map(|(k, v)| format!("{k} = {v}\n")).collect();
+            let body: String = fields
+                .iter()
+                .filter(|f| !f.1.is_empty())
+                .map(|(k, v)| format!("{k} = {v}\n"))
+                .collect();
             format!("version = 1\n[[advisory]]\n{body}")
         };
         check_file(&entry("", ""), "1");
         check_file("version = 2", "f.toml: version: unsupported version 2 (expected 1)");
-        check_file(&entry("fixed", r#""one""#), "f.toml: advisory[0].fixed: \"one\" is not a dotted version");
-        check_file(&entry("severity", r#""dire""#), "f.toml: advisory[0].severity: \"dire\" is not info, low, medium, high or critical");
-        check_file(&entry("sources", r#"["http://x"]"#), "f.toml: advisory[0].sources: at least one https:// URL, no spaces");
-        check_file(&entry("models", "[]"), "f.toml: advisory[0].models: at least one non-empty model");
+        check_file(
+            &entry("fixed", r#""one""#),
+            "f.toml: advisory[0].fixed: \"one\" is not a dotted version",
+        );
+        check_file(
+            &entry("severity", r#""dire""#),
+            "f.toml: advisory[0].severity: \"dire\" is not info, low, medium, high or critical",
+        );
+        check_file(
+            &entry("sources", r#"["http://x"]"#),
+            "f.toml: advisory[0].sources: at least one https:// URL, no spaces",
+        );
+        check_file(
+            &entry("models", "[]"),
+            "f.toml: advisory[0].models: at least one non-empty model",
+        );
         check_file(&entry("id", r#""a b""#), "f.toml: advisory[0].id: 1-64 of A-Z, 0-9, - and _");
         check_file(&entry("extra", ""), "1");
         assert!(Advisories::parse("f.toml", &format!("{}\nbogus = 1", entry("", ""))).is_err());

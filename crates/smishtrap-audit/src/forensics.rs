@@ -38,7 +38,12 @@ pub struct Abuse {
 /// Analyses a target's messages; adds the `outbox-abused` finding when its outbox holds
 /// smishing and returns the rows to store (`router` names the target, `fallback_micros` is
 /// used for messages without a readable time).
-pub fn analyse(report: &mut TargetReport, engine: &Engine, options: &AnalyzeOptions, fallback_micros: i64) -> (Option<Abuse>, Vec<NewMessage>) {
+pub fn analyse(
+    report: &mut TargetReport,
+    engine: &Engine,
+    options: &AnalyzeOptions,
+    fallback_micros: i64,
+) -> (Option<Abuse>, Vec<NewMessage>) {
     let router = report.target.to_string();
     let mut abuse = Abuse::default();
     let mut rows = Vec::with_capacity(report.messages.len());
@@ -78,7 +83,10 @@ pub fn analyse(report: &mut TargetReport, engine: &Engine, options: &AnalyzeOpti
                     *abuse.brands.entry(shown(b, 64)).or_default() += 1;
                 }
                 for u in &analysis.urls {
-                    *abuse.hosts.entry(shown(&smishtrap_extract::defang(&u.host), 128)).or_default() += 1;
+                    *abuse
+                        .hosts
+                        .entry(shown(&smishtrap_extract::defang(&u.host), 128))
+                        .or_default() += 1;
                 }
                 if let Some(c) = analysis.recipient.as_ref().and_then(|r| r.country.as_ref()) {
                     *abuse.recipient_countries.entry(shown(c, 8)).or_default() += 1;
@@ -108,7 +116,11 @@ pub fn analyse(report: &mut TargetReport, engine: &Engine, options: &AnalyzeOpti
     if abuse.validation_sends > 0 {
         f = f.evidence(format!("{} validation send(s)", abuse.validation_sends));
     }
-    for (label, map) in [("brands", &abuse.brands), ("link hosts", &abuse.hosts), ("recipient countries", &abuse.recipient_countries)] {
+    for (label, map) in [
+        ("brands", &abuse.brands),
+        ("link hosts", &abuse.hosts),
+        ("recipient countries", &abuse.recipient_countries),
+    ] {
         if !map.is_empty() {
             f = f.evidence(format!("{label}: {}", list(map)));
         }

@@ -187,7 +187,8 @@ impl Session<'_> {
 
     /// GET (or POST without body for `/islogin`, as the web UI does) of a fixed page.
     pub async fn page(&mut self, page: Page) -> Result<Reply, FetchError> {
-        let method = if page == Page::IsLogin { reqwest::Method::POST } else { reqwest::Method::GET };
+        let method =
+            if page == Page::IsLogin { reqwest::Method::POST } else { reqwest::Method::GET };
         let mut url = format!("{}{}", self.base, page.path());
         for _ in 0..=MAX_REDIRECTS {
             let reply = self.send(method.clone(), &url, None, None).await?;
@@ -207,7 +208,8 @@ impl Session<'_> {
     pub async fn cgi(&mut self, call: &ReadOnlyCall) -> Result<Reply, FetchError> {
         let url = format!("{}/cgi", self.base);
         let body = call.body().to_string();
-        let reply = self.send(reqwest::Method::POST, &url, Some(body), Some(call.described())).await?;
+        let reply =
+            self.send(reqwest::Method::POST, &url, Some(body), Some(call.described())).await?;
         Ok(reply.reply)
     }
 
@@ -263,7 +265,17 @@ impl Session<'_> {
             Ok((f, _)) => (Some(f.status), f.reply.body.len() as u64, f.reply.truncated, None),
             Err(e) => (None, 0, false, Some(e.to_string())),
         };
-        self.log.push(RequestRecord { at, method: method_name(&method), url: url.to_owned(), call, status, bytes, truncated, millis, error });
+        self.log.push(RequestRecord {
+            at,
+            method: method_name(&method),
+            url: url.to_owned(),
+            call,
+            status,
+            bytes,
+            truncated,
+            millis,
+            error,
+        });
         let (fetched, der) = result?;
         if self.cert.is_none()
             && let Some(der) = der
@@ -284,7 +296,10 @@ struct Fetched {
     reply: Reply,
 }
 
-async fn fetch(request: reqwest::RequestBuilder, max: usize) -> Result<(Fetched, Option<Vec<u8>>), FetchError> {
+async fn fetch(
+    request: reqwest::RequestBuilder,
+    max: usize,
+) -> Result<(Fetched, Option<Vec<u8>>), FetchError> {
     let mut response = request.send().await.map_err(classify)?;
     let header = |name: reqwest::header::HeaderName| {
         response.headers().get(name).and_then(|v| v.to_str().ok()).map(|v| shown(v, 256))

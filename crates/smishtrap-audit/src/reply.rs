@@ -140,7 +140,10 @@ pub fn mailbox_page(result: &Value, mailbox: Mailbox) -> Option<MailboxPage> {
     Some(MailboxPage {
         count: head.get("count").and_then(Value::as_u64),
         rows,
-        timezone: head.get("timezone").and_then(Value::as_str).map(|s| cut(s, MAX_SHORT_BYTES).to_owned()),
+        timezone: head
+            .get("timezone")
+            .and_then(Value::as_str)
+            .map(|s| cut(s, MAX_SHORT_BYTES).to_owned()),
     })
 }
 
@@ -306,7 +309,10 @@ mod tests {
         check_envelope("<html>", None);
         check_envelope("", None);
         let long = format!(r#"{{"model":"{}"}}"#, "M".repeat(1000));
-        assert_eq!(Envelope::parse(long.as_bytes()).and_then(|e| e.model).map(|m| m.len()), Some(64));
+        assert_eq!(
+            Envelope::parse(long.as_bytes()).and_then(|e| e.model).map(|m| m.len()),
+            Some(64)
+        );
         let deep = "[".repeat(100_000);
         assert_eq!(Envelope::parse(deep.as_bytes()), None);
     }
@@ -321,8 +327,11 @@ mod tests {
         assert_eq!(locked.and_then(|e| e.lock_seconds()), Some(600));
     }
 
+    /// Expected page: the device count and (number, text, status) of each row.
+    type Page<'a> = (Option<u64>, Vec<(&'a str, &'a str, Option<&'a str>)>);
+
     #[track_caller]
-    fn check_mailbox(result: &str, expect: Option<(Option<u64>, Vec<(&str, &str, Option<&str>)>)>) {
+    fn check_mailbox(result: &str, expect: Option<Page<'_>>) {
         let value: Value = serde_json::from_str(result).unwrap_or(Value::Null);
         let got = mailbox_page(&value, Mailbox::Outbox).map(|p| {
             (p.count, p.rows.into_iter().map(|r| (r.number, r.text, r.status)).collect::<Vec<_>>())
@@ -342,11 +351,17 @@ mod tests {
     fn mailboxes() {
         check_mailbox(
             r#"[{"timezone":"UTC","count":2,"get":[{"index":2,"type":"sms_outbox","value":{"number":"+32470000001","content":"Your parcel","time":"2024-01-01 10:00:00","status":"success"}},{"value":{"number":"+1","content":"x"}}]}]"#,
-            Some((Some(2), vec![("+32470000001", "Your parcel", Some("success")), ("+1", "x", None)])),
+            Some((
+                Some(2),
+                vec![("+32470000001", "Your parcel", Some("success")), ("+1", "x", None)],
+            )),
         );
         check_mailbox(r#"[{"count":0,"get":[]}]"#, Some((Some(0), vec![])));
         check_mailbox(r#"[-32001,"Session not found"]"#, None);
-        check_mailbox(r#"[{"get":[{"value":{"number":5}},"junk",{"content":"bare"}]}]"#, Some((None, vec![("", "bare", None)])));
+        check_mailbox(
+            r#"[{"get":[{"value":{"number":5}},"junk",{"content":"bare"}]}]"#,
+            Some((None, vec![("", "bare", None)])),
+        );
         check_mailbox("null", None);
         let many = format!(r#"[{{"get":[{}]}}]"#, vec![r#"{"content":"x"}"#; 500].join(","));
         let value: Value = serde_json::from_str(&many).unwrap_or(Value::Null);
@@ -372,7 +387,8 @@ mod tests {
         check_leaks(r#""username":"a","password":"#, &[]);
         check_leaks(r#""username":"","password":"QQ==""#, &[]);
         check_leaks("", &[]);
-        let many: String = (0..100).map(|i| format!(r#""username":"u{i}","password":"QQ==""#)).collect();
+        let many: String =
+            (0..100).map(|i| format!(r#""username":"u{i}","password":"QQ==""#)).collect();
         assert_eq!(leaked_logins(&many).len(), MAX_LEAKS);
     }
 
@@ -389,7 +405,11 @@ mod tests {
             None,
             (Some("Milesight"), Some("Login")),
         );
-        check_page("<TITLE>\n RUT955 \n</TITLE> teltonika", None, (Some("Teltonika"), Some("RUT955")));
+        check_page(
+            "<TITLE>\n RUT955 \n</TITLE> teltonika",
+            None,
+            (Some("Teltonika"), Some("RUT955")),
+        );
         check_page("<html>nothing</html>", Some("lighttpd"), (None, None));
         check_page("", Some("HUAWEI HiLink"), (Some("Huawei"), None));
         check_page("<title>unclosed", None, (None, None));

@@ -65,7 +65,8 @@ pub fn summary(reports: &[TargetReport]) -> FleetSummary {
 /// critical findings rank higher), then by target.
 pub fn worst_first(reports: &[TargetReport]) -> Vec<&TargetReport> {
     let key = |r: &TargetReport| {
-        let mut s: Vec<Severity> = r.findings.iter().map(|f| f.severity).filter(|s| *s > Severity::Info).collect();
+        let mut s: Vec<Severity> =
+            r.findings.iter().map(|f| f.severity).filter(|s| *s > Severity::Info).collect();
         s.sort_by(|a, b| b.cmp(a));
         s
     };
@@ -76,16 +77,25 @@ pub fn worst_first(reports: &[TargetReport]) -> Vec<&TargetReport> {
 
 fn device_name(r: &TargetReport) -> String {
     let d = &r.device;
-    let parts: Vec<&str> = [d.vendor.as_deref(), d.model.as_deref()].into_iter().flatten().collect();
+    let parts: Vec<&str> =
+        [d.vendor.as_deref(), d.model.as_deref()].into_iter().flatten().collect();
     if parts.is_empty() { "-".to_owned() } else { shown(&parts.join(" "), 40) }
 }
 
 fn checks_of(r: &TargetReport) -> String {
-    let mut v: Vec<(Severity, &'static str)> =
-        r.findings.iter().filter(|f| f.check != Check::Identified).map(|f| (f.severity, f.check.as_str())).collect();
+    let mut v: Vec<(Severity, &'static str)> = r
+        .findings
+        .iter()
+        .filter(|f| f.check != Check::Identified)
+        .map(|f| (f.severity, f.check.as_str()))
+        .collect();
     v.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(b.1)));
     v.dedup();
-    if v.is_empty() { "-".to_owned() } else { v.iter().map(|(_, c)| *c).collect::<Vec<_>>().join(",") }
+    if v.is_empty() {
+        "-".to_owned()
+    } else {
+        v.iter().map(|(_, c)| *c).collect::<Vec<_>>().join(",")
+    }
 }
 
 /// The table for people.
@@ -133,7 +143,8 @@ pub fn table(reports: &[TargetReport]) -> String {
 
 fn summary_text(s: &FleetSummary) -> String {
     let mut out = format!("{} targets, {} reachable\n", s.targets, s.reachable);
-    let checks: Vec<String> = s.by_check.iter().map(|(c, n)| format!("{} {n}", c.as_str())).collect();
+    let checks: Vec<String> =
+        s.by_check.iter().map(|(c, n)| format!("{} {n}", c.as_str())).collect();
     if !checks.is_empty() {
         let _ = writeln!(out, "findings (targets): {}", checks.join(", "));
     }
@@ -174,7 +185,18 @@ pub fn jsonl(reports: &[TargetReport]) -> String {
 /// remediation`); a target without findings gets one row with empty check.
 pub fn csv(reports: &[TargetReport]) -> String {
     let mut w = csv::Writer::from_writer(Vec::new());
-    let _ = w.write_record(["target", "url", "vendor", "model", "firmware", "check", "severity", "title", "evidence", "remediation"]);
+    let _ = w.write_record([
+        "target",
+        "url",
+        "vendor",
+        "model",
+        "firmware",
+        "check",
+        "severity",
+        "title",
+        "evidence",
+        "remediation",
+    ]);
     for r in worst_first(reports) {
         let d = &r.device;
         let base = [
@@ -190,7 +212,13 @@ pub fn csv(reports: &[TargetReport]) -> String {
             r.findings
                 .iter()
                 .map(|f| {
-                    [f.check.as_str().to_owned(), f.severity.as_str().to_owned(), f.title.clone(), f.evidence.join("; "), f.remediation.clone()]
+                    [
+                        f.check.as_str().to_owned(),
+                        f.severity.as_str().to_owned(),
+                        f.title.clone(),
+                        f.evidence.join("; "),
+                        f.remediation.clone(),
+                    ]
                 })
                 .collect()
         };
@@ -210,7 +238,13 @@ fn cell(s: &str) -> String {
 
 /// Markdown: summary, table, then every finding of every target worst first.
 pub fn markdown(reports: &[TargetReport]) -> String {
-    let md = |s: &str| shown(s, 512).replace('|', "\\|").replace('<', "&lt;").replace('>', "&gt;").replace('`', "\\`");
+    let md = |s: &str| {
+        shown(s, 512)
+            .replace('|', "\\|")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;")
+            .replace('`', "\\`")
+    };
     let s = summary(reports);
     let mut out = String::from("# smishtrap audit\n\n");
     let _ = writeln!(out, "{} targets, {} reachable.\n", s.targets, s.reachable);
@@ -228,7 +262,9 @@ pub fn markdown(reports: &[TargetReport]) -> String {
         }
         out.push('\n');
     }
-    out.push_str("## Targets\n\n| target | device | firmware | worst | findings |\n|---|---|---|---|---|\n");
+    out.push_str(
+        "## Targets\n\n| target | device | firmware | worst | findings |\n|---|---|---|---|---|\n",
+    );
     for r in worst_first(reports) {
         let _ = writeln!(
             out,
@@ -247,9 +283,15 @@ pub fn markdown(reports: &[TargetReport]) -> String {
         }
         let _ = writeln!(out, "\n### {}\n", md(&r.target.to_string()));
         let mut findings: Vec<_> = r.findings.iter().collect();
-        findings.sort_by(|a, b| b.severity.cmp(&a.severity));
+        findings.sort_by_key(|f| std::cmp::Reverse(f.severity));
         for f in findings {
-            let _ = writeln!(out, "- **{}** `{}`: {}", f.severity.as_str(), f.check.as_str(), md(&f.title));
+            let _ = writeln!(
+                out,
+                "- **{}** `{}`: {}",
+                f.severity.as_str(),
+                f.check.as_str(),
+                md(&f.title)
+            );
             for e in &f.evidence {
                 let _ = writeln!(out, "  - {}", md(e));
             }
@@ -274,10 +316,18 @@ mod tests {
         TargetReport {
             target: parse_targets(target, 1).unwrap_or_default().remove(0),
             url: Some(format!("http://{target}")),
-            device: Device { vendor: model.map(|_| "Milesight".into()), model: model.map(Into::into), firmware: model.map(|_| "32.3.0.8-r1".into()), ..Device::default() },
+            device: Device {
+                vendor: model.map(|_| "Milesight".into()),
+                model: model.map(Into::into),
+                firmware: model.map(|_| "32.3.0.8-r1".into()),
+                ..Device::default()
+            },
             certificate: None,
             bad_certificate: None,
-            findings: findings.iter().map(|(c, s)| Finding::new(*c, *s, format!("{} title", c.as_str()))).collect(),
+            findings: findings
+                .iter()
+                .map(|(c, s)| Finding::new(*c, *s, format!("{} title", c.as_str())))
+                .collect(),
             mailbox_access: None,
             messages: Vec::new(),
             requests: Vec::new(),
@@ -290,8 +340,16 @@ mod tests {
     fn table_is_worst_first_with_a_summary() {
         let reports = vec![
             report("10.0.0.1", Some("UR35"), &[(Check::Identified, Severity::Info)]),
-            report("10.0.0.2", Some("UR32L"), &[(Check::SmsApiOpen, Severity::Critical), (Check::LogLeak, Severity::High)]),
-            report("10.0.0.3", Some("UR32L\u{1b}[31m"), &[(Check::SystemLogExposed, Severity::Medium)]),
+            report(
+                "10.0.0.2",
+                Some("UR32L"),
+                &[(Check::SmsApiOpen, Severity::Critical), (Check::LogLeak, Severity::High)],
+            ),
+            report(
+                "10.0.0.3",
+                Some("UR32L\u{1b}[31m"),
+                &[(Check::SystemLogExposed, Severity::Medium)],
+            ),
         ];
         let t = table(&reports);
         let lines: Vec<&str> = t.lines().collect();
@@ -305,7 +363,8 @@ mod tests {
 
     #[test]
     fn csv_never_writes_formulas() {
-        let mut r = report("10.0.0.1", Some("=cmd|' /C calc'!A0"), &[(Check::Identified, Severity::Info)]);
+        let mut r =
+            report("10.0.0.1", Some("=cmd|' /C calc'!A0"), &[(Check::Identified, Severity::Info)]);
         r.findings[0].evidence.push("+32470000000".into());
         let out = csv(&[r]);
         assert!(out.contains("'=cmd"), "{out}");
@@ -314,9 +373,13 @@ mod tests {
 
     #[test]
     fn jsonl_has_a_line_per_target_and_a_summary() {
-        let reports = vec![report("10.0.0.1", None, &[]), report("10.0.0.2", None, &[(Check::Unreachable, Severity::Info)])];
+        let reports = vec![
+            report("10.0.0.1", None, &[]),
+            report("10.0.0.2", None, &[(Check::Unreachable, Severity::Info)]),
+        ];
         let out = jsonl(&reports);
-        let lines: Vec<serde_json::Value> = out.lines().filter_map(|l| serde_json::from_str(l).ok()).collect();
+        let lines: Vec<serde_json::Value> =
+            out.lines().filter_map(|l| serde_json::from_str(l).ok()).collect();
         assert_eq!(lines.len(), 3);
         assert_eq!(lines[0]["type"], "target");
         assert_eq!(lines[1]["target"], "10.0.0.2");

@@ -126,7 +126,8 @@ fn line_err(line: usize, reason: impl Into<String>) -> TargetError {
 pub fn parse_targets(text: &str, cap: usize) -> Result<Vec<Target>, TargetError> {
     let trimmed = text.trim_start_matches('\u{feff}').trim_start();
     // `[::1]:80` is a target line; an export array opens with an object (or is empty)
-    let array = trimmed.strip_prefix('[').map(str::trim_start).is_some_and(|r| r.starts_with(['{', ']']));
+    let array =
+        trimmed.strip_prefix('[').map(str::trim_start).is_some_and(|r| r.starts_with(['{', ']']));
     let targets = if array || trimmed.starts_with('{') {
         parse_export(trimmed, cap)?
     } else {
@@ -154,7 +155,11 @@ fn parse_lines(text: &str, cap: usize) -> Result<Vec<Target>, TargetError> {
                 if total > cap as u128 {
                     return Err(TargetError::TooMany { count: total, cap });
                 }
-                out.extend(net.hosts().map(|ip| Target { scheme: None, host: Host::Ip(ip), port: None }));
+                out.extend(net.hosts().map(|ip| Target {
+                    scheme: None,
+                    host: Host::Ip(ip),
+                    port: None,
+                }));
             }
         }
         if out.len() > cap {
@@ -202,7 +207,8 @@ fn host_port(s: &str) -> Result<(Host, Option<u16>), String> {
     }
     if let Some(rest) = s.strip_prefix('[') {
         let (ip, after) = rest.split_once(']').ok_or("unclosed [ in an IPv6 address")?;
-        let ip: Ipv6Addr = ip.parse().map_err(|_| format!("{:?} is not an IPv6 address", bounded(ip)))?;
+        let ip: Ipv6Addr =
+            ip.parse().map_err(|_| format!("{:?} is not an IPv6 address", bounded(ip)))?;
         let port = match after {
             "" => None,
             p => Some(port(p.strip_prefix(':').ok_or("expected :port after ]")?)?),
@@ -309,8 +315,9 @@ fn parse_export(text: &str, cap: usize) -> Result<Vec<Target>, TargetError> {
         Ok(())
     };
     if text.starts_with('[') {
-        let items: Vec<Value> = serde_json::from_str(text)
-            .map_err(|e| line_err(e.line(), format!("not a JSON array: {}", bounded(&e.to_string()))))?;
+        let items: Vec<Value> = serde_json::from_str(text).map_err(|e| {
+            line_err(e.line(), format!("not a JSON array: {}", bounded(&e.to_string())))
+        })?;
         for (i, item) in items.iter().enumerate() {
             push(i + 1, item, &mut out)?;
         }
@@ -414,12 +421,20 @@ mod tests {
     #[test]
     fn refusals() {
         check("ftp://10.0.0.1", 10, Err("line 1: scheme \"ftp\" is not http or https"));
-        check("http://admin:pw@10.0.0.1", 10, Err("line 1: credentials in a URL are not accepted (use --credentials)"));
+        check(
+            "http://admin:pw@10.0.0.1",
+            10,
+            Err("line 1: credentials in a URL are not accepted (use --credentials)"),
+        );
         check("10.0.0.1 10.0.0.2", 10, Err("line 1: one target a line (found spaces)"));
         check("x\n10.0.0.1:0", 10, Err("line 2: \"0\" is not a port (1-65535)"));
         check("10.0.0.1:99999", 10, Err("line 1: \"99999\" is not a port (1-65535)"));
         check("10.0.0.256", 10, Err("line 1: \"10.0.0.256\" is not an IP address or host name"));
-        check("-bad-.example", 10, Err("line 1: \"-bad-.example\" is not an IP address or host name"));
+        check(
+            "-bad-.example",
+            10,
+            Err("line 1: \"-bad-.example\" is not an IP address or host name"),
+        );
         check("a_b", 10, Err("line 1: \"a_b\" is not an IP address or host name"));
         check("10.0.0.0/33", 10, Err("line 1: \"33\" is not a prefix length (0-32)"));
         check("[::1", 10, Err("line 1: unclosed [ in an IPv6 address"));
@@ -428,9 +443,23 @@ mod tests {
     #[test]
     fn cidr_caps() {
         assert_eq!(parse_targets("10.0.0.0/20", DEFAULT_MAX_TARGETS).map(|t| t.len()), Ok(4094));
-        check("10.0.0.0/19", DEFAULT_MAX_TARGETS, Err("8190 targets exceed the cap of 4096; raise it with --max-targets"));
-        check("::/0", DEFAULT_MAX_TARGETS, Err("340282366920938463463374607431768211455 targets exceed the cap of 4096; raise it with --max-targets"));
-        check("10.0.0.1\n10.0.0.2\n10.0.0.3", 2, Err("3 targets exceed the cap of 2; raise it with --max-targets"));
+        check(
+            "10.0.0.0/19",
+            DEFAULT_MAX_TARGETS,
+            Err("8190 targets exceed the cap of 4096; raise it with --max-targets"),
+        );
+        check(
+            "::/0",
+            DEFAULT_MAX_TARGETS,
+            Err(
+                "340282366920938463463374607431768211455 targets exceed the cap of 4096; raise it with --max-targets",
+            ),
+        );
+        check(
+            "10.0.0.1\n10.0.0.2\n10.0.0.3",
+            2,
+            Err("3 targets exceed the cap of 2; raise it with --max-targets"),
+        );
         assert_eq!(parse_targets("10.0.0.0/19", 10_000).map(|t| t.len()), Ok(8190));
     }
 
@@ -444,8 +473,16 @@ mod tests {
         check(censys, 10, Ok(&["https://198.51.100.7:443", "http://198.51.100.7:8080"]));
         check(r#"{"ip_str":"nope"}"#, 10, Err("line 1: \"nope\" is not an IP address"));
         check(r#"{"ip_str":"192.0.2.1","port":70000}"#, 10, Err("line 1: port is not 1-65535"));
-        check(r#"[{"ip":"192.0.2.1"}"#, 10, Err("line 1: not a JSON array: EOF while parsing a list at line 1 column 19"));
-        check(r#"[{"x":1}]"#, 10, Err("line 1: neither a Shodan banner (ip_str) nor a Censys host (ip)"));
+        check(
+            r#"[{"ip":"192.0.2.1"}"#,
+            10,
+            Err("line 1: not a JSON array: EOF while parsing a list at line 1 column 19"),
+        );
+        check(
+            r#"[{"x":1}]"#,
+            10,
+            Err("line 1: neither a Shodan banner (ip_str) nor a Censys host (ip)"),
+        );
     }
 
     #[test]

@@ -11,7 +11,10 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use smishtrap_audit::cgi::ALLOWED_FUNCTIONS;
-use smishtrap_audit::{Advisories, Check, Credential, Limits, Options, Prober, TargetReport, audit_target, parse_targets};
+use smishtrap_audit::{
+    Advisories, Check, Credential, Limits, Options, Prober, TargetReport, audit_target,
+    parse_targets,
+};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
@@ -78,13 +81,15 @@ async fn handle(mut stream: TcpStream, handler: Handler) {
                 }
             }
             Behaviour::Endless => {
-                let _ = stream.write_all(b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n\r\n").await;
+                let _ =
+                    stream.write_all(b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n\r\n").await;
                 let block = vec![b'A'; 64 * 1024];
                 while stream.write_all(&block).await.is_ok() {}
                 return;
             }
             Behaviour::Drip => {
-                let _ = stream.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n").await;
+                let _ =
+                    stream.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n").await;
                 while stream.write_all(b"x").await.is_ok() {
                     tokio::time::sleep(Duration::from_millis(300)).await;
                 }
@@ -95,7 +100,8 @@ async fn handle(mut stream: TcpStream, handler: Handler) {
 }
 
 fn http(status: &str, headers: &str, body: &[u8]) -> Vec<u8> {
-    let mut out = format!("HTTP/1.1 {status}\r\n{headers}Content-Length: {}\r\n\r\n", body.len()).into_bytes();
+    let mut out = format!("HTTP/1.1 {status}\r\n{headers}Content-Length: {}\r\n\r\n", body.len())
+        .into_bytes();
     out.extend_from_slice(body);
     out
 }
@@ -128,19 +134,25 @@ fn checks(r: &TargetReport) -> Vec<&'static str> {
 async fn redirects_elsewhere_are_not_followed() {
     let canary_hits = Arc::new(Mutex::new(0usize));
     let hits = canary_hits.clone();
-    let canary = serve(61, Arc::new(move |_| {
-        *hits.lock().unwrap() += 1;
-        Behaviour::Reply(http("200 OK", "", b"canary"))
-    }))
+    let canary = serve(
+        61,
+        Arc::new(move |_| {
+            *hits.lock().unwrap() += 1;
+            Behaviour::Reply(http("200 OK", "", b"canary"))
+        }),
+    )
     .await;
     let to = format!("http://{canary}/login.html");
-    let target = serve(60, Arc::new(move |req| {
-        if req.starts_with(b"GET / ") {
-            Behaviour::Reply(http("302 Found", &format!("Location: {to}\r\n"), b""))
-        } else {
-            Behaviour::Reply(http("404 Not Found", "", b"no"))
-        }
-    }))
+    let target = serve(
+        60,
+        Arc::new(move |req| {
+            if req.starts_with(b"GET / ") {
+                Behaviour::Reply(http("302 Found", &format!("Location: {to}\r\n"), b""))
+            } else {
+                Behaviour::Reply(http("404 Not Found", "", b"no"))
+            }
+        }),
+    )
     .await;
     let report = audit(target, &Options::default()).await;
     assert!(report.has(Check::RedirectElsewhere), "{:?}", checks(&report));
@@ -151,15 +163,22 @@ async fn redirects_elsewhere_are_not_followed() {
 
 #[tokio::test]
 async fn same_target_redirects_are_followed() {
-    let target = serve(62, Arc::new(|req| {
-        if req.starts_with(b"GET / ") {
-            Behaviour::Reply(http("302 Found", "Location: /login.html\r\n", b""))
-        } else if req.starts_with(b"GET /login.html") {
-            Behaviour::Reply(http("200 OK", "", b"<title id=\"rt_title\">Login</title> URSALINK"))
-        } else {
-            Behaviour::Reply(http("404 Not Found", "", b""))
-        }
-    }))
+    let target = serve(
+        62,
+        Arc::new(|req| {
+            if req.starts_with(b"GET / ") {
+                Behaviour::Reply(http("302 Found", "Location: /login.html\r\n", b""))
+            } else if req.starts_with(b"GET /login.html") {
+                Behaviour::Reply(http(
+                    "200 OK",
+                    "",
+                    b"<title id=\"rt_title\">Login</title> URSALINK",
+                ))
+            } else {
+                Behaviour::Reply(http("404 Not Found", "", b""))
+            }
+        }),
+    )
     .await;
     let report = audit(target, &Options::default()).await;
     assert_eq!(report.device.vendor.as_deref(), Some("Milesight"), "{:?}", checks(&report));
@@ -180,28 +199,51 @@ async fn endless_and_dripping_bodies_are_bounded() {
     let started = Instant::now();
     let report = audit(drip, &Options::default()).await;
     assert!(report.has(Check::HostileReply), "{:?}", checks(&report));
-    assert!(report.requests.iter().all(|r| r.error.as_deref().is_some_and(|e| e.contains("no complete answer"))), "{:?}", report.requests);
+    assert!(
+        report
+            .requests
+            .iter()
+            .all(|r| r.error.as_deref().is_some_and(|e| e.contains("no complete answer"))),
+        "{:?}",
+        report.requests
+    );
     // two schemes tried, each cut at the request deadline
     assert!(started.elapsed() < Duration::from_secs(10), "{:?}", started.elapsed());
 }
 
 #[tokio::test]
 async fn garbage_and_huge_json_give_findings_not_panics() {
-    let garbage = serve(65, Arc::new(|_| Behaviour::Reply(b"\x00\xff\xfeSSH-2.0-garbage\r\n\r\n".to_vec()))).await;
+    let garbage =
+        serve(65, Arc::new(|_| Behaviour::Reply(b"\x00\xff\xfeSSH-2.0-garbage\r\n\r\n".to_vec())))
+            .await;
     let report = audit(garbage, &Options::default()).await;
     assert_eq!(checks(&report), ["hostile-reply"]);
 
-    let huge = format!("{{\"status\":0,\"result\":[{{\"get\":[{}]}}]}}", vec!["{\"value\":{\"content\":\"x\"}}"; 40_000].join(","));
+    let huge = format!(
+        "{{\"status\":0,\"result\":[{{\"get\":[{}]}}]}}",
+        vec!["{\"value\":{\"content\":\"x\"}}"; 40_000].join(",")
+    );
     let nested = "[".repeat(50_000);
-    let target = serve(66, Arc::new(move |req| {
-        if req.starts_with(b"POST /cgi") {
-            Behaviour::Reply(http("200 OK", "Content-Type: application/json\r\n", huge.as_bytes()))
-        } else if req.starts_with(b"POST /islogin") {
-            Behaviour::Reply(http("200 OK", "Content-Type: application/json\r\n", nested.as_bytes()))
-        } else {
-            Behaviour::Reply(http("200 OK", "", b"<title>router</title>"))
-        }
-    }))
+    let target = serve(
+        66,
+        Arc::new(move |req| {
+            if req.starts_with(b"POST /cgi") {
+                Behaviour::Reply(http(
+                    "200 OK",
+                    "Content-Type: application/json\r\n",
+                    huge.as_bytes(),
+                ))
+            } else if req.starts_with(b"POST /islogin") {
+                Behaviour::Reply(http(
+                    "200 OK",
+                    "Content-Type: application/json\r\n",
+                    nested.as_bytes(),
+                ))
+            } else {
+                Behaviour::Reply(http("200 OK", "", b"<title>router</title>"))
+            }
+        }),
+    )
     .await;
     let report = audit(target, &Options::default()).await;
     assert!(report.has(Check::HostileReply), "{:?}", checks(&report));
@@ -248,7 +290,13 @@ async fn only_allow_listed_functions_reach_the_wire() {
     for f in &seen {
         assert!(ALLOWED_FUNCTIONS.contains(&f.as_str()), "sent {f}");
     }
-    assert!(report.has(Check::PasswordRecovered) && report.has(Check::SmsApiOpen) && report.has(Check::DefaultCredentials), "{:?}", checks(&report));
+    assert!(
+        report.has(Check::PasswordRecovered)
+            && report.has(Check::SmsApiOpen)
+            && report.has(Check::DefaultCredentials),
+        "{:?}",
+        checks(&report)
+    );
     // the recovered password stays out of the report
     let json = serde_json::to_string(&report).unwrap();
     assert!(!json.contains("\"pw\"") && !json.contains("password \\\"pw"), "{json}");
@@ -258,15 +306,24 @@ async fn only_allow_listed_functions_reach_the_wire() {
 
 // ---- HTTPS ----------------------------------------------------------------------------
 
-fn tls_config(cert: rustls::pki_types::CertificateDer<'static>, key: rustls::pki_types::PrivateKeyDer<'static>) -> Arc<rustls::ServerConfig> {
-    #[allow(deprecated, reason = "ring is the provider this workspace builds; the test needs no post-quantum groups")]
+fn tls_config(
+    cert: rustls::pki_types::CertificateDer<'static>,
+    key: rustls::pki_types::PrivateKeyDer<'static>,
+) -> Arc<rustls::ServerConfig> {
+    #[allow(
+        deprecated,
+        reason = "ring is the provider this workspace builds; the test needs no post-quantum groups"
+    )]
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let signing = provider.key_provider.load_private_key(key).unwrap();
     let certified = Arc::new(rustls::sign::CertifiedKey::new(vec![cert], signing));
     #[derive(Debug)]
     struct Fixed(Arc<rustls::sign::CertifiedKey>);
     impl rustls::server::ResolvesServerCert for Fixed {
-        fn resolve(&self, _: rustls::server::ClientHello<'_>) -> Option<Arc<rustls::sign::CertifiedKey>> {
+        fn resolve(
+            &self,
+            _: rustls::server::ClientHello<'_>,
+        ) -> Option<Arc<rustls::sign::CertifiedKey>> {
             Some(self.0.clone())
         }
     }
@@ -305,7 +362,9 @@ async fn serve_tls(host: u8, config: Arc<rustls::ServerConfig>) -> SocketAddr {
     addr
 }
 
-fn self_signed(days: std::ops::Range<i64>) -> (rustls::pki_types::CertificateDer<'static>, rustls::pki_types::PrivateKeyDer<'static>) {
+fn self_signed(
+    days: std::ops::Range<i64>,
+) -> (rustls::pki_types::CertificateDer<'static>, rustls::pki_types::PrivateKeyDer<'static>) {
     let mut params = rcgen::CertificateParams::new(vec!["router.local".to_owned()]).unwrap();
     params.distinguished_name.push(rcgen::DnType::CommonName, "UR32L router");
     params.distinguished_name.push(rcgen::DnType::OrganizationName, "Milesight");
@@ -326,10 +385,19 @@ async fn https_reports_the_self_signed_certificate() {
     let (cert, key) = self_signed(-1..365);
     let fingerprint = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(cert.as_ref()));
     let addr = serve_tls(68, tls_config(cert, key)).await;
-    let report = audit_at(&format!("https://{addr}"), &Options { exposure: true, ..Options::default() }).await;
-    let c = report.certificate.clone().unwrap_or_else(|| panic!("no certificate: {:?}", checks(&report)));
+    let report =
+        audit_at(&format!("https://{addr}"), &Options { exposure: true, ..Options::default() })
+            .await;
+    let c = report
+        .certificate
+        .clone()
+        .unwrap_or_else(|| panic!("no certificate: {:?}", checks(&report)));
     assert_eq!(c.sha256, fingerprint);
-    assert!(c.subject.contains("CN=UR32L router") && c.subject.contains("O=Milesight"), "{}", c.subject);
+    assert!(
+        c.subject.contains("CN=UR32L router") && c.subject.contains("O=Milesight"),
+        "{}",
+        c.subject
+    );
     assert_eq!(c.subject, c.issuer);
     assert!(c.self_signed && !c.expired);
     assert!(c.not_after.unwrap() > chrono::Utc::now() + chrono::Duration::days(360));
@@ -352,10 +420,16 @@ async fn https_with_an_expired_certificate() {
 #[tokio::test]
 async fn https_with_a_broken_certificate() {
     let (_, key) = self_signed(-1..10);
-    let garbage = rustls::pki_types::CertificateDer::from(b"\x30\x82\x01\x00not a certificate".to_vec());
+    let garbage =
+        rustls::pki_types::CertificateDer::from(b"\x30\x82\x01\x00not a certificate".to_vec());
     let addr = serve_tls(70, tls_config(garbage, key)).await;
     let report = audit_at(&format!("https://{addr}"), &Options::default()).await;
     // either the handshake fails (hostile reply) or the certificate is reported as broken
     let broken = report.bad_certificate.is_some() && report.has(Check::CertificateInvalid);
-    assert!(broken || report.has(Check::HostileReply), "{:?} {:?}", checks(&report), report.requests);
+    assert!(
+        broken || report.has(Check::HostileReply),
+        "{:?} {:?}",
+        checks(&report),
+        report.requests
+    );
 }

@@ -52,7 +52,9 @@ impl Kind {
             Kind::VulnerableLocked => e.extend(leak.iter().chain(&["mailbox-read"])),
             Kind::Patched => {}
             Kind::OpenApi => e.extend(["sms-api-open", "mailbox-read"]),
-            Kind::Abused => e.extend(leak.iter().chain(&["sms-api-open", "mailbox-read", "outbox-abused"])),
+            Kind::Abused => {
+                e.extend(leak.iter().chain(&["sms-api-open", "mailbox-read", "outbox-abused"]))
+            }
         }
         e
     }
@@ -88,7 +90,10 @@ fn write_personas(dir: &Path) {
                 .replace("require_auth = false", "require_auth = true")
                 .replace("rtver = \"32.3.0.8-r1\"", "rtver = \"35.3.0.9\""),
         ),
-        ("audit-open-api", without_logs(&base).replace("rtver = \"32.3.0.8-r1\"", "rtver = \"35.3.0.7\"")),
+        (
+            "audit-open-api",
+            without_logs(&base).replace("rtver = \"32.3.0.8-r1\"", "rtver = \"35.3.0.7\""),
+        ),
     ];
     for (name, text) in variants {
         let text = text.replace("name = \"milesight-ur32l\"", &format!("name = \"{name}\""));
@@ -146,13 +151,17 @@ fn start_fleet(size: usize) -> Fleet {
     let personas = tempfile::tempdir().unwrap();
     let data = tempfile::tempdir().unwrap();
     write_personas(personas.path());
-    let cycle = [Kind::VulnerableOpen, Kind::VulnerableLocked, Kind::Patched, Kind::OpenApi, Kind::Abused];
+    let cycle =
+        [Kind::VulnerableOpen, Kind::VulnerableLocked, Kind::Patched, Kind::OpenApi, Kind::Abused];
     let mut config = String::new();
     let mut by_ip = BTreeMap::new();
     for i in 0..size {
         let ip = format!("127.0.0.{}", 10 + i);
         let kind = cycle[i % cycle.len()];
-        config.push_str(&format!("[[listener]]\nlisten = \"{ip}:0\"\npersona = \"{}\"\n", kind.persona()));
+        config.push_str(&format!(
+            "[[listener]]\nlisten = \"{ip}:0\"\npersona = \"{}\"\n",
+            kind.persona()
+        ));
         by_ip.insert(ip, kind);
     }
     // not in the personas directory, where every *.toml is a persona
@@ -160,7 +169,12 @@ fn start_fleet(size: usize) -> Fleet {
     std::fs::write(&config_path, config).unwrap();
     let sensor = Sensor::start_with(
         data.path(),
-        &["--config", config_path.to_str().unwrap(), "--personas", personas.path().to_str().unwrap()],
+        &[
+            "--config",
+            config_path.to_str().unwrap(),
+            "--personas",
+            personas.path().to_str().unwrap(),
+        ],
         size,
     );
     let mut kinds = BTreeMap::new();
@@ -208,7 +222,16 @@ fn fleet_findings_match_the_configuration() {
 
     let (out, took) = audit(
         &targets,
-        &["--use-leaked-credentials", "--exposure", "--format", "jsonl", "--out", report_path.to_str().unwrap(), "--data", data.to_str().unwrap()],
+        &[
+            "--use-leaked-credentials",
+            "--exposure",
+            "--format",
+            "jsonl",
+            "--out",
+            report_path.to_str().unwrap(),
+            "--data",
+            data.to_str().unwrap(),
+        ],
         &[],
     );
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -224,7 +247,12 @@ fn fleet_findings_match_the_configuration() {
     for line in lines.iter().filter(|l| l["type"] == "target") {
         let target = line["target"].as_str().unwrap();
         let kind = fleet.kinds[target];
-        let found: BTreeSet<&str> = line["findings"].as_array().unwrap().iter().map(|f| f["check"].as_str().unwrap()).collect();
+        let found: BTreeSet<&str> = line["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["check"].as_str().unwrap())
+            .collect();
         let expected = kind.expected();
         true_pos += found.intersection(&expected).count() as u32;
         false_pos += found.difference(&expected).count() as u32;
@@ -236,7 +264,8 @@ fn fleet_findings_match_the_configuration() {
     }
     // the recovered password stays out of the report without --show-secrets
     let leaky = fleet.kinds.iter().find(|(_, k)| **k == Kind::VulnerableOpen).unwrap().0;
-    let log = client().get(format!("http://{leaky}/lang/log/httpd.log")).send().unwrap().text().unwrap();
+    let log =
+        client().get(format!("http://{leaky}/lang/log/httpd.log")).send().unwrap().text().unwrap();
     let (_, encrypted) = sensor_support::leaked_credentials(&log).remove(0);
     let password = sensor_support::decrypt(&encrypted);
     assert!(password.len() >= 6, "{password}");
@@ -245,7 +274,10 @@ fn fleet_findings_match_the_configuration() {
     assert!(report_text.contains("password not shown (use --show-secrets)"));
     let precision = f64::from(true_pos) / f64::from(true_pos + false_pos);
     let recall = f64::from(true_pos) / f64::from(true_pos + false_neg);
-    eprintln!("fleet of {}: precision {precision}, recall {recall}, audit took {took:?}", fleet.kinds.len());
+    eprintln!(
+        "fleet of {}: precision {precision}, recall {recall}, audit took {took:?}",
+        fleet.kinds.len()
+    );
     assert!(wrong.is_empty(), "precision {precision}, recall {recall}:\n{}", wrong.join("\n"));
     assert_eq!(lines.iter().filter(|l| l["type"] == "target").count(), 52);
 
@@ -260,11 +292,16 @@ fn fleet_findings_match_the_configuration() {
     assert_eq!(sms_sends(&fleet.sensor.data), fleet.sent, "the audit must not send an SMS");
     let functions: BTreeSet<String> = sensor_support::events(&fleet.sensor.data)
         .iter()
-        .filter_map(|e| e["http"]["body"].as_str().and_then(|b| serde_json::from_str::<Value>(b).ok()))
+        .filter_map(|e| {
+            e["http"]["body"].as_str().and_then(|b| serde_json::from_str::<Value>(b).ok())
+        })
         .filter_map(|b| b["function"].as_str().map(str::to_owned))
         .collect();
     for f in &functions {
-        assert!(["query_outbox", "query_inbox", "get", "login", "send_sms"].contains(&f.as_str()), "function {f}");
+        assert!(
+            ["query_outbox", "query_inbox", "get", "login", "send_sms"].contains(&f.as_str()),
+            "function {f}"
+        );
     }
 
     // the human table, worst first
@@ -296,7 +333,11 @@ fn connects_only_to_the_targets() {
     } else {
         Vec::new()
     };
-    let (out, _) = audit(&targets, &["--use-leaked-credentials", "--try-default-credentials", "--exposure"], &prefix);
+    let (out, _) = audit(
+        &targets,
+        &["--use-leaked-credentials", "--try-default-credentials", "--exposure"],
+        &prefix,
+    );
     assert!(out.status.code().is_some_and(|c| c <= 1), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(canary.accept().is_err(), "the canary was contacted");
     if strace {
@@ -307,7 +348,8 @@ fn connects_only_to_the_targets() {
             if line.contains("AF_UNIX") {
                 continue;
             }
-            let ip = line.split("inet_addr(\"").nth(1).and_then(|r| r.split('"').next()).unwrap_or("?");
+            let ip =
+                line.split("inet_addr(\"").nth(1).and_then(|r| r.split('"').next()).unwrap_or("?");
             let port = line.split("htons(").nth(1).and_then(|r| r.split(')').next()).unwrap_or("?");
             let addr = format!("{ip}:{port}");
             assert!(allowed.contains(&addr), "connect to {addr} outside the targets: {line}");

@@ -94,7 +94,8 @@ fn parse_severity(s: &str) -> Result<Severity, String> {
 
 fn read_bounded(path: &PathBuf, what: &str) -> anyhow::Result<String> {
     let shown = path.display();
-    let len = std::fs::metadata(path).with_context(|| format!("{shown}: cannot read the {what}"))?.len();
+    let len =
+        std::fs::metadata(path).with_context(|| format!("{shown}: cannot read the {what}"))?.len();
     if len > MAX_INPUT_BYTES {
         bail!("{shown}: the {what} file is larger than {MAX_INPUT_BYTES} bytes");
     }
@@ -130,7 +131,9 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     let targets = smishtrap_audit::parse_targets(&text, args.max_targets)
         .with_context(|| format!("{}", args.targets.display()))?;
     let advisories = match &args.firmware {
-        Some(path) => Advisories::parse(&path.display().to_string(), &read_bounded(path, "advisories")?)?,
+        Some(path) => {
+            Advisories::parse(&path.display().to_string(), &read_bounded(path, "advisories")?)?
+        }
         None => Advisories::builtin()?,
     };
     if !(args.rate.is_finite() && args.rate > 0.0) {
@@ -153,7 +156,8 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     // the fixed checks, every page of both mailboxes, one login per credential
     let pages = 2 * args.max_messages.div_ceil(smishtrap_audit::cgi::MAX_PAGE);
     let logins = u32::try_from(credentials.len()).unwrap_or(u32::MAX);
-    let limits = Limits { max_requests: 24u32.saturating_add(pages).saturating_add(logins), ..limits };
+    let limits =
+        Limits { max_requests: 24u32.saturating_add(pages).saturating_add(logins), ..limits };
     let options = Options {
         credentials,
         use_leaked_credentials: args.use_leaked_credentials,
@@ -172,11 +176,18 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         let prober = Prober::new(limits)?;
         let pb = progress.clone();
         anyhow::Ok(
-            smishtrap_audit::audit_fleet(&prober, &advisories, &options, targets, args.concurrency, move |_| {
-                if let Some(pb) = &pb {
-                    pb.inc(1);
-                }
-            })
+            smishtrap_audit::audit_fleet(
+                &prober,
+                &advisories,
+                &options,
+                targets,
+                args.concurrency,
+                move |_| {
+                    if let Some(pb) = &pb {
+                        pb.inc(1);
+                    }
+                },
+            )
             .await,
         )
     })?;
@@ -185,11 +196,13 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
     let stored = analyse_and_store(&args, &mut reports)?;
     if let Some(path) = &args.record {
-        let mut out = std::fs::File::create(path).with_context(|| format!("{}: cannot create", path.display()))?;
+        let mut out = std::fs::File::create(path)
+            .with_context(|| format!("{}: cannot create", path.display()))?;
         for r in &reports {
             for req in &r.requests {
                 let line = serde_json::json!({"target": r.target.to_string(), "request": req});
-                writeln!(out, "{line}").with_context(|| format!("{}: cannot write", path.display()))?;
+                writeln!(out, "{line}")
+                    .with_context(|| format!("{}: cannot write", path.display()))?;
             }
         }
     }
@@ -200,7 +213,8 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         Format::Markdown => report::markdown(&reports),
     };
     match &args.out {
-        Some(path) => std::fs::write(path, body).with_context(|| format!("{}: cannot write the report", path.display()))?,
+        Some(path) => std::fs::write(path, body)
+            .with_context(|| format!("{}: cannot write the report", path.display()))?,
         None => {
             let mut stdout = std::io::stdout().lock();
             if let Err(e) = stdout.write_all(body.as_bytes()).and_then(|()| stdout.flush())
@@ -211,7 +225,9 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         }
     }
     if let Some((messages, campaigns)) = stored {
-        note(&format!("{total} targets audited; {messages} mailbox messages stored, {campaigns} campaigns after clustering"));
+        note(&format!(
+            "{total} targets audited; {messages} mailbox messages stored, {campaigns} campaigns after clustering"
+        ));
     }
     let failing = reports.iter().any(|r| r.worst() >= args.fail_on);
     Ok(if failing { ExitCode::from(1) } else { ExitCode::SUCCESS })
@@ -219,7 +235,10 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
 
 /// Runs the engine over every message read and, with `--data`, stores them and clusters.
 /// Returns (messages stored, campaigns) when it stored.
-fn analyse_and_store(args: &Args, reports: &mut [smishtrap_audit::TargetReport]) -> anyhow::Result<Option<(usize, usize)>> {
+fn analyse_and_store(
+    args: &Args,
+    reports: &mut [smishtrap_audit::TargetReport],
+) -> anyhow::Result<Option<(usize, usize)>> {
     if reports.iter().all(|r| r.messages.is_empty()) {
         return Ok(None);
     }
@@ -231,10 +250,14 @@ fn analyse_and_store(args: &Args, reports: &mut [smishtrap_audit::TargetReport])
         rows.append(&mut stored);
     }
     let Some(dir) = &args.data else { return Ok(None) };
-    std::fs::create_dir_all(dir).with_context(|| format!("{}: cannot create the data directory", dir.display()))?;
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("{}: cannot create the data directory", dir.display()))?;
     let db = smishtrap_store::db_path(dir);
-    let mut store = SqliteStore::open(&db).with_context(|| format!("{}: cannot open the store", db.display()))?;
-    let new = store.insert_messages(&rows, None).with_context(|| format!("{}: cannot store messages", db.display()))?;
+    let mut store = SqliteStore::open(&db)
+        .with_context(|| format!("{}: cannot open the store", db.display()))?;
+    let new = store
+        .insert_messages(&rows, None)
+        .with_context(|| format!("{}: cannot store messages", db.display()))?;
     let mut clusterer = Clusterer::new(Config::default());
     clusterer.load_new(&store).context("reading stored messages for clustering")?;
     let pass = clusterer.recluster(&mut store).context("clustering stored messages")?;
@@ -245,15 +268,20 @@ fn progress_bar(len: u64) -> Option<indicatif::ProgressBar> {
     std::io::stderr().is_terminal().then(|| {
         let pb = indicatif::ProgressBar::new(len);
         pb.set_style(
-            indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} targets ({per_sec}) {elapsed}")
-                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+            indicatif::ProgressStyle::with_template(
+                "{bar:30} {pos}/{len} targets ({per_sec}) {elapsed}",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
         );
         pb.enable_steady_tick(Duration::from_millis(200));
         pb
     })
 }
 
-#[allow(clippy::print_stderr, reason = "the run's closing note goes to stderr, the report to stdout")]
+#[allow(
+    clippy::print_stderr,
+    reason = "the run's closing note goes to stderr, the report to stdout"
+)]
 fn note(message: &str) {
     eprintln!("{message}");
 }
