@@ -31,3 +31,6 @@ start=$(date +%s.%N)
 end=$(date +%s.%N)
 echo "targets/s: $(echo "$(wc -l < "$work/targets.txt") / ($end - $start)" | bc -l | cut -c1-6)"
 tail -1 "$work/report.jsonl" | cut -c1-400
+grep -m1 hostile-reply "$work/report.jsonl" | grep -o "\"evidence\":\[[^]]*\]" | head -2 || true
+grep -c "shed\|limit" "$work/sensor.log" || true
+grep -v "^listening" "$work/sensor.log" | tail -3

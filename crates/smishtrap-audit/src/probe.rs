@@ -112,7 +112,7 @@ pub enum FetchError {
 #[error("cannot build the HTTP client: {0}")]
 pub struct ClientError(String);
 
-/// Shared by all targets: the HTTP client and the limits.
+/// Shared by all targets: the limits, and a checked client configuration.
 #[derive(Debug, Clone)]
 pub struct Prober {
     client: reqwest::Client,
@@ -121,7 +121,12 @@ pub struct Prober {
 
 impl Prober {
     pub fn new(limits: Limits) -> Result<Prober, ClientError> {
-        let client = reqwest::Client::builder()
+        let client = Prober::client(&limits)?;
+        Ok(Prober { client, limits })
+    }
+
+    fn client(limits: &Limits) -> Result<reqwest::Client, ClientError> {
+        reqwest::Client::builder()
             .use_rustls_tls()
             // routers present self-signed certificates; the audit reports them instead
             .danger_accept_invalid_certs(true)
@@ -134,18 +139,21 @@ impl Prober {
             .pool_max_idle_per_host(1)
             .user_agent(USER_AGENT)
             .build()
-            .map_err(|e| ClientError(e.to_string()))?;
-        Ok(Prober { client, limits })
+            .map_err(|e| ClientError(e.to_string()))
     }
 
     pub fn limits(&self) -> &Limits {
         &self.limits
     }
 
-    /// A connection context for one target and scheme.
+    /// A connection context for one target and scheme, with its own client: its pooled
+    /// connections close when the session is dropped, so a fleet audit holds at most the
+    /// connections of the targets in flight (not one idle socket per target audited).
     pub fn session(&self, target: &Target, scheme: Scheme) -> Session<'_> {
         Session {
             prober: self,
+            // the configuration was built once in `new`; should it fail now, share that client
+            client: Prober::client(&self.limits).unwrap_or_else(|_| self.client.clone()),
             base: target.base_url(scheme),
             scheme,
             token: None,
@@ -161,6 +169,7 @@ impl Prober {
 #[derive(Debug)]
 pub struct Session<'a> {
     prober: &'a Prober,
+    client: reqwest::Client,
     base: String,
     pub scheme: Scheme,
     /// `td` session token, once logged in.
@@ -244,7 +253,7 @@ impl Session<'_> {
         self.sent += 1;
         let started = Instant::now();
         let at = Utc::now();
-        let mut request = self.prober.client.request(method.clone(), url);
+        let mut request = self.client.request(method.clone(), url);
         if let Some(token) = &self.token {
             request = request.header(reqwest::header::COOKIE, format!("td={token}"));
         }

@@ -433,3 +433,50 @@ async fn https_with_a_broken_certificate() {
         report.requests
     );
 }
+
+// ---- connections ----------------------------------------------------------------------
+
+#[tokio::test]
+async fn a_fleet_audit_holds_only_the_connections_of_targets_in_flight() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let open = Arc::new(AtomicUsize::new(0));
+    let peak = Arc::new(AtomicUsize::new(0));
+    let mut targets = Vec::new();
+    for host in 100..140u8 {
+        let listener = TcpListener::bind(format!("127.0.0.{host}:0")).await.unwrap();
+        targets.push(listener.local_addr().unwrap().to_string());
+        let (open, peak) = (open.clone(), peak.clone());
+        tokio::spawn(async move {
+            loop {
+                let Ok((stream, _)) = listener.accept().await else { return };
+                let (open, peak) = (open.clone(), peak.clone());
+                tokio::spawn(async move {
+                    let now = open.fetch_add(1, Ordering::SeqCst) + 1;
+                    peak.fetch_max(now, Ordering::SeqCst);
+                    let page: Handler =
+                        Arc::new(|_| Behaviour::Reply(http("200 OK", "", b"<title>r</title>")));
+                    handle(stream, page).await;
+                    open.fetch_sub(1, Ordering::SeqCst);
+                });
+            }
+        });
+    }
+    let prober = Prober::new(limits()).unwrap();
+    let targets = parse_targets(&targets.join("\n"), 100).unwrap();
+    let reports = smishtrap_audit::audit_fleet(
+        &prober,
+        &Advisories::builtin().unwrap(),
+        &Options::default(),
+        targets,
+        4,
+        |_| {},
+    )
+    .await;
+    assert_eq!(reports.len(), 40);
+    assert!(reports.iter().all(|r| r.url.is_some()));
+    // 4 targets in flight, one connection each (kept alive between its requests)
+    let peak = peak.load(Ordering::SeqCst);
+    assert!(peak <= 8, "{peak} connections open at once");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(open.load(Ordering::SeqCst), 0, "connections left open after the audit");
+}
