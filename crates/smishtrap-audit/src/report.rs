@@ -303,6 +303,90 @@ pub fn markdown(reports: &[TargetReport]) -> String {
     out
 }
 
+/// Text for HTML: escaped (`&`, `<`, `>`, quotes) after [`shown`].
+fn h(s: &str) -> String {
+    shown(s, 1024)
+        .replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&#39;")
+}
+
+/// One HTML file, no external assets (inline style, no script, no link): fleet summary,
+/// abused routers, the target table worst first, then every target's findings.
+pub fn html(reports: &[TargetReport]) -> String {
+    let s = summary(reports);
+    let mut out = String::from(
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n\
+         <meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'\">\n\
+         <title>smishtrap audit</title>\n<style>body{font:14px sans-serif;margin:2em}\
+         table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:3px 6px;text-align:left}\
+         .critical{background:#f8c9c9}.high{background:#fbe0c4}.medium{background:#fdf2c4}</style></head><body>\n",
+    );
+    let _ = writeln!(
+        out,
+        "<h1>smishtrap audit</h1>\n<p>{} targets, {} reachable.</p>",
+        s.targets, s.reachable
+    );
+    out.push_str("<h2>Findings</h2>\n<table><tr><th>finding</th><th>targets</th></tr>\n");
+    for (c, n) in &s.by_check {
+        let _ = writeln!(out, "<tr><td>{}</td><td>{n}</td></tr>", c.as_str());
+    }
+    out.push_str(
+        "</table>\n<h2>Firmware</h2>\n<table><tr><th>model firmware</th><th>targets</th></tr>\n",
+    );
+    for (f, n) in &s.firmware {
+        let _ = writeln!(out, "<tr><td>{}</td><td>{n}</td></tr>", h(f));
+    }
+    out.push_str("</table>\n");
+    if !s.abused.is_empty() {
+        out.push_str("<h2>Abused routers</h2>\n<ul>\n");
+        for a in &s.abused {
+            let _ = writeln!(out, "<li>{}: {}</li>", h(&a.target), h(&a.evidence.join("; ")));
+        }
+        out.push_str("</ul>\n");
+    }
+    out.push_str("<h2>Targets</h2>\n<table><tr><th>target</th><th>device</th><th>firmware</th><th>worst</th><th>findings</th></tr>\n");
+    for r in worst_first(reports) {
+        let worst = r.worst().as_str();
+        let _ = writeln!(
+            out,
+            "<tr class=\"{worst}\"><td>{}</td><td>{}</td><td>{}</td><td>{worst}</td><td>{}</td></tr>",
+            h(&r.target.to_string()),
+            h(&device_name(r)),
+            h(r.device.firmware.as_deref().unwrap_or("-")),
+            checks_of(r)
+        );
+    }
+    out.push_str("</table>\n");
+    for r in worst_first(reports).into_iter().filter(|r| !r.findings.is_empty()) {
+        let _ = writeln!(out, "<h3>{}</h3>\n<ul>", h(&r.target.to_string()));
+        let mut findings: Vec<_> = r.findings.iter().collect();
+        findings.sort_by_key(|f| std::cmp::Reverse(f.severity));
+        for f in findings {
+            let _ = write!(
+                out,
+                "<li class=\"{}\"><b>{}</b> {}: {}<ul>",
+                f.severity.as_str(),
+                f.severity.as_str(),
+                f.check.as_str(),
+                h(&f.title)
+            );
+            for e in &f.evidence {
+                let _ = write!(out, "<li>{}</li>", h(e));
+            }
+            if !f.remediation.is_empty() {
+                let _ = write!(out, "<li>fix: {}</li>", h(&f.remediation));
+            }
+            out.push_str("</ul></li>\n");
+        }
+        out.push_str("</ul>\n");
+    }
+    out.push_str("</body></html>\n");
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use chrono::Utc;
@@ -392,5 +476,22 @@ mod tests {
         let r = report("10.0.0.1", Some("<script>|x"), &[(Check::Identified, Severity::Info)]);
         let out = markdown(&[r]);
         assert!(out.contains("&lt;script&gt;\\|x"), "{out}");
+    }
+
+    #[test]
+    fn html_is_one_escaped_file_without_external_assets() {
+        let mut r = report(
+            "10.0.0.1",
+            Some("<script>alert(1)</script>"),
+            &[(Check::SmsApiOpen, Severity::Critical)],
+        );
+        r.findings[0].evidence.push("\"><img src=x onerror=alert(1)>".into());
+        let out = html(&[r]);
+        assert!(!out.contains("<script") && !out.contains("<img"), "{out}");
+        assert!(out.contains("&lt;script&gt;alert(1)&lt;/script&gt;"), "{out}");
+        for external in ["src=\"", "href=", "http://", "https://", "@import", "url("] {
+            assert!(!out.contains(external), "{external} in {out}");
+        }
+        assert!(out.contains("<tr class=\"critical\">"), "{out}");
     }
 }

@@ -23,6 +23,7 @@ enum Format {
     Jsonl,
     Csv,
     Markdown,
+    Html,
 }
 
 #[derive(Debug, clap::Args)]
@@ -211,6 +212,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         Format::Jsonl => report::jsonl(&reports),
         Format::Csv => report::csv(&reports),
         Format::Markdown => report::markdown(&reports),
+        Format::Html => report::html(&reports),
     };
     match &args.out {
         Some(path) => std::fs::write(path, body)
