@@ -362,3 +362,74 @@ fn connects_only_to_the_targets() {
     assert_eq!(sms_sends(&fleet.sensor.data), fleet.sent);
     fleet.sensor.stop();
 }
+
+#[test]
+fn operator_credentials_secrets_record_and_formats() {
+    let fleet = start_fleet(5);
+    let work = tempfile::tempdir().unwrap();
+    let locked = fleet.kinds.iter().find(|(_, k)| **k == Kind::VulnerableLocked).unwrap().0.clone();
+    let targets = work.path().join("targets.txt");
+    std::fs::write(&targets, format!("# one router\nhttp://{locked}/login.html\n")).unwrap();
+    // the operator knows the password (here: as the leaked log gives it)
+    let log =
+        client().get(format!("http://{locked}/lang/log/httpd.log")).send().unwrap().text().unwrap();
+    let (user, encrypted) = sensor_support::leaked_credentials(&log).remove(0);
+    let password = sensor_support::decrypt(&encrypted);
+    let creds = work.path().join("creds.txt");
+    std::fs::write(&creds, format!("# fleet account\nnobody:wrong\n{user}:{password}\n")).unwrap();
+    let record = work.path().join("requests.jsonl");
+
+    let (out, _) = audit(
+        &targets,
+        &[
+            "--credentials",
+            creds.to_str().unwrap(),
+            "--record",
+            record.to_str().unwrap(),
+            "--format",
+            "jsonl",
+        ],
+        &[],
+    );
+    let report = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(report.contains("\"mailbox_access\":\"operator\""), "{report}");
+    assert!(report.contains("mailboxes read with the operator's credentials"), "{report}");
+    assert!(!report.contains(&password), "the password is shown without --show-secrets");
+    // every request made is recorded, none to another address, none with the password
+    let requests = std::fs::read_to_string(&record).unwrap();
+    assert!(requests.lines().count() >= 8, "{requests}");
+    for line in requests.lines() {
+        let v: Value = serde_json::from_str(line).unwrap();
+        assert!(
+            v["request"]["url"].as_str().unwrap().starts_with(&format!("http://{locked}/")),
+            "{line}"
+        );
+    }
+    assert!(!requests.contains(&password) && !requests.contains(&encrypted));
+    assert!(requests.contains("\"call\":\"login\""), "{requests}");
+
+    // --show-secrets puts the recovered password in the report
+    let (out, _) = audit(&targets, &["--show-secrets", "--format", "markdown"], &[]);
+    let md = String::from_utf8_lossy(&out.stdout);
+    assert!(md.contains(&password) && md.contains("# smishtrap audit"), "{md}");
+
+    for (format, marker) in
+        [("csv", "target,url,vendor"), ("html", "<!DOCTYPE html>"), ("table", "TARGET")]
+    {
+        let (out, _) = audit(&targets, &["--format", format, "--fail-on", "critical"], &[]);
+        assert_eq!(out.status.code(), Some(1), "{format}: password-recovered is critical");
+        assert!(String::from_utf8_lossy(&out.stdout).starts_with(marker), "{format}");
+    }
+    // nothing at or above --fail-on: exit 0; a bad file: exit 2 with the line
+    let patched = fleet.kinds.iter().find(|(_, k)| **k == Kind::Patched).unwrap().0.clone();
+    std::fs::write(&targets, &patched).unwrap();
+    let (out, _) = audit(&targets, &[], &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stdout));
+    std::fs::write(&targets, "10.0.0.1\nftp://x\n").unwrap();
+    let (out, _) = audit(&targets, &[], &[]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("line 2: scheme \"ftp\" is not http or https"), "{stderr}");
+    fleet.sensor.stop();
+}
