@@ -433,3 +433,54 @@ fn operator_credentials_secrets_record_and_formats() {
     assert!(stderr.contains("line 2: scheme \"ftp\" is not http or https"), "{stderr}");
     fleet.sensor.stop();
 }
+
+#[test]
+fn audited_messages_join_the_campaigns_already_stored() {
+    let work = tempfile::tempdir().unwrap();
+    let data = work.path().join("data");
+    // what sensors or an import already stored: the same campaign sent elsewhere
+    let records = work.path().join("seen.jsonl");
+    let lines: Vec<String> = SMISHING
+        .iter()
+        .enumerate()
+        .map(|(i, t)| serde_json::json!({"to": format!("+3247111111{i}"), "text": t, "ts": "2026-11-01T10:00:00Z"}).to_string())
+        .collect();
+    std::fs::write(&records, lines.join("\n")).unwrap();
+    let out =
+        Command::new(BIN).arg("import").arg(&records).arg("--data").arg(&data).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let store = || smishtrap_store::SqliteStore::open(&smishtrap_store::db_path(&data)).unwrap();
+    let before = store().count_campaigns().unwrap();
+    assert!(before >= 1);
+
+    let fleet = start_fleet(5);
+    let abused = fleet.kinds.iter().find(|(_, k)| **k == Kind::Abused).unwrap().0.clone();
+    let targets = work.path().join("targets.txt");
+    std::fs::write(&targets, &abused).unwrap();
+    let (out, _) = audit(&targets, &["--data", data.to_str().unwrap()], &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+
+    let messages = store().messages_after(0, 100).unwrap();
+    let audited: Vec<_> = messages.iter().filter(|m| m.message.origin == "audit").collect();
+    // 3 outbox messages and the persona's 3 inbox messages
+    assert_eq!(audited.len(), 6, "{audited:?}");
+    assert!(audited.iter().all(|m| m.message.router.as_deref() == Some(abused.as_str())));
+    let imported_campaigns: BTreeSet<_> = messages
+        .iter()
+        .filter(|m| m.message.origin == "import")
+        .filter_map(|m| m.campaign.clone())
+        .collect();
+    let audited_smishing: Vec<_> =
+        audited.iter().filter(|m| m.message.verdict == "smishing").collect();
+    assert_eq!(audited_smishing.len(), 3);
+    for m in audited_smishing {
+        let c = m.campaign.clone().unwrap_or_else(|| panic!("no campaign: {m:?}"));
+        assert!(imported_campaigns.contains(&c), "{c} is not one of {imported_campaigns:?}");
+    }
+    assert_eq!(
+        store().count_campaigns().unwrap(),
+        before,
+        "the audit's smishing joined, no new campaign"
+    );
+    fleet.sensor.stop();
+}
