@@ -193,7 +193,16 @@ pub async fn audit_target(
         return report;
     };
     report.url = Some(session.base().to_owned());
-    run_checks(&mut session, &mut report, advisories, options, root).await;
+    let budget = prober.limits().target_timeout;
+    let checks = run_checks(&mut session, &mut report, advisories, options, root);
+    // what was found before the deadline stays in the report
+    if tokio::time::timeout(budget, checks).await.is_err() {
+        report.add(
+            Finding::new(Check::HostileReply, Severity::Info, "the checks did not finish in time")
+                .evidence(format!("cut after {} s", budget.as_secs_f32()))
+                .fix("check what listens on this address"),
+        );
+    }
     match session.cert.take() {
         Some(Ok(cert)) => {
             if cert.expired {

@@ -32,6 +32,8 @@ pub struct Limits {
     /// Least time between two requests to the same target (its rate limit).
     pub min_interval: Duration,
     pub max_requests: u32,
+    /// All checks of one target, after it first answered.
+    pub target_timeout: Duration,
 }
 
 impl Default for Limits {
@@ -42,6 +44,7 @@ impl Default for Limits {
             max_body_bytes: 1 << 20,
             min_interval: Duration::from_millis(100),
             max_requests: 64,
+            target_timeout: Duration::from_secs(120),
         }
     }
 }

@@ -113,6 +113,7 @@ fn limits() -> Limits {
         max_body_bytes: 256 * 1024,
         min_interval: Duration::ZERO,
         max_requests: 64,
+        target_timeout: Duration::from_secs(3),
     }
 }
 
@@ -209,6 +210,32 @@ async fn endless_and_dripping_bodies_are_bounded() {
     );
     // two schemes tried, each cut at the request deadline
     assert!(started.elapsed() < Duration::from_secs(10), "{:?}", started.elapsed());
+}
+
+#[tokio::test]
+async fn a_target_that_answers_slowly_is_cut_at_its_deadline() {
+    // a quick login page, then every other path drips: each request would take its full
+    // deadline, the target as a whole is cut at `target_timeout`
+    let target = serve(
+        71,
+        Arc::new(|req| {
+            if req.starts_with(b"GET / ") {
+                Behaviour::Reply(http("200 OK", "", b"<title id=\"rt_title\">Login</title>"))
+            } else {
+                Behaviour::Drip
+            }
+        }),
+    )
+    .await;
+    let started = Instant::now();
+    let report = audit(target, &Options::default()).await;
+    let took = started.elapsed();
+    assert!(took >= Duration::from_secs(3) && took < Duration::from_secs(5), "{took:?}");
+    let cut = report.findings.iter().find(|f| f.title == "the checks did not finish in time");
+    assert!(cut.is_some(), "{:?}", checks(&report));
+    assert_eq!(report.device.vendor.as_deref(), Some("Milesight"));
+    // the requests made before the deadline are in the record
+    assert!(report.requests.len() >= 2, "{:?}", report.requests);
 }
 
 #[tokio::test]

@@ -43,6 +43,9 @@ pub(crate) struct Args {
     /// Deadline of one request (connect, head and body), in seconds
     #[arg(long, value_name = "SECS", default_value_t = 10.0)]
     timeout: f64,
+    /// Deadline of all checks of one target, in seconds
+    #[arg(long, value_name = "SECS", default_value_t = 120.0)]
+    target_timeout: f64,
     /// Connect timeout, in seconds
     #[arg(long, value_name = "SECS", default_value_t = 5.0)]
     connect_timeout: f64,
@@ -149,6 +152,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         max_body_bytes: args.max_body.max(1024),
         min_interval: Duration::from_secs_f64(1.0 / args.rate),
         max_requests: 0,
+        target_timeout: seconds("target-timeout", args.target_timeout)?,
     };
     let credentials = match &args.credentials {
         Some(p) => credentials(p)?,
