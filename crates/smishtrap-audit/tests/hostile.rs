@@ -509,3 +509,21 @@ async fn a_fleet_audit_holds_only_the_connections_of_targets_in_flight() {
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert_eq!(open.load(Ordering::SeqCst), 0, "connections left open after the audit");
 }
+
+#[tokio::test]
+async fn a_closed_port_is_unreachable() {
+    let listener = TcpListener::bind("127.0.0.72:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    drop(listener);
+    let report = audit(addr, &Options::default()).await;
+    assert_eq!(checks(&report), ["unreachable"]);
+    assert_eq!(report.url, None);
+    // HTTP and HTTPS were tried, each once
+    assert_eq!(report.requests.len(), 2, "{:?}", report.requests);
+    assert!(
+        report
+            .requests
+            .iter()
+            .all(|r| r.error.as_deref().is_some_and(|e| e.starts_with("connection failed")))
+    );
+}
