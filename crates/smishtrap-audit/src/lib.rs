@@ -8,7 +8,7 @@
 //! table, JSON lines, CSV and Markdown with a fleet summary.
 //!
 //! - [`cgi`]: the one allow-list of `/cgi` calls ([`cgi::ReadOnlyCall`]).
-//! - [`reply`]: parsers of device replies (hostile input: pure, bounded, fuzzed).
+//! - [`reply`]: parsers of device replies (hostile input: pure, bounded, property-tested).
 //! - [`cert`]: the certificate an HTTPS target presents.
 //!
 //! Invariant: the audit only issues allow-listed read-only calls to the given targets: pages
