@@ -27,7 +27,8 @@
 //!
 //! Invariant: every response carries the strict headers of [`security_headers`] (CSP without
 //! inline script or style, `nosniff`, `no-referrer`, `frame-ancestors 'none'`).
-//! Invariant: no page or API call but `/login` and `/healthz` answers without authentication.
+//! Invariant: no page or API call but `/login`, `/healthz` and the stylesheet answers without
+//! authentication.
 //! Invariant: attacker bytes reach HTML only through askama's escaping or `textContent`.
 //!
 //! ```no_run
@@ -45,6 +46,7 @@
 
 pub mod api;
 pub mod auth;
+pub mod duty;
 mod error;
 pub mod findings;
 mod health;
@@ -80,8 +82,10 @@ pub struct ConsoleConfig {
     /// The data directory (`--data`), holding the event store.
     pub data_dir: PathBuf,
     pub token: Token,
-    /// How long a login session lasts (absolute, not sliding).
+    /// How long a login session lasts at most (absolute, not sliding).
     pub session_ttl: Duration,
+    /// How long a login session lasts without a request.
+    pub session_idle: Duration,
     /// How often the follower looks for new events.
     pub poll_interval: Duration,
     /// Timeouts and caps of the HTTP server.
@@ -89,7 +93,7 @@ pub struct ConsoleConfig {
 }
 
 impl ConsoleConfig {
-    /// Defaults: 12 h sessions, new events looked for every 100 ms (an idle poll is two
+    /// Defaults: sessions of at most 12 h that end after 1 h without a request, new events looked for every 100 ms (an idle poll is two
     /// indexed queries; `bench/send-to-console.py` measures the resulting latency), and the
     /// [`ConsoleLimits`] defaults.
     pub fn new(data_dir: &Path, token: Token) -> ConsoleConfig {
@@ -97,6 +101,7 @@ impl ConsoleConfig {
             data_dir: data_dir.to_owned(),
             token,
             session_ttl: Duration::from_secs(12 * 3600),
+            session_idle: Duration::from_secs(3600),
             poll_interval: Duration::from_millis(100),
             limits: ConsoleLimits::default(),
         }
@@ -143,7 +148,7 @@ impl Console {
         let follower = live::Follower::start(source.clone(), live.clone(), config.poll_interval)?;
         let inner = Inner {
             token: config.token,
-            sessions: auth::Sessions::new(config.session_ttl),
+            sessions: auth::Sessions::new(config.session_ttl, config.session_idle),
             source,
             live,
             health: health::Probe::new(&config.data_dir),
@@ -179,13 +184,14 @@ pub fn app(state: AppState) -> Router {
         .route("/messages/{id}", get(pages::message_detail))
         .route("/logout", post(auth::logout))
         .route("/static/console.js", get(pages::script))
-        .route("/static/console.css", get(pages::stylesheet))
         .merge(api::routes())
         // Behind authentication too, so nobody learns which paths exist without the token.
         .fallback(pages::not_found)
         .layer(axum::middleware::from_fn_with_state(state.clone(), auth::require_auth));
     Router::new()
-        .route("/login", get(auth::login))
+        .route("/login", get(auth::login).post(auth::login_form))
+        // Public, so the login page is styled; it says nothing about the data.
+        .route("/static/console.css", get(pages::stylesheet))
         .route("/healthz", get(healthz))
         .merge(protected)
         .layer(axum::middleware::map_response(security_headers))
