@@ -103,8 +103,11 @@ pub struct BlockItem {
 /// [`BLOCK_ITEMS`].
 pub fn block_items(campaigns: &[Campaign]) -> Vec<BlockItem> {
     let producer = smishtrap_export::Producer::default();
-    let events =
-        smishtrap_export::misp::events(campaigns, smishtrap_export::misp::Mode::PerCampaign, &producer);
+    let events = smishtrap_export::misp::events(
+        campaigns,
+        smishtrap_export::misp::Mode::PerCampaign,
+        &producer,
+    );
     let mut seen = HashSet::new();
     let mut out = Vec::new();
     for (c, event) in campaigns.iter().zip(&events) {
@@ -172,7 +175,10 @@ fn segment_shape(segment: &str) -> String {
     if !segment.is_empty() && digits == segment.len() {
         return "{n}".into();
     }
-    if segment.len() >= 8 && digits > 0 && segment.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
+    if segment.len() >= 8
+        && digits > 0
+        && segment.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    {
         return "{id}".into();
     }
     // A short word with a number in it (`a12`, `t-3`): the word stays, the number goes.
@@ -191,14 +197,14 @@ pub fn path_shape(url: &str) -> String {
     let rest = rest_of(url);
     let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
     let path = path.split('#').next().unwrap_or("");
-    let mut shape: String =
-        path.split('/').map(segment_shape).collect::<Vec<_>>().join("/");
+    let mut shape: String = path.split('/').map(segment_shape).collect::<Vec<_>>().join("/");
     if shape.is_empty() {
         shape.push('/');
     }
     let query = query.split('#').next().unwrap_or("");
     if !query.is_empty() {
-        let names: Vec<&str> = query.split('&').map(|p| p.split('=').next().unwrap_or("")).collect();
+        let names: Vec<&str> =
+            query.split('&').map(|p| p.split('=').next().unwrap_or("")).collect();
         shape.push('?');
         shape.push_str(&names.iter().map(|n| format!("{n}=…")).collect::<Vec<_>>().join("&"));
     }
@@ -368,8 +374,11 @@ mod tests {
         let now = DateTime::from_timestamp(1_750_000_000, 0).unwrap_or_default();
         let hour = now.timestamp() / 3600;
         let s = Sparkline::of(
-            &[HourCount { hour, messages: 4 }, HourCount { hour: hour - 23, messages: 1 },
-              HourCount { hour: hour - 24, messages: 99 }],
+            &[
+                HourCount { hour, messages: 4 },
+                HourCount { hour: hour - 23, messages: 1 },
+                HourCount { hour: hour - 24, messages: 99 },
+            ],
             now,
         );
         assert_eq!(s.bars.len(), 24);

@@ -573,23 +573,24 @@ impl CampaignDetail {
                 .collect(),
             samples: {
                 // In time order (the clustering keeps them by its own choice).
-                let mut samples: Vec<&smishtrap_intel::campaign::Sample> = c.samples.iter().collect();
+                let mut samples: Vec<&smishtrap_intel::campaign::Sample> =
+                    c.samples.iter().collect();
                 samples.sort_by(|a, b| secs(a.ts.as_deref()).cmp(&secs(b.ts.as_deref())));
                 samples
             }
-                .into_iter()
-                .map(|s| SampleView {
-                    ts: when_text(s.ts.as_deref()),
-                    router: opt(s.router.as_deref()),
-                    recipient: opt(s.recipient.as_deref()),
-                    status: opt(s.status.as_deref()),
-                    phase: match s.phase {
-                        Some(smishtrap_intel::Phase::Validation) => "validation",
-                        _ => "wave",
-                    },
-                    text: shown(&s.text),
-                })
-                .collect(),
+            .into_iter()
+            .map(|s| SampleView {
+                ts: when_text(s.ts.as_deref()),
+                router: opt(s.router.as_deref()),
+                recipient: opt(s.recipient.as_deref()),
+                status: opt(s.status.as_deref()),
+                phase: match s.phase {
+                    Some(smishtrap_intel::Phase::Validation) => "validation",
+                    _ => "wave",
+                },
+                text: shown(&s.text),
+            })
+            .collect(),
             timeline: Timeline::of(c),
         }
     }

@@ -182,6 +182,7 @@ pub fn app(state: AppState) -> Router {
         .route("/campaigns/{id}", get(pages::campaign_detail))
         .route("/messages", get(pages::messages))
         .route("/messages/{id}", get(pages::message_detail))
+        .route("/exports", get(pages::exports))
         .route("/logout", post(auth::logout))
         .route("/static/console.js", get(pages::script))
         .merge(api::routes())

@@ -16,8 +16,8 @@ use crate::api::{
 };
 use crate::auth::Authed;
 use crate::duty::{
-    ACTIVE_CAMPAIGNS, ACTIVE_HOURS, ActiveCampaign, BlockItem, Sparkline, UrlGroup,
-    ValidationView, WaveZoom, ZOOM_BUCKETS, block_items, block_text, url_groups,
+    ACTIVE_CAMPAIGNS, ACTIVE_HOURS, ActiveCampaign, BlockItem, Sparkline, UrlGroup, ValidationView,
+    WaveZoom, ZOOM_BUCKETS, block_items, block_text, url_groups,
 };
 use crate::findings::{
     CampaignDetail, CampaignListRow, Heartbeat, MessageDetail, MessageRow, safe_id,
@@ -835,6 +835,42 @@ pub(crate) async fn campaign_detail(
         block_text: block_text(&block),
         block,
         c,
+    })
+}
+
+/// Campaigns listed on the Exports page (the rest are in the "all" downloads).
+pub const EXPORT_ROWS: usize = 200;
+
+#[derive(Template)]
+#[template(path = "exports.html")]
+struct ExportsPage {
+    csrf: String,
+    total: u64,
+    /// Campaigns whose id can go into a link, most recently active first.
+    rows: Vec<CampaignListRow>,
+    more: bool,
+}
+
+/// `GET /exports`: downloads of STIX, MISP and CSV, for all campaigns and for each.
+pub(crate) async fn exports(
+    State(state): State<AppState>,
+    Extension(authed): Extension<Authed>,
+) -> Response {
+    let source = state.inner.source.clone();
+    let found = match blocking(move || source.campaigns(None, None, EXPORT_ROWS)).await {
+        Ok(found) => found,
+        Err(err) => return page_error(err),
+    };
+    page(&ExportsPage {
+        csrf: authed.csrf().to_owned(),
+        total: state.inner.live.insights().campaigns,
+        more: found.next.is_some(),
+        rows: found
+            .campaigns
+            .iter()
+            .filter(|row| safe_id(&row.id))
+            .map(CampaignListRow::of)
+            .collect(),
     })
 }
 
