@@ -100,7 +100,7 @@ pub struct BlockItem {
 
 /// The indicators of `campaigns` that the export marks blockable (`to_ids` in their MISP
 /// events, so the export's rules decide, not the console), defanged, each once, at most
-/// [`BLOCK_ITEMS`].
+/// [`BLOCK_ITEMS`] (the first campaign and type of a value stand for it).
 pub fn block_items(campaigns: &[Campaign]) -> Vec<BlockItem> {
     let producer = smishtrap_export::Producer::default();
     let events = smishtrap_export::misp::events(
@@ -125,7 +125,8 @@ pub fn block_items(campaigns: &[Campaign]) -> Vec<BlockItem> {
             let (Some(kind), Some(value)) = (a["type"].as_str(), a["value"].as_str()) else {
                 continue;
             };
-            if !seen.insert((kind.to_owned(), value.to_owned())) {
+            // One line per value: a host is both a `domain-ip` and a `phishing` attribute.
+            if !seen.insert(value.to_owned()) {
                 continue;
             }
             out.push(BlockItem {
