@@ -61,8 +61,10 @@ impl SqliteStore {
     ) -> Result<Vec<String>, StoreError> {
         let sql = "SELECT id FROM campaigns WHERE last_seen >= ?1 \
                    ORDER BY last_seen DESC, id DESC LIMIT ?2";
-        let mut stmt =
-            self.conn.prepare_cached(sql).map_err(sqlite(self.path(), "prepare active campaigns"))?;
+        let mut stmt = self
+            .conn
+            .prepare_cached(sql)
+            .map_err(sqlite(self.path(), "prepare active campaigns"))?;
         let rows = stmt
             .query_map(params![since_micros, limit as i64], |row| row.get(0))
             .map_err(sqlite(self.path(), "read active campaigns"))?;
