@@ -575,7 +575,7 @@ impl CampaignDetail {
                 // In time order (the clustering keeps them by its own choice).
                 let mut samples: Vec<&smishtrap_intel::campaign::Sample> =
                     c.samples.iter().collect();
-                samples.sort_by(|a, b| secs(a.ts.as_deref()).cmp(&secs(b.ts.as_deref())));
+                samples.sort_by_key(|s| secs(s.ts.as_deref()));
                 samples
             }
             .into_iter()
