@@ -7,8 +7,9 @@
 //!   aggregates the Overview and `/api/v1/sensors` show and feeds the SSE stream; another
 //!   keeps the insights (target countries, verdicts, newest campaigns, sensor heartbeats).
 //! - [`token`] is the access token (generated on first start into `DIR/console-token`, mode
-//!   0600, compared in constant time); [`auth`] turns it into expiring sessions (cookie
-//!   `HttpOnly; SameSite=Strict`) and checks CSRF on every state-changing request.
+//!   0600, compared in constant time); [`auth`] turns it, POSTed by the login form, into
+//!   sessions with idle and absolute timeouts (cookie `HttpOnly; SameSite=Strict`) and checks
+//!   CSRF on every state-changing request.
 //! - [`api`] serves JSON with opaque cursors; `openapi.json` (a data file) documents it, a
 //!   test checks every route against it and schemathesis (`tests/validators/schemathesis.sh`)
 //!   every parameter.
@@ -17,13 +18,16 @@
 //!   connection, and a body limit.
 //! - [`pages`] renders HTML with askama, which escapes every value; no template marks a
 //!   value safe. URLs and domains in attacker text are defanged ([`view`], [`findings`]) and
-//!   never links. Overview (SVG charts, top sources, target countries, verdicts, newest
-//!   campaigns, sensor heartbeats), Live events (newest held events and analysed messages
+//!   never links. Overview (active campaigns with sparklines of their sends per hour, the
+//!   [`duty`] block list of what the exports mark blockable, sensor heartbeats, target
+//!   countries, SVG charts, top sources, verdicts, newest campaigns; it re-fetches itself),
+//!   Live events (with the verdict of each event's analysed message) (newest held events and analysed messages
 //!   plus the SSE stream, rendered by `static/console.js` with `textContent` only), History
 //!   (stored events oldest first, cursor pages), event detail, Messages (search by text,
 //!   number, domain, brand, verdict, campaign, country; newest first, cursor pages) and
-//!   message detail, Campaigns (list, detail with a server-drawn timeline, indicators,
-//!   samples and STIX/MISP/CSV export downloads).
+//!   message detail, Campaigns (list, detail: summary first, block list, samples in time
+//!   order, URLs grouped by host and path shape, a timeline and one zoomed chart per wave,
+//!   validation sends with their source), Exports (STIX/MISP/CSV per campaign and for all).
 //!
 //! Invariant: every response carries the strict headers of [`security_headers`] (CSP without
 //! inline script or style, `nosniff`, `no-referrer`, `frame-ancestors 'none'`).
@@ -170,7 +174,7 @@ impl Console {
     }
 }
 
-/// The console's routes. Everything but `/login` and `/healthz` sits behind
+/// The console's routes. Everything but `/login`, `/healthz` and the stylesheet sits behind
 /// [`auth::require_auth`]; every response gets [`security_headers`].
 pub fn app(state: AppState) -> Router {
     let protected = Router::new()
