@@ -138,6 +138,18 @@ async fn overview_shows_active_campaigns_and_what_to_block() {
     let blockable = smishtrap_web::duty::block_items(std::slice::from_ref(summary));
     assert_eq!(list.lines().count(), blockable.len());
     assert!(html.contains("data-refresh=\""), "the page refreshes itself");
+    // The CSAM messages carry hostile payloads: the Overview and the campaign page show them
+    // only escaped.
+    for path in ["/".to_owned(), format!("/campaigns/{csam}"), "/exports".to_owned()] {
+        let (status, html) = server.page(&cookie, &path).await;
+        assert_eq!(status, 200, "{path}");
+        for raw in ["<script>alert", "<img src=x", "<svg onload", "onerror=alert(1)>"] {
+            assert!(!html.contains(raw), "{path} contains raw {raw:?}");
+        }
+        assert!(!html.contains("https://csam-be-login.info"), "{path} shows a live URL");
+        assert_eq!(html.matches("<script").count(), 1, "{path}");
+        assert!(!html.contains("style="), "{path}: inline style");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
