@@ -39,6 +39,7 @@
 mod error;
 mod filter;
 mod messages;
+mod overview;
 mod pager;
 #[cfg(feature = "postgres")]
 mod postgres;
@@ -56,6 +57,7 @@ pub use messages::{
     ANALYSED_CURSOR, AnalysedRow, AssignmentChange, CLUSTERED_CURSOR, CampaignRow,
     MAX_QUERY_VALUE_CHARS, MessageFacet, MessageQuery, NewMessage, StoredMessage,
 };
+pub use overview::{BucketCount, EventMessage, HourCount, ValidationSend};
 #[cfg(feature = "postgres")]
 pub use postgres::{PostgresEvents, PostgresStore};
 pub use sqlite::{SqliteEvents, SqliteStore};

@@ -1,10 +1,13 @@
 //! Authentication and CSRF.
 //!
-//! - Browsers log in with `GET /login?token=T&next=/path`: the token is checked in constant
-//!   time, a random session id goes into a cookie (`HttpOnly; SameSite=Strict; Path=/`) and the
-//!   browser is sent to `next`, which must be a local path ([`LocalPath`]).
+//! - Browsers log in with the form of `GET /login`, which POSTs the token (so it never lands
+//!   in the URL, the history or a proxy log): the token is checked in constant time, a random
+//!   session id goes into a cookie (`HttpOnly; SameSite=Strict; Path=/`) and the browser is
+//!   sent to `next`, which must be a local path ([`LocalPath`]). The first-start login URL
+//!   (`GET /login?token=T`, printed once) still works: it answers with a redirect that strips
+//!   the token.
 //! - Scripts send `Authorization: Bearer TOKEN`.
-//! - Sessions expire after a fixed lifetime; at most [`MAX_SESSIONS`] live at once (the oldest
+//! - Sessions expire after an idle time and after an absolute lifetime; at most [`MAX_SESSIONS`] live at once (the oldest
 //!   go first), so logins cannot grow memory.
 //! - A state-changing request (any method but GET/HEAD/OPTIONS) made with a session cookie must
 //!   come from our own origin (`Origin`, `Sec-Fetch-Site`) and carry the session's CSRF token
@@ -37,13 +40,17 @@ const MAX_FORM_BYTES: usize = 16 * 1024;
 /// Logged-in browser sessions.
 #[derive(Debug)]
 pub(crate) struct Sessions {
+    /// Absolute lifetime of a session.
     ttl: Duration,
+    /// Longest time between two requests of a session.
+    idle: Duration,
     by_id: Mutex<HashMap<String, Session>>,
 }
 
 #[derive(Debug, Clone)]
 struct Session {
     created: Instant,
+    last_used: Instant,
     csrf: String,
 }
 
@@ -71,8 +78,13 @@ fn random_hex() -> String {
 }
 
 impl Sessions {
-    pub(crate) fn new(ttl: Duration) -> Sessions {
-        Sessions { ttl, by_id: Mutex::new(HashMap::new()) }
+    pub(crate) fn new(ttl: Duration, idle: Duration) -> Sessions {
+        Sessions { ttl, idle, by_id: Mutex::new(HashMap::new()) }
+    }
+
+    fn expired(&self, session: &Session, now: Instant) -> bool {
+        now.duration_since(session.created) >= self.ttl
+            || now.duration_since(session.last_used) >= self.idle
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Session>> {
@@ -85,7 +97,7 @@ impl Sessions {
         let id = random_hex();
         let now = Instant::now();
         let mut map = self.lock();
-        map.retain(|_, s| now.duration_since(s.created) < self.ttl);
+        map.retain(|_, s| !self.expired(s, now));
         while map.len() >= MAX_SESSIONS {
             let oldest = map.iter().min_by_key(|(_, s)| s.created).map(|(k, _)| k.clone());
             match oldest {
@@ -93,18 +105,20 @@ impl Sessions {
                 None => break,
             };
         }
-        map.insert(id.clone(), Session { created: now, csrf: random_hex() });
+        map.insert(id.clone(), Session { created: now, last_used: now, csrf: random_hex() });
         id
     }
 
-    /// The CSRF token of a live session.
+    /// The CSRF token of a live session, which this use keeps from going idle.
     fn get(&self, id: &str) -> Option<String> {
+        let now = Instant::now();
         let mut map = self.lock();
-        let session = map.get(id)?;
-        if session.created.elapsed() >= self.ttl {
+        let session = map.get_mut(id)?;
+        if self.expired(session, now) {
             map.remove(id);
             return None;
         }
+        session.last_used = now;
         Some(session.csrf.clone())
     }
 
@@ -147,13 +161,32 @@ struct LoginPage<'a> {
     failed: bool,
 }
 
-/// `GET /login`: without a token, a form; with the right token, a session and a redirect.
+/// `GET /login`: without a token, the form; with one (the first-start URL), what the form
+/// does, answered with a redirect so the token leaves the address bar at once.
 pub(crate) async fn login(State(state): State<AppState>, Query(q): Query<LoginQuery>) -> Response {
     let next = q.next.as_deref().and_then(LocalPath::parse);
     let next_str = next.as_ref().map_or("/", LocalPath::as_str);
     let Some(token) = q.token.as_deref() else {
         return render_login(next_str, false, StatusCode::OK);
     };
+    start_session(&state, token, next_str)
+}
+
+/// `POST /login` (form `token`, `next`): the login form's target.
+pub(crate) async fn login_form(State(state): State<AppState>, request: Request) -> Response {
+    let bytes = match axum::body::to_bytes(request.into_body(), MAX_FORM_BYTES).await {
+        Ok(bytes) => bytes,
+        Err(_) => return render_login("/", true, StatusCode::PAYLOAD_TOO_LARGE),
+    };
+    let next = form_field(&bytes, "next");
+    let next = next.as_deref().and_then(LocalPath::parse);
+    let next_str = next.as_ref().map_or("/", LocalPath::as_str);
+    let token = form_field(&bytes, "token").unwrap_or_default();
+    start_session(&state, &token, next_str)
+}
+
+/// With the right token, a session cookie and a redirect to `next`; else the form again.
+fn start_session(state: &AppState, token: &str, next_str: &str) -> Response {
     if token.len() > crate::token::MAX_TOKEN_LEN || !state.inner.token.matches(token) {
         tracing::warn!("console login with a wrong token");
         return render_login(next_str, true, StatusCode::UNAUTHORIZED);
@@ -358,18 +391,36 @@ mod tests {
 
     #[test]
     fn sessions_expire_and_are_bounded() {
-        let sessions = Sessions::new(Duration::from_millis(30));
+        let sessions = Sessions::new(Duration::from_millis(30), Duration::from_secs(60));
         let id = sessions.create();
         assert!(sessions.get(&id).is_some());
         std::thread::sleep(Duration::from_millis(40));
         assert!(sessions.get(&id).is_none());
-        let sessions = Sessions::new(Duration::from_secs(60));
+        let sessions = Sessions::new(Duration::from_secs(60), Duration::from_secs(60));
         let first = sessions.create();
         for _ in 0..MAX_SESSIONS {
             sessions.create();
         }
         assert!(sessions.get(&first).is_none(), "the oldest session makes room");
         assert_eq!(sessions.lock().len(), MAX_SESSIONS);
+    }
+
+    #[test]
+    fn idle_sessions_expire_and_used_ones_live_until_their_lifetime() {
+        let (ttl, idle) = (Duration::from_millis(2400), Duration::from_millis(800));
+        let sessions = Sessions::new(ttl, idle);
+        let start = Instant::now();
+        let idle_one = sessions.create();
+        let used = sessions.create();
+        // Used every 100 ms, the session lives past its idle time up to its lifetime.
+        while start.elapsed() < ttl - Duration::from_millis(300) {
+            assert!(sessions.get(&used).is_some(), "a used session stays");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        assert!(sessions.get(&idle_one).is_none(), "a session idle past its idle time is gone");
+        std::thread::sleep(Duration::from_millis(400));
+        assert!(start.elapsed() >= ttl);
+        assert!(sessions.get(&used).is_none(), "no session outlives its lifetime");
     }
 
     #[test]

@@ -81,9 +81,26 @@ pub struct MessageRow {
     /// The campaign id as stored (pages and the script build links only from a safe id).
     pub campaign: Option<String>,
     pub phase: String,
+    /// The captured event it came from (the Live page puts the verdict on that event's row).
+    pub event_id: Option<String>,
+}
+
+/// The CSS class of a verdict's colour (a fixed word, whatever the store holds).
+pub fn verdict_class(verdict: &str) -> &'static str {
+    match verdict {
+        "smishing" => "v-smishing",
+        "spam" => "v-spam",
+        "ham" => "v-ham",
+        _ => "v-other",
+    }
 }
 
 impl MessageRow {
+    /// [`verdict_class`] of this row.
+    pub fn verdict_class(&self) -> &'static str {
+        verdict_class(&self.verdict)
+    }
+
     pub fn of(m: &StoredMessage) -> MessageRow {
         let msg = &m.message;
         MessageRow {
@@ -100,6 +117,7 @@ impl MessageRow {
             text: clip(&shown(&clip(&msg.text, ROW_TEXT_CHARS * 2)), ROW_TEXT_CHARS),
             campaign: m.campaign.clone().filter(|c| safe_id(c)),
             phase: clip(&opt(m.phase.as_deref()), 16),
+            event_id: msg.event_id.clone().filter(|id| !id.is_empty()),
         }
     }
 }
@@ -553,21 +571,26 @@ impl CampaignDetail {
                         .join(", "),
                 })
                 .collect(),
-            samples: c
-                .samples
-                .iter()
-                .map(|s| SampleView {
-                    ts: when_text(s.ts.as_deref()),
-                    router: opt(s.router.as_deref()),
-                    recipient: opt(s.recipient.as_deref()),
-                    status: opt(s.status.as_deref()),
-                    phase: match s.phase {
-                        Some(smishtrap_intel::Phase::Validation) => "validation",
-                        _ => "wave",
-                    },
-                    text: shown(&s.text),
-                })
-                .collect(),
+            samples: {
+                // In time order (the clustering keeps them by its own choice).
+                let mut samples: Vec<&smishtrap_intel::campaign::Sample> =
+                    c.samples.iter().collect();
+                samples.sort_by_key(|s| secs(s.ts.as_deref()));
+                samples
+            }
+            .into_iter()
+            .map(|s| SampleView {
+                ts: when_text(s.ts.as_deref()),
+                router: opt(s.router.as_deref()),
+                recipient: opt(s.recipient.as_deref()),
+                status: opt(s.status.as_deref()),
+                phase: match s.phase {
+                    Some(smishtrap_intel::Phase::Validation) => "validation",
+                    _ => "wave",
+                },
+                text: shown(&s.text),
+            })
+            .collect(),
             timeline: Timeline::of(c),
         }
     }

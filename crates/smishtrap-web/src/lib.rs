@@ -7,8 +7,9 @@
 //!   aggregates the Overview and `/api/v1/sensors` show and feeds the SSE stream; another
 //!   keeps the insights (target countries, verdicts, newest campaigns, sensor heartbeats).
 //! - [`token`] is the access token (generated on first start into `DIR/console-token`, mode
-//!   0600, compared in constant time); [`auth`] turns it into expiring sessions (cookie
-//!   `HttpOnly; SameSite=Strict`) and checks CSRF on every state-changing request.
+//!   0600, compared in constant time); [`auth`] turns it, POSTed by the login form, into
+//!   sessions with idle and absolute timeouts (cookie `HttpOnly; SameSite=Strict`) and checks
+//!   CSRF on every state-changing request.
 //! - [`api`] serves JSON with opaque cursors; `openapi.json` (a data file) documents it, a
 //!   test checks every route against it and schemathesis (`tests/validators/schemathesis.sh`)
 //!   every parameter.
@@ -17,17 +18,21 @@
 //!   connection, and a body limit.
 //! - [`pages`] renders HTML with askama, which escapes every value; no template marks a
 //!   value safe. URLs and domains in attacker text are defanged ([`view`], [`findings`]) and
-//!   never links. Overview (SVG charts, top sources, target countries, verdicts, newest
-//!   campaigns, sensor heartbeats), Live events (newest held events and analysed messages
+//!   never links. Overview (active campaigns with sparklines of their sends per hour, the
+//!   [`duty`] block list of what the exports mark blockable, sensor heartbeats, target
+//!   countries, SVG charts, top sources, verdicts, newest campaigns; it re-fetches itself),
+//!   Live events (with the verdict of each event's analysed message) (newest held events and analysed messages
 //!   plus the SSE stream, rendered by `static/console.js` with `textContent` only), History
 //!   (stored events oldest first, cursor pages), event detail, Messages (search by text,
 //!   number, domain, brand, verdict, campaign, country; newest first, cursor pages) and
-//!   message detail, Campaigns (list, detail with a server-drawn timeline, indicators,
-//!   samples and STIX/MISP/CSV export downloads).
+//!   message detail, Campaigns (list, detail: summary first, block list, samples in time
+//!   order, URLs grouped by host and path shape, a timeline and one zoomed chart per wave,
+//!   validation sends with their source), Exports (STIX/MISP/CSV per campaign and for all).
 //!
 //! Invariant: every response carries the strict headers of [`security_headers`] (CSP without
 //! inline script or style, `nosniff`, `no-referrer`, `frame-ancestors 'none'`).
-//! Invariant: no page or API call but `/login` and `/healthz` answers without authentication.
+//! Invariant: no page or API call but `/login`, `/healthz` and the stylesheet answers without
+//! authentication.
 //! Invariant: attacker bytes reach HTML only through askama's escaping or `textContent`.
 //!
 //! ```no_run
@@ -45,6 +50,7 @@
 
 pub mod api;
 pub mod auth;
+pub mod duty;
 mod error;
 pub mod findings;
 mod health;
@@ -80,8 +86,10 @@ pub struct ConsoleConfig {
     /// The data directory (`--data`), holding the event store.
     pub data_dir: PathBuf,
     pub token: Token,
-    /// How long a login session lasts (absolute, not sliding).
+    /// How long a login session lasts at most (absolute, not sliding).
     pub session_ttl: Duration,
+    /// How long a login session lasts without a request.
+    pub session_idle: Duration,
     /// How often the follower looks for new events.
     pub poll_interval: Duration,
     /// Timeouts and caps of the HTTP server.
@@ -89,7 +97,7 @@ pub struct ConsoleConfig {
 }
 
 impl ConsoleConfig {
-    /// Defaults: 12 h sessions, new events looked for every 100 ms (an idle poll is two
+    /// Defaults: sessions of at most 12 h that end after 1 h without a request, new events looked for every 100 ms (an idle poll is two
     /// indexed queries; `bench/send-to-console.py` measures the resulting latency), and the
     /// [`ConsoleLimits`] defaults.
     pub fn new(data_dir: &Path, token: Token) -> ConsoleConfig {
@@ -97,6 +105,7 @@ impl ConsoleConfig {
             data_dir: data_dir.to_owned(),
             token,
             session_ttl: Duration::from_secs(12 * 3600),
+            session_idle: Duration::from_secs(3600),
             poll_interval: Duration::from_millis(100),
             limits: ConsoleLimits::default(),
         }
@@ -143,7 +152,7 @@ impl Console {
         let follower = live::Follower::start(source.clone(), live.clone(), config.poll_interval)?;
         let inner = Inner {
             token: config.token,
-            sessions: auth::Sessions::new(config.session_ttl),
+            sessions: auth::Sessions::new(config.session_ttl, config.session_idle),
             source,
             live,
             health: health::Probe::new(&config.data_dir),
@@ -165,7 +174,7 @@ impl Console {
     }
 }
 
-/// The console's routes. Everything but `/login` and `/healthz` sits behind
+/// The console's routes. Everything but `/login`, `/healthz` and the stylesheet sits behind
 /// [`auth::require_auth`]; every response gets [`security_headers`].
 pub fn app(state: AppState) -> Router {
     let protected = Router::new()
@@ -177,15 +186,17 @@ pub fn app(state: AppState) -> Router {
         .route("/campaigns/{id}", get(pages::campaign_detail))
         .route("/messages", get(pages::messages))
         .route("/messages/{id}", get(pages::message_detail))
+        .route("/exports", get(pages::exports))
         .route("/logout", post(auth::logout))
         .route("/static/console.js", get(pages::script))
-        .route("/static/console.css", get(pages::stylesheet))
         .merge(api::routes())
         // Behind authentication too, so nobody learns which paths exist without the token.
         .fallback(pages::not_found)
         .layer(axum::middleware::from_fn_with_state(state.clone(), auth::require_auth));
     Router::new()
-        .route("/login", get(auth::login))
+        .route("/login", get(auth::login).post(auth::login_form))
+        // Public, so the login page is styled; it says nothing about the data.
+        .route("/static/console.css", get(pages::stylesheet))
         .route("/healthz", get(healthz))
         .merge(protected)
         .layer(axum::middleware::map_response(security_headers))

@@ -9,11 +9,16 @@ use axum::http::{StatusCode, Uri, header};
 use axum::response::{Html, IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use smishtrap_event::EventKind;
+use smishtrap_intel::campaign::sanitise;
 
 use crate::api::{
     CampaignParams, EventQuery, Filters, MessageParams, VERDICTS, blocking, sensor_active,
 };
 use crate::auth::Authed;
+use crate::duty::{
+    ACTIVE_CAMPAIGNS, ACTIVE_HOURS, ActiveCampaign, BlockItem, Sparkline, UrlGroup, ValidationView,
+    WaveZoom, ZOOM_BUCKETS, block_items, block_text, url_groups,
+};
 use crate::findings::{
     CampaignDetail, CampaignListRow, Heartbeat, MessageDetail, MessageRow, safe_id,
 };
@@ -221,6 +226,44 @@ struct OverviewPage {
     campaigns: u64,
     newest: Vec<CampaignListRow>,
     heartbeats: Vec<Heartbeat>,
+    /// Campaigns seen in the last [`ACTIVE_HOURS`] hours.
+    active: Vec<ActiveCampaign>,
+    active_hours: i64,
+    /// Indicators of the active campaigns the exports mark blockable.
+    block: Vec<BlockItem>,
+    block_text: String,
+    /// Seconds between the page's own refreshes.
+    refresh_secs: u32,
+}
+
+/// Seconds between the Overview's refreshes of its figures.
+pub const OVERVIEW_REFRESH_SECS: u32 = 15;
+
+/// The active campaigns since the start of the hour [`ACTIVE_HOURS`] - 1 hours before
+/// `now`'s, with their sparklines, and the indicators to block.
+async fn active_now(
+    state: &AppState,
+    now: DateTime<Utc>,
+) -> Result<(Vec<ActiveCampaign>, Vec<BlockItem>), WebError> {
+    let since = (now.timestamp().div_euclid(3600) - ACTIVE_HOURS + 1) * 3600 * 1_000_000;
+    let source = state.inner.source.clone();
+    let rows = blocking(move || source.active_campaigns(since, ACTIVE_CAMPAIGNS)).await?;
+    let mut summaries = Vec::with_capacity(rows.len());
+    let active = rows
+        .iter()
+        .map(|(row, hours)| {
+            if let Some(c) = crate::findings::summary(row) {
+                summaries.push(c);
+            }
+            ActiveCampaign {
+                row: CampaignListRow::of(row),
+                first_seen: row.first_seen.map(crate::findings::when_micros).unwrap_or_default(),
+                last_seen: row.last_seen.map(crate::findings::when_micros).unwrap_or_default(),
+                spark: Sparkline::of(hours, now),
+            }
+        })
+        .collect();
+    Ok((active, block_items(&summaries)))
 }
 
 /// One bar of the target-countries chart.
@@ -301,6 +344,11 @@ pub(crate) async fn overview(
         campaigns: 0,
         newest: Vec::new(),
         heartbeats: Vec::new(),
+        active: Vec::new(),
+        active_hours: ACTIVE_HOURS,
+        block: Vec::new(),
+        block_text: String::new(),
+        refresh_secs: OVERVIEW_REFRESH_SECS,
     });
     view.caught_up = live.caught_up();
     view.error = live.last_error().map(|_| "see the console log".to_owned());
@@ -314,7 +362,28 @@ pub(crate) async fn overview(
     view.campaigns = insights.campaigns;
     view.newest = insights.newest_campaigns;
     view.heartbeats = insights.heartbeats.iter().map(|h| Heartbeat::of(h, now)).collect();
+    match active_now(&state, now).await {
+        Ok((active, block)) => {
+            view.block_text = block_text(&block);
+            view.active = active;
+            view.block = block;
+        }
+        Err(err) => {
+            tracing::error!(error = %err, "active campaigns could not be read");
+            view.error = Some("see the console log".to_owned());
+        }
+    }
     page(&view)
+}
+
+/// A row of the Live events table, with the verdict of the event's analysed message (empty
+/// strings while there is none).
+#[derive(Debug)]
+struct LiveRow {
+    e: EventRow,
+    message_id: String,
+    verdict: String,
+    class: &'static str,
 }
 
 #[derive(Template)]
@@ -326,7 +395,7 @@ struct EventsPage {
     sensor: String,
     src_ip: String,
     stream_url: String,
-    rows: Vec<EventRow>,
+    rows: Vec<LiveRow>,
     /// Newest analysed messages (with their campaign), newest first.
     messages: Vec<MessageRow>,
 }
@@ -341,12 +410,30 @@ pub(crate) async fn events(
         Err(err) => return page_error(err),
     };
     let recent = state.inner.live.recent();
-    let rows: Vec<EventRow> = recent
+    let recent_messages = state.inner.live.recent_messages();
+    // The verdict of each event the held analysed messages came from (the first message of
+    // an event with several recipients stands for it).
+    let mut verdicts: std::collections::HashMap<&str, &MessageRow> =
+        std::collections::HashMap::new();
+    for m in recent_messages.iter() {
+        if let Some(event) = m.event_id.as_deref() {
+            verdicts.entry(event).or_insert(m);
+        }
+    }
+    let rows: Vec<LiveRow> = recent
         .iter()
         .rev()
         .filter(|e| filters.matches(e))
         .take(LIVE_ROWS)
-        .map(|e| EventRow::of(e))
+        .map(|e| {
+            let m = verdicts.get(e.id.as_str());
+            LiveRow {
+                e: EventRow::of(e),
+                message_id: m.map(|m| m.id.clone()).unwrap_or_default(),
+                verdict: m.map(|m| m.verdict.clone()).unwrap_or_default(),
+                class: m.map_or("", |m| m.verdict_class()),
+            }
+        })
         .collect();
     let params = filter_params(&filters);
     let mut stream_url = String::from("/api/v1/events/stream");
@@ -361,10 +448,7 @@ pub(crate) async fn events(
         src_ip: filters.src_ip.map(|ip| ip.to_string()).unwrap_or_default(),
         stream_url,
         rows,
-        messages: state
-            .inner
-            .live
-            .recent_messages()
+        messages: recent_messages
             .iter()
             .rev()
             .take(LIVE_MESSAGES)
@@ -463,6 +547,8 @@ fn query_string(params: &[(&'static str, String)]) -> String {
 struct EventPage {
     csrf: String,
     e: EventDetail,
+    /// The analysed messages made of this event: id, verdict, its colour class.
+    analysed: Vec<(String, String, &'static str)>,
 }
 
 pub(crate) async fn event_detail(
@@ -471,10 +557,26 @@ pub(crate) async fn event_detail(
     Path(id): Path<String>,
 ) -> Response {
     let source = state.inner.source.clone();
-    match blocking(move || source.get(&id)).await {
-        Ok(Some(event)) => {
-            page(&EventPage { csrf: authed.csrf().to_owned(), e: EventDetail::of(&event) })
-        }
+    let read = blocking(move || {
+        let event = source.get(&id)?;
+        let messages = match &event {
+            Some(_) => source.event_messages(&id)?,
+            None => Vec::new(),
+        };
+        Ok(event.map(|e| (e, messages)))
+    });
+    match read.await {
+        Ok(Some((event, messages))) => page(&EventPage {
+            csrf: authed.csrf().to_owned(),
+            e: EventDetail::of(&event),
+            analysed: messages
+                .into_iter()
+                .map(|m| {
+                    let class = crate::findings::verdict_class(&m.verdict);
+                    (m.id, crate::view::clip(&sanitise(&m.verdict), 16), class)
+                })
+                .collect(),
+        }),
         Ok(None) => error_page(StatusCode::NOT_FOUND, "no such event".into()),
         Err(err) => page_error(err),
     }
@@ -651,6 +753,22 @@ struct CampaignPage {
     c: CampaignDetail,
     /// Whether the id can go into links as is (always, for ids the clustering makes).
     linkable: bool,
+    /// Top target countries, `BE 120, NL 3`.
+    countries: String,
+    groups: Vec<UrlGroup>,
+    zooms: Vec<WaveZoom>,
+    validation: Vec<ValidationView>,
+    /// More validation sends than listed.
+    validation_more: bool,
+    block: Vec<BlockItem>,
+    block_text: String,
+}
+
+/// Validation sends listed on a campaign page.
+pub const PAGE_VALIDATION_SENDS: usize = 200;
+
+fn micros_of(ts: &str) -> Option<i64> {
+    DateTime::parse_from_rfc3339(ts).ok().map(|t| t.timestamp_micros())
 }
 
 /// `GET /campaigns/{id}`: one campaign: timeline, indicators, samples, exports.
@@ -674,7 +792,86 @@ pub(crate) async fn campaign_detail(
     let mut c = CampaignDetail::of(&summary);
     // The row's id is the one the store finds (and the summary's should be the same).
     c.id = row.id.clone();
-    page(&CampaignPage { csrf: authed.csrf().to_owned(), linkable: safe_id(&row.id), c })
+    let ranges: Vec<(usize, i64, i64)> = summary
+        .waves
+        .iter()
+        .filter_map(|w| Some((w.number, micros_of(&w.start)?, micros_of(&w.end)?)))
+        .collect();
+    let source = state.inner.source.clone();
+    let id = row.id.clone();
+    let spans: Vec<(i64, i64)> = ranges.iter().map(|(_, a, b)| (*a, *b)).collect();
+    let read = blocking(move || {
+        let buckets = source.campaign_buckets(&id, &spans, ZOOM_BUCKETS)?;
+        let sends = source.validation_sends(&id, PAGE_VALIDATION_SENDS + 1)?;
+        Ok((buckets, sends))
+    })
+    .await;
+    let (buckets, mut sends) = match read {
+        Ok(read) => read,
+        Err(err) => return page_error(err),
+    };
+    let validation_more = sends.len() > PAGE_VALIDATION_SENDS;
+    sends.truncate(PAGE_VALIDATION_SENDS);
+    let zooms = ranges
+        .iter()
+        .zip(&buckets)
+        .map(|((number, from, to), counts)| WaveZoom::of(*number, *from, *to, counts))
+        .collect();
+    let block = block_items(std::slice::from_ref(&summary));
+    page(&CampaignPage {
+        csrf: authed.csrf().to_owned(),
+        linkable: safe_id(&row.id),
+        countries: c
+            .countries
+            .iter()
+            .take(5)
+            .map(|(v, n)| format!("{v} {n}"))
+            .collect::<Vec<_>>()
+            .join(", "),
+        groups: url_groups(&summary),
+        zooms,
+        validation: sends.iter().map(ValidationView::of).collect(),
+        validation_more,
+        block_text: block_text(&block),
+        block,
+        c,
+    })
+}
+
+/// Campaigns listed on the Exports page (the rest are in the "all" downloads).
+pub const EXPORT_ROWS: usize = 200;
+
+#[derive(Template)]
+#[template(path = "exports.html")]
+struct ExportsPage {
+    csrf: String,
+    total: u64,
+    /// Campaigns whose id can go into a link, most recently active first.
+    rows: Vec<CampaignListRow>,
+    more: bool,
+}
+
+/// `GET /exports`: downloads of STIX, MISP and CSV, for all campaigns and for each.
+pub(crate) async fn exports(
+    State(state): State<AppState>,
+    Extension(authed): Extension<Authed>,
+) -> Response {
+    let source = state.inner.source.clone();
+    let found = match blocking(move || source.campaigns(None, None, EXPORT_ROWS)).await {
+        Ok(found) => found,
+        Err(err) => return page_error(err),
+    };
+    page(&ExportsPage {
+        csrf: authed.csrf().to_owned(),
+        total: state.inner.live.insights().campaigns,
+        more: found.next.is_some(),
+        rows: found
+            .campaigns
+            .iter()
+            .filter(|row| safe_id(&row.id))
+            .map(CampaignListRow::of)
+            .collect(),
+    })
 }
 
 #[cfg(test)]
@@ -730,7 +927,11 @@ mod proptests {
     }
 
     fn render(event: &Event) -> String {
-        let page = EventPage { csrf: "t".into(), e: EventDetail::of(event) };
+        let page = EventPage {
+            csrf: "t".into(),
+            e: EventDetail::of(event),
+            analysed: vec![("m1".into(), "smishing".into(), "v-smishing")],
+        };
         page.render().unwrap_or_default()
     }
 

@@ -9,7 +9,8 @@ use std::path::{Path, PathBuf};
 use chrono::{DateTime, Utc};
 use smishtrap_event::Event;
 use smishtrap_store::{
-    CampaignRow, EventFilter, MessageQuery, SqliteStore, StoreError, StoredMessage,
+    BucketCount, CampaignRow, EventFilter, EventMessage, HourCount, MessageQuery, SqliteStore,
+    StoreError, StoredMessage, ValidationSend,
 };
 
 use crate::WebError;
@@ -235,6 +236,68 @@ impl Source {
                 return Ok(all);
             }
         }
+    }
+}
+
+impl Source {
+    /// Campaigns last seen at or after `since` (microseconds), most recently active first,
+    /// each with its messages per hour since `since`.
+    pub(crate) fn active_campaigns(
+        &self,
+        since: i64,
+        limit: usize,
+    ) -> Result<Vec<(CampaignRow, Vec<HourCount>)>, WebError> {
+        let Some(store) = self.open()? else {
+            return Ok(Vec::new());
+        };
+        let mut out = Vec::new();
+        for id in store.active_campaign_ids(since, limit)? {
+            // A campaign re-clustered away between the two reads is simply left out.
+            if let Some(row) = store.campaign(&id)? {
+                let hours = store.campaign_hours(&id, since)?;
+                out.push((row, hours));
+            }
+        }
+        Ok(out)
+    }
+
+    /// The campaign's messages per bucket of each `(from, to)` range (microseconds).
+    pub(crate) fn campaign_buckets(
+        &self,
+        id: &str,
+        ranges: &[(i64, i64)],
+        buckets: usize,
+    ) -> Result<Vec<Vec<BucketCount>>, WebError> {
+        let Some(store) = self.open()? else {
+            return Ok(vec![Vec::new(); ranges.len()]);
+        };
+        ranges
+            .iter()
+            .map(|(from, to)| Ok(store.campaign_buckets(id, *from, *to, buckets)?))
+            .collect()
+    }
+
+    /// The campaign's validation sends, oldest first.
+    pub(crate) fn validation_sends(
+        &self,
+        id: &str,
+        limit: usize,
+    ) -> Result<Vec<ValidationSend>, WebError> {
+        let Some(store) = self.open()? else {
+            return Ok(Vec::new());
+        };
+        Ok(store.validation_sends(id, limit)?)
+    }
+
+    /// The analysed messages of a captured event.
+    pub(crate) fn event_messages(&self, event_id: &str) -> Result<Vec<EventMessage>, WebError> {
+        if event_id.is_empty() || event_id.len() > MAX_ID_LEN {
+            return Ok(Vec::new());
+        }
+        let Some(store) = self.open()? else {
+            return Ok(Vec::new());
+        };
+        Ok(store.event_messages(event_id, 64)?)
     }
 }
 

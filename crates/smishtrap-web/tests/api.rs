@@ -12,6 +12,7 @@ use smishtrap_event::EventKind;
 
 /// Every page of the console (the API paths come from the OpenAPI document).
 const PAGES: [&str; 12] = [
+    "/exports",
     "/",
     "/events",
     "/events/c0-1",
@@ -23,7 +24,6 @@ const PAGES: [&str; 12] = [
     "/messages?text=pakket",
     "/messages/bp-03",
     "/static/console.js",
-    "/static/console.css",
 ];
 
 fn openapi() -> serde_json::Value {
@@ -145,7 +145,7 @@ async fn everything_but_login_and_healthz_needs_authentication() {
     // Unknown paths do not reveal whether they exist before authentication.
     assert_eq!(server.get("/no/such/page").await.status(), 303);
     assert_eq!(server.get("/api/v1/nothing").await.status(), 401);
-    for open in ["/healthz", "/login", "/login?next=/events"] {
+    for open in ["/healthz", "/login", "/login?next=/events", "/static/console.css"] {
         let response = server.get(open).await;
         assert_eq!(response.status(), 200, "{open}");
         assert_security_headers(&response, open);

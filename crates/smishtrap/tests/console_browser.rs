@@ -153,6 +153,49 @@ impl Browser {
         panic!("{what} never happened; page:\n{html}");
     }
 
+    /// Like [`Self::wait_for`] with a longer bound (a page that refreshes itself).
+    fn wait_long(&mut self, expression: &str, what: &str, limit: Duration) -> Duration {
+        let start = Instant::now();
+        while start.elapsed() < limit {
+            if self.eval(expression) == json!(true) {
+                return start.elapsed();
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let html = self.eval("document.documentElement ? document.documentElement.outerHTML : ''");
+        panic!("{what} never happened; page:\n{html}");
+    }
+
+    /// Sets the viewport (CSS pixels) as a desktop or phone screen.
+    fn viewport(&mut self, width: u32, height: u32) {
+        self.call(
+            "Emulation.setDeviceMetricsOverride",
+            json!({"width": width, "height": height, "deviceScaleFactor": 1, "mobile": width < 600}),
+        );
+    }
+
+    /// A PNG of the viewport, written to `dir/name`.
+    fn screenshot(&mut self, dir: &Path, name: &str) {
+        let shot = self.call("Page.captureScreenshot", json!({"format": "png"}));
+        let data = shot["data"].as_str().expect("png data");
+        let png = base64::Engine::decode(&base64::engine::general_purpose::STANDARD, data)
+            .expect("base64 png");
+        assert!(png.starts_with(b"\x89PNG"), "a PNG");
+        std::fs::write(dir.join(name), png).expect("write screenshot");
+    }
+
+    /// No cell that must stay whole (IPs, times, numbers, verdicts) wraps onto two lines.
+    fn assert_cells_unbroken(&mut self, page: &str) {
+        let broken = self.eval(
+            "Array.from(document.querySelectorAll('td.ip, td.nowrap, td.num, td.verdict'))
+                .filter(td => { const r = document.createRange(); r.selectNodeContents(td);
+                    const tops = new Set(Array.from(r.getClientRects()).map(x => Math.round(x.top)));
+                    return tops.size > 1; })
+                .map(td => td.textContent)",
+        );
+        assert_eq!(broken, json!([]), "{page}: cells broken over lines");
+    }
+
     /// Nothing injected ever ran or became an element.
     fn assert_inert(&mut self, title: &str, page: &str) {
         let checks = self.eval(
@@ -445,5 +488,152 @@ fn run_shows_a_captured_send_live_with_its_campaign_in_chromium() {
         browser.eval("document.body.textContent.includes(\"<script>window.__xss='script'\")");
     assert_eq!(found, json!(true), "search finds the hostile text and shows it literally");
     browser.assert_inert("Messages · smishtrap", "messages search");
+    assert_eq!(run.stop(), Some(0));
+}
+
+/// The analyst's walk in Chromium: log in with the form (the token never in a URL), the
+/// Overview picks up a campaign that starts while it is open (its own refresh), block list
+/// copyable and defanged, campaign page summary first, exports page downloads; at desktop
+/// (1400x1000) and phone (390x844) sizes, no cell breaks an IP, time or number. Screenshots go
+/// to `$SMISHTRAP_SCREENSHOTS` when set (the README's come from there), else a temporary dir.
+#[test]
+fn analyst_walks_overview_campaign_and_exports_in_chromium() {
+    let Some(mut browser) = Browser::launch() else { return };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let shots_tmp = tempfile::tempdir().expect("shots");
+    let shots = std::env::var_os("SMISHTRAP_SCREENSHOTS")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| shots_tmp.path().to_owned());
+    std::fs::create_dir_all(&shots).expect("screenshot dir");
+    let run = ConsoleProcess::run(dir.path(), &["--console-token", TOKEN]);
+    let sensor = run.sensor.expect("sensor address");
+    let http = sensor_support::client();
+    browser.viewport(1400, 1000);
+
+    // The styled login form, filled and submitted as a person would.
+    browser.navigate(&run.url("/login"));
+    browser.wait_for("!!document.getElementById('login-form')", "the login form");
+    browser.screenshot(&shots, "login.png");
+    browser.eval(&format!(
+        "document.getElementById('token').value = {}; document.getElementById('login-form').submit(), true",
+        js(TOKEN)
+    ));
+    browser.wait_for(
+        "location.pathname === '/' && document.readyState === 'complete' && !!document.getElementById('overview-live')",
+        "login landing on the Overview",
+    );
+    let href = browser.eval("location.href");
+    assert!(!href.as_str().unwrap_or_default().contains(TOKEN), "token in the URL: {href}");
+    let history = browser.eval("history.length");
+    assert!(history.as_u64().is_some(), "{history}");
+    assert_eq!(browser.eval("!!document.getElementById('no-active')"), json!(true));
+
+    // A campaign starts while the Overview is open: a validation send, then a wave.
+    let lure = "CSAM: uw digitale identiteit verloopt vandaag. Bevestig uw gegevens via \
+                https://login.csam-be.info/verify/";
+    let mut sends = vec![("+32470999999".to_owned(), "test".to_owned())];
+    for i in 0..8 {
+        sends.push((format!("+3247012345{i}"), format!("{lure}{i}")));
+    }
+    for (i, (to, text)) in sends.iter().enumerate() {
+        let body = json!({"id": format!("{i}"), "execute": 1, "function": "send_sms", "values": [{
+            "base": "api_sms", "phone_number": to, "content": text,
+        }]});
+        let response =
+            http.post(format!("http://{sensor}/cgi")).json(&body).send().expect("send_sms");
+        assert!(response.status().is_success());
+    }
+    let took = browser.wait_long(
+        "!!document.querySelector('#active-campaigns svg.spark') && !!document.getElementById('block-list')",
+        "the Overview showing the new campaign without a reload",
+        Duration::from_secs(90),
+    );
+    #[allow(clippy::print_stderr, reason = "a figure for the report, not an assertion")]
+    {
+        eprintln!("figure: sends to active campaign on the open Overview (own refresh): {took:?}");
+    }
+    let list = browser.eval("document.getElementById('block-list').value");
+    let list = list.as_str().expect("block list").to_owned();
+    assert!(list.contains("csam-be[.]info"), "{list}");
+    assert!(!list.contains("https://"), "block list is defanged: {list}");
+    browser.eval("document.querySelector('button[data-copy=\"block-list\"]').click(), true");
+    browser.wait_for(
+        "document.querySelector('.copy-status').textContent.length > 0",
+        "the copy button to answer",
+    );
+    browser.assert_inert("Overview · smishtrap", "overview");
+    browser.assert_cells_unbroken("overview");
+    browser.screenshot(&shots, "overview.png");
+
+    // Overview -> campaign.
+    browser
+        .eval("document.querySelector('#active-campaigns a[href^=\"/campaigns/\"]').click(), true");
+    browser.wait_for(
+        "location.pathname.startsWith('/campaigns/') && !!document.getElementById('campaign-summary')",
+        "the campaign page",
+    );
+    let groups = browser.eval("document.getElementById('url-groups').textContent");
+    let groups = groups.as_str().expect("groups");
+    assert!(groups.contains("csam-be[.]info") && groups.contains("/verify/{n}"), "{groups}");
+    let cards = browser.eval("document.getElementById('campaign-summary').textContent");
+    assert!(cards.as_str().is_some_and(|c| c.contains("CSAM") && c.contains("waves")), "{cards}");
+    assert_eq!(
+        browser.eval("document.querySelectorAll('.zoom svg.wave-zoom').length > 0"),
+        json!(true)
+    );
+    let title = browser_title(&mut browser);
+    browser.assert_inert(&title, "campaign");
+    browser.assert_cells_unbroken("campaign");
+    browser.screenshot(&shots, "campaign.png");
+    let campaign_path = browser.eval("location.pathname");
+    let campaign_path = campaign_path.as_str().expect("path").to_owned();
+
+    // Campaign -> exports: every download answers.
+    browser.eval("document.querySelector('nav a[href=\"/exports\"]').click(), true");
+    browser.wait_for(
+        "location.pathname === '/exports' && !!document.getElementById('export-campaigns')",
+        "the exports page",
+    );
+    let statuses = browser.eval(
+        "Promise.all(Array.from(document.querySelectorAll('a.export')).map(a =>
+            fetch(a.href).then(r => r.status + ' ' + (r.headers.get('content-disposition') || '')))) ",
+    );
+    let statuses = statuses.as_array().expect("statuses");
+    assert!(statuses.len() >= 7, "{statuses:?}");
+    for s in statuses {
+        let s = s.as_str().expect("status");
+        assert!(s.starts_with("200 attachment"), "{s}");
+    }
+    browser.assert_inert("Exports · smishtrap", "exports");
+    browser.screenshot(&shots, "exports.png");
+
+    // The same pages on a phone.
+    browser.viewport(390, 844);
+    for (path, name) in [
+        ("/", "overview-phone.png"),
+        (campaign_path.as_str(), "campaign-phone.png"),
+        ("/events", ""),
+    ] {
+        browser.navigate(&run.url(path));
+        browser.wait_for(
+            &format!("location.pathname === {} && document.readyState === 'complete'", js(path)),
+            path,
+        );
+        browser.assert_cells_unbroken(&format!("{path} on a phone"));
+        let wide = browser.eval("document.documentElement.scrollWidth <= window.innerWidth + 1");
+        assert_eq!(wide, json!(true), "{path}: the page itself scrolls sideways on a phone");
+        if !name.is_empty() {
+            browser.screenshot(&shots, name);
+        }
+    }
+    // The live events show verdicts in colour, linked to the analysed message.
+    browser.viewport(1400, 1000);
+    browser.navigate(&run.url("/events"));
+    browser.wait_for(
+        "!!document.querySelector('#events td.verdict.v-smishing a[href^=\"/messages/\"]')",
+        "a verdict on a live event row",
+    );
+    browser.screenshot(&shots, "events.png");
+    drop(browser);
     assert_eq!(run.stop(), Some(0));
 }

@@ -46,8 +46,13 @@ impl Server {
     pub async fn start_with(dir: tempfile::TempDir, limits: ConsoleLimits) -> Server {
         let token = Token::parse(TOKEN, "test").expect("token");
         let mut config = ConsoleConfig::new(dir.path(), token);
-        config.poll_interval = Duration::from_millis(50);
         config.limits = limits;
+        Server::start_config(dir, config).await
+    }
+
+    /// A console with this configuration (polling every 50 ms).
+    pub async fn start_config(dir: tempfile::TempDir, mut config: ConsoleConfig) -> Server {
+        config.poll_interval = Duration::from_millis(50);
         let console = Console::start(config).expect("console");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("addr");

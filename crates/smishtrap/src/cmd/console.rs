@@ -24,6 +24,9 @@ pub(crate) struct Args {
     /// How long a browser login lasts before the token is needed again
     #[arg(long, value_name = "HOURS", default_value_t = 12, value_parser = clap::value_parser!(u64).range(1..=720))]
     session_hours: u64,
+    /// How long a browser login lasts without a request (never longer than --session-hours)
+    #[arg(long, value_name = "MINUTES", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=43_200))]
+    session_idle_minutes: u64,
 }
 
 pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
@@ -35,6 +38,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         .context("cannot start the runtime")?;
     let mut config = ConsoleConfig::new(&args.data, token.clone());
     config.session_ttl = std::time::Duration::from_secs(args.session_hours * 3600);
+    config.session_idle = std::time::Duration::from_secs(args.session_idle_minutes * 60);
     let console = Console::start(config).context("cannot start the console")?;
     let served = runtime.block_on(async {
         let signal = super::shutdown_signal();
