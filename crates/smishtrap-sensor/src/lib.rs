@@ -8,7 +8,9 @@
 //!   validated at load.
 //! - [`identity`]: per-sensor identifiers derived from the seed in the data directory.
 //! - [`cgi`]: parser of `/cgi` bodies (attacker input; pure, fuzzed).
-//! - [`device`]: the persona engine (answers, sessions, lockout, outbox), bounded state.
+//! - [`device`]: the persona engine (answers, sessions, lockout), bounded state.
+//! - [`state`]: the device's own state (logs, the one outbox, counter, clock zone), persisted
+//!   under the data directory.
 //! - [`shadow`]: byte-level reader of the HTTP stream (heads as sent, malformed input, limits).
 //! - [`record`]: request -> event mapping (pure, fuzzed).
 //! - [`server`]: hyper on tokio, limits, timeouts, graceful shutdown; records every event
@@ -25,13 +27,15 @@ pub mod persona;
 pub mod record;
 pub mod server;
 pub mod shadow;
+pub mod state;
 
 pub use device::{Device, StateLimits};
 pub use identity::{Identity, Seed};
-pub use persona::{Persona, PersonaError, PersonaName, PersonaSet};
+pub use persona::{Persona, PersonaError, PersonaName, PersonaSet, SendOutcome};
 pub use server::{
     Budget, Counters, Limits, Listener, bind, descriptor_limit, raise_descriptor_limit, serve,
 };
+pub use state::StateError;
 
 /// Fuzz/proptest entry point for the `/cgi` body parser: parses and classifies `data` as a body
 /// and, split at the first NUL, as body plus query string.
