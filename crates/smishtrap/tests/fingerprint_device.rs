@@ -414,13 +414,28 @@ fn a_corrupt_state_file_is_a_clear_error() {
     let state = dir.path().join("device");
     std::fs::create_dir_all(&state).unwrap();
     std::fs::write(state.join("milesight-ur32l.json"), "{\"version\":1,").unwrap();
-    let out = std::process::Command::new(BIN)
+    let log = dir.path().join("stderr.log");
+    let mut child = std::process::Command::new(BIN)
         .args(["sensor", "--listen", "127.0.0.1:0", "--persona", "milesight-ur32l", "--data"])
         .arg(dir.path())
-        .output()
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
         .unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success(), "started over a corrupt state: {err}");
+    let started = std::time::Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break Some(status);
+        }
+        if started.elapsed() > Duration::from_secs(30) {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let err = std::fs::read_to_string(&log).unwrap();
+    assert!(status.is_some_and(|s| !s.success()), "started over a corrupt state: {err}");
     assert!(err.contains("milesight-ur32l.json") && err.contains("corrupt device state"), "{err}");
     assert!(!err.contains("panicked"), "{err}");
 }
