@@ -15,6 +15,8 @@ use std::time::Duration;
 use chrono::{DateTime, Datelike, FixedOffset, NaiveDate, Offset, Utc};
 use serde::{Deserialize, Serialize};
 
+/// Directory of the state files under the data directory.
+pub const STATE_DIR: &str = "device";
 /// Format version of the state file.
 const VERSION: u32 = 1;
 /// Lines appended to one log after its generated head; the oldest go first (log rotation).

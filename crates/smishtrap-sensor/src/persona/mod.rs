@@ -656,7 +656,7 @@ impl Validator<'_> {
             });
         }
         let [lo, hi] = s.inbox_count;
-        if lo > hi || hi as usize > inbox.len() {
+        if lo > hi || (!inbox.is_empty() && hi as usize > inbox.len()) {
             return Err(self.err(
                 "sms.inbox_count",
                 "must be [low, high] with low <= high <= the messages in sms.inbox",
@@ -856,6 +856,26 @@ mod tests {
         check_edit(
             |t| t.replace("milesight/404.html", "milesight/missing.html"),
             "named by http.error.not_found",
+        );
+        check_edit(
+            |t| t.replace("rtver = \"32.3.0.8-r1\"", "rtver = \"35.3.0.7\""),
+            "page: firmware 35.3.0.7 has the CVE-2023-43261 fix (since 35.3.0.7)",
+        );
+        check_edit(
+            |t| t.replacen("timezone = \"Europe/Brussels\"", "timezone = \"Europe/Nowhere\"", 1),
+            "identity.operator[0].timezone: unknown time zone \"Europe/Nowhere\"",
+        );
+        check_edit(
+            |t| t.replacen("dns = [\"195.238.2.21\", \"195.238.2.22\"]", "dns = [\"x\"]", 1),
+            "identity.operator[0].dns: one or two IPv4 addresses",
+        );
+        check_edit(
+            |t| t.replace("mode = \"fail_first\"", "mode = \"sometimes\""),
+            "unknown variant",
+        );
+        check_edit(
+            |t| t.replace("hours = [-9000, -3000]", "hours = [-3000, -9000]"),
+            "sms.inbox[0].hours: must be [low, high]",
         );
     }
 

@@ -334,8 +334,13 @@ impl SensorSetup {
             let identity = Identity::derive(&seed, persona);
             // Each persona's device state (logs, outbox) lives in DIR/device/<persona>.json.
             let device = Arc::new(
-                Device::open(persona.clone(), identity, self.state, &self.data.join("device"))
-                    .context("cannot load the device state")?,
+                Device::open(
+                    persona.clone(),
+                    identity,
+                    self.state,
+                    &self.data.join(smishtrap_sensor::state::STATE_DIR),
+                )
+                .context("cannot load the device state")?,
             );
             self.devices.lock().unwrap_or_else(|e| e.into_inner()).push(device.clone());
             #[allow(clippy::print_stderr, reason = "the bound address is the start-up contract")]
