@@ -302,7 +302,7 @@ impl Device {
 
     /// Writes the state now if it changed.
     pub fn save(&self) -> Result<(), StateError> {
-        self.state.save()
+        self.state.save(true)
     }
 
     fn blank(persona: Persona, identity: Identity, limits: StateLimits) -> Device {

@@ -291,7 +291,7 @@ impl StateCell {
             dirty: AtomicBool::new(true),
             saving: Mutex::new(()),
         };
-        cell.save()?;
+        cell.save(true)?;
         Ok(cell)
     }
 
@@ -306,8 +306,10 @@ impl StateCell {
     }
 
     /// Writes the state if it changed (a temporary file renamed over the old one, so a crash
-    /// leaves either the old or the new state, never half of one).
-    pub fn save(&self) -> Result<(), StateError> {
+    /// leaves either the old or the new state, never half of one). `durable` also waits for the
+    /// disk: the periodic saves do not, so they never stall the event store's writes (a crash
+    /// of the process loses nothing either way; a power cut may lose the last seconds).
+    pub fn save(&self, durable: bool) -> Result<(), StateError> {
         let Some(path) = &self.path else { return Ok(()) };
         let _one_at_a_time = self.saving.lock().unwrap_or_else(|e| e.into_inner());
         if !self.dirty.swap(false, Ordering::AcqRel) {
@@ -316,7 +318,7 @@ impl StateCell {
         let bytes = self
             .with(false, |s| serde_json::to_vec(s))
             .map_err(|e| StateError { path: path.clone(), reason: e.to_string() })?;
-        let written = write_atomically(path, &bytes);
+        let written = write_atomically(path, &bytes, durable);
         if written.is_err() {
             // Try again next time.
             self.dirty.store(true, Ordering::Release);
@@ -325,14 +327,16 @@ impl StateCell {
     }
 }
 
-fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+fn write_atomically(path: &Path, bytes: &[u8], durable: bool) -> std::io::Result<()> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)?;
     }
     let tmp = path.with_extension("json.tmp");
     let mut file = std::fs::File::create(&tmp)?;
     file.write_all(bytes)?;
-    file.sync_data()?;
+    if durable {
+        file.sync_data()?;
+    }
     std::fs::rename(&tmp, path)
 }
 
@@ -353,7 +357,7 @@ impl Saver {
                         stopped.recv_timeout(SAVE_EVERY),
                         Err(RecvTimeoutError::Disconnected)
                     );
-                    if let Err(e) = cell.save() {
+                    if let Err(e) = cell.save(last) {
                         tracing::warn!(error = %e, "cannot save the device state");
                     }
                     if last {
@@ -438,7 +442,7 @@ mod tests {
         let cell = StateCell::open(&path, state()).unwrap();
         let t = DateTime::from_timestamp(1_760_000_200, 0).unwrap();
         cell.with(true, |s| s.httpd_log.append("attacker", t));
-        cell.save().unwrap();
+        cell.save(true).unwrap();
         let again = StateCell::open(&path, state()).unwrap();
         assert_eq!(again.with(false, |s| s.httpd_log.text()), "attacker\n");
 
