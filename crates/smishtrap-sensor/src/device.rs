@@ -1087,4 +1087,27 @@ mod tests {
         assert_eq!(get("/etc/passwd").status, 404);
         assert_eq!(get("/../lang/log/httpd.log").status, 404);
     }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+        /// Whatever an attacker logs in or sends with, each log grows by exactly its lines, with
+        /// nothing that could forge a line or a `"username":"…"` pair, and stays bounded.
+        #[test]
+        fn attacker_strings_never_forge_log_lines(user in "(?s:.){0,300}", number in "(?s:.){0,80}") {
+            let d = device();
+            let lines = |d: &Device| d.state.with(false, |s| (s.system_log.text(), s.httpd_log.text()));
+            let (system, httpd) = lines(&d);
+            check(&d, "10.0.0.1", 1, &login(&user, "pw"), |_, _| {});
+            let body = json!({"function":"send_sms","values":[{"base":"api_sms","phone":number,"content":"t"}]});
+            let mut sent = 0;
+            check(&d, "10.0.0.1", 2, &body.to_string(), |_, r| sent = r.sms.as_ref().map_or(0, |s| s.to.len()));
+            let (system2, httpd2) = lines(&d);
+            proptest::prop_assert!(system2.starts_with(&system) && httpd2.starts_with(&httpd));
+            proptest::prop_assert_eq!(system2[system.len()..].lines().count(), 1 + sent);
+            let added = &httpd2[httpd.len()..];
+            proptest::prop_assert_eq!(added.lines().count(), 1);
+            proptest::prop_assert_eq!(added.matches("\"username\":\"").count(), 1);
+            proptest::prop_assert!(added.len() <= crate::state::MAX_LINE_BYTES + 1);
+        }
+    }
 }
