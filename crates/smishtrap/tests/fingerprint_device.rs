@@ -488,3 +488,30 @@ fn copy_dir(from: &Path, to: &Path) {
         }
     }
 }
+
+/// Two ports of one persona are one device: one outbox, one log.
+#[test]
+fn two_listeners_of_one_persona_are_one_device() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("sensor.toml");
+    std::fs::write(
+        &config,
+        "[[listener]]\nlisten = \"127.0.0.1:0\"\npersona = \"milesight-ur32l\"\n\n\
+         [[listener]]\nlisten = \"127.0.0.1:0\"\npersona = \"milesight-ur32l\"\n",
+    )
+    .unwrap();
+    let s =
+        Sensor::start_with(&dir.path().join("data"), &["--config", config.to_str().unwrap()], 2);
+    let c = client();
+    cgi_at(&c, s.addrs[0], &send("+32470000001"));
+    let rows = |addr: SocketAddr| {
+        let v = cgi_at(&c, addr, &json!({"function":"query_outbox","values":[{"base":"api_sms"}]}));
+        v["result"][0]["count"].as_u64().unwrap()
+    };
+    assert_eq!((rows(s.addrs[0]), rows(s.addrs[1])), (1, 1));
+    let log = |addr: SocketAddr| {
+        client().get(format!("http://{addr}/lang/log/system.log")).send().unwrap().text().unwrap()
+    };
+    assert_eq!(log(s.addrs[0]), log(s.addrs[1]));
+    s.stop();
+}

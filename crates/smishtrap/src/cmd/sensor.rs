@@ -331,18 +331,26 @@ impl SensorSetup {
                 .await
                 .with_context(|| format!("cannot listen on {addr}"))?;
             let local = socket.local_addr()?;
-            let identity = Identity::derive(&seed, persona);
-            // Each persona's device state (logs, outbox) lives in DIR/device/<persona>.json.
-            let device = Arc::new(
-                Device::open(
-                    persona.clone(),
-                    identity,
-                    self.state,
-                    &self.data.join(smishtrap_sensor::state::STATE_DIR),
-                )
-                .context("cannot load the device state")?,
-            );
-            self.devices.lock().unwrap_or_else(|e| e.into_inner()).push(device.clone());
+            // One device per persona: listeners of the same persona share its state, saved in
+            // DIR/device/<persona>.json.
+            let mut devices = self.devices.lock().unwrap_or_else(|e| e.into_inner());
+            let device = match devices.iter().find(|d| d.persona.name == persona.name) {
+                Some(device) => device.clone(),
+                None => {
+                    let device = Arc::new(
+                        Device::open(
+                            persona.clone(),
+                            Identity::derive(&seed, persona),
+                            self.state,
+                            &self.data.join(smishtrap_sensor::state::STATE_DIR),
+                        )
+                        .context("cannot load the device state")?,
+                    );
+                    devices.push(device.clone());
+                    device
+                }
+            };
+            drop(devices);
             #[allow(clippy::print_stderr, reason = "the bound address is the start-up contract")]
             {
                 eprintln!("listening on {local} persona={name}");
