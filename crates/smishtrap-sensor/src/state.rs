@@ -332,7 +332,12 @@ fn write_atomically(path: &Path, bytes: &[u8], durable: bool) -> std::io::Result
         std::fs::create_dir_all(dir)?;
     }
     let tmp = path.with_extension("json.tmp");
-    let mut file = std::fs::File::create(&tmp)?;
+    // Private like the seed: it holds what attackers sent.
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(&tmp)?;
     file.write_all(bytes)?;
     if durable {
         file.sync_data()?;
