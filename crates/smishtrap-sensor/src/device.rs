@@ -183,6 +183,16 @@ fn log_field(raw: &str, max: usize) -> String {
     quoted.trim_start_matches('"').trim_end_matches('"').to_owned()
 }
 
+/// `Mmm dd HH:MM:SS` as syslog writes it (`%b %e %H:%M:%S`, without parsing a format string on
+/// every logged send).
+fn syslog_date(t: DateTime<chrono::FixedOffset>) -> String {
+    use chrono::{Datelike, Timelike};
+    const MONTHS: [&str; 12] =
+        ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+    let month = MONTHS[t.month0() as usize % 12];
+    format!("{month} {:>2} {:02}:{:02}:{:02}", t.day(), t.hour(), t.minute(), t.second())
+}
+
 /// A log file's size as a right-aligned directory listing column.
 fn listing_size(log: &LogFile) -> String {
     format!("{:>20}", log.lines().map(|l| l.len() + 1).sum::<usize>())
@@ -232,7 +242,7 @@ impl Vars for DeviceVars<'_> {
             "local_time" | "current_time" => {
                 Cow::Owned(i.zone.local(self.now).format("%Y-%m-%d %H:%M:%S").to_string())
             }
-            "log_date" => Cow::Owned(i.zone.local(self.now).format("%b %e %H:%M:%S").to_string()),
+            "log_date" => Cow::Owned(syslog_date(i.zone.local(self.now))),
             // A directory listing shows modification times in UTC (nginx's default).
             "httpd_log_mtime" | "system_log_mtime" => {
                 let mtime = d.state.with(false, |s| match name {
@@ -1040,6 +1050,14 @@ mod tests {
             "{leaked}"
         );
         assert_eq!(leaked.lines().count(), 1);
+    }
+
+    #[test]
+    fn syslog_dates_match_strftime() {
+        for secs in [0, 86_400 * 40 + 3_723, 86_400 * 200 + 45_296, 1_000_000_000] {
+            let t = at(secs).fixed_offset();
+            assert_eq!(syslog_date(t), t.format("%b %e %H:%M:%S").to_string());
+        }
     }
 
     #[test]

@@ -134,7 +134,9 @@ impl LogFile {
 
     pub fn append(&mut self, line: &str, at: DateTime<Utc>) {
         let mut line = crate::cgi::bounded(line, MAX_LINE_BYTES);
-        line.retain(|c| c != '\n' && c != '\r');
+        if line.contains(['\n', '\r']) {
+            line.retain(|c| c != '\n' && c != '\r');
+        }
         if self.tail.len() >= MAX_APPENDED_LINES {
             self.tail.pop_front();
         }
@@ -315,8 +317,9 @@ impl StateCell {
         if !self.dirty.swap(false, Ordering::AcqRel) {
             return Ok(());
         }
-        let bytes = self
-            .with(false, |s| serde_json::to_vec(s))
+        // Copied under the lock, encoded outside it: requests wait for a copy, not an encoding.
+        let snapshot = self.with(false, |s| s.clone());
+        let bytes = serde_json::to_vec(&snapshot)
             .map_err(|e| StateError { path: path.clone(), reason: e.to_string() })?;
         let written = write_atomically(path, &bytes, durable);
         if written.is_err() {
