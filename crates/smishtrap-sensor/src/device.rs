@@ -1,17 +1,20 @@
 //! The persona engine: answers one request as the emulated device would, keeping the state an
-//! attacker can observe (sessions, lockout, outbox, SMS counter) bounded and expiring.
+//! attacker can observe (sessions, lockout) bounded and expiring, and the device's own state
+//! (logs, the one outbox, SMS counter: [`crate::state`]) consistent across every view.
 
 use std::borrow::Cow;
-use std::collections::VecDeque;
 use std::net::IpAddr;
 use std::num::NonZeroUsize;
-use std::sync::Mutex;
+use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use lru::LruCache;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha20Rng;
 use serde::Serialize;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
@@ -22,7 +25,10 @@ use crate::crypto::decrypt_password;
 use crate::identity::Identity;
 use crate::ojson;
 use crate::ordered::Json;
-use crate::persona::{Generator, JsonTemplate, PageBody, Persona, Template, Vars};
+use crate::persona::{Generator, JsonTemplate, PageBody, Persona, SendOutcome, Template, Vars};
+use crate::state::{
+    DeviceState, LogFile, MAX_OUTBOX_TEXT, OutboxRow, Saver, SendStatus, StateCell, StateError,
+};
 use crate::webui;
 
 /// Bounds on the state kept per client (source IP).
@@ -33,7 +39,7 @@ pub struct StateLimits {
     pub max_clients: usize,
     /// A client unseen for this long starts afresh.
     pub client_ttl_secs: u64,
-    /// Outbox rows kept per client (oldest dropped first).
+    /// Outbox rows the device keeps (one outbox for every client; oldest dropped first).
     pub max_outbox: usize,
     /// Live login sessions kept.
     pub max_sessions: usize,
@@ -51,32 +57,26 @@ impl Default for StateLimits {
 }
 
 #[derive(Debug)]
-struct OutboxRow {
-    to: String,
-    text: String,
-    at: DateTime<Utc>,
-    status: &'static str,
-}
-
-#[derive(Debug)]
 struct Client {
     last_seen: DateTime<Utc>,
     failures: u32,
     locked_until: Option<DateTime<Utc>>,
+    /// Messages this client sent (what the send outcome policy counts).
     sends: u64,
-    outbox: VecDeque<OutboxRow>,
 }
 
 impl Client {
     fn new(now: DateTime<Utc>) -> Client {
-        Client {
-            last_seen: now,
-            failures: 0,
-            locked_until: None,
-            sends: 0,
-            outbox: VecDeque::new(),
-        }
+        Client { last_seen: now, failures: 0, locked_until: None, sends: 0 }
     }
+}
+
+/// One message of this unit's inbox, its texts rendered once.
+#[derive(Debug)]
+struct InboxRow {
+    from: String,
+    text: String,
+    at: DateTime<Utc>,
 }
 
 #[derive(Debug)]
@@ -161,7 +161,10 @@ pub struct Device {
     limits: StateLimits,
     clients: Mutex<LruCache<IpAddr, Client>>,
     sessions: Mutex<LruCache<String, Session>>,
-    sent: AtomicU64,
+    state: Arc<StateCell>,
+    /// Writes the state while it changes; stops (after a last save) with the device.
+    saver: Option<Saver>,
+    inbox: Vec<InboxRow>,
     tokens: AtomicU64,
     error_pages: [Bytes; 5],
 }
@@ -174,6 +177,28 @@ struct DeviceVars<'a> {
 
 fn fmt_time(t: DateTime<Utc>) -> String {
     t.format("%Y-%m-%d %H:%M:%S").to_string()
+}
+
+/// Attacker text as it may appear in a log line: JSON-escaped (no line breaks, quotes or
+/// controls, so neither the log nor a `"username":"…"` extractor can be forged) and bounded.
+fn log_field(raw: &str, max: usize) -> String {
+    let quoted = serde_json::to_string(&cgi::bounded(raw, max)).unwrap_or_default();
+    quoted.trim_start_matches('"').trim_end_matches('"').to_owned()
+}
+
+/// `Mmm dd HH:MM:SS` as syslog writes it (`%b %e %H:%M:%S`, without parsing a format string on
+/// every logged send).
+fn syslog_date(t: DateTime<chrono::FixedOffset>) -> String {
+    use chrono::{Datelike, Timelike};
+    const MONTHS: [&str; 12] =
+        ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+    let month = MONTHS[t.month0() as usize % 12];
+    format!("{month} {:>2} {:02}:{:02}:{:02}", t.day(), t.hour(), t.minute(), t.second())
+}
+
+/// A log file's size as a right-aligned directory listing column.
+fn listing_size(log: &LogFile) -> String {
+    format!("{:>20}", log.lines().map(|l| l.len() + 1).sum::<usize>())
 }
 
 impl Vars for DeviceVars<'_> {
@@ -206,12 +231,33 @@ impl Vars for DeviceVars<'_> {
             "username" => Cow::Borrowed(&i.username),
             "lan_ip" => Cow::Borrowed(&p.identity.lan_ip),
             "wan_ip" => Cow::Borrowed(&i.wan_ip),
-            "timezone" => Cow::Borrowed(&i.operator.timezone),
+            "timezone" => Cow::Borrowed(&i.zone.name),
             "password_enc" => Cow::Borrowed(&i.password_enc),
-            "local_time" | "current_time" => Cow::Owned(fmt_time(self.now)),
-            "log_date" => Cow::Owned(self.now.format("%b %e %H:%M:%S").to_string()),
+            "wan_gateway" => Cow::Borrowed(&i.wan_gateway),
+            "wan_dns" => Cow::Borrowed(&i.wan_dns),
+            "kernel" => Cow::Borrowed(&i.kernel),
+            "pid_dnsmasq" => Cow::Owned(i.pids.dnsmasq.to_string()),
+            "pid_httpd" => Cow::Owned(i.pids.httpd.to_string()),
+            "pid_cell" => Cow::Owned(i.pids.cell.to_string()),
+            "pid_sms" => Cow::Owned(i.pids.sms.to_string()),
+            "pid_ntpd" => Cow::Owned(i.pids.ntpd.to_string()),
+            "pid_dropbear" => Cow::Owned(i.pids.dropbear.to_string()),
+            "local_time" | "current_time" => {
+                Cow::Owned(i.zone.local(self.now).format("%Y-%m-%d %H:%M:%S").to_string())
+            }
+            "log_date" => Cow::Owned(syslog_date(i.zone.local(self.now))),
+            // A directory listing shows modification times in UTC (nginx's default).
+            "httpd_log_mtime" | "system_log_mtime" => {
+                let mtime = d.state.with(false, |s| match name {
+                    "httpd_log_mtime" => s.httpd_log.mtime(),
+                    _ => s.system_log.mtime(),
+                });
+                Cow::Owned(mtime.format("%d-%b-%Y %H:%M").to_string())
+            }
+            "httpd_log_size" => Cow::Owned(d.state.with(false, |s| listing_size(&s.httpd_log))),
+            "system_log_size" => Cow::Owned(d.state.with(false, |s| listing_size(&s.system_log))),
             "uptime" => {
-                let secs = (self.now - i.installed).num_seconds().max(0) + i.uptime_at_install;
+                let secs = (self.now - i.boot).num_seconds().max(0);
                 Cow::Owned(format!(
                     "{} days, {:02}:{:02}:{:02}",
                     secs / 86_400,
@@ -221,7 +267,7 @@ impl Vars for DeviceVars<'_> {
                 ))
             }
             "sim_monthly_sms" => {
-                Cow::Owned((i.sms_counter_base + d.sent.load(Ordering::Relaxed)).to_string())
+                Cow::Owned((i.sms_counter_base + d.state.with(false, |s| s.sent)).to_string())
             }
             _ => return None,
         })
@@ -241,18 +287,54 @@ struct Envelope<'a> {
 }
 
 impl Device {
+    /// A device whose state lives in memory only (tests, benchmarks).
     pub fn new(persona: Persona, identity: Identity, limits: StateLimits) -> Device {
+        let mut device = Device::blank(persona, identity, limits);
+        let fresh = device.generate_state();
+        device.state = Arc::new(StateCell::memory(fresh));
+        device
+    }
+
+    /// The device with its state saved in `dir` (`<persona>.json`): continued where the last
+    /// run stopped, or generated on first start. Changes are written in the background every
+    /// second and once more when the device is dropped; [`Device::save`] writes at once.
+    pub fn open(
+        persona: Persona,
+        identity: Identity,
+        limits: StateLimits,
+        dir: &Path,
+    ) -> Result<Device, StateError> {
+        let mut device = Device::blank(persona, identity, limits);
+        let path = dir.join(format!("{}.json", device.persona.name));
+        let fresh = device.generate_state();
+        let cell = Arc::new(StateCell::open(&path, fresh)?);
+        device.saver = Some(Saver::spawn(cell.clone()));
+        device.state = cell;
+        Ok(device)
+    }
+
+    /// Writes the state now if it changed.
+    pub fn save(&self) -> Result<(), StateError> {
+        self.state.save(true)
+    }
+
+    fn blank(persona: Persona, identity: Identity, limits: StateLimits) -> Device {
         let cap = |n: usize| NonZeroUsize::new(n.max(1)).unwrap_or(NonZeroUsize::MIN);
+        let empty = LogFile::new(Vec::new(), identity.boot);
+        let placeholder = DeviceState::new("", "", empty.clone(), empty);
         let mut device = Device {
             clients: Mutex::new(LruCache::new(cap(limits.max_clients))),
             sessions: Mutex::new(LruCache::new(cap(limits.max_sessions))),
             persona,
             identity,
             limits,
-            sent: AtomicU64::new(0),
+            state: Arc::new(StateCell::memory(placeholder)),
+            saver: None,
+            inbox: Vec::new(),
             tokens: AtomicU64::new(0),
             error_pages: Default::default(),
         };
+        device.inbox = device.generate_inbox();
         let now = Utc::now();
         let e = &device.persona.errors;
         let pages = [
@@ -294,6 +376,96 @@ impl Device {
         Reply::new(page.status(), "text/html", body, kind)
     }
 
+    fn rng(&self, part: &str) -> ChaCha20Rng {
+        let mut h = Sha256::new();
+        h.update(self.identity.token_key);
+        h.update(b"device/");
+        h.update(part.as_bytes());
+        ChaCha20Rng::from_seed(h.finalize().into())
+    }
+
+    /// The state of a device that was never started: its logs from the boot to the sensor's
+    /// start (boot lines a second or so apart, then the owner's logins in both logs).
+    fn generate_state(&self) -> DeviceState {
+        let i = &self.identity;
+        let mut rng = self.rng("logs");
+        let mut at = i.boot + chrono::Duration::seconds(rng.random_range(6..15));
+        let mut system = Vec::new();
+        for line in &self.persona.system_boot {
+            system.push(self.render(line, at, &[]));
+            at += chrono::Duration::milliseconds(rng.random_range(0..2500));
+        }
+        // The owner logs in now and then between the boot and the sensor's start, from one or
+        // two LAN addresses.
+        let start = (at + chrono::Duration::hours(1)).timestamp();
+        let end = (i.installed - chrono::Duration::minutes(10)).timestamp().max(start + 1);
+        let mut times: Vec<i64> =
+            (0..self.persona.httpd_entries).map(|_| rng.random_range(start..end)).collect();
+        times.sort_unstable();
+        let hosts = [rng.random_range(100..200u8), rng.random_range(100..200u8)];
+        let mut httpd = Vec::new();
+        let mut last = at;
+        for t in times {
+            let when = DateTime::from_timestamp(t, 0).unwrap_or(at);
+            let host = hosts[usize::from(rng.random_bool(0.2))];
+            let client =
+                self.persona.identity.lan_ip.rsplit_once('.').map_or_else(
+                    || format!("192.168.1.{host}"),
+                    |(net, _)| format!("{net}.{host}"),
+                );
+            let extra = [("client_ip", client)];
+            httpd.push(self.render(&self.persona.httpd_line, when, &extra));
+            system.push(self.render(&self.persona.system_login, when, &extra));
+            last = when;
+        }
+        let system_log = LogFile::new(system, last);
+        let httpd_log = LogFile::new(httpd, last);
+        DeviceState::new(
+            self.persona.name.as_str(),
+            &self.identity.fingerprint(),
+            system_log,
+            httpd_log,
+        )
+    }
+
+    /// This unit's inbox: some messages of the persona's pool, at times picked in their
+    /// windows after the boot; at least one from before the boot, so it is never empty.
+    fn generate_inbox(&self) -> Vec<InboxRow> {
+        let pool = &self.persona.inbox;
+        if pool.is_empty() {
+            return Vec::new();
+        }
+        let mut rng = self.rng("inbox");
+        let mut order: Vec<usize> = (0..pool.len()).collect();
+        for k in (1..order.len()).rev() {
+            order.swap(k, rng.random_range(0..=k));
+        }
+        let [lo, hi] = self.persona.inbox_count;
+        let n = (rng.random_range(lo..=hi) as usize).clamp(1, pool.len());
+        let mut chosen: Vec<usize> = order[..n].to_vec();
+        if !chosen.iter().any(|&k| pool[k].hours[1] <= 0)
+            && let Some(&early) = order.iter().find(|&&k| pool[k].hours[1] <= 0)
+        {
+            chosen[0] = early;
+        }
+        let now = self.identity.installed;
+        let mut rows: Vec<InboxRow> = chosen
+            .into_iter()
+            .map(|k| {
+                let m = &pool[k];
+                let secs =
+                    rng.random_range(i64::from(m.hours[0]) * 3600..=i64::from(m.hours[1]) * 3600);
+                InboxRow {
+                    from: self.render(&m.from, now, &[]),
+                    text: self.render(&m.text, now, &[]),
+                    at: self.identity.boot + chrono::Duration::seconds(secs),
+                }
+            })
+            .collect();
+        rows.sort_by_key(|r| r.at);
+        rows
+    }
+
     pub fn handle(&self, req: &RequestView<'_>) -> Reply {
         match req.path {
             "/cgi" => self.cgi(req),
@@ -306,7 +478,12 @@ impl Device {
                 Some(page) => {
                     let body = match &page.body {
                         PageBody::Template(t) => self.render(t, req.now, &[]),
-                        PageBody::Generated(Generator::HttpdLog) => self.httpd_log(),
+                        PageBody::Generated(Generator::HttpdLog) => {
+                            self.state.with(false, |s| s.httpd_log.text())
+                        }
+                        PageBody::Generated(Generator::SystemLog) => {
+                            self.state.with(false, |s| s.system_log.text())
+                        }
                     };
                     let mut reply = Reply::new(200, page.content_type.clone(), body, page.kind);
                     reply.tags.clone_from(&page.tags);
@@ -315,26 +492,6 @@ impl Device {
                 None => self.error(ErrorPage::NotFound, EventKind::HttpRequest),
             },
         }
-    }
-
-    /// `httpd.log`: the bait login logged a few times before the sensor existed, stable for
-    /// one seed.
-    fn httpd_log(&self) -> String {
-        let i = &self.identity;
-        let mut out = String::new();
-        let n = i64::from(self.persona.httpd_entries);
-        let first = i.installed - chrono::Duration::days(n * 3);
-        for k in 0..n {
-            let hash = Sha256::digest([&i.token_key[..], &k.to_le_bytes()].concat());
-            let at = first
-                + chrono::Duration::days(k * 3)
-                + chrono::Duration::seconds(i64::from(u16::from_le_bytes([hash[0], hash[1]])));
-            let client = format!("192.168.1.{}", 100 + hash[2] % 100);
-            let line = self.render(&self.persona.httpd_line, at, &[("client_ip", client)]);
-            out.push_str(&line);
-            out.push('\n');
-        }
-        out
     }
 
     fn envelope(&self, id: &Value, status: i32, result: impl Into<Json>) -> Bytes {
@@ -508,6 +665,7 @@ impl Device {
         } else {
             Json::from(result)
         };
+        self.log_login(req, &username, &sent, success);
         let mut reply = self.json(id, status, result, EventKind::AuthLogin);
         reply.set_cookies = set_cookies;
         let password_decrypted = decrypted.is_some();
@@ -518,6 +676,24 @@ impl Device {
             success,
         });
         reply
+    }
+
+    /// A login as the device logs it: the request body in `httpd.log` (the line format the
+    /// CVE-2023-43261 tools read) and the outcome in `system.log`.
+    fn log_login(&self, req: &RequestView<'_>, username: &str, password: &str, success: bool) {
+        let extra = [
+            ("client_ip", req.client.to_string()),
+            ("username", log_field(username, 64)),
+            ("password_enc", log_field(password, 128)),
+        ];
+        let httpd = self.render(&self.persona.httpd_line, req.now, &extra);
+        let outcome =
+            if success { &self.persona.system_login } else { &self.persona.system_login_failed };
+        let system = self.render(outcome, req.now, &extra);
+        self.state.with(true, |s| {
+            s.httpd_log.append(&httpd, req.now);
+            s.system_log.append(&system, req.now);
+        });
     }
 
     fn new_token(&self, req: &RequestView<'_>) -> String {
@@ -538,29 +714,53 @@ impl Device {
         to: Vec<String>,
         text: Option<String>,
     ) -> Reply {
-        let failed_first = u64::from(self.persona.failed_first);
+        let outcome = self.persona.send_outcome;
+        let statuses: Vec<SendStatus> = self.with_client(req.client, req.now, |c| {
+            to.iter()
+                .map(|_| {
+                    let status = match outcome {
+                        SendOutcome::Success => SendStatus::Success,
+                        SendOutcome::Failed => SendStatus::Failed,
+                        SendOutcome::FailFirst { failures } if c.sends < u64::from(failures) => {
+                            SendStatus::Failed
+                        }
+                        SendOutcome::FailFirst { .. } => SendStatus::Success,
+                    };
+                    c.sends += 1;
+                    status
+                })
+                .collect()
+        });
+        // Rendered before taking the state: a template may read the state itself.
+        let lines: Vec<String> = to
+            .iter()
+            .zip(&statuses)
+            .map(|(number, status)| {
+                let extra = [
+                    ("sms_number", log_field(number, cgi::MAX_RECIPIENT_BYTES)),
+                    ("sms_status", status.as_str().to_owned()),
+                ];
+                self.render(&self.persona.system_send, req.now, &extra)
+            })
+            .collect();
+        let body = cgi::bounded(text.as_deref().unwrap_or_default(), MAX_OUTBOX_TEXT);
         let max_outbox = self.limits.max_outbox;
-        let body = text.clone().unwrap_or_default();
-        let first_status = self.with_client(req.client, req.now, |c| {
-            let mut first = None;
-            for number in &to {
-                let status = if c.sends < failed_first { "failed" } else { "success" };
-                c.sends += 1;
-                first.get_or_insert(status);
-                if status == "success" {
-                    self.sent.fetch_add(1, Ordering::Relaxed);
+        self.state.with(true, |s| {
+            for ((number, status), line) in to.iter().zip(&statuses).zip(&lines) {
+                s.push_outbox(
+                    OutboxRow {
+                        to: number.clone(),
+                        text: body.clone(),
+                        at: req.now.timestamp(),
+                        status: *status,
+                    },
+                    max_outbox,
+                );
+                if *status == SendStatus::Success {
+                    s.sent += 1;
                 }
-                if c.outbox.len() >= max_outbox {
-                    c.outbox.pop_front();
-                }
-                c.outbox.push_back(OutboxRow {
-                    to: number.clone(),
-                    text: body.clone(),
-                    at: req.now,
-                    status,
-                });
+                s.system_log.append(line, req.now);
             }
-            first
         });
         let mut reply = self.json(id, 0, json!([{}]), EventKind::SmsSend);
         reply.sms = Some(SmsAction {
@@ -568,7 +768,7 @@ impl Device {
             text,
             dialect,
             mailbox: None,
-            status: first_status.map(str::to_owned),
+            status: statuses.first().map(|s| s.as_str().to_owned()),
         });
         reply
     }
@@ -584,8 +784,8 @@ impl Device {
     ) -> Reply {
         let offset = chrono::Duration::seconds(self.persona.mailbox_time_offset_secs);
         let (count, rows) = match mailbox {
-            SmsBox::Outbox => self.with_client(req.client, req.now, |c| {
-                let rows: Vec<Json> = c
+            SmsBox::Outbox => self.state.with(false, |s| {
+                let rows: Vec<Json> = s
                     .outbox
                     .iter()
                     .enumerate()
@@ -593,28 +793,28 @@ impl Device {
                     .skip(start)
                     .take(limit)
                     .map(|(i, r)| {
+                        let at = DateTime::from_timestamp(r.at, 0).unwrap_or_default();
                         ojson!({"index": i + 1, "type": "sms_outbox", "value": ojson!({
-                            "number": r.to.as_str(), "content": r.text.as_str(), "time": fmt_time(r.at + offset), "status": r.status})})
+                            "number": r.to.as_str(), "content": r.text.as_str(), "time": fmt_time(at + offset), "status": r.status.as_str()})})
                     })
                     .collect();
-                (c.outbox.len(), rows)
+                (s.outbox.len(), rows)
             }),
             SmsBox::Inbox => {
-                let inbox = &self.persona.inbox;
-                let rows = inbox
+                // Messages arrive with the clock: one due after now is not there yet.
+                let arrived = self.inbox.iter().take_while(|m| m.at <= req.now).count();
+                let rows = self.inbox[..arrived]
                     .iter()
                     .enumerate()
                     .skip(start)
                     .take(limit)
                     .map(|(i, m)| {
-                        let at = req.now - chrono::Duration::hours(i64::from(m.hours_ago)) + offset;
                         ojson!({"index": i + 1, "type": "sms_inbox", "value": ojson!({
-                            "number": self.render(&m.from, req.now, &[]),
-                            "content": self.render(&m.text, req.now, &[]),
-                            "time": fmt_time(at), "status": "read"})})
+                            "number": m.from.as_str(), "content": m.text.as_str(),
+                            "time": fmt_time(m.at + offset), "status": "read"})})
                     })
                     .collect();
-                (inbox.len(), rows)
+                (arrived, rows)
             }
         };
         let result = ojson!([
@@ -732,53 +932,150 @@ mod tests {
         check(&d, "10.0.0.1", 606, &login(&user, &pass), |v, _| assert_eq!(v["status"], 0));
     }
 
+    fn send(to: &str) -> String {
+        format!(
+            r#"{{"function":"send_sms","values":[{{"base":"api_sms","phone":"{to}","content":"t"}}]}}"#
+        )
+    }
+
+    /// (number, status) of the outbox rows `ip` sees at `t`, newest first.
+    fn outbox(d: &Device, ip: &str, t: i64) -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        check(d, ip, t, r#"{"function":"query_outbox","values":[{"limit":50}]}"#, |v, _| {
+            out = v["result"][0]["get"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|r| {
+                    let v = &r["value"];
+                    (
+                        v["number"].as_str().unwrap().to_owned(),
+                        v["status"].as_str().unwrap().to_owned(),
+                    )
+                })
+                .collect();
+        });
+        out
+    }
+
     #[test]
-    fn outbox_reports_failed_then_success_per_client() {
+    fn one_outbox_for_every_client_and_outcomes_per_client() {
         let d = device();
-        let send = |to: &str| {
-            format!(
-                r#"{{"function":"send_sms","values":[{{"base":"api_sms","phone":"{to}","content":"t"}}]}}"#
-            )
-        };
-        let statuses = |d: &Device, ip: &str| {
-            let mut out = Vec::new();
-            check(d, ip, 10, r#"{"function":"query_outbox","values":[{"limit":50}]}"#, |v, _| {
-                out = v["result"][0]["get"]
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .map(|r| r["value"]["status"].as_str().unwrap().to_owned())
-                    .collect();
-            });
-            out
-        };
         for n in ["+1", "+2", "+3"] {
             check(&d, "10.0.0.1", 1, &send(n), |v, r| {
                 assert_eq!(v["result"], json!([{}]));
                 assert_eq!(r.kind, EventKind::SmsSend);
             });
         }
-        assert_eq!(statuses(&d, "10.0.0.1"), ["success", "failed", "failed"]);
-        assert!(statuses(&d, "10.0.0.9").is_empty(), "a client sees only its own messages");
         check(&d, "10.0.0.9", 2, &send("+4"), |_, r| {
             assert_eq!(r.sms.as_ref().unwrap().status.as_deref(), Some("failed"))
         });
+        let expect = [("+4", "failed"), ("+3", "success"), ("+2", "failed"), ("+1", "failed")]
+            .map(|(a, b)| (a.to_owned(), b.to_owned()));
+        assert_eq!(outbox(&d, "10.0.0.1", 10), expect);
+        assert_eq!(outbox(&d, "10.0.0.9", 10), expect, "every client sees the one outbox");
+        assert_eq!(d.state.with(false, |s| s.sent), 1, "the counter counts the successes");
+    }
+
+    #[test]
+    fn send_outcome_policies() {
+        let statuses = |outcome: SendOutcome| {
+            let mut d = device();
+            d.persona.send_outcome = outcome;
+            for n in ["+1", "+2", "+3"] {
+                check(&d, "10.0.0.1", 1, &send(n), |_, _| {});
+            }
+            outcome_statuses(&outbox(&d, "10.0.0.1", 2))
+        };
+        fn outcome_statuses(rows: &[(String, String)]) -> Vec<String> {
+            rows.iter().rev().map(|(_, s)| s.clone()).collect()
+        }
+        assert_eq!(statuses(SendOutcome::Success), ["success"; 3]);
+        assert_eq!(statuses(SendOutcome::Failed), ["failed"; 3]);
+        assert_eq!(
+            statuses(SendOutcome::FailFirst { failures: 1 }),
+            ["failed", "success", "success"]
+        );
     }
 
     #[test]
     fn client_state_expires_after_its_ttl() {
         let d = device();
         let ttl = d.client_ttl().as_secs() as i64;
-        check(
-            &d,
-            "10.0.0.1",
-            0,
-            r#"{"function":"send_sms","values":[{"to":"+1","text":"a"}]}"#,
-            |_, _| {},
-        );
-        check(&d, "10.0.0.1", ttl + 10, r#"{"function":"query_outbox"}"#, |v, _| {
-            assert_eq!(v["result"][0]["count"], 0)
+        for n in ["+1", "+2", "+3"] {
+            check(&d, "10.0.0.1", 0, &send(n), |_, _| {});
+        }
+        // Forgotten: its next send counts as a first one again; the outbox keeps every row.
+        check(&d, "10.0.0.1", ttl + 10, &send("+4"), |_, r| {
+            assert_eq!(r.sms.as_ref().unwrap().status.as_deref(), Some("failed"))
         });
+        assert_eq!(outbox(&d, "10.0.0.1", ttl + 11).len(), 4);
+    }
+
+    #[test]
+    fn logs_record_logins_and_sends_escaped() {
+        let d = device();
+        let get = |path: &str| {
+            let r = d.handle(&RequestView {
+                method: "GET",
+                path,
+                query: None,
+                cookie: None,
+                authorization: None,
+                body: b"",
+                client: "10.0.0.1".parse().unwrap(),
+                now: at(100),
+            });
+            String::from_utf8(r.body.to_vec()).unwrap()
+        };
+        let (system, httpd) = (get("/lang/log/system.log"), get("/lang/log/httpd.log"));
+        check(&d, "10.0.0.7", 50, &login("ad\"min\nforged", "pw"), |_, _| {});
+        check(&d, "10.0.0.7", 51, &send("+32470000001"), |_, _| {});
+        let system2 = get("/lang/log/system.log");
+        let httpd2 = get("/lang/log/httpd.log");
+        assert!(
+            system2.starts_with(&system) && httpd2.starts_with(&httpd),
+            "appended, not rewritten"
+        );
+        let added: Vec<&str> = system2[system.len()..].lines().collect();
+        assert_eq!(added.len(), 2, "{added:?}");
+        assert!(
+            added[0].contains(r#"user ad\"min\nforged login failed from 10.0.0.7"#),
+            "{}",
+            added[0]
+        );
+        assert!(added[1].contains("send sms to +32470000001: failed"), "{}", added[1]);
+        let host = format!(" {} ", d.identity.hostname);
+        assert!(system2.lines().chain(httpd2.lines()).all(|l| l.contains(&host)));
+        let leaked = &httpd2[httpd.len()..];
+        assert!(
+            leaked.contains(r#"10.0.0.7 POST /cgi"#)
+                && leaked.contains(r#""username":"ad\"min\nforged""#),
+            "{leaked}"
+        );
+        assert_eq!(leaked.lines().count(), 1);
+    }
+
+    #[test]
+    fn syslog_dates_match_strftime() {
+        for secs in [0, 86_400 * 40 + 3_723, 86_400 * 200 + 45_296, 1_000_000_000] {
+            let t = at(secs).fixed_offset();
+            assert_eq!(syslog_date(t), t.format("%b %e %H:%M:%S").to_string());
+        }
+    }
+
+    #[test]
+    fn generated_logs_start_at_the_boot_in_local_time() {
+        let d = device();
+        let boot_local = d.identity.zone.local(d.identity.boot);
+        let first = d.state.with(false, |s| s.system_log.lines().next().unwrap().to_owned());
+        let day = boot_local.format("%b %e").to_string();
+        assert!(first.starts_with(&day), "{first} vs boot {boot_local}");
+        let kernel = d.state.with(false, |s| s.system_log.text());
+        assert!(
+            kernel.contains(&d.identity.kernel)
+                && kernel.contains(&format!("dnsmasq[{}]", d.identity.pids.dnsmasq))
+        );
     }
 
     #[test]
@@ -811,5 +1108,28 @@ mod tests {
         )));
         assert_eq!(get("/etc/passwd").status, 404);
         assert_eq!(get("/../lang/log/httpd.log").status, 404);
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+        /// Whatever an attacker logs in or sends with, each log grows by exactly its lines, with
+        /// nothing that could forge a line or a `"username":"…"` pair, and stays bounded.
+        #[test]
+        fn attacker_strings_never_forge_log_lines(user in "(?s:.){0,300}", number in "(?s:.){0,80}") {
+            let d = device();
+            let lines = |d: &Device| d.state.with(false, |s| (s.system_log.text(), s.httpd_log.text()));
+            let (system, httpd) = lines(&d);
+            check(&d, "10.0.0.1", 1, &login(&user, "pw"), |_, _| {});
+            let body = json!({"function":"send_sms","values":[{"base":"api_sms","phone":number,"content":"t"}]});
+            let mut sent = 0;
+            check(&d, "10.0.0.1", 2, &body.to_string(), |_, r| sent = r.sms.as_ref().map_or(0, |s| s.to.len()));
+            let (system2, httpd2) = lines(&d);
+            proptest::prop_assert!(system2.starts_with(&system) && httpd2.starts_with(&httpd));
+            proptest::prop_assert_eq!(system2[system.len()..].lines().count(), 1 + sent);
+            let added = &httpd2[httpd.len()..];
+            proptest::prop_assert_eq!(added.lines().count(), 1);
+            proptest::prop_assert_eq!(added.matches("\"username\":\"").count(), 1);
+            proptest::prop_assert!(added.len() <= crate::state::MAX_LINE_BYTES + 1);
+        }
     }
 }

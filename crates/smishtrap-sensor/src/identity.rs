@@ -13,6 +13,7 @@ use sha2::{Digest, Sha256};
 
 use crate::crypto::encrypt_password;
 use crate::persona::{OperatorSpec, Persona};
+use crate::state::Zone;
 
 pub const SEED_FILE: &str = "sensor.seed";
 const HEADER: &str = "smishtrap-seed v1";
@@ -118,7 +119,10 @@ pub struct Identity {
     pub cellid: String,
     pub signal: String,
     pub hostname: String,
+    /// The cellular address, its gateway (the other host of the /30) and the operator's DNS.
     pub wan_ip: String,
+    pub wan_gateway: String,
+    pub wan_dns: String,
     pub username: String,
     pub password: String,
     /// The bait password as the web UI encrypts it (what `httpd.log` leaks).
@@ -130,6 +134,26 @@ pub struct Identity {
     pub sms_counter_base: u64,
     /// Secret for session tokens.
     pub token_key: [u8; 32],
+    /// When the device booted: fixed for the seed, so uptime grows with the clock and survives
+    /// restarts.
+    pub boot: DateTime<Utc>,
+    /// The device's clock zone (the operator's country).
+    pub zone: Zone,
+    /// PIDs of the daemons started at boot (they differ between boots and so between devices).
+    pub pids: Pids,
+    /// The kernel banner of this unit's firmware build.
+    pub kernel: String,
+}
+
+/// PIDs of the daemons that log, in start order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Pids {
+    pub dnsmasq: u32,
+    pub httpd: u32,
+    pub cell: u32,
+    pub sms: u32,
+    pub ntpd: u32,
+    pub dropbear: u32,
 }
 
 impl std::fmt::Debug for Identity {
@@ -202,12 +226,13 @@ impl Identity {
         let signal = format!("{asu}asu ({}dBm)", 2 * asu as i32 - 113);
         let hostname =
             format!("{}-{}", spec.hostname_prefix, &serial[serial.len().saturating_sub(4)..]);
-        let wan_ip = format!(
-            "10.{}.{}.{}",
-            rng.random_range(64..128u8),
-            rng.random::<u8>(),
-            rng.random_range(2..254u8)
-        );
+        // A /30 as operators hand out to modems: the device and its gateway are the two hosts.
+        let (a, b, last) =
+            (rng.random_range(64..128u8), rng.random::<u8>(), rng.random_range(2..254u8));
+        let base = last & 0xFC;
+        let wan_ip = format!("10.{a}.{b}.{}", base + 1 + (last & 1));
+        let wan_gateway = format!("10.{a}.{b}.{}", base + 2 - (last & 1));
+        let wan_dns = operator.dns.join(" ");
         let username = pick(&mut rng, &spec.usernames).clone();
         let word = pick(&mut rng, &spec.password_words).clone();
         let symbol = *pick(&mut rng, &['@', '#', '!', '_', '.', '$']);
@@ -229,6 +254,24 @@ impl Identity {
         let [lo, hi] = spec.sms_counter;
         let sms_counter_base = u64::from(rng.random_range(lo..=hi));
         let token_key: [u8; 32] = rng.random();
+        // Drawn after the older identifiers so those stay what existing sensors already show.
+        let boot = seed.created - chrono::Duration::seconds(uptime_at_install);
+        let mut pid = rng.random_range(380..1200u32);
+        let mut next = || {
+            pid += rng.random_range(7..160u32);
+            pid
+        };
+        let pids = Pids {
+            dnsmasq: next(),
+            httpd: next(),
+            cell: next(),
+            sms: next(),
+            ntpd: next(),
+            dropbear: next(),
+        };
+        let kernel = pick(&mut rng, &spec.kernel_builds).clone();
+        // Personas are validated to name known zones; UTC is the device default otherwise.
+        let zone = Zone::parse(&operator.timezone).unwrap_or_else(Zone::utc);
         Identity {
             serial,
             mac,
@@ -243,6 +286,8 @@ impl Identity {
             signal,
             hostname,
             wan_ip,
+            wan_gateway,
+            wan_dns,
             username,
             password,
             password_enc,
@@ -250,7 +295,16 @@ impl Identity {
             uptime_at_install,
             sms_counter_base,
             token_key,
+            boot,
+            zone,
+            pids,
+            kernel,
         }
+    }
+
+    /// A short public fingerprint of the seed and persona (names the state this identity owns).
+    pub fn fingerprint(&self) -> String {
+        hex::encode(&Sha256::digest([&self.token_key[..], b"/state"].concat())[..8])
     }
 }
 

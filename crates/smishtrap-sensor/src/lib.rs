@@ -8,7 +8,9 @@
 //!   validated at load.
 //! - [`identity`]: per-sensor identifiers derived from the seed in the data directory.
 //! - [`cgi`]: parser of `/cgi` bodies (attacker input; pure, fuzzed).
-//! - [`device`]: the persona engine (answers, sessions, lockout, outbox), bounded state.
+//! - [`device`]: the persona engine (answers, sessions, lockout), bounded state.
+//! - [`state`]: the device's own state (logs, the one outbox, counter, clock zone), persisted
+//!   under the data directory.
 //! - [`webui`]: the web UI's `/cgi` cores, configuration writes and backup download, from
 //!   persona data; [`ordered`]: JSON in the device's key order.
 //! - [`shadow`]: byte-level reader of the HTTP stream (heads as sent, malformed input, limits).
@@ -28,14 +30,16 @@ pub mod persona;
 pub mod record;
 pub mod server;
 pub mod shadow;
+pub mod state;
 pub mod webui;
 
 pub use device::{Device, StateLimits};
 pub use identity::{Identity, Seed};
-pub use persona::{Persona, PersonaError, PersonaName, PersonaSet};
+pub use persona::{Persona, PersonaError, PersonaName, PersonaSet, SendOutcome};
 pub use server::{
     Budget, Counters, Limits, Listener, bind, descriptor_limit, raise_descriptor_limit, serve,
 };
+pub use state::StateError;
 
 /// Fuzz/proptest entry point for the `/cgi` body parser: parses and classifies `data` as a body
 /// and, split at the first NUL, as body plus query string.

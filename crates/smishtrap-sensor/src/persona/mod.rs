@@ -113,6 +113,8 @@ pub struct IdentitySpec {
     pub uptime_days: [u32; 2],
     /// Range of the monthly SMS counter at sensor start.
     pub sms_counter: [u32; 2],
+    /// Kernel banners of this firmware's builds; each unit runs one (`{{kernel}}`).
+    pub kernel_builds: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -123,7 +125,10 @@ pub struct OperatorSpec {
     pub name: String,
     /// ICCID issuer prefix after `89` (country code + issuer).
     pub iccid_issuer: String,
+    /// Time zone of the operator's country (one of `state::Zone::known`).
     pub timezone: String,
+    /// The operator's DNS servers handed to the modem (IPv4, one or two).
+    pub dns: Vec<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -174,6 +179,8 @@ struct PageSpec {
 pub enum Generator {
     /// The leaky `httpd.log` of CVE-2023-43261 with the bait credentials.
     HttpdLog,
+    /// `system.log`: the boot, the owner's logins, then what attackers did.
+    SystemLog,
 }
 
 #[derive(Debug, Deserialize)]
@@ -250,13 +257,40 @@ pub struct WebUi {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct SmsSpec {
-    /// Sends from a new client that report `failed` before later ones report `success`.
-    failed_first: u32,
+    /// How sends are reported (see [`SendOutcome`]).
+    outcome: SendOutcome,
     /// Mailbox timestamps are shifted by this many seconds (the firmware's time zone bug).
     mailbox_time_offset_secs: i64,
     timezone_label: String,
+    /// How many messages of the `inbox` pool one unit holds, `[low, high]`.
+    #[serde(default = "default_inbox_count")]
+    inbox_count: [u32; 2],
     #[serde(default)]
     inbox: Vec<InboxSpec>,
+}
+
+fn default_inbox_count() -> [u32; 2] {
+    [3, 3]
+}
+
+/// What the device reports for a send. The sensor never sends anything: this only decides what
+/// the reply, the outbox and the SMS counter say.
+///
+/// Trade-off: attackers validate a router by texting numbers they hold. A unit that reports
+/// `success` for those validation sends is caught when the texts never arrive; one that reports
+/// `failed` forever is dropped before the wave. `fail_first` (what abused units showed: a few
+/// `failed` rows, then `success`) keeps most attackers sending their wave, at the price of a
+/// later `success` that still never arrives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, tag = "mode", rename_all = "snake_case")]
+pub enum SendOutcome {
+    /// Every send reported `success`.
+    Success,
+    /// Every send reported `failed` (the SIM is out of credit).
+    Failed,
+    /// The first `failures` sends of each client (source address) report `failed`, later ones
+    /// `success`.
+    FailFirst { failures: u32 },
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -264,24 +298,53 @@ struct SmsSpec {
 struct InboxSpec {
     from: String,
     text: String,
-    hours_ago: u32,
+    /// When the message arrived, as a window in hours relative to the boot (negative: stored on
+    /// the SIM before it); each unit picks its own time in it.
+    hours: [i32; 2],
 }
 
-/// A message seeded into the inbox; `from` and `text` are templates.
+/// A message of the inbox pool; `from` and `text` are templates.
 #[derive(Debug, Clone)]
 pub struct InboxMessage {
     pub from: Template,
     pub text: Template,
-    pub hours_ago: u32,
+    /// Arrival window in hours relative to the boot.
+    pub hours: [i32; 2],
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct LogSpec {
-    /// Lines of `httpd.log`; each repeats a logged `/cgi` body.
+    /// Owner logins before the sensor started, in both logs.
     httpd_entries: u32,
-    /// Template of one `httpd.log` line; `{{log_date}}` is the line's time.
+    /// Template of one `httpd.log` line; `{{log_date}}` is the line's time, `{{client_ip}}`,
+    /// `{{username}}` and `{{password_enc}}` the logged login.
     httpd_line: String,
+    /// Template file of the `system.log` boot lines (one line each, a second or so apart).
+    system_boot: String,
+    /// `system.log` line of a successful login (`{{username}}`, `{{client_ip}}`).
+    system_login: String,
+    /// `system.log` line of a failed login.
+    system_login_failed: String,
+    /// `system.log` line of one sent message (`{{sms_number}}`, `{{sms_status}}`).
+    system_send: String,
+}
+
+/// The firmware that fixed CVE-2023-43261 (win3zz: "fix confirmed in v35.3.0.7").
+const CVE_2023_43261_FIXED: [u32; 4] = [35, 3, 0, 7];
+
+/// The fixed version when `rtver` has the fix but a page still serves the leaking logs.
+fn leaks_fixed_cve(rtver: &str, pages: &[Page]) -> Option<String> {
+    let numbers: Vec<u32> = rtver
+        .split(['-', ' '])
+        .next()
+        .unwrap_or("")
+        .split('.')
+        .map_while(|p| p.parse().ok())
+        .collect();
+    let fixed = numbers.as_slice() >= CVE_2023_43261_FIXED.as_slice();
+    let leaks = pages.iter().any(|p| p.tags.iter().any(|t| t == "cve-2023-43261"));
+    (fixed && leaks).then(|| CVE_2023_43261_FIXED.map(|n| n.to_string()).join("."))
 }
 
 // ---- the validated persona ---------------------------------------------------------------
@@ -307,13 +370,18 @@ pub struct Persona {
     pub lockout_failures: u32,
     pub lockout_secs: u32,
     pub gets: Vec<GetItem>,
-    pub failed_first: u32,
+    pub send_outcome: SendOutcome,
     pub mailbox_time_offset_secs: i64,
     pub timezone_label: String,
+    pub inbox_count: [u32; 2],
     pub inbox: Vec<InboxMessage>,
     pub httpd_entries: u32,
     pub httpd_line: Template,
     pub webui: WebUi,
+    pub system_boot: Vec<Template>,
+    pub system_login: Template,
+    pub system_login_failed: Template,
+    pub system_send: Template,
 }
 
 #[derive(Debug, Clone)]
@@ -464,10 +532,14 @@ impl Validator<'_> {
     }
 
     fn template(&self, key: &str, rel: &str) -> Result<Template, PersonaError> {
-        let text = self.source.read(rel).map_err(|e| {
-            PersonaError::new(&self.source.display(rel), "-", format!("{e} (named by {key})"))
-        })?;
+        let text = self.template_text(key, rel)?;
         Template::parse(&text).map_err(|e| PersonaError::new(&self.source.display(rel), "-", e))
+    }
+
+    fn template_text(&self, key: &str, rel: &str) -> Result<String, PersonaError> {
+        self.source.read(rel).map_err(|e| {
+            PersonaError::new(&self.source.display(rel), "-", format!("{e} (named by {key})"))
+        })
     }
 
     fn inline_template(&self, key: &str, text: &str) -> Result<Template, PersonaError> {
@@ -617,14 +689,58 @@ impl Validator<'_> {
         for (i, m) in s.inbox.iter().enumerate() {
             self.non_empty(&format!("sms.inbox[{i}].from"), &m.from)?;
             self.non_empty(&format!("sms.inbox[{i}].text"), &m.text)?;
+            let [lo, hi] = m.hours;
+            if lo > hi || lo < -100_000 || hi > 100_000 {
+                return Err(self.err(
+                    &format!("sms.inbox[{i}].hours"),
+                    "must be [low, high] with low <= high, within 100000 hours of the boot",
+                ));
+            }
             inbox.push(InboxMessage {
                 from: self.inline_template(&format!("sms.inbox[{i}].from"), &m.from)?,
                 text: self.inline_template(&format!("sms.inbox[{i}].text"), &m.text)?,
-                hours_ago: m.hours_ago,
+                hours: m.hours,
             });
         }
-        if spec.logs.httpd_entries == 0 || spec.logs.httpd_entries > 1000 {
+        let [lo, hi] = s.inbox_count;
+        if lo > hi || (!inbox.is_empty() && hi as usize > inbox.len()) {
+            return Err(self.err(
+                "sms.inbox_count",
+                "must be [low, high] with low <= high <= the messages in sms.inbox",
+            ));
+        }
+        if !inbox.is_empty() && !inbox.iter().any(|m| m.hours[1] <= 0) {
+            return Err(self.err("sms.inbox", "needs a message from before the boot (hours <= 0)"));
+        }
+        if let SendOutcome::FailFirst { failures } = s.outcome
+            && failures > 1000
+        {
+            return Err(self.err("sms.outcome.failures", "at most 1000"));
+        }
+        let l = &spec.logs;
+        if l.httpd_entries == 0 || l.httpd_entries > 1000 {
             return Err(self.err("logs.httpd_entries", "must be 1..=1000"));
+        }
+        let boot_file = self.template_text("logs.system_boot", &l.system_boot)?;
+        let mut system_boot = Vec::new();
+        for line in boot_file.lines().filter(|l| !l.trim().is_empty()) {
+            system_boot
+                .push(Template::parse(line).map_err(|e| {
+                    PersonaError::new(&self.source.display(&l.system_boot), "-", e)
+                })?);
+        }
+        if system_boot.is_empty() || system_boot.len() > 200 {
+            return Err(self.err("logs.system_boot", "needs 1 to 200 lines"));
+        }
+        if let Some(fixed) = leaks_fixed_cve(&spec.device.rtver, &pages) {
+            return Err(self.err(
+                "page",
+                format!(
+                    "firmware {} has the CVE-2023-43261 fix (since {fixed}): no page may serve \
+                     the leaking logs (tag cve-2023-43261)",
+                    spec.device.rtver
+                ),
+            ));
         }
         Ok(Persona {
             name,
@@ -645,12 +761,18 @@ impl Validator<'_> {
             lockout_failures: c.lockout_failures,
             lockout_secs: c.lockout_secs,
             gets,
-            failed_first: s.failed_first,
+            send_outcome: s.outcome,
             mailbox_time_offset_secs: s.mailbox_time_offset_secs,
             timezone_label: s.timezone_label.clone(),
+            inbox_count: s.inbox_count,
             inbox,
-            httpd_entries: spec.logs.httpd_entries,
-            httpd_line: self.inline_template("logs.httpd_line", &spec.logs.httpd_line)?,
+            httpd_entries: l.httpd_entries,
+            httpd_line: self.inline_template("logs.httpd_line", &l.httpd_line)?,
+            system_boot,
+            system_login: self.inline_template("logs.system_login", &l.system_login)?,
+            system_login_failed: self
+                .inline_template("logs.system_login_failed", &l.system_login_failed)?,
+            system_send: self.inline_template("logs.system_send", &l.system_send)?,
             webui,
         })
     }
@@ -743,7 +865,19 @@ impl Validator<'_> {
             self.digits(&format!("{key}.mnc"), &op.mnc, 2..=3)?;
             self.digits(&format!("{key}.iccid_issuer"), &op.iccid_issuer, 3..=6)?;
             self.non_empty(&format!("{key}.name"), &op.name)?;
-            self.non_empty(&format!("{key}.timezone"), &op.timezone)?;
+            if crate::state::Zone::parse(&op.timezone).is_none() {
+                let known: Vec<&str> = crate::state::Zone::known().collect();
+                return Err(self.err(
+                    &format!("{key}.timezone"),
+                    format!("unknown time zone {:?} (known: {})", op.timezone, known.join(", ")),
+                ));
+            }
+            if op.dns.is_empty()
+                || op.dns.len() > 2
+                || op.dns.iter().any(|d| d.parse::<std::net::Ipv4Addr>().is_err())
+            {
+                return Err(self.err(&format!("{key}.dns"), "one or two IPv4 addresses"));
+            }
         }
         if i.usernames.is_empty() {
             return Err(self.err("identity.usernames", "needs at least one user name"));
@@ -759,6 +893,15 @@ impl Validator<'_> {
         {
             if lo > hi {
                 return Err(self.err(key, "must be [low, high] with low <= high"));
+            }
+        }
+        if i.kernel_builds.is_empty() {
+            return Err(self.err("identity.kernel_builds", "needs at least one kernel banner"));
+        }
+        for (n, k) in i.kernel_builds.iter().enumerate() {
+            if k.is_empty() || k.len() > 256 || k.chars().any(char::is_control) {
+                return Err(self
+                    .err(&format!("identity.kernel_builds[{n}]"), "1-256 characters on one line"));
             }
         }
         self.non_empty("identity.hostname_prefix", &i.hostname_prefix)
@@ -822,6 +965,26 @@ mod tests {
         check_edit(
             |t| t.replace("milesight/404.html", "milesight/missing.html"),
             "named by http.error.not_found",
+        );
+        check_edit(
+            |t| t.replace("rtver = \"32.3.0.8-r1\"", "rtver = \"35.3.0.7\""),
+            "page: firmware 35.3.0.7 has the CVE-2023-43261 fix (since 35.3.0.7)",
+        );
+        check_edit(
+            |t| t.replacen("timezone = \"Europe/Brussels\"", "timezone = \"Europe/Nowhere\"", 1),
+            "identity.operator[0].timezone: unknown time zone \"Europe/Nowhere\"",
+        );
+        check_edit(
+            |t| t.replacen("dns = [\"195.238.2.21\", \"195.238.2.22\"]", "dns = [\"x\"]", 1),
+            "identity.operator[0].dns: one or two IPv4 addresses",
+        );
+        check_edit(
+            |t| t.replace("mode = \"fail_first\"", "mode = \"sometimes\""),
+            "unknown variant",
+        );
+        check_edit(
+            |t| t.replace("hours = [-9000, -3000]", "hours = [-3000, -9000]"),
+            "sms.inbox[0].hours: must be [low, high]",
         );
     }
 

@@ -41,6 +41,21 @@ pub const VARIABLES: &[&str] = &[
     "log_date",
     "client_ip",
     "password_enc",
+    "wan_gateway",
+    "wan_dns",
+    "kernel",
+    "pid_dnsmasq",
+    "pid_httpd",
+    "pid_cell",
+    "pid_sms",
+    "pid_ntpd",
+    "pid_dropbear",
+    "sms_number",
+    "sms_status",
+    "httpd_log_mtime",
+    "httpd_log_size",
+    "system_log_mtime",
+    "system_log_size",
 ];
 
 /// Variables that are counters: alone in a JSON string they render as JSON numbers.

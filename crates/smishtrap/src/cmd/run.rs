@@ -233,6 +233,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     });
     // Open SSE streams never end by themselves: do not wait for them.
     runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+    setup.save_devices();
     let code = recording.finish();
     // The analysis resumes from its cursors at the next start.
     worker.stop();

@@ -244,6 +244,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         anyhow::Ok(())
     });
     runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+    setup.save_devices();
     let code = recording.finish();
     served?;
     Ok(code)
@@ -268,6 +269,8 @@ pub(crate) struct SensorSetup {
     limits: Limits,
     state: StateLimits,
     storage: StorageConfig,
+    /// The devices bound, to save their state at stop.
+    devices: std::sync::Mutex<Vec<Arc<Device>>>,
 }
 
 impl SensorSetup {
@@ -314,6 +317,7 @@ impl SensorSetup {
             limits: config.limits,
             state: config.state,
             storage: config.storage,
+            devices: std::sync::Mutex::default(),
         })
     }
 
@@ -327,8 +331,26 @@ impl SensorSetup {
                 .await
                 .with_context(|| format!("cannot listen on {addr}"))?;
             let local = socket.local_addr()?;
-            let identity = Identity::derive(&seed, persona);
-            let device = Arc::new(Device::new(persona.clone(), identity, self.state));
+            // One device per persona: listeners of the same persona share its state, saved in
+            // DIR/device/<persona>.json.
+            let mut devices = self.devices.lock().unwrap_or_else(|e| e.into_inner());
+            let device = match devices.iter().find(|d| d.persona.name == persona.name) {
+                Some(device) => device.clone(),
+                None => {
+                    let device = Arc::new(
+                        Device::open(
+                            persona.clone(),
+                            Identity::derive(&seed, persona),
+                            self.state,
+                            &self.data.join(smishtrap_sensor::state::STATE_DIR),
+                        )
+                        .context("cannot load the device state")?,
+                    );
+                    devices.push(device.clone());
+                    device
+                }
+            };
+            drop(devices);
             #[allow(clippy::print_stderr, reason = "the bound address is the start-up contract")]
             {
                 eprintln!("listening on {local} persona={name}");
@@ -340,6 +362,15 @@ impl SensorSetup {
 
     pub(crate) fn limits(&self) -> Limits {
         self.limits
+    }
+
+    /// Writes every device's state (call once the server stopped).
+    pub(crate) fn save_devices(&self) {
+        for device in self.devices.lock().unwrap_or_else(|e| e.into_inner()).iter() {
+            if let Err(err) = device.save() {
+                tracing::warn!(error = %err, "cannot save the device state");
+            }
+        }
     }
 }
 
