@@ -132,7 +132,9 @@ pub(super) async fn accept_loop(
     mut stop: watch::Receiver<bool>,
     alive: mpsc::Sender<()>,
 ) {
-    let dst_port = listener.socket.local_addr().map(|a| a.port()).unwrap_or(0);
+    let listen_addr = listener.socket.local_addr().ok();
+    let dst_port = listen_addr.map_or(0, |a| a.port());
+    let files = Arc::new(super::http::Files::default());
     let persona: Arc<str> = Arc::from(listener.device.persona.name.as_str());
     let mut last_error_log: Option<Instant> = None;
     let mut backoff = Duration::ZERO;
@@ -190,11 +192,14 @@ pub(super) async fn accept_loop(
         };
         shared.counters.connections.fetch_add(1, Ordering::Relaxed);
         let _ = stream.set_nodelay(true);
+        let Some(local) = stream.local_addr().ok().or(listen_addr) else { continue };
         let task = Connection {
             seq: Arc::new(AtomicU64::new(0)),
             shared: shared.clone(),
             device: listener.device.clone(),
+            files: files.clone(),
             conn,
+            local,
             stop: stop.clone(),
         };
         let alive = alive.clone();

@@ -4,6 +4,7 @@
 
 use std::convert::Infallible;
 use std::future::Future;
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -26,12 +27,14 @@ use crate::record::{self, ConnInfo, RawRequest};
 use crate::shadow::{Malformed, RawHead, Shadow, ShadowLimits, salvage};
 
 mod accept;
+mod http;
 mod limits;
 mod response;
 mod tap;
 
 pub use accept::bind;
 use accept::{Sources, accept_loop};
+use http::Answer;
 pub use limits::{Budget, Limits, descriptor_limit, raise_descriptor_limit};
 use response::{build_response, raw_response};
 use tap::{PARK_AFTER, Tap, TappedIo};
@@ -151,7 +154,10 @@ struct Connection {
     shared: Arc<Shared>,
     seq: Arc<AtomicU64>,
     device: Arc<Device>,
+    files: Arc<http::Files>,
     conn: ConnInfo,
+    /// Local address the connection was accepted on.
+    local: SocketAddr,
     stop: watch::Receiver<bool>,
 }
 
@@ -159,7 +165,11 @@ struct Connection {
 struct Ctx {
     shared: Arc<Shared>,
     device: Arc<Device>,
+    files: Arc<http::Files>,
     conn: ConnInfo,
+    local: SocketAddr,
+    /// Tags of the connection (TLS, SNI) added to each of its events.
+    conn_tags: Vec<String>,
     tap: Arc<Mutex<Tap>>,
     /// Shared with the connection so its own events (malformed, timeouts) continue the sequence.
     seq: Arc<AtomicU64>,
@@ -216,7 +226,10 @@ impl Connection {
         let ctx = Arc::new(Ctx {
             shared: self.shared.clone(),
             device: self.device.clone(),
+            files: self.files.clone(),
             conn: self.conn.clone(),
+            local: self.local,
+            conn_tags: Vec::new(),
             tap: tap.clone(),
             seq: self.seq.clone(),
             bucket: Mutex::new(Bucket { tokens: limits.request_burst, last: Instant::now() }),
@@ -548,9 +561,10 @@ impl Ctx {
                 (parts.method.as_str().as_bytes(), target.as_bytes(), v, &fallback_headers)
             }
         };
-        let (reply, body_bytes, mut extra_tags) = if !allowed {
+        let plain = Answer::plain;
+        let (answer, body_bytes, mut extra_tags) = if !allowed {
             (
-                self.device.error(ErrorPage::Unavailable, EventKind::HttpMalformed),
+                plain(self.device.error(ErrorPage::Unavailable, EventKind::HttpMalformed)),
                 Vec::new(),
                 vec!["limit:rate".to_owned()],
             )
@@ -563,38 +577,59 @@ impl Ctx {
             .await
             {
                 BodyRead::Complete(bytes) => {
-                    let header = |name: &str| parts.headers.get(name).and_then(|v| v.to_str().ok());
-                    let view = RequestView {
+                    let wire = http::Wire {
                         method: parts.method.as_str(),
+                        http11: parts.version == hyper::Version::HTTP_11,
                         path: parts.uri.path(),
                         query: parts.uri.query(),
-                        cookie: header("cookie"),
-                        authorization: header("authorization"),
-                        body: &bytes,
-                        client: self.conn.peer.ip().to_canonical(),
+                        headers: &parts.headers,
+                        tls: !self.conn_tags.is_empty(),
+                        local: self.local,
                         now,
                     };
-                    (self.device.handle(&view), bytes, Vec::new())
+                    // The device's web server first, then the device, then the server again.
+                    let answer = match http::route(&wire, &self.device) {
+                        http::Route::Answer(answer) => answer,
+                        http::Route::Device(path) => {
+                            let header =
+                                |name: &str| parts.headers.get(name).and_then(|v| v.to_str().ok());
+                            let view = RequestView {
+                                method: parts.method.as_str(),
+                                path: &path,
+                                query: parts.uri.query(),
+                                cookie: header("cookie"),
+                                authorization: header("authorization"),
+                                body: &bytes,
+                                client: self.conn.peer.ip().to_canonical(),
+                                now,
+                            };
+                            let reply = self.device.handle(&view);
+                            http::finish(&wire, &path, &self.device, &self.files, reply)
+                        }
+                    };
+                    (answer, bytes, Vec::new())
                 }
                 BodyRead::TooLarge(bytes) => (
-                    self.device.error(ErrorPage::PayloadTooLarge, EventKind::HttpMalformed),
+                    plain(self.device.error(ErrorPage::PayloadTooLarge, EventKind::HttpMalformed)),
                     bytes,
                     vec!["limit:body-size".to_owned()],
                 ),
                 BodyRead::TimedOut(bytes) => (
-                    self.device.error(ErrorPage::RequestTimeout, EventKind::HttpMalformed),
+                    plain(self.device.error(ErrorPage::RequestTimeout, EventKind::HttpMalformed)),
                     bytes,
                     vec!["limit:body-timeout".to_owned()],
                 ),
                 BodyRead::Broken(bytes) => (
-                    self.device.error(ErrorPage::BadRequest, EventKind::HttpMalformed),
+                    plain(self.device.error(ErrorPage::BadRequest, EventKind::HttpMalformed)),
                     bytes,
                     vec!["malformed:body".to_owned()],
                 ),
             }
         };
+        let reply = &answer.reply;
         let mut tags = reply.tags.clone();
         tags.append(&mut extra_tags);
+        tags.extend(self.conn_tags.iter().cloned());
         let raw = RawRequest { method, target: target_bytes, version, headers, body: &body_bytes };
         let outcome = record::Outcome {
             response_status: reply.status,
@@ -610,15 +645,15 @@ impl Ctx {
         // Durability: the answer leaves only after the primary sink has the event. One that
         // could not be stored (disk full, store failing) never gets its real answer: the
         // device's busy page instead, as an overloaded router would give.
-        let reply = match self.shared.publisher.record(event).await {
-            BusOutcome::Durable => reply,
+        let answer = match self.shared.publisher.record(event).await {
+            BusOutcome::Durable => answer,
             BusOutcome::NotRecorded => {
                 self.shared.counters.not_recorded.fetch_add(1, Ordering::Relaxed);
-                self.device.error(ErrorPage::Unavailable, EventKind::HttpMalformed)
+                plain(self.device.error(ErrorPage::Unavailable, EventKind::HttpMalformed))
             }
         };
-        let close = reply.kind == EventKind::HttpMalformed && reply.status != 503;
-        let mut response = build_response(&self.device, reply);
+        let close = answer.reply.kind == EventKind::HttpMalformed && answer.reply.status != 503;
+        let mut response = build_response(&self.device, answer);
         if close {
             response
                 .headers_mut()
