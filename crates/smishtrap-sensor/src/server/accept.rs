@@ -135,6 +135,7 @@ pub(super) async fn accept_loop(
     let listen_addr = listener.socket.local_addr().ok();
     let dst_port = listen_addr.map_or(0, |a| a.port());
     let files = Arc::new(super::http::Files::default());
+    let acceptor = listener.tls.clone().map(tokio_rustls::TlsAcceptor::from);
     let persona: Arc<str> = Arc::from(listener.device.persona.name.as_str());
     let mut last_error_log: Option<Instant> = None;
     let mut backoff = Duration::ZERO;
@@ -200,11 +201,13 @@ pub(super) async fn accept_loop(
             files: files.clone(),
             conn,
             local,
+            tags: Vec::new(),
             stop: stop.clone(),
         };
         let alive = alive.clone();
+        let acceptor = acceptor.clone();
         tokio::spawn(async move {
-            task.run(stream).await;
+            task.run(stream, acceptor).await;
             drop(permit);
             drop(slot);
             drop(alive);

@@ -18,7 +18,7 @@ use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
 use smishtrap_bus::{Outcome as BusOutcome, Publisher};
 use smishtrap_event::EventKind;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Notify, Semaphore, mpsc, watch};
 
@@ -30,6 +30,7 @@ mod accept;
 mod http;
 mod limits;
 mod response;
+mod secure;
 mod tap;
 
 pub use accept::bind;
@@ -39,11 +40,12 @@ pub use limits::{Budget, Limits, descriptor_limit, raise_descriptor_limit};
 use response::{build_response, raw_response};
 use tap::{PARK_AFTER, Tap, TappedIo};
 
-/// One listening socket and the device it serves.
+/// One listening socket and the device it serves, over TLS when `tls` is set.
 #[derive(Debug)]
 pub struct Listener {
     pub socket: TcpListener,
     pub device: Arc<Device>,
+    pub tls: Option<Arc<rustls::ServerConfig>>,
 }
 
 /// Counters of a running sensor.
@@ -158,7 +160,24 @@ struct Connection {
     conn: ConnInfo,
     /// Local address the connection was accepted on.
     local: SocketAddr,
+    /// Tags of the connection (TLS, SNI) added to each of its events.
+    tags: Vec<String>,
     stop: watch::Receiver<bool>,
+}
+
+/// A connection's byte stream: a TCP socket, or TLS over one.
+trait Stream: AsyncRead + AsyncWrite + Unpin + Send + 'static {
+    /// Waits up to `limit` for a byte without reading it; false when none came. Only plain
+    /// sockets are parked between requests (see `serve`).
+    fn wait_byte(&self, limit: Duration) -> impl Future<Output = bool> + Send;
+}
+
+impl Stream for TcpStream {
+    async fn wait_byte(&self, limit: Duration) -> bool {
+        let mut first = [0u8; 1];
+        // `peek`, not `readable`: readiness can be reported before any byte arrived.
+        matches!(tokio::time::timeout(limit, self.peek(&mut first)).await, Ok(Ok(1..)))
+    }
 }
 
 /// Per-connection request context handed to the service.
@@ -201,21 +220,22 @@ impl Bucket {
 }
 
 impl Connection {
-    async fn run(mut self, stream: TcpStream) {
+    async fn run(mut self, stream: TcpStream, tls: Option<tokio_rustls::TlsAcceptor>) {
         let limits = self.shared.limits;
         let idle = Duration::from_secs_f64(limits.idle_timeout_secs);
-        // Idle sockets cost no HTTP state until their first byte.
-        let mut first = [0u8; 1];
+        // Idle sockets cost no HTTP (or TLS) state until their first byte.
         tokio::select! {
-            // `peek`, not `readable`: readiness can be reported before any byte arrived.
-            r = tokio::time::timeout(idle, stream.peek(&mut first)) => if !matches!(r, Ok(Ok(1..))) { return },
+            came = stream.wait_byte(idle) => if !came { return },
             _ = self.stop.changed() => return,
         }
         // The HTTP machinery is boxed so a waiting connection's task stays small.
-        Box::pin(self.serve(stream)).await;
+        match tls {
+            None => Box::pin(self.serve(stream, true)).await,
+            Some(acceptor) => Box::pin(secure::serve_tls(self, stream, acceptor)).await,
+        }
     }
 
-    async fn serve(mut self, stream: TcpStream) {
+    async fn serve<S: Stream>(mut self, stream: S, park: bool) {
         let limits = self.shared.limits;
         let idle = Duration::from_secs_f64(limits.idle_timeout_secs);
         let tap = Arc::new(Mutex::new(Tap::new(Shadow::new(ShadowLimits {
@@ -229,7 +249,7 @@ impl Connection {
             files: self.files.clone(),
             conn: self.conn.clone(),
             local: self.local,
-            conn_tags: Vec::new(),
+            conn_tags: self.tags.clone(),
             tap: tap.clone(),
             seq: self.seq.clone(),
             bucket: Mutex::new(Bucket { tokens: limits.request_burst, last: Instant::now() }),
@@ -252,7 +272,8 @@ impl Connection {
             .max_buf_size((limits.max_head_bytes.saturating_mul(2)).max(16 * 1024));
         let header_timeout = Duration::from_secs_f64(limits.header_timeout_secs);
         let grace = Duration::from_secs_f64(limits.shutdown_grace_secs);
-        let park_after = PARK_AFTER.min(idle);
+        // A connection that is never parked closes when idle instead (see `drive`).
+        let park_after = if park { PARK_AFTER.min(idle) } else { idle };
         let mut stream = stream;
         // Each turn serves requests with hyper until the connection goes quiet between two
         // requests; then hyper (and its read and write buffers, ~20 KiB) is dropped and the
@@ -267,9 +288,8 @@ impl Connection {
             };
             stream = parked;
             let quiet = tap.lock().unwrap_or_else(|e| e.into_inner()).last_activity.elapsed();
-            let mut first = [0u8; 1];
             tokio::select! {
-                r = tokio::time::timeout(idle.saturating_sub(quiet), stream.peek(&mut first)) => if !matches!(r, Ok(Ok(1..))) { return },
+                came = stream.wait_byte(idle.saturating_sub(quiet)) => if !came { return },
                 _ = self.stop.changed() => return,
             }
         }
@@ -277,18 +297,18 @@ impl Connection {
 
     /// Runs one hyper connection; returns the socket when it was parked between requests.
     #[allow(clippy::too_many_arguments, reason = "the connection's timing knobs, all needed")]
-    async fn drive<S>(
+    async fn drive<S: Stream, Svc>(
         &mut self,
-        mut conn: hyper::server::conn::http1::Connection<TokioIo<TappedIo>, S>,
+        mut conn: hyper::server::conn::http1::Connection<TokioIo<TappedIo<S>>, Svc>,
         tap: &Arc<Mutex<Tap>>,
         bad: &Arc<Notify>,
         header_timeout: Duration,
         idle: Duration,
         park_after: Duration,
         grace: Duration,
-    ) -> Option<TcpStream>
+    ) -> Option<S>
     where
-        S: hyper::service::HttpService<Incoming, ResBody = Full<Bytes>> + Unpin,
+        Svc: hyper::service::HttpService<Incoming, ResBody = Full<Bytes>> + Unpin,
     {
         let mut stopping: Option<Instant> = None;
         loop {
@@ -371,7 +391,12 @@ impl Connection {
     /// closes. The event holds what could be read of the head and, as the body, the bytes sent
     /// from the refused head on; a complete head refused only for its target is recorded as
     /// sent, with its body.
-    async fn malformed(&self, mut io: TappedIo, reason: Malformed, tap: &Arc<Mutex<Tap>>) {
+    async fn malformed<S: Stream>(
+        &self,
+        mut io: TappedIo<S>,
+        reason: Malformed,
+        tap: &Arc<Mutex<Tap>>,
+    ) {
         let (refused, raw) = {
             let mut t = tap.lock().unwrap_or_else(|e| e.into_inner());
             let refused = t.shadow.take_refused_head();
@@ -426,10 +451,12 @@ impl Connection {
 
     async fn record_malformed(&self, req: &RawRequest<'_>, tag: &str, status: u16) {
         self.shared.counters.malformed.fetch_add(1, Ordering::Relaxed);
+        let mut tags = vec![tag.to_owned()];
+        tags.extend(self.tags.iter().cloned());
         let outcome = record::Outcome {
             response_status: status,
             kind: Some(EventKind::HttpMalformed),
-            tags: vec![tag.to_owned()],
+            tags,
             ..Default::default()
         };
         let seq = self.seq.fetch_add(1, Ordering::Relaxed);
@@ -458,7 +485,12 @@ fn content_length(head: &RawHead) -> usize {
 }
 
 /// Reads until `into` holds `want` bytes, the client stops or `timeout` passes.
-async fn read_more(stream: &mut TcpStream, into: &mut Vec<u8>, want: usize, timeout: Duration) {
+async fn read_more<S: AsyncRead + Unpin>(
+    stream: &mut S,
+    into: &mut Vec<u8>,
+    want: usize,
+    timeout: Duration,
+) {
     let _ = tokio::time::timeout(timeout, async {
         let mut buf = [0u8; 4096];
         while into.len() < want {
@@ -701,7 +733,7 @@ mod tests {
         let counters = Arc::new(Counters::default());
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
         let server = tokio::spawn(serve(
-            vec![Listener { socket, device }],
+            vec![Listener { socket, device, tls: None }],
             "t",
             Limits::default(),
             publisher,
