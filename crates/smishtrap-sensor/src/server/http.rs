@@ -11,8 +11,9 @@
 //!   above the root, `%00` or a broken escape is 400;
 //! - HTTP/1.1 without `Host`, with two, or with an invalid one is 400;
 //! - GET, HEAD and POST reach the device; every other method (TRACE included) is 405, without an
-//!   `Allow` header, and so is POST to a static file (nginx's static module); a method with a
-//!   character other than `A-Z`, `_` and `-` is 400;
+//!   `Allow` header, and so is POST to a static file (nginx's static module; paths under
+//!   `/cgi` are programs, not files); a method with a character other than `A-Z`, `_` and `-`
+//!   is 400;
 //! - a directory without its slash is 301 to it (absolute `Location` from `Host` and the local
 //!   port, the query kept); a directory without an index page is 403;
 //! - static files (the persona's pages) carry `Last-Modified`, `ETag` (`"<mtime hex>-<size
@@ -199,7 +200,8 @@ pub(super) fn route(wire: &Wire<'_>, device: &Device) -> Route {
     let page = is_static(device, &path);
     let allowed = match wire.method {
         "GET" | "HEAD" => true,
-        "POST" => !page,
+        // Paths under `/cgi` are programs (they take POST), whatever the persona serves there.
+        "POST" => !page || path.starts_with("/cgi"),
         _ => false,
     };
     if !allowed {
