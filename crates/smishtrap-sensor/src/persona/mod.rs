@@ -789,6 +789,10 @@ mod tests {
             |t| t.replace("milesight/404.html", "milesight/missing.html"),
             "named by http.error.not_found",
         );
+        check_edit(|t| t.replace("key = \"rsa2048\"", "key = \"dsa\""), "tls.key: must be");
+        check_edit(|t| t.replace("versions = [\"1.2\"]", "versions = [\"1.1\"]"), "tls.versions");
+        check_edit(|t| t.replace("[\"C\", \"CN\"]", "[\"X\", \"CN\"]"), "tls.subject[0]");
+        check_edit(|t| t.replace("{{hostname}}\"]]", "{{hostnme}}\"]]"), "tls.subject[4]");
     }
 
     #[test]
