@@ -379,3 +379,50 @@ fn plain_http_and_broken_handshakes_on_the_https_port_are_recorded() {
     assert_eq!(plain[0]["response_status"], 400);
     assert_eq!(tagged(&ev, "tls:handshake").len(), 1);
 }
+
+/// Tell 10: a persona whose firmware serves HTTPS only (32.3.0.14 and later) never gets a plain
+/// listener; its HTTPS listener comes from the config file (`[[listener]] tls = true`).
+#[test]
+fn an_https_only_persona_is_served_over_tls_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let personas = dir.path().join("personas");
+    let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("../smishtrap-sensor/personas");
+    let copy =
+        std::process::Command::new("cp").arg("-r").arg(&shipped).arg(&personas).status().unwrap();
+    assert!(copy.success());
+    let toml = std::fs::read_to_string(personas.join("milesight-ur32l.toml")).unwrap();
+    let toml = toml
+        .replace("name = \"milesight-ur32l\"", "name = \"milesight-ur32l-new\"")
+        .replace("rtver = \"32.3.0.8-r1\"", "rtver = \"32.3.0.14\"")
+        .replace("https_only = false", "https_only = true");
+    std::fs::write(personas.join("milesight-ur32l-new.toml"), toml).unwrap();
+    let data = dir.path().join("data");
+    let out = std::process::Command::new(sensor_support::BIN)
+        .args(["sensor", "--listen", "127.0.0.1:0", "--persona", "milesight-ur32l-new"])
+        .arg("--personas")
+        .arg(&personas)
+        .arg("--data")
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("serves HTTPS only"), "{err}");
+    let config = dir.path().join("sensor.toml");
+    std::fs::write(
+        &config,
+        "[[listener]]\nlisten = \"127.0.0.1:0\"\npersona = \"milesight-ur32l-new\"\ntls = true\n",
+    )
+    .unwrap();
+    let s = Sensor::start_with(
+        &data,
+        &["--config", config.to_str().unwrap(), "--personas", personas.to_str().unwrap()],
+        1,
+    );
+    let r = https_client(None).get(format!("https://{}/login.html", s.addr())).send().unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    s.stop();
+    let ev = events(&data);
+    assert_eq!(tagged(&ev, "tls").len(), 1);
+    assert_eq!(ev[0]["persona"], "milesight-ur32l-new");
+}

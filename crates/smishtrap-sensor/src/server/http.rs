@@ -75,7 +75,7 @@ pub(super) enum Route {
     /// Ask the device, with the resolved path.
     Device(String),
     /// The server answers itself.
-    Answer(Answer),
+    Answer(Box<Answer>),
 }
 
 /// nginx's status lines (`ngx_http_status_lines`); others keep the standard phrase.
@@ -185,7 +185,7 @@ pub(super) fn status_page(device: &Device, status: u16, kind: EventKind) -> Repl
 fn refused(device: &Device, tag: &str) -> Route {
     let mut reply = device.error(ErrorPage::BadRequest, EventKind::HttpMalformed);
     reply.tags.push(tag.to_owned());
-    Route::Answer(Answer::plain(reply))
+    Route::Answer(Box::new(Answer::plain(reply)))
 }
 
 /// What the server does with a request before the device sees it.
@@ -207,7 +207,7 @@ pub(super) fn route(wire: &Wire<'_>, device: &Device) -> Route {
     if !allowed {
         let mut reply = status_page(device, 405, EventKind::HttpRequest);
         reply.tags.push("http:method-not-allowed".to_owned());
-        return Route::Answer(Answer::plain(reply));
+        return Route::Answer(Box::new(Answer::plain(reply)));
     }
     if !page && !path.ends_with('/') && is_dir(device, &format!("{path}/")) {
         let reply = status_page(device, 301, EventKind::HttpRequest);
@@ -215,10 +215,14 @@ pub(super) fn route(wire: &Wire<'_>, device: &Device) -> Route {
         if let Ok(v) = HeaderValue::from_str(&location(wire, &path)) {
             answer.headers.push(("Location", v));
         }
-        return Route::Answer(answer);
+        return Route::Answer(Box::new(answer));
     }
     if !page && path.ends_with('/') && is_dir(device, &path) {
-        return Route::Answer(Answer::plain(status_page(device, 403, EventKind::HttpRequest)));
+        return Route::Answer(Box::new(Answer::plain(status_page(
+            device,
+            403,
+            EventKind::HttpRequest,
+        ))));
     }
     Route::Device(path)
 }

@@ -621,7 +621,7 @@ impl Ctx {
                     };
                     // The device's web server first, then the device, then the server again.
                     let answer = match http::route(&wire, &self.device) {
-                        http::Route::Answer(answer) => answer,
+                        http::Route::Answer(answer) => *answer,
                         http::Route::Device(path) => {
                             let header =
                                 |name: &str| parts.headers.get(name).and_then(|v| v.to_str().ok());
