@@ -229,10 +229,14 @@ fn a_request_followed_by_junk_is_answered_and_recorded() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let s = Sensor::start(&data);
-    for (n, junk) in [&b"\x00\x01junk\r\n\r\n"[..], b"hello world\r\n\r\n", b"\x16\x03\x01\x02\x00"]
-        .into_iter()
-        .enumerate()
-    {
+    let junks: [&[u8]; 4] = [
+        b"\x00\x01junk\r\n\r\n",
+        b"hello world\r\n\r\n",
+        b"\x16\x03\x01\x02\x00",
+        // A head the HTTP library refuses on its own (a length it cannot represent).
+        b"POST /cgi HTTP/1.1\r\nHost: x\r\nContent-Length: 18446744073709551615\r\n\r\n",
+    ];
+    for (n, junk) in junks.into_iter().enumerate() {
         for version in ["1.0", "1.1"] {
             let valid = format!("GET /login.html?n={n} HTTP/{version}\r\nHost: x\r\n\r\n");
             let mut conn = TcpStream::connect(s.addr()).unwrap();
@@ -244,13 +248,19 @@ fn a_request_followed_by_junk_is_answered_and_recorded() {
             assert!(out.starts_with(&format!("HTTP/{version} 200 OK\r\n")), "{out}");
             assert!(out.contains("URSALINK"), "the page itself: {out}");
             assert!(out.contains("HTTP/1.1 400 Bad Request\r\n"), "then the 400: {out}");
+            assert!(out.ends_with("<h1>400 Bad Request</h1></body></html>\n"), "its page: {out}");
         }
     }
     s.stop();
     let ev = events(&data);
     let answered = ev.iter().filter(|e| e["response_status"] == 200).count();
-    let refused = ev.iter().filter(|e| e["kind"] == "http.malformed").count();
-    assert_eq!((answered, refused), (6, 6));
+    let refused: Vec<_> = ev.iter().filter(|e| e["kind"] == "http.malformed").collect();
+    assert_eq!((answered, refused.len()), (8, 8));
+    // Each junk is recorded with what it sent, answered with the page.
+    for e in refused {
+        assert_eq!(e["response_status"], 400, "{e}");
+        assert_ne!(e["http"]["body_len"], 0, "{e}");
+    }
 }
 
 /// An HTTPS client for the sensor: any certificate, the peer's certificate kept.
