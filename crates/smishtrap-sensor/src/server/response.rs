@@ -1,5 +1,7 @@
 //! Responses in the persona's header order, through hyper or written by hand.
 
+use std::sync::Mutex;
+
 use bytes::Bytes;
 use chrono::Utc;
 use http_body_util::Full;
@@ -8,6 +10,22 @@ use hyper::header::{HeaderName, HeaderValue};
 
 use super::http::{Answer, http_date, reason};
 use crate::device::{Device, Reply};
+
+/// The `Date` value, formatted once per second (as servers do; formatting it per response
+/// cost measurable time under load).
+fn date_now() -> Option<HeaderValue> {
+    static CACHE: Mutex<Option<(i64, HeaderValue)>> = Mutex::new(None);
+    let now = Utc::now();
+    let mut cache = CACHE.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some((secs, value)) = &*cache
+        && *secs == now.timestamp()
+    {
+        return Some(value.clone());
+    }
+    let value = HeaderValue::from_str(&http_date(now)).ok()?;
+    *cache = Some((now.timestamp(), value.clone()));
+    Some(value)
+}
 
 /// Response headers in the persona's order: Content-Type, Content-Length, Server, Date, the
 /// server's own (validators, ranges, `Location`), persona headers, Set-Cookie.
@@ -28,7 +46,7 @@ fn response_headers(device: &Device, answer: &Answer) -> Vec<(&'static str, Head
         out.push(("Server", v));
     }
     if p.date_header
-        && let Ok(v) = HeaderValue::from_str(&http_date(Utc::now()))
+        && let Some(v) = date_now()
     {
         out.push(("Date", v));
     }
