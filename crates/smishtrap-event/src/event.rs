@@ -67,6 +67,10 @@ pub enum EventKind {
     /// Bytes that were not a valid HTTP request, or a request the sensor refused (limits).
     #[serde(rename = "http.malformed")]
     HttpMalformed,
+    /// A `/cgi` configuration write or commit (`set`, `add`, `del`, `order`, `apply`):
+    /// answered like the device, changing nothing (tags `config:<function>`, `core:<core>`).
+    #[serde(rename = "config.change")]
+    ConfigChange,
 }
 
 impl Event {
@@ -111,7 +115,7 @@ impl Event {
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 8] = [
+    pub const ALL: [EventKind; 9] = [
         EventKind::HttpRequest,
         EventKind::AuthLogin,
         EventKind::AuthLogout,
@@ -120,6 +124,7 @@ impl EventKind {
         EventKind::LogRead,
         EventKind::ApiCall,
         EventKind::HttpMalformed,
+        EventKind::ConfigChange,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -132,6 +137,7 @@ impl EventKind {
             EventKind::LogRead => "log.read",
             EventKind::ApiCall => "api.call",
             EventKind::HttpMalformed => "http.malformed",
+            EventKind::ConfigChange => "config.change",
         }
     }
 

@@ -163,11 +163,69 @@ pub enum BodyError {
 /// What a call asks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Call {
-    Login { username: String, password: String },
-    SendSms { dialect: SmsDialect, to: Vec<String>, text: Option<String> },
-    Query { dialect: SmsDialect, mailbox: SmsBox, limit: usize, start: usize },
-    Get { core: String, bases: Vec<String> },
-    Other { core: Option<String>, function: Option<String> },
+    Login {
+        username: String,
+        password: String,
+    },
+    SendSms {
+        dialect: SmsDialect,
+        to: Vec<String>,
+        text: Option<String>,
+    },
+    Query {
+        dialect: SmsDialect,
+        mailbox: SmsBox,
+        limit: usize,
+        start: usize,
+    },
+    Get {
+        core: String,
+        bases: Vec<String>,
+    },
+    /// A configuration write or commit (`set`, `add`, `del`, `order`, `apply`).
+    Change {
+        core: Option<String>,
+        change: Change,
+        bases: Vec<String>,
+    },
+    Other {
+        core: Option<String>,
+        function: Option<String>,
+    },
+}
+
+/// The configuration functions of the `/cgi` framework.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Change {
+    Set,
+    Add,
+    Delete,
+    Order,
+    Apply,
+}
+
+impl Change {
+    fn parse(function: &str) -> Option<Change> {
+        Some(match function {
+            "set" => Change::Set,
+            "add" => Change::Add,
+            "del" | "delete" => Change::Delete,
+            "order" => Change::Order,
+            "apply" => Change::Apply,
+            _ => return None,
+        })
+    }
+
+    /// Fixed tag for events (never attacker data).
+    pub fn tag(self) -> &'static str {
+        match self {
+            Change::Set => "config:set",
+            Change::Add => "config:add",
+            Change::Delete => "config:del",
+            Change::Order => "config:order",
+            Change::Apply => "config:apply",
+        }
+    }
 }
 
 /// Reads the envelope from a body sent as JSON, as a form-encoded JSON string, or (for GET
@@ -328,7 +386,14 @@ impl CgiRequest {
                 core: core.unwrap_or_default().to_owned(),
                 bases: self.bases().take(16).map(|b| bounded(b, MAX_NAME_BYTES)).collect(),
             },
-            _ => Call::Other { core: self.core.clone(), function: self.function.clone() },
+            _ => match Change::parse(function) {
+                Some(change) => Call::Change {
+                    core: self.core.clone(),
+                    change,
+                    bases: self.bases().take(16).map(|b| bounded(b, MAX_NAME_BYTES)).collect(),
+                },
+                None => Call::Other { core: self.core.clone(), function: self.function.clone() },
+            },
         }
     }
 
@@ -521,8 +586,39 @@ mod tests {
         check("\"x\"", Err(BodyError::NotObject));
         check("{}", Ok(Call::Other { core: None, function: None }));
         check(
-            r#"{"core":"yruo_apply","function":"apply","values":[]}"#,
-            Ok(Call::Other { core: Some("yruo_apply".into()), function: Some("apply".into()) }),
+            r#"{"core":"yruo_apply","function":"reboot","values":[]}"#,
+            Ok(Call::Other { core: Some("yruo_apply".into()), function: Some("reboot".into()) }),
+        );
+    }
+
+    #[test]
+    fn configuration_writes() {
+        let change = |core: Option<&str>, change, bases: &[&str]| {
+            Ok(Call::Change {
+                core: core.map(str::to_owned),
+                change,
+                bases: bases.iter().map(|b| b.to_string()).collect(),
+            })
+        };
+        check(
+            r#"{"execute":1,"core":"yruo_apply","function":"apply","values":[]}"#,
+            change(Some("yruo_apply"), Change::Apply, &[]),
+        );
+        check(
+            r#"{"id":9,"core":"yruo_system","function":"set","values":[{"base":"general","index":0,"value":{"hostname":"x"}}]}"#,
+            change(Some("yruo_system"), Change::Set, &["general"]),
+        );
+        check(
+            r#"{"core":"yruo_firewall_port_mapping","function":"add","values":[{"base":"port_mapping","index":"yruo_firewall_port_mappingab12cd34","value":{"index":null}}]}"#,
+            change(Some("yruo_firewall_port_mapping"), Change::Add, &["port_mapping"]),
+        );
+        check(r#"{"function":"delete"}"#, change(None, Change::Delete, &[]));
+        check(r#"{"function":"del","core":"c"}"#, change(Some("c"), Change::Delete, &[]));
+        check(r#"{"function":"order","core":"c"}"#, change(Some("c"), Change::Order, &[]));
+        // an SMS send keeps its meaning whatever the function looks like
+        check(
+            r#"{"core":"yruo_sms","function":"send","values":[{"base":"send","value":{"destination":"+1","content":"x"}}]}"#,
+            send(SmsDialect::YruoSms, &["+1"], Some("x")),
         );
     }
 

@@ -20,7 +20,10 @@ use smishtrap_event::{AuthRecord, EventKind, SmsAction, SmsBox, SmsDialect};
 use crate::cgi::{self, Call};
 use crate::crypto::decrypt_password;
 use crate::identity::Identity;
-use crate::persona::{Generator, PageBody, Persona, Template, Vars};
+use crate::ojson;
+use crate::ordered::Json;
+use crate::persona::{Generator, JsonTemplate, PageBody, Persona, Template, Vars};
+use crate::webui;
 
 /// Bounds on the state kept per client (source IP).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
@@ -109,7 +112,7 @@ pub struct Reply {
 }
 
 impl Reply {
-    fn new(
+    pub(crate) fn new(
         status: u16,
         content_type: impl Into<Cow<'static, str>>,
         body: impl Into<Bytes>,
@@ -234,7 +237,7 @@ struct Envelope<'a> {
     oem: &'a str,
     rtver: &'a str,
     status: i32,
-    result: Value,
+    result: Json,
 }
 
 impl Device {
@@ -264,6 +267,11 @@ impl Device {
         device
     }
 
+    /// Renders a persona JSON template, keys in the template's order.
+    pub(crate) fn render_json(&self, template: &JsonTemplate, now: DateTime<Utc>) -> Json {
+        template.render_ordered(&DeviceVars { device: self, now, extra: &[] })
+    }
+
     fn render(
         &self,
         template: &Template,
@@ -291,6 +299,9 @@ impl Device {
             "/cgi" => self.cgi(req),
             "/islogin" => self.islogin(req),
             "/logout" => self.logout(req),
+            path if self.persona.webui.export.as_ref().is_some_and(|e| e.path == path) => {
+                webui::file_export(self, req)
+            }
             path => match self.persona.pages.iter().find(|p| p.path == path) {
                 Some(page) => {
                     let body = match &page.body {
@@ -326,7 +337,7 @@ impl Device {
         out
     }
 
-    fn envelope(&self, id: &Value, status: i32, result: Value) -> Bytes {
+    fn envelope(&self, id: &Value, status: i32, result: impl Into<Json>) -> Bytes {
         let env = Envelope {
             id,
             model: &self.persona.model,
@@ -334,17 +345,23 @@ impl Device {
             oem: &self.persona.oem,
             rtver: &self.persona.rtver,
             status,
-            result,
+            result: result.into(),
         };
         // Serialising these plain values cannot fail; an empty body would still be answered.
         Bytes::from(serde_json::to_vec(&env).unwrap_or_default())
     }
 
-    fn json(&self, id: &Value, status: i32, result: Value, kind: EventKind) -> Reply {
+    pub(crate) fn json(
+        &self,
+        id: &Value,
+        status: i32,
+        result: impl Into<Json>,
+        kind: EventKind,
+    ) -> Reply {
         Reply::new(200, "application/json", self.envelope(id, status, result), kind)
     }
 
-    fn session_user(&self, req: &RequestView<'_>) -> Option<String> {
+    pub(crate) fn session_user(&self, req: &RequestView<'_>) -> Option<String> {
         let token = token_from(req.cookie, req.authorization)?;
         let mut sessions = self.sessions.lock().unwrap_or_else(|e| e.into_inner());
         match sessions.get(token) {
@@ -359,8 +376,8 @@ impl Device {
 
     fn islogin(&self, req: &RequestView<'_>) -> Reply {
         let result = match self.session_user(req) {
-            Some(user) => json!([{"login": "true", "ysrole": 4, "username": user}]),
-            None => json!([{"login": "false"}]),
+            Some(user) => ojson!([ojson!({"login": "true", "ysrole": 4, "username": user})]),
+            None => ojson!([ojson!({"login": "false"})]),
         };
         self.json(&Value::Null, 0, result, EventKind::HttpRequest)
     }
@@ -425,6 +442,7 @@ impl Device {
             reply.kind = match call {
                 Call::SendSms { .. } => EventKind::SmsSend,
                 Call::Query { .. } => EventKind::SmsQuery,
+                Call::Change { .. } => EventKind::ConfigChange,
                 _ => EventKind::ApiCall,
             };
             reply.tags.push("auth:required".to_owned());
@@ -436,7 +454,10 @@ impl Device {
             Call::Query { dialect, mailbox, limit, start } => {
                 self.query(req, id, dialect, mailbox, limit, start)
             }
-            Call::Get { core, bases } => self.get(req, id, &core, &bases),
+            Call::Get { core, bases } => webui::get(self, req, id, &core, &bases),
+            Call::Change { core, change, bases } => {
+                webui::change(self, id, core.as_deref(), change, &bases)
+            }
             Call::Other { .. } => self.json(id, -1, json!([]), EventKind::ApiCall),
         }
     }
@@ -481,9 +502,11 @@ impl Device {
             );
             set_cookies.push(format!("loginname={username}; Path=/"));
             set_cookies.push(format!("td={token}; Path=/"));
-            json!([{"ysrole": 4, "ystimeout": timeout, "ysexpires": timeout.saturating_sub(1), "username": username, "td": token}])
+            ojson!([
+                ojson!({"ysrole": 4, "ystimeout": timeout, "ysexpires": timeout.saturating_sub(1), "username": username.as_str(), "td": token})
+            ])
         } else {
-            result
+            Json::from(result)
         };
         let mut reply = self.json(id, status, result, EventKind::AuthLogin);
         reply.set_cookies = set_cookies;
@@ -562,7 +585,7 @@ impl Device {
         let offset = chrono::Duration::seconds(self.persona.mailbox_time_offset_secs);
         let (count, rows) = match mailbox {
             SmsBox::Outbox => self.with_client(req.client, req.now, |c| {
-                let rows: Vec<Value> = c
+                let rows: Vec<Json> = c
                     .outbox
                     .iter()
                     .enumerate()
@@ -570,8 +593,8 @@ impl Device {
                     .skip(start)
                     .take(limit)
                     .map(|(i, r)| {
-                        json!({"index": i + 1, "type": "sms_outbox", "value": {
-                            "number": r.to, "content": r.text, "time": fmt_time(r.at + offset), "status": r.status}})
+                        ojson!({"index": i + 1, "type": "sms_outbox", "value": ojson!({
+                            "number": r.to.as_str(), "content": r.text.as_str(), "time": fmt_time(r.at + offset), "status": r.status})})
                     })
                     .collect();
                 (c.outbox.len(), rows)
@@ -585,17 +608,18 @@ impl Device {
                     .take(limit)
                     .map(|(i, m)| {
                         let at = req.now - chrono::Duration::hours(i64::from(m.hours_ago)) + offset;
-                        json!({"index": i + 1, "type": "sms_inbox", "value": {
+                        ojson!({"index": i + 1, "type": "sms_inbox", "value": ojson!({
                             "number": self.render(&m.from, req.now, &[]),
                             "content": self.render(&m.text, req.now, &[]),
-                            "time": fmt_time(at), "status": "read"}})
+                            "time": fmt_time(at), "status": "read"})})
                     })
                     .collect();
                 (inbox.len(), rows)
             }
         };
-        let result =
-            json!([{"timezone": self.persona.timezone_label, "count": count, "get": rows}]);
+        let result = ojson!([
+            ojson!({"timezone": self.persona.timezone_label.as_str(), "count": count, "get": rows})
+        ]);
         let mut reply = self.json(id, 0, result, EventKind::SmsQuery);
         reply.sms = Some(SmsAction {
             to: Vec::new(),
@@ -605,26 +629,6 @@ impl Device {
             status: None,
         });
         reply
-    }
-
-    fn get(&self, req: &RequestView<'_>, id: &Value, core: &str, bases: &[String]) -> Reply {
-        let vars = DeviceVars { device: self, now: req.now, extra: &[] };
-        let wanted: Vec<&str> =
-            if bases.is_empty() { vec![core] } else { bases.iter().map(String::as_str).collect() };
-        let items: Vec<Value> = wanted
-            .iter()
-            .filter_map(|base| {
-                self.persona
-                    .gets
-                    .iter()
-                    .find(|g| g.base == *base && g.cores.iter().any(|c| c == core))
-            })
-            .map(|g| json!({"type": g.type_name, "index": 0, "value": g.value.render(&vars)}))
-            .collect();
-        if items.is_empty() {
-            return self.json(id, -1, json!([]), EventKind::ApiCall);
-        }
-        self.json(id, 0, json!([{"get": items, "grey": 0}]), EventKind::ApiCall)
     }
 
     /// Age of the state limits (for tests).

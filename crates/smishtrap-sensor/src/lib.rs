@@ -9,6 +9,8 @@
 //! - [`identity`]: per-sensor identifiers derived from the seed in the data directory.
 //! - [`cgi`]: parser of `/cgi` bodies (attacker input; pure, fuzzed).
 //! - [`device`]: the persona engine (answers, sessions, lockout, outbox), bounded state.
+//! - [`webui`]: the web UI's `/cgi` cores, configuration writes and backup download, from
+//!   persona data; [`ordered`]: JSON in the device's key order.
 //! - [`shadow`]: byte-level reader of the HTTP stream (heads as sent, malformed input, limits).
 //! - [`record`]: request -> event mapping (pure, fuzzed).
 //! - [`server`]: hyper on tokio, limits, timeouts, graceful shutdown; the device's web server
@@ -23,11 +25,13 @@ pub mod cgi;
 pub mod crypto;
 pub mod device;
 pub mod identity;
+pub mod ordered;
 pub mod persona;
 pub mod record;
 pub mod server;
 pub mod shadow;
 pub mod tls;
+pub mod webui;
 
 pub use device::{Device, StateLimits};
 pub use identity::{Identity, Seed};

@@ -45,6 +45,8 @@ enum Command {
     Campaigns(cmd::campaigns::Args),
     /// Export campaigns and indicators as STIX 2.1, MISP, CSV or JSON
     Export(cmd::export::Args),
+    /// Audit a fleet of SMS-capable routers, read-only: log leak, open SMS API, abused outbox
+    Audit(cmd::audit::Args),
 }
 
 fn main() -> ExitCode {
@@ -66,6 +68,7 @@ fn main() -> ExitCode {
         Command::Console(args) => cmd::console::run(args),
         Command::Campaigns(args) => cmd::campaigns::run(args),
         Command::Export(args) => cmd::export::run(args),
+        Command::Audit(args) => cmd::audit::run(args),
     };
     match result {
         Ok(code) => code,

@@ -40,7 +40,7 @@ fn an_attacker_session_end_to_end() {
     for needle in ["rt_title", "URSALINK", "English", "Login"] {
         assert!(html.contains(needle), "login page lacks {needle}");
     }
-    assert_eq!(c.get(s.url("/css/login.css")).send().unwrap().status(), 200);
+    assert_eq!(c.get(s.url("/css/style.css")).send().unwrap().status(), 200);
     assert_eq!(c.get(s.url("/js/login.js")).send().unwrap().status(), 200);
     let listing = c.get(s.url("/lang/log/")).send().unwrap().text().unwrap();
     assert!(listing.contains("httpd.log") && listing.contains("system.log"));
@@ -394,14 +394,17 @@ fn a_persona_directory_adds_personas() {
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../smishtrap-sensor/personas");
     let dir = tempfile::tempdir().unwrap();
     let personas = dir.path().join("personas");
-    std::fs::create_dir_all(personas.join("milesight/cores")).unwrap();
-    std::fs::create_dir_all(personas.join("milesight/css")).unwrap();
-    std::fs::create_dir_all(personas.join("milesight/js")).unwrap();
-    for sub in ["milesight", "milesight/cores", "milesight/css", "milesight/js"] {
-        for entry in std::fs::read_dir(shipped.join(sub)).unwrap() {
+    // every file the shipped personas name, whatever the folders
+    let mut stack = vec![std::path::PathBuf::from("milesight")];
+    while let Some(sub) = stack.pop() {
+        std::fs::create_dir_all(personas.join(&sub)).unwrap();
+        for entry in std::fs::read_dir(shipped.join(&sub)).unwrap() {
             let path = entry.unwrap().path();
-            if path.is_file() {
-                std::fs::copy(&path, personas.join(sub).join(path.file_name().unwrap())).unwrap();
+            let rel = sub.join(path.file_name().unwrap());
+            if path.is_dir() {
+                stack.push(rel);
+            } else {
+                std::fs::copy(&path, personas.join(rel)).unwrap();
             }
         }
     }

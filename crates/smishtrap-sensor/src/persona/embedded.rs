@@ -11,15 +11,78 @@ pub(super) const FILES: &[(&str, &str)] = &[
     ("milesight/408.html", include_str!("../../personas/milesight/408.html")),
     ("milesight/413.html", include_str!("../../personas/milesight/413.html")),
     ("milesight/503.html", include_str!("../../personas/milesight/503.html")),
+    ("milesight/cores.toml", include_str!("../../personas/milesight/cores.toml")),
+    (
+        "milesight/cores/api_user_list.json",
+        include_str!("../../personas/milesight/cores/api_user_list.json"),
+    ),
+    ("milesight/cores/bridge.json", include_str!("../../personas/milesight/cores/bridge.json")),
+    ("milesight/cores/cell.json", include_str!("../../personas/milesight/cores/cell.json")),
     ("milesight/cores/cellular.json", include_str!("../../personas/milesight/cores/cellular.json")),
+    (
+        "milesight/cores/dhcp_server.json",
+        include_str!("../../personas/milesight/cores/dhcp_server.json"),
+    ),
+    (
+        "milesight/cores/firewall_security.json",
+        include_str!("../../personas/milesight/cores/firewall_security.json"),
+    ),
     ("milesight/cores/general.json", include_str!("../../personas/milesight/cores/general.json")),
+    ("milesight/cores/httpapi.json", include_str!("../../personas/milesight/cores/httpapi.json")),
+    ("milesight/cores/lan.json", include_str!("../../personas/milesight/cores/lan.json")),
+    (
+        "milesight/cores/phone_sms.json",
+        include_str!("../../personas/milesight/cores/phone_sms.json"),
+    ),
+    (
+        "milesight/cores/port_mapping.json",
+        include_str!("../../personas/milesight/cores/port_mapping.json"),
+    ),
     ("milesight/cores/summary.json", include_str!("../../personas/milesight/cores/summary.json")),
+    (
+        "milesight/cores/system_log.json",
+        include_str!("../../personas/milesight/cores/system_log.json"),
+    ),
     ("milesight/cores/time.json", include_str!("../../personas/milesight/cores/time.json")),
-    ("milesight/css/login.css", include_str!("../../personas/milesight/css/login.css")),
+    ("milesight/cores/upgrade.json", include_str!("../../personas/milesight/cores/upgrade.json")),
+    (
+        "milesight/cores/user_list.json",
+        include_str!("../../personas/milesight/cores/user_list.json"),
+    ),
+    (
+        "milesight/cores/user_security.json",
+        include_str!("../../personas/milesight/cores/user_security.json"),
+    ),
+    ("milesight/cores/wan.json", include_str!("../../personas/milesight/cores/wan.json")),
+    ("milesight/js/crypto-js.js", include_str!("../../personas/milesight/js/crypto-js.js")),
+    ("milesight/js/index.js", include_str!("../../personas/milesight/js/index.js")),
     ("milesight/js/login.js", include_str!("../../personas/milesight/js/login.js")),
     ("milesight/lang_log_index.html", include_str!("../../personas/milesight/lang_log_index.html")),
-    ("milesight/login.html", include_str!("../../personas/milesight/login.html")),
     ("milesight/system.log", include_str!("../../personas/milesight/system.log")),
+    (
+        "milesight/ui/milesight/index.html",
+        include_str!("../../personas/milesight/ui/milesight/index.html"),
+    ),
+    (
+        "milesight/ui/milesight/login.html",
+        include_str!("../../personas/milesight/ui/milesight/login.html"),
+    ),
+    (
+        "milesight/ui/milesight/style.css",
+        include_str!("../../personas/milesight/ui/milesight/style.css"),
+    ),
+    (
+        "milesight/ui/ursalink/index.html",
+        include_str!("../../personas/milesight/ui/ursalink/index.html"),
+    ),
+    (
+        "milesight/ui/ursalink/login.html",
+        include_str!("../../personas/milesight/ui/ursalink/login.html"),
+    ),
+    (
+        "milesight/ui/ursalink/style.css",
+        include_str!("../../personas/milesight/ui/ursalink/style.css"),
+    ),
 ];
 
 pub(super) fn file(rel: &str) -> Option<&'static str> {

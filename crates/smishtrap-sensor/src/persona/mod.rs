@@ -12,9 +12,10 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
-use serde_json::Value;
 
 pub use template::{JsonTemplate, Template, VARIABLES, Vars};
+
+use crate::ordered::Json;
 
 /// A persona name: lowercase ASCII letters, digits and `-`, 1 to 64 characters.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -74,6 +75,8 @@ struct PersonaFile {
     cgi: CgiSpec,
     sms: SmsSpec,
     logs: LogSpec,
+    #[serde(default)]
+    webui: Option<WebUiSpec>,
     /// How the firmware serves HTTPS; absent: it does not.
     #[serde(default)]
     tls: Option<TlsSpec>,
@@ -214,8 +217,54 @@ struct GetSpec {
     /// `type` of the returned item.
     #[serde(rename = "type")]
     type_name: String,
-    /// JSON template file of the item's `value`.
+    /// JSON template file of the item's `value`; with `list`, a JSON array of row values.
     file: String,
+    /// A list base: one item per row, each with the device's string `index` token.
+    #[serde(default)]
+    list: bool,
+}
+
+/// The web UI's side of `/cgi`, in a file shared by the personas of one firmware family.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WebUiSpec {
+    /// The cores file (`[apply]`, `[export]`, `[[get]]`), relative to the personas directory.
+    cores: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CoresFile {
+    apply: ApplySpec,
+    #[serde(default)]
+    export: Option<ExportSpec>,
+    #[serde(default)]
+    get: Vec<GetSpec>,
+}
+
+/// The core that commits configuration (`function:"apply"`).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApplySpec {
+    pub core: String,
+    /// `result[0].reboot` of an apply (0: applied without a reboot).
+    pub reboot: u8,
+}
+
+/// The configuration backup download (`/cgi-bin/file-export`).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExportSpec {
+    pub path: String,
+    /// Size range of the encrypted backup, in bytes (picked per sensor).
+    pub bytes: [u32; 2],
+}
+
+/// What the web UI's `/cgi` calls need beyond the status reads.
+#[derive(Debug, Clone, Default)]
+pub struct WebUi {
+    pub apply: Option<ApplySpec>,
+    pub export: Option<ExportSpec>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -284,6 +333,7 @@ pub struct Persona {
     pub inbox: Vec<InboxMessage>,
     pub httpd_entries: u32,
     pub httpd_line: Template,
+    pub webui: WebUi,
     pub tls: Option<Tls>,
 }
 
@@ -335,6 +385,8 @@ pub struct GetItem {
     pub base: String,
     pub type_name: String,
     pub value: JsonTemplate,
+    /// Rows of a list base (`value` is then an array), see [`GetSpec`].
+    pub list: bool,
 }
 
 /// Where persona files come from.
@@ -467,9 +519,10 @@ impl Validator<'_> {
             .source
             .read(rel)
             .map_err(|e| PersonaError::new(&shown, "-", format!("{e} (named by {key})")))?;
-        let value: Value = serde_json::from_str(&text)
+        // Parsed keeping key order: replies list keys as the device does.
+        let value = Json::parse(&text)
             .map_err(|e| PersonaError::new(&shown, &format!("line {}", e.line()), e.to_string()))?;
-        JsonTemplate::parse(&value).map_err(|e| PersonaError::new(&shown, "-", e))
+        JsonTemplate::parse_ordered(&value).map_err(|e| PersonaError::new(&shown, "-", e))
     }
 
     fn non_empty(&self, key: &str, value: &str) -> Result<(), PersonaError> {
@@ -589,18 +642,12 @@ impl Validator<'_> {
         }
         let mut gets = Vec::new();
         for (i, g) in c.get.iter().enumerate() {
-            let key = format!("cgi.get[{i}]");
-            if g.cores.is_empty() {
-                return Err(self.err(&format!("{key}.cores"), "needs at least one core"));
-            }
-            self.non_empty(&format!("{key}.base"), &g.base)?;
-            gets.push(GetItem {
-                cores: g.cores.clone(),
-                base: g.base.clone(),
-                type_name: g.type_name.clone(),
-                value: self.json_template(&format!("{key}.file"), &g.file)?,
-            });
+            gets.push(self.get_item(&format!("cgi.get[{i}]"), g)?);
         }
+        let webui = match &spec.webui {
+            Some(w) => self.webui(w, &mut gets)?,
+            None => WebUi::default(),
+        };
         let s = &spec.sms;
         if s.mailbox_time_offset_secs.abs() > 86_400 {
             return Err(self.err("sms.mailbox_time_offset_secs", "at most one day either way"));
@@ -648,6 +695,7 @@ impl Validator<'_> {
             inbox,
             httpd_entries: spec.logs.httpd_entries,
             httpd_line: self.inline_template("logs.httpd_line", &spec.logs.httpd_line)?,
+            webui,
         })
     }
 
@@ -680,6 +728,67 @@ impl Validator<'_> {
             days: t.days,
             subject,
         })
+    }
+
+    fn get_item(&self, key: &str, g: &GetSpec) -> Result<GetItem, PersonaError> {
+        if g.cores.is_empty() {
+            return Err(self.err(&format!("{key}.cores"), "needs at least one core"));
+        }
+        for (j, core) in g.cores.iter().enumerate() {
+            self.core_name(&format!("{key}.cores[{j}]"), core)?;
+        }
+        self.core_name(&format!("{key}.base"), &g.base)?;
+        let value = self.json_template(&format!("{key}.file"), &g.file)?;
+        if g.list && !matches!(value, JsonTemplate::Array(_)) {
+            return Err(self.err(&format!("{key}.file"), "a list base needs a JSON array of rows"));
+        }
+        Ok(GetItem {
+            cores: g.cores.clone(),
+            base: g.base.clone(),
+            type_name: g.type_name.clone(),
+            value,
+            list: g.list,
+        })
+    }
+
+    /// Core and base names end up in replies, tags and index tokens: `[a-z0-9_]`, 1 to 64.
+    fn core_name(&self, key: &str, name: &str) -> Result<(), PersonaError> {
+        let ok = !name.is_empty()
+            && name.len() <= 64
+            && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+        if ok {
+            Ok(())
+        } else {
+            Err(self.err(key, format!("{name:?} must be 1-64 of a-z, 0-9 and _")))
+        }
+    }
+
+    /// Loads the cores file named by `[webui]`; its `[[get]]` items join `gets`.
+    fn webui(&self, w: &WebUiSpec, gets: &mut Vec<GetItem>) -> Result<WebUi, PersonaError> {
+        let shown = self.source.display(&w.cores);
+        let text = self
+            .source
+            .read(&w.cores)
+            .map_err(|e| PersonaError::new(&shown, "-", format!("{e} (named by webui.cores)")))?;
+        let spec: CoresFile = toml::from_str(&text).map_err(|e| toml_error(&shown, &e))?;
+        let file = Validator { source: self.source, file: &shown };
+        file.core_name("apply.core", &spec.apply.core)?;
+        if let Some(e) = &spec.export {
+            let path_ok = e.path.starts_with('/') && e.path.len() <= 256;
+            if !path_ok {
+                return Err(file.err("export.path", "must start with `/` (at most 256 bytes)"));
+            }
+            let [lo, hi] = e.bytes;
+            if lo < 16 || lo > hi || hi > 1 << 20 {
+                return Err(
+                    file.err("export.bytes", "must be [low, high], 16 <= low <= high <= 1 MiB")
+                );
+            }
+        }
+        for (i, g) in spec.get.iter().enumerate() {
+            gets.push(file.get_item(&format!("get[{i}]"), g)?);
+        }
+        Ok(WebUi { apply: Some(spec.apply), export: spec.export })
     }
 
     fn identity(&self, i: &IdentitySpec) -> Result<(), PersonaError> {
@@ -793,6 +902,54 @@ mod tests {
         check_edit(|t| t.replace("versions = [\"1.2\"]", "versions = [\"1.1\"]"), "tls.versions");
         check_edit(|t| t.replace("[\"C\", \"CN\"]", "[\"X\", \"CN\"]"), "tls.subject[0]");
         check_edit(|t| t.replace("{{hostname}}\"]]", "{{hostnme}}\"]]"), "tls.subject[4]");
+    }
+
+    /// Writes the shipped personas into a temp dir with `rel` edited; the load error must name
+    /// `expect`.
+    #[track_caller]
+    fn check_file_edit(rel: &str, edit: impl Fn(String) -> String, expect: &[&str]) {
+        let dir = tempfile::tempdir().unwrap();
+        for (path, text) in embedded::FILES {
+            let full = dir.path().join(path);
+            std::fs::create_dir_all(full.parent().unwrap()).unwrap();
+            let text = if *path == rel { edit(text.to_string()) } else { text.to_string() };
+            std::fs::write(full, text).unwrap();
+        }
+        let err = PersonaSet::with_dir(dir.path()).map(|_| ()).unwrap_err().to_string();
+        for e in expect {
+            assert!(err.contains(e), "error {err:?} should contain {e:?}");
+        }
+    }
+
+    #[test]
+    fn cores_file_errors_name_file_key_and_reason() {
+        let cores = "milesight/cores.toml";
+        check_file_edit(
+            cores,
+            |t| t.replace("core = \"yruo_apply\"", "core = \"Yruo<Apply\""),
+            &["cores.toml", "apply.core", "must be 1-64 of a-z, 0-9 and _"],
+        );
+        check_file_edit(
+            cores,
+            |t| t.replace("bytes = [9000, 15000]", "bytes = [15000, 9000]"),
+            &["cores.toml", "export.bytes"],
+        );
+        check_file_edit(
+            cores,
+            |t| {
+                t.replace(
+                    "file = \"milesight/cores/summary.json\"",
+                    "file = \"milesight/cores/summary.json\"\nlist = true",
+                )
+            },
+            &["cores.toml", "get[0].file", "a list base needs a JSON array of rows"],
+        );
+        check_file_edit(cores, |t| t + "\n[bogus]\n", &["cores.toml", "unknown field `bogus`"]);
+        check_file_edit(
+            "milesight-ur32l.toml",
+            |t| t.replace("cores = \"milesight/cores.toml\"", "cores = \"milesight/nope.toml\""),
+            &["nope.toml", "named by webui.cores"],
+        );
     }
 
     #[test]

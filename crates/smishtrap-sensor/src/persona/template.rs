@@ -8,6 +8,8 @@ use std::borrow::Cow;
 
 use serde_json::Value;
 
+use crate::ordered::Json;
+
 /// Every variable a template may use.
 pub const VARIABLES: &[&str] = &[
     "vendor",
@@ -152,6 +154,39 @@ impl JsonTemplate {
             JsonTemplate::Object(fields) => {
                 Value::Object(fields.iter().map(|(k, v)| (k.clone(), v.render(vars))).collect())
             }
+        }
+    }
+}
+
+impl JsonTemplate {
+    /// Like [`JsonTemplate::parse`] from JSON that kept its key order (persona files).
+    pub fn parse_ordered(value: &Json) -> Result<JsonTemplate, String> {
+        Ok(match value {
+            Json::String(s) if s.contains("{{") => JsonTemplate::Text(Template::parse(s)?),
+            Json::Array(items) => JsonTemplate::Array(
+                items.iter().map(JsonTemplate::parse_ordered).collect::<Result<_, _>>()?,
+            ),
+            Json::Object(fields) => JsonTemplate::Object(
+                fields
+                    .iter()
+                    .map(|(k, v)| JsonTemplate::parse_ordered(v).map(|t| (k.clone(), t)))
+                    .collect::<Result<_, _>>()?,
+            ),
+            other => JsonTemplate::Literal(serde_json::to_value(other).unwrap_or_default()),
+        })
+    }
+
+    /// Renders with objects in the order of the template (the device's order).
+    pub fn render_ordered(&self, vars: &dyn Vars) -> Json {
+        match self {
+            JsonTemplate::Literal(v) => Json::from(v),
+            JsonTemplate::Text(_) => Json::from(self.render(vars)),
+            JsonTemplate::Array(items) => {
+                Json::Array(items.iter().map(|i| i.render_ordered(vars)).collect())
+            }
+            JsonTemplate::Object(fields) => Json::Object(
+                fields.iter().map(|(k, v)| (k.clone(), v.render_ordered(vars))).collect(),
+            ),
         }
     }
 }

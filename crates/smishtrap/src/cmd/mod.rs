@@ -1,6 +1,7 @@
 //! One module per subcommand; each exposes `Args` and `run(Args) -> anyhow::Result<ExitCode>`.
 
 pub(crate) mod analyze;
+pub(crate) mod audit;
 pub(crate) mod campaigns;
 pub(crate) mod console;
 pub(crate) mod events;
