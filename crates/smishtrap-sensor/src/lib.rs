@@ -15,8 +15,10 @@
 //!   persona data; [`ordered`]: JSON in the device's key order.
 //! - [`shadow`]: byte-level reader of the HTTP stream (heads as sent, malformed input, limits).
 //! - [`record`]: request -> event mapping (pure, fuzzed).
-//! - [`server`]: hyper on tokio, limits, timeouts, graceful shutdown; records every event
-//!   through [`smishtrap_bus::Publisher::record`] before answering.
+//! - [`server`]: hyper on tokio, limits, timeouts, graceful shutdown; the device's web server
+//!   semantics around the persona (`server/http.rs`); HTTPS (`server/secure.rs`); records every
+//!   event through [`smishtrap_bus::Publisher::record`] before answering.
+//! - [`tls`]: the per-sensor self-signed certificate and the rustls configuration.
 //!
 //! Invariant: the sensor never sends an SMS and opens no outbound connection; it only accepts.
 //! Invariant: nothing here depends on storage or analysis crates; sinks come in as a publisher.
@@ -31,6 +33,7 @@ pub mod record;
 pub mod server;
 pub mod shadow;
 pub mod state;
+pub mod tls;
 pub mod webui;
 
 pub use device::{Device, StateLimits};

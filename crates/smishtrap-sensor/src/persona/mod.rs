@@ -77,6 +77,26 @@ struct PersonaFile {
     logs: LogSpec,
     #[serde(default)]
     webui: Option<WebUiSpec>,
+    /// How the firmware serves HTTPS; absent: it does not.
+    #[serde(default)]
+    tls: Option<TlsSpec>,
+}
+
+/// `[tls]`: the firmware's HTTPS and the self-signed certificate it makes.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TlsSpec {
+    /// The firmware serves HTTPS only: its HTTP port answers nothing.
+    https_only: bool,
+    /// Protocol versions offered (`"1.2"`, `"1.3"`).
+    versions: Vec<String>,
+    /// Certificate key: `"rsa2048"` or `"ecdsa-p256"`.
+    key: String,
+    /// Validity from the device's boot time, in days.
+    days: u32,
+    /// Subject (and issuer) attributes in order, `[attribute, template]`; attributes are `C`,
+    /// `ST`, `L`, `O`, `OU` and `CN`.
+    subject: Vec<[String; 2]>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -382,6 +402,25 @@ pub struct Persona {
     pub system_login: Template,
     pub system_login_failed: Template,
     pub system_send: Template,
+    pub tls: Option<Tls>,
+}
+
+/// The firmware's HTTPS (see `TlsSpec`).
+#[derive(Debug, Clone)]
+pub struct Tls {
+    pub https_only: bool,
+    /// Offers TLS 1.2 / TLS 1.3.
+    pub tls12: bool,
+    pub tls13: bool,
+    pub key: TlsKey,
+    pub days: u32,
+    pub subject: Vec<(String, Template)>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TlsKey {
+    Rsa2048,
+    EcdsaP256,
 }
 
 #[derive(Debug, Clone)]
@@ -742,7 +781,12 @@ impl Validator<'_> {
                 ),
             ));
         }
+        let tls = match &spec.tls {
+            None => None,
+            Some(t) => Some(self.tls(t)?),
+        };
         Ok(Persona {
+            tls,
             name,
             description: spec.description,
             vendor: spec.device.vendor,
@@ -774,6 +818,37 @@ impl Validator<'_> {
                 .inline_template("logs.system_login_failed", &l.system_login_failed)?,
             system_send: self.inline_template("logs.system_send", &l.system_send)?,
             webui,
+        })
+    }
+
+    fn tls(&self, t: &TlsSpec) -> Result<Tls, PersonaError> {
+        let key = match t.key.as_str() {
+            "rsa2048" => TlsKey::Rsa2048,
+            "ecdsa-p256" => TlsKey::EcdsaP256,
+            _ => return Err(self.err("tls.key", "must be \"rsa2048\" or \"ecdsa-p256\"")),
+        };
+        if t.versions.is_empty() || t.versions.iter().any(|v| v != "1.2" && v != "1.3") {
+            return Err(self.err("tls.versions", "one or both of \"1.2\" and \"1.3\""));
+        }
+        if !(1..=36_500).contains(&t.days) {
+            return Err(self.err("tls.days", "must be 1..=36500"));
+        }
+        let mut subject = Vec::new();
+        for (i, [attr, value]) in t.subject.iter().enumerate() {
+            let key = format!("tls.subject[{i}]");
+            if !["C", "ST", "L", "O", "OU", "CN"].contains(&attr.as_str()) {
+                return Err(self.err(&key, format!("unknown attribute {attr:?}")));
+            }
+            self.non_empty(&key, value)?;
+            subject.push((attr.clone(), self.inline_template(&key, value)?));
+        }
+        Ok(Tls {
+            https_only: t.https_only,
+            tls12: t.versions.iter().any(|v| v == "1.2"),
+            tls13: t.versions.iter().any(|v| v == "1.3"),
+            key,
+            days: t.days,
+            subject,
         })
     }
 
@@ -986,6 +1061,10 @@ mod tests {
             |t| t.replace("hours = [-9000, -3000]", "hours = [-3000, -9000]"),
             "sms.inbox[0].hours: must be [low, high]",
         );
+        check_edit(|t| t.replace("key = \"rsa2048\"", "key = \"dsa\""), "tls.key: must be");
+        check_edit(|t| t.replace("versions = [\"1.2\"]", "versions = [\"1.1\"]"), "tls.versions");
+        check_edit(|t| t.replace("[\"C\", \"CN\"]", "[\"X\", \"CN\"]"), "tls.subject[0]");
+        check_edit(|t| t.replace("{{hostname}}\"]]", "{{hostnme}}\"]]"), "tls.subject[4]");
     }
 
     /// Writes the shipped personas into a temp dir with `rel` edited; the load error must name

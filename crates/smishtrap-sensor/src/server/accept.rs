@@ -132,7 +132,10 @@ pub(super) async fn accept_loop(
     mut stop: watch::Receiver<bool>,
     alive: mpsc::Sender<()>,
 ) {
-    let dst_port = listener.socket.local_addr().map(|a| a.port()).unwrap_or(0);
+    let listen_addr = listener.socket.local_addr().ok();
+    let dst_port = listen_addr.map_or(0, |a| a.port());
+    let files = Arc::new(super::http::Files::default());
+    let acceptor = listener.tls.clone().map(tokio_rustls::TlsAcceptor::from);
     let persona: Arc<str> = Arc::from(listener.device.persona.name.as_str());
     let mut last_error_log: Option<Instant> = None;
     let mut backoff = Duration::ZERO;
@@ -190,16 +193,21 @@ pub(super) async fn accept_loop(
         };
         shared.counters.connections.fetch_add(1, Ordering::Relaxed);
         let _ = stream.set_nodelay(true);
+        let Some(local) = stream.local_addr().ok().or(listen_addr) else { continue };
         let task = Connection {
             seq: Arc::new(AtomicU64::new(0)),
             shared: shared.clone(),
             device: listener.device.clone(),
+            files: files.clone(),
             conn,
+            local,
+            tags: Vec::new(),
             stop: stop.clone(),
         };
         let alive = alive.clone();
+        let acceptor = acceptor.clone();
         tokio::spawn(async move {
-            task.run(stream).await;
+            task.run(stream, acceptor).await;
             drop(permit);
             drop(slot);
             drop(alive);

@@ -4,6 +4,7 @@
 
 use std::convert::Infallible;
 use std::future::Future;
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -17,7 +18,7 @@ use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
 use smishtrap_bus::{Outcome as BusOutcome, Publisher};
 use smishtrap_event::EventKind;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Notify, Semaphore, mpsc, watch};
 
@@ -26,21 +27,25 @@ use crate::record::{self, ConnInfo, RawRequest};
 use crate::shadow::{Malformed, RawHead, Shadow, ShadowLimits, salvage};
 
 mod accept;
+mod http;
 mod limits;
 mod response;
+mod secure;
 mod tap;
 
 pub use accept::bind;
 use accept::{Sources, accept_loop};
+use http::Answer;
 pub use limits::{Budget, Limits, descriptor_limit, raise_descriptor_limit};
 use response::{build_response, raw_response};
 use tap::{PARK_AFTER, Tap, TappedIo};
 
-/// One listening socket and the device it serves.
+/// One listening socket and the device it serves, over TLS when `tls` is set.
 #[derive(Debug)]
 pub struct Listener {
     pub socket: TcpListener,
     pub device: Arc<Device>,
+    pub tls: Option<Arc<rustls::ServerConfig>>,
 }
 
 /// Counters of a running sensor.
@@ -151,15 +156,39 @@ struct Connection {
     shared: Arc<Shared>,
     seq: Arc<AtomicU64>,
     device: Arc<Device>,
+    files: Arc<http::Files>,
     conn: ConnInfo,
+    /// Local address the connection was accepted on.
+    local: SocketAddr,
+    /// Tags of the connection (TLS, SNI) added to each of its events.
+    tags: Vec<String>,
     stop: watch::Receiver<bool>,
+}
+
+/// A connection's byte stream: a TCP socket, or TLS over one.
+trait Stream: AsyncRead + AsyncWrite + Unpin + Send + 'static {
+    /// Waits up to `limit` for a byte without reading it; false when none came. Only plain
+    /// sockets are parked between requests (see `serve`).
+    fn wait_byte(&self, limit: Duration) -> impl Future<Output = bool> + Send;
+}
+
+impl Stream for TcpStream {
+    async fn wait_byte(&self, limit: Duration) -> bool {
+        let mut first = [0u8; 1];
+        // `peek`, not `readable`: readiness can be reported before any byte arrived.
+        matches!(tokio::time::timeout(limit, self.peek(&mut first)).await, Ok(Ok(1..)))
+    }
 }
 
 /// Per-connection request context handed to the service.
 struct Ctx {
     shared: Arc<Shared>,
     device: Arc<Device>,
+    files: Arc<http::Files>,
     conn: ConnInfo,
+    local: SocketAddr,
+    /// Tags of the connection (TLS, SNI) added to each of its events.
+    conn_tags: Vec<String>,
     tap: Arc<Mutex<Tap>>,
     /// Shared with the connection so its own events (malformed, timeouts) continue the sequence.
     seq: Arc<AtomicU64>,
@@ -191,21 +220,22 @@ impl Bucket {
 }
 
 impl Connection {
-    async fn run(mut self, stream: TcpStream) {
+    async fn run(mut self, stream: TcpStream, tls: Option<tokio_rustls::TlsAcceptor>) {
         let limits = self.shared.limits;
         let idle = Duration::from_secs_f64(limits.idle_timeout_secs);
-        // Idle sockets cost no HTTP state until their first byte.
-        let mut first = [0u8; 1];
+        // Idle sockets cost no HTTP (or TLS) state until their first byte.
         tokio::select! {
-            // `peek`, not `readable`: readiness can be reported before any byte arrived.
-            r = tokio::time::timeout(idle, stream.peek(&mut first)) => if !matches!(r, Ok(Ok(1..))) { return },
+            came = stream.wait_byte(idle) => if !came { return },
             _ = self.stop.changed() => return,
         }
         // The HTTP machinery is boxed so a waiting connection's task stays small.
-        Box::pin(self.serve(stream)).await;
+        match tls {
+            None => Box::pin(self.serve(stream, true)).await,
+            Some(acceptor) => Box::pin(secure::serve_tls(self, stream, acceptor)).await,
+        }
     }
 
-    async fn serve(mut self, stream: TcpStream) {
+    async fn serve<S: Stream>(mut self, stream: S, park: bool) {
         let limits = self.shared.limits;
         let idle = Duration::from_secs_f64(limits.idle_timeout_secs);
         let tap = Arc::new(Mutex::new(Tap::new(Shadow::new(ShadowLimits {
@@ -216,7 +246,10 @@ impl Connection {
         let ctx = Arc::new(Ctx {
             shared: self.shared.clone(),
             device: self.device.clone(),
+            files: self.files.clone(),
             conn: self.conn.clone(),
+            local: self.local,
+            conn_tags: self.tags.clone(),
             tap: tap.clone(),
             seq: self.seq.clone(),
             bucket: Mutex::new(Bucket { tokens: limits.request_burst, last: Instant::now() }),
@@ -239,7 +272,8 @@ impl Connection {
             .max_buf_size((limits.max_head_bytes.saturating_mul(2)).max(16 * 1024));
         let header_timeout = Duration::from_secs_f64(limits.header_timeout_secs);
         let grace = Duration::from_secs_f64(limits.shutdown_grace_secs);
-        let park_after = PARK_AFTER.min(idle);
+        // A connection that is never parked closes when idle instead (see `drive`).
+        let park_after = if park { PARK_AFTER.min(idle) } else { idle };
         let mut stream = stream;
         // Each turn serves requests with hyper until the connection goes quiet between two
         // requests; then hyper (and its read and write buffers, ~20 KiB) is dropped and the
@@ -254,9 +288,8 @@ impl Connection {
             };
             stream = parked;
             let quiet = tap.lock().unwrap_or_else(|e| e.into_inner()).last_activity.elapsed();
-            let mut first = [0u8; 1];
             tokio::select! {
-                r = tokio::time::timeout(idle.saturating_sub(quiet), stream.peek(&mut first)) => if !matches!(r, Ok(Ok(1..))) { return },
+                came = stream.wait_byte(idle.saturating_sub(quiet)) => if !came { return },
                 _ = self.stop.changed() => return,
             }
         }
@@ -264,18 +297,18 @@ impl Connection {
 
     /// Runs one hyper connection; returns the socket when it was parked between requests.
     #[allow(clippy::too_many_arguments, reason = "the connection's timing knobs, all needed")]
-    async fn drive<S>(
+    async fn drive<S: Stream, Svc>(
         &mut self,
-        mut conn: hyper::server::conn::http1::Connection<TokioIo<TappedIo>, S>,
+        mut conn: hyper::server::conn::http1::Connection<TokioIo<TappedIo<S>>, Svc>,
         tap: &Arc<Mutex<Tap>>,
         bad: &Arc<Notify>,
         header_timeout: Duration,
         idle: Duration,
         park_after: Duration,
         grace: Duration,
-    ) -> Option<TcpStream>
+    ) -> Option<S>
     where
-        S: hyper::service::HttpService<Incoming, ResBody = Full<Bytes>> + Unpin,
+        Svc: hyper::service::HttpService<Incoming, ResBody = Full<Bytes>> + Unpin,
     {
         let mut stopping: Option<Instant> = None;
         loop {
@@ -358,7 +391,12 @@ impl Connection {
     /// closes. The event holds what could be read of the head and, as the body, the bytes sent
     /// from the refused head on; a complete head refused only for its target is recorded as
     /// sent, with its body.
-    async fn malformed(&self, mut io: TappedIo, reason: Malformed, tap: &Arc<Mutex<Tap>>) {
+    async fn malformed<S: Stream>(
+        &self,
+        mut io: TappedIo<S>,
+        reason: Malformed,
+        tap: &Arc<Mutex<Tap>>,
+    ) {
         let (refused, raw) = {
             let mut t = tap.lock().unwrap_or_else(|e| e.into_inner());
             let refused = t.shadow.take_refused_head();
@@ -413,10 +451,12 @@ impl Connection {
 
     async fn record_malformed(&self, req: &RawRequest<'_>, tag: &str, status: u16) {
         self.shared.counters.malformed.fetch_add(1, Ordering::Relaxed);
+        let mut tags = vec![tag.to_owned()];
+        tags.extend(self.tags.iter().cloned());
         let outcome = record::Outcome {
             response_status: status,
             kind: Some(EventKind::HttpMalformed),
-            tags: vec![tag.to_owned()],
+            tags,
             ..Default::default()
         };
         let seq = self.seq.fetch_add(1, Ordering::Relaxed);
@@ -445,7 +485,12 @@ fn content_length(head: &RawHead) -> usize {
 }
 
 /// Reads until `into` holds `want` bytes, the client stops or `timeout` passes.
-async fn read_more(stream: &mut TcpStream, into: &mut Vec<u8>, want: usize, timeout: Duration) {
+async fn read_more<S: AsyncRead + Unpin>(
+    stream: &mut S,
+    into: &mut Vec<u8>,
+    want: usize,
+    timeout: Duration,
+) {
     let _ = tokio::time::timeout(timeout, async {
         let mut buf = [0u8; 4096];
         while into.len() < want {
@@ -548,9 +593,10 @@ impl Ctx {
                 (parts.method.as_str().as_bytes(), target.as_bytes(), v, &fallback_headers)
             }
         };
-        let (reply, body_bytes, mut extra_tags) = if !allowed {
+        let plain = Answer::plain;
+        let (answer, body_bytes, mut extra_tags) = if !allowed {
             (
-                self.device.error(ErrorPage::Unavailable, EventKind::HttpMalformed),
+                plain(self.device.error(ErrorPage::Unavailable, EventKind::HttpMalformed)),
                 Vec::new(),
                 vec!["limit:rate".to_owned()],
             )
@@ -563,38 +609,59 @@ impl Ctx {
             .await
             {
                 BodyRead::Complete(bytes) => {
-                    let header = |name: &str| parts.headers.get(name).and_then(|v| v.to_str().ok());
-                    let view = RequestView {
+                    let wire = http::Wire {
                         method: parts.method.as_str(),
+                        http11: parts.version == hyper::Version::HTTP_11,
                         path: parts.uri.path(),
                         query: parts.uri.query(),
-                        cookie: header("cookie"),
-                        authorization: header("authorization"),
-                        body: &bytes,
-                        client: self.conn.peer.ip().to_canonical(),
+                        headers: &parts.headers,
+                        tls: !self.conn_tags.is_empty(),
+                        local: self.local,
                         now,
                     };
-                    (self.device.handle(&view), bytes, Vec::new())
+                    // The device's web server first, then the device, then the server again.
+                    let answer = match http::route(&wire, &self.device) {
+                        http::Route::Answer(answer) => *answer,
+                        http::Route::Device(path) => {
+                            let header =
+                                |name: &str| parts.headers.get(name).and_then(|v| v.to_str().ok());
+                            let view = RequestView {
+                                method: parts.method.as_str(),
+                                path: &path,
+                                query: parts.uri.query(),
+                                cookie: header("cookie"),
+                                authorization: header("authorization"),
+                                body: &bytes,
+                                client: self.conn.peer.ip().to_canonical(),
+                                now,
+                            };
+                            let reply = self.device.handle(&view);
+                            http::finish(&wire, &path, &self.device, &self.files, reply)
+                        }
+                    };
+                    (answer, bytes, Vec::new())
                 }
                 BodyRead::TooLarge(bytes) => (
-                    self.device.error(ErrorPage::PayloadTooLarge, EventKind::HttpMalformed),
+                    plain(self.device.error(ErrorPage::PayloadTooLarge, EventKind::HttpMalformed)),
                     bytes,
                     vec!["limit:body-size".to_owned()],
                 ),
                 BodyRead::TimedOut(bytes) => (
-                    self.device.error(ErrorPage::RequestTimeout, EventKind::HttpMalformed),
+                    plain(self.device.error(ErrorPage::RequestTimeout, EventKind::HttpMalformed)),
                     bytes,
                     vec!["limit:body-timeout".to_owned()],
                 ),
                 BodyRead::Broken(bytes) => (
-                    self.device.error(ErrorPage::BadRequest, EventKind::HttpMalformed),
+                    plain(self.device.error(ErrorPage::BadRequest, EventKind::HttpMalformed)),
                     bytes,
                     vec!["malformed:body".to_owned()],
                 ),
             }
         };
+        let reply = &answer.reply;
         let mut tags = reply.tags.clone();
         tags.append(&mut extra_tags);
+        tags.extend(self.conn_tags.iter().cloned());
         let raw = RawRequest { method, target: target_bytes, version, headers, body: &body_bytes };
         let outcome = record::Outcome {
             response_status: reply.status,
@@ -610,15 +677,15 @@ impl Ctx {
         // Durability: the answer leaves only after the primary sink has the event. One that
         // could not be stored (disk full, store failing) never gets its real answer: the
         // device's busy page instead, as an overloaded router would give.
-        let reply = match self.shared.publisher.record(event).await {
-            BusOutcome::Durable => reply,
+        let answer = match self.shared.publisher.record(event).await {
+            BusOutcome::Durable => answer,
             BusOutcome::NotRecorded => {
                 self.shared.counters.not_recorded.fetch_add(1, Ordering::Relaxed);
-                self.device.error(ErrorPage::Unavailable, EventKind::HttpMalformed)
+                plain(self.device.error(ErrorPage::Unavailable, EventKind::HttpMalformed))
             }
         };
-        let close = reply.kind == EventKind::HttpMalformed && reply.status != 503;
-        let mut response = build_response(&self.device, reply);
+        let close = answer.reply.kind == EventKind::HttpMalformed && answer.reply.status != 503;
+        let mut response = build_response(&self.device, answer);
         if close {
             response
                 .headers_mut()
@@ -666,7 +733,7 @@ mod tests {
         let counters = Arc::new(Counters::default());
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
         let server = tokio::spawn(serve(
-            vec![Listener { socket, device }],
+            vec![Listener { socket, device, tls: None }],
             "t",
             Limits::default(),
             publisher,

@@ -1,33 +1,56 @@
 //! Responses in the persona's header order, through hyper or written by hand.
 
+use std::sync::Mutex;
+
 use bytes::Bytes;
 use chrono::Utc;
 use http_body_util::Full;
 use hyper::Response;
 use hyper::header::{HeaderName, HeaderValue};
 
+use super::http::{Answer, http_date, reason};
 use crate::device::{Device, Reply};
 
-/// Response headers in the persona's order: Content-Type, Content-Length, Server, persona
-/// headers, Set-Cookie.
-fn response_headers(device: &Device, reply: &Reply) -> Vec<(&'static str, HeaderValue)> {
-    let p = &device.persona;
-    let mut out = Vec::with_capacity(4 + p.headers.len() + reply.set_cookies.len());
-    if let Ok(v) = HeaderValue::from_str(&reply.content_type) {
-        out.push(("Content-Type", v));
+/// The `Date` value, formatted once per second (as servers do; formatting it per response
+/// cost measurable time under load).
+fn date_now() -> Option<HeaderValue> {
+    static CACHE: Mutex<Option<(i64, HeaderValue)>> = Mutex::new(None);
+    let now = Utc::now();
+    let mut cache = CACHE.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some((secs, value)) = &*cache
+        && *secs == now.timestamp()
+    {
+        return Some(value.clone());
     }
-    out.push(("Content-Length", HeaderValue::from(reply.body.len())));
+    let value = HeaderValue::from_str(&http_date(now)).ok()?;
+    *cache = Some((now.timestamp(), value.clone()));
+    Some(value)
+}
+
+/// Response headers in the persona's order: Content-Type, Content-Length, Server, Date, the
+/// server's own (validators, ranges, `Location`), persona headers, Set-Cookie.
+fn response_headers(device: &Device, answer: &Answer) -> Vec<(&'static str, HeaderValue)> {
+    let p = &device.persona;
+    let reply = &answer.reply;
+    let mut out =
+        Vec::with_capacity(4 + answer.headers.len() + p.headers.len() + reply.set_cookies.len());
+    if !answer.bare {
+        if let Ok(v) = HeaderValue::from_str(&reply.content_type) {
+            out.push(("Content-Type", v));
+        }
+        out.push(("Content-Length", HeaderValue::from(reply.body.len())));
+    }
     if let Some(server) = &p.server
         && let Ok(v) = HeaderValue::from_str(server)
     {
         out.push(("Server", v));
     }
-    if p.date_header {
-        let date = Utc::now().format("%a, %d %b %Y %H:%M:%S GMT").to_string();
-        if let Ok(v) = HeaderValue::from_str(&date) {
-            out.push(("Date", v));
-        }
+    if p.date_header
+        && let Some(v) = date_now()
+    {
+        out.push(("Date", v));
     }
+    out.extend(answer.headers.iter().cloned());
     for cookie in &reply.set_cookies {
         if let Ok(v) = HeaderValue::from_str(cookie) {
             out.push(("Set-Cookie", v));
@@ -36,40 +59,43 @@ fn response_headers(device: &Device, reply: &Reply) -> Vec<(&'static str, Header
     out
 }
 
-fn reason_phrase(status: u16) -> &'static str {
-    hyper::StatusCode::from_u16(status).ok().and_then(|s| s.canonical_reason()).unwrap_or("Unknown")
-}
-
 /// A complete response written by hand (for malformed requests hyper never saw), byte for byte
 /// what hyper writes for the same reply, plus `Connection: close`.
 pub(super) fn raw_response(device: &Device, reply: &Reply) -> Vec<u8> {
-    let mut out =
-        format!("HTTP/1.1 {} {}\r\n", reply.status, reason_phrase(reply.status)).into_bytes();
-    for (name, value) in response_headers(device, reply) {
+    let answer = Answer::plain(reply.clone());
+    let mut out = format!("HTTP/1.1 {} {}\r\n", reply.status, reason(reply.status)).into_bytes();
+    let fixed = response_headers(device, &answer);
+    let (cookies, fixed): (Vec<_>, Vec<_>) =
+        fixed.into_iter().partition(|(name, _)| *name == "Set-Cookie");
+    let persona = device.persona.headers.iter().map(|(n, v)| (n.as_str(), v.as_bytes()));
+    let all = fixed
+        .iter()
+        .map(|(n, v)| (*n, v.as_bytes()))
+        .chain(persona)
+        .chain(cookies.iter().map(|(n, v)| (*n, v.as_bytes())));
+    for (name, value) in all {
         out.extend_from_slice(name.as_bytes());
         out.extend_from_slice(b": ");
-        out.extend_from_slice(value.as_bytes());
+        out.extend_from_slice(value);
         out.extend_from_slice(b"\r\n");
-    }
-    for (name, value) in &device.persona.headers {
-        out.extend_from_slice(format!("{name}: {value}\r\n").as_bytes());
     }
     out.extend_from_slice(b"Connection: close\r\n\r\n");
     out.extend_from_slice(&reply.body);
     out
 }
 
-pub(super) fn build_response(device: &Device, reply: Reply) -> Response<Full<Bytes>> {
-    let mut builder = Response::builder().status(reply.status);
+pub(super) fn build_response(device: &Device, answer: Answer) -> Response<Full<Bytes>> {
+    let status = answer.reply.status;
+    let mut builder = Response::builder().status(status);
     if let Some(headers) = builder.headers_mut() {
-        let mut fixed = response_headers(device, &reply).into_iter();
-        // Content-Type, Content-Length (and Server/Date) first, then persona headers, then cookies.
+        let fixed = response_headers(device, &answer);
+        // Server-set headers first, then persona headers, then cookies.
         let mut cookies = Vec::new();
-        for (name, value) in fixed.by_ref() {
+        for (name, value) in fixed {
             if name == "Set-Cookie" {
                 cookies.push(value);
-            } else {
-                headers.append(HeaderName::from_static(lower(name)), value);
+            } else if let Ok(n) = HeaderName::from_bytes(name.as_bytes()) {
+                headers.append(n, value);
             }
         }
         for (name, value) in &device.persona.headers {
@@ -83,15 +109,10 @@ pub(super) fn build_response(device: &Device, reply: Reply) -> Response<Full<Byt
             headers.append(hyper::header::SET_COOKIE, c);
         }
     }
-    builder.body(Full::new(reply.body)).unwrap_or_else(|_| Response::new(Full::new(Bytes::new())))
-}
-
-fn lower(name: &'static str) -> &'static str {
-    match name {
-        "Content-Type" => "content-type",
-        "Content-Length" => "content-length",
-        "Server" => "server",
-        "Date" => "date",
-        _ => "set-cookie",
+    if let Some(ext) = builder.extensions_mut() {
+        ext.insert(hyper::ext::ReasonPhrase::from_static(reason(status).as_bytes()));
     }
+    builder
+        .body(Full::new(answer.reply.body))
+        .unwrap_or_else(|_| Response::new(Full::new(Bytes::new())))
 }

@@ -72,13 +72,13 @@ pub(super) const PARK_AFTER: Duration = Duration::from_millis(250);
 
 /// The socket as hyper sees it: every byte read is fed to the shadow reader first; once the
 /// stream is malformed, hyper gets no more bytes and the connection answers instead.
-pub(super) struct TappedIo {
-    pub(super) inner: TcpStream,
+pub(super) struct TappedIo<S = TcpStream> {
+    pub(super) inner: S,
     pub(super) tap: Arc<Mutex<Tap>>,
     pub(super) bad: Arc<Notify>,
 }
 
-impl AsyncRead for TappedIo {
+impl<S: AsyncRead + AsyncWrite + Unpin> AsyncRead for TappedIo<S> {
     /// Bytes go to hyper only once the shadow reader accepted them: a head is held back until
     /// it is complete and valid, so hyper never sees a head it would refuse (and answer with
     /// its own bare error page); bodies pass at once.
@@ -172,7 +172,7 @@ impl AsyncRead for TappedIo {
     }
 }
 
-impl TappedIo {
+impl<S> TappedIo<S> {
     fn note_write(&self, res: &Poll<io::Result<usize>>) {
         let mut tap = self.tap.lock().unwrap_or_else(|e| e.into_inner());
         match res {
@@ -186,7 +186,7 @@ impl TappedIo {
     }
 }
 
-impl AsyncWrite for TappedIo {
+impl<S: AsyncRead + AsyncWrite + Unpin> AsyncWrite for TappedIo<S> {
     fn poll_write(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,

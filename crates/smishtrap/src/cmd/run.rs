@@ -135,6 +135,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         config,
         &config_name,
         extra,
+        Vec::new(),
         args.personas.as_deref(),
         Some(data.clone()),
         args.sensor_name.clone(),
@@ -143,7 +144,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         Some(addr) => addr,
         None => DEFAULT_CONSOLE_LISTEN.parse().context("default console address")?,
     };
-    for (sensor, _) in &setup.wanted {
+    for (sensor, _) in setup.wanted.iter().chain(&setup.tls_wanted) {
         if clash(sensor, &console_listen) {
             bail!("the console ({console_listen}) cannot listen on a sensor port ({sensor})");
         }

@@ -29,6 +29,10 @@ pub(crate) struct Args {
     /// Persona for --listen (see `smishtrap personas`)
     #[arg(long, value_name = "NAME")]
     persona: Option<String>,
+    /// Address to serve HTTPS on, with the persona of --persona (its certificate is made on
+    /// first start and kept in the data directory)
+    #[arg(long, value_name = "ADDR")]
+    tls_listen: Option<SocketAddr>,
     /// Data directory: event store, JSONL events, the sensor's identity seed
     #[arg(long, value_name = "DIR")]
     data: Option<PathBuf>,
@@ -81,6 +85,9 @@ pub(crate) struct ConfigFile {
 pub(crate) struct ListenerConfig {
     listen: SocketAddr,
     persona: String,
+    /// Serve HTTPS with the persona's certificate.
+    #[serde(default)]
+    tls: bool,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -146,6 +153,19 @@ pub(crate) fn load_config(path: &Path) -> anyhow::Result<ConfigFile> {
     Ok(config)
 }
 
+fn known_persona<'a>(
+    personas: &'a PersonaSet,
+    name: &str,
+    origin: &str,
+) -> anyhow::Result<&'a smishtrap_sensor::Persona> {
+    personas.get(name).ok_or_else(|| {
+        anyhow::anyhow!(
+            "{origin}: unknown persona {name:?} (known: {})",
+            personas.names().join(", ")
+        )
+    })
+}
+
 /// A sensor name safe for events and logs: printable ASCII, bounded.
 fn sensor_name(given: Option<String>) -> anyhow::Result<String> {
     let name = match given {
@@ -204,13 +224,22 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
             args.persona.clone().unwrap_or_else(|| DEFAULT_PERSONA.to_owned()),
             "--persona".to_owned(),
         ));
-    } else if args.persona.is_some() && config.listener.is_empty() {
+    } else if args.persona.is_some() && config.listener.is_empty() && args.tls_listen.is_none() {
         bail!("--persona needs --listen");
     }
+    let tls_wanted = match args.tls_listen {
+        Some(addr) => vec![(
+            addr,
+            args.persona.clone().unwrap_or_else(|| DEFAULT_PERSONA.to_owned()),
+            "--persona".to_owned(),
+        )],
+        None => Vec::new(),
+    };
     let setup = SensorSetup::resolve(
         config,
         &config_name,
         wanted,
+        tls_wanted,
         args.personas.as_deref(),
         args.data.clone(),
         args.sensor_name.clone(),
@@ -219,6 +248,9 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         let mut out = std::io::stdout().lock();
         for (addr, name) in &setup.wanted {
             writeln!(out, "{addr}\t{name}")?;
+        }
+        for (addr, name) in &setup.tls_wanted {
+            writeln!(out, "{addr}\t{name}\ttls")?;
         }
         return Ok(ExitCode::SUCCESS);
     }
@@ -265,6 +297,8 @@ pub(crate) struct SensorSetup {
     pub(crate) name: String,
     /// Address and persona of every listener.
     pub(crate) wanted: Vec<(SocketAddr, String)>,
+    /// Address and persona of every HTTPS listener.
+    pub(crate) tls_wanted: Vec<(SocketAddr, String)>,
     personas: PersonaSet,
     limits: Limits,
     state: StateLimits,
@@ -274,35 +308,50 @@ pub(crate) struct SensorSetup {
 }
 
 impl SensorSetup {
-    /// Merges the listeners of the config file with `extra` (address, persona, where it was
-    /// given), checks every persona exists and resolves data directory and sensor name.
+    /// Merges the listeners of the config file with `extra` and `extra_tls` (address, persona,
+    /// where it was given), checks every persona exists and serves what it is asked to, and
+    /// resolves data directory and sensor name.
     pub(crate) fn resolve(
         config: ConfigFile,
         config_name: &str,
         extra: Vec<(SocketAddr, String, String)>,
+        extra_tls: Vec<(SocketAddr, String, String)>,
         personas_dir: Option<&Path>,
         data: Option<PathBuf>,
         sensor_name_flag: Option<String>,
     ) -> anyhow::Result<SensorSetup> {
         let personas = persona_set(personas_dir.or(config.personas.as_deref()))?;
-        let mut wanted: Vec<(SocketAddr, String, String)> = config
+        let (tls, plain): (Vec<_>, Vec<_>) = config
             .listener
             .iter()
             .enumerate()
             .map(|(i, l)| {
-                (l.listen, l.persona.clone(), format!("{config_name}: listener[{i}].persona"))
+                (
+                    l.listen,
+                    l.persona.clone(),
+                    format!("{config_name}: listener[{i}].persona"),
+                    l.tls,
+                )
             })
-            .collect();
+            .partition(|l| l.3);
+        let mut wanted: Vec<(SocketAddr, String, String)> =
+            plain.into_iter().map(|(a, p, o, _)| (a, p, o)).collect();
         wanted.extend(extra);
-        if wanted.is_empty() {
+        let mut tls_wanted: Vec<(SocketAddr, String, String)> =
+            tls.into_iter().map(|(a, p, o, _)| (a, p, o)).collect();
+        tls_wanted.extend(extra_tls);
+        if wanted.is_empty() && tls_wanted.is_empty() {
             bail!("nothing to listen on: give --listen ADDR or [[listener]] entries in --config");
         }
         for (_, name, origin) in &wanted {
-            if personas.get(name).is_none() {
-                bail!(
-                    "{origin}: unknown persona {name:?} (known: {})",
-                    personas.names().join(", ")
-                );
+            let persona = known_persona(&personas, name, origin)?;
+            if persona.tls.as_ref().is_some_and(|t| t.https_only) {
+                bail!("{origin}: persona {name} serves HTTPS only: listen with TLS instead");
+            }
+        }
+        for (_, name, origin) in &tls_wanted {
+            if known_persona(&personas, name, origin)?.tls.is_none() {
+                bail!("{origin}: persona {name} serves no HTTPS (no [tls] in its file)");
             }
         }
         let Some(data) = data.or(config.data.clone()) else {
@@ -313,6 +362,7 @@ impl SensorSetup {
             data,
             name,
             wanted: wanted.into_iter().map(|(addr, persona, _)| (addr, persona)).collect(),
+            tls_wanted: tls_wanted.into_iter().map(|(addr, persona, _)| (addr, persona)).collect(),
             personas,
             limits: config.limits,
             state: config.state,
@@ -325,12 +375,29 @@ impl SensorSetup {
     pub(crate) async fn bind(&self) -> anyhow::Result<Vec<Listener>> {
         let seed = Seed::load_or_create(&self.data)?;
         let mut listeners = Vec::new();
-        for (addr, name) in &self.wanted {
+        let all =
+            self.wanted.iter().map(|w| (w, false)).chain(self.tls_wanted.iter().map(|w| (w, true)));
+        for ((addr, name), tls) in all {
             let Some(persona) = self.personas.get(name) else { continue };
             let socket = smishtrap_sensor::bind(*addr)
                 .await
                 .with_context(|| format!("cannot listen on {addr}"))?;
             let local = socket.local_addr()?;
+            let identity = Identity::derive(&seed, persona);
+            let tls = if tls {
+                let data = self.data.clone();
+                let (p, i) = (persona.clone(), identity.clone());
+                // Making an RSA key takes a while: off the runtime's threads.
+                let config = tokio::task::spawn_blocking(move || {
+                    smishtrap_sensor::tls::server_config(&data, &p, &i)
+                })
+                .await
+                .context("certificate task")??;
+                Some(config)
+            } else {
+                None
+            };
+            let scheme = if tls.is_some() { " tls" } else { "" };
             // One device per persona: listeners of the same persona share its state, saved in
             // DIR/device/<persona>.json.
             let mut devices = self.devices.lock().unwrap_or_else(|e| e.into_inner());
@@ -340,7 +407,7 @@ impl SensorSetup {
                     let device = Arc::new(
                         Device::open(
                             persona.clone(),
-                            Identity::derive(&seed, persona),
+                            identity,
                             self.state,
                             &self.data.join(smishtrap_sensor::state::STATE_DIR),
                         )
@@ -353,9 +420,9 @@ impl SensorSetup {
             drop(devices);
             #[allow(clippy::print_stderr, reason = "the bound address is the start-up contract")]
             {
-                eprintln!("listening on {local} persona={name}");
+                eprintln!("listening on {local} persona={name}{scheme}");
             }
-            listeners.push(Listener { socket, device });
+            listeners.push(Listener { socket, device, tls });
         }
         Ok(listeners)
     }
