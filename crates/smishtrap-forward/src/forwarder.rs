@@ -100,6 +100,16 @@ pub struct ForwardStats {
     pub cursor: AtomicU64,
 }
 
+/// Checks a NATS address is `nats://…` or `tls://…` (at configuration time, before any
+/// connection attempt).
+pub fn check_url(url: &str) -> Result<(), ForwardError> {
+    let rest = url.strip_prefix("nats://").or_else(|| url.strip_prefix("tls://"));
+    match rest {
+        Some(rest) if !rest.is_empty() && !rest.contains(char::is_whitespace) => Ok(()),
+        _ => Err(ForwardError::Url(url.chars().take(200).collect())),
+    }
+}
+
 /// Connects to NATS for the forwarder or the hub. The connection is made in the background
 /// and re-made after every loss, so an unreachable server at start-up is not an error.
 pub async fn connect(
@@ -108,10 +118,8 @@ pub async fn connect(
     ca: Option<&Path>,
     name: &str,
 ) -> Result<async_nats::Client, ForwardError> {
+    check_url(url)?;
     let tls = url.starts_with("tls://");
-    if !(url.starts_with("nats://") || tls) {
-        return Err(ForwardError::Url(url.chars().take(200).collect()));
-    }
     let mut options = async_nats::ConnectOptions::new()
         .name(name)
         .retry_on_initial_connect()
@@ -315,6 +323,20 @@ mod tests {
     fn check(id: &str, bytes: usize, expect: bool) {
         let event = SpooledEvent { seq: 1, id: id.to_owned(), json: "x".repeat(bytes) };
         assert_eq!(sendable(&event), expect, "{id:?} {bytes}");
+    }
+
+    #[test]
+    fn nats_addresses() {
+        for (url, ok) in [
+            ("nats://127.0.0.1:4222", true),
+            ("tls://nats.example.org:4222", true),
+            ("nats://", false),
+            ("http://127.0.0.1:4222", false),
+            ("127.0.0.1:4222", false),
+            ("nats://a b", false),
+        ] {
+            assert_eq!(check_url(url).is_ok(), ok, "{url}");
+        }
     }
 
     #[test]

@@ -26,7 +26,7 @@ pub mod hub;
 mod name;
 
 pub use backoff::Backoff;
-pub use forwarder::{ForwardConfig, ForwardError, ForwardStats, Forwarder, connect};
+pub use forwarder::{ForwardConfig, ForwardError, ForwardStats, Forwarder, check_url, connect};
 pub use name::{SensorName, SensorNameError};
 
 /// The JetStream stream every sensor publishes into.

@@ -45,6 +45,9 @@ enum Command {
     Campaigns(cmd::campaigns::Args),
     /// Export campaigns and indicators as STIX 2.1, MISP, CSV or JSON
     Export(cmd::export::Args),
+    /// Store the events sensors forward through NATS JetStream in PostgreSQL
+    #[cfg(feature = "hub")]
+    Hub(cmd::hub::Args),
 }
 
 fn main() -> ExitCode {
@@ -66,6 +69,8 @@ fn main() -> ExitCode {
         Command::Console(args) => cmd::console::run(args),
         Command::Campaigns(args) => cmd::campaigns::run(args),
         Command::Export(args) => cmd::export::run(args),
+        #[cfg(feature = "hub")]
+        Command::Hub(args) => cmd::hub::run(args),
     };
     match result {
         Ok(code) => code,
