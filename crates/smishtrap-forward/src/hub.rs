@@ -236,13 +236,15 @@ impl Hub {
 /// lives on its own thread; one batch at a time goes there through a bounded channel.
 #[derive(Debug)]
 struct StoreThread {
-    requests: mpsc::Sender<(Vec<Event>, oneshot::Sender<Result<usize, String>>)>,
+    requests: mpsc::Sender<InsertRequest>,
 }
+
+/// A batch to store and where to send how many were new.
+type InsertRequest = (Vec<Event>, oneshot::Sender<Result<usize, String>>);
 
 impl StoreThread {
     fn spawn(mut store: PostgresStore) -> Result<StoreThread, HubError> {
-        let (requests, mut incoming) =
-            mpsc::channel::<(Vec<Event>, oneshot::Sender<Result<usize, String>>)>(1);
+        let (requests, mut incoming) = mpsc::channel::<InsertRequest>(1);
         std::thread::Builder::new()
             .name("hub-postgres".into())
             .spawn(move || {

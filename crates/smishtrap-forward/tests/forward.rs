@@ -2,6 +2,8 @@
 //! a NATS outage and an abrupt forwarder stop, cursor only after the ack.
 //! Run: `cargo test -p smishtrap-forward --test forward` (needs /usr/sbin/nats-server).
 
+#![allow(clippy::unwrap_used, reason = "tests fail loudly")]
+
 mod support;
 
 use std::sync::atomic::Ordering;

@@ -6,6 +6,7 @@
 //! Run: `cargo test -p smishtrap-forward --features hub --test hub`.
 
 #![cfg(feature = "hub")]
+#![allow(clippy::unwrap_used, reason = "tests fail loudly")]
 
 mod support;
 
