@@ -82,6 +82,15 @@ async fn forwards_in_order_exactly_once_across_outage_and_restart() {
     stop.send(()).unwrap();
     task.await.unwrap().unwrap();
 
+    // A crash after the acks but before the cursor commit: the last 100 are sent again.
+    store.set_cursor(FORWARDED_CURSOR, 300).unwrap();
+    let forwarder = Forwarder::new(config(nats.url(), db.clone()));
+    let stats = forwarder.stats();
+    let task = tokio::spawn(forwarder.run(std::future::pending()));
+    wait_until(20, "the repeats acked", || stats.cursor.load(Ordering::Relaxed) == 400).await;
+    task.abort();
+    assert_eq!(stats.duplicates.load(Ordering::Relaxed), 100, "repeats not recognised");
+
     let got = stream_ids(&js).await;
     let want: Vec<(String, String)> =
         (0..400).map(|n| ("smishtrap.events.be-01".to_owned(), event("be-01", n).id)).collect();
