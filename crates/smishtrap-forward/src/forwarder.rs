@@ -212,9 +212,11 @@ impl Forwarder {
                 Some(error) => {
                     self.stats.failures.fetch_add(1, Ordering::Relaxed);
                     let delay = backoff.next_delay();
+                    let spooled = with_store(&store, move |s| s.count_after(cursor)).await?;
                     tracing::warn!(
                         %error,
                         cursor,
+                        spooled,
                         retry_in_ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX),
                         "forwarding failed; events stay spooled"
                     );
