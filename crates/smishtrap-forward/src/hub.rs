@@ -113,9 +113,22 @@ impl Hub {
         store: PostgresStore,
         config: HubConfig,
     ) -> Result<Hub, HubError> {
-        let stream = ensure_stream(js, config.duplicate_window)
-            .await
-            .map_err(|e| HubError::JetStream { operation: "create stream", message: e })?;
+        // NATS may come up after the hub (the connection is retried in the background).
+        let mut backoff = Backoff::new(config.min_backoff, config.max_backoff);
+        let stream = loop {
+            match ensure_stream(js, config.duplicate_window).await {
+                Ok(stream) => break stream,
+                Err(error) => {
+                    let delay = backoff.next_delay();
+                    tracing::warn!(
+                        %error,
+                        retry_in_ms = delay.as_millis() as u64,
+                        "cannot create or read the stream yet"
+                    );
+                    tokio::time::sleep(delay).await;
+                }
+            }
+        };
         let consumer = stream
             .get_or_create_consumer(
                 &config.consumer,

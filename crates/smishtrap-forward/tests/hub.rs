@@ -174,3 +174,34 @@ async fn two_hubs_share_one_consumer_and_store_each_event_once() {
     assert!(inserted <= 600, "{inserted} inserts for 600 events");
     assert!(b.inserted.load(Ordering::Relaxed) > 0, "the second hub did no work");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hub_started_before_nats_waits_for_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut nats = Nats::start(&tmp.path().join("js"));
+    nats.stop();
+    let schema = Schema::new("early");
+    let client = async_nats::ConnectOptions::new()
+        .retry_on_initial_connect()
+        .connect(nats.url())
+        .await
+        .unwrap();
+    let js = jetstream::new(client);
+    let store = schema.store();
+    let starting = tokio::spawn({
+        let js = js.clone();
+        async move { Hub::start(&js, store, config()).await }
+    });
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(!starting.is_finished(), "the hub gave up while NATS was down");
+    nats.restart();
+    let hub =
+        tokio::time::timeout(Duration::from_secs(30), starting).await.unwrap().unwrap().unwrap();
+    let stats = hub.stats();
+    let task = tokio::spawn(hub.run(std::future::pending()));
+    let e = event("be-01", 1);
+    publish(&js, "smishtrap.events.be-01", serde_json::to_string(&e).unwrap(), &e.id).await;
+    wait_until(20, "the event stored", || stats.inserted.load(Ordering::Relaxed) == 1).await;
+    task.abort();
+    assert_eq!(stored_ids(&schema), vec![e.id]);
+}
