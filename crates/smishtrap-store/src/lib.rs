@@ -11,6 +11,8 @@
 //! - The SQLite store also keeps what the analysis made of the captures (`messages.rs`):
 //!   analysed messages with a trigram text index, campaign summaries, progress cursors (so
 //!   incremental analysis resumes exactly where it stopped) and sensor heartbeats.
+//! - `forward.rs`: the forward spool (committed events after the forward cursor), read by
+//!   the sensor's NATS forwarder (`smishtrap-forward`).
 //! - [`db_path`], [`events_dir`] and [`status_path`] are the only place that knows the
 //!   data-directory layout; [`space`] reads the data volume's free space and holds the
 //!   watermarks under which the sensor stops writing.
@@ -38,6 +40,7 @@
 
 mod error;
 mod filter;
+mod forward;
 mod messages;
 mod overview;
 mod pager;
@@ -53,6 +56,7 @@ use smishtrap_event::{Event, SmsRecord};
 
 pub use error::StoreError;
 pub use filter::EventFilter;
+pub use forward::{FORWARDED_CURSOR, SpooledEvent};
 pub use messages::{
     ANALYSED_CURSOR, AnalysedRow, AssignmentChange, CLUSTERED_CURSOR, CampaignRow,
     MAX_QUERY_VALUE_CHARS, MessageFacet, MessageQuery, NewMessage, StoredMessage,

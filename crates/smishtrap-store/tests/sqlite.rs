@@ -65,3 +65,26 @@ fn unwritable_path_error_names_the_directory() {
         "{err}"
     );
 }
+
+/// The forward spool follows insertion order (not `ts`), strictly after the cursor, bounded.
+#[test]
+fn forward_spool_reads_in_commit_order_after_the_cursor() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = SqliteStore::open(&db_path(dir.path())).unwrap();
+    // committed out of timestamp order on purpose
+    let events: Vec<_> = [("a", 30), ("b", 10), ("c", 20), ("d", 0)]
+        .iter()
+        .map(|(id, secs)| suite::event(id, *secs))
+        .collect();
+    store.insert_batch(&events).unwrap();
+    let check = |after: i64, limit: usize, expect: &[&str]| {
+        let got: Vec<String> =
+            store.events_after(after, limit).unwrap().into_iter().map(|e| e.id).collect();
+        assert_eq!(got, expect, "after {after} limit {limit}");
+    };
+    check(0, 10, &["a", "b", "c", "d"]);
+    check(1, 2, &["b", "c"]);
+    check(4, 10, &[]);
+    assert_eq!(store.count_after(1).unwrap(), 3);
+    assert_eq!(store.cursor(smishtrap_store::FORWARDED_CURSOR).unwrap(), 0);
+}

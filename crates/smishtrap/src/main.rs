@@ -47,6 +47,9 @@ enum Command {
     Export(cmd::export::Args),
     /// Audit a fleet of SMS-capable routers, read-only: log leak, open SMS API, abused outbox
     Audit(cmd::audit::Args),
+    /// Store the events sensors forward through NATS JetStream in PostgreSQL
+    #[cfg(feature = "hub")]
+    Hub(cmd::hub::Args),
 }
 
 fn main() -> ExitCode {
@@ -69,6 +72,8 @@ fn main() -> ExitCode {
         Command::Campaigns(args) => cmd::campaigns::run(args),
         Command::Export(args) => cmd::export::run(args),
         Command::Audit(args) => cmd::audit::run(args),
+        #[cfg(feature = "hub")]
+        Command::Hub(args) => cmd::hub::run(args),
     };
     match result {
         Ok(code) => code,

@@ -461,3 +461,28 @@ fn a_keep_alive_connection_quiet_between_requests_keeps_working() {
     let session = ev[0]["session"].as_str().unwrap();
     assert_eq!(ids, [0, 1, 2].map(|n| format!("{session}-{n}")));
 }
+
+/// `--forward` is checked with the configuration: a NATS address and a sensor name that is
+/// one subject token.
+#[test]
+fn forward_settings_are_checked_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |name: &str, url: &str| {
+        let out = std::process::Command::new(support::BIN)
+            .args(["sensor", "--check-config", "--listen", "127.0.0.1:0", "--data"])
+            .arg(dir.path())
+            .args(["--sensor-name", name, "--forward", url])
+            .output()
+            .unwrap();
+        (out.status.success(), String::from_utf8_lossy(&out.stderr).into_owned())
+    };
+    let check = |name: &str, url: &str, expect_ok: bool, expect_err: &str| {
+        let (ok, err) = run(name, url);
+        assert_eq!(ok, expect_ok, "{name} {url}: {err}");
+        assert!(err.contains(expect_err), "{name} {url}: {err}");
+    };
+    check("be-01", "nats://127.0.0.1:4222", true, "");
+    check("be-01", "tls://nats.example.org:4222", true, "");
+    check("be.01", "nats://127.0.0.1:4222", false, "names the sensor in the NATS subject");
+    check("be-01", "http://127.0.0.1:4222", false, "expected nats://HOST:PORT");
+}

@@ -7,6 +7,8 @@ pub(crate) mod console;
 pub(crate) mod events;
 pub(crate) mod export;
 pub(crate) mod health;
+#[cfg(feature = "hub")]
+pub(crate) mod hub;
 pub(crate) mod import;
 pub(crate) mod run;
 pub(crate) mod sensor;

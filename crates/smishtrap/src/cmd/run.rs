@@ -202,6 +202,8 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         let signal = super::shutdown_signal();
         let listeners = setup.bind().await?;
         recording.heartbeat_listeners(&listeners);
+        // `[forward]` in the config; the task ends with the runtime (the cursor is committed).
+        let _forwarding = setup.forward_config()?.map(super::sensor::Forwarding::start);
         let console_socket = tokio::net::TcpListener::bind(console_listen)
             .await
             .with_context(|| format!("cannot listen on {console_listen}"))?;

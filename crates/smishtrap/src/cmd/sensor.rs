@@ -13,6 +13,7 @@ use serde::Deserialize;
 use smishtrap_bus::{
     JsonlSink, JsonlSinkConfig, Pipeline, PipelineConfig, PipelineHandle, Publisher, Sink,
 };
+use smishtrap_forward::{ForwardConfig, Forwarder, SensorName};
 use smishtrap_sensor::{
     Counters, Device, Identity, Limits, Listener, PersonaSet, Seed, StateLimits,
 };
@@ -48,6 +49,15 @@ pub(crate) struct Args {
     /// Validate the configuration and personas, print the listeners, and exit
     #[arg(long)]
     check_config: bool,
+    /// Forward committed events to NATS JetStream (nats://HOST:PORT or tls://HOST:PORT)
+    #[arg(long, value_name = "URL")]
+    forward: Option<String>,
+    /// NATS credentials file for --forward
+    #[arg(long, value_name = "FILE", requires = "forward")]
+    credentials: Option<PathBuf>,
+    /// CA certificate (PEM) that signed the NATS server's certificate; turns TLS on
+    #[arg(long, value_name = "FILE", requires = "forward")]
+    nats_ca: Option<PathBuf>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -78,6 +88,17 @@ pub(crate) struct ConfigFile {
     /// Read by `run` only.
     #[serde(default)]
     pub(crate) analysis: super::run::AnalysisConfig,
+    /// Forwarding to NATS JetStream (`--forward` and its flags override it).
+    forward: Option<ForwardFile>,
+}
+
+/// The `[forward]` section.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ForwardFile {
+    url: String,
+    credentials: Option<PathBuf>,
+    ca: Option<PathBuf>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -235,7 +256,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         )],
         None => Vec::new(),
     };
-    let setup = SensorSetup::resolve(
+    let mut setup = SensorSetup::resolve(
         config,
         &config_name,
         wanted,
@@ -244,6 +265,10 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         args.data.clone(),
         args.sensor_name.clone(),
     )?;
+    if let Some(url) = args.forward.clone() {
+        setup.forward = Some(ForwardFile { url, credentials: args.credentials, ca: args.nats_ca });
+    }
+    let forward = setup.forward_config()?;
     if args.check_config {
         let mut out = std::io::stdout().lock();
         for (addr, name) in &setup.wanted {
@@ -264,6 +289,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         let stop = shutdown_signal();
         let listeners = setup.bind().await?;
         recording.heartbeat_listeners(&listeners);
+        let forwarding = forward.map(Forwarding::start);
         smishtrap_sensor::serve(
             listeners,
             &setup.name,
@@ -273,6 +299,9 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
             stop,
         )
         .await;
+        if let Some(forwarding) = forwarding {
+            forwarding.stop().await;
+        }
         anyhow::Ok(())
     });
     runtime.shutdown_timeout(std::time::Duration::from_secs(1));
@@ -305,6 +334,7 @@ pub(crate) struct SensorSetup {
     storage: StorageConfig,
     /// The devices bound, to save their state at stop.
     devices: std::sync::Mutex<Vec<Arc<Device>>>,
+    forward: Option<ForwardFile>,
 }
 
 impl SensorSetup {
@@ -368,6 +398,7 @@ impl SensorSetup {
             state: config.state,
             storage: config.storage,
             devices: std::sync::Mutex::default(),
+            forward: config.forward,
         })
     }
 
@@ -438,6 +469,61 @@ impl SensorSetup {
                 tracing::warn!(error = %err, "cannot save the device state");
             }
         }
+    }
+
+    /// The forwarder's settings when forwarding is configured; the sensor name must then be
+    /// a single NATS subject token.
+    pub(crate) fn forward_config(&self) -> anyhow::Result<Option<ForwardConfig>> {
+        let Some(forward) = &self.forward else { return Ok(None) };
+        let sensor = SensorName::parse(&self.name)
+            .context("forwarding names the sensor in the NATS subject (set --sensor-name)")?;
+        smishtrap_forward::check_url(&forward.url)?;
+        let mut config =
+            ForwardConfig::new(forward.url.clone(), smishtrap_store::db_path(&self.data), sensor);
+        config.credentials = forward.credentials.clone();
+        config.ca = forward.ca.clone();
+        Ok(Some(config))
+    }
+}
+
+/// The forwarder task of a running sensor: reads committed events from the store, so the
+/// capture path never waits on NATS.
+pub(crate) struct Forwarding {
+    stop: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Forwarding {
+    /// Spawns the forwarder on the current runtime.
+    pub(crate) fn start(config: ForwardConfig) -> Forwarding {
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let forwarder = Forwarder::new(config);
+        let stats = forwarder.stats();
+        let task = tokio::spawn(async move {
+            let result = forwarder
+                .run(async {
+                    let _ = stopped.await;
+                })
+                .await;
+            if let Err(err) = result {
+                // Capture goes on; events stay spooled for the next start.
+                tracing::error!(error = %err, "forwarding stopped");
+            }
+            tracing::info!(
+                forwarded = stats.forwarded.load(Ordering::Relaxed),
+                cursor = stats.cursor.load(Ordering::Relaxed),
+                failures = stats.failures.load(Ordering::Relaxed),
+                skipped = stats.skipped.load(Ordering::Relaxed),
+                "forwarder stopped"
+            );
+        });
+        Forwarding { stop, task }
+    }
+
+    /// Stops the forwarder (unacknowledged events stay spooled; the cursor is committed).
+    pub(crate) async fn stop(self) {
+        let _ = self.stop.send(());
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(2), self.task).await;
     }
 }
 
