@@ -16,6 +16,7 @@ use smishtrap_extract::RegistrableDomain;
 
 use crate::squat::{self, Technique};
 use crate::text::{at_word_boundaries, fold};
+use crate::words::{Found, WordMatcher};
 
 /// The catalog shipped with smishtrap.
 pub const BUILTIN_BRANDS: &str = include_str!("../data/brands.toml");
@@ -169,14 +170,22 @@ pub struct Catalog {
     brand_tlds: FastMap<String, Vec<BrandId>>,
     /// First label of official domains -> (brand, suffix) for TLD swaps.
     official_labels: FastMap<String, Vec<(BrandId, String)>>,
-    host_tokens: AhoCorasick,
+    /// Brand tokens, found anywhere in a host (hosts are short: an anchored walk from the
+    /// few offsets where a token's first two bytes are, instead of a full DFA).
+    host_tokens: WordMatcher,
     host_token_brand: Vec<BrandId>,
+    /// The patterns of `host_tokens` and `caps_matcher`, for tests against an automaton.
+    #[cfg_attr(not(test), allow(dead_code, reason = "read by tests"))]
+    host_patterns: Vec<String>,
+    #[cfg_attr(not(test), allow(dead_code, reason = "read by tests"))]
+    caps_patterns: Vec<String>,
     text_matcher: AhoCorasick,
     text_patterns: Vec<TextPattern>,
     text_patterns_str: Vec<String>,
     /// Short tokens (<= 3 chars) and cased names matched case-sensitively in the original
-    /// text; `(brand, short)`.
-    caps_matcher: AhoCorasick,
+    /// text; `(brand, short)`. They all must start a word, so the walk only starts where
+    /// a word does and its first two bytes begin a pattern (most texts: nowhere).
+    caps_matcher: WordMatcher,
     caps_brand: Vec<(BrandId, bool)>,
     /// Typosquat variants of official labels and long tokens.
     variants: squat::Variants,
@@ -401,15 +410,18 @@ impl Catalog {
         }
         let variants = squat::Variants::new(&brands);
         Ok(Catalog {
-            // Full DFAs for the automata every link and message walks: more memory and time at
-            // load, fastest scans. The engine finds text patterns with its own word matcher,
-            // so the catalog's text automaton (for `mentions` alone) is the quick-to-build NFA.
-            host_tokens: build_matcher(&host_patterns, true, AhoCorasickKind::DFA)?,
+            // No full DFA: building one cost more at start-up than the anchored walks of the
+            // word matchers, which also scan faster here. The engine finds text patterns with
+            // its own word matcher, so the catalog's text automaton (for `mentions` alone) is
+            // the quick-to-build NFA.
+            host_tokens: word_matcher(&host_patterns, true)?,
             host_token_brand,
             text_matcher: build_matcher(&text_patterns_str, true, AhoCorasickKind::ContiguousNFA)?,
             text_patterns,
             text_patterns_str,
-            caps_matcher: build_matcher(&caps_patterns, false, AhoCorasickKind::DFA)?,
+            caps_matcher: word_matcher(&caps_patterns, false)?,
+            host_patterns,
+            caps_patterns,
             caps_brand,
             brand_sector: vec![None; brands.len()],
             brand_langs: vec![Vec::new(); brands.len()],
@@ -464,13 +476,16 @@ impl Catalog {
         self.variants.get(label)
     }
 
-    /// Brand tokens inside `host` (lowercase ASCII), every occurrence, overlapping.
+    /// Brand tokens inside `host` (lowercase ASCII), every occurrence, overlapping, in the
+    /// order of an overlapping search (by end, longest first, then catalog order).
     pub(crate) fn host_tokens(&self, host: &str) -> Vec<HostToken> {
-        self.host_tokens
-            .find_overlapping_iter(host)
-            .filter_map(|m| {
-                let brand = *self.host_token_brand.get(m.pattern().as_usize())?;
-                Some(HostToken { brand, start: m.start(), end: m.end() })
+        let mut found = Vec::new();
+        self.host_tokens.find_anywhere(host, &mut found);
+        found
+            .into_iter()
+            .filter_map(|(p, start, end)| {
+                let brand = *self.host_token_brand.get(p)?;
+                Some(HostToken { brand, start, end })
             })
             .collect()
     }
@@ -517,17 +532,19 @@ impl Catalog {
                 None => {}
             }
         }
-        for m in self.caps_matcher.find_overlapping_iter(original) {
-            if !at_word_boundaries(original, m.start(), m.end()) {
+        let mut caps: Vec<Found> = Vec::new();
+        self.caps_matcher.find(original, &mut caps);
+        for (pattern, start, end) in caps {
+            if !at_word_boundaries(original, start, end) {
                 continue;
             }
-            if let Some(&(brand, short)) = self.caps_brand.get(m.pattern().as_usize()) {
+            if let Some(&(brand, short)) = self.caps_brand.get(pattern) {
                 // Offsets of `original` and `folded` agree closely enough for ordering.
                 out.push(Mention {
                     brand,
                     kind: MentionKind::Name,
-                    at: m.start(),
-                    len: m.end() - m.start(),
+                    at: start,
+                    len: end - start,
                     short,
                 });
             }
@@ -714,6 +731,15 @@ fn build_matcher(
             field: None,
             message: e.to_string(),
         })
+}
+
+fn word_matcher(patterns: &[String], fold_case: bool) -> Result<WordMatcher, CatalogError> {
+    WordMatcher::new(patterns, fold_case).ok_or_else(|| CatalogError {
+        file: "catalog".into(),
+        brand: None,
+        field: None,
+        message: "too many or too long brand tokens to index".into(),
+    })
 }
 
 fn err(file: &str, brand: &str, field: &'static str, message: &str) -> CatalogError {
@@ -1244,6 +1270,68 @@ mod tests {
         check_mentions("Your tax refund is ready", &[]);
         check_mentions("we hit our target and the chase is over", &[]);
         check_mentions("Target: your order is ready", &["Target"]);
+    }
+
+    /// What the catalog's full automata found before the word matchers replaced them: the
+    /// caps matches that start and end a word, and every host token, overlapping.
+    fn by_automaton(c: &Catalog, text: &str) -> (Vec<Found>, Vec<HostToken>) {
+        let automaton = |patterns: &[String], fold_case: bool| match build_matcher(
+            patterns,
+            fold_case,
+            AhoCorasickKind::DFA,
+        ) {
+            Ok(a) => a,
+            Err(e) => panic!("{e}"),
+        };
+        let mut caps: Vec<Found> = automaton(&c.caps_patterns, false)
+            .find_overlapping_iter(text)
+            .map(|m| (m.pattern().as_usize(), m.start(), m.end()))
+            .filter(|&(_, s, e)| at_word_boundaries(text, s, e))
+            .collect();
+        caps.sort_unstable();
+        let host = automaton(&c.host_patterns, true)
+            .find_overlapping_iter(text)
+            .filter_map(|m| {
+                let brand = *c.host_token_brand.get(m.pattern().as_usize())?;
+                Some(HostToken { brand, start: m.start(), end: m.end() })
+            })
+            .collect();
+        (caps, host)
+    }
+
+    #[track_caller]
+    fn check_matchers(text: &str) {
+        let c = catalog();
+        let mut caps = Vec::new();
+        c.caps_matcher.find(text, &mut caps);
+        caps.retain(|&(_, s, e)| at_word_boundaries(text, s, e));
+        caps.sort_unstable();
+        assert_eq!((caps, c.host_tokens(text)), by_automaton(c, text), "{text:?}");
+    }
+
+    #[test]
+    fn word_matchers_find_what_the_automata_found() {
+        for text in [
+            "ING: uw rekening is geblokkeerd, bel KBC of UPS",
+            "Your UPS parcel, TARGET-REDCARD and AT&T (ATT) bill; O2 Öresund",
+            "INGING ING1 1ING xING ING-x ÉING INGé",
+            "mijn-ing-login.kbc-veilig.top",
+            "ingbankverify.secure-postnl.xn--bpost-abc",
+            "paypal.com.amazon-login",
+            "",
+            "I",
+        ] {
+            check_matchers(text);
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn word_matchers_find_what_the_automata_found_on_any_text(
+            text in "((ING|UPS|ups|Target|TARGET|AT&T|O2|ing|kbc|bpost|paypal|post|nl|my|[A-Za-z0-9é]{1,4}|[ .,:&+-])){0,12}",
+        ) {
+            check_matchers(&text);
+        }
     }
 
     /// `country` is the recipient's, `lang` the detected language; `expect` the chosen brand.

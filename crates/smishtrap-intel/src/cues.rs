@@ -164,8 +164,9 @@ impl Cues {
         }
         let matcher = AhoCorasickBuilder::new()
             .match_kind(MatchKind::Standard)
-            // A full DFA: more memory at load, fastest per-message scans.
-            .kind(Some(AhoCorasickKind::DFA))
+            // The engine scans cues with its own word matcher: this automaton only serves
+            // `scan` on its own, so it is the NFA that is quick to build, not a full DFA.
+            .kind(Some(AhoCorasickKind::ContiguousNFA))
             .build(patterns.iter().map(|p| p.phrase.as_str()))
             .map_err(|e| CueError { file: file.into(), message: e.to_string() })?;
         Ok(Cues { matcher, patterns })

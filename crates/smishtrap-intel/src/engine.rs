@@ -203,7 +203,7 @@ impl Engine {
             catalog.text_patterns().iter().map(String::as_str).chain(cues.phrases()).collect();
         // Folded text has no ASCII capitals, so matching without case is the brand
         // matcher's rule and changes nothing for the (folded) cue phrases.
-        let words = WordMatcher::new(&patterns).map(|m| (m, brands));
+        let words = WordMatcher::new(&patterns, true).map(|m| (m, brands));
         Engine { catalog, cues, model, words }
     }
 

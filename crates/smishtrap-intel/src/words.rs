@@ -31,10 +31,13 @@ pub(crate) struct WordMatcher {
     anywhere: Vec<bool>,
     /// Bit `a` is set when a pattern that may start anywhere starts with byte `a`.
     anywhere_first: [u64; 4],
-    /// Bit `a << 8 | b` is set when a pattern starts with bytes `a`, `b` (ASCII lowercase).
+    /// Bit `a << 8 | b` is set when a pattern starts with bytes `a`, `b` (ASCII lowercase
+    /// when matching without case).
     pairs: Vec<u64>,
-    /// Bit `a` is set when a pattern is the single byte `a` (ASCII lowercase).
+    /// Bit `a` is set when a pattern is the single byte `a` (likewise).
     singles: [u64; 4],
+    /// ASCII letters match without case.
+    fold_case: bool,
 }
 
 fn lower(b: u8) -> usize {
@@ -52,14 +55,16 @@ fn get(bits: &[u64], i: usize) -> bool {
 }
 
 impl WordMatcher {
-    /// Matches `patterns` case-insensitively for ASCII letters; `None` if an automaton
-    /// cannot be built (too many or too long patterns).
-    pub(crate) fn new(patterns: &[&str]) -> Option<WordMatcher> {
+    /// Matches `patterns`, case-insensitively for ASCII letters when `fold_case`; `None` if
+    /// an automaton cannot be built (too many or too long patterns).
+    pub(crate) fn new<P: AsRef<str>>(patterns: &[P], fold_case: bool) -> Option<WordMatcher> {
+        let patterns: Vec<&str> = patterns.iter().map(AsRef::as_ref).collect();
         let anchored = NFA::builder()
             .match_kind(MatchKind::Standard)
-            .ascii_case_insensitive(true)
-            .build(patterns)
+            .ascii_case_insensitive(fold_case)
+            .build(&patterns)
             .ok()?;
+        let key = |b: u8| if fold_case { lower(b) } else { usize::from(b) };
         let anywhere: Vec<bool> = patterns
             .iter()
             .map(|p| !p.chars().next().is_some_and(|c| is_word_char(c) && !spaceless(c)))
@@ -77,11 +82,26 @@ impl WordMatcher {
             }
             match bytes {
                 [] => {}
-                [a] => set(&mut singles, lower(*a)),
-                [a, b, ..] => set(&mut pairs, lower(*a) << 8 | lower(*b)),
+                [a] => set(&mut singles, key(*a)),
+                [a, b, ..] => set(&mut pairs, key(*a) << 8 | key(*b)),
             }
         }
-        Some(WordMatcher { anchored, anywhere, anywhere_first, pairs, singles })
+        Some(WordMatcher { anchored, anywhere, anywhere_first, pairs, singles, fold_case })
+    }
+
+    /// Appends every match anywhere in `text`, word starts or not, sorted as [`Self::find`]
+    /// sorts them (the order of an overlapping search).
+    pub(crate) fn find_anywhere(&self, text: &str, out: &mut Vec<Found>) {
+        let bytes = text.as_bytes();
+        let first = out.len();
+        for at in 0..bytes.len() {
+            if self.may_start_at(bytes, at) {
+                self.walk(bytes, at, true, out);
+            }
+        }
+        if let Some(found) = out.get_mut(first..) {
+            found.sort_unstable_by_key(|&(p, s, e)| (e, s, p));
+        }
     }
 
     /// Appends every match that starts the text or follows a non-word char, and every match
@@ -114,10 +134,14 @@ impl WordMatcher {
         }
     }
 
+    fn key(&self, b: u8) -> usize {
+        if self.fold_case { lower(b) } else { usize::from(b) }
+    }
+
     fn may_start_at(&self, bytes: &[u8], at: usize) -> bool {
         let Some(&a) = bytes.get(at) else { return false };
-        get(&self.singles, lower(a))
-            || bytes.get(at + 1).is_some_and(|&b| get(&self.pairs, lower(a) << 8 | lower(b)))
+        get(&self.singles, self.key(a))
+            || bytes.get(at + 1).is_some_and(|&b| get(&self.pairs, self.key(a) << 8 | self.key(b)))
     }
 
     /// Every pattern that matches `bytes` from `at` on (at a word start, else only those
@@ -155,7 +179,7 @@ mod tests {
     use super::*;
 
     fn check(patterns: &[&str], text: &str, expect: &[(&str, usize)]) {
-        let Some(m) = WordMatcher::new(patterns) else { panic!("builds") };
+        let Some(m) = WordMatcher::new(patterns, true) else { panic!("builds") };
         let mut found = Vec::new();
         m.find(text, &mut found);
         let found: Vec<(&str, usize)> =
