@@ -9,6 +9,7 @@
 //! ([`Catalog::choose`]).
 
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::OnceLock;
 
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
 use serde::Deserialize;
@@ -179,7 +180,10 @@ pub struct Catalog {
     host_patterns: Vec<String>,
     #[cfg_attr(not(test), allow(dead_code, reason = "read by tests"))]
     caps_patterns: Vec<String>,
-    text_matcher: AhoCorasick,
+    /// The text patterns for [`Catalog::mentions`] on its own, built on first use: the
+    /// engine finds them with its own word matcher, and building this one would only slow
+    /// every start-up. Total pattern bytes are capped at load, so the build succeeds.
+    text_matcher: OnceLock<Option<AhoCorasick>>,
     text_patterns: Vec<TextPattern>,
     text_patterns_str: Vec<String>,
     /// Short tokens (<= 3 chars) and cased names matched case-sensitively in the original
@@ -408,15 +412,24 @@ impl Catalog {
                 text_patterns.push(TextPattern::Sector(*sector));
             }
         }
+        let bytes = |patterns: &[String]| patterns.iter().map(String::len).sum::<usize>();
+        if [&text_patterns_str, &host_patterns, &caps_patterns]
+            .into_iter()
+            .any(|p| bytes(p) > MAX_PATTERN_BYTES)
+        {
+            return Err(file_err(
+                "catalog",
+                "brand",
+                &format!("names, tokens and phrases exceed {MAX_PATTERN_BYTES} bytes"),
+            ));
+        }
         let variants = squat::Variants::new(&brands);
         Ok(Catalog {
             // No full DFA: building one cost more at start-up than the anchored walks of the
-            // word matchers, which also scan faster here. The engine finds text patterns with
-            // its own word matcher, so the catalog's text automaton (for `mentions` alone) is
-            // the quick-to-build NFA.
+            // word matchers, which also scan faster here.
             host_tokens: word_matcher(&host_patterns, true)?,
             host_token_brand,
-            text_matcher: build_matcher(&text_patterns_str, true, AhoCorasickKind::ContiguousNFA)?,
+            text_matcher: OnceLock::new(),
             text_patterns,
             text_patterns_str,
             caps_matcher: word_matcher(&caps_patterns, false)?,
@@ -492,9 +505,12 @@ impl Catalog {
 
     /// Brands named in `original` text (`folded` is `fold(original)`), in order of appearance.
     pub fn mentions(&self, original: &str, folded: &str) -> Mentions {
-        let found = self
-            .text_matcher
-            .find_overlapping_iter(folded)
+        let matcher = self.text_matcher.get_or_init(|| {
+            build_matcher(&self.text_patterns_str, true, AhoCorasickKind::ContiguousNFA).ok()
+        });
+        let found = matcher
+            .iter()
+            .flat_map(|m| m.find_overlapping_iter(folded))
             .map(|m| (m.pattern().as_usize(), m.start(), m.end()));
         self.mentions_from(original, folded, found)
     }
@@ -769,6 +785,9 @@ fn err_at(file: &str, brand: Option<&str>, field: &'static str, message: &str) -
 
 const MAX_ITEMS: usize = 200;
 const MAX_LEN: usize = 120;
+/// Bound on the bytes of each pattern set (the built-in catalog has under 100 KB): the
+/// automata of a catalog the loader accepts always build, even those built on first use.
+const MAX_PATTERN_BYTES: usize = 4 << 20;
 
 /// ISO 3166-1 alpha-2 codes (officially assigned).
 const ISO_3166: &str = "AD AE AF AG AI AL AM AO AQ AR AS AT AU AW AX AZ BA BB BD BE BF BG BH BI BJ \
