@@ -38,7 +38,16 @@ pub(crate) struct WordMatcher {
     singles: [u64; 4],
     /// ASCII letters match without case.
     fold_case: bool,
+    /// Per byte: [`WORD`], [`FIRST`], [`ANYWHERE`] bits, so most bytes cost one load.
+    class: [u8; 256],
 }
+
+/// An ASCII letter or digit.
+const WORD: u8 = 1;
+/// Some pattern starts with this byte.
+const FIRST: u8 = 2;
+/// Some pattern that may start anywhere starts with this byte.
+const ANYWHERE: u8 = 4;
 
 fn lower(b: u8) -> usize {
     usize::from(b.to_ascii_lowercase())
@@ -62,6 +71,10 @@ impl WordMatcher {
         let anchored = NFA::builder()
             .match_kind(MatchKind::Standard)
             .ascii_case_insensitive(fold_case)
+            // the walks spend most steps in the first bytes of patterns, where states have
+            // many transitions: dense ones there cost a load instead of a scan (a few
+            // hundred states)
+            .dense_depth(3)
             .build(&patterns)
             .ok()?;
         let key = |b: u8| if fold_case { lower(b) } else { usize::from(b) };
@@ -86,7 +99,20 @@ impl WordMatcher {
                 [a, b, ..] => set(&mut pairs, key(*a) << 8 | key(*b)),
             }
         }
-        Some(WordMatcher { anchored, anywhere, anywhere_first, pairs, singles, fold_case })
+        let mut class = [0u8; 256];
+        for (b, c) in (0..=255u8).zip(class.iter_mut()) {
+            let first = |bits: &[u64]| (0..256).any(|second| get(bits, key(b) << 8 | second));
+            if b.is_ascii_alphanumeric() {
+                *c |= WORD;
+            }
+            if get(&singles, key(b)) || first(&pairs) {
+                *c |= FIRST;
+            }
+            if get(&anywhere_first, b.into()) {
+                *c |= ANYWHERE;
+            }
+        }
+        Some(WordMatcher { anchored, anywhere, anywhere_first, pairs, singles, fold_case, class })
     }
 
     /// Appends every match anywhere in `text`, word starts or not, sorted as [`Self::find`]
@@ -94,8 +120,9 @@ impl WordMatcher {
     pub(crate) fn find_anywhere(&self, text: &str, out: &mut Vec<Found>) {
         let bytes = text.as_bytes();
         let first = out.len();
-        for at in 0..bytes.len() {
-            if self.may_start_at(bytes, at) {
+        for (at, &b) in bytes.iter().enumerate() {
+            let class = self.class.get(usize::from(b)).copied().unwrap_or(0);
+            if class & FIRST != 0 && self.may_start_at(bytes, at) {
                 self.walk(bytes, at, true, out);
             }
         }
@@ -113,11 +140,14 @@ impl WordMatcher {
         if folded.is_ascii() {
             // most texts: bytes are chars and a word char is an ASCII letter or digit
             for (at, &b) in bytes.iter().enumerate() {
-                let word_start = !after_word && self.may_start_at(bytes, at);
-                if word_start || get(&self.anywhere_first, b.into()) {
-                    self.walk(bytes, at, word_start, out);
+                let class = self.class.get(usize::from(b)).copied().unwrap_or(0);
+                if class & (FIRST | ANYWHERE) != 0 {
+                    let word_start = !after_word && self.may_start_at(bytes, at);
+                    if word_start || class & ANYWHERE != 0 {
+                        self.walk(bytes, at, word_start, out);
+                    }
                 }
-                after_word = b.is_ascii_alphanumeric();
+                after_word = class & WORD != 0;
             }
         } else {
             for (at, c) in folded.char_indices() {
