@@ -505,6 +505,8 @@ impl Catalog {
 
     /// Brands named in `original` text (`folded` is `fold(original)`), in order of appearance.
     pub fn mentions(&self, original: &str, folded: &str) -> Mentions {
+        let mut caps = Vec::new();
+        self.caps_matcher.find(original, &mut caps);
         let matcher = self.text_matcher.get_or_init(|| {
             build_matcher(&self.text_patterns_str, true, AhoCorasickKind::ContiguousNFA).ok()
         });
@@ -512,7 +514,7 @@ impl Catalog {
             .iter()
             .flat_map(|m| m.find_overlapping_iter(folded))
             .map(|m| (m.pattern().as_usize(), m.start(), m.end()));
-        self.mentions_from(original, folded, found)
+        self.mentions_from(original, folded, found, &caps)
     }
 
     /// The text patterns (folded names, tokens, keywords and sector phrases), in
@@ -522,13 +524,21 @@ impl Catalog {
         &self.text_patterns_str
     }
 
+    /// Finds short tokens and cased names in the original text, for
+    /// [`Catalog::mentions_from`].
+    pub(crate) fn caps_matcher(&self) -> &WordMatcher {
+        &self.caps_matcher
+    }
+
     /// [`Catalog::mentions`] from the overlapping matches `(pattern, start, end)` of
-    /// [`Catalog::text_patterns`] in `folded`, found by the caller.
+    /// [`Catalog::text_patterns`] in `folded` and of [`Catalog::caps_matcher`] in
+    /// `original`, found by the caller.
     pub(crate) fn mentions_from(
         &self,
         original: &str,
         folded: &str,
         found: impl Iterator<Item = (usize, usize, usize)>,
+        caps: &[Found],
     ) -> Mentions {
         let mut out: Vec<Mention> = Vec::new();
         let mut sectors = 0u64;
@@ -548,9 +558,7 @@ impl Catalog {
                 None => {}
             }
         }
-        let mut caps: Vec<Found> = Vec::new();
-        self.caps_matcher.find(original, &mut caps);
-        for (pattern, start, end) in caps {
+        for &(pattern, start, end) in caps {
             if !at_word_boundaries(original, start, end) {
                 continue;
             }

@@ -356,14 +356,14 @@ impl Engine {
         let Some((matcher, brands)) = &self.words else {
             return (self.catalog.mentions(words, folded), self.cues.scan(folded));
         };
-        let mut found = Vec::new();
-        matcher.find(folded, &mut found);
+        let (mut found, mut caps) = (Vec::new(), Vec::new());
+        matcher.find_with(folded, &mut found, self.catalog.caps_matcher(), words, &mut caps);
         let brands = *brands;
         let named = found.iter().copied().filter(|&(at, _, _)| at < brands);
         let cued = found
             .iter()
             .filter_map(|&(at, start, end)| at.checked_sub(brands).map(|cue| (cue, start, end)));
-        (self.catalog.mentions_from(words, folded, named), self.cues.scan_from(folded, cued))
+        (self.catalog.mentions_from(words, folded, named, &caps), self.cues.scan_from(folded, cued))
     }
 
     fn impersonation(&self, u: &ExtractedUrl, mentioned: &[BrandId]) -> Option<Impersonation> {

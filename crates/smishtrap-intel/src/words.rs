@@ -164,6 +164,49 @@ impl WordMatcher {
         }
     }
 
+    /// [`Self::find`] of `self` in `folded` into `out` and of `other` in `original` into
+    /// `other_out`, where `folded` is `fold(original)`. An ASCII text folds to its ASCII
+    /// lowercase (same offsets, same word starts), so both are found in one walk.
+    pub(crate) fn find_with(
+        &self,
+        folded: &str,
+        out: &mut Vec<Found>,
+        other: &WordMatcher,
+        original: &str,
+        other_out: &mut Vec<Found>,
+    ) {
+        let (bytes, other_bytes) = (folded.as_bytes(), original.as_bytes());
+        if !original.is_ascii() || bytes.len() != other_bytes.len() {
+            self.find(folded, out);
+            other.find(original, other_out);
+            return;
+        }
+        let (first, other_first) = (out.len(), other_out.len());
+        let mut after_word = false;
+        for (at, (&b, &o)) in bytes.iter().zip(other_bytes).enumerate() {
+            let class = self.class.get(usize::from(b)).copied().unwrap_or(0);
+            if class & (FIRST | ANYWHERE) != 0 {
+                let word_start = !after_word && self.may_start_at(bytes, at);
+                if word_start || class & ANYWHERE != 0 {
+                    self.walk(bytes, at, word_start, out);
+                }
+            }
+            let other_class = other.class.get(usize::from(o)).copied().unwrap_or(0);
+            if other_class & (FIRST | ANYWHERE) != 0 {
+                let word_start = !after_word && other.may_start_at(other_bytes, at);
+                if word_start || other_class & ANYWHERE != 0 {
+                    other.walk(other_bytes, at, word_start, other_out);
+                }
+            }
+            after_word = class & WORD != 0;
+        }
+        for (found, first) in [(out, first), (other_out, other_first)] {
+            if let Some(found) = found.get_mut(first..) {
+                found.sort_unstable_by_key(|&(p, s, e)| (e, s, p));
+            }
+        }
+    }
+
     fn key(&self, b: u8) -> usize {
         if self.fold_case { lower(b) } else { usize::from(b) }
     }
@@ -227,5 +270,24 @@ mod tests {
         check(p, "EBOX Box", &[("ebox", 0), ("box", 5)]);
         check(p, "", &[]);
         check(p, "éebox ébox", &[]);
+    }
+
+    #[test]
+    fn one_walk_finds_what_two_find() {
+        let (Some(folded), Some(caps)) = (
+            WordMatcher::new(&["ebox", "my ebox", "% off", "ing"], true),
+            WordMatcher::new(&["ING", "EBOX", "+X"], false),
+        ) else {
+            panic!("builds")
+        };
+        for original in ["ING: my EBOX, 50% off +X", "Ebox ING ing INGx", "éING ING", "", "+X"] {
+            let lower = crate::text::fold(original);
+            let (mut a, mut b) = (Vec::new(), Vec::new());
+            folded.find_with(&lower, &mut a, &caps, original, &mut b);
+            let (mut c, mut d) = (Vec::new(), Vec::new());
+            folded.find(&lower, &mut c);
+            caps.find(original, &mut d);
+            assert_eq!((a, b), (c, d), "{original:?}");
+        }
     }
 }
