@@ -150,7 +150,7 @@ enum Sentence<'a> {
 
 impl Sentence<'_> {
     /// The text model's reasons, which rank after the concrete evidence.
-    fn from_model(&self) -> bool {
+    fn is_model(&self) -> bool {
         matches!(self, Sentence::Fixed(s) if s.ends_with("(text model)"))
     }
 
@@ -201,7 +201,7 @@ impl<'a> Reasons<'a> {
     fn explain(self, verdict: Verdict) -> Vec<String> {
         // The model's verdict is listed after the concrete evidence it agrees with.
         let key = |weight: f32, reason: &Sentence<'_>| {
-            if reason.from_model() { weight.abs().min(0.9) } else { weight.abs() }
+            if reason.is_model() { weight.abs().min(0.9) } else { weight.abs() }
         };
         let mut kept: Vec<(f32, Sentence<'_>, bool)> = self
             .0
