@@ -9,6 +9,7 @@
 //! ([`Catalog::choose`]).
 
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::OnceLock;
 
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
 use serde::Deserialize;
@@ -16,6 +17,7 @@ use smishtrap_extract::RegistrableDomain;
 
 use crate::squat::{self, Technique};
 use crate::text::{at_word_boundaries, fold};
+use crate::words::{Found, WordMatcher};
 
 /// The catalog shipped with smishtrap.
 pub const BUILTIN_BRANDS: &str = include_str!("../data/brands.toml");
@@ -169,14 +171,25 @@ pub struct Catalog {
     brand_tlds: FastMap<String, Vec<BrandId>>,
     /// First label of official domains -> (brand, suffix) for TLD swaps.
     official_labels: FastMap<String, Vec<(BrandId, String)>>,
-    host_tokens: AhoCorasick,
+    /// Brand tokens, found anywhere in a host (hosts are short: an anchored walk from the
+    /// few offsets where a token's first two bytes are, instead of a full DFA).
+    host_tokens: WordMatcher,
     host_token_brand: Vec<BrandId>,
-    text_matcher: AhoCorasick,
+    /// The patterns of `host_tokens` and `caps_matcher`, for tests against an automaton.
+    #[cfg_attr(not(test), allow(dead_code, reason = "read by tests"))]
+    host_patterns: Vec<String>,
+    #[cfg_attr(not(test), allow(dead_code, reason = "read by tests"))]
+    caps_patterns: Vec<String>,
+    /// The text patterns for [`Catalog::mentions`] on its own, built on first use: the
+    /// engine finds them with its own word matcher, and building this one would only slow
+    /// every start-up. Total pattern bytes are capped at load, so the build succeeds.
+    text_matcher: OnceLock<Option<AhoCorasick>>,
     text_patterns: Vec<TextPattern>,
     text_patterns_str: Vec<String>,
     /// Short tokens (<= 3 chars) and cased names matched case-sensitively in the original
-    /// text; `(brand, short)`.
-    caps_matcher: AhoCorasick,
+    /// text; `(brand, short)`. They all must start a word, so the walk only starts where
+    /// a word does and its first two bytes begin a pattern (most texts: nowhere).
+    caps_matcher: WordMatcher,
     caps_brand: Vec<(BrandId, bool)>,
     /// Typosquat variants of official labels and long tokens.
     variants: squat::Variants,
@@ -399,17 +412,29 @@ impl Catalog {
                 text_patterns.push(TextPattern::Sector(*sector));
             }
         }
+        let bytes = |patterns: &[String]| patterns.iter().map(String::len).sum::<usize>();
+        if [&text_patterns_str, &host_patterns, &caps_patterns]
+            .into_iter()
+            .any(|p| bytes(p) > MAX_PATTERN_BYTES)
+        {
+            return Err(file_err(
+                "catalog",
+                "brand",
+                &format!("names, tokens and phrases exceed {MAX_PATTERN_BYTES} bytes"),
+            ));
+        }
         let variants = squat::Variants::new(&brands);
         Ok(Catalog {
-            // Full DFAs for the automata every link and message walks: more memory and time at
-            // load, fastest scans. The engine finds text patterns with its own word matcher,
-            // so the catalog's text automaton (for `mentions` alone) is the quick-to-build NFA.
-            host_tokens: build_matcher(&host_patterns, true, AhoCorasickKind::DFA)?,
+            // No full DFA: building one cost more at start-up than the anchored walks of the
+            // word matchers, which also scan faster here.
+            host_tokens: word_matcher(&host_patterns, true)?,
             host_token_brand,
-            text_matcher: build_matcher(&text_patterns_str, true, AhoCorasickKind::ContiguousNFA)?,
+            text_matcher: OnceLock::new(),
             text_patterns,
             text_patterns_str,
-            caps_matcher: build_matcher(&caps_patterns, false, AhoCorasickKind::DFA)?,
+            caps_matcher: word_matcher(&caps_patterns, false)?,
+            host_patterns,
+            caps_patterns,
             caps_brand,
             brand_sector: vec![None; brands.len()],
             brand_langs: vec![Vec::new(); brands.len()],
@@ -464,24 +489,32 @@ impl Catalog {
         self.variants.get(label)
     }
 
-    /// Brand tokens inside `host` (lowercase ASCII), every occurrence, overlapping.
+    /// Brand tokens inside `host` (lowercase ASCII), every occurrence, overlapping, in the
+    /// order of an overlapping search (by end, longest first, then catalog order).
     pub(crate) fn host_tokens(&self, host: &str) -> Vec<HostToken> {
-        self.host_tokens
-            .find_overlapping_iter(host)
-            .filter_map(|m| {
-                let brand = *self.host_token_brand.get(m.pattern().as_usize())?;
-                Some(HostToken { brand, start: m.start(), end: m.end() })
+        let mut found = Vec::new();
+        self.host_tokens.find_anywhere(host, &mut found);
+        found
+            .into_iter()
+            .filter_map(|(p, start, end)| {
+                let brand = *self.host_token_brand.get(p)?;
+                Some(HostToken { brand, start, end })
             })
             .collect()
     }
 
     /// Brands named in `original` text (`folded` is `fold(original)`), in order of appearance.
     pub fn mentions(&self, original: &str, folded: &str) -> Mentions {
-        let found = self
-            .text_matcher
-            .find_overlapping_iter(folded)
+        let mut caps = Vec::new();
+        self.caps_matcher.find(original, &mut caps);
+        let matcher = self.text_matcher.get_or_init(|| {
+            build_matcher(&self.text_patterns_str, true, AhoCorasickKind::ContiguousNFA).ok()
+        });
+        let found = matcher
+            .iter()
+            .flat_map(|m| m.find_overlapping_iter(folded))
             .map(|m| (m.pattern().as_usize(), m.start(), m.end()));
-        self.mentions_from(original, folded, found)
+        self.mentions_from(original, folded, found, &caps)
     }
 
     /// The text patterns (folded names, tokens, keywords and sector phrases), in
@@ -491,13 +524,21 @@ impl Catalog {
         &self.text_patterns_str
     }
 
+    /// Finds short tokens and cased names in the original text, for
+    /// [`Catalog::mentions_from`].
+    pub(crate) fn caps_matcher(&self) -> &WordMatcher {
+        &self.caps_matcher
+    }
+
     /// [`Catalog::mentions`] from the overlapping matches `(pattern, start, end)` of
-    /// [`Catalog::text_patterns`] in `folded`, found by the caller.
+    /// [`Catalog::text_patterns`] in `folded` and of [`Catalog::caps_matcher`] in
+    /// `original`, found by the caller.
     pub(crate) fn mentions_from(
         &self,
         original: &str,
         folded: &str,
         found: impl Iterator<Item = (usize, usize, usize)>,
+        caps: &[Found],
     ) -> Mentions {
         let mut out: Vec<Mention> = Vec::new();
         let mut sectors = 0u64;
@@ -517,17 +558,17 @@ impl Catalog {
                 None => {}
             }
         }
-        for m in self.caps_matcher.find_overlapping_iter(original) {
-            if !at_word_boundaries(original, m.start(), m.end()) {
+        for &(pattern, start, end) in caps {
+            if !at_word_boundaries(original, start, end) {
                 continue;
             }
-            if let Some(&(brand, short)) = self.caps_brand.get(m.pattern().as_usize()) {
+            if let Some(&(brand, short)) = self.caps_brand.get(pattern) {
                 // Offsets of `original` and `folded` agree closely enough for ordering.
                 out.push(Mention {
                     brand,
                     kind: MentionKind::Name,
-                    at: m.start(),
-                    len: m.end() - m.start(),
+                    at: start,
+                    len: end - start,
                     short,
                 });
             }
@@ -716,6 +757,15 @@ fn build_matcher(
         })
 }
 
+fn word_matcher(patterns: &[String], fold_case: bool) -> Result<WordMatcher, CatalogError> {
+    WordMatcher::new(patterns, fold_case).ok_or_else(|| CatalogError {
+        file: "catalog".into(),
+        brand: None,
+        field: None,
+        message: "too many or too long brand tokens to index".into(),
+    })
+}
+
 fn err(file: &str, brand: &str, field: &'static str, message: &str) -> CatalogError {
     CatalogError {
         file: file.to_string(),
@@ -743,6 +793,9 @@ fn err_at(file: &str, brand: Option<&str>, field: &'static str, message: &str) -
 
 const MAX_ITEMS: usize = 200;
 const MAX_LEN: usize = 120;
+/// Bound on the bytes of each pattern set (the built-in catalog has under 100 KB): the
+/// automata of a catalog the loader accepts always build, even those built on first use.
+const MAX_PATTERN_BYTES: usize = 4 << 20;
 
 /// ISO 3166-1 alpha-2 codes (officially assigned).
 const ISO_3166: &str = "AD AE AF AG AI AL AM AO AQ AR AS AT AU AW AX AZ BA BB BD BE BF BG BH BI BJ \
@@ -1244,6 +1297,68 @@ mod tests {
         check_mentions("Your tax refund is ready", &[]);
         check_mentions("we hit our target and the chase is over", &[]);
         check_mentions("Target: your order is ready", &["Target"]);
+    }
+
+    /// What the catalog's full automata found before the word matchers replaced them: the
+    /// caps matches that start and end a word, and every host token, overlapping.
+    fn by_automaton(c: &Catalog, text: &str) -> (Vec<Found>, Vec<HostToken>) {
+        let automaton = |patterns: &[String], fold_case: bool| match build_matcher(
+            patterns,
+            fold_case,
+            AhoCorasickKind::DFA,
+        ) {
+            Ok(a) => a,
+            Err(e) => panic!("{e}"),
+        };
+        let mut caps: Vec<Found> = automaton(&c.caps_patterns, false)
+            .find_overlapping_iter(text)
+            .map(|m| (m.pattern().as_usize(), m.start(), m.end()))
+            .filter(|&(_, s, e)| at_word_boundaries(text, s, e))
+            .collect();
+        caps.sort_unstable();
+        let host = automaton(&c.host_patterns, true)
+            .find_overlapping_iter(text)
+            .filter_map(|m| {
+                let brand = *c.host_token_brand.get(m.pattern().as_usize())?;
+                Some(HostToken { brand, start: m.start(), end: m.end() })
+            })
+            .collect();
+        (caps, host)
+    }
+
+    #[track_caller]
+    fn check_matchers(text: &str) {
+        let c = catalog();
+        let mut caps = Vec::new();
+        c.caps_matcher.find(text, &mut caps);
+        caps.retain(|&(_, s, e)| at_word_boundaries(text, s, e));
+        caps.sort_unstable();
+        assert_eq!((caps, c.host_tokens(text)), by_automaton(c, text), "{text:?}");
+    }
+
+    #[test]
+    fn word_matchers_find_what_the_automata_found() {
+        for text in [
+            "ING: uw rekening is geblokkeerd, bel KBC of UPS",
+            "Your UPS parcel, TARGET-REDCARD and AT&T (ATT) bill; O2 Öresund",
+            "INGING ING1 1ING xING ING-x ÉING INGé",
+            "mijn-ing-login.kbc-veilig.top",
+            "ingbankverify.secure-postnl.xn--bpost-abc",
+            "paypal.com.amazon-login",
+            "",
+            "I",
+        ] {
+            check_matchers(text);
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn word_matchers_find_what_the_automata_found_on_any_text(
+            text in "((ING|UPS|ups|Target|TARGET|AT&T|O2|ing|kbc|bpost|paypal|post|nl|my|[A-Za-z0-9é]{1,4}|[ .,:&+-])){0,12}",
+        ) {
+            check_matchers(&text);
+        }
     }
 
     /// `country` is the recipient's, `lang` the detected language; `expect` the chosen brand.

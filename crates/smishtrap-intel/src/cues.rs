@@ -3,6 +3,7 @@
 //! from the `data/cues.toml` data file, matched in one pass.
 
 use std::collections::BTreeMap;
+use std::sync::OnceLock;
 
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
 use serde::Deserialize;
@@ -33,6 +34,9 @@ pub enum Cue {
 
 /// How many cue categories there are.
 const CATEGORIES: usize = 11;
+/// Bound on the phrases of a cue file (of at most 80 bytes each; the built-in file has
+/// about 2,000): their automaton always builds, even when built on first use.
+const MAX_PHRASES: usize = 50_000;
 
 impl Cue {
     pub const ALL: [Cue; CATEGORIES] = [
@@ -88,7 +92,9 @@ struct Pattern {
 /// Compiled cue vocabulary.
 #[derive(Debug)]
 pub struct Cues {
-    matcher: AhoCorasick,
+    /// For [`Cues::scan`] on its own, built on first use: the engine scans cues with its own
+    /// word matcher. Phrases are bounded at load, so the build succeeds.
+    matcher: OnceLock<Option<AhoCorasick>>,
     patterns: Vec<Pattern>,
 }
 
@@ -162,20 +168,27 @@ impl Cues {
                 }
             }
         }
-        let matcher = AhoCorasickBuilder::new()
-            .match_kind(MatchKind::Standard)
-            // A full DFA: more memory at load, fastest per-message scans.
-            .kind(Some(AhoCorasickKind::DFA))
-            .build(patterns.iter().map(|p| p.phrase.as_str()))
-            .map_err(|e| CueError { file: file.into(), message: e.to_string() })?;
-        Ok(Cues { matcher, patterns })
+        if patterns.len() > MAX_PHRASES {
+            return Err(CueError {
+                file: file.into(),
+                message: format!("more than {MAX_PHRASES} phrases"),
+            });
+        }
+        Ok(Cues { matcher: OnceLock::new(), patterns })
     }
 
     /// Cues in `folded` text (see [`crate::text::fold`]).
     pub fn scan(&self, folded: &str) -> CueHits {
-        let found = self
-            .matcher
-            .find_overlapping_iter(folded)
+        let matcher = self.matcher.get_or_init(|| {
+            AhoCorasickBuilder::new()
+                .match_kind(MatchKind::Standard)
+                .kind(Some(AhoCorasickKind::ContiguousNFA))
+                .build(self.phrases())
+                .ok()
+        });
+        let found = matcher
+            .iter()
+            .flat_map(|m| m.find_overlapping_iter(folded))
             .map(|m| (m.pattern().as_usize(), m.start(), m.end()));
         self.scan_from(folded, found)
     }

@@ -141,19 +141,57 @@ struct Evidence<'a> {
     model_logit: Option<f32>,
 }
 
+/// A reason's sentence: fixed, or written only if the reason is shown (most are not, and
+/// writing every one cost a few percent of an analysis).
+enum Sentence<'a> {
+    Fixed(&'static str),
+    Later(Box<dyn FnOnce() -> String + 'a>),
+}
+
+impl Sentence<'_> {
+    /// The text model's reasons, which rank after the concrete evidence.
+    fn is_model(&self) -> bool {
+        matches!(self, Sentence::Fixed(s) if s.ends_with("(text model)"))
+    }
+
+    fn write(self) -> String {
+        match self {
+            Sentence::Fixed(s) => s.to_string(),
+            Sentence::Later(f) => f(),
+        }
+    }
+}
+
+/// What [`Reasons`] takes as a sentence: a fixed one, or a closure that writes it.
+trait Say<'a> {
+    fn sentence(self) -> Sentence<'a>;
+}
+
+impl<'a> Say<'a> for &'static str {
+    fn sentence(self) -> Sentence<'a> {
+        Sentence::Fixed(self)
+    }
+}
+
+impl<'a, F: FnOnce() -> String + 'a> Say<'a> for F {
+    fn sentence(self) -> Sentence<'a> {
+        Sentence::Later(Box::new(self))
+    }
+}
+
 /// The reasons of one verdict: weight, sentence, and whether the sentence claims
 /// impersonation or a lure (which only a smishing verdict may list).
-struct Reasons(Vec<(f32, String, bool)>);
+struct Reasons<'a>(Vec<(f32, Sentence<'a>, bool)>);
 
-impl Reasons {
-    fn add(&mut self, weight: f32, reason: impl Into<String>) -> f32 {
-        self.0.push((weight, reason.into(), false));
+impl<'a> Reasons<'a> {
+    fn add(&mut self, weight: f32, reason: impl Say<'a>) -> f32 {
+        self.0.push((weight, reason.sentence(), false));
         weight
     }
 
     /// A reason that claims impersonation or a lure.
-    fn lure(&mut self, weight: f32, reason: impl Into<String>) -> f32 {
-        self.0.push((weight, reason.into(), true));
+    fn lure(&mut self, weight: f32, reason: impl Say<'a>) -> f32 {
+        self.0.push((weight, reason.sentence(), true));
         weight
     }
 
@@ -162,10 +200,10 @@ impl Reasons {
     /// for `smishing` the impersonation and lure claims first, then the rest that raise it.
     fn explain(self, verdict: Verdict) -> Vec<String> {
         // The model's verdict is listed after the concrete evidence it agrees with.
-        let key = |weight: f32, reason: &str| {
-            if reason.ends_with("(text model)") { weight.abs().min(0.9) } else { weight.abs() }
+        let key = |weight: f32, reason: &Sentence<'_>| {
+            if reason.is_model() { weight.abs().min(0.9) } else { weight.abs() }
         };
-        let mut kept: Vec<(f32, String, bool)> = self
+        let mut kept: Vec<(f32, Sentence<'_>, bool)> = self
             .0
             .into_iter()
             .filter(|(weight, _, lure)| match verdict {
@@ -176,7 +214,8 @@ impl Reasons {
             .collect();
         // Strongest evidence first; ties keep the order features were checked in.
         kept.sort_by(|a, b| b.2.cmp(&a.2).then(key(b.0, &b.1).total_cmp(&key(a.0, &a.1))));
-        let mut reasons: Vec<String> = kept.into_iter().take(6).map(|(_, s, _)| s).collect();
+        let mut reasons: Vec<String> =
+            kept.into_iter().take(6).map(|(_, s, _)| s.write()).collect();
         if reasons.is_empty() {
             reasons.push(
                 match verdict {
@@ -203,7 +242,7 @@ impl Engine {
             catalog.text_patterns().iter().map(String::as_str).chain(cues.phrases()).collect();
         // Folded text has no ASCII capitals, so matching without case is the brand
         // matcher's rule and changes nothing for the (folded) cue phrases.
-        let words = WordMatcher::new(&patterns).map(|m| (m, brands));
+        let words = WordMatcher::new(&patterns, true).map(|m| (m, brands));
         Engine { catalog, cues, model, words }
     }
 
@@ -317,14 +356,14 @@ impl Engine {
         let Some((matcher, brands)) = &self.words else {
             return (self.catalog.mentions(words, folded), self.cues.scan(folded));
         };
-        let mut found = Vec::new();
-        matcher.find(folded, &mut found);
+        let (mut found, mut caps) = (Vec::new(), Vec::new());
+        matcher.find_with(folded, &mut found, self.catalog.caps_matcher(), words, &mut caps);
         let brands = *brands;
         let named = found.iter().copied().filter(|&(at, _, _)| at < brands);
         let cued = found
             .iter()
             .filter_map(|&(at, start, end)| at.checked_sub(brands).map(|cue| (cue, start, end)));
-        (self.catalog.mentions_from(words, folded, named), self.cues.scan_from(folded, cued))
+        (self.catalog.mentions_from(words, folded, named, &caps), self.cues.scan_from(folded, cued))
     }
 
     fn impersonation(&self, u: &ExtractedUrl, mentioned: &[BrandId]) -> Option<Impersonation> {
@@ -373,10 +412,9 @@ impl Engine {
             impersonations.iter().find_map(|(i, imp)| urls.get(*i).map(|u| (u, imp)))
         {
             let b = self.catalog.brand(imp.brand);
-            total += r.lure(
-                w::IMPERSONATION,
-                format!("link {} imitates {} ({})", show_host(u), b.name, imp.technique.describe()),
-            );
+            total += r.lure(w::IMPERSONATION, move || {
+                format!("link {} imitates {} ({})", show_host(u), b.name, imp.technique.describe())
+            });
             decisive = true;
         }
 
@@ -393,50 +431,46 @@ impl Engine {
             && let Some(u) = urls.iter().find(|u| !u.ip_host && !official(u))
         {
             let name = &self.catalog.brand(b).name;
-            total += r.lure(
-                w::BRAND_NON_OFFICIAL_LINK,
+            total += r.lure(w::BRAND_NON_OFFICIAL_LINK, move || {
                 format!(
                     "names {name} but links to {}, which is not an official {name} domain",
                     show_host(u)
-                ),
-            );
+                )
+            });
             strong_smishing = true;
         }
         if all_official {
-            let host = urls.first().map(show_host).unwrap_or_default();
-            total += r.add(
-                w::OFFICIAL_LINKS_ONLY,
-                format!("links only to official brand domains ({host})"),
-            );
+            total += r.add(w::OFFICIAL_LINKS_ONLY, move || {
+                let host = urls.first().map(show_host).unwrap_or_default();
+                format!("links only to official brand domains ({host})")
+            });
         }
         if let Some(u) = urls.iter().find(|u| u.shortener) {
-            total += r.add(
-                w::SHORTENER,
-                format!("hides its destination behind a link shortener ({})", show_host(u)),
-            );
+            total += r.add(w::SHORTENER, move || {
+                format!("hides its destination behind a link shortener ({})", show_host(u))
+            });
         }
         if let Some(u) = urls.iter().find(|u| u.ip_host) {
-            total += r.add(w::IP_HOST, format!("links to a bare IP address ({})", show_host(u)));
+            total +=
+                r.add(w::IP_HOST, move || format!("links to a bare IP address ({})", show_host(u)));
             strong_smishing = true;
         }
         if let Some(u) = urls.iter().find(|u| u.mixed_script) {
-            total += r.lure(
-                w::MIXED_SCRIPT,
-                format!("link {} mixes alphabets to look like another name", show_host(u)),
-            );
+            total += r.lure(w::MIXED_SCRIPT, move || {
+                format!("link {} mixes alphabets to look like another name", show_host(u))
+            });
             decisive = true;
         }
         if let Some(u) = urls.iter().find(|u| u.has_userinfo) {
-            total +=
-                r.add(w::USERINFO, format!("link {} hides its real host after an @", show_host(u)));
+            total += r.add(w::USERINFO, move || {
+                format!("link {} hides its real host after an @", show_host(u))
+            });
         }
         if let Some(u) = urls.iter().find(|u| !official(u) && suspicious_tld(u)) {
-            let tld =
-                u.registrable_domain.as_ref().map(|d| d.suffix().to_string()).unwrap_or_default();
-            total += r.add(
-                w::SUSPICIOUS_TLD,
-                format!("link uses .{tld}, a top-level domain common in phishing"),
-            );
+            total += r.add(w::SUSPICIOUS_TLD, move || {
+                let tld = u.registrable_domain.as_ref().map(|d| d.suffix()).unwrap_or_default();
+                format!("link uses .{tld}, a top-level domain common in phishing")
+            });
         }
         if urls.iter().any(|u| {
             !official(u) && u.registrable_domain.as_ref().is_some_and(|d| d.name().contains('-'))
@@ -453,10 +487,9 @@ impl Engine {
             }
         }
         if let Some(u) = urls.iter().find(|u| u.defanged) {
-            total += r.add(
-                w::EVASIVE_LINK,
-                format!("writes its link {} in a broken-up form that dodges filters", show_host(u)),
-            );
+            total += r.add(w::EVASIVE_LINK, move || {
+                format!("writes its link {} in a broken-up form that dodges filters", show_host(u))
+            });
         }
 
         let example = |cue: Cue| {
@@ -466,51 +499,48 @@ impl Engine {
                 .unwrap_or_default()
         };
         if cues.has(Cue::Urgency) {
-            total +=
-                r.add(w::URGENCY, format!("pushes for urgent action{}", example(Cue::Urgency)));
+            total += r.add(w::URGENCY, move || {
+                format!("pushes for urgent action{}", example(Cue::Urgency))
+            });
         }
         if cues.has(Cue::Threat) {
-            total += r.add(
-                w::THREAT,
-                format!("threatens a blocked account, fine or penalty{}", example(Cue::Threat)),
-            );
+            total += r.add(w::THREAT, move || {
+                format!("threatens a blocked account, fine or penalty{}", example(Cue::Threat))
+            });
         }
         if cues.has(Cue::Reward) {
-            total += r.add(
-                w::REWARD,
-                format!("promises money, a refund or a prize{}", example(Cue::Reward)),
-            );
+            total += r.add(w::REWARD, move || {
+                format!("promises money, a refund or a prize{}", example(Cue::Reward))
+            });
         }
         let credential = cues.has(Cue::Credential);
         let payment = cues.has(Cue::Payment);
         if credential {
-            total += r.add(
-                w::CREDENTIAL,
+            total += r.add(w::CREDENTIAL, move || {
                 format!(
                     "asks to log in, verify identity or update details{}",
                     example(Cue::Credential)
-                ),
-            );
+                )
+            });
         }
         if payment {
-            total +=
-                r.add(w::PAYMENT, format!("asks for a payment or fee{}", example(Cue::Payment)));
+            total += r.add(w::PAYMENT, move || {
+                format!("asks for a payment or fee{}", example(Cue::Payment))
+            });
         }
         if let Some(amount) = money_amount(text) {
-            total += r.add(w::MONEY, format!("mentions a sum of money ({amount})"));
+            total += r.add(w::MONEY, move || format!("mentions a sum of money ({amount})"));
         }
         if cues.has(Cue::Delivery) {
-            total += r.add(
-                w::DELIVERY,
-                format!("talks about a parcel or delivery{}", example(Cue::Delivery)),
-            );
+            total += r.add(w::DELIVERY, move || {
+                format!("talks about a parcel or delivery{}", example(Cue::Delivery))
+            });
         }
         if cues.has(Cue::Marketing) {
             let n = f32::from(cues.count(Cue::Marketing).min(4));
-            total += r.add(
-                w::MARKETING * n,
-                format!("uses marketing or prize wording{}", example(Cue::Marketing)),
-            );
+            total += r.add(w::MARKETING * n, move || {
+                format!("uses marketing or prize wording{}", example(Cue::Marketing))
+            });
         }
         let data_or_money_by_link = has_link && !all_official && (credential || payment);
         if data_or_money_by_link {
@@ -522,35 +552,38 @@ impl Engine {
                 || cues.has(Cue::Threat)
                 || cues.has(Cue::Action));
         if call_back {
-            // the first valid number in E.164, else the first one as written (short codes
-            // and premium numbers often do not validate)
-            let shown = match valid_numbers.first() {
-                Some(n) => n.e164.as_str().to_string(),
-                None => numbers
-                    .first()
-                    .map(|n| n.raw.chars().filter(|c| !c.is_control()).take(24).collect())
-                    .unwrap_or_default(),
-            };
-            let reason = if shown.is_empty() {
-                "asks to call or text back".to_string()
-            } else {
-                format!("asks to call or text back {shown}")
-            };
-            total += r.add(w::CALL_BACK, reason);
+            let first_valid = valid_numbers.first().copied();
+            total += r.add(w::CALL_BACK, move || {
+                // the first valid number in E.164, else the first one as written (short
+                // codes and premium numbers often do not validate)
+                let shown = match first_valid {
+                    Some(n) => n.e164.as_str().to_string(),
+                    None => numbers
+                        .first()
+                        .map(|n| n.raw.chars().filter(|c| !c.is_control()).take(24).collect())
+                        .unwrap_or_default(),
+                };
+                if shown.is_empty() {
+                    "asks to call or text back".to_string()
+                } else {
+                    format!("asks to call or text back {shown}")
+                }
+            });
         }
         if let Some(b) = brand {
             let b = self.catalog.brand(b);
-            if let Some(n) =
-                valid_numbers.iter().find(|n| n.country.as_deref().is_some_and(|c| !b.serves(c)))
+            if let Some(n) = valid_numbers
+                .iter()
+                .copied()
+                .find(|n| n.country.as_deref().is_some_and(|c| !b.serves(c)))
             {
-                total += r.add(
-                    w::NUMBER_COUNTRY_MISMATCH,
+                total += r.add(w::NUMBER_COUNTRY_MISMATCH, move || {
                     format!(
                         "gives a {} number for {}, which serves other countries",
                         n.country.as_deref().unwrap_or("?"),
                         b.name
-                    ),
-                );
+                    )
+                });
             }
         }
 
@@ -611,10 +644,9 @@ impl Engine {
         // message is unwanted at all.
         if cues.has(Cue::Personal) {
             let n = f32::from(cues.count(Cue::Personal).min(2));
-            total += r.add(
-                w::PERSONAL * n,
-                format!("writes as a relative or friend on a new number{}", example(Cue::Personal)),
-            );
+            total += r.add(w::PERSONAL * n, move || {
+                format!("writes as a relative or friend on a new number{}", example(Cue::Personal))
+            });
         }
         // A code delivered with no link and no payment is a notice the recipient asked for
         // (a login, a purchase): its "verify" and "password" words are not a request.
@@ -626,7 +658,7 @@ impl Engine {
         let lure = !code_notice && !all_official && party_kind.is_some() && ask_kind.is_some();
         if lure && let (Some(p), Some(a)) = (party_kind, ask_kind) {
             let weight = if stakes { w::LURE } else { w::LURE_WITHOUT_STAKES };
-            total += r.lure(weight, format!("invokes {} and asks to {}", party(p), ask(a)));
+            total += r.lure(weight, move || format!("invokes {} and asks to {}", party(p), ask(a)));
         }
         if !(has_link || has_number || cues.has(Cue::Action)) {
             total += w::NO_CHANNEL;

@@ -31,11 +31,23 @@ pub(crate) struct WordMatcher {
     anywhere: Vec<bool>,
     /// Bit `a` is set when a pattern that may start anywhere starts with byte `a`.
     anywhere_first: [u64; 4],
-    /// Bit `a << 8 | b` is set when a pattern starts with bytes `a`, `b` (ASCII lowercase).
+    /// Bit `a << 8 | b` is set when a pattern starts with bytes `a`, `b` (ASCII lowercase
+    /// when matching without case).
     pairs: Vec<u64>,
-    /// Bit `a` is set when a pattern is the single byte `a` (ASCII lowercase).
+    /// Bit `a` is set when a pattern is the single byte `a` (likewise).
     singles: [u64; 4],
+    /// ASCII letters match without case.
+    fold_case: bool,
+    /// Per byte: [`WORD`], [`FIRST`], [`ANYWHERE`] bits, so most bytes cost one load.
+    class: [u8; 256],
 }
+
+/// An ASCII letter or digit.
+const WORD: u8 = 1;
+/// Some pattern starts with this byte.
+const FIRST: u8 = 2;
+/// Some pattern that may start anywhere starts with this byte.
+const ANYWHERE: u8 = 4;
 
 fn lower(b: u8) -> usize {
     usize::from(b.to_ascii_lowercase())
@@ -52,14 +64,20 @@ fn get(bits: &[u64], i: usize) -> bool {
 }
 
 impl WordMatcher {
-    /// Matches `patterns` case-insensitively for ASCII letters; `None` if an automaton
-    /// cannot be built (too many or too long patterns).
-    pub(crate) fn new(patterns: &[&str]) -> Option<WordMatcher> {
+    /// Matches `patterns`, case-insensitively for ASCII letters when `fold_case`; `None` if
+    /// an automaton cannot be built (too many or too long patterns).
+    pub(crate) fn new<P: AsRef<str>>(patterns: &[P], fold_case: bool) -> Option<WordMatcher> {
+        let patterns: Vec<&str> = patterns.iter().map(AsRef::as_ref).collect();
         let anchored = NFA::builder()
             .match_kind(MatchKind::Standard)
-            .ascii_case_insensitive(true)
-            .build(patterns)
+            .ascii_case_insensitive(fold_case)
+            // the walks spend most steps in the first bytes of patterns, where states have
+            // many transitions: dense ones there cost a load instead of a scan (a few
+            // hundred states)
+            .dense_depth(3)
+            .build(&patterns)
             .ok()?;
+        let key = |b: u8| if fold_case { lower(b) } else { usize::from(b) };
         let anywhere: Vec<bool> = patterns
             .iter()
             .map(|p| !p.chars().next().is_some_and(|c| is_word_char(c) && !spaceless(c)))
@@ -77,11 +95,40 @@ impl WordMatcher {
             }
             match bytes {
                 [] => {}
-                [a] => set(&mut singles, lower(*a)),
-                [a, b, ..] => set(&mut pairs, lower(*a) << 8 | lower(*b)),
+                [a] => set(&mut singles, key(*a)),
+                [a, b, ..] => set(&mut pairs, key(*a) << 8 | key(*b)),
             }
         }
-        Some(WordMatcher { anchored, anywhere, anywhere_first, pairs, singles })
+        let mut class = [0u8; 256];
+        for (b, c) in (0..=255u8).zip(class.iter_mut()) {
+            let first = |bits: &[u64]| (0..256).any(|second| get(bits, key(b) << 8 | second));
+            if b.is_ascii_alphanumeric() {
+                *c |= WORD;
+            }
+            if get(&singles, key(b)) || first(&pairs) {
+                *c |= FIRST;
+            }
+            if get(&anywhere_first, b.into()) {
+                *c |= ANYWHERE;
+            }
+        }
+        Some(WordMatcher { anchored, anywhere, anywhere_first, pairs, singles, fold_case, class })
+    }
+
+    /// Appends every match anywhere in `text`, word starts or not, sorted as [`Self::find`]
+    /// sorts them (the order of an overlapping search).
+    pub(crate) fn find_anywhere(&self, text: &str, out: &mut Vec<Found>) {
+        let bytes = text.as_bytes();
+        let first = out.len();
+        for (at, &b) in bytes.iter().enumerate() {
+            let class = self.class.get(usize::from(b)).copied().unwrap_or(0);
+            if class & FIRST != 0 && self.may_start_at(bytes, at) {
+                self.walk(bytes, at, true, out);
+            }
+        }
+        if let Some(found) = out.get_mut(first..) {
+            found.sort_unstable_by_key(|&(p, s, e)| (e, s, p));
+        }
     }
 
     /// Appends every match that starts the text or follows a non-word char, and every match
@@ -93,11 +140,14 @@ impl WordMatcher {
         if folded.is_ascii() {
             // most texts: bytes are chars and a word char is an ASCII letter or digit
             for (at, &b) in bytes.iter().enumerate() {
-                let word_start = !after_word && self.may_start_at(bytes, at);
-                if word_start || get(&self.anywhere_first, b.into()) {
-                    self.walk(bytes, at, word_start, out);
+                let class = self.class.get(usize::from(b)).copied().unwrap_or(0);
+                if class & (FIRST | ANYWHERE) != 0 {
+                    let word_start = !after_word && self.may_start_at(bytes, at);
+                    if word_start || class & ANYWHERE != 0 {
+                        self.walk(bytes, at, word_start, out);
+                    }
                 }
-                after_word = b.is_ascii_alphanumeric();
+                after_word = class & WORD != 0;
             }
         } else {
             for (at, c) in folded.char_indices() {
@@ -114,10 +164,57 @@ impl WordMatcher {
         }
     }
 
+    /// [`Self::find`] of `self` in `folded` into `out` and of `other` in `original` into
+    /// `other_out`, where `folded` is `fold(original)`. An ASCII text folds to its ASCII
+    /// lowercase (same offsets, same word starts), so both are found in one walk.
+    pub(crate) fn find_with(
+        &self,
+        folded: &str,
+        out: &mut Vec<Found>,
+        other: &WordMatcher,
+        original: &str,
+        other_out: &mut Vec<Found>,
+    ) {
+        let (bytes, other_bytes) = (folded.as_bytes(), original.as_bytes());
+        if !original.is_ascii() || bytes.len() != other_bytes.len() {
+            self.find(folded, out);
+            other.find(original, other_out);
+            return;
+        }
+        let (first, other_first) = (out.len(), other_out.len());
+        let mut after_word = false;
+        for (at, (&b, &o)) in bytes.iter().zip(other_bytes).enumerate() {
+            let class = self.class.get(usize::from(b)).copied().unwrap_or(0);
+            if class & (FIRST | ANYWHERE) != 0 {
+                let word_start = !after_word && self.may_start_at(bytes, at);
+                if word_start || class & ANYWHERE != 0 {
+                    self.walk(bytes, at, word_start, out);
+                }
+            }
+            let other_class = other.class.get(usize::from(o)).copied().unwrap_or(0);
+            if other_class & (FIRST | ANYWHERE) != 0 {
+                let word_start = !after_word && other.may_start_at(other_bytes, at);
+                if word_start || other_class & ANYWHERE != 0 {
+                    other.walk(other_bytes, at, word_start, other_out);
+                }
+            }
+            after_word = class & WORD != 0;
+        }
+        for (found, first) in [(out, first), (other_out, other_first)] {
+            if let Some(found) = found.get_mut(first..) {
+                found.sort_unstable_by_key(|&(p, s, e)| (e, s, p));
+            }
+        }
+    }
+
+    fn key(&self, b: u8) -> usize {
+        if self.fold_case { lower(b) } else { usize::from(b) }
+    }
+
     fn may_start_at(&self, bytes: &[u8], at: usize) -> bool {
         let Some(&a) = bytes.get(at) else { return false };
-        get(&self.singles, lower(a))
-            || bytes.get(at + 1).is_some_and(|&b| get(&self.pairs, lower(a) << 8 | lower(b)))
+        get(&self.singles, self.key(a))
+            || bytes.get(at + 1).is_some_and(|&b| get(&self.pairs, self.key(a) << 8 | self.key(b)))
     }
 
     /// Every pattern that matches `bytes` from `at` on (at a word start, else only those
@@ -155,7 +252,7 @@ mod tests {
     use super::*;
 
     fn check(patterns: &[&str], text: &str, expect: &[(&str, usize)]) {
-        let Some(m) = WordMatcher::new(patterns) else { panic!("builds") };
+        let Some(m) = WordMatcher::new(patterns, true) else { panic!("builds") };
         let mut found = Vec::new();
         m.find(text, &mut found);
         let found: Vec<(&str, usize)> =
@@ -173,5 +270,24 @@ mod tests {
         check(p, "EBOX Box", &[("ebox", 0), ("box", 5)]);
         check(p, "", &[]);
         check(p, "éebox ébox", &[]);
+    }
+
+    #[test]
+    fn one_walk_finds_what_two_find() {
+        let (Some(folded), Some(caps)) = (
+            WordMatcher::new(&["ebox", "my ebox", "% off", "ing"], true),
+            WordMatcher::new(&["ING", "EBOX", "+X"], false),
+        ) else {
+            panic!("builds")
+        };
+        for original in ["ING: my EBOX, 50% off +X", "Ebox ING ing INGx", "éING ING", "", "+X"] {
+            let lower = crate::text::fold(original);
+            let (mut a, mut b) = (Vec::new(), Vec::new());
+            folded.find_with(&lower, &mut a, &caps, original, &mut b);
+            let (mut c, mut d) = (Vec::new(), Vec::new());
+            folded.find(&lower, &mut c);
+            caps.find(original, &mut d);
+            assert_eq!((a, b), (c, d), "{original:?}");
+        }
     }
 }
