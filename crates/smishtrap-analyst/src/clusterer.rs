@@ -1,12 +1,15 @@
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
 use rayon::prelude::*;
 use smishtrap_event::SmsRecord;
-use smishtrap_intel::campaign::{self, Assignment, Campaign, CampaignInput, Config, parse_ts};
+use smishtrap_intel::campaign::{
+    self, Assignment, Campaign, CampaignInput, Config, carry_ids, parse_ts,
+};
 use smishtrap_intel::{Analysis, Phase, Verdict};
 use smishtrap_store::{
-    AnalysedRow, AssignmentChange, CLUSTERED_CURSOR, CampaignRow, SqliteStore, StoreError,
+    AnalysedRow, AssignmentChange, CLUSTERED_CURSOR, CampaignAlias, CampaignRow, SqliteStore,
+    StoreError,
 };
 
 /// Messages read per query while loading.
@@ -220,6 +223,9 @@ pub struct Clusterer {
     known: Option<Known>,
     /// Held messages from here on have not been joined yet.
     unjoined_from: usize,
+    /// Ids that are aliases of merged campaigns (read from the store at the first pass):
+    /// no new campaign takes one.
+    aliases: Option<HashSet<String>>,
 }
 
 impl Clusterer {
@@ -231,6 +237,7 @@ impl Clusterer {
             last_pass: None,
             known: None,
             unjoined_from: 0,
+            aliases: None,
         }
     }
 
@@ -335,8 +342,20 @@ impl Clusterer {
             }
             (pass.join(), during)
         });
-        let clustering = clustering.map_err(|_| ClusterError::Panicked)?;
+        let mut clustering = clustering.map_err(|_| ClusterError::Panicked)?;
         let joined_during = during?;
+        // ids survive passes: carried over from the assignments written so far
+        let taken = match self.aliases.take() {
+            Some(taken) => taken,
+            None => store.campaign_aliases()?.into_iter().map(|a| a.alias).collect(),
+        };
+        let previous: Vec<Option<String>> =
+            self.held.assigned.iter().map(|a| a.campaign.clone()).collect();
+        let aliases = carry_ids(&self.held.inputs, &mut clustering, &previous, &taken);
+        let alias_rows: Vec<CampaignAlias> = aliases
+            .iter()
+            .map(|a| CampaignAlias { alias: a.alias.clone(), id: a.id.clone() })
+            .collect();
         let mut changes = Vec::new();
         let held = &mut self.held;
         for ((seq, old), new) in
@@ -353,7 +372,17 @@ impl Clusterer {
         }
         let rows: Vec<CampaignRow> = clustering.campaigns.iter().map(campaign_row).collect();
         let cursor = held.last_seq.max(tail.last_seq);
-        store.apply_clustering(&changes, &rows, Some((CLUSTERED_CURSOR, cursor)))?;
+        let stored = store.apply_clustering_aliased(
+            &changes,
+            &rows,
+            &alias_rows,
+            Some((CLUSTERED_CURSOR, cursor)),
+        );
+        let mut taken = taken;
+        taken.extend(aliases.into_iter().map(|a| a.alias));
+        // after a failed write the store decides again at the next pass
+        self.aliases = stored.is_ok().then_some(taken);
+        stored?;
         let arrived = tail.inputs.len();
         held.append(tail);
         self.known = Some(Known::of(&self.held));

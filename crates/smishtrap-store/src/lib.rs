@@ -11,7 +11,7 @@
 //! - The SQLite store also keeps what the analysis made of the captures (`messages.rs`):
 //!   analysed messages with a trigram text index, campaign summaries, progress cursors (so
 //!   incremental analysis resumes exactly where it stopped) and sensor heartbeats.
-//! - [`db_path`], [`events_dir`] and [`status_path`] are the only place that knows the
+//! - [`db_path`], [`events_dir`], [`status_path`] and [`lock_path`] are the only place that knows the
 //!   data-directory layout; [`space`] reads the data volume's free space and holds the
 //!   watermarks under which the sensor stops writing.
 //!
@@ -38,6 +38,7 @@
 
 mod error;
 mod filter;
+mod lock;
 mod messages;
 mod pager;
 #[cfg(feature = "postgres")]
@@ -52,8 +53,9 @@ use smishtrap_event::{Event, SmsRecord};
 
 pub use error::StoreError;
 pub use filter::EventFilter;
+pub use lock::{DataLock, lock_path};
 pub use messages::{
-    ANALYSED_CURSOR, AnalysedRow, AssignmentChange, CLUSTERED_CURSOR, CampaignRow,
+    ANALYSED_CURSOR, AnalysedRow, AssignmentChange, CLUSTERED_CURSOR, CampaignAlias, CampaignRow,
     MAX_QUERY_VALUE_CHARS, MessageFacet, MessageQuery, NewMessage, StoredMessage,
 };
 #[cfg(feature = "postgres")]
