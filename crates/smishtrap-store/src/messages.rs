@@ -776,7 +776,8 @@ fn stored_message(row: &Row<'_>) -> rusqlite::Result<StoredMessage> {
             text: row.get(10)?,
             lang: row.get(11)?,
             verdict: row.get(12)?,
-            score: row.get::<_, f64>(13)? as f32,
+            // three decimals: the stored value's float noise is no information
+            score: ((row.get::<_, f64>(13)? * 1000.0).round() / 1000.0) as f32,
             brand: row.get(14)?,
             domains: domains.map(|d| d.split(' ').map(str::to_owned).collect()).unwrap_or_default(),
             record: row.get(16)?,

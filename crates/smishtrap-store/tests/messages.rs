@@ -276,6 +276,18 @@ fn aliases_of_merged_campaigns_resolve_in_one_step() {
     assert_eq!(store.all_campaigns().unwrap_or_else(|e| panic!("{e}")).len(), 1);
 }
 
+/// Scores read back have three decimals, so the API shows `0.823`, not `0.8234567`.
+#[test]
+fn scores_are_read_back_rounded_to_three_decimals() {
+    let (_dir, mut store) = store();
+    let mut m = message("s1", 1, "hello", "ham");
+    m.score = 0.823_456_7;
+    store.insert_messages(&[m], None).unwrap_or_else(|e| panic!("{e}"));
+    let got = store.message("s1").unwrap_or_else(|e| panic!("{e}")).map(|m| m.message.score);
+    assert_eq!(got, Some(0.823));
+    assert_eq!(serde_json::to_string(&got).unwrap_or_default(), "0.823");
+}
+
 fn check_campaigns(store: &SqliteStore, expect: &[&str]) {
     let got: Vec<String> = store
         .campaigns(None, None, 10)
