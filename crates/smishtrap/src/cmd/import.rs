@@ -26,7 +26,7 @@ pub(crate) struct Args {
     #[arg(value_name = "FILE", required = true)]
     files: Vec<String>,
     /// Data directory to import into (the one `run` and `console` use)
-    #[arg(long, value_name = "DIR", default_value = "./smishtrap-data")]
+    #[arg(long, value_name = "DIR", default_value = super::DEFAULT_DATA)]
     data: PathBuf,
     #[command(flatten)]
     engine: super::EngineArgs,
@@ -153,10 +153,19 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
     let mut campaigns = None;
     if !args.no_cluster {
-        let mut clusterer = Clusterer::new(Config::default());
-        clusterer.load_new(&store).context("reading stored messages for clustering")?;
-        let pass = clusterer.recluster(&mut store).context("clustering stored messages")?;
-        campaigns = Some(pass.campaigns);
+        match smishtrap_store::DataLock::acquire(&args.data) {
+            Ok(_lock) => {
+                let mut clusterer = Clusterer::new(Config::default());
+                clusterer.load_new(&store).context("reading stored messages for clustering")?;
+                let pass = clusterer.recluster(&mut store).context("clustering stored messages")?;
+                campaigns = Some(pass.campaigns);
+            }
+            // the running `run` clusters them itself, within seconds
+            Err(err @ smishtrap_store::StoreError::Locked { .. }) => {
+                report(None, &format!("note: {err}; it clusters the new messages itself"));
+            }
+            Err(err) => return Err(err.into()),
+        }
     }
     summary(&args, &totals, campaigns);
     if !unreadable.is_empty() {
