@@ -432,6 +432,8 @@ const MAX_QUOTED_LINES: usize = 64;
 struct QuoteGuard {
     inner: Bomless,
     delimiter: u8,
+    /// Off for TSV, which is read without quoting.
+    quoting: bool,
     /// Physical lines read ahead and not yet scanned.
     ahead: std::collections::VecDeque<Vec<u8>>,
     /// Bytes ready for the parser, and how far it read them.
@@ -450,13 +452,17 @@ enum Quote {
     Closed,
     /// Inside a quoted field opened in field `n` (1-based).
     Open(usize),
+    /// A quote closed a field but text follows it (`"a"b`): in a field spanning lines, the
+    /// sign that the quote was never closed and a later record's quote was taken for it.
+    Broken,
 }
 
 impl QuoteGuard {
-    fn new(inner: Bomless, delimiter: u8) -> QuoteGuard {
+    fn new(inner: Bomless, delimiter: u8, quoting: bool) -> QuoteGuard {
         QuoteGuard {
             inner,
             delimiter,
+            quoting,
             ahead: std::collections::VecDeque::new(),
             out: Vec::new(),
             at: 0,
@@ -469,10 +475,14 @@ impl QuoteGuard {
     /// its first byte, `""` inside quotes is a quote.
     fn scan(&self, line: &[u8], state: Quote) -> Quote {
         // field number, inside quotes, a quote just seen inside quotes, at a field's start
+        if !self.quoting {
+            return Quote::Closed;
+        }
         let (mut field, mut quoted, mut quote_seen, mut start) = match state {
             Quote::Open(n) => (n, true, false, false),
-            Quote::Closed => (1, false, false, true),
+            Quote::Closed | Quote::Broken => (1, false, false, true),
         };
+        let mut broken = false;
         for &b in line {
             if quoted {
                 if !quote_seen {
@@ -484,6 +494,7 @@ impl QuoteGuard {
                     continue; // `""`: a quote inside the field
                 }
                 quoted = false; // the quote closed the field; `b` comes after it
+                broken |= b != self.delimiter && b != b'\r' && b != b'\n';
             }
             if b == self.delimiter {
                 field += 1;
@@ -495,7 +506,13 @@ impl QuoteGuard {
                 start = false;
             }
         }
-        if quoted && !quote_seen { Quote::Open(field) } else { Quote::Closed }
+        if broken {
+            Quote::Broken
+        } else if quoted && !quote_seen {
+            Quote::Open(field)
+        } else {
+            Quote::Closed
+        }
     }
 
     fn next_line(&mut self) -> std::io::Result<Option<Vec<u8>>> {
@@ -513,6 +530,7 @@ impl QuoteGuard {
         self.at = 0;
         let Some(first) = self.next_line()? else { return Ok(()) };
         let mut state = self.scan(&first, Quote::Closed);
+        // text after a closing quote on one line is the csv parser's to judge
         let Quote::Open(field) = state else {
             self.out = first;
             self.line += 1;
@@ -596,7 +614,7 @@ impl CsvReader {
             .flexible(true)
             // TSV exports rarely quote; a stray `"` must not swallow the following lines.
             .quoting(delimiter != b'\t')
-            .from_reader(QuoteGuard::new(reader, delimiter));
+            .from_reader(QuoteGuard::new(reader, delimiter, delimiter != b'\t'));
         let headers = reader
             .byte_headers()
             .map_err(|e| anyhow::anyhow!("{name}: cannot read the header: {e}"))?
