@@ -130,6 +130,9 @@ impl Held {
 struct Known {
     hosts: HashMap<String, Option<String>>,
     templates: HashMap<u64, Option<String>>,
+    /// Latest message time of each template: after a quiet gap a template alone joins
+    /// nothing (the full pass's rule, `Config::quiet_gap_secs`).
+    template_last: HashMap<u64, i64>,
 }
 
 impl Known {
@@ -161,6 +164,10 @@ impl Known {
             }
             if let Some(key) = key {
                 learn(&mut known.templates, *key, campaign);
+                if let Some(ts) = input.ts {
+                    let last = known.template_last.entry(*key).or_insert(ts);
+                    *last = (*last).max(ts);
+                }
             }
         }
         known
@@ -168,7 +175,7 @@ impl Known {
 
     /// Joins held messages from `from` on to the campaign of their exact link host or
     /// template; returns the changed assignments.
-    fn join(&self, held: &mut Held, from: usize) -> Vec<AssignmentChange> {
+    fn join(&self, held: &mut Held, from: usize, quiet_gap: i64) -> Vec<AssignmentChange> {
         let mut changes = Vec::new();
         let rows = held
             .inputs
@@ -186,8 +193,16 @@ impl Known {
                 .iter()
                 .filter(|u| !u.host.is_empty() && !u.shortener)
                 .find_map(|u| self.hosts.get(&u.host).cloned().flatten());
-            let campaign =
-                by_host.or_else(|| key.and_then(|key| self.templates.get(&key).cloned().flatten()));
+            let campaign = by_host.or_else(|| {
+                let key = key.filter(|key| {
+                    let last = self.template_last.get(key).copied();
+                    match (input.ts, last) {
+                        (Some(ts), Some(last)) => ts - last <= quiet_gap,
+                        _ => true,
+                    }
+                })?;
+                self.templates.get(&key).cloned().flatten()
+            });
             let Some(campaign) = campaign else { continue };
             let new = Assignment { campaign: Some(campaign), phase: Some(Phase::Wave) };
             if *old != new {
@@ -292,7 +307,7 @@ impl Clusterer {
         if self.unjoined_from >= self.held.inputs.len() {
             return Ok(0);
         }
-        let changes = known.join(&mut self.held, self.unjoined_from);
+        let changes = known.join(&mut self.held, self.unjoined_from, self.cfg.quiet_gap_secs);
         store.apply_assignments(&changes, Some((CLUSTERED_CURSOR, self.held.last_seq)))?;
         self.unjoined_from = self.held.inputs.len();
         Ok(changes.len())
@@ -324,7 +339,7 @@ impl Clusterer {
                 while !pass.is_finished() {
                     std::thread::sleep(poll);
                     let step = tail.load(store).and_then(|_| {
-                        let changes = known.join(&mut tail, joined_upto);
+                        let changes = known.join(&mut tail, joined_upto, cfg.quiet_gap_secs);
                         store
                             .apply_assignments(&changes, Some((CLUSTERED_CURSOR, tail.last_seq)))?;
                         joined_upto = tail.inputs.len();

@@ -243,7 +243,7 @@ fn ids_survive_passes_and_a_merge_keeps_the_older_id_as_an_alias_resolves() {
     let mut store = ok(SqliteStore::open(&dir.path().join("s.db")));
     let engine = ok(Engine::builtin());
     let options = AnalyzeOptions::default();
-    let later = 2 * 86_400;
+    let later = 60 * 86_400;
     let mut events = wave(0, 4, 0);
     for i in 0..6 {
         let to = format!("+324809999{i:02}");
@@ -281,4 +281,41 @@ fn ids_survive_passes_and_a_merge_keeps_the_older_id_as_an_alias_resolves() {
     let aliases = ok(store.campaign_aliases());
     assert_eq!(aliases.len(), 1);
     assert_eq!(aliases[0].alias, newer);
+}
+
+/// A new wave after a quiet gap (two months) with the old template but other infrastructure
+/// joins nothing between passes and becomes a campaign of its own; the old one keeps its id.
+#[test]
+fn a_wave_after_a_quiet_gap_joins_no_known_campaign_by_template_alone() {
+    let dir = ok(tempfile::tempdir());
+    let mut store = ok(SqliteStore::open(&dir.path().join("s.db")));
+    let engine = ok(Engine::builtin());
+    let options = AnalyzeOptions::default();
+    ok(store.insert_batch(&wave(0, 4, 0)));
+    ok(analyse_captures(&mut store, &engine, &options, 1_000_000));
+    let mut clusterer = Clusterer::new(Config::default());
+    ok(clusterer.load_new(&store));
+    ok(clusterer.recluster(&mut store));
+    let old = campaign_of(&store, "c1-0");
+    assert!(old.is_some());
+
+    let later = 60 * 86_400;
+    let text = LURE.replace("login.csam-be.info", "csam-herstel.top");
+    let events: Vec<Event> = (0..5)
+        .map(|i| {
+            let to = format!("+324805555{i:02}");
+            let mut e = capture(&format!("c9-{i}"), later + i, &[to.as_str()], Some(&text));
+            e.src_ip = IpAddr::from([198, 51, 100, 200]);
+            e
+        })
+        .collect();
+    ok(store.insert_batch(&events));
+    ok(analyse_captures(&mut store, &engine, &options, 1_000_000));
+    ok(clusterer.load_new(&store));
+    ok(clusterer.assign_known(&mut store));
+    assert_eq!(campaign_of(&store, "c9-0"), None, "no quick join across the quiet gap");
+    ok(clusterer.recluster(&mut store));
+    let new = campaign_of(&store, "c9-0");
+    assert!(new.is_some() && new != old, "{new:?} {old:?}");
+    assert_eq!(campaign_of(&store, "c1-0"), old);
 }
