@@ -838,6 +838,17 @@ fn incremental(
     order: &[usize],
     passes: usize,
 ) -> (Vec<Option<String>>, Vec<Option<String>>, Vec<Alias>) {
+    incremental_with(inputs, order, passes, true)
+}
+
+/// [`incremental`], or (`carry` false) with content-derived ids only, as before ids were
+/// carried over.
+fn incremental_with(
+    inputs: &[CampaignInput],
+    order: &[usize],
+    passes: usize,
+    carry: bool,
+) -> (Vec<Option<String>>, Vec<Option<String>>, Vec<Alias>) {
     let mut first: Vec<Option<String>> = vec![None; inputs.len()];
     let mut previous: Vec<Option<String>> = Vec::new();
     let mut aliases: Vec<Alias> = Vec::new();
@@ -849,7 +860,11 @@ fn incremental(
             .map(|(pos, &i)| CampaignInput { index: pos, ..inputs[i].clone() })
             .collect();
         let taken: HashSet<String> = aliases.iter().map(|a| a.alias.clone()).collect();
-        let (now, new) = carried(&held, &previous, &taken);
+        let (now, new) = if carry {
+            carried(&held, &previous, &taken)
+        } else {
+            carried(&held, &[], &HashSet::new())
+        };
         aliases.extend(new);
         for (pos, id) in now.iter().enumerate() {
             if first[order[pos]].is_none() {
@@ -986,6 +1001,7 @@ fn dev_corpus_f1_without_routers_and_id_stability() {
     assert!(bare_f1 >= 0.9, "without routers {bare_f1}");
 
     let (mut kept, mut total, mut ids_issued, mut ids_lost) = (0usize, 0usize, 0usize, 0usize);
+    let mut merged = 0usize;
     for seed in [1u64, 2, 3] {
         let order = shuffled(inputs.len(), seed);
         let (first, last, aliases) = incremental(&inputs, &order, 10);
@@ -1001,6 +1017,7 @@ fn dev_corpus_f1_without_routers_and_id_stability() {
         let alive: HashSet<&String> =
             last.iter().flatten().chain(aliases.iter().map(|a| &a.alias)).collect();
         ids_issued += issued.len();
+        merged += aliases.len();
         ids_lost += issued.iter().filter(|id| !alive.contains(**id)).count();
     }
     let share = kept as f64 / total.max(1) as f64;
@@ -1008,7 +1025,24 @@ fn dev_corpus_f1_without_routers_and_id_stability() {
     {
         eprintln!(
             "id stability over 10 incremental passes (3 random orders): {kept}/{total} messages \
-             keep their first id ({share:.4}); ids issued {ids_issued}, lost {ids_lost}"
+             keep their first id ({share:.4}); ids issued {ids_issued}, merged into another \
+             (aliases) {merged}, lost {ids_lost}"
+        );
+    }
+    let (mut before, mut before_total) = (0usize, 0usize);
+    for seed in [1u64, 2, 3] {
+        let (first, last, _) = incremental_with(&inputs, &shuffled(inputs.len(), seed), 10, false);
+        for (f, l) in first.iter().zip(&last) {
+            if let (Some(f), Some(l)) = (f, l) {
+                before_total += 1;
+                before += usize::from(f == l);
+            }
+        }
+    }
+    #[allow(clippy::print_stderr, reason = "figures for the report")]
+    {
+        eprintln!(
+            "with content-derived ids only (before): {before}/{before_total} keep their first id"
         );
     }
     assert!(share >= 0.99, "messages keeping their first id {share}");
