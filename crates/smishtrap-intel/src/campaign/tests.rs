@@ -291,6 +291,9 @@ fn validation_before_a_wave_is_found_and_attached() {
     assert_eq!(ops, ["+37061111111", "+447700900123"]);
     assert_eq!(c.waves.len(), 1);
     assert_eq!(c.validation_messages, 5);
+    // the listed sends are the counted ones (one page never contradicts itself)
+    assert_eq!(c.validation_sends.len(), c.validation_messages);
+    assert!(c.validation_sends.windows(2).all(|w| w[0].ts <= w[1].ts));
     assert_eq!(c.target_countries[0].value, "BE");
     assert!(c.label.starts_with("CSAM impersonation"), "{}", c.label);
 }
