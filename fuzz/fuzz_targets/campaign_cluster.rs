@@ -4,7 +4,9 @@
 
 use libfuzzer_sys::fuzz_target;
 use smishtrap_intel::Verdict;
-use smishtrap_intel::campaign::{CampaignInput, Config, cluster, defang_text, template};
+use smishtrap_intel::campaign::{
+    CampaignInput, Config, carry_ids, cluster, defang_text, template,
+};
 
 fuzz_target!(|data: &[u8]| {
     let text = String::from_utf8_lossy(data);
@@ -30,11 +32,21 @@ fuzz_target!(|data: &[u8]| {
                 brand: (pick(6) % 3 != 0).then(|| "CSAM".to_owned()),
                 lang: None,
                 urls: Vec::new(),
+                honeypot: pick(7) % 2 == 0,
             }
         })
         .collect();
-    let result = cluster(&inputs, &Config::default());
+    let mut result = cluster(&inputs, &Config::default());
     assert_eq!(result.assignments.len(), inputs.len());
+    // carrying arbitrary earlier ids over keeps one assignment per input, ids unique
+    let previous: Vec<Option<String>> =
+        inputs.iter().map(|m| Some(format!("old-{}", m.text.len() % 3))).collect();
+    carry_ids(&inputs, &mut result, &previous, &Default::default());
+    assert_eq!(result.assignments.len(), inputs.len());
+    let mut ids: Vec<&str> = result.campaigns.iter().map(|c| c.id.as_str()).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len(), result.campaigns.len());
     for c in &result.campaigns {
         assert!(c.message_count > 0);
     }

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs the external validators on exports the real binary makes from a small fixture:
-# OASIS stix2-validator on the STIX 2.1 bundle, PyMISP MISPEvent().load() on the MISP
-# events (per campaign and single). Exits non-zero on any error.
+# OASIS stix2-validator on the STIX 2.1 bundle (TLP 2.0 marked), PyMISP MISPEvent().load()
+# on the MISP events (per campaign and single) and on a MISP feed directory (manifest,
+# hashes, one file per event). Exits non-zero on any error.
 #
 # usage: tests/validators/run.sh            (builds target/debug/smishtrap)
 #        BIN=target/release/smishtrap tests/validators/run.sh
@@ -29,7 +30,9 @@ trap 'rm -rf "$OUT"' EXIT
 cmp "$OUT/bundle.json" "$OUT/bundle-again.json" || { echo "stix export is not deterministic" >&2; exit 1; }
 "$BIN" export --format misp "$FIXTURE" --out "$OUT/misp"
 "$BIN" export --format misp --misp-mode single "$FIXTURE" --out "$OUT/misp-single.json"
+"$BIN" export --format misp-feed "$FIXTURE" --out "$OUT/feed"
 
 "$VENV/bin/python" tests/validators/stix_check.py "$OUT/bundle.json"
 "$VENV/bin/python" tests/validators/misp_check.py "$OUT"/misp/*.json "$OUT/misp-single.json"
+"$VENV/bin/python" tests/validators/misp_feed_check.py "$OUT/feed"
 echo "validators: ok"

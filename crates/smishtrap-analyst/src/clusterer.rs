@@ -1,12 +1,15 @@
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
 use rayon::prelude::*;
 use smishtrap_event::SmsRecord;
-use smishtrap_intel::campaign::{self, Assignment, Campaign, CampaignInput, Config, parse_ts};
+use smishtrap_intel::campaign::{
+    self, Assignment, Campaign, CampaignInput, Config, carry_ids, parse_ts,
+};
 use smishtrap_intel::{Analysis, Phase, Verdict};
 use smishtrap_store::{
-    AnalysedRow, AssignmentChange, CLUSTERED_CURSOR, CampaignRow, SqliteStore, StoreError,
+    AnalysedRow, AssignmentChange, CLUSTERED_CURSOR, CampaignAlias, CampaignRow, SqliteStore,
+    StoreError,
 };
 
 /// Messages read per query while loading.
@@ -127,6 +130,9 @@ impl Held {
 struct Known {
     hosts: HashMap<String, Option<String>>,
     templates: HashMap<u64, Option<String>>,
+    /// Latest message time of each template: after a quiet gap a template alone joins
+    /// nothing (the full pass's rule, `Config::quiet_gap_secs`).
+    template_last: HashMap<u64, i64>,
 }
 
 impl Known {
@@ -158,6 +164,10 @@ impl Known {
             }
             if let Some(key) = key {
                 learn(&mut known.templates, *key, campaign);
+                if let Some(ts) = input.ts {
+                    let last = known.template_last.entry(*key).or_insert(ts);
+                    *last = (*last).max(ts);
+                }
             }
         }
         known
@@ -165,7 +175,7 @@ impl Known {
 
     /// Joins held messages from `from` on to the campaign of their exact link host or
     /// template; returns the changed assignments.
-    fn join(&self, held: &mut Held, from: usize) -> Vec<AssignmentChange> {
+    fn join(&self, held: &mut Held, from: usize, quiet_gap: i64) -> Vec<AssignmentChange> {
         let mut changes = Vec::new();
         let rows = held
             .inputs
@@ -183,8 +193,16 @@ impl Known {
                 .iter()
                 .filter(|u| !u.host.is_empty() && !u.shortener)
                 .find_map(|u| self.hosts.get(&u.host).cloned().flatten());
-            let campaign =
-                by_host.or_else(|| key.and_then(|key| self.templates.get(&key).cloned().flatten()));
+            let campaign = by_host.or_else(|| {
+                let key = key.filter(|key| {
+                    let last = self.template_last.get(key).copied();
+                    match (input.ts, last) {
+                        (Some(ts), Some(last)) => ts - last <= quiet_gap,
+                        _ => true,
+                    }
+                })?;
+                self.templates.get(&key).cloned().flatten()
+            });
             let Some(campaign) = campaign else { continue };
             let new = Assignment { campaign: Some(campaign), phase: Some(Phase::Wave) };
             if *old != new {
@@ -220,6 +238,9 @@ pub struct Clusterer {
     known: Option<Known>,
     /// Held messages from here on have not been joined yet.
     unjoined_from: usize,
+    /// Ids that are aliases of merged campaigns (read from the store at the first pass):
+    /// no new campaign takes one.
+    aliases: Option<HashSet<String>>,
 }
 
 impl Clusterer {
@@ -231,6 +252,7 @@ impl Clusterer {
             last_pass: None,
             known: None,
             unjoined_from: 0,
+            aliases: None,
         }
     }
 
@@ -285,7 +307,7 @@ impl Clusterer {
         if self.unjoined_from >= self.held.inputs.len() {
             return Ok(0);
         }
-        let changes = known.join(&mut self.held, self.unjoined_from);
+        let changes = known.join(&mut self.held, self.unjoined_from, self.cfg.quiet_gap_secs);
         store.apply_assignments(&changes, Some((CLUSTERED_CURSOR, self.held.last_seq)))?;
         self.unjoined_from = self.held.inputs.len();
         Ok(changes.len())
@@ -317,7 +339,7 @@ impl Clusterer {
                 while !pass.is_finished() {
                     std::thread::sleep(poll);
                     let step = tail.load(store).and_then(|_| {
-                        let changes = known.join(&mut tail, joined_upto);
+                        let changes = known.join(&mut tail, joined_upto, cfg.quiet_gap_secs);
                         store
                             .apply_assignments(&changes, Some((CLUSTERED_CURSOR, tail.last_seq)))?;
                         joined_upto = tail.inputs.len();
@@ -335,8 +357,20 @@ impl Clusterer {
             }
             (pass.join(), during)
         });
-        let clustering = clustering.map_err(|_| ClusterError::Panicked)?;
+        let mut clustering = clustering.map_err(|_| ClusterError::Panicked)?;
         let joined_during = during?;
+        // ids survive passes: carried over from the assignments written so far
+        let taken = match self.aliases.take() {
+            Some(taken) => taken,
+            None => store.campaign_aliases()?.into_iter().map(|a| a.alias).collect(),
+        };
+        let previous: Vec<Option<String>> =
+            self.held.assigned.iter().map(|a| a.campaign.clone()).collect();
+        let aliases = carry_ids(&self.held.inputs, &mut clustering, &previous, &taken);
+        let alias_rows: Vec<CampaignAlias> = aliases
+            .iter()
+            .map(|a| CampaignAlias { alias: a.alias.clone(), id: a.id.clone() })
+            .collect();
         let mut changes = Vec::new();
         let held = &mut self.held;
         for ((seq, old), new) in
@@ -353,7 +387,17 @@ impl Clusterer {
         }
         let rows: Vec<CampaignRow> = clustering.campaigns.iter().map(campaign_row).collect();
         let cursor = held.last_seq.max(tail.last_seq);
-        store.apply_clustering(&changes, &rows, Some((CLUSTERED_CURSOR, cursor)))?;
+        let stored = store.apply_clustering_aliased(
+            &changes,
+            &rows,
+            &alias_rows,
+            Some((CLUSTERED_CURSOR, cursor)),
+        );
+        let mut taken = taken;
+        taken.extend(aliases.into_iter().map(|a| a.alias));
+        // after a failed write the store decides again at the next pass
+        self.aliases = stored.is_ok().then_some(taken);
+        stored?;
         let arrived = tail.inputs.len();
         held.append(tail);
         self.known = Some(Known::of(&self.held));

@@ -232,3 +232,90 @@ fn messages_arriving_during_a_pass_join_known_campaigns_and_count_for_the_next()
     }
     assert_eq!(clusterer.len(), 42);
 }
+
+/// Ids survive passes through the store: a growing campaign keeps its id, and when a later
+/// message ties two campaigns together the older id survives and the other resolves to it.
+#[test]
+fn ids_survive_passes_and_a_merge_keeps_the_older_id_as_an_alias_resolves() {
+    const OTHER: &str = "CSAM: uw account wordt morgen geblokkeerd. Log nu in op \
+                         https://mijn-csam.top/x en bevestig uw rijksregisternummer";
+    let dir = ok(tempfile::tempdir());
+    let mut store = ok(SqliteStore::open(&dir.path().join("s.db")));
+    let engine = ok(Engine::builtin());
+    let options = AnalyzeOptions::default();
+    let later = 60 * 86_400;
+    let mut events = wave(0, 4, 0);
+    for i in 0..6 {
+        let to = format!("+324809999{i:02}");
+        events.push(capture(&format!("c2-{i}"), later + i, &[to.as_str()], Some(OTHER)));
+    }
+    ok(store.insert_batch(&events));
+    ok(analyse_captures(&mut store, &engine, &options, 1_000_000));
+    let mut clusterer = Clusterer::new(Config::default());
+    ok(clusterer.load_new(&store));
+    ok(clusterer.recluster(&mut store));
+    let (older, newer) = (campaign_of(&store, "c1-0"), campaign_of(&store, "c2-0"));
+    assert!(older.is_some() && newer.is_some() && older != newer, "{older:?} {newer:?}");
+
+    // growth: more of the older wave keeps its id
+    ok(store.insert_batch(&wave(4, 3, 10)));
+    ok(analyse_captures(&mut store, &engine, &options, 1_000_000));
+    ok(clusterer.load_new(&store));
+    ok(clusterer.recluster(&mut store));
+    assert_eq!(campaign_of(&store, "c1-0"), older);
+    assert_eq!(campaign_of(&store, "c1-6"), older);
+
+    // a message with both campaigns' links merges them (in a new process: from the store)
+    let bridge = "CSAM: bevestig via https://login.csam-be.info/verify of \
+                  https://mijn-csam.top/x om blokkering van uw account te voorkomen";
+    ok(store.insert_batch(&[capture("c3-0", later + 100, &["+32470555555"], Some(bridge))]));
+    ok(analyse_captures(&mut store, &engine, &options, 1_000_000));
+    let mut restarted = Clusterer::new(Config::default());
+    ok(restarted.load_new(&store));
+    ok(restarted.recluster(&mut store));
+    assert_eq!(campaign_of(&store, "c2-0"), older, "the older id survives the merge");
+    assert_eq!(campaign_of(&store, "c3-0"), older);
+    let newer = newer.unwrap_or_default();
+    let resolved = ok(store.campaign(&newer)).map(|c| c.id);
+    assert_eq!(resolved, older, "the merged id resolves to the surviving campaign");
+    let aliases = ok(store.campaign_aliases());
+    assert_eq!(aliases.len(), 1);
+    assert_eq!(aliases[0].alias, newer);
+}
+
+/// A new wave after a quiet gap (two months) with the old template but other infrastructure
+/// joins nothing between passes and becomes a campaign of its own; the old one keeps its id.
+#[test]
+fn a_wave_after_a_quiet_gap_joins_no_known_campaign_by_template_alone() {
+    let dir = ok(tempfile::tempdir());
+    let mut store = ok(SqliteStore::open(&dir.path().join("s.db")));
+    let engine = ok(Engine::builtin());
+    let options = AnalyzeOptions::default();
+    ok(store.insert_batch(&wave(0, 4, 0)));
+    ok(analyse_captures(&mut store, &engine, &options, 1_000_000));
+    let mut clusterer = Clusterer::new(Config::default());
+    ok(clusterer.load_new(&store));
+    ok(clusterer.recluster(&mut store));
+    let old = campaign_of(&store, "c1-0");
+    assert!(old.is_some());
+
+    let later = 60 * 86_400;
+    let text = LURE.replace("login.csam-be.info", "csam-herstel.top");
+    let events: Vec<Event> = (0..5)
+        .map(|i| {
+            let to = format!("+324805555{i:02}");
+            let mut e = capture(&format!("c9-{i}"), later + i, &[to.as_str()], Some(&text));
+            e.src_ip = IpAddr::from([198, 51, 100, 200]);
+            e
+        })
+        .collect();
+    ok(store.insert_batch(&events));
+    ok(analyse_captures(&mut store, &engine, &options, 1_000_000));
+    ok(clusterer.load_new(&store));
+    ok(clusterer.assign_known(&mut store));
+    assert_eq!(campaign_of(&store, "c9-0"), None, "no quick join across the quiet gap");
+    ok(clusterer.recluster(&mut store));
+    let new = campaign_of(&store, "c9-0");
+    assert!(new.is_some() && new != old, "{new:?} {old:?}");
+    assert_eq!(campaign_of(&store, "c1-0"), old);
+}

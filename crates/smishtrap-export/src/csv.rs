@@ -9,7 +9,7 @@
 //! (`x.fr.com` under `fr.com`), never block on it. Cells that a
 //! spreadsheet would run as a formula (`= + - @`, tab, CR first) get a leading `'`.
 
-use crate::{Campaign, defang, human_text};
+use crate::{Campaign, Producer, defang, human_text};
 
 pub const HEADER: [&str; 10] = [
     "type",
@@ -40,6 +40,13 @@ fn is_e164(value: &str) -> bool {
 
 /// The CSV document (UTF-8, `\n` line ends, header first).
 pub fn indicators(campaigns: &[Campaign]) -> Vec<u8> {
+    indicators_for(campaigns, &Producer::default())
+}
+
+/// [`indicators`] under the producer's blocking rules ([`crate::indicator`]): hosts that
+/// may not be blocked (shorteners, platforms, official domains) have no `domain` row, only
+/// their URLs; non-public and own addresses have no row.
+pub fn indicators_for(campaigns: &[Campaign], producer: &Producer) -> Vec<u8> {
     let mut w = ::csv::WriterBuilder::new()
         .terminator(::csv::Terminator::Any(b'\n'))
         .from_writer(Vec::new());
@@ -68,7 +75,7 @@ pub fn indicators(campaigns: &[Campaign]) -> Vec<u8> {
             ];
             let _ = w.write_record(cells.iter().map(|v| cell(v)));
         };
-        for d in &c.domains {
+        for d in c.domains.iter().filter(|d| producer.hygiene.host(&d.host).is_ok()) {
             row(
                 "domain",
                 &d.host,
@@ -79,7 +86,7 @@ pub fn indicators(campaigns: &[Campaign]) -> Vec<u8> {
                 Some(&d.registrable_domain),
             );
         }
-        for u in &c.urls {
+        for u in c.urls.iter().filter(|u| producer.hygiene.url(&u.host).is_ok()) {
             row(
                 "url",
                 &u.url,
@@ -91,7 +98,9 @@ pub fn indicators(campaigns: &[Campaign]) -> Vec<u8> {
             );
         }
         for ip in &c.source_ips {
-            if let Ok(addr) = ip.value.parse::<std::net::IpAddr>() {
+            if let Ok(addr) = ip.value.parse::<std::net::IpAddr>()
+                && producer.hygiene.ip(addr).is_ok()
+            {
                 let kind = if addr.is_ipv4() { "ipv4" } else { "ipv6" };
                 let v = addr.to_string();
                 row(

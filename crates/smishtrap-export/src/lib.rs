@@ -16,21 +16,108 @@
 //! Invariant: no I/O.
 
 pub mod csv;
+pub mod feed;
+pub mod indicator;
 pub mod misp;
 pub mod stix;
 
 pub use smishtrap_intel::campaign::Campaign;
 use uuid::Uuid;
 
-/// Who produced an export (STIX `identity`, MISP `Orgc` name).
+use crate::indicator::Hygiene;
+
+/// Who produced an export (STIX `identity`, MISP `Orgc` name), under which TLP, and what it
+/// may ask to block.
 #[derive(Debug, Clone)]
 pub struct Producer {
     pub name: String,
+    pub tlp: Tlp,
+    /// What may be blocked ([`indicator`]); carries the sensor's own addresses.
+    pub hygiene: Hygiene,
 }
 
 impl Default for Producer {
     fn default() -> Producer {
-        Producer { name: "smishtrap".to_owned() }
+        Producer {
+            name: "smishtrap".to_owned(),
+            tlp: Tlp::default(),
+            // the shipped list is checked by a unit test; an empty one still applies the
+            // shortener, official-domain and address rules
+            hygiene: Hygiene::builtin(&[]).unwrap_or_default(),
+        }
+    }
+}
+
+/// Traffic Light Protocol 2.0 marking of an export: STIX marking definition and MISP tag.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Tlp {
+    Clear,
+    Green,
+    #[default]
+    Amber,
+    AmberStrict,
+    Red,
+}
+
+/// The TLP 2.0 STIX extension (OASIS `cti-stix-common-objects`).
+pub const TLP2_EXTENSION: &str = "extension-definition--60a3c5c5-0d10-413e-aab3-9e08dde9e88d";
+
+impl Tlp {
+    /// `clear`, `green`, `amber`, `amber+strict`, `red`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Tlp::Clear => "clear",
+            Tlp::Green => "green",
+            Tlp::Amber => "amber",
+            Tlp::AmberStrict => "amber+strict",
+            Tlp::Red => "red",
+        }
+    }
+
+    /// The official TLP 2.0 marking-definition id.
+    pub fn stix_id(self) -> &'static str {
+        match self {
+            Tlp::Clear => "marking-definition--94868c89-83c2-464b-929b-a1a8aa3c8487",
+            Tlp::Green => "marking-definition--bab4a63c-aed9-4cf5-a766-dfca5abac2bb",
+            Tlp::Amber => "marking-definition--55d920b0-5e8b-4f79-9ee9-91f868d9b421",
+            Tlp::AmberStrict => "marking-definition--939a9414-2ddd-4d32-a0cd-375ea402b003",
+            Tlp::Red => "marking-definition--e828b379-4e03-4974-9ac4-e53a884c97c1",
+        }
+    }
+
+    /// The official TLP 2.0 marking-definition object.
+    pub fn stix_marking(self) -> serde_json::Value {
+        serde_json::json!({
+            "type": "marking-definition",
+            "spec_version": "2.1",
+            "id": self.stix_id(),
+            "created": "2022-10-01T00:00:00.000Z",
+            "name": format!("TLP:{}", self.as_str().to_ascii_uppercase()),
+            "extensions": {
+                TLP2_EXTENSION: { "extension_type": "property-extension", "tlp_2_0": self.as_str() }
+            },
+        })
+    }
+
+    /// The MISP taxonomy tag (`tlp:amber`).
+    pub fn misp_tag(self) -> String {
+        format!("tlp:{}", self.as_str())
+    }
+}
+
+impl std::str::FromStr for Tlp {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Tlp, String> {
+        let s = s.trim().to_ascii_lowercase();
+        let s = s.strip_prefix("tlp:").unwrap_or(&s);
+        Ok(match s {
+            "clear" | "white" => Tlp::Clear,
+            "green" => Tlp::Green,
+            "amber" => Tlp::Amber,
+            "amber+strict" | "amber-strict" => Tlp::AmberStrict,
+            "red" => Tlp::Red,
+            _ => return Err(format!("unknown TLP {s:?} (clear, green, amber, amber+strict, red)")),
+        })
     }
 }
 

@@ -6,8 +6,11 @@
 //! `domain-ip` `text` only, as context), `url`
 //! per URL, `phone-number` per operator number. `to_ids` is set on what a network sensor
 //! can match (URLs, domains, sending IPs) and left off phone numbers, texts and dates.
-//! Tags: `phishing:techniques="sms-phishing"`, `phishing:distribution="bulk-phishing"`,
-//! `tlp:amber`. Instance-specific fields (`id`, `org_id`, `Org`) are left out so the
+//! `to_ids` is off on hosts that may not be blocked (`crate::indicator`: shorteners,
+//! platforms, official domains), whose URLs carry it instead; non-public and own addresses
+//! are left out. Tags: `phishing:techniques="sms-phishing"`,
+//! `phishing:distribution="bulk-phishing"` and the producer's TLP (`tlp:amber` by default,
+//! the level of the STIX marking). Instance-specific fields (`id`, `org_id`, `Org`) are left out so the
 //! events import anywhere.
 
 use std::net::IpAddr;
@@ -111,6 +114,7 @@ impl Builder<'_> {
 
 fn campaign_content(
     c: &Campaign,
+    producer: &Producer,
     b: &Builder<'_>,
     attributes: &mut Vec<Value>,
     objects: &mut Vec<Value>,
@@ -125,8 +129,11 @@ fn campaign_content(
         false,
         &format!("smishtrap campaign {}", c.id),
     ));
+    let hygiene = &producer.hygiene;
     for ip in &c.source_ips {
-        if let Ok(addr) = ip.value.parse::<IpAddr>() {
+        if let Ok(addr) = ip.value.parse::<IpAddr>()
+            && hygiene.ip(addr).is_ok()
+        {
             attributes.push(b.attribute(
                 &[&c.id, "ip-src", &addr.to_string()],
                 None,
@@ -139,6 +146,8 @@ fn campaign_content(
         }
     }
     for d in &c.domains {
+        // a shortener, platform or brand's own host is context: its URLs are the indicators
+        let blockable = hygiene.host(&d.host);
         let target = d.impersonates.clone().or_else(|| c.brand.clone());
         let comment = match (&d.impersonates, &d.technique) {
             (Some(brand), Some(t)) => format!(
@@ -152,13 +161,18 @@ fn campaign_content(
             }
             _ => format!("{} linked from smishing", defang(&d.host)),
         };
+        let comment = match &blockable {
+            Ok(()) => comment,
+            Err(why) => format!("{comment}; not to block: {}", why.describe()),
+        };
+        let to_ids = blockable.is_ok();
         let mut attrs = vec![b.attribute(
             &[&c.id, "dip", &d.host],
             Some("domain"),
             "domain",
             "Network activity",
             &d.host,
-            true,
+            to_ids,
             "",
         )];
         if let Some(f) = d.first_seen.as_deref() {
@@ -211,7 +225,7 @@ fn campaign_content(
                 "url",
                 "Payload delivery",
                 &url.url,
-                true,
+                hygiene.url(&url.host).is_ok(),
                 "",
             ),
             b.attribute(
@@ -220,7 +234,7 @@ fn campaign_content(
                 "hostname",
                 "Network activity",
                 &d.host,
-                true,
+                to_ids,
                 "",
             ),
         ];
@@ -244,7 +258,7 @@ fn campaign_content(
             "url",
             "Network activity",
             &u.url,
-            true,
+            hygiene.url(&u.host).is_ok(),
             "",
         )];
         // the host, not the registrable domain: a `domain` attribute of `fr.com` for
@@ -362,9 +376,9 @@ fn campaign_content(
     }
 }
 
-fn tags() -> Value {
+fn tags(producer: &Producer) -> Value {
     json!([
-        {"name": "tlp:amber"},
+        {"name": producer.tlp.misp_tag()},
         {"name": "phishing:techniques=\"sms-phishing\""},
         {"name": "phishing:distribution=\"bulk-phishing\""},
     ])
@@ -394,7 +408,7 @@ fn event(
         "threat_level_id": "2",
         "analysis": "2",
         "Orgc": {"name": human_text(&producer.name, 100), "uuid": id_for(&["misp-org", &producer.name]).to_string()},
-        "Tag": tags(),
+        "Tag": tags(producer),
         "Attribute": attributes,
         "Object": objects,
     }})
@@ -413,7 +427,7 @@ pub fn events(campaigns: &[Campaign], mode: Mode, producer: &Producer) -> Vec<Va
                     c.first_seen.as_deref(),
                     c.last_seen.as_deref(),
                     producer,
-                    |b, a, o| campaign_content(c, b, a, o),
+                    |b, a, o| campaign_content(c, producer, b, a, o),
                 )
             })
             .collect(),
@@ -425,7 +439,7 @@ pub fn events(campaigns: &[Campaign], mode: Mode, producer: &Producer) -> Vec<Va
             let info = format!("smishtrap: {} SMS phishing campaigns", campaigns.len());
             vec![event(&scope, info, first, last, producer, |b, a, o| {
                 for c in campaigns {
-                    campaign_content(c, b, a, o);
+                    campaign_content(c, producer, b, a, o);
                 }
             })]
         }

@@ -62,12 +62,16 @@ struct Observable {
     pattern: String,
     shown: String,
     first_seen: Option<String>,
+    /// May be blocked (an indicator); otherwise observed context only.
+    indicator: bool,
 }
 
-fn observables(c: &Campaign) -> Vec<Observable> {
+fn observables(c: &Campaign, producer: &Producer) -> Vec<Observable> {
+    let hygiene = &producer.hygiene;
     let mut out = Vec::new();
     // the exact host names, never their registrable domain (may be a third party's)
     for d in &c.domains {
+        let indicator = hygiene.host(&d.host).is_ok();
         let shown = if d.registrable_domain == d.host {
             format!("domain {}", defang(&d.host))
         } else {
@@ -78,18 +82,25 @@ fn observables(c: &Campaign) -> Vec<Observable> {
             pattern: format!("[domain-name:value = '{}']", pattern_string(&d.host)),
             shown,
             first_seen: d.first_seen.clone(),
+            indicator,
         });
     }
     for u in &c.urls {
+        let indicator = hygiene.url(&u.host).is_ok();
         out.push(Observable {
             sco: json!({"type": "url", "spec_version": "2.1", "id": sco_id("url", &u.url), "value": u.url}),
             pattern: format!("[url:value = '{}']", pattern_string(&u.url)),
             shown: format!("URL {}", defang(&u.url)),
             first_seen: u.first_seen.clone(),
+            indicator,
         });
     }
     for ip in &c.source_ips {
         let Ok(addr) = ip.value.parse::<IpAddr>() else { continue };
+        // loopback, private, documentation or our own: not even context worth sharing
+        if hygiene.ip(addr).is_err() {
+            continue;
+        }
         let kind = if addr.is_ipv4() { "ipv4-addr" } else { "ipv6-addr" };
         let value = addr.to_string();
         out.push(Observable {
@@ -97,6 +108,7 @@ fn observables(c: &Campaign) -> Vec<Observable> {
             pattern: format!("[{kind}:value = '{value}']"),
             shown: format!("sending IP {value}"),
             first_seen: c.first_seen.clone(),
+            indicator: true,
         });
     }
     out
@@ -142,21 +154,26 @@ fn note_content(c: &Campaign) -> String {
 pub fn bundle(campaigns: &[Campaign], producer: &Producer) -> Value {
     let created = ts(campaigns.iter().filter_map(|c| c.first_seen.as_deref()).min());
     let identity_id = sdo_id("identity", &[&producer.name]);
-    let mut objects = vec![json!({
-        "type": "identity",
-        "spec_version": "2.1",
-        "id": identity_id,
-        "created": created,
-        "modified": created,
-        "name": human_text(&producer.name, 200),
-        "identity_class": "system",
-        "description": "smishtrap: SMS phishing intelligence from abused cellular routers",
-    })];
+    let marking = producer.tlp.stix_id();
+    let mut objects = vec![
+        producer.tlp.stix_marking(),
+        json!({
+            "type": "identity",
+            "spec_version": "2.1",
+            "id": identity_id,
+            "created": created,
+            "modified": created,
+            "name": human_text(&producer.name, 200),
+            "identity_class": "system",
+            "description": "smishtrap: SMS phishing intelligence from abused cellular routers",
+            "object_marking_refs": [marking],
+        }),
+    ];
     let mut seen_sco = std::collections::HashSet::new();
     for c in campaigns {
         let first = ts(c.first_seen.as_deref());
         let last = ts(c.last_seen.as_deref());
-        let common = |kind: &str, id: String| json!({"type": kind, "spec_version": "2.1", "id": id, "created": first, "modified": last, "created_by_ref": identity_id});
+        let common = |kind: &str, id: String| json!({"type": kind, "spec_version": "2.1", "id": id, "created": first, "modified": last, "created_by_ref": identity_id, "object_marking_refs": [marking]});
         let campaign_id = sdo_id("campaign", &[&c.id]);
         let mut campaign = common("campaign", campaign_id.clone());
         let domains: Vec<String> = c.domains.iter().take(20).map(|d| defang(&d.host)).collect();
@@ -219,14 +236,19 @@ pub fn bundle(campaigns: &[Campaign], producer: &Producer) -> Value {
         objects.push(rel("attributed-to", &campaign_id, &actor_id));
         objects.push(rel("uses", &campaign_id, &infra_id));
 
-        let obs = observables(c);
+        let obs = observables(c, producer);
         let mut sco_ids = Vec::new();
         for o in &obs {
             let sid = o.sco.get("id").and_then(Value::as_str).unwrap_or_default().to_owned();
             if seen_sco.insert(sid.clone()) {
-                objects.push(o.sco.clone());
+                let mut sco = o.sco.clone();
+                extend(&mut sco, json!({"object_marking_refs": [marking]}));
+                objects.push(sco);
             }
             sco_ids.push(sid.clone());
+            if !o.indicator {
+                continue;
+            }
             let ind_id = sdo_id("indicator", &[&c.id, &o.pattern]);
             let mut ind = common("indicator", ind_id.clone());
             let valid_from = ts(o.first_seen.as_deref().or(c.first_seen.as_deref()));

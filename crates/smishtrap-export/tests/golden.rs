@@ -50,6 +50,7 @@ fn msg(
             })
             .into_iter()
             .collect(),
+        honeypot: false,
     }
 }
 
@@ -255,4 +256,180 @@ fn indicators_are_hosts_never_their_registrable_parent() {
         assert_eq!(registrable, parent);
     }
     assert!(rows.iter().all(|r| r.get(1) != Some(parent)), "{text}");
+}
+
+/// A campaign whose lures use a shortener, a shared platform and (as a reference) the
+/// brand's own site, sent from a public, a private, a loopback and the sensor's own address.
+fn third_party_campaigns() -> Vec<Campaign> {
+    let links = [
+        ("https://bit.ly/3xYz", "bit.ly", true),
+        ("https://sites.google.com/view/csam-be", "sites.google.com", false),
+        ("https://csam-verify.netlify.app/login", "csam-verify.netlify.app", false),
+        ("https://www.bpost.be/track", "www.bpost.be", false),
+    ];
+    let ips = ["8.8.4.4", "10.0.0.7", "127.0.0.1", "93.184.216.34"];
+    let inputs: Vec<CampaignInput> = (0..8)
+        .map(|k| {
+            let (url, host, shortener) = links[k % links.len()];
+            let text = format!("CSAM: uw sleutel vervalt op {}/03. Verleng hem via {url}", k + 10);
+            let mut m = msg(
+                k,
+                &format!("2025-03-10T08:0{k}:00Z"),
+                "UR35-1",
+                &format!("+3247000000{k}"),
+                &text,
+                Verdict::Smishing,
+                Some(url),
+            );
+            m.src_ip = Some(ips[k % ips.len()].to_owned());
+            for u in &mut m.urls {
+                u.host = host.to_owned();
+                u.domain = smishtrap_extract::RegistrableDomain::parse(host)
+                    .map(smishtrap_extract::RegistrableDomain::into_string);
+                u.shortener = shortener;
+            }
+            m
+        })
+        .collect();
+    campaign::cluster(&inputs, &Config::default()).campaigns
+}
+
+/// Issue 14 defect 3: shorteners, platforms and official domains are never blockable
+/// domains (their URLs are exported instead); loopback, private and own addresses are
+/// never indicators.
+#[test]
+fn third_parties_and_non_public_addresses_are_never_blockable() {
+    let c = third_party_campaigns();
+    assert_eq!(c.len(), 1);
+    let own: std::net::IpAddr = "93.184.216.34".parse().unwrap_or(std::net::IpAddr::from([0; 4]));
+    let producer = Producer {
+        hygiene: smishtrap_export::indicator::Hygiene::builtin(&[own])
+            .unwrap_or_else(|e| panic!("{e}")),
+        ..Producer::default()
+    };
+    let never =
+        ["bit.ly", "sites.google.com", "www.bpost.be", "10.0.0.7", "127.0.0.1", "93.184.216.34"];
+
+    let csv = String::from_utf8(csv::indicators_for(&c, &producer)).unwrap_or_default();
+    for line in csv.lines().skip(1) {
+        let mut cells = line.split(',');
+        let (kind, value) = (cells.next().unwrap_or(""), cells.next().unwrap_or(""));
+        if kind != "url" {
+            assert!(!never.contains(&value), "csv blocks {value}: {line}");
+        }
+    }
+    assert!(csv.contains("\ndomain,csam-verify.netlify.app,"), "{csv}");
+    assert!(csv.contains("\nurl,https://bit.ly/3xYz,"), "the shortened URL stays: {csv}");
+    assert!(csv.contains("\nipv4,8.8.4.4,"), "{csv}");
+    assert!(!csv.contains("www.bpost.be/track"), "the brand's own site is no indicator: {csv}");
+
+    let bundle = stix::bundle(&c, &producer);
+    for o in bundle["objects"].as_array().into_iter().flatten() {
+        if o["type"] == "indicator" {
+            let pattern = o["pattern"].as_str().unwrap_or("");
+            // full URLs are specific (also on a shortener), but never the brand's own site
+            if pattern.starts_with("[url:") {
+                assert!(!pattern.contains("bpost.be"), "{pattern}");
+                continue;
+            }
+            for v in never {
+                assert!(!pattern.contains(&format!("value = '{v}'")), "stix indicator on {v}");
+            }
+        }
+        if o["type"] == "ipv4-addr" {
+            assert_eq!(o["value"], "8.8.4.4");
+        }
+    }
+
+    let events = misp::events(&c, misp::Mode::PerCampaign, &producer);
+    let mut flagged = Vec::new();
+    fn walk(v: &serde_json::Value, out: &mut Vec<(String, String)>) {
+        match v {
+            serde_json::Value::Object(m) => {
+                if m.get("to_ids") == Some(&serde_json::Value::Bool(true)) {
+                    let t = m.get("type").and_then(|t| t.as_str()).unwrap_or("").to_owned();
+                    let v = m.get("value").and_then(|t| t.as_str()).unwrap_or("").to_owned();
+                    out.push((t, v));
+                }
+                m.values().for_each(|v| walk(v, out));
+            }
+            serde_json::Value::Array(a) => a.iter().for_each(|v| walk(v, out)),
+            _ => {}
+        }
+    }
+    walk(&events[0], &mut flagged);
+    for (kind, value) in &flagged {
+        assert!(kind == "url" || !never.contains(&value.as_str()), "misp to_ids on {kind} {value}");
+        assert!(!value.contains("bpost.be"), "misp to_ids on the brand's site {value}");
+    }
+    assert!(flagged.iter().any(|(k, v)| k == "url" && v == "https://bit.ly/3xYz"));
+    assert!(flagged.iter().any(|(k, v)| k == "domain" && v == "csam-verify.netlify.app"));
+}
+
+/// Issue 14 defect 5: STIX objects carry the TLP 2.0 marking of MISP's tag (amber by
+/// default, configurable), with the official marking-definition ids.
+#[test]
+fn stix_and_misp_share_one_tlp_marking() {
+    let c = campaigns();
+    for (tlp, id, tag) in [
+        (
+            smishtrap_export::Tlp::Amber,
+            "marking-definition--55d920b0-5e8b-4f79-9ee9-91f868d9b421",
+            "tlp:amber",
+        ),
+        (
+            smishtrap_export::Tlp::Clear,
+            "marking-definition--94868c89-83c2-464b-929b-a1a8aa3c8487",
+            "tlp:clear",
+        ),
+        (
+            smishtrap_export::Tlp::AmberStrict,
+            "marking-definition--939a9414-2ddd-4d32-a0cd-375ea402b003",
+            "tlp:amber+strict",
+        ),
+    ] {
+        let producer = Producer { tlp, ..Producer::default() };
+        let bundle = stix::bundle(&c, &producer);
+        let objects = bundle["objects"].as_array().cloned().unwrap_or_default();
+        let markings: Vec<&serde_json::Value> =
+            objects.iter().filter(|o| o["type"] == "marking-definition").collect();
+        assert_eq!(markings.len(), 1);
+        assert_eq!(markings[0]["id"], id);
+        for o in objects.iter().filter(|o| o["type"] != "marking-definition") {
+            assert_eq!(o["object_marking_refs"], serde_json::json!([id]), "{}", o["type"]);
+        }
+        let events = misp::events(&c, misp::Mode::PerCampaign, &producer);
+        let tags: Vec<&str> = events[0]["Event"]["Tag"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|t| t["name"].as_str())
+            .filter(|t| t.starts_with("tlp:"))
+            .collect();
+        assert_eq!(tags, [tag]);
+    }
+    assert_eq!(Producer::default().tlp, smishtrap_export::Tlp::Amber);
+}
+
+/// The MISP feed layout: one `<uuid>.json` per campaign event, a manifest of them, and
+/// `hashes.csv` lines `md5(value),uuid`.
+#[test]
+fn misp_feed_has_manifest_hashes_and_one_file_per_event() {
+    let c = campaigns();
+    let files = smishtrap_export::feed::files(&c, &Producer::default());
+    let names: Vec<&str> = files.iter().map(|(n, _)| n.as_str()).collect();
+    let events = misp::events(&c, misp::Mode::PerCampaign, &Producer::default());
+    let uuid = events[0]["Event"]["uuid"].as_str().unwrap_or_default().to_owned();
+    assert_eq!(names, [format!("{uuid}.json").as_str(), "manifest.json", "hashes.csv"]);
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&files[1].1).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(manifest.as_object().map(|m| m.len()), Some(1));
+    assert_eq!(manifest[&uuid]["info"], events[0]["Event"]["info"]);
+    let hashes = String::from_utf8(files[2].1.clone()).unwrap_or_default();
+    assert!(hashes.lines().all(|l| l.len() == 32 + 1 + 36 && l.ends_with(&uuid)), "{hashes}");
+    // md5("csam-sleutel.top"), the campaign's domain attribute
+    assert!(hashes.contains(&format!("841549498aa5840726d7ad98c4f9bb8f,{uuid}\n")), "{hashes}");
+    let event: serde_json::Value =
+        serde_json::from_slice(&files[0].1).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(event, events[0]);
 }

@@ -66,6 +66,14 @@ pub enum StoreError {
         source: std::io::Error,
     },
 
+    #[error(
+        "data directory {} is in use by another smishtrap process{}; stop it first or give \
+         another --data directory",
+        dir.display(),
+        pid.map(|p| format!(" (pid {p})")).unwrap_or_default()
+    )]
+    Locked { dir: PathBuf, pid: Option<u32> },
+
     /// A failure of a backend other than SQLite (`location` is its address, never a secret).
     #[error("cannot {operation} in {backend} store {location}: {message}")]
     Backend { backend: &'static str, location: String, operation: &'static str, message: String },

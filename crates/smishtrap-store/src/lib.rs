@@ -13,7 +13,8 @@
 //!   incremental analysis resumes exactly where it stopped) and sensor heartbeats.
 //! - `forward.rs`: the forward spool (committed events after the forward cursor), read by
 //!   the sensor's NATS forwarder (`smishtrap-forward`).
-//! - [`db_path`], [`events_dir`] and [`status_path`] are the only place that knows the
+ the only place that knows the
+//! - [`db_path`], [`events_dir`], [`status_path`] and [`lock_path`] are the only place that knows the
 //!   data-directory layout; [`space`] reads the data volume's free space and holds the
 //!   watermarks under which the sensor stops writing.
 //!
@@ -41,6 +42,7 @@
 mod error;
 mod filter;
 mod forward;
+mod lock;
 mod messages;
 mod overview;
 mod pager;
@@ -57,8 +59,9 @@ use smishtrap_event::{Event, SmsRecord};
 pub use error::StoreError;
 pub use filter::EventFilter;
 pub use forward::{FORWARDED_CURSOR, SpooledEvent};
+pub use lock::{DataLock, lock_path};
 pub use messages::{
-    ANALYSED_CURSOR, AnalysedRow, AssignmentChange, CLUSTERED_CURSOR, CampaignRow,
+    ANALYSED_CURSOR, AnalysedRow, AssignmentChange, CLUSTERED_CURSOR, CampaignAlias, CampaignRow,
     MAX_QUERY_VALUE_CHARS, MessageFacet, MessageQuery, NewMessage, StoredMessage,
 };
 pub use overview::{BucketCount, EventMessage, HourCount, ValidationSend};

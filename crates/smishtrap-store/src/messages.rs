@@ -112,6 +112,21 @@ pub struct CampaignRow {
     pub summary: String,
 }
 
+/// An old campaign id that now names another campaign (after a merge).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CampaignAlias {
+    pub alias: String,
+    pub id: String,
+}
+
+/// Schema v3: aliases of merged campaigns, so an id once published keeps resolving.
+pub(crate) const MIGRATION_V3: &str = "
+    CREATE TABLE campaign_aliases (
+        alias TEXT PRIMARY KEY,
+        id TEXT NOT NULL
+    ) STRICT;
+    CREATE INDEX campaign_aliases_id ON campaign_aliases (id);";
+
 /// A change of one message's campaign assignment.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AssignmentChange {
@@ -485,6 +500,20 @@ impl SqliteStore {
         campaigns: &[CampaignRow],
         progress: Option<(&str, i64)>,
     ) -> Result<(), StoreError> {
+        self.apply_clustering_aliased(changes, campaigns, &[], progress)
+    }
+
+    /// [`SqliteStore::apply_clustering`] that also records `aliases` (old id → the id that
+    /// now names its campaign, after a merge) in the same transaction. Aliases pointing at an
+    /// id that becomes an alias itself are moved on to the new id, so every alias names a
+    /// stored campaign in one step.
+    pub fn apply_clustering_aliased(
+        &mut self,
+        changes: &[AssignmentChange],
+        campaigns: &[CampaignRow],
+        aliases: &[CampaignAlias],
+        progress: Option<(&str, i64)>,
+    ) -> Result<(), StoreError> {
         let path = self.path().to_owned();
         let tx = self
             .conn
@@ -525,6 +554,19 @@ impl SqliteStore {
                         c.summary
                     ])
                     .map_err(sqlite(&path, "store campaign"))?;
+            }
+            let mut forward = tx
+                .prepare_cached("UPDATE campaign_aliases SET id = ?2 WHERE id = ?1")
+                .map_err(sqlite(&path, "prepare alias update"))?;
+            let mut alias = tx
+                .prepare_cached(
+                    "INSERT INTO campaign_aliases (alias, id) VALUES (?1, ?2) \
+                     ON CONFLICT (alias) DO UPDATE SET id = excluded.id",
+                )
+                .map_err(sqlite(&path, "prepare alias insert"))?;
+            for a in aliases {
+                forward.execute(params![a.alias, a.id]).map_err(sqlite(&path, "move aliases"))?;
+                alias.execute(params![a.alias, a.id]).map_err(sqlite(&path, "store alias"))?;
             }
             if let Some((name, value)) = progress {
                 set_cursor(&tx, name, value).map_err(sqlite(&path, "move progress cursor"))?;
@@ -578,15 +620,42 @@ impl SqliteStore {
         rows.collect::<Result<_, _>>().map_err(sqlite(self.path(), "read campaigns"))
     }
 
-    /// The campaign with this id.
+    /// The campaign with this id, or the campaign an alias of a merged campaign names.
     pub fn campaign(&self, id: &str) -> Result<Option<CampaignRow>, StoreError> {
         self.conn
             .prepare_cached(
                 "SELECT id, first_seen, last_seen, message_count, brand, summary \
-                 FROM campaigns WHERE id = ?1",
+                 FROM campaigns WHERE id = coalesce(\
+                 (SELECT id FROM campaign_aliases WHERE alias = ?1), ?1)",
             )
             .and_then(|mut stmt| stmt.query_row([id], campaign_row).optional())
             .map_err(sqlite(self.path(), "read campaign"))
+    }
+
+    /// Every alias (old id of a merged campaign → the id that names it now), by alias.
+    pub fn campaign_aliases(&self) -> Result<Vec<CampaignAlias>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT alias, id FROM campaign_aliases ORDER BY alias")
+            .map_err(sqlite(self.path(), "prepare aliases"))?;
+        let rows = stmt
+            .query_map([], |row| Ok(CampaignAlias { alias: row.get(0)?, id: row.get(1)? }))
+            .map_err(sqlite(self.path(), "read aliases"))?;
+        rows.collect::<Result<_, _>>().map_err(sqlite(self.path(), "read aliases"))
+    }
+
+    /// Every stored campaign, most recently active first (paged reads).
+    pub fn all_campaigns(&self) -> Result<Vec<CampaignRow>, StoreError> {
+        let mut all: Vec<CampaignRow> = Vec::new();
+        loop {
+            let before = all.last().map(|c| (c.last_seen.unwrap_or(i64::MIN), c.id.as_str()));
+            let page = self.campaigns(None, before, 1000)?;
+            let done = page.len() < 1000;
+            all.extend(page);
+            if done {
+                return Ok(all);
+            }
+        }
     }
 
     /// How many campaigns are stored.
@@ -707,7 +776,8 @@ fn stored_message(row: &Row<'_>) -> rusqlite::Result<StoredMessage> {
             text: row.get(10)?,
             lang: row.get(11)?,
             verdict: row.get(12)?,
-            score: row.get::<_, f64>(13)? as f32,
+            // three decimals: the stored value's float noise is no information
+            score: ((row.get::<_, f64>(13)? * 1000.0).round() / 1000.0) as f32,
             brand: row.get(14)?,
             domains: domains.map(|d| d.split(' ').map(str::to_owned).collect()).unwrap_or_default(),
             record: row.get(16)?,

@@ -73,6 +73,8 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX events_session_ts ON events (session, ts);",
     // v2: analysed messages, campaigns, progress cursors, sensor heartbeats.
     crate::messages::MIGRATION_V2,
+    // v3: aliases of merged campaigns.
+    crate::messages::MIGRATION_V3,
 ];
 
 /// The schema version this build writes and reads.

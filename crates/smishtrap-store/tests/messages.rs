@@ -2,8 +2,8 @@
 
 use smishtrap_event::SensorStatus;
 use smishtrap_store::{
-    AssignmentChange, CLUSTERED_CURSOR, CampaignRow, MessageFacet, MessageQuery, NewMessage,
-    SqliteStore,
+    AssignmentChange, CLUSTERED_CURSOR, CampaignAlias, CampaignRow, MessageFacet, MessageQuery,
+    NewMessage, SqliteStore,
 };
 
 fn store() -> (tempfile::TempDir, SqliteStore) {
@@ -248,6 +248,44 @@ fn clustering_updates_assignments_and_replaces_campaigns() {
     // keyset paging: the page after c1 is empty
     let after = store.campaigns(None, Some((5, "c1")), 10).unwrap_or_else(|e| panic!("{e}"));
     assert!(after.is_empty());
+}
+
+/// A merged campaign's old id keeps resolving to the campaign that absorbed it, also after
+/// that one is merged in turn.
+#[test]
+fn aliases_of_merged_campaigns_resolve_in_one_step() {
+    let (_dir, mut store) = seeded();
+    let alias = |a: &str, id: &str| CampaignAlias { alias: a.into(), id: id.into() };
+    let id_of = |store: &SqliteStore, id: &str| {
+        store.campaign(id).unwrap_or_else(|e| panic!("{e}")).map(|c| c.id)
+    };
+    store
+        .apply_clustering_aliased(&[], &[campaign("c1", 4, "{}")], &[alias("c2", "c1")], None)
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(id_of(&store, "c2").as_deref(), Some("c1"));
+    assert_eq!(id_of(&store, "c1").as_deref(), Some("c1"));
+    assert_eq!(id_of(&store, "c9"), None);
+    // c1 merges into c0: c2 now names c0 too
+    store
+        .apply_clustering_aliased(&[], &[campaign("c0", 5, "{}")], &[alias("c1", "c0")], None)
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(id_of(&store, "c2").as_deref(), Some("c0"));
+    assert_eq!(id_of(&store, "c1").as_deref(), Some("c0"));
+    let all = store.campaign_aliases().unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(all, [alias("c1", "c0"), alias("c2", "c0")]);
+    assert_eq!(store.all_campaigns().unwrap_or_else(|e| panic!("{e}")).len(), 1);
+}
+
+/// Scores read back have three decimals, so the API shows `0.823`, not `0.8234567`.
+#[test]
+fn scores_are_read_back_rounded_to_three_decimals() {
+    let (_dir, mut store) = store();
+    let mut m = message("s1", 1, "hello", "ham");
+    m.score = 0.823_456_7;
+    store.insert_messages(&[m], None).unwrap_or_else(|e| panic!("{e}"));
+    let got = store.message("s1").unwrap_or_else(|e| panic!("{e}")).map(|m| m.message.score);
+    assert_eq!(got, Some(0.823));
+    assert_eq!(serde_json::to_string(&got).unwrap_or_default(), "0.823");
 }
 
 fn check_campaigns(store: &SqliteStore, expect: &[&str]) {

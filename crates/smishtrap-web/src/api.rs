@@ -311,15 +311,15 @@ fn export_response(
             ("text/csv; charset=utf-8", smishtrap_export::csv::indicators(campaigns))
         }
         ExportFormat::Misp => {
-            // One campaign: its own event; all of them: one event holding every campaign
-            // (what a MISP instance imports in one go).
-            let mode = if single {
-                smishtrap_export::misp::Mode::PerCampaign
-            } else {
-                smishtrap_export::misp::Mode::Single
-            };
+            // one event per campaign everywhere (uuids follow the stable campaign ids); all
+            // of them as MISP's own multi-event JSON (`{"response": [...]}`)
+            let mode = smishtrap_export::misp::Mode::PerCampaign;
             let events = smishtrap_export::misp::events(campaigns, mode, &producer);
-            ("application/json", to_json(events.first().unwrap_or(&serde_json::Value::Null))?)
+            let body = match (single, events.first()) {
+                (true, Some(event)) => to_json(event)?,
+                _ => to_json(&serde_json::json!({ "response": events }))?,
+            };
+            ("application/json", body)
         }
     };
     let disposition = format!("attachment; filename=\"{stem}.{}\"", format.extension());

@@ -304,6 +304,12 @@ async fn campaigns_list_detail_and_exports() {
                 assert!(body.contains("bpost-be-levering.info"), "{path}");
                 match format {
                     "stix" => assert_eq!(doc["type"], "bundle"),
+                    // one event per campaign, also in the export of all of them
+                    "misp" if path.contains("/exports") => {
+                        let events = doc["response"].as_array().cloned().unwrap_or_default();
+                        assert!(events.len() >= 2, "{path}: {} events", events.len());
+                        assert!(events.iter().all(|e| e["Event"].is_object()), "{path}");
+                    }
                     "misp" => assert!(doc["Event"].is_object(), "{path}"),
                     _ => assert!(doc["campaigns"].is_array()),
                 }

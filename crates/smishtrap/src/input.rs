@@ -421,12 +421,189 @@ fn field_of(header: &str) -> Option<Field> {
     })
 }
 
+/// A quoted CSV field may span at most this many lines; a quote still open after them (or at
+/// the end of the input) is taken as unterminated.
+const MAX_QUOTED_LINES: usize = 64;
+
+/// Sits between the file and the CSV parser: a record whose quoted field is never closed
+/// would swallow every following line (to the end of the file), so its quote is closed at the
+/// end of its first line instead, and the record is reported (line and field) while the
+/// following lines are read as records of their own. Line numbers are unchanged.
+struct QuoteGuard {
+    inner: Bomless,
+    delimiter: u8,
+    /// Off for TSV, which is read without quoting.
+    quoting: bool,
+    /// Physical lines read ahead and not yet scanned.
+    ahead: std::collections::VecDeque<Vec<u8>>,
+    /// Bytes ready for the parser, and how far it read them.
+    out: Vec<u8>,
+    at: usize,
+    /// Line number of the next line handed on (1-based).
+    line: u64,
+    /// Lines (first line of a record) whose quote was closed here, with the field number.
+    unterminated: Vec<(u64, usize)>,
+}
+
+/// Where a CSV scan stands at the end of a line.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Quote {
+    /// Not inside a quoted field: the line ends the record.
+    Closed,
+    /// Inside a quoted field opened in field `n` (1-based).
+    Open(usize),
+    /// A quote closed a field but text follows it (`"a"b`): in a field spanning lines, the
+    /// sign that the quote was never closed and a later record's quote was taken for it.
+    Broken,
+}
+
+impl QuoteGuard {
+    fn new(inner: Bomless, delimiter: u8, quoting: bool) -> QuoteGuard {
+        QuoteGuard {
+            inner,
+            delimiter,
+            quoting,
+            ahead: std::collections::VecDeque::new(),
+            out: Vec::new(),
+            at: 0,
+            line: 1,
+            unterminated: Vec::new(),
+        }
+    }
+
+    /// Scans `line` from state `state` as the csv parser does: a quote opens a field only as
+    /// its first byte, `""` inside quotes is a quote.
+    fn scan(&self, line: &[u8], state: Quote) -> Quote {
+        // field number, inside quotes, a quote just seen inside quotes, at a field's start
+        if !self.quoting {
+            return Quote::Closed;
+        }
+        let (mut field, mut quoted, mut quote_seen, mut start) = match state {
+            Quote::Open(n) => (n, true, false, false),
+            Quote::Closed | Quote::Broken => (1, false, false, true),
+        };
+        let mut broken = false;
+        for &b in line {
+            if quoted {
+                if !quote_seen {
+                    quote_seen = b == b'"';
+                    continue;
+                }
+                quote_seen = false;
+                if b == b'"' {
+                    continue; // `""`: a quote inside the field
+                }
+                quoted = false; // the quote closed the field; `b` comes after it
+                broken |= b != self.delimiter && b != b'\r' && b != b'\n';
+            }
+            if b == self.delimiter {
+                field += 1;
+                start = true;
+            } else if b == b'"' && start {
+                quoted = true;
+                start = false;
+            } else if b != b'\r' && b != b'\n' {
+                start = false;
+            }
+        }
+        if broken {
+            Quote::Broken
+        } else if quoted && !quote_seen {
+            Quote::Open(field)
+        } else {
+            Quote::Closed
+        }
+    }
+
+    fn next_line(&mut self) -> std::io::Result<Option<Vec<u8>>> {
+        if let Some(line) = self.ahead.pop_front() {
+            return Ok(Some(line));
+        }
+        let mut line = Vec::new();
+        let n = (&mut self.inner).take(MAX_RECORD_BYTES as u64 + 1).read_until(b'\n', &mut line)?;
+        Ok((n > 0).then_some(line))
+    }
+
+    /// Fills `out` with the next record's lines.
+    fn refill(&mut self) -> std::io::Result<()> {
+        self.out.clear();
+        self.at = 0;
+        let Some(first) = self.next_line()? else { return Ok(()) };
+        let mut state = self.scan(&first, Quote::Closed);
+        // text after a closing quote on one line is the csv parser's to judge
+        let Quote::Open(field) = state else {
+            self.out = first;
+            self.line += 1;
+            return Ok(());
+        };
+        let mut lines = vec![first];
+        let mut bytes = lines[0].len();
+        while let Quote::Open(_) = state {
+            if lines.len() > MAX_QUOTED_LINES || bytes > MAX_RECORD_BYTES {
+                break;
+            }
+            let Some(next) = self.next_line()? else { break };
+            bytes += next.len();
+            state = self.scan(&next, state);
+            lines.push(next);
+        }
+        if state == Quote::Closed {
+            self.line += lines.len() as u64;
+            self.out = lines.concat();
+            return Ok(());
+        }
+        // unterminated: close the quote where the first line ends, read the rest again
+        let mut first = lines.remove(0);
+        let newline = first.iter().rev().take_while(|b| matches!(b, b'\n' | b'\r')).count();
+        first.insert(first.len() - newline, b'"');
+        if newline == 0 {
+            first.push(b'\n');
+        }
+        self.unterminated.push((self.line, field));
+        self.line += 1;
+        for line in lines.into_iter().rev() {
+            self.ahead.push_front(line);
+        }
+        self.out = first;
+        Ok(())
+    }
+
+    /// The field whose quote was closed on `line`, if any (reported once).
+    fn take_unterminated(&mut self, line: u64) -> Option<usize> {
+        let pos = self.unterminated.iter().position(|(l, _)| *l == line)?;
+        Some(self.unterminated.swap_remove(pos).1)
+    }
+}
+
+impl Read for QuoteGuard {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let available = self.fill_buf()?;
+        let n = available.len().min(buf.len());
+        buf[..n].copy_from_slice(&available[..n]);
+        self.consume(n);
+        Ok(n)
+    }
+}
+
+impl BufRead for QuoteGuard {
+    fn fill_buf(&mut self) -> std::io::Result<&[u8]> {
+        if self.at >= self.out.len() {
+            self.refill()?;
+        }
+        Ok(self.out.get(self.at..).unwrap_or(&[]))
+    }
+    fn consume(&mut self, amt: usize) {
+        self.at = (self.at + amt).min(self.out.len());
+    }
+}
+
 struct CsvReader {
-    reader: csv::Reader<Bomless>,
+    reader: csv::Reader<QuoteGuard>,
     text_col: usize,
     columns: Vec<(usize, Field)>,
     record: csv::ByteRecord,
     width: usize,
+    names: Vec<String>,
 }
 
 impl CsvReader {
@@ -437,7 +614,7 @@ impl CsvReader {
             .flexible(true)
             // TSV exports rarely quote; a stray `"` must not swallow the following lines.
             .quoting(delimiter != b'\t')
-            .from_reader(reader);
+            .from_reader(QuoteGuard::new(reader, delimiter, delimiter != b'\t'));
         let headers = reader
             .byte_headers()
             .map_err(|e| anyhow::anyhow!("{name}: cannot read the header: {e}"))?
@@ -448,8 +625,15 @@ impl CsvReader {
             .iter()
             .position(|n| TEXT_COLUMNS.contains(&n.to_ascii_lowercase().as_str()))
             .ok_or_else(|| {
+                // one column and no known name: most likely a plain list of messages
+                let hint = if names.len() == 1 {
+                    "; a plain list of messages needs a first line `text` (or one JSON object a \
+                     line: {\"text\": \"...\"})"
+                } else {
+                    ""
+                };
                 anyhow::anyhow!(
-                    "{name}: line 1: no text column in the header (expected one of: text, TEXT, SMS, message, body, content)"
+                    "{name}: line 1: no text column in the header (expected one of: text, TEXT, SMS, message, body, content){hint}"
                 )
             })?;
         let mut columns = Vec::new();
@@ -469,6 +653,7 @@ impl CsvReader {
             columns,
             record: csv::ByteRecord::new(),
             width: names.len(),
+            names,
         })
     }
 }
@@ -491,6 +676,19 @@ impl Iterator for CsvReader {
                 }
             }
             let line = self.record.position().map_or(line, csv::Position::line);
+            if let Some(field) = self.reader.get_mut().take_unterminated(line) {
+                let name = self.names.get(field.saturating_sub(1)).map_or("?", String::as_str);
+                // a header is file content: bounded and escaped before any terminal
+                let name: String = name.chars().take(40).collect();
+                return Some(Item::Bad {
+                    line,
+                    message: format!(
+                        "field {field} ({}): quote not closed; the record is read to the end \
+                         of its line",
+                        smishtrap_intel::campaign::sanitise(&name)
+                    ),
+                });
+            }
             if self.record.len() == 1
                 && self.record.get(0).is_some_and(|f| f.iter().all(u8::is_ascii_whitespace))
             {
@@ -614,6 +812,48 @@ mod tests {
             texts(&items),
             vec!["2:\"quoted start only".to_string(), "3:second".to_string()]
         );
+    }
+
+    /// An unterminated quote is reported on its line with its field and never swallows the
+    /// lines after it; a quoted field over several lines still reads as one.
+    #[test]
+    fn an_unterminated_quote_does_not_swallow_the_next_lines() {
+        let items = read(
+            "q.csv",
+            b"text,to\n\"unterminated,+32470000001\nhello,+32470000002\n\"two\nlines\",+3247\nlast,+3248\n",
+        );
+        assert_eq!(
+            texts(&items),
+            vec![
+                "2:BAD field 1 (text): quote not closed; the record is read to the end of its line"
+                    .to_string(),
+                "3:hello".to_string(),
+                "4:two\nlines".to_string(),
+                "6:last".to_string(),
+            ]
+        );
+        // in the second field, with `""` escapes before it, and at the end of the input
+        let items = read("r.csv", b"to,text\n+32,\"say \"\"hi\"\"\n+33,ok\n");
+        assert_eq!(
+            texts(&items),
+            vec![
+                "2:BAD field 2 (text): quote not closed; the record is read to the end of its line"
+                    .to_string(),
+                "3:ok".to_string(),
+            ]
+        );
+        let items = read("s.csv", b"text\n\"open at the end");
+        assert_eq!(texts(&items).len(), 1);
+        assert!(texts(&items)[0].starts_with("2:BAD field 1 (text)"), "{:?}", texts(&items));
+    }
+
+    #[test]
+    fn a_plain_text_list_gets_a_hint() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let path = dir.path().join("list.txt");
+        std::fs::write(&path, b"hello there\nsecond message\n").unwrap_or_else(|e| panic!("{e}"));
+        let err = open(&Source::File(path)).err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(err.contains("no text column") && err.contains("first line `text`"), "{err}");
     }
 
     #[test]

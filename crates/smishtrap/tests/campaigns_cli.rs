@@ -184,3 +184,93 @@ fn show_lists_link_hosts_with_their_registrable_domain() {
     assert!(host_line.ends_with("under bakkerij-janssens[.]be"), "{out}");
     assert!(!out.contains("bakkerij-janssens.be") && !out.contains("https://"), "{out}");
 }
+
+fn ids(v: &serde_json::Value) -> Vec<String> {
+    let mut ids: Vec<String> = v["campaigns"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|c| c["id"].as_str().map(str::to_owned))
+        .collect();
+    ids.sort();
+    ids
+}
+
+/// Issue 14 defect 1: `campaigns --data` and `export --data` read the campaigns stored in the
+/// data directory (imports included, as the console shows them), with the ids files get.
+#[test]
+fn data_directory_campaigns_are_the_stored_ones_with_the_ids_of_files() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let data = dir.path().join("data");
+    let data = data.to_str().unwrap_or_default();
+    let f = fixture();
+    let f = f.to_str().unwrap_or_default();
+    // stored without a clustering pass: `campaigns` catches the store up itself
+    let o = run(&["import", "--data", data, "--no-cluster", f]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let from_files = ids(&json(&run(&["campaigns", "--format", "json", f])));
+    assert_eq!(from_files.len(), 2);
+    let o = run(&["campaigns", "--format", "json", "--data", data]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(ids(&json(&o)), from_files, "same campaigns, same ids");
+
+    // the ids the console serves are the stored ones
+    let db = smishtrap_store::db_path(Path::new(data));
+    let store = smishtrap_store::SqliteStore::open_read_only(&db).unwrap_or_else(|e| panic!("{e}"));
+    let mut stored: Vec<String> =
+        store.all_campaigns().unwrap_or_else(|e| panic!("{e}")).into_iter().map(|c| c.id).collect();
+    stored.sort();
+    assert_eq!(stored, from_files);
+
+    let o = run(&["campaigns", "--data", data, "--show", &stored[0]]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(stdout(&o).contains(&stored[0]));
+
+    let o = run(&["export", "--format", "json", "--data", data]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(ids(&json(&o)), from_files);
+
+    // files and --data are two sources, not one
+    let o = run(&["campaigns", "--data", data, f]);
+    assert_eq!(o.status.code(), Some(2));
+    // a directory without a store says so
+    let o = run(&["campaigns", "--data", dir.path().join("none").to_str().unwrap_or_default()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("no store"), "{o:?}");
+}
+
+/// `export --format misp-feed --out DIR` writes the MISP feed layout: one event per
+/// campaign, a manifest naming each, and hashes.
+#[test]
+fn misp_feed_directory_layout() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let out = dir.path().join("feed");
+    let f = fixture();
+    let o = run(&[
+        "export",
+        "--format",
+        "misp-feed",
+        "--out",
+        out.to_str().unwrap_or_default(),
+        f.to_str().unwrap_or_default(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let manifest: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(out.join("manifest.json")).unwrap_or_else(|e| panic!("{e}")),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let uuids: Vec<&String> = manifest.as_object().map(|m| m.keys().collect()).unwrap_or_default();
+    assert_eq!(uuids.len(), 2, "one event per campaign");
+    for uuid in uuids {
+        let event: serde_json::Value = serde_json::from_slice(
+            &std::fs::read(out.join(format!("{uuid}.json"))).unwrap_or_else(|e| panic!("{e}")),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(event["Event"]["uuid"], uuid.as_str());
+    }
+    let hashes = std::fs::read_to_string(out.join("hashes.csv")).unwrap_or_default();
+    assert!(hashes.lines().count() > 4, "{hashes}");
+    // a feed needs a directory
+    let o = run(&["export", "--format", "misp-feed", f.to_str().unwrap_or_default()]);
+    assert_eq!(o.status.code(), Some(2));
+}

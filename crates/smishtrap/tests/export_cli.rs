@@ -39,7 +39,17 @@ fn stix_is_deterministic_and_keeps_real_values_in_patterns() {
         patterns.iter().any(|p| p.contains("\\'x")),
         "quote escaped in a URL pattern: {patterns:?}"
     );
-    assert!(patterns.contains(&"[ipv4-addr:value = '198.51.100.77']"));
+    // the fixture's senders use documentation addresses: never indicators (issue 14)
+    assert!(!patterns.iter().any(|p| p.contains("198.51.100.77")), "{patterns:?}");
+    let marking = "marking-definition--55d920b0-5e8b-4f79-9ee9-91f868d9b421";
+    assert!(objects.iter().any(|o| o["id"] == marking), "TLP:AMBER marking definition");
+    assert!(
+        objects
+            .iter()
+            .filter(|o| o["type"] != "marking-definition")
+            .all(|o| o["object_marking_refs"] == serde_json::json!([marking])),
+        "every object marked"
+    );
     let kinds: std::collections::HashSet<&str> =
         objects.iter().filter_map(|o| o["type"].as_str()).collect();
     for k in [
@@ -51,7 +61,6 @@ fn stix_is_deterministic_and_keeps_real_values_in_patterns() {
         "relationship",
         "domain-name",
         "url",
-        "ipv4-addr",
         "observed-data",
         "note",
     ] {
@@ -125,7 +134,7 @@ fn csv_has_one_indicator_per_row_and_is_formula_safe() {
     );
     assert!(text.contains("\ndomain,csam-sleutel.top,csam-sleutel[.]top,cmp-"), "{text}");
     assert!(text.contains("\nphone-number,+37060000111,+37060000111,"), "{text}");
-    assert!(text.contains("\nipv4,192.0.2.44,"), "{text}");
+    assert!(!text.contains("192.0.2.44"), "a documentation address is no indicator: {text}");
     for row in text.lines() {
         for cell in row.split(',') {
             assert!(!cell.starts_with(['=', '@', '-']), "{row}");

@@ -91,6 +91,9 @@ fn first_start_generates_a_token_and_the_console_never_shares_a_sensor_port() {
     assert_eq!(run.stop(), Some(0));
     let again = ConsoleProcess::run(&data, &[]);
     assert!(!again.login_line.contains("token="), "{}", again.login_line);
+    // the restart banner still says where to log in
+    assert!(again.login_line.contains("http://127.0.0.1:"), "{}", again.login_line);
+    assert!(again.login_line.contains("/login"), "{}", again.login_line);
     assert_eq!(again.stop(), Some(0));
 
     let clash = Command::new(BIN)
@@ -204,4 +207,58 @@ fn console_limits_in_the_config_are_checked() {
         assert!(!ok, "{bad} accepted");
         assert!(err.contains(key), "{bad}: {err}");
     }
+}
+
+/// Issue 14 CLI defects: errors name the file, an unterminated quote does not swallow the
+/// next line, empty input and plain text lists say so, and no colour codes reach a pipe.
+#[test]
+fn import_problems_name_the_file_and_line_without_colour_codes() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let data = dir.path().join("data");
+    let missing = dir.path().join("missing.jsonl");
+    let (code, err) = import(&data, &[missing.to_str().unwrap_or("")]);
+    assert_eq!(code, Some(2));
+    let first = err.lines().find(|l| l.starts_with("error:")).unwrap_or_default();
+    assert!(first.contains("missing.jsonl") && first.contains("cannot open"), "{err}");
+
+    let quoted = dir.path().join("q.csv");
+    std::fs::write(&quoted, "text,to\n\"unterminated,+32470000001\nhello,+32470000002\n")
+        .expect("write");
+    let (code, err) = import(&data, &["--allow-bad", quoted.to_str().unwrap_or("")]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(err.contains("q.csv:2: field 1 (text): quote not closed"), "{err}");
+    assert!(err.contains("imported 1 messages"), "the next line is its own record: {err}");
+
+    let empty = dir.path().join("empty.jsonl");
+    std::fs::write(&empty, "").expect("write");
+    let (_, err) = import(&data, &[empty.to_str().unwrap_or("")]);
+    assert!(err.contains("empty.jsonl: empty input, no records"), "{err}");
+
+    let plain = dir.path().join("list.txt");
+    std::fs::write(&plain, "hello there\nsecond message\n").expect("write");
+    let (code, err) = import(&data, &[plain.to_str().unwrap_or("")]);
+    assert_eq!(code, Some(2));
+    assert!(err.contains("list.txt") && err.contains("first line `text`"), "{err}");
+    assert!(!err.contains('\u{1b}'), "no colour codes into a pipe: {err:?}");
+}
+
+/// Two `run`s cannot share one data directory: the second is refused naming the directory
+/// and the first one's pid.
+#[test]
+fn a_second_run_on_one_data_directory_is_refused() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let data = dir.path().join("data");
+    let first = ConsoleProcess::run(&data, &[]);
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_smishtrap"))
+        .args(["run", "--sensor-listen", "127.0.0.1:0", "--console-listen", "127.0.0.1:0"])
+        .arg("--data")
+        .arg(&data)
+        .env("SMISHTRAP_LOG", "warn")
+        .output()
+        .expect("second run");
+    drop(first);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("is in use by another smishtrap process (pid "), "{err}");
+    assert!(err.contains(&data.display().to_string()), "{err}");
 }

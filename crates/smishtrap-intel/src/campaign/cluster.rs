@@ -193,18 +193,26 @@ pub(crate) fn link(inputs: &[CampaignInput], prep: &Prepared, cfg: &Config) -> G
     let mut uf = UnionFind::new(n);
     let mut keyed = Keyed::default();
 
-    // templates: exact hash, then near-duplicates by LSH over distinct templates in hash order
+    // templates: exact hash, then near-duplicates by LSH over distinct templates in hash order;
+    // a family links across a quiet gap only on shared infrastructure (`quiet_runs`)
     let families = template_families(prep, cfg);
-    for (i, input) in inputs.iter().enumerate() {
+    let mut by_family: HashMap<u32, Vec<usize>> = HashMap::new();
+    for i in 0..inputs.len() {
         let Some(&t) = prep.template.get(i) else { continue };
         if t == NONE {
             continue;
         }
-        let brand = prep.brand.get(i).copied().unwrap_or(0);
         if let Some(&fam) = families.get(t as usize).filter(|&&f| f != NONE) {
-            keyed.push("template", &fam.to_le_bytes(), brand, i);
+            by_family.entry(fam).or_default().push(i);
         }
-        let _ = input;
+    }
+    for (fam, members) in by_family {
+        for (i, run) in quiet_runs(inputs, &members, cfg.quiet_gap_secs) {
+            let brand = prep.brand.get(i).copied().unwrap_or(0);
+            let mut key = fam.to_le_bytes().to_vec();
+            key.extend_from_slice(&run.to_le_bytes());
+            keyed.push("template", &key, brand, i);
+        }
     }
 
     // domains, except those ham uses too and shorteners
@@ -213,6 +221,7 @@ pub(crate) fn link(inputs: &[CampaignInput], prep: &Prepared, cfg: &Config) -> G
         .filter(|m| m.verdict == Verdict::Ham)
         .flat_map(|m| m.urls.iter().filter_map(|u| u.domain.as_deref()))
         .collect();
+    let mut name_families: HashMap<String, Vec<usize>> = HashMap::new();
     for (i, input) in inputs.iter().enumerate() {
         if !prep.member.get(i).copied().unwrap_or(false) {
             continue;
@@ -225,8 +234,20 @@ pub(crate) fn link(inputs: &[CampaignInput], prep: &Prepared, cfg: &Config) -> G
             }
             keyed.push("domain", domain.as_bytes(), brand, i);
             if let Some(family) = u.impersonates.as_ref().and_then(|_| domain_family(domain)) {
-                keyed.push("family", family.as_bytes(), brand, i);
+                name_families.entry(family).or_default().push(i);
             }
+        }
+    }
+    // look-alike names are no shared infrastructure: the quiet-gap rule applies as to templates
+    for (family, mut members) in name_families {
+        members.sort_unstable();
+        members.dedup();
+        for (i, run) in quiet_runs(inputs, &members, cfg.quiet_gap_secs) {
+            let brand = prep.brand.get(i).copied().unwrap_or(0);
+            let mut key = family.as_bytes().to_vec();
+            key.push(0);
+            key.extend_from_slice(&run.to_le_bytes());
+            keyed.push("family", &key, brand, i);
         }
     }
     keyed.link(&mut uf);
@@ -239,9 +260,11 @@ pub(crate) fn link(inputs: &[CampaignInput], prep: &Prepared, cfg: &Config) -> G
         }
         let Some(ts) = input.ts else { continue };
         let brand = prep.brand.get(i).copied().unwrap_or(0);
-        for (kind, value) in
-            [("router", &input.router), ("ip", &input.src_ip), ("sender", &input.sender)]
-        {
+        for (kind, value) in [
+            ("router", input.router_evidence()),
+            ("ip", input.src_ip.as_deref()),
+            ("sender", input.sender.as_deref()),
+        ] {
             if let Some(v) = value {
                 let mut h = Fnv::new();
                 h.write(kind.as_bytes());
@@ -261,6 +284,87 @@ pub(crate) fn link(inputs: &[CampaignInput], prep: &Prepared, cfg: &Config) -> G
     }
 
     groups_from(inputs, prep, &mut uf)
+}
+
+/// Splits messages that share content evidence (a template or look-alike domain family)
+/// into runs: a pause longer than `quiet_gap` starts a new run, which continues an earlier
+/// run only when the two share infrastructure (link host or domain, router, source IP,
+/// sender). Returns each message with its run label (the earliest run of its chain), which
+/// depends on times and content only, never on input order. Untimed messages go with the
+/// first run.
+fn quiet_runs(inputs: &[CampaignInput], members: &[usize], quiet_gap: i64) -> Vec<(usize, u32)> {
+    let mut timed: Vec<(i64, usize)> = Vec::with_capacity(members.len());
+    let mut untimed: Vec<usize> = Vec::new();
+    for &i in members {
+        match inputs.get(i).and_then(|m| m.ts) {
+            Some(ts) => timed.push((ts, i)),
+            None => untimed.push(i),
+        }
+    }
+    timed.sort_unstable();
+    let runs: Vec<&[(i64, usize)]> = timed.chunk_by(|a, b| b.0 - a.0 <= quiet_gap).collect();
+    let mut uf = UnionFind::new(runs.len());
+    if runs.len() > 1 {
+        let mut first_run: HashMap<u64, usize> = HashMap::new();
+        for (r, run) in runs.iter().enumerate() {
+            for &(_, i) in run.iter() {
+                let Some(m) = inputs.get(i) else { continue };
+                for key in infrastructure(m) {
+                    match first_run.get(&key) {
+                        Some(&q) if q != r => {
+                            uf.union(q, r);
+                        }
+                        Some(_) => {}
+                        None => {
+                            first_run.insert(key, r);
+                        }
+                    }
+                }
+            }
+        }
+    }
+    // label = the earliest run of the chain, whatever the union-find's roots
+    let mut label: HashMap<usize, u32> = HashMap::new();
+    for r in 0..runs.len() {
+        label.entry(uf.find(r)).or_insert(r as u32);
+    }
+    let mut out: Vec<(usize, u32)> = untimed.into_iter().map(|i| (i, 0)).collect();
+    for (r, run) in runs.iter().enumerate() {
+        let l = label.get(&uf.find(r)).copied().unwrap_or(r as u32);
+        out.extend(run.iter().map(|&(_, i)| (i, l)));
+    }
+    out
+}
+
+/// The infrastructure keys of a message: link hosts and domains (shorteners left out),
+/// router (not a honeypot's), source IP, sender number.
+fn infrastructure(m: &CampaignInput) -> Vec<u64> {
+    let key = |kind: &str, value: &str| {
+        let mut h = Fnv::new();
+        h.write(kind.as_bytes());
+        h.write(&[0]);
+        h.write(value.as_bytes());
+        h.finish()
+    };
+    let mut keys = Vec::new();
+    for u in m.urls.iter().filter(|u| !u.shortener) {
+        if !u.host.is_empty() {
+            keys.push(key("host", &u.host));
+        }
+        if let Some(d) = u.domain.as_deref() {
+            keys.push(key("domain", d));
+        }
+    }
+    for (kind, value) in [
+        ("router", m.router_evidence()),
+        ("ip", m.src_ip.as_deref()),
+        ("sender", m.sender.as_deref()),
+    ] {
+        if let Some(v) = value {
+            keys.push(key(kind, v));
+        }
+    }
+    keys
 }
 
 /// Family name of a registrable domain: its registered label without digits, when long

@@ -19,10 +19,19 @@
 //! Only messages with verdict `smishing` form campaigns; test sends (`phase: validation`)
 //! are attached to the campaign whose wave they precede; ham never joins otherwise.
 //!
+//! A template (or look-alike domain family) links messages across a pause longer than
+//! `Config::quiet_gap_secs` only when they also share infrastructure (link host or domain,
+//! router, source IP, sender); a honeypot's router (the sensor) is never evidence.
+//!
+//! Ids: a pass derives them from content; [`carry_ids`] carries the previous pass's ids over
+//! (growth keeps the id, a split leaves it with the larger part, a merge keeps the oldest
+//! and aliases the others).
+//!
 //! Invariants: no I/O, no panics on any input, near-linear time (hash maps keyed by evidence,
 //! LSH buckets with bounded representatives), and the result does not depend on input order.
 
 mod cluster;
+mod ids;
 mod phase;
 mod summary;
 pub mod template;
@@ -32,7 +41,11 @@ use smishtrap_event::{Direction, SmsRecord};
 
 use crate::{Analysis, Phase, Verdict};
 
-pub use summary::{Campaign, Count, DomainIndicator, NumberIndicator, Sample, UrlIndicator, Wave};
+pub use ids::{Alias, carry_ids};
+pub use summary::{
+    Campaign, Count, DomainIndicator, MAX_VALIDATION_SENDS, NumberIndicator, Sample, UrlIndicator,
+    ValidationSend, Wave,
+};
 
 /// Texts longer than this are cut before clustering (templates and samples need less).
 pub const MAX_TEXT_BYTES: usize = 640;
@@ -81,6 +94,10 @@ pub struct CampaignInput {
     pub brand: Option<String>,
     pub lang: Option<String>,
     pub urls: Vec<UrlFeature>,
+    /// Captured by a honeypot sensor: `router` then names the sensor every attacker talks
+    /// to, so it is no evidence that two messages share an operator.
+    #[serde(default)]
+    pub honeypot: bool,
 }
 
 impl CampaignInput {
@@ -93,9 +110,11 @@ impl CampaignInput {
                 .filter(|s| !s.is_empty())
                 .map(|s| template::cut(s, MAX_FIELD_BYTES).to_owned())
         };
+        let source = record.source.as_deref().map(str::to_ascii_lowercase);
+        let honeypot = matches!(source.as_deref(), Some("honeypot" | "sensor"));
         let outbound = match record.direction.as_deref().and_then(Direction::parse) {
             Some(d) => d == Direction::Outbound,
-            None => match record.source.as_deref().map(str::to_ascii_lowercase).as_deref() {
+            None => match source.as_deref() {
                 Some("inbox") => false,
                 Some("outbox" | "honeypot" | "sensor") => true,
                 _ => record.to.is_some() && record.from.is_none(),
@@ -153,7 +172,13 @@ impl CampaignInput {
                     shortener: u.shortener,
                 })
                 .collect(),
+            honeypot,
         }
+    }
+
+    /// The router as evidence of who sent the message: none for honeypot captures.
+    pub(crate) fn router_evidence(&self) -> Option<&str> {
+        if self.honeypot { None } else { self.router.as_deref() }
     }
 
     pub(crate) fn failed(&self) -> bool {
@@ -213,6 +238,10 @@ pub struct Config {
     pub pre_wave_secs: i64,
     /// Routers, source IPs and sender numbers link messages of one brand this close in time.
     pub infra_gap_secs: i64,
+    /// After a pause longer than this, a new wave joins an earlier campaign only on shared
+    /// infrastructure (link host or domain, router, source IP, sender number), never on
+    /// its template alone.
+    pub quiet_gap_secs: i64,
     /// Estimated Jaccard similarity from which two templates are near-duplicates.
     pub template_threshold: f64,
     /// Templates with fewer words than this link only through infrastructure.
@@ -229,6 +258,7 @@ impl Default for Config {
             wave_gap_secs: 6 * 3600,
             pre_wave_secs: 12 * 3600,
             infra_gap_secs: 12 * 3600,
+            quiet_gap_secs: 30 * 24 * 3600,
             template_threshold: 0.6,
             min_template_words: 4,
             max_urls_per_campaign: 1000,

@@ -7,7 +7,9 @@
 //! text, or sit outside the campaign's target countries, or recur on several routers with
 //! failures. A wave's fan-out starts at its first message to a non-operator number in a target
 //! country; before it, and to operator numbers at any time, sends are `validation`.
-//! Test sends are attached to the campaign whose fan-out follows them most closely.
+//! Test sends are attached to the campaign whose fan-out follows them most closely, and only
+//! on shared evidence (router, source IP, operator or campaign recipient number), never on
+//! time alone; a honeypot sensor's name is no router evidence (every attacker talks to it).
 
 use std::collections::{HashMap, HashSet};
 
@@ -68,7 +70,8 @@ pub(crate) fn detect(inputs: &[CampaignInput], groups: &Groups, cfg: &Config) ->
         if member || !m.outbound || m.verdict == Verdict::Smishing || !is_test_text(&m.text) {
             continue;
         }
-        if let Some(r) = m.router.as_deref() {
+        // a honeypot's router is the sensor itself: shared by every attacker, no evidence
+        if let Some(r) = m.router_evidence() {
             by_router.entry(r).or_default().push((ts, i));
         }
         if let Some(ip) = m.src_ip.as_deref() {
@@ -125,7 +128,7 @@ pub(crate) fn detect(inputs: &[CampaignInput], groups: &Groups, cfg: &Config) ->
             let mut ips: HashSet<&str> = HashSet::new();
             for &(_, i) in slice {
                 if let Some(m) = inputs.get(i) {
-                    routers.extend(m.router.as_deref());
+                    routers.extend(m.router_evidence());
                     ips.extend(m.src_ip.as_deref());
                 }
             }

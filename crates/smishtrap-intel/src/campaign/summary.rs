@@ -93,10 +93,26 @@ pub struct Sample {
     pub text: String,
 }
 
+/// One validation send of a campaign, with the evidence of where it came from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ValidationSend {
+    pub ts: Option<String>,
+    pub router: Option<String>,
+    pub src_ip: Option<String>,
+    pub recipient: Option<String>,
+    pub status: Option<String>,
+    /// Raw text; sanitise before display.
+    pub text: String,
+}
+
+/// Validation sends listed per campaign summary (`validation_messages` counts them all).
+pub const MAX_VALIDATION_SENDS: usize = 100;
+
 /// What an analyst reads about one campaign.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Campaign {
-    /// Stable id: derived from content (brand and earliest template), not from input order.
+    /// Stable id: derived from content (brand and earliest template) when the campaign is
+    /// first seen, then carried over passes (`carry_ids`), never from input order.
     pub id: String,
     /// Human-readable: brand, languages, countries, period.
     pub label: String,
@@ -120,6 +136,10 @@ pub struct Campaign {
     pub source_ips: Vec<Count>,
     pub sender_numbers: Vec<Count>,
     pub operator_numbers: Vec<NumberIndicator>,
+    /// The validation sends in time order (first [`MAX_VALIDATION_SENDS`]): the same
+    /// messages `validation_messages` counts, so a page's count and list agree.
+    #[serde(default)]
+    pub validation_sends: Vec<ValidationSend>,
     pub samples: Vec<Sample>,
     /// Input positions of all messages of the campaign (validation sends included).
     #[serde(skip)]
@@ -434,6 +454,18 @@ fn summarise(
         msgs.iter().filter(|(_, _, p)| *p == Phase::Validation).collect();
     vals.sort_by(|a, b| (a.1.ts, a.1.text.as_str()).cmp(&(b.1.ts, b.1.text.as_str())));
     samples.extend(vals.iter().take(3).map(|e| sample(e)));
+    let validation_sends: Vec<ValidationSend> = vals
+        .iter()
+        .take(MAX_VALIDATION_SENDS)
+        .map(|(_, m, _)| ValidationSend {
+            ts: m.ts.map(format_ts),
+            router: m.router.clone(),
+            src_ip: m.src_ip.clone(),
+            recipient: m.recipient.clone(),
+            status: m.status.clone(),
+            text: m.text.clone(),
+        })
+        .collect();
 
     let routers = counts(msgs.iter().filter_map(|(_, m, _)| m.router.as_deref()));
     let source_ips = counts(msgs.iter().filter_map(|(_, m, _)| m.src_ip.as_deref()));
@@ -465,6 +497,7 @@ fn summarise(
         source_ips,
         sender_numbers,
         operator_numbers,
+        validation_sends,
         samples,
         messages,
     }

@@ -1,5 +1,8 @@
-//! `smishtrap campaigns`: SMS records in, campaigns out (table or JSON), and the shared
-//! pieces that `export` and `analyze` use to run the campaign pass:
+//! `smishtrap campaigns`: the campaigns of a data directory (the console's, stored by the
+//! analyst: captures and imports) or of SMS record files, as a table or JSON; and the shared
+//! pieces that `export` and `analyze` use:
+//! - [`campaigns_of`]: the stored campaigns of `--data DIR` (brought up to date first when no
+//!   `run` holds the directory), or files clustered by the same pass the analyst runs;
 //! - [`load`]: reads records with analyze's reader, analyses them in parallel and keeps only
 //!   the compact campaign features in memory;
 //! - [`CampaignPass`]: analyze's JSONL lines are spooled to an unlinked temporary file while
@@ -7,15 +10,17 @@
 
 use std::fs::File;
 use std::io::{BufRead, BufReader, BufWriter, Seek, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context;
 use rayon::prelude::*;
+use smishtrap_analyst::{Clusterer, analyse_captures};
 use smishtrap_intel::Phase;
 use smishtrap_intel::campaign::{
     self, Assignment, Campaign, CampaignInput, Config, defang_text, sanitise,
 };
+use smishtrap_store::{CampaignAlias, DataLock, SqliteStore, StoreError};
 
 use super::analyze::{Work, read_all};
 use crate::input::Source;
@@ -31,14 +36,17 @@ pub(crate) enum Format {
     Json,
 }
 
-/// Where records come from and how they are analysed (shared with `export`).
+/// Where campaigns come from (shared with `export`).
 #[derive(Debug, clap::Args)]
 pub(crate) struct InputArgs {
-    /// SMS record files: JSONL, or CSV/TSV with a header; `-` reads standard input
+    /// SMS record files to cluster: JSONL, or CSV/TSV with a header; `-` reads standard input.
+    /// Without FILE, the campaigns stored in the data directory are shown
     #[arg(value_name = "FILE")]
     pub(crate) files: Vec<String>,
-    /// Also read the sms.send events a sensor stored in this data directory
-    #[arg(long, value_name = "DIR")]
+    /// Data directory whose stored campaigns to show (those of `run`, `import` and the
+    /// console; new captures and imports are analysed and clustered first unless a `run`
+    /// holds the directory)
+    #[arg(long, value_name = "DIR", conflicts_with = "files")]
     pub(crate) data: Option<PathBuf>,
     #[command(flatten)]
     pub(crate) engine: super::EngineArgs,
@@ -54,7 +62,8 @@ pub(crate) struct Args {
     /// Output format
     #[arg(long, value_enum, default_value_t = Format::Table)]
     format: Format,
-    /// Show one campaign in detail: waves timeline, infrastructure, samples
+    /// Show one campaign in detail (an id the console shows, or an older id merged into it):
+    /// waves timeline, infrastructure, samples
     #[arg(long, value_name = "ID")]
     show: Option<String>,
     /// Leave out campaigns with fewer messages than this
@@ -68,23 +77,111 @@ pub(crate) struct Loaded {
     pub(crate) bad: u64,
 }
 
+/// Campaigns from a data directory or from files, with what `--show` and exports need.
+pub(crate) struct Found {
+    /// Largest first, then by id.
+    pub(crate) campaigns: Vec<Campaign>,
+    /// Old ids of merged campaigns (stored campaigns only).
+    pub(crate) aliases: Vec<CampaignAlias>,
+    /// Where they came from, for messages.
+    pub(crate) origin: String,
+    /// Malformed input records (files only).
+    pub(crate) bad: u64,
+}
+
+impl Found {
+    /// The campaign `id` names, directly or as an alias of a merged campaign.
+    pub(crate) fn find(&self, id: &str) -> Option<&Campaign> {
+        let id = self.aliases.iter().find(|a| a.alias == id).map_or(id, |a| a.id.as_str());
+        self.campaigns.iter().find(|c| c.id == id)
+    }
+}
+
 #[allow(clippy::print_stderr, reason = "per-record problems go to stderr, as in analyze")]
 fn report(line: &str) {
     eprintln!("{line}");
 }
 
+/// The campaigns of `args`: files clustered by the analyst's pass (no history, so the ids a
+/// fresh store would give), or the stored campaigns of the data directory.
+pub(crate) fn campaigns_of(args: &InputArgs) -> anyhow::Result<Found> {
+    if !args.files.is_empty() {
+        let loaded = load(args)?;
+        let result = cluster(&loaded);
+        return Ok(Found {
+            campaigns: result.campaigns,
+            aliases: Vec::new(),
+            origin: "this input".into(),
+            bad: loaded.bad,
+        });
+    }
+    let dir = args.data.clone().unwrap_or_else(|| super::DEFAULT_DATA.into());
+    stored(&dir, &args.engine)
+}
+
+/// The stored campaigns of `dir`. When no other process holds the directory, captures not
+/// yet analysed and messages not yet clustered (a `sensor` without `run`, an `import
+/// --no-cluster`) are brought up to date first, by the analyst's own code.
+fn stored(dir: &Path, engine: &super::EngineArgs) -> anyhow::Result<Found> {
+    let db = smishtrap_store::db_path(dir);
+    if !db.is_file() {
+        anyhow::bail!(
+            "{}: no store in this data directory (record with `smishtrap run --data {0}` or \
+             `smishtrap import --data {0} FILE...`, or give FILE...)",
+            dir.display()
+        );
+    }
+    match DataLock::acquire(dir) {
+        Ok(_lock) => {
+            let mut store = SqliteStore::open(&db)
+                .with_context(|| format!("{}: cannot open the store", db.display()))?;
+            let (engine, options) = engine.load()?;
+            analyse_captures(&mut store, &engine, &options, usize::MAX)
+                .with_context(|| format!("{}: analysing new captures", db.display()))?;
+            let mut clusterer = Clusterer::new(Config::default());
+            clusterer.load_new(&store).context("reading stored messages for clustering")?;
+            // a pass carries the stored ids over and writes only what changed
+            if !clusterer.is_empty() {
+                clusterer.recluster(&mut store).context("clustering stored messages")?;
+            }
+        }
+        // a running `run` keeps the store current: read what it wrote
+        Err(StoreError::Locked { .. }) => {}
+        Err(err) => return Err(err.into()),
+    }
+    let store = SqliteStore::open_read_only(&db)
+        .with_context(|| format!("{}: cannot open the store", db.display()))?;
+    let rows = store.all_campaigns()?;
+    let aliases = store.campaign_aliases()?;
+    let mut campaigns = Vec::with_capacity(rows.len());
+    let mut unreadable = 0usize;
+    for row in rows {
+        match serde_json::from_str::<Campaign>(&row.summary) {
+            Ok(c) => campaigns.push(c),
+            Err(_) => unreadable += 1,
+        }
+    }
+    if unreadable > 0 {
+        report(&format!(
+            "warning: {unreadable} stored campaign summaries do not decode (written by a newer \
+             smishtrap?); left out"
+        ));
+    }
+    campaigns.sort_by(|a, b| b.message_count.cmp(&a.message_count).then_with(|| a.id.cmp(&b.id)));
+    Ok(Found { campaigns, aliases, origin: dir.display().to_string(), bad: 0 })
+}
+
 /// Reads and analyses every record (analyze's reader), keeping only campaign features.
 pub(crate) fn load(args: &InputArgs) -> anyhow::Result<Loaded> {
-    if args.files.is_empty() && args.data.is_none() {
+    if args.files.is_empty() {
         anyhow::bail!("no input: give FILE... (- for standard input) or --data DIR");
     }
     let (engine, options) = args.engine.load()?;
     let sources: Vec<Source> = args.files.iter().map(|f| Source::parse(f)).collect();
-    let data = args.data.clone();
     let (tx, rx) = crossbeam_channel::bounded::<Vec<Work>>(4);
     let reader = std::thread::Builder::new()
         .name("campaigns-reader".into())
-        .spawn(move || read_all(&sources, data.as_deref(), &tx))
+        .spawn(move || read_all(&sources, None, &tx))
         .context("starting the reader thread")?;
     let mut inputs: Vec<CampaignInput> = Vec::new();
     let (mut bad, mut printed) = (0u64, 0u64);
@@ -132,7 +229,8 @@ pub(crate) fn load(args: &InputArgs) -> anyhow::Result<Loaded> {
     Ok(Loaded { inputs, bad })
 }
 
-/// Clusters the loaded records; the time it took is logged at debug level (benchmarks).
+/// Clusters the loaded records (the pass the analyst runs; no earlier ids to carry); the
+/// time it took is logged at debug level (benchmarks).
 pub(crate) fn cluster(loaded: &Loaded) -> campaign::Clustering {
     let started = std::time::Instant::now();
     let result = campaign::cluster(&loaded.inputs, &Config::default());
@@ -145,22 +243,22 @@ pub(crate) fn cluster(loaded: &Loaded) -> campaign::Clustering {
     result
 }
 
-/// Exit code after a run that read `loaded`: 1 when records were malformed (unless allowed).
-pub(crate) fn exit_code(loaded: &Loaded, allow_bad: bool) -> ExitCode {
-    if loaded.bad > 0 && !allow_bad { ExitCode::from(1) } else { ExitCode::SUCCESS }
+/// Exit code after a run that read `found`: 1 when records were malformed (unless allowed).
+pub(crate) fn exit_code(found: &Found, allow_bad: bool) -> ExitCode {
+    if found.bad > 0 && !allow_bad { ExitCode::from(1) } else { ExitCode::SUCCESS }
 }
 
 pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let loaded = load(&args.input)?;
-    let result = cluster(&loaded);
+    let found = campaigns_of(&args.input)?;
     let campaigns: Vec<&Campaign> =
-        result.campaigns.iter().filter(|c| c.message_count >= args.min_messages).collect();
+        found.campaigns.iter().filter(|c| c.message_count >= args.min_messages).collect();
     let mut text = match (&args.show, args.format) {
         (Some(id), format) => {
-            let Some(c) = result.campaigns.iter().find(|c| c.id == *id) else {
+            let Some(c) = found.find(id) else {
                 anyhow::bail!(
-                    "no campaign {:?} in this input (ids are listed by `smishtrap campaigns FILE...`)",
-                    sanitise(id)
+                    "no campaign {:?} in {} (ids are listed by `smishtrap campaigns`)",
+                    sanitise(id),
+                    found.origin
                 );
             };
             match format {
@@ -186,7 +284,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     {
         return Err(anyhow::Error::from(e).context("writing output"));
     }
-    Ok(exit_code(&loaded, args.input.allow_bad))
+    Ok(exit_code(&found, args.input.allow_bad))
 }
 
 /// Printable, single-line, bounded.

@@ -12,7 +12,7 @@ use smishtrap_web::{Console, ConsoleConfig};
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
     /// Data directory of the sensor (holds smishtrap.db); the console only reads events
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, value_name = "DIR", default_value = super::DEFAULT_DATA)]
     data: PathBuf,
     /// Address to serve the console on (loopback by default; put TLS in front of any other)
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:9090")]

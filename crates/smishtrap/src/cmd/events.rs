@@ -23,7 +23,7 @@ pub(crate) enum Format {
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
     /// Data directory of the sensor (holds smishtrap.db)
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, value_name = "DIR", default_value = super::DEFAULT_DATA)]
     data: PathBuf,
     /// Output format
     #[arg(long, value_enum, default_value_t = Format::Table)]

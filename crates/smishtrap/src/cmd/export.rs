@@ -1,13 +1,14 @@
-//! `smishtrap export`: campaigns and their indicators as STIX 2.1, MISP, CSV or JSON.
+//! `smishtrap export`: campaigns and their indicators as STIX 2.1, MISP (events or a feed
+//! directory), CSV or JSON; the stored campaigns of a data directory, or files clustered.
 
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use smishtrap_export::{Producer, misp};
+use smishtrap_export::{Producer, Tlp, misp};
 
-use super::campaigns::{InputArgs, cluster, exit_code, load};
+use super::campaigns::{InputArgs, campaigns_of, exit_code};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub(crate) enum Format {
@@ -15,6 +16,9 @@ pub(crate) enum Format {
     Stix,
     /// MISP event JSON (see --misp-mode)
     Misp,
+    /// A MISP feed directory (--out DIR): manifest.json, hashes.csv, one <uuid>.json per
+    /// campaign event, for a MISP instance to subscribe to
+    MispFeed,
     /// One indicator per row: type, value, defanged value, campaign, first/last seen, count
     Csv,
     /// The campaign summaries as JSON
@@ -48,6 +52,18 @@ pub(crate) struct Args {
     /// Leave out campaigns with fewer messages than this
     #[arg(long, value_name = "N", default_value_t = 1)]
     min_messages: usize,
+    /// TLP 2.0 level of the export: STIX marking and MISP tag (clear, green, amber,
+    /// amber+strict, red)
+    #[arg(long, value_name = "LEVEL", default_value = "amber", value_parser = parse_tlp)]
+    tlp: Tlp,
+    /// An address of this sensor (repeatable): never exported as an indicator (loopback,
+    /// private and documentation addresses never are)
+    #[arg(long, value_name = "IP")]
+    own_address: Vec<std::net::IpAddr>,
+}
+
+fn parse_tlp(s: &str) -> Result<Tlp, String> {
+    s.parse()
 }
 
 fn pretty(value: &serde_json::Value) -> anyhow::Result<Vec<u8>> {
@@ -57,15 +73,32 @@ fn pretty(value: &serde_json::Value) -> anyhow::Result<Vec<u8>> {
 }
 
 pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let loaded = load(&args.input)?;
-    let result = cluster(&loaded);
+    let found = campaigns_of(&args.input)?;
     let campaigns: Vec<_> =
-        result.campaigns.into_iter().filter(|c| c.message_count >= args.min_messages).collect();
-    let producer = Producer { name: args.producer.clone() };
+        found.campaigns.iter().filter(|c| c.message_count >= args.min_messages).cloned().collect();
+    let producer = Producer {
+        name: args.producer.clone(),
+        tlp: args.tlp,
+        hygiene: smishtrap_export::indicator::Hygiene::builtin(&args.own_address)
+            .context("loading the platform list")?,
+    };
     let bytes = match args.format {
         Format::Stix => pretty(&smishtrap_export::stix::bundle(&campaigns, &producer))?,
         Format::Json => pretty(&smishtrap_export::json(&campaigns))?,
-        Format::Csv => smishtrap_export::csv::indicators(&campaigns),
+        Format::Csv => smishtrap_export::csv::indicators_for(&campaigns, &producer),
+        Format::MispFeed => {
+            let Some(dir) = &args.out else {
+                anyhow::bail!("--format misp-feed writes a directory: give --out DIR");
+            };
+            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+            // names are event uuids and two fixed names: safe to join
+            for (name, body) in smishtrap_export::feed::files(&campaigns, &producer) {
+                let path = dir.join(name);
+                std::fs::write(&path, body)
+                    .with_context(|| format!("writing {}", path.display()))?;
+            }
+            return Ok(exit_code(&found, args.input.allow_bad));
+        }
         Format::Misp => {
             let mode = match args.misp_mode {
                 MispMode::PerCampaign => misp::Mode::PerCampaign,
@@ -86,7 +119,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
                         std::fs::write(&path, pretty(event)?)
                             .with_context(|| format!("writing {}", path.display()))?;
                     }
-                    return Ok(exit_code(&loaded, args.input.allow_bad));
+                    return Ok(exit_code(&found, args.input.allow_bad));
                 }
                 (misp::Mode::PerCampaign, None) => {
                     let mut v = Vec::new();
@@ -116,5 +149,5 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
             }
         }
     }
-    Ok(exit_code(&loaded, args.input.allow_bad))
+    Ok(exit_code(&found, args.input.allow_bad))
 }

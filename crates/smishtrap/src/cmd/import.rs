@@ -26,7 +26,7 @@ pub(crate) struct Args {
     #[arg(value_name = "FILE", required = true)]
     files: Vec<String>,
     /// Data directory to import into (the one `run` and `console` use)
-    #[arg(long, value_name = "DIR", default_value = "./smishtrap-data")]
+    #[arg(long, value_name = "DIR", default_value = super::DEFAULT_DATA)]
     data: PathBuf,
     #[command(flatten)]
     engine: super::EngineArgs,
@@ -48,6 +48,8 @@ enum Chunk {
     Unreadable(std::sync::Arc<str>, String),
     /// The analysed records (or their problems) of one chunk of a file.
     Analysed(std::sync::Arc<str>, Vec<Analysed>),
+    /// A file without a single record (empty, or a header only).
+    Empty(std::sync::Arc<str>),
 }
 
 #[derive(Debug, Default)]
@@ -88,6 +90,9 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
                     }
                 };
                 let mut items = items.peekable();
+                if items.peek().is_none() && tx.send(Chunk::Empty(name.clone())).is_err() {
+                    return;
+                }
                 while items.peek().is_some() {
                     let batch: Vec<RawItem> = items.by_ref().take(CHUNK).collect();
                     let analysed = batch
@@ -103,8 +108,14 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         for chunk in rx {
             let (name, analysed) = match chunk {
                 Chunk::Unreadable(name, err) => {
+                    // name the file once: open errors name it, format errors may already
+                    let err = if err.starts_with(&*name) { err } else { format!("{name}: {err}") };
                     report(progress.as_ref(), &format!("error: {err}"));
                     unreadable.push(name.to_string());
+                    continue;
+                }
+                Chunk::Empty(name) => {
+                    report(progress.as_ref(), &format!("warning: {name}: empty input, no records"));
                     continue;
                 }
                 Chunk::Analysed(name, analysed) => (name, analysed),
@@ -153,10 +164,19 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
     let mut campaigns = None;
     if !args.no_cluster {
-        let mut clusterer = Clusterer::new(Config::default());
-        clusterer.load_new(&store).context("reading stored messages for clustering")?;
-        let pass = clusterer.recluster(&mut store).context("clustering stored messages")?;
-        campaigns = Some(pass.campaigns);
+        match smishtrap_store::DataLock::acquire(&args.data) {
+            Ok(_lock) => {
+                let mut clusterer = Clusterer::new(Config::default());
+                clusterer.load_new(&store).context("reading stored messages for clustering")?;
+                let pass = clusterer.recluster(&mut store).context("clustering stored messages")?;
+                campaigns = Some(pass.campaigns);
+            }
+            // the running `run` clusters them itself, within seconds
+            Err(err @ smishtrap_store::StoreError::Locked { .. }) => {
+                report(None, &format!("note: {err}; it clusters the new messages itself"));
+            }
+            Err(err) => return Err(err.into()),
+        }
     }
     summary(&args, &totals, campaigns);
     if !unreadable.is_empty() {

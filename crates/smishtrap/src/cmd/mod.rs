@@ -13,6 +13,9 @@ pub(crate) mod import;
 pub(crate) mod run;
 pub(crate) mod sensor;
 
+/// The data directory every subcommand uses when `--data` is not given.
+pub(crate) const DEFAULT_DATA: &str = "./smishtrap-data";
+
 /// Resolves on SIGINT (Ctrl-C) or SIGTERM, whichever comes first. The handlers are installed
 /// when this is called (inside the runtime), not when the future is first polled, so a signal
 /// that arrives right after the start-up banner is not lost (it would kill the process).

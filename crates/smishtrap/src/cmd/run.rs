@@ -16,7 +16,6 @@ use smishtrap_web::{Console, ConsoleConfig as WebConfig, ConsoleLimits};
 
 use super::sensor::{ConfigFile, DEFAULT_PERSONA, Recording, SensorSetup, load_config};
 
-const DEFAULT_DATA: &str = "./smishtrap-data";
 const DEFAULT_SENSOR_LISTEN: &str = "127.0.0.1:8080";
 const DEFAULT_CONSOLE_LISTEN: &str = "127.0.0.1:9090";
 
@@ -130,7 +129,8 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     let console_cfg = std::mem::take(&mut config.console);
     let analysis_cfg = std::mem::take(&mut config.analysis);
     let extra = sensor_listeners(&args, config.listener.is_empty())?;
-    let data = args.data.clone().or(config.data.clone()).unwrap_or_else(|| DEFAULT_DATA.into());
+    let data =
+        args.data.clone().or(config.data.clone()).unwrap_or_else(|| super::DEFAULT_DATA.into());
     let setup = SensorSetup::resolve(
         config,
         &config_name,
@@ -174,6 +174,8 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
 
+    // one `run` per data directory: two would interleave analysis and clustering
+    let _lock = smishtrap_store::DataLock::acquire(&data)?;
     let recording = Recording::start(&setup)?;
     let (token, origin) = token::load_or_create(
         &data,

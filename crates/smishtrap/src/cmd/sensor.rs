@@ -384,9 +384,8 @@ impl SensorSetup {
                 bail!("{origin}: persona {name} serves no HTTPS (no [tls] in its file)");
             }
         }
-        let Some(data) = data.or(config.data.clone()) else {
-            bail!("no data directory: give --data DIR or `data` in --config");
-        };
+        // the same default as every other subcommand
+        let data = data.or(config.data.clone()).unwrap_or_else(|| super::DEFAULT_DATA.into());
         let name = sensor_name(sensor_name_flag.or(config.sensor_name.clone()))?;
         Ok(SensorSetup {
             data,
