@@ -13,7 +13,6 @@
 //!   incremental analysis resumes exactly where it stopped) and sensor heartbeats.
 //! - `forward.rs`: the forward spool (committed events after the forward cursor), read by
 //!   the sensor's NATS forwarder (`smishtrap-forward`).
- the only place that knows the
 //! - [`db_path`], [`events_dir`], [`status_path`] and [`lock_path`] are the only place that knows the
 //!   data-directory layout; [`space`] reads the data volume's free space and holds the
 //!   watermarks under which the sensor stops writing.
