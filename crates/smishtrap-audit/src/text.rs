@@ -2,32 +2,10 @@
 //! format characters escaped, length bounded on a character boundary.
 
 /// `text` with control, format and line-separator characters written as `\u{..}` escapes (the
-/// usual ones as `\n`, `\r`, `\t`), cut to at most `max` bytes of output (then `…`).
+/// usual ones as `\n`, `\r`, `\t`), cut to at most `max` bytes of output (then `…`): the
+/// project's one text-safety helper, [`smishtrap_extract::safe::escaped`].
 pub fn shown(text: &str, max: usize) -> String {
-    let mut out = String::with_capacity(text.len().min(max) + 4);
-    for c in text.chars() {
-        let piece = match c {
-            '\n' => "\\n".to_owned(),
-            '\r' => "\\r".to_owned(),
-            '\t' => "\\t".to_owned(),
-            '\\' => "\\\\".to_owned(),
-            c if needs_escape(c) => format!("\\u{{{:x}}}", u32::from(c)),
-            c => c.to_string(),
-        };
-        if out.len() + piece.len() > max {
-            out.push('…');
-            break;
-        }
-        out.push_str(&piece);
-    }
-    out
-}
-
-fn needs_escape(c: char) -> bool {
-    c.is_control()
-        || matches!(u32::from(c),
-            0x00ad | 0x061c | 0x180e | 0x200b..=0x200f | 0x2028..=0x202e | 0x2060..=0x206f
-            | 0xfeff | 0xfff9..=0xfffb | 0xe0000..=0xe007f)
+    smishtrap_extract::safe::escaped(text, max)
 }
 
 /// Cuts `s` to at most `max` bytes on a character boundary.
@@ -63,7 +41,7 @@ mod tests {
         fn never_controls_and_bounded(s in "\\PC*|[\\x00-\\x1f\u{2028}\u{202e}]*", max in 0usize..80) {
             let out = shown(&s, max);
             proptest::prop_assert!(out.len() <= max + '…'.len_utf8());
-            proptest::prop_assert!(!out.chars().any(needs_escape));
+            proptest::prop_assert!(!out.chars().any(smishtrap_extract::safe::is_unsafe_char));
             proptest::prop_assert!(cut(&s, max).len() <= max);
         }
     }

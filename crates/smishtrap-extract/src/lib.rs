@@ -31,6 +31,7 @@
 mod defang;
 mod lang;
 mod numbers;
+pub mod safe;
 mod urls;
 
 use serde::Serialize;

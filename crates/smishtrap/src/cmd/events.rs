@@ -282,39 +282,12 @@ mod table {
             None => s,
         };
         let defanged = defang_urls(head);
-        let mut out = String::with_capacity(defanged.len().min(max * 2));
-        for c in defanged.chars() {
-            match c {
-                '\n' => out.push_str("\\n"),
-                '\r' => out.push_str("\\r"),
-                '\t' => out.push_str("\\t"),
-                '\\' => out.push_str("\\\\"),
-                c if c.is_control() || is_invisible_format(c) => {
-                    out.push_str(&format!("\\u{{{:x}}}", u32::from(c)));
-                }
-                c => out.push(c),
-            }
-        }
+        // the input is already bounded (`head`); `cut` bounds the characters shown
+        let mut out = smishtrap_extract::safe::escaped(&defanged, usize::MAX);
         if head.len() < s.len() {
             out.push('…');
         }
         cut(&out, max)
-    }
-
-    /// Bidirectional overrides and zero-width characters: they reorder or hide what a
-    /// terminal shows (Trojan Source), so they are shown as escapes.
-    fn is_invisible_format(c: char) -> bool {
-        matches!(
-            c,
-            '\u{00ad}'
-                | '\u{061c}'
-                | '\u{180e}'
-                | '\u{200b}'..='\u{200f}'
-                | '\u{2028}'..='\u{202e}'
-                | '\u{2060}'..='\u{206f}'
-                | '\u{feff}'
-                | '\u{fff9}'..='\u{fffb}'
-        )
     }
 
     /// Every URL the extractor finds (with or without scheme, evasive spellings included)
