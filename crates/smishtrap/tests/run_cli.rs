@@ -193,7 +193,7 @@ fn console_limits_in_the_config_are_checked() {
     };
     let (ok, err) = check(
         "header_timeout_secs = 2.5\nidle_timeout_secs = 30\nmax_connections = 64\n\
-         max_connections_per_ip = 8\nmax_body_bytes = 4096",
+         max_connections_per_ip = 8\nmax_body_bytes = 4096\nsession_idle_minutes = 30",
     );
     assert!(ok, "{err}");
     for (bad, key) in [
@@ -202,6 +202,7 @@ fn console_limits_in_the_config_are_checked() {
         ("max_connections = 0", "console.max_connections"),
         ("max_connections_per_ip = 0", "console.max_connections_per_ip"),
         ("max_idle = 3", "max_idle"),
+        ("session_idle_minutes = 0", "console.session_idle_minutes"),
     ] {
         let (ok, err) = check(bad);
         assert!(!ok, "{bad} accepted");

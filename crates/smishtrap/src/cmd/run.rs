@@ -61,6 +61,7 @@ pub(crate) struct ConsoleConfig {
     listen: Option<SocketAddr>,
     token: Option<String>,
     session_hours: Option<u64>,
+    session_idle_minutes: Option<u64>,
     header_timeout_secs: Option<f64>,
     idle_timeout_secs: Option<f64>,
     max_connections: Option<usize>,
@@ -153,6 +154,10 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     if !(1..=720).contains(&session_hours) {
         bail!("{config_name}: console.session_hours: expected 1 to 720");
     }
+    let session_idle_minutes = console_cfg.session_idle_minutes.unwrap_or(60);
+    if !(1..=43_200).contains(&session_idle_minutes) {
+        bail!("{config_name}: console.session_idle_minutes: expected 1 to 43200");
+    }
     let console_limits = console_cfg.limits(&config_name)?;
     // flags over the config file; brand catalogs add up
     let mut brands = analysis_cfg.brands;
@@ -188,6 +193,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     let worker = Worker::start(worker_config, engine).context("cannot start the analysis")?;
     let mut web = WebConfig::new(&data, token.clone());
     web.session_ttl = std::time::Duration::from_secs(session_hours * 3600);
+    web.session_idle = std::time::Duration::from_secs(session_idle_minutes * 60);
     web.limits = console_limits;
     let console = Console::start(web).context("cannot start the console")?;
 
