@@ -297,14 +297,14 @@ fn export_response(
     format: ExportFormat,
     single: bool,
     stem: &str,
+    producer: &smishtrap_export::Producer,
 ) -> Result<Response, WebError> {
-    let producer = smishtrap_export::Producer::default();
     let to_json = |v: &serde_json::Value| {
         serde_json::to_vec_pretty(v).map_err(|e| WebError::Internal(format!("encode export: {e}")))
     };
     let (content_type, body) = match format {
         ExportFormat::Stix => {
-            ("application/json", to_json(&smishtrap_export::stix::bundle(campaigns, &producer))?)
+            ("application/json", to_json(&smishtrap_export::stix::bundle(campaigns, producer))?)
         }
         ExportFormat::Json => ("application/json", to_json(&smishtrap_export::json(campaigns))?),
         ExportFormat::Csv => {
@@ -314,7 +314,7 @@ fn export_response(
             // one event per campaign everywhere (uuids follow the stable campaign ids); all
             // of them as MISP's own multi-event JSON (`{"response": [...]}`)
             let mode = smishtrap_export::misp::Mode::PerCampaign;
-            let events = smishtrap_export::misp::events(campaigns, mode, &producer);
+            let events = smishtrap_export::misp::events(campaigns, mode, producer);
             let body = match (single, events.first()) {
                 (true, Some(event)) => to_json(event)?,
                 _ => to_json(&serde_json::json!({ "response": events }))?,
@@ -353,7 +353,7 @@ pub(crate) async fn campaign_export(
     } else {
         "smishtrap-campaign".to_owned()
     };
-    export_response(std::slice::from_ref(&campaign), format, true, &stem)
+    export_response(std::slice::from_ref(&campaign), format, true, &stem, &state.inner.producer)
 }
 
 /// `GET /api/v1/exports?format=`: every stored campaign as one download.
@@ -377,7 +377,7 @@ async fn exports(
     }
     // Largest first, as `smishtrap export` writes them.
     campaigns.sort_by(|a, b| b.message_count.cmp(&a.message_count).then_with(|| a.id.cmp(&b.id)));
-    export_response(&campaigns, format, false, "smishtrap-campaigns")
+    export_response(&campaigns, format, false, "smishtrap-campaigns", &state.inner.producer)
 }
 
 /// Filters shared by the list, the stream and the Live page (all optional).

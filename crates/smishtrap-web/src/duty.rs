@@ -101,12 +101,14 @@ pub struct BlockItem {
 /// The indicators of `campaigns` that the export marks blockable (`to_ids` in their MISP
 /// events, so the export's rules decide, not the console), defanged, each once, at most
 /// [`BLOCK_ITEMS`] (the first campaign and type of a value stand for it).
-pub fn block_items(campaigns: &[Campaign]) -> Vec<BlockItem> {
-    let producer = smishtrap_export::Producer::default();
+pub fn block_items(
+    campaigns: &[Campaign],
+    producer: &smishtrap_export::Producer,
+) -> Vec<BlockItem> {
     let events = smishtrap_export::misp::events(
         campaigns,
         smishtrap_export::misp::Mode::PerCampaign,
-        &producer,
+        producer,
     );
     let mut seen = HashSet::new();
     let mut out = Vec::new();

@@ -94,6 +94,9 @@ pub struct ConsoleConfig {
     pub poll_interval: Duration,
     /// Timeouts and caps of the HTTP server.
     pub limits: ConsoleLimits,
+    /// Who the exports name and what they may ask to block (with the sensors' own addresses,
+    /// never indicators): used by the export downloads and the "block now" lists alike.
+    pub producer: smishtrap_export::Producer,
 }
 
 impl ConsoleConfig {
@@ -108,6 +111,7 @@ impl ConsoleConfig {
             session_idle: Duration::from_secs(3600),
             poll_interval: Duration::from_millis(100),
             limits: ConsoleLimits::default(),
+            producer: smishtrap_export::Producer::default(),
         }
     }
 }
@@ -132,6 +136,7 @@ pub(crate) struct Inner {
     /// does not wait for them forever.
     pub(crate) closing: tokio::sync::watch::Sender<bool>,
     pub(crate) limits: ConsoleLimits,
+    pub(crate) producer: smishtrap_export::Producer,
 }
 
 /// A running console: the state for [`app`] plus the follower thread, stopped on drop.
@@ -159,6 +164,7 @@ impl Console {
             streams: Arc::new(tokio::sync::Semaphore::new(api::MAX_STREAMS)),
             closing: tokio::sync::watch::channel(false).0,
             limits: config.limits,
+            producer: config.producer,
         };
         Ok(Console { state: AppState { inner: Arc::new(inner) }, follower })
     }

@@ -263,7 +263,7 @@ async fn active_now(
             }
         })
         .collect();
-    Ok((active, block_items(&summaries)))
+    Ok((active, block_items(&summaries, &state.inner.producer)))
 }
 
 /// One bar of the target-countries chart.
@@ -817,7 +817,7 @@ pub(crate) async fn campaign_detail(
         .zip(&buckets)
         .map(|((number, from, to), counts)| WaveZoom::of(*number, *from, *to, counts))
         .collect();
-    let block = block_items(std::slice::from_ref(&summary));
+    let block = block_items(std::slice::from_ref(&summary), &state.inner.producer);
     page(&CampaignPage {
         csrf: authed.csrf().to_owned(),
         linkable: safe_id(&row.id),

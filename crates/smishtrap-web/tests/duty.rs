@@ -135,7 +135,10 @@ async fn overview_shows_active_campaigns_and_what_to_block() {
     assert!(html.contains("data-copy=\"block-list\""));
     // The list is what the exports mark for blocking, nothing more.
     let summary = seeded.campaigns.iter().find(|c| c.id == csam).expect("summary");
-    let blockable = smishtrap_web::duty::block_items(std::slice::from_ref(summary));
+    let blockable = smishtrap_web::duty::block_items(
+        std::slice::from_ref(summary),
+        &smishtrap_export::Producer::default(),
+    );
     assert_eq!(list.lines().count(), blockable.len());
     assert!(html.contains("data-refresh=\""), "the page refreshes itself");
     // The CSAM messages carry hostile payloads: the Overview and the campaign page show them
@@ -286,4 +289,56 @@ async fn exports_page_offers_every_format_per_campaign_and_for_all() {
                 .is_ok_and(|d| d.starts_with("attachment"))
         );
     }
+}
+
+/// A campaign whose links point at the sensor's own public address (an attacker's test
+/// against the honeypot, or a spoofed link): the console never offers it to block once the
+/// address is known as the sensor's, while another public address stays blockable.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sensors_own_address_is_never_offered_to_block() {
+    let own: std::net::IpAddr = "45.33.32.156".parse().expect("ip");
+    let mut records = Vec::new();
+    for i in 0..8 {
+        records.push(seed::record(
+            &format!("own-{i}"),
+            &format!("2025-07-22T10:{i:02}:00Z"),
+            &format!("+3247100{i:04}"),
+            "router-9",
+            &format!(
+                "bpost: uw pakket {i} wacht. Betaal 1,99 EUR verzendkosten via http://{own}/bpost/{i}"
+            ),
+        ));
+    }
+    let records = {
+        let mut all = recent_corpus(TimeDelta::hours(3));
+        let last = all.iter().filter_map(|r| seed::micros(r.ts.as_deref())).max().expect("ts");
+        let first = records.iter().filter_map(|r| seed::micros(r.ts.as_deref())).min().expect("ts");
+        for mut r in records {
+            let moved = seed::micros(r.ts.as_deref()).map(|t| t - first + last - 3_600_000_000);
+            r.ts = moved
+                .and_then(chrono::DateTime::from_timestamp_micros)
+                .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
+            all.push(r);
+        }
+        all
+    };
+    let block_list = |html: &str| element(html, "textarea", "block-list").to_owned();
+    let ip_defanged = "45[.]33[.]32[.]156";
+
+    let (server, _) = seeded(&records).await;
+    let cookie = server.login().await;
+    let (_, html) = server.page(&cookie, "/").await;
+    assert!(block_list(&html).contains(ip_defanged), "a public address is blockable: {html}");
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    seed::seed(dir.path(), &records, "import");
+    let mut config = ConsoleConfig::new(dir.path(), Token::parse(TOKEN, "test").expect("token"));
+    config.producer.hygiene =
+        smishtrap_export::indicator::Hygiene::builtin(&[own]).expect("platforms");
+    let server = Server::start_config(dir, config).await;
+    let cookie = server.login().await;
+    let (_, html) = server.page(&cookie, "/").await;
+    let list = block_list(&html);
+    assert!(!list.contains(ip_defanged), "the sensor's own address offered to block: {list}");
+    assert!(list.contains("csam-be-login[.]info"), "other indicators stay: {list}");
 }

@@ -27,6 +27,10 @@ pub(crate) struct Args {
     /// How long a browser login lasts without a request (never longer than --session-hours)
     #[arg(long, value_name = "MINUTES", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=43_200))]
     session_idle_minutes: u64,
+    /// An address of the sensors (repeatable): never offered as an indicator to block
+    /// (loopback, private and documentation addresses never are)
+    #[arg(long, value_name = "IP")]
+    own_address: Vec<std::net::IpAddr>,
 }
 
 pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
@@ -39,6 +43,8 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     let mut config = ConsoleConfig::new(&args.data, token.clone());
     config.session_ttl = std::time::Duration::from_secs(args.session_hours * 3600);
     config.session_idle = std::time::Duration::from_secs(args.session_idle_minutes * 60);
+    config.producer.hygiene = smishtrap_export::indicator::Hygiene::builtin(&args.own_address)
+        .context("loading the platform list")?;
     let console = Console::start(config).context("cannot start the console")?;
     let served = runtime.block_on(async {
         let signal = super::shutdown_signal();

@@ -62,6 +62,10 @@ pub(crate) struct ConsoleConfig {
     token: Option<String>,
     session_hours: Option<u64>,
     session_idle_minutes: Option<u64>,
+    /// Public addresses of this machine the listeners' own addresses do not show (behind NAT):
+    /// never offered as indicators.
+    #[serde(default)]
+    own_addresses: Vec<std::net::IpAddr>,
     header_timeout_secs: Option<f64>,
     idle_timeout_secs: Option<f64>,
     max_connections: Option<usize>,
@@ -194,6 +198,19 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     let mut web = WebConfig::new(&data, token.clone());
     web.session_ttl = std::time::Duration::from_secs(session_hours * 3600);
     web.session_idle = std::time::Duration::from_secs(session_idle_minutes * 60);
+    // the sensors' own addresses are never indicators: every listener's, plus the configured
+    let mut own: Vec<std::net::IpAddr> = setup
+        .wanted
+        .iter()
+        .chain(&setup.tls_wanted)
+        .map(|(addr, _)| addr.ip())
+        .filter(|ip| !ip.is_unspecified())
+        .chain(console_cfg.own_addresses.iter().copied())
+        .collect();
+    own.sort_unstable();
+    own.dedup();
+    web.producer.hygiene =
+        smishtrap_export::indicator::Hygiene::builtin(&own).context("loading the platform list")?;
     web.limits = console_limits;
     let console = Console::start(web).context("cannot start the console")?;
 
