@@ -6,13 +6,13 @@
 //! skips. Chromium is driven over the Chrome DevTools Protocol with a minimal client below (a
 //! WebSocket and four methods): the CDP crates pull in far more than these tests need.
 
+mod chromium_support;
 mod console_support;
 mod sensor_support;
 
-use std::io::{BufRead, BufReader};
 use std::net::TcpStream;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::time::{Duration, Instant};
 
 use console_support::ConsoleProcess;
@@ -20,7 +20,6 @@ use sensor_support::Sensor;
 use serde_json::{Value, json};
 use tungstenite::{Message, WebSocket};
 
-const CHROMIUM: &str = "/usr/bin/chromium";
 const TOKEN: &str = "browser-test-token-0123456789";
 
 /// Payloads that would set `window.__xss` or the title if they ever ran.
@@ -43,57 +42,7 @@ struct Browser {
 impl Browser {
     /// `None` (with a message) when Chromium is not installed.
     fn launch() -> Option<Browser> {
-        if !Path::new(CHROMIUM).exists() {
-            #[allow(clippy::print_stderr, reason = "the skip notice is the point")]
-            {
-                eprintln!(
-                    "SKIPPED browser test: {CHROMIUM} not found (Debian: apt-get install -y chromium)"
-                );
-            }
-            return None;
-        }
-        let profile = tempfile::tempdir().expect("profile dir");
-        let mut child = Command::new(CHROMIUM)
-            .args([
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-quic",
-                "--no-first-run",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--disable-dev-shm-usage",
-                "--remote-debugging-address=127.0.0.1",
-                "--remote-debugging-port=0",
-            ])
-            .arg(format!("--user-data-dir={}", profile.path().display()))
-            .arg("about:blank")
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn chromium");
-        let stderr = child.stderr.take().expect("stderr");
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if let Some(url) = line.strip_prefix("DevTools listening on ") {
-                    let _ = tx.send(url.trim().to_owned());
-                }
-            }
-        });
-        let Ok(ws_url) = rx.recv_timeout(Duration::from_secs(60)) else {
-            let _ = child.kill();
-            panic!("chromium did not announce its DevTools endpoint");
-        };
-        let addr = ws_url
-            .strip_prefix("ws://")
-            .and_then(|rest| rest.split('/').next())
-            .expect("ws address")
-            .to_owned();
-        let stream = TcpStream::connect(&addr).expect("connect devtools");
-        stream.set_read_timeout(Some(Duration::from_secs(60))).expect("timeout");
-        let (ws, _) = tungstenite::client(ws_url.as_str(), stream).expect("websocket handshake");
+        let chromium_support::Devtools { child, ws, profile } = chromium_support::launch()?;
         let mut browser =
             Browser { child, ws, session: String::new(), next_id: 0, _profile: profile };
         let target = browser.call("Target.createTarget", json!({"url": "about:blank"}));

@@ -7,19 +7,17 @@
 
 #![allow(clippy::unwrap_used, reason = "tests fail loudly")]
 
+mod chromium_support;
 mod sensor_support;
 
-use std::io::{BufRead, BufReader};
 use std::net::TcpStream;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::time::{Duration, Instant};
 
 use sensor_support::{Sensor, client, decrypt, encrypt, events, leaked_credentials};
 use serde_json::{Value, json};
 use tungstenite::{Message, WebSocket};
-
-const CHROMIUM: &str = "/usr/bin/chromium";
 
 fn start(persona: &str, dir: &Path) -> Sensor {
     Sensor::start_with(dir, &["--listen", "127.0.0.1:0", "--persona", persona], 1)
@@ -332,56 +330,7 @@ struct Browser {
 
 impl Browser {
     fn launch() -> Option<Browser> {
-        if !Path::new(CHROMIUM).exists() {
-            #[allow(clippy::print_stderr, reason = "the skip notice is the point")]
-            {
-                eprintln!(
-                    "SKIPPED browser test: {CHROMIUM} not found (Debian: apt-get install -y chromium)"
-                );
-            }
-            return None;
-        }
-        let profile = tempfile::tempdir().expect("profile dir");
-        let mut child = Command::new(CHROMIUM)
-            .args([
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--no-first-run",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--disable-dev-shm-usage",
-                "--remote-debugging-address=127.0.0.1",
-                "--remote-debugging-port=0",
-            ])
-            .arg(format!("--user-data-dir={}", profile.path().display()))
-            .arg("about:blank")
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn chromium");
-        let stderr = child.stderr.take().expect("stderr");
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if let Some(url) = line.strip_prefix("DevTools listening on ") {
-                    let _ = tx.send(url.trim().to_owned());
-                }
-            }
-        });
-        let Ok(ws_url) = rx.recv_timeout(Duration::from_secs(60)) else {
-            let _ = child.kill();
-            panic!("chromium did not announce its DevTools endpoint");
-        };
-        let addr = ws_url
-            .strip_prefix("ws://")
-            .and_then(|rest| rest.split('/').next())
-            .expect("ws address")
-            .to_owned();
-        let stream = TcpStream::connect(&addr).expect("connect devtools");
-        stream.set_read_timeout(Some(Duration::from_secs(60))).expect("timeout");
-        let (ws, _) = tungstenite::client(ws_url.as_str(), stream).expect("websocket handshake");
+        let chromium_support::Devtools { child, ws, profile } = chromium_support::launch()?;
         let mut browser = Browser {
             child,
             ws,
