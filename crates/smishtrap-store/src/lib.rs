@@ -8,9 +8,11 @@
 //! - [`EventStore`] is the narrow, backend-neutral API (insert, ordered filtered streaming,
 //!   counting, SMS records). Every backend passes the same conformance suite
 //!   (`tests/suite/mod.rs`, instantiated once per backend by `store_test_suite!`).
-//! - The SQLite store also keeps what the analysis made of the captures (`messages.rs`):
-//!   analysed messages with a trigram text index, campaign summaries, progress cursors (so
-//!   incremental analysis resumes exactly where it stopped) and sensor heartbeats.
+//! - Both stores also keep what the analysis made of the captures: analysed messages with a
+//!   trigram text index, campaign summaries and aliases, progress cursors (so incremental
+//!   analysis resumes exactly where it stopped) and sensor heartbeats. [`AnalysisStore`] is
+//!   that API, backend-neutral (`analysis.rs`; SQLite in `messages.rs` and `overview.rs`,
+//!   PostgreSQL in `postgres_analysis.rs`), checked by the same conformance suite.
 //! - `forward.rs`: the forward spool (committed events after the forward cursor), read by
 //!   the sensor's NATS forwarder (`smishtrap-forward`).
 //! - [`db_path`], [`events_dir`], [`status_path`] and [`lock_path`] are the only place that knows the
@@ -38,6 +40,7 @@
 //! at all.
 //! Invariant: this crate never depends on the sensor or the analysis crates.
 
+mod analysis;
 mod error;
 mod filter;
 mod forward;
@@ -47,6 +50,8 @@ mod overview;
 mod pager;
 #[cfg(feature = "postgres")]
 mod postgres;
+#[cfg(feature = "postgres")]
+mod postgres_analysis;
 pub mod space;
 mod sqlite;
 mod status_file;
@@ -55,6 +60,7 @@ use std::path::{Path, PathBuf};
 
 use smishtrap_event::{Event, SmsRecord};
 
+pub use analysis::{AnalysisStore, EventTail};
 pub use error::StoreError;
 pub use filter::EventFilter;
 pub use forward::{FORWARDED_CURSOR, SpooledEvent};

@@ -19,7 +19,7 @@ use crate::filter::{Param, conditions};
 use crate::pager::{self, PageSource, Pager};
 use crate::{EventFilter, EventStore, EventStream, StoreError};
 
-const BACKEND: &str = "postgres";
+pub(crate) const BACKEND: &str = "postgres";
 
 /// Entry `n` brings a schema from version `n` to `n + 1`. Append only.
 const MIGRATIONS: &[&str] = &[
@@ -39,12 +39,77 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX events_kind_ts ON events (kind, ts, seq);
     CREATE INDEX events_src_ip_ts ON events (src_ip, ts, seq);
     CREATE INDEX events_session_ts ON events (session, ts, seq);",
+    // v2: what the analysis keeps (see `postgres_analysis.rs` and the SQLite v2/v3
+    // migrations). `COLLATE "C"` where SQLite compares bytes (ids, numbers, keyset order).
+    // `text` has the database's collation (its case folding serves searches of 3 characters
+    // or more, as FTS5 trigrams do on SQLite). PostgreSQL text cannot hold NUL: `text`
+    // keeps U+FFFD in its place (searched through the trigram index), `text_nul` the exact UTF-8 and `text_nul_fold` it ASCII-lowercased,
+    // only for texts with a NUL. `{trgm_ops}` is the schema-qualified `gin_trgm_ops`.
+    r#"CREATE TABLE messages (
+        seq BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        id TEXT COLLATE "C" NOT NULL UNIQUE,
+        event_id TEXT COLLATE "C",
+        origin TEXT NOT NULL,
+        ts BIGINT NOT NULL,
+        recipient TEXT COLLATE "C",
+        country TEXT COLLATE "C",
+        sender TEXT COLLATE "C",
+        router TEXT,
+        src_ip TEXT,
+        text TEXT NOT NULL,
+        text_nul BYTEA,
+        text_nul_fold BYTEA,
+        lang TEXT,
+        verdict TEXT COLLATE "C" NOT NULL,
+        score DOUBLE PRECISION NOT NULL,
+        brand TEXT COLLATE "C",
+        campaign TEXT COLLATE "C",
+        phase TEXT,
+        domains TEXT[] COLLATE "C" NOT NULL DEFAULT '{}',
+        record TEXT NOT NULL,
+        analysis TEXT NOT NULL
+    );
+    CREATE INDEX messages_ts ON messages (ts, seq);
+    CREATE INDEX messages_verdict_ts ON messages (verdict, ts);
+    CREATE INDEX messages_brand_ts ON messages (lower(brand), ts);
+    CREATE INDEX messages_campaign_ts ON messages (campaign, ts);
+    CREATE INDEX messages_country_ts ON messages (country, ts);
+    CREATE INDEX messages_recipient ON messages (recipient);
+    CREATE INDEX messages_sender ON messages (sender);
+    CREATE INDEX messages_event_id ON messages (event_id);
+    CREATE INDEX messages_domains ON messages USING GIN (domains);
+    CREATE INDEX messages_text ON messages USING GIN (text {trgm_ops});
+    CREATE TABLE campaigns (
+        id TEXT COLLATE "C" PRIMARY KEY,
+        first_seen BIGINT,
+        last_seen BIGINT,
+        message_count BIGINT NOT NULL,
+        brand TEXT COLLATE "C",
+        summary TEXT NOT NULL
+    );
+    CREATE INDEX campaigns_last_seen ON campaigns (last_seen, id);
+    CREATE INDEX campaigns_order ON campaigns
+        ((coalesce(last_seen, -9223372036854775808)), id);
+    CREATE TABLE campaign_aliases (
+        alias TEXT COLLATE "C" PRIMARY KEY,
+        id TEXT COLLATE "C" NOT NULL
+    );
+    CREATE INDEX campaign_aliases_id ON campaign_aliases (id);
+    CREATE TABLE cursors (name TEXT PRIMARY KEY, value BIGINT NOT NULL);
+    CREATE TABLE sensors (
+        name TEXT COLLATE "C" PRIMARY KEY,
+        updated BIGINT NOT NULL,
+        status TEXT NOT NULL
+    );"#,
 ];
 
 const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
 /// Serialises migrations of concurrent openers (any schema; they are rare and short).
 const MIGRATION_LOCK: i64 = 0x736d_6973_6874_7270; // "smishtrp"
+
+/// Held by each event insert until it commits (see `insert_rows`).
+pub(crate) const EVENTS_INSERT_LOCK: i64 = 0x736d_6973_6576_6e74; // "smisevnt"
 
 const INSERT: &str = "INSERT INTO events (id, ts, kind, sensor, persona, src_ip, session, event)
     SELECT id, ts, kind, sensor, persona, src_ip, session, event
@@ -56,10 +121,12 @@ const INSERT: &str = "INSERT INTO events (id, ts, kind, sensor, persona, src_ip,
 
 /// An event store in one schema of a PostgreSQL database.
 pub struct PostgresStore {
-    client: Client,
+    pub(crate) client: Client,
     /// `host:port/db schema` for messages; never the password.
-    location: String,
+    pub(crate) location: String,
     statements: HashMap<String, Statement>,
+    /// Single-runner jobs this connection holds (`AnalysisStore::lead`).
+    pub(crate) leading: Vec<String>,
 }
 
 impl std::fmt::Debug for PostgresStore {
@@ -129,10 +196,13 @@ impl PostgresStore {
         }
         let client =
             config.connect(NoTls).map_err(|e| fail(location.clone(), "connect", e.to_string()))?;
-        Ok(PostgresStore { client, location, statements: HashMap::new() })
+        Ok(PostgresStore { client, location, statements: HashMap::new(), leading: Vec::new() })
     }
 
-    fn err(&self, operation: &'static str) -> impl FnOnce(postgres::Error) -> StoreError + use<> {
+    pub(crate) fn err(
+        &self,
+        operation: &'static str,
+    ) -> impl FnOnce(postgres::Error) -> StoreError + use<> {
         let location = self.location.clone();
         move |e| StoreError::Backend {
             backend: BACKEND,
@@ -178,8 +248,25 @@ impl PostgresStore {
                     supported: SCHEMA_VERSION,
                 }));
             }
-            for migration in MIGRATIONS.iter().skip(usize::try_from(found).unwrap_or(0)) {
-                tx.batch_execute(migration)?;
+            let mut trgm_ops = String::new();
+            for (n, migration) in
+                MIGRATIONS.iter().enumerate().skip(usize::try_from(found).unwrap_or(0))
+            {
+                if n == 1 {
+                    // Trusted extension, one per database: in `public`, so dropping a
+                    // store's schema never drops another store's index.
+                    tx.batch_execute("CREATE EXTENSION IF NOT EXISTS pg_trgm WITH SCHEMA public")?;
+                    let schema: String = tx
+                        .query_one(
+                            "SELECT n.nspname::text FROM pg_extension e \
+                             JOIN pg_namespace n ON n.oid = e.extnamespace \
+                             WHERE e.extname = 'pg_trgm'",
+                            &[],
+                        )?
+                        .try_get(0)?;
+                    trgm_ops = format!("{}.gin_trgm_ops", quote_ident(&schema));
+                }
+                tx.batch_execute(&migration.replace("{trgm_ops}", &trgm_ops))?;
             }
             tx.execute("DELETE FROM smishtrap_schema", &[])?;
             tx.execute("INSERT INTO smishtrap_schema (version) VALUES ($1)", &[&SCHEMA_VERSION])?;
@@ -189,7 +276,7 @@ impl PostgresStore {
         result.map_err(err)?
     }
 
-    fn statement(&mut self, sql: &str) -> Result<Statement, StoreError> {
+    pub(crate) fn statement(&mut self, sql: &str) -> Result<Statement, StoreError> {
         if let Some(stmt) = self.statements.get(sql) {
             return Ok(stmt.clone());
         }
@@ -247,6 +334,9 @@ impl PostgresStore {
         let err = self.err("insert events");
         let result = (|| {
             let mut tx = self.client.transaction()?;
+            // Row numbers are taken at insert time: inserts that commit in the order they
+            // number rows let a tail by `seq` never skip a row committed late.
+            tx.execute("SELECT pg_advisory_xact_lock($1)", &[&EVENTS_INSERT_LOCK])?;
             let n = tx.execute(
                 &insert,
                 &[&id, &ts, &kind, &sensor, &persona, &src_ip, &session, &body],
@@ -325,7 +415,7 @@ fn valid_ident(name: &str) -> bool {
 }
 
 /// Double-quoted identifier; only ever called on names [`valid_ident`] accepted.
-fn quote_ident(name: &str) -> String {
+pub(crate) fn quote_ident(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
 }
 

@@ -85,3 +85,58 @@ fn hostile_schema_name_is_refused() {
         .unwrap_or_default();
     assert!(err.starts_with("cannot select schema in postgres store"), "{err}");
 }
+
+/// A single-runner job belongs to one connection at a time and passes on when it closes
+/// (the same happens when its process dies: the server ends the session).
+#[test]
+fn the_lead_passes_on_when_its_holder_closes() {
+    use smishtrap_store::AnalysisStore;
+    use suite::Backend;
+    let b = Postgres::new();
+    let ok = |r: Result<bool, StoreError>| r.unwrap_or_else(|e| panic!("{e}"));
+    let mut first = b.open().unwrap_or_else(|e| panic!("{e}"));
+    let mut second = b.open().unwrap_or_else(|e| panic!("{e}"));
+    assert!(ok(first.lead("cluster")));
+    assert!(ok(first.lead("cluster")), "asking again keeps it");
+    assert!(!ok(second.lead("cluster")));
+    assert!(ok(second.lead("analyse-captures")), "jobs are independent");
+    // another schema's job is another job
+    let other = Postgres::new();
+    let mut third = other.open().unwrap_or_else(|e| panic!("{e}"));
+    assert!(ok(third.lead("cluster")));
+    drop(first);
+    // the server ends the session just after the client leaves
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !ok(second.lead("cluster")) {
+        assert!(std::time::Instant::now() < deadline, "the lead was not released");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+/// Version 1 stores (events only) are migrated in place: their events stay.
+#[test]
+fn a_version_1_store_is_migrated_keeping_its_events() {
+    use smishtrap_store::{AnalysisStore, EventFilter, EventStore};
+    use suite::Backend;
+    let b = Postgres::new();
+    let mut client =
+        postgres::Client::connect(&conninfo(), postgres::NoTls).unwrap_or_else(|e| panic!("{e}"));
+    drop(b.open().unwrap_or_else(|e| panic!("{e}")));
+    let mut store = b.open().unwrap_or_else(|e| panic!("{e}"));
+    let events = [suite::event("v1-a", 0)];
+    EventStore::insert_batch(&mut store, &events).unwrap_or_else(|e| panic!("{e}"));
+    drop(store);
+    // back to v1: drop what v2 added
+    client
+        .batch_execute(&format!(
+            "SET search_path TO \"{0}\"; DROP TABLE messages, campaigns, campaign_aliases, \
+             cursors, sensors; UPDATE smishtrap_schema SET version = 1",
+            b.schema
+        ))
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(b.open_reader().is_err(), "a reader does not migrate");
+    let mut store = b.open().unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(store.count_events(&EventFilter::default()).unwrap_or_default(), 1);
+    assert_eq!(store.cursor("analysed-events").unwrap_or(-1), 0);
+    assert!(b.open_reader().is_ok());
+}

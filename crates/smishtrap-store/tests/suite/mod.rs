@@ -4,6 +4,10 @@
 
 #![allow(dead_code, reason = "each backend's test crate uses the whole suite")]
 
+mod analysis;
+
+pub(crate) use analysis::*;
+
 use std::net::IpAddr;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
@@ -11,11 +15,11 @@ use smishtrap_bus::{Outcome, Pipeline, PipelineConfig, Sink};
 use smishtrap_event::{
     AuthRecord, BodyEncoding, Event, EventKind, SmsAction, SmsBox, SmsDialect, body_digest,
 };
-use smishtrap_store::{EventFilter, EventStore, StoreError};
+use smishtrap_store::{AnalysisStore, EventFilter, EventStore, StoreError};
 
 /// A place to keep one test's store, removed when dropped.
 pub(crate) trait Backend: Sized {
-    type Store: EventStore + Sink;
+    type Store: EventStore + AnalysisStore + Sink;
     /// A fresh, empty location.
     fn new() -> Self;
     /// Opens the location for writing (creating it the first time).
@@ -43,6 +47,18 @@ macro_rules! store_test_suite {
             sms_records_come_from_sms_send_events,
             pipeline_acknowledged_events_are_stored,
             hostile_strings_are_stored_verbatim,
+            message_searches_find_what_they_should,
+            text_search_takes_nul_quotes_like_and_fts_syntax,
+            any_substring_finds_its_message,
+            message_inserts_are_idempotent_and_move_the_cursor_atomically,
+            message_scores_read_back_with_three_decimals,
+            clustering_updates_assignments_and_replaces_campaigns,
+            campaigns_page_by_recency_then_id,
+            aliases_of_merged_campaigns_resolve_in_one_step,
+            facets_count_by_column,
+            sensor_heartbeats_replace_each_other,
+            overview_aggregates_count_a_campaigns_messages,
+            sms_send_tail_reads_each_row_once,
         );
     };
     (@tests $backend:ty; $($name:ident),* $(,)?) => {
