@@ -1,6 +1,6 @@
 use smishtrap_event::SmsRecord;
 use smishtrap_intel::{AnalyzeOptions, Engine};
-use smishtrap_store::{ANALYSED_CURSOR, SqliteStore, StoreError};
+use smishtrap_store::{ANALYSED_CURSOR, AnalysisStore, StoreError};
 
 use crate::message_of;
 
@@ -21,8 +21,8 @@ pub struct CaptureProgress {
 
 /// Analyses the `sms.send` events stored after the analysis cursor, at most `max_rows` event
 /// rows, storing their messages and moving the cursor in the same transactions.
-pub fn analyse_captures(
-    store: &mut SqliteStore,
+pub fn analyse_captures<S: AnalysisStore + ?Sized>(
+    store: &mut S,
     engine: &Engine,
     options: &AnalyzeOptions,
     max_rows: usize,

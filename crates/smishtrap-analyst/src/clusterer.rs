@@ -8,7 +8,7 @@ use smishtrap_intel::campaign::{
 };
 use smishtrap_intel::{Analysis, Phase, Verdict};
 use smishtrap_store::{
-    AnalysedRow, AssignmentChange, CLUSTERED_CURSOR, CampaignAlias, CampaignRow, SqliteStore,
+    AnalysedRow, AnalysisStore, AssignmentChange, CLUSTERED_CURSOR, CampaignAlias, CampaignRow,
     StoreError,
 };
 
@@ -72,7 +72,7 @@ impl Held {
     }
 
     /// Reads the messages stored after `last_seq`; returns how many.
-    fn load(&mut self, store: &SqliteStore) -> Result<usize, StoreError> {
+    fn load<S: AnalysisStore + ?Sized>(&mut self, store: &mut S) -> Result<usize, StoreError> {
         let mut loaded = 0;
         loop {
             let page = store.analysed_after(self.last_seq, LOAD_PAGE)?;
@@ -271,7 +271,10 @@ impl Clusterer {
     }
 
     /// Reads the messages stored since the last call; returns how many.
-    pub fn load_new(&mut self, store: &SqliteStore) -> Result<usize, StoreError> {
+    pub fn load_new<S: AnalysisStore + ?Sized>(
+        &mut self,
+        store: &mut S,
+    ) -> Result<usize, StoreError> {
         let first = self.known.is_none() && self.held.last_seq == 0;
         let loaded = self.held.load(store)?;
         self.pending += loaded;
@@ -302,7 +305,10 @@ impl Clusterer {
 
     /// Joins the messages loaded since the last call to known campaigns and moves the
     /// clustering cursor past them. Returns how many changed.
-    pub fn assign_known(&mut self, store: &mut SqliteStore) -> Result<usize, StoreError> {
+    pub fn assign_known<S: AnalysisStore + ?Sized>(
+        &mut self,
+        store: &mut S,
+    ) -> Result<usize, StoreError> {
         let Some(known) = &self.known else { return Ok(0) };
         if self.unjoined_from >= self.held.inputs.len() {
             return Ok(0);
@@ -315,16 +321,19 @@ impl Clusterer {
 
     /// Clusters everything held and writes the changed assignments, the campaign table and
     /// the clustering cursor in one transaction.
-    pub fn recluster(&mut self, store: &mut SqliteStore) -> Result<ClusterPass, ClusterError> {
+    pub fn recluster<S: AnalysisStore + ?Sized>(
+        &mut self,
+        store: &mut S,
+    ) -> Result<ClusterPass, ClusterError> {
         self.recluster_live(store, None)
     }
 
     /// Like [`Clusterer::recluster`], but the pass computes on a helper thread while this one
     /// keeps loading new messages every `poll` and joining them to known campaigns, so a pass
     /// of seconds over a large store does not hold back the live view.
-    pub fn recluster_live(
+    pub fn recluster_live<S: AnalysisStore + ?Sized>(
         &mut self,
-        store: &mut SqliteStore,
+        store: &mut S,
         poll: Option<Duration>,
     ) -> Result<ClusterPass, ClusterError> {
         self.assign_known(store)?;

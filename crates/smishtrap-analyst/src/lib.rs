@@ -25,4 +25,4 @@ mod worker;
 pub use capture::{CaptureProgress, analyse_captures};
 pub use clusterer::{ClusterError, ClusterPass, Clusterer};
 pub use message::{MAX_STORED_TEXT_BYTES, import_id, message_of};
-pub use worker::{Worker, WorkerConfig, WorkerStats};
+pub use worker::{CAPTURE_JOB, CLUSTER_JOB, OpenStore, Worker, WorkerConfig, WorkerStats};

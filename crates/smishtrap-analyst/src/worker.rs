@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use smishtrap_intel::campaign::Config;
 use smishtrap_intel::{AnalyzeOptions, Engine};
-use smishtrap_store::{SqliteStore, StoreError};
+use smishtrap_store::{AnalysisStore, SqliteStore, StoreError};
 
 use crate::{ClusterError, Clusterer, analyse_captures};
 
@@ -15,6 +15,14 @@ use crate::{ClusterError, Clusterer, analyse_captures};
 const CAPTURE_STEP_ROWS: usize = 16_384;
 /// Wait after a store error before trying again (the store may be locked or full).
 const RETRY_AFTER: Duration = Duration::from_secs(1);
+/// How often a worker that does not hold a job asks for it again (another process runs it).
+const FOLLOW_POLL: Duration = Duration::from_secs(1);
+/// The single-runner jobs of [`AnalysisStore::lead`].
+pub const CAPTURE_JOB: &str = "analyse-captures";
+pub const CLUSTER_JOB: &str = "cluster";
+
+/// Opens one connection to the store the worker runs on (called again after an error).
+pub type OpenStore<S> = Arc<dyn Fn() -> Result<S, StoreError> + Send + Sync>;
 
 /// What the worker needs.
 #[derive(Debug, Clone)]
@@ -64,22 +72,36 @@ impl Worker {
     /// clusterer loads the stored messages' features first, so the first pass after a
     /// restart writes nothing that did not change.
     pub fn start(config: WorkerConfig, engine: Arc<Engine>) -> Result<Worker, StoreError> {
+        // Created and migrated before the threads start, so an unusable store fails here.
+        drop(SqliteStore::open(&config.db)?);
+        let db = config.db.clone();
+        Worker::start_on(Arc::new(move || SqliteStore::open(&db)), config, engine)
+    }
+
+    /// [`Worker::start`] on any store: `open` makes each thread's connection (again after
+    /// a store error). On a shared store each job runs in one process at a time
+    /// ([`AnalysisStore::lead`]); a worker that does not hold a job asks again every second,
+    /// so another process takes over when the holder dies.
+    pub fn start_on<S: AnalysisStore + Send + 'static>(
+        open: OpenStore<S>,
+        config: WorkerConfig,
+        engine: Arc<Engine>,
+    ) -> Result<Worker, StoreError> {
         let stats = Arc::new(WorkerStats::default());
-        let capture_store = SqliteStore::open(&config.db)?;
-        let cluster_store = SqliteStore::open(&config.db)?;
         let (stop_capture, capture_stopped) = mpsc::channel::<()>();
         let (stop_cluster, cluster_stopped) = mpsc::channel::<()>();
         let capture = {
             let stats = stats.clone();
             let config = config.clone();
+            let open = open.clone();
             spawn("smishtrap-analyse", move || {
-                capture_loop(capture_store, &engine, &config, &stats, &capture_stopped)
+                capture_loop(&*open, &engine, &config, &stats, &capture_stopped)
             })?
         };
         let cluster = {
             let stats = stats.clone();
             spawn("smishtrap-cluster", move || {
-                cluster_loop(cluster_store, &config, &stats, &cluster_stopped)
+                cluster_loop(&*open, &config, &stats, &cluster_stopped)
             })?
         };
         Ok(Worker {
@@ -126,16 +148,45 @@ fn stopped(rx: &mpsc::Receiver<()>, wait: Duration) -> bool {
     !matches!(rx.recv_timeout(wait), Err(RecvTimeoutError::Timeout))
 }
 
-fn capture_loop(
-    mut store: SqliteStore,
+/// A connection that holds `job`, opened (again) when needed: `Ok(None)` while another
+/// process holds the job.
+fn leading<'a, S: AnalysisStore>(
+    store: &'a mut Option<S>,
+    open: &dyn Fn() -> Result<S, StoreError>,
+    job: &str,
+    holding: &mut bool,
+) -> Result<Option<&'a mut S>, StoreError> {
+    if store.is_none() {
+        *holding = false;
+        *store = Some(open()?);
+    }
+    let Some(s) = store.as_mut() else { return Ok(None) };
+    if !s.lead(job)? {
+        return Ok(None);
+    }
+    if !*holding {
+        tracing::info!(job, "this process runs the job");
+        *holding = true;
+    }
+    Ok(Some(s))
+}
+
+fn capture_loop<S: AnalysisStore>(
+    open: &dyn Fn() -> Result<S, StoreError>,
     engine: &Engine,
     config: &WorkerConfig,
     stats: &WorkerStats,
     stop: &mpsc::Receiver<()>,
 ) {
+    let mut store: Option<S> = None;
+    let mut holding = false;
     loop {
-        let wait = match analyse_captures(&mut store, engine, &config.options, CAPTURE_STEP_ROWS) {
-            Ok(progress) => {
+        let step = leading(&mut store, open, CAPTURE_JOB, &mut holding).and_then(|lead| {
+            lead.map(|s| analyse_captures(s, engine, &config.options, CAPTURE_STEP_ROWS))
+                .transpose()
+        });
+        let wait = match step {
+            Ok(Some(progress)) => {
                 stats.messages_analysed.fetch_add(progress.messages, Ordering::Relaxed);
                 stats.undecodable.fetch_add(progress.undecodable, Ordering::Relaxed);
                 if progress.events_scanned as usize >= CAPTURE_STEP_ROWS {
@@ -144,9 +195,12 @@ fn capture_loop(
                     config.poll
                 }
             }
+            Ok(None) => FOLLOW_POLL,
             Err(err) => {
                 tracing::warn!(error = %err, "capture analysis failed; retrying");
                 stats.store_errors.fetch_add(1, Ordering::Relaxed);
+                // a fresh connection: the old one may be broken (a restarted server)
+                store = None;
                 RETRY_AFTER
             }
         };
@@ -156,29 +210,35 @@ fn capture_loop(
     }
 }
 
-fn cluster_loop(
-    mut store: SqliteStore,
+fn cluster_loop<S: AnalysisStore>(
+    open: &dyn Fn() -> Result<S, StoreError>,
     config: &WorkerConfig,
     stats: &WorkerStats,
     stop: &mpsc::Receiver<()>,
 ) {
+    let mut store: Option<S> = None;
     let mut clusterer = Clusterer::new(config.cluster.clone());
+    let mut holding = false;
     loop {
         // Known campaigns first (cheap, at once), then the full pass when its back-off allows:
         // on a large store a pass takes seconds and must not hold back the live view.
-        let step = clusterer.load_new(&store).map_err(ClusterError::from).and_then(|_| {
-            let quick = clusterer.assign_known(&mut store).map_err(ClusterError::from)?;
-            if quick > 0 {
-                tracing::debug!(messages = quick, "joined known campaigns");
-            }
-            if clusterer.due() {
-                clusterer.recluster_live(&mut store, Some(config.poll)).map(Some)
-            } else {
-                Ok(None)
-            }
-        });
+        let step = leading(&mut store, open, CLUSTER_JOB, &mut holding)
+            .map_err(ClusterError::from)
+            .and_then(|lead| {
+                let Some(store) = lead else { return Ok(None) };
+                clusterer.load_new(store)?;
+                let quick = clusterer.assign_known(store)?;
+                if quick > 0 {
+                    tracing::debug!(messages = quick, "joined known campaigns");
+                }
+                if clusterer.due() {
+                    clusterer.recluster_live(store, Some(config.poll)).map(|p| Some(Some(p)))
+                } else {
+                    Ok(Some(None))
+                }
+            });
         let wait = match step {
-            Ok(Some(pass)) => {
+            Ok(Some(Some(pass))) => {
                 stats.clustering_passes.fetch_add(1, Ordering::Relaxed);
                 stats.campaigns.store(pass.campaigns as u64, Ordering::Relaxed);
                 tracing::debug!(
@@ -190,10 +250,15 @@ fn cluster_loop(
                 );
                 config.poll
             }
-            Ok(None) => config.poll,
+            Ok(Some(None)) => config.poll,
+            Ok(None) => FOLLOW_POLL,
             Err(err) => {
                 tracing::warn!(error = %err, "clustering failed; retrying");
                 stats.store_errors.fetch_add(1, Ordering::Relaxed);
+                // A fresh connection may not get the job back: whoever holds it next
+                // starts from the store, and so does this one.
+                store = None;
+                clusterer = Clusterer::new(config.cluster.clone());
                 RETRY_AFTER
             }
         };

@@ -92,7 +92,7 @@ fn captures_are_analysed_once_and_clustered_incrementally() {
     assert!(by_id("c1-102#2").is_some(), "one message per recipient");
 
     let mut clusterer = Clusterer::new(Config::default());
-    assert_eq!(ok(clusterer.load_new(&store)), 9);
+    assert_eq!(ok(clusterer.load_new(&mut store)), 9);
     let pass = ok(clusterer.recluster(&mut store));
     assert!(pass.campaigns >= 1, "{pass:?}");
     let csam = by_campaign(&store, "c1-0");
@@ -102,13 +102,13 @@ fn captures_are_analysed_once_and_clustered_incrementally() {
 
     // A restart reloads the features and writes nothing new.
     let mut restarted = Clusterer::new(Config::default());
-    assert_eq!(ok(restarted.load_new(&store)), 9);
+    assert_eq!(ok(restarted.load_new(&mut store)), 9);
     assert_eq!(ok(restarted.recluster(&mut store)).changed, 0);
 
     // More of the same wave joins the same campaign without re-analysing the rest.
     ok(store.insert_batch(&wave(6, 2, 0)));
     assert_eq!(ok(analyse_captures(&mut store, &engine, &options, 1_000_000)).messages, 2);
-    assert_eq!(ok(restarted.load_new(&store)), 2);
+    assert_eq!(ok(restarted.load_new(&mut store)), 2);
     // (a pass first joins them to the known campaign, then confirms it)
     ok(restarted.recluster(&mut store));
     let later = campaign_of(&store, "c1-7");
@@ -158,7 +158,7 @@ fn between_full_passes_new_messages_join_known_campaigns_at_once() {
     ok(store.insert_batch(&wave(0, 4, 0)));
     ok(analyse_captures(&mut store, &engine, &options, 1_000_000));
     let mut clusterer = Clusterer::new(Config::default());
-    ok(clusterer.load_new(&store));
+    ok(clusterer.load_new(&mut store));
     ok(clusterer.recluster(&mut store));
     let known = campaign_of(&store, "c1-0");
     assert!(known.is_some());
@@ -173,7 +173,7 @@ fn between_full_passes_new_messages_join_known_campaigns_at_once() {
     ));
     ok(store.insert_batch(&more));
     ok(analyse_captures(&mut store, &engine, &options, 1_000_000));
-    assert_eq!(ok(clusterer.load_new(&store)), 3);
+    assert_eq!(ok(clusterer.load_new(&mut store)), 3);
     assert_eq!(ok(clusterer.assign_known(&mut store)), 2);
     assert_eq!(campaign_of(&store, "c1-5"), known);
     assert_eq!(campaign_of(&store, "c1-200"), None, "a new campaign waits for a full pass");
@@ -190,14 +190,14 @@ fn between_full_passes_new_messages_join_known_campaigns_at_once() {
     ok(store.insert_batch(&wave(6, 1, 0)));
     ok(analyse_captures(&mut store, &engine, &options, 1_000_000));
     let mut restarted = Clusterer::new(Config::default());
-    assert_eq!(ok(restarted.load_new(&store)), 8);
+    assert_eq!(ok(restarted.load_new(&mut store)), 8);
     assert_eq!(ok(store.cursor(CLUSTERED_CURSOR)), 7, "the new one is not covered yet");
     assert_eq!(ok(restarted.assign_known(&mut store)), 1);
     assert_eq!(campaign_of(&store, "c1-6"), known);
     assert_eq!(ok(store.cursor(CLUSTERED_CURSOR)), 8);
     ok(store.insert_batch(&wave(7, 1, 0)));
     ok(analyse_captures(&mut store, &engine, &options, 1_000_000));
-    assert_eq!(ok(restarted.load_new(&store)), 1);
+    assert_eq!(ok(restarted.load_new(&mut store)), 1);
     assert_eq!(ok(restarted.assign_known(&mut store)), 1);
     assert_eq!(campaign_of(&store, "c1-7"), known);
 }
@@ -211,7 +211,7 @@ fn messages_arriving_during_a_pass_join_known_campaigns_and_count_for_the_next()
     ok(store.insert_batch(&wave(0, 40, 0)));
     ok(analyse_captures(&mut store, &engine, &options, 1_000_000));
     let mut clusterer = Clusterer::new(Config::default());
-    ok(clusterer.load_new(&store));
+    ok(clusterer.load_new(&mut store));
     ok(clusterer.recluster(&mut store));
     let known = campaign_of(&store, "c1-0");
 
@@ -226,7 +226,7 @@ fn messages_arriving_during_a_pass_join_known_campaigns_and_count_for_the_next()
         assert!(clusterer.due() || clusterer.len() == 42, "they count for the next pass");
     } else {
         assert_eq!(pass.messages, 40, "{pass:?}");
-        assert_eq!(ok(clusterer.load_new(&store)), 2);
+        assert_eq!(ok(clusterer.load_new(&mut store)), 2);
         assert_eq!(ok(clusterer.assign_known(&mut store)), 2);
         assert_eq!(campaign_of(&store, "c1-41"), known);
     }
@@ -252,7 +252,7 @@ fn ids_survive_passes_and_a_merge_keeps_the_older_id_as_an_alias_resolves() {
     ok(store.insert_batch(&events));
     ok(analyse_captures(&mut store, &engine, &options, 1_000_000));
     let mut clusterer = Clusterer::new(Config::default());
-    ok(clusterer.load_new(&store));
+    ok(clusterer.load_new(&mut store));
     ok(clusterer.recluster(&mut store));
     let (older, newer) = (campaign_of(&store, "c1-0"), campaign_of(&store, "c2-0"));
     assert!(older.is_some() && newer.is_some() && older != newer, "{older:?} {newer:?}");
@@ -260,7 +260,7 @@ fn ids_survive_passes_and_a_merge_keeps_the_older_id_as_an_alias_resolves() {
     // growth: more of the older wave keeps its id
     ok(store.insert_batch(&wave(4, 3, 10)));
     ok(analyse_captures(&mut store, &engine, &options, 1_000_000));
-    ok(clusterer.load_new(&store));
+    ok(clusterer.load_new(&mut store));
     ok(clusterer.recluster(&mut store));
     assert_eq!(campaign_of(&store, "c1-0"), older);
     assert_eq!(campaign_of(&store, "c1-6"), older);
@@ -271,7 +271,7 @@ fn ids_survive_passes_and_a_merge_keeps_the_older_id_as_an_alias_resolves() {
     ok(store.insert_batch(&[capture("c3-0", later + 100, &["+32470555555"], Some(bridge))]));
     ok(analyse_captures(&mut store, &engine, &options, 1_000_000));
     let mut restarted = Clusterer::new(Config::default());
-    ok(restarted.load_new(&store));
+    ok(restarted.load_new(&mut store));
     ok(restarted.recluster(&mut store));
     assert_eq!(campaign_of(&store, "c2-0"), older, "the older id survives the merge");
     assert_eq!(campaign_of(&store, "c3-0"), older);
@@ -294,7 +294,7 @@ fn a_wave_after_a_quiet_gap_joins_no_known_campaign_by_template_alone() {
     ok(store.insert_batch(&wave(0, 4, 0)));
     ok(analyse_captures(&mut store, &engine, &options, 1_000_000));
     let mut clusterer = Clusterer::new(Config::default());
-    ok(clusterer.load_new(&store));
+    ok(clusterer.load_new(&mut store));
     ok(clusterer.recluster(&mut store));
     let old = campaign_of(&store, "c1-0");
     assert!(old.is_some());
@@ -311,7 +311,7 @@ fn a_wave_after_a_quiet_gap_joins_no_known_campaign_by_template_alone() {
         .collect();
     ok(store.insert_batch(&events));
     ok(analyse_captures(&mut store, &engine, &options, 1_000_000));
-    ok(clusterer.load_new(&store));
+    ok(clusterer.load_new(&mut store));
     ok(clusterer.assign_known(&mut store));
     assert_eq!(campaign_of(&store, "c9-0"), None, "no quick join across the quiet gap");
     ok(clusterer.recluster(&mut store));

@@ -72,6 +72,7 @@ use axum::routing::{get, post};
 
 pub use error::WebError;
 pub use server::ConsoleLimits;
+pub use source::{Store, StoreOpener};
 pub use token::Token;
 
 /// The Content-Security-Policy of every response: only our own script and style files, no
@@ -97,6 +98,8 @@ pub struct ConsoleConfig {
     /// Who the exports name and what they may ask to block (with the sensors' own addresses,
     /// never indicators): used by the export downloads and the "block now" lists alike.
     pub producer: smishtrap_export::Producer,
+    /// Reads this store instead of the data directory's SQLite file (the hub's PostgreSQL).
+    pub store: Option<StoreOpener>,
 }
 
 impl ConsoleConfig {
@@ -112,6 +115,7 @@ impl ConsoleConfig {
             poll_interval: Duration::from_millis(100),
             limits: ConsoleLimits::default(),
             producer: smishtrap_export::Producer::default(),
+            store: None,
         }
     }
 }
@@ -151,7 +155,7 @@ impl Console {
     /// then shows an empty store until a sensor creates it). An existing store made by an
     /// older smishtrap is migrated to the current schema first (the console's only write).
     pub fn start(config: ConsoleConfig) -> Result<Console, WebError> {
-        let source = source::Source::new(&config.data_dir);
+        let source = source::Source::new(&config.data_dir, config.store.clone());
         source.migrate()?;
         let live = Arc::new(live::Live::new());
         let follower = live::Follower::start(source.clone(), live.clone(), config.poll_interval)?;

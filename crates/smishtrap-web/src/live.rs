@@ -31,12 +31,12 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, TimeDelta, Utc};
 use smishtrap_event::{Event, EventKind, SensorStatus};
-use smishtrap_store::{CLUSTERED_CURSOR, EventFilter, MessageFacet, SqliteStore};
+use smishtrap_store::{AnalysisStore, CLUSTERED_CURSOR, EventFilter, MessageFacet};
 use tokio::sync::broadcast;
 
 use crate::WebError;
 use crate::findings::{CampaignListRow, MessageRow};
-use crate::source::Source;
+use crate::source::{Source, Store};
 
 /// How far back each poll looks for events committed late.
 pub const OVERLAP: Duration = Duration::from_secs(30);
@@ -308,14 +308,14 @@ impl Follower {
             .spawn(move || {
                 let mut tail = Tail::default();
                 let mut analysed = Analysed::default();
-                let mut store: Option<SqliteStore> = None;
+                let mut store: Option<Store> = None;
                 while !stopping.load(Ordering::Acquire) {
                     let polled =
                         tail.poll(&source, &mut store, &live, &stopping).and_then(|()| match store
-                            .as_ref()
+                            .as_mut()
                         {
                             Some(db) if !stopping.load(Ordering::Acquire) => {
-                                analysed.poll(db, &live)
+                                analysed.poll(db.as_mut(), &live)
                             }
                             _ => Ok(()),
                         });
@@ -342,11 +342,11 @@ impl Follower {
             .name("console-insights".into())
             .spawn(move || {
                 let mut insights = InsightsPoll::default();
-                let mut store: Option<SqliteStore> = None;
+                let mut store: Option<Store> = None;
                 let mut failing = false;
                 while !stopping.load(Ordering::Acquire) {
-                    let polled = match store.as_ref() {
-                        Some(db) => insights.poll(db, &live_insights),
+                    let polled = match store.as_mut() {
+                        Some(db) => insights.poll(db.as_mut(), &live_insights),
                         None => source_insights.open().map(|opened| store = opened),
                     };
                     match polled {
@@ -408,14 +408,14 @@ impl Tail {
     fn poll(
         &mut self,
         source: &Source,
-        store: &mut Option<SqliteStore>,
+        store: &mut Option<Store>,
         live: &Live,
         stop: &AtomicBool,
     ) -> Result<(), WebError> {
         if store.is_none() {
             *store = source.open()?;
         }
-        let Some(db) = store.as_ref() else {
+        let Some(db) = store.as_mut() else {
             // No store yet: nothing to catch up with.
             live.caught_up.store(true, Ordering::Release);
             return Ok(());
@@ -423,7 +423,7 @@ impl Tail {
         let first_read = self.newest.is_none() && !live.caught_up();
         let broadcast = !first_read;
         // Fast path: everything at or after the newest instant seen.
-        self.read(db, self.newest, live, broadcast, stop)?;
+        self.read(db.as_mut(), self.newest, live, broadcast, stop)?;
         // Late commits: count the window and re-read it only if it holds unseen events.
         if let Some(newest) = self.newest {
             let since = newest - window();
@@ -431,7 +431,7 @@ impl Tail {
             let in_store = db.count_events(&filter)?;
             let seen = self.window.values().filter(|ts| **ts >= since).count() as u64;
             if in_store > seen {
-                self.read(db, Some(since), live, broadcast, stop)?;
+                self.read(db.as_mut(), Some(since), live, broadcast, stop)?;
             }
         }
         if first_read {
@@ -442,7 +442,7 @@ impl Tail {
 
     fn read(
         &mut self,
-        db: &SqliteStore,
+        db: &mut dyn AnalysisStore,
         since: Option<DateTime<Utc>>,
         live: &Live,
         broadcast: bool,
@@ -504,7 +504,7 @@ struct Analysed {
 }
 
 impl Analysed {
-    fn poll(&mut self, db: &SqliteStore, live: &Live) -> Result<(), WebError> {
+    fn poll(&mut self, db: &mut dyn AnalysisStore, live: &Live) -> Result<(), WebError> {
         let clustered = db.cursor(CLUSTERED_CURSOR)?;
         // The first poll fills the Live page with the newest few; later ones stream.
         let (mut after, broadcast) = match self.after {
@@ -544,7 +544,7 @@ struct InsightsPoll {
 }
 
 impl InsightsPoll {
-    fn poll(&mut self, db: &SqliteStore, live: &Live) -> Result<(), WebError> {
+    fn poll(&mut self, db: &mut dyn AnalysisStore, live: &Live) -> Result<(), WebError> {
         let clustered = db.cursor(CLUSTERED_CURSOR)?;
         let now = Instant::now();
         let due = |at: Option<Instant>, every: Duration| at.is_none_or(|t| now - t >= every);

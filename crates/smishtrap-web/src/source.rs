@@ -1,16 +1,19 @@
-//! Reads from the data directory's event store, through `smishtrap-store`'s public API only.
+//! Reads from the event store, through `smishtrap-store`'s backend-neutral API only
+//! ([`AnalysisStore`]): the data directory's SQLite file, or any store a [`StoreOpener`]
+//! opens (the hub's PostgreSQL).
 //!
-//! Every call is blocking (SQLite); handlers run them with `spawn_blocking`. Each call opens
-//! its own read-only connection (cheap next to a page of JSON, and WAL readers never block the
+//! Every call is blocking; handlers run them with `spawn_blocking`. Each call opens its own
+//! read-only connection (cheap next to a page of JSON, and WAL readers never block the
 //! sensor's writer). A store that does not exist yet reads as empty.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use smishtrap_event::Event;
 use smishtrap_store::{
-    BucketCount, CampaignRow, EventFilter, EventMessage, HourCount, MessageQuery, SqliteStore,
-    StoreError, StoredMessage, ValidationSend,
+    AnalysisStore, BucketCount, CampaignRow, EventFilter, EventMessage, HourCount, MessageQuery,
+    SqliteStore, StoreError, StoredMessage, ValidationSend,
 };
 
 use crate::WebError;
@@ -23,9 +26,35 @@ const MAX_SKIP_AT_CURSOR: usize = 100_000;
 /// (`openapi.json` gives the same bound and the exact grammar of each kind).
 pub(crate) const MAX_CURSOR_LEN: usize = 1 + 20 + 1 + 2 * MAX_ID_LEN;
 
+/// One read connection to a store, whatever its backend.
+pub type Store = Box<dyn AnalysisStore + Send>;
+
+type Open = dyn Fn() -> Result<Option<Store>, StoreError> + Send + Sync;
+
+/// Opens a read connection to a store other than the data directory's SQLite file (the
+/// hub's PostgreSQL); `Ok(None)` while the store does not exist yet.
+#[derive(Clone)]
+pub struct StoreOpener(Arc<Open>);
+
+impl StoreOpener {
+    pub fn new(
+        open: impl Fn() -> Result<Option<Store>, StoreError> + Send + Sync + 'static,
+    ) -> StoreOpener {
+        StoreOpener(Arc::new(open))
+    }
+}
+
+impl std::fmt::Debug for StoreOpener {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("StoreOpener")
+    }
+}
+
 #[derive(Debug, Clone)]
 pub(crate) struct Source {
     db: PathBuf,
+    /// Replaces the SQLite file when given.
+    opener: Option<StoreOpener>,
 }
 
 /// A position in the store's order (`ts`, then insertion order): "after this event".
@@ -67,14 +96,17 @@ pub(crate) struct Page {
 }
 
 impl Source {
-    pub(crate) fn new(data_dir: &Path) -> Source {
-        Source { db: smishtrap_store::db_path(data_dir) }
+    pub(crate) fn new(data_dir: &Path, opener: Option<StoreOpener>) -> Source {
+        Source { db: smishtrap_store::db_path(data_dir), opener }
     }
 
     /// A read-only connection, or `None` while no sensor has created the store.
-    pub(crate) fn open(&self) -> Result<Option<SqliteStore>, WebError> {
+    pub(crate) fn open(&self) -> Result<Option<Store>, WebError> {
+        if let Some(opener) = &self.opener {
+            return Ok((opener.0)()?);
+        }
         match SqliteStore::open_read_only(&self.db) {
-            Ok(store) => Ok(Some(store)),
+            Ok(store) => Ok(Some(Box::new(store))),
             Err(StoreError::NotFound { .. }) => Ok(None),
             Err(err) => Err(err.into()),
         }
@@ -87,7 +119,7 @@ impl Source {
         cursor: Option<&Cursor>,
         limit: usize,
     ) -> Result<Page, WebError> {
-        let Some(store) = self.open()? else {
+        let Some(mut store) = self.open()? else {
             return Ok(Page { events: Vec::new(), next: None });
         };
         let mut filter = filter.clone();
@@ -117,7 +149,7 @@ impl Source {
         if id.is_empty() || id.len() > MAX_ID_LEN {
             return Ok(None);
         }
-        let Some(store) = self.open()? else {
+        let Some(mut store) = self.open()? else {
             return Ok(None);
         };
         Ok(store.event(id)?)
@@ -127,7 +159,8 @@ impl Source {
     /// an older smishtrap reads instead of failing; a store that does not exist yet stays
     /// absent (and reads as empty).
     pub(crate) fn migrate(&self) -> Result<(), WebError> {
-        if self.db.is_file() {
+        // another store's owner migrates it (the hub opens PostgreSQL for writing first)
+        if self.opener.is_none() && self.db.is_file() {
             drop(SqliteStore::open(&self.db)?);
         }
         Ok(())
@@ -142,7 +175,7 @@ impl Source {
         limit: usize,
         count_cap: Option<u64>,
     ) -> Result<MessagePage, WebError> {
-        let Some(store) = self.open()? else {
+        let Some(mut store) = self.open()? else {
             return Ok(MessagePage {
                 messages: Vec::new(),
                 next: None,
@@ -168,7 +201,7 @@ impl Source {
         if id.is_empty() || id.len() > MAX_ID_LEN {
             return Ok(None);
         }
-        let Some(store) = self.open()? else {
+        let Some(mut store) = self.open()? else {
             return Ok(None);
         };
         Ok(store.message(id)?)
@@ -182,7 +215,7 @@ impl Source {
         cursor: Option<&CampaignCursor>,
         limit: usize,
     ) -> Result<CampaignPage, WebError> {
-        let Some(store) = self.open()? else {
+        let Some(mut store) = self.open()? else {
             return Ok(CampaignPage { campaigns: Vec::new(), next: None });
         };
         let before = cursor.map(|c| (c.last_seen, c.id.as_str()));
@@ -201,7 +234,7 @@ impl Source {
         if id.is_empty() || id.len() > MAX_ID_LEN {
             return Ok(None);
         }
-        let Some(store) = self.open()? else {
+        let Some(mut store) = self.open()? else {
             return Ok(None);
         };
         Ok(store.campaign(id)?)
@@ -211,7 +244,7 @@ impl Source {
     /// more than [`MAX_EXPORT_CAMPAIGNS`] or [`MAX_EXPORT_SUMMARY_BYTES`] of summaries (the
     /// export is built in memory; one that large belongs to `smishtrap export`).
     pub(crate) fn all_campaigns(&self) -> Result<Vec<CampaignRow>, WebError> {
-        let Some(store) = self.open()? else {
+        let Some(mut store) = self.open()? else {
             return Ok(Vec::new());
         };
         let mut all: Vec<CampaignRow> = Vec::new();
@@ -247,7 +280,7 @@ impl Source {
         since: i64,
         limit: usize,
     ) -> Result<Vec<(CampaignRow, Vec<HourCount>)>, WebError> {
-        let Some(store) = self.open()? else {
+        let Some(mut store) = self.open()? else {
             return Ok(Vec::new());
         };
         let mut out = Vec::new();
@@ -268,7 +301,7 @@ impl Source {
         ranges: &[(i64, i64)],
         buckets: usize,
     ) -> Result<Vec<Vec<BucketCount>>, WebError> {
-        let Some(store) = self.open()? else {
+        let Some(mut store) = self.open()? else {
             return Ok(vec![Vec::new(); ranges.len()]);
         };
         ranges
@@ -283,7 +316,7 @@ impl Source {
         id: &str,
         limit: usize,
     ) -> Result<Vec<ValidationSend>, WebError> {
-        let Some(store) = self.open()? else {
+        let Some(mut store) = self.open()? else {
             return Ok(Vec::new());
         };
         Ok(store.validation_sends(id, limit)?)
@@ -294,7 +327,7 @@ impl Source {
         if event_id.is_empty() || event_id.len() > MAX_ID_LEN {
             return Ok(Vec::new());
         }
-        let Some(store) = self.open()? else {
+        let Some(mut store) = self.open()? else {
             return Ok(Vec::new());
         };
         Ok(store.event_messages(event_id, 64)?)

@@ -265,7 +265,7 @@ fn analyse_and_store(
         .insert_messages(&rows, None)
         .with_context(|| format!("{}: cannot store messages", db.display()))?;
     let mut clusterer = Clusterer::new(Config::default());
-    clusterer.load_new(&store).context("reading stored messages for clustering")?;
+    clusterer.load_new(&mut store).context("reading stored messages for clustering")?;
     let pass = clusterer.recluster(&mut store).context("clustering stored messages")?;
     Ok(Some((new, pass.campaigns)))
 }

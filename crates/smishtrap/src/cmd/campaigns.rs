@@ -139,7 +139,7 @@ fn stored(dir: &Path, engine: &super::EngineArgs) -> anyhow::Result<Found> {
             analyse_captures(&mut store, &engine, &options, usize::MAX)
                 .with_context(|| format!("{}: analysing new captures", db.display()))?;
             let mut clusterer = Clusterer::new(Config::default());
-            clusterer.load_new(&store).context("reading stored messages for clustering")?;
+            clusterer.load_new(&mut store).context("reading stored messages for clustering")?;
             // a pass carries the stored ids over and writes only what changed
             if !clusterer.is_empty() {
                 clusterer.recluster(&mut store).context("clustering stored messages")?;

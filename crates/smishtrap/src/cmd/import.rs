@@ -167,7 +167,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         match smishtrap_store::DataLock::acquire(&args.data) {
             Ok(_lock) => {
                 let mut clusterer = Clusterer::new(Config::default());
-                clusterer.load_new(&store).context("reading stored messages for clustering")?;
+                clusterer.load_new(&mut store).context("reading stored messages for clustering")?;
                 let pass = clusterer.recluster(&mut store).context("clustering stored messages")?;
                 campaigns = Some(pass.campaigns);
             }
