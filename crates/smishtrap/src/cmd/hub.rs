@@ -158,7 +158,7 @@ fn apply(registry: &Registry, pid_file: Option<&Path>) -> anyhow::Result<()> {
         #[allow(clippy::print_stderr, reason = "the command's output")]
         {
             eprintln!(
-                "{} updated; apply it without a restart: systemctl reload nats-server \
+                "{} updated; apply it without a restart: systemctl reload smishtrap-nats \
                  (or nats-server --signal reload=PID)",
                 users.display()
             );
