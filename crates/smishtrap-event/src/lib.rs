@@ -17,4 +17,6 @@ pub use event::{
     SmsAction, SmsBox, SmsDialect, body_digest,
 };
 pub use sms::{Direction, SmsRecord};
-pub use status::{Degraded, HEARTBEAT_PERIOD, Health, STATUS_FILE_PERIOD, SensorStatus};
+pub use status::{
+    Degraded, FleetHealth, HEARTBEAT_PERIOD, Health, STATUS_FILE_PERIOD, SensorStatus,
+};

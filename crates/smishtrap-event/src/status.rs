@@ -32,6 +32,34 @@ pub struct SensorStatus {
     /// Whether the sensor can record what it answers, and why not.
     #[serde(default)]
     pub health: Health,
+    /// Fleet figures: version, store size, forward lag, retention (absent in heartbeats of
+    /// older sensors).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fleet: Option<FleetHealth>,
+}
+
+/// What a hub needs to watch a sensor of a fleet, measured on the sensor's store.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct FleetHealth {
+    /// The sensor's smishtrap version.
+    pub version: String,
+    /// Persona names served.
+    pub personas: Vec<String>,
+    /// Events committed locally but not acknowledged by NATS yet (0 without forwarding).
+    pub forward_lag: u64,
+    /// Time of the oldest event not forwarded yet.
+    pub oldest_unforwarded: Option<DateTime<Utc>>,
+    /// Whether the sensor forwards to a hub at all.
+    pub forwarding: bool,
+    /// Live bytes of the event store.
+    pub store_bytes: u64,
+    /// Events stored with a time in the last hour.
+    pub events_last_hour: u64,
+    /// Events deleted by retention after forwarding (or by age and size without it), total.
+    pub retention_pruned: u64,
+    /// Events deleted before they were forwarded (store past its hard cap), total.
+    pub retention_dropped_unforwarded: u64,
 }
 
 /// Health of a sensor (or of the console that shows it): `{"status":"ok"}` or

@@ -5,13 +5,14 @@ use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use async_nats::jetstream::{self, context::PublishAckFuture, message::PublishMessage};
 use bytes::Bytes;
 use smishtrap_store::{FORWARDED_CURSOR, SpooledEvent, SqliteStore, StoreError};
 
-use crate::{Backoff, MAX_EVENT_BYTES, SensorName, subject};
+use crate::enroll::{Credentials, inbox_prefix};
+use crate::{Backoff, MAX_EVENT_BYTES, SensorName, status_subject, subject};
 
 /// Longest event id sent as `Nats-Msg-Id` (ids are UUIDs; anything else is not forwarded).
 const MAX_ID_BYTES: usize = 128;
@@ -21,7 +22,8 @@ const MAX_ID_BYTES: usize = 128;
 pub struct ForwardConfig {
     /// `nats://HOST:PORT` or `tls://HOST:PORT`, from the operator's configuration only.
     pub url: String,
-    /// NATS credentials file (`.creds`: user JWT and NKey seed).
+    /// NATS credentials file: an NKey seed file from `smishtrap hub enroll`, or a NATS
+    /// `.creds` file (user JWT and NKey seed).
     pub credentials: Option<PathBuf>,
     /// CA certificate (PEM) to verify the NATS server; turns TLS on.
     pub ca: Option<PathBuf>,
@@ -39,6 +41,9 @@ pub struct ForwardConfig {
     pub min_backoff: Duration,
     /// Longest retry delay.
     pub max_backoff: Duration,
+    /// How often the sensor's heartbeat (its status row in the store) is published to
+    /// `smishtrap.status.<sensor>`.
+    pub status_period: Duration,
 }
 
 impl ForwardConfig {
@@ -55,6 +60,7 @@ impl ForwardConfig {
             ack_timeout: Duration::from_secs(5),
             min_backoff: Duration::from_millis(100),
             max_backoff: Duration::from_secs(30),
+            status_period: smishtrap_event::HEARTBEAT_PERIOD,
         }
     }
 }
@@ -66,14 +72,9 @@ pub enum ForwardError {
     /// The NATS address is not `nats://` or `tls://`.
     #[error("forward address {0:?}: expected nats://HOST:PORT or tls://HOST:PORT")]
     Url(String),
-    /// The credentials file cannot be read.
-    #[error("{path}: cannot read the NATS credentials: {source}")]
-    Credentials {
-        /// The file.
-        path: PathBuf,
-        /// Why.
-        source: std::io::Error,
-    },
+    /// The credentials file cannot be read or is not one.
+    #[error("cannot read the NATS credentials: {0}")]
+    Credentials(#[from] crate::enroll::EnrollError),
     /// Connecting failed for a reason retrying cannot fix.
     #[error("cannot set up the NATS connection: {0}")]
     Connect(String),
@@ -112,15 +113,22 @@ pub fn check_url(url: &str) -> Result<(), ForwardError> {
 
 /// Connects to NATS for the forwarder or the hub. The connection is made in the background
 /// and re-made after every loss, so an unreachable server at start-up is not an error.
+/// `inbox` replaces the reply-inbox prefix `_INBOX` (a sensor may only subscribe to its own,
+/// see [`crate::enroll::inbox_prefix`]).
 pub async fn connect(
     url: &str,
     credentials: Option<&Path>,
     ca: Option<&Path>,
     name: &str,
+    inbox: Option<&str>,
 ) -> Result<async_nats::Client, ForwardError> {
     check_url(url)?;
     let tls = url.starts_with("tls://");
-    let mut options = async_nats::ConnectOptions::new()
+    let mut options = async_nats::ConnectOptions::new();
+    if let Some(inbox) = inbox {
+        options = options.custom_inbox_prefix(inbox);
+    }
+    options = options
         .name(name)
         .retry_on_initial_connect()
         .connection_timeout(Duration::from_secs(5))
@@ -129,10 +137,14 @@ pub async fn connect(
             Duration::from_millis(100u64.saturating_mul(1 << attempts.min(6)).min(5_000))
         });
     if let Some(path) = credentials {
-        options = options
-            .credentials_file(path)
-            .await
-            .map_err(|source| ForwardError::Credentials { path: path.to_owned(), source })?;
+        options = match Credentials::read(path)? {
+            Credentials::NkeySeed(seed) => options.nkey(seed),
+            Credentials::CredsFile(path) => {
+                options.credentials_file(&path).await.map_err(|source| {
+                    ForwardError::Credentials(crate::enroll::EnrollError::Io { path, source })
+                })?
+            }
+        };
     }
     if let Some(ca) = ca {
         options = options.add_root_certificates(ca.to_owned()).require_tls(true);
@@ -180,8 +192,12 @@ impl Forwarder {
             config.credentials.as_deref(),
             config.ca.as_deref(),
             &format!("smishtrap-sensor {}", config.sensor),
+            Some(&inbox_prefix(&config.sensor)),
         )
         .await?;
+        let status_client = client.clone();
+        let status_subject = status_subject(&config.sensor);
+        let mut last_status: Option<Instant> = None;
         let mut js = jetstream::new(client);
         js.set_timeout(config.ack_timeout);
         let subject = subject(&config.sensor);
@@ -189,6 +205,10 @@ impl Forwarder {
         let batch_size = config.batch.max(1);
         tracing::info!(url = %config.url, subject, cursor, "forwarding to NATS JetStream");
         loop {
+            if last_status.is_none_or(|t| t.elapsed() >= config.status_period) {
+                last_status = Some(Instant::now());
+                publish_status(&status_client, &status_subject, &store, &config.sensor).await?;
+            }
             let batch = with_store(&store, move |s| s.events_after(cursor, batch_size)).await?;
             if batch.is_empty() {
                 tokio::select! {
@@ -235,6 +255,34 @@ impl Forwarder {
             }
         }
     }
+}
+
+/// Publishes the sensor's latest heartbeat (core NATS, no ack: the next one replaces it).
+/// Skipped while disconnected, so heartbeats never queue up behind an outage.
+async fn publish_status(
+    client: &async_nats::Client,
+    subject: &str,
+    store: &Shared,
+    sensor: &SensorName,
+) -> Result<(), ForwardError> {
+    if client.connection_state() != async_nats::connection::State::Connected {
+        return Ok(());
+    }
+    let name = sensor.as_str().to_owned();
+    let status = with_store(store, move |s| {
+        Ok(s.sensor_statuses()?.into_iter().find(|st| st.sensor == name))
+    })
+    .await?;
+    let Some(status) = status else { return Ok(()) };
+    match serde_json::to_vec(&status) {
+        Ok(json) => {
+            if let Err(error) = client.publish(subject.to_owned(), json.into()).await {
+                tracing::debug!(%error, "heartbeat not published");
+            }
+        }
+        Err(error) => tracing::warn!(%error, "heartbeat not encodable"),
+    }
+    Ok(())
 }
 
 /// One publishing round: the last row of the acknowledged prefix, and the failure that ended

@@ -3,6 +3,10 @@
 //! Several hubs may pull from the same durable consumer: JetStream hands each message to one
 //! of them at a time, and the insert is idempotent (event ids are unique), so a message
 //! redelivered after a hub died before its ack is stored once.
+//!
+//! Heartbeats (`smishtrap.status.<sensor>`, core NATS) go to one hub of the queue group and
+//! into the fleet table ([`PostgresFleet`]); one whose `sensor` does not name its subject's
+//! sensor is rejected and counted like a forged event.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -12,10 +16,13 @@ use std::time::Duration;
 use async_nats::jetstream::{self, consumer, message::AckKind};
 use futures_util::StreamExt;
 use smishtrap_event::Event;
-use smishtrap_store::PostgresStore;
+use smishtrap_event::{SCHEMA_VERSION, SensorStatus};
+use smishtrap_store::{MAX_HEARTBEAT_BYTES, PostgresFleet, PostgresStore};
 use tokio::sync::{mpsc, oneshot};
 
-use crate::{Backoff, MAX_EVENT_BYTES, ensure_stream, sensor_of_subject};
+use crate::{
+    Backoff, MAX_EVENT_BYTES, STATUS_PREFIX, SensorName, ensure_stream, sensor_of_subject,
+};
 
 /// How the hub consumes.
 #[derive(Debug, Clone)]
@@ -83,6 +90,14 @@ pub struct HubStats {
     pub malformed: AtomicU64,
     /// Failed rounds (fetch or database), each followed by back-off.
     pub failures: AtomicU64,
+    /// Deliveries of events with a newer schema than this hub reads: left in the stream
+    /// (redelivered later) until a newer hub stores them. Upgrade hubs before sensors.
+    pub newer_schema: AtomicU64,
+    /// Heartbeats stored.
+    pub heartbeats: AtomicU64,
+    /// Heartbeats refused (undecodable, oversized, or naming another sensor than their
+    /// subject), or dropped because the fleet writer was busy.
+    pub heartbeats_rejected: AtomicU64,
 }
 
 /// Consumes the stream into PostgreSQL.
@@ -92,6 +107,8 @@ pub struct Hub {
     store: StoreThread,
     config: HubConfig,
     stats: Arc<HubStats>,
+    client: async_nats::Client,
+    heartbeats: Option<(async_nats::Subscriber, mpsc::Sender<SensorStatus>)>,
 }
 
 impl Hub {
@@ -103,7 +120,7 @@ impl Hub {
         store: PostgresStore,
         config: HubConfig,
     ) -> Result<Hub, HubError> {
-        let client = crate::connect(url, credentials, ca, "smishtrap-hub").await?;
+        let client = crate::connect(url, credentials, ca, "smishtrap-hub", None).await?;
         Hub::start(&jetstream::new(client), store, config).await
     }
 
@@ -150,7 +167,41 @@ impl Hub {
             store: StoreThread::spawn(store)?,
             config,
             stats: Arc::new(HubStats::default()),
+            client: js.client(),
+            heartbeats: None,
         })
+    }
+
+    /// Also stores the sensors' heartbeats (one hub of the consumer's queue group gets each).
+    pub async fn with_heartbeats(mut self, mut fleet: PostgresFleet) -> Result<Hub, HubError> {
+        let subscriber = self
+            .client
+            .queue_subscribe(format!("{STATUS_PREFIX}.>"), self.config.consumer.clone())
+            .await
+            .map_err(|e| HubError::JetStream {
+                operation: "subscribe to heartbeats",
+                message: e.to_string(),
+            })?;
+        let (sender, mut incoming) = mpsc::channel::<SensorStatus>(64);
+        let stats = self.stats.clone();
+        std::thread::Builder::new()
+            .name("hub-fleet".into())
+            .spawn(move || {
+                while let Some(status) = incoming.blocking_recv() {
+                    let now = std::time::SystemTime::now()
+                        .duration_since(std::time::UNIX_EPOCH)
+                        .map_or(0, |d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX));
+                    match fleet.put_heartbeat(&status, now) {
+                        Ok(()) => {
+                            stats.heartbeats.fetch_add(1, Ordering::Relaxed);
+                        }
+                        Err(error) => tracing::warn!(%error, "cannot store a heartbeat"),
+                    }
+                }
+            })
+            .map_err(HubError::Thread)?;
+        self.heartbeats = Some((subscriber, sender));
+        Ok(self)
     }
 
     /// Live counters.
@@ -159,12 +210,26 @@ impl Hub {
     }
 
     /// Ingests until `stop` resolves.
-    pub async fn run(self, stop: impl Future<Output = ()>) -> Result<(), HubError> {
+    pub async fn run(mut self, stop: impl Future<Output = ()>) -> Result<(), HubError> {
         tokio::pin!(stop);
+        let heartbeats = self.heartbeats.take().map(|(subscriber, sender)| {
+            tokio::spawn(take_heartbeats(subscriber, sender, self.stats.clone()))
+        });
+        let result = self.ingest(&mut stop).await;
+        if let Some(task) = heartbeats {
+            task.abort();
+        }
+        result
+    }
+
+    async fn ingest(
+        &self,
+        stop: &mut std::pin::Pin<&mut impl Future<Output = ()>>,
+    ) -> Result<(), HubError> {
         let mut backoff = Backoff::new(self.config.min_backoff, self.config.max_backoff);
         loop {
             let round = tokio::select! {
-                () = &mut stop => return Ok(()),
+                () = stop.as_mut() => return Ok(()),
                 round = self.round() => round,
             };
             if let Err(error) = round {
@@ -172,7 +237,7 @@ impl Hub {
                 let delay = backoff.next_delay();
                 tracing::warn!(%error, retry_in_ms = delay.as_millis() as u64, "hub round failed");
                 tokio::select! {
-                    () = &mut stop => return Ok(()),
+                    () = stop.as_mut() => return Ok(()),
                     () = tokio::time::sleep(delay) => {}
                 }
             } else {
@@ -200,10 +265,24 @@ impl Hub {
                     events.push(event);
                     good.push(message);
                 }
+                Err(Reject::NewerSchema(schema)) => {
+                    let total = self.stats.newer_schema.fetch_add(1, Ordering::Relaxed) + 1;
+                    tracing::warn!(
+                        subject = %message.subject.escape_debug(),
+                        schema,
+                        supported = SCHEMA_VERSION,
+                        total,
+                        "event of a newer schema left in the stream: upgrade the hub"
+                    );
+                    message
+                        .ack_with(AckKind::Nak(Some(NEWER_SCHEMA_RETRY)))
+                        .await
+                        .map_err(|e| format!("nak newer event: {e}"))?;
+                }
                 Err(reject) => {
                     let counter = match reject {
                         Reject::ForgedSensor { .. } => &self.stats.rejected_sensor,
-                        Reject::Malformed(_) => &self.stats.malformed,
+                        Reject::Malformed(_) | Reject::NewerSchema(_) => &self.stats.malformed,
                     };
                     let total = counter.fetch_add(1, Ordering::Relaxed) + 1;
                     tracing::warn!(
@@ -281,6 +360,43 @@ impl StoreThread {
     }
 }
 
+/// Checks each heartbeat and hands it to the fleet writer (dropped when it is busy: the
+/// next heartbeat replaces it anyway).
+async fn take_heartbeats(
+    mut subscriber: async_nats::Subscriber,
+    sender: mpsc::Sender<SensorStatus>,
+    stats: Arc<HubStats>,
+) {
+    while let Some(message) = subscriber.next().await {
+        match classify_heartbeat(&message.subject, &message.payload) {
+            Some(status) => {
+                if sender.try_send(status).is_err() {
+                    stats.heartbeats_rejected.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+            None => {
+                let total = stats.heartbeats_rejected.fetch_add(1, Ordering::Relaxed) + 1;
+                tracing::warn!(
+                    subject = %message.subject.escape_debug(),
+                    total,
+                    "heartbeat rejected"
+                );
+            }
+        }
+    }
+}
+
+/// The heartbeat of a message, if it is one from the sensor its subject names.
+fn classify_heartbeat(subject: &str, payload: &[u8]) -> Option<SensorStatus> {
+    let rest = subject.strip_prefix(STATUS_PREFIX)?.strip_prefix('.')?;
+    let sensor = SensorName::parse(rest).ok()?;
+    if payload.len() > MAX_HEARTBEAT_BYTES {
+        return None;
+    }
+    let status: SensorStatus = serde_json::from_slice(payload).ok()?;
+    (status.sensor == sensor.as_str()).then_some(status)
+}
+
 /// Why a message is refused for good.
 #[derive(Debug, thiserror::Error)]
 enum Reject {
@@ -288,7 +404,13 @@ enum Reject {
     ForgedSensor { claimed: String, subject: String },
     #[error("{0}")]
     Malformed(String),
+    /// Not refused for good: redelivered until a hub that reads this schema takes it.
+    #[error("event schema {0} is newer than this hub's")]
+    NewerSchema(u32),
 }
+
+/// How long an event of a newer schema waits before it is delivered again.
+const NEWER_SCHEMA_RETRY: Duration = Duration::from_secs(60);
 
 /// The event of a message, if it is one from the sensor its subject names.
 fn classify(subject: &str, payload: &[u8]) -> Result<Event, Reject> {
@@ -297,7 +419,17 @@ fn classify(subject: &str, payload: &[u8]) -> Result<Event, Reject> {
     if payload.len() > MAX_EVENT_BYTES {
         return Err(Reject::Malformed(format!("payload of {} bytes", payload.len())));
     }
-    let event: Event = serde_json::from_slice(payload)
+    // The version first: a newer event may not decode as this hub's `Event` at all.
+    let value: serde_json::Value = serde_json::from_slice(payload)
+        .map_err(|e| Reject::Malformed(format!("not an event: {e}")))?;
+    let schema = value.get("schema").and_then(serde_json::Value::as_u64).unwrap_or(0);
+    if schema > u64::from(SCHEMA_VERSION) {
+        return Err(Reject::NewerSchema(u32::try_from(schema).unwrap_or(u32::MAX)));
+    }
+    if schema == 0 {
+        return Err(Reject::Malformed("event without a schema version".into()));
+    }
+    let event: Event = serde_json::from_value(value)
         .map_err(|e| Reject::Malformed(format!("not an event: {e}")))?;
     if event.sensor != sensor.as_str() {
         let claimed: String = event.sensor.chars().take(80).collect();
@@ -323,6 +455,7 @@ mod tests {
             Ok(event) => format!("ok {}", event.sensor),
             Err(Reject::ForgedSensor { .. }) => "forged".to_owned(),
             Err(Reject::Malformed(_)) => "malformed".to_owned(),
+            Err(Reject::NewerSchema(n)) => format!("newer {n}"),
         };
         assert_eq!(got, expect, "{subject} {payload}");
     }
@@ -336,5 +469,42 @@ mod tests {
         check("smishtrap.events.be-01", "{}", "malformed");
         check("smishtrap.events.be-01", "not json", "malformed");
         check("smishtrap.events.be-01", &" ".repeat(MAX_EVENT_BYTES + 1), "malformed");
+        let mut newer: serde_json::Value = serde_json::from_str(&event_json("be-01")).unwrap();
+        newer["schema"] = 2.into();
+        newer["http"] = "reshaped in v2".into();
+        check("smishtrap.events.be-01", &newer.to_string(), "newer 2");
+        newer["schema"] = 0.into();
+        check("smishtrap.events.be-01", &newer.to_string(), "malformed");
+    }
+
+    /// A v1 event as the first forwarding sensors (0.1) wrote it, byte for byte: every
+    /// later hub must keep storing it.
+    #[test]
+    fn v1_events_of_older_sensors_are_accepted() {
+        let fixture = include_str!("../tests/data/event-v1.json");
+        let got = classify("smishtrap.events.sensor-eu-1", fixture.as_bytes());
+        let event = got.unwrap_or_else(|e| panic!("v1 fixture refused: {e}"));
+        assert_eq!(event.schema, 1);
+        assert_eq!(event.id, "1086df390-0");
+    }
+
+    #[test]
+    fn heartbeats_name_their_sensor() {
+        let status = |sensor: &str| {
+            serde_json::json!({
+                "sensor": sensor, "listeners": [], "started_at": "2026-12-06T10:00:00Z",
+                "updated_at": "2026-12-06T10:00:05Z", "events_recorded": 1,
+                "events_not_recorded": 0
+            })
+            .to_string()
+        };
+        let ok = |subject: &str, payload: &str| {
+            classify_heartbeat(subject, payload.as_bytes()).is_some()
+        };
+        assert!(ok("smishtrap.status.be-01", &status("be-01")));
+        assert!(!ok("smishtrap.status.be-01", &status("be-02")));
+        assert!(!ok("smishtrap.status.be.01", &status("be")));
+        assert!(!ok("smishtrap.status.be-01", "{}"));
+        assert!(!ok("smishtrap.status.be-01", &" ".repeat(MAX_HEARTBEAT_BYTES + 1)));
     }
 }

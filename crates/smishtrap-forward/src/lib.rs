@@ -20,6 +20,7 @@
 //! event data.
 
 mod backoff;
+pub mod enroll;
 mod forwarder;
 #[cfg(feature = "hub")]
 pub mod hub;
@@ -35,6 +36,9 @@ pub const STREAM: &str = "SMISHTRAP_EVENTS";
 /// Subjects of [`STREAM`]: one per sensor below this prefix.
 pub const SUBJECT_PREFIX: &str = "smishtrap.events";
 
+/// Subjects of sensor heartbeats: `smishtrap.status.<sensor>` (not part of [`STREAM`]).
+pub const STATUS_PREFIX: &str = "smishtrap.status";
+
 /// Largest event payload accepted on either side (NATS's default `max_payload` is 1 MiB;
 /// a stored event is a few KiB at most).
 pub const MAX_EVENT_BYTES: usize = 1024 * 1024;
@@ -42,6 +46,11 @@ pub const MAX_EVENT_BYTES: usize = 1024 * 1024;
 /// The subject a sensor publishes to: `smishtrap.events.<sensor>`.
 pub fn subject(sensor: &SensorName) -> String {
     format!("{SUBJECT_PREFIX}.{sensor}")
+}
+
+/// The subject a sensor publishes its heartbeat to: `smishtrap.status.<sensor>`.
+pub fn status_subject(sensor: &SensorName) -> String {
+    format!("{STATUS_PREFIX}.{sensor}")
 }
 
 /// The sensor named by a subject of [`STREAM`], `None` when the subject is not

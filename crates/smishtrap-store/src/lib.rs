@@ -52,6 +52,9 @@ mod pager;
 mod postgres;
 #[cfg(feature = "postgres")]
 mod postgres_analysis;
+#[cfg(feature = "postgres")]
+mod postgres_fleet;
+pub mod retention;
 pub mod space;
 mod sqlite;
 mod status_file;
@@ -72,6 +75,8 @@ pub use messages::{
 pub use overview::{BucketCount, EventMessage, HourCount, ValidationSend};
 #[cfg(feature = "postgres")]
 pub use postgres::{PostgresEvents, PostgresStore};
+#[cfg(feature = "postgres")]
+pub use postgres_fleet::{MAX_HEARTBEAT_BYTES, PostgresFleet};
 pub use sqlite::{SqliteEvents, SqliteStore};
 pub use status_file::{STATUS_FILE_BYTES, StatusFile, read_status_file, status_path};
 

@@ -140,6 +140,7 @@ mod tests {
             events_not_recorded: 3,
             stopped: false,
             health: Health::from_reasons(vec![Degraded::StoreFull, Degraded::LowDisk]),
+            fleet: None,
         }
     }
 

@@ -323,6 +323,7 @@ fn sensor_heartbeats_replace_each_other() {
         events_not_recorded: 0,
         stopped: false,
         health: smishtrap_event::Health::Ok,
+        fleet: None,
     };
     store.put_sensor_status(&status).unwrap_or_else(|e| panic!("{e}"));
     status.events_recorded = 7;

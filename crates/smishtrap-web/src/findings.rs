@@ -612,6 +612,9 @@ pub struct Heartbeat {
     pub uptime_secs: i64,
     pub events_recorded: u64,
     pub events_not_recorded: u64,
+    /// Fleet figures (forward lag, store size, retention), from sensors that send them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fleet: Option<smishtrap_event::FleetHealth>,
 }
 
 impl Heartbeat {
@@ -643,6 +646,7 @@ impl Heartbeat {
             uptime_secs: (until - s.started_at).num_seconds().max(0),
             events_recorded: s.events_recorded,
             events_not_recorded: s.events_not_recorded,
+            fleet: s.fleet.clone(),
         }
     }
 
@@ -655,6 +659,26 @@ impl Heartbeat {
             (0, h, m) => format!("{h}h {m}m"),
             (d, h, _) => format!("{d}d {h}h"),
         }
+    }
+
+    /// Events waiting to be forwarded, with dropped ones (`-` for sensors that do not forward
+    /// or send no fleet figures).
+    pub fn forward_lag(&self) -> String {
+        match &self.fleet {
+            Some(f) if f.forwarding && f.retention_dropped_unforwarded > 0 => {
+                format!("{} ({} dropped)", f.forward_lag, f.retention_dropped_unforwarded)
+            }
+            Some(f) if f.forwarding => f.forward_lag.to_string(),
+            _ => "-".to_owned(),
+        }
+    }
+
+    /// Live size of the sensor's store in MiB (`-` without fleet figures).
+    pub fn store(&self) -> String {
+        self.fleet.as_ref().map_or_else(
+            || "-".to_owned(),
+            |f| format!("{:.1} MiB", f.store_bytes as f64 / 1_048_576.0),
+        )
     }
 
     /// The last heartbeat, as the Overview shows it.
@@ -685,6 +709,7 @@ mod tests {
             events_not_recorded: 1,
             stopped,
             health: smishtrap_event::Health::Ok,
+            fleet: None,
         }
     }
 

@@ -487,6 +487,7 @@ async fn overview_shows_countries_verdicts_campaigns_and_heartbeats() {
         events_not_recorded: 7,
         stopped,
         health: smishtrap_event::Health::Ok,
+        fleet: None,
     };
     {
         let mut store = SqliteStore::open(&db_path(dir.path())).expect("store");

@@ -22,6 +22,7 @@ fn status(age: TimeDelta, stopped: bool, reasons: Vec<Degraded>) -> SensorStatus
         events_not_recorded: 82_469,
         stopped,
         health: Health::from_reasons(reasons),
+        fleet: None,
     }
 }
 

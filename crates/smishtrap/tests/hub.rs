@@ -35,11 +35,25 @@ struct Nats {
     child: Option<Child>,
     port: u16,
     dir: PathBuf,
+    /// Configuration file (from `smishtrap hub nats-config`) and pid file.
+    config: Option<(PathBuf, PathBuf)>,
 }
 
 impl Nats {
     fn start(dir: &Path) -> Nats {
-        let mut nats = Nats { child: None, port: free_port(), dir: dir.to_owned() };
+        let mut nats = Nats { child: None, port: free_port(), dir: dir.to_owned(), config: None };
+        nats.restart();
+        nats
+    }
+
+    /// With the configuration `smishtrap hub nats-config` printed for `port`.
+    fn start_configured(port: u16, config: &Path, pid_file: &Path) -> Nats {
+        let mut nats = Nats {
+            child: None,
+            port,
+            dir: PathBuf::new(),
+            config: Some((config.to_owned(), pid_file.to_owned())),
+        };
         nats.restart();
         nats
     }
@@ -63,13 +77,14 @@ impl Nats {
             "{} not found: install the Debian package nats-server",
             bin.display()
         );
-        let child = Command::new(bin)
-            .args(["-js", "-a", "127.0.0.1", "-p", &self.port.to_string(), "-sd"])
-            .arg(&self.dir)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
+        let mut command = Command::new(bin);
+        match &self.config {
+            Some((config, pid)) => command.arg("-c").arg(config).arg("-P").arg(pid),
+            None => command
+                .args(["-js", "-a", "127.0.0.1", "-p", &self.port.to_string(), "-sd"])
+                .arg(&self.dir),
+        };
+        let child = command.stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
         self.child = Some(child);
         wait_for("nats-server", 15, || TcpStream::connect(("127.0.0.1", self.port)).is_ok());
     }
@@ -89,8 +104,13 @@ struct Hub {
 
 impl Hub {
     fn start(nats: &str, schema: &str) -> Hub {
+        Hub::start_with(nats, schema, &[])
+    }
+
+    fn start_with(nats: &str, schema: &str, extra: &[&str]) -> Hub {
         let mut child = Command::new(BIN)
             .args(["hub", "--nats", nats, "--schema", schema, "--batch", "64"])
+            .args(extra)
             .env("SMISHTRAP_POSTGRES", conninfo())
             .env("SMISHTRAP_LOG", "info")
             .stdout(Stdio::null())
@@ -131,6 +151,20 @@ impl Schema {
             .unwrap()
             .subsec_nanos();
         Schema(format!("hub_e2e_{}_{nanos}", std::process::id()))
+    }
+
+    /// (sensor, forward lag, forwarding) of every heartbeat row.
+    fn heartbeats(&self) -> Vec<(String, Option<i64>, Option<bool>)> {
+        let mut client = postgres::Client::connect(&conninfo(), postgres::NoTls).unwrap();
+        let sql = format!(
+            "SELECT name, (status::json->'fleet'->>'forward_lag')::bigint, \
+             (status::json->'fleet'->>'forwarding')::boolean FROM {}.sensor_heartbeats ORDER BY name",
+            self.0
+        );
+        client
+            .query(&sql, &[])
+            .map(|rows| rows.iter().map(|r| (r.get(0), r.get(1), r.get(2))).collect())
+            .unwrap_or_default()
     }
 
     /// Event ids in PostgreSQL, in insertion order (empty before the hub created the table).
@@ -224,5 +258,75 @@ fn sensor_forwards_through_nats_outage_and_kill_9_into_postgres_exactly_once() {
     attack(&sensor, 10);
     assert_exactly_once(&schema, &data);
     assert_eq!(local_ids(&data).len(), 60);
+    sensor.stop();
+}
+
+/// The deployment guide's path: `hub nats-config` and `hub enroll` make the NATS
+/// configuration, the sensor forwards with its own credentials, its heartbeat reaches
+/// PostgreSQL, and `hub revoke` with the pid file cuts it off without restarting NATS.
+#[test]
+fn enrolled_sensor_forwards_and_reports_until_revoked() {
+    let tmp = tempfile::tempdir().unwrap();
+    let registry = tmp.path().join("nats");
+    let port = free_port();
+    let printed = Command::new(BIN)
+        .args(["hub", "nats-config", "--listen", &format!("127.0.0.1:{port}"), "--nats-dir"])
+        .arg(&registry)
+        .arg("--store-dir")
+        .arg(tmp.path().join("js"))
+        .output()
+        .unwrap();
+    assert!(printed.status.success(), "{}", String::from_utf8_lossy(&printed.stderr));
+    let config = registry.join("nats-server.conf");
+    std::fs::write(&config, &printed.stdout).unwrap();
+    let pid_file = tmp.path().join("nats.pid");
+    let nats = Nats::start_configured(port, &config, &pid_file);
+    let enrolled = Command::new(BIN)
+        .args(["hub", "enroll", "test-sensor", "--nats-dir"])
+        .arg(&registry)
+        .output()
+        .unwrap();
+    assert!(enrolled.status.success(), "{}", String::from_utf8_lossy(&enrolled.stderr));
+    let creds = PathBuf::from(String::from_utf8(enrolled.stdout).unwrap().trim());
+    let reloaded = Command::new("/usr/sbin/nats-server")
+        .arg(format!("--signal=reload={}", pid_file.display()))
+        .status()
+        .unwrap();
+    assert!(reloaded.success());
+    std::thread::sleep(Duration::from_millis(500));
+
+    let schema = Schema::new();
+    let hub_key = registry.join("hub.nk");
+    let _hub =
+        Hub::start_with(&nats.url(), &schema.0, &["--credentials", hub_key.to_str().unwrap()]);
+    let data = tmp.path().join("s1");
+    let url = nats.url();
+    let args =
+        ["--listen", "127.0.0.1:0", "--forward", &url, "--credentials", creds.to_str().unwrap()];
+    let sensor = Sensor::start_with(&data, &args, 1);
+    attack(&sensor, 10);
+    assert_exactly_once(&schema, &data);
+    wait_for("the heartbeat in PostgreSQL", 60, || {
+        schema
+            .heartbeats()
+            .iter()
+            .any(|(name, lag, fwd)| name == "test-sensor" && lag.is_some() && *fwd == Some(true))
+    });
+
+    // Revoked: NATS refuses the sensor after the reload; it keeps answering and spooling.
+    let revoked = Command::new(BIN)
+        .args(["hub", "revoke", "test-sensor", "--nats-dir"])
+        .arg(&registry)
+        .arg("--reload-pid-file")
+        .arg(&pid_file)
+        .output()
+        .unwrap();
+    assert!(revoked.status.success(), "{}", String::from_utf8_lossy(&revoked.stderr));
+    std::thread::sleep(Duration::from_secs(1));
+    let before = schema.ids().len();
+    attack(&sensor, 6);
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(schema.ids().len(), before, "a revoked sensor's events reached PostgreSQL");
+    assert_eq!(local_ids(&data).len(), 16);
     sensor.stop();
 }

@@ -33,14 +33,34 @@ pub struct Nats {
     child: Option<Child>,
     pub port: u16,
     dir: PathBuf,
+    config: Option<PathBuf>,
 }
 
 impl Nats {
     pub fn start(dir: &Path) -> Nats {
+        Nats::start_with_config(dir, None)
+    }
+
+    /// With a configuration file (`-c`); port, address and store directory from the flags.
+    pub fn start_with_config(dir: &Path, config: Option<&Path>) -> Nats {
         let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let mut nats = Nats { child: None, port, dir: dir.to_owned() };
+        let mut nats =
+            Nats { child: None, port, dir: dir.to_owned(), config: config.map(Path::to_owned) };
         nats.restart();
         nats
+    }
+
+    /// Makes the running server re-read its configuration (what `systemctl reload` does).
+    pub fn reload(&self) {
+        let pid = self.child.as_ref().unwrap().id();
+        let status = Command::new(nats_bin())
+            .arg(format!("--signal=reload={pid}"))
+            .stdout(Stdio::null())
+            .status()
+            .unwrap();
+        assert!(status.success(), "nats-server --signal reload failed");
+        // The reload is asynchronous; give the server a moment to apply it.
+        std::thread::sleep(Duration::from_millis(500));
     }
 
     pub fn url(&self) -> String {
@@ -58,9 +78,14 @@ impl Nats {
     /// Starts the server again on the same port and store directory.
     pub fn restart(&mut self) {
         self.stop();
-        let child = Command::new(nats_bin())
-            .args(["-js", "-a", "127.0.0.1", "-p", &self.port.to_string(), "-sd"])
-            .arg(&self.dir)
+        let mut command = Command::new(nats_bin());
+        // A configuration file names JetStream's store itself (a flag would clash with it).
+        match &self.config {
+            Some(config) => command.arg("-c").arg(config),
+            None => command.arg("-js").arg("-sd").arg(&self.dir),
+        };
+        let child = command
+            .args(["-a", "127.0.0.1", "-p", &self.port.to_string()])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()

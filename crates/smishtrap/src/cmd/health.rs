@@ -17,7 +17,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use smishtrap_bus::{PipelineControl, PrimaryState, StatsSnapshot};
-use smishtrap_event::{Degraded, HEARTBEAT_PERIOD, Health, STATUS_FILE_PERIOD, SensorStatus};
+use smishtrap_event::{
+    Degraded, FleetHealth, HEARTBEAT_PERIOD, Health, STATUS_FILE_PERIOD, SensorStatus,
+};
 use smishtrap_sensor::Counters;
 use smishtrap_store::space::{SpaceState, SpaceWatch, Watermarks};
 use smishtrap_store::{SqliteStore, StatusFile};
@@ -74,6 +76,8 @@ pub(crate) struct WatchConfig<'a> {
     /// Explicit watermarks; `None` derives them from the volume's size.
     pub(crate) refuse_below: Option<u64>,
     pub(crate) warn_below: Option<u64>,
+    /// Fleet figures of the store upkeep thread, carried in every heartbeat.
+    pub(crate) fleet: Arc<Mutex<Option<FleetHealth>>>,
 }
 
 impl Watch {
@@ -121,6 +125,7 @@ impl Watch {
             pipeline,
             counters,
             listeners: listeners.clone(),
+            fleet: config.fleet.clone(),
             sensor: config.sensor.to_owned(),
             started_at: chrono::Utc::now(),
             status_file,
@@ -181,6 +186,7 @@ struct WatchState {
     pipeline: PipelineControl,
     counters: Arc<Counters>,
     listeners: Arc<Mutex<Vec<String>>>,
+    fleet: Arc<Mutex<Option<FleetHealth>>>,
     sensor: String,
     started_at: chrono::DateTime<chrono::Utc>,
     status_file: StatusFile,
@@ -251,6 +257,7 @@ impl WatchState {
                 + self.counters.refused_unrecorded.load(Ordering::Relaxed),
             stopped: stopping,
             health: self.health.clone(),
+            fleet: self.fleet.lock().ok().and_then(|f| f.clone()),
         };
         if file_due {
             self.last_file = Some(now);

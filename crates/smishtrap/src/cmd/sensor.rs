@@ -19,6 +19,7 @@ use smishtrap_sensor::{
 };
 
 use super::health::{Watch, WatchConfig};
+use super::maintain::{Maintain, MaintainConfig, RetentionConfig};
 
 pub(crate) const DEFAULT_PERSONA: &str = "milesight-ur32l";
 
@@ -58,6 +59,17 @@ pub(crate) struct Args {
     /// CA certificate (PEM) that signed the NATS server's certificate; turns TLS on
     #[arg(long, value_name = "FILE", requires = "forward")]
     nats_ca: Option<PathBuf>,
+    /// Store size (MiB) past which forwarded events are deleted, oldest first
+    /// [default: half the hard cap]
+    #[arg(long, value_name = "MIB")]
+    retention_max_mib: Option<u64>,
+    /// Store size (MiB) past which even unforwarded events are deleted (counted)
+    /// [default: 40 % of the data volume, at most 4096]
+    #[arg(long, value_name = "MIB")]
+    retention_hard_cap_mib: Option<u64>,
+    /// Forwarded events older than this many days are deleted (0: keep) [default: 90]
+    #[arg(long, value_name = "DAYS")]
+    retention_max_age_days: Option<u64>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -90,6 +102,9 @@ pub(crate) struct ConfigFile {
     pub(crate) analysis: super::run::AnalysisConfig,
     /// Forwarding to NATS JetStream (`--forward` and its flags override it).
     forward: Option<ForwardFile>,
+    /// Retention of the event store (the `--retention-*` flags override it).
+    #[serde(default)]
+    retention: RetentionConfig,
 }
 
 /// The `[forward]` section.
@@ -268,6 +283,11 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     if let Some(url) = args.forward.clone() {
         setup.forward = Some(ForwardFile { url, credentials: args.credentials, ca: args.nats_ca });
     }
+    let r = &mut setup.retention;
+    r.max_mib = args.retention_max_mib.or(r.max_mib);
+    r.hard_cap_mib = args.retention_hard_cap_mib.or(r.hard_cap_mib);
+    r.max_age_days = args.retention_max_age_days.or(r.max_age_days);
+    setup.retention.policy(0)?;
     let forward = setup.forward_config()?;
     if args.check_config {
         let mut out = std::io::stdout().lock();
@@ -335,6 +355,7 @@ pub(crate) struct SensorSetup {
     /// The devices bound, to save their state at stop.
     devices: std::sync::Mutex<Vec<Arc<Device>>>,
     forward: Option<ForwardFile>,
+    retention: RetentionConfig,
 }
 
 impl SensorSetup {
@@ -398,6 +419,7 @@ impl SensorSetup {
             storage: config.storage,
             devices: std::sync::Mutex::default(),
             forward: config.forward,
+            retention: config.retention,
         })
     }
 
@@ -532,6 +554,7 @@ pub(crate) struct Recording {
     pipeline: PipelineHandle,
     pub(crate) counters: Arc<Counters>,
     watch: Watch,
+    maintain: Maintain,
 }
 
 /// Exit status of a sensor that stopped cleanly but could not record every request (each got
@@ -557,17 +580,30 @@ impl Recording {
         )
         .context("cannot start the event writer")?;
         let counters = Arc::new(Counters::default());
+        let volume = smishtrap_store::space::volume_bytes(data).unwrap_or(0);
+        let mut personas: Vec<String> =
+            setup.wanted.iter().chain(&setup.tls_wanted).map(|(_, p)| p.clone()).collect();
+        personas.sort();
+        personas.dedup();
+        let maintain = Maintain::start(MaintainConfig::new(
+            smishtrap_store::db_path(data),
+            &setup.retention,
+            volume,
+            setup.forward.is_some(),
+            personas,
+        )?)?;
         let watch = Watch::start(
             &WatchConfig {
                 data,
                 sensor: &setup.name,
                 refuse_below: setup.storage.min_free_bytes,
                 warn_below: setup.storage.warn_free_bytes,
+                fleet: maintain.fleet(),
             },
             pipeline.control(),
             counters.clone(),
         )?;
-        Ok(Recording { publisher, pipeline, counters, watch })
+        Ok(Recording { publisher, pipeline, counters, watch, maintain })
     }
 
     /// A publisher for the server (the writer ends when every publisher is gone).
@@ -591,9 +627,10 @@ impl Recording {
     /// status with the final counts) and logs the totals. Call after the server returned.
     /// The exit status is [`EXIT_NOT_RECORDED`] when some request could not be recorded.
     pub(crate) fn finish(self) -> ExitCode {
-        let Recording { publisher, pipeline, counters, mut watch } = self;
+        let Recording { publisher, pipeline, counters, mut watch, mut maintain } = self;
         drop(publisher);
         let stats = pipeline.join();
+        maintain.stop();
         watch.stop();
         tracing::info!(
             requests = counters.requests.load(Ordering::Relaxed),
