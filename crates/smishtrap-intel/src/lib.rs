@@ -26,6 +26,7 @@ pub mod catalog;
 pub mod cues;
 mod engine;
 pub mod model;
+mod notice;
 pub mod squat;
 pub mod text;
 mod words;

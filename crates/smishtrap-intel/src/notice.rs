@@ -1,0 +1,90 @@
+//! Language-independent structure of transactional notices: a bank or operator writes its
+//! own customer's account or card number masked (`x1234`, `XX-4821`, `xxx-x-x5512-x`,
+//! `****1234`, `0123xxx789`); lures ask for the number instead of showing part of it.
+
+/// Bound on the bytes looked at: notices put the account early.
+const SCAN_BYTES: usize = 1024;
+
+/// The text holds a masked account or card number: a run of digits, `x`/`X`/`*` and `-`
+/// standing alone (not inside an ASCII word, not a `*123#` code), with at least three digits
+/// and either two mask chars or a leading `x` (so `2x`, `1920x1080` and `x2` are not accounts).
+pub(crate) fn has_masked_account(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    let bytes = bytes.get(..bytes.len().min(SCAN_BYTES)).unwrap_or(bytes);
+    let in_run = |b: u8| b.is_ascii_digit() || matches!(b, b'x' | b'X' | b'*' | b'-');
+    let mut i = 0;
+    while i < bytes.len() {
+        let Some(&b) = bytes.get(i) else { break };
+        if !in_run(b) {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while bytes.get(i).is_some_and(|&b| in_run(b)) {
+            i += 1;
+        }
+        // an ASCII letter or digit glued to the run makes it part of a word (`box12`, `xmas`)
+        let glued_before = start > 0 && bytes.get(start - 1).is_some_and(u8::is_ascii_alphanumeric);
+        // `*123#` and `*939*1#` are USSD codes, not accounts
+        let glued_after = bytes.get(i).is_some_and(|b| b.is_ascii_alphanumeric() || *b == b'#');
+        if glued_before || glued_after {
+            continue;
+        }
+        let run = bytes.get(start..i).unwrap_or_default();
+        let run = trim_dashes(run);
+        let digits = run.iter().filter(|b| b.is_ascii_digit()).count();
+        let masks = run.iter().filter(|b| matches!(b, b'x' | b'X' | b'*')).count();
+        let leading = run.first().is_some_and(|b| matches!(b, b'x' | b'X'));
+        if digits >= 3 && (masks >= 2 || leading) && run.len() <= 24 {
+            return true;
+        }
+    }
+    false
+}
+
+fn trim_dashes(run: &[u8]) -> &[u8] {
+    let start = run.iter().position(|&b| b != b'-').unwrap_or(run.len());
+    let end = run.iter().rposition(|&b| b != b'-').map_or(start, |last| last + 1);
+    run.get(start..end).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[track_caller]
+    fn check(text: &str, expect: bool) {
+        assert_eq!(has_masked_account(text), expect, "{text:?}");
+    }
+
+    #[test]
+    fn masked_accounts() {
+        for (text, expect) in [
+            ("บัญชี x9012 เงินเข้า", true),
+            ("บัญชีx9012เงินเข้า", true),
+            ("A/c XX4417 debited", true),
+            ("card xx-4821 used", true),
+            ("บัญชี xxx-x-x5512-x", true),
+            ("card ****1234", true),
+            ("TK 0123xxx789 +2,000,000", true),
+            ("ไปยัง 08x-xxx-1234 สำเร็จ", true),
+            ("(x7730)", true),
+            ("2x faster, 1920x1080 screen", false),
+            ("xmas box12 x2 xx", false),
+            ("call 0812345678 now", false),
+            ("*123# to renew", false),
+            ("dial *939*1# now", false),
+            ("x12", false),
+            ("", false),
+        ] {
+            check(text, expect);
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn never_panics(text in "\\PC{0,80}") {
+            let _ = has_masked_account(&text);
+        }
+    }
+}
