@@ -11,6 +11,7 @@
 //! - The SQLite store also keeps what the analysis made of the captures (`messages.rs`):
 //!   analysed messages with a trigram text index, campaign summaries, progress cursors (so
 //!   incremental analysis resumes exactly where it stopped) and sensor heartbeats.
+//! - `audit.rs`: the latest `smishtrap audit` result of each target (the console's Fleet page).
 //! - `forward.rs`: the forward spool (committed events after the forward cursor), read by
 //!   the sensor's NATS forwarder (`smishtrap-forward`).
 //! - [`db_path`], [`events_dir`], [`status_path`] and [`lock_path`] are the only place that knows the
@@ -38,6 +39,7 @@
 //! at all.
 //! Invariant: this crate never depends on the sensor or the analysis crates.
 
+mod audit;
 mod error;
 mod filter;
 mod forward;
@@ -55,6 +57,7 @@ use std::path::{Path, PathBuf};
 
 use smishtrap_event::{Event, SmsRecord};
 
+pub use audit::AuditRow;
 pub use error::StoreError;
 pub use filter::EventFilter;
 pub use forward::{FORWARDED_CURSOR, SpooledEvent};
