@@ -391,6 +391,9 @@ async fn identify(s: &mut Session<'_>, report: &mut TargetReport, hints: &PageHi
     report.add(f.fix("keep an inventory of exposed routers and their firmware"));
 }
 
+/// A family's identity parser.
+type IdentityParser = fn(&[u8]) -> Option<FamilyIdentity>;
+
 /// Model and firmware of a Teltonika, Huawei, ZTE, Netgear or TP-Link router, from the
 /// family's own unauthenticated reads ([`VendorRead`]) or its page title.
 async fn family_identity(
@@ -400,7 +403,7 @@ async fn family_identity(
     hints: &PageHints,
     evidence: &mut Vec<String>,
 ) {
-    let reads: &[(VendorRead, fn(&[u8]) -> Option<FamilyIdentity>)] = match vendor {
+    let reads: &[(VendorRead, IdentityParser)] = match vendor {
         "Teltonika" => &[(VendorRead::TeltonikaStatus, reply::teltonika_status)],
         "Huawei" => &[
             (VendorRead::HuaweiInformation, reply::huawei_identity),

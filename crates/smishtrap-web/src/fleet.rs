@@ -187,7 +187,7 @@ fn target_view(row: &AuditRow, t: StoredTarget) -> TargetView {
             remediation: field(Some(&f.remediation)),
         })
         .collect();
-    findings.sort_by(|a, b| rank(&a.severity).cmp(&rank(&b.severity)));
+    findings.sort_by_key(|f| rank(&f.severity));
     let certificate = t.certificate.map_or_else(String::new, |c| {
         format!(
             "subject {}; issuer {}{}; valid until {}{}; sha256 {}",
@@ -297,8 +297,11 @@ mod tests {
         }
     }
 
+    /// Targets in order, unreadable rows, targets by check, abused targets.
+    type Expect<'a> = (&'a [&'a str], usize, &'a [(&'a str, usize)], &'a [&'a str]);
+
     #[track_caller]
-    fn check(rows: &[AuditRow], expect: (&[&str], usize, &[(&str, usize)], &[&str])) {
+    fn check(rows: &[AuditRow], expect: Expect<'_>) {
         let v = FleetView::of(rows.len() as u64, rows);
         let order: Vec<&str> = v.targets.iter().map(|t| t.target.as_str()).collect();
         let checks: Vec<(&str, usize)> =
