@@ -13,13 +13,13 @@ use serde::Serialize;
 use smishtrap_sensor::crypto::{decrypt_password, encrypt_password};
 
 use crate::cert::{BadCert, CertInfo};
-use crate::cgi::{MAX_PAGE, ReadOnlyCall, StatusPage};
+use crate::cgi::{MAX_PAGE, ReadOnlyCall, StatusPage, VendorRead};
 use crate::finding::{Check, Finding, Severity};
 use crate::firmware::Advisories;
 use crate::probe::{FetchError, Page, Prober, Reply, RequestRecord, Session};
 use crate::reply::{
-    Envelope, Mailbox, MailboxRow, PageHints, leaked_logins, looks_like_system_log, mailbox_page,
-    page_hints,
+    self, Envelope, FamilyIdentity, Mailbox, MailboxRow, PageHints, leaked_logins,
+    looks_like_system_log, mailbox_page, page_hints,
 };
 use crate::target::{Host, Scheme, Target};
 use crate::text::shown;
@@ -297,6 +297,9 @@ async fn run_checks(
     let recovered = log_leak(s, report, options).await;
     firmware(report, advisories);
     let open = sms_api(s, report).await;
+    if !open {
+        family_sms_api(s, report).await;
+    }
     if open {
         read_mailboxes(s, report, options, Access::Open).await;
     } else {
@@ -344,10 +347,14 @@ async fn identify(s: &mut Session<'_>, report: &mut TargetReport, hints: &PageHi
     device.title = hints.title.clone();
     let mut evidence: Vec<String> =
         hints.markers.iter().map(|m| format!("login page marker {m:?}")).collect();
+    let family = hints.vendor.filter(|v| *v != "Milesight");
+    if let Some(vendor) = family {
+        family_identity(s, report, vendor, hints, &mut evidence).await;
+    }
     // /islogin and the status summary both carry the identity envelope without a session
     for fetch in [Fetch::Page(Page::IsLogin), Fetch::Cgi(ReadOnlyCall::Status(StatusPage::Summary))]
     {
-        if report.device.model.is_some() && report.device.firmware.is_some() {
+        if family.is_some() || (report.device.model.is_some() && report.device.firmware.is_some()) {
             break;
         }
         let (what, reply) = match &fetch {
@@ -382,6 +389,128 @@ async fn identify(s: &mut Session<'_>, report: &mut TargetReport, hints: &PageHi
     }
     f.evidence = evidence;
     report.add(f.fix("keep an inventory of exposed routers and their firmware"));
+}
+
+/// A family's identity parser.
+type IdentityParser = fn(&[u8]) -> Option<FamilyIdentity>;
+
+/// Model and firmware of a Teltonika, Huawei, ZTE, Netgear or TP-Link router, from the
+/// family's own unauthenticated reads ([`VendorRead`]) or its page title.
+async fn family_identity(
+    s: &mut Session<'_>,
+    report: &mut TargetReport,
+    vendor: &str,
+    hints: &PageHints,
+    evidence: &mut Vec<String>,
+) {
+    let reads: &[(VendorRead, IdentityParser)] = match vendor {
+        "Teltonika" => &[(VendorRead::TeltonikaStatus, reply::teltonika_status)],
+        "Huawei" => &[
+            (VendorRead::HuaweiInformation, reply::huawei_identity),
+            (VendorRead::HuaweiBasicInformation, reply::huawei_identity),
+        ],
+        "ZTE" => &[(VendorRead::ZteIdentity, reply::zte_identity)],
+        "Netgear" => &[(VendorRead::NetgearModel, |b| reply::netgear_model(b).map(|(id, _)| id))],
+        _ => &[],
+    };
+    for (read, parse) in reads {
+        if report.device.model.is_some() && report.device.firmware.is_some() {
+            break;
+        }
+        let page = Page::Vendor(*read);
+        let Ok(reply) = s.page(page).await else { continue };
+        hostile_body(report, page.path(), &reply);
+        if reply.status != 200 {
+            continue;
+        }
+        let Some(id) = parse(&reply.body) else {
+            if let Some(code) = reply::huawei_error(&reply.body) {
+                evidence.push(format!("GET {}: error {code} (login needed)", read.path()));
+            }
+            continue;
+        };
+        let mut said = format!("GET {}: model/firmware without login", read.path());
+        if let Some(name) = &id.name {
+            said.push_str(&format!(" (names itself {:?})", shown(name, 64)));
+        }
+        evidence.push(said);
+        let d = &mut report.device;
+        d.model = d.model.take().or(id.model);
+        d.firmware = d.firmware.take().or(id.firmware);
+    }
+    if vendor == "TP-Link" && report.device.model.is_none() {
+        report.device.model = hints.title.as_deref().and_then(tp_link_model);
+    }
+}
+
+/// `Archer MR600` or `TL-MR6400` out of a TP-Link page title.
+fn tp_link_model(title: &str) -> Option<String> {
+    let words: Vec<&str> = title.split(|c: char| c.is_whitespace() || c == '|').collect();
+    words.iter().enumerate().find_map(|(i, w)| {
+        if w.eq_ignore_ascii_case("archer") {
+            words.get(i + 1).filter(|m| !m.is_empty()).map(|m| shown(&format!("Archer {m}"), 32))
+        } else if w.len() > 3 && w[..3].eq_ignore_ascii_case("tl-") {
+            Some(shown(w, 32))
+        } else {
+            None
+        }
+    })
+}
+
+/// The SMS API of another family answered a read-only mailbox call without a login.
+async fn family_sms_api(s: &mut Session<'_>, report: &mut TargetReport) {
+    let vendor = report.device.vendor.clone().unwrap_or_default();
+    let read = match vendor.as_str() {
+        "Teltonika" => VendorRead::TeltonikaSmsTotal,
+        "Huawei" => VendorRead::HuaweiSmsCount,
+        "ZTE" => VendorRead::ZteSmsList,
+        "Netgear" => VendorRead::NetgearModel,
+        _ => return,
+    };
+    let page = Page::Vendor(read);
+    let Ok(reply) = s.page(page).await else { return };
+    hostile_body(report, page.path(), &reply);
+    if reply.status != 200 {
+        return;
+    }
+    let b = &reply.body;
+    let (severity, what) = match read {
+        VendorRead::TeltonikaSmsTotal => match reply::teltonika_sms_total(b) {
+            Some((used, total)) => (
+                Severity::Critical,
+                format!(
+                    "SMS Gateway API answers without credentials: {used} of {total} message slots used"
+                ),
+            ),
+            None => return,
+        },
+        VendorRead::HuaweiSmsCount => match reply::huawei_sms_count(b) {
+            Some((inbox, outbox)) => (
+                Severity::Critical,
+                format!("HiLink SMS API answers without login: inbox {inbox}, outbox {outbox}"),
+            ),
+            None => return,
+        },
+        VendorRead::ZteSmsList => match reply::zte_sms_list(b) {
+            Some(n) => (
+                Severity::Critical,
+                format!("goform SMS list answers without login ({n} message(s) on the first page)"),
+            ),
+            None => return,
+        },
+        // model.json lists the inbox; sending still needs the web UI session
+        _ => match reply::netgear_model(b).and_then(|(_, msgs)| msgs) {
+            Some(n) => {
+                (Severity::High, format!("model.json lists {n} SMS message(s) without login"))
+            }
+            None => return,
+        },
+    };
+    report.add(
+        Finding::new(Check::SmsApiOpen, severity, format!("the SMS API answers without login ({vendor})"))
+            .evidence(format!("GET {}: {what}", read.path()))
+            .fix("require login on the SMS API (update the firmware, set a web UI password, disable the SMS gateway API), block the web UI from the WAN"),
+    );
 }
 
 enum Fetch {

@@ -2,6 +2,9 @@
 //! reads a mailbox or a status page, or opens a session (`login`, which changes no setting).
 //! There is no variant, and no other way in this crate, to build a `/cgi` body with another
 //! function: the prober takes a [`ReadOnlyCall`], never a function name or a body.
+//!
+//! The other router families get the parallel allow-list [`VendorRead`]: fixed GET paths
+//! (status, identity, message counts and lists), never a form, a body or a write endpoint.
 
 use serde_json::{Value, json};
 
@@ -89,6 +92,61 @@ impl ReadOnlyCall {
     }
 }
 
+/// Every read the audit makes of a non-Milesight router: a GET of a fixed path, each a status,
+/// identity or mailbox read the family answers (see `router_personas.md`). Nothing here
+/// carries a body, credentials, or a function that sends, deletes or sets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum VendorRead {
+    /// Teltonika RutOS 7: the whitelisted status (device name, model, API version).
+    TeltonikaStatus,
+    /// Teltonika legacy SMS Gateway Post/Get: message counts (answers without credentials
+    /// only when the SMS API is open).
+    TeltonikaSmsTotal,
+    /// Huawei HiLink: product family, class and name (often without login).
+    HuaweiBasicInformation,
+    /// Huawei HiLink: model, hardware and software versions (login on most units).
+    HuaweiInformation,
+    /// Huawei HiLink: mailbox counts (error 100003 when a login is needed).
+    HuaweiSmsCount,
+    /// ZTE `goform_get_cmd_process`: model and firmware versions.
+    ZteIdentity,
+    /// ZTE `goform_get_cmd_process`: the newest stored message (one row).
+    ZteSmsList,
+    /// Netgear LTE `model.json`: general model and firmware, and `sms.msgs` when readable.
+    NetgearModel,
+}
+
+impl VendorRead {
+    pub const ALL: [VendorRead; 8] = [
+        VendorRead::TeltonikaStatus,
+        VendorRead::TeltonikaSmsTotal,
+        VendorRead::HuaweiBasicInformation,
+        VendorRead::HuaweiInformation,
+        VendorRead::HuaweiSmsCount,
+        VendorRead::ZteIdentity,
+        VendorRead::ZteSmsList,
+        VendorRead::NetgearModel,
+    ];
+
+    /// The path (and fixed query) of the GET.
+    pub fn path(self) -> &'static str {
+        match self {
+            VendorRead::TeltonikaStatus => "/api/unauthorized/status",
+            VendorRead::TeltonikaSmsTotal => "/cgi-bin/sms_total",
+            VendorRead::HuaweiBasicInformation => "/api/device/basic_information",
+            VendorRead::HuaweiInformation => "/api/device/information",
+            VendorRead::HuaweiSmsCount => "/api/sms/sms-count",
+            VendorRead::ZteIdentity => {
+                "/goform/goform_get_cmd_process?isTest=false&cmd=model_name,wa_inner_version,web_version,hardware_version&multi_data=1"
+            }
+            VendorRead::ZteSmsList => {
+                "/goform/goform_get_cmd_process?isTest=false&cmd=sms_data_total&page=0&data_per_page=1&mem_store=1&tags=10&order_by=order+by+id+desc"
+            }
+            VendorRead::NetgearModel => "/model.json",
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use smishtrap_sensor::cgi::{Call, parse_body};
@@ -139,6 +197,39 @@ mod tests {
                 other => panic!("{call:?} is read by the device as {other:?}"),
             }
         }
+    }
+
+    #[test]
+    fn vendor_reads_are_fixed_gets_that_send_and_set_nothing() {
+        for read in VendorRead::ALL {
+            // one arm per variant: a new read must be listed in ALL to be checked here
+            match read {
+                VendorRead::TeltonikaStatus
+                | VendorRead::TeltonikaSmsTotal
+                | VendorRead::HuaweiBasicInformation
+                | VendorRead::HuaweiInformation
+                | VendorRead::HuaweiSmsCount
+                | VendorRead::ZteIdentity
+                | VendorRead::ZteSmsList
+                | VendorRead::NetgearModel => {}
+            }
+            let path = read.path().to_ascii_lowercase();
+            assert!(path.starts_with('/'), "{path}");
+            for word in [
+                "send", "set_cmd", "goformid", "delete", "save", "forms/", "action", "login",
+                "password", "username", "reboot", "reset", "config", "exec", "ubus",
+            ] {
+                assert!(!path.contains(word), "{read:?} reaches {word:?}: {path}");
+            }
+            if let Some((_, query)) = path.split_once('?') {
+                // the ZTE reads: only the get process, only read commands
+                assert!(path.starts_with("/goform/goform_get_cmd_process?"), "{path}");
+                assert!(query.split('&').all(|kv| !kv.starts_with("goformid")), "{path}");
+            }
+        }
+        let distinct: std::collections::BTreeSet<&str> =
+            VendorRead::ALL.iter().map(|r| r.path()).collect();
+        assert_eq!(distinct.len(), VendorRead::ALL.len());
     }
 
     #[test]

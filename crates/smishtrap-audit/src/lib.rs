@@ -5,7 +5,8 @@
 //! CVE-2023-43261 log leak with the leaked passwords decrypted, vulnerable [`firmware`], the
 //! SMS API open without login, mailboxes read where allowed, exposure extras);
 //! [`forensics`] runs every message read through the analysis engine; [`report`] writes the
-//! table, JSON lines, CSV and Markdown with a fleet summary.
+//! table, JSON lines, CSV, Markdown, HTML and SARIF with a fleet summary; [`stored`] is what
+//! `--data` keeps for the console's Fleet page (never a secret).
 //!
 //! - [`cgi`]: the one allow-list of `/cgi` calls ([`cgi::ReadOnlyCall`]).
 //! - [`reply`]: parsers of device replies (hostile input: pure, bounded, property-tested).
@@ -25,6 +26,7 @@ pub mod forensics;
 pub mod probe;
 pub mod reply;
 pub mod report;
+pub mod stored;
 pub mod target;
 pub mod text;
 

@@ -1,6 +1,7 @@
 //! The audit's only network code: fixed read-only requests to one target at a time.
 //!
-//! - Pages are a closed set of paths ([`Page`]); `/cgi` takes only a [`ReadOnlyCall`].
+//! - Pages are a closed set of paths ([`Page`], other families' reads from
+//!   [`VendorRead`]), all GET but `/islogin`; `/cgi` takes only a [`ReadOnlyCall`].
 //! - Redirects are followed only to the same scheme, host and port, at most
 //!   [`MAX_REDIRECTS`] times; any other is reported, never followed. No proxy, no cookie jar.
 //! - Every request has a deadline covering connect, head and body; bodies stop at
@@ -15,7 +16,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::cert::{BadCert, CertInfo};
-use crate::cgi::ReadOnlyCall;
+use crate::cgi::{ReadOnlyCall, VendorRead};
 use crate::target::{Scheme, Target};
 use crate::text::shown;
 
@@ -56,6 +57,8 @@ pub enum Page {
     IsLogin,
     HttpdLog,
     SystemLog,
+    /// A read of another router family, from its own allow-list.
+    Vendor(VendorRead),
 }
 
 impl Page {
@@ -65,6 +68,7 @@ impl Page {
             Page::IsLogin => "/islogin",
             Page::HttpdLog => "/lang/log/httpd.log",
             Page::SystemLog => "/lang/log/system.log",
+            Page::Vendor(read) => read.path(),
         }
     }
 }

@@ -258,8 +258,139 @@ fn title(html: &str) -> Option<String> {
     (!t.is_empty()).then(|| cut(&t, MAX_TITLE_BYTES).to_owned())
 }
 
-/// Proptest entry point: every reply parser on the same bytes. (No cargo-fuzz target yet: the
-/// fuzz workspace would have to build this crate's whole tree, HTTP client and SQLite included.)
+/// What a non-Milesight router says about itself.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct FamilyIdentity {
+    pub model: Option<String>,
+    pub firmware: Option<String>,
+    /// The device's own name for itself (`device_name`, `DeviceName`, `deviceName`).
+    pub name: Option<String>,
+}
+
+impl FamilyIdentity {
+    pub fn is_empty(&self) -> bool {
+        self.model.is_none() && self.firmware.is_none() && self.name.is_none()
+    }
+}
+
+fn json_field(v: &Value, path: &[&str]) -> Option<String> {
+    let mut at = v;
+    for key in path {
+        at = at.get(key)?;
+    }
+    let s = match at {
+        Value::String(s) => s.trim().to_owned(),
+        Value::Number(n) => n.to_string(),
+        _ => return None,
+    };
+    (!s.is_empty()).then(|| cut(&s, MAX_FIELD_BYTES).to_owned())
+}
+
+/// Teltonika RutOS 7 `GET /api/unauthorized/status`:
+/// `{"success":true,"data":{"device_name","device_model","api_version",…}}`.
+pub fn teltonika_status(body: &[u8]) -> Option<FamilyIdentity> {
+    let v: Value = serde_json::from_slice(body).ok()?;
+    let data = v.get("data")?;
+    let id = FamilyIdentity {
+        model: json_field(data, &["device_model"]),
+        firmware: json_field(data, &["firmware_version"])
+            .or_else(|| json_field(data, &["firmware"])),
+        name: json_field(data, &["device_name"]),
+    };
+    (!id.is_empty()).then_some(id)
+}
+
+/// Teltonika SMS Gateway `sms_total`: `Used: n` / `Total: n` lines (as the API answers when it
+/// lets the caller in); `None` for anything else (`ERROR`, a login page).
+pub fn teltonika_sms_total(body: &[u8]) -> Option<(u64, u64)> {
+    let text = String::from_utf8_lossy(&body[..body.len().min(4096)]);
+    let value = |key: &str| {
+        text.lines().find_map(|l| l.trim().strip_prefix(key)?.trim().parse::<u64>().ok())
+    };
+    Some((value("Used:")?, value("Total:")?))
+}
+
+/// The text of `<tag>…</tag>` in a small XML reply (HiLink answers are flat), trimmed and
+/// bounded; entities are left as sent (the value is only shown, escaped).
+pub fn xml_tag(xml: &str, tag: &str) -> Option<String> {
+    let open = format!("<{tag}>");
+    let close = format!("</{tag}>");
+    let start = xml.find(&open)? + open.len();
+    let end = start + xml[start..].find(&close)?;
+    let v = xml[start..end].trim();
+    (!v.is_empty() && !v.contains('<')).then(|| cut(v, MAX_FIELD_BYTES).to_owned())
+}
+
+/// A HiLink `<error><code>n</code>…</error>` reply's code.
+pub fn huawei_error(body: &[u8]) -> Option<u64> {
+    let xml = String::from_utf8_lossy(&body[..body.len().min(64 * 1024)]);
+    if !xml.contains("<error>") {
+        return None;
+    }
+    xml_tag(&xml, "code")?.parse().ok()
+}
+
+/// HiLink `/api/device/information` (`DeviceName`, `SoftwareVersion`) or
+/// `/api/device/basic_information` (`devicename`, `productfamily`): `None` for an error reply.
+pub fn huawei_identity(body: &[u8]) -> Option<FamilyIdentity> {
+    let xml = String::from_utf8_lossy(&body[..body.len().min(64 * 1024)]);
+    if !xml.contains("<response>") {
+        return None;
+    }
+    let id = FamilyIdentity {
+        model: xml_tag(&xml, "DeviceName").or_else(|| xml_tag(&xml, "devicename")),
+        firmware: xml_tag(&xml, "SoftwareVersion"),
+        name: xml_tag(&xml, "HardwareVersion").or_else(|| xml_tag(&xml, "productfamily")),
+    };
+    (!id.is_empty()).then_some(id)
+}
+
+/// HiLink `/api/sms/sms-count`: (inbox, outbox) when the device answers it.
+pub fn huawei_sms_count(body: &[u8]) -> Option<(u64, u64)> {
+    let xml = String::from_utf8_lossy(&body[..body.len().min(64 * 1024)]);
+    if !xml.contains("<response>") {
+        return None;
+    }
+    let n = |tag: &str| xml_tag(&xml, tag).and_then(|v| v.parse::<u64>().ok());
+    Some((n("LocalInbox")?, n("LocalOutbox").unwrap_or(0)))
+}
+
+/// ZTE `cmd=model_name,wa_inner_version,web_version,hardware_version` (flat JSON; empty
+/// strings where the device withholds a field before login).
+pub fn zte_identity(body: &[u8]) -> Option<FamilyIdentity> {
+    let v: Value = serde_json::from_slice(body).ok()?;
+    let id = FamilyIdentity {
+        model: json_field(&v, &["model_name"]),
+        firmware: json_field(&v, &["wa_inner_version"])
+            .or_else(|| json_field(&v, &["web_version"])),
+        name: json_field(&v, &["hardware_version"]),
+    };
+    (!id.is_empty()).then_some(id)
+}
+
+/// ZTE `cmd=sms_data_total`: how many messages the page lists (`{"messages":[…]}`), when the
+/// device answers it.
+pub fn zte_sms_list(body: &[u8]) -> Option<usize> {
+    let v: Value = serde_json::from_slice(body).ok()?;
+    Some(v.get("messages")?.as_array()?.len())
+}
+
+/// Netgear LTE `model.json`: `general.{model, FWversion, deviceName}`, and how many
+/// `sms.msgs` it lists when it lists them.
+pub fn netgear_model(body: &[u8]) -> Option<(FamilyIdentity, Option<usize>)> {
+    let v: Value = serde_json::from_slice(body).ok()?;
+    let general = v.get("general")?;
+    let id = FamilyIdentity {
+        model: json_field(general, &["model"]),
+        firmware: json_field(general, &["FWversion"]),
+        name: json_field(general, &["deviceName"]),
+    };
+    let msgs = v.get("sms").and_then(|s| s.get("msgs")).and_then(Value::as_array).map(Vec::len);
+    (!id.is_empty()).then_some((id, msgs))
+}
+
+/// Fuzz entry point (`fuzz/fuzz_targets/audit_reply.rs`, and the proptests below): every
+/// reply parser on the same bytes.
 pub fn fuzz_replies(data: &[u8]) {
     if let Some(env) = Envelope::parse(data) {
         let _ = (env.refused(), env.logged_in(), env.session_token(), env.lock_seconds());
@@ -276,6 +407,17 @@ pub fn fuzz_replies(data: &[u8]) {
     let hints = page_hints(data, Some(&text));
     assert!(hints.title.is_none_or(|t| t.len() <= MAX_TITLE_BYTES));
     let _ = crate::cert::CertInfo::from_der(data, chrono::DateTime::UNIX_EPOCH);
+    for id in [teltonika_status(data), huawei_identity(data), zte_identity(data)]
+        .into_iter()
+        .flatten()
+        .chain(netgear_model(data).map(|(id, _)| id))
+    {
+        for f in [&id.model, &id.firmware, &id.name].into_iter().flatten() {
+            assert!(f.len() <= MAX_FIELD_BYTES);
+        }
+    }
+    let _ = (teltonika_sms_total(data), huawei_sms_count(data), huawei_error(data));
+    let _ = zte_sms_list(data);
 }
 
 #[cfg(test)]
@@ -416,6 +558,62 @@ mod tests {
         check_page("<title>unclosed", None, (None, None));
         assert!(looks_like_system_log("Jan  1 00:00:01 router daemon.info dnsmasq[1]: started"));
         assert!(!looks_like_system_log("<html>404</html>"));
+    }
+
+    #[track_caller]
+    fn check_family(got: Option<FamilyIdentity>, expect: Option<(&str, &str, &str)>) {
+        let got = got.map(|i| {
+            (
+                i.model.unwrap_or_default(),
+                i.firmware.unwrap_or_default(),
+                i.name.unwrap_or_default(),
+            )
+        });
+        let expect = expect.map(|(m, f, n)| (m.to_owned(), f.to_owned(), n.to_owned()));
+        assert_eq!(got, expect);
+    }
+
+    #[test]
+    fn families() {
+        check_family(
+            teltonika_status(br#"{"success":true,"data":{"lang":"en","device_name":"RUT955","device_model":"RUT955","api_version":"1.2","device_identifier":"x"}}"#),
+            Some(("RUT955", "", "RUT955")),
+        );
+        check_family(teltonika_status(br#"{"success":false,"errors":[]}"#), None);
+        assert_eq!(teltonika_sms_total(b"Used: 3\nTotal: 50\n"), Some((3, 50)));
+        assert_eq!(teltonika_sms_total(b"ERROR"), None);
+        check_family(
+            huawei_identity(b"<?xml version=\"1.0\"?><response><DeviceName>E3372h-320</DeviceName><HardwareVersion>CL2E3372HM</HardwareVersion><SoftwareVersion>22.317.01.00.00</SoftwareVersion></response>"),
+            Some(("E3372h-320", "22.317.01.00.00", "CL2E3372HM")),
+        );
+        check_family(
+            huawei_identity(b"<response><productfamily>LTE</productfamily><classify>hilink</classify><devicename>B525s-23a</devicename></response>"),
+            Some(("B525s-23a", "", "LTE")),
+        );
+        let refused =
+            b"<?xml version=\"1.0\"?><error><code>100003</code><message></message></error>";
+        check_family(huawei_identity(refused), None);
+        assert_eq!(huawei_error(refused), Some(100003));
+        assert_eq!(huawei_sms_count(refused), None);
+        assert_eq!(
+            huawei_sms_count(b"<response><LocalUnread>1</LocalUnread><LocalInbox>12</LocalInbox><LocalOutbox>340</LocalOutbox></response>"),
+            Some((12, 340))
+        );
+        assert_eq!(xml_tag("<a><b>x</b></a>", "a"), None, "nested is not a value");
+        check_family(
+            zte_identity(br#"{"model_name":"MF286D","wa_inner_version":"BD_MF286DV1.0.0B05","web_version":"WEB_MF286D","hardware_version":""}"#),
+            Some(("MF286D", "BD_MF286DV1.0.0B05", "")),
+        );
+        check_family(zte_identity(br#"{"model_name":"","wa_inner_version":""}"#), None);
+        assert_eq!(
+            zte_sms_list(br#"{"messages":[{"id":"1","number":"+1","content":"00480069"}]}"#),
+            Some(1)
+        );
+        assert_eq!(zte_sms_list(br#"{"result":"failure"}"#), None);
+        let netgear = netgear_model(br#"{"session":{"secToken":"t"},"general":{"model":"LB2120","FWversion":"M18QW_v07.05.170721","deviceName":"LB2120"},"sms":{"msgs":[{"id":1,"text":"hi"}]}}"#);
+        assert_eq!(netgear.as_ref().map(|n| n.1), Some(Some(1)));
+        check_family(netgear.map(|n| n.0), Some(("LB2120", "M18QW_v07.05.170721", "LB2120")));
+        assert_eq!(netgear_model(br#"{"general":{"model":"LM1200"}}"#).map(|n| n.1), Some(None));
     }
 
     proptest::proptest! {

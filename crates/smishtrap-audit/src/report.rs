@@ -1,6 +1,6 @@
 //! Reports: a table for people (worst target first), JSON lines for tools, CSV (one row per
-//! finding) and Markdown, each with the fleet summary. Device text reaches them only escaped
-//! ([`shown`]); CSV cells that a spreadsheet would run as a formula are quoted with `'`.
+//! finding), Markdown, HTML (each with the fleet summary) and SARIF 2.1.0 for code-scanning
+//! tools. Device text reaches them only escaped ([`shown`]); CSV cells that a spreadsheet would run as a formula are quoted with `'`.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -387,6 +387,100 @@ pub fn html(reports: &[TargetReport]) -> String {
     out
 }
 
+/// SARIF `level` of a severity: critical and high are errors, medium a warning, low a note,
+/// info carries no level of concern.
+pub fn sarif_level(s: Severity) -> &'static str {
+    match s {
+        Severity::Critical | Severity::High => "error",
+        Severity::Medium => "warning",
+        Severity::Low => "note",
+        Severity::Info => "none",
+    }
+}
+
+/// The `security-severity` score code-scanning tools rank by (CVSS-like, 0 to 10).
+fn security_severity(s: Severity) -> &'static str {
+    match s {
+        Severity::Critical => "9.5",
+        Severity::High => "7.5",
+        Severity::Medium => "5.0",
+        Severity::Low => "3.0",
+        Severity::Info => "0.0",
+    }
+}
+
+/// SARIF 2.1.0: one run, one rule per finding kind (description, help with the general
+/// remediation), one result per finding with the target's URL as its location, the level
+/// mapped from the severity ([`sarif_level`]), and the finding's own evidence and remediation
+/// in its properties. Device text is escaped as in every report.
+pub fn sarif(reports: &[TargetReport]) -> String {
+    use serde_json::{Value, json};
+    let rules: Vec<Value> = Check::ALL
+        .iter()
+        .map(|c| {
+            json!({
+                "id": c.as_str(),
+                "name": c.name(),
+                "shortDescription": {"text": c.description()},
+                "fullDescription": {"text": c.description()},
+                "help": {"text": c.help(), "markdown": c.help()},
+                "properties": {"tags": ["security", "router", "sms"]},
+            })
+        })
+        .collect();
+    let mut results = Vec::new();
+    for r in worst_first(reports) {
+        let uri = r.url.clone().unwrap_or_else(|| {
+            r.target.base_url(r.target.schemes().first().copied().unwrap_or(crate::Scheme::Http))
+        });
+        let d = &r.device;
+        for f in &r.findings {
+            let rule_index = Check::ALL.iter().position(|c| *c == f.check).unwrap_or(0);
+            let mut message = shown(&f.title, 1024);
+            if !message.ends_with('.') {
+                message.push('.');
+            }
+            results.push(json!({
+                "ruleId": f.check.as_str(),
+                "ruleIndex": rule_index,
+                "level": sarif_level(f.severity),
+                "message": {"text": message},
+                "locations": [{
+                    "physicalLocation": {"artifactLocation": {"uri": shown(&uri, 512)}},
+                    "logicalLocations": [{"name": shown(&r.target.to_string(), 256), "kind": "device"}],
+                }],
+                "partialFingerprints": {"target/check": format!("{}/{}", shown(&r.target.to_string(), 256), f.check.as_str())},
+                "properties": {
+                    "severity": f.severity.as_str(),
+                    "security-severity": security_severity(f.severity),
+                    "evidence": f.evidence.iter().map(|e| shown(e, 1024)).collect::<Vec<_>>(),
+                    "remediation": shown(&f.remediation, 1024),
+                    "vendor": d.vendor.as_deref().map(|v| shown(v, 64)),
+                    "model": d.model.as_deref().map(|v| shown(v, 64)),
+                    "firmware": d.firmware.as_deref().map(|v| shown(v, 64)),
+                },
+            }));
+        }
+    }
+    let log = json!({
+        "$schema": "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json",
+        "version": "2.1.0",
+        "runs": [{
+            "tool": {"driver": {
+                "name": "smishtrap-audit",
+                "version": env!("CARGO_PKG_VERSION"),
+                "informationUri": "https://github.com/smishtrap/smishtrap",
+                "rules": rules,
+            }},
+            "columnKind": "unicodeCodePoints",
+            "results": results,
+        }],
+    });
+    let mut out = serde_json::to_string_pretty(&log).unwrap_or_default();
+    out.push('\n');
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use chrono::Utc;
@@ -493,5 +587,98 @@ mod tests {
             assert!(!out.contains(external), "{external} in {out}");
         }
         assert!(out.contains("<tr class=\"critical\">"), "{out}");
+    }
+
+    /// Validates `doc` against the vendored SARIF 2.1.0 schema with Python's `jsonschema`
+    /// (Draft 4, as the schema declares); `None` when that validator is not installed.
+    fn schema_errors(doc: &str) -> Option<String> {
+        let schema = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/sarif-schema-2.1.0.json");
+        let script = "import json,sys,jsonschema\n\
+            schema=json.load(open(sys.argv[1]))\n\
+            v=jsonschema.Draft4Validator(schema, format_checker=jsonschema.FormatChecker())\n\
+            errs=[e.message+' at '+'/'.join(map(str,e.absolute_path)) for e in v.iter_errors(json.load(sys.stdin))]\n\
+            print('\\n'.join(errs))";
+        let mut child = std::process::Command::new("python3")
+            .args(["-c", script, schema])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .ok()?;
+        use std::io::Write as _;
+        child.stdin.take()?.write_all(doc.as_bytes()).ok()?;
+        let out = child.wait_with_output().ok()?;
+        if !out.status.success() {
+            let err = String::from_utf8_lossy(&out.stderr);
+            // no python3 jsonschema here: say so, the structural checks still run
+            assert!(err.contains("No module named"), "validator failed: {err}");
+            return None;
+        }
+        Some(String::from_utf8_lossy(&out.stdout).trim().to_owned())
+    }
+
+    #[test]
+    fn sarif_is_valid_2_1_0_with_a_rule_per_check() {
+        let mut abused = report(
+            "10.0.0.2:8080",
+            Some("UR32L<b>"),
+            &[
+                (Check::Identified, Severity::Info),
+                (Check::OutboxAbused, Severity::Critical),
+                (Check::SystemLogExposed, Severity::Medium),
+                (Check::PlainHttp, Severity::Low),
+                (Check::LogLeak, Severity::High),
+            ],
+        );
+        abused.findings[1]
+            .evidence
+            .push("link hosts: bpost-be[.]parcel-fee[.]info (3)\u{1b}".into());
+        abused.findings[1].remediation = "lock the SMS API".into();
+        let mut unreachable = report("10.0.0.9", None, &[(Check::Unreachable, Severity::Info)]);
+        unreachable.url = None;
+        let out = sarif(&[report("10.0.0.1", None, &[]), unreachable, abused]);
+        let doc: serde_json::Value = serde_json::from_str(&out).unwrap_or_default();
+        assert_eq!(doc["version"], "2.1.0");
+        let run = &doc["runs"][0];
+        let rules = run["tool"]["driver"]["rules"].as_array().cloned().unwrap_or_default();
+        assert_eq!(rules.len(), Check::ALL.len());
+        for (i, c) in Check::ALL.iter().enumerate() {
+            assert_eq!(rules[i]["id"], c.as_str());
+            assert!(rules[i]["help"]["text"].as_str().is_some_and(|t| !t.is_empty()));
+        }
+        assert_eq!(rules[2]["name"], "LogLeak");
+        let results = run["results"].as_array().cloned().unwrap_or_default();
+        let got: Vec<(String, String, String)> = results
+            .iter()
+            .map(|r| {
+                let s = |v: &serde_json::Value| v.as_str().unwrap_or_default().to_owned();
+                let uri = s(&r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]);
+                (uri, s(&r["ruleId"]), s(&r["level"]))
+            })
+            .collect();
+        let expect = [
+            ("http://10.0.0.2:8080", "identified", "none"),
+            ("http://10.0.0.2:8080", "outbox-abused", "error"),
+            ("http://10.0.0.2:8080", "system-log-exposed", "warning"),
+            ("http://10.0.0.2:8080", "plain-http", "note"),
+            ("http://10.0.0.2:8080", "log-leak", "error"),
+            ("http://10.0.0.9:80", "unreachable", "none"),
+        ];
+        let expect: Vec<(String, String, String)> =
+            expect.iter().map(|(a, b, c)| ((*a).into(), (*b).into(), (*c).into())).collect();
+        assert_eq!(got, expect);
+        for r in &results {
+            let i = r["ruleIndex"].as_u64().unwrap_or(99) as usize;
+            assert_eq!(rules[i]["id"], r["ruleId"]);
+        }
+        assert!(!out.contains('\u{1b}') && out.contains("UR32L<b>"), "escaped, not HTML");
+        match schema_errors(&out) {
+            Some(errors) => assert_eq!(errors, "", "SARIF schema errors"),
+            None => eprintln!("python3 jsonschema not installed: structural checks only"),
+        }
+        // the validator does reject what is not SARIF
+        if let Some(errors) = schema_errors(r#"{"version":"2.1.0","runs":[{"results":[]}]}"#) {
+            assert!(errors.contains("'tool' is a required property"), "{errors}");
+        }
     }
 }

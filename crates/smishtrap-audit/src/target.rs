@@ -386,6 +386,23 @@ fn bounded(s: &str) -> String {
     crate::text::shown(s, 64)
 }
 
+/// Fuzz entry point (`fuzz/fuzz_targets/audit_targets.rs`, and the proptest below): any bytes
+/// read as a targets file, with the first byte choosing the cap; never a panic, never more
+/// targets than the cap, and every target printed parses back to itself.
+pub fn fuzz_targets(data: &[u8]) {
+    let (cap, rest) = match data.split_first() {
+        Some((c, rest)) => (usize::from(*c) * 16, rest),
+        None => (0, data),
+    };
+    let text = String::from_utf8_lossy(rest);
+    if let Ok(targets) = parse_targets(&text, cap) {
+        assert!(targets.len() <= cap);
+        for t in targets.iter().take(16) {
+            assert_eq!(parse_targets(&t.to_string(), 1).ok(), Some(vec![t.clone()]), "{t}");
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -501,6 +518,11 @@ mod tests {
             if let Ok(ts) = parse_targets(&text, cap) {
                 proptest::prop_assert!(ts.len() <= cap);
             }
+        }
+
+        #[test]
+        fn fuzz_entry_never_panics(data in proptest::collection::vec(proptest::num::u8::ANY, 0..300)) {
+            fuzz_targets(&data);
         }
 
         #[test]

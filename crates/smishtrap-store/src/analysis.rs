@@ -10,7 +10,7 @@
 use smishtrap_event::{Event, SensorStatus};
 
 use crate::{
-    AnalysedRow, AssignmentChange, BucketCount, CampaignAlias, CampaignRow, EventMessage,
+    AnalysedRow, AssignmentChange, AuditRow, BucketCount, CampaignAlias, CampaignRow, EventMessage,
     EventStore, HourCount, MessageFacet, MessageQuery, NewMessage, SqliteStore, StoreError,
     StoredMessage, ValidationSend,
 };
@@ -178,6 +178,16 @@ pub trait AnalysisStore: EventStore {
     /// capture analysis). On a shared backend the first connection to ask holds the job until
     /// it closes (a process that dies hands it over); a single-file store always may.
     fn lead(&mut self, job: &str) -> Result<bool, StoreError>;
+
+    /// Stores the latest audit of each target in one transaction; an older result than the
+    /// stored one of its target is kept out. Returns how many rows were written.
+    fn put_audit_results(&mut self, rows: &[AuditRow]) -> Result<usize, StoreError>;
+
+    /// Up to `limit` audited targets, by target.
+    fn audit_results(&mut self, limit: usize) -> Result<Vec<AuditRow>, StoreError>;
+
+    /// How many targets have a stored audit.
+    fn count_audit_results(&mut self) -> Result<u64, StoreError>;
 }
 
 impl AnalysisStore for SqliteStore {
@@ -338,5 +348,17 @@ impl AnalysisStore for SqliteStore {
     /// One SQLite file has one analyst (the data directory's lock already says so).
     fn lead(&mut self, _job: &str) -> Result<bool, StoreError> {
         Ok(true)
+    }
+
+    fn put_audit_results(&mut self, rows: &[AuditRow]) -> Result<usize, StoreError> {
+        SqliteStore::put_audit_results(self, rows)
+    }
+
+    fn audit_results(&mut self, limit: usize) -> Result<Vec<AuditRow>, StoreError> {
+        SqliteStore::audit_results(self, limit)
+    }
+
+    fn count_audit_results(&mut self) -> Result<u64, StoreError> {
+        SqliteStore::count_audit_results(self)
     }
 }

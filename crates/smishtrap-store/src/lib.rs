@@ -13,6 +13,7 @@
 //!   analysis resumes exactly where it stopped) and sensor heartbeats. [`AnalysisStore`] is
 //!   that API, backend-neutral (`analysis.rs`; SQLite in `messages.rs` and `overview.rs`,
 //!   PostgreSQL in `postgres_analysis.rs`), checked by the same conformance suite.
+//! - `audit.rs`: the latest `smishtrap audit` result of each target (the console's Fleet page).
 //! - `forward.rs`: the forward spool (committed events after the forward cursor), read by
 //!   the sensor's NATS forwarder (`smishtrap-forward`).
 //! - [`db_path`], [`events_dir`], [`status_path`] and [`lock_path`] are the only place that knows the
@@ -41,6 +42,7 @@
 //! Invariant: this crate never depends on the sensor or the analysis crates.
 
 mod analysis;
+mod audit;
 mod error;
 mod filter;
 mod forward;
@@ -64,6 +66,7 @@ use std::path::{Path, PathBuf};
 use smishtrap_event::{Event, SmsRecord};
 
 pub use analysis::{AnalysisStore, EventTail};
+pub use audit::AuditRow;
 pub use error::StoreError;
 pub use filter::EventFilter;
 pub use forward::{FORWARDED_CURSOR, SpooledEvent};

@@ -101,6 +101,14 @@ const MIGRATIONS: &[&str] = &[
         updated BIGINT NOT NULL,
         status TEXT NOT NULL
     );"#,
+    // v3: the latest `smishtrap audit` of each target (as SQLite's v4, `store/audit.rs`).
+    r#"CREATE TABLE audit_targets (
+        target TEXT COLLATE "C" PRIMARY KEY,
+        audited BIGINT NOT NULL,
+        worst TEXT NOT NULL,
+        report TEXT NOT NULL
+    );
+    CREATE INDEX audit_targets_audited ON audit_targets (audited);"#,
 ];
 
 const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;

@@ -20,9 +20,9 @@ use smishtrap_event::{Event, EventKind, SensorStatus};
 
 use crate::postgres::PostgresStore;
 use crate::{
-    AnalysedRow, AnalysisStore, AssignmentChange, BucketCount, CampaignAlias, CampaignRow,
-    EventMessage, EventTail, HourCount, MAX_QUERY_VALUE_CHARS, MessageFacet, MessageQuery,
-    NewMessage, StoreError, StoredMessage, ValidationSend,
+    AnalysedRow, AnalysisStore, AssignmentChange, AuditRow, BucketCount, CampaignAlias,
+    CampaignRow, EventMessage, EventTail, HourCount, MAX_QUERY_VALUE_CHARS, MessageFacet,
+    MessageQuery, NewMessage, StoreError, StoredMessage, ValidationSend,
 };
 
 /// Held by each message insert until it commits, so `seq` order is commit order and a tail
@@ -837,6 +837,68 @@ impl AnalysisStore for PostgresStore {
             self.leading.push(job.to_owned());
         }
         Ok(got)
+    }
+
+    fn put_audit_results(&mut self, rows: &[AuditRow]) -> Result<usize, StoreError> {
+        // the errors are made before the transaction borrows the client
+        let (begin, prepare, store, commit) = (
+            self.err("begin audit results"),
+            self.err("prepare audit results"),
+            self.err("store audit result"),
+            self.err("commit audit results"),
+        );
+        let mut tx = self.client.transaction().map_err(begin)?;
+        let stmt = tx
+            .prepare(
+                "INSERT INTO audit_targets (target, audited, worst, report) \
+                 VALUES ($1, $2, $3, $4) ON CONFLICT (target) DO UPDATE SET \
+                 audited = excluded.audited, worst = excluded.worst, report = excluded.report \
+                 WHERE excluded.audited >= audit_targets.audited",
+            )
+            .map_err(prepare)?;
+        let mut written = 0;
+        let mut failed = None;
+        for r in rows {
+            let (target, worst, report) =
+                (pg_owned(&r.target), pg_owned(&r.worst), pg_owned(&r.report));
+            match tx.execute(&stmt, &[&target, &r.audited, &worst, &report]) {
+                Ok(n) => written += n,
+                Err(e) => {
+                    failed = Some(e);
+                    break;
+                }
+            }
+        }
+        if let Some(e) = failed {
+            return Err(store(e));
+        }
+        tx.commit().map_err(commit)?;
+        Ok(usize::try_from(written).unwrap_or(usize::MAX))
+    }
+
+    fn audit_results(&mut self, limit: usize) -> Result<Vec<AuditRow>, StoreError> {
+        let values: Values = vec![Box::new(i64::try_from(limit).unwrap_or(i64::MAX))];
+        self.read(
+            "SELECT target, audited, worst, report FROM audit_targets ORDER BY target LIMIT $1",
+            &values,
+            "read audit results",
+            |row| {
+                Ok(AuditRow {
+                    target: row.try_get(0)?,
+                    audited: row.try_get(1)?,
+                    worst: row.try_get(2)?,
+                    report: row.try_get(3)?,
+                })
+            },
+        )
+    }
+
+    fn count_audit_results(&mut self) -> Result<u64, StoreError> {
+        Ok(count(self.scalar(
+            "SELECT count(*) FROM audit_targets",
+            &Vec::new(),
+            "count audit results",
+        )?))
     }
 }
 

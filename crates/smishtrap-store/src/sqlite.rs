@@ -75,6 +75,8 @@ const MIGRATIONS: &[&str] = &[
     crate::messages::MIGRATION_V2,
     // v3: aliases of merged campaigns.
     crate::messages::MIGRATION_V3,
+    // v4: the latest audit of each target (`smishtrap audit --data`).
+    crate::audit::MIGRATION_V4,
 ];
 
 /// The schema version this build writes and reads.

@@ -126,11 +126,11 @@ fn a_version_1_store_is_migrated_keeping_its_events() {
     let events = [suite::event("v1-a", 0)];
     EventStore::insert_batch(&mut store, &events).unwrap_or_else(|e| panic!("{e}"));
     drop(store);
-    // back to v1: drop what v2 added
+    // back to v1: drop what v2 and v3 added
     client
         .batch_execute(&format!(
             "SET search_path TO \"{0}\"; DROP TABLE messages, campaigns, campaign_aliases, \
-             cursors, sensors; UPDATE smishtrap_schema SET version = 1",
+             cursors, sensors, audit_targets; UPDATE smishtrap_schema SET version = 1",
             b.schema
         ))
         .unwrap_or_else(|e| panic!("{e}"));

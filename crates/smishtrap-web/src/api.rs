@@ -53,6 +53,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/api/v1/campaigns/{id}", get(campaign))
         .route("/api/v1/campaigns/{id}/export", get(campaign_export))
         .route("/api/v1/exports", get(exports))
+        .route("/api/v1/fleet", get(fleet))
         .route("/api/v1/openapi.json", get(openapi))
 }
 
@@ -463,6 +464,13 @@ pub(crate) async fn blocking<T: Send + 'static>(
     tokio::task::spawn_blocking(f)
         .await
         .map_err(|e| WebError::Internal(format!("store task failed: {e}")))?
+}
+
+/// `GET /api/v1/fleet`: the stored audit of each router, as the Fleet page shows it.
+async fn fleet(State(state): State<AppState>) -> Result<Json<crate::fleet::FleetView>, WebError> {
+    let source = state.inner.source.clone();
+    let (stored, rows) = blocking(move || source.fleet(crate::fleet::MAX_FLEET_TARGETS)).await?;
+    Ok(Json(crate::fleet::FleetView::of(stored, &rows)))
 }
 
 async fn health(State(state): State<AppState>) -> Json<serde_json::Value> {

@@ -27,7 +27,9 @@
 //!   number, domain, brand, verdict, campaign, country; newest first, cursor pages) and
 //!   message detail, Campaigns (list, detail: summary first, block list, samples in time
 //!   order, URLs grouped by host and path shape, a timeline and one zoomed chart per wave,
-//!   validation sends with their source), Exports (STIX/MISP/CSV per campaign and for all).
+//!   validation sends with their source), Exports (STIX/MISP/CSV per campaign and for all), Fleet (what `smishtrap audit --data`
+//!   stored: counts by finding and severity, firmware versions, abused routers with their
+//!   campaigns, each router's findings, evidence and remediation; [`fleet`]).
 //!
 //! Invariant: every response carries the strict headers of [`security_headers`] (CSP without
 //! inline script or style, `nosniff`, `no-referrer`, `frame-ancestors 'none'`).
@@ -53,6 +55,7 @@ pub mod auth;
 pub mod duty;
 mod error;
 pub mod findings;
+pub mod fleet;
 mod health;
 pub mod live;
 pub mod pages;
@@ -197,6 +200,7 @@ pub fn app(state: AppState) -> Router {
         .route("/messages", get(pages::messages))
         .route("/messages/{id}", get(pages::message_detail))
         .route("/exports", get(pages::exports))
+        .route("/fleet", get(pages::fleet))
         .route("/logout", post(auth::logout))
         .route("/static/console.js", get(pages::script))
         .merge(api::routes())

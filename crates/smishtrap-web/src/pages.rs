@@ -1034,3 +1034,25 @@ mod analysed_proptests {
         }
     }
 }
+
+#[derive(Template)]
+#[template(path = "fleet.html")]
+struct FleetPage {
+    csrf: String,
+    f: crate::fleet::FleetView,
+}
+
+/// `GET /fleet`: the routers `smishtrap audit --data` stored, worst first.
+pub(crate) async fn fleet(
+    State(state): State<AppState>,
+    Extension(authed): Extension<Authed>,
+) -> Response {
+    let source = state.inner.source.clone();
+    match blocking(move || source.fleet(crate::fleet::MAX_FLEET_TARGETS)).await {
+        Ok((stored, rows)) => page(&FleetPage {
+            csrf: authed.csrf().to_owned(),
+            f: crate::fleet::FleetView::of(stored, &rows),
+        }),
+        Err(err) => page_error(err),
+    }
+}

@@ -12,8 +12,8 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use smishtrap_event::Event;
 use smishtrap_store::{
-    AnalysisStore, BucketCount, CampaignRow, EventFilter, EventMessage, HourCount, MessageQuery,
-    SqliteStore, StoreError, StoredMessage, ValidationSend,
+    AnalysisStore, AuditRow, BucketCount, CampaignRow, EventFilter, EventMessage, HourCount,
+    MessageQuery, SqliteStore, StoreError, StoredMessage, ValidationSend,
 };
 
 use crate::WebError;
@@ -153,6 +153,14 @@ impl Source {
             return Ok(None);
         };
         Ok(store.event(id)?)
+    }
+
+    /// Targets with a stored audit, and up to `limit` of them (by target).
+    pub(crate) fn fleet(&self, limit: usize) -> Result<(u64, Vec<AuditRow>), WebError> {
+        let Some(store) = self.open()? else {
+            return Ok((0, Vec::new()));
+        };
+        Ok((store.count_audit_results()?, store.audit_results(limit)?))
     }
 
     /// Brings an existing store to the current schema with one writer open, so a store made by

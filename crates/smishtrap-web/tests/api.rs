@@ -11,8 +11,9 @@ use common::{PAYLOADS, Server, TOKEN, event, events, hostile_event, ts};
 use smishtrap_event::EventKind;
 
 /// Every page of the console (the API paths come from the OpenAPI document).
-const PAGES: [&str; 12] = [
+const PAGES: [&str; 13] = [
     "/exports",
+    "/fleet",
     "/",
     "/events",
     "/events/c0-1",
@@ -610,4 +611,67 @@ async fn history_pages_through_every_matching_event() {
     }
     let (status, _) = server.page(&cookie, "/history?cursor=junk").await;
     assert_eq!(status, 400);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_fleet_page_shows_stored_audits_escaped_and_defanged() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = smishtrap_store::db_path(dir.path());
+    let mut store = smishtrap_store::SqliteStore::open(&db).expect("store");
+    let finding = |check: &str, severity: &str, title: &str, evidence: &[&str]| {
+        serde_json::json!({"check": check, "severity": severity, "title": title,
+            "evidence": evidence, "remediation": "lock the SMS API"})
+    };
+    let abused = serde_json::json!({"schema": 1, "target": "10.0.0.7",
+        "url": "http://10.0.0.7:80",
+        "device": {"vendor": "Milesight", "model": PAYLOADS[0], "firmware": "32.3.0.8-r1"},
+        "findings": [
+            finding("identified", "info", "Milesight UR32L", &[PAYLOADS[1]]),
+            finding("outbox-abused", "critical", "the outbox holds 3 smishing message(s)",
+                &["link hosts: https://secure-login-bank.info/x (3)", PAYLOADS[3]]),
+            finding("password-recovered", "critical", "password of \"admin\" recovered", &["password not stored"])],
+        "mailbox_access": "open", "messages_read": 5,
+        "campaigns": [{"id": "cmp-0123456789ab", "messages": 3}, {"id": "javascript:alert(1)", "messages": 1}]});
+    let patched = serde_json::json!({"schema": 1, "target": "10.0.0.8", "device": {},
+        "findings": [finding("unreachable", "info", "no answer", &[])], "campaigns": []});
+    let row = |target: &str, worst: &str, report: &serde_json::Value| smishtrap_store::AuditRow {
+        target: target.into(),
+        audited: 1_764_000_000_000_000,
+        worst: worst.into(),
+        report: report.to_string(),
+    };
+    store
+        .put_audit_results(&[
+            row("10.0.0.8", "info", &patched),
+            row("10.0.0.7", "critical", &abused),
+            row("10.0.0.9", "info", &serde_json::json!({"schema": 2})),
+        ])
+        .expect("store audits");
+    drop(store);
+    let server = Server::start_in(dir).await;
+    let cookie = server.login().await;
+    let (status, html) = server.page(&cookie, "/fleet").await;
+    assert_eq!(status, 200);
+    for raw in ["<script>alert", "<img src=x", "<svg onload", "https://secure-login-bank.info"] {
+        assert!(!html.contains(raw), "raw {raw:?} in {html}");
+    }
+    assert!(html.contains(&escape(PAYLOADS[0])), "{html}");
+    assert!(html.contains("hxxps://secure-login-bank[.]info/x (3)"), "{html}");
+    // the campaign the clustering named is a link; a hostile id is text
+    assert!(html.contains("href=\"/campaigns/cmp-0123456789ab\""), "{html}");
+    assert!(!html.contains("href=\"/campaigns/javascript"), "{html}");
+    for href in html.split("href=\"").skip(1).filter_map(|r| r.split('"').next()) {
+        assert!(href.starts_with('/') || href.starts_with("#target-"), "href {href}");
+    }
+    assert!(html.contains("1 written by a newer smishtrap"), "{html}");
+    // worst first: the abused router's row comes before the unreachable one
+    let (a, b) = (html.find("<td>10.0.0.7</td>"), html.find("<td>10.0.0.8</td>"));
+    assert!(a.is_some() && a < b, "{html}");
+    let api = server.api_json("/api/v1/fleet").await;
+    assert_eq!(api["stored"], 3);
+    assert_eq!(api["unreadable"], 1);
+    assert_eq!(api["abused"], serde_json::json!(["10.0.0.7"]));
+    assert_eq!(api["targets"][0]["findings"][0]["check"], "outbox-abused", "{api}");
+    assert_eq!(api["by_severity"][0], serde_json::json!({"name": "critical", "targets": 1}));
+    assert!(!api.to_string().contains("https://secure-login-bank.info"), "{api}");
 }

@@ -6,9 +6,11 @@
 
 #![allow(clippy::unwrap_used, clippy::print_stderr, reason = "test code fails loudly")]
 
+mod console_support;
 mod sensor_support;
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener};
 use std::path::Path;
 use std::process::Command;
@@ -499,5 +501,131 @@ fn audited_messages_join_the_campaigns_already_stored() {
         before,
         "the audit's smishing joined, no new campaign"
     );
+    fleet.sensor.stop();
+}
+
+/// A device whose login page title is hostile: markup and a live phishing URL.
+fn hostile_title_device() -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.240:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { return };
+            let mut buf = [0u8; 8192];
+            let n = stream.read(&mut buf).unwrap_or(0);
+            let root = String::from_utf8_lossy(&buf[..n]).starts_with("GET / ");
+            let body = if root {
+                "<html><head><title><script>alert(1)</script> https://evil-login.info/pay</title></head><body>Milesight</body></html>"
+            } else {
+                "not found"
+            };
+            let status = if root { "200 OK" } else { "404 Not Found" };
+            let _ = write!(
+                stream,
+                "HTTP/1.1 {status}\r\nContent-Type: text/html\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    addr
+}
+
+#[test]
+fn the_console_fleet_page_shows_the_stored_audit() {
+    let fleet = start_fleet(5);
+    let hostile = hostile_title_device();
+    let work = tempfile::tempdir().unwrap();
+    let data = work.path().join("data");
+    let targets = work.path().join("targets.txt");
+    let mut list: Vec<String> = fleet.kinds.keys().cloned().collect();
+    list.push(hostile.to_string());
+    std::fs::write(&targets, list.join("\n")).unwrap();
+    // --show-secrets shows the password in the report, never in the store
+    let (out, _) = audit(
+        &targets,
+        &[
+            "--use-leaked-credentials",
+            "--show-secrets",
+            "--format",
+            "markdown",
+            "--data",
+            data.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+    let leaky = fleet.kinds.iter().find(|(_, k)| **k == Kind::VulnerableOpen).unwrap().0;
+    let log =
+        client().get(format!("http://{leaky}/lang/log/httpd.log")).send().unwrap().text().unwrap();
+    let password = sensor_support::decrypt(&sensor_support::leaked_credentials(&log).remove(0).1);
+    assert!(String::from_utf8_lossy(&out.stdout).contains(&password), "shown in the report");
+
+    let console = console_support::ConsoleProcess::start(&data, &[]);
+    let token = std::fs::read_to_string(data.join("console-token")).unwrap();
+    let http = client();
+    let get = |path: &str| {
+        let r = http.get(console.url(path)).bearer_auth(token.trim()).send().unwrap();
+        assert_eq!(r.status(), 200, "{path}");
+        r.text().unwrap()
+    };
+    let api: Value = serde_json::from_str(&get("/api/v1/fleet")).unwrap();
+    assert_eq!(api["stored"], 6, "{api}");
+    let targets = api["targets"].as_array().unwrap();
+    assert_eq!(targets.len(), 6);
+    // worst first: the abused router (most critical) leads; the hostile device is info only
+    let abused = fleet.kinds.iter().find(|(_, k)| **k == Kind::Abused).unwrap().0;
+    assert_eq!(api["abused"], serde_json::json!([abused]), "{api}");
+    let by_check: BTreeMap<&str, u64> = api["by_check"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| (c["name"].as_str().unwrap(), c["targets"].as_u64().unwrap()))
+        .collect();
+    for (check, n) in
+        [("identified", 6), ("sms-api-open", 3), ("outbox-abused", 1), ("log-leak", 3)]
+    {
+        assert_eq!(by_check.get(check), Some(&n), "{check}: {by_check:?}");
+    }
+    let firmware: Vec<&str> =
+        api["firmware"].as_array().unwrap().iter().map(|c| c["name"].as_str().unwrap()).collect();
+    assert!(firmware.contains(&"Milesight UR32L 32.3.0.8-r1"), "{firmware:?}");
+    // the abused router's campaign is the one stored, and its page opens
+    let row = targets.iter().find(|t| t["target"] == abused.as_str()).unwrap();
+    // the 3 smishing sends joined one campaign (inbox messages may join others)
+    let joined = row["campaigns"].as_array().unwrap();
+    let campaign = joined.iter().find(|c| c["messages"] == 3).unwrap_or_else(|| panic!("{row}"));
+    let campaign = campaign["id"].as_str().unwrap().to_owned();
+    let store =
+        smishtrap_store::SqliteStore::open_read_only(&smishtrap_store::db_path(&data)).unwrap();
+    assert!(store.campaign(&campaign).unwrap().is_some(), "{campaign}");
+    assert!(get(&format!("/campaigns/{campaign}")).contains(&campaign));
+
+    let page = get("/fleet");
+    assert!(page.contains("<h1>Fleet</h1>") && page.contains("id=\"fleet-abused\""), "{page}");
+    assert!(page.contains(&format!("href=\"/campaigns/{campaign}\"")), "campaign link");
+    assert!(page.contains("password not stored"), "redaction shown");
+    // hostile device text is escaped and its URL defanged
+    assert!(!page.contains("<script>alert(1)"), "unescaped markup");
+    assert!(page.contains("&#60;script&#62;alert(1)&#60;/script&#62;"), "escaped markup");
+    assert!(
+        !page.contains("https://evil-login.info") && page.contains("evil-login[.]info"),
+        "defanged: {}",
+        page.split("evil").nth(1).unwrap_or("no evil at all")
+    );
+    assert!(page.contains("bpost-be[.]parcel-fee[.]info"), "abuse evidence, defanged");
+    // the recovered password is in no page, API answer or stored row
+    let stored = smishtrap_store::SqliteStore::open_read_only(&smishtrap_store::db_path(&data))
+        .unwrap()
+        .audit_results(100)
+        .unwrap();
+    assert_eq!(stored.len(), 6);
+    for text in [page.as_str(), &api.to_string()]
+        .into_iter()
+        .chain(stored.iter().map(|r| r.report.as_str()))
+    {
+        assert!(!text.contains(&password), "the password leaked");
+    }
+    assert!(get("/").contains("href=\"/fleet\""), "the nav links the Fleet page");
+    console.stop();
     fleet.sensor.stop();
 }

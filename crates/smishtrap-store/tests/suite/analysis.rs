@@ -5,8 +5,8 @@ use proptest::strategy::{Strategy, ValueTree};
 use proptest::test_runner::TestRunner;
 use smishtrap_event::{Health, SensorStatus};
 use smishtrap_store::{
-    AnalysisStore, AssignmentChange, BucketCount, CLUSTERED_CURSOR, CampaignAlias, CampaignRow,
-    EventStore, HourCount, MessageFacet, MessageQuery, NewMessage,
+    AnalysisStore, AssignmentChange, AuditRow, BucketCount, CLUSTERED_CURSOR, CampaignAlias,
+    CampaignRow, EventStore, HourCount, MessageFacet, MessageQuery, NewMessage,
 };
 
 use super::{Backend, ok, sms_event};
@@ -408,6 +408,7 @@ pub(crate) fn sensor_heartbeats_replace_each_other<B: Backend>() {
         events_not_recorded: 0,
         stopped: false,
         health: Health::Ok,
+        fleet: None,
     };
     ok(store.put_sensor_status(&status));
     status.events_recorded = 7;
@@ -506,4 +507,28 @@ pub(crate) fn sms_send_tail_reads_each_row_once<B: Backend>() {
     assert_eq!(last, 4);
     assert_eq!(ok(store.event("s3")).map(|e| e.id).as_deref(), Some("s3"));
     assert!(ok(store.event("nope'\0")).is_none());
+}
+
+pub(crate) fn the_latest_audit_of_each_target_is_kept<B: Backend>() {
+    let b = B::new();
+    let mut store = ok(b.open());
+    let row = |target: &str, audited: i64, worst: &str| AuditRow {
+        target: target.to_owned(),
+        audited,
+        worst: worst.to_owned(),
+        report: format!("{{\"worst\":\"{worst}\",\"title\":\"<b>'\\u0000%\"}}"),
+    };
+    assert_eq!(ok(store.count_audit_results()), 0);
+    let first = [row("10.0.0.2", 10, "high"), row("10.0.0.1", 10, "info")];
+    assert_eq!(ok(store.put_audit_results(&first)), 2);
+    // a newer audit replaces, an older one does not
+    let again = [row("10.0.0.2", 20, "critical"), row("10.0.0.1", 5, "low")];
+    assert_eq!(ok(store.put_audit_results(&again)), 1);
+    let got = ok(store.audit_results(10));
+    let summary: Vec<(&str, i64, &str)> =
+        got.iter().map(|r| (r.target.as_str(), r.audited, r.worst.as_str())).collect();
+    assert_eq!(summary, [("10.0.0.1", 10, "info"), ("10.0.0.2", 20, "critical")]);
+    assert_eq!(got[1].report, again[0].report);
+    assert_eq!(ok(store.audit_results(1)).len(), 1);
+    assert_eq!(ok(store.count_audit_results()), 2);
 }

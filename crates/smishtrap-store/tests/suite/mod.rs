@@ -57,6 +57,7 @@ macro_rules! store_test_suite {
             aliases_of_merged_campaigns_resolve_in_one_step,
             facets_count_by_column,
             sensor_heartbeats_replace_each_other,
+            the_latest_audit_of_each_target_is_kept,
             overview_aggregates_count_a_campaigns_messages,
             sms_send_tail_reads_each_row_once,
         );

@@ -3,6 +3,7 @@
 //! stores the messages read from mailboxes (then one clustering pass), writes the report.
 //! Exit status: 0 when no finding reaches `--fail-on`, 1 when one does, 2 on error.
 
+use std::collections::BTreeMap;
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -10,6 +11,7 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use smishtrap_analyst::Clusterer;
+use smishtrap_audit::stored::CampaignCount;
 use smishtrap_audit::{Advisories, Credential, Limits, Options, Prober, Severity, report};
 use smishtrap_intel::campaign::Config;
 use smishtrap_store::SqliteStore;
@@ -24,6 +26,8 @@ enum Format {
     Csv,
     Markdown,
     Html,
+    /// SARIF 2.1.0, for code-scanning tools
+    Sarif,
 }
 
 #[derive(Debug, clap::Args)]
@@ -217,6 +221,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         Format::Csv => report::csv(&reports),
         Format::Markdown => report::markdown(&reports),
         Format::Html => report::html(&reports),
+        Format::Sarif => report::sarif(&reports),
     };
     match &args.out {
         Some(path) => std::fs::write(path, body)
@@ -232,28 +237,31 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
     if let Some((messages, campaigns)) = stored {
         note(&format!(
-            "{total} targets audited; {messages} mailbox messages stored, {campaigns} campaigns after clustering"
+            "{total} targets audited and stored; {messages} mailbox messages stored, {campaigns} campaigns after clustering"
         ));
     }
     let failing = reports.iter().any(|r| r.worst() >= args.fail_on);
     Ok(if failing { ExitCode::from(1) } else { ExitCode::SUCCESS })
 }
 
-/// Runs the engine over every message read and, with `--data`, stores them and clusters.
+/// Runs the engine over every message read and, with `--data`, stores them, clusters, and
+/// stores each target's result (with the campaigns its messages joined) for the console.
 /// Returns (messages stored, campaigns) when it stored.
 fn analyse_and_store(
     args: &Args,
     reports: &mut [smishtrap_audit::TargetReport],
 ) -> anyhow::Result<Option<(usize, usize)>> {
-    if reports.iter().all(|r| r.messages.is_empty()) {
-        return Ok(None);
-    }
-    let (engine, options) = args.engine.load()?;
-    let now = chrono::Utc::now().timestamp_micros();
     let mut rows = Vec::new();
-    for r in reports.iter_mut() {
-        let (_, mut stored) = smishtrap_audit::forensics::analyse(r, &engine, &options, now);
-        rows.append(&mut stored);
+    // the ids of each report's stored messages, in report order
+    let mut ids: Vec<Vec<String>> = Vec::with_capacity(reports.len());
+    if reports.iter().any(|r| !r.messages.is_empty()) {
+        let (engine, options) = args.engine.load()?;
+        let now = chrono::Utc::now().timestamp_micros();
+        for r in reports.iter_mut() {
+            let (_, mut stored) = smishtrap_audit::forensics::analyse(r, &engine, &options, now);
+            ids.push(stored.iter().map(|m| m.id.clone()).collect());
+            rows.append(&mut stored);
+        }
     }
     let Some(dir) = &args.data else { return Ok(None) };
     std::fs::create_dir_all(dir)
@@ -261,13 +269,34 @@ fn analyse_and_store(
     let db = smishtrap_store::db_path(dir);
     let mut store = SqliteStore::open(&db)
         .with_context(|| format!("{}: cannot open the store", db.display()))?;
-    let new = store
-        .insert_messages(&rows, None)
-        .with_context(|| format!("{}: cannot store messages", db.display()))?;
-    let mut clusterer = Clusterer::new(Config::default());
-    clusterer.load_new(&mut store).context("reading stored messages for clustering")?;
-    let pass = clusterer.recluster(&mut store).context("clustering stored messages")?;
-    Ok(Some((new, pass.campaigns)))
+    let mut new = 0;
+    let mut campaigns = 0;
+    if !rows.is_empty() {
+        new = store
+            .insert_messages(&rows, None)
+            .with_context(|| format!("{}: cannot store messages", db.display()))?;
+        let mut clusterer = Clusterer::new(Config::default());
+        clusterer.load_new(&mut store).context("reading stored messages for clustering")?;
+        campaigns =
+            clusterer.recluster(&mut store).context("clustering stored messages")?.campaigns;
+    }
+    let mut results = Vec::with_capacity(reports.len());
+    for (i, r) in reports.iter().enumerate() {
+        let mut joined: BTreeMap<String, usize> = BTreeMap::new();
+        for id in ids.get(i).into_iter().flatten() {
+            let stored = store.message(id).context("reading a stored message's campaign")?;
+            if let Some(c) = stored.and_then(|m| m.campaign) {
+                *joined.entry(c).or_default() += 1;
+            }
+        }
+        let joined: Vec<CampaignCount> =
+            joined.into_iter().map(|(id, messages)| CampaignCount { id, messages }).collect();
+        results.push(smishtrap_audit::stored::row(r, &joined));
+    }
+    store
+        .put_audit_results(&results)
+        .with_context(|| format!("{}: cannot store the audit results", db.display()))?;
+    Ok(Some((new, campaigns)))
 }
 
 fn progress_bar(len: u64) -> Option<indicatif::ProgressBar> {
