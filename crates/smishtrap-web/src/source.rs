@@ -157,7 +157,7 @@ impl Source {
 
     /// Targets with a stored audit, and up to `limit` of them (by target).
     pub(crate) fn fleet(&self, limit: usize) -> Result<(u64, Vec<AuditRow>), WebError> {
-        let Some(store) = self.open()? else {
+        let Some(mut store) = self.open()? else {
             return Ok((0, Vec::new()));
         };
         Ok((store.count_audit_results()?, store.audit_results(limit)?))
