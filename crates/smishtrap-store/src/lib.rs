@@ -38,6 +38,7 @@
 //! at all.
 //! Invariant: this crate never depends on the sensor or the analysis crates.
 
+mod bulk;
 mod error;
 mod filter;
 mod forward;
