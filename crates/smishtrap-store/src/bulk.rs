@@ -99,12 +99,23 @@ impl SqliteStore {
         Ok(seqs)
     }
 
-    /// Sets this connection's page cache, in KiB: a bulk load keeps the indexes' pages
-    /// cached (memory only; no effect on what a commit guarantees).
-    pub fn set_cache_kib(&mut self, kib: i64) -> Result<(), StoreError> {
+    /// Prepares this connection for large transactions: a page cache of `cache_kib` KiB
+    /// keeps the indexes' pages cached, and the text index gathers up to `text_kib` KiB of
+    /// a transaction's postings before writing a segment (FTS5 `hashsize`, 1 MiB by default:
+    /// a 16k-message batch wrote about 20 small segments, then merged them). Memory only;
+    /// what a commit guarantees is unchanged. `hashsize` is kept in the index's config
+    /// table; small transactions (the sensor's) write their postings at commit anyway.
+    pub fn prepare_bulk(&mut self, cache_kib: i64, text_kib: i64) -> Result<(), StoreError> {
         self.conn
-            .pragma_update(None, "cache_size", -kib)
-            .map_err(sqlite(self.path(), "set cache size"))
+            .pragma_update(None, "cache_size", -cache_kib)
+            .map_err(sqlite(self.path(), "set cache size"))?;
+        self.conn
+            .execute(
+                "INSERT INTO messages_text (messages_text, rank) VALUES ('hashsize', ?1)",
+                [text_kib.saturating_mul(1024)],
+            )
+            .map(drop)
+            .map_err(sqlite(self.path(), "size the text index's buffer"))
     }
 
     /// How many messages are stored after row `after_seq` up to row `upto_seq`.
