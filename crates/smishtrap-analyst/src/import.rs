@@ -34,9 +34,6 @@ const PIECES_PER_WORKER: usize = 4;
 /// and the text index take random inserts, and stay cached at this size up to millions of
 /// rows (memory only; durability is the same as any commit's).
 const IMPORT_CACHE_KIB: i64 = 256 * 1024;
-/// Postings the text index gathers before writing a segment: one batch's, so each commit
-/// writes one segment instead of a score of small ones to merge later.
-const TEXT_INDEX_BUFFER_KIB: i64 = 64 * 1024;
 
 /// What the caller's reader yields, in input order.
 #[derive(Debug)]
@@ -146,7 +143,7 @@ where
     I: Iterator<Item = Feed<T>> + Send,
     P: Fn(T) -> Parsed + Sync,
 {
-    store.prepare_bulk(IMPORT_CACHE_KIB, TEXT_INDEX_BUFFER_KIB)?;
+    store.prepare_bulk(IMPORT_CACHE_KIB)?;
     let jobs = config.jobs.max(1);
     let cluster_cfg: Option<Config> = clusterer.as_ref().map(|c| c.config().clone());
     let (work_tx, work_rx) = crossbeam_channel::bounded::<(u64, Feed<T>)>(jobs * PIECES_PER_WORKER);

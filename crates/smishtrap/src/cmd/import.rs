@@ -1,6 +1,7 @@
 //! `smishtrap import FILE...`: SMS records from files (router outbox dumps, telco exports)
 //! analysed into the data directory's store, where `run` and `console` show them; then one
-//! clustering pass so their campaigns are there even without a running `run`.
+//! clustering pass so their campaigns are there even without a running `run`. The pipeline
+//! is the analyst's ([`smishtrap_analyst::import()`]); this module reads the files and reports.
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
