@@ -148,10 +148,13 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// The unparsed records of one open input file.
+type Records = std::iter::Peekable<Box<dyn Iterator<Item = RawItem> + Send>>;
+
 /// The records of the input files in order, in pieces of [`PIECE`], unparsed.
 struct FileFeed<'a> {
     files: std::slice::Iter<'a, String>,
-    current: Option<(Arc<str>, std::iter::Peekable<Box<dyn Iterator<Item = RawItem> + Send>>)>,
+    current: Option<(Arc<str>, Records)>,
 }
 
 impl FileFeed<'_> {
