@@ -98,7 +98,9 @@ fn import_all(
 }
 
 /// Every stored message's (id, campaign, phase), and the campaign rows.
-fn state(store: &SqliteStore) -> (Vec<(String, Option<String>, Option<String>)>, Vec<CampaignRow>) {
+type State = (Vec<(String, Option<String>, Option<String>)>, Vec<CampaignRow>);
+
+fn state(store: &SqliteStore) -> State {
     let mut messages: Vec<_> = ok(store.messages(&MessageQuery::default(), 10_000))
         .into_iter()
         .map(|m| (m.message.id, m.campaign, m.phase))
