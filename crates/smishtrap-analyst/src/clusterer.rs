@@ -4,7 +4,7 @@ use std::time::{Duration, Instant};
 use rayon::prelude::*;
 use smishtrap_event::SmsRecord;
 use smishtrap_intel::campaign::{
-    self, Assignment, Campaign, CampaignInput, Config, carry_ids, parse_ts,
+    self, Assignment, Campaign, CampaignInput, Config, UrlFeature, carry_ids, parse_ts,
 };
 use smishtrap_intel::{Analysis, Phase, Verdict};
 use smishtrap_store::{
@@ -43,7 +43,29 @@ pub struct ClusterPass {
     pub duration: Duration,
 }
 
+/// The campaign features of one message, made where it is analysed (an import), so the
+/// clusterer need not read the stored message back and decode its JSON.
+#[derive(Debug, Clone)]
+pub struct Features {
+    input: CampaignInput,
+    template_key: Option<u64>,
+}
+
+impl Features {
+    pub fn new(record: &SmsRecord, analysis: &Analysis, cfg: &Config) -> Features {
+        let input = CampaignInput::new(0, record, analysis);
+        let template_key = template_key(&input, cfg.min_template_words);
+        Features { input, template_key }
+    }
+}
+
 /// Campaign features of stored messages, with their row numbers and last written assignments.
+///
+/// Only what can take part in a campaign is held (memory is per stored message, and most
+/// stored messages are ham): smishing messages, possible test sends (outbound short texts
+/// with a time), one holder of each domain ham links to (ham's domains link nothing), and
+/// messages that still have a campaign to take away. The rest would get no campaign and
+/// change none, so leaving them out changes no pass's result.
 #[derive(Debug)]
 struct Held {
     inputs: Vec<CampaignInput>,
@@ -53,6 +75,10 @@ struct Held {
     /// once at load: passes and joins reuse it).
     template_keys: Vec<Option<u64>>,
     min_template_words: usize,
+    /// Messages read, held or not: the next one's `index` (samples name it).
+    count: usize,
+    /// Domains of ham held so far (one holder each).
+    ham_domains: HashSet<String>,
     /// Last message row read.
     last_seq: i64,
     undecodable: u64,
@@ -66,9 +92,84 @@ impl Held {
             assigned: Vec::new(),
             template_keys: Vec::new(),
             min_template_words,
+            count: 0,
+            ham_domains: HashSet::new(),
             last_seq,
             undecodable: 0,
         }
+    }
+
+    /// Holds the message at row `seq` if it can take part in a campaign (see the type).
+    fn push(&mut self, mut input: CampaignInput, key: Option<u64>, seq: i64, assigned: Assignment) {
+        input.index = self.count;
+        self.count += 1;
+        let keep = input.verdict == Verdict::Smishing
+            || assigned != Assignment::default()
+            // a test-send candidate: `CampaignInput::new` keeps only test texts of others
+            || (input.outbound && input.ts.is_some() && !input.text.is_empty());
+        if !keep {
+            if input.verdict != Verdict::Ham {
+                return;
+            }
+            // ham only tells which domains are ham's: keep those, on one holder each
+            let mut urls = Vec::new();
+            for u in input.urls.drain(..) {
+                if let Some(domain) = u.domain
+                    && !self.ham_domains.contains(&domain)
+                {
+                    self.ham_domains.insert(domain.clone());
+                    urls.push(UrlFeature {
+                        url: String::new(),
+                        host: String::new(),
+                        domain: Some(domain),
+                        impersonates: None,
+                        technique: None,
+                        shortener: false,
+                    });
+                }
+            }
+            if urls.is_empty() {
+                return;
+            }
+            input = CampaignInput {
+                index: input.index,
+                ts: None,
+                router: None,
+                src_ip: None,
+                sender: None,
+                recipient: None,
+                recipient_country: None,
+                outbound: false,
+                status: None,
+                text: String::new(),
+                verdict: Verdict::Ham,
+                brand: None,
+                lang: None,
+                urls,
+                honeypot: false,
+            };
+        }
+        self.inputs.push(input);
+        self.template_keys.push(key);
+        self.seqs.push(seq);
+        self.assigned.push(assigned);
+    }
+
+    /// Forgets everything after the first `len` held of the first `count` read, back to
+    /// row `last_seq`.
+    fn truncate(&mut self, len: usize, count: usize, last_seq: i64) {
+        self.inputs.truncate(len);
+        self.template_keys.truncate(len);
+        self.seqs.truncate(len);
+        self.assigned.truncate(len);
+        self.count = count;
+        self.last_seq = last_seq;
+        self.ham_domains = self
+            .inputs
+            .iter()
+            .filter(|m| m.verdict == Verdict::Ham)
+            .flat_map(|m| m.urls.iter().filter_map(|u| u.domain.clone()))
+            .collect();
     }
 
     /// Reads the messages stored after `last_seq`; returns how many.
@@ -90,12 +191,8 @@ impl Held {
                 .collect();
             for (stored, decoded) in page.iter().zip(decoded) {
                 match decoded {
-                    Some((mut input, key)) => {
-                        input.index = self.inputs.len();
-                        self.inputs.push(input);
-                        self.template_keys.push(key);
-                        self.seqs.push(stored.seq);
-                        self.assigned.push(stored_assignment(stored));
+                    Some((input, key)) => {
+                        self.push(input, key, stored.seq, stored_assignment(stored));
                         loaded += 1;
                     }
                     None => self.undecodable += 1,
@@ -111,14 +208,16 @@ impl Held {
 
     /// Moves `tail` (read after this one) to the end.
     fn append(&mut self, tail: Held) {
-        let base = self.inputs.len();
-        self.inputs.extend(tail.inputs.into_iter().enumerate().map(|(i, mut input)| {
-            input.index = base + i;
+        let base = self.count;
+        self.inputs.extend(tail.inputs.into_iter().map(|mut input| {
+            input.index += base;
             input
         }));
         self.seqs.extend(tail.seqs);
         self.assigned.extend(tail.assigned);
         self.template_keys.extend(tail.template_keys);
+        self.count += tail.count;
+        self.ham_domains.extend(tail.ham_domains);
         self.last_seq = self.last_seq.max(tail.last_seq);
         self.undecodable += tail.undecodable;
     }
@@ -241,6 +340,9 @@ pub struct Clusterer {
     /// Ids that are aliases of merged campaigns (read from the store at the first pass):
     /// no new campaign takes one.
     aliases: Option<HashSet<String>>,
+    /// Since [`Clusterer::hold_stored`] first handed features: the last row read before,
+    /// how many messages were held and read then, and how many were handed.
+    handed: Option<(i64, usize, usize, usize)>,
 }
 
 impl Clusterer {
@@ -253,16 +355,49 @@ impl Clusterer {
             known: None,
             unjoined_from: 0,
             aliases: None,
+            handed: None,
         }
     }
 
-    /// Messages held.
+    pub fn config(&self) -> &Config {
+        &self.cfg
+    }
+
+    /// Holds the features of a message this process just stored at row `seq`, instead of
+    /// reading it back. Rows must come in increasing order, after every row held; call
+    /// [`Clusterer::verify_held`] before the next pass.
+    pub fn hold_stored(&mut self, seq: i64, features: Features) {
+        if seq <= self.held.last_seq {
+            return;
+        }
+        let held = &mut self.held;
+        self.handed.get_or_insert((held.last_seq, held.inputs.len(), held.count, 0)).3 += 1;
+        held.push(features.input, features.template_key, seq, Assignment::default());
+        held.last_seq = seq;
+        self.pending += 1;
+    }
+
+    /// Makes the held messages exactly the stored ones after [`Clusterer::hold_stored`]: when
+    /// another writer stored messages between the handed rows, forgets the handed features
+    /// and reads those rows from the store; then reads whatever was stored after them.
+    pub fn verify_held(&mut self, store: &mut smishtrap_store::SqliteStore) -> Result<usize, StoreError> {
+        if let Some((before, len, count, handed)) = self.handed.take()
+            && store.count_messages_between(before, self.held.last_seq)? != handed as u64
+        {
+            self.held.truncate(len, count, before);
+            self.pending = self.pending.saturating_sub(handed);
+            self.unjoined_from = self.unjoined_from.min(len);
+        }
+        self.load_new(store)
+    }
+
+    /// Messages read (held or left out as unable to cluster).
     pub fn len(&self) -> usize {
-        self.held.inputs.len()
+        self.held.count
     }
 
     pub fn is_empty(&self) -> bool {
-        self.held.inputs.is_empty()
+        self.held.count == 0
     }
 
     /// Stored messages whose JSON did not decode (skipped).
@@ -407,7 +542,7 @@ impl Clusterer {
         // after a failed write the store decides again at the next pass
         self.aliases = stored.is_ok().then_some(taken);
         stored?;
-        let arrived = tail.inputs.len();
+        let arrived = tail.count;
         held.append(tail);
         self.known = Some(Known::of(&self.held));
         let duration = started.elapsed();
@@ -416,7 +551,7 @@ impl Clusterer {
         self.pending = arrived;
         self.unjoined_from = self.held.inputs.len();
         Ok(ClusterPass {
-            messages: self.held.inputs.len(),
+            messages: self.held.count,
             campaigns: rows.len(),
             changed: changes.len(),
             joined_during,

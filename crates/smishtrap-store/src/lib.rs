@@ -43,6 +43,7 @@
 
 mod analysis;
 mod audit;
+mod bulk;
 mod error;
 mod filter;
 mod forward;

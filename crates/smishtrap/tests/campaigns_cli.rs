@@ -274,3 +274,20 @@ fn misp_feed_directory_layout() {
     let o = run(&["export", "--format", "misp-feed", f.to_str().unwrap_or_default()]);
     assert_eq!(o.status.code(), Some(2));
 }
+
+/// Issue 15: `import` hands the new messages' features (only what can cluster) straight to
+/// its clustering pass; the stored campaigns are those of the files, summaries included.
+#[test]
+fn imported_campaigns_are_the_files_campaigns_in_full() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let data = dir.path().join("data");
+    let data = data.to_str().unwrap_or_default();
+    let f = fixture();
+    let f = f.to_str().unwrap_or_default();
+    let o = run(&["import", "--data", data, f]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let from_files = json(&run(&["campaigns", "--format", "json", f]));
+    let o = run(&["campaigns", "--format", "json", "--data", data]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(json(&o)["campaigns"], from_files["campaigns"]);
+}

@@ -1,22 +1,23 @@
 //! `smishtrap import FILE...`: SMS records from files (router outbox dumps, telco exports)
 //! analysed into the data directory's store, where `run` and `console` show them; then one
-//! clustering pass so their campaigns are there even without a running `run`.
+//! clustering pass so their campaigns are there even without a running `run`. The pipeline
+//! is the analyst's ([`smishtrap_analyst::import()`]); this module reads the files and reports.
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use std::sync::Arc;
+
 use anyhow::Context;
-use rayon::prelude::*;
-use smishtrap_analyst::{Clusterer, import_id, message_of};
+use smishtrap_analyst::{Clusterer, Feed, ImportConfig, ImportTotals, Notice, Parsed};
 use smishtrap_intel::campaign::Config;
-use smishtrap_intel::{AnalyzeOptions, Engine};
-use smishtrap_store::{NewMessage, SqliteStore};
+use smishtrap_store::{DataLock, SqliteStore, StoreError};
 
 use crate::input::{self, Item, RawItem, Source};
 
-/// Records analysed and stored per transaction.
-const CHUNK: usize = 4096;
+/// Records handed to a worker at once (as in `analyze`).
+const PIECE: usize = 256;
 /// Problems printed before only counting the rest.
 const MAX_PRINTED_PROBLEMS: u64 = 100;
 
@@ -36,28 +37,9 @@ pub(crate) struct Args {
     /// Skip the clustering pass at the end (a running `run` clusters new messages itself)
     #[arg(long)]
     no_cluster: bool,
-}
-
-/// One input record analysed (with the reader's warning, e.g. lossy UTF-8), or its line and
-/// problem.
-type Analysed = Result<(NewMessage, Option<(u64, String)>), (u64, String)>;
-
-/// What the reading thread hands to the storing one.
-enum Chunk {
-    /// A file that could not be opened, with the reason.
-    Unreadable(std::sync::Arc<str>, String),
-    /// The analysed records (or their problems) of one chunk of a file.
-    Analysed(std::sync::Arc<str>, Vec<Analysed>),
-    /// A file without a single record (empty, or a header only).
-    Empty(std::sync::Arc<str>),
-}
-
-#[derive(Debug, Default)]
-struct Totals {
-    records: u64,
-    new: u64,
-    bad: u64,
-    printed: u64,
+    /// Worker threads (default: one per core)
+    #[arg(long, value_name = "N")]
+    jobs: Option<usize>,
 }
 
 pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
@@ -67,116 +49,94 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     let db = smishtrap_store::db_path(&args.data);
     let mut store = SqliteStore::open(&db)
         .with_context(|| format!("{}: cannot open the store", db.display()))?;
-    let progress = progress_bar();
-    let started = chrono::Utc::now().timestamp_micros();
-    let mut totals = Totals::default();
-    let mut unreadable = Vec::new();
-    // reading and analysing (rayon) on one thread, storing on this one: the two overlap, and
-    // the bounded channel keeps at most a few chunks in memory
-    let (tx, rx) = crossbeam_channel::bounded::<Chunk>(2);
-    std::thread::scope(|scope| -> anyhow::Result<()> {
-        let engine = &engine;
-        let options = &options;
-        let files = &args.files;
-        scope.spawn(move || {
-            for file in files {
-                let source = Source::parse(file);
-                let name: std::sync::Arc<str> = source.name().into();
-                let items = match input::open_raw(&source) {
-                    Ok(items) => items,
-                    Err(err) => {
-                        let _ = tx.send(Chunk::Unreadable(name, format!("{err:#}")));
-                        continue;
-                    }
-                };
-                let mut items = items.peekable();
-                if items.peek().is_none() && tx.send(Chunk::Empty(name.clone())).is_err() {
-                    return;
-                }
-                while items.peek().is_some() {
-                    let batch: Vec<RawItem> = items.by_ref().take(CHUNK).collect();
-                    let analysed = batch
-                        .into_par_iter()
-                        .map(|raw| analyse(raw.parse(), engine, options, started))
-                        .collect();
-                    if tx.send(Chunk::Analysed(name.clone(), analysed)).is_err() {
-                        return;
-                    }
-                }
+    // the features of the new messages go straight to the clusterer, unless a running `run`
+    // (holding the data directory) clusters them itself
+    let mut clusterer = None;
+    let mut note = None;
+    if !args.no_cluster {
+        match DataLock::acquire(&args.data) {
+            Ok(_lock) => {
+                let mut c = Clusterer::new(Config::default());
+                c.load_new(&mut store).context("reading stored messages for clustering")?;
+                clusterer = Some(c);
             }
-        });
-        for chunk in rx {
-            let (name, analysed) = match chunk {
-                Chunk::Unreadable(name, err) => {
-                    // name the file once: open errors name it, format errors may already
-                    let err = if err.starts_with(&*name) { err } else { format!("{name}: {err}") };
-                    report(progress.as_ref(), &format!("error: {err}"));
-                    unreadable.push(name.to_string());
-                    continue;
-                }
-                Chunk::Empty(name) => {
-                    report(progress.as_ref(), &format!("warning: {name}: empty input, no records"));
-                    continue;
-                }
-                Chunk::Analysed(name, analysed) => (name, analysed),
-            };
-            if let Some(pb) = &progress {
-                pb.set_message(name.to_string());
-            }
-            let mut messages = Vec::with_capacity(analysed.len());
-            for item in analysed {
-                match item {
-                    Ok((message, warning)) => {
-                        messages.push(message);
-                        if let Some((line, warning)) = warning
-                            && totals.printed < MAX_PRINTED_PROBLEMS
-                        {
-                            totals.printed += 1;
-                            report(
-                                progress.as_ref(),
-                                &format!("warning: {name}:{line}: {warning}"),
-                            );
-                        }
-                    }
-                    Err((line, message)) => {
-                        totals.bad += 1;
-                        if totals.printed < MAX_PRINTED_PROBLEMS {
-                            totals.printed += 1;
-                            report(progress.as_ref(), &format!("error: {name}:{line}: {message}"));
-                        }
-                    }
-                }
-            }
-            totals.records += messages.len() as u64;
-            // an error here drops the receiver, which stops the reader at its next chunk
-            totals.new += store
-                .insert_messages(&messages, None)
-                .with_context(|| format!("{}: cannot store messages of {name}", db.display()))?
-                as u64;
-            if let Some(pb) = &progress {
-                pb.set_position(totals.records);
-            }
+            Err(err @ StoreError::Locked { .. }) => note = Some(err),
+            Err(err) => return Err(err.into()),
         }
-        Ok(())
-    })?;
+    }
+    let progress = progress_bar();
+    let config = ImportConfig {
+        jobs: args
+            .jobs
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from)),
+        started_micros: chrono::Utc::now().timestamp_micros(),
+    };
+    let mut printed = 0u64;
+    let mut unreadable = Vec::new();
+    let mut problem = |line: String| {
+        if printed < MAX_PRINTED_PROBLEMS {
+            printed += 1;
+            report(progress.as_ref(), &line);
+        }
+    };
+    let totals = smishtrap_analyst::import(
+        &mut store,
+        FileFeed::new(&args.files),
+        |raw: RawItem| match raw.parse() {
+            Item::Record { record, line, warning } => Parsed::Record { record, line, warning },
+            Item::Bad { line, message } => Parsed::Bad { line, message },
+        },
+        &engine,
+        &options,
+        &config,
+        clusterer.as_mut(),
+        |notice| match notice {
+            Notice::Unreadable { source, error } => {
+                // name the file once: open errors name it, format errors may already
+                let err = if error.starts_with(source) {
+                    error.to_owned()
+                } else {
+                    format!("{source}: {error}")
+                };
+                report(progress.as_ref(), &format!("error: {err}"));
+                unreadable.push(source.to_owned());
+            }
+            Notice::Empty { source } => {
+                report(progress.as_ref(), &format!("warning: {source}: empty input, no records"));
+            }
+            Notice::Warning { source, line, message } => {
+                problem(format!("warning: {source}:{line}: {message}"));
+            }
+            Notice::Bad { source, line, message } => {
+                problem(format!("error: {source}:{line}: {message}"));
+            }
+            Notice::Stored { records, source } => {
+                if let Some(pb) = &progress {
+                    pb.set_message(source.to_owned());
+                    pb.set_position(records);
+                }
+            }
+        },
+    )
+    .with_context(|| format!("{}: cannot import", db.display()))?;
     if let Some(pb) = &progress {
         pb.finish_and_clear();
     }
     let mut campaigns = None;
-    if !args.no_cluster {
-        match smishtrap_store::DataLock::acquire(&args.data) {
+    if let Some(mut clusterer) = clusterer {
+        match DataLock::acquire(&args.data) {
             Ok(_lock) => {
-                let mut clusterer = Clusterer::new(Config::default());
-                clusterer.load_new(&mut store).context("reading stored messages for clustering")?;
+                clusterer.verify_held(&mut store).context("reading stored messages for clustering")?;
                 let pass = clusterer.recluster(&mut store).context("clustering stored messages")?;
                 campaigns = Some(pass.campaigns);
             }
-            // the running `run` clusters them itself, within seconds
-            Err(err @ smishtrap_store::StoreError::Locked { .. }) => {
-                report(None, &format!("note: {err}; it clusters the new messages itself"));
-            }
+            Err(err @ StoreError::Locked { .. }) => note = Some(err),
             Err(err) => return Err(err.into()),
         }
+    }
+    // the running `run` clusters them itself, within seconds
+    if let Some(err) = note {
+        report(None, &format!("note: {err}; it clusters the new messages itself"));
     }
     summary(&args, &totals, campaigns);
     if !unreadable.is_empty() {
@@ -188,18 +148,48 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// The store row of one input item, or its line and problem.
-fn analyse(item: Item, engine: &Engine, options: &AnalyzeOptions, started: i64) -> Analysed {
-    match item {
-        Item::Record { record, line, warning } => {
-            let id = import_id(&record, line);
-            let analysis = engine.analyze(&record, id, options);
-            Ok((
-                message_of(&record, &analysis, "import", None, started),
-                warning.map(|w| (line, w)),
-            ))
+/// The unparsed records of one open input file.
+type Records = std::iter::Peekable<Box<dyn Iterator<Item = RawItem> + Send>>;
+
+/// The records of the input files in order, in pieces of [`PIECE`], unparsed.
+struct FileFeed<'a> {
+    files: std::slice::Iter<'a, String>,
+    current: Option<(Arc<str>, Records)>,
+}
+
+impl FileFeed<'_> {
+    fn new(files: &[String]) -> FileFeed<'_> {
+        FileFeed { files: files.iter(), current: None }
+    }
+}
+
+impl Iterator for FileFeed<'_> {
+    type Item = Feed<RawItem>;
+
+    fn next(&mut self) -> Option<Feed<RawItem>> {
+        loop {
+            if let Some((source, items)) = &mut self.current {
+                let items: Vec<RawItem> = items.by_ref().take(PIECE).collect();
+                if !items.is_empty() {
+                    return Some(Feed::Records { source: source.clone(), items });
+                }
+                self.current = None;
+            }
+            let source = Source::parse(self.files.next()?);
+            let name: Arc<str> = source.name().into();
+            match input::open_raw(&source) {
+                Ok(items) => {
+                    let mut items = items.peekable();
+                    if items.peek().is_none() {
+                        return Some(Feed::Empty { source: name });
+                    }
+                    self.current = Some((name, items));
+                }
+                Err(err) => {
+                    return Some(Feed::Unreadable { source: name, error: format!("{err:#}") });
+                }
+            }
         }
-        Item::Bad { line, message } => Err((line, message)),
     }
 }
 
@@ -226,7 +216,7 @@ fn report(progress: Option<&indicatif::ProgressBar>, line: &str) {
 }
 
 #[allow(clippy::print_stderr, reason = "the import summary is for the person running it")]
-fn summary(args: &Args, totals: &Totals, campaigns: Option<usize>) {
+fn summary(args: &Args, totals: &ImportTotals, campaigns: Option<usize>) {
     let old = totals.records - totals.new;
     eprintln!(
         "imported {} messages into {} ({} new, {old} already stored, {} malformed)",

@@ -1,0 +1,292 @@
+//! Bulk import of SMS records into the store (`smishtrap import`).
+//!
+//! Pipeline (the shape of `smishtrap analyze`): the caller's feed runs on a reader thread
+//! and hands numbered pieces of consecutive records over a bounded channel; one worker per
+//! core parses, analyses and turns each piece into store rows (and campaign features when a
+//! [`Clusterer`] is given); the calling thread puts the pieces back in input order and stores
+//! them in large transactions. A piece is sent only with a credit that comes back once it is
+//! stored, so at most a window of pieces plus one batch is in memory, whatever the input.
+//!
+//! The features of the new messages go to the clusterer as they are stored, so the clustering
+//! pass after an import does not read a million messages back and decode their JSON.
+//!
+//! Invariant: message ids are the caller's (e.g. [`crate::import_id`]) and inserts skip ids
+//! already stored, so re-running a crashed or finished import stores nothing twice; every
+//! committed batch survives `kill -9` (WAL, see the store's durability note).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use smishtrap_event::SmsRecord;
+use smishtrap_intel::campaign::Config;
+use smishtrap_intel::{AnalyzeOptions, Engine};
+use smishtrap_store::{NewMessage, SqliteStore, StoreError};
+
+use crate::clusterer::Features;
+use crate::{Clusterer, import_id, message_of};
+
+/// Messages stored per transaction: large enough that commits and the text index's segment
+/// merges are rare, small enough to keep a batch's rows (a few MB) and the WAL bounded.
+const BATCH: usize = 16_384;
+/// Pieces each channel holds per worker.
+const PIECES_PER_WORKER: usize = 4;
+/// Page cache of the importing connection: the message table's seven indexes, the id index
+/// and the text index take random inserts, and stay cached at this size up to millions of
+/// rows (memory only; durability is the same as any commit's).
+const IMPORT_CACHE_KIB: i64 = 256 * 1024;
+
+/// What the caller's reader yields, in input order.
+#[derive(Debug)]
+pub enum Feed<T> {
+    /// Consecutive records of one source, not parsed yet (the workers parse them).
+    Records { source: Arc<str>, items: Vec<T> },
+    /// A source that could not be opened, with the reason.
+    Unreadable { source: Arc<str>, error: String },
+    /// A source without a single record (empty, or a header only).
+    Empty { source: Arc<str> },
+}
+
+/// One parsed input record, or its line and problem.
+#[derive(Debug)]
+pub enum Parsed {
+    Record { record: Box<SmsRecord>, line: u64, warning: Option<String> },
+    Bad { line: u64, message: String },
+}
+
+/// What the import tells its caller, in input order.
+#[derive(Debug)]
+pub enum Notice<'a> {
+    Unreadable {
+        source: &'a str,
+        error: &'a str,
+    },
+    Empty {
+        source: &'a str,
+    },
+    /// A record stored with a warning (e.g. lossy UTF-8).
+    Warning {
+        source: &'a str,
+        line: u64,
+        message: &'a str,
+    },
+    /// A malformed record (not stored).
+    Bad {
+        source: &'a str,
+        line: u64,
+        message: &'a str,
+    },
+    /// A batch was committed: records read so far, and the source of the last one.
+    Stored {
+        records: u64,
+        source: &'a str,
+    },
+}
+
+/// How to import.
+#[derive(Debug, Clone)]
+pub struct ImportConfig {
+    /// Worker threads (at least one).
+    pub jobs: usize,
+    /// The message time of records without a parsable `ts`, microseconds since the epoch.
+    pub started_micros: i64,
+}
+
+/// What an import did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct ImportTotals {
+    /// Records analysed (stored now or before).
+    pub records: u64,
+    /// Messages stored by this import.
+    pub new: u64,
+    /// Malformed records.
+    pub bad: u64,
+    /// Sources that could not be opened.
+    pub unreadable: u64,
+}
+
+/// Why an import stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum ImportError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A bug, not input: the engine never panics by contract.
+    #[error("an analysis worker failed; the import stopped")]
+    Worker,
+}
+
+/// One analysed record: its row and features, with the reader's warning; or its problem.
+type Row = Result<(NewMessage, Option<Features>, Option<(u64, String)>), (u64, String)>;
+
+/// What a worker hands back for one piece.
+enum Done {
+    Rows(Arc<str>, Vec<Row>),
+    Unreadable(Arc<str>, String),
+    Empty(Arc<str>),
+}
+
+/// Imports every record `feed` yields into `store` (see the module docs). With a
+/// `clusterer` (which must hold what was stored before, [`Clusterer::load_new`]), the new
+/// messages' features are handed to it; call [`Clusterer::verify_held`] before its pass.
+#[allow(clippy::too_many_arguments, reason = "the parts of one import, each used once")]
+pub fn import<T, I, P>(
+    store: &mut SqliteStore,
+    feed: I,
+    parse: P,
+    engine: &Engine,
+    options: &AnalyzeOptions,
+    config: &ImportConfig,
+    mut clusterer: Option<&mut Clusterer>,
+    mut notice: impl FnMut(Notice<'_>),
+) -> Result<ImportTotals, ImportError>
+where
+    T: Send,
+    I: Iterator<Item = Feed<T>> + Send,
+    P: Fn(T) -> Parsed + Sync,
+{
+    store.prepare_bulk(IMPORT_CACHE_KIB)?;
+    let jobs = config.jobs.max(1);
+    let cluster_cfg: Option<Config> = clusterer.as_ref().map(|c| c.config().clone());
+    let (work_tx, work_rx) = crossbeam_channel::bounded::<(u64, Feed<T>)>(jobs * PIECES_PER_WORKER);
+    let (done_tx, done_rx) =
+        crossbeam_channel::bounded::<(u64, Option<Done>)>(jobs * PIECES_PER_WORKER);
+    let window = jobs * PIECES_PER_WORKER * 3;
+    let (credit_tx, credit_rx) = crossbeam_channel::bounded::<()>(window);
+    for _ in 0..window {
+        let _ = credit_tx.send(());
+    }
+    let mut totals = ImportTotals::default();
+    let result = std::thread::scope(|scope| -> Result<(), ImportError> {
+        scope.spawn(move || {
+            for (seq, piece) in (0u64..).zip(feed) {
+                if credit_rx.recv().is_err() || work_tx.send((seq, piece)).is_err() {
+                    return;
+                }
+            }
+        });
+        for _ in 0..jobs {
+            let (work_rx, done_tx) = (work_rx.clone(), done_tx.clone());
+            let (parse, cluster_cfg) = (&parse, cluster_cfg.as_ref());
+            scope.spawn(move || {
+                for (seq, piece) in work_rx {
+                    let done = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                        analyse_piece(piece, parse, engine, options, config, cluster_cfg)
+                    }))
+                    .ok();
+                    // the receiver is gone after an error: stop
+                    if done_tx.send((seq, done)).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+        drop((work_rx, done_tx));
+        let mut early: BTreeMap<u64, Done> = BTreeMap::new();
+        let mut next = 0u64;
+        let mut batch: Vec<NewMessage> = Vec::with_capacity(BATCH);
+        let mut features: Vec<Option<Features>> = Vec::with_capacity(BATCH);
+        let mut last_source: Arc<str> = Arc::from("");
+        // dropping `done_rx` on an error stops the workers, then the reader
+        for (seq, done) in done_rx {
+            let done = done.ok_or(ImportError::Worker)?;
+            early.insert(seq, done);
+            while let Some(done) = early.remove(&next) {
+                next += 1;
+                let _ = credit_tx.try_send(());
+                let (source, rows) = match done {
+                    Done::Unreadable(source, error) => {
+                        totals.unreadable += 1;
+                        notice(Notice::Unreadable { source: &source, error: &error });
+                        continue;
+                    }
+                    Done::Empty(source) => {
+                        notice(Notice::Empty { source: &source });
+                        continue;
+                    }
+                    Done::Rows(source, rows) => (source, rows),
+                };
+                for row in rows {
+                    match row {
+                        Ok((message, feature, warning)) => {
+                            if let Some((line, message)) = &warning {
+                                notice(Notice::Warning { source: &source, line: *line, message });
+                            }
+                            totals.records += 1;
+                            batch.push(message);
+                            features.push(feature);
+                        }
+                        Err((line, message)) => {
+                            totals.bad += 1;
+                            notice(Notice::Bad { source: &source, line, message: &message });
+                        }
+                    }
+                }
+                last_source = source;
+                if batch.len() >= BATCH {
+                    totals.new += store_batch(store, &mut batch, &mut features, &mut clusterer)?;
+                    notice(Notice::Stored { records: totals.records, source: &last_source });
+                }
+            }
+        }
+        if !early.is_empty() {
+            return Err(ImportError::Worker);
+        }
+        if !batch.is_empty() {
+            totals.new += store_batch(store, &mut batch, &mut features, &mut clusterer)?;
+            notice(Notice::Stored { records: totals.records, source: &last_source });
+        }
+        Ok(())
+    });
+    drop(credit_tx);
+    result.map(|()| totals)
+}
+
+/// Stores one batch and hands the new messages' features to the clusterer; returns how
+/// many were new.
+fn store_batch(
+    store: &mut SqliteStore,
+    batch: &mut Vec<NewMessage>,
+    features: &mut Vec<Option<Features>>,
+    clusterer: &mut Option<&mut Clusterer>,
+) -> Result<u64, StoreError> {
+    let seqs = store.insert_messages_bulk(batch)?;
+    let mut new = 0;
+    for (seq, feature) in seqs.into_iter().zip(features.drain(..)) {
+        let Some(seq) = seq else { continue };
+        new += 1;
+        if let (Some(clusterer), Some(feature)) = (clusterer.as_deref_mut(), feature) {
+            clusterer.hold_stored(seq, feature);
+        }
+    }
+    batch.clear();
+    Ok(new)
+}
+
+/// Parses and analyses one piece, on a worker thread.
+fn analyse_piece<T>(
+    piece: Feed<T>,
+    parse: &(impl Fn(T) -> Parsed + Sync),
+    engine: &Engine,
+    options: &AnalyzeOptions,
+    config: &ImportConfig,
+    cluster: Option<&Config>,
+) -> Done {
+    let (source, items) = match piece {
+        Feed::Records { source, items } => (source, items),
+        Feed::Unreadable { source, error } => return Done::Unreadable(source, error),
+        Feed::Empty { source } => return Done::Empty(source),
+    };
+    let rows = items
+        .into_iter()
+        .map(|item| match parse(item) {
+            Parsed::Record { record, line, warning } => {
+                let id = import_id(&record, line);
+                let analysis = engine.analyze(&record, id, options);
+                let message = message_of(&record, &analysis, "import", None, config.started_micros);
+                let features = cluster.map(|cfg| Features::new(&record, &analysis, cfg));
+                Ok((message, features, warning.map(|w| (line, w))))
+            }
+            Parsed::Bad { line, message } => Err((line, message)),
+        })
+        .collect();
+    Done::Rows(source, rows)
+}

@@ -1,0 +1,208 @@
+//! Bulk import through a real store: idempotent, and the features it hands the clusterer
+//! (only what can cluster) give the same campaigns as reading every message back.
+
+use std::sync::Arc;
+
+use smishtrap_analyst::{
+    Clusterer, Features, Feed, ImportConfig, ImportTotals, Parsed, import, import_id, message_of,
+};
+use smishtrap_event::SmsRecord;
+use smishtrap_intel::campaign::{self, CampaignInput, Config};
+use smishtrap_intel::{AnalyzeOptions, Engine};
+use smishtrap_store::{CampaignRow, MessageQuery, NewMessage, SqliteStore};
+
+const FIXTURE: &str = include_str!("../../smishtrap/tests/campaign_fixtures/small.jsonl");
+
+fn ok<T, E: std::fmt::Display>(r: Result<T, E>) -> T {
+    r.unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// The fixture's campaigns in three copies (other routers and numbers, days apart), plus ham
+/// with links (some to the lures' domains), spam, and short outbound texts.
+fn records() -> Vec<SmsRecord> {
+    let base: Vec<SmsRecord> = FIXTURE
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| ok(serde_json::from_str(l)))
+        .collect();
+    let mut out = Vec::new();
+    for copy in 0..3i64 {
+        for r in &base {
+            let mut r = r.clone();
+            r.id = r.id.map(|id| format!("{id}-{copy}"));
+            r.router = r.router.map(|x| format!("{x}-{copy}"));
+            r.to = r.to.map(|to| format!("{to}{copy}"));
+            r.ts =
+                r.ts.as_deref()
+                    .and_then(campaign::parse_ts)
+                    .map(|t| campaign::format_ts(t + copy * 3 * 86_400));
+            out.push(r);
+        }
+    }
+    let ham = [
+        "Your parcel from https://www.bpost.be/track was delivered, thanks",
+        "see https://csam-sleutel.top/nl/info for the meeting notes tomorrow",
+        "Lunch at 12? The menu is on https://example.org/menu",
+        "love you, call me when you land",
+    ];
+    for (i, text) in ham.iter().enumerate() {
+        out.push(SmsRecord {
+            id: Some(format!("ham-{i}")),
+            ts: Some(format!("2025-03-1{i}T08:00:00Z")),
+            from: Some(format!("+3247000000{i}")),
+            direction: Some("in".into()),
+            text: (*text).into(),
+            ..Default::default()
+        });
+    }
+    for i in 0..5 {
+        out.push(SmsRecord {
+            id: Some(format!("out-{i}")),
+            ts: Some(format!("2025-03-10T06:5{i}:00Z")),
+            to: Some("+37060000111".into()),
+            router: Some("UR35-1000001-0".into()),
+            direction: Some("out".into()),
+            status: Some("sent".into()),
+            text: ["hi", "test 2", "WIN a FREE cruise now, reply YES", "ok", "x"][i].into(),
+            ..Default::default()
+        });
+    }
+    out
+}
+
+/// Imports `records` in pieces of 7 (so batches and pieces do not line up with anything).
+fn import_all(
+    store: &mut SqliteStore,
+    records: &[SmsRecord],
+    clusterer: Option<&mut Clusterer>,
+) -> ImportTotals {
+    let engine = ok(Engine::builtin());
+    let source: Arc<str> = Arc::from("test.jsonl");
+    let numbered: Vec<(u64, SmsRecord)> = (1..).zip(records.iter().cloned()).collect();
+    let feed = numbered
+        .chunks(7)
+        .map(|c| Feed::Records { source: source.clone(), items: c.to_vec() })
+        .collect::<Vec<_>>()
+        .into_iter();
+    let config = ImportConfig { jobs: 2, started_micros: 0 };
+    ok(import(
+        store,
+        feed,
+        |(line, record)| Parsed::Record { record: Box::new(record), line, warning: None },
+        &engine,
+        &AnalyzeOptions::default(),
+        &config,
+        clusterer,
+        |_| {},
+    ))
+}
+
+/// Every stored message's (id, campaign, phase), and the campaign rows.
+type State = (Vec<(String, Option<String>, Option<String>)>, Vec<CampaignRow>);
+
+fn state(store: &SqliteStore) -> State {
+    let mut messages: Vec<_> = ok(store.messages(&MessageQuery::default(), 10_000))
+        .into_iter()
+        .map(|m| (m.message.id, m.campaign, m.phase))
+        .collect();
+    messages.sort();
+    (messages, ok(store.all_campaigns()))
+}
+
+#[test]
+fn imports_are_idempotent_and_cluster_like_a_full_read() {
+    let records = records();
+    let dir = ok(tempfile::tempdir());
+
+    // handed features (only what can cluster)
+    let mut a = ok(SqliteStore::open(&dir.path().join("a.db")));
+    let mut clusterer = Clusterer::new(Config::default());
+    ok(clusterer.load_new(&a));
+    let totals = import_all(&mut a, &records, Some(&mut clusterer));
+    assert_eq!(
+        (totals.records, totals.new, totals.bad),
+        (records.len() as u64, records.len() as u64, 0)
+    );
+    ok(clusterer.verify_held(&mut a));
+    assert_eq!(clusterer.len(), records.len());
+    let pass = ok(clusterer.recluster(&mut a));
+    assert!(pass.campaigns >= 2, "{pass:?}");
+
+    // read back from the store by a fresh clusterer
+    let mut b = ok(SqliteStore::open(&dir.path().join("b.db")));
+    import_all(&mut b, &records, None);
+    let mut fresh = Clusterer::new(Config::default());
+    ok(fresh.load_new(&b));
+    ok(fresh.recluster(&mut b));
+    assert_eq!(state(&a), state(&b));
+
+    // the clustering of every message's full features, as `campaigns FILE` does
+    let engine = ok(Engine::builtin());
+    let inputs: Vec<CampaignInput> = records
+        .iter()
+        .enumerate()
+        .map(|(i, r)| {
+            let analysis =
+                engine.analyze(r, import_id(r, i as u64 + 1), &AnalyzeOptions::default());
+            CampaignInput::new(i, r, &analysis)
+        })
+        .collect();
+    let full = campaign::cluster(&inputs, &Config::default());
+    let summaries: Vec<String> = ok(a.all_campaigns()).into_iter().map(|c| c.summary).collect();
+    let mut expected: Vec<String> =
+        full.campaigns.iter().map(|c| ok(serde_json::to_string(c))).collect();
+    let mut got = summaries.clone();
+    expected.sort();
+    got.sort();
+    assert_eq!(got, expected, "same campaigns, samples and indicators");
+
+    // importing again stores nothing new and changes nothing
+    let before = state(&a);
+    let again = import_all(&mut a, &records, None);
+    assert_eq!((again.records, again.new), (records.len() as u64, 0));
+    assert_eq!(state(&a), before);
+}
+
+#[test]
+fn another_writer_between_handed_rows_is_read_back() {
+    let records = records();
+    let engine = ok(Engine::builtin());
+    let cfg = Config::default();
+    let dir = ok(tempfile::tempdir());
+    let mut store = ok(SqliteStore::open(&dir.path().join("s.db")));
+    let rows: Vec<_> = records
+        .iter()
+        .enumerate()
+        .map(|(i, r)| {
+            let analysis =
+                engine.analyze(r, import_id(r, i as u64 + 1), &AnalyzeOptions::default());
+            (message_of(r, &analysis, "import", None, 0), Features::new(r, &analysis, &cfg))
+        })
+        .collect();
+    let (first, rest) = rows.split_at(rows.len() / 2);
+    let (other, rest) = rest.split_at(3);
+    let mut clusterer = Clusterer::new(cfg.clone());
+    ok(clusterer.load_new(&store));
+    fn hand(store: &mut SqliteStore, clusterer: &mut Clusterer, part: &[(NewMessage, Features)]) {
+        let (messages, features): (Vec<NewMessage>, Vec<Features>) = part.iter().cloned().unzip();
+        for (seq, f) in ok(store.insert_messages_bulk(&messages)).into_iter().zip(features) {
+            if let Some(seq) = seq {
+                clusterer.hold_stored(seq, f);
+            }
+        }
+    }
+    hand(&mut store, &mut clusterer, first);
+    // stored by someone else, never handed
+    let others: Vec<_> = other.iter().map(|(m, _)| m.clone()).collect();
+    ok(store.insert_messages(&others, None));
+    hand(&mut store, &mut clusterer, rest);
+    ok(clusterer.verify_held(&mut store));
+    assert_eq!(clusterer.len(), records.len());
+    ok(clusterer.recluster(&mut store));
+    let got = state(&store);
+
+    let mut fresh = Clusterer::new(cfg);
+    ok(fresh.load_new(&store));
+    ok(fresh.recluster(&mut store));
+    assert_eq!(state(&store), got, "a full read changes nothing");
+}
