@@ -393,7 +393,8 @@ impl Engine {
         // purpose (`https://csam-be. info`): still a way out of the message.
         let broken_link = urls.is_empty() && {
             let lower = text.to_ascii_lowercase();
-            ["http://", "https://", "hxxp", "www.", "://", "xn--"].iter().any(|m| lower.contains(m))
+            // `http://` and `https://` contain `://`: not searched for on their own
+            ["hxxp", "www.", "://", "xn--"].iter().any(|m| lower.contains(m))
                 || spaced_domain(&lower)
                 || spelled_domain(&lower)
         };

@@ -206,9 +206,10 @@ impl Words {
     /// inlined (this runs for every n-gram of every message).
     fn word(&mut self, word: &str, s: &mut Scratch, emit: &mut impl FnMut(Fnv)) {
         let Scratch { token, padded, starts, .. } = s;
-        token.clear();
         let digits = word.bytes().filter(u8::is_ascii_digit).count();
-        if digits == word.len() {
+        // most words have no digit: they are their own token (no copy)
+        let token: &str = if digits == word.len() {
+            token.clear();
             self.digit_runs += 1;
             token.push('#');
             let len = word.len().min(12);
@@ -216,12 +217,15 @@ impl Words {
                 token.push('1');
             }
             token.push(char::from(b'0' + (len % 10) as u8));
+            token
         } else if digits > 0 {
+            token.clear();
             // Codes and amounts: keep their shape, not their value.
             token.extend(word.chars().map(|c| if c.is_ascii_digit() { '0' } else { c }));
+            token
         } else {
-            token.push_str(word);
-        }
+            word
+        };
         let bytes = token.as_bytes();
         emit(Fnv::new(b'w').bytes(bytes));
         if let Some(pair) = self.pair {

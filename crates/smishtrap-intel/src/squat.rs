@@ -368,7 +368,12 @@ impl Variants {
             }
         };
         probe(label);
-        for key in deletions(label) {
+        // the deletions of `label` in one reused buffer (this runs for every host label)
+        let mut key = String::with_capacity(label.len());
+        for (at, c) in label.char_indices() {
+            key.clear();
+            key.push_str(label.get(..at).unwrap_or(""));
+            key.push_str(label.get(at + c.len_utf8()..).unwrap_or(""));
             probe(&key);
         }
         for (from, to) in MULTI_HOMOGLYPHS {

@@ -34,6 +34,12 @@ pub(crate) struct WordMatcher {
     /// Bit `a << 8 | b` is set when a pattern starts with bytes `a`, `b` (ASCII lowercase
     /// when matching without case).
     pairs: Vec<u64>,
+    /// Bit `a << 8 | b` is set when a pattern is the two bytes `a`, `b` (likewise).
+    pair_ends: Vec<u64>,
+    /// Bit [`triple`]`(a, b, c)` is set when a pattern starts with bytes `a`, `b`, `c`
+    /// (likewise): most word starts whose first two bytes begin some pattern are ruled out
+    /// by the third before a walk.
+    triples: Vec<u64>,
     /// Bit `a` is set when a pattern is the single byte `a` (likewise).
     singles: [u64; 4],
     /// ASCII letters match without case.
@@ -48,6 +54,11 @@ const WORD: u8 = 1;
 const FIRST: u8 = 2;
 /// Some pattern that may start anywhere starts with this byte.
 const ANYWHERE: u8 = 4;
+
+/// Index of three leading bytes in a 64 Kibit table (collisions only let a walk through).
+fn triple(a: usize, b: usize, c: usize) -> usize {
+    (a.wrapping_mul(0x9E5) ^ b.wrapping_mul(0x3B) ^ c) & 0xFFFF
+}
 
 fn lower(b: u8) -> usize {
     usize::from(b.to_ascii_lowercase())
@@ -84,6 +95,8 @@ impl WordMatcher {
             .collect();
         let mut anywhere_first = [0u64; 4];
         let mut pairs = vec![0u64; 65536 / 64];
+        let mut pair_ends = vec![0u64; 65536 / 64];
+        let mut triples = vec![0u64; 65536 / 64];
         let mut singles = [0u64; 4];
         for (p, &anywhere) in patterns.iter().zip(&anywhere) {
             let bytes = p.as_bytes();
@@ -96,7 +109,14 @@ impl WordMatcher {
             match bytes {
                 [] => {}
                 [a] => set(&mut singles, key(*a)),
-                [a, b, ..] => set(&mut pairs, key(*a) << 8 | key(*b)),
+                [a, b] => {
+                    set(&mut pairs, key(*a) << 8 | key(*b));
+                    set(&mut pair_ends, key(*a) << 8 | key(*b));
+                }
+                [a, b, c, ..] => {
+                    set(&mut pairs, key(*a) << 8 | key(*b));
+                    set(&mut triples, triple(key(*a), key(*b), key(*c)));
+                }
             }
         }
         let mut class = [0u8; 256];
@@ -112,7 +132,17 @@ impl WordMatcher {
                 *c |= ANYWHERE;
             }
         }
-        Some(WordMatcher { anchored, anywhere, anywhere_first, pairs, singles, fold_case, class })
+        Some(WordMatcher {
+            anchored,
+            anywhere,
+            anywhere_first,
+            pairs,
+            pair_ends,
+            triples,
+            singles,
+            fold_case,
+            class,
+        })
     }
 
     /// Appends every match anywhere in `text`, word starts or not, sorted as [`Self::find`]
@@ -213,8 +243,16 @@ impl WordMatcher {
 
     fn may_start_at(&self, bytes: &[u8], at: usize) -> bool {
         let Some(&a) = bytes.get(at) else { return false };
-        get(&self.singles, self.key(a))
-            || bytes.get(at + 1).is_some_and(|&b| get(&self.pairs, self.key(a) << 8 | self.key(b)))
+        if get(&self.singles, self.key(a)) {
+            return true;
+        }
+        let Some(&b) = bytes.get(at + 1) else { return false };
+        let pair = self.key(a) << 8 | self.key(b);
+        get(&self.pairs, pair)
+            && (get(&self.pair_ends, pair)
+                || bytes.get(at + 2).is_some_and(|&c| {
+                    get(&self.triples, triple(self.key(a), self.key(b), self.key(c)))
+                }))
     }
 
     /// Every pattern that matches `bytes` from `at` on (at a word start, else only those
@@ -270,6 +308,44 @@ mod tests {
         check(p, "EBOX Box", &[("ebox", 0), ("box", 5)]);
         check(p, "", &[]);
         check(p, "éebox ébox", &[]);
+    }
+
+    /// Every match by brute force: each pattern at each char boundary, where a word starts
+    /// or, for a pattern that may start anywhere, at any char.
+    fn reference(patterns: &[&str], fold_case: bool, text: &str) -> Vec<Found> {
+        let mut out = Vec::new();
+        for (at, _) in text.char_indices() {
+            let word_start = !text[..at].chars().next_back().is_some_and(is_word_char);
+            for (p, pat) in patterns.iter().enumerate() {
+                let anywhere =
+                    !pat.chars().next().is_some_and(|c| is_word_char(c) && !spaceless(c));
+                let rest = text.as_bytes().get(at..at + pat.len());
+                let hit = rest.is_some_and(|r| {
+                    if fold_case {
+                        r.eq_ignore_ascii_case(pat.as_bytes())
+                    } else {
+                        r == pat.as_bytes()
+                    }
+                });
+                if hit && (word_start || anywhere) {
+                    out.push((p, at, at + pat.len()));
+                }
+            }
+        }
+        out.sort_unstable_by_key(|&(p, s, e)| (e, s, p));
+        out
+    }
+
+    proptest::proptest! {
+        /// The two- and three-byte tables before a walk only skip walks that find nothing.
+        #[test]
+        fn prefilters_skip_no_match(text in "[abcdAB %é.-]{0,24}", fold_case: bool) {
+            let patterns = ["ab", "abc", "abd", "b", "bca", "% a", "ca", "é", "éb", "a-b", "dab"];
+            let Some(m) = WordMatcher::new(&patterns, fold_case) else { panic!("builds") };
+            let mut found = Vec::new();
+            m.find(&text, &mut found);
+            proptest::prop_assert_eq!(found, reference(&patterns, fold_case, &text));
+        }
     }
 
     #[test]

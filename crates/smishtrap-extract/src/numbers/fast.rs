@@ -49,7 +49,7 @@ struct Region {
     national_prefix_for_parsing: Option<Regex>,
     general: Desc,
     /// Every type `phonenumber::validator::number_type` tries; order does not matter here.
-    types: Vec<Desc>,
+    types: Vec<LazyDesc>,
 }
 
 impl Region {
@@ -62,6 +62,7 @@ impl Region {
         let mut types = Vec::new();
         // most numbers in SMS records are mobile, then fixed: tried first, they end the
         // search (`is_valid` asks whether any type matches) after one or two patterns
+        // compiled on first use: a number rarely needs more than the first one or two
         for desc in [
             d.mobile(),
             d.fixed_line(),
@@ -77,7 +78,7 @@ impl Region {
         .into_iter()
         .flatten()
         {
-            types.push(Desc::new(desc)?);
+            types.push(LazyDesc { desc, compiled: OnceLock::new() });
         }
         Some(Region {
             id: meta.id(),
@@ -92,9 +93,31 @@ impl Region {
         })
     }
 
-    /// `number_type(..) != Type::Unknown`.
-    fn is_valid(&self, national: &str) -> bool {
-        self.general.is_match(national) && self.types.iter().any(|t| t.is_match(national))
+    /// `number_type(..) != Type::Unknown`; `None` (unsure) when a type it had to try does
+    /// not compile.
+    fn is_valid(&self, national: &str) -> Option<bool> {
+        if !self.general.is_match(national) {
+            return Some(false);
+        }
+        for t in &self.types {
+            if t.get()?.is_match(national) {
+                return Some(true);
+            }
+        }
+        Some(false)
+    }
+}
+
+/// A descriptor compiled on first use (most regions' numbers are mobile or fixed-line,
+/// tried first, so the other types of a region are rarely compiled at all).
+struct LazyDesc {
+    desc: &'static Descriptor,
+    compiled: OnceLock<Option<Desc>>,
+}
+
+impl LazyDesc {
+    fn get(&self) -> Option<&Desc> {
+        self.compiled.get_or_init(|| Desc::new(self.desc)).as_ref()
     }
 }
 
@@ -185,7 +208,7 @@ fn source_for<'a>(code: &'a Code, national: &str) -> Option<Option<Source<'a>>> 
             if leading.is_match(national) {
                 return Some(Some(Source::Region(r)));
             }
-        } else if r.is_valid(national) {
+        } else if r.is_valid(national)? {
             return Some(Some(Source::Region(r)));
         }
     }
@@ -230,7 +253,7 @@ pub(super) fn international(digits: &str) -> Option<Option<(String, Option<Strin
     let national_source =
         if national == without_zeros { parse_source } else { source_for(code, national)? };
     let valid = match national_source {
-        Some(source) => source.region().is_valid(national),
+        Some(source) => source.region().is_valid(national)?,
         None => false,
     };
     if !valid {
