@@ -1,6 +1,7 @@
 -- wrk script for bench/sensor-instructions.sh: the same send_sms bodies as
 -- sensor-send-sms.lua, but each thread stops after SMISHTRAP_REQUESTS answers, so a run serves
--- a fixed number of requests whatever the speed (the sensor may run under valgrind).
+-- a fixed number of requests whatever the speed (the sensor may run under valgrind). Run it
+-- with one thread (-t1): the first thread to reach the count ends wrk.
 local counter = 0
 local answered = 0
 local limit = tonumber(os.getenv("SMISHTRAP_REQUESTS") or "1000")
@@ -28,6 +29,7 @@ end
 function response(status, headers, body)
    answered = answered + 1
    if answered >= limit then
-      wrk.thread:stop()
+      -- thread:stop() would leave wrk sleeping out its -d duration; one thread: end here
+      os.exit(0)
    end
 end

@@ -434,6 +434,14 @@ impl Browser {
             let Message::Text(text) = self.ws.read().expect("read cdp") else { continue };
             let value: Value = serde_json::from_str(text.as_str()).expect("cdp json");
             if value["id"].as_u64() == Some(id) {
+                // An evaluation the page's own navigation cut short (a login or logout that
+                // leaves the page) has no result; the callers poll again.
+                let navigated = value["error"]["message"].as_str().is_some_and(|m| {
+                    m.contains("navigated or closed") || m.contains("context was destroyed")
+                });
+                if method == "Runtime.evaluate" && navigated {
+                    return Value::Null;
+                }
                 assert!(value.get("error").is_none(), "{method} failed: {value}");
                 return value["result"].clone();
             }
