@@ -153,6 +153,9 @@ impl ErrorPage {
     }
 }
 
+/// The core of the mailbox calls: its rows' `index` tokens start with it, as list rows do.
+const MAILBOX_CORE: &str = "yruo_sms";
+
 /// One emulated device: a persona with its per-sensor identity and live state.
 #[derive(Debug)]
 pub struct Device {
@@ -167,6 +170,8 @@ pub struct Device {
     inbox: Vec<InboxRow>,
     tokens: AtomicU64,
     error_pages: [Bytes; 5],
+    /// What sessions wrote with `set`, shown back to them.
+    pub(crate) written: webui::Written,
 }
 
 struct DeviceVars<'a> {
@@ -267,7 +272,10 @@ impl Vars for DeviceVars<'_> {
                 ))
             }
             "sim_monthly_sms" => {
-                Cow::Owned((i.sms_counter_base + d.state.with(false, |s| s.sent)).to_string())
+                let (month, first) = d.counter_month(self.now);
+                let base = if first { i.sms_counter_base } else { 0 };
+                let sent = d.state.with(false, |s| s.sent_in_month(month[0], first));
+                Cow::Owned((base + sent).to_string())
             }
             _ => return None,
         })
@@ -313,6 +321,14 @@ impl Device {
         Ok(device)
     }
 
+    /// The SIM counter's month around `t` (the persona's reset day, the device's zone) and
+    /// whether the sensor was installed in it (its counter then starts from the identity's).
+    fn counter_month(&self, t: DateTime<Utc>) -> ([i64; 2], bool) {
+        let month = self.identity.zone.counter_month(self.persona.sms_counter_reset_day, t);
+        let installed = self.identity.installed.timestamp();
+        (month, month[0] <= installed && installed < month[1])
+    }
+
     /// Writes the state now if it changed.
     pub fn save(&self) -> Result<(), StateError> {
         self.state.save(true)
@@ -333,6 +349,7 @@ impl Device {
             inbox: Vec::new(),
             tokens: AtomicU64::new(0),
             error_pages: Default::default(),
+            written: webui::Written::new(limits.max_sessions),
         };
         device.inbox = device.generate_inbox();
         let now = Utc::now();
@@ -477,13 +494,14 @@ impl Device {
             path => match self.persona.pages.iter().find(|p| p.path == path) {
                 Some(page) => {
                     let body = match &page.body {
-                        PageBody::Template(t) => self.render(t, req.now, &[]),
+                        PageBody::Template(t) => Bytes::from(self.render(t, req.now, &[])),
                         PageBody::Generated(Generator::HttpdLog) => {
-                            self.state.with(false, |s| s.httpd_log.text())
+                            Bytes::from(self.state.with(false, |s| s.httpd_log.text()))
                         }
                         PageBody::Generated(Generator::SystemLog) => {
-                            self.state.with(false, |s| s.system_log.text())
+                            Bytes::from(self.state.with(false, |s| s.system_log.text()))
                         }
+                        PageBody::Bytes(b) => b.clone(),
                     };
                     let mut reply = Reply::new(200, page.content_type.clone(), body, page.kind);
                     reply.tags.clone_from(&page.tags);
@@ -613,7 +631,7 @@ impl Device {
             }
             Call::Get { core, bases } => webui::get(self, req, id, &core, &bases),
             Call::Change { core, change, bases } => {
-                webui::change(self, id, core.as_deref(), change, &bases)
+                webui::change(self, req, id, core.as_deref(), change, &parsed.values, &bases)
             }
             Call::Other { .. } => self.json(id, -1, json!([]), EventKind::ApiCall),
         }
@@ -757,7 +775,7 @@ impl Device {
                     max_outbox,
                 );
                 if *status == SendStatus::Success {
-                    s.sent += 1;
+                    s.count_sent(req.now, |t| self.counter_month(t));
                 }
                 s.system_log.append(line, req.now);
             }
@@ -794,7 +812,9 @@ impl Device {
                     .take(limit)
                     .map(|(i, r)| {
                         let at = DateTime::from_timestamp(r.at, 0).unwrap_or_default();
-                        ojson!({"index": i + 1, "type": "sms_outbox", "value": ojson!({
+                        let number = usize::try_from(s.outbox_number(i)).unwrap_or(usize::MAX);
+                        let index = webui::index_token(self, MAILBOX_CORE, "sms_outbox", number);
+                        ojson!({"index": index, "type": "sms_outbox", "value": ojson!({
                             "number": r.to.as_str(), "content": r.text.as_str(), "time": fmt_time(at + offset), "status": r.status.as_str()})})
                     })
                     .collect();
@@ -809,7 +829,8 @@ impl Device {
                     .skip(start)
                     .take(limit)
                     .map(|(i, m)| {
-                        ojson!({"index": i + 1, "type": "sms_inbox", "value": ojson!({
+                        let index = webui::index_token(self, MAILBOX_CORE, "sms_inbox", i);
+                        ojson!({"index": index, "type": "sms_inbox", "value": ojson!({
                             "number": m.from.as_str(), "content": m.text.as_str(),
                             "time": fmt_time(m.at + offset), "status": "read"})})
                     })
@@ -838,7 +859,10 @@ impl Device {
 }
 
 /// The `td` token from a `Cookie` header or an `Authorization: Bearer login=<user>;<td>` header.
-fn token_from<'a>(cookie: Option<&'a str>, authorization: Option<&'a str>) -> Option<&'a str> {
+pub(crate) fn token_from<'a>(
+    cookie: Option<&'a str>,
+    authorization: Option<&'a str>,
+) -> Option<&'a str> {
     let from_cookie = cookie.and_then(|c| {
         c.split(';')
             .filter_map(|kv| kv.trim().split_once('='))
@@ -956,6 +980,60 @@ mod tests {
                 .collect();
         });
         out
+    }
+
+    /// The SIM counter starts from the identity's count in the month of the installation and
+    /// from 0 in every later month, at midnight of the reset day on the device's clock.
+    #[test]
+    fn sim_counter_starts_again_each_month() {
+        let d = device();
+        let counter = |t: DateTime<Utc>| -> u64 {
+            let vars = DeviceVars { device: &d, now: t, extra: &[] };
+            vars.get("sim_monthly_sms").unwrap().parse().unwrap()
+        };
+        let send_at = |t: DateTime<Utc>, to: &str| {
+            let body = send(to);
+            let req = RequestView {
+                method: "POST",
+                path: "/cgi",
+                query: None,
+                cookie: None,
+                authorization: None,
+                body: body.as_bytes(),
+                client: "10.0.0.1".parse().unwrap(),
+                now: t,
+            };
+            d.handle(&req).sms.unwrap().status.unwrap()
+        };
+        let installed = d.identity.installed;
+        let base = d.identity.sms_counter_base;
+        let ([_, end], first) = d.counter_month(installed);
+        assert!(first);
+        let end = DateTime::from_timestamp(end, 0).unwrap();
+        let local_end = d.identity.zone.local(end);
+        assert_eq!(
+            local_end.format("%d %H:%M:%S").to_string(),
+            "01 00:00:00",
+            "the month ends at local midnight on the 1st"
+        );
+        assert_eq!(counter(installed), base);
+        let hour = chrono::Duration::hours(1);
+        let statuses: Vec<String> =
+            ["+1", "+2", "+3"].iter().map(|n| send_at(installed + hour, n)).collect();
+        assert_eq!(statuses, ["failed", "failed", "success"]);
+        assert_eq!(counter(installed + hour), base + 1);
+        let second = chrono::Duration::seconds(1);
+        assert_eq!(counter(end - second), base + 1);
+        assert_eq!(counter(end), 0, "the counter carried over into the next month");
+        // (the client is forgotten after its TTL: its first sends fail again)
+        let statuses: Vec<String> =
+            ["+4", "+5", "+6"].iter().map(|n| send_at(end + hour, n)).collect();
+        assert_eq!(statuses, ["failed", "failed", "success"]);
+        assert_eq!(counter(end + hour), 1);
+        let ([_, next_end], first) = d.counter_month(end + hour);
+        assert!(!first);
+        assert_eq!(counter(DateTime::from_timestamp(next_end, 0).unwrap()), 0);
+        assert_eq!(d.state.with(false, |s| s.sent), 2, "every success is still counted");
     }
 
     #[test]

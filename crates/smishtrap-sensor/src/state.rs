@@ -12,7 +12,7 @@ use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use chrono::{DateTime, Datelike, FixedOffset, NaiveDate, Offset, Utc};
+use chrono::{DateTime, Datelike, FixedOffset, NaiveDate, NaiveDateTime, Offset, Utc};
 use serde::{Deserialize, Serialize};
 
 /// Directory of the state files under the data directory.
@@ -103,6 +103,31 @@ impl Zone {
     /// `t` as the device's wall clock shows it.
     pub fn local(&self, t: DateTime<Utc>) -> DateTime<FixedOffset> {
         t.with_timezone(&self.offset(t))
+    }
+
+    /// The instant the wall clock shows `local` (summer time changes at 01:00 UTC, so the
+    /// offset an hour before the standard guess is the one in force then, midnights included).
+    pub fn utc_of(&self, local: NaiveDateTime) -> DateTime<Utc> {
+        let guess = local.and_utc() - chrono::Duration::seconds(i64::from(self.std_offset_secs));
+        let offset = self.offset(guess).local_minus_utc();
+        local.and_utc() - chrono::Duration::seconds(i64::from(offset))
+    }
+
+    /// The SIM counter's month around `t`, `[start, end)` in unix seconds: months start on
+    /// `day` (1 to 28) at midnight on the device's wall clock.
+    pub fn counter_month(&self, day: u32, t: DateTime<Utc>) -> [i64; 2] {
+        let local = self.local(t).date_naive();
+        let (mut year, mut month) = (local.year(), local.month());
+        if local.day() < day {
+            (year, month) = if month == 1 { (year - 1, 12) } else { (year, month - 1) };
+        }
+        let (next_year, next_month) = if month == 12 { (year + 1, 1) } else { (year, month + 1) };
+        let at = |y: i32, m: u32| {
+            NaiveDate::from_ymd_opt(y, m, day.clamp(1, 28))
+                .and_then(|d| d.and_hms_opt(0, 0, 0))
+                .map_or(t.timestamp(), |d| self.utc_of(d).timestamp())
+        };
+        [at(year, month), at(next_year, next_month)]
     }
 }
 
@@ -202,8 +227,17 @@ pub struct DeviceState {
     pub httpd_log: LogFile,
     /// The one outbox of the device, oldest first.
     pub outbox: VecDeque<OutboxRow>,
-    /// Messages reported sent since the sensor started (the SIM counter grows by these).
+    /// Messages reported sent since the sensor started.
     pub sent: u64,
+    /// Rows ever added to the outbox (a row's `index` token is its number).
+    #[serde(default)]
+    pub outbox_added: u64,
+    /// The SIM counter's month, `[start, end)` in unix seconds (`[0, 0]` before the first send).
+    #[serde(default)]
+    pub month: [i64; 2],
+    /// Messages reported sent in that month.
+    #[serde(default)]
+    pub month_sent: u64,
 }
 
 impl DeviceState {
@@ -221,6 +255,43 @@ impl DeviceState {
             httpd_log,
             outbox: VecDeque::new(),
             sent: 0,
+            outbox_added: 0,
+            month: [0, 0],
+            month_sent: 0,
+        }
+    }
+
+    /// The number of the outbox row at `position` (0: the oldest kept).
+    pub fn outbox_number(&self, position: usize) -> u64 {
+        let first = self.outbox_added.saturating_sub(self.outbox.len() as u64);
+        first + position as u64
+    }
+
+    /// Counts a message reported sent at `at`. `month` gives the counter's month around a
+    /// time and whether it is the month the sensor was installed in; it is asked only when `at`
+    /// is past the current month.
+    pub fn count_sent(
+        &mut self,
+        at: DateTime<Utc>,
+        month: impl FnOnce(DateTime<Utc>) -> ([i64; 2], bool),
+    ) {
+        let t = at.timestamp();
+        if !(self.month[0] <= t && t < self.month[1]) {
+            let (now, installed_in) = month(at);
+            // A state saved before the monthly counter: its sends belong to the first month.
+            self.month_sent = if self.month == [0, 0] && installed_in { self.sent } else { 0 };
+            self.month = now;
+        }
+        self.month_sent += 1;
+        self.sent += 1;
+    }
+
+    /// Messages counted in the month starting at `start` (`installed_in`: the sensor's first).
+    pub fn sent_in_month(&self, start: i64, installed_in: bool) -> u64 {
+        match self.month {
+            [0, 0] if installed_in => self.sent,
+            [s, _] if s == start => self.month_sent,
+            _ => 0,
         }
     }
 
@@ -230,6 +301,7 @@ impl DeviceState {
             self.outbox.pop_front();
         }
         self.outbox.push_back(row);
+        self.outbox_added = self.outbox_added.max(self.outbox.len() as u64 - 1) + 1;
     }
 
     /// Reads a saved state and checks it belongs to this persona and seed.
@@ -404,6 +476,96 @@ mod tests {
         check("Europe/Helsinki", "2026-01-01T00:00:00Z", "2026-01-01 02:00:00");
         check("UTC", "2026-07-01T11:00:00Z", "2026-07-01 11:00:00");
         assert!(Zone::parse("Mars/Olympus").is_none());
+    }
+
+    #[track_caller]
+    fn check_month(zone: &str, day: u32, utc: &str, expect: [&str; 2]) {
+        let t: DateTime<Utc> = utc.parse().unwrap();
+        let [a, b] = Zone::parse(zone).unwrap().counter_month(day, t);
+        let show = |s: i64| DateTime::from_timestamp(s, 0).unwrap().to_rfc3339();
+        let expect = expect.map(|e| e.parse::<DateTime<Utc>>().unwrap().to_rfc3339());
+        assert_eq!([show(a), show(b)], expect, "{zone} day {day} at {utc}");
+    }
+
+    #[test]
+    fn counter_months_start_at_local_midnight_of_the_reset_day() {
+        check_month(
+            "Europe/Brussels",
+            1,
+            "2026-12-06T11:00:00Z",
+            ["2026-11-30T23:00:00Z", "2026-12-31T23:00:00Z"],
+        );
+        check_month(
+            "Europe/Brussels",
+            1,
+            "2026-11-30T23:00:00Z",
+            ["2026-11-30T23:00:00Z", "2026-12-31T23:00:00Z"],
+        );
+        check_month(
+            "Europe/Brussels",
+            1,
+            "2026-11-30T22:59:59Z",
+            ["2026-10-31T23:00:00Z", "2026-11-30T23:00:00Z"],
+        );
+        // summer time on both ends, and across its start
+        check_month(
+            "Europe/Paris",
+            1,
+            "2026-07-15T00:00:00Z",
+            ["2026-06-30T22:00:00Z", "2026-07-31T22:00:00Z"],
+        );
+        check_month(
+            "Europe/Paris",
+            1,
+            "2026-03-15T00:00:00Z",
+            ["2026-02-28T23:00:00Z", "2026-03-31T22:00:00Z"],
+        );
+        check_month(
+            "UTC",
+            15,
+            "2026-01-10T00:00:00Z",
+            ["2025-12-15T00:00:00Z", "2026-01-15T00:00:00Z"],
+        );
+        check_month(
+            "UTC",
+            28,
+            "2026-12-28T00:00:00Z",
+            ["2026-12-28T00:00:00Z", "2027-01-28T00:00:00Z"],
+        );
+    }
+
+    #[test]
+    fn the_month_count_starts_again_and_old_states_keep_theirs() {
+        let mut s = state();
+        s.sent = 5;
+        let t = |secs: i64| DateTime::from_timestamp(secs, 0).unwrap();
+        // a state saved before the monthly counter, in its first month
+        assert_eq!(s.sent_in_month(100, true), 5);
+        assert_eq!(s.sent_in_month(100, false), 0);
+        s.count_sent(t(150), |_| ([100, 200], true));
+        assert_eq!((s.month_sent, s.sent), (6, 6));
+        s.count_sent(t(199), |_| unreachable!("same month"));
+        assert_eq!(s.sent_in_month(100, true), 7);
+        s.count_sent(t(250), |_| ([200, 300], false));
+        assert_eq!((s.sent_in_month(200, false), s.sent_in_month(100, true), s.sent), (1, 0, 8));
+        assert_eq!(s.sent_in_month(300, false), 0, "a month without sends");
+    }
+
+    #[test]
+    fn outbox_rows_keep_their_numbers_when_old_ones_go() {
+        let mut s = state();
+        let row = |to: &str| OutboxRow {
+            to: to.to_owned(),
+            text: String::new(),
+            at: 0,
+            status: SendStatus::Success,
+        };
+        for to in ["a", "b", "c"] {
+            s.push_outbox(row(to), 2);
+        }
+        // "b" was the second row ever; it is now the oldest kept
+        assert_eq!((s.outbox[0].to.as_str(), s.outbox_number(0)), ("b", 1));
+        assert_eq!(s.outbox_number(1), 2);
     }
 
     fn state() -> DeviceState {

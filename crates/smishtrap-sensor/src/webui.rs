@@ -2,10 +2,17 @@
 //! configuration writes (`set`, `add`, `del`, `order`, `apply`) answered like the device and
 //! recorded as `config.change` while changing nothing, and the configuration backup download.
 //!
-//! Nothing from the request is reflected: core and base names are only echoed when they are
-//! the persona's own, and the reply values come from persona data and the sensor identity.
+//! Nothing from the request is reflected to anyone else: core and base names are only echoed
+//! when they are the persona's own, and the reply values come from persona data and the sensor
+//! identity. The one exception is [`Written`]: a value a session `set` on a field the persona
+//! has is shown back to that session alone (bounded), as a device that stored it would.
+
+use std::net::IpAddr;
+use std::num::NonZeroUsize;
+use std::sync::Mutex;
 
 use bytes::Bytes;
+use lru::LruCache;
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 use smishtrap_event::EventKind;
@@ -21,6 +28,85 @@ const TOKEN_CHARS: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
 /// Length of that random part (the device's tokens are the core name plus 8 characters).
 const TOKEN_LEN: usize = 8;
 
+/// Fields one session may have written.
+const MAX_WRITTEN_FIELDS: usize = 32;
+/// Longest written string kept, in bytes.
+const MAX_WRITTEN_BYTES: usize = 128;
+
+/// Values each session wrote with `set`, shown back to it by `get` so the device looks
+/// consistent to the attacker who wrote them; nothing real changes and nobody else sees them.
+/// Bounded: the least recently used sessions are forgotten, each keeps [`MAX_WRITTEN_FIELDS`]
+/// scalar fields of at most [`MAX_WRITTEN_BYTES`].
+#[derive(Debug)]
+pub(crate) struct Written {
+    sessions: Mutex<LruCache<Writer, Vec<Field>>>,
+}
+
+/// Who wrote: a login session, or a source address when the persona needs none.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum Writer {
+    Session(String),
+    Client(IpAddr),
+}
+
+/// One written field: base, key, value.
+type Field = (String, String, Json);
+
+impl Written {
+    pub(crate) fn new(max_sessions: usize) -> Written {
+        let cap = NonZeroUsize::new(max_sessions.max(1)).unwrap_or(NonZeroUsize::MIN);
+        Written { sessions: Mutex::new(LruCache::new(cap)) }
+    }
+
+    fn writer(device: &Device, req: &RequestView<'_>) -> Writer {
+        match crate::device::token_from(req.cookie, req.authorization) {
+            Some(token) if device.session_user(req).is_some() => {
+                Writer::Session(crate::cgi::bounded(token, 128))
+            }
+            _ => Writer::Client(req.client),
+        }
+    }
+
+    /// Keeps the scalar fields of `value` that the base's own value has.
+    fn store(&self, writer: Writer, base: &str, template: &Json, value: &serde_json::Value) {
+        let Some(fields) = value.as_object() else { return };
+        let mut sessions = self.sessions.lock().unwrap_or_else(|e| e.into_inner());
+        let kept = sessions.get_or_insert_mut(writer, Vec::new);
+        for (key, v) in fields {
+            if template.get(key).is_none() {
+                continue;
+            }
+            let v = match v {
+                serde_json::Value::String(t) => {
+                    Json::String(crate::cgi::bounded(t, MAX_WRITTEN_BYTES))
+                }
+                serde_json::Value::Number(n) => Json::Number(n.clone()),
+                serde_json::Value::Bool(b) => Json::Bool(*b),
+                _ => continue,
+            };
+            kept.retain(|(b, k, _)| !(b == base && k == key));
+            if kept.len() >= MAX_WRITTEN_FIELDS {
+                kept.remove(0);
+            }
+            kept.push((base.to_owned(), key.clone(), v));
+        }
+    }
+
+    /// `value` of `base` with what the writer wrote in place of the persona's fields.
+    fn apply(&self, writer: &Writer, base: &str, value: &mut Json) {
+        let Json::Object(fields) = value else { return };
+        let mut sessions = self.sessions.lock().unwrap_or_else(|e| e.into_inner());
+        let Some(kept) = sessions.get(writer) else { return };
+        for (b, key, v) in kept {
+            if b == base
+                && let Some((_, slot)) = fields.iter_mut().find(|(k, _)| k == key)
+            {
+                slot.clone_from(v);
+            }
+        }
+    }
+}
+
 /// `function:"get"` on `core` for `bases` (the core itself when none is named).
 pub(crate) fn get(
     device: &Device,
@@ -33,10 +119,14 @@ pub(crate) fn get(
         if bases.is_empty() { vec![core] } else { bases.iter().map(String::as_str).collect() };
     let mut items = Vec::new();
     let mut found = false;
+    let writer = Written::writer(device, req);
     for base in wanted {
         let Some(g) = find(device, core, base) else { continue };
         found = true;
-        let value = device.render_json(&g.value, req.now);
+        let mut value = device.render_json(&g.value, req.now);
+        if !g.list {
+            device.written.apply(&writer, &g.base, &mut value);
+        }
         match (g.list, value) {
             (true, Json::Array(rows)) => {
                 for (n, row) in rows.into_iter().enumerate() {
@@ -89,14 +179,17 @@ pub(crate) fn index_token(device: &Device, core: &str, base: &str, n: usize) -> 
 
 /// A configuration write or commit: the device's answer, recorded as `config.change`.
 ///
-/// Writes to a core the persona knows answer `status:0` and store nothing (the device also
-/// answers 0 to list writes it silently drops); `apply` on the apply core reports whether it
+/// Writes to a core the persona knows answer `status:0` and change nothing real (the device
+/// also answers 0 to list writes it silently drops); a `set` of a field the base has is shown
+/// back to the same session ([`Written`]); `apply` on the apply core reports whether it
 /// reboots; anything else is the framework's `status:-1`, as for `set` on `yruo_apply`.
 pub(crate) fn change(
     device: &Device,
+    req: &RequestView<'_>,
     id: &serde_json::Value,
     core: Option<&str>,
     change: Change,
+    values: &[serde_json::Value],
     bases: &[String],
 ) -> Reply {
     let apply = device.persona.webui.apply.as_ref();
@@ -110,6 +203,22 @@ pub(crate) fn change(
         _ if known.is_some() && !bases.is_empty() => (0, ojson!([ojson!({})])),
         _ => (-1, ojson!([])),
     };
+    if status == 0
+        && change == Change::Set
+        && let Some(core) = known
+    {
+        let writer = Written::writer(device, req);
+        for item in values.iter().take(16) {
+            let Some(base) = item.get("base").and_then(serde_json::Value::as_str) else { continue };
+            let (Some(g), Some(value)) = (find(device, core, base), item.get("value")) else {
+                continue;
+            };
+            if !g.list {
+                let current = device.render_json(&g.value, req.now);
+                device.written.store(writer.clone(), &g.base, &current, value);
+            }
+        }
+    }
     let mut reply = device.json(id, status, result, EventKind::ConfigChange);
     reply.tags.push(change.tag().to_owned());
     if let Some(core) = known {

@@ -48,8 +48,13 @@ fn client_from(ip: &str) -> reqwest::blocking::Client {
 
 /// Writes a seed file so a sensor's identity is fixed (`created` one day ago).
 fn seeded(byte: u8) -> tempfile::TempDir {
+    seeded_days_ago(byte, 1)
+}
+
+/// A seed file made `days` ago.
+fn seeded_days_ago(byte: u8, days: i64) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
-    let created = Utc::now().timestamp() - 86_400;
+    let created = Utc::now().timestamp() - days * 86_400;
     let seed = format!("smishtrap-seed v1\n{}\n{created}\n", hex(&[byte; 32]));
     std::fs::write(dir.path().join("sensor.seed"), seed).unwrap();
     dir
@@ -473,6 +478,75 @@ fn send_outcome_is_a_persona_setting() {
     );
     cgi(&s, &send("+32470000001"));
     assert_eq!(outbox(&client(), &s), [("+32470000001".to_owned(), "success".to_owned())]);
+    s.stop();
+}
+
+/// The `index` of every mailbox row: the device's tokens (the core name and 8 characters),
+/// never row numbers, and a row keeps its token when newer rows arrive.
+#[test]
+fn mailbox_rows_carry_the_devices_index_tokens() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Sensor::start(dir.path());
+    let indexes = |mailbox: &str| -> Vec<(String, Value)> {
+        let v = cgi(
+            &s,
+            &json!({"core":"yruo_sms","function":mailbox,"values":[{"base":mailbox,"limit":50}]}),
+        );
+        v["result"][0]["get"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| (r["value"]["number"].as_str().unwrap().to_owned(), r["index"].clone()))
+            .collect()
+    };
+    cgi(&s, &send("+32470000001"));
+    cgi(&s, &send("+32470000002"));
+    for mailbox in ["query_outbox", "query_inbox"] {
+        let rows = indexes(mailbox);
+        assert!(!rows.is_empty(), "{mailbox}");
+        for (_, index) in &rows {
+            let token = index.as_str().unwrap_or_else(|| panic!("{mailbox}: index {index}"));
+            let rest = token.strip_prefix("yruo_sms").unwrap_or_default();
+            assert!(
+                rest.len() == 8
+                    && rest.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()),
+                "{mailbox}: index {token:?} is not the core name and an 8-character token"
+            );
+        }
+        let distinct: HashSet<&Value> = rows.iter().map(|(_, i)| i).collect();
+        assert_eq!(distinct.len(), rows.len(), "{mailbox}: repeated tokens {rows:?}");
+    }
+    let before = indexes("query_outbox");
+    cgi(&s, &send("+32470000003"));
+    let after = indexes("query_outbox");
+    for row in &before {
+        assert!(after.contains(row), "row {row:?} changed its index: {after:?}");
+    }
+    s.stop();
+}
+
+/// The SIM counter (`sim_monthly_sms`) counts this month's messages: on a unit installed in an
+/// earlier month it starts from 0 and grows by this month's successful sends only (it never
+/// carries the count it had at installation into later months).
+#[test]
+fn sim_counter_starts_again_each_month() {
+    let dir = seeded_days_ago(0x33, 40);
+    let s = Sensor::start(dir.path());
+    assert_eq!(
+        summary(&s)["cell"]["sim_monthly_sms"].as_u64(),
+        Some(0),
+        "a unit installed 40 days ago still counts the messages of its first month"
+    );
+    for n in ["+32470000001", "+32470000002", "+32470000003"] {
+        cgi(&s, &send(n));
+    }
+    let successes = outbox(&client(), &s).iter().filter(|(_, st)| st == "success").count();
+    assert!(successes > 0);
+    assert_eq!(summary(&s)["cell"]["sim_monthly_sms"].as_u64(), Some(successes as u64));
+    s.stop();
+    // The month's count survives a restart.
+    let s = Sensor::start(dir.path());
+    assert_eq!(summary(&s)["cell"]["sim_monthly_sms"].as_u64(), Some(successes as u64));
     s.stop();
 }
 

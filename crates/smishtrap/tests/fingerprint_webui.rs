@@ -268,8 +268,10 @@ fn tell7_set_and_apply_answered_and_recorded() {
         "values": [{"base": "<img src=x onerror=alert(1)>"}]});
     let text = cgi(&s, &hostile, None);
     assert!(!text.contains('<') && parsed(&text)["status"] == -1, "{text}");
-    let after = parsed(&cgi(&s, &get_body("yruo_system", "general"), None));
-    assert_eq!(after["result"], before["result"], "a set changed the device");
+    // Another client sees the device unchanged (the writer's own view: see
+    // `a_session_reads_back_what_it_set`).
+    let other = cgi_from("127.0.0.9", &s, &get_body("yruo_system", "general"));
+    assert_eq!(parsed(&other)["result"], before["result"], "a set changed the device");
     drop(s.stop());
     let changes: Vec<Value> =
         events(dir.path()).into_iter().filter(|e| e["kind"] == "config.change").collect();
@@ -284,6 +286,75 @@ fn tell7_set_and_apply_answered_and_recorded() {
         ],
         "{changes:?}"
     );
+}
+
+/// Like [`cgi`], from source address `ip` (127.0.0.0/8).
+fn cgi_from(ip: &str, s: &Sensor, body: &Value) -> String {
+    let c = reqwest::blocking::Client::builder()
+        .no_proxy()
+        .local_address(ip.parse::<std::net::IpAddr>().unwrap())
+        .timeout(Duration::from_secs(30))
+        .build()
+        .unwrap();
+    c.post(s.url("/cgi")).json(body).send().unwrap().text().unwrap()
+}
+
+/// A `set` followed by a `get` from the same attacker shows the value written, as on a device
+/// that stored it; another client still sees the device's own value, nothing real changes,
+/// the write is recorded as `config.change`, and what is kept is bounded (fields the base
+/// has, scalars of at most 128 bytes).
+#[test]
+fn a_session_reads_back_what_it_set() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = start("milesight-ur32l", dir.path());
+    let hostname = |text: &str| parsed(text)["result"][0]["get"][0]["value"]["hostname"].clone();
+    let before = hostname(&cgi_from("127.0.0.2", &s, &get_body("yruo_system", "general")));
+    assert!(before.is_string(), "{before}");
+    let long = "x".repeat(500);
+    let set = json!({"id": 11, "execute": 1, "core": "yruo_system", "function": "set",
+        "values": [{"base": "general", "index": 0,
+            "value": {"hostname": "pwned", "no_such_field": "kept?"}},
+            {"base": "time", "index": 0, "value": {"timezone": long}}]});
+    assert_eq!(parsed(&cgi_from("127.0.0.2", &s, &set))["status"], 0);
+    let mine = cgi_from("127.0.0.2", &s, &get_body("yruo_system", "general"));
+    assert_eq!(hostname(&mine), json!("pwned"), "the writer reads the old value: {mine}");
+    assert!(!mine.contains("no_such_field"), "{mine}");
+    let time = cgi_from("127.0.0.2", &s, &get_body("yruo_system", "time"));
+    let zone = parsed(&time)["result"][0]["get"][0]["value"]["timezone"].clone();
+    assert_eq!(zone, json!("x".repeat(128)), "a written string is kept bounded");
+    let theirs = cgi_from("127.0.0.3", &s, &get_body("yruo_system", "general"));
+    assert_eq!(hostname(&theirs), before, "another client sees the write: {theirs}");
+    // A logged-in session keeps its own view, apart from its address's.
+    let (_, cookie) = login(&s);
+    let set = json!({"id": 12, "core": "yruo_system", "function": "set",
+        "values": [{"base": "general", "index": 0, "value": {"hostname": "session-host"}}]});
+    cgi(&s, &set, Some(&cookie));
+    let with_session = cgi(&s, &get_body("yruo_system", "general"), Some(&cookie));
+    assert_eq!(hostname(&with_session), json!("session-host"), "{with_session}");
+    drop(s.stop());
+    let changes = events(dir.path()).into_iter().filter(|e| e["kind"] == "config.change").count();
+    assert_eq!(changes, 2, "each set recorded");
+}
+
+/// Browsers fetch `/favicon.ico` on a first visit: the device's icon (the brand of its UI),
+/// with the validators of a static file, never a 404.
+#[test]
+fn favicon_is_served_like_the_devices_other_files() {
+    let mut icons = Vec::new();
+    for persona in ["milesight-ur32l", "milesight-ur35"] {
+        let dir = tempfile::tempdir().unwrap();
+        let s = start(persona, dir.path());
+        let r = client().get(s.url("/favicon.ico")).send().unwrap();
+        assert_eq!(r.status(), 200, "{persona}");
+        let header = |n: &str| r.headers().get(n).map(|v| v.to_str().unwrap().to_owned());
+        assert_eq!(header("content-type").as_deref(), Some("image/x-icon"), "{persona}");
+        assert!(header("etag").is_some() && header("last-modified").is_some(), "{persona}");
+        let body = r.bytes().unwrap();
+        assert!(body.starts_with(&[0, 0, 1, 0]), "{persona}: not an ICO file");
+        icons.push(body);
+        drop(s.stop());
+    }
+    assert_ne!(icons[0], icons[1], "the URSALINK and Milesight UIs share an icon");
 }
 
 /// Tell 7: `/cgi-bin/file-export` answers like the device: an OpenSSL `Salted__` backup with a
@@ -363,6 +434,14 @@ impl Browser {
             let Message::Text(text) = self.ws.read().expect("read cdp") else { continue };
             let value: Value = serde_json::from_str(text.as_str()).expect("cdp json");
             if value["id"].as_u64() == Some(id) {
+                // An evaluation the page's own navigation cut short (a login or logout that
+                // leaves the page) has no result; the callers poll again.
+                let navigated = value["error"]["message"].as_str().is_some_and(|m| {
+                    m.contains("navigated or closed") || m.contains("context was destroyed")
+                });
+                if method == "Runtime.evaluate" && navigated {
+                    return Value::Null;
+                }
                 assert!(value.get("error").is_none(), "{method} failed: {value}");
                 return value["result"].clone();
             }

@@ -116,6 +116,52 @@ fn static_files_have_stable_validators_and_conditional_requests_get_304() {
     s.stop();
 }
 
+/// Header names go out spelled as the device's server spells them: `ETag` (an HTTP library
+/// that title-cases writes `Etag`), and the others in their usual case, on 200 and 304.
+#[test]
+fn header_names_are_spelled_like_the_device_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let s = Sensor::start(&data);
+    let head = |extra: &str| {
+        let req =
+            format!("GET /login.html HTTP/1.1\r\nHost: x\r\n{extra}Connection: close\r\n\r\n");
+        let out = raw(s.addr(), req.as_bytes(), Duration::from_secs(3));
+        let text = String::from_utf8_lossy(&out).into_owned();
+        text[..text.find("\r\n\r\n").unwrap() + 2].to_owned()
+    };
+    let first = head("");
+    let names: Vec<&str> =
+        first.lines().skip(1).filter_map(|l| l.split_once(": ").map(|(n, _)| n)).collect();
+    assert_eq!(
+        names,
+        [
+            "Content-Type",
+            "Content-Length",
+            "Date",
+            "Last-Modified",
+            "ETag",
+            "Accept-Ranges",
+            "Cache-Control",
+            "Connection"
+        ],
+        "{first}"
+    );
+    let etag = first.lines().find_map(|l| l.strip_prefix("ETag: ")).unwrap().to_owned();
+    let again = head(&format!("If-None-Match: {etag}\r\n"));
+    assert!(again.starts_with("HTTP/1.1 304 "), "{again}");
+    assert!(again.contains("\r\nETag: ") && !again.contains("Etag"), "{again}");
+    // Other answers keep the usual spelling.
+    let cgi = raw(
+        s.addr(),
+        b"POST /cgi HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}",
+        Duration::from_secs(3),
+    );
+    let cgi = String::from_utf8_lossy(&cgi).into_owned();
+    assert!(cgi.contains("\r\nContent-Type: application/json\r\n"), "{cgi}");
+    s.stop();
+}
+
 /// Tell 8: a byte range gets 206 with `Content-Range`, one past the end 416.
 #[test]
 fn byte_ranges_get_206_and_unsatisfiable_ones_416() {

@@ -60,6 +60,10 @@ pub(super) const FILES: &[(&str, &str)] = &[
     ("milesight/lang_log_index.html", include_str!("../../personas/milesight/lang_log_index.html")),
     ("milesight/system.log", include_str!("../../personas/milesight/system.log")),
     (
+        "milesight/ui/milesight/favicon.ico.b64",
+        include_str!("../../personas/milesight/ui/milesight/favicon.ico.b64"),
+    ),
+    (
         "milesight/ui/milesight/index.html",
         include_str!("../../personas/milesight/ui/milesight/index.html"),
     ),
@@ -70,6 +74,10 @@ pub(super) const FILES: &[(&str, &str)] = &[
     (
         "milesight/ui/milesight/style.css",
         include_str!("../../personas/milesight/ui/milesight/style.css"),
+    ),
+    (
+        "milesight/ui/ursalink/favicon.ico.b64",
+        include_str!("../../personas/milesight/ui/ursalink/favicon.ico.b64"),
     ),
     (
         "milesight/ui/ursalink/index.html",

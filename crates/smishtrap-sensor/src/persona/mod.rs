@@ -183,6 +183,9 @@ struct PageSpec {
     /// Template file, relative to the personas directory.
     #[serde(default)]
     file: Option<String>,
+    /// `file` holds the Base64 of a binary file (an icon), served as it is, not a template.
+    #[serde(default)]
+    base64: bool,
     /// Built-in generator instead of a file.
     #[serde(default)]
     generate: Option<Generator>,
@@ -282,11 +285,19 @@ struct SmsSpec {
     /// Mailbox timestamps are shifted by this many seconds (the firmware's time zone bug).
     mailbox_time_offset_secs: i64,
     timezone_label: String,
+    /// Day of the month (1 to 28) the SIM counter starts again from 0, at midnight in the
+    /// device's zone.
+    #[serde(default = "default_reset_day")]
+    counter_reset_day: u32,
     /// How many messages of the `inbox` pool one unit holds, `[low, high]`.
     #[serde(default = "default_inbox_count")]
     inbox_count: [u32; 2],
     #[serde(default)]
     inbox: Vec<InboxSpec>,
+}
+
+fn default_reset_day() -> u32 {
+    1
 }
 
 fn default_inbox_count() -> [u32; 2] {
@@ -393,6 +404,7 @@ pub struct Persona {
     pub send_outcome: SendOutcome,
     pub mailbox_time_offset_secs: i64,
     pub timezone_label: String,
+    pub sms_counter_reset_day: u32,
     pub inbox_count: [u32; 2],
     pub inbox: Vec<InboxMessage>,
     pub httpd_entries: u32,
@@ -445,6 +457,8 @@ pub struct Page {
 pub enum PageBody {
     Template(Template),
     Generated(Generator),
+    /// Served as it is.
+    Bytes(bytes::Bytes),
 }
 
 #[derive(Debug, Clone)]
@@ -680,6 +694,16 @@ impl Validator<'_> {
             hyper::header::HeaderValue::from_str(&p.content_type)
                 .map_err(|_| self.err(&format!("{key}.content_type"), "invalid header value"))?;
             let body = match (&p.file, p.generate) {
+                (Some(f), None) if p.base64 => {
+                    use base64::Engine as _;
+                    let text = self.template_text(&format!("{key}.file"), f)?;
+                    let compact: String = text.split_ascii_whitespace().collect();
+                    let decoded =
+                        base64::engine::general_purpose::STANDARD.decode(compact).map_err(|e| {
+                            PersonaError::new(&self.source.display(f), "-", format!("base64: {e}"))
+                        })?;
+                    PageBody::Bytes(decoded.into())
+                }
                 (Some(f), None) => PageBody::Template(self.template(&format!("{key}.file"), f)?),
                 (None, Some(g)) => PageBody::Generated(g),
                 _ => return Err(self.err(&key, "needs exactly one of `file` and `generate`")),
@@ -751,6 +775,9 @@ impl Validator<'_> {
         if !inbox.is_empty() && !inbox.iter().any(|m| m.hours[1] <= 0) {
             return Err(self.err("sms.inbox", "needs a message from before the boot (hours <= 0)"));
         }
+        if !(1..=28).contains(&s.counter_reset_day) {
+            return Err(self.err("sms.counter_reset_day", "must be a day from 1 to 28"));
+        }
         if let SendOutcome::FailFirst { failures } = s.outcome
             && failures > 1000
         {
@@ -808,6 +835,7 @@ impl Validator<'_> {
             send_outcome: s.outcome,
             mailbox_time_offset_secs: s.mailbox_time_offset_secs,
             timezone_label: s.timezone_label.clone(),
+            sms_counter_reset_day: s.counter_reset_day,
             inbox_count: s.inbox_count,
             inbox,
             httpd_entries: l.httpd_entries,

@@ -99,6 +99,10 @@ pub(super) fn normalise(raw: &str) -> Option<String> {
     if bytes.first() != Some(&b'/') {
         return None;
     }
+    // Usual case (`/cgi`, `/login.html`): nothing to decode, merge or resolve.
+    if !raw.contains('%') && !raw.contains("//") && !raw.contains("/.") {
+        return Some(raw.to_owned());
+    }
     let mut decoded = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while let Some(&b) = bytes.get(i) {
@@ -162,9 +166,13 @@ fn is_static(device: &Device, path: &str) -> bool {
     device.persona.pages.iter().any(|p| p.path == path)
 }
 
-/// A directory: the prefix of some page's path, up to a slash.
-fn is_dir(device: &Device, dir_with_slash: &str) -> bool {
-    device.persona.pages.iter().any(|p| p.path.starts_with(dir_with_slash))
+/// A directory: the prefix of some page's path, up to a slash (`dir` given with or without
+/// its slash).
+fn is_dir(device: &Device, dir: &str) -> bool {
+    let dir = dir.strip_suffix('/').unwrap_or(dir);
+    device.persona.pages.iter().any(|p| {
+        p.path.len() > dir.len() && p.path.starts_with(dir) && p.path.as_bytes()[dir.len()] == b'/'
+    })
 }
 
 /// A page for `status` in the persona's style.
@@ -209,7 +217,7 @@ pub(super) fn route(wire: &Wire<'_>, device: &Device) -> Route {
         reply.tags.push("http:method-not-allowed".to_owned());
         return Route::Answer(Box::new(Answer::plain(reply)));
     }
-    if !page && !path.ends_with('/') && is_dir(device, &format!("{path}/")) {
+    if !page && !path.ends_with('/') && is_dir(device, &path) {
         let reply = status_page(device, 301, EventKind::HttpRequest);
         let mut answer = Answer::plain(reply);
         if let Ok(v) = HeaderValue::from_str(&location(wire, &path)) {

@@ -115,6 +115,7 @@ pub async fn serve(
         descriptors = budget.descriptors,
         "connection caps"
     );
+    response::learn_header_case().await;
     let shared = Arc::new(Shared {
         sensor: Arc::from(sensor),
         limits,
@@ -658,16 +659,18 @@ impl Ctx {
                 ),
             }
         };
-        let reply = &answer.reply;
-        let mut tags = reply.tags.clone();
+        let mut answer = answer;
+        // The event takes what only it needs (the answer keeps status, kind and body).
+        let reply = &mut answer.reply;
+        let mut tags = std::mem::take(&mut reply.tags);
         tags.append(&mut extra_tags);
         tags.extend(self.conn_tags.iter().cloned());
         let raw = RawRequest { method, target: target_bytes, version, headers, body: &body_bytes };
         let outcome = record::Outcome {
             response_status: reply.status,
             kind: Some(reply.kind),
-            auth: reply.auth.clone(),
-            sms: reply.sms.clone(),
+            auth: reply.auth.take(),
+            sms: reply.sms.take(),
             tags,
         };
         let event = record::build_event(&self.conn, seq, now, &raw, outcome);

@@ -1,12 +1,17 @@
 //! Responses in the persona's header order, through hyper or written by hand.
 
-use std::sync::Mutex;
+use std::convert::Infallible;
+use std::sync::{Mutex, OnceLock};
+use std::time::Duration;
 
 use bytes::Bytes;
 use chrono::Utc;
 use http_body_util::Full;
-use hyper::Response;
 use hyper::header::{HeaderName, HeaderValue};
+use hyper::http::Extensions;
+use hyper::{Request, Response};
+use hyper_util::rt::TokioIo;
+use tokio::io::AsyncWriteExt;
 
 use super::http::{Answer, http_date, reason};
 use crate::device::{Device, Reply};
@@ -25,6 +30,46 @@ fn date_now() -> Option<HeaderValue> {
     let value = HeaderValue::from_str(&http_date(now)).ok()?;
     *cache = Some((now.timestamp(), value.clone()));
     Some(value)
+}
+
+/// Header names whose case differs from hyper's title case (`Etag`): nginx writes `ETag`.
+const EXACT_CASE: &[u8] = b"ETag: x";
+
+/// Response extensions that make hyper write [`EXACT_CASE`] names as spelled there.
+static CASE_MAP: OnceLock<Option<Extensions>> = OnceLock::new();
+
+/// Builds [`CASE_MAP`] once. hyper keeps a name's case only through its own case map, which it
+/// fills (with `preserve_header_case`) when it parses a head and attaches to the request's
+/// extensions; so one head naming the headers is parsed in memory and its extensions are given
+/// to the responses that carry them. Without it (never seen), names stay title-cased.
+pub(super) async fn learn_header_case() {
+    if CASE_MAP.get().is_some() {
+        return;
+    }
+    let (mut client, server) = tokio::io::duplex(1024);
+    let (tx, rx) = tokio::sync::oneshot::channel::<Extensions>();
+    let tx = Mutex::new(Some(tx));
+    let service = hyper::service::service_fn(move |req: Request<hyper::body::Incoming>| {
+        if let Some(tx) = tx.lock().unwrap_or_else(|e| e.into_inner()).take() {
+            let _ = tx.send(req.extensions().clone());
+        }
+        async { Ok::<_, Infallible>(Response::new(Full::new(Bytes::new()))) }
+    });
+    let conn = hyper::server::conn::http1::Builder::new()
+        .preserve_header_case(true)
+        .serve_connection(TokioIo::new(server), service);
+    let mut head = b"GET / HTTP/1.0\r\n".to_vec();
+    head.extend_from_slice(EXACT_CASE);
+    head.extend_from_slice(b"\r\n\r\n");
+    let learned = tokio::time::timeout(Duration::from_secs(1), async {
+        let _ = client.write_all(&head).await;
+        let (_, ext) = tokio::join!(conn, rx);
+        ext.ok()
+    })
+    .await
+    .ok()
+    .flatten();
+    let _ = CASE_MAP.set(learned);
 }
 
 /// Response headers in the persona's order: Content-Type, Content-Length, Server, Date, the
@@ -109,8 +154,12 @@ pub(super) fn build_response(device: &Device, answer: Answer) -> Response<Full<B
             headers.append(hyper::header::SET_COOKIE, c);
         }
     }
+    let etag = answer.headers.iter().any(|(name, _)| *name == "ETag");
     if let Some(ext) = builder.extensions_mut() {
         ext.insert(hyper::ext::ReasonPhrase::from_static(reason(status).as_bytes()));
+        if etag && let Some(Some(case)) = CASE_MAP.get() {
+            ext.extend(case.clone());
+        }
     }
     builder
         .body(Full::new(answer.reply.body))
