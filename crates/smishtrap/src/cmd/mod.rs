@@ -10,6 +10,7 @@ pub(crate) mod health;
 #[cfg(feature = "hub")]
 pub(crate) mod hub;
 pub(crate) mod import;
+pub(crate) mod personas;
 pub(crate) mod run;
 pub(crate) mod sensor;
 

@@ -60,13 +60,6 @@ pub(crate) struct Args {
     nats_ca: Option<PathBuf>,
 }
 
-#[derive(Debug, clap::Args)]
-pub(crate) struct PersonasArgs {
-    /// Directory of extra persona files
-    #[arg(long, value_name = "DIR")]
-    personas: Option<PathBuf>,
-}
-
 /// The `--config` file (shared with `run`, which also reads `[console]` and `[analysis]`).
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -627,11 +620,3 @@ fn shutdown_signal() -> impl std::future::Future<Output = ()> {
     }
 }
 
-pub(crate) fn personas(args: PersonasArgs) -> anyhow::Result<ExitCode> {
-    let set = persona_set(args.personas.as_deref())?;
-    let mut out = std::io::stdout().lock();
-    for p in set.iter() {
-        writeln!(out, "{}\t{} {} {}", p.name, p.vendor, p.model, p.rtver)?;
-    }
-    Ok(ExitCode::SUCCESS)
-}
