@@ -17,7 +17,7 @@ use lru::LruCache;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha20Rng;
 use serde::Serialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 use sha2::{Digest, Sha256};
 use smishtrap_event::{AuthRecord, EventKind, SmsAction};
 
@@ -777,7 +777,10 @@ impl Device {
 }
 
 /// The `td` token from a `Cookie` header or an `Authorization: Bearer login=<user>;<td>` header.
-pub(crate) fn token_from<'a>(cookie: Option<&'a str>, authorization: Option<&'a str>) -> Option<&'a str> {
+pub(crate) fn token_from<'a>(
+    cookie: Option<&'a str>,
+    authorization: Option<&'a str>,
+) -> Option<&'a str> {
     let from_cookie = cookie.and_then(|c| {
         c.split(';')
             .filter_map(|kv| kv.trim().split_once('='))
@@ -794,6 +797,7 @@ mod tests {
     use super::*;
     use crate::identity::Seed;
     use crate::persona::PersonaSet;
+    use serde_json::json;
 
     fn device() -> Device {
         let set = PersonaSet::embedded().unwrap();

@@ -45,7 +45,7 @@ pub struct Goform {
 pub fn decode_body(raw: &str, encode_type: Option<&str>) -> String {
     let raw = raw.trim();
     let is_hex = !raw.is_empty() && raw.bytes().all(|b| b.is_ascii_hexdigit());
-    if is_hex && raw.len() % 4 == 0 {
+    if is_hex && raw.len().is_multiple_of(4) {
         let units: Vec<u16> = raw
             .as_bytes()
             .chunks(4)
@@ -58,10 +58,11 @@ pub fn decode_body(raw: &str, encode_type: Option<&str>) -> String {
                 .collect();
         }
     }
-    if is_hex && raw.len() % 2 == 0 {
-        if let Ok(bytes) = hex::decode(raw) {
-            return String::from_utf8_lossy(&bytes).into_owned();
-        }
+    if is_hex
+        && raw.len().is_multiple_of(2)
+        && let Ok(bytes) = hex::decode(raw)
+    {
+        return String::from_utf8_lossy(&bytes).into_owned();
     }
     raw.to_owned()
 }
@@ -134,8 +135,12 @@ fn value(d: &Device, g: &Goform, req: &RequestView<'_>, name: &str) -> String {
 
 fn get(d: &Device, g: &Goform, req: &RequestView<'_>) -> Reply {
     let q = fields(req.query.unwrap_or_default().as_bytes());
-    let cmds: Vec<&str> =
-        field(&q, "cmd").unwrap_or_default().split(',').filter(|c| !c.is_empty()).take(MAX_CMDS).collect();
+    let cmds: Vec<&str> = field(&q, "cmd")
+        .unwrap_or_default()
+        .split(',')
+        .filter(|c| !c.is_empty())
+        .take(MAX_CMDS)
+        .collect();
     let multi = field(&q, "multi_data") == Some("1");
     let allowed = !d.persona.require_auth || logged_in(d, g, req);
     let mut out = Map::new();
@@ -202,7 +207,8 @@ fn get(d: &Device, g: &Goform, req: &RequestView<'_>) -> Reply {
 /// `sms_data_total` rows: inbox (tag 0 read) and outbox (tag 2 sent, 3 failed), newest first,
 /// contents as UCS-2 hex and dates `YY,MM,DD,HH,MM,SS,+TZ`.
 fn messages(d: &Device, req: &RequestView<'_>, q: &[(String, String)]) -> Vec<Value> {
-    let per_page = field(q, "data_per_page").and_then(|v| v.parse().ok()).unwrap_or(500usize).clamp(1, 500);
+    let per_page =
+        field(q, "data_per_page").and_then(|v| v.parse().ok()).unwrap_or(500usize).clamp(1, 500);
     let page = field(q, "page").and_then(|v| v.parse().ok()).unwrap_or(0usize).min(10_000);
     let tags = field(q, "tags").unwrap_or("10");
     let zone = &d.identity.zone;
@@ -236,7 +242,8 @@ fn ad_ok(d: &Device, g: &Goform, req: &RequestView<'_>, f: &[(String, String)]) 
     }
     let Some(rd) = nonce(d, req, "rd", false) else { return false };
     let inner = hex::encode(<Md5 as md5::Digest>::digest(
-        format!("{}{}", value(d, g, req, "wa_inner_version"), value(d, g, req, "cr_version")).as_bytes(),
+        format!("{}{}", value(d, g, req, "wa_inner_version"), value(d, g, req, "cr_version"))
+            .as_bytes(),
     ));
     let ad = hex::encode(<Md5 as md5::Digest>::digest(format!("{inner}{rd}").as_bytes()));
     field(f, "AD").is_some_and(|sent| sent.eq_ignore_ascii_case(&ad))

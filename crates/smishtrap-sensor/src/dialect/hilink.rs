@@ -325,7 +325,8 @@ fn list(d: &Device, h: &Hilink, req: &RequestView<'_>, body: &str) -> Reply {
     } else {
         (SmsBox::Inbox, 0, String::new())
     };
-    let body = response(&format!("\r\n<Count>{total}</Count>\r\n<Messages>\r\n{rows}</Messages>\r\n"));
+    let body =
+        response(&format!("\r\n<Count>{total}</Count>\r\n<Messages>\r\n{rows}</Messages>\r\n"));
     let mut r = reply(h, body, EventKind::SmsQuery);
     r.sms = Some(query_action(Some(mailbox)));
     r
@@ -339,9 +340,12 @@ pub fn password_hash(username: &str, password: &str, token: &str) -> String {
 }
 
 fn login(d: &Device, h: &Hilink, req: &RequestView<'_>, id: &str, body: &str) -> Reply {
-    let username = cgi::bounded(&xml::text(body, "Username").unwrap_or_default(), cgi::MAX_CREDENTIAL_BYTES);
-    let sent = cgi::bounded(&xml::text(body, "Password").unwrap_or_default(), cgi::MAX_CREDENTIAL_BYTES);
-    let sent_type: u8 = xml::text(body, "password_type").and_then(|t| t.trim().parse().ok()).unwrap_or(0);
+    let username =
+        cgi::bounded(&xml::text(body, "Username").unwrap_or_default(), cgi::MAX_CREDENTIAL_BYTES);
+    let sent =
+        cgi::bounded(&xml::text(body, "Password").unwrap_or_default(), cgi::MAX_CREDENTIAL_BYTES);
+    let sent_type: u8 =
+        xml::text(body, "password_type").and_then(|t| t.trim().parse().ok()).unwrap_or(0);
     let i = &d.identity;
     let token = req.header("__RequestVerificationToken").unwrap_or_default();
     // What the attacker typed, where the encoding can be undone.
@@ -400,7 +404,10 @@ mod tests {
     fn password_hash_matches_the_client_library() {
         // huawei-lte-api's _encode_password(SHA256) for admin/admin and token "abc".
         let inner = B64.encode(hex::encode(Sha256::digest(b"admin")));
-        assert_eq!(inner, "OGM2OTc2ZTViNTQxMDQxNWJkZTkwOGJkNGRlZTE1ZGZiMTY3YTljODczZmM0YmI4YTgxZjZmMmFiNDQ4YTkxOA==");
+        assert_eq!(
+            inner,
+            "OGM2OTc2ZTViNTQxMDQxNWJkZTkwOGJkNGRlZTE1ZGZiMTY3YTljODczZmM0YmI4YTgxZjZmMmFiNDQ4YTkxOA=="
+        );
         assert_eq!(password_hash("admin", "admin", "abc").len(), 88);
     }
 }

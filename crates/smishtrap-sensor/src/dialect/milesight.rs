@@ -61,7 +61,9 @@ fn cgi(d: &Device, req: &RequestView<'_>) -> Reply {
 fn cgi_call(d: &Device, req: &RequestView<'_>, parsed: &cgi::CgiRequest) -> Reply {
     let call = parsed.classify();
     let id = &parsed.id;
-    if d.persona.require_auth && !matches!(call, Call::Login { .. }) && d.session_user(req).is_none()
+    if d.persona.require_auth
+        && !matches!(call, Call::Login { .. })
+        && d.session_user(req).is_none()
     {
         let mut reply = d.json(id, -2, json!([-32001, "Session not found"]), EventKind::ApiCall);
         reply.kind = match call {
@@ -108,9 +110,7 @@ fn login(d: &Device, req: &RequestView<'_>, id: &Value, username: String, sent: 
         LoginVerdict::Failed { chance } => {
             (-2, Json::from(json!([{"chance": chance, "locktime": 0}])))
         }
-        LoginVerdict::Locked { left } => {
-            (-2, Json::from(json!([{"chance": 0, "locktime": left}])))
-        }
+        LoginVerdict::Locked { left } => (-2, Json::from(json!([{"chance": 0, "locktime": left}]))),
     };
     let mut reply = d.json(id, status, result, EventKind::AuthLogin);
     reply.set_cookies = set_cookies;
@@ -191,6 +191,12 @@ fn query(
         ojson!({"timezone": d.persona.timezone_label.as_str(), "count": count, "get": rows})
     ]);
     let mut reply = d.json(id, 0, result, EventKind::SmsQuery);
-    reply.sms = Some(SmsAction { to: Vec::new(), text: None, dialect, mailbox: Some(mailbox), status: None });
+    reply.sms = Some(SmsAction {
+        to: Vec::new(),
+        text: None,
+        dialect,
+        mailbox: Some(mailbox),
+        status: None,
+    });
     reply
 }

@@ -76,8 +76,14 @@ fn cookie(id: &str) -> String {
 /// A local redirect target from a form (`ok_redirect`), never another host.
 fn local(target: Option<&str>, default: &str) -> String {
     match target {
-        Some(t) if t.starts_with('/') && !t.starts_with("//") && t.len() <= 128
-            && t.bytes().all(|b| b.is_ascii_graphic() && b != b'\\') => t.to_owned(),
+        Some(t)
+            if t.starts_with('/')
+                && !t.starts_with("//")
+                && t.len() <= 128
+                && t.bytes().all(|b| b.is_ascii_graphic() && b != b'\\') =>
+        {
+            t.to_owned()
+        }
         _ => default.to_owned(),
     }
 }
@@ -107,7 +113,8 @@ pub(super) fn handle(d: &Device, n: &Netgear, req: &RequestView<'_>) -> Option<R
 }
 
 fn model_json(d: &Device, n: &Netgear, req: &RequestView<'_>, id: &str, admin: bool) -> Reply {
-    let mut v: Value = serde_json::from_str(&d.render_with(&n.model, req.now, &[])).unwrap_or(Value::Null);
+    let mut v: Value =
+        serde_json::from_str(&d.render_with(&n.model, req.now, &[])).unwrap_or(Value::Null);
     let token = sec_token(d, req, id);
     let zone = &d.identity.zone;
     let msgs: Vec<Value> = if admin {
@@ -136,7 +143,13 @@ fn model_json(d: &Device, n: &Netgear, req: &RequestView<'_>, id: &str, admin: b
     let mut r = Reply::new(200, "text/plain; charset=utf-8", body, EventKind::ApiCall);
     if admin {
         r.kind = EventKind::SmsQuery;
-        r.sms = Some(SmsAction { to: Vec::new(), text: None, dialect: SmsDialect::NetgearForms, mailbox: Some(SmsBox::Inbox), status: None });
+        r.sms = Some(SmsAction {
+            to: Vec::new(),
+            text: None,
+            dialect: SmsDialect::NetgearForms,
+            mailbox: Some(SmsBox::Inbox),
+            status: None,
+        });
     }
     r
 }
@@ -145,7 +158,9 @@ fn form(d: &Device, req: &RequestView<'_>, id: &str, admin: bool) -> Reply {
     let f = fields(req.body);
     let token_valid = token_ok(d, id, field(&f, "token"));
     match req.path {
-        "/Forms/config" if field(&f, "session.password").is_some() => login(d, req, id, &f, token_valid),
+        "/Forms/config" if field(&f, "session.password").is_some() => {
+            login(d, req, id, &f, token_valid)
+        }
         "/Forms/smsSendMsg" => {
             let mut action = send_action(&f);
             let mut r = if !token_valid || !admin {
@@ -164,9 +179,17 @@ fn form(d: &Device, req: &RequestView<'_>, id: &str, admin: bool) -> Reply {
         }
         "/Forms/config" => {
             let ok = token_valid && admin;
-            let to = if ok { local(field(&f, "ok_redirect"), "/success.json") } else { local(field(&f, "err_redirect"), "/error.json") };
+            let to = if ok {
+                local(field(&f, "ok_redirect"), "/success.json")
+            } else {
+                local(field(&f, "err_redirect"), "/error.json")
+            };
             let mut r = redirect(&to, EventKind::ConfigChange);
-            for (k, _) in f.iter().filter(|(k, _)| !matches!(k.as_str(), "token" | "ok_redirect" | "err_redirect")).take(4) {
+            for (k, _) in f
+                .iter()
+                .filter(|(k, _)| !matches!(k.as_str(), "token" | "ok_redirect" | "err_redirect"))
+                .take(4)
+            {
                 r.tags.push(format!("config:{}", cgi::bounded(k, 48)));
             }
             r
@@ -188,8 +211,15 @@ fn send_action(f: &[(String, String)]) -> SmsAction {
     SmsAction { to, text, dialect: SmsDialect::NetgearForms, mailbox: None, status: None }
 }
 
-fn login(d: &Device, req: &RequestView<'_>, id: &str, f: &[(String, String)], token_valid: bool) -> Reply {
-    let password = cgi::bounded(field(f, "session.password").unwrap_or_default(), cgi::MAX_CREDENTIAL_BYTES);
+fn login(
+    d: &Device,
+    req: &RequestView<'_>,
+    id: &str,
+    f: &[(String, String)],
+    token_valid: bool,
+) -> Reply {
+    let password =
+        cgi::bounded(field(f, "session.password").unwrap_or_default(), cgi::MAX_CREDENTIAL_BYTES);
     let i = &d.identity;
     let ok = token_valid && password == i.password;
     let verdict = d.attempt_login(req, &i.username, &password, ok);
@@ -198,7 +228,10 @@ fn login(d: &Device, req: &RequestView<'_>, id: &str, f: &[(String, String)], to
             d.open_session(&format!("ng-login/{id}"), &i.username, req.now);
             redirect(&local(field(f, "ok_redirect"), "/index.html"), EventKind::AuthLogin)
         }
-        _ => redirect(&local(field(f, "err_redirect"), "/index.html?loginfailed"), EventKind::AuthLogin),
+        _ => redirect(
+            &local(field(f, "err_redirect"), "/index.html?loginfailed"),
+            EventKind::AuthLogin,
+        ),
     };
     if !token_valid {
         r.tags.push("netgear:token".to_owned());

@@ -159,7 +159,10 @@ fn unauthorized(reason: &str, kind: EventKind) -> Reply {
 }
 
 fn bearer<'a>(req: &RequestView<'a>) -> Option<&'a str> {
-    req.authorization?.strip_prefix("Bearer ").map(str::trim).filter(|t| !t.is_empty() && t.len() <= 256)
+    req.authorization?
+        .strip_prefix("Bearer ")
+        .map(str::trim)
+        .filter(|t| !t.is_empty() && t.len() <= 256)
 }
 
 fn body_json(req: &RequestView<'_>) -> Value {
@@ -280,8 +283,10 @@ fn send_action(v: &Value, status: Option<String>) -> SmsAction {
 
 fn login(d: &Device, req: &RequestView<'_>) -> Reply {
     let v = body_json(req);
-    let username = cgi::bounded(&str_of(&v, "username").unwrap_or_default(), cgi::MAX_CREDENTIAL_BYTES);
-    let password = cgi::bounded(&str_of(&v, "password").unwrap_or_default(), cgi::MAX_CREDENTIAL_BYTES);
+    let username =
+        cgi::bounded(&str_of(&v, "username").unwrap_or_default(), cgi::MAX_CREDENTIAL_BYTES);
+    let password =
+        cgi::bounded(&str_of(&v, "password").unwrap_or_default(), cgi::MAX_CREDENTIAL_BYTES);
     let i = &d.identity;
     let ok = username == i.username && password == i.password;
     let verdict = d.attempt_login(req, &username, &password, ok);

@@ -707,11 +707,9 @@ impl Validator<'_> {
         }
         let d = &spec.device;
         let milesight = matches!(spec.dialect, None | Some(DialectSpec::Milesight));
-        for (key, value) in [
-            ("device.vendor", &d.vendor),
-            ("device.model", &d.model),
-            ("device.rtver", &d.rtver),
-        ] {
+        for (key, value) in
+            [("device.vendor", &d.vendor), ("device.model", &d.model), ("device.rtver", &d.rtver)]
+        {
             self.non_empty(key, value)?;
         }
         if milesight {
@@ -724,7 +722,8 @@ impl Validator<'_> {
             let ok = if milesight {
                 pn.len() == 24 && pn.bytes().all(|b| b.is_ascii_alphanumeric())
             } else {
-                (1..=64).contains(&pn.len()) && pn.bytes().all(|b| b.is_ascii_graphic() || b == b' ')
+                (1..=64).contains(&pn.len())
+                    && pn.bytes().all(|b| b.is_ascii_graphic() || b == b' ')
             };
             if !ok {
                 let reason = if milesight {
@@ -962,7 +961,9 @@ impl Validator<'_> {
             }
             (None, None) => None,
             _ => {
-                return Err(self.err("dialect.legacy_user", "needs both legacy_user and legacy_password"));
+                return Err(
+                    self.err("dialect.legacy_user", "needs both legacy_user and legacy_password")
+                );
             }
         };
         let mut api = Vec::new();
@@ -1236,7 +1237,11 @@ mod tests {
         );
         let families: Vec<&str> = set.iter().map(|p| p.dialect.name()).collect();
         for dialect in ["hilink", "milesight", "netgear", "teltonika", "goform"] {
-            assert_eq!(families.iter().filter(|d| **d == dialect).count(), 2.max(usize::from(dialect == "milesight") * 4), "{dialect}");
+            assert_eq!(
+                families.iter().filter(|d| **d == dialect).count(),
+                2.max(usize::from(dialect == "milesight") * 4),
+                "{dialect}"
+            );
         }
         let ur32l = set.get("milesight-ur32l").unwrap();
         assert_eq!(ur32l.model, "UR32L");

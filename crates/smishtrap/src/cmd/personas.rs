@@ -37,7 +37,15 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         }
     } else {
         for p in set.iter() {
-            writeln!(out, "{}\t{} {} {}\t{}", p.name, p.vendor, p.model, p.rtver, p.dialect.name())?;
+            writeln!(
+                out,
+                "{}\t{} {} {}\t{}",
+                p.name,
+                p.vendor,
+                p.model,
+                p.rtver,
+                p.dialect.name()
+            )?;
         }
     }
     Ok(ExitCode::SUCCESS)

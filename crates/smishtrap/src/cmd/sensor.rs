@@ -619,4 +619,3 @@ fn shutdown_signal() -> impl std::future::Future<Output = ()> {
         tracing::info!("shutting down: finishing in-flight requests");
     }
 }
-
