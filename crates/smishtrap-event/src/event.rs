@@ -322,6 +322,28 @@ mod tests {
         }
     }
 
+    /// Readers accept every family's dialect by name and map a newer sensor's unknown one to
+    /// `Unknown` instead of failing the whole event.
+    #[test]
+    fn dialects_round_trip_and_unknown_ones_are_tolerated() {
+        for d in [
+            SmsDialect::ApiSms,
+            SmsDialect::YruoSms,
+            SmsDialect::Hilink,
+            SmsDialect::Goform,
+            SmsDialect::TeltonikaGet,
+            SmsDialect::TeltonikaRest,
+            SmsDialect::TplinkGdpr,
+            SmsDialect::NetgearForms,
+        ] {
+            let json = serde_json::to_string(&d).unwrap();
+            assert_eq!(json, format!("\"{}\"", d.as_str()));
+            assert_eq!(serde_json::from_str::<SmsDialect>(&json).unwrap(), d);
+        }
+        let newer: SmsDialect = serde_json::from_str("\"peplink_api\"").unwrap();
+        assert_eq!(newer, SmsDialect::Unknown);
+    }
+
     #[test]
     fn event_round_trips_through_json() {
         let e = sample();

@@ -232,7 +232,7 @@ fn messages(d: &Device, req: &RequestView<'_>, q: &[(String, String)]) -> Vec<Va
             }
         });
     }
-    rows.sort_by(|a, b| b.0.cmp(&a.0));
+    rows.sort_by_key(|r| std::cmp::Reverse(r.0));
     rows.into_iter().skip(page.saturating_mul(per_page)).take(per_page).map(|(_, v)| v).collect()
 }
 
