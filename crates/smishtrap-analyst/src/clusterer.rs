@@ -380,7 +380,10 @@ impl Clusterer {
     /// Makes the held messages exactly the stored ones after [`Clusterer::hold_stored`]: when
     /// another writer stored messages between the handed rows, forgets the handed features
     /// and reads those rows from the store; then reads whatever was stored after them.
-    pub fn verify_held(&mut self, store: &mut smishtrap_store::SqliteStore) -> Result<usize, StoreError> {
+    pub fn verify_held(
+        &mut self,
+        store: &mut smishtrap_store::SqliteStore,
+    ) -> Result<usize, StoreError> {
         if let Some((before, len, count, handed)) = self.handed.take()
             && store.count_messages_between(before, self.held.last_seq)? != handed as u64
         {

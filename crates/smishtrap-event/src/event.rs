@@ -203,6 +203,37 @@ pub enum SmsDialect {
     ApiSms,
     /// `core:"yruo_sms"`, `function:"send"`: the current web UI.
     YruoSms,
+    /// Huawei HiLink XML API (`POST /api/sms/send-sms`, `/api/sms/sms-list`).
+    Hilink,
+    /// ZTE `goform` API (`goformId=SEND_SMS`, hex/UCS-2 `MessageBody`).
+    Goform,
+    /// Teltonika legacy query-string API (`/cgi-bin/sms_send?number=&text=`).
+    TeltonikaGet,
+    /// Teltonika RutOS 7 REST API (`POST /api/messages/actions/send`).
+    TeltonikaRest,
+    /// TP-Link LTE `cgi_gdpr` frames (`LTE_SMS_SENDNEWMSG`).
+    TplinkGdpr,
+    /// Netgear LTE forms (`POST /Forms/smsSendMsg`).
+    NetgearForms,
+    /// A dialect this reader does not know (written by a newer sensor).
+    #[serde(other)]
+    Unknown,
+}
+
+impl SmsDialect {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SmsDialect::ApiSms => "api_sms",
+            SmsDialect::YruoSms => "yruo_sms",
+            SmsDialect::Hilink => "hilink",
+            SmsDialect::Goform => "goform",
+            SmsDialect::TeltonikaGet => "teltonika_get",
+            SmsDialect::TeltonikaRest => "teltonika_rest",
+            SmsDialect::TplinkGdpr => "tplink_gdpr",
+            SmsDialect::NetgearForms => "netgear_forms",
+            SmsDialect::Unknown => "unknown",
+        }
+    }
 }
 
 /// Which mailbox a query read.
@@ -289,6 +320,28 @@ mod tests {
             }),
             tags: vec![],
         }
+    }
+
+    /// Readers accept every family's dialect by name and map a newer sensor's unknown one to
+    /// `Unknown` instead of failing the whole event.
+    #[test]
+    fn dialects_round_trip_and_unknown_ones_are_tolerated() {
+        for d in [
+            SmsDialect::ApiSms,
+            SmsDialect::YruoSms,
+            SmsDialect::Hilink,
+            SmsDialect::Goform,
+            SmsDialect::TeltonikaGet,
+            SmsDialect::TeltonikaRest,
+            SmsDialect::TplinkGdpr,
+            SmsDialect::NetgearForms,
+        ] {
+            let json = serde_json::to_string(&d).unwrap();
+            assert_eq!(json, format!("\"{}\"", d.as_str()));
+            assert_eq!(serde_json::from_str::<SmsDialect>(&json).unwrap(), d);
+        }
+        let newer: SmsDialect = serde_json::from_str("\"peplink_api\"").unwrap();
+        assert_eq!(newer, SmsDialect::Unknown);
     }
 
     #[test]

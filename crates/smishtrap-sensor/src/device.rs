@@ -3,6 +3,7 @@
 //! (logs, the one outbox, SMS counter: [`crate::state`]) consistent across every view.
 
 use std::borrow::Cow;
+use std::collections::VecDeque;
 use std::net::IpAddr;
 use std::num::NonZeroUsize;
 use std::path::Path;
@@ -16,14 +17,12 @@ use lru::LruCache;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha20Rng;
 use serde::Serialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 use sha2::{Digest, Sha256};
-use smishtrap_event::{AuthRecord, EventKind, SmsAction, SmsBox, SmsDialect};
+use smishtrap_event::{AuthRecord, EventKind, SmsAction};
 
-use crate::cgi::{self, Call};
-use crate::crypto::decrypt_password;
+use crate::cgi;
 use crate::identity::Identity;
-use crate::ojson;
 use crate::ordered::Json;
 use crate::persona::{Generator, JsonTemplate, PageBody, Persona, SendOutcome, Template, Vars};
 use crate::state::{
@@ -73,10 +72,27 @@ impl Client {
 
 /// One message of this unit's inbox, its texts rendered once.
 #[derive(Debug)]
-struct InboxRow {
-    from: String,
-    text: String,
-    at: DateTime<Utc>,
+pub(crate) struct InboxRow {
+    pub(crate) from: String,
+    pub(crate) text: String,
+    pub(crate) at: DateTime<Utc>,
+}
+
+/// What a login attempt came to (the lockout is shared by every dialect).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum LoginVerdict {
+    /// The bait credentials: a session was opened with this token.
+    Success { token: String },
+    /// Wrong credentials; `chance` tries are left before the lockout.
+    Failed { chance: u32 },
+    /// Locked out for `left` more seconds.
+    Locked { left: i64 },
+}
+
+impl LoginVerdict {
+    pub(crate) fn success(&self) -> bool {
+        matches!(self, LoginVerdict::Success { .. })
+    }
 }
 
 #[derive(Debug)]
@@ -96,6 +112,25 @@ pub struct RequestView<'a> {
     pub body: &'a [u8],
     pub client: IpAddr,
     pub now: DateTime<Utc>,
+    /// Every request header (dialects read their own: CSRF tokens, content types); absent in
+    /// unit tests that need none.
+    pub headers: Option<&'a hyper::HeaderMap>,
+}
+
+impl RequestView<'_> {
+    /// A request header as text (first value; none when not ASCII).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers?.get(name)?.to_str().ok()
+    }
+
+    /// A cookie's value from the `Cookie` header.
+    pub fn cookie_value(&self, name: &str) -> Option<&str> {
+        self.cookie?
+            .split(';')
+            .filter_map(|kv| kv.trim().split_once('='))
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| v.trim())
+    }
 }
 
 /// The answer plus what the recorder needs to know about it.
@@ -105,6 +140,8 @@ pub struct Reply {
     pub content_type: Cow<'static, str>,
     pub body: Bytes,
     pub set_cookies: Vec<String>,
+    /// Dialect headers after the persona's own (e.g. HiLink's rotated CSRF tokens).
+    pub headers: Vec<(&'static str, String)>,
     pub kind: EventKind,
     pub auth: Option<AuthRecord>,
     pub sms: Option<SmsAction>,
@@ -123,6 +160,7 @@ impl Reply {
             content_type: content_type.into(),
             body: body.into(),
             set_cookies: Vec::new(),
+            headers: Vec::new(),
             kind,
             auth: None,
             sms: None,
@@ -154,7 +192,7 @@ impl ErrorPage {
 }
 
 /// The core of the mailbox calls: its rows' `index` tokens start with it, as list rows do.
-const MAILBOX_CORE: &str = "yruo_sms";
+pub(crate) const MAILBOX_CORE: &str = "yruo_sms";
 
 /// One emulated device: a persona with its per-sensor identity and live state.
 #[derive(Debug)]
@@ -164,6 +202,8 @@ pub struct Device {
     limits: StateLimits,
     clients: Mutex<LruCache<IpAddr, Client>>,
     sessions: Mutex<LruCache<String, Session>>,
+    /// Anti-CSRF tokens issued per web session (HiLink `SessionID`), newest last.
+    pub(crate) csrf: Mutex<LruCache<String, VecDeque<String>>>,
     state: Arc<StateCell>,
     /// Writes the state while it changes; stops (after a last save) with the device.
     saver: Option<Saver>,
@@ -178,10 +218,6 @@ struct DeviceVars<'a> {
     device: &'a Device,
     now: DateTime<Utc>,
     extra: &'a [(&'static str, String)],
-}
-
-fn fmt_time(t: DateTime<Utc>) -> String {
-    t.format("%Y-%m-%d %H:%M:%S").to_string()
 }
 
 /// Attacker text as it may appear in a log line: JSON-escaped (no line breaks, quotes or
@@ -271,6 +307,7 @@ impl Vars for DeviceVars<'_> {
                     secs % 60
                 ))
             }
+            "uptime_secs" => Cow::Owned((self.now - i.boot).num_seconds().max(0).to_string()),
             "sim_monthly_sms" => {
                 let (month, first) = d.counter_month(self.now);
                 let base = if first { i.sms_counter_base } else { 0 };
@@ -341,6 +378,7 @@ impl Device {
         let mut device = Device {
             clients: Mutex::new(LruCache::new(cap(limits.max_clients))),
             sessions: Mutex::new(LruCache::new(cap(limits.max_sessions))),
+            csrf: Mutex::new(LruCache::new(cap(limits.max_sessions))),
             persona,
             identity,
             limits,
@@ -484,16 +522,22 @@ impl Device {
     }
 
     pub fn handle(&self, req: &RequestView<'_>) -> Reply {
+        if let Some(reply) = crate::dialect::handle(self, req) {
+            return reply;
+        }
         match req.path {
-            "/cgi" => self.cgi(req),
-            "/islogin" => self.islogin(req),
-            "/logout" => self.logout(req),
             path if self.persona.webui.export.as_ref().is_some_and(|e| e.path == path) => {
                 webui::file_export(self, req)
             }
             path => match self.persona.pages.iter().find(|p| p.path == path) {
                 Some(page) => {
+                    let mut set_cookies = Vec::new();
                     let body = match &page.body {
+                        PageBody::Template(t) if page.tokens => {
+                            let (extra, cookie) = crate::dialect::page_tokens(self, req);
+                            set_cookies.extend(cookie);
+                            Bytes::from(self.render(t, req.now, &extra))
+                        }
                         PageBody::Template(t) => Bytes::from(self.render(t, req.now, &[])),
                         PageBody::Generated(Generator::HttpdLog) => {
                             Bytes::from(self.state.with(false, |s| s.httpd_log.text()))
@@ -505,6 +549,7 @@ impl Device {
                     };
                     let mut reply = Reply::new(200, page.content_type.clone(), body, page.kind);
                     reply.tags.clone_from(&page.tags);
+                    reply.set_cookies = set_cookies;
                     reply
                 }
                 None => self.error(ErrorPage::NotFound, EventKind::HttpRequest),
@@ -526,6 +571,7 @@ impl Device {
         Bytes::from(serde_json::to_vec(&env).unwrap_or_default())
     }
 
+    /// A Milesight `/cgi` reply (the web UI's cores answer through it too).
     pub(crate) fn json(
         &self,
         id: &Value,
@@ -536,11 +582,16 @@ impl Device {
         Reply::new(200, "application/json", self.envelope(id, status, result), kind)
     }
 
+    /// The user of the live Milesight session (`td` cookie or bearer) of `req`.
     pub(crate) fn session_user(&self, req: &RequestView<'_>) -> Option<String> {
-        let token = token_from(req.cookie, req.authorization)?;
+        self.session_user_of(token_from(req.cookie, req.authorization)?, req.now)
+    }
+
+    /// The user of the live login session `token`, whatever dialect issued it.
+    pub(crate) fn session_user_of(&self, token: &str, now: DateTime<Utc>) -> Option<String> {
         let mut sessions = self.sessions.lock().unwrap_or_else(|e| e.into_inner());
         match sessions.get(token) {
-            Some(s) if s.expires > req.now => Some(s.username.clone()),
+            Some(s) if s.expires > now => Some(s.username.clone()),
             Some(_) => {
                 sessions.pop(token);
                 None
@@ -549,21 +600,9 @@ impl Device {
         }
     }
 
-    fn islogin(&self, req: &RequestView<'_>) -> Reply {
-        let result = match self.session_user(req) {
-            Some(user) => ojson!([ojson!({"login": "true", "ysrole": 4, "username": user})]),
-            None => ojson!([ojson!({"login": "false"})]),
-        };
-        self.json(&Value::Null, 0, result, EventKind::HttpRequest)
-    }
-
-    fn logout(&self, req: &RequestView<'_>) -> Reply {
-        if let Some(token) = token_from(req.cookie, req.authorization) {
-            self.sessions.lock().unwrap_or_else(|e| e.into_inner()).pop(token);
-        }
-        let mut reply = self.json(&Value::Null, 0, json!([]), EventKind::AuthLogout);
-        reply.set_cookies.push("td=; Path=/; Expires=Thu, 01 Jan 1970 00:00:00 GMT".to_owned());
-        reply
+    /// Ends the login session `token` (logout).
+    pub(crate) fn end_session(&self, token: &str) {
+        self.sessions.lock().unwrap_or_else(|e| e.into_inner()).pop(token);
     }
 
     fn with_client<T>(
@@ -584,116 +623,60 @@ impl Device {
         f(client)
     }
 
-    fn cgi(&self, req: &RequestView<'_>) -> Reply {
-        let parsed = match cgi::parse_body(req.body, req.query) {
-            Ok(p) => p,
-            Err(err) => {
-                let mut reply = self.json(&Value::Null, -1, json!([]), EventKind::ApiCall);
-                reply.tags.push(match err {
-                    cgi::BodyError::Empty => "cgi:empty".to_owned(),
-                    cgi::BodyError::NotJson | cgi::BodyError::NotObject => {
-                        "cgi:invalid-json".to_owned()
-                    }
-                });
-                return reply;
-            }
-        };
-        let mut reply = self.cgi_call(req, &parsed);
-        if let Some(charset) = parsed.charset {
-            reply.tags.push(charset.tag().to_owned());
-        }
-        reply
-    }
-
-    fn cgi_call(&self, req: &RequestView<'_>, parsed: &cgi::CgiRequest) -> Reply {
-        let call = parsed.classify();
-        let id = &parsed.id;
-        if self.persona.require_auth
-            && !matches!(call, Call::Login { .. })
-            && self.session_user(req).is_none()
-        {
-            let mut reply =
-                self.json(id, -2, json!([-32001, "Session not found"]), EventKind::ApiCall);
-            reply.kind = match call {
-                Call::SendSms { .. } => EventKind::SmsSend,
-                Call::Query { .. } => EventKind::SmsQuery,
-                Call::Change { .. } => EventKind::ConfigChange,
-                _ => EventKind::ApiCall,
-            };
-            reply.tags.push("auth:required".to_owned());
-            return reply;
-        }
-        match call {
-            Call::Login { username, password } => self.login(req, id, username, password),
-            Call::SendSms { dialect, to, text } => self.send(req, id, dialect, to, text),
-            Call::Query { dialect, mailbox, limit, start } => {
-                self.query(req, id, dialect, mailbox, limit, start)
-            }
-            Call::Get { core, bases } => webui::get(self, req, id, &core, &bases),
-            Call::Change { core, change, bases } => {
-                webui::change(self, req, id, core.as_deref(), change, &parsed.values, &bases)
-            }
-            Call::Other { .. } => self.json(id, -1, json!([]), EventKind::ApiCall),
-        }
-    }
-
-    fn login(&self, req: &RequestView<'_>, id: &Value, username: String, sent: String) -> Reply {
-        let decrypted = decrypt_password(&sent);
-        let ok = username == self.identity.username
-            && decrypted.as_deref() == Some(self.identity.password.as_str());
+    /// One login attempt with the lockout every family shares ("5 tries = 10 min" by default):
+    /// `ok` says whether the credentials were the bait ones. On success a session is opened
+    /// (its token returned) and the login is logged like the device logs it.
+    pub(crate) fn attempt_login(
+        &self,
+        req: &RequestView<'_>,
+        username: &str,
+        logged_password: &str,
+        ok: bool,
+    ) -> LoginVerdict {
         let p = &self.persona;
         let lockout = chrono::Duration::seconds(i64::from(p.lockout_secs));
-        let (status, result, success) = self.with_client(req.client, req.now, |c| {
+        let verdict = self.with_client(req.client, req.now, |c| {
             if let Some(until) = c.locked_until {
                 if until > req.now {
-                    let left = (until - req.now).num_seconds().max(1);
-                    return (-2, json!([{"chance": 0, "locktime": left}]), false);
+                    return LoginVerdict::Locked { left: (until - req.now).num_seconds().max(1) };
                 }
                 c.locked_until = None;
             }
             if ok {
                 c.failures = 0;
-                return (0, Value::Null, true);
+                return LoginVerdict::Success { token: String::new() };
             }
             c.failures += 1;
             if c.failures >= p.lockout_failures {
                 c.failures = 0;
                 c.locked_until = Some(req.now + lockout);
-                (-2, json!([{"chance": 0, "locktime": p.lockout_secs}]), false)
+                LoginVerdict::Locked { left: i64::from(p.lockout_secs) }
             } else {
-                (-2, json!([{"chance": p.lockout_failures - c.failures, "locktime": 0}]), false)
+                LoginVerdict::Failed { chance: p.lockout_failures - c.failures }
             }
         });
-        let mut set_cookies = Vec::new();
-        let result = if success {
-            let token = self.new_token(req);
-            let timeout = p.session_timeout_secs;
-            self.sessions.lock().unwrap_or_else(|e| e.into_inner()).put(
-                token.clone(),
-                Session {
-                    username: username.clone(),
-                    expires: req.now + chrono::Duration::seconds(i64::from(timeout)),
-                },
-            );
-            set_cookies.push(format!("loginname={username}; Path=/"));
-            set_cookies.push(format!("td={token}; Path=/"));
-            ojson!([
-                ojson!({"ysrole": 4, "ystimeout": timeout, "ysexpires": timeout.saturating_sub(1), "username": username.as_str(), "td": token})
-            ])
-        } else {
-            Json::from(result)
+        let verdict = match verdict {
+            LoginVerdict::Success { .. } => {
+                let token = self.new_token(req);
+                self.open_session(&token, username, req.now);
+                LoginVerdict::Success { token }
+            }
+            other => other,
         };
-        self.log_login(req, &username, &sent, success);
-        let mut reply = self.json(id, status, result, EventKind::AuthLogin);
-        reply.set_cookies = set_cookies;
-        let password_decrypted = decrypted.is_some();
-        reply.auth = Some(AuthRecord {
-            username,
-            password: decrypted.map_or(sent, |d| cgi::bounded(&d, cgi::MAX_CREDENTIAL_BYTES)),
-            password_decrypted,
-            success,
-        });
-        reply
+        self.log_login(req, username, logged_password, verdict.success());
+        verdict
+    }
+
+    /// Opens (or replaces) the login session `token` for `username`.
+    pub(crate) fn open_session(&self, token: &str, username: &str, now: DateTime<Utc>) {
+        let timeout = self.persona.session_timeout_secs;
+        self.sessions.lock().unwrap_or_else(|e| e.into_inner()).put(
+            token.to_owned(),
+            Session {
+                username: username.to_owned(),
+                expires: now + chrono::Duration::seconds(i64::from(timeout)),
+            },
+        );
     }
 
     /// A login as the device logs it: the request body in `httpd.log` (the line format the
@@ -714,7 +697,8 @@ impl Device {
         });
     }
 
-    fn new_token(&self, req: &RequestView<'_>) -> String {
+    /// A fresh unguessable token (sessions, CSRF tokens), per sensor.
+    pub(crate) fn new_token(&self, req: &RequestView<'_>) -> String {
         let n = self.tokens.fetch_add(1, Ordering::Relaxed);
         let mut h = Sha256::new();
         h.update(self.identity.token_key);
@@ -724,14 +708,14 @@ impl Device {
         hex::encode(&h.finalize()[..16])
     }
 
-    fn send(
+    /// A send as every family records it: the outcome policy per client, one outbox row and a
+    /// `system.log` line per recipient, the SIM counter. Nothing is ever sent.
+    pub(crate) fn record_send(
         &self,
         req: &RequestView<'_>,
-        id: &Value,
-        dialect: SmsDialect,
-        to: Vec<String>,
-        text: Option<String>,
-    ) -> Reply {
+        to: &[String],
+        text: Option<&str>,
+    ) -> Vec<SendStatus> {
         let outcome = self.persona.send_outcome;
         let statuses: Vec<SendStatus> = self.with_client(req.client, req.now, |c| {
             to.iter()
@@ -761,7 +745,7 @@ impl Device {
                 self.render(&self.persona.system_send, req.now, &extra)
             })
             .collect();
-        let body = cgi::bounded(text.as_deref().unwrap_or_default(), MAX_OUTBOX_TEXT);
+        let body = cgi::bounded(text.unwrap_or_default(), MAX_OUTBOX_TEXT);
         let max_outbox = self.limits.max_outbox;
         self.state.with(true, |s| {
             for ((number, status), line) in to.iter().zip(&statuses).zip(&lines) {
@@ -780,76 +764,33 @@ impl Device {
                 s.system_log.append(line, req.now);
             }
         });
-        let mut reply = self.json(id, 0, json!([{}]), EventKind::SmsSend);
-        reply.sms = Some(SmsAction {
-            to,
-            text,
-            dialect,
-            mailbox: None,
-            status: statuses.first().map(|s| s.as_str().to_owned()),
-        });
-        reply
+        statuses
     }
 
-    fn query(
+    /// Reads the device state (the one outbox with its row numbers, counters).
+    pub(crate) fn with_state<T>(&self, f: impl FnOnce(&crate::state::DeviceState) -> T) -> T {
+        self.state.with(false, |s| f(s))
+    }
+
+    /// Reads the one outbox (oldest first).
+    pub(crate) fn with_outbox<T>(&self, f: impl FnOnce(&VecDeque<OutboxRow>) -> T) -> T {
+        self.state.with(false, |s| f(&s.outbox))
+    }
+
+    /// The inbox messages that have arrived by `now` (oldest first).
+    pub(crate) fn inbox_arrived(&self, now: DateTime<Utc>) -> &[InboxRow] {
+        let arrived = self.inbox.iter().take_while(|m| m.at <= now).count();
+        &self.inbox[..arrived]
+    }
+
+    /// Renders a template with the device's variables plus `extra`.
+    pub(crate) fn render_with(
         &self,
-        req: &RequestView<'_>,
-        id: &Value,
-        dialect: SmsDialect,
-        mailbox: SmsBox,
-        limit: usize,
-        start: usize,
-    ) -> Reply {
-        let offset = chrono::Duration::seconds(self.persona.mailbox_time_offset_secs);
-        let (count, rows) = match mailbox {
-            SmsBox::Outbox => self.state.with(false, |s| {
-                let rows: Vec<Json> = s
-                    .outbox
-                    .iter()
-                    .enumerate()
-                    .rev()
-                    .skip(start)
-                    .take(limit)
-                    .map(|(i, r)| {
-                        let at = DateTime::from_timestamp(r.at, 0).unwrap_or_default();
-                        let number = usize::try_from(s.outbox_number(i)).unwrap_or(usize::MAX);
-                        let index = webui::index_token(self, MAILBOX_CORE, "sms_outbox", number);
-                        ojson!({"index": index, "type": "sms_outbox", "value": ojson!({
-                            "number": r.to.as_str(), "content": r.text.as_str(), "time": fmt_time(at + offset), "status": r.status.as_str()})})
-                    })
-                    .collect();
-                (s.outbox.len(), rows)
-            }),
-            SmsBox::Inbox => {
-                // Messages arrive with the clock: one due after now is not there yet.
-                let arrived = self.inbox.iter().take_while(|m| m.at <= req.now).count();
-                let rows = self.inbox[..arrived]
-                    .iter()
-                    .enumerate()
-                    .skip(start)
-                    .take(limit)
-                    .map(|(i, m)| {
-                        let index = webui::index_token(self, MAILBOX_CORE, "sms_inbox", i);
-                        ojson!({"index": index, "type": "sms_inbox", "value": ojson!({
-                            "number": m.from.as_str(), "content": m.text.as_str(),
-                            "time": fmt_time(m.at + offset), "status": "read"})})
-                    })
-                    .collect();
-                (arrived, rows)
-            }
-        };
-        let result = ojson!([
-            ojson!({"timezone": self.persona.timezone_label.as_str(), "count": count, "get": rows})
-        ]);
-        let mut reply = self.json(id, 0, result, EventKind::SmsQuery);
-        reply.sms = Some(SmsAction {
-            to: Vec::new(),
-            text: None,
-            dialect,
-            mailbox: Some(mailbox),
-            status: None,
-        });
-        reply
+        template: &Template,
+        now: DateTime<Utc>,
+        extra: &[(&'static str, String)],
+    ) -> String {
+        self.render(template, now, extra)
     }
 
     /// Age of the state limits (for tests).
@@ -879,6 +820,7 @@ mod tests {
     use super::*;
     use crate::identity::Seed;
     use crate::persona::PersonaSet;
+    use serde_json::json;
 
     fn device() -> Device {
         let set = PersonaSet::embedded().unwrap();
@@ -903,6 +845,7 @@ mod tests {
             body: body.as_bytes(),
             client: ip.parse().unwrap(),
             now: at(t),
+            headers: None,
         };
         let reply = d.handle(&req);
         let v: Value = serde_json::from_slice(&reply.body).unwrap();
@@ -1002,6 +945,7 @@ mod tests {
                 body: body.as_bytes(),
                 client: "10.0.0.1".parse().unwrap(),
                 now: t,
+                headers: None,
             };
             d.handle(&req).sms.unwrap().status.unwrap()
         };
@@ -1103,6 +1047,7 @@ mod tests {
                 body: b"",
                 client: "10.0.0.1".parse().unwrap(),
                 now: at(100),
+                headers: None,
             });
             String::from_utf8(r.body.to_vec()).unwrap()
         };
@@ -1169,6 +1114,7 @@ mod tests {
                 body: b"",
                 client: "10.0.0.1".parse().unwrap(),
                 now: at(0),
+                headers: None,
             })
         };
         let log = get("/lang/log/httpd.log");

@@ -247,6 +247,8 @@ impl Identity {
                 rng.random_range(10..100u32)
             )
         };
+        // Drawn either way so the other identifiers stay the same.
+        let password = spec.default_password.clone().unwrap_or(password);
         let password_enc = encrypt_password(&password);
         let [lo, hi] = spec.uptime_days;
         let uptime_at_install =

@@ -8,6 +8,7 @@
 //!   validated at load.
 //! - [`identity`]: per-sensor identifiers derived from the seed in the data directory.
 //! - [`cgi`]: parser of `/cgi` bodies (attacker input; pure, fuzzed).
+//! - [`dialect`]: the API dialects behind the engine (Milesight `/cgi`, Huawei HiLink XML).
 //! - [`device`]: the persona engine (answers, sessions, lockout), bounded state.
 //! - [`state`]: the device's own state (logs, the one outbox, counter, clock zone), persisted
 //!   under the data directory.
@@ -26,6 +27,7 @@
 pub mod cgi;
 pub mod crypto;
 pub mod device;
+pub mod dialect;
 pub mod identity;
 pub mod ordered;
 pub mod persona;
@@ -55,6 +57,19 @@ pub fn fuzz_cgi(data: &[u8]) {
 }
 
 pub use record::fuzz_record;
+
+/// Fuzz/proptest entry point for the family dialects' body parsers: `data` as a HiLink XML
+/// body (recipients, text, login fields) and as a ZTE `MessageBody`.
+pub fn fuzz_dialects(data: &[u8]) {
+    let text = String::from_utf8_lossy(data);
+    let phones = dialect::xml::texts(&text, "Phone");
+    assert!(phones.len() <= dialect::xml::MAX_ELEMENTS);
+    let _ = dialect::xml::text(&text, "Content");
+    let _ = dialect::xml::decode(&text);
+    let decoded = dialect::goform::decode_body(&text, Some("UNICODE"));
+    let _ = dialect::goform::decode_body(&text, None);
+    assert!(decoded.chars().count() <= text.len());
+}
 
 /// Fuzz/proptest entry point for the shadow reader as a socket drives it: `data` cut into reads
 /// of a size taken from its first byte, the bytes held back always the end of the stream, and

@@ -69,6 +69,7 @@ const ZONES: &[(&str, i32, bool)] = &[
     ("Europe/Athens", 2, true),
     ("Europe/Bucharest", 2, true),
     ("Europe/Helsinki", 2, true),
+    ("Europe/Vilnius", 2, true),
 ];
 
 impl Zone {

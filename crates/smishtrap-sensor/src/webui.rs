@@ -303,6 +303,7 @@ mod tests {
             body,
             client: "10.0.0.1".parse().unwrap(),
             now: DateTime::<Utc>::from_timestamp(1_760_000_000, 0).unwrap(),
+            headers: None,
         }
     }
 

@@ -33,8 +33,8 @@ enum Command {
     Import(cmd::import::Args),
     /// Run a router honeypot sensor until SIGINT or SIGTERM
     Sensor(cmd::sensor::Args),
-    /// List the personas a sensor can take
-    Personas(cmd::sensor::PersonasArgs),
+    /// List the personas a sensor can take (--families: the router families and models)
+    Personas(cmd::personas::Args),
     /// Print the events a sensor recorded, oldest first
     Events(cmd::events::Args),
     /// Analyse SMS records: numbers, language, URLs, brands, verdicts
@@ -67,7 +67,7 @@ fn main() -> ExitCode {
         Command::Run(args) => cmd::run::run(args),
         Command::Import(args) => cmd::import::run(args),
         Command::Sensor(args) => cmd::sensor::run(args),
-        Command::Personas(args) => cmd::sensor::personas(args),
+        Command::Personas(args) => cmd::personas::run(args),
         Command::Events(args) => cmd::events::run(args),
         Command::Analyze(args) => cmd::analyze::run(args),
         Command::Console(args) => cmd::console::run(args),

@@ -358,8 +358,30 @@ fn personas_command_lists_the_shipped_personas() {
     assert!(out.status.success());
     let text = String::from_utf8(out.stdout).unwrap();
     let names: Vec<&str> = text.lines().map(|l| l.split('\t').next().unwrap()).collect();
-    assert_eq!(names, ["milesight-ur32l", "milesight-ur35", "milesight-ur41", "milesight-ur5x"]);
+    assert_eq!(
+        names,
+        [
+            "huawei-b535",
+            "huawei-e3372h",
+            "milesight-ur32l",
+            "milesight-ur35",
+            "milesight-ur41",
+            "milesight-ur5x",
+            "netgear-lb2120",
+            "netgear-mr1100",
+            "teltonika-rut241",
+            "teltonika-rut950",
+            "zte-mf79u",
+            "zte-mf823",
+        ]
+    );
     assert!(text.contains("UR32L 32.3.0."));
+    assert!(text.contains("\tmilesight\n") && text.contains("\thilink\n"));
+    let out =
+        std::process::Command::new(support::BIN).args(["personas", "--families"]).output().unwrap();
+    let families = String::from_utf8(out.stdout).unwrap();
+    assert!(families.contains("Huawei\thilink\tB535-232, E3372h-153\n"), "{families}");
+    assert_eq!(families.lines().count(), 5, "{families}");
 }
 
 #[test]

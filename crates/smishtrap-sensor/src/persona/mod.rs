@@ -80,6 +80,83 @@ struct PersonaFile {
     /// How the firmware serves HTTPS; absent: it does not.
     #[serde(default)]
     tls: Option<TlsSpec>,
+    /// The API dialect; absent: Milesight `/cgi`.
+    #[serde(default)]
+    dialect: Option<DialectSpec>,
+}
+
+/// `[dialect]`: the family's API and its firmware's options.
+#[derive(Debug, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+enum DialectSpec {
+    Milesight,
+    Hilink(HilinkSpec),
+    Goform(GoformSpec),
+    Teltonika(TeltonikaSpec),
+    Netgear(NetgearSpec),
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NetgearSpec {
+    /// Paths answering the model JSON.
+    model_paths: Vec<String>,
+    /// JSON template file of the model JSON (without `session` and `sms.msgs`).
+    model: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TeltonikaSpec {
+    /// Credentials of the enabled legacy SMS API (`/cgi-bin/sms_*`); absent: no legacy API.
+    #[serde(default)]
+    legacy_user: Option<String>,
+    #[serde(default)]
+    legacy_password: Option<String>,
+    /// The RutOS 7 REST API (`/api/...`) answers.
+    rest: bool,
+    /// `GET /api/...` reads: the `data` member from a JSON template file.
+    #[serde(default)]
+    api: Vec<HilinkApiSpec>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct GoformSpec {
+    /// `LOGIN` password: 0 (Base64) or 2 (SHA-256 salted with `LD`).
+    password_mode: u8,
+    /// Set commands need the `AD` token.
+    ad: bool,
+    /// The login sets a `stok` cookie (else it is bound to the client address).
+    cookie: bool,
+    content_type: String,
+    /// Values of `cmd=` reads by name (templates).
+    values: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct HilinkSpec {
+    /// `password_type` of `api/user/login`: 0 (Base64) or 4 (salted SHA-256).
+    password_type: u8,
+    /// Whether `GET /api/webserver/token` answers (newer firmware); else `SesTokInfo` only.
+    token_api: bool,
+    /// Content type of API answers.
+    content_type: String,
+    /// `GET` reads answered from templates.
+    #[serde(default)]
+    api: Vec<HilinkApiSpec>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct HilinkApiSpec {
+    path: String,
+    /// Template file, relative to the personas directory.
+    file: String,
+    /// Needs a login when `cgi.require_auth` is set.
+    #[serde(default)]
+    login: bool,
 }
 
 /// `[tls]`: the firmware's HTTPS and the self-signed certificate it makes.
@@ -104,8 +181,10 @@ struct TlsSpec {
 struct DeviceSpec {
     vendor: String,
     model: String,
-    /// Part numbers to pick from per sensor (24 characters each).
+    /// Part numbers to pick from per sensor (Milesight: 24 characters each; other families:
+    /// the hardware version string, `{{pn}}`).
     pn: Vec<String>,
+    #[serde(default)]
     oem: String,
     rtver: String,
 }
@@ -135,6 +214,10 @@ pub struct IdentitySpec {
     pub sms_counter: [u32; 2],
     /// Kernel banners of this firmware's builds; each unit runs one (`{{kernel}}`).
     pub kernel_builds: Vec<String>,
+    /// The factory password this model ships with, kept by the owner (the bait password is
+    /// then this one instead of a generated one).
+    #[serde(default)]
+    pub default_password: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -415,6 +498,7 @@ pub struct Persona {
     pub system_login_failed: Template,
     pub system_send: Template,
     pub tls: Option<Tls>,
+    pub dialect: crate::dialect::Dialect,
 }
 
 /// The firmware's HTTPS (see `TlsSpec`).
@@ -451,6 +535,8 @@ pub struct Page {
     pub body: PageBody,
     pub kind: smishtrap_event::EventKind,
     pub tags: Vec<String>,
+    /// The page shows anti-CSRF tokens (`{{csrf_token}}`): the dialect issues them.
+    pub tokens: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -634,20 +720,32 @@ impl Validator<'_> {
             return Err(self.err("name", format!("must match the file name ({rel})")));
         }
         let d = &spec.device;
-        for (key, value) in [
-            ("device.vendor", &d.vendor),
-            ("device.model", &d.model),
-            ("device.oem", &d.oem),
-            ("device.rtver", &d.rtver),
-        ] {
+        let milesight = matches!(spec.dialect, None | Some(DialectSpec::Milesight));
+        for (key, value) in
+            [("device.vendor", &d.vendor), ("device.model", &d.model), ("device.rtver", &d.rtver)]
+        {
             self.non_empty(key, value)?;
+        }
+        if milesight {
+            self.non_empty("device.oem", &d.oem)?;
         }
         if d.pn.is_empty() {
             return Err(self.err("device.pn", "needs at least one part number"));
         }
         for (i, pn) in d.pn.iter().enumerate() {
-            if pn.len() != 24 || !pn.bytes().all(|b| b.is_ascii_alphanumeric()) {
-                return Err(self.err(&format!("device.pn[{i}]"), "must be 24 letters or digits"));
+            let ok = if milesight {
+                pn.len() == 24 && pn.bytes().all(|b| b.is_ascii_alphanumeric())
+            } else {
+                (1..=64).contains(&pn.len())
+                    && pn.bytes().all(|b| b.is_ascii_graphic() || b == b' ')
+            };
+            if !ok {
+                let reason = if milesight {
+                    "must be 24 letters or digits"
+                } else {
+                    "must be 1-64 printable ASCII characters"
+                };
+                return Err(self.err(&format!("device.pn[{i}]"), reason));
             }
         }
         self.identity(&spec.identity)?;
@@ -721,12 +819,14 @@ impl Validator<'_> {
                     );
                 }
             }
+            let tokens = matches!(&body, PageBody::Template(t) if t.uses("csrf_token") || t.uses("csrf_token2"));
             pages.push(Page {
                 path: p.path.clone(),
                 content_type: p.content_type.clone(),
                 body,
                 kind,
                 tags: p.tags.clone(),
+                tokens,
             });
         }
         let c = &spec.cgi;
@@ -812,7 +912,20 @@ impl Validator<'_> {
             None => None,
             Some(t) => Some(self.tls(t)?),
         };
+        let dialect = match &spec.dialect {
+            None | Some(DialectSpec::Milesight) => crate::dialect::Dialect::Milesight,
+            Some(DialectSpec::Hilink(h)) => self.hilink(h)?,
+            Some(DialectSpec::Goform(g)) => self.goform(g)?,
+            Some(DialectSpec::Teltonika(t)) => self.teltonika(t)?,
+            Some(DialectSpec::Netgear(n)) => self.netgear(n)?,
+        };
+        if let Some(pw) = &spec.identity.default_password
+            && (pw.is_empty() || pw.len() > 64 || !pw.bytes().all(|b| b.is_ascii_graphic()))
+        {
+            return Err(self.err("identity.default_password", "1-64 printable ASCII characters"));
+        }
         Ok(Persona {
+            dialect,
             tls,
             name,
             description: spec.description,
@@ -847,6 +960,121 @@ impl Validator<'_> {
             system_send: self.inline_template("logs.system_send", &l.system_send)?,
             webui,
         })
+    }
+
+    fn netgear(&self, n: &NetgearSpec) -> Result<crate::dialect::Dialect, PersonaError> {
+        if n.model_paths.is_empty() {
+            return Err(self.err("dialect.model_paths", "needs at least one path"));
+        }
+        for (i, p) in n.model_paths.iter().enumerate() {
+            if !p.starts_with('/') || p.len() > 128 {
+                return Err(self.err(&format!("dialect.model_paths[{i}]"), "must start with `/`"));
+            }
+        }
+        let text = self.template_text("dialect.model", &n.model)?;
+        serde_json::from_str::<serde_json::Value>(&text)
+            .map_err(|e| PersonaError::new(&self.source.display(&n.model), "-", e.to_string()))?;
+        Ok(crate::dialect::Dialect::Netgear(crate::dialect::netgear::Netgear {
+            model_paths: n.model_paths.clone(),
+            model: self.template("dialect.model", &n.model)?,
+        }))
+    }
+
+    fn teltonika(&self, t: &TeltonikaSpec) -> Result<crate::dialect::Dialect, PersonaError> {
+        let legacy = match (&t.legacy_user, &t.legacy_password) {
+            (Some(u), Some(p)) => {
+                self.non_empty("dialect.legacy_user", u)?;
+                self.non_empty("dialect.legacy_password", p)?;
+                Some((u.clone(), p.clone()))
+            }
+            (None, None) => None,
+            _ => {
+                return Err(
+                    self.err("dialect.legacy_user", "needs both legacy_user and legacy_password")
+                );
+            }
+        };
+        let mut api = Vec::new();
+        for (i, a) in t.api.iter().enumerate() {
+            let key = format!("dialect.api[{i}]");
+            if !a.path.starts_with("/api/") || a.path.len() > 128 {
+                return Err(self.err(&format!("{key}.path"), "must be /api/..."));
+            }
+            // Checked as JSON once rendered with sample values.
+            let template = self.template(&format!("{key}.file"), &a.file)?;
+            api.push((a.path.clone(), template));
+        }
+        if !t.rest && legacy.is_none() {
+            return Err(self.err("dialect", "needs the legacy API, the REST API or both"));
+        }
+        Ok(crate::dialect::Dialect::Teltonika(crate::dialect::teltonika::Teltonika {
+            legacy,
+            rest: t.rest,
+            api,
+        }))
+    }
+
+    fn goform(&self, g: &GoformSpec) -> Result<crate::dialect::Dialect, PersonaError> {
+        if ![0, 2].contains(&g.password_mode) {
+            return Err(self.err("dialect.password_mode", "must be 0 or 2"));
+        }
+        hyper::header::HeaderValue::from_str(&g.content_type)
+            .map_err(|_| self.err("dialect.content_type", "invalid header value"))?;
+        let mut values = Vec::new();
+        for (name, text) in &g.values {
+            let key = format!("dialect.values.{name}");
+            let ok = !name.is_empty()
+                && name.len() <= 64
+                && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+            if !ok {
+                return Err(self.err(&key, "names are 1-64 of A-Z, a-z, 0-9 and _"));
+            }
+            values.push((name.clone(), self.inline_template(&key, text)?));
+        }
+        for needed in ["model_name", "wa_inner_version", "cr_version", "imei"] {
+            if !g.values.contains_key(needed) {
+                return Err(self.err("dialect.values", format!("needs {needed}")));
+            }
+        }
+        Ok(crate::dialect::Dialect::Goform(crate::dialect::goform::Goform {
+            password_mode: g.password_mode,
+            ad: g.ad,
+            cookie: g.cookie,
+            content_type: g.content_type.clone(),
+            values,
+        }))
+    }
+
+    fn hilink(&self, h: &HilinkSpec) -> Result<crate::dialect::Dialect, PersonaError> {
+        if ![0, 4].contains(&h.password_type) {
+            return Err(self.err("dialect.password_type", "must be 0 or 4"));
+        }
+        hyper::header::HeaderValue::from_str(&h.content_type)
+            .map_err(|_| self.err("dialect.content_type", "invalid header value"))?;
+        let mut api: Vec<crate::dialect::hilink::ApiRead> = Vec::new();
+        for (i, a) in h.api.iter().enumerate() {
+            let key = format!("dialect.api[{i}]");
+            let ok = a.path.starts_with("/api/")
+                && a.path.len() <= 128
+                && a.path.bytes().all(|b| b.is_ascii_alphanumeric() || b"/-_.".contains(&b));
+            if !ok {
+                return Err(self.err(&format!("{key}.path"), "must be /api/... (a-z, 0-9, -_./)"));
+            }
+            if api.iter().any(|x| x.path == a.path) {
+                return Err(self.err(&format!("{key}.path"), format!("duplicate path {}", a.path)));
+            }
+            api.push(crate::dialect::hilink::ApiRead {
+                path: a.path.clone(),
+                body: self.template(&format!("{key}.file"), &a.file)?,
+                login: a.login,
+            });
+        }
+        Ok(crate::dialect::Dialect::Hilink(crate::dialect::hilink::Hilink {
+            password_type: h.password_type,
+            token_api: h.token_api,
+            content_type: h.content_type.clone(),
+            api,
+        }))
     }
 
     fn tls(&self, t: &TlsSpec) -> Result<Tls, PersonaError> {
@@ -1020,8 +1248,29 @@ mod tests {
         let set = PersonaSet::embedded().unwrap();
         assert_eq!(
             set.names(),
-            ["milesight-ur32l", "milesight-ur35", "milesight-ur41", "milesight-ur5x"]
+            [
+                "huawei-b535",
+                "huawei-e3372h",
+                "milesight-ur32l",
+                "milesight-ur35",
+                "milesight-ur41",
+                "milesight-ur5x",
+                "netgear-lb2120",
+                "netgear-mr1100",
+                "teltonika-rut241",
+                "teltonika-rut950",
+                "zte-mf79u",
+                "zte-mf823",
+            ]
         );
+        let families: Vec<&str> = set.iter().map(|p| p.dialect.name()).collect();
+        for dialect in ["hilink", "milesight", "netgear", "teltonika", "goform"] {
+            assert_eq!(
+                families.iter().filter(|d| **d == dialect).count(),
+                2.max(usize::from(dialect == "milesight") * 4),
+                "{dialect}"
+            );
+        }
         let ur32l = set.get("milesight-ur32l").unwrap();
         assert_eq!(ur32l.model, "UR32L");
         assert!(ur32l.rtver.starts_with("32.3.0."));

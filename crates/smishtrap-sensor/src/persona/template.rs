@@ -56,6 +56,9 @@ pub const VARIABLES: &[&str] = &[
     "httpd_log_size",
     "system_log_mtime",
     "system_log_size",
+    "csrf_token",
+    "csrf_token2",
+    "uptime_secs",
 ];
 
 /// Variables that are counters: alone in a JSON string they render as JSON numbers.
@@ -102,6 +105,11 @@ impl Template {
             parts.push(Part::Text(rest.to_owned()));
         }
         Ok(Template { parts })
+    }
+
+    /// Whether the template shows variable `name`.
+    pub fn uses(&self, name: &str) -> bool {
+        self.parts.iter().any(|p| matches!(p, Part::Var(v) if *v == name))
     }
 
     pub fn render(&self, vars: &dyn Vars) -> String {

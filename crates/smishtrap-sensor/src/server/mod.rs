@@ -635,6 +635,7 @@ impl Ctx {
                                 body: &bytes,
                                 client: self.conn.peer.ip().to_canonical(),
                                 now,
+                                headers: Some(&parts.headers),
                             };
                             let reply = self.device.handle(&view);
                             http::finish(&wire, &path, &self.device, &self.files, reply)

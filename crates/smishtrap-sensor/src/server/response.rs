@@ -96,6 +96,12 @@ fn response_headers(device: &Device, answer: &Answer) -> Vec<(&'static str, Head
         out.push(("Date", v));
     }
     out.extend(answer.headers.iter().cloned());
+    // The dialect's own headers (HiLink's rotated tokens).
+    for (name, value) in &reply.headers {
+        if let Ok(v) = HeaderValue::from_str(value) {
+            out.push((name, v));
+        }
+    }
     for cookie in &reply.set_cookies {
         if let Ok(v) = HeaderValue::from_str(cookie) {
             out.push(("Set-Cookie", v));

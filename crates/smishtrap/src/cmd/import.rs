@@ -126,7 +126,9 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     if let Some(mut clusterer) = clusterer {
         match DataLock::acquire(&args.data) {
             Ok(_lock) => {
-                clusterer.verify_held(&mut store).context("reading stored messages for clustering")?;
+                clusterer
+                    .verify_held(&mut store)
+                    .context("reading stored messages for clustering")?;
                 let pass = clusterer.recluster(&mut store).context("clustering stored messages")?;
                 campaigns = Some(pass.campaigns);
             }

@@ -11,6 +11,7 @@ pub(crate) mod health;
 pub(crate) mod hub;
 pub(crate) mod import;
 pub(crate) mod maintain;
+pub(crate) mod personas;
 pub(crate) mod run;
 pub(crate) mod sensor;
 

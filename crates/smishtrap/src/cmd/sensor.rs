@@ -72,13 +72,6 @@ pub(crate) struct Args {
     retention_max_age_days: Option<u64>,
 }
 
-#[derive(Debug, clap::Args)]
-pub(crate) struct PersonasArgs {
-    /// Directory of extra persona files
-    #[arg(long, value_name = "DIR")]
-    personas: Option<PathBuf>,
-}
-
 /// The `--config` file (shared with `run`, which also reads `[console]` and `[analysis]`).
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -662,13 +655,4 @@ fn shutdown_signal() -> impl std::future::Future<Output = ()> {
         signal.await;
         tracing::info!("shutting down: finishing in-flight requests");
     }
-}
-
-pub(crate) fn personas(args: PersonasArgs) -> anyhow::Result<ExitCode> {
-    let set = persona_set(args.personas.as_deref())?;
-    let mut out = std::io::stdout().lock();
-    for p in set.iter() {
-        writeln!(out, "{}\t{} {} {}", p.name, p.vendor, p.model, p.rtver)?;
-    }
-    Ok(ExitCode::SUCCESS)
 }

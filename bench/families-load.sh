@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# Throughput of one persona of each router family under bench/sensor-load.sh-style load: the
+# sensor with capture on (SQLite, every event committed before its answer), wrk sending that
+# family's SMS send shape with a new recipient per request, then a check that the store holds
+# every answered request. Loopback only.
+#
+#   bench/families-load.sh [SECONDS] [CONNECTIONS]   (default 10 s, 64 connections)
+#
+# Needs wrk and curl. Env: SMISHTRAP_BIN=path (default: target/eval/smishtrap, built with
+# `cargo build --profile eval -p smishtrap` when missing), THREADS=2.
+set -euo pipefail
+DURATION="${1:-10}"
+CONNS="${2:-64}"
+THREADS="${THREADS:-2}"
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+BIN="${SMISHTRAP_BIN:-$ROOT/target/eval/smishtrap}"
+[ -x "$BIN" ] || cargo build --profile eval -q -p smishtrap --manifest-path "$ROOT/Cargo.toml"
+command -v wrk >/dev/null || { echo "wrk not found: apt-get install -y wrk" >&2; exit 1; }
+TMP="$(mktemp -d)"
+SENSOR_PID=""
+cleanup() {
+    if [ -n "$SENSOR_PID" ] && kill -0 "$SENSOR_PID" 2>/dev/null; then kill -TERM "$SENSOR_PID"; wait "$SENSOR_PID" || true; fi
+    rm -rf "$TMP"
+}
+trap cleanup EXIT
+ulimit -n 65536 2>/dev/null || true
+
+start() {
+    local persona="$1"
+    rm -rf "$TMP/data"
+    cat >"$TMP/sensor.toml" <<TOML
+[[listener]]
+listen = "127.0.0.1:0"
+persona = "$persona"
+
+[limits]
+max_connections = 20000
+requests_per_second = 1000000
+request_burst = 1000000
+idle_timeout_secs = 300
+header_timeout_secs = 60
+max_connections_per_ip = 1000000
+connections_per_ip_per_second = 1000000
+connection_burst_per_ip = 1000000
+TOML
+    : >"$TMP/sensor.err"
+    SMISHTRAP_LOG=warn "$BIN" sensor --config "$TMP/sensor.toml" --data "$TMP/data" --sensor-name bench 2>"$TMP/sensor.err" &
+    SENSOR_PID=$!
+    for _ in $(seq 1 100); do grep -q '^listening on' "$TMP/sensor.err" && break; sleep 0.1; done
+    ADDR="$(sed -n 's/^listening on \([^ ]*\) .*/\1/p' "$TMP/sensor.err" | head -1)"
+    [ -n "$ADDR" ] || { cat "$TMP/sensor.err" >&2; exit 1; }
+}
+
+stop_and_count() {
+    kill -TERM "$SENSOR_PID"; wait "$SENSOR_PID"; SENSOR_PID=""
+    "$BIN" events --data "$TMP/data" --format jsonl --kind sms.send | wc -l
+}
+
+run() {
+    local persona="$1"; shift
+    local out line req dur stored
+    out="$(wrk -t"$THREADS" -c"$CONNS" -d"${DURATION}s" --timeout 10s -s "$ROOT/bench/families-send.lua" "http://$ADDR/" -- "$@")"
+    line="$(grep '^RESULT' <<<"$out")"
+    get() { sed -n "s/.* $1=\([0-9]*\).*/\1/p" <<<" $line"; }
+    req="$(get requests)"; dur="$(get duration_us)"
+    stored="$(stop_and_count)"
+    awk -v p="$persona" -v d="$DIALECT" -v r="$req" -v t="$dur" -v p50="$(get p50_us)" -v p99="$(get p99_us)" -v s="$stored" \
+        'BEGIN { printf "%-18s %-10s %10.0f %9.2f %9.2f %10d %10d\n", p, d, r/(t/1e6), p50/1e3, p99/1e3, r, s }'
+}
+
+echo "$(nproc) cores shared with wrk; $CONNS connections, ${DURATION} s per persona; binary $BIN"
+printf '%-18s %-10s %10s %9s %9s %10s %10s\n' persona dialect req/s p50_ms p99_ms completed stored
+
+DIALECT=milesight; start milesight-ur32l
+run milesight-ur32l POST /cgi '{"id":"1","execute":1,"function":"send_sms","values":[{"base":"api_sms","phone_number":"+3247{n}","content":"Uw eBox-bericht wacht: hxxps://example[.]invalid/{n}"}]}' "Content-Type: application/json"
+
+DIALECT=hilink; start huawei-e3372h
+TOK="$(curl -s -c "$TMP/jar" "http://$ADDR/api/webserver/SesTokInfo")"
+SES="$(sed -n 's/.*<SesInfo>\(.*\)<\/SesInfo>.*/\1/p' <<<"$TOK" | tr -d '\r\n')"
+TOKEN="$(sed -n 's/.*<TokInfo>\(.*\)<\/TokInfo>.*/\1/p' <<<"$TOK" | tr -d '\r\n')"
+run huawei-e3372h POST /api/sms/send-sms '<?xml version="1.0" encoding="UTF-8"?><request><Index>-1</Index><Phones><Phone>+3247{n}</Phone></Phones><Sca></Sca><Content>Uw pakket: hxxps://example[.]invalid/{n} &amp; meer</Content><Length>-1</Length><Reserved>1</Reserved><Date>-1</Date></request>' "Cookie: $SES" "__RequestVerificationToken: $TOKEN" "Content-Type: application/xml"
+
+DIALECT=goform; start zte-mf823
+run zte-mf823 GET '/goform/goform_set_cmd_process?isTest=false&goformId=SEND_SMS&Number=%2B3247{n}&sms_time=25%3B12%3B06%3B10%3B00%3B00%3B%2B1&MessageBody=0055007700200070616B006B00650074&ID=-1&encode_type=GSM7_default' '' "Referer: http://192.168.0.1/index.html"
+
+DIALECT=teltonika; start teltonika-rut950
+run teltonika-rut950 GET '/cgi-bin/sms_send?username=user1&password=user_pass&number=003247{n}&text=Uw%20pakket%3A%20hxxps%3A%2F%2Fexample%5B.%5Dinvalid%2F{n}' ''
+
+DIALECT=netgear; start netgear-lb2120
+MODEL="$(curl -s -c "$TMP/jar2" "http://$ADDR/model.json")"
+SEC="$(sed -n 's/.*"secToken":"\([^"]*\)".*/\1/p' <<<"$MODEL")"
+COOKIE="$(awk '$6 == "sessionId" { print "sessionId=" $7 }' "$TMP/jar2")"
+# Without the admin password: the refused send (302 to /error.json), still recorded.
+run netgear-lb2120 POST /Forms/smsSendMsg "sms.sendMsg.receiver=%2B3247{n}&sms.sendMsg.text=Uw+pakket%3A+hxxps%3A%2F%2Fexample%5B.%5Dinvalid%2F{n}&sms.sendMsg.clientId=bench&action=send&token=$SEC" "Cookie: $COOKIE" "Content-Type: application/x-www-form-urlencoded"
