@@ -629,3 +629,51 @@ fn the_console_fleet_page_shows_the_stored_audit() {
     console.stop();
     fleet.sensor.stop();
 }
+
+/// `--store` puts what the audit read and found into the hub's PostgreSQL store (cargo
+/// feature `hub`; `SMISHTRAP_TEST_POSTGRES` as for the hub tests, a fresh schema per run):
+/// the same results table and messages as `--data`, clustered when no hub runs the job.
+#[cfg(feature = "hub")]
+#[test]
+fn audit_results_go_to_the_hubs_postgresql() {
+    use smishtrap_store::AnalysisStore;
+    struct Schema(String, String);
+    impl Drop for Schema {
+        fn drop(&mut self) {
+            if let Ok(mut client) = postgres::Client::connect(&self.1, postgres::NoTls) {
+                let _ = client.batch_execute(&format!("DROP SCHEMA IF EXISTS {} CASCADE", self.0));
+            }
+        }
+    }
+    let conninfo = std::env::var("SMISHTRAP_TEST_POSTGRES")
+        .unwrap_or_else(|_| "host=127.0.0.1 port=5432 user=postgres dbname=postgres".into());
+    let nanos =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
+    let schema = Schema(format!("audit_store_{}_{nanos}", std::process::id()), conninfo.clone());
+
+    let fleet = start_fleet(5);
+    let work = tempfile::tempdir().unwrap();
+    let targets = work.path().join("targets.txt");
+    let list: Vec<String> = fleet.kinds.keys().cloned().collect();
+    std::fs::write(&targets, list.join("\n")).unwrap();
+    let (out, _) = audit(&targets, &["--store", &conninfo, "--schema", &schema.0], &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+
+    let mut store = smishtrap_store::PostgresStore::open(&conninfo, &schema.0).unwrap();
+    assert_eq!(store.count_audit_results().unwrap(), 5);
+    let results = store.audit_results(10).unwrap();
+    let abused = fleet.kinds.iter().find(|(_, k)| **k == Kind::Abused).unwrap().0.clone();
+    let row = results.iter().find(|r| r.target == abused).unwrap();
+    assert!(matches!(row.worst.as_str(), "high" | "critical"), "{row:?}");
+    let messages = store.messages_after(0, 100).unwrap();
+    let smishing: Vec<_> = messages
+        .iter()
+        .filter(|m| m.message.origin == "audit" && m.message.verdict == "smishing")
+        .collect();
+    assert_eq!(smishing.len(), 3, "{messages:?}");
+    assert!(smishing.iter().all(|m| m.campaign.is_some()), "clustered: {smishing:?}");
+    assert!(store.count_campaigns().unwrap() >= 1);
+    let campaign = smishing[0].campaign.clone().unwrap();
+    assert!(row.report.contains(&campaign), "the result names its campaign: {}", row.report);
+    fleet.sensor.stop();
+}

@@ -14,7 +14,7 @@ use smishtrap_analyst::Clusterer;
 use smishtrap_audit::stored::CampaignCount;
 use smishtrap_audit::{Advisories, Credential, Limits, Options, Prober, Severity, report};
 use smishtrap_intel::campaign::Config;
-use smishtrap_store::SqliteStore;
+use smishtrap_store::{AnalysisStore, NewMessage, SqliteStore};
 
 /// Largest targets or credentials file read.
 const MAX_INPUT_BYTES: u64 = 64 << 20;
@@ -89,6 +89,15 @@ pub(crate) struct Args {
     /// Data directory to store and cluster the messages read (as `import` does)
     #[arg(long, value_name = "DIR")]
     data: Option<PathBuf>,
+    /// Store in the hub's PostgreSQL instead (libpq conninfo or postgres://…; a password is
+    /// better kept in SMISHTRAP_POSTGRES, given as `--store env`)
+    #[cfg(feature = "hub")]
+    #[arg(long, value_name = "CONNINFO", conflicts_with = "data")]
+    store: Option<String>,
+    /// PostgreSQL schema of the hub's store (with --store)
+    #[cfg(feature = "hub")]
+    #[arg(long, value_name = "NAME", default_value = "public", requires = "store")]
+    schema: String,
     /// Exit 1 when a finding of this severity or worse is found
     #[arg(long, value_name = "SEVERITY", default_value = "high", value_parser = parse_severity)]
     fail_on: Severity,
@@ -263,22 +272,54 @@ fn analyse_and_store(
             rows.append(&mut stored);
         }
     }
+    #[cfg(feature = "hub")]
+    if let Some(conninfo) = &args.store {
+        let conninfo = if conninfo == "env" {
+            std::env::var("SMISHTRAP_POSTGRES")
+                .context("--store env: SMISHTRAP_POSTGRES is not set")?
+        } else {
+            conninfo.clone()
+        };
+        let mut store = smishtrap_store::PostgresStore::open(&conninfo, &args.schema)
+            .with_context(|| {
+                format!("cannot open the PostgreSQL store (schema {})", args.schema)
+            })?;
+        // a hub's analyst may be clustering this store: then it clusters these messages too
+        let cluster =
+            store.lead(smishtrap_analyst::CLUSTER_JOB).context("asking for the clustering job")?;
+        let where_ = format!("PostgreSQL schema {}", args.schema);
+        return store_results(&mut store, &where_, &rows, &ids, reports, cluster).map(Some);
+    }
     let Some(dir) = &args.data else { return Ok(None) };
     std::fs::create_dir_all(dir)
         .with_context(|| format!("{}: cannot create the data directory", dir.display()))?;
     let db = smishtrap_store::db_path(dir);
     let mut store = SqliteStore::open(&db)
         .with_context(|| format!("{}: cannot open the store", db.display()))?;
+    store_results(&mut store, &db.display().to_string(), &rows, &ids, reports, true).map(Some)
+}
+
+/// Stores the messages read and each target's result (with the campaigns its messages
+/// joined) in any backend; clusters first when `cluster` (this process runs the job).
+fn store_results<S: AnalysisStore>(
+    store: &mut S,
+    shown: &str,
+    rows: &[NewMessage],
+    ids: &[Vec<String>],
+    reports: &[smishtrap_audit::TargetReport],
+    cluster: bool,
+) -> anyhow::Result<(usize, usize)> {
     let mut new = 0;
     let mut campaigns = 0;
     if !rows.is_empty() {
         new = store
-            .insert_messages(&rows, None)
-            .with_context(|| format!("{}: cannot store messages", db.display()))?;
-        let mut clusterer = Clusterer::new(Config::default());
-        clusterer.load_new(&mut store).context("reading stored messages for clustering")?;
-        campaigns =
-            clusterer.recluster(&mut store).context("clustering stored messages")?.campaigns;
+            .insert_messages(rows, None)
+            .with_context(|| format!("{shown}: cannot store messages"))?;
+        if cluster {
+            let mut clusterer = Clusterer::new(Config::default());
+            clusterer.load_new(store).context("reading stored messages for clustering")?;
+            campaigns = clusterer.recluster(store).context("clustering stored messages")?.campaigns;
+        }
     }
     let mut results = Vec::with_capacity(reports.len());
     for (i, r) in reports.iter().enumerate() {
@@ -295,8 +336,8 @@ fn analyse_and_store(
     }
     store
         .put_audit_results(&results)
-        .with_context(|| format!("{}: cannot store the audit results", db.display()))?;
-    Ok(Some((new, campaigns)))
+        .with_context(|| format!("{shown}: cannot store the audit results"))?;
+    Ok((new, campaigns))
 }
 
 fn progress_bar(len: u64) -> Option<indicatif::ProgressBar> {
