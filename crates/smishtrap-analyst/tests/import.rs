@@ -117,7 +117,7 @@ fn imports_are_idempotent_and_cluster_like_a_full_read() {
     // handed features (only what can cluster)
     let mut a = ok(SqliteStore::open(&dir.path().join("a.db")));
     let mut clusterer = Clusterer::new(Config::default());
-    ok(clusterer.load_new(&a));
+    ok(clusterer.load_new(&mut a));
     let totals = import_all(&mut a, &records, Some(&mut clusterer));
     assert_eq!(
         (totals.records, totals.new, totals.bad),
@@ -132,7 +132,7 @@ fn imports_are_idempotent_and_cluster_like_a_full_read() {
     let mut b = ok(SqliteStore::open(&dir.path().join("b.db")));
     import_all(&mut b, &records, None);
     let mut fresh = Clusterer::new(Config::default());
-    ok(fresh.load_new(&b));
+    ok(fresh.load_new(&mut b));
     ok(fresh.recluster(&mut b));
     assert_eq!(state(&a), state(&b));
 
@@ -182,7 +182,7 @@ fn another_writer_between_handed_rows_is_read_back() {
     let (first, rest) = rows.split_at(rows.len() / 2);
     let (other, rest) = rest.split_at(3);
     let mut clusterer = Clusterer::new(cfg.clone());
-    ok(clusterer.load_new(&store));
+    ok(clusterer.load_new(&mut store));
     fn hand(store: &mut SqliteStore, clusterer: &mut Clusterer, part: &[(NewMessage, Features)]) {
         let (messages, features): (Vec<NewMessage>, Vec<Features>) = part.iter().cloned().unzip();
         for (seq, f) in ok(store.insert_messages_bulk(&messages)).into_iter().zip(features) {
@@ -202,7 +202,7 @@ fn another_writer_between_handed_rows_is_read_back() {
     let got = state(&store);
 
     let mut fresh = Clusterer::new(cfg);
-    ok(fresh.load_new(&store));
+    ok(fresh.load_new(&mut store));
     ok(fresh.recluster(&mut store));
     assert_eq!(state(&store), got, "a full read changes nothing");
 }
