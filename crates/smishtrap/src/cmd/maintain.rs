@@ -52,6 +52,11 @@ impl RetentionConfig {
         })
     }
 
+    /// Whether any retention setting was given.
+    fn is_set(&self) -> bool {
+        self.max_mib.is_some() || self.hard_cap_mib.is_some() || self.max_age_days.is_some()
+    }
+
     fn period(&self) -> Duration {
         Duration::from_secs(self.check_secs.unwrap_or(15).max(1))
     }
@@ -63,6 +68,11 @@ pub(crate) struct MaintainConfig {
     pub(crate) policy: Retention,
     pub(crate) period: Duration,
     pub(crate) forwarding: bool,
+    /// Whether retention deletes anything: with forwarding (the hub keeps the events) or
+    /// when the operator set `[retention]`/its flags. A stand-alone sensor's store is the only
+    /// copy of its captures, so by default it is never pruned; the free-space watermarks keep
+    /// its disk safe (it refuses, and answers busy, rather than fill the volume).
+    pub(crate) pruning: bool,
     pub(crate) personas: Vec<String>,
 }
 
@@ -79,6 +89,7 @@ impl MaintainConfig {
             policy: config.policy(volume)?,
             period: config.period(),
             forwarding,
+            pruning: forwarding || config.is_set(),
             personas,
         })
     }
@@ -160,7 +171,14 @@ fn round(
 ) -> Result<FleetHealth, smishtrap_store::StoreError> {
     let cursor = if config.forwarding { Some(store.cursor(FORWARDED_CURSOR)?) } else { None };
     let now = chrono::Utc::now();
-    let report = store.prune(&config.policy, cursor, now.timestamp_micros())?;
+    let report = if config.pruning {
+        store.prune(&config.policy, cursor, now.timestamp_micros())?
+    } else {
+        smishtrap_store::retention::PruneReport {
+            used_bytes: store.used_bytes()?,
+            ..Default::default()
+        }
+    };
     if report.dropped_unforwarded > 0 {
         tracing::error!(
             dropped = report.dropped_unforwarded,
@@ -204,6 +222,25 @@ mod tests {
             )
         });
         assert_eq!(got, expect);
+    }
+
+    /// A stand-alone sensor's store is the only copy of its captures: pruned only when the
+    /// operator asks; a forwarding one is pruned by default (the hub keeps the events).
+    #[test]
+    fn only_forwarding_or_configured_sensors_prune() {
+        let pruning = |config: RetentionConfig, forwarding: bool| {
+            MaintainConfig::new(PathBuf::from("x.db"), &config, 100 * MIB, forwarding, Vec::new())
+                .map(|c| c.pruning)
+                .ok()
+        };
+        assert_eq!(pruning(RetentionConfig::default(), false), Some(false));
+        assert_eq!(pruning(RetentionConfig::default(), true), Some(true));
+        let aged = RetentionConfig { max_age_days: Some(30), ..Default::default() };
+        assert_eq!(pruning(aged, false), Some(true));
+        let sized = RetentionConfig { hard_cap_mib: Some(50), ..Default::default() };
+        assert_eq!(pruning(sized, false), Some(true));
+        let period_only = RetentionConfig { check_secs: Some(5), ..Default::default() };
+        assert_eq!(pruning(period_only, false), Some(false));
     }
 
     #[test]
