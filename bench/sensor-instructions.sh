@@ -63,7 +63,7 @@ count() {
     addr="$(sed -n 's/^listening on \([^ ]*\) .*/\1/p' "$TMP/sensor.err" | head -1)"
     [ -n "$addr" ] || { cat "$TMP/sensor.err" >&2; exit 1; }
     SMISHTRAP_REQUESTS="$requests" wrk -t1 -c"$CONNS" -d3600s --timeout 60s \
-        -s "$ROOT/bench/sensor-send-count.lua" "http://$addr/cgi" >/dev/null || true
+        -s "$ROOT/bench/sensor-send-sms.lua" "http://$addr/cgi" >/dev/null || true
     kill -TERM "$SENSOR_PID"
     wait "$SENSOR_PID"
     SENSOR_PID=""
