@@ -692,12 +692,24 @@ impl AnalysisStore for PostgresStore {
     }
 
     fn sensor_statuses(&mut self) -> Result<Vec<SensorStatus>, StoreError> {
-        let rows = self.read(
-            "SELECT status FROM sensors ORDER BY name",
+        // A hub keeps the heartbeats sensors send over NATS in `sensor_heartbeats`
+        // (`PostgresFleet`, made by the first hub on this schema): read with this store's
+        // own, the newest of each sensor wins.
+        let fleet = self.scalar(
+            "SELECT CASE WHEN to_regclass('sensor_heartbeats') IS NULL THEN 0 ELSE 1 END::int8",
             &Vec::new(),
-            "read sensor statuses",
-            |row| row.try_get::<_, String>(0),
-        )?;
+            "look for fleet heartbeats",
+        )? == 1;
+        let sql = if fleet {
+            "SELECT DISTINCT ON (name) status FROM \
+             (SELECT name COLLATE \"C\" AS name, updated, status FROM sensors \
+             UNION ALL SELECT name COLLATE \"C\", updated, status FROM sensor_heartbeats) s \
+             ORDER BY name, updated DESC"
+        } else {
+            "SELECT status FROM sensors ORDER BY name"
+        };
+        let rows =
+            self.read(sql, &Vec::new(), "read sensor statuses", |row| row.try_get::<_, String>(0))?;
         // rows from a newer smishtrap do not decode: skipped
         Ok(rows.iter().filter_map(|json| serde_json::from_str(json).ok()).collect())
     }

@@ -140,3 +140,53 @@ fn a_version_1_store_is_migrated_keeping_its_events() {
     assert_eq!(store.cursor("analysed-events").unwrap_or(-1), 0);
     assert!(b.open_reader().is_ok());
 }
+
+/// A hub's heartbeats (`PostgresFleet`, from NATS) are the console's sensor statuses, merged
+/// with the store's own rows: the newest heartbeat of each sensor wins.
+#[test]
+fn fleet_heartbeats_are_the_consoles_sensor_statuses() {
+    use chrono::{DateTime, Utc};
+    use smishtrap_event::{Health, SensorStatus};
+    use smishtrap_store::{AnalysisStore, PostgresFleet};
+
+    let at = |s: i64| DateTime::<Utc>::from_timestamp(1_750_000_000 + s, 0).unwrap_or_default();
+    let beat = |sensor: &str, updated: i64| SensorStatus {
+        sensor: sensor.into(),
+        listeners: vec!["milesight-ur32l@127.0.0.1:8080".into()],
+        started_at: at(0),
+        updated_at: at(updated),
+        events_recorded: u64::try_from(updated).unwrap_or(0),
+        events_not_recorded: 0,
+        stopped: false,
+        health: Health::Ok,
+        fleet: None,
+    };
+    let check = |store: &mut PostgresStore, expect: &[(&str, i64)]| {
+        let got: Vec<(String, i64)> = store
+            .sensor_statuses()
+            .unwrap_or_else(|e| panic!("{e}"))
+            .into_iter()
+            .map(|s| (s.sensor, s.updated_at.timestamp() - 1_750_000_000))
+            .collect();
+        let expect: Vec<(String, i64)> =
+            expect.iter().map(|(n, t)| ((*n).to_owned(), *t)).collect();
+        assert_eq!(got, expect);
+    };
+    let backend = <Postgres as suite::Backend>::new();
+    let mut store =
+        PostgresStore::open(&conninfo(), &backend.schema).unwrap_or_else(|e| panic!("{e}"));
+    store.put_sensor_status(&beat("local", 5)).unwrap_or_else(|e| panic!("{e}"));
+    store.put_sensor_status(&beat("both", 20)).unwrap_or_else(|e| panic!("{e}"));
+    check(&mut store, &[("both", 20), ("local", 5)]);
+    let mut fleet =
+        PostgresFleet::open(&conninfo(), &backend.schema).unwrap_or_else(|e| panic!("{e}"));
+    for (sensor, updated) in [("remote-b", 7), ("remote-a", 9), ("both", 10)] {
+        fleet.put_heartbeat(&beat(sensor, updated), 0).unwrap_or_else(|e| panic!("{e}"));
+    }
+    let mut reader = PostgresStore::open_read_only(&conninfo(), &backend.schema)
+        .unwrap_or_else(|e| panic!("{e}"));
+    let all = [("both", 20), ("local", 5), ("remote-a", 9), ("remote-b", 7)];
+    check(&mut reader, &all);
+    fleet.put_heartbeat(&beat("both", 30), 0).unwrap_or_else(|e| panic!("{e}"));
+    check(&mut reader, &[("both", 30), ("local", 5), ("remote-a", 9), ("remote-b", 7)]);
+}

@@ -545,11 +545,19 @@ async fn sensors(State(state): State<AppState>) -> Json<serde_json::Value> {
             })
             .collect()
     });
-    let heartbeats: Vec<Heartbeat> =
-        state.inner.live.insights().heartbeats.iter().map(|s| Heartbeat::of(s, now)).collect();
+    let silent_after = state.inner.silent_after;
+    let heartbeats: Vec<Heartbeat> = state
+        .inner
+        .live
+        .insights()
+        .heartbeats
+        .iter()
+        .map(|s| Heartbeat::of(s, now, silent_after))
+        .collect();
     Json(json!({
         "sensors": sensors,
         "heartbeats": heartbeats,
+        "silent_after_secs": silent_after.as_secs(),
         "caught_up": state.inner.live.caught_up(),
     }))
 }

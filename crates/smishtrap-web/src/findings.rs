@@ -596,7 +596,13 @@ impl CampaignDetail {
     }
 }
 
-/// What a sensor's heartbeat says, for the Overview and `GET /api/v1/sensors`.
+/// How long a sensor may go without a heartbeat before the console calls it silent, unless
+/// configured (`ConsoleConfig::silent_after`, `--silent-after`): three heartbeat periods.
+pub const DEFAULT_SILENT_AFTER: std::time::Duration =
+    std::time::Duration::from_secs(smishtrap_event::HEARTBEAT_PERIOD.as_secs() * 3);
+
+/// What a sensor's heartbeat says, for the Overview, the Sensors page and
+/// `GET /api/v1/sensors`.
 #[derive(Debug, Clone, Serialize)]
 pub struct Heartbeat {
     pub sensor: String,
@@ -606,21 +612,30 @@ pub struct Heartbeat {
     pub personas: Vec<String>,
     pub started_at: DateTime<chrono::Utc>,
     pub updated_at: DateTime<chrono::Utc>,
-    /// `running`, `stopped` (said goodbye) or `silent` (no heartbeat for three periods).
+    /// `running`, `stopped` (said goodbye) or `silent` (no heartbeat for the silent threshold).
     pub state: &'static str,
     /// Seconds from start to the last heartbeat (or to now while running).
     pub uptime_secs: i64,
+    /// Seconds since the last heartbeat.
+    pub heartbeat_age_secs: i64,
     pub events_recorded: u64,
     pub events_not_recorded: u64,
+    /// Seconds since the oldest event the sensor has not forwarded yet was recorded (none
+    /// when it forwards everything, does not forward, or sends no fleet figures).
+    pub forward_lag_age_secs: Option<i64>,
     /// Fleet figures (forward lag, store size, retention), from sensors that send them.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub fleet: Option<smishtrap_event::FleetHealth>,
 }
 
 impl Heartbeat {
-    pub fn of(s: &smishtrap_event::SensorStatus, now: DateTime<chrono::Utc>) -> Heartbeat {
-        let stale = chrono::TimeDelta::from_std(smishtrap_event::HEARTBEAT_PERIOD * 3)
-            .unwrap_or(chrono::TimeDelta::seconds(15));
+    /// The heartbeat `s` seen at `now`; silent after `silent_after` without a newer one.
+    pub fn of(
+        s: &smishtrap_event::SensorStatus,
+        now: DateTime<chrono::Utc>,
+        silent_after: std::time::Duration,
+    ) -> Heartbeat {
+        let stale = chrono::TimeDelta::from_std(silent_after).unwrap_or(chrono::TimeDelta::MAX);
         let state = if s.stopped {
             "stopped"
         } else if now - s.updated_at > stale {
@@ -636,6 +651,12 @@ impl Heartbeat {
             .collect();
         personas.sort();
         personas.dedup();
+        let forward_lag_age_secs = s
+            .fleet
+            .as_ref()
+            .filter(|f| f.forwarding && f.forward_lag > 0)
+            .and_then(|f| f.oldest_unforwarded)
+            .map(|t| (now - t).num_seconds().max(0));
         Heartbeat {
             sensor: s.sensor.clone(),
             listeners: s.listeners.clone(),
@@ -644,21 +665,17 @@ impl Heartbeat {
             updated_at: s.updated_at,
             state,
             uptime_secs: (until - s.started_at).num_seconds().max(0),
+            heartbeat_age_secs: (now - s.updated_at).num_seconds().max(0),
             events_recorded: s.events_recorded,
             events_not_recorded: s.events_not_recorded,
+            forward_lag_age_secs,
             fleet: s.fleet.clone(),
         }
     }
 
     /// `3d 4h`, `2h 5m`, `4m 10s`.
     pub fn uptime(&self) -> String {
-        let s = self.uptime_secs;
-        let (d, h, m) = (s / 86_400, s % 86_400 / 3600, s % 3600 / 60);
-        match (d, h, m) {
-            (0, 0, m) => format!("{m}m {}s", s % 60),
-            (0, h, m) => format!("{h}h {m}m"),
-            (d, h, _) => format!("{d}d {h}h"),
-        }
+        span(self.uptime_secs)
     }
 
     /// Events waiting to be forwarded, with dropped ones (`-` for sensors that do not forward
@@ -685,10 +702,50 @@ impl Heartbeat {
     pub fn updated(&self) -> String {
         self.updated_at.format("%Y-%m-%d %H:%M:%S").to_string()
     }
+
+    /// How long ago the last heartbeat came (`4m 10s ago`).
+    pub fn heartbeat_age(&self) -> String {
+        format!("{} ago", span(self.heartbeat_age_secs))
+    }
+
+    /// The sensor's smishtrap version (`-` without fleet figures).
+    pub fn version(&self) -> &str {
+        self.fleet.as_ref().map_or("-", |f| f.version.as_str())
+    }
+
+    /// Personas the sensor serves: its fleet figures', else its listeners'.
+    pub fn served(&self) -> String {
+        match &self.fleet {
+            Some(f) if !f.personas.is_empty() => f.personas.join(", "),
+            _ => self.personas.join(", "),
+        }
+    }
+
+    /// Age of the oldest unforwarded event (`-` when nothing waits).
+    pub fn lag_age(&self) -> String {
+        self.forward_lag_age_secs.map_or_else(|| "-".to_owned(), span)
+    }
+
+    /// Events the sensor stored in the last hour (`-` without fleet figures).
+    pub fn per_hour(&self) -> String {
+        self.fleet.as_ref().map_or_else(|| "-".to_owned(), |f| f.events_last_hour.to_string())
+    }
+}
+
+/// `3d 4h`, `2h 5m`, `4m 10s` for a number of seconds.
+fn span(s: i64) -> String {
+    let (d, h, m) = (s / 86_400, s % 86_400 / 3600, s % 3600 / 60);
+    match (d, h, m) {
+        (0, 0, m) => format!("{m}m {}s", s % 60),
+        (0, h, m) => format!("{h}h {m}m"),
+        (d, h, _) => format!("{d}d {h}h"),
+    }
 }
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
 
     fn check(id: &str, safe: bool) {
@@ -717,7 +774,7 @@ mod tests {
     fn heartbeats_say_running_stopped_or_silent() {
         let now = DateTime::from_timestamp(1_750_000_000 + 7200, 0).unwrap_or_default();
         let check = |b: smishtrap_event::SensorStatus, state: &str, uptime: &str| {
-            let h = Heartbeat::of(&b, now);
+            let h = Heartbeat::of(&b, now, DEFAULT_SILENT_AFTER);
             assert_eq!((h.state, h.uptime().as_str()), (state, uptime));
             assert_eq!(h.personas, ["milesight-ur32l"]);
         };
@@ -725,6 +782,52 @@ mod tests {
         check(beat(0, 7200 - 16, false), "silent", "1h 59m");
         check(beat(7000, 7100, true), "stopped", "1m 40s");
         check(beat(-200_000, 7199, false), "running", "2d 9h");
+    }
+
+    #[test]
+    fn the_silent_threshold_is_configurable() {
+        let now = DateTime::from_timestamp(1_750_000_000 + 7200, 0).unwrap_or_default();
+        let check = |updated: i64, after_secs: u64, state: &str| {
+            let h = Heartbeat::of(&beat(0, updated, false), now, Duration::from_secs(after_secs));
+            assert_eq!(
+                h.state,
+                state,
+                "heartbeat {}s old, silent after {after_secs}s",
+                7200 - updated
+            );
+            assert_eq!(h.heartbeat_age_secs, 7200 - updated);
+        };
+        check(7200 - 16, 15, "silent");
+        check(7200 - 16, 60, "running");
+        check(7200 - 9, 8, "silent");
+        check(7200 - 8, 8, "running");
+        check(0, 86_400, "running");
+    }
+
+    #[test]
+    fn forward_lag_shows_count_and_age_of_the_oldest() {
+        let now = DateTime::from_timestamp(1_750_000_000 + 7200, 0).unwrap_or_default();
+        let check = |fleet: Option<smishtrap_event::FleetHealth>, lag: &str, age: &str| {
+            let mut b = beat(0, 7199, false);
+            b.fleet = fleet;
+            let h = Heartbeat::of(&b, now, DEFAULT_SILENT_AFTER);
+            assert_eq!((h.forward_lag().as_str(), h.lag_age().as_str()), (lag, age));
+        };
+        let fleet = |lag: u64, oldest: Option<i64>, forwarding: bool| {
+            Some(smishtrap_event::FleetHealth {
+                version: "0.1.0".into(),
+                forward_lag: lag,
+                oldest_unforwarded: oldest
+                    .map(|s| DateTime::from_timestamp(1_750_000_000 + s, 0).unwrap_or_default()),
+                forwarding,
+                ..smishtrap_event::FleetHealth::default()
+            })
+        };
+        check(None, "-", "-");
+        check(fleet(0, None, false), "-", "-");
+        check(fleet(0, None, true), "0", "-");
+        check(fleet(42, Some(7200 - 75), true), "42", "1m 15s");
+        check(fleet(3, Some(0), true), "3", "2h 0m");
     }
 
     #[test]

@@ -11,22 +11,20 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
-use smishtrap_event::{Degraded, HEARTBEAT_PERIOD, Health, SensorStatus};
+use smishtrap_event::{Degraded, Health, SensorStatus};
 
 use crate::live::Live;
 
 /// How long one read of the status file answers health requests.
 const CACHE_FOR: Duration = Duration::from_millis(250);
 
-/// A sensor that did not say goodbye and has not written its status for this long is silent.
-fn silent_after() -> chrono::TimeDelta {
-    chrono::TimeDelta::from_std(HEARTBEAT_PERIOD * 3).unwrap_or(chrono::TimeDelta::seconds(15))
-}
-
 /// Reads the sensor's status file, at most once per [`CACHE_FOR`].
 #[derive(Debug)]
 pub(crate) struct Probe {
     path: PathBuf,
+    /// A sensor that did not say goodbye and has not written its status for this long is
+    /// silent (`ConsoleConfig::silent_after`).
+    silent_after: chrono::TimeDelta,
     cache: Mutex<Option<(Instant, Option<SensorStatus>)>>,
 }
 
@@ -39,8 +37,13 @@ pub(crate) struct Report {
 }
 
 impl Probe {
-    pub(crate) fn new(data_dir: &std::path::Path) -> Probe {
-        Probe { path: smishtrap_store::status_path(data_dir), cache: Mutex::new(None) }
+    pub(crate) fn new(data_dir: &std::path::Path, silent_after: Duration) -> Probe {
+        Probe {
+            path: smishtrap_store::status_path(data_dir),
+            silent_after: chrono::TimeDelta::from_std(silent_after)
+                .unwrap_or(chrono::TimeDelta::MAX),
+            cache: Mutex::new(None),
+        }
     }
 
     fn sensor(&self) -> Option<SensorStatus> {
@@ -67,7 +70,7 @@ impl Probe {
         let sensor = self.sensor();
         let mut reasons = Vec::new();
         if let Some(status) = sensor.as_ref().filter(|s| !s.stopped) {
-            if Utc::now() - status.updated_at > silent_after() {
+            if Utc::now() - status.updated_at > self.silent_after {
                 reasons.push(Degraded::SensorSilent);
             } else {
                 reasons.extend_from_slice(status.health.reasons());

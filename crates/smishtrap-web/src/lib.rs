@@ -103,6 +103,8 @@ pub struct ConsoleConfig {
     pub producer: smishtrap_export::Producer,
     /// Reads this store instead of the data directory's SQLite file (the hub's PostgreSQL).
     pub store: Option<StoreOpener>,
+    /// A sensor without a heartbeat for this long (and no goodbye) is flagged silent.
+    pub silent_after: Duration,
 }
 
 impl ConsoleConfig {
@@ -119,6 +121,7 @@ impl ConsoleConfig {
             limits: ConsoleLimits::default(),
             producer: smishtrap_export::Producer::default(),
             store: None,
+            silent_after: findings::DEFAULT_SILENT_AFTER,
         }
     }
 }
@@ -144,6 +147,8 @@ pub(crate) struct Inner {
     pub(crate) closing: tokio::sync::watch::Sender<bool>,
     pub(crate) limits: ConsoleLimits,
     pub(crate) producer: smishtrap_export::Producer,
+    /// [`ConsoleConfig::silent_after`].
+    pub(crate) silent_after: Duration,
 }
 
 /// A running console: the state for [`app`] plus the follower thread, stopped on drop.
@@ -167,11 +172,12 @@ impl Console {
             sessions: auth::Sessions::new(config.session_ttl, config.session_idle),
             source,
             live,
-            health: health::Probe::new(&config.data_dir),
+            health: health::Probe::new(&config.data_dir, config.silent_after),
             streams: Arc::new(tokio::sync::Semaphore::new(api::MAX_STREAMS)),
             closing: tokio::sync::watch::channel(false).0,
             limits: config.limits,
             producer: config.producer,
+            silent_after: config.silent_after,
         };
         Ok(Console { state: AppState { inner: Arc::new(inner) }, follower })
     }
@@ -201,6 +207,7 @@ pub fn app(state: AppState) -> Router {
         .route("/messages/{id}", get(pages::message_detail))
         .route("/exports", get(pages::exports))
         .route("/fleet", get(pages::fleet))
+        .route("/sensors", get(pages::sensors))
         .route("/logout", post(auth::logout))
         .route("/static/console.js", get(pages::script))
         .merge(api::routes())

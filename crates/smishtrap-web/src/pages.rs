@@ -226,6 +226,9 @@ struct OverviewPage {
     campaigns: u64,
     newest: Vec<CampaignListRow>,
     heartbeats: Vec<Heartbeat>,
+    /// Names of the silent sensors, and the threshold (`15s`).
+    silent: Vec<String>,
+    silent_after: String,
     /// Campaigns seen in the last [`ACTIVE_HOURS`] hours.
     active: Vec<ActiveCampaign>,
     active_hours: i64,
@@ -344,6 +347,8 @@ pub(crate) async fn overview(
         campaigns: 0,
         newest: Vec::new(),
         heartbeats: Vec::new(),
+        silent: Vec::new(),
+        silent_after: secs_text(state.inner.silent_after),
         active: Vec::new(),
         active_hours: ACTIVE_HOURS,
         block: Vec::new(),
@@ -361,7 +366,8 @@ pub(crate) async fn overview(
         .unwrap_or_else(|| "not counted yet".into());
     view.campaigns = insights.campaigns;
     view.newest = insights.newest_campaigns;
-    view.heartbeats = insights.heartbeats.iter().map(|h| Heartbeat::of(h, now)).collect();
+    view.heartbeats = heartbeats(&insights.heartbeats, now, state.inner.silent_after);
+    view.silent = silent(&view.heartbeats);
     match active_now(&state, now).await {
         Ok((active, block)) => {
             view.block_text = block_text(&block);
@@ -1055,4 +1061,53 @@ pub(crate) async fn fleet(
         }),
         Err(err) => page_error(err),
     }
+}
+
+/// Every sensor's latest heartbeat as seen at `now`.
+fn heartbeats(
+    statuses: &[smishtrap_event::SensorStatus],
+    now: DateTime<Utc>,
+    silent_after: std::time::Duration,
+) -> Vec<Heartbeat> {
+    statuses.iter().map(|h| Heartbeat::of(h, now, silent_after)).collect()
+}
+
+/// Names of the silent sensors.
+fn silent(heartbeats: &[Heartbeat]) -> Vec<String> {
+    heartbeats.iter().filter(|h| h.state == "silent").map(|h| h.sensor.clone()).collect()
+}
+
+/// `15 s`, `5 min`, `2 h`.
+fn secs_text(d: std::time::Duration) -> String {
+    match d.as_secs() {
+        s if s >= 3600 && s % 3600 == 0 => format!("{} h", s / 3600),
+        s if s >= 60 && s % 60 == 0 => format!("{} min", s / 60),
+        s => format!("{s} s"),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "sensors.html")]
+struct SensorsPage {
+    csrf: String,
+    heartbeats: Vec<Heartbeat>,
+    silent: Vec<String>,
+    silent_after: String,
+    period_secs: u64,
+}
+
+/// `GET /sensors`: fleet health, one row per sensor that sent a heartbeat.
+pub(crate) async fn sensors(
+    State(state): State<AppState>,
+    Extension(authed): Extension<Authed>,
+) -> Response {
+    let heartbeats =
+        heartbeats(&state.inner.live.insights().heartbeats, Utc::now(), state.inner.silent_after);
+    page(&SensorsPage {
+        csrf: authed.csrf().to_owned(),
+        silent: silent(&heartbeats),
+        heartbeats,
+        silent_after: secs_text(state.inner.silent_after),
+        period_secs: smishtrap_event::HEARTBEAT_PERIOD.as_secs(),
+    })
 }

@@ -3,11 +3,13 @@
 //! opens (the hub's PostgreSQL).
 //!
 //! Every call is blocking; handlers run them with `spawn_blocking`. Each call opens its own
-//! read-only connection (cheap next to a page of JSON, and WAL readers never block the
-//! sensor's writer). A store that does not exist yet reads as empty.
+//! read-only SQLite connection (cheap next to a page of JSON, and WAL readers never block the
+//! sensor's writer); a [`StoreOpener`]'s connections (PostgreSQL: a TCP connection, login and
+//! schema check each) are kept in a small pool instead, a connection going back only after a
+//! call that did not fail. A store that does not exist yet reads as empty.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
 use smishtrap_event::Event;
@@ -31,22 +33,91 @@ pub type Store = Box<dyn AnalysisStore + Send>;
 
 type Open = dyn Fn() -> Result<Option<Store>, StoreError> + Send + Sync;
 
+/// Idle connections a [`StoreOpener`] keeps for the next call; more concurrent calls open
+/// their own and close them afterwards.
+pub(crate) const POOL_IDLE: usize = 4;
+
 /// Opens a read connection to a store other than the data directory's SQLite file (the
-/// hub's PostgreSQL); `Ok(None)` while the store does not exist yet.
+/// hub's PostgreSQL); `Ok(None)` while the store does not exist yet. Clones share one pool
+/// of up to [`POOL_IDLE`] idle connections.
 #[derive(Clone)]
-pub struct StoreOpener(Arc<Open>);
+pub struct StoreOpener {
+    open: Arc<Open>,
+    idle: Arc<Mutex<Vec<Store>>>,
+}
 
 impl StoreOpener {
     pub fn new(
         open: impl Fn() -> Result<Option<Store>, StoreError> + Send + Sync + 'static,
     ) -> StoreOpener {
-        StoreOpener(Arc::new(open))
+        StoreOpener { open: Arc::new(open), idle: Arc::new(Mutex::new(Vec::new())) }
+    }
+
+    /// An idle pooled connection, or a new one.
+    fn lease(&self) -> Result<Option<Lease>, StoreError> {
+        let pooled = self.idle.lock().unwrap_or_else(|p| p.into_inner()).pop();
+        let store = match pooled {
+            Some(store) => store,
+            None => match (self.open)()? {
+                Some(store) => store,
+                None => return Ok(None),
+            },
+        };
+        Ok(Some(Lease { store: Some(store), pool: Some(self.idle.clone()), keep: false }))
+    }
+
+    /// Idle connections in the pool now.
+    pub fn idle(&self) -> usize {
+        self.idle.lock().unwrap_or_else(|p| p.into_inner()).len()
     }
 }
 
 impl std::fmt::Debug for StoreOpener {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("StoreOpener")
+    }
+}
+
+/// A read connection for one call: back to its pool on drop only after [`Lease::kept`] (a
+/// call that failed may have left the connection broken, so it is closed instead).
+pub(crate) struct Lease {
+    store: Option<Store>,
+    pool: Option<Arc<Mutex<Vec<Store>>>>,
+    keep: bool,
+}
+
+impl Lease {
+    /// The call succeeded with `value`: the connection may serve the next one.
+    fn kept<T>(&mut self, value: T) -> Result<T, WebError> {
+        self.keep = true;
+        Ok(value)
+    }
+}
+
+impl std::ops::Deref for Lease {
+    type Target = dyn AnalysisStore + Send;
+
+    fn deref(&self) -> &Self::Target {
+        #[allow(clippy::expect_used, reason = "taken only in drop")]
+        self.store.as_deref().expect("leased store")
+    }
+}
+
+impl std::ops::DerefMut for Lease {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        #[allow(clippy::expect_used, reason = "taken only in drop")]
+        self.store.as_deref_mut().expect("leased store")
+    }
+}
+
+impl Drop for Lease {
+    fn drop(&mut self) {
+        if let (true, Some(pool), Some(store)) = (self.keep, &self.pool, self.store.take()) {
+            let mut idle = pool.lock().unwrap_or_else(|p| p.into_inner());
+            if idle.len() < POOL_IDLE {
+                idle.push(store);
+            }
+        }
     }
 }
 
@@ -103,13 +174,21 @@ impl Source {
     /// A read-only connection, or `None` while no sensor has created the store.
     pub(crate) fn open(&self) -> Result<Option<Store>, WebError> {
         if let Some(opener) = &self.opener {
-            return Ok((opener.0)()?);
+            return Ok((opener.open)()?);
         }
         match SqliteStore::open_read_only(&self.db) {
             Ok(store) => Ok(Some(Box::new(store))),
             Err(StoreError::NotFound { .. }) => Ok(None),
             Err(err) => Err(err.into()),
         }
+    }
+
+    /// A read-only connection for one call: pooled for a [`StoreOpener`], else [`Self::open`].
+    fn lease(&self) -> Result<Option<Lease>, WebError> {
+        if let Some(opener) = &self.opener {
+            return Ok(opener.lease()?);
+        }
+        Ok(self.open()?.map(|store| Lease { store: Some(store), pool: None, keep: false }))
     }
 
     /// Up to `limit` events matching `filter` after `cursor`, oldest first.
@@ -119,7 +198,7 @@ impl Source {
         cursor: Option<&Cursor>,
         limit: usize,
     ) -> Result<Page, WebError> {
-        let Some(mut store) = self.open()? else {
+        let Some(mut store) = self.lease()? else {
             return Ok(Page { events: Vec::new(), next: None });
         };
         let mut filter = filter.clone();
@@ -133,15 +212,16 @@ impl Source {
             skip_to_cursor(&mut stream, cursor, &mut events)?;
         }
         // One more than asked tells whether a next page exists.
+        let mut next = None;
         for event in stream {
             let event = event?;
             if events.len() == limit {
-                let next = events.last().map(Cursor::after);
-                return Ok(Page { events, next });
+                next = events.last().map(Cursor::after);
+                break;
             }
             events.push(event);
         }
-        Ok(Page { events, next: None })
+        store.kept(Page { events, next })
     }
 
     /// The event with this id (one indexed read).
@@ -149,18 +229,20 @@ impl Source {
         if id.is_empty() || id.len() > MAX_ID_LEN {
             return Ok(None);
         }
-        let Some(mut store) = self.open()? else {
+        let Some(mut store) = self.lease()? else {
             return Ok(None);
         };
-        Ok(store.event(id)?)
+        let event = store.event(id)?;
+        store.kept(event)
     }
 
     /// Targets with a stored audit, and up to `limit` of them (by target).
     pub(crate) fn fleet(&self, limit: usize) -> Result<(u64, Vec<AuditRow>), WebError> {
-        let Some(mut store) = self.open()? else {
+        let Some(mut store) = self.lease()? else {
             return Ok((0, Vec::new()));
         };
-        Ok((store.count_audit_results()?, store.audit_results(limit)?))
+        let fleet = (store.count_audit_results()?, store.audit_results(limit)?);
+        store.kept(fleet)
     }
 
     /// Brings an existing store to the current schema with one writer open, so a store made by
@@ -183,7 +265,7 @@ impl Source {
         limit: usize,
         count_cap: Option<u64>,
     ) -> Result<MessagePage, WebError> {
-        let Some(mut store) = self.open()? else {
+        let Some(mut store) = self.lease()? else {
             return Ok(MessagePage {
                 messages: Vec::new(),
                 next: None,
@@ -201,7 +283,7 @@ impl Source {
             None
         };
         let total = count_cap.map(|cap| store.count_messages(&query, cap)).transpose()?;
-        Ok(MessagePage { messages, next, total })
+        store.kept(MessagePage { messages, next, total })
     }
 
     /// The message with this id.
@@ -209,10 +291,11 @@ impl Source {
         if id.is_empty() || id.len() > MAX_ID_LEN {
             return Ok(None);
         }
-        let Some(mut store) = self.open()? else {
+        let Some(mut store) = self.lease()? else {
             return Ok(None);
         };
-        Ok(store.message(id)?)
+        let message = store.message(id)?;
+        store.kept(message)
     }
 
     /// Up to `limit` campaigns (of `brand`, when given) after `cursor`, most recently active
@@ -223,7 +306,7 @@ impl Source {
         cursor: Option<&CampaignCursor>,
         limit: usize,
     ) -> Result<CampaignPage, WebError> {
-        let Some(mut store) = self.open()? else {
+        let Some(mut store) = self.lease()? else {
             return Ok(CampaignPage { campaigns: Vec::new(), next: None });
         };
         let before = cursor.map(|c| (c.last_seen, c.id.as_str()));
@@ -234,7 +317,7 @@ impl Source {
         } else {
             None
         };
-        Ok(CampaignPage { campaigns, next })
+        store.kept(CampaignPage { campaigns, next })
     }
 
     /// The campaign with this id.
@@ -242,17 +325,18 @@ impl Source {
         if id.is_empty() || id.len() > MAX_ID_LEN {
             return Ok(None);
         }
-        let Some(mut store) = self.open()? else {
+        let Some(mut store) = self.lease()? else {
             return Ok(None);
         };
-        Ok(store.campaign(id)?)
+        let campaign = store.campaign(id)?;
+        store.kept(campaign)
     }
 
     /// Every stored campaign, most recently active first, read a page at a time; refuses
     /// more than [`MAX_EXPORT_CAMPAIGNS`] or [`MAX_EXPORT_SUMMARY_BYTES`] of summaries (the
     /// export is built in memory; one that large belongs to `smishtrap export`).
     pub(crate) fn all_campaigns(&self) -> Result<Vec<CampaignRow>, WebError> {
-        let Some(mut store) = self.open()? else {
+        let Some(mut store) = self.lease()? else {
             return Ok(Vec::new());
         };
         let mut all: Vec<CampaignRow> = Vec::new();
@@ -274,7 +358,7 @@ impl Source {
                 ));
             }
             if done {
-                return Ok(all);
+                return store.kept(all);
             }
         }
     }
@@ -288,7 +372,7 @@ impl Source {
         since: i64,
         limit: usize,
     ) -> Result<Vec<(CampaignRow, Vec<HourCount>)>, WebError> {
-        let Some(mut store) = self.open()? else {
+        let Some(mut store) = self.lease()? else {
             return Ok(Vec::new());
         };
         let mut out = Vec::new();
@@ -299,7 +383,7 @@ impl Source {
                 out.push((row, hours));
             }
         }
-        Ok(out)
+        store.kept(out)
     }
 
     /// The campaign's messages per bucket of each `(from, to)` range (microseconds).
@@ -309,13 +393,14 @@ impl Source {
         ranges: &[(i64, i64)],
         buckets: usize,
     ) -> Result<Vec<Vec<BucketCount>>, WebError> {
-        let Some(mut store) = self.open()? else {
+        let Some(mut store) = self.lease()? else {
             return Ok(vec![Vec::new(); ranges.len()]);
         };
-        ranges
+        let buckets = ranges
             .iter()
-            .map(|(from, to)| Ok(store.campaign_buckets(id, *from, *to, buckets)?))
-            .collect()
+            .map(|(from, to)| store.campaign_buckets(id, *from, *to, buckets))
+            .collect::<Result<Vec<_>, _>>()?;
+        store.kept(buckets)
     }
 
     /// The campaign's validation sends, oldest first.
@@ -324,10 +409,11 @@ impl Source {
         id: &str,
         limit: usize,
     ) -> Result<Vec<ValidationSend>, WebError> {
-        let Some(mut store) = self.open()? else {
+        let Some(mut store) = self.lease()? else {
             return Ok(Vec::new());
         };
-        Ok(store.validation_sends(id, limit)?)
+        let sends = store.validation_sends(id, limit)?;
+        store.kept(sends)
     }
 
     /// The analysed messages of a captured event.
@@ -335,10 +421,11 @@ impl Source {
         if event_id.is_empty() || event_id.len() > MAX_ID_LEN {
             return Ok(Vec::new());
         }
-        let Some(mut store) = self.open()? else {
+        let Some(mut store) = self.lease()? else {
             return Ok(Vec::new());
         };
-        Ok(store.event_messages(event_id, 64)?)
+        let messages = store.event_messages(event_id, 64)?;
+        store.kept(messages)
     }
 }
 
@@ -498,6 +585,40 @@ mod tests {
             assert!(MessageCursor::decode(junk).is_err(), "{junk}");
             assert!(CampaignCursor::decode(junk).is_err(), "{junk}");
         }
+    }
+
+    #[test]
+    fn an_openers_connections_are_pooled_and_dropped_after_a_failure() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let dir = tempfile::tempdir().unwrap();
+        let db = smishtrap_store::db_path(dir.path());
+        drop(SqliteStore::open(&db).unwrap());
+        let opened = Arc::new(AtomicUsize::new(0));
+        let (count, path) = (opened.clone(), db.clone());
+        let opener = StoreOpener::new(move || {
+            count.fetch_add(1, Ordering::Relaxed);
+            Ok(Some(Box::new(SqliteStore::open_read_only(&path)?) as Store))
+        });
+        let source = Source::new(dir.path(), Some(opener.clone()));
+        let check = |opens: usize, idle: usize| {
+            assert_eq!((opened.load(Ordering::Relaxed), opener.idle()), (opens, idle));
+        };
+        for _ in 0..3 {
+            assert!(source.get("no-such-event").unwrap().is_none());
+        }
+        check(1, 1);
+        // Busier than the pool: the extra connections close afterwards.
+        let mut leases: Vec<Lease> = (0..6).map(|_| source.lease().unwrap().unwrap()).collect();
+        check(6, 0);
+        for lease in &mut leases {
+            lease.kept(()).unwrap();
+        }
+        drop(leases);
+        check(6, POOL_IDLE);
+        // A failed call does not return its connection.
+        rusqlite::Connection::open(&db).unwrap().execute_batch("DROP TABLE messages").unwrap();
+        assert!(source.message("m-1").is_err());
+        check(6, POOL_IDLE - 1);
     }
 }
 

@@ -548,6 +548,19 @@ async fn overview_shows_countries_verdicts_campaigns_and_heartbeats() {
     assert!(html.contains(&escape("<b>stopped</b>")));
     assert!(html.contains("stopped since"));
     assert!(html.contains("1234"));
+    let flag = html.split("id=\"silent-sensors\"").nth(1).expect("silent sensors flagged");
+    let flag = flag.split("</p>").next().unwrap_or_default();
+    assert!(flag.contains("gone-quiet") && !flag.contains("alive"), "{flag}");
+    assert_eq!(sensors["silent_after_secs"], 15);
+
+    // The Sensors page: one row per heartbeat, names escaped, the silent one flagged.
+    let (status, page) = server.page(&cookie, "/sensors").await;
+    assert_eq!(status, 200);
+    let table = page.split("id=\"fleet-sensors\"").nth(1).expect("sensors table");
+    assert!(table.contains(&escape("<b>stopped</b>")) && !table.contains("<b>stopped"));
+    assert!(table.contains("<td class=\"state-silent\">silent</td>"), "{table}");
+    assert_eq!(table.matches("<td class=\"state-").count(), 3);
+    assert!(page.contains("<a href=\"/sensors\">Sensors</a>"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

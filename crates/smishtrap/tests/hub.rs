@@ -10,188 +10,16 @@
 #![cfg(feature = "hub")]
 #![allow(clippy::unwrap_used, reason = "tests fail loudly")]
 
+#[path = "support/hub.rs"]
+mod hub_support;
 mod sensor_support;
 
-use std::io::{BufRead, BufReader};
-use std::net::{TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
 
-use sensor_support::{BIN, Sensor, client, events, signal};
-
-fn conninfo() -> String {
-    std::env::var("SMISHTRAP_TEST_POSTGRES")
-        .unwrap_or_else(|_| "host=127.0.0.1 port=5432 user=postgres dbname=postgres".into())
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-/// `nats-server -js` on a fixed random port and store directory, restartable.
-struct Nats {
-    child: Option<Child>,
-    port: u16,
-    dir: PathBuf,
-    /// Configuration file (from `smishtrap hub nats-config`) and pid file.
-    config: Option<(PathBuf, PathBuf)>,
-}
-
-impl Nats {
-    fn start(dir: &Path) -> Nats {
-        let mut nats = Nats { child: None, port: free_port(), dir: dir.to_owned(), config: None };
-        nats.restart();
-        nats
-    }
-
-    /// With the configuration `smishtrap hub nats-config` printed for `port`.
-    fn start_configured(port: u16, config: &Path, pid_file: &Path) -> Nats {
-        let mut nats = Nats {
-            child: None,
-            port,
-            dir: PathBuf::new(),
-            config: Some((config.to_owned(), pid_file.to_owned())),
-        };
-        nats.restart();
-        nats
-    }
-
-    fn url(&self) -> String {
-        format!("nats://127.0.0.1:{}", self.port)
-    }
-
-    fn stop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-
-    fn restart(&mut self) {
-        self.stop();
-        let bin = Path::new("/usr/sbin/nats-server");
-        assert!(
-            bin.is_file(),
-            "{} not found: install the Debian package nats-server",
-            bin.display()
-        );
-        let mut command = Command::new(bin);
-        match &self.config {
-            Some((config, pid)) => command.arg("-c").arg(config).arg("-P").arg(pid),
-            None => command
-                .args(["-js", "-a", "127.0.0.1", "-p", &self.port.to_string(), "-sd"])
-                .arg(&self.dir),
-        };
-        let child = command.stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
-        self.child = Some(child);
-        wait_for("nats-server", 15, || TcpStream::connect(("127.0.0.1", self.port)).is_ok());
-    }
-}
-
-impl Drop for Nats {
-    fn drop(&mut self) {
-        self.stop();
-    }
-}
-
-/// `smishtrap hub`, stopped on drop.
-struct Hub {
-    child: Child,
-    log: Arc<Mutex<String>>,
-}
-
-impl Hub {
-    fn start(nats: &str, schema: &str) -> Hub {
-        Hub::start_with(nats, schema, &[])
-    }
-
-    fn start_with(nats: &str, schema: &str, extra: &[&str]) -> Hub {
-        let mut child = Command::new(BIN)
-            .args(["hub", "--nats", nats, "--schema", schema, "--batch", "64"])
-            .args(extra)
-            .env("SMISHTRAP_POSTGRES", conninfo())
-            .env("SMISHTRAP_LOG", "info")
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let stderr = child.stderr.take().unwrap();
-        let log = Arc::new(Mutex::new(String::new()));
-        let sink = log.clone();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines() {
-                let Ok(line) = line else { break };
-                sink.lock().unwrap().push_str(&(line + "\n"));
-            }
-        });
-        let hub = Hub { child, log };
-        wait_for("hub start", 60, || hub.log.lock().unwrap().contains("hub consuming stream"));
-        hub
-    }
-}
-
-impl Drop for Hub {
-    fn drop(&mut self) {
-        if matches!(self.child.try_wait(), Ok(None)) {
-            signal(&self.child, libc::SIGTERM);
-            let _ = self.child.wait();
-        }
-    }
-}
-
-/// A fresh schema, dropped at the end.
-struct Schema(String);
-
-impl Schema {
-    fn new() -> Schema {
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .subsec_nanos();
-        Schema(format!("hub_e2e_{}_{nanos}", std::process::id()))
-    }
-
-    /// (sensor, forward lag, forwarding) of every heartbeat row.
-    fn heartbeats(&self) -> Vec<(String, Option<i64>, Option<bool>)> {
-        let mut client = postgres::Client::connect(&conninfo(), postgres::NoTls).unwrap();
-        let sql = format!(
-            "SELECT name, (status::json->'fleet'->>'forward_lag')::bigint, \
-             (status::json->'fleet'->>'forwarding')::boolean FROM {}.sensor_heartbeats ORDER BY name",
-            self.0
-        );
-        client
-            .query(&sql, &[])
-            .map(|rows| rows.iter().map(|r| (r.get(0), r.get(1), r.get(2))).collect())
-            .unwrap_or_default()
-    }
-
-    /// Event ids in PostgreSQL, in insertion order (empty before the hub created the table).
-    fn ids(&self) -> Vec<String> {
-        let mut client = postgres::Client::connect(&conninfo(), postgres::NoTls).unwrap();
-        client
-            .query(&format!("SELECT id FROM {}.events ORDER BY seq", self.0), &[])
-            .map(|rows| rows.iter().map(|r| r.get(0)).collect())
-            .unwrap_or_default()
-    }
-}
-
-impl Drop for Schema {
-    fn drop(&mut self) {
-        if let Ok(mut client) = postgres::Client::connect(&conninfo(), postgres::NoTls) {
-            let _ = client.batch_execute(&format!("DROP SCHEMA IF EXISTS {} CASCADE", self.0));
-        }
-    }
-}
-
-fn wait_for(what: &str, secs: u64, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    while !done() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
+use hub_support::{Hub, Nats, Schema, enroll, free_port, wait_for};
+use sensor_support::{BIN, Sensor, client, events};
 
 /// Attacker traffic: page loads and login attempts; every request must be answered.
 fn attack(sensor: &Sensor, n: usize) {
@@ -232,8 +60,8 @@ fn assert_exactly_once(schema: &Schema, data: &Path) {
 fn sensor_forwards_through_nats_outage_and_kill_9_into_postgres_exactly_once() {
     let tmp = tempfile::tempdir().unwrap();
     let mut nats = Nats::start(&tmp.path().join("js"));
-    let schema = Schema::new();
-    let _hub = Hub::start(&nats.url(), &schema.0);
+    let schema = Schema::new("hub_e2e");
+    let _hub = Hub::start(&nats.url(), &schema.0, &[]);
     let data = tmp.path().join("sensor");
     let url = nats.url();
     let args = ["--listen", "127.0.0.1:0", "--persona", "milesight-ur32l", "--forward", &url];
@@ -281,13 +109,7 @@ fn enrolled_sensor_forwards_and_reports_until_revoked() {
     std::fs::write(&config, &printed.stdout).unwrap();
     let pid_file = tmp.path().join("nats.pid");
     let nats = Nats::start_configured(port, &config, &pid_file);
-    let enrolled = Command::new(BIN)
-        .args(["hub", "enroll", "test-sensor", "--nats-dir"])
-        .arg(&registry)
-        .output()
-        .unwrap();
-    assert!(enrolled.status.success(), "{}", String::from_utf8_lossy(&enrolled.stderr));
-    let creds = PathBuf::from(String::from_utf8(enrolled.stdout).unwrap().trim());
+    let creds = enroll(&registry, "test-sensor");
     let reloaded = Command::new("/usr/sbin/nats-server")
         .arg(format!("--signal=reload={}", pid_file.display()))
         .status()
@@ -295,10 +117,9 @@ fn enrolled_sensor_forwards_and_reports_until_revoked() {
     assert!(reloaded.success());
     std::thread::sleep(Duration::from_millis(500));
 
-    let schema = Schema::new();
+    let schema = Schema::new("hub_e2e");
     let hub_key = registry.join("hub.nk");
-    let _hub =
-        Hub::start_with(&nats.url(), &schema.0, &["--credentials", hub_key.to_str().unwrap()]);
+    let _hub = Hub::start(&nats.url(), &schema.0, &["--credentials", hub_key.to_str().unwrap()]);
     let data = tmp.path().join("s1");
     let url = nats.url();
     let args =

@@ -11,134 +11,17 @@
 #![cfg(feature = "hub")]
 #![allow(clippy::unwrap_used, reason = "tests fail loudly")]
 
+#[path = "support/hub.rs"]
+mod hub_support;
 mod sensor_support;
 
-use std::io::{BufRead, BufReader};
-use std::net::{TcpListener, TcpStream};
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
-
-use sensor_support::{BIN, Sensor, client, signal};
+use hub_support::{Hub, Nats, Schema, free_port, wait_for};
+use sensor_support::{Sensor, client};
 use serde_json::{Value, json};
 
 const TOKEN: &str = "hub-console-token-0123456789";
 const LURE: &str = "CSAM: uw digitale identiteit verloopt vandaag. Bevestig uw gegevens via \
                     https://login.csam-be.info/verify om blokkering te voorkomen";
-
-fn conninfo() -> String {
-    std::env::var("SMISHTRAP_TEST_POSTGRES")
-        .unwrap_or_else(|_| "host=127.0.0.1 port=5432 user=postgres dbname=postgres".into())
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-fn wait_for(what: &str, secs: u64, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    while !done() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
-/// `nats-server -js` on a random port, killed on drop.
-struct Nats {
-    child: Child,
-    port: u16,
-}
-
-impl Nats {
-    fn start(dir: &Path) -> Nats {
-        let port = free_port();
-        let child = Command::new("/usr/sbin/nats-server")
-            .args(["-js", "-a", "127.0.0.1", "-p", &port.to_string(), "-sd"])
-            .arg(dir)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("/usr/sbin/nats-server (Debian package nats-server)");
-        wait_for("nats-server", 15, || TcpStream::connect(("127.0.0.1", port)).is_ok());
-        Nats { child, port }
-    }
-
-    fn url(&self) -> String {
-        format!("nats://127.0.0.1:{}", self.port)
-    }
-}
-
-impl Drop for Nats {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// `smishtrap hub`, stopped on drop; its log is kept.
-struct Hub {
-    child: Child,
-    log: Arc<Mutex<String>>,
-}
-
-impl Hub {
-    fn start(nats: &str, schema: &str, extra: &[&str]) -> Hub {
-        let mut child = Command::new(BIN)
-            .args(["hub", "--nats", nats, "--schema", schema, "--batch", "64"])
-            .args(extra)
-            .env("SMISHTRAP_POSTGRES", conninfo())
-            .env("SMISHTRAP_LOG", "info")
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let stderr = child.stderr.take().unwrap();
-        let log = Arc::new(Mutex::new(String::new()));
-        let sink = log.clone();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines() {
-                let Ok(line) = line else { break };
-                sink.lock().unwrap().push_str(&(line + "\n"));
-            }
-        });
-        let hub = Hub { child, log };
-        wait_for("hub start", 60, || hub.log.lock().unwrap().contains("hub consuming stream"));
-        hub
-    }
-
-    fn runs(&self, job: &str) -> bool {
-        self.log
-            .lock()
-            .unwrap()
-            .lines()
-            .any(|l| l.contains("this process runs the job") && l.contains(job))
-    }
-
-    fn kill9(mut self) {
-        signal(&self.child, libc::SIGKILL);
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for Hub {
-    fn drop(&mut self) {
-        if matches!(self.child.try_wait(), Ok(None)) {
-            signal(&self.child, libc::SIGTERM);
-            let _ = self.child.wait();
-        }
-    }
-}
-
-struct Schema(String);
-
-impl Drop for Schema {
-    fn drop(&mut self) {
-        if let Ok(mut client) = postgres::Client::connect(&conninfo(), postgres::NoTls) {
-            let _ = client.batch_execute(&format!("DROP SCHEMA IF EXISTS {} CASCADE", self.0));
-        }
-    }
-}
 
 fn send(sensor: &Sensor, to: &str, text: &str) {
     let body = json!({"id": "1", "execute": 1, "function": "send_sms", "values": [{
@@ -178,9 +61,7 @@ fn listed(console: u16, n: usize) -> Vec<Value> {
 fn hubs_analyse_captures_in_postgres_and_serve_them_on_the_console() {
     let tmp = tempfile::tempdir().unwrap();
     let nats = Nats::start(&tmp.path().join("js"));
-    let nanos =
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
-    let schema = Schema(format!("hub_console_{}_{nanos}", std::process::id()));
+    let schema = Schema::new("hub_console");
     let console = free_port();
     let listen = format!("127.0.0.1:{console}");
     let hub_data = tmp.path().join("hub");

@@ -35,6 +35,17 @@ impl Sensor {
         args: &[&str],
         expect_listeners: usize,
     ) -> Sensor {
+        Sensor::start_named(prefix, "test-sensor", data, args, expect_listeners)
+    }
+
+    /// Like [`Self::start_under`], with `--sensor-name NAME`.
+    pub fn start_named(
+        prefix: &[&str],
+        name: &str,
+        data: &Path,
+        args: &[&str],
+        expect_listeners: usize,
+    ) -> Sensor {
         let program = prefix.first().copied().unwrap_or(BIN);
         let rest = if prefix.is_empty() { &[][..] } else { &prefix[1..] };
         let mut command = Command::new(program);
@@ -47,7 +58,7 @@ impl Sensor {
             .arg("--data")
             .arg(data)
             .arg("--sensor-name")
-            .arg("test-sensor")
+            .arg(name)
             .args(args)
             .env("SMISHTRAP_LOG", "info")
             .stdout(Stdio::null())

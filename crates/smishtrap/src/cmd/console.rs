@@ -31,6 +31,23 @@ pub(crate) struct Args {
     /// (loopback, private and documentation addresses never are)
     #[arg(long, value_name = "IP")]
     own_address: Vec<std::net::IpAddr>,
+    /// Flag a sensor silent after this many seconds without a heartbeat (and no goodbye);
+    /// sensors send one every 5 s [default: 15]
+    #[arg(long, value_name = "SECS", value_parser = silent_after_secs())]
+    silent_after: Option<u64>,
+}
+
+/// Bounds of `--silent-after` and `[console] silent_after_secs`: more than one heartbeat
+/// period (5 s), at most 30 days.
+pub(crate) const SILENT_AFTER_SECS: std::ops::RangeInclusive<u64> = 6..=2_592_000;
+
+pub(crate) fn silent_after_secs() -> clap::builder::RangedU64ValueParser {
+    clap::value_parser!(u64).range(SILENT_AFTER_SECS)
+}
+
+/// The console's silent threshold: `secs`, else three heartbeat periods.
+pub(crate) fn silent_after(secs: Option<u64>) -> std::time::Duration {
+    secs.map_or(smishtrap_web::findings::DEFAULT_SILENT_AFTER, std::time::Duration::from_secs)
 }
 
 pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
@@ -45,6 +62,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     config.session_idle = std::time::Duration::from_secs(args.session_idle_minutes * 60);
     config.producer.hygiene = smishtrap_export::indicator::Hygiene::builtin(&args.own_address)
         .context("loading the platform list")?;
+    config.silent_after = silent_after(args.silent_after);
     let console = Console::start(config).context("cannot start the console")?;
     let served = runtime.block_on(async {
         let signal = super::shutdown_signal();

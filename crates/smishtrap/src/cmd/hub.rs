@@ -131,6 +131,10 @@ struct IngestArgs {
     /// Console access token (16 to 256 visible ASCII characters)
     #[arg(long, value_name = "TOKEN")]
     console_token: Option<String>,
+    /// Flag a sensor silent on the console after this many seconds without a heartbeat (and
+    /// no goodbye); sensors send one every 5 s [default: 15]
+    #[arg(long, value_name = "SECS", requires = "console", value_parser = super::console::silent_after_secs())]
+    silent_after: Option<u64>,
     #[command(flatten)]
     engine: super::EngineArgs,
 }
@@ -253,6 +257,7 @@ fn ingest(args: IngestArgs) -> anyhow::Result<ExitCode> {
             }));
             config.producer.hygiene = smishtrap_export::indicator::Hygiene::builtin(&[])
                 .context("loading the platform list")?;
+            config.silent_after = super::console::silent_after(args.silent_after);
             let console = Console::start(config).context("cannot start the console")?;
             Some((addr, console, token, origin))
         }

@@ -71,6 +71,8 @@ pub(crate) struct ConsoleConfig {
     max_connections: Option<usize>,
     max_connections_per_ip: Option<usize>,
     max_body_bytes: Option<u64>,
+    /// Seconds without a heartbeat before a sensor is flagged silent (`console --silent-after`).
+    silent_after_secs: Option<u64>,
 }
 
 impl ConsoleConfig {
@@ -163,6 +165,13 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         bail!("{config_name}: console.session_idle_minutes: expected 1 to 43200");
     }
     let console_limits = console_cfg.limits(&config_name)?;
+    if console_cfg
+        .silent_after_secs
+        .is_some_and(|s| !super::console::SILENT_AFTER_SECS.contains(&s))
+    {
+        bail!("{config_name}: console.silent_after_secs: expected 6 to 2592000");
+    }
+    let silent_after = super::console::silent_after(console_cfg.silent_after_secs);
     // flags over the config file; brand catalogs add up
     let mut brands = analysis_cfg.brands;
     brands.extend(args.engine.brands.iter().cloned());
@@ -212,6 +221,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     web.producer.hygiene =
         smishtrap_export::indicator::Hygiene::builtin(&own).context("loading the platform list")?;
     web.limits = console_limits;
+    web.silent_after = silent_after;
     let console = Console::start(web).context("cannot start the console")?;
 
     super::sensor::raise_descriptor_limit();
