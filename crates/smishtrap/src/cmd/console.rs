@@ -45,6 +45,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     config.session_idle = std::time::Duration::from_secs(args.session_idle_minutes * 60);
     config.producer.hygiene = smishtrap_export::indicator::Hygiene::builtin(&args.own_address)
         .context("loading the platform list")?;
+    config.producer.personas = super::personas::export_infos();
     let console = Console::start(config).context("cannot start the console")?;
     let served = runtime.block_on(async {
         let signal = super::shutdown_signal();

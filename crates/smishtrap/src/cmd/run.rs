@@ -211,6 +211,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     own.dedup();
     web.producer.hygiene =
         smishtrap_export::indicator::Hygiene::builtin(&own).context("loading the platform list")?;
+    web.producer.personas = super::personas::export_infos();
     web.limits = console_limits;
     let console = Console::start(web).context("cannot start the console")?;
 
