@@ -459,7 +459,7 @@ fn exports_show_the_family_and_dialect_of_the_captures() {
     let got = captures(c, &producer);
     let expect = vec![
         Capture { family: "TP-Link".to_owned(), dialect: "tplink".to_owned(), messages: 4 },
-        Capture { family: "Huawei\\n<b>".to_owned(), dialect: "hilink".to_owned(), messages: 1 },
+        Capture { family: "Huawei\\u{a}<b>".to_owned(), dialect: "hilink".to_owned(), messages: 1 },
     ];
     assert_eq!(got, expect, "control characters escaped in human fields");
     let one = vec![c.clone()];
@@ -467,7 +467,7 @@ fn exports_show_the_family_and_dialect_of_the_captures() {
     let csv = String::from_utf8(csv::indicators_for(&one, &producer)).unwrap_or_default();
     assert!(csv.lines().next().unwrap_or("").ends_with(",router_families,dialects"));
     assert!(
-        csv.lines().skip(1).all(|l| l.ends_with(",Huawei\\n<b>;TP-Link,hilink;tplink")),
+        csv.lines().skip(1).all(|l| l.ends_with(",Huawei\\u{a}<b>;TP-Link,hilink;tplink")),
         "{csv}"
     );
 

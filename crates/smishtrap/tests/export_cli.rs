@@ -129,7 +129,7 @@ fn csv_has_one_indicator_per_row_and_is_formula_safe() {
     assert_eq!(
         rows.next(),
         Some(
-            "type,value,defanged,campaign,campaign_label,brand,first_seen,last_seen,count,registrable_domain"
+            "type,value,defanged,campaign,campaign_label,brand,first_seen,last_seen,count,registrable_domain,router_families,dialects"
         )
     );
     assert!(text.contains("\ndomain,csam-sleutel.top,csam-sleutel[.]top,cmp-"), "{text}");

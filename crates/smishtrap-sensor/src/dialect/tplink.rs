@@ -216,7 +216,7 @@ pub fn rsa_open(key: &rsa::RsaPrivateKey, hex_text: &str) -> Option<Vec<u8>> {
     let k = key.size();
     let hex_text = hex_text.trim();
     if hex_text.is_empty()
-        || hex_text.len() % (2 * k) != 0
+        || !hex_text.len().is_multiple_of(2 * k)
         || hex_text.len() > 2 * k * MAX_RSA_CHUNKS
     {
         return None;
@@ -637,7 +637,7 @@ fn answer(
 ) {
     use std::fmt::Write;
     let empty = |out: &mut String| {
-        let _ = write!(out, "[0,0,0,0,0,0]{i}\n");
+        let _ = writeln!(out, "[0,0,0,0,0,0]{i}");
     };
     match (a.method, a.oid.as_str()) {
         (act::SET, "LTE_SMS_SENDNEWMSG") => {
@@ -659,7 +659,7 @@ fn answer(
             let result = session_values(d, id)
                 .and_then(|v| v.get(SEND_RESULT).cloned())
                 .unwrap_or_else(|| "0".to_owned());
-            let _ = write!(out, "[0,0,0,0,0,0]{i}\nsendResult={result}\n");
+            let _ = writeln!(out, "[0,0,0,0,0,0]{i}\nsendResult={result}");
         }
         (act::SET, "LTE_SMS_RECVMSGBOX" | "LTE_SMS_SENDMSGBOX") => {
             let page = a
@@ -677,7 +677,7 @@ fn answer(
             } else {
                 d.with_outbox(|o| o.len())
             };
-            let _ = write!(out, "[0,0,0,0,0,0]{i}\ntotalNumber={total}\n");
+            let _ = writeln!(out, "[0,0,0,0,0,0]{i}\ntotalNumber={total}");
             outcome.query = true;
         }
         (act::GL, "LTE_SMS_RECVMSGENTRY" | "LTE_SMS_UNREADMSGENTRY") => {
@@ -732,7 +732,7 @@ fn answer(
         (act::CGI, "/cgi/logout") => {
             d.end_session(id);
             d.csrf.lock().unwrap_or_else(|e| e.into_inner()).pop(&ring_key(id));
-            let _ = write!(out, "[cgi]{i}\n$.ret=0;\n");
+            let _ = writeln!(out, "[cgi]{i}\n$.ret=0;");
             outcome.logout = true;
         }
         (act::GET | act::GL | act::GS, oid) => match t.objects.iter().find(|o| o.oid == oid) {
@@ -783,16 +783,16 @@ fn frame_value(text: &str) -> String {
 /// One instance section: the attributes asked for (in their order), else all of them.
 fn entry(out: &mut String, instance: usize, i: usize, a: &Action, row: &[(&str, String)]) {
     use std::fmt::Write;
-    let _ = write!(out, "[{instance},0,0,0,0,0]{i}\n");
+    let _ = writeln!(out, "[{instance},0,0,0,0,0]{i}");
     let asked: Vec<&str> = a.attrs.iter().map(|(k, _)| k.as_str()).collect();
     if asked.is_empty() {
         for (k, v) in row {
-            let _ = write!(out, "{k}={v}\n");
+            let _ = writeln!(out, "{k}={v}");
         }
     } else {
         for k in asked {
             if let Some((_, v)) = row.iter().find(|(name, _)| *name == k) {
-                let _ = write!(out, "{k}={v}\n");
+                let _ = writeln!(out, "{k}={v}");
             }
         }
     }
@@ -815,9 +815,12 @@ pub fn rsa_seal(n: &BigUint, e: &BigUint, plain: &[u8], k: usize) -> String {
 mod tests {
     use super::*;
 
-    fn check(methods: Option<&str>, body: &str, expect: &[(u8, &str, &[(&str, Option<&str>)])]) {
+    type Attrs<'a> = Vec<(&'a str, Option<&'a str>)>;
+    type Expected<'a> = (u8, &'a str, &'a [(&'a str, Option<&'a str>)]);
+
+    fn check(methods: Option<&str>, body: &str, expect: &[Expected<'_>]) {
         let got = parse_frame(methods, body);
-        let got: Vec<(u8, &str, Vec<(&str, Option<&str>)>)> = got
+        let got: Vec<(u8, &str, Attrs<'_>)> = got
             .iter()
             .map(|a| {
                 (
@@ -827,7 +830,7 @@ mod tests {
                 )
             })
             .collect();
-        let expect: Vec<(u8, &str, Vec<(&str, Option<&str>)>)> =
+        let expect: Vec<(u8, &str, Attrs<'_>)> =
             expect.iter().map(|(m, o, a)| (*m, *o, a.to_vec())).collect();
         assert_eq!(got, expect, "{body:?}");
     }
