@@ -26,7 +26,7 @@ trap cleanup EXIT
 ulimit -n 65536 2>/dev/null || true
 
 start() {
-    local persona="$1"
+    local persona="$1"; shift
     rm -rf "$TMP/data"
     cat >"$TMP/sensor.toml" <<TOML
 [[listener]]
@@ -44,7 +44,7 @@ connections_per_ip_per_second = 1000000
 connection_burst_per_ip = 1000000
 TOML
     : >"$TMP/sensor.err"
-    SMISHTRAP_LOG=warn "$BIN" sensor --config "$TMP/sensor.toml" --data "$TMP/data" --sensor-name bench 2>"$TMP/sensor.err" &
+    SMISHTRAP_LOG=warn "$BIN" sensor --config "$TMP/sensor.toml" --data "$TMP/data" --sensor-name bench "$@" 2>"$TMP/sensor.err" &
     SENSOR_PID=$!
     for _ in $(seq 1 100); do grep -q '^listening on' "$TMP/sensor.err" && break; sleep 0.1; done
     ADDR="$(sed -n 's/^listening on \([^ ]*\) .*/\1/p' "$TMP/sensor.err" | head -1)"
@@ -92,3 +92,50 @@ SEC="$(sed -n 's/.*"secToken":"\([^"]*\)".*/\1/p' <<<"$MODEL")"
 COOKIE="$(awk '$6 == "sessionId" { print "sessionId=" $7 }' "$TMP/jar2")"
 # Without the admin password: the refused send (302 to /error.json), still recorded.
 run netgear-lb2120 POST /Forms/smsSendMsg "sms.sendMsg.receiver=%2B3247{n}&sms.sendMsg.text=Uw+pakket%3A+hxxps%3A%2F%2Fexample%5B.%5Dinvalid%2F{n}&sms.sendMsg.clientId=bench&action=send&token=$SEC" "Cookie: $COOKIE" "Content-Type: application/x-www-form-urlencoded"
+
+# TP-Link: the key from getParm, a login as the public clients make it (raw RSA with python3's
+# integers, AES-128-CBC with openssl), the TokenID from the home page; then act frames.
+tp_key=1733480000000123; tp_iv=1733480000000456
+tp_hex() { printf '%s' "$1" | od -An -tx1 | tr -d ' \n'; }
+tp_aes() { printf '%s' "$1" | openssl enc -aes-128-cbc -K "$(tp_hex $tp_key)" -iv "$(tp_hex $tp_iv)" -base64 -A; }
+tp_rsa() { python3 -c 'import sys
+n, e, text = int(sys.argv[1], 16), int(sys.argv[2], 16), sys.argv[3].encode()
+k = (n.bit_length() + 7) // 8
+print("".join(format(pow(int.from_bytes(text[i:i + k].ljust(k, b"\0"), "big"), e, n), "0%dx" % (2 * k)) for i in range(0, len(text), k)))' "$NN" "$EE" "$1"; }
+tp_login() {
+    local parm user="admin" pass="$1" data
+    parm="$(curl -s -c "$TMP/tpjar" -H "Referer: http://$ADDR/" -X POST "http://$ADDR/cgi/getParm")"
+    EE="$(sed -n 's/.*ee="\([0-9A-F]*\)".*/\1/p' <<<"$parm")"; NN="$(sed -n 's/.*nn="\([0-9A-F]*\)".*/\1/p' <<<"$parm")"
+    SEQ="$(sed -n 's/.*seq="\([0-9]*\)".*/\1/p' <<<"$parm")"
+    if [ -n "$SEQ" ]; then
+        data="$(tp_aes "$user"$'\n'"$pass")"
+        local sign; sign="$(tp_rsa "key=$tp_key&iv=$tp_iv&h=x&s=$((SEQ + ${#data}))")"
+        curl -s -b "$TMP/tpjar" -c "$TMP/tpjar" -H "Referer: http://$ADDR/" -X POST \
+            "http://$ADDR/cgi/login?data=$(python3 -c 'import sys, urllib.parse; print(urllib.parse.quote(sys.argv[1], safe=""))' "$data")&sign=$sign&Action=1&LoginStatus=0" >/dev/null
+    else
+        local u p
+        u="$(tp_rsa "$(printf '%s' "$user" | base64)")"; p="$(tp_rsa "$(printf '%s' "$pass" | base64)")"
+        curl -s -b "$TMP/tpjar" -c "$TMP/tpjar" -H "Referer: http://$ADDR/" -X POST "http://$ADDR/cgi/login?UserName=$u&Passwd=$p&Action=1&LoginStatus=0" >/dev/null
+    fi
+    TPCOOKIE="$(awk '$6 == "JSESSIONID" { print "JSESSIONID=" $7 }' "$TMP/tpjar")"
+    TPTOKEN="$(curl -s -b "$TMP/tpjar" "http://$ADDR/" | sed -n 's/.*token="\([0-9a-f]*\)".*/\1/p')"
+    [ -n "$TPTOKEN" ] || { echo "tplink login failed" >&2; exit 1; }
+}
+
+# The Archer MR600's password is made per unit: a copy of its persona with a known one.
+mkdir -p "$TMP/personas/tplink"
+cp "$ROOT"/crates/smishtrap-sensor/personas/tplink/* "$TMP/personas/tplink/"
+sed 's/^usernames = \["admin"\]$/usernames = ["admin"]\ndefault_password = "bench-password"/' \
+    "$ROOT/crates/smishtrap-sensor/personas/tplink-mr600.toml" >"$TMP/personas/tplink-mr600.toml"
+DIALECT=tplink_gdpr; start tplink-mr600 --personas "$TMP/personas"
+tp_login bench-password
+# An encrypted frame carries no {n}: every request sends the same frame (decrypted, answered
+# encrypted); the sign's `s` is the sequence plus the length of the data.
+FRAME=$'2\r\n[LTE_SMS_SENDNEWMSG#0,0,0,0,0,0#0,0,0,0,0,0]0,3\r\nindex=1\r\nto=+32470000001\r\ntextContent=Uw pakket: hxxps://example[.]invalid/1\r\n'
+DATA="$(tp_aes "$FRAME")"
+SIGN="$(tp_rsa "h=x&s=$((SEQ + ${#DATA}))")"
+run tplink-mr600 POST /cgi_gdpr "sign=$SIGN"$'\r\n'"data=$DATA"$'\r\n' "Referer: http://$ADDR/" "Cookie: $TPCOOKIE" "TokenID: $TPTOKEN" "Content-Type: text/plain"
+
+DIALECT=tplink_cgi; start tplink-mr6400
+tp_login admin
+run tplink-mr6400 POST '/cgi?2' $'[LTE_SMS_SENDNEWMSG#0,0,0,0,0,0#0,0,0,0,0,0]0,3\r\nindex=1\r\nto=+3247{n}\r\ntextContent=Uw pakket: hxxps://example[.]invalid/{n}\r\n' "Referer: http://$ADDR/" "Cookie: $TPCOOKIE" "TokenID: $TPTOKEN" "Content-Type: text/plain"

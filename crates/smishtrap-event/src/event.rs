@@ -213,6 +213,8 @@ pub enum SmsDialect {
     TeltonikaRest,
     /// TP-Link LTE `cgi_gdpr` frames (`LTE_SMS_SENDNEWMSG`).
     TplinkGdpr,
+    /// TP-Link LTE plain act frames of older firmware (`POST /cgi?2`, `LTE_SMS_SENDNEWMSG`).
+    TplinkCgi,
     /// Netgear LTE forms (`POST /Forms/smsSendMsg`).
     NetgearForms,
     /// A dialect this reader does not know (written by a newer sensor).
@@ -230,6 +232,7 @@ impl SmsDialect {
             SmsDialect::TeltonikaGet => "teltonika_get",
             SmsDialect::TeltonikaRest => "teltonika_rest",
             SmsDialect::TplinkGdpr => "tplink_gdpr",
+            SmsDialect::TplinkCgi => "tplink_cgi",
             SmsDialect::NetgearForms => "netgear_forms",
             SmsDialect::Unknown => "unknown",
         }
@@ -334,6 +337,7 @@ mod tests {
             SmsDialect::TeltonikaGet,
             SmsDialect::TeltonikaRest,
             SmsDialect::TplinkGdpr,
+            SmsDialect::TplinkCgi,
             SmsDialect::NetgearForms,
         ] {
             let json = serde_json::to_string(&d).unwrap();

@@ -1,7 +1,8 @@
 //! Flat indicator CSV: one indicator per row, for SIEM blocklists and spreadsheets.
 //!
 //! Columns: `type,value,defanged,campaign,campaign_label,brand,first_seen,last_seen,count,
-//! registrable_domain`.
+//! registrable_domain,router_families,dialects`; the last two say where the campaign was
+//! captured (sensor personas' router families and API dialects, `;`-separated).
 //! Types: `url`, `domain`, `ipv4`/`ipv6` (sending IPs), `phone-number` (operator numbers).
 //! `value` is the real indicator; `defanged` and the label are for people. A `domain` row's
 //! value is the exact host name the links used (block on it); `registrable_domain` (for
@@ -9,9 +10,9 @@
 //! (`x.fr.com` under `fr.com`), never block on it. Cells that a
 //! spreadsheet would run as a formula (`= + - @`, tab, CR first) get a leading `'`.
 
-use crate::{Campaign, Producer, defang, human_text};
+use crate::{Campaign, Producer, captures, defang, human_text};
 
-pub const HEADER: [&str; 10] = [
+pub const HEADER: [&str; 12] = [
     "type",
     "value",
     "defanged",
@@ -22,6 +23,8 @@ pub const HEADER: [&str; 10] = [
     "last_seen",
     "count",
     "registrable_domain",
+    "router_families",
+    "dialects",
 ];
 
 /// A cell neutralised for spreadsheets; quoting is the CSV writer's job.
@@ -54,6 +57,14 @@ pub fn indicators_for(campaigns: &[Campaign], producer: &Producer) -> Vec<u8> {
     for c in campaigns {
         let label = human_text(&c.label, 200);
         let brand = c.brand.clone().unwrap_or_default();
+        let caught = captures(c, producer);
+        let joined = |f: fn(&crate::Capture) -> &str| {
+            let mut v: Vec<&str> = caught.iter().map(f).collect();
+            v.sort_unstable();
+            v.dedup();
+            v.join(";")
+        };
+        let (families, dialects) = (joined(|x| &x.family), joined(|x| &x.dialect));
         let mut row = |kind: &str,
                        value: &str,
                        shown: String,
@@ -72,6 +83,8 @@ pub fn indicators_for(campaigns: &[Campaign], producer: &Producer) -> Vec<u8> {
                 last.unwrap_or("").to_owned(),
                 count.to_string(),
                 registrable.unwrap_or("").to_owned(),
+                families.clone(),
+                dialects.clone(),
             ];
             let _ = w.write_record(cells.iter().map(|v| cell(v)));
         };

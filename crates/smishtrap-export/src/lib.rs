@@ -21,6 +21,8 @@ pub mod indicator;
 pub mod misp;
 pub mod stix;
 
+use std::collections::BTreeMap;
+
 pub use smishtrap_intel::campaign::Campaign;
 use uuid::Uuid;
 
@@ -34,6 +36,54 @@ pub struct Producer {
     pub tlp: Tlp,
     /// What may be blocked ([`indicator`]); carries the sensor's own addresses.
     pub hygiene: Hygiene,
+    /// The sensor personas by name (router family and API dialect), to show where each
+    /// capture came from; a campaign's routers are `sensor/persona`. Empty: not shown.
+    pub personas: BTreeMap<String, PersonaInfo>,
+}
+
+/// What a sensor persona emulates (from its data file: `smishtrap personas`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PersonaInfo {
+    /// The router family (vendor): `TP-Link`.
+    pub family: String,
+    /// The API dialect it speaks: `tplink`.
+    pub dialect: String,
+}
+
+/// One router family and dialect a campaign's messages were captured on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Capture {
+    pub family: String,
+    pub dialect: String,
+    /// Messages of the campaign captured there.
+    pub messages: usize,
+}
+
+/// Where a campaign's messages were captured: the families and dialects of the sensor
+/// personas among its routers (`sensor/persona`), most messages first. Imported messages and
+/// unknown personas give none.
+pub fn captures(c: &Campaign, producer: &Producer) -> Vec<Capture> {
+    let mut out: Vec<Capture> = Vec::new();
+    for r in &c.routers {
+        let Some(info) = r.value.rsplit_once('/').and_then(|(_, p)| producer.personas.get(p))
+        else {
+            continue;
+        };
+        match out.iter_mut().find(|x| x.family == info.family && x.dialect == info.dialect) {
+            Some(x) => x.messages += r.count,
+            None => out.push(Capture {
+                family: human_text(&info.family, 40),
+                dialect: human_text(&info.dialect, 40),
+                messages: r.count,
+            }),
+        }
+    }
+    out.sort_by(|a, b| {
+        b.messages
+            .cmp(&a.messages)
+            .then_with(|| (&a.family, &a.dialect).cmp(&(&b.family, &b.dialect)))
+    });
+    out
 }
 
 impl Default for Producer {
@@ -44,6 +94,7 @@ impl Default for Producer {
             // the shipped list is checked by a unit test; an empty one still applies the
             // shortener, official-domain and address rules
             hygiene: Hygiene::builtin(&[]).unwrap_or_default(),
+            personas: BTreeMap::new(),
         }
     }
 }

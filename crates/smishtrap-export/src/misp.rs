@@ -129,6 +129,21 @@ fn campaign_content(
         false,
         &format!("smishtrap campaign {}", c.id),
     ));
+    // Where the messages were captured: the router family and API dialect of each persona.
+    for x in crate::captures(c, producer) {
+        attributes.push(b.attribute(
+            &[&c.id, "capture", &x.family, &x.dialect],
+            None,
+            "text",
+            "Other",
+            &format!(
+                "captured on a {} router emulation ({} API), {} messages",
+                x.family, x.dialect, x.messages
+            ),
+            false,
+            "smishtrap capture: router family and API dialect",
+        ));
+    }
     let hygiene = &producer.hygiene;
     for ip in &c.source_ips {
         if let Ok(addr) = ip.value.parse::<IpAddr>()

@@ -236,6 +236,29 @@ pub fn bundle(campaigns: &[Campaign], producer: &Producer) -> Value {
         objects.push(rel("attributed-to", &campaign_id, &actor_id));
         objects.push(rel("uses", &campaign_id, &infra_id));
 
+        // The abused routers the messages were sent through, as the sensors emulated them.
+        let caught = crate::captures(c, producer);
+        if !caught.is_empty() {
+            let routers_id = sdo_id("infrastructure", &[&c.id, "routers"]);
+            let mut routers = common("infrastructure", routers_id.clone());
+            let shown: Vec<String> = caught
+                .iter()
+                .map(|x| format!("{} ({} API): {} messages", x.family, x.dialect, x.messages))
+                .collect();
+            extend(
+                &mut routers,
+                json!({
+                    "name": format!("Cellular routers abused by {}", human_text(&c.label, 170)),
+                    "description": format!("Captured on sensors emulating {}.", shown.join("; ")),
+                    "infrastructure_types": ["routers-switches"],
+                    "first_seen": first,
+                    "last_seen": last,
+                }),
+            );
+            objects.push(routers);
+            objects.push(rel("uses", &campaign_id, &routers_id));
+        }
+
         let obs = observables(c, producer);
         let mut sco_ids = Vec::new();
         for o in &obs {

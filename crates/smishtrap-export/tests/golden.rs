@@ -433,3 +433,61 @@ fn misp_feed_has_manifest_hashes_and_one_file_per_event() {
         serde_json::from_slice(&files[0].1).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(event, events[0]);
 }
+
+/// Issue 17: every format says where a campaign was captured (the router family and API
+/// dialect of the sensor personas among its routers); imports and unknown personas add nothing.
+#[test]
+fn exports_show_the_family_and_dialect_of_the_captures() {
+    use smishtrap_export::{Capture, PersonaInfo, captures};
+    let mut all = campaigns();
+    let c = all.iter_mut().find(|c| c.message_count >= 3).unwrap_or_else(|| panic!("a campaign"));
+    let routers: Vec<(&str, usize)> = vec![
+        ("s1/tplink-mr600", 3),
+        ("s2/huawei-b535", 1),
+        ("s3/tplink-mr600", 1),
+        ("imported-router", 2),
+    ];
+    c.routers = routers
+        .into_iter()
+        .map(|(v, n)| smishtrap_intel::campaign::Count { value: v.to_owned(), count: n })
+        .collect();
+    let mut producer = Producer::default();
+    assert!(captures(c, &producer).is_empty(), "no persona table, nothing shown");
+    let info = |f: &str, d: &str| PersonaInfo { family: f.to_owned(), dialect: d.to_owned() };
+    producer.personas.insert("tplink-mr600".to_owned(), info("TP-Link", "tplink"));
+    producer.personas.insert("huawei-b535".to_owned(), info("Huawei\n<b>", "hilink"));
+    let got = captures(c, &producer);
+    let expect = vec![
+        Capture { family: "TP-Link".to_owned(), dialect: "tplink".to_owned(), messages: 4 },
+        Capture { family: "Huawei\\u{a}<b>".to_owned(), dialect: "hilink".to_owned(), messages: 1 },
+    ];
+    assert_eq!(got, expect, "control characters escaped in human fields");
+    let one = vec![c.clone()];
+
+    let csv = String::from_utf8(csv::indicators_for(&one, &producer)).unwrap_or_default();
+    assert!(csv.lines().next().unwrap_or("").ends_with(",router_families,dialects"));
+    assert!(
+        csv.lines().skip(1).all(|l| l.ends_with(",Huawei\\u{a}<b>;TP-Link,hilink;tplink")),
+        "{csv}"
+    );
+
+    let bundle = stix::bundle(&one, &producer);
+    let objects = bundle["objects"].as_array().cloned().unwrap_or_default();
+    let routers = objects
+        .iter()
+        .find(|o| o["infrastructure_types"][0] == "routers-switches")
+        .unwrap_or_else(|| panic!("a routers infrastructure: {bundle}"));
+    let description = routers["description"].as_str().unwrap_or("");
+    assert!(description.contains("TP-Link (tplink API): 4 messages"), "{description}");
+    assert!(
+        objects.iter().any(|o| o["type"] == "relationship" && o["target_ref"] == routers["id"]),
+        "the campaign uses the routers"
+    );
+
+    let event = misp::events(&one, misp::Mode::PerCampaign, &producer);
+    let text = serde_json::to_string(&event).unwrap_or_default();
+    assert!(
+        text.contains("captured on a TP-Link router emulation (tplink API), 4 messages"),
+        "{text}"
+    );
+}

@@ -212,6 +212,8 @@ pub struct Device {
     error_pages: [Bytes; 5],
     /// What sessions wrote with `set`, shown back to them.
     pub(crate) written: webui::Written,
+    /// The TP-Link login key (made on first use, only by TP-Link personas).
+    pub(crate) tplink_key: crate::dialect::tplink::LoginKey,
 }
 
 struct DeviceVars<'a> {
@@ -388,6 +390,7 @@ impl Device {
             tokens: AtomicU64::new(0),
             error_pages: Default::default(),
             written: webui::Written::new(limits.max_sessions),
+            tplink_key: Default::default(),
         };
         device.inbox = device.generate_inbox();
         let now = Utc::now();

@@ -69,6 +69,28 @@ pub fn fuzz_dialects(data: &[u8]) {
     let decoded = dialect::goform::decode_body(&text, Some("UNICODE"));
     let _ = dialect::goform::decode_body(&text, None);
     assert!(decoded.chars().count() <= text.len());
+    fuzz_tplink(data);
+}
+
+/// Fuzz/proptest entry point for the TP-Link parsers: `data` as an act frame (methods in its
+/// first line, and from the query), as a `cgi_gdpr` body and as a login signature.
+pub fn fuzz_tplink(data: &[u8]) {
+    let text = String::from_utf8_lossy(data);
+    for actions in [
+        dialect::tplink::parse_frame(None, &text),
+        dialect::tplink::parse_frame(Some("2&5"), &text),
+    ] {
+        assert!(actions.len() <= dialect::tplink::MAX_ACTIONS);
+        assert!(
+            actions
+                .iter()
+                .all(|a| a.attrs.len() <= dialect::tplink::MAX_ATTRS && a.oid.len() <= 64)
+        );
+    }
+    let (sign, body) = dialect::tplink::gdpr_body(&text);
+    let _ = (sign.map(str::len), body.map(str::len));
+    let _ = dialect::tplink::parse_signature(data);
+    let _ = dialect::tplink::aes_decrypt(b"1756987654321000", b"1756987654321999", &text);
 }
 
 /// Fuzz/proptest entry point for the shadow reader as a socket drives it: `data` cut into reads

@@ -60,6 +60,11 @@ pub fn clip(text: &str, max: usize) -> String {
     }
 }
 
+/// The router family of a persona: persona names are `<family>-<model>` (`tplink-mr600`).
+pub fn family_of(persona: &str) -> String {
+    clip(persona.split_once('-').map_or(persona, |(f, _)| f), 32)
+}
+
 /// One line of the Live list, as the page renders it and the stream sends it.
 #[derive(Debug, Clone, Serialize)]
 pub struct EventRow {
@@ -68,6 +73,10 @@ pub struct EventRow {
     pub kind: &'static str,
     pub sensor: String,
     pub persona: String,
+    /// The router family the persona belongs to (its name up to the first `-`: `tplink`).
+    pub family: String,
+    /// The SMS API dialect of a send or query (`tplink_gdpr`), else empty.
+    pub dialect: &'static str,
     pub src_ip: String,
     pub method: String,
     pub path: String,
@@ -77,6 +86,15 @@ pub struct EventRow {
 }
 
 impl EventRow {
+    /// The family and, for SMS events, the dialect, as one cell shows them.
+    pub fn origin(&self) -> String {
+        if self.dialect.is_empty() {
+            self.family.clone()
+        } else {
+            format!("{} · {}", self.family, self.dialect)
+        }
+    }
+
     pub fn of(event: &Event) -> EventRow {
         let summary = if let Some(sms) = &event.sms {
             let to = sms.to.iter().take(3).map(String::as_str).collect::<Vec<_>>().join(", ");
@@ -99,6 +117,8 @@ impl EventRow {
             kind: event.kind.as_str(),
             sensor: clip(&event.sensor, 64),
             persona: clip(&event.persona, 64),
+            family: family_of(&event.persona),
+            dialect: event.sms.as_ref().map_or("", |s| s.dialect.as_str()),
             src_ip: event.src_ip.to_string(),
             method: clip(&event.http.method, 16),
             path: clip(&defang_text(&clip(&event.http.path, 400)), 200),

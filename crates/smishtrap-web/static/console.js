@@ -151,6 +151,7 @@ document.addEventListener("click", function (event) {
     tr.appendChild(cell(row.kind, "nowrap"));
     tr.appendChild(cell("", "verdict"));
     tr.appendChild(cell(row.sensor, "nowrap"));
+    tr.appendChild(cell(row.dialect ? row.family + " · " + row.dialect : row.family, "nowrap origin"));
     tr.appendChild(cell(row.src_ip, "ip"));
     tr.appendChild(cell(row.method + " " + row.path, "request"));
     tr.appendChild(cell(String(row.status), "num"));

@@ -10,6 +10,7 @@ mod sensor_support;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use rand_chacha_03::rand_core::SeedableRng as _;
 use reqwest::blocking::Client;
 use serde_json::Value;
 use smishtrap_sensor::{Identity, PersonaSet, Seed};
@@ -58,7 +59,7 @@ fn huawei_python() -> Option<PathBuf> {
     );
     eprintln!(
         "skipped: no target/huawei-venv (python3 -m venv target/huawei-venv && \
-         target/huawei-venv/bin/pip install huawei-lte-api)"
+         target/huawei-venv/bin/pip install huawei-lte-api tplinkrouterc6u)"
     );
     None
 }
@@ -402,6 +403,446 @@ fn netgear_lb2120_eternalegypt_flow() {
 #[test]
 fn netgear_mr1100_eternalegypt_flow() {
     netgear_flow("netgear-mr1100", "/api/model.json");
+}
+
+// ---- TP-Link ------------------------------------------------------------------------------
+
+/// A TP-Link client as the public scripts are (plewin/tp-link-modem-router, tplinkrouterc6u's
+/// MR client, tp-connected): the key from `getParm`, the login, the token from the home page,
+/// then act frames; its RSA and AES are written here, apart from the sensor's.
+struct TpClient {
+    http: Client,
+    base: String,
+    n: rsa::BigUint,
+    e: rsa::BigUint,
+    seq: u64,
+    key: [u8; 16],
+    iv: [u8; 16],
+    hash: String,
+    token: String,
+}
+
+impl TpClient {
+    fn new(base: String) -> TpClient {
+        TpClient::with(session(), base)
+    }
+
+    fn with(http: Client, base: String) -> TpClient {
+        let parm = http
+            .post(format!("{base}cgi/getParm?_=1733480000000"))
+            .header("Referer", &base)
+            .send()
+            .unwrap()
+            .text()
+            .unwrap();
+        let var = |name: &str| {
+            parm.split(&format!("var {name}=\""))
+                .nth(1)
+                .map(|v| v.split('"').next().unwrap().to_owned())
+        };
+        assert!(parm.contains("$.ret=0;"), "{parm}");
+        let n = rsa::BigUint::parse_bytes(var("nn").unwrap().as_bytes(), 16).unwrap();
+        let e = rsa::BigUint::parse_bytes(var("ee").unwrap().as_bytes(), 16).unwrap();
+        let seq = var("seq").map_or(0, |s| s.parse().unwrap());
+        TpClient {
+            http,
+            base,
+            n,
+            e,
+            seq,
+            key: *b"1733480000000123",
+            iv: *b"1733480000000456",
+            hash: String::new(),
+            token: String::new(),
+        }
+    }
+
+    fn modulus_bytes(&self) -> usize {
+        self.n.bits().div_ceil(8)
+    }
+
+    /// RSA without padding, the text cut into modulus-sized chunks padded with zero bytes.
+    fn rsa_nopadding(&self, text: &str) -> String {
+        let k = self.modulus_bytes();
+        text.as_bytes()
+            .chunks(k)
+            .map(|c| {
+                let mut block = c.to_vec();
+                block.resize(k, 0);
+                let x = rsa::BigUint::from_bytes_be(&block).modpow(&self.e, &self.n);
+                format!("{:0>w$}", x.to_str_radix(16), w = 2 * k)
+            })
+            .collect()
+    }
+
+    fn aes(&self, plain: &str) -> String {
+        use aes::cipher::{BlockEncryptMut, KeyIvInit, block_padding::Pkcs7};
+        use base64::Engine;
+        let c = cbc::Encryptor::<aes::Aes128>::new(&self.key.into(), &self.iv.into());
+        base64::engine::general_purpose::STANDARD
+            .encode(c.encrypt_padded_vec_mut::<Pkcs7>(plain.as_bytes()))
+    }
+
+    fn unaes(&self, b64: &str) -> String {
+        use aes::cipher::{BlockDecryptMut, KeyIvInit, block_padding::Pkcs7};
+        use base64::Engine;
+        let bytes = base64::engine::general_purpose::STANDARD.decode(b64.trim()).unwrap();
+        let c = cbc::Decryptor::<aes::Aes128>::new(&self.key.into(), &self.iv.into());
+        String::from_utf8(c.decrypt_padded_vec_mut::<Pkcs7>(&bytes).unwrap()).unwrap()
+    }
+
+    /// `POST /cgi/login?data=…&sign=…` as tplinkrouterc6u sends it; the answer's text.
+    fn login_gdpr(&mut self, user: &str, password: &str) -> String {
+        use md5::Digest as _;
+        self.hash = hex::encode(md5::Md5::digest(format!("{user}{password}")));
+        let data = self.aes(&format!("{user}\n{password}"));
+        let sign = self.rsa_nopadding(&format!(
+            "key={}&iv={}&h={}&s={}",
+            std::str::from_utf8(&self.key).unwrap(),
+            std::str::from_utf8(&self.iv).unwrap(),
+            self.hash,
+            self.seq + data.len() as u64
+        ));
+        assert_eq!(sign.len(), 256);
+        let quoted: String = form_quote(&data);
+        self.http
+            .post(format!(
+                "{}cgi/login?data={quoted}&sign={sign}&Action=1&LoginStatus=0&isMobile=0",
+                self.base
+            ))
+            .header("Referer", &self.base)
+            .send()
+            .unwrap()
+            .text()
+            .unwrap()
+    }
+
+    /// tp-connected's login: the RSA (PKCS#1 v1.5, as the web UI's jsbn) of the Base64 of each
+    /// credential in the query; whether a session cookie came back.
+    fn login_plain(&mut self, user: &str, password: &str) -> bool {
+        use base64::Engine;
+        let key = rsa::RsaPublicKey::new(self.n.clone(), self.e.clone()).unwrap();
+        let mut rng = rand_chacha_03::ChaCha20Rng::from_seed([5; 32]);
+        let mut enc = |v: &str| {
+            let b64 = base64::engine::general_purpose::STANDARD.encode(v);
+            hex::encode(key.encrypt(&mut rng, rsa::Pkcs1v15Encrypt, b64.as_bytes()).unwrap())
+        };
+        let (u, p) = (enc(user), enc(password));
+        let r = self
+            .http
+            .post(format!("{}cgi/login?UserName={u}&Passwd={p}&Action=1&LoginStatus=0", self.base))
+            .header("Referer", &self.base)
+            .send()
+            .unwrap();
+        r.headers()
+            .get_all("set-cookie")
+            .iter()
+            .any(|c| c.to_str().unwrap().starts_with("JSESSIONID="))
+    }
+
+    /// The `TokenID` from the home page of the session.
+    fn fetch_token(&mut self) {
+        let home =
+            self.http.get(&self.base).header("Referer", &self.base).send().unwrap().text().unwrap();
+        self.token = home.split("token=\"").nth(1).unwrap().split('"').next().unwrap().to_owned();
+        assert_eq!(self.token.len(), 30, "{home}");
+    }
+
+    /// One encrypted act frame to `/cgi_gdpr`: (status, decrypted reply).
+    fn gdpr(&self, frame: &str) -> (u16, String) {
+        let data = self.aes(frame);
+        let sign =
+            self.rsa_nopadding(&format!("h={}&s={}", self.hash, self.seq + data.len() as u64));
+        let r = self
+            .http
+            .post(format!("{}cgi_gdpr?_=1733480000001", self.base))
+            .header("Referer", &self.base)
+            .header("TokenID", &self.token)
+            .header("Content-Type", "text/plain")
+            .body(format!("sign={sign}\r\ndata={data}\r\n"))
+            .send()
+            .unwrap();
+        let status = r.status().as_u16();
+        let text = r.text().unwrap();
+        (status, if status == 200 { self.unaes(&text) } else { text })
+    }
+
+    /// One plain act frame to `/cgi?<methods>` (tp-connected).
+    fn plain(&self, methods: &str, frame: &str) -> (u16, String) {
+        let r = self
+            .http
+            .post(format!("{}cgi?{methods}", self.base))
+            .header("Referer", &self.base)
+            .header("TokenID", &self.token)
+            .body(frame.to_owned())
+            .send()
+            .unwrap();
+        (r.status().as_u16(), r.text().unwrap())
+    }
+}
+
+/// JavaScript's `encodeURIComponent` (what the clients apply to `data`).
+fn form_quote(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z'
+            | b'a'..=b'z'
+            | b'0'..=b'9'
+            | b'-'
+            | b'_'
+            | b'.'
+            | b'!'
+            | b'~'
+            | b'*'
+            | b'\''
+            | b'('
+            | b')' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+fn send_frame(to: &str, text: &str) -> String {
+    format!(
+        "[LTE_SMS_SENDNEWMSG#0,0,0,0,0,0#0,0,0,0,0,0]0,3\r\nindex=1\r\nto={to}\r\ntextContent={text}\r\n"
+    )
+}
+
+const OUTBOX_FRAME: &str = "[LTE_SMS_SENDMSGBOX#0,0,0,0,0,0#0,0,0,0,0,0]0,1\r\nPageNumber=1\r\n[LTE_SMS_SENDMSGENTRY#0,0,0,0,0,0#0,0,0,0,0,0]1,4\r\nindex\r\nto\r\ncontent\r\nsendTime\r\n";
+
+/// The real client: PyPI `tplinkrouterc6u`'s MR client (in the same venv as huawei-lte-api).
+#[test]
+fn tplinkrouterc6u_drives_the_archer_mr600() {
+    let Some(python) = huawei_python() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let s = start(dir.path(), "tplink-mr600");
+    let id = identity(dir.path(), "tplink-mr600");
+    let script =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/families/tplink_client.py");
+    let text = "Votre colis est en attente.\nSuivi: https://colis-suivi.test/a";
+    let out = Command::new(python)
+        .arg(script)
+        .arg(format!("http://{}", s.addr()))
+        .arg(&id.password)
+        .arg("+33612345678")
+        .arg(text)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("MODEL Archer MR600 | Archer MR600 v"), "{stdout}");
+    assert!(stdout.contains("| 1.3.0 0.9.1 v0001.0 Build 210322"), "{stdout}");
+    assert!(stdout.contains(&format!("LTE {} 3 3", id.operator.name)), "{stdout}");
+    assert!(stdout.contains("SEND OK") && stdout.contains("LOGOUT OK"), "{stdout}");
+    assert!(stdout.contains("INBOX ") && stdout.contains(" True"), "{stdout}");
+    s.stop();
+    let ev = events(dir.path());
+    let login = ev.iter().find(|e| e["kind"] == "auth.login").unwrap();
+    assert_eq!(login["auth"]["success"], true, "{login}");
+    assert_eq!(login["auth"]["password"], id.password.as_str());
+    let send = ev.iter().find(|e| e["kind"] == "sms.send").unwrap();
+    assert_eq!(send["sms"]["dialect"], "tplink_gdpr");
+    assert_eq!(send["sms"]["to"][0], "+33612345678");
+    assert_eq!(send["sms"]["text"], text, "line break decoded from U+0012");
+    assert!(ev.iter().any(|e| e["kind"] == "sms.query" && e["sms"]["box"] == "inbox"));
+    assert!(ev.iter().any(|e| e["kind"] == "auth.logout"));
+    assert!(
+        ev.iter().all(|e| !e["tags"]
+            .as_array()
+            .is_some_and(|t| t.iter().any(|t| t == "tplink:sequence"))),
+        "the client's signatures carried the right sequence"
+    );
+}
+
+#[test]
+fn tplink_mr600_encrypted_cgi_gdpr_flow() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = start(dir.path(), "tplink-mr600");
+    let id = identity(dir.path(), "tplink-mr600");
+    let mut c = TpClient::new(s.url("/"));
+    assert_eq!(c.n.bits(), 512, "the Archer MR's 512-bit key");
+    // No Referer: the firmware's 403.
+    let r = c.http.post(s.url("/cgi/getParm")).send().unwrap();
+    assert_eq!(r.status(), 403);
+    let wrong = c.login_gdpr("admin", "not-the-password");
+    assert!(wrong.contains("$.ret=71233;") && wrong.contains("var currAuthTimes=1;"), "{wrong}");
+    // Before the login a call answers 500 (no session).
+    assert_eq!(c.gdpr("1\r\n[IGD_DEV_INFO#0,0,0,0,0,0#0,0,0,0,0,0]0,1\r\nmodelName\r\n").0, 500);
+    let ok = c.login_gdpr(&id.username, &id.password);
+    assert!(ok.contains("$.ret=0;"), "{ok}");
+    c.fetch_token();
+    let (status, info) = c.gdpr(
+        "1\r\n[IGD_DEV_INFO#0,0,0,0,0,0#0,0,0,0,0,0]0,3\r\nhardwareVersion\r\nmodelName\r\nserialNumber\r\n",
+    );
+    assert_eq!(status, 200);
+    assert!(info.contains("modelName=Archer MR600\n"), "{info}");
+    assert!(info.contains(&format!("serialNumber={}\n", id.serial)), "{info}");
+    assert!(info.ends_with("[error]0\n"), "{info}");
+    let text = "Colis en attente: https://colis-suivi.test/p?id=42 é";
+    let get_result = "1\r\n[LTE_SMS_SENDNEWMSG#0,0,0,0,0,0#0,0,0,0,0,0]0,1\r\nsendResult\r\n";
+    for (n, expect) in [
+        ("+33612345601", "sendResult=2"),
+        ("+33612345602", "sendResult=2"),
+        ("+33612345603", "sendResult=1"),
+    ] {
+        let (status, r) = c.gdpr(&format!("2\r\n{}", send_frame(n, text)));
+        assert_eq!((status, r.as_str()), (200, "[0,0,0,0,0,0]0\n[error]0\n"));
+        assert!(c.gdpr(get_result).1.contains(expect), "fail_first: {n} {expect}");
+    }
+    let (_, list) = c.gdpr(&format!("2&5\r\n{OUTBOX_FRAME}"));
+    assert!(
+        list.starts_with("[0,0,0,0,0,0]0\n[1,0,0,0,0,0]1\nindex=3\nto=+33612345603\n"),
+        "{list}"
+    );
+    assert!(list.contains(&format!("content={text}\n")), "{list}");
+    let (_, bye) = c.gdpr("8\r\n[/cgi/logout#0,0,0,0,0,0#0,0,0,0,0,0]0,0\r\n");
+    assert!(bye.contains("$.ret=0;"), "{bye}");
+    assert_eq!(c.gdpr(get_result).0, 500, "logged out");
+    s.stop();
+    let ev = events(dir.path());
+    let logins: Vec<&Value> = ev.iter().filter(|e| e["kind"] == "auth.login").collect();
+    assert_eq!(logins.len(), 2);
+    assert_eq!(logins[0]["auth"]["password"], "not-the-password", "decrypted from the AES data");
+    assert_eq!(logins[1]["auth"]["success"], true);
+    let sent = sends(dir.path());
+    assert_eq!(sent.len(), 3);
+    assert!(sent.iter().all(|e| e["sms"]["dialect"] == "tplink_gdpr" && e["sms"]["text"] == text));
+    assert_eq!(sent[2]["sms"]["to"][0], "+33612345603");
+    assert_eq!(sent[2]["sms"]["status"], "success");
+    assert!(ev.iter().any(|e| e["kind"] == "sms.query" && e["sms"]["box"] == "outbox"));
+    assert!(ev.iter().any(|e| e["kind"] == "auth.logout"));
+    assert!(
+        ev.iter().all(|e| !e["tags"]
+            .as_array()
+            .is_some_and(|t| t.iter().any(|t| t == "tplink:sequence"))),
+        "every signature carried the right sequence"
+    );
+}
+
+#[test]
+fn tplink_mr6400_plain_cgi_flow() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = start(dir.path(), "tplink-mr6400");
+    let mut c = TpClient::new(s.url("/"));
+    assert_eq!(c.n.bits(), 1024, "tp-connected reads a 256-hex modulus");
+    // Without a session a plain frame is refused, but what it tried to send is recorded.
+    let (status, _) = c.plain("2", &send_frame("+447700900001", "first try"));
+    assert_eq!(status, 500);
+    assert!(!c.login_plain("admin", "password"), "no cookie for a wrong password");
+    assert!(c.login_plain("admin", "admin"), "the TL-MR default");
+    c.fetch_token();
+    let text = "Royal Mail: a fee of 1.99 is due https://rm-fee.test";
+    let (status, r) = c.plain("2", &send_frame("+447700900002", text));
+    assert_eq!((status, r.as_str()), (200, "[0,0,0,0,0,0]0\n[error]0\n"));
+    let (_, list) = c.plain("2&5", OUTBOX_FRAME);
+    assert!(
+        list.contains("to=+447700900002\n") && list.contains(&format!("content={text}\n")),
+        "{list}"
+    );
+    let (_, status_frame) = c.plain(
+        "1&1",
+        "[LTE_NET_STATUS#2,1,0,0,0,0#0,0,0,0,0,0]0,2\r\nsmsUnreadCount\r\nsigLevel\r\n[LTE_PROF_STAT#2,1,0,0,0,0#0,0,0,0,0,0]1,1\r\nispName\r\n",
+    );
+    assert!(
+        status_frame.contains("smsUnreadCount=0\nsigLevel=3\n[0,0,0,0,0,0]1\nispName="),
+        "{status_frame}"
+    );
+    s.stop();
+    let sent = sends(dir.path());
+    assert_eq!(sent.len(), 2);
+    assert!(sent.iter().all(|e| e["sms"]["dialect"] == "tplink_cgi"));
+    assert_eq!(sent[0]["sms"]["to"][0], "+447700900001");
+    assert!(sent[0]["tags"].as_array().unwrap().iter().any(|t| t == "auth:required"));
+    assert!(sent[0]["sms"].get("status").is_none(), "refused: no delivery status");
+    assert_eq!(sent[1]["sms"]["text"], text);
+    let ev = events(dir.path());
+    let logins: Vec<&Value> = ev.iter().filter(|e| e["kind"] == "auth.login").collect();
+    assert_eq!(logins.len(), 2);
+    assert_eq!(
+        (logins[0]["auth"]["password"].as_str(), logins[0]["auth"]["success"].as_bool()),
+        (Some("password"), Some(false))
+    );
+    assert_eq!(logins[1]["auth"]["success"], true);
+}
+
+// ---- HTTPS for the families whose firmware serves it ----------------------------------------
+
+/// The sensor's HTTPS port for `persona` (plain and TLS listeners), and the certificate it shows.
+fn https_certificate(data: &Path, persona: &str) -> (Sensor, x509_cert::Certificate) {
+    use x509_cert::der::Decode;
+    let s = Sensor::start_with(
+        data,
+        &["--listen", "127.0.0.1:0", "--tls-listen", "127.0.0.1:0", "--persona", persona],
+        2,
+    );
+    let c = https_client();
+    let r = c.get(format!("https://{}/", s.addrs[1])).send().unwrap();
+    let der =
+        r.extensions().get::<reqwest::tls::TlsInfo>().unwrap().peer_certificate().unwrap().to_vec();
+    (s, x509_cert::Certificate::from_der(&der).unwrap())
+}
+
+fn https_client() -> Client {
+    Client::builder()
+        .no_proxy()
+        .cookie_store(true)
+        .danger_accept_invalid_certs(true)
+        .tls_info(true)
+        .use_rustls_tls()
+        .timeout(std::time::Duration::from_secs(30))
+        .build()
+        .unwrap()
+}
+
+#[test]
+fn https_for_the_families_that_serve_it() {
+    // (persona, subject parts, key algorithm OID, validity days)
+    let cases = [
+        (
+            "tplink-mr600",
+            vec!["O=TP-Link", "OU=Archer MR600", "CN=tplinkmodem.net"],
+            "1.2.840.113549.1.1.1",
+            3650,
+        ),
+        ("teltonika-rut241", vec!["C=ZZ", "O=Teltonika", "CN=RUT241"], "1.2.840.10045.2.1", 730),
+    ];
+    for (persona, parts, oid, days) in cases {
+        let dir = tempfile::tempdir().unwrap();
+        let (s, cert) = https_certificate(dir.path(), persona);
+        let tbs = &cert.tbs_certificate;
+        let subject = tbs.subject.to_string();
+        assert_eq!(subject, tbs.issuer.to_string(), "{persona}: self-signed");
+        for p in parts {
+            assert!(subject.contains(p), "{persona}: {subject} has {p}");
+        }
+        assert_eq!(tbs.subject_public_key_info.algorithm.oid.to_string(), oid, "{persona}");
+        let from = tbs.validity.not_before.to_unix_duration().as_secs();
+        let to = tbs.validity.not_after.to_unix_duration().as_secs();
+        assert_eq!(to - from, days * 86_400, "{persona}");
+        s.stop();
+    }
+    // The TP-Link flow over HTTPS: the same key exchange, login and send.
+    let dir = tempfile::tempdir().unwrap();
+    let (s, _) = https_certificate(dir.path(), "tplink-mr600");
+    let id = identity(dir.path(), "tplink-mr600");
+    let mut c = TpClient::with(https_client(), format!("https://{}/", s.addrs[1]));
+    assert!(c.login_gdpr(&id.username, &id.password).contains("$.ret=0;"));
+    c.fetch_token();
+    let (status, r) = c.gdpr(&format!("2\r\n{}", send_frame("+33612340000", "over tls")));
+    assert_eq!((status, r.as_str()), (200, "[0,0,0,0,0,0]0\n[error]0\n"));
+    s.stop();
+    let sent = sends(dir.path());
+    assert_eq!(sent.len(), 1);
+    assert!(sent[0]["tags"].as_array().unwrap().iter().any(|t| t == "tls"), "{}", sent[0]);
+    // Families whose firmware has no HTTPS get no TLS listener.
+    let out = Command::new(env!("CARGO_BIN_EXE_smishtrap"))
+        .args(["sensor", "--check-config", "--data"])
+        .arg(dir.path())
+        .args(["--tls-listen", "127.0.0.1:0", "--persona", "tplink-mr6400"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("serves no HTTPS"), "{out:?}");
 }
 
 // ---- the detection checks every persona passes -------------------------------------------

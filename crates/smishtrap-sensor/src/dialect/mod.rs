@@ -11,6 +11,7 @@ pub mod hilink;
 pub mod milesight;
 pub mod netgear;
 pub mod teltonika;
+pub mod tplink;
 pub mod xml;
 
 use chrono::{DateTime, Utc};
@@ -30,6 +31,8 @@ pub enum Dialect {
     Teltonika(teltonika::Teltonika),
     /// Netgear LTE `model.json` and `/Forms/*` posts.
     Netgear(netgear::Netgear),
+    /// TP-Link LTE act frames: encrypted `cgi_gdpr` or plain `/cgi?N`.
+    Tplink(tplink::Tplink),
 }
 
 impl Dialect {
@@ -41,6 +44,7 @@ impl Dialect {
             Dialect::Goform(_) => "goform",
             Dialect::Teltonika(_) => "teltonika",
             Dialect::Netgear(_) => "netgear",
+            Dialect::Tplink(_) => "tplink",
         }
     }
 }
@@ -54,6 +58,7 @@ pub(crate) fn handle(device: &Device, req: &RequestView<'_>) -> Option<Reply> {
         Dialect::Goform(g) => goform::handle(device, g, req),
         Dialect::Teltonika(t) => teltonika::handle(device, t, req),
         Dialect::Netgear(n) => netgear::handle(device, n, req),
+        Dialect::Tplink(t) => tplink::handle(device, t, req),
     }
 }
 
@@ -111,6 +116,10 @@ mod tests {
         "/model.json",
         "/Forms/smsSendMsg",
         "/Forms/config",
+        "/cgi/getParm",
+        "/cgi/login",
+        "/cgi_gdpr",
+        "/cgi",
         "/",
     ];
 

@@ -94,6 +94,32 @@ enum DialectSpec {
     Goform(GoformSpec),
     Teltonika(TeltonikaSpec),
     Netgear(NetgearSpec),
+    Tplink(TplinkSpec),
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TplinkSpec {
+    /// The encrypted `cgi_gdpr` API (Archer MR); else plain `/cgi?N` frames (older TL-MR).
+    gdpr: bool,
+    /// Login RSA key size: 512 or 1024.
+    rsa_bits: usize,
+    content_type: String,
+    /// Template file of the home page of a logged-in session (with `{{tplink_token}}`).
+    home: String,
+    /// Template files of the 403 (no `Referer`) and 500 (no session) pages.
+    forbidden: String,
+    server_error: String,
+    /// Objects answered to reads: `key=value` line templates.
+    #[serde(default)]
+    object: Vec<TplinkObjectSpec>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TplinkObjectSpec {
+    oid: String,
+    file: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -918,6 +944,7 @@ impl Validator<'_> {
             Some(DialectSpec::Goform(g)) => self.goform(g)?,
             Some(DialectSpec::Teltonika(t)) => self.teltonika(t)?,
             Some(DialectSpec::Netgear(n)) => self.netgear(n)?,
+            Some(DialectSpec::Tplink(t)) => self.tplink(t)?,
         };
         if let Some(pw) = &spec.identity.default_password
             && (pw.is_empty() || pw.len() > 64 || !pw.bytes().all(|b| b.is_ascii_graphic()))
@@ -977,6 +1004,52 @@ impl Validator<'_> {
         Ok(crate::dialect::Dialect::Netgear(crate::dialect::netgear::Netgear {
             model_paths: n.model_paths.clone(),
             model: self.template("dialect.model", &n.model)?,
+        }))
+    }
+
+    fn tplink(&self, t: &TplinkSpec) -> Result<crate::dialect::Dialect, PersonaError> {
+        if ![512, 1024].contains(&t.rsa_bits) {
+            return Err(self.err("dialect.rsa_bits", "must be 512 or 1024"));
+        }
+        hyper::header::HeaderValue::from_str(&t.content_type)
+            .map_err(|_| self.err("dialect.content_type", "invalid header value"))?;
+        let home = self.template("dialect.home", &t.home)?;
+        if !home.uses("tplink_token") {
+            return Err(self.err("dialect.home", "must show {{tplink_token}}"));
+        }
+        let mut objects: Vec<crate::dialect::tplink::Object> = Vec::new();
+        for (i, o) in t.object.iter().enumerate() {
+            let key = format!("dialect.object[{i}]");
+            let ok = !o.oid.is_empty()
+                && o.oid.len() <= 64
+                && o.oid.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_');
+            if !ok {
+                return Err(self.err(&format!("{key}.oid"), "1-64 of A-Z, 0-9 and _"));
+            }
+            if objects.iter().any(|x| x.oid == o.oid) {
+                return Err(self.err(&format!("{key}.oid"), format!("duplicate {}", o.oid)));
+            }
+            let text = self.template_text(&format!("{key}.file"), &o.file)?;
+            if let Some(bad) = text.lines().find(|l| !l.trim().is_empty() && !l.contains('=')) {
+                return Err(PersonaError::new(
+                    &self.source.display(&o.file),
+                    "-",
+                    format!("line {bad:?} is not key=value"),
+                ));
+            }
+            objects.push(crate::dialect::tplink::Object {
+                oid: o.oid.clone(),
+                attrs: self.template(&format!("{key}.file"), &o.file)?,
+            });
+        }
+        Ok(crate::dialect::Dialect::Tplink(crate::dialect::tplink::Tplink {
+            gdpr: t.gdpr,
+            rsa_bits: t.rsa_bits,
+            content_type: t.content_type.clone(),
+            home,
+            forbidden: self.template("dialect.forbidden", &t.forbidden)?,
+            server_error: self.template("dialect.server_error", &t.server_error)?,
+            objects,
         }))
     }
 
@@ -1259,12 +1332,14 @@ mod tests {
                 "netgear-mr1100",
                 "teltonika-rut241",
                 "teltonika-rut950",
+                "tplink-mr600",
+                "tplink-mr6400",
                 "zte-mf79u",
                 "zte-mf823",
             ]
         );
         let families: Vec<&str> = set.iter().map(|p| p.dialect.name()).collect();
-        for dialect in ["hilink", "milesight", "netgear", "teltonika", "goform"] {
+        for dialect in ["hilink", "milesight", "netgear", "teltonika", "goform", "tplink"] {
             assert_eq!(
                 families.iter().filter(|d| **d == dialect).count(),
                 2.max(usize::from(dialect == "milesight") * 4),

@@ -58,6 +58,7 @@ pub const VARIABLES: &[&str] = &[
     "system_log_size",
     "csrf_token",
     "csrf_token2",
+    "tplink_token",
     "uptime_secs",
 ];
 

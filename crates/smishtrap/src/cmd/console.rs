@@ -63,6 +63,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     config.producer.hygiene = smishtrap_export::indicator::Hygiene::builtin(&args.own_address)
         .context("loading the platform list")?;
     config.silent_after = silent_after(args.silent_after);
+    config.producer.personas = super::personas::export_infos();
     let console = Console::start(config).context("cannot start the console")?;
     let served = runtime.block_on(async {
         let signal = super::shutdown_signal();

@@ -81,6 +81,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         tlp: args.tlp,
         hygiene: smishtrap_export::indicator::Hygiene::builtin(&args.own_address)
             .context("loading the platform list")?,
+        personas: super::personas::export_infos(),
     };
     let bytes = match args.format {
         Format::Stix => pretty(&smishtrap_export::stix::bundle(&campaigns, &producer))?,

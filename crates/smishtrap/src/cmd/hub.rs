@@ -258,6 +258,7 @@ fn ingest(args: IngestArgs) -> anyhow::Result<ExitCode> {
             config.producer.hygiene = smishtrap_export::indicator::Hygiene::builtin(&[])
                 .context("loading the platform list")?;
             config.silent_after = super::console::silent_after(args.silent_after);
+            config.producer.personas = super::personas::export_infos();
             let console = Console::start(config).context("cannot start the console")?;
             Some((addr, console, token, origin))
         }

@@ -50,3 +50,18 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
     Ok(ExitCode::SUCCESS)
 }
+
+/// The shipped personas as exports show them (router family and API dialect by name); empty
+/// if they cannot load (exports then leave the capture columns empty).
+pub(crate) fn export_infos() -> std::collections::BTreeMap<String, smishtrap_export::PersonaInfo> {
+    let Ok(set) = PersonaSet::embedded() else { return Default::default() };
+    set.iter()
+        .map(|p| {
+            let info = smishtrap_export::PersonaInfo {
+                family: p.vendor.clone(),
+                dialect: p.dialect.name().to_owned(),
+            };
+            (p.name.as_str().to_owned(), info)
+        })
+        .collect()
+}

@@ -220,6 +220,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     own.dedup();
     web.producer.hygiene =
         smishtrap_export::indicator::Hygiene::builtin(&own).context("loading the platform list")?;
+    web.producer.personas = super::personas::export_infos();
     web.limits = console_limits;
     web.silent_after = silent_after;
     let console = Console::start(web).context("cannot start the console")?;
