@@ -157,6 +157,8 @@ impl SqliteStore {
             .pragma_update(None, "cache_size", -WRITER_CACHE_KIB)
             .map_err(sqlite(path, "set cache size"))?;
         store.migrate()?;
+        // an import killed before it built its deferred indexes (`bulk.rs`)
+        store.restore_indexes()?;
         store.checkpointer = Some(Checkpointer::start(path)?);
         Ok(store)
     }
