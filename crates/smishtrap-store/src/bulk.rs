@@ -10,9 +10,9 @@
 //! never depends on them (the FTS5 index is written with every batch), and every other
 //! search stays correct without them, only slower.
 //!
-//! Invariant: a store opened for writing has every index of its schema: a deferred index
-//! that an import killed before `finish_bulk` left out is built again by
-//! [`SqliteStore::open`].
+//! Invariant: a deferred index that an import killed before `finish_bulk` left out is built
+//! again by the next [`SqliteStore::open`] that gets the write lock (or the next import's
+//! end); until then every search gives the same answers, only slower.
 
 use rusqlite::{Statement, TransactionBehavior, params};
 

@@ -85,7 +85,7 @@ impl PostgresStore {
             let (sender, router, src_ip) = (opt(&m.sender), opt(&m.router), opt(&m.src_ip));
             let (lang, brand) = (opt(&m.lang), opt(&m.brand));
             let has_nul = m.text.contains('\0');
-            let text_nul = has_nul.then(|| m.text.as_bytes());
+            let text_nul = has_nul.then_some(m.text.as_bytes());
             let text_nul_fold = has_nul.then(|| m.text.to_ascii_lowercase().into_bytes());
             let mut domains: Vec<String> = message_domains(m).iter().map(|d| pg_owned(d)).collect();
             domains.sort();
