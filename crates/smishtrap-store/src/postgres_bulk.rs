@@ -133,9 +133,14 @@ impl BulkSink for PostgresStore {
         if messages.is_empty() {
             return Ok(Vec::new());
         }
-        // (a no-op after the first batch; the statement below names the table)
-        self.begin_bulk()?;
-        let insert = self.statement(INSERT)?;
+        // the statement names the staging table: made once per connection
+        let insert = match self.statement(INSERT) {
+            Ok(insert) => insert,
+            Err(_) => {
+                self.begin_bulk()?;
+                self.statement(INSERT)?
+            }
+        };
         let err = self.err("insert messages");
         let result = (|| {
             let mut tx = self.client.transaction()?;
