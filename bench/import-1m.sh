@@ -9,15 +9,20 @@
 # SMISHTRAP_BIN=path times an existing binary (default: builds and uses the `eval` profile).
 # SMISHTRAP_INPUT=FILE keeps the generated records in FILE between runs (same N).
 # SMISHTRAP_IMPORT_DATA=DIR imports there (kept) instead of a temporary directory.
-# Prints messages/s and peak RSS of both runs.
+# SMISHTRAP_IMPORT_PG=CONNINFO imports into that PostgreSQL instead (a fresh schema
+#   `bench_import_PID`, dropped afterwards; builds with `--features hub`; needs psql).
+# SMISHTRAP_BASE_BIN=path also times that (older) binary's import, right after this one's,
+#   and prints the ratio of CPU seconds (the host is shared: compare CPU time, not wall).
+# Prints messages/s, CPU seconds and peak RSS of every run.
 set -euo pipefail
 N="${1:-1000000}"
 shift || true
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 TMP="$(mktemp -d)"
 trap 'rm -rf "$TMP"' EXIT
+PG="${SMISHTRAP_IMPORT_PG:-}"
 if [ -z "${SMISHTRAP_BIN:-}" ]; then
-  cargo build --profile eval -q -p smishtrap --manifest-path "$ROOT/Cargo.toml"
+  cargo build --profile eval -q -p smishtrap ${PG:+--features hub} --manifest-path "$ROOT/Cargo.toml"
 fi
 BIN="${SMISHTRAP_BIN:-$ROOT/target/eval/smishtrap}"
 INPUT="${SMISHTRAP_INPUT:-$TMP/in.jsonl}"
@@ -34,12 +39,38 @@ python3 -c "import sys; n=int(sys.argv[1]); s=float(sys.argv[3])-float(sys.argv[
 grep -E "Maximum resident set size|Percent of CPU|User time|System time" "$TMP/analyze.txt"
 
 DATA="${SMISHTRAP_IMPORT_DATA:-$TMP/data}"
-rm -rf "$DATA"
-echo "import into a fresh $DATA; import args: ${*:-(none)}"
-START=$(date +%s.%N)
-/usr/bin/time -v "$BIN" import --data "$DATA" "$@" "$INPUT" 2> "$TMP/import.txt" || { cat "$TMP/import.txt"; exit 1; }
-END=$(date +%s.%N)
-grep -E "^imported|campaigns in" "$TMP/import.txt" || true
-python3 -c "import sys; n=int(sys.argv[1]); s=float(sys.argv[3])-float(sys.argv[2]); print(f'imported {n} records in {s:.2f} s: {n/s:,.0f} messages/s')" "$N" "$START" "$END"
-grep -E "Maximum resident set size|Elapsed \(wall|Percent of CPU|User time|System time" "$TMP/import.txt"
-du -sh "$DATA" | sed 's/^/store size: /'
+SCHEMA="bench_import_$$"
+cpu() { python3 -c "import re,sys; t=open(sys.argv[1]).read(); print(sum(float(re.search(k+r': ([0-9.]+)', t).group(1)) for k in ['User time \\(seconds\\)', 'System time \\(seconds\\)']))" "$1"; }
+# one timed import with binary $1 into a fresh store; prints its figures, leaves CPU-s in $TMP/cpu
+run_import() {
+  local bin="$1" name="$2" target
+  if [ -n "$PG" ]; then
+    psql "$PG" -q -c "DROP SCHEMA IF EXISTS $SCHEMA CASCADE" > /dev/null
+    target=(--store "$PG" --schema "$SCHEMA")
+  else
+    rm -rf "$DATA"
+    target=(--data "$DATA")
+  fi
+  echo "$name: import into a fresh ${PG:+PostgreSQL schema $SCHEMA}${PG:-$DATA}; import args: ${IMPORT_ARGS[*]:-(none)}"
+  START=$(date +%s.%N)
+  /usr/bin/time -v "$bin" import "${target[@]}" "${IMPORT_ARGS[@]}" "$INPUT" 2> "$TMP/import.txt" || { cat "$TMP/import.txt"; exit 1; }
+  END=$(date +%s.%N)
+  grep -E "^imported|campaigns in" "$TMP/import.txt" || true
+  python3 -c "import sys; n=int(sys.argv[1]); s=float(sys.argv[3])-float(sys.argv[2]); print(f'imported {n} records in {s:.2f} s: {n/s:,.0f} messages/s')" "$N" "$START" "$END"
+  grep -E "Maximum resident set size|Elapsed \(wall|Percent of CPU|User time|System time" "$TMP/import.txt"
+  cpu "$TMP/import.txt" > "$TMP/cpu"
+  python3 -c "import sys; c=float(sys.argv[1]); print(f'{c:.1f} CPU-s: {c*1e6/int(sys.argv[2]):.1f} CPU-s per million records')" "$(cat "$TMP/cpu")" "$N"
+  if [ -n "$PG" ]; then
+    psql "$PG" -At -c "SELECT 'store size: ' || pg_size_pretty(sum(pg_total_relation_size(c.oid))) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = '$SCHEMA' AND c.relkind = 'r'"
+    psql "$PG" -q -c "DROP SCHEMA IF EXISTS $SCHEMA CASCADE" > /dev/null
+  else
+    du -sh "$DATA" | sed 's/^/store size: /'
+  fi
+}
+IMPORT_ARGS=("$@")
+run_import "$BIN" "this build"
+if [ -n "${SMISHTRAP_BASE_BIN:-}" ]; then
+  NEW_CPU=$(cat "$TMP/cpu")
+  run_import "$SMISHTRAP_BASE_BIN" "base build"
+  python3 -c "import sys; print(f'CPU-s ratio base/this: {float(sys.argv[2])/float(sys.argv[1]):.2f}')" "$NEW_CPU" "$(cat "$TMP/cpu")"
+fi

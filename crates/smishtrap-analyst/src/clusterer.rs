@@ -380,9 +380,9 @@ impl Clusterer {
     /// Makes the held messages exactly the stored ones after [`Clusterer::hold_stored`]: when
     /// another writer stored messages between the handed rows, forgets the handed features
     /// and reads those rows from the store; then reads whatever was stored after them.
-    pub fn verify_held(
+    pub fn verify_held<S: smishtrap_store::BulkSink + ?Sized>(
         &mut self,
-        store: &mut smishtrap_store::SqliteStore,
+        store: &mut S,
     ) -> Result<usize, StoreError> {
         if let Some((before, len, count, handed)) = self.handed.take()
             && store.count_messages_between(before, self.held.last_seq)? != handed as u64

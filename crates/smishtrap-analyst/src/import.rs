@@ -3,9 +3,11 @@
 //! Pipeline (the shape of `smishtrap analyze`): the caller's feed runs on a reader thread
 //! and hands numbered pieces of consecutive records over a bounded channel; one worker per
 //! core parses, analyses and turns each piece into store rows (and campaign features when a
-//! [`Clusterer`] is given); the calling thread puts the pieces back in input order and stores
-//! them in large transactions. A piece is sent only with a credit that comes back once it is
-//! stored, so at most a window of pieces plus one batch is in memory, whatever the input.
+//! [`Clusterer`] is given); the calling thread puts the pieces back in input order into
+//! batches, and a writer thread stores each batch in one transaction of any [`BulkSink`]
+//! (SQLite, PostgreSQL) while the next one fills. A piece is sent only with a credit that
+//! comes back once it is in a batch, and at most one batch waits for the writer, so at most a
+//! window of pieces plus three batches are in memory, whatever the input.
 //!
 //! The features of the new messages go to the clusterer as they are stored, so the clustering
 //! pass after an import does not read a million messages back and decode their JSON.
@@ -20,7 +22,7 @@ use std::sync::Arc;
 use smishtrap_event::SmsRecord;
 use smishtrap_intel::campaign::Config;
 use smishtrap_intel::{AnalyzeOptions, Engine};
-use smishtrap_store::{NewMessage, SqliteStore, StoreError};
+use smishtrap_store::{BulkSink, NewMessage, StoreError};
 
 use crate::clusterer::Features;
 use crate::{Clusterer, import_id, message_of};
@@ -30,10 +32,6 @@ use crate::{Clusterer, import_id, message_of};
 const BATCH: usize = 16_384;
 /// Pieces each channel holds per worker.
 const PIECES_PER_WORKER: usize = 4;
-/// Page cache of the importing connection: the message table's seven indexes, the id index
-/// and the text index take random inserts, and stay cached at this size up to millions of
-/// rows (memory only; durability is the same as any commit's).
-const IMPORT_CACHE_KIB: i64 = 256 * 1024;
 
 /// What the caller's reader yields, in input order.
 #[derive(Debug)]
@@ -124,26 +122,36 @@ enum Done {
     Empty(Arc<str>),
 }
 
+/// A batch on its way to the writer thread.
+struct Batch {
+    messages: Vec<NewMessage>,
+    features: Vec<Option<Features>>,
+    /// Records read up to its last one, and that one's source (for [`Notice::Stored`]).
+    records: u64,
+    source: Arc<str>,
+}
+
 /// Imports every record `feed` yields into `store` (see the module docs). With a
 /// `clusterer` (which must hold what was stored before, [`Clusterer::load_new`]), the new
 /// messages' features are handed to it; call [`Clusterer::verify_held`] before its pass.
 #[allow(clippy::too_many_arguments, reason = "the parts of one import, each used once")]
-pub fn import<T, I, P>(
-    store: &mut SqliteStore,
+pub fn import<S, T, I, P>(
+    store: &mut S,
     feed: I,
     parse: P,
     engine: &Engine,
     options: &AnalyzeOptions,
     config: &ImportConfig,
-    mut clusterer: Option<&mut Clusterer>,
+    clusterer: Option<&mut Clusterer>,
     mut notice: impl FnMut(Notice<'_>),
 ) -> Result<ImportTotals, ImportError>
 where
+    S: BulkSink + ?Sized,
     T: Send,
     I: Iterator<Item = Feed<T>> + Send,
     P: Fn(T) -> Parsed + Sync,
 {
-    store.prepare_bulk(IMPORT_CACHE_KIB)?;
+    store.begin_bulk()?;
     let jobs = config.jobs.max(1);
     let cluster_cfg: Option<Config> = clusterer.as_ref().map(|c| c.config().clone());
     let (work_tx, work_rx) = crossbeam_channel::bounded::<(u64, Feed<T>)>(jobs * PIECES_PER_WORKER);
@@ -154,8 +162,11 @@ where
     for _ in 0..window {
         let _ = credit_tx.send(());
     }
+    // one batch waits while the writer stores the previous one
+    let (batch_tx, batch_rx) = crossbeam_channel::bounded::<Batch>(1);
+    let (stored_tx, stored_rx) = crossbeam_channel::unbounded::<(u64, u64, Arc<str>)>();
     let mut totals = ImportTotals::default();
-    let result = std::thread::scope(|scope| -> Result<(), ImportError> {
+    std::thread::scope(|scope| -> Result<(), ImportError> {
         scope.spawn(move || {
             for (seq, piece) in (0u64..).zip(feed) {
                 if credit_rx.recv().is_err() || work_tx.send((seq, piece)).is_err() {
@@ -180,85 +191,120 @@ where
             });
         }
         drop((work_rx, done_tx));
-        let mut early: BTreeMap<u64, Done> = BTreeMap::new();
-        let mut next = 0u64;
-        let mut batch: Vec<NewMessage> = Vec::with_capacity(BATCH);
-        let mut features: Vec<Option<Features>> = Vec::with_capacity(BATCH);
-        let mut last_source: Arc<str> = Arc::from("");
-        // dropping `done_rx` on an error stops the workers, then the reader
-        for (seq, done) in done_rx {
-            let done = done.ok_or(ImportError::Worker)?;
-            early.insert(seq, done);
-            while let Some(done) = early.remove(&next) {
-                next += 1;
-                let _ = credit_tx.try_send(());
-                let (source, rows) = match done {
-                    Done::Unreadable(source, error) => {
-                        totals.unreadable += 1;
-                        notice(Notice::Unreadable { source: &source, error: &error });
-                        continue;
-                    }
-                    Done::Empty(source) => {
-                        notice(Notice::Empty { source: &source });
-                        continue;
-                    }
-                    Done::Rows(source, rows) => (source, rows),
-                };
-                for row in rows {
-                    match row {
-                        Ok((message, feature, warning)) => {
-                            if let Some((line, message)) = &warning {
-                                notice(Notice::Warning { source: &source, line: *line, message });
+        let writer = scope.spawn(move || write_batches(store, clusterer, batch_rx, stored_tx));
+        let stored = |totals: &mut ImportTotals, notice: &mut dyn FnMut(Notice<'_>)| {
+            for (new, records, source) in stored_rx.try_iter() {
+                totals.new += new;
+                notice(Notice::Stored { records, source: &source });
+            }
+        };
+        let read = (|| -> Result<(), ImportError> {
+            let mut early: BTreeMap<u64, Done> = BTreeMap::new();
+            let mut next = 0u64;
+            let mut batch: Vec<NewMessage> = Vec::with_capacity(BATCH);
+            let mut features: Vec<Option<Features>> = Vec::with_capacity(BATCH);
+            let mut last_source: Arc<str> = Arc::from("");
+            // on an error, closing the channels below stops the other threads
+            for (seq, done) in &done_rx {
+                let done = done.ok_or(ImportError::Worker)?;
+                early.insert(seq, done);
+                while let Some(done) = early.remove(&next) {
+                    next += 1;
+                    let _ = credit_tx.try_send(());
+                    let (source, rows) = match done {
+                        Done::Unreadable(source, error) => {
+                            totals.unreadable += 1;
+                            notice(Notice::Unreadable { source: &source, error: &error });
+                            continue;
+                        }
+                        Done::Empty(source) => {
+                            notice(Notice::Empty { source: &source });
+                            continue;
+                        }
+                        Done::Rows(source, rows) => (source, rows),
+                    };
+                    for row in rows {
+                        match row {
+                            Ok((message, feature, warning)) => {
+                                if let Some((line, message)) = &warning {
+                                    notice(Notice::Warning {
+                                        source: &source,
+                                        line: *line,
+                                        message,
+                                    });
+                                }
+                                totals.records += 1;
+                                batch.push(message);
+                                features.push(feature);
                             }
-                            totals.records += 1;
-                            batch.push(message);
-                            features.push(feature);
-                        }
-                        Err((line, message)) => {
-                            totals.bad += 1;
-                            notice(Notice::Bad { source: &source, line, message: &message });
+                            Err((line, message)) => {
+                                totals.bad += 1;
+                                notice(Notice::Bad { source: &source, line, message: &message });
+                            }
                         }
                     }
-                }
-                last_source = source;
-                if batch.len() >= BATCH {
-                    totals.new += store_batch(store, &mut batch, &mut features, &mut clusterer)?;
-                    notice(Notice::Stored { records: totals.records, source: &last_source });
+                    last_source = source;
+                    if batch.len() >= BATCH {
+                        let full = Batch {
+                            messages: std::mem::replace(&mut batch, Vec::with_capacity(BATCH)),
+                            features: std::mem::replace(&mut features, Vec::with_capacity(BATCH)),
+                            records: totals.records,
+                            source: last_source.clone(),
+                        };
+                        // a writer that stopped has its error for the join below
+                        if batch_tx.send(full).is_err() {
+                            return Ok(());
+                        }
+                    }
+                    stored(&mut totals, &mut notice);
                 }
             }
-        }
-        if !early.is_empty() {
-            return Err(ImportError::Worker);
-        }
-        if !batch.is_empty() {
-            totals.new += store_batch(store, &mut batch, &mut features, &mut clusterer)?;
-            notice(Notice::Stored { records: totals.records, source: &last_source });
-        }
-        Ok(())
-    });
-    drop(credit_tx);
-    result.map(|()| totals)
+            if !early.is_empty() {
+                return Err(ImportError::Worker);
+            }
+            if !batch.is_empty() {
+                let records = totals.records;
+                let _ = batch_tx.send(Batch {
+                    messages: batch,
+                    features,
+                    records,
+                    source: last_source,
+                });
+            }
+            Ok(())
+        })();
+        // the reader may wait for a credit, the workers for the reorderer, the writer for
+        // a batch: closing these ends them all
+        drop((batch_tx, done_rx, credit_tx));
+        let written = writer.join().map_err(|_| ImportError::Worker)?;
+        stored(&mut totals, &mut notice);
+        read?;
+        written.map_err(ImportError::from)
+    })?;
+    Ok(totals)
 }
 
-/// Stores one batch and hands the new messages' features to the clusterer; returns how
-/// many were new.
-fn store_batch(
-    store: &mut SqliteStore,
-    batch: &mut Vec<NewMessage>,
-    features: &mut Vec<Option<Features>>,
-    clusterer: &mut Option<&mut Clusterer>,
-) -> Result<u64, StoreError> {
-    let seqs = store.insert_messages_bulk(batch)?;
-    let mut new = 0;
-    for (seq, feature) in seqs.into_iter().zip(features.drain(..)) {
-        let Some(seq) = seq else { continue };
-        new += 1;
-        if let (Some(clusterer), Some(feature)) = (clusterer.as_deref_mut(), feature) {
-            clusterer.hold_stored(seq, feature);
+/// The writer thread: stores each batch and hands the new messages' features to the
+/// clusterer, reporting `(new messages, records, source)` per batch; then ends the bulk load.
+fn write_batches<S: BulkSink + ?Sized>(
+    store: &mut S,
+    mut clusterer: Option<&mut Clusterer>,
+    batches: crossbeam_channel::Receiver<Batch>,
+    stored: crossbeam_channel::Sender<(u64, u64, Arc<str>)>,
+) -> Result<(), StoreError> {
+    for batch in batches {
+        let seqs = store.insert_messages_bulk(&batch.messages)?;
+        let mut new = 0;
+        for (seq, feature) in seqs.into_iter().zip(batch.features) {
+            let Some(seq) = seq else { continue };
+            new += 1;
+            if let (Some(clusterer), Some(feature)) = (clusterer.as_deref_mut(), feature) {
+                clusterer.hold_stored(seq, feature);
+            }
         }
+        let _ = stored.send((new, batch.records, batch.source));
     }
-    batch.clear();
-    Ok(new)
+    store.finish_bulk()
 }
 
 /// Parses and analyses one piece, on a worker thread.

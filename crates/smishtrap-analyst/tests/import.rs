@@ -9,7 +9,9 @@ use smishtrap_analyst::{
 use smishtrap_event::SmsRecord;
 use smishtrap_intel::campaign::{self, CampaignInput, Config};
 use smishtrap_intel::{AnalyzeOptions, Engine};
-use smishtrap_store::{CampaignRow, MessageQuery, NewMessage, SqliteStore};
+use smishtrap_store::{
+    AnalysisStore, BulkSink, CampaignRow, MessageQuery, NewMessage, SqliteStore,
+};
 
 const FIXTURE: &str = include_str!("../../smishtrap/tests/campaign_fixtures/small.jsonl");
 
@@ -71,8 +73,8 @@ fn records() -> Vec<SmsRecord> {
 }
 
 /// Imports `records` in pieces of 7 (so batches and pieces do not line up with anything).
-fn import_all(
-    store: &mut SqliteStore,
+fn import_all<S: BulkSink>(
+    store: &mut S,
     records: &[SmsRecord],
     clusterer: Option<&mut Clusterer>,
 ) -> ImportTotals {
@@ -100,13 +102,13 @@ fn import_all(
 /// Every stored message's (id, campaign, phase), and the campaign rows.
 type State = (Vec<(String, Option<String>, Option<String>)>, Vec<CampaignRow>);
 
-fn state(store: &SqliteStore) -> State {
+fn state<S: AnalysisStore>(store: &mut S) -> State {
     let mut messages: Vec<_> = ok(store.messages(&MessageQuery::default(), 10_000))
         .into_iter()
         .map(|m| (m.message.id, m.campaign, m.phase))
         .collect();
     messages.sort();
-    (messages, ok(store.all_campaigns()))
+    (messages, ok(store.campaigns(None, None, 10_000)))
 }
 
 #[test]
@@ -134,7 +136,7 @@ fn imports_are_idempotent_and_cluster_like_a_full_read() {
     let mut fresh = Clusterer::new(Config::default());
     ok(fresh.load_new(&mut b));
     ok(fresh.recluster(&mut b));
-    assert_eq!(state(&a), state(&b));
+    assert_eq!(state(&mut a), state(&mut b));
 
     // the clustering of every message's full features, as `campaigns FILE` does
     let engine = ok(Engine::builtin());
@@ -157,10 +159,10 @@ fn imports_are_idempotent_and_cluster_like_a_full_read() {
     assert_eq!(got, expected, "same campaigns, samples and indicators");
 
     // importing again stores nothing new and changes nothing
-    let before = state(&a);
+    let before = state(&mut a);
     let again = import_all(&mut a, &records, None);
     assert_eq!((again.records, again.new), (records.len() as u64, 0));
-    assert_eq!(state(&a), before);
+    assert_eq!(state(&mut a), before);
 }
 
 #[test]
@@ -199,10 +201,67 @@ fn another_writer_between_handed_rows_is_read_back() {
     ok(clusterer.verify_held(&mut store));
     assert_eq!(clusterer.len(), records.len());
     ok(clusterer.recluster(&mut store));
-    let got = state(&store);
+    let got = state(&mut store);
 
     let mut fresh = Clusterer::new(cfg);
     ok(fresh.load_new(&mut store));
     ok(fresh.recluster(&mut store));
-    assert_eq!(state(&store), got, "a full read changes nothing");
+    assert_eq!(state(&mut store), got, "a full read changes nothing");
+}
+
+/// `import --store postgres://…`: the same import into PostgreSQL (COPY batches) stores and
+/// clusters exactly what the SQLite import does, searchable, and a rerun stores nothing.
+/// Needs a server (`SMISHTRAP_TEST_POSTGRES`, default `host=127.0.0.1 user=postgres`).
+#[cfg(feature = "postgres")]
+#[test]
+fn imports_into_postgresql_store_and_cluster_what_sqlite_does() {
+    struct Schema(String, String);
+    impl Drop for Schema {
+        fn drop(&mut self) {
+            if let Ok(mut client) = postgres::Client::connect(&self.1, postgres::NoTls) {
+                let _ =
+                    client.batch_execute(&format!("DROP SCHEMA IF EXISTS \"{}\" CASCADE", self.0));
+            }
+        }
+    }
+    let conninfo = std::env::var("SMISHTRAP_TEST_POSTGRES")
+        .unwrap_or_else(|_| "host=127.0.0.1 port=5432 user=postgres dbname=postgres".into());
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    let schema = Schema(format!("analyst_import_{}_{nanos}", std::process::id()), conninfo.clone());
+    let records = records();
+
+    let dir = ok(tempfile::tempdir());
+    let mut lite = ok(SqliteStore::open(&dir.path().join("a.db")));
+    let mut clusterer = Clusterer::new(Config::default());
+    ok(clusterer.load_new(&mut lite));
+    import_all(&mut lite, &records, Some(&mut clusterer));
+    ok(clusterer.verify_held(&mut lite));
+    ok(clusterer.recluster(&mut lite));
+
+    let mut pg = ok(smishtrap_store::PostgresStore::open(&conninfo, &schema.0));
+    let mut clusterer = Clusterer::new(Config::default());
+    ok(clusterer.load_new(&mut pg));
+    let totals = import_all(&mut pg, &records, Some(&mut clusterer));
+    assert_eq!((totals.records, totals.new), (records.len() as u64, records.len() as u64));
+    ok(clusterer.verify_held(&mut pg));
+    assert_eq!(clusterer.len(), records.len());
+    let pass = ok(clusterer.recluster(&mut pg));
+    assert!(pass.campaigns >= 2, "{pass:?}");
+    assert_eq!(state(&mut pg), state(&mut lite));
+    for search in ["csam", "WIN a FREE", "https://"] {
+        let query = MessageQuery { text: Some(search.into()), ..Default::default() };
+        let ids = |s: &mut dyn AnalysisStore| -> Vec<String> {
+            ok(s.messages(&query, 1000)).into_iter().map(|m| m.message.id).collect()
+        };
+        let found = ids(&mut pg);
+        assert!(!found.is_empty(), "{search}");
+        assert_eq!(found, ids(&mut lite), "{search}");
+    }
+    let before = state(&mut pg);
+    let again = import_all(&mut pg, &records, None);
+    assert_eq!((again.records, again.new), (records.len() as u64, 0));
+    assert_eq!(state(&mut pg), before);
 }

@@ -1,13 +1,112 @@
-//! Bulk loading of analysed messages (`smishtrap import`): the same rows and indexes as
-//! [`SqliteStore::insert_messages`], in the large transactions an import writes, returning the
-//! row number of every new message so the importer can hand its features to the clusterer
-//! instead of reading them back.
+//! Bulk loading of analysed messages (`smishtrap import`): [`BulkSink`], the backend-neutral
+//! writer of the import's large transactions, and its SQLite implementation. (PostgreSQL's
+//! is in `postgres_bulk.rs`: COPY into a staging table.)
+//!
+//! The SQLite store writes the same rows and indexes as [`SqliteStore::insert_messages`]
+//! (one row-binding helper, [`bind_message`]), in large transactions. A large import into a
+//! small store also defers the message table's secondary b-tree indexes
+//! ([`DEFERRED_INDEXES`]): they are dropped before the first full batch and built once at
+//! [`BulkSink::finish_bulk`] (a sort instead of millions of random inserts). Text search
+//! never depends on them (the FTS5 index is written with every batch), and every other
+//! search stays correct without them, only slower.
+//!
+//! Invariant: a deferred index that an import killed before `finish_bulk` left out is built
+//! again by the next [`SqliteStore::open`] that gets the write lock (or the next import's
+//! end); until then every search gives the same answers, only slower.
 
-use rusqlite::{TransactionBehavior, params};
+use rusqlite::{Statement, TransactionBehavior, params};
 
 use crate::messages::MAX_QUERY_VALUE_CHARS;
 use crate::sqlite::sqlite;
-use crate::{NewMessage, SqliteStore, StoreError};
+use crate::{AnalysisStore, NewMessage, SqliteStore, StoreError};
+
+/// Where an import stores its batches, on any backend.
+///
+/// Invariant: each call of [`BulkSink::insert_messages_bulk`] commits its batch whole or not
+/// at all, skips ids already stored (so a rerun stores nothing twice), and numbers the new
+/// rows in batch order after every row committed before.
+pub trait BulkSink: AnalysisStore + Send {
+    /// Prepares this connection for large transactions.
+    fn begin_bulk(&mut self) -> Result<(), StoreError>;
+
+    /// Stores analysed messages in one transaction, skipping ids already stored. Returns,
+    /// per message in order, its new row number, or `None` when it was already stored.
+    fn insert_messages_bulk(
+        &mut self,
+        messages: &[NewMessage],
+    ) -> Result<Vec<Option<i64>>, StoreError>;
+
+    /// Ends the load: builds what [`BulkSink::insert_messages_bulk`] deferred.
+    fn finish_bulk(&mut self) -> Result<(), StoreError>;
+
+    /// How many messages are stored after row `after_seq` up to row `upto_seq`.
+    fn count_messages_between(&mut self, after_seq: i64, upto_seq: i64) -> Result<u64, StoreError>;
+}
+
+/// The message columns every insert binds, in [`bind_message`]'s order.
+pub(crate) const INSERT_MESSAGE: &str = "INSERT OR IGNORE INTO messages (id, event_id, origin, \
+    ts, recipient, country, sender, router, src_ip, text, lang, verdict, score, brand, record, \
+    analysis) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)";
+
+/// Runs [`INSERT_MESSAGE`] for `m`; returns whether it was new.
+pub(crate) fn bind_message(insert: &mut Statement<'_>, m: &NewMessage) -> rusqlite::Result<bool> {
+    insert
+        .execute(params![
+            m.id,
+            m.event_id,
+            m.origin,
+            m.ts_micros,
+            m.recipient,
+            m.country,
+            m.sender,
+            m.router,
+            m.src_ip,
+            m.text,
+            m.lang,
+            m.verdict,
+            f64::from(m.score),
+            m.brand,
+            m.record,
+            m.analysis,
+        ])
+        .map(|n| n > 0)
+}
+
+/// The domain index rows of a message: lowercase, non-empty, searchable length, each once.
+pub(crate) fn message_domains(m: &NewMessage) -> Vec<String> {
+    let mut out: Vec<String> = Vec::with_capacity(m.domains.len());
+    for d in &m.domains {
+        let d = d.to_ascii_lowercase();
+        if !d.is_empty() && d.chars().count() <= MAX_QUERY_VALUE_CHARS && !out.contains(&d) {
+            out.push(d);
+        }
+    }
+    out
+}
+
+/// Batches at least this large defer the secondary indexes (smaller imports keep them).
+const DEFER_MIN_BATCH: usize = 8192;
+/// ... when the store holds at most this many message rows: building the indexes once
+/// over them then costs less than inserting the batches' entries one by one.
+const DEFER_MAX_ROWS: i64 = 200_000;
+
+/// The secondary indexes of the message tables an import may defer, with their schema v2
+/// definitions (a test checks they are the migration's, word for word).
+pub(crate) const DEFERRED_INDEXES: &[(&str, &str)] = &[
+    ("messages_ts", "CREATE INDEX messages_ts ON messages (ts)"),
+    ("messages_verdict_ts", "CREATE INDEX messages_verdict_ts ON messages (verdict, ts)"),
+    ("messages_brand_ts", "CREATE INDEX messages_brand_ts ON messages (brand, ts)"),
+    ("messages_campaign_ts", "CREATE INDEX messages_campaign_ts ON messages (campaign, ts)"),
+    ("messages_country_ts", "CREATE INDEX messages_country_ts ON messages (country, ts)"),
+    ("messages_recipient", "CREATE INDEX messages_recipient ON messages (recipient)"),
+    ("messages_sender", "CREATE INDEX messages_sender ON messages (sender)"),
+    ("message_domains_seq", "CREATE INDEX message_domains_seq ON message_domains (seq)"),
+];
+
+/// Page cache of an importing connection: the id index, the text index and (when not
+/// deferred) the secondary indexes take random inserts, and stay cached at this size up to
+/// millions of rows (memory only; durability is the same as any commit's).
+const IMPORT_CACHE_KIB: i64 = 256 * 1024;
 
 impl SqliteStore {
     /// Stores analysed messages in one transaction, skipping ids already stored (so a rerun
@@ -21,6 +120,9 @@ impl SqliteStore {
         &mut self,
         messages: &[NewMessage],
     ) -> Result<Vec<Option<i64>>, StoreError> {
+        if messages.len() >= DEFER_MIN_BATCH {
+            self.defer_indexes()?;
+        }
         let path = self.path().to_owned();
         let tx = self
             .conn
@@ -29,53 +131,19 @@ impl SqliteStore {
         let mut seqs = Vec::with_capacity(messages.len());
         {
             let mut insert = tx
-                .prepare_cached(
-                    "INSERT OR IGNORE INTO messages (id, event_id, origin, ts, recipient, \
-                     country, sender, router, src_ip, text, lang, verdict, score, brand, \
-                     record, analysis) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, \
-                     ?12, ?13, ?14, ?15, ?16)",
-                )
+                .prepare_cached(INSERT_MESSAGE)
                 .map_err(sqlite(&path, "prepare message insert"))?;
             let mut domains: Vec<(String, i64)> = Vec::new();
             let mut range: Option<(i64, i64)> = None;
             for m in messages {
-                let new = insert
-                    .execute(params![
-                        m.id,
-                        m.event_id,
-                        m.origin,
-                        m.ts_micros,
-                        m.recipient,
-                        m.country,
-                        m.sender,
-                        m.router,
-                        m.src_ip,
-                        m.text,
-                        m.lang,
-                        m.verdict,
-                        f64::from(m.score),
-                        m.brand,
-                        m.record,
-                        m.analysis,
-                    ])
-                    .map_err(sqlite(&path, "insert message"))?;
-                if new == 0 {
+                if !bind_message(&mut insert, m).map_err(sqlite(&path, "insert message"))? {
                     seqs.push(None);
                     continue;
                 }
                 let seq = tx.last_insert_rowid();
                 seqs.push(Some(seq));
                 range = Some(range.map_or((seq, seq), |(lo, hi)| (lo.min(seq), hi.max(seq))));
-                let start = domains.len();
-                for d in &m.domains {
-                    let d = d.to_ascii_lowercase();
-                    if !d.is_empty()
-                        && d.chars().count() <= MAX_QUERY_VALUE_CHARS
-                        && !domains.get(start..).unwrap_or_default().iter().any(|(x, _)| *x == d)
-                    {
-                        domains.push((d, seq));
-                    }
-                }
+                domains.extend(message_domains(m).into_iter().map(|d| (d, seq)));
             }
             if let Some((lo, hi)) = range {
                 tx.prepare_cached(
@@ -97,6 +165,59 @@ impl SqliteStore {
         }
         tx.commit().map_err(sqlite(&path, "commit messages"))?;
         Ok(seqs)
+    }
+
+    /// Drops the [`DEFERRED_INDEXES`] when the store is small (see the module docs).
+    fn defer_indexes(&mut self) -> Result<(), StoreError> {
+        // deferred already, or a large store (which keeps them)
+        if self.missing_indexes()?.len() == DEFERRED_INDEXES.len()
+            || self.last_message_seq()? > DEFER_MAX_ROWS
+        {
+            return Ok(());
+        }
+        let path = self.path().to_owned();
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(sqlite(&path, "begin deferring indexes"))?;
+        for (name, _) in DEFERRED_INDEXES {
+            tx.execute_batch(&format!("DROP INDEX IF EXISTS {name}"))
+                .map_err(sqlite(&path, "defer index"))?;
+        }
+        tx.commit().map_err(sqlite(&path, "commit deferring indexes"))
+    }
+
+    /// The [`DEFERRED_INDEXES`] this store lacks.
+    fn missing_indexes(&self) -> Result<Vec<&'static (&'static str, &'static str)>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = ?1")
+            .map_err(sqlite(self.path(), "read indexes"))?;
+        let mut missing = Vec::new();
+        for index in DEFERRED_INDEXES {
+            if !stmt.exists([index.0]).map_err(sqlite(self.path(), "read indexes"))? {
+                missing.push(index);
+            }
+        }
+        Ok(missing)
+    }
+
+    /// Builds the [`DEFERRED_INDEXES`] this store lacks, in one transaction.
+    pub(crate) fn restore_indexes(&mut self) -> Result<(), StoreError> {
+        let missing = self.missing_indexes()?;
+        if missing.is_empty() {
+            return Ok(());
+        }
+        let path = self.path().to_owned();
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(sqlite(&path, "begin building indexes"))?;
+        for (_, ddl) in missing {
+            tx.execute_batch(&ddl.replace("CREATE INDEX", "CREATE INDEX IF NOT EXISTS"))
+                .map_err(sqlite(&path, "build index"))?;
+        }
+        tx.commit().map_err(sqlite(&path, "commit building indexes"))
     }
 
     /// Prepares this connection for large transactions: a page cache of `cache_kib` KiB
@@ -126,5 +247,44 @@ impl SqliteStore {
         self.conn
             .query_row("SELECT coalesce(max(seq), 0) FROM messages", [], |row| row.get(0))
             .map_err(sqlite(self.path(), "read last message row"))
+    }
+}
+
+impl BulkSink for SqliteStore {
+    fn begin_bulk(&mut self) -> Result<(), StoreError> {
+        self.prepare_bulk(IMPORT_CACHE_KIB)
+    }
+
+    fn insert_messages_bulk(
+        &mut self,
+        messages: &[NewMessage],
+    ) -> Result<Vec<Option<i64>>, StoreError> {
+        SqliteStore::insert_messages_bulk(self, messages)
+    }
+
+    fn finish_bulk(&mut self) -> Result<(), StoreError> {
+        self.restore_indexes()
+    }
+
+    fn count_messages_between(&mut self, after_seq: i64, upto_seq: i64) -> Result<u64, StoreError> {
+        SqliteStore::count_messages_between(self, after_seq, upto_seq)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn words(s: &str) -> String {
+        s.split_whitespace().collect::<Vec<_>>().join(" ")
+    }
+
+    #[test]
+    fn deferred_indexes_are_the_migrations_own() {
+        let schema = words(crate::messages::MIGRATION_V2);
+        for (name, ddl) in DEFERRED_INDEXES {
+            assert!(ddl.contains(&format!("INDEX {name} ON")), "{name}");
+            assert!(schema.contains(&format!("{};", words(ddl))), "{ddl}");
+        }
     }
 }

@@ -56,6 +56,8 @@ mod postgres;
 #[cfg(feature = "postgres")]
 mod postgres_analysis;
 #[cfg(feature = "postgres")]
+mod postgres_bulk;
+#[cfg(feature = "postgres")]
 mod postgres_fleet;
 pub mod retention;
 pub mod space;
@@ -68,6 +70,7 @@ use smishtrap_event::{Event, SmsRecord};
 
 pub use analysis::{AnalysisStore, EventTail};
 pub use audit::AuditRow;
+pub use bulk::BulkSink;
 pub use error::StoreError;
 pub use filter::EventFilter;
 pub use forward::{FORWARDED_CURSOR, SpooledEvent};

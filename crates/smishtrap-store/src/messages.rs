@@ -12,6 +12,7 @@ use rusqlite::{OptionalExtension, Row, TransactionBehavior, params, params_from_
 use smishtrap_event::{Event, EventKind, SensorStatus};
 
 use crate::StoreError;
+use crate::bulk::{INSERT_MESSAGE, bind_message, message_domains};
 use crate::sqlite::{SqliteStore, sqlite};
 
 /// The progress cursor of clustering: every message with `seq` up to it has its campaign
@@ -218,12 +219,7 @@ impl SqliteStore {
         let mut inserted = 0;
         {
             let mut insert = tx
-                .prepare_cached(
-                    "INSERT OR IGNORE INTO messages (id, event_id, origin, ts, recipient, \
-                     country, sender, router, src_ip, text, lang, verdict, score, brand, \
-                     record, analysis) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, \
-                     ?12, ?13, ?14, ?15, ?16)",
-                )
+                .prepare_cached(INSERT_MESSAGE)
                 .map_err(sqlite(&path, "prepare message insert"))?;
             let mut text = tx
                 .prepare_cached("INSERT INTO messages_text (rowid, text) VALUES (?1, ?2)")
@@ -234,41 +230,14 @@ impl SqliteStore {
                 )
                 .map_err(sqlite(&path, "prepare domain index"))?;
             for m in messages {
-                let new = insert
-                    .execute(params![
-                        m.id,
-                        m.event_id,
-                        m.origin,
-                        m.ts_micros,
-                        m.recipient,
-                        m.country,
-                        m.sender,
-                        m.router,
-                        m.src_ip,
-                        m.text,
-                        m.lang,
-                        m.verdict,
-                        f64::from(m.score),
-                        m.brand,
-                        m.record,
-                        m.analysis,
-                    ])
-                    .map_err(sqlite(&path, "insert message"))?;
-                if new == 0 {
+                if !bind_message(&mut insert, m).map_err(sqlite(&path, "insert message"))? {
                     continue;
                 }
                 inserted += 1;
                 let seq = tx.last_insert_rowid();
                 text.execute(params![seq, m.text]).map_err(sqlite(&path, "index message text"))?;
-                let mut seen = HashSet::new();
-                for d in &m.domains {
-                    let d = d.to_ascii_lowercase();
-                    if !d.is_empty()
-                        && d.chars().count() <= MAX_QUERY_VALUE_CHARS
-                        && seen.insert(d.clone())
-                    {
-                        domain.execute(params![d, seq]).map_err(sqlite(&path, "index domain"))?;
-                    }
+                for d in message_domains(m) {
+                    domain.execute(params![d, seq]).map_err(sqlite(&path, "index domain"))?;
                 }
             }
             if let Some((name, value)) = progress {

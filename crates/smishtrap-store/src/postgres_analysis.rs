@@ -62,15 +62,15 @@ const SET_CURSOR: &str = "INSERT INTO cursors (name, value) VALUES ($1, $2) \
     ON CONFLICT (name) DO UPDATE SET value = excluded.value";
 
 /// PostgreSQL text holds no NUL: U+FFFD stands in for it.
-fn pg(s: &str) -> Cow<'_, str> {
+pub(crate) fn pg(s: &str) -> Cow<'_, str> {
     if s.contains('\0') { Cow::Owned(s.replace('\0', "\u{FFFD}")) } else { Cow::Borrowed(s) }
 }
 
-fn pg_owned(s: &str) -> String {
+pub(crate) fn pg_owned(s: &str) -> String {
     pg(s).into_owned()
 }
 
-fn pg_opt(s: Option<&String>) -> Option<String> {
+pub(crate) fn pg_opt(s: Option<&String>) -> Option<String> {
     s.map(|s| pg_owned(s))
 }
 

@@ -157,6 +157,10 @@ impl SqliteStore {
             .pragma_update(None, "cache_size", -WRITER_CACHE_KIB)
             .map_err(sqlite(path, "set cache size"))?;
         store.migrate()?;
+        // an import killed before it built its deferred indexes (`bulk.rs`); best effort: a
+        // busy store (an import running) keeps them for its own end, searches are right anyway
+        // (a failure that is not "busy" shows again at the first write)
+        let _ = store.restore_indexes();
         store.checkpointer = Some(Checkpointer::start(path)?);
         Ok(store)
     }

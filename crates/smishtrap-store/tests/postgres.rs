@@ -7,6 +7,7 @@
 
 #![cfg(feature = "postgres")]
 
+mod common;
 mod suite;
 
 use std::sync::atomic::{AtomicU64, Ordering};

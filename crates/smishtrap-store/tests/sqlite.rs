@@ -1,5 +1,6 @@
 //! The conformance suite against the SQLite backend.
 
+mod common;
 mod suite;
 
 use std::path::PathBuf;

@@ -5,51 +5,19 @@ use proptest::strategy::{Strategy, ValueTree};
 use proptest::test_runner::TestRunner;
 use smishtrap_event::{Health, SensorStatus};
 use smishtrap_store::{
-    AnalysisStore, AssignmentChange, AuditRow, BucketCount, CLUSTERED_CURSOR, CampaignAlias,
-    CampaignRow, EventStore, HourCount, MessageFacet, MessageQuery, NewMessage,
+    AnalysisStore, AssignmentChange, AuditRow, BucketCount, BulkSink, CLUSTERED_CURSOR,
+    CampaignAlias, CampaignRow, EventStore, HourCount, MessageFacet, MessageQuery, NewMessage,
 };
 
 use super::{Backend, ok, sms_event};
+use crate::common::{message, seed_messages};
 
 const H: i64 = 3_600_000_000;
-
-fn message(id: &str, ts: i64, text: &str, verdict: &str) -> NewMessage {
-    NewMessage {
-        id: id.into(),
-        event_id: None,
-        origin: "import".into(),
-        ts_micros: ts,
-        recipient: Some(format!("+3247000000{}", ts % 10)),
-        country: Some(if ts % 2 == 0 { "BE" } else { "SE" }.into()),
-        sender: None,
-        router: Some("r1".into()),
-        src_ip: None,
-        text: text.into(),
-        lang: Some("en".into()),
-        verdict: verdict.into(),
-        score: 0.5,
-        brand: (verdict == "smishing").then(|| "CSAM".into()),
-        domains: if verdict == "smishing" {
-            vec!["login.csam-be.info".into(), "csam-be.info".into()]
-        } else {
-            Vec::new()
-        },
-        record: "{}".into(),
-        analysis: "{}".into(),
-    }
-}
 
 fn seeded<B: Backend>() -> (B, B::Store) {
     let b = B::new();
     let mut store = ok(b.open());
-    let messages = vec![
-        message("a", 1, "Your CSAM account expires, log in at csam-be.info", "smishing"),
-        message("b", 2, "See you at dinner tonight", "ham"),
-        message("c", 3, "WIN a free cruise! Reply YES", "spam"),
-        message("d", 4, "Uw CSAM dossier: verify now at csam-be.info", "smishing"),
-        message("e", 5, "Ünïcode déjà vu \"quoted\" text", "ham"),
-    ];
-    assert_eq!(ok(store.insert_messages(&messages, Some(("analysis", 42)))), 5);
+    assert_eq!(ok(store.insert_messages(&seed_messages(), Some(("analysis", 42)))), 5);
     (b, store)
 }
 
@@ -531,4 +499,54 @@ pub(crate) fn the_latest_audit_of_each_target_is_kept<B: Backend>() {
     assert_eq!(got[1].report, again[0].report);
     assert_eq!(ok(store.audit_results(1)).len(), 1);
     assert_eq!(ok(store.count_audit_results()), 2);
+}
+
+/// A bulk batch stores the rows a plain insert would (searchable by text, NUL included,
+/// and domain), numbers the new ones in batch order after every stored row, and skips ids
+/// already stored, in the store or earlier in the batch.
+pub(crate) fn bulk_batches_number_new_rows_and_skip_stored_ids<B: Backend>() {
+    let b = B::new();
+    let mut store = ok(b.open());
+    ok(store.begin_bulk());
+    ok(store.insert_messages(&[message("a", 1, "stored before", "ham")], None));
+    let mut hostile = message("h\"'%_", 8, "x\0y 'q' %_\\ zebra", "smishing");
+    hostile.event_id = Some("ev-1".into());
+    hostile.domains.push("LOGIN.csam-be.info".into());
+    let batch = vec![
+        message("b", 2, "first new giraffe", "ham"),
+        message("a", 3, "already stored", "ham"),
+        message("b", 4, "same id again", "ham"),
+        hostile.clone(),
+        message("d", 5, "Uw CSAM dossier bij csam-be.info", "smishing"),
+    ];
+    let seqs = ok(store.insert_messages_bulk(&batch));
+    let new: Vec<i64> = seqs.iter().flatten().copied().collect();
+    assert_eq!(
+        seqs.iter().map(Option::is_some).collect::<Vec<_>>(),
+        [true, false, false, true, true]
+    );
+    assert!(new.windows(2).all(|w| w[0] < w[1]), "{seqs:?}");
+    let before = ok(store.messages_after(0, 1)).first().map(|m| m.seq).unwrap_or_default();
+    assert!(new.first().is_some_and(|s| *s > before));
+    ok(store.finish_bulk());
+    assert_eq!(ok(store.count_messages_between(0, new[2])), 4);
+    assert_eq!(ok(store.count_messages_between(new[0], new[2])), 2);
+    assert_eq!(listed(&mut store, &text("giraffe"), 10), ["b"]);
+    assert!(listed(&mut store, &text("same id"), 10).is_empty());
+    assert_eq!(listed(&mut store, &text("x\0y 'Q'"), 10), ["h\"'%_"]);
+    assert_eq!(listed(&mut store, &text("ZEBRA"), 10), ["h\"'%_"]);
+    let domain = MessageQuery { domain: Some("csam-be.info".into()), ..Default::default() };
+    assert_eq!(listed(&mut store, &domain, 10), ["h\"'%_", "d"]);
+    let mut expect = hostile;
+    expect.domains = vec!["csam-be.info".into(), "login.csam-be.info".into()];
+    let mut back = ok(store.message("h\"'%_")).map(|m| m.message);
+    if let Some(m) = &mut back {
+        m.domains.sort();
+    }
+    assert_eq!(back, Some(expect));
+    // a rerun stores nothing
+    let again = ok(store.insert_messages_bulk(&batch));
+    assert!(again.iter().all(Option::is_none), "{again:?}");
+    assert!(ok(store.insert_messages_bulk(&[])).is_empty());
+    assert_eq!(ok(store.count_messages(&MessageQuery::default(), 100)), 4);
 }

@@ -15,11 +15,11 @@ use smishtrap_bus::{Outcome, Pipeline, PipelineConfig, Sink};
 use smishtrap_event::{
     AuthRecord, BodyEncoding, Event, EventKind, SmsAction, SmsBox, SmsDialect, body_digest,
 };
-use smishtrap_store::{AnalysisStore, EventFilter, EventStore, StoreError};
+use smishtrap_store::{AnalysisStore, BulkSink, EventFilter, EventStore, StoreError};
 
 /// A place to keep one test's store, removed when dropped.
 pub(crate) trait Backend: Sized {
-    type Store: EventStore + AnalysisStore + Sink;
+    type Store: EventStore + AnalysisStore + BulkSink + Sink;
     /// A fresh, empty location.
     fn new() -> Self;
     /// Opens the location for writing (creating it the first time).
@@ -60,6 +60,7 @@ macro_rules! store_test_suite {
             the_latest_audit_of_each_target_is_kept,
             overview_aggregates_count_a_campaigns_messages,
             sms_send_tail_reads_each_row_once,
+            bulk_batches_number_new_rows_and_skip_stored_ids,
         );
     };
     (@tests $backend:ty; $($name:ident),* $(,)?) => {

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use smishtrap_analyst::{Clusterer, Feed, ImportConfig, ImportTotals, Notice, Parsed};
 use smishtrap_intel::campaign::Config;
-use smishtrap_store::{DataLock, SqliteStore, StoreError};
+use smishtrap_store::{BulkSink, DataLock, SqliteStore, StoreError};
 
 use crate::input::{self, Item, RawItem, Source};
 
@@ -29,12 +29,22 @@ pub(crate) struct Args {
     /// Data directory to import into (the one `run` and `console` use)
     #[arg(long, value_name = "DIR", default_value = super::DEFAULT_DATA)]
     data: PathBuf,
+    /// Import into the hub's PostgreSQL instead (libpq conninfo or postgres://…; a password
+    /// is better kept in SMISHTRAP_POSTGRES, given as `--store env`)
+    #[cfg(feature = "hub")]
+    #[arg(long, value_name = "CONNINFO", conflicts_with = "data")]
+    store: Option<String>,
+    /// PostgreSQL schema of the hub's store (with --store)
+    #[cfg(feature = "hub")]
+    #[arg(long, value_name = "NAME", default_value = "public", requires = "store")]
+    schema: String,
     #[command(flatten)]
     engine: super::EngineArgs,
     /// Exit 0 even when some records were malformed (they are still reported)
     #[arg(long)]
     allow_bad: bool,
-    /// Skip the clustering pass at the end (a running `run` clusters new messages itself)
+    /// Skip the clustering pass at the end (a running `run` or hub clusters new messages
+    /// itself)
     #[arg(long)]
     no_cluster: bool,
     /// Worker threads (default: one per core)
@@ -43,7 +53,10 @@ pub(crate) struct Args {
 }
 
 pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let (engine, options) = args.engine.load()?;
+    #[cfg(feature = "hub")]
+    if let Some(conninfo) = &args.store {
+        return run_postgres(&args, conninfo);
+    }
     std::fs::create_dir_all(&args.data)
         .with_context(|| format!("{}: cannot create the data directory", args.data.display()))?;
     let db = smishtrap_store::db_path(&args.data);
@@ -60,10 +73,64 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
                 c.load_new(&mut store).context("reading stored messages for clustering")?;
                 clusterer = Some(c);
             }
-            Err(err @ StoreError::Locked { .. }) => note = Some(err),
+            Err(err @ StoreError::Locked { .. }) => note = Some(err.to_string()),
             Err(err) => return Err(err.into()),
         }
     }
+    let shown = db.display().to_string();
+    let (totals, unreadable) = import_files(&mut store, clusterer.as_mut(), &args, &shown)?;
+    let mut campaigns = None;
+    if let Some(mut clusterer) = clusterer {
+        match DataLock::acquire(&args.data) {
+            Ok(_lock) => campaigns = Some(cluster(&mut store, &mut clusterer)?),
+            Err(err @ StoreError::Locked { .. }) => note = Some(err.to_string()),
+            Err(err) => return Err(err.into()),
+        }
+    }
+    finish(&args, &args.data.display().to_string(), &totals, campaigns, note, &unreadable)
+}
+
+/// `--store`: the same import into the hub's PostgreSQL store; this process clusters when
+/// no hub holds the clustering job (a hub that does clusters the new messages itself).
+#[cfg(feature = "hub")]
+fn run_postgres(args: &Args, conninfo: &str) -> anyhow::Result<ExitCode> {
+    use smishtrap_store::AnalysisStore;
+    let conninfo = if conninfo == "env" {
+        std::env::var("SMISHTRAP_POSTGRES").context("--store env: SMISHTRAP_POSTGRES is not set")?
+    } else {
+        conninfo.to_owned()
+    };
+    let mut store = smishtrap_store::PostgresStore::open(&conninfo, &args.schema)
+        .with_context(|| format!("cannot open the PostgreSQL store (schema {})", args.schema))?;
+    let shown = format!("PostgreSQL schema {}", args.schema);
+    let mut clusterer = None;
+    let mut note = None;
+    if !args.no_cluster {
+        if store.lead(smishtrap_analyst::CLUSTER_JOB).context("asking for the clustering job")? {
+            let mut c = Clusterer::new(Config::default());
+            c.load_new(&mut store).context("reading stored messages for clustering")?;
+            clusterer = Some(c);
+        } else {
+            note = Some(format!("a hub is clustering {shown}"));
+        }
+    }
+    let (totals, unreadable) = import_files(&mut store, clusterer.as_mut(), args, &shown)?;
+    let campaigns = match clusterer {
+        Some(mut clusterer) => Some(cluster(&mut store, &mut clusterer)?),
+        None => None,
+    };
+    finish(args, &shown, &totals, campaigns, note, &unreadable)
+}
+
+/// Imports the files into `store` (any backend) with a progress bar and problem reports;
+/// returns the totals and the sources that could not be read.
+fn import_files<S: BulkSink>(
+    store: &mut S,
+    clusterer: Option<&mut Clusterer>,
+    args: &Args,
+    shown: &str,
+) -> anyhow::Result<(ImportTotals, Vec<String>)> {
+    let (engine, options) = args.engine.load()?;
     let progress = progress_bar();
     let config = ImportConfig {
         jobs: args
@@ -80,7 +147,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         }
     };
     let totals = smishtrap_analyst::import(
-        &mut store,
+        store,
         FileFeed::new(&args.files),
         |raw: RawItem| match raw.parse() {
             Item::Record { record, line, warning } => Parsed::Record { record, line, warning },
@@ -89,7 +156,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         &engine,
         &options,
         &config,
-        clusterer.as_mut(),
+        clusterer,
         |notice| match notice {
             Notice::Unreadable { source, error } => {
                 // name the file once: open errors name it, format errors may already
@@ -118,29 +185,33 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
             }
         },
     )
-    .with_context(|| format!("{}: cannot import", db.display()))?;
+    .with_context(|| format!("{shown}: cannot import"))?;
     if let Some(pb) = &progress {
         pb.finish_and_clear();
     }
-    let mut campaigns = None;
-    if let Some(mut clusterer) = clusterer {
-        match DataLock::acquire(&args.data) {
-            Ok(_lock) => {
-                clusterer
-                    .verify_held(&mut store)
-                    .context("reading stored messages for clustering")?;
-                let pass = clusterer.recluster(&mut store).context("clustering stored messages")?;
-                campaigns = Some(pass.campaigns);
-            }
-            Err(err @ StoreError::Locked { .. }) => note = Some(err),
-            Err(err) => return Err(err.into()),
-        }
+    Ok((totals, unreadable))
+}
+
+/// The clustering pass after an import: returns how many campaigns the store holds.
+fn cluster<S: BulkSink>(store: &mut S, clusterer: &mut Clusterer) -> anyhow::Result<usize> {
+    clusterer.verify_held(store).context("reading stored messages for clustering")?;
+    Ok(clusterer.recluster(store).context("clustering stored messages")?.campaigns)
+}
+
+/// Reports the outcome; the exit code says whether every record was read.
+fn finish(
+    args: &Args,
+    shown: &str,
+    totals: &ImportTotals,
+    campaigns: Option<usize>,
+    note: Option<String>,
+    unreadable: &[String],
+) -> anyhow::Result<ExitCode> {
+    // the running `run` or hub clusters them itself, within seconds
+    if let Some(note) = note {
+        report(None, &format!("note: {note}; it clusters the new messages itself"));
     }
-    // the running `run` clusters them itself, within seconds
-    if let Some(err) = note {
-        report(None, &format!("note: {err}; it clusters the new messages itself"));
-    }
-    summary(&args, &totals, campaigns);
+    summary(shown, totals, campaigns);
     if !unreadable.is_empty() {
         anyhow::bail!("could not read {}", unreadable.join(", "));
     }
@@ -218,14 +289,11 @@ fn report(progress: Option<&indicatif::ProgressBar>, line: &str) {
 }
 
 #[allow(clippy::print_stderr, reason = "the import summary is for the person running it")]
-fn summary(args: &Args, totals: &ImportTotals, campaigns: Option<usize>) {
+fn summary(shown: &str, totals: &ImportTotals, campaigns: Option<usize>) {
     let old = totals.records - totals.new;
     eprintln!(
-        "imported {} messages into {} ({} new, {old} already stored, {} malformed)",
-        totals.records,
-        args.data.display(),
-        totals.new,
-        totals.bad
+        "imported {} messages into {shown} ({} new, {old} already stored, {} malformed)",
+        totals.records, totals.new, totals.bad
     );
     if let Some(n) = campaigns {
         eprintln!("{n} campaigns in the store");
