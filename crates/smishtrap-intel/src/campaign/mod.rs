@@ -31,6 +31,7 @@
 //! LSH buckets with bounded representatives), and the result does not depend on input order.
 
 mod cluster;
+mod compact;
 mod ids;
 mod phase;
 mod summary;
@@ -41,6 +42,7 @@ use smishtrap_event::{Direction, SmsRecord};
 
 use crate::{Analysis, Phase, Verdict};
 
+pub use compact::{CompactInputs, InputRef, InputsRef, UrlRef, Urls};
 pub use ids::{Alias, carry_ids};
 pub use summary::{
     Campaign, Count, DomainIndicator, MAX_VALIDATION_SENDS, NumberIndicator, Sample, UrlIndicator,
@@ -177,14 +179,12 @@ impl CampaignInput {
     }
 
     /// The router as evidence of who sent the message: none for honeypot captures.
-    pub(crate) fn router_evidence(&self) -> Option<&str> {
-        if self.honeypot { None } else { self.router.as_deref() }
+    pub fn router_evidence(&self) -> Option<&str> {
+        InputRef::from(self).router_evidence()
     }
 
-    pub(crate) fn failed(&self) -> bool {
-        self.status
-            .as_deref()
-            .is_some_and(|s| s.contains("fail") || s.contains("error") || s == "undelivered")
+    pub fn failed(&self) -> bool {
+        InputRef::from(self).failed()
     }
 }
 
@@ -277,12 +277,14 @@ pub struct Clustering {
 }
 
 /// Campaign id and phase for every input, in input order.
-pub fn assign(inputs: &[CampaignInput]) -> Vec<Assignment> {
+pub fn assign<'a>(inputs: impl Into<InputsRef<'a>>) -> Vec<Assignment> {
     cluster(inputs, &Config::default()).assignments
 }
 
-/// Clusters `inputs` into campaigns, with per-message assignments and campaign summaries.
-pub fn cluster(inputs: &[CampaignInput], cfg: &Config) -> Clustering {
+/// Clusters `inputs` (owned [`CampaignInput`]s or [`CompactInputs`]: the same result) into
+/// campaigns, with per-message assignments and campaign summaries.
+pub fn cluster<'a>(inputs: impl Into<InputsRef<'a>>, cfg: &Config) -> Clustering {
+    let inputs = inputs.into();
     let prepared = cluster::prepare(inputs);
     let mut groups = cluster::link(inputs, &prepared, cfg);
     let mut phases = phase::detect(inputs, &groups, cfg);
