@@ -3,7 +3,8 @@
 //! Input is one compact [`CampaignInput`] per message (built from an `SmsRecord` and its
 //! [`Analysis`]); output is one [`Assignment`] per input (stable campaign id and phase) plus a
 //! [`Campaign`] summary per campaign. The pass is global (it needs every message at once),
-//! so callers that stream keep only these compact inputs in memory.
+//! so callers that stream keep only these inputs in memory; holders of millions keep them as
+//! [`CompactInputs`] (interned strings, texts in an arena), which cluster the same.
 //!
 //! How messages are linked (union-find over evidence, see `cluster.rs`):
 //! - message templates: variable parts normalised (`template.rs`), exact template hash and

@@ -639,10 +639,11 @@ fn content_identical_groups_are_labelled_the_same_whatever_order_they_come_in() 
         domain: None,
     };
     let inputs: Vec<CampaignInput> = (0..6).map(|i| input(i, &m)).collect();
-    let prep = cluster::prepare(&inputs);
+    let prep = cluster::prepare((&inputs).into());
     let lists = vec![vec![0, 1], vec![2, 3], vec![4, 5]];
-    let forward = cluster::finish_groups(&inputs, &prep, lists.clone());
-    let backward = cluster::finish_groups(&inputs, &prep, lists.into_iter().rev().collect());
+    let forward = cluster::finish_groups((&inputs).into(), &prep, lists.clone());
+    let backward =
+        cluster::finish_groups((&inputs).into(), &prep, lists.into_iter().rev().collect());
     assert_eq!(forward.key[0], forward.key[1], "the scenario needs equal keys");
     assert_eq!(forward.members, backward.members);
     assert_eq!(forward.of, backward.of);
