@@ -520,10 +520,10 @@ mod tests {
     fn input(index: usize, text: &str, urls: usize) -> CampaignInput {
         CampaignInput {
             index,
-            ts: (index % 3 != 0).then_some(index as i64 * 60 - 7),
+            ts: (!index.is_multiple_of(3)).then_some(index as i64 * 60 - 7),
             router: Some(format!("r{}", index % 2)),
             src_ip: None,
-            sender: (index % 2 == 0).then(|| "+3247".to_owned()),
+            sender: index.is_multiple_of(2).then(|| "+3247".to_owned()),
             recipient: Some(format!("+32470{index:06}")),
             recipient_country: Some("BE".into()),
             outbound: index % 2 == 1,

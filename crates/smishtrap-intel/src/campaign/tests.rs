@@ -1069,7 +1069,12 @@ fn check_compact_same(inputs: &[CampaignInput]) {
     // carried ids: history of every third message taken from a pass over half the corpus
     let half = cluster(&inputs[..inputs.len() / 2], &cfg);
     let previous: Vec<Option<String>> = (0..inputs.len())
-        .map(|i| half.assignments.get(i).filter(|_| i % 3 != 0).and_then(|a| a.campaign.clone()))
+        .map(|i| {
+            half.assignments
+                .get(i)
+                .filter(|_| !i.is_multiple_of(3))
+                .and_then(|a| a.campaign.clone())
+        })
         .collect();
     let previous_ref: Vec<Option<&str>> = previous.iter().map(Option::as_deref).collect();
     let taken = HashSet::new();
