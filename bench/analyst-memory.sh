@@ -5,8 +5,13 @@
 #
 #   bench/analyst-memory.sh DATA-DIR BIN [BIN...]
 #
-# Make the store with e.g. `SMISHTRAP_IMPORT_DATA=/tmp/store1m bench/import-1m.sh 1000000`.
+# Make the store with e.g. `SMISHTRAP_IMPORT_DATA=/tmp/store1m bench/import-1m.sh 1000000`
+# (`SMISHTRAP_INPUT=FILE` keeps the generated records for the example below).
 # Prints, per binary: peak RSS, wall and CPU time.
+#
+# Stores of many millions take hours to import on a shared 2-core machine; the analyst's
+# holding and one pass can be measured without one, on the same generated records:
+#   cargo run --profile eval -p smishtrap-analyst --example held_memory -- FILE N DIR
 set -euo pipefail
 DIR="$1"
 shift

@@ -4,7 +4,8 @@ use std::time::{Duration, Instant};
 use rayon::prelude::*;
 use smishtrap_event::SmsRecord;
 use smishtrap_intel::campaign::{
-    self, Assignment, Campaign, CampaignInput, Config, UrlFeature, carry_ids, parse_ts,
+    self, Assignment, Campaign, CampaignInput, CompactInputs, Config, UrlFeature, carry_ids,
+    parse_ts,
 };
 use smishtrap_intel::{Analysis, Phase, Verdict};
 use smishtrap_store::{
@@ -59,18 +60,66 @@ impl Features {
     }
 }
 
+/// An assignment as held: the campaign id interned in [`CampaignIds`] (0: none).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Slot {
+    campaign: u32,
+    phase: Option<Phase>,
+}
+
+/// Campaign ids of held assignments, interned: there are few campaigns and millions of
+/// assignments (an id string each would cost more than the rest of a held assignment).
+#[derive(Debug)]
+struct CampaignIds {
+    names: Vec<String>,
+    ids: HashMap<String, u32>,
+}
+
+impl CampaignIds {
+    fn new() -> CampaignIds {
+        CampaignIds { names: vec![String::new()], ids: HashMap::new() }
+    }
+
+    fn slot(&mut self, a: &Assignment) -> Slot {
+        let campaign = match a.campaign.as_deref() {
+            None => 0,
+            Some(id) => match self.ids.get(id) {
+                Some(&n) => n,
+                None => {
+                    let n = u32::try_from(self.names.len()).unwrap_or(u32::MAX);
+                    self.names.push(id.to_owned());
+                    self.ids.insert(id.to_owned(), n);
+                    n
+                }
+            },
+        };
+        Slot { campaign, phase: a.phase }
+    }
+
+    fn name(&self, slot: Slot) -> Option<&str> {
+        if slot.campaign == 0 {
+            None
+        } else {
+            self.names.get(slot.campaign as usize).map(String::as_str)
+        }
+    }
+}
+
 /// Campaign features of stored messages, with their row numbers and last written assignments.
 ///
 /// Only what can take part in a campaign is held (memory is per stored message, and most
 /// stored messages are ham): smishing messages, possible test sends (outbound short texts
 /// with a time), one holder of each domain ham links to (ham's domains link nothing), and
 /// messages that still have a campaign to take away. The rest would get no campaign and
-/// change none, so leaving them out changes no pass's result.
+/// change none, so leaving them out changes no pass's result. Features are held compact
+/// (interned strings, texts in an arena): a held smishing message costs about a third of
+/// its `CampaignInput`.
 #[derive(Debug)]
 struct Held {
-    inputs: Vec<CampaignInput>,
+    inputs: CompactInputs,
     seqs: Vec<i64>,
-    assigned: Vec<Assignment>,
+    assigned: Vec<Slot>,
+    campaign_ids: CampaignIds,
     /// Template hash of each smishing message long enough to link by template (computed
     /// once at load: passes and joins reuse it).
     template_keys: Vec<Option<u64>>,
@@ -87,9 +136,10 @@ struct Held {
 impl Held {
     fn after(last_seq: i64, min_template_words: usize) -> Held {
         Held {
-            inputs: Vec::new(),
+            inputs: CompactInputs::new(),
             seqs: Vec::new(),
             assigned: Vec::new(),
+            campaign_ids: CampaignIds::new(),
             template_keys: Vec::new(),
             min_template_words,
             count: 0,
@@ -149,10 +199,11 @@ impl Held {
                 honeypot: false,
             };
         }
-        self.inputs.push(input);
+        self.inputs.push(&input);
         self.template_keys.push(key);
         self.seqs.push(seq);
-        self.assigned.push(assigned);
+        let slot = self.campaign_ids.slot(&assigned);
+        self.assigned.push(slot);
     }
 
     /// Forgets everything after the first `len` held of the first `count` read, back to
@@ -167,8 +218,8 @@ impl Held {
         self.ham_domains = self
             .inputs
             .iter()
-            .filter(|m| m.verdict == Verdict::Ham)
-            .flat_map(|m| m.urls.iter().filter_map(|u| u.domain.clone()))
+            .filter(|m| m.verdict() == Verdict::Ham)
+            .flat_map(|m| m.urls().filter_map(|u| u.domain.map(str::to_owned)))
             .collect();
     }
 
@@ -209,12 +260,13 @@ impl Held {
     /// Moves `tail` (read after this one) to the end.
     fn append(&mut self, tail: Held) {
         let base = self.count;
-        self.inputs.extend(tail.inputs.into_iter().map(|mut input| {
-            input.index += base;
-            input
-        }));
+        self.inputs.extend_from(&tail.inputs, base);
         self.seqs.extend(tail.seqs);
-        self.assigned.extend(tail.assigned);
+        for slot in tail.assigned {
+            let campaign = tail.campaign_ids.name(slot).map(str::to_owned);
+            let slot = self.campaign_ids.slot(&Assignment { campaign, phase: slot.phase });
+            self.assigned.push(slot);
+        }
         self.template_keys.extend(tail.template_keys);
         self.count += tail.count;
         self.ham_domains.extend(tail.ham_domains);
@@ -253,17 +305,17 @@ impl Known {
         }
         let mut known = Known::default();
         let rows = held.inputs.iter().zip(&held.assigned).zip(&held.template_keys).take(n);
-        for ((input, assignment), key) in rows {
-            let Some(campaign) = assignment.campaign.as_deref() else { continue };
-            if input.verdict != Verdict::Smishing {
+        for ((input, slot), key) in rows {
+            let Some(campaign) = held.campaign_ids.name(*slot) else { continue };
+            if input.verdict() != Verdict::Smishing {
                 continue;
             }
-            for url in input.urls.iter().filter(|u| !u.host.is_empty() && !u.shortener) {
-                learn(&mut known.hosts, url.host.clone(), campaign);
+            for url in input.urls().filter(|u| !u.host.is_empty() && !u.shortener) {
+                learn(&mut known.hosts, url.host.to_owned(), campaign);
             }
             if let Some(key) = key {
                 learn(&mut known.templates, *key, campaign);
-                if let Some(ts) = input.ts {
+                if let Some(ts) = input.ts() {
                     let last = known.template_last.entry(*key).or_insert(ts);
                     *last = (*last).max(ts);
                 }
@@ -276,6 +328,7 @@ impl Known {
     /// template; returns the changed assignments.
     fn join(&self, held: &mut Held, from: usize, quiet_gap: i64) -> Vec<AssignmentChange> {
         let mut changes = Vec::new();
+        let ids = &mut held.campaign_ids;
         let rows = held
             .inputs
             .iter()
@@ -284,18 +337,17 @@ impl Known {
             .zip(held.assigned.iter_mut())
             .skip(from);
         for (((input, key), seq), old) in rows {
-            if input.verdict != Verdict::Smishing {
+            if input.verdict() != Verdict::Smishing {
                 continue;
             }
             let by_host = input
-                .urls
-                .iter()
+                .urls()
                 .filter(|u| !u.host.is_empty() && !u.shortener)
-                .find_map(|u| self.hosts.get(&u.host).cloned().flatten());
+                .find_map(|u| self.hosts.get(u.host).cloned().flatten());
             let campaign = by_host.or_else(|| {
                 let key = key.filter(|key| {
                     let last = self.template_last.get(key).copied();
-                    match (input.ts, last) {
+                    match (input.ts(), last) {
                         (Some(ts), Some(last)) => ts - last <= quiet_gap,
                         _ => true,
                     }
@@ -304,13 +356,14 @@ impl Known {
             });
             let Some(campaign) = campaign else { continue };
             let new = Assignment { campaign: Some(campaign), phase: Some(Phase::Wave) };
-            if *old != new {
+            let slot = ids.slot(&new);
+            if *old != slot {
                 changes.push(AssignmentChange {
                     seq: *seq,
-                    campaign: new.campaign.clone(),
+                    campaign: new.campaign,
                     phase: Some(phase_name(Phase::Wave).to_owned()),
                 });
-                *old = new;
+                *old = slot;
             }
         }
         changes
@@ -511,9 +564,10 @@ impl Clusterer {
             Some(taken) => taken,
             None => store.campaign_aliases()?.into_iter().map(|a| a.alias).collect(),
         };
-        let previous: Vec<Option<String>> =
-            self.held.assigned.iter().map(|a| a.campaign.clone()).collect();
+        let ids = &self.held.campaign_ids;
+        let previous: Vec<Option<&str>> = self.held.assigned.iter().map(|a| ids.name(*a)).collect();
         let aliases = carry_ids(&self.held.inputs, &mut clustering, &previous, &taken);
+        drop(previous);
         let alias_rows: Vec<CampaignAlias> = aliases
             .iter()
             .map(|a| CampaignAlias { alias: a.alias.clone(), id: a.id.clone() })
@@ -523,13 +577,14 @@ impl Clusterer {
         for ((seq, old), new) in
             held.seqs.iter().zip(held.assigned.iter_mut()).zip(clustering.assignments)
         {
-            if *old != new {
+            let slot = held.campaign_ids.slot(&new);
+            if *old != slot {
                 changes.push(AssignmentChange {
                     seq: *seq,
-                    campaign: new.campaign.clone(),
                     phase: new.phase.map(phase_name).map(str::to_owned),
+                    campaign: new.campaign,
                 });
-                *old = new;
+                *old = slot;
             }
         }
         let rows: Vec<CampaignRow> = clustering.campaigns.iter().map(campaign_row).collect();

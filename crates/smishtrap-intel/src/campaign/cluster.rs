@@ -10,7 +10,7 @@
 use std::collections::{HashMap, HashSet};
 
 use super::template::{self, Fnv, Signature, Template};
-use super::{CampaignInput, Config};
+use super::{Config, InputRef, InputsRef};
 use crate::Verdict;
 
 pub(crate) const NONE: u32 = u32::MAX;
@@ -36,7 +36,7 @@ pub(crate) struct TemplateInfo {
     sig: Option<Signature>,
 }
 
-pub(crate) fn prepare(inputs: &[CampaignInput]) -> Prepared {
+pub(crate) fn prepare(inputs: InputsRef<'_>) -> Prepared {
     let mut by_hash: HashMap<u64, u32> = HashMap::new();
     let mut templates: Vec<TemplateInfo> = Vec::new();
     let mut brand_ids: HashMap<String, u32> = HashMap::new();
@@ -44,10 +44,10 @@ pub(crate) fn prepare(inputs: &[CampaignInput]) -> Prepared {
     let mut member = Vec::with_capacity(inputs.len());
     let mut template_of = Vec::with_capacity(inputs.len());
     let mut brand = Vec::with_capacity(inputs.len());
-    for input in inputs {
-        let is_member = input.verdict == Verdict::Smishing;
+    for input in inputs.iter() {
+        let is_member = input.verdict() == Verdict::Smishing;
         member.push(is_member);
-        brand.push(match input.brand.as_deref() {
+        brand.push(match input.brand() {
             None => 0,
             Some(name) => *brand_ids.entry(name.to_owned()).or_insert_with(|| {
                 brands.push(name.to_owned());
@@ -58,7 +58,7 @@ pub(crate) fn prepare(inputs: &[CampaignInput]) -> Prepared {
             template_of.push(NONE);
             continue;
         }
-        let t: Template = template::normalise(&input.text);
+        let t: Template = template::normalise(input.text());
         let id = *by_hash.entry(t.hash).or_insert_with(|| {
             let sig = (t.word_count >= 1).then(|| Signature::of(&t));
             templates.push(TemplateInfo { hash: t.hash, words: t.word_count, sig });
@@ -188,7 +188,7 @@ pub(crate) struct Groups {
     pub brand: Vec<u32>,
 }
 
-pub(crate) fn link(inputs: &[CampaignInput], prep: &Prepared, cfg: &Config) -> Groups {
+pub(crate) fn link(inputs: InputsRef<'_>, prep: &Prepared, cfg: &Config) -> Groups {
     let n = inputs.len();
     let mut uf = UnionFind::new(n);
     let mut keyed = Keyed::default();
@@ -218,8 +218,8 @@ pub(crate) fn link(inputs: &[CampaignInput], prep: &Prepared, cfg: &Config) -> G
     // domains, except those ham uses too and shorteners
     let ham_domains: HashSet<&str> = inputs
         .iter()
-        .filter(|m| m.verdict == Verdict::Ham)
-        .flat_map(|m| m.urls.iter().filter_map(|u| u.domain.as_deref()))
+        .filter(|m| m.verdict() == Verdict::Ham)
+        .flat_map(|m| m.urls().filter_map(|u| u.domain))
         .collect();
     let mut name_families: HashMap<String, Vec<usize>> = HashMap::new();
     for (i, input) in inputs.iter().enumerate() {
@@ -227,13 +227,13 @@ pub(crate) fn link(inputs: &[CampaignInput], prep: &Prepared, cfg: &Config) -> G
             continue;
         }
         let brand = prep.brand.get(i).copied().unwrap_or(0);
-        for u in &input.urls {
-            let Some(domain) = u.domain.as_deref() else { continue };
+        for u in input.urls() {
+            let Some(domain) = u.domain else { continue };
             if u.shortener || ham_domains.contains(domain) {
                 continue;
             }
             keyed.push("domain", domain.as_bytes(), brand, i);
-            if let Some(family) = u.impersonates.as_ref().and_then(|_| domain_family(domain)) {
+            if let Some(family) = u.impersonates.and_then(|_| domain_family(domain)) {
                 name_families.entry(family).or_default().push(i);
             }
         }
@@ -258,12 +258,12 @@ pub(crate) fn link(inputs: &[CampaignInput], prep: &Prepared, cfg: &Config) -> G
         if !prep.member.get(i).copied().unwrap_or(false) {
             continue;
         }
-        let Some(ts) = input.ts else { continue };
+        let Some(ts) = input.ts() else { continue };
         let brand = prep.brand.get(i).copied().unwrap_or(0);
         for (kind, value) in [
             ("router", input.router_evidence()),
-            ("ip", input.src_ip.as_deref()),
-            ("sender", input.sender.as_deref()),
+            ("ip", input.src_ip()),
+            ("sender", input.sender()),
         ] {
             if let Some(v) = value {
                 let mut h = Fnv::new();
@@ -292,11 +292,11 @@ pub(crate) fn link(inputs: &[CampaignInput], prep: &Prepared, cfg: &Config) -> G
 /// sender). Returns each message with its run label (the earliest run of its chain), which
 /// depends on times and content only, never on input order. Untimed messages go with the
 /// first run.
-fn quiet_runs(inputs: &[CampaignInput], members: &[usize], quiet_gap: i64) -> Vec<(usize, u32)> {
+fn quiet_runs(inputs: InputsRef<'_>, members: &[usize], quiet_gap: i64) -> Vec<(usize, u32)> {
     let mut timed: Vec<(i64, usize)> = Vec::with_capacity(members.len());
     let mut untimed: Vec<usize> = Vec::new();
     for &i in members {
-        match inputs.get(i).and_then(|m| m.ts) {
+        match inputs.get(i).and_then(|m| m.ts()) {
             Some(ts) => timed.push((ts, i)),
             None => untimed.push(i),
         }
@@ -338,7 +338,7 @@ fn quiet_runs(inputs: &[CampaignInput], members: &[usize], quiet_gap: i64) -> Ve
 
 /// The infrastructure keys of a message: link hosts and domains (shorteners left out),
 /// router (not a honeypot's), source IP, sender number.
-fn infrastructure(m: &CampaignInput) -> Vec<u64> {
+fn infrastructure(m: InputRef<'_>) -> Vec<u64> {
     let key = |kind: &str, value: &str| {
         let mut h = Fnv::new();
         h.write(kind.as_bytes());
@@ -347,19 +347,17 @@ fn infrastructure(m: &CampaignInput) -> Vec<u64> {
         h.finish()
     };
     let mut keys = Vec::new();
-    for u in m.urls.iter().filter(|u| !u.shortener) {
+    for u in m.urls().filter(|u| !u.shortener) {
         if !u.host.is_empty() {
-            keys.push(key("host", &u.host));
+            keys.push(key("host", u.host));
         }
-        if let Some(d) = u.domain.as_deref() {
+        if let Some(d) = u.domain {
             keys.push(key("domain", d));
         }
     }
-    for (kind, value) in [
-        ("router", m.router_evidence()),
-        ("ip", m.src_ip.as_deref()),
-        ("sender", m.sender.as_deref()),
-    ] {
+    for (kind, value) in
+        [("router", m.router_evidence()), ("ip", m.src_ip()), ("sender", m.sender())]
+    {
         if let Some(v) = value {
             keys.push(key(kind, v));
         }
@@ -422,7 +420,7 @@ fn template_families(prep: &Prepared, cfg: &Config) -> Vec<u32> {
 }
 
 /// Builds canonically ordered groups from the union-find of messages.
-fn groups_from(inputs: &[CampaignInput], prep: &Prepared, uf: &mut UnionFind) -> Groups {
+fn groups_from(inputs: InputsRef<'_>, prep: &Prepared, uf: &mut UnionFind) -> Groups {
     let mut by_root: HashMap<usize, Vec<usize>> = HashMap::new();
     for i in 0..inputs.len() {
         if prep.member.get(i).copied().unwrap_or(false) {
@@ -434,7 +432,7 @@ fn groups_from(inputs: &[CampaignInput], prep: &Prepared, uf: &mut UnionFind) ->
 }
 
 pub(crate) fn finish_groups(
-    inputs: &[CampaignInput],
+    inputs: InputsRef<'_>,
     prep: &Prepared,
     lists: Vec<Vec<usize>>,
 ) -> Groups {
@@ -490,12 +488,7 @@ fn majority_brand(prep: &Prepared, members: &[usize]) -> u32 {
 /// The id basis of a campaign: brand plus the template of its earliest message (ties by
 /// template hash, then text). Adding later messages never changes it. The fingerprint (a
 /// commutative sum over all members) only breaks ties between groups with the same key.
-fn stable_key(
-    inputs: &[CampaignInput],
-    prep: &Prepared,
-    brand: u32,
-    members: &[usize],
-) -> (u64, u64) {
+fn stable_key(inputs: InputsRef<'_>, prep: &Prepared, brand: u32, members: &[usize]) -> (u64, u64) {
     let mut earliest: Option<(i64, u64, u64)> = None;
     let mut fingerprint: u64 = 0;
     for &i in members {
@@ -505,20 +498,20 @@ fn stable_key(
             .get(i)
             .and_then(|&t| prep.templates.get(t as usize))
             .map_or(0, |t| t.hash);
-        let text_hash = template::fnv(m.text.as_bytes());
-        let cand = (m.ts.unwrap_or(i64::MAX), th, text_hash);
+        let text_hash = template::fnv(m.text().as_bytes());
+        let cand = (m.ts().unwrap_or(i64::MAX), th, text_hash);
         if earliest.is_none_or(|e| cand < e) {
             earliest = Some(cand);
         }
         let mut h = Fnv::new();
-        h.write(m.text.as_bytes());
-        h.write(&m.ts.unwrap_or(0).to_le_bytes());
+        h.write(m.text().as_bytes());
+        h.write(&m.ts().unwrap_or(0).to_le_bytes());
         // every field a message keeps, so groups differ whenever their content does
-        for field in [&m.recipient, &m.router, &m.sender, &m.src_ip, &m.status] {
-            h.write(field.as_deref().unwrap_or("").as_bytes());
+        for field in [m.recipient(), m.router(), m.sender(), m.src_ip(), m.status()] {
+            h.write(field.unwrap_or("").as_bytes());
             h.write(&[0]);
         }
-        for u in &m.urls {
+        for u in m.urls() {
             h.write(u.url.as_bytes());
             h.write(&[0]);
         }
@@ -535,7 +528,7 @@ fn stable_key(
 /// Joins groups whose validation sends go to a common operator number (brand guard applies).
 /// Returns whether anything merged.
 pub(crate) fn merge_by_operators(
-    inputs: &[CampaignInput],
+    inputs: InputsRef<'_>,
     prep: &Prepared,
     groups: &mut Groups,
     operators: &[Vec<String>],

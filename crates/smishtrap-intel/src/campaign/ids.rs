@@ -17,7 +17,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 use serde::{Deserialize, Serialize};
 
-use super::{CampaignInput, Clustering};
+use super::{Clustering, InputsRef};
 
 /// An old id that now names another campaign (after a merge).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -30,17 +30,18 @@ pub struct Alias {
 /// each input had before this pass (same positions as `inputs`; missing entries count as
 /// none). `taken` holds ids that no new campaign may take (aliases issued earlier). Returns
 /// the new aliases, sorted.
-pub fn carry_ids(
-    inputs: &[CampaignInput],
+pub fn carry_ids<'a, P: AsRef<str>>(
+    inputs: impl Into<InputsRef<'a>>,
     clustering: &mut Clustering,
-    previous: &[Option<String>],
+    previous: &[Option<P>],
     taken: &HashSet<String>,
 ) -> Vec<Alias> {
+    let inputs = inputs.into();
     // age of each previous id: its earliest message (untimed last)
     let mut age: HashMap<&str, i64> = HashMap::new();
     for (i, p) in previous.iter().enumerate() {
-        let Some(p) = p.as_deref() else { continue };
-        let ts = inputs.get(i).and_then(|m| m.ts).unwrap_or(i64::MAX);
+        let Some(p) = p.as_ref().map(AsRef::as_ref) else { continue };
+        let ts = inputs.get(i).and_then(|m| m.ts()).unwrap_or(i64::MAX);
         age.entry(p).and_modify(|a| *a = (*a).min(ts)).or_insert(ts);
     }
     // messages of each previous id in each new campaign
@@ -48,7 +49,7 @@ pub fn carry_ids(
     for (c, campaign) in clustering.campaigns.iter().enumerate() {
         let mut count: BTreeMap<&str, usize> = BTreeMap::new();
         for &i in &campaign.messages {
-            if let Some(p) = previous.get(i).and_then(|p| p.as_deref()) {
+            if let Some(p) = previous.get(i).and_then(|p| p.as_ref()).map(AsRef::as_ref) {
                 *count.entry(p).or_default() += 1;
             }
         }

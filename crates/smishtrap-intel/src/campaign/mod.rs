@@ -3,7 +3,8 @@
 //! Input is one compact [`CampaignInput`] per message (built from an `SmsRecord` and its
 //! [`Analysis`]); output is one [`Assignment`] per input (stable campaign id and phase) plus a
 //! [`Campaign`] summary per campaign. The pass is global (it needs every message at once),
-//! so callers that stream keep only these compact inputs in memory.
+//! so callers that stream keep only these inputs in memory; holders of millions keep them as
+//! [`CompactInputs`] (interned strings, texts in an arena), which cluster the same.
 //!
 //! How messages are linked (union-find over evidence, see `cluster.rs`):
 //! - message templates: variable parts normalised (`template.rs`), exact template hash and
@@ -31,6 +32,7 @@
 //! LSH buckets with bounded representatives), and the result does not depend on input order.
 
 mod cluster;
+mod compact;
 mod ids;
 mod phase;
 mod summary;
@@ -41,6 +43,7 @@ use smishtrap_event::{Direction, SmsRecord};
 
 use crate::{Analysis, Phase, Verdict};
 
+pub use compact::{CompactInputs, InputRef, InputsRef, UrlRef, Urls};
 pub use ids::{Alias, carry_ids};
 pub use summary::{
     Campaign, Count, DomainIndicator, MAX_VALIDATION_SENDS, NumberIndicator, Sample, UrlIndicator,
@@ -177,14 +180,12 @@ impl CampaignInput {
     }
 
     /// The router as evidence of who sent the message: none for honeypot captures.
-    pub(crate) fn router_evidence(&self) -> Option<&str> {
-        if self.honeypot { None } else { self.router.as_deref() }
+    pub fn router_evidence(&self) -> Option<&str> {
+        InputRef::from(self).router_evidence()
     }
 
-    pub(crate) fn failed(&self) -> bool {
-        self.status
-            .as_deref()
-            .is_some_and(|s| s.contains("fail") || s.contains("error") || s == "undelivered")
+    pub fn failed(&self) -> bool {
+        InputRef::from(self).failed()
     }
 }
 
@@ -277,12 +278,14 @@ pub struct Clustering {
 }
 
 /// Campaign id and phase for every input, in input order.
-pub fn assign(inputs: &[CampaignInput]) -> Vec<Assignment> {
+pub fn assign<'a>(inputs: impl Into<InputsRef<'a>>) -> Vec<Assignment> {
     cluster(inputs, &Config::default()).assignments
 }
 
-/// Clusters `inputs` into campaigns, with per-message assignments and campaign summaries.
-pub fn cluster(inputs: &[CampaignInput], cfg: &Config) -> Clustering {
+/// Clusters `inputs` (owned [`CampaignInput`]s or [`CompactInputs`]: the same result) into
+/// campaigns, with per-message assignments and campaign summaries.
+pub fn cluster<'a>(inputs: impl Into<InputsRef<'a>>, cfg: &Config) -> Clustering {
+    let inputs = inputs.into();
     let prepared = cluster::prepare(inputs);
     let mut groups = cluster::link(inputs, &prepared, cfg);
     let mut phases = phase::detect(inputs, &groups, cfg);

@@ -15,7 +15,7 @@ use std::collections::{HashMap, HashSet};
 
 use super::cluster::{Groups, NONE};
 use super::template::is_test_text;
-use super::{CampaignInput, Config};
+use super::{Config, InputsRef};
 use crate::{Phase, Verdict};
 
 /// A wave of one campaign.
@@ -49,7 +49,7 @@ struct Stat<'a> {
     country: Option<&'a str>,
 }
 
-pub(crate) fn detect(inputs: &[CampaignInput], groups: &Groups, cfg: &Config) -> Phases {
+pub(crate) fn detect(inputs: InputsRef<'_>, groups: &Groups, cfg: &Config) -> Phases {
     let n = inputs.len();
     let mut out = Phases {
         phase: vec![None; n],
@@ -66,18 +66,18 @@ pub(crate) fn detect(inputs: &[CampaignInput], groups: &Groups, cfg: &Config) ->
     let mut by_recipient: HashMap<&str, Vec<(i64, usize)>> = HashMap::new();
     for (i, m) in inputs.iter().enumerate() {
         let member = groups.of.get(i).is_some_and(|&g| g != NONE);
-        let Some(ts) = m.ts else { continue };
-        if member || !m.outbound || m.verdict == Verdict::Smishing || !is_test_text(&m.text) {
+        let Some(ts) = m.ts() else { continue };
+        if member || !m.outbound() || m.verdict() == Verdict::Smishing || !is_test_text(m.text()) {
             continue;
         }
         // a honeypot's router is the sensor itself: shared by every attacker, no evidence
         if let Some(r) = m.router_evidence() {
             by_router.entry(r).or_default().push((ts, i));
         }
-        if let Some(ip) = m.src_ip.as_deref() {
+        if let Some(ip) = m.src_ip() {
             by_ip.entry(ip).or_default().push((ts, i));
         }
-        if let Some(to) = m.recipient.as_deref() {
+        if let Some(to) = m.recipient() {
             by_recipient.entry(to).or_default().push((ts, i));
         }
     }
@@ -96,7 +96,7 @@ pub(crate) fn detect(inputs: &[CampaignInput], groups: &Groups, cfg: &Config) ->
     for (g, members) in groups.members.iter().enumerate() {
         let mut timed: Vec<(i64, usize)> = members
             .iter()
-            .filter_map(|&i| inputs.get(i).and_then(|m| m.ts).map(|t| (t, i)))
+            .filter_map(|&i| inputs.get(i).and_then(|m| m.ts()).map(|t| (t, i)))
             .collect();
         timed.sort_unstable();
         let targets = target_countries(inputs, members);
@@ -129,7 +129,7 @@ pub(crate) fn detect(inputs: &[CampaignInput], groups: &Groups, cfg: &Config) ->
             for &(_, i) in slice {
                 if let Some(m) = inputs.get(i) {
                     routers.extend(m.router_evidence());
-                    ips.extend(m.src_ip.as_deref());
+                    ips.extend(m.src_ip());
                 }
             }
             let mut found: Vec<usize> = Vec::new();
@@ -142,7 +142,7 @@ pub(crate) fn detect(inputs: &[CampaignInput], groups: &Groups, cfg: &Config) ->
             // the same test numbers served by other routers (ones that failed validation and
             // sent no wave) in the same window
             let numbers: HashSet<&str> =
-                found.iter().filter_map(|&i| inputs.get(i)?.recipient.as_deref()).collect();
+                found.iter().filter_map(|&i| inputs.get(i)?.recipient()).collect();
             for r in numbers {
                 found.extend(window(by_recipient.get(r), from, to));
             }
@@ -159,7 +159,7 @@ pub(crate) fn detect(inputs: &[CampaignInput], groups: &Groups, cfg: &Config) ->
         if let (Some(first), Some(last)) = (timed.first(), timed.last()) {
             let receivers: HashSet<&str> = members
                 .iter()
-                .filter_map(|&i| inputs.get(i).filter(|m| m.outbound)?.recipient.as_deref())
+                .filter_map(|&i| inputs.get(i).filter(|m| m.outbound())?.recipient())
                 .collect();
             for r in receivers {
                 tests_flat.extend(window(by_recipient.get(r), first.0 - cfg.pre_wave_secs, last.0));
@@ -167,21 +167,21 @@ pub(crate) fn detect(inputs: &[CampaignInput], groups: &Groups, cfg: &Config) ->
         }
         for &i in members.iter().chain(tests_flat.iter()) {
             let Some(m) = inputs.get(i) else { continue };
-            let Some(to) = m.recipient.as_deref() else { continue };
-            if !m.outbound {
+            let Some(to) = m.recipient() else { continue };
+            if !m.outbound() {
                 continue;
             }
             let s = stats.entry(to).or_default();
             s.count += 1;
             s.tests += usize::from(tests_flat.contains(&i));
             s.failed += usize::from(m.failed());
-            if let Some(r) = m.router.as_deref().or(m.src_ip.as_deref())
+            if let Some(r) = m.router().or(m.src_ip())
                 && s.routers.len() < 4
                 && !s.routers.contains(&r)
             {
                 s.routers.push(r);
             }
-            s.country = s.country.or(m.recipient_country.as_deref());
+            s.country = s.country.or(m.recipient_country());
         }
         let mut operators: Vec<&str> = stats
             .iter()
@@ -206,21 +206,18 @@ pub(crate) fn detect(inputs: &[CampaignInput], groups: &Groups, cfg: &Config) ->
                 .iter()
                 .find(|&&(_, i)| {
                     inputs.get(i).is_some_and(|m| {
-                        m.outbound
-                            && m.recipient.as_deref().is_some_and(|r| !op_set.contains(r))
+                        m.outbound()
+                            && m.recipient().is_some_and(|r| !op_set.contains(r))
                             && (targets.is_empty()
-                                || m.recipient_country
-                                    .as_deref()
-                                    .is_some_and(|c| targets.contains(c)))
+                                || m.recipient_country().is_some_and(|c| targets.contains(c)))
                     })
                 })
                 .map(|e| e.0);
             for &(ts, i) in slice {
                 let Some(m) = inputs.get(i) else { continue };
-                let to_operator =
-                    m.outbound && m.recipient.as_deref().is_some_and(|r| op_set.contains(r));
+                let to_operator = m.outbound() && m.recipient().is_some_and(|r| op_set.contains(r));
                 let before_fanout =
-                    m.outbound && m.recipient.is_some() && fanout.is_some_and(|f| ts < f);
+                    m.outbound() && m.recipient().is_some() && fanout.is_some_and(|f| ts < f);
                 if let Some(slot) = out.phase.get_mut(i) {
                     *slot = Some(if to_operator || before_fanout {
                         Phase::Validation
@@ -235,7 +232,7 @@ pub(crate) fn detect(inputs: &[CampaignInput], groups: &Groups, cfg: &Config) ->
             // test sends: from the wave's routers before the fan-out, or to operator numbers
             let anchor = fanout.unwrap_or(first.0);
             let mut claim = |i: usize| {
-                let Some(ts) = inputs.get(i).and_then(|m| m.ts) else { return };
+                let Some(ts) = inputs.get(i).and_then(|m| m.ts()) else { return };
                 let distance =
                     if ts <= anchor { anchor - ts } else { ts - anchor + cfg.pre_wave_secs };
                 let entry = (distance, g as u32, w as u32);
@@ -243,8 +240,8 @@ pub(crate) fn detect(inputs: &[CampaignInput], groups: &Groups, cfg: &Config) ->
             };
             for &i in tentative.get(w).map(Vec::as_slice).unwrap_or(&[]) {
                 let Some(m) = inputs.get(i) else { continue };
-                let Some(ts) = m.ts else { continue };
-                let to_operator = m.recipient.as_deref().is_some_and(|r| op_set.contains(r));
+                let Some(ts) = m.ts() else { continue };
+                let to_operator = m.recipient().is_some_and(|r| op_set.contains(r));
                 if to_operator
                     || (fanout.is_some() && ts >= anchor - cfg.pre_wave_secs && ts < anchor)
                 {
@@ -264,7 +261,7 @@ pub(crate) fn detect(inputs: &[CampaignInput], groups: &Groups, cfg: &Config) ->
                 && slot.is_none()
             {
                 let to_operator = inputs.get(i).is_some_and(|m| {
-                    m.outbound && m.recipient.as_deref().is_some_and(|r| op_set.contains(r))
+                    m.outbound() && m.recipient().is_some_and(|r| op_set.contains(r))
                 });
                 *slot = Some(if to_operator { Phase::Validation } else { Phase::Wave });
             }
@@ -289,12 +286,11 @@ pub(crate) fn detect(inputs: &[CampaignInput], groups: &Groups, cfg: &Config) ->
 
 /// The countries a campaign targets: each with at least [`TARGET_SHARE_PERCENT`] of its
 /// outbound messages (a campaign may target several). Empty when no recipient has a country.
-fn target_countries<'a>(inputs: &'a [CampaignInput], members: &[usize]) -> HashSet<&'a str> {
+fn target_countries<'a>(inputs: InputsRef<'a>, members: &[usize]) -> HashSet<&'a str> {
     let mut counts: HashMap<&str, usize> = HashMap::new();
     let mut total = 0usize;
     for &i in members {
-        if let Some(c) =
-            inputs.get(i).filter(|m| m.outbound).and_then(|m| m.recipient_country.as_deref())
+        if let Some(c) = inputs.get(i).filter(|m| m.outbound()).and_then(|m| m.recipient_country())
         {
             *counts.entry(c).or_default() += 1;
             total += 1;

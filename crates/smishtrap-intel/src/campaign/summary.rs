@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use super::cluster::{Groups, NONE, Prepared};
 use super::phase::Phases;
-use super::{Assignment, CampaignInput, Clustering, Config, format_ts, sanitise};
+use super::{Assignment, Clustering, Config, InputRef, InputsRef, format_ts, sanitise};
 use crate::Phase;
 
 /// A value with how often it was seen.
@@ -147,7 +147,7 @@ pub struct Campaign {
 }
 
 pub(crate) fn build(
-    inputs: &[CampaignInput],
+    inputs: InputsRef<'_>,
     prep: &Prepared,
     groups: &Groups,
     phases: &Phases,
@@ -237,7 +237,7 @@ fn span(first: &mut Option<i64>, last: &mut Option<i64>, ts: Option<i64>) {
 
 #[allow(clippy::too_many_arguments, reason = "internal assembly step")]
 fn summarise(
-    inputs: &[CampaignInput],
+    inputs: InputsRef<'_>,
     prep: &Prepared,
     groups: &Groups,
     phases: &Phases,
@@ -246,7 +246,7 @@ fn summarise(
     id: String,
     list: Vec<usize>,
 ) -> Campaign {
-    let msgs: Vec<(usize, &CampaignInput, Phase)> = list
+    let msgs: Vec<(usize, InputRef<'_>, Phase)> = list
         .iter()
         .filter_map(|&i| {
             let phase = phases.phase.get(i).copied().flatten().unwrap_or(Phase::Wave);
@@ -264,36 +264,30 @@ fn summarise(
     let mut first = None;
     let mut last = None;
     for (_, m, _) in &msgs {
-        span(&mut first, &mut last, m.ts);
+        span(&mut first, &mut last, m.ts());
     }
 
     // recipients and target countries from wave messages
     let mut recipients: HashMap<&str, Option<&str>> = HashMap::new();
     for (_, m, _) in wave_msgs() {
-        if let (true, Some(r)) = (m.outbound, m.recipient.as_deref()) {
-            recipients.entry(r).or_insert(m.recipient_country.as_deref());
+        if let (true, Some(r)) = (m.outbound(), m.recipient()) {
+            recipients.entry(r).or_insert(m.recipient_country());
         }
     }
     let target_countries = counts(recipients.values().filter_map(|c| *c));
-    let languages = counts(wave_msgs().filter_map(|(_, m, _)| m.lang.as_deref()));
+    let languages = counts(wave_msgs().filter_map(|(_, m, _)| m.lang()));
 
     // host names and URLs of the campaign's messages
     let mut domains: BTreeMap<&str, DomainIndicator> = BTreeMap::new();
     let mut domain_times: HashMap<&str, (Option<i64>, Option<i64>)> = HashMap::new();
     let mut urls: BTreeMap<&str, UrlAcc<'_>> = BTreeMap::new();
     for (_, m, _) in &msgs {
-        for u in &m.urls {
-            let e = urls.entry(u.url.as_str()).or_insert((
-                u.host.as_str(),
-                u.domain.as_deref(),
-                0,
-                None,
-                None,
-            ));
+        for u in m.urls() {
+            let e = urls.entry(u.url).or_insert((u.host, u.domain, 0, None, None));
             e.2 += 1;
-            span(&mut e.3, &mut e.4, m.ts);
-            let Some(d) = u.domain.as_deref() else { continue };
-            let Some(h) = indicator_host(&u.host, d) else { continue };
+            span(&mut e.3, &mut e.4, m.ts());
+            let Some(d) = u.domain else { continue };
+            let Some(h) = indicator_host(u.host, d) else { continue };
             let di = domains.entry(h).or_insert_with(|| DomainIndicator {
                 host: h.to_owned(),
                 registrable_domain: d.to_owned(),
@@ -305,11 +299,11 @@ fn summarise(
             });
             di.count += 1;
             if di.impersonates.is_none() && u.impersonates.is_some() {
-                di.impersonates.clone_from(&u.impersonates);
-                di.technique.clone_from(&u.technique);
+                di.impersonates = u.impersonates.map(str::to_owned);
+                di.technique = u.technique.map(str::to_owned);
             }
             let t = domain_times.entry(h).or_default();
-            span(&mut t.0, &mut t.1, m.ts);
+            span(&mut t.0, &mut t.1, m.ts());
         }
     }
     let mut domains: Vec<DomainIndicator> = domains
@@ -343,12 +337,12 @@ fn summarise(
         phases.operators.get(g).map(|o| o.iter().map(String::as_str).collect()).unwrap_or_default();
     let mut operator_numbers: Vec<NumberIndicator> = Vec::new();
     // validation sends grouped by operator number in one pass
-    let mut by_number: HashMap<&str, Vec<&CampaignInput>> = HashMap::new();
+    let mut by_number: HashMap<&str, Vec<InputRef<'_>>> = HashMap::new();
     for (_, m, p) in &msgs {
         if *p == Phase::Validation
-            && let Some(r) = m.recipient.as_deref().filter(|r| ops.contains(r))
+            && let Some(r) = m.recipient().filter(|r| ops.contains(r))
         {
-            by_number.entry(r).or_default().push(m);
+            by_number.entry(r).or_default().push(*m);
         }
     }
     for op in phases.operators.get(g).into_iter().flatten() {
@@ -356,12 +350,12 @@ fn summarise(
         let (mut f, mut l) = (None, None);
         let mut routers: HashSet<&str> = HashSet::new();
         for m in sends {
-            routers.extend(m.router.as_deref().or(m.src_ip.as_deref()));
-            span(&mut f, &mut l, m.ts);
+            routers.extend(m.router().or(m.src_ip()));
+            span(&mut f, &mut l, m.ts());
         }
         operator_numbers.push(NumberIndicator {
             e164: op.clone(),
-            country: sends.iter().find_map(|m| m.recipient_country.clone()),
+            country: sends.iter().find_map(|m| m.recipient_country().map(str::to_owned)),
             count: sends.len(),
             failed: sends.iter().filter(|m| m.failed()).count(),
             routers: routers.len(),
@@ -374,7 +368,7 @@ fn summarise(
     // waves
     let mut waves = Vec::new();
     let segments = phases.segments.get(g).map(Vec::as_slice).unwrap_or(&[]);
-    let mut by_wave: Vec<Vec<&(usize, &CampaignInput, Phase)>> = vec![Vec::new(); segments.len()];
+    let mut by_wave: Vec<Vec<&(usize, InputRef<'_>, Phase)>> = vec![Vec::new(); segments.len()];
     for e in &msgs {
         if let Some(list) = phases.wave.get(e.0).and_then(|&w| by_wave.get_mut(w as usize)) {
             list.push(e);
@@ -389,25 +383,25 @@ fn summarise(
         let mut first_test: Option<i64> = None;
         let mut validation = 0;
         for (_, m, p) in &in_wave {
-            if let Some(r) = m.router.as_deref() {
+            if let Some(r) = m.router() {
                 routers.push(r.to_owned());
             }
             if *p == Phase::Validation {
                 validation += 1;
-                if let Some(t) = m.ts {
+                if let Some(t) = m.ts() {
                     first_test = Some(first_test.map_or(t, |f| f.min(t)));
                 }
-                if let Some(r) = m.recipient.as_deref().filter(|r| ops.contains(r)) {
+                if let Some(r) = m.recipient().filter(|r| ops.contains(r)) {
                     vnumbers.push(r.to_owned());
                 }
             } else {
-                if let (true, Some(r)) = (m.outbound, m.recipient.as_deref()) {
-                    rec.entry(r).or_insert(m.recipient_country.as_deref());
+                if let (true, Some(r)) = (m.outbound(), m.recipient()) {
+                    rec.entry(r).or_insert(m.recipient_country());
                 }
-                for u in &m.urls {
-                    let Some(d) = u.domain.as_deref() else { continue };
+                for u in m.urls() {
+                    let Some(d) = u.domain else { continue };
                     wdomains.push(d.to_owned());
-                    whosts.extend(indicator_host(&u.host, d).map(str::to_owned));
+                    whosts.extend(indicator_host(u.host, d).map(str::to_owned));
                 }
             }
         }
@@ -433,45 +427,44 @@ fn summarise(
     }
 
     // samples: one per template, most used first, then validation sends
-    let mut by_template: HashMap<u32, Vec<&(usize, &CampaignInput, Phase)>> = HashMap::new();
+    let mut by_template: HashMap<u32, Vec<&(usize, InputRef<'_>, Phase)>> = HashMap::new();
     for e in msgs.iter().filter(|(_, _, p)| *p == Phase::Wave) {
         let t = prep.template.get(e.0).copied().unwrap_or(NONE);
         by_template.entry(t).or_default().push(e);
     }
     let templates = by_template.len();
-    let mut tlist: Vec<(usize, &(usize, &CampaignInput, Phase))> = by_template
+    let mut tlist: Vec<(usize, &(usize, InputRef<'_>, Phase))> = by_template
         .values()
         .filter_map(|v| {
             v.iter()
-                .min_by_key(|e| (e.1.ts.unwrap_or(i64::MAX), e.1.text.as_str()))
+                .min_by_key(|e| (e.1.ts().unwrap_or(i64::MAX), e.1.text()))
                 .map(|e| (v.len(), *e))
         })
         .collect();
-    tlist.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.1.text.cmp(&b.1.1.text)));
+    tlist.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.1.text().cmp(b.1.1.text())));
     let mut samples: Vec<Sample> =
         tlist.iter().take(cfg.max_samples).map(|(_, e)| sample(e)).collect();
-    let mut vals: Vec<&(usize, &CampaignInput, Phase)> =
+    let mut vals: Vec<&(usize, InputRef<'_>, Phase)> =
         msgs.iter().filter(|(_, _, p)| *p == Phase::Validation).collect();
-    vals.sort_by(|a, b| (a.1.ts, a.1.text.as_str()).cmp(&(b.1.ts, b.1.text.as_str())));
+    vals.sort_by(|a, b| (a.1.ts(), a.1.text()).cmp(&(b.1.ts(), b.1.text())));
     samples.extend(vals.iter().take(3).map(|e| sample(e)));
     let validation_sends: Vec<ValidationSend> = vals
         .iter()
         .take(MAX_VALIDATION_SENDS)
         .map(|(_, m, _)| ValidationSend {
-            ts: m.ts.map(format_ts),
-            router: m.router.clone(),
-            src_ip: m.src_ip.clone(),
-            recipient: m.recipient.clone(),
-            status: m.status.clone(),
-            text: m.text.clone(),
+            ts: m.ts().map(format_ts),
+            router: m.router().map(str::to_owned),
+            src_ip: m.src_ip().map(str::to_owned),
+            recipient: m.recipient().map(str::to_owned),
+            status: m.status().map(str::to_owned),
+            text: m.text().to_owned(),
         })
         .collect();
 
-    let routers = counts(msgs.iter().filter_map(|(_, m, _)| m.router.as_deref()));
-    let source_ips = counts(msgs.iter().filter_map(|(_, m, _)| m.src_ip.as_deref()));
-    let sender_numbers = counts(
-        msgs.iter().filter(|(_, m, _)| !m.outbound).filter_map(|(_, m, _)| m.sender.as_deref()),
-    );
+    let routers = counts(msgs.iter().filter_map(|(_, m, _)| m.router()));
+    let source_ips = counts(msgs.iter().filter_map(|(_, m, _)| m.src_ip()));
+    let sender_numbers =
+        counts(msgs.iter().filter(|(_, m, _)| !m.outbound()).filter_map(|(_, m, _)| m.sender()));
     let wave_messages = wave_msgs().count();
     let label = label(brand.as_deref(), &languages, &target_countries, first, last);
     let mut messages = list;
@@ -503,16 +496,16 @@ fn summarise(
     }
 }
 
-fn sample(e: &(usize, &CampaignInput, Phase)) -> Sample {
+fn sample(e: &(usize, InputRef<'_>, Phase)) -> Sample {
     let (i, m, p) = e;
     Sample {
-        index: m.index.max(*i),
-        ts: m.ts.map(format_ts),
-        router: m.router.clone(),
-        recipient: m.recipient.clone(),
-        status: m.status.clone(),
+        index: m.index().max(*i),
+        ts: m.ts().map(format_ts),
+        router: m.router().map(str::to_owned),
+        recipient: m.recipient().map(str::to_owned),
+        status: m.status().map(str::to_owned),
         phase: Some(*p),
-        text: m.text.clone(),
+        text: m.text().to_owned(),
     }
 }
 

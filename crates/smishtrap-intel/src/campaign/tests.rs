@@ -639,10 +639,11 @@ fn content_identical_groups_are_labelled_the_same_whatever_order_they_come_in() 
         domain: None,
     };
     let inputs: Vec<CampaignInput> = (0..6).map(|i| input(i, &m)).collect();
-    let prep = cluster::prepare(&inputs);
+    let prep = cluster::prepare((&inputs).into());
     let lists = vec![vec![0, 1], vec![2, 3], vec![4, 5]];
-    let forward = cluster::finish_groups(&inputs, &prep, lists.clone());
-    let backward = cluster::finish_groups(&inputs, &prep, lists.into_iter().rev().collect());
+    let forward = cluster::finish_groups((&inputs).into(), &prep, lists.clone());
+    let backward =
+        cluster::finish_groups((&inputs).into(), &prep, lists.into_iter().rev().collect());
     assert_eq!(forward.key[0], forward.key[1], "the scenario needs equal keys");
     assert_eq!(forward.members, backward.members);
     assert_eq!(forward.of, backward.of);
@@ -1050,4 +1051,59 @@ fn dev_corpus_f1_without_routers_and_id_stability() {
     }
     assert!(share >= 0.99, "messages keeping their first id {share}");
     assert_eq!(ids_lost, 0);
+}
+
+/// Clusters `inputs` as owned values and as [`CompactInputs`]; both must give the same
+/// assignments, summaries and carried ids (the analyst holds the compact form).
+fn check_compact_same(inputs: &[CampaignInput]) {
+    let mut compact = CompactInputs::new();
+    for m in inputs {
+        compact.push(m);
+    }
+    let cfg = Config::default();
+    let owned = cluster(inputs, &cfg);
+    let packed = cluster(&compact, &cfg);
+    assert_eq!(owned.assignments, packed.assignments);
+    assert_eq!(owned.campaigns, packed.campaigns);
+    assert!(!inputs.is_empty() && !owned.campaigns.is_empty(), "a corpus with campaigns");
+    // carried ids: history of every third message taken from a pass over half the corpus
+    let half = cluster(&inputs[..inputs.len() / 2], &cfg);
+    let previous: Vec<Option<String>> = (0..inputs.len())
+        .map(|i| {
+            half.assignments
+                .get(i)
+                .filter(|_| !i.is_multiple_of(3))
+                .and_then(|a| a.campaign.clone())
+        })
+        .collect();
+    let previous_ref: Vec<Option<&str>> = previous.iter().map(Option::as_deref).collect();
+    let taken = HashSet::new();
+    let (mut a, mut b) = (owned, packed);
+    let aliases_a = carry_ids(inputs, &mut a, &previous, &taken);
+    let aliases_b = carry_ids(&compact, &mut b, &previous_ref, &taken);
+    assert_eq!(aliases_a, aliases_b);
+    assert_eq!(a.assignments, b.assignments);
+    assert_eq!(a.campaigns, b.campaigns);
+}
+
+#[test]
+fn compact_inputs_cluster_exactly_like_owned_ones() {
+    let msgs = scenario();
+    let inputs: Vec<CampaignInput> = msgs.iter().enumerate().map(|(i, m)| input(i, m)).collect();
+    check_compact_same(&inputs);
+    let Some((base, _)) = dev_corpus(false) else { return };
+    // the dev corpus copied with other routers, numbers and times (as bench/ does), some
+    // copies as honeypot captures
+    let mut inputs = Vec::new();
+    for copy in 0..6i64 {
+        for m in &base {
+            let mut m = m.clone();
+            m.index = inputs.len();
+            m.ts = m.ts.map(|t| t + copy * 3 * 86_400);
+            m.router = m.router.map(|r| format!("{r}-{}", copy % 4));
+            m.honeypot = copy == 5;
+            inputs.push(m);
+        }
+    }
+    check_compact_same(&inputs);
 }

@@ -1,0 +1,76 @@
+//! Peak memory of the analyst's clusterer holding N messages' campaign features and running
+//! one pass, without a store of N messages (importing 10,000,000 takes hours on a shared
+//! 2-core machine): records are analysed here and handed as `run`'s import does.
+//!
+//!   cargo run --profile eval -p smishtrap-analyst --example held_memory -- RECORDS.jsonl N DIR
+//!
+//! RECORDS as `bench/import-1m.sh` generates them; DIR gets an empty store the pass writes
+//! to (its assignment updates match no rows). Prints the peak RSS (VmHWM) after holding and
+//! after the pass. `bench/analyst-memory.sh` measures the real restart path on a store.
+
+use std::io::BufRead;
+
+use rayon::prelude::*;
+use smishtrap_analyst::{Clusterer, Features};
+use smishtrap_intel::campaign::Config;
+use smishtrap_intel::{AnalyzeOptions, Engine};
+
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+fn peak_kib() -> String {
+    std::fs::read_to_string("/proc/self/status")
+        .unwrap_or_default()
+        .lines()
+        .find(|l| l.starts_with("VmHWM"))
+        .unwrap_or("VmHWM: ?")
+        .to_owned()
+}
+
+#[allow(clippy::print_stdout, reason = "benchmark output")]
+fn main() -> anyhow::Result<()> {
+    let args: Vec<String> = std::env::args().collect();
+    let (Some(path), Some(n), Some(dir)) = (args.get(1), args.get(2), args.get(3)) else {
+        anyhow::bail!("usage: held_memory RECORDS.jsonl N DIR");
+    };
+    let n: usize = n.parse()?;
+    let engine = Engine::builtin()?;
+    let options = AnalyzeOptions::default();
+    let cfg = Config::default();
+    let mut clusterer = Clusterer::new(cfg.clone());
+    let reader = std::io::BufReader::new(std::fs::File::open(path)?);
+    let mut lines = reader.lines().take(n);
+    let mut seq = 0i64;
+    let started = std::time::Instant::now();
+    loop {
+        let chunk: Vec<String> = lines.by_ref().take(16_384).collect::<Result<_, _>>()?;
+        if chunk.is_empty() {
+            break;
+        }
+        let features: Vec<Option<Features>> = chunk
+            .par_iter()
+            .enumerate()
+            .map(|(i, line)| {
+                let record: smishtrap_event::SmsRecord = serde_json::from_str(line).ok()?;
+                let analysis = engine.analyze(&record, i.to_string(), &options);
+                Some(Features::new(&record, &analysis, &cfg))
+            })
+            .collect();
+        for f in features.into_iter().flatten() {
+            seq += 1;
+            clusterer.hold_stored(seq, f);
+        }
+    }
+    println!("held {seq} messages in {:.0} s; {}", started.elapsed().as_secs_f64(), peak_kib());
+    std::fs::create_dir_all(dir)?;
+    let mut store = smishtrap_store::SqliteStore::open(&smishtrap_store::db_path(dir.as_ref()))?;
+    let pass = clusterer.recluster(&mut store)?;
+    println!(
+        "pass: {} campaigns, {} changed, {:.1} s; {}",
+        pass.campaigns,
+        pass.changed,
+        pass.duration.as_secs_f64(),
+        peak_kib()
+    );
+    Ok(())
+}
