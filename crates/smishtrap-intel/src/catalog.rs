@@ -656,7 +656,19 @@ impl Catalog {
         country: Option<&str>,
         lang: Option<&str>,
     ) -> Option<BrandId> {
-        let named = self.named(mentions, country, lang);
+        self.choose_among(mentions, &self.named(mentions, country, lang), imitated, country, lang)
+    }
+
+    /// [`Catalog::choose`] when the caller already holds [`Catalog::named`] of the same
+    /// mentions, country and language (the engine needs both: not ranked twice).
+    pub fn choose_among(
+        &self,
+        mentions: &Mentions,
+        named: &[BrandId],
+        imitated: &[BrandId],
+        country: Option<&str>,
+        lang: Option<&str>,
+    ) -> Option<BrandId> {
         let mention = |b: BrandId| mentions.iter().find(|m| m.brand == b);
         let from_links = imitated.iter().enumerate().map(|(i, &b)| {
             let key = self.rank(

@@ -8,7 +8,7 @@ use std::sync::OnceLock;
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
 use serde::Deserialize;
 
-use crate::text::{fold, is_word_char, spaceless};
+use crate::text::{cuts_syllable_after, cuts_syllable_before, fold, is_word_char, spaceless};
 
 /// The cue file shipped with smishtrap.
 pub const BUILTIN_CUES: &str = include_str!("../data/cues.toml");
@@ -222,6 +222,12 @@ impl Cues {
             if !p.prefix && last_char && after.is_some_and(is_word_char) {
                 continue;
             }
+            // ...but never start or end inside a syllable (`ศาล`, court, is not in `ศาลา`)
+            if (!first_char && cuts_syllable_before(before))
+                || (!p.prefix && !last_char && cuts_syllable_after(after))
+            {
+                continue;
+            }
             let i = p.cue as usize;
             hits.mask |= p.cue.bit();
             if let Some(c) = hits.counts.get_mut(i) {
@@ -331,6 +337,17 @@ mod tests {
         // verify your identity" is one run of letters
         check("บัญชีของท่านถูกระงับกรุณายืนยันตัวตน", &[Cue::Threat, Cue::Credential, Cue::Authority]);
         check("เย็นนี้กินข้าวด้วยกันไหม", &[]);
+    }
+
+    /// Written for this test: Thai cue words inside longer words that mean something else
+    /// (a Thai phrase may start and end anywhere, but not inside a syllable).
+    #[test]
+    fn thai_cues_do_not_cut_syllables() {
+        // "ศาล" (court) inside "ศาลา" (pavilion); "รางวัล" (prize) stays a reward
+        check("นัดเจอกันที่ศาลาริมน้ำตอนเย็น", &[]);
+        check("คุณได้รับรางวัลใหญ่", &[Cue::Reward]);
+        // "ด่วน" (urgent) needs its tone mark: "ดวน" is not it
+        check("ด่วนที่สุด", &[Cue::Urgency]);
     }
 
     #[test]

@@ -55,6 +55,15 @@ const SUSPICIOUS_TLDS: &[&str] = &[
     "center", "email", "ltd", "group", "asia", "su", "cn", "ru",
 ];
 
+/// Public suffixes whose registries register only vetted holders (a company, agency, school
+/// or organisation that proves who it is): a scammer cannot register one on the day, so a
+/// link under one is weak evidence of a real sender, short of an official brand domain.
+const VETTED_SUFFIXES: &[&str] = &[
+    "co.th", "go.th", "ac.th", "or.th", "mi.th", "co.id", "go.id", "ac.id", "or.id", "sch.id",
+    "gov.in", "nic.in", "ac.in", "edu.in", "res.in", "gov.my", "edu.my", "gov.ph", "gov.sg",
+    "gov.vn", "gov.uk", "ac.uk", "nhs.uk", "gouv.fr", "gov.au", "gov.br", "gob.mx",
+];
+
 /// Generic top-level domains recognised in links written with spaces around the dot.
 const COMMON_TLDS: &[&str] =
     &["com", "net", "org", "app", "dev", "io", "eu", "gov", "edu", "biz", "pro", "mobi"];
@@ -69,6 +78,8 @@ mod w {
     pub(super) const IMPERSONATION: f32 = 5.0;
     pub(super) const BRAND_NON_OFFICIAL_LINK: f32 = 2.6;
     pub(super) const OFFICIAL_LINKS_ONLY: f32 = -3.5;
+    /// Every link under a registry that vets its registrants (`VETTED_SUFFIXES`).
+    pub(super) const VETTED_LINKS_ONLY: f32 = -1.5;
     pub(super) const SHORTENER: f32 = 1.4;
     pub(super) const IP_HOST: f32 = 2.0;
     pub(super) const MIXED_SCRIPT: f32 = 2.0;
@@ -299,7 +310,8 @@ impl Engine {
         }
 
         let imitated: Vec<BrandId> = impersonations.iter().map(|(_, i)| i.brand).collect();
-        let brand = self.catalog.choose(&mentions, &imitated, country, lang.as_deref());
+        let brand =
+            self.catalog.choose_among(&mentions, &mentioned, &imitated, country, lang.as_deref());
 
         let model_logit = self
             .model
@@ -429,7 +441,26 @@ impl Engine {
                 .unwrap_or(false)
         };
         let all_official = !urls.is_empty() && urls.iter().all(official);
+        let vetted = |u: &ExtractedUrl| {
+            u.registrable_domain.as_ref().is_some_and(|d| VETTED_SUFFIXES.contains(&d.suffix()))
+        };
+        // links a vetted registrant holds are treated as the sender's own from here on
+        let all_vetted = !all_official
+            && impersonations.is_empty()
+            && !urls.is_empty()
+            && urls.iter().all(|u| official(u) || vetted(u));
+        if all_vetted {
+            total += r.add(w::VETTED_LINKS_ONLY, move || {
+                let suffix = urls
+                    .iter()
+                    .find_map(|u| u.registrable_domain.as_ref().map(|d| d.suffix()))
+                    .unwrap_or_default();
+                format!("links only to domains of vetted holders (.{suffix}, a registry that checks who registers)")
+            });
+        }
+        let own_links = all_official || all_vetted;
         if impersonations.is_empty()
+            && !all_vetted
             && has_link
             && let Some(b) = brand.filter(|b| mentioned.contains(b))
             && let Some(u) = urls.iter().find(|u| !u.ip_host && !official(u))
@@ -546,7 +577,7 @@ impl Engine {
                 format!("uses marketing or prize wording{}", example(Cue::Marketing))
             });
         }
-        let data_or_money_by_link = has_link && !all_official && (credential || payment);
+        let data_or_money_by_link = has_link && !own_links && (credential || payment);
         if data_or_money_by_link {
             total += r.lure(w::ACTION_ON_LINK, "asks for data or money through a link");
         }
@@ -622,7 +653,7 @@ impl Engine {
             Some(Ask::Pay)
         } else if credential {
             Some(Ask::Details)
-        } else if has_link && !all_official {
+        } else if has_link && !own_links {
             Some(Ask::Link)
         } else if has_number && cues.has(Cue::Action) {
             Some(Ask::Call)
@@ -659,7 +690,7 @@ impl Engine {
         if code_notice {
             total += r.add(w::CODE_NOTICE, "delivers a one-time or verification code");
         }
-        let lure = !code_notice && !all_official && party_kind.is_some() && ask_kind.is_some();
+        let lure = !code_notice && !own_links && party_kind.is_some() && ask_kind.is_some();
         if lure && let (Some(p), Some(a)) = (party_kind, ask_kind) {
             let weight = if stakes { w::LURE } else { w::LURE_WITHOUT_STAKES };
             total += r.lure(weight, move || format!("invokes {} and asks to {}", party(p), ask(a)));
@@ -687,7 +718,7 @@ impl Engine {
         let sells_nothing = !lure
             && !code_notice
             && !account_notice
-            && !all_official
+            && !own_links
             && (has_link || has_number)
             && (pressure || hidden_destination)
             && !cues.has(Cue::Marketing);
@@ -714,7 +745,7 @@ impl Engine {
         let score = sigmoid(total);
         let unwanted = total >= 0.0 && score >= 0.5;
         let phishing_intent = data_or_money_by_link
-            || (has_link && !all_official && cues.has(Cue::Threat))
+            || (has_link && !own_links && cues.has(Cue::Threat))
             || (call_back && (credential || payment || cues.has(Cue::Threat)));
         let verdict = if !unwanted {
             Verdict::Ham
@@ -1162,6 +1193,7 @@ mod tests {
                     || r.contains("official")
                     || r.contains("code")
                     || r.contains("masked number")
+                    || r.contains("vetted holders")
                     || r.starts_with("nothing")),
                 "ham lists only reasons for ham: {a:#?}"
             );
@@ -1231,12 +1263,17 @@ mod tests {
             "TK 4410xxx332 -350,000 VND luc 18:20 05/05. So du 1,200,000 VND",
             "INR 640.00 spent on your card XX9931 at a pharmacy on 22-05. Avl limit INR 48,300",
             "Ang iyong code ay 220914. Huwag itong ibahagi kahit kanino.",
+            // a link under a registry that vets its holders (.co.th), and a cue word
+            // ("ศาล", court) inside an unrelated word ("ศาลา", pavilion)
+            "ขอบคุณที่ใช้บริการติดตั้งเน็ตบ้าน ให้คะแนนความพึงพอใจได้ที่ https://survey.example.co.th/r/5521",
+            "นัดกินข้าวที่ศาลาริมน้ำ เย็นนี้หกโมง",
         ] {
             check(text, Verdict::Ham, ANY_BRAND, None);
         }
         for text in [
             "ธนาคารแจ้ง บัญชีของท่านถูกระงับ กรุณายืนยันตัวตนที่ <URL> ภายใน 24 ชั่วโมง",
             "Nasabah yth, rekening Anda diblokir. Segera verifikasi data di <URL>",
+            "ธนาคารแจ้ง บัญชีของท่านถูกระงับ กรุณายืนยันตัวตนที่ https://th-verify-account.top/x",
             "Your card XX4417 is blocked. Call our fraud team now on <PHONE_NUMBER> to unblock it",
         ] {
             check(text, Verdict::Smishing, ANY_BRAND, None);

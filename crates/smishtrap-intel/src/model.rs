@@ -139,7 +139,8 @@ fn for_each_feature(
     let mut words = Words { pair: None, count: 0, digit_runs: 0 };
     let mut word_start: Option<usize> = None;
     let mut step = |i: usize, c: char| {
-        if c.is_alphanumeric() {
+        // vowel and tone marks that folding keeps (Thai...) are part of their word
+        if crate::text::is_word_char(c) {
             if word_start.is_none() {
                 word_start = Some(i);
             }
@@ -549,8 +550,8 @@ mod tests {
         assert!(features("", 10).len() <= 8);
     }
 
-    /// The definition the shipped model was trained with: words split on non-alphanumeric
-    /// chars, char 3/4-grams of `<token>` from per-char offsets, FNV-1a of every piece.
+    /// The definition the shipped model was trained with: words split on chars that are
+    /// neither alphanumeric nor a kept vowel or tone mark, char 3/4-grams of `<token>` from per-char offsets, FNV-1a of every piece.
     fn features_reference(text: &str, bits: u32) -> Vec<u32> {
         let folded = fold(text);
         let mask = (1u64 << bits) - 1;
@@ -566,7 +567,7 @@ mod tests {
         let mut prev: Option<String> = None;
         let mut word = String::new();
         for c in folded.chars().chain(std::iter::once(' ')) {
-            if c.is_alphanumeric() {
+            if crate::text::is_word_char(c) {
                 word.push(c);
                 continue;
             }
@@ -627,6 +628,7 @@ mod tests {
             "ΑΒΓ δεζ 漢字テスト x",
             "a\u{0b}b\u{85}c\u{a0}d e1f2 99 ...!!",
             "URGENT! You have won a £1000 prize. Call 09061701461",
+            "ยอดเงินคงเหลือ 1,200.00 บาท ก\u{0E49}\u{0E38}ง",
         ] {
             check_features(text);
         }

@@ -1,8 +1,13 @@
 //! Text folding shared by brand, cue and model matching: lowercase, accents removed,
-//! compatibility forms unified (`ﬁ` -> `fi`, full-width -> ASCII), typographic quotes made plain.
+//! compatibility forms unified (`ﬁ` -> `fi`, full-width -> ASCII), typographic quotes made
+//! plain, zero-width characters dropped. The vowel and tone marks of the scripts of South and
+//! South-East Asia (Thai, Lao, Devanagari, Bengali, Myanmar, Khmer...) are kept: there they
+//! are letters of the word, not accents (without them Thai `ด่วน`, "urgent", is also `ดวน`).
 
 use unicode_normalization::UnicodeNormalization;
-use unicode_normalization::char::{decompose_compatible, is_combining_mark};
+use unicode_normalization::char::{
+    canonical_combining_class, decompose_compatible, is_combining_mark,
+};
 
 /// Folds `text` for matching. Idempotent: `fold(fold(x)) == fold(x)`.
 pub fn fold(text: &str) -> String {
@@ -13,11 +18,14 @@ pub fn fold(text: &str) -> String {
     // combining marks, which are all dropped here
     let mut out = String::with_capacity(text.len());
     let mut recheck = false;
+    // where the marks after the last starter begin (kept marks are put in canonical order
+    // there, as NFKD of the whole text would)
+    let mut run = 0;
     for c in text.chars() {
         if c.is_ascii() {
-            push_folded(&mut out, c, &mut recheck);
+            push_folded(&mut out, c, &mut recheck, &mut run);
         } else {
-            decompose_compatible(c, |d| push_folded(&mut out, d, &mut recheck));
+            decompose_compatible(c, |d| push_folded(&mut out, d, &mut recheck, &mut run));
         }
     }
     // Lowercasing can produce new decomposable characters (rare); a second pass keeps
@@ -25,10 +33,51 @@ pub fn fold(text: &str) -> String {
     if !recheck || out.is_ascii() || out.nfkd().eq(out.chars()) { out } else { fold(&out) }
 }
 
+/// True for the combining marks [`fold`] keeps: vowel signs, tone marks and viramas of the
+/// Brahmic scripts (Devanagari to Sinhala, Thai, Lao, Tibetan, Myanmar, Khmer).
+pub(crate) fn kept_mark(c: char) -> bool {
+    matches!(u32::from(c), 0x0900..=0x0DFF | 0x0E00..=0x0FFF | 0x1000..=0x109F | 0x1780..=0x17FF)
+        && is_combining_mark(c)
+}
+
+/// Zero-width and soft-hyphen characters: invisible, and put inside words to dodge filters
+/// (or left there by copy and paste).
+fn invisible(c: char) -> bool {
+    matches!(c, '\u{00AD}' | '\u{200B}'..='\u{200D}' | '\u{2060}' | '\u{FEFF}')
+}
+
 /// Appends the folded form of `c`, a char of a compatibility decomposition; `recheck` is set
-/// when lowercasing made a char that may not be decomposed yet.
-fn push_folded(out: &mut String, c: char, recheck: &mut bool) {
+/// when lowercasing made a char that may not be decomposed yet; `run` is where the combining
+/// marks after the last starter begin in `out`.
+fn push_folded(out: &mut String, c: char, recheck: &mut bool, run: &mut usize) {
+    if c.is_ascii() && c != '`' {
+        out.push(c.to_ascii_lowercase());
+        *run = out.len();
+        return;
+    }
+    let class = canonical_combining_class(c);
     if is_combining_mark(c) {
+        if !kept_mark(c) {
+            return;
+        }
+        if class == 0 {
+            out.push(c);
+            *run = out.len();
+            return;
+        }
+        // canonical order: before the kept marks of a higher class since the last starter
+        let mut at = out.len();
+        while at > *run {
+            let Some(prev) = out.get(..at).and_then(|s| s.chars().next_back()) else { break };
+            if canonical_combining_class(prev) <= class {
+                break;
+            }
+            at -= prev.len_utf8();
+        }
+        out.insert(at, c);
+        return;
+    }
+    if invisible(c) {
         return;
     }
     match c {
@@ -39,7 +88,6 @@ fn push_folded(out: &mut String, c: char, recheck: &mut bool) {
         '\u{0153}' | '\u{0152}' => out.push_str("oe"),
         '\u{0142}' | '\u{0141}' => out.push('l'),
         '\u{0111}' | '\u{0110}' => out.push('d'),
-        _ if c.is_ascii() => out.push(c.to_ascii_lowercase()),
         _ => {
             for l in c.to_lowercase() {
                 *recheck |= l != c;
@@ -47,6 +95,7 @@ fn push_folded(out: &mut String, c: char, recheck: &mut bool) {
             }
         }
     }
+    *run = out.len();
 }
 
 /// Stands in for a link (a real one, or a masked one such as `<URL>` or `[link]`) in the
@@ -200,9 +249,10 @@ pub fn splice(
     Spliced { words, without_urls, masked_link, masked_number }
 }
 
-/// True when `c` can sit inside a word (letters and digits of any script).
+/// True when `c` can sit inside a word (letters and digits of any script, and the vowel and
+/// tone marks [`fold`] keeps).
 pub(crate) fn is_word_char(c: char) -> bool {
-    c.is_alphanumeric()
+    c.is_alphanumeric() || (!c.is_ascii() && kept_mark(c))
 }
 
 /// True when `c` belongs to a script written without spaces between words (Thai, Lao,
@@ -213,6 +263,31 @@ pub(crate) fn spaceless(c: char) -> bool {
         0x0E00..=0x0EFF | 0x1000..=0x109F | 0x1780..=0x17FF | 0x3040..=0x30FF | 0x3400..=0x4DBF
             | 0x4E00..=0x9FFF
     )
+}
+
+/// True when a phrase that ends before `after` (in folded text) would cut a syllable of a
+/// script written without spaces: the next char is a mark of the phrase's last letter, or a
+/// Thai or Lao vowel written after it. No dictionary needed, and most matches inside longer
+/// unrelated words fail it.
+pub(crate) fn cuts_syllable_after(after: Option<char>) -> bool {
+    after.is_some_and(|c| {
+        matches!(
+            c,
+            '\u{0E30}'
+                | '\u{0E32}'
+                | '\u{0E33}'
+                | '\u{0E45}'
+                | '\u{0EB0}'
+                | '\u{0EB2}'
+                | '\u{0EB3}'
+        ) || (!c.is_ascii() && kept_mark(c))
+    })
+}
+
+/// True when a phrase that starts after `before` would cut a syllable: Thai and Lao vowels
+/// written before their consonant (`เ`, `แ`, `โ`, `ใ`, `ไ`) belong to the next letter.
+pub(crate) fn cuts_syllable_before(before: Option<char>) -> bool {
+    before.is_some_and(|c| matches!(c, '\u{0E40}'..='\u{0E44}' | '\u{0EC0}'..='\u{0EC4}'))
 }
 
 /// True when `haystack[start..end]` is delimited by non-word characters on both sides.
@@ -240,6 +315,16 @@ mod tests {
         check("ﬁnances ＡＢＣ", "finances abc");
         check("Ærø Øst", "aero ost");
         check("identità", "identita");
+        // Thai vowel and tone marks are letters: kept, in canonical order (a tone mark
+        // typed before the vowel below its consonant is the same word)
+        check("ด่วน", "ด่วน");
+        check("กุ้ง", "กุ้ง");
+        check("ก\u{0E49}\u{0E38}ง", "กุ้ง");
+        check("ทำ", "ท\u{0E4D}\u{0E32}");
+        check("नमस्ते", "नमस्ते");
+        // zero-width characters inside a word
+        check("ต่อเนื\u{FEFF}่อง", "ต่อเนื่อง");
+        check("ver\u{200B}ify", "verify");
     }
 
     /// The definition: NFKD of the whole text, then the same per-char mapping.
@@ -249,7 +334,7 @@ mod tests {
         }
         let mut out = String::with_capacity(text.len());
         for c in text.nfkd() {
-            if is_combining_mark(c) {
+            if (is_combining_mark(c) && !kept_mark(c)) || invisible(c) {
                 continue;
             }
             match c {
