@@ -371,6 +371,8 @@ fn personas_command_lists_the_shipped_personas() {
             "netgear-mr1100",
             "teltonika-rut241",
             "teltonika-rut950",
+            "tplink-mr600",
+            "tplink-mr6400",
             "zte-mf79u",
             "zte-mf823",
         ]
@@ -381,7 +383,8 @@ fn personas_command_lists_the_shipped_personas() {
         std::process::Command::new(support::BIN).args(["personas", "--families"]).output().unwrap();
     let families = String::from_utf8(out.stdout).unwrap();
     assert!(families.contains("Huawei\thilink\tB535-232, E3372h-153\n"), "{families}");
-    assert_eq!(families.lines().count(), 5, "{families}");
+    assert!(families.contains("TP-Link\ttplink\tArcher MR600, TL-MR6400\n"), "{families}");
+    assert_eq!(families.lines().count(), 6, "{families}");
 }
 
 #[test]
