@@ -5,6 +5,7 @@
 use rusqlite::params;
 
 use crate::StoreError;
+use crate::decode;
 use crate::sqlite::{SqliteStore, sqlite};
 
 /// Schema v4: the latest audit of each target.
@@ -61,19 +62,13 @@ impl SqliteStore {
     pub fn audit_results(&self, limit: usize) -> Result<Vec<AuditRow>, StoreError> {
         let mut stmt = self
             .conn
-            .prepare_cached(
-                "SELECT target, audited, worst, report FROM audit_targets ORDER BY target LIMIT ?1",
-            )
+            .prepare_cached(&format!(
+                "SELECT {} FROM audit_targets ORDER BY target LIMIT ?1",
+                decode::AUDIT_COLUMNS
+            ))
             .map_err(sqlite(self.path(), "prepare audit results"))?;
         let rows = stmt
-            .query_map([i64::try_from(limit).unwrap_or(i64::MAX)], |row| {
-                Ok(AuditRow {
-                    target: row.get(0)?,
-                    audited: row.get(1)?,
-                    worst: row.get(2)?,
-                    report: row.get(3)?,
-                })
-            })
+            .query_map([i64::try_from(limit).unwrap_or(i64::MAX)], |row| decode::audit_row(row))
             .map_err(sqlite(self.path(), "read audit results"))?;
         rows.collect::<Result<_, _>>().map_err(sqlite(self.path(), "read audit results"))
     }

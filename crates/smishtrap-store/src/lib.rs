@@ -13,6 +13,8 @@
 //!   analysis resumes exactly where it stopped) and sensor heartbeats. [`AnalysisStore`] is
 //!   that API, backend-neutral (`analysis.rs`; SQLite in `messages.rs` and `overview.rs`,
 //!   PostgreSQL in `postgres_analysis.rs`), checked by the same conformance suite.
+//! - `decode.rs`: reading a stored row back into this API's types, one decoder per type for
+//!   both backends (their rows implement one small `Columns` trait; the column lists live there).
 //! - `audit.rs`: the latest `smishtrap audit` result of each target (the console's Fleet page).
 //! - `forward.rs`: the forward spool (committed events after the forward cursor), read by
 //!   the sensor's NATS forwarder (`smishtrap-forward`).
@@ -44,6 +46,7 @@
 mod analysis;
 mod audit;
 mod bulk;
+mod decode;
 mod error;
 mod filter;
 mod forward;

@@ -8,11 +8,12 @@
 use std::collections::HashSet;
 
 use rusqlite::types::Value;
-use rusqlite::{OptionalExtension, Row, TransactionBehavior, params, params_from_iter};
+use rusqlite::{OptionalExtension, TransactionBehavior, params, params_from_iter};
 use smishtrap_event::{Event, EventKind, SensorStatus};
 
 use crate::StoreError;
 use crate::bulk::{INSERT_MESSAGE, bind_message, message_domains};
+use crate::decode;
 use crate::sqlite::{SqliteStore, sqlite};
 
 /// The progress cursor of clustering: every message with `seq` up to it has its campaign
@@ -199,9 +200,6 @@ pub(crate) const MIGRATION_V2: &str = "
         status TEXT NOT NULL
     ) STRICT;";
 
-const MESSAGE_COLUMNS: &str = "seq, id, event_id, origin, ts, recipient, country, sender, \
-    router, src_ip, text, lang, verdict, score, brand, domains, record, analysis, campaign, phase";
-
 impl SqliteStore {
     /// Stores analysed messages in one transaction, skipping ids already stored, and (when
     /// given) moves the named progress cursor in the same transaction, so a crash can neither
@@ -292,20 +290,13 @@ impl SqliteStore {
                  WHERE seq > ?2 ORDER BY seq LIMIT ?3",
             )
             .map_err(sqlite(path, "prepare event tail"))?;
-        let mut rows = stmt
-            .query(params![EventKind::SmsSend.as_str(), after_seq, scan as i64])
+        let rows = stmt
+            .query_map(params![EventKind::SmsSend.as_str(), after_seq, scan as i64], |row| {
+                Ok((row.get(0)?, row.get(1)?))
+            })
+            .and_then(Iterator::collect::<rusqlite::Result<Vec<_>>>)
             .map_err(sqlite(path, "read event tail"))?;
-        let mut last = after_seq;
-        let mut events = Vec::new();
-        while let Some(row) = rows.next().map_err(sqlite(path, "read event tail"))? {
-            let seq: i64 = row.get(0).map_err(sqlite(path, "read event tail"))?;
-            let json: Option<String> = row.get(1).map_err(sqlite(path, "read event tail"))?;
-            last = seq;
-            if let Some(json) = json {
-                events.push(self.decode_event(seq, &json));
-            }
-        }
-        Ok((events, last))
+        Ok(decode::event_tail(path, after_seq, rows))
     }
 
     /// Messages stored after row `after_seq`, in insertion order.
@@ -326,21 +317,13 @@ impl SqliteStore {
     ) -> Result<Vec<AnalysedRow>, StoreError> {
         let mut stmt = self
             .conn
-            .prepare_cached(
-                "SELECT seq, record, analysis, campaign, phase FROM messages \
-                 WHERE seq > ?1 ORDER BY seq LIMIT ?2",
-            )
+            .prepare_cached(&format!(
+                "SELECT {} FROM messages WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+                decode::ANALYSED_COLUMNS
+            ))
             .map_err(sqlite(self.path(), "prepare analysed rows"))?;
         let rows = stmt
-            .query_map(params![after_seq, limit as i64], |row| {
-                Ok(AnalysedRow {
-                    seq: row.get(0)?,
-                    record: row.get(1)?,
-                    analysis: row.get(2)?,
-                    campaign: row.get(3)?,
-                    phase: row.get(4)?,
-                })
-            })
+            .query_map(params![after_seq, limit as i64], |row| decode::analysed_row(row))
             .map_err(sqlite(self.path(), "read analysed rows"))?;
         rows.collect::<Result<_, _>>().map_err(sqlite(self.path(), "read analysed rows"))
     }
@@ -450,13 +433,9 @@ impl SqliteStore {
         let mut stmt =
             self.conn.prepare_cached(&sql).map_err(sqlite(self.path(), "prepare facet"))?;
         let rows = stmt
-            .query_map(params![verdict, limit as i64], |row| {
-                Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?))
-            })
+            .query_map(params![verdict, limit as i64], |row| decode::facet(row))
             .map_err(sqlite(self.path(), "count facet"))?;
-        rows.map(|row| row.map(|(v, n)| (v, u64::try_from(n).unwrap_or(0))))
-            .collect::<Result<_, _>>()
-            .map_err(sqlite(self.path(), "count facet"))
+        rows.collect::<Result<_, _>>().map_err(sqlite(self.path(), "count facet"))
     }
 
     /// Applies changed assignments and makes the campaign table exactly `campaigns` (rows
@@ -574,16 +553,18 @@ impl SqliteStore {
         limit: usize,
     ) -> Result<Vec<CampaignRow>, StoreError> {
         // NULL last_seen sorts as the oldest.
-        let sql = "SELECT id, first_seen, last_seen, message_count, brand, summary \
-                   FROM campaigns WHERE (?1 IS NULL OR brand = ?1 COLLATE NOCASE) \
-                   AND (?2 IS NULL OR (coalesce(last_seen, -9223372036854775808), id) < (?2, ?3)) \
-                   ORDER BY coalesce(last_seen, -9223372036854775808) DESC, id DESC LIMIT ?4";
+        let sql = format!(
+            "SELECT {} FROM campaigns WHERE (?1 IS NULL OR brand = ?1 COLLATE NOCASE) \
+             AND (?2 IS NULL OR (coalesce(last_seen, -9223372036854775808), id) < (?2, ?3)) \
+             ORDER BY coalesce(last_seen, -9223372036854775808) DESC, id DESC LIMIT ?4",
+            decode::CAMPAIGN_COLUMNS
+        );
         let mut stmt =
-            self.conn.prepare_cached(sql).map_err(sqlite(self.path(), "prepare campaigns"))?;
+            self.conn.prepare_cached(&sql).map_err(sqlite(self.path(), "prepare campaigns"))?;
         let rows = stmt
             .query_map(
                 params![brand, before.map(|b| b.0), before.map(|b| b.1), limit as i64],
-                campaign_row,
+                |row| decode::campaign_row(row),
             )
             .map_err(sqlite(self.path(), "read campaigns"))?;
         rows.collect::<Result<_, _>>().map_err(sqlite(self.path(), "read campaigns"))
@@ -592,12 +573,12 @@ impl SqliteStore {
     /// The campaign with this id, or the campaign an alias of a merged campaign names.
     pub fn campaign(&self, id: &str) -> Result<Option<CampaignRow>, StoreError> {
         self.conn
-            .prepare_cached(
-                "SELECT id, first_seen, last_seen, message_count, brand, summary \
-                 FROM campaigns WHERE id = coalesce(\
+            .prepare_cached(&format!(
+                "SELECT {} FROM campaigns WHERE id = coalesce(\
                  (SELECT id FROM campaign_aliases WHERE alias = ?1), ?1)",
-            )
-            .and_then(|mut stmt| stmt.query_row([id], campaign_row).optional())
+                decode::CAMPAIGN_COLUMNS
+            ))
+            .and_then(|mut stmt| stmt.query_row([id], |row| decode::campaign_row(row)).optional())
             .map_err(sqlite(self.path(), "read campaign"))
     }
 
@@ -608,7 +589,7 @@ impl SqliteStore {
             .prepare_cached("SELECT alias, id FROM campaign_aliases ORDER BY alias")
             .map_err(sqlite(self.path(), "prepare aliases"))?;
         let rows = stmt
-            .query_map([], |row| Ok(CampaignAlias { alias: row.get(0)?, id: row.get(1)? }))
+            .query_map([], |row| decode::campaign_alias(row))
             .map_err(sqlite(self.path(), "read aliases"))?;
         rows.collect::<Result<_, _>>().map_err(sqlite(self.path(), "read aliases"))
     }
@@ -681,7 +662,7 @@ impl SqliteStore {
         let mut stmt =
             self.conn.prepare_cached(sql).map_err(sqlite(self.path(), "prepare messages"))?;
         let rows = stmt
-            .query_map(params_from_iter(values), stored_message)
+            .query_map(params_from_iter(values), |row| decode::stored_message(row))
             .map_err(sqlite(self.path(), "read messages"))?;
         rows.collect::<Result<_, _>>().map_err(sqlite(self.path(), "read messages"))
     }
@@ -713,59 +694,15 @@ fn set_cursor(conn: &rusqlite::Connection, name: &str, value: i64) -> rusqlite::
 }
 
 fn message_select() -> String {
-    format!(
-        "SELECT {} FROM messages m",
-        MESSAGE_COLUMNS
-            .split(", ")
-            .map(|c| match c {
-                "domains" => "(SELECT group_concat(domain, ' ') FROM message_domains d \
-                              WHERE d.seq = m.seq) AS domains"
-                    .to_owned(),
-                c => format!("m.{c}"),
-            })
-            .collect::<Vec<_>>()
-            .join(", ")
-    )
-}
-
-fn stored_message(row: &Row<'_>) -> rusqlite::Result<StoredMessage> {
-    let domains: Option<String> = row.get(15)?;
-    Ok(StoredMessage {
-        seq: row.get(0)?,
-        message: NewMessage {
-            id: row.get(1)?,
-            event_id: row.get(2)?,
-            origin: row.get(3)?,
-            ts_micros: row.get(4)?,
-            recipient: row.get(5)?,
-            country: row.get(6)?,
-            sender: row.get(7)?,
-            router: row.get(8)?,
-            src_ip: row.get(9)?,
-            text: row.get(10)?,
-            lang: row.get(11)?,
-            verdict: row.get(12)?,
-            // three decimals: the stored value's float noise is no information
-            score: ((row.get::<_, f64>(13)? * 1000.0).round() / 1000.0) as f32,
-            brand: row.get(14)?,
-            domains: domains.map(|d| d.split(' ').map(str::to_owned).collect()).unwrap_or_default(),
-            record: row.get(16)?,
-            analysis: row.get(17)?,
-        },
-        campaign: row.get(18)?,
-        phase: row.get(19)?,
-    })
-}
-
-fn campaign_row(row: &Row<'_>) -> rusqlite::Result<CampaignRow> {
-    Ok(CampaignRow {
-        id: row.get(0)?,
-        first_seen: row.get(1)?,
-        last_seen: row.get(2)?,
-        message_count: row.get(3)?,
-        brand: row.get(4)?,
-        summary: row.get(5)?,
-    })
+    let columns = decode::message_select_list(|c| match c {
+        "domains" => "(SELECT group_concat(domain, ' ') FROM message_domains d \
+                      WHERE d.seq = m.seq) AS domains"
+            .to_owned(),
+        // SQLite keeps any text exactly
+        "text_nul" => "NULL".to_owned(),
+        c => format!("m.{c}"),
+    });
+    format!("SELECT {columns} FROM messages m")
 }
 
 /// Matches above which a filter counts as broad (see `broad_filters`).

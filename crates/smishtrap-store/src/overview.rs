@@ -8,6 +8,7 @@
 use rusqlite::params;
 
 use crate::StoreError;
+use crate::decode;
 use crate::sqlite::{SqliteStore, sqlite};
 
 /// Microseconds in an hour.
@@ -48,10 +49,6 @@ pub struct EventMessage {
     pub verdict: String,
 }
 
-fn count(n: i64) -> u64 {
-    u64::try_from(n).unwrap_or(0)
-}
-
 impl SqliteStore {
     /// Ids of the campaigns last seen at or after `since_micros`, most recently active first.
     pub fn active_campaign_ids(
@@ -84,7 +81,7 @@ impl SqliteStore {
             self.conn.prepare_cached(sql).map_err(sqlite(self.path(), "prepare campaign hours"))?;
         let rows = stmt
             .query_map(params![campaign, since_micros.max(0), HOUR_MICROS], |row| {
-                Ok(HourCount { hour: row.get(0)?, messages: count(row.get(1)?) })
+                decode::hour_count(row)
             })
             .map_err(sqlite(self.path(), "read campaign hours"))?;
         rows.collect::<Result<_, _>>().map_err(sqlite(self.path(), "read campaign hours"))
@@ -113,13 +110,7 @@ impl SqliteStore {
             .map_err(sqlite(self.path(), "prepare campaign buckets"))?;
         let rows = stmt
             .query_map(params![campaign, from, to, buckets as f64, span], |row| {
-                let bucket: i64 = row.get(0)?;
-                let validation: Option<bool> = row.get(1)?;
-                Ok(BucketCount {
-                    bucket: usize::try_from(bucket).unwrap_or(0).min(buckets - 1),
-                    validation: validation.unwrap_or(false),
-                    messages: count(row.get(2)?),
-                })
+                decode::bucket_count(row, buckets)
             })
             .map_err(sqlite(self.path(), "read campaign buckets"))?;
         rows.collect::<Result<_, _>>().map_err(sqlite(self.path(), "read campaign buckets"))
@@ -131,23 +122,17 @@ impl SqliteStore {
         campaign: &str,
         limit: usize,
     ) -> Result<Vec<ValidationSend>, StoreError> {
-        let sql = "SELECT id, ts, recipient, sender, router, src_ip FROM messages \
-                   WHERE campaign = ?1 AND phase = 'validation' ORDER BY ts, seq LIMIT ?2";
+        let sql = format!(
+            "SELECT {} FROM messages \
+             WHERE campaign = ?1 AND phase = 'validation' ORDER BY ts, seq LIMIT ?2",
+            decode::VALIDATION_SEND_COLUMNS
+        );
         let mut stmt = self
             .conn
-            .prepare_cached(sql)
+            .prepare_cached(&sql)
             .map_err(sqlite(self.path(), "prepare validation sends"))?;
         let rows = stmt
-            .query_map(params![campaign, limit as i64], |row| {
-                Ok(ValidationSend {
-                    message_id: row.get(0)?,
-                    ts_micros: row.get(1)?,
-                    recipient: row.get(2)?,
-                    sender: row.get(3)?,
-                    router: row.get(4)?,
-                    src_ip: row.get(5)?,
-                })
-            })
+            .query_map(params![campaign, limit as i64], |row| decode::validation_send(row))
             .map_err(sqlite(self.path(), "read validation sends"))?;
         rows.collect::<Result<_, _>>().map_err(sqlite(self.path(), "read validation sends"))
     }
@@ -166,7 +151,7 @@ impl SqliteStore {
         let rows = stmt
             .query_map(
                 params![event_id, format!("{event_id}#"), format!("{event_id}$"), limit as i64],
-                |row| Ok(EventMessage { id: row.get(0)?, verdict: row.get(1)? }),
+                |row| decode::event_message(row),
             )
             .map_err(sqlite(self.path(), "read event messages"))?;
         rows.collect::<Result<_, _>>().map_err(sqlite(self.path(), "read event messages"))

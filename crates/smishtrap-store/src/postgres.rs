@@ -8,7 +8,7 @@
 //! back into rows, in order, so insertion order (`seq`) follows the batch.
 
 use std::collections::{HashMap, VecDeque};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use postgres::types::ToSql;
 use postgres::{Client, Config, NoTls, Statement};
@@ -477,11 +477,7 @@ impl PageSource for PostgresPage<'_> {
     }
 
     fn decode(&self, seq: i64, json: &str) -> Result<Event, StoreError> {
-        serde_json::from_str(json).map_err(|source| StoreError::Decode {
-            path: PathBuf::from(&self.store.location),
-            row: seq,
-            source,
-        })
+        crate::decode::event(Path::new(&self.store.location), seq, json)
     }
 }
 

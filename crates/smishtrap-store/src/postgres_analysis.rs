@@ -12,12 +12,13 @@
 
 use std::borrow::Cow;
 use std::collections::HashMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use postgres::Row;
 use postgres::types::ToSql;
 use smishtrap_event::{Event, EventKind, SensorStatus};
 
+use crate::decode::{self, count};
 use crate::postgres::PostgresStore;
 use crate::{
     AnalysedRow, AnalysisStore, AssignmentChange, AuditRow, BucketCount, CampaignAlias,
@@ -33,10 +34,6 @@ pub(crate) const MESSAGES_INSERT_LOCK: i64 = 0x736d_6973_6d73_6773; // "smismsgs
 const HOUR_MICROS: i64 = 3_600_000_000;
 
 type Values = Vec<Box<dyn ToSql + Sync>>;
-
-const MESSAGE_COLUMNS: &str = "m.seq, m.id, m.event_id, m.origin, m.ts, m.recipient, \
-    m.country, m.sender, m.router, m.src_ip, m.text, m.text_nul, m.lang, m.verdict, m.score, \
-    m.brand, m.domains, m.record, m.analysis, m.campaign, m.phase";
 
 const INSERT_MESSAGES: &str = "INSERT INTO messages (id, event_id, origin, ts, recipient, \
     country, sender, router, src_ip, text, text_nul, text_nul_fold, lang, verdict, score, \
@@ -72,10 +69,6 @@ pub(crate) fn pg_owned(s: &str) -> String {
 
 pub(crate) fn pg_opt(s: Option<&String>) -> Option<String> {
     s.map(|s| pg_owned(s))
-}
-
-fn count(n: i64) -> u64 {
-    u64::try_from(n).unwrap_or(0)
 }
 
 /// `LIKE` pattern of "contains `s`" (`\` is PostgreSQL's default escape character).
@@ -169,53 +162,13 @@ impl PostgresStore {
         sql: &str,
         values: &Values,
     ) -> Result<Vec<StoredMessage>, StoreError> {
-        self.read(sql, values, "read messages", stored_message)
+        self.read(sql, values, "read messages", decode::stored_message)
     }
 }
 
-fn stored_message(row: &Row) -> Result<StoredMessage, postgres::Error> {
-    let text_nul: Option<Vec<u8>> = row.try_get(11)?;
-    let text = match text_nul.map(String::from_utf8) {
-        Some(Ok(text)) => text,
-        _ => row.try_get(10)?,
-    };
-    let score: f64 = row.try_get(14)?;
-    Ok(StoredMessage {
-        seq: row.try_get(0)?,
-        message: NewMessage {
-            id: row.try_get(1)?,
-            event_id: row.try_get(2)?,
-            origin: row.try_get(3)?,
-            ts_micros: row.try_get(4)?,
-            recipient: row.try_get(5)?,
-            country: row.try_get(6)?,
-            sender: row.try_get(7)?,
-            router: row.try_get(8)?,
-            src_ip: row.try_get(9)?,
-            text,
-            lang: row.try_get(12)?,
-            verdict: row.try_get(13)?,
-            // three decimals, as the SQLite store reads it
-            score: ((score * 1000.0).round() / 1000.0) as f32,
-            brand: row.try_get(15)?,
-            domains: row.try_get(16)?,
-            record: row.try_get(17)?,
-            analysis: row.try_get(18)?,
-        },
-        campaign: row.try_get(19)?,
-        phase: row.try_get(20)?,
-    })
-}
-
-fn campaign_row(row: &Row) -> Result<CampaignRow, postgres::Error> {
-    Ok(CampaignRow {
-        id: row.try_get(0)?,
-        first_seen: row.try_get(1)?,
-        last_seen: row.try_get(2)?,
-        message_count: row.try_get(3)?,
-        brand: row.try_get(4)?,
-        summary: row.try_get(5)?,
-    })
+/// `SELECT` of every message column from `messages m`.
+fn message_select() -> String {
+    format!("SELECT {} FROM messages m", decode::message_select_list(|c| format!("m.{c}")))
 }
 
 /// The `WHERE` conditions of a query and their values, or `None` when it cannot match (a
@@ -411,7 +364,8 @@ impl AnalysisStore for PostgresStore {
             "read event",
             |row| Ok((row.try_get::<_, i64>(0)?, row.try_get::<_, String>(1)?)),
         )?;
-        rows.into_iter().next().map(|(seq, json)| self.decode_event(seq, &json)).transpose()
+        let path = Path::new(&self.location);
+        rows.into_iter().next().map(|(seq, json)| decode::event(path, seq, &json)).transpose()
     }
 
     fn sms_sends_after(&mut self, after_seq: i64, scan: usize) -> Result<EventTail, StoreError> {
@@ -427,15 +381,7 @@ impl AnalysisStore for PostgresStore {
             "read event tail",
             |row| Ok((row.try_get::<_, i64>(0)?, row.try_get::<_, Option<String>>(1)?)),
         )?;
-        let mut last = after_seq;
-        let mut events = Vec::new();
-        for (seq, json) in rows {
-            last = seq;
-            if let Some(json) = json {
-                events.push(self.decode_event(seq, &json));
-            }
-        }
-        Ok((events, last))
+        Ok(decode::event_tail(Path::new(&self.location), after_seq, rows))
     }
 
     fn messages_after(
@@ -445,9 +391,7 @@ impl AnalysisStore for PostgresStore {
     ) -> Result<Vec<StoredMessage>, StoreError> {
         let values: Values =
             vec![Box::new(after_seq), Box::new(i64::try_from(limit).unwrap_or(i64::MAX))];
-        let sql = format!(
-            "SELECT {MESSAGE_COLUMNS} FROM messages m WHERE m.seq > $1 ORDER BY m.seq LIMIT $2"
-        );
+        let sql = format!("{} WHERE m.seq > $1 ORDER BY m.seq LIMIT $2", message_select());
         self.query_messages(&sql, &values)
     }
 
@@ -459,25 +403,19 @@ impl AnalysisStore for PostgresStore {
         let values: Values =
             vec![Box::new(after_seq), Box::new(i64::try_from(limit).unwrap_or(i64::MAX))];
         self.read(
-            "SELECT seq, record, analysis, campaign, phase FROM messages \
-             WHERE seq > $1 ORDER BY seq LIMIT $2",
+            &format!(
+                "SELECT {} FROM messages WHERE seq > $1 ORDER BY seq LIMIT $2",
+                decode::ANALYSED_COLUMNS
+            ),
             &values,
             "read analysed rows",
-            |row| {
-                Ok(AnalysedRow {
-                    seq: row.try_get(0)?,
-                    record: row.try_get(1)?,
-                    analysis: row.try_get(2)?,
-                    campaign: row.try_get(3)?,
-                    phase: row.try_get(4)?,
-                })
-            },
+            decode::analysed_row,
         )
     }
 
     fn message(&mut self, id: &str) -> Result<Option<StoredMessage>, StoreError> {
         let values: Values = vec![Box::new(pg_owned(id))];
-        let sql = format!("SELECT {MESSAGE_COLUMNS} FROM messages m WHERE m.id = $1");
+        let sql = format!("{} WHERE m.id = $1", message_select());
         Ok(self.query_messages(&sql, &values)?.pop())
     }
 
@@ -491,7 +429,8 @@ impl AnalysisStore for PostgresStore {
         };
         values.push(Box::new(i64::try_from(limit).unwrap_or(i64::MAX)));
         let sql = format!(
-            "SELECT {MESSAGE_COLUMNS} FROM messages m{} ORDER BY m.ts DESC, m.seq DESC LIMIT ${}",
+            "{}{} ORDER BY m.ts DESC, m.seq DESC LIMIT ${}",
+            message_select(),
             where_clause(&conds),
             values.len()
         );
@@ -532,9 +471,7 @@ impl AnalysisStore for PostgresStore {
             Box::new(verdict.map(pg_owned)),
             Box::new(i64::try_from(limit).unwrap_or(i64::MAX)),
         ];
-        self.read(&sql, &values, "count facet", |row| {
-            Ok((row.try_get::<_, String>(0)?, count(row.try_get(1)?)))
-        })
+        self.read(&sql, &values, "count facet", decode::facet)
     }
 
     fn apply_clustering_aliased(
@@ -631,29 +568,34 @@ impl AnalysisStore for PostgresStore {
         limit: usize,
     ) -> Result<Vec<CampaignRow>, StoreError> {
         // NULL last_seen sorts as the oldest.
-        let sql = "SELECT id, first_seen, last_seen, message_count, brand, summary \
-                   FROM campaigns WHERE ($1::text IS NULL OR lower(brand) = lower($1::text COLLATE \"C\")) \
-                   AND ($2::int8 IS NULL OR (coalesce(last_seen, -9223372036854775808), id) \
-                   < ($2::int8, $3::text COLLATE \"C\")) \
-                   ORDER BY coalesce(last_seen, -9223372036854775808) DESC, id DESC LIMIT $4";
+        let sql = format!(
+            "SELECT {} FROM campaigns \
+             WHERE ($1::text IS NULL OR lower(brand) = lower($1::text COLLATE \"C\")) \
+             AND ($2::int8 IS NULL OR (coalesce(last_seen, -9223372036854775808), id) \
+             < ($2::int8, $3::text COLLATE \"C\")) \
+             ORDER BY coalesce(last_seen, -9223372036854775808) DESC, id DESC LIMIT $4",
+            decode::CAMPAIGN_COLUMNS
+        );
         let values: Values = vec![
             Box::new(brand.map(pg_owned)),
             Box::new(before.map(|b| b.0)),
             Box::new(before.map(|b| pg_owned(b.1))),
             Box::new(i64::try_from(limit).unwrap_or(i64::MAX)),
         ];
-        self.read(sql, &values, "read campaigns", campaign_row)
+        self.read(&sql, &values, "read campaigns", decode::campaign_row)
     }
 
     fn campaign(&mut self, id: &str) -> Result<Option<CampaignRow>, StoreError> {
         let values: Values = vec![Box::new(pg_owned(id))];
         let rows = self.read(
-            "SELECT id, first_seen, last_seen, message_count, brand, summary \
-             FROM campaigns WHERE id = coalesce(\
-             (SELECT id FROM campaign_aliases WHERE alias = $1), $1)",
+            &format!(
+                "SELECT {} FROM campaigns WHERE id = coalesce(\
+                 (SELECT id FROM campaign_aliases WHERE alias = $1), $1)",
+                decode::CAMPAIGN_COLUMNS
+            ),
             &values,
             "read campaign",
-            campaign_row,
+            decode::campaign_row,
         )?;
         Ok(rows.into_iter().next())
     }
@@ -663,7 +605,7 @@ impl AnalysisStore for PostgresStore {
             "SELECT alias, id FROM campaign_aliases ORDER BY alias",
             &Vec::new(),
             "read aliases",
-            |row| Ok(CampaignAlias { alias: row.try_get(0)?, id: row.try_get(1)? }),
+            decode::campaign_alias,
         )
     }
 
@@ -745,7 +687,7 @@ impl AnalysisStore for PostgresStore {
              WHERE campaign = $1 AND ts >= $2 GROUP BY hour ORDER BY hour",
             &values,
             "read campaign hours",
-            |row| Ok(HourCount { hour: row.try_get(0)?, messages: count(row.try_get(1)?) }),
+            decode::hour_count,
         )
     }
 
@@ -773,15 +715,7 @@ impl AnalysisStore for PostgresStore {
              WHERE campaign = $1 AND ts BETWEEN $2 AND $3 GROUP BY b, v ORDER BY b",
             &values,
             "read campaign buckets",
-            |row| {
-                let bucket: i64 = row.try_get(0)?;
-                let validation: Option<bool> = row.try_get(1)?;
-                Ok(BucketCount {
-                    bucket: usize::try_from(bucket).unwrap_or(0).min(buckets - 1),
-                    validation: validation.unwrap_or(false),
-                    messages: count(row.try_get(2)?),
-                })
-            },
+            |row| decode::bucket_count(row, buckets),
         )
     }
 
@@ -793,20 +727,14 @@ impl AnalysisStore for PostgresStore {
         let values: Values =
             vec![Box::new(pg_owned(campaign)), Box::new(i64::try_from(limit).unwrap_or(i64::MAX))];
         self.read(
-            "SELECT id, ts, recipient, sender, router, src_ip FROM messages \
-             WHERE campaign = $1 AND phase = 'validation' ORDER BY ts, seq LIMIT $2",
+            &format!(
+                "SELECT {} FROM messages \
+                 WHERE campaign = $1 AND phase = 'validation' ORDER BY ts, seq LIMIT $2",
+                decode::VALIDATION_SEND_COLUMNS
+            ),
             &values,
             "read validation sends",
-            |row| {
-                Ok(ValidationSend {
-                    message_id: row.try_get(0)?,
-                    ts_micros: row.try_get(1)?,
-                    recipient: row.try_get(2)?,
-                    sender: row.try_get(3)?,
-                    router: row.try_get(4)?,
-                    src_ip: row.try_get(5)?,
-                })
-            },
+            decode::validation_send,
         )
     }
 
@@ -827,7 +755,7 @@ impl AnalysisStore for PostgresStore {
              AND (id = $1 OR (id >= $2 AND id < $3)) ORDER BY id LIMIT $4",
             &values,
             "read event messages",
-            |row| Ok(EventMessage { id: row.try_get(0)?, verdict: row.try_get(1)? }),
+            decode::event_message,
         )
     }
 
@@ -891,17 +819,13 @@ impl AnalysisStore for PostgresStore {
     fn audit_results(&mut self, limit: usize) -> Result<Vec<AuditRow>, StoreError> {
         let values: Values = vec![Box::new(i64::try_from(limit).unwrap_or(i64::MAX))];
         self.read(
-            "SELECT target, audited, worst, report FROM audit_targets ORDER BY target LIMIT $1",
+            &format!(
+                "SELECT {} FROM audit_targets ORDER BY target LIMIT $1",
+                decode::AUDIT_COLUMNS
+            ),
             &values,
             "read audit results",
-            |row| {
-                Ok(AuditRow {
-                    target: row.try_get(0)?,
-                    audited: row.try_get(1)?,
-                    worst: row.try_get(2)?,
-                    report: row.try_get(3)?,
-                })
-            },
+            decode::audit_row,
         )
     }
 
@@ -911,16 +835,6 @@ impl AnalysisStore for PostgresStore {
             &Vec::new(),
             "count audit results",
         )?))
-    }
-}
-
-impl PostgresStore {
-    fn decode_event(&self, seq: i64, json: &str) -> Result<Event, StoreError> {
-        serde_json::from_str(json).map_err(|source| StoreError::Decode {
-            path: PathBuf::from(&self.location),
-            row: seq,
-            source,
-        })
     }
 }
 

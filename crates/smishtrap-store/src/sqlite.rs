@@ -197,11 +197,7 @@ impl SqliteStore {
     }
 
     pub(crate) fn decode_event(&self, seq: i64, json: &str) -> Result<Event, StoreError> {
-        serde_json::from_str(json).map_err(|source| StoreError::Decode {
-            path: self.path.clone(),
-            row: seq,
-            source,
-        })
+        crate::decode::event(&self.path, seq, json)
     }
 
     fn configure(&self) -> Result<(), StoreError> {
