@@ -190,6 +190,7 @@ impl Sink for JsonlSink {
 mod tests {
     use super::*;
     use crate::{Outcome, Pipeline, PipelineConfig};
+    use smishtrap_testkit::TinyVolume;
 
     fn event(n: usize) -> Event {
         Event {
@@ -265,42 +266,6 @@ mod tests {
         let mut long = b"{\"a\":1}\n".to_vec();
         long.extend(std::iter::repeat_n(b'x', 3 * TAIL_CHUNK as usize + 17));
         check_repair(&long, b"{\"a\":1}\n");
-    }
-
-    /// A small tmpfs mounted on a temporary directory for the life of the value (root only).
-    struct TinyVolume {
-        dir: tempfile::TempDir,
-    }
-
-    impl TinyVolume {
-        fn mount(bytes: u64) -> Option<TinyVolume> {
-            use std::os::unix::fs::MetadataExt;
-            if std::fs::metadata("/proc/self").map(|m| m.uid()).unwrap_or(1) != 0 {
-                #[allow(clippy::print_stderr, reason = "the skip reason belongs in the output")]
-                {
-                    eprintln!("skipped: mounting a small tmpfs needs root");
-                }
-                return None;
-            }
-            let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
-            let status = std::process::Command::new("mount")
-                .args(["-t", "tmpfs", "-o", &format!("size={bytes}"), "tmpfs"])
-                .arg(dir.path())
-                .status()
-                .unwrap_or_else(|e| panic!("mount: {e}"));
-            assert!(status.success(), "mount -t tmpfs failed");
-            Some(TinyVolume { dir })
-        }
-
-        fn path(&self) -> &Path {
-            self.dir.path()
-        }
-    }
-
-    impl Drop for TinyVolume {
-        fn drop(&mut self) {
-            let _ = std::process::Command::new("umount").arg("-l").arg(self.dir.path()).status();
-        }
     }
 
     /// Fills the volume until a batch fails, frees space and writes again: the file holds

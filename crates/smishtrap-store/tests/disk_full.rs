@@ -3,48 +3,11 @@
 //! again once space is freed, without a restart. Needs root (a small tmpfs); skipped with a
 //! printed reason otherwise.
 
-use std::path::Path;
-
 use chrono::{DateTime, Utc};
 use smishtrap_bus::Sink;
 use smishtrap_event::{Event, EventKind, HttpRecord};
 use smishtrap_store::{EventFilter, SqliteStore};
-
-/// A small tmpfs mounted on a temporary directory for the life of the value.
-struct TinyVolume {
-    dir: tempfile::TempDir,
-}
-
-impl TinyVolume {
-    fn mount(bytes: u64) -> Option<TinyVolume> {
-        use std::os::unix::fs::MetadataExt;
-        if std::fs::metadata("/proc/self").map(|m| m.uid()).unwrap_or(1) != 0 {
-            #[allow(clippy::print_stderr, reason = "the skip reason belongs in the output")]
-            {
-                eprintln!("skipped: mounting a small tmpfs needs root");
-            }
-            return None;
-        }
-        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
-        let status = std::process::Command::new("mount")
-            .args(["-t", "tmpfs", "-o", &format!("size={bytes}"), "tmpfs"])
-            .arg(dir.path())
-            .status()
-            .unwrap_or_else(|e| panic!("mount: {e}"));
-        assert!(status.success(), "mount -t tmpfs failed");
-        Some(TinyVolume { dir })
-    }
-
-    fn path(&self) -> &Path {
-        self.dir.path()
-    }
-}
-
-impl Drop for TinyVolume {
-    fn drop(&mut self) {
-        let _ = std::process::Command::new("umount").arg("-l").arg(self.dir.path()).status();
-    }
-}
+use smishtrap_testkit::TinyVolume;
 
 fn event(n: usize) -> Event {
     Event {

@@ -21,58 +21,13 @@ use std::time::{Duration, Instant};
 use console_support::ConsoleProcess;
 use sensor_support::Sensor;
 use smishtrap_event::{Degraded, SensorStatus};
+use smishtrap_testkit::TinyVolume;
 
 /// One flood at a time: they share two cores and the timings should mean something.
 static SERIAL: Mutex<()> = Mutex::new(());
 
 const TOKEN: &str = "disk-full-test-token-0123456789";
 const MIB: u64 = 1024 * 1024;
-
-/// A small tmpfs mounted on a temporary directory for the life of the value.
-struct TinyVolume {
-    dir: tempfile::TempDir,
-}
-
-impl TinyVolume {
-    fn mount(bytes: u64) -> Option<TinyVolume> {
-        use std::os::unix::fs::MetadataExt;
-        if std::fs::metadata("/proc/self").map(|m| m.uid()).unwrap_or(1) != 0 {
-            eprintln!("skipped: mounting a small tmpfs needs root");
-            return None;
-        }
-        let dir = tempfile::tempdir().expect("tempdir");
-        let status = std::process::Command::new("mount")
-            .args(["-t", "tmpfs", "-o", &format!("size={bytes}"), "tmpfs"])
-            .arg(dir.path())
-            .status()
-            .expect("mount");
-        assert!(status.success(), "mount -t tmpfs failed");
-        Some(TinyVolume { dir })
-    }
-
-    fn path(&self) -> &Path {
-        self.dir.path()
-    }
-
-    fn free(&self) -> u64 {
-        let out = std::process::Command::new("df")
-            .args(["-B1", "--output=avail"])
-            .arg(self.path())
-            .output()
-            .expect("df");
-        String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .nth(1)
-            .and_then(|l| l.trim().parse().ok())
-            .expect("df output")
-    }
-}
-
-impl Drop for TinyVolume {
-    fn drop(&mut self) {
-        let _ = std::process::Command::new("umount").arg("-l").arg(self.dir.path()).status();
-    }
-}
 
 /// Sensor config: loopback listener, no rate limit (this is a flood on purpose), explicit
 /// watermarks so the test knows where refusing starts.
