@@ -16,44 +16,22 @@ use std::time::Duration;
 use async_nats::jetstream::{self, message::PublishMessage as Publish};
 use smishtrap_forward::hub::{Hub, HubConfig};
 use smishtrap_store::{EventFilter, PostgresStore};
+use smishtrap_testkit::{Schema, conninfo};
 use support::{Nats, event, wait_until};
 
-fn conninfo() -> String {
-    std::env::var("SMISHTRAP_TEST_POSTGRES")
-        .unwrap_or_else(|_| "host=127.0.0.1 port=5432 user=postgres dbname=postgres".into())
+/// A fresh schema (dropped when the test ends) for the hub's tests.
+fn fresh_schema(tag: &str) -> Schema {
+    Schema::new(&format!("hub_{tag}"))
 }
 
-/// A fresh schema, dropped when the test ends.
-struct Schema(String);
-
-impl Schema {
-    fn new(tag: &str) -> Schema {
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .subsec_nanos();
-        Schema(format!("hub_{tag}_{}_{nanos}", std::process::id()))
-    }
-
-    fn store(&self) -> PostgresStore {
-        off_runtime(|| PostgresStore::open(&conninfo(), &self.0).unwrap())
-    }
+/// The schema's store, opened off the runtime.
+fn open_store(schema: &Schema) -> PostgresStore {
+    off_runtime(|| PostgresStore::open(&conninfo(), &schema.0).unwrap())
 }
 
 /// The blocking PostgreSQL client must not run (or be dropped) on a runtime thread.
 fn off_runtime<T: Send>(f: impl FnOnce() -> T + Send) -> T {
     std::thread::scope(|s| s.spawn(f).join().unwrap())
-}
-
-impl Drop for Schema {
-    fn drop(&mut self) {
-        let schema = &self.0;
-        off_runtime(|| {
-            if let Ok(mut client) = postgres::Client::connect(&conninfo(), postgres::NoTls) {
-                let _ = client.batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"));
-            }
-        });
-    }
 }
 
 fn config() -> HubConfig {
@@ -90,9 +68,9 @@ fn stored_ids(schema: &Schema) -> Vec<String> {
 async fn forged_sensor_and_malformed_messages_are_rejected_and_counted() {
     let tmp = tempfile::tempdir().unwrap();
     let nats = Nats::start(&tmp.path().join("js"));
-    let schema = Schema::new("forged");
+    let schema = fresh_schema("forged");
     let js = jetstream::new(async_nats::connect(nats.url()).await.unwrap());
-    let hub = Hub::start(&js, schema.store(), config()).await.unwrap();
+    let hub = Hub::start(&js, open_store(&schema), config()).await.unwrap();
     let stats = hub.stats();
     let task = tokio::spawn(hub.run(std::future::pending()));
 
@@ -132,10 +110,10 @@ async fn forged_sensor_and_malformed_messages_are_rejected_and_counted() {
 async fn two_hubs_share_one_consumer_and_store_each_event_once() {
     let tmp = tempfile::tempdir().unwrap();
     let nats = Nats::start(&tmp.path().join("js"));
-    let schema = Schema::new("two");
+    let schema = fresh_schema("two");
     let js = jetstream::new(async_nats::connect(nats.url()).await.unwrap());
-    let first = Hub::start(&js, schema.store(), config()).await.unwrap();
-    let second = Hub::start(&js, schema.store(), config()).await.unwrap();
+    let first = Hub::start(&js, open_store(&schema), config()).await.unwrap();
+    let second = Hub::start(&js, open_store(&schema), config()).await.unwrap();
     let (a, b) = (first.stats(), second.stats());
     let first = tokio::spawn(first.run(std::future::pending()));
     let second = tokio::spawn(second.run(std::future::pending()));
@@ -180,14 +158,14 @@ async fn a_hub_started_before_nats_waits_for_it() {
     let tmp = tempfile::tempdir().unwrap();
     let mut nats = Nats::start(&tmp.path().join("js"));
     nats.stop();
-    let schema = Schema::new("early");
+    let schema = fresh_schema("early");
     let client = async_nats::ConnectOptions::new()
         .retry_on_initial_connect()
         .connect(nats.url())
         .await
         .unwrap();
     let js = jetstream::new(client);
-    let store = schema.store();
+    let store = open_store(&schema);
     let starting = tokio::spawn({
         let js = js.clone();
         async move { Hub::start(&js, store, config()).await }

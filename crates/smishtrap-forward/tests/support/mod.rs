@@ -1,4 +1,5 @@
-//! Test helpers: a real `nats-server -js` on a random loopback port, and events.
+//! Test helpers: events, waits and stream reads; the `nats-server -js` launcher is
+//! `smishtrap-testkit`'s (re-exported here).
 
 #![allow(
     dead_code,
@@ -7,103 +8,10 @@
     reason = "test helpers; each test binary uses a part"
 )]
 
-use std::net::{TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use smishtrap_event::Event;
-
-/// The server binary: `SMISHTRAP_NATS_SERVER` or the Debian package's path (`.ci/run`
-/// installs the package; a missing binary fails the test, it is not skipped).
-fn nats_bin() -> PathBuf {
-    let bin = std::env::var_os("SMISHTRAP_NATS_SERVER")
-        .map_or_else(|| PathBuf::from("/usr/sbin/nats-server"), PathBuf::from);
-    assert!(
-        bin.is_file(),
-        "{} not found: install the Debian package nats-server (or set SMISHTRAP_NATS_SERVER)",
-        bin.display()
-    );
-    bin
-}
-
-/// A JetStream server with its store in `dir`, stoppable and restartable on the same port.
-#[derive(Debug)]
-pub struct Nats {
-    child: Option<Child>,
-    pub port: u16,
-    dir: PathBuf,
-    config: Option<PathBuf>,
-}
-
-impl Nats {
-    pub fn start(dir: &Path) -> Nats {
-        Nats::start_with_config(dir, None)
-    }
-
-    /// With a configuration file (`-c`); port, address and store directory from the flags.
-    pub fn start_with_config(dir: &Path, config: Option<&Path>) -> Nats {
-        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let mut nats =
-            Nats { child: None, port, dir: dir.to_owned(), config: config.map(Path::to_owned) };
-        nats.restart();
-        nats
-    }
-
-    /// Makes the running server re-read its configuration (what `systemctl reload` does).
-    pub fn reload(&self) {
-        let pid = self.child.as_ref().unwrap().id();
-        let status = Command::new(nats_bin())
-            .arg(format!("--signal=reload={pid}"))
-            .stdout(Stdio::null())
-            .status()
-            .unwrap();
-        assert!(status.success(), "nats-server --signal reload failed");
-        // The reload is asynchronous; give the server a moment to apply it.
-        std::thread::sleep(Duration::from_millis(500));
-    }
-
-    pub fn url(&self) -> String {
-        format!("nats://127.0.0.1:{}", self.port)
-    }
-
-    /// Kills the server (SIGKILL) and waits for it.
-    pub fn stop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-
-    /// Starts the server again on the same port and store directory.
-    pub fn restart(&mut self) {
-        self.stop();
-        let mut command = Command::new(nats_bin());
-        // A configuration file names JetStream's store itself (a flag would clash with it).
-        match &self.config {
-            Some(config) => command.arg("-c").arg(config),
-            None => command.arg("-js").arg("-sd").arg(&self.dir),
-        };
-        let child = command
-            .args(["-a", "127.0.0.1", "-p", &self.port.to_string()])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        self.child = Some(child);
-        let deadline = Instant::now() + Duration::from_secs(15);
-        while TcpStream::connect(("127.0.0.1", self.port)).is_err() {
-            assert!(Instant::now() < deadline, "nats-server did not start on {}", self.port);
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-}
-
-impl Drop for Nats {
-    fn drop(&mut self) {
-        self.stop();
-    }
-}
+pub use smishtrap_testkit::Nats;
 
 /// Event `n` of `sensor`: the fixture with its own id, session and time.
 pub fn event(sensor: &str, n: u32) -> Event {
