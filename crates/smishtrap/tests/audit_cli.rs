@@ -637,19 +637,8 @@ fn the_console_fleet_page_shows_the_stored_audit() {
 #[test]
 fn audit_results_go_to_the_hubs_postgresql() {
     use smishtrap_store::AnalysisStore;
-    struct Schema(String, String);
-    impl Drop for Schema {
-        fn drop(&mut self) {
-            if let Ok(mut client) = postgres::Client::connect(&self.1, postgres::NoTls) {
-                let _ = client.batch_execute(&format!("DROP SCHEMA IF EXISTS {} CASCADE", self.0));
-            }
-        }
-    }
-    let conninfo = std::env::var("SMISHTRAP_TEST_POSTGRES")
-        .unwrap_or_else(|_| "host=127.0.0.1 port=5432 user=postgres dbname=postgres".into());
-    let nanos =
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
-    let schema = Schema(format!("audit_store_{}_{nanos}", std::process::id()), conninfo.clone());
+    let conninfo = smishtrap_testkit::conninfo();
+    let schema = smishtrap_testkit::Schema::new("audit_store");
 
     let fleet = start_fleet(5);
     let work = tempfile::tempdir().unwrap();

@@ -18,7 +18,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use hub_support::{Hub, Nats, Schema, enroll, free_port, wait_for};
+use hub_support::{Hub, Nats, Schema, enroll, free_port, heartbeats, ids, wait_for};
 use sensor_support::{BIN, Sensor, client, events};
 
 /// Attacker traffic: page loads and login attempts; every request must be answered.
@@ -47,9 +47,9 @@ fn local_ids(data: &Path) -> Vec<String> {
 /// PostgreSQL must hold exactly the sensor's events, each once.
 fn assert_exactly_once(schema: &Schema, data: &Path) {
     let want = local_ids(data);
-    wait_for("every event in PostgreSQL", 90, || schema.ids().len() >= want.len());
+    wait_for("every event in PostgreSQL", 90, || ids(schema).len() >= want.len());
     std::thread::sleep(Duration::from_millis(500));
-    let mut got = schema.ids();
+    let mut got = ids(schema);
     let mut want = want;
     got.sort();
     want.sort();
@@ -72,10 +72,10 @@ fn sensor_forwards_through_nats_outage_and_kill_9_into_postgres_exactly_once() {
 
     // NATS down: the sensor keeps answering and spooling; everything arrives afterwards.
     nats.stop();
-    let before = schema.ids().len();
+    let before = ids(&schema).len();
     attack(&sensor, 20);
     std::thread::sleep(Duration::from_secs(2));
-    assert_eq!(schema.ids().len(), before, "events reached PostgreSQL without NATS");
+    assert_eq!(ids(&schema).len(), before, "events reached PostgreSQL without NATS");
     nats.restart();
     assert_exactly_once(&schema, &data);
 
@@ -128,8 +128,7 @@ fn enrolled_sensor_forwards_and_reports_until_revoked() {
     attack(&sensor, 10);
     assert_exactly_once(&schema, &data);
     wait_for("the heartbeat in PostgreSQL", 60, || {
-        schema
-            .heartbeats()
+        heartbeats(&schema)
             .iter()
             .any(|(name, lag, fwd)| name == "test-sensor" && lag.is_some() && *fwd == Some(true))
     });
@@ -144,10 +143,10 @@ fn enrolled_sensor_forwards_and_reports_until_revoked() {
         .unwrap();
     assert!(revoked.status.success(), "{}", String::from_utf8_lossy(&revoked.stderr));
     std::thread::sleep(Duration::from_secs(1));
-    let before = schema.ids().len();
+    let before = ids(&schema).len();
     attack(&sensor, 6);
     std::thread::sleep(Duration::from_secs(2));
-    assert_eq!(schema.ids().len(), before, "a revoked sensor's events reached PostgreSQL");
+    assert_eq!(ids(&schema).len(), before, "a revoked sensor's events reached PostgreSQL");
     assert_eq!(local_ids(&data).len(), 16);
     sensor.stop();
 }

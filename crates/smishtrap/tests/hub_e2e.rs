@@ -24,7 +24,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use hub_support::{Hub, Nats, Schema, enrolled_nats, free_port, wait_for};
+use hub_support::{Hub, Nats, Schema, enrolled_nats, free_port, ids, wait_for};
 use sensor_support::{Sensor, events};
 use serde_json::{Value, json};
 
@@ -271,7 +271,7 @@ fn three_sensors_two_hubs_kills_and_a_nats_outage_lose_and_double_nothing() {
     let local = local_ids(&nodes);
     let want = i64::try_from(local.len()).unwrap();
     wait_for("every sensor's events in PostgreSQL", 120, || stored(&schema) >= want);
-    let ids = schema.ids();
+    let ids = ids(&schema);
     let distinct: BTreeSet<String> = ids.iter().cloned().collect();
     assert_eq!(ids.len(), distinct.len(), "an event id stored twice");
     assert_eq!(distinct, local, "PostgreSQL differs from the sensors' stores");

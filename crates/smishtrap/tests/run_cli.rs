@@ -271,19 +271,8 @@ fn a_second_run_on_one_data_directory_is_refused() {
 #[test]
 fn imports_into_postgresql_are_reported_searchable_clustered_and_idempotent() {
     use smishtrap_store::AnalysisStore;
-    struct Schema(String, String);
-    impl Drop for Schema {
-        fn drop(&mut self) {
-            if let Ok(mut client) = postgres::Client::connect(&self.1, postgres::NoTls) {
-                let _ = client.batch_execute(&format!("DROP SCHEMA IF EXISTS {} CASCADE", self.0));
-            }
-        }
-    }
-    let conninfo = std::env::var("SMISHTRAP_TEST_POSTGRES")
-        .unwrap_or_else(|_| "host=127.0.0.1 port=5432 user=postgres dbname=postgres".into());
-    let nanos =
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
-    let schema = Schema(format!("import_store_{}_{nanos}", std::process::id()), conninfo.clone());
+    let conninfo = smishtrap_testkit::conninfo();
+    let schema = smishtrap_testkit::Schema::new("import_store");
     let dir = tempfile::tempdir().expect("tempdir");
     let file = dir.path().join("outbox.jsonl");
     let mut lines = Vec::new();

@@ -1,107 +1,18 @@
-//! Shared helpers of the hub tests (cargo feature `hub`): a restartable `nats-server -js` on a
-//! random port, `smishtrap hub` processes with their logs, a fresh PostgreSQL schema per test.
-//!
-//! PostgreSQL: `SMISHTRAP_TEST_POSTGRES` (libpq conninfo), default
-//! `host=127.0.0.1 port=5432 user=postgres dbname=postgres`. NATS: `/usr/sbin/nats-server`
-//! (Debian package `nats-server`). Include with `#[path = "support/hub.rs"] mod hub_support;`
-//! next to `mod sensor_support;`.
+//! Shared helpers of the hub tests (cargo feature `hub`): `smishtrap hub` processes with their
+//! logs and the NATS credentials the deployment guide sets up; the `nats-server -js` launcher
+//! and the fresh PostgreSQL schema per test come from `smishtrap-testkit` (re-exported here).
+//! Include with `#[path = "support/hub.rs"] mod hub_support;` next to `mod sensor_support;`.
 
 #![allow(dead_code, unreachable_pub, clippy::unwrap_used, reason = "test helpers fail loudly")]
 
 use std::io::{BufRead, BufReader};
-use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+
+pub use smishtrap_testkit::{Nats, Schema, conninfo, free_port, wait_for};
 
 use crate::sensor_support::{BIN, signal};
-
-pub const NATS_SERVER: &str = "/usr/sbin/nats-server";
-
-pub fn conninfo() -> String {
-    std::env::var("SMISHTRAP_TEST_POSTGRES")
-        .unwrap_or_else(|_| "host=127.0.0.1 port=5432 user=postgres dbname=postgres".into())
-}
-
-pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-/// Polls `done` every 50 ms; fails the test after `secs`.
-pub fn wait_for(what: &str, secs: u64, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    while !done() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-/// `nats-server -js` on a fixed random port and store directory, restartable, killed on drop.
-pub struct Nats {
-    child: Option<Child>,
-    pub port: u16,
-    dir: PathBuf,
-    /// Configuration file (from `smishtrap hub nats-config`) and pid file.
-    config: Option<(PathBuf, PathBuf)>,
-}
-
-impl Nats {
-    pub fn start(dir: &Path) -> Nats {
-        let mut nats = Nats { child: None, port: free_port(), dir: dir.to_owned(), config: None };
-        nats.restart();
-        nats
-    }
-
-    /// With the configuration `smishtrap hub nats-config` printed for `port`.
-    pub fn start_configured(port: u16, config: &Path, pid_file: &Path) -> Nats {
-        let mut nats = Nats {
-            child: None,
-            port,
-            dir: PathBuf::new(),
-            config: Some((config.to_owned(), pid_file.to_owned())),
-        };
-        nats.restart();
-        nats
-    }
-
-    pub fn url(&self) -> String {
-        format!("nats://127.0.0.1:{}", self.port)
-    }
-
-    /// SIGKILL: no chance to say goodbye to its clients.
-    pub fn stop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-
-    /// (Re)starts on the same port and store directory.
-    pub fn restart(&mut self) {
-        self.stop();
-        assert!(
-            Path::new(NATS_SERVER).is_file(),
-            "{NATS_SERVER} not found: install the Debian package nats-server"
-        );
-        let mut command = Command::new(NATS_SERVER);
-        match &self.config {
-            Some((config, pid)) => command.arg("-c").arg(config).arg("-P").arg(pid),
-            None => command
-                .args(["-js", "-a", "127.0.0.1", "-p", &self.port.to_string(), "-sd"])
-                .arg(&self.dir),
-        };
-        let child = command.stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
-        self.child = Some(child);
-        wait_for("nats-server", 15, || TcpStream::connect(("127.0.0.1", self.port)).is_ok());
-    }
-}
-
-impl Drop for Nats {
-    fn drop(&mut self) {
-        self.stop();
-    }
-}
 
 /// The NATS set-up of the deployment guide: `hub nats-config` writes the configuration of a
 /// server on `port` with its store in `DIR/js`, `hub enroll` issues each sensor's credentials.
@@ -189,47 +100,22 @@ impl Drop for Hub {
     }
 }
 
-/// A fresh PostgreSQL schema, dropped at the end.
-pub struct Schema(pub String);
-
-impl Schema {
-    pub fn new(prefix: &str) -> Schema {
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .subsec_nanos();
-        Schema(format!("{prefix}_{}_{nanos}", std::process::id()))
-    }
-
-    pub fn client(&self) -> postgres::Client {
-        let mut client = postgres::Client::connect(&conninfo(), postgres::NoTls).unwrap();
-        client.batch_execute(&format!("SET search_path TO {}", self.0)).unwrap();
-        client
-    }
-
-    /// (sensor, forward lag, forwarding) of every heartbeat row.
-    pub fn heartbeats(&self) -> Vec<(String, Option<i64>, Option<bool>)> {
-        let sql = "SELECT name, (status::json->'fleet'->>'forward_lag')::bigint, \
-             (status::json->'fleet'->>'forwarding')::boolean FROM sensor_heartbeats ORDER BY name";
-        self.client()
-            .query(sql, &[])
-            .map(|rows| rows.iter().map(|r| (r.get(0), r.get(1), r.get(2))).collect())
-            .unwrap_or_default()
-    }
-
-    /// Event ids in PostgreSQL, in insertion order (empty before the hub created the table).
-    pub fn ids(&self) -> Vec<String> {
-        self.client()
-            .query("SELECT id FROM events ORDER BY seq", &[])
-            .map(|rows| rows.iter().map(|r| r.get(0)).collect())
-            .unwrap_or_default()
-    }
+/// (sensor, forward lag, forwarding) of every heartbeat row of `schema`.
+pub fn heartbeats(schema: &Schema) -> Vec<(String, Option<i64>, Option<bool>)> {
+    let sql = "SELECT name, (status::json->'fleet'->>'forward_lag')::bigint, \
+         (status::json->'fleet'->>'forwarding')::boolean FROM sensor_heartbeats ORDER BY name";
+    schema
+        .client()
+        .query(sql, &[])
+        .map(|rows| rows.iter().map(|r| (r.get(0), r.get(1), r.get(2))).collect())
+        .unwrap_or_default()
 }
 
-impl Drop for Schema {
-    fn drop(&mut self) {
-        if let Ok(mut client) = postgres::Client::connect(&conninfo(), postgres::NoTls) {
-            let _ = client.batch_execute(&format!("DROP SCHEMA IF EXISTS {} CASCADE", self.0));
-        }
-    }
+/// Event ids in `schema`, in insertion order (empty before the hub created the table).
+pub fn ids(schema: &Schema) -> Vec<String> {
+    schema
+        .client()
+        .query("SELECT id FROM events ORDER BY seq", &[])
+        .map(|rows| rows.iter().map(|r| r.get(0)).collect())
+        .unwrap_or_default()
 }
