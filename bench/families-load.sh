@@ -15,44 +15,18 @@ THREADS="${THREADS:-2}"
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 BIN="${SMISHTRAP_BIN:-$ROOT/target/eval/smishtrap}"
 [ -x "$BIN" ] || cargo build --profile eval -q -p smishtrap --manifest-path "$ROOT/Cargo.toml"
-command -v wrk >/dev/null || { echo "wrk not found: apt-get install -y wrk" >&2; exit 1; }
-TMP="$(mktemp -d)"
-SENSOR_PID=""
-cleanup() {
-    if [ -n "$SENSOR_PID" ] && kill -0 "$SENSOR_PID" 2>/dev/null; then kill -TERM "$SENSOR_PID"; wait "$SENSOR_PID" || true; fi
-    rm -rf "$TMP"
-}
-trap cleanup EXIT
-ulimit -n 65536 2>/dev/null || true
+# shellcheck source=bench/sensor-lib.sh
+source "$ROOT/bench/sensor-lib.sh"
 
 start() {
     local persona="$1"; shift
     rm -rf "$TMP/data"
-    cat >"$TMP/sensor.toml" <<TOML
-[[listener]]
-listen = "127.0.0.1:0"
-persona = "$persona"
-
-[limits]
-max_connections = 20000
-requests_per_second = 1000000
-request_burst = 1000000
-idle_timeout_secs = 300
-header_timeout_secs = 60
-max_connections_per_ip = 1000000
-connections_per_ip_per_second = 1000000
-connection_burst_per_ip = 1000000
-TOML
-    : >"$TMP/sensor.err"
-    SMISHTRAP_LOG=warn "$BIN" sensor --config "$TMP/sensor.toml" --data "$TMP/data" --sensor-name bench "$@" 2>"$TMP/sensor.err" &
-    SENSOR_PID=$!
-    for _ in $(seq 1 100); do grep -q '^listening on' "$TMP/sensor.err" && break; sleep 0.1; done
-    ADDR="$(sed -n 's/^listening on \([^ ]*\) .*/\1/p' "$TMP/sensor.err" | head -1)"
-    [ -n "$ADDR" ] || { cat "$TMP/sensor.err" >&2; exit 1; }
+    sensor_config "$persona" header_timeout_secs=60
+    sensor_start 100 "$BIN" sensor --config "$TMP/sensor.toml" --data "$TMP/data" --sensor-name bench "$@"
 }
 
 stop_and_count() {
-    kill -TERM "$SENSOR_PID"; wait "$SENSOR_PID"; SENSOR_PID=""
+    sensor_stop
     "$BIN" events --data "$TMP/data" --format jsonl --kind sms.send | wc -l
 }
 

@@ -17,56 +17,23 @@ if [[ "${1:-}" =~ ^[0-9]+$ ]]; then N="$1"; shift; fi
 CONNS="${CONNS:-16}"
 TOOL="${TOOL:-callgrind}"
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
-TMP="$(mktemp -d)"
-SENSOR_PID=""
-cleanup() {
-    if [ -n "$SENSOR_PID" ] && kill -0 "$SENSOR_PID" 2>/dev/null; then kill -TERM "$SENSOR_PID"; wait "$SENSOR_PID" || true; fi
-    rm -rf "$TMP"
-}
-trap cleanup EXIT
-command -v wrk >/dev/null || { echo "wrk not found: apt-get install -y wrk" >&2; exit 1; }
 command -v valgrind >/dev/null || { echo "valgrind not found" >&2; exit 1; }
-ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+# shellcheck source=bench/sensor-lib.sh
+source "$ROOT/bench/sensor-lib.sh"
 
-# As bench/sensor-load.sh: one source address, caps lifted (older builds lack the per-IP keys).
-cat >"$TMP/base.toml" <<TOML
-[[listener]]
-listen = "127.0.0.1:0"
-persona = "milesight-ur32l"
-
-[limits]
-max_connections = 20000
-requests_per_second = 1000000
-request_burst = 1000000
-idle_timeout_secs = 300
-header_timeout_secs = 600
-body_timeout_secs = 600
-TOML
-cp "$TMP/base.toml" "$TMP/sensor.toml"
-cat >>"$TMP/sensor.toml" <<TOML
-max_connections_per_ip = 1000000
-connections_per_ip_per_second = 1000000
-connection_burst_per_ip = 1000000
-TOML
+# As bench/sensor-load.sh, with long header and body timeouts (valgrind is slow).
+sensor_config milesight-ur32l header_timeout_secs=600 body_timeout_secs=600
 
 # count BIN REQUESTS OUT: prints "instructions events"
 count() {
-    local bin="$1" requests="$2" out="$3" data="$TMP/data-$RANDOM" config="$TMP/sensor.toml"
-    "$bin" sensor --config "$config" --data "$data" --check-config >/dev/null 2>&1 || config="$TMP/base.toml"
+    local bin="$1" requests="$2" out="$3" data="$TMP/data-$RANDOM" config
+    config="$(sensor_config_for "$bin")"
     local opts=(--tool="$TOOL")
     if [ "$TOOL" = callgrind ]; then opts+=(--callgrind-out-file="$out"); else opts+=(--cache-sim=no --cachegrind-out-file="$out"); fi
-    SMISHTRAP_LOG=warn valgrind "${opts[@]}" "$bin" sensor --config "$config" --data "$data" \
-        --sensor-name bench 2>"$TMP/sensor.err" &
-    SENSOR_PID=$!
-    for _ in $(seq 1 600); do grep -q '^listening on' "$TMP/sensor.err" && break; sleep 0.1; done
-    local addr
-    addr="$(sed -n 's/^listening on \([^ ]*\) .*/\1/p' "$TMP/sensor.err" | head -1)"
-    [ -n "$addr" ] || { cat "$TMP/sensor.err" >&2; exit 1; }
+    sensor_start 600 valgrind "${opts[@]}" "$bin" sensor --config "$config" --data "$data" --sensor-name bench
     SMISHTRAP_REQUESTS="$requests" wrk -t1 -c"$CONNS" -d3600s --timeout 60s \
-        -s "$ROOT/bench/sensor-send-sms.lua" "http://$addr/cgi" >/dev/null || true
-    kill -TERM "$SENSOR_PID"
-    wait "$SENSOR_PID"
-    SENSOR_PID=""
+        -s "$ROOT/bench/sensor-send-sms.lua" "http://$ADDR/cgi" >/dev/null || true
+    sensor_stop
     local events total
     events="$("$bin" events --data "$data" --format jsonl --kind sms.send | wc -l)"
     # Both tools end their profile with "summary: <instructions> ...".

@@ -17,51 +17,18 @@ CONNS=("$@")
 IDLE="${IDLE:-10000}"
 THREADS="${THREADS:-2}"
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
-TMP="$(mktemp -d)"
-SENSOR_PID=""
-cleanup() {
-    if [ -n "$SENSOR_PID" ] && kill -0 "$SENSOR_PID" 2>/dev/null; then kill -TERM "$SENSOR_PID"; wait "$SENSOR_PID" || true; fi
-    rm -rf "$TMP"
-}
-trap cleanup EXIT
+# shellcheck source=bench/sensor-lib.sh
+source "$ROOT/bench/sensor-lib.sh"
 
-command -v wrk >/dev/null || { echo "wrk not found: apt-get install -y wrk" >&2; exit 1; }
 if [ -n "${SMISHTRAP_BIN:-${BIN:-}}" ]; then
     BIN="${SMISHTRAP_BIN:-$BIN}"
 else
     cargo build --release -q -p smishtrap --manifest-path "$ROOT/Cargo.toml"
     BIN="$ROOT/target/release/smishtrap"
 fi
-ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 
-cat >"$TMP/sensor.toml" <<TOML
-[[listener]]
-listen = "127.0.0.1:0"
-persona = "milesight-ur32l"
-
-[limits]
-max_connections = 20000
-# the load generator sends thousands of requests per second on each connection
-requests_per_second = 1000000
-request_burst = 1000000
-idle_timeout_secs = 300
-header_timeout_secs = 60
-TOML
-# All load comes from one address: lift the per-source caps (older builds lack these keys).
-cp "$TMP/sensor.toml" "$TMP/base.toml"
-cat >>"$TMP/sensor.toml" <<TOML
-max_connections_per_ip = 1000000
-connections_per_ip_per_second = 1000000
-connection_burst_per_ip = 1000000
-TOML
-"$BIN" sensor --config "$TMP/sensor.toml" --data "$TMP/data" --check-config >/dev/null 2>&1 ||
-    cp "$TMP/base.toml" "$TMP/sensor.toml"
-
-SMISHTRAP_LOG=warn "$BIN" sensor --config "$TMP/sensor.toml" --data "$TMP/data" --sensor-name bench 2>"$TMP/sensor.err" &
-SENSOR_PID=$!
-for _ in $(seq 1 100); do grep -q '^listening on' "$TMP/sensor.err" && break; sleep 0.1; done
-ADDR="$(sed -n 's/^listening on \([^ ]*\) .*/\1/p' "$TMP/sensor.err" | head -1)"
-[ -n "$ADDR" ] || { cat "$TMP/sensor.err" >&2; exit 1; }
+sensor_config milesight-ur32l header_timeout_secs=60
+sensor_start 100 "$BIN" sensor --config "$(sensor_config_for "$BIN")" --data "$TMP/data" --sensor-name bench
 echo "sensor pid $SENSOR_PID on $ADDR, data in $TMP/data, $(nproc) cores shared with wrk"
 
 TOTAL=0
@@ -85,9 +52,7 @@ python3 "$ROOT/bench/idle-connections.py" 127.0.0.1 "${ADDR##*:}" "$IDLE" "$SENS
 IDLE_REQUESTS="$IDLE"
 
 # Graceful stop: in-flight requests finish, the pipeline flushes.
-kill -TERM "$SENSOR_PID"
-wait "$SENSOR_PID"
-SENSOR_PID=""
+sensor_stop
 STORED="$("$BIN" events --data "$TMP/data" --format jsonl | wc -l)"
 SENDS="$("$BIN" events --data "$TMP/data" --format jsonl --kind sms.send | wc -l)"
 echo
