@@ -10,7 +10,7 @@ use smishtrap_event::Event;
 
 use crate::{
     AnalysedRow, AuditRow, BucketCount, CampaignAlias, CampaignRow, EventMessage, EventTail,
-    HourCount, NewMessage, StoreError, StoredMessage, ValidationSend,
+    HourCount, MessageFacet, NewMessage, StoreError, StoredMessage, ValidationSend,
 };
 
 /// One result row, read by column index, with the few value types the store keeps.
@@ -162,6 +162,13 @@ pub(crate) fn hour_count<R: Columns>(row: &R) -> Result<HourCount, R::Error> {
     Ok(HourCount { hour: row.int(0)?, messages: count(row.int(1)?) })
 }
 
+/// A bucket query's range: `buckets` clamped to 1..=1024, `to` not before `from`, and the span
+/// in floating point, so a span of centuries cannot overflow (bucket = offset * buckets / span).
+pub(crate) fn bucket_range(from: i64, to: i64, buckets: usize) -> (usize, i64, f64) {
+    let to = to.max(from);
+    (buckets.clamp(1, 1024), to, (to as f64 - from as f64) + 1.0)
+}
+
 /// Columns: the bucket of `buckets`, whether its phase is validation (NULL: no phase), count.
 pub(crate) fn bucket_count<R: Columns>(row: &R, buckets: usize) -> Result<BucketCount, R::Error> {
     Ok(BucketCount {
@@ -169,6 +176,17 @@ pub(crate) fn bucket_count<R: Columns>(row: &R, buckets: usize) -> Result<Bucket
         validation: row.opt_bool(1)?.unwrap_or(false),
         messages: count(row.int(2)?),
     })
+}
+
+impl MessageFacet {
+    /// The `messages` column this facet counts by.
+    pub(crate) fn column(self) -> &'static str {
+        match self {
+            MessageFacet::Country => "country",
+            MessageFacet::Verdict => "verdict",
+            MessageFacet::Brand => "brand",
+        }
+    }
 }
 
 /// Columns: a facet value, its count.

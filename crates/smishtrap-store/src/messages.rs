@@ -420,11 +420,7 @@ impl SqliteStore {
         verdict: Option<&str>,
         limit: usize,
     ) -> Result<Vec<(String, u64)>, StoreError> {
-        let column = match facet {
-            MessageFacet::Country => "country",
-            MessageFacet::Verdict => "verdict",
-            MessageFacet::Brand => "brand",
-        };
+        let column = facet.column();
         let sql = format!(
             "SELECT {column}, count(*) AS n FROM messages WHERE {column} IS NOT NULL \
              AND (?1 IS NULL OR verdict = ?1) GROUP BY {column} ORDER BY n DESC, {column} \

@@ -96,11 +96,7 @@ impl SqliteStore {
         to: i64,
         buckets: usize,
     ) -> Result<Vec<BucketCount>, StoreError> {
-        let buckets = buckets.clamp(1, 1024);
-        let to = to.max(from);
-        // Bucket of a time: offset * buckets / span, computed in floating point so a span of
-        // centuries cannot overflow.
-        let span = (to as f64 - from as f64) + 1.0;
+        let (buckets, to, span) = decode::bucket_range(from, to, buckets);
         let sql = "SELECT CAST((ts - ?2) * ?4 / ?5 AS INTEGER) AS b, phase = 'validation', \
                    count(*) FROM messages WHERE campaign = ?1 AND ts BETWEEN ?2 AND ?3 \
                    GROUP BY b, phase = 'validation' ORDER BY b";

@@ -457,11 +457,7 @@ impl AnalysisStore for PostgresStore {
         verdict: Option<&str>,
         limit: usize,
     ) -> Result<Vec<(String, u64)>, StoreError> {
-        let column = match facet {
-            MessageFacet::Country => "country",
-            MessageFacet::Verdict => "verdict",
-            MessageFacet::Brand => "brand",
-        };
+        let column = facet.column();
         let sql = format!(
             "SELECT {column}, count(*) AS n FROM messages WHERE {column} IS NOT NULL \
              AND ($1::text IS NULL OR verdict = $1) GROUP BY {column} ORDER BY n DESC, {column} \
@@ -698,10 +694,7 @@ impl AnalysisStore for PostgresStore {
         to: i64,
         buckets: usize,
     ) -> Result<Vec<BucketCount>, StoreError> {
-        let buckets = buckets.clamp(1, 1024);
-        let to = to.max(from);
-        // In floating point, so a span of centuries cannot overflow (as on SQLite).
-        let span = (to as f64 - from as f64) + 1.0;
+        let (buckets, to, span) = decode::bucket_range(from, to, buckets);
         let values: Values = vec![
             Box::new(pg_owned(campaign)),
             Box::new(from),
