@@ -1,5 +1,6 @@
 //! Starting headless Debian Chromium for the browser tests, shared by `console_browser.rs` and
-//! `fingerprint_webui.rs`: the process, its DevTools websocket and its throw-away profile.
+//! `fingerprint_webui.rs`: the process, its DevTools websocket and its throw-away profile, and
+//! one page driven over the DevTools protocol (CDP).
 #![allow(dead_code, unreachable_pub, reason = "test helpers, each test target uses what it needs")]
 
 use std::io::{BufRead, BufReader};
@@ -8,7 +9,8 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use tungstenite::WebSocket;
+use serde_json::{Value, json};
+use tungstenite::{Message, WebSocket};
 
 pub const CHROMIUM: &str = "/usr/bin/chromium";
 
@@ -75,4 +77,64 @@ pub fn launch() -> Option<Devtools> {
     stream.set_read_timeout(Some(Duration::from_secs(60))).expect("timeout");
     let (ws, _) = tungstenite::client(ws_url.as_str(), stream).expect("websocket handshake");
     Some(Devtools { child, ws, profile })
+}
+
+/// One blank page of a headless Chromium, driven over CDP (a flattened session); Chromium is
+/// killed on drop.
+#[derive(Debug)]
+pub struct Page {
+    devtools: Devtools,
+    session: String,
+    next_id: u64,
+}
+
+impl Page {
+    /// Launches Chromium, attaches to a new blank page and enables `domains` (`Page`,
+    /// `Runtime`, …); `None` (with a message) when Chromium is not installed.
+    pub fn open(domains: &[&str]) -> Option<Page> {
+        let mut page = Page { devtools: launch()?, session: String::new(), next_id: 0 };
+        let target = page.call("Target.createTarget", json!({"url": "about:blank"}));
+        let target_id = target["targetId"].as_str().expect("target").to_owned();
+        let attached =
+            page.call("Target.attachToTarget", json!({"targetId": target_id, "flatten": true}));
+        page.session = attached["sessionId"].as_str().expect("session").to_owned();
+        for domain in domains {
+            page.call(&format!("{domain}.enable"), json!({}));
+        }
+        Some(page)
+    }
+
+    /// Sends one command (to the page once attached) and returns its whole reply (`result` or
+    /// `error`); `event` sees every event that arrives meanwhile.
+    pub fn send(&mut self, method: &str, params: Value, mut event: impl FnMut(&Value)) -> Value {
+        self.next_id += 1;
+        let id = self.next_id;
+        let mut message = json!({"id": id, "method": method, "params": params});
+        if !self.session.is_empty() {
+            message["sessionId"] = json!(self.session);
+        }
+        self.devtools.ws.send(Message::text(message.to_string())).expect("send cdp");
+        loop {
+            let Message::Text(text) = self.devtools.ws.read().expect("read cdp") else { continue };
+            let value: Value = serde_json::from_str(text.as_str()).expect("cdp json");
+            if value["id"].as_u64() == Some(id) {
+                return value;
+            }
+            event(&value);
+        }
+    }
+
+    /// Sends one command and returns its result; an error fails the test.
+    pub fn call(&mut self, method: &str, params: Value) -> Value {
+        let reply = self.send(method, params, |_| {});
+        assert!(reply.get("error").is_none(), "{method} failed: {reply}");
+        reply["result"].clone()
+    }
+}
+
+impl Drop for Page {
+    fn drop(&mut self) {
+        let _ = self.devtools.child.kill();
+        let _ = self.devtools.child.wait();
+    }
 }

@@ -10,15 +10,12 @@ mod chromium_support;
 mod console_support;
 mod sensor_support;
 
-use std::net::TcpStream;
 use std::path::Path;
-use std::process::Child;
 use std::time::{Duration, Instant};
 
 use console_support::ConsoleProcess;
 use sensor_support::Sensor;
 use serde_json::{Value, json};
-use tungstenite::{Message, WebSocket};
 
 const TOKEN: &str = "browser-test-token-0123456789";
 
@@ -31,48 +28,17 @@ const PAYLOADS: [&str; 4] = [
 ];
 
 /// A headless Chromium with one page, driven over CDP.
-struct Browser {
-    child: Child,
-    ws: WebSocket<TcpStream>,
-    session: String,
-    next_id: u64,
-    _profile: tempfile::TempDir,
-}
+struct Browser(chromium_support::Page);
 
 impl Browser {
     /// `None` (with a message) when Chromium is not installed.
     fn launch() -> Option<Browser> {
-        let chromium_support::Devtools { child, ws, profile } = chromium_support::launch()?;
-        let mut browser =
-            Browser { child, ws, session: String::new(), next_id: 0, _profile: profile };
-        let target = browser.call("Target.createTarget", json!({"url": "about:blank"}));
-        let target_id = target["targetId"].as_str().expect("target").to_owned();
-        let attached =
-            browser.call("Target.attachToTarget", json!({"targetId": target_id, "flatten": true}));
-        browser.session = attached["sessionId"].as_str().expect("session").to_owned();
-        browser.call("Page.enable", json!({}));
-        browser.call("Runtime.enable", json!({}));
-        Some(browser)
+        chromium_support::Page::open(&["Page", "Runtime"]).map(Browser)
     }
 
-    /// Sends one command (to the page once attached) and waits for its result.
+    /// Sends one command to the page and waits for its result.
     fn call(&mut self, method: &str, params: Value) -> Value {
-        self.next_id += 1;
-        let id = self.next_id;
-        let mut message = json!({"id": id, "method": method, "params": params});
-        if !self.session.is_empty() {
-            message["sessionId"] = json!(self.session);
-        }
-        self.ws.send(Message::text(message.to_string())).expect("send cdp");
-        loop {
-            let reply = self.ws.read().expect("read cdp");
-            let Message::Text(text) = reply else { continue };
-            let value: Value = serde_json::from_str(text.as_str()).expect("cdp json");
-            if value["id"].as_u64() == Some(id) {
-                assert!(value.get("error").is_none(), "{method} failed: {value}");
-                return value["result"].clone();
-            }
-        }
+        self.0.call(method, params)
     }
 
     /// Evaluates `expression` in the page and returns its JSON value.
@@ -164,13 +130,6 @@ impl Browser {
         assert_eq!(checks["imgs"], 0, "{page}: {checks}");
         assert_eq!(checks["svgHandlers"], 0, "{page}: {checks}");
         assert_eq!(checks["jsLinks"], json!([]), "{page}: {checks}");
-    }
-}
-
-impl Drop for Browser {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 

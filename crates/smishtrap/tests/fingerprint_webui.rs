@@ -10,14 +10,11 @@
 mod chromium_support;
 mod sensor_support;
 
-use std::net::TcpStream;
 use std::path::Path;
-use std::process::Child;
 use std::time::{Duration, Instant};
 
 use sensor_support::{Sensor, client, decrypt, encrypt, events, leaked_credentials};
 use serde_json::{Value, json};
-use tungstenite::{Message, WebSocket};
 
 fn start(persona: &str, dir: &Path) -> Sensor {
     Sensor::start_with(dir, &["--listen", "127.0.0.1:0", "--persona", persona], 1)
@@ -391,77 +388,45 @@ fn tell7_file_export_like_the_device() {
 
 /// A headless Chromium with one page, driven over CDP; keeps the page's errors.
 struct Browser {
-    child: Child,
-    ws: WebSocket<TcpStream>,
-    session: String,
-    next_id: u64,
+    page: chromium_support::Page,
     errors: Vec<String>,
-    _profile: tempfile::TempDir,
 }
 
 impl Browser {
     fn launch() -> Option<Browser> {
-        let chromium_support::Devtools { child, ws, profile } = chromium_support::launch()?;
-        let mut browser = Browser {
-            child,
-            ws,
-            session: String::new(),
-            next_id: 0,
-            errors: Vec::new(),
-            _profile: profile,
-        };
-        let target = browser.call("Target.createTarget", json!({"url": "about:blank"}));
-        let target_id = target["targetId"].as_str().expect("target").to_owned();
-        let attached =
-            browser.call("Target.attachToTarget", json!({"targetId": target_id, "flatten": true}));
-        browser.session = attached["sessionId"].as_str().expect("session").to_owned();
-        browser.call("Page.enable", json!({}));
-        browser.call("Runtime.enable", json!({}));
-        browser.call("Log.enable", json!({}));
-        Some(browser)
+        let page = chromium_support::Page::open(&["Page", "Runtime", "Log"])?;
+        Some(Browser { page, errors: Vec::new() })
     }
 
     /// Sends one command and waits for its result, keeping the page's errors seen meanwhile.
     fn call(&mut self, method: &str, params: Value) -> Value {
-        self.next_id += 1;
-        let id = self.next_id;
-        let mut message = json!({"id": id, "method": method, "params": params});
-        if !self.session.is_empty() {
-            message["sessionId"] = json!(self.session);
-        }
-        self.ws.send(Message::text(message.to_string())).expect("send cdp");
-        loop {
-            let Message::Text(text) = self.ws.read().expect("read cdp") else { continue };
-            let value: Value = serde_json::from_str(text.as_str()).expect("cdp json");
-            if value["id"].as_u64() == Some(id) {
-                // An evaluation the page's own navigation cut short (a login or logout that
-                // leaves the page) has no result; the callers poll again.
-                let navigated = value["error"]["message"].as_str().is_some_and(|m| {
-                    m.contains("navigated or closed") || m.contains("context was destroyed")
-                });
-                if method == "Runtime.evaluate" && navigated {
-                    return Value::Null;
-                }
-                assert!(value.get("error").is_none(), "{method} failed: {value}");
-                return value["result"].clone();
+        let errors = &mut self.errors;
+        let reply = self.page.send(method, params, |value| match value["method"].as_str() {
+            Some("Runtime.exceptionThrown") => errors.push(value["params"].to_string()),
+            Some("Runtime.consoleAPICalled") if value["params"]["type"] == "error" => {
+                errors.push(value["params"].to_string());
             }
-            match value["method"].as_str() {
-                Some("Runtime.exceptionThrown") => self.errors.push(value["params"].to_string()),
-                Some("Runtime.consoleAPICalled") if value["params"]["type"] == "error" => {
-                    self.errors.push(value["params"].to_string());
-                }
-                // The favicon is not part of the persona data (binary); everything else is.
-                Some("Log.entryAdded")
-                    if value["params"]["entry"]["level"] == "error"
-                        && !value["params"]["entry"]["url"]
-                            .as_str()
-                            .is_some_and(|u| u.ends_with("/favicon.ico")) =>
-                {
-                    self.errors.push(value["params"].to_string());
-                }
-                _ => {}
+            // The favicon is not part of the persona data (binary); everything else is.
+            Some("Log.entryAdded")
+                if value["params"]["entry"]["level"] == "error"
+                    && !value["params"]["entry"]["url"]
+                        .as_str()
+                        .is_some_and(|u| u.ends_with("/favicon.ico")) =>
+            {
+                errors.push(value["params"].to_string());
             }
+            _ => {}
+        });
+        // An evaluation the page's own navigation cut short (a login or logout that leaves the
+        // page) has no result; the callers poll again.
+        let navigated = reply["error"]["message"].as_str().is_some_and(|m| {
+            m.contains("navigated or closed") || m.contains("context was destroyed")
+        });
+        if method == "Runtime.evaluate" && navigated {
+            return Value::Null;
         }
+        assert!(reply.get("error").is_none(), "{method} failed: {reply}");
+        reply["result"].clone()
     }
 
     fn eval(&mut self, expression: &str) -> Value {
@@ -483,13 +448,6 @@ impl Browser {
         }
         let html = self.eval("document.documentElement ? document.documentElement.outerHTML : ''");
         panic!("{what} never happened; errors {:?}; page:\n{html}", self.errors);
-    }
-}
-
-impl Drop for Browser {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
