@@ -119,11 +119,10 @@ fn import(data: &Path, args: &[&str]) -> (Option<i32>, String) {
     (out.status.code(), String::from_utf8_lossy(&out.stderr).into_owned())
 }
 
-#[test]
-fn imports_are_analysed_clustered_and_idempotent() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let data = dir.path().join("data");
-    let file = dir.path().join("outbox.jsonl");
+/// `DIR/outbox.jsonl`: five sends of one lure (line 1-5), a line that is not JSON (6), a
+/// harmless message (7).
+fn write_outbox(dir: &Path) -> std::path::PathBuf {
+    let file = dir.join("outbox.jsonl");
     let mut lines = Vec::new();
     for i in 0..5 {
         lines.push(
@@ -135,6 +134,14 @@ fn imports_are_analysed_clustered_and_idempotent() {
     lines.push("{not json".to_owned());
     lines.push(json!({"to": "+32470999999", "text": "see you at dinner"}).to_string());
     std::fs::write(&file, lines.join("\n") + "\n").expect("write");
+    file
+}
+
+#[test]
+fn imports_are_analysed_clustered_and_idempotent() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    let file = write_outbox(dir.path());
     let name = file.to_str().expect("utf-8 path");
 
     let (code, err) = import(&data, &[name]);
@@ -274,18 +281,7 @@ fn imports_into_postgresql_are_reported_searchable_clustered_and_idempotent() {
     let conninfo = smishtrap_testkit::conninfo();
     let schema = smishtrap_testkit::Schema::new("import_store");
     let dir = tempfile::tempdir().expect("tempdir");
-    let file = dir.path().join("outbox.jsonl");
-    let mut lines = Vec::new();
-    for i in 0..5 {
-        lines.push(
-            json!({"ts": format!("2025-07-22T10:0{i}:00Z"), "to": format!("+3247012345{i}"),
-                   "router": "r1", "text": LURE})
-            .to_string(),
-        );
-    }
-    lines.push("{not json".to_owned());
-    lines.push(json!({"to": "+32470999999", "text": "see you at dinner"}).to_string());
-    std::fs::write(&file, lines.join("\n") + "\n").expect("write");
+    let file = write_outbox(dir.path());
     let name = file.to_str().expect("utf-8 path");
     let import = |args: &[&str]| {
         let out = Command::new(BIN)
