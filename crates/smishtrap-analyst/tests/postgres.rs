@@ -17,34 +17,15 @@ use smishtrap_intel::Engine;
 use smishtrap_store::{
     AnalysisStore, CLUSTERED_CURSOR, EventStore, MessageQuery, PostgresStore, StoreError,
 };
+use smishtrap_testkit::{Schema, conninfo};
 
-fn conninfo() -> String {
-    std::env::var("SMISHTRAP_TEST_POSTGRES")
-        .unwrap_or_else(|_| "host=127.0.0.1 port=5432 user=postgres dbname=postgres".into())
+/// A fresh schema per test (dropped at the end) and its store.
+fn fresh_schema() -> Schema {
+    Schema::new("smishtrap_analyst")
 }
 
-struct Schema(String);
-
-impl Schema {
-    fn new() -> Schema {
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.subsec_nanos())
-            .unwrap_or(0);
-        Schema(format!("smishtrap_analyst_{}_{nanos}", std::process::id()))
-    }
-
-    fn open(&self) -> Result<PostgresStore, StoreError> {
-        PostgresStore::open(&conninfo(), &self.0)
-    }
-}
-
-impl Drop for Schema {
-    fn drop(&mut self) {
-        if let Ok(mut client) = postgres::Client::connect(&conninfo(), postgres::NoTls) {
-            let _ = client.batch_execute(&format!("DROP SCHEMA IF EXISTS \"{}\" CASCADE", self.0));
-        }
-    }
+fn open(schema: &Schema) -> Result<PostgresStore, StoreError> {
+    PostgresStore::open(&conninfo(), &schema.0)
 }
 
 fn ok<T, E: std::fmt::Display>(r: Result<T, E>) -> T {
@@ -106,8 +87,8 @@ fn wait_for(store: &mut PostgresStore, n: usize) {
 /// when that worker stops, the other takes over.
 #[test]
 fn two_workers_analyse_each_capture_once_and_take_over() {
-    let schema = Schema::new();
-    let mut store = ok(schema.open());
+    let schema = fresh_schema();
+    let mut store = ok(open(&schema));
     let engine = Arc::new(ok(Engine::builtin()));
     let a = start(&schema, &engine);
     let b = start(&schema, &engine);

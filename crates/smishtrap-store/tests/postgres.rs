@@ -10,58 +10,34 @@
 mod common;
 mod suite;
 
-use std::sync::atomic::{AtomicU64, Ordering};
-
 use smishtrap_store::{PostgresStore, StoreError};
+use smishtrap_testkit::{Schema, conninfo};
 
-fn conninfo() -> String {
-    std::env::var("SMISHTRAP_TEST_POSTGRES")
-        .unwrap_or_else(|_| "host=127.0.0.1 port=5432 user=postgres dbname=postgres".into())
-}
-
+/// A fresh schema per test, dropped at the end.
 struct Postgres {
-    schema: String,
+    schema: Schema,
 }
 
 impl suite::Backend for Postgres {
     type Store = PostgresStore;
 
     fn new() -> Self {
-        static NEXT: AtomicU64 = AtomicU64::new(0);
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.subsec_nanos())
-            .unwrap_or(0);
-        let schema = format!(
-            "smishtrap_test_{}_{nanos}_{}",
-            std::process::id(),
-            NEXT.fetch_add(1, Ordering::Relaxed)
-        );
-        Postgres { schema }
+        Postgres { schema: Schema::new("smishtrap_test") }
     }
 
     fn open(&self) -> Result<PostgresStore, StoreError> {
-        PostgresStore::open(&conninfo(), &self.schema)
+        PostgresStore::open(&conninfo(), &self.schema.0)
     }
 
     fn open_reader(&self) -> Result<PostgresStore, StoreError> {
-        PostgresStore::open_read_only(&conninfo(), &self.schema)
+        PostgresStore::open_read_only(&conninfo(), &self.schema.0)
     }
 
     fn open_unwritable(&self) -> Result<PostgresStore, StoreError> {
         PostgresStore::open(
             &format!("{} dbname=smishtrap_no_such_database", conninfo()),
-            &self.schema,
+            &self.schema.0,
         )
-    }
-}
-
-impl Drop for Postgres {
-    fn drop(&mut self) {
-        if let Ok(mut client) = postgres::Client::connect(&conninfo(), postgres::NoTls) {
-            let _ =
-                client.batch_execute(&format!("DROP SCHEMA IF EXISTS \"{}\" CASCADE", self.schema));
-        }
     }
 }
 
@@ -132,7 +108,7 @@ fn a_version_1_store_is_migrated_keeping_its_events() {
         .batch_execute(&format!(
             "SET search_path TO \"{0}\"; DROP TABLE messages, campaigns, campaign_aliases, \
              cursors, sensors, audit_targets; UPDATE smishtrap_schema SET version = 1",
-            b.schema
+            b.schema.0
         ))
         .unwrap_or_else(|e| panic!("{e}"));
     assert!(b.open_reader().is_err(), "a reader does not migrate");
@@ -175,16 +151,16 @@ fn fleet_heartbeats_are_the_consoles_sensor_statuses() {
     };
     let backend = <Postgres as suite::Backend>::new();
     let mut store =
-        PostgresStore::open(&conninfo(), &backend.schema).unwrap_or_else(|e| panic!("{e}"));
+        PostgresStore::open(&conninfo(), &backend.schema.0).unwrap_or_else(|e| panic!("{e}"));
     store.put_sensor_status(&beat("local", 5)).unwrap_or_else(|e| panic!("{e}"));
     store.put_sensor_status(&beat("both", 20)).unwrap_or_else(|e| panic!("{e}"));
     check(&mut store, &[("both", 20), ("local", 5)]);
     let mut fleet =
-        PostgresFleet::open(&conninfo(), &backend.schema).unwrap_or_else(|e| panic!("{e}"));
+        PostgresFleet::open(&conninfo(), &backend.schema.0).unwrap_or_else(|e| panic!("{e}"));
     for (sensor, updated) in [("remote-b", 7), ("remote-a", 9), ("both", 10)] {
         fleet.put_heartbeat(&beat(sensor, updated), 0).unwrap_or_else(|e| panic!("{e}"));
     }
-    let mut reader = PostgresStore::open_read_only(&conninfo(), &backend.schema)
+    let mut reader = PostgresStore::open_read_only(&conninfo(), &backend.schema.0)
         .unwrap_or_else(|e| panic!("{e}"));
     let all = [("both", 20), ("local", 5), ("remote-a", 9), ("remote-b", 7)];
     check(&mut reader, &all);
