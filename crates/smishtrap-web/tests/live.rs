@@ -99,14 +99,8 @@ async fn sessions_expire() {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut config = ConsoleConfig::new(dir.path(), Token::parse(TOKEN, "test").expect("token"));
     config.session_ttl = Duration::from_millis(300);
-    let console = Console::start(config).expect("console");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    tokio::spawn(smishtrap_web::serve(listener, console.state(), std::future::pending()));
-    let client = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .expect("client");
+    let server = Server::start_config(dir, config).await;
+    let (addr, client) = (server.addr, &server.client);
     let login =
         client.get(format!("http://{addr}/login?token={TOKEN}")).send().await.expect("login");
     let cookie = login.headers()["set-cookie"].to_str().expect("cookie").to_owned();
@@ -115,7 +109,6 @@ async fn sessions_expire() {
     assert_eq!(get().await.expect("get").status(), 200);
     tokio::time::sleep(Duration::from_millis(400)).await;
     assert_eq!(get().await.expect("get").status(), 303, "an expired session is refused");
-    console.stop();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
