@@ -201,9 +201,9 @@ pub(crate) const MIGRATION_V2: &str = "
 
 /// How many text index segments of one size FTS5 gathers before merging them (its
 /// persistent `automerge` option; its default is 4). Each merge rewrites the merged
-/// segments, so 16 rewrites the index fewer times: about a third less CPU per indexed row
-/// in bulk imports, while FTS5's `crisismerge` (16) bounds the segments a search reads
-/// either way (searches measured as fast; see the README's import figures).
+/// segments, so 16 rewrites the index fewer times: a quarter less CPU per indexed row at
+/// 1,000,000 rows, for searches that read more segments (up to a fifth slower on a broad
+/// phrase at 1,000,000 rows; see the README's import figures).
 const TEXT_INDEX_AUTOMERGE: i64 = 16;
 
 const MESSAGE_COLUMNS: &str = "seq, id, event_id, origin, ts, recipient, country, sender, \
