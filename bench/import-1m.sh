@@ -10,7 +10,9 @@
 # SMISHTRAP_INPUT=FILE keeps the generated records in FILE between runs (same N).
 # SMISHTRAP_IMPORT_DATA=DIR imports there (kept) instead of a temporary directory.
 # SMISHTRAP_IMPORT_PG=CONNINFO imports into that PostgreSQL instead (a fresh schema
-#   `bench_import_PID`, dropped afterwards; builds with `--features hub`; needs psql).
+#   `bench_import_PID`, dropped afterwards; builds with `--features hub`; needs psql). With
+#   SMISHTRAP_PG_PID=PID (the local postmaster's pid, readable in /proc) it also prints the
+#   server's CPU seconds: the postmaster's own and reaped children's, plus its live children's.
 # SMISHTRAP_BASE_BIN=path also times that (older) binary's import, right after this one's,
 #   and prints the ratio of CPU seconds (the host is shared: compare CPU time, not wall).
 # Prints messages/s, CPU seconds and peak RSS of every run.
@@ -41,6 +43,28 @@ grep -E "Maximum resident set size|Percent of CPU|User time|System time" "$TMP/a
 DATA="${SMISHTRAP_IMPORT_DATA:-$TMP/data}"
 SCHEMA="bench_import_$$"
 cpu() { python3 -c "import re,sys; t=open(sys.argv[1]).read(); print(sum(float(re.search(k+r': ([0-9.]+)', t).group(1)) for k in ['User time \\(seconds\\)', 'System time \\(seconds\\)']))" "$1"; }
+# CPU seconds of the PostgreSQL server so far (see SMISHTRAP_PG_PID above), or 0
+server_cpu() {
+  local pid="${SMISHTRAP_PG_PID:-}"
+  [ -n "$pid" ] || { echo 0; return; }
+  python3 - "$pid" <<'PY'
+import os, sys
+pid, hz = sys.argv[1], os.sysconf("SC_CLK_TCK")
+def fields(p):
+    with open(f"/proc/{p}/stat") as f:
+        return f.read().rsplit(")", 1)[1].split()
+total = sum(int(x) for x in fields(pid)[11:15])
+for p in os.listdir("/proc"):
+    if p.isdigit():
+        try:
+            f = fields(p)
+        except OSError:
+            continue
+        if f[1] == pid:
+            total += int(f[11]) + int(f[12])
+print(total / hz)
+PY
+}
 # one timed import with binary $1 into a fresh store; prints its figures, leaves CPU-s in $TMP/cpu
 run_import() {
   local bin="$1" name="$2" target
@@ -52,6 +76,7 @@ run_import() {
     target=(--data "$DATA")
   fi
   echo "$name: import into a fresh ${PG:+PostgreSQL schema $SCHEMA}${PG:-$DATA}; import args: ${IMPORT_ARGS[*]:-(none)}"
+  SERVER_START=$(server_cpu)
   START=$(date +%s.%N)
   /usr/bin/time -v "$bin" import "${target[@]}" "${IMPORT_ARGS[@]}" "$INPUT" 2> "$TMP/import.txt" || { cat "$TMP/import.txt"; exit 1; }
   END=$(date +%s.%N)
@@ -61,6 +86,7 @@ run_import() {
   cpu "$TMP/import.txt" > "$TMP/cpu"
   python3 -c "import sys; c=float(sys.argv[1]); print(f'{c:.1f} CPU-s: {c*1e6/int(sys.argv[2]):.1f} CPU-s per million records')" "$(cat "$TMP/cpu")" "$N"
   if [ -n "$PG" ]; then
+    python3 -c "import sys; print(f'server CPU-s: {float(sys.argv[2])-float(sys.argv[1]):.1f}')" "$SERVER_START" "$(server_cpu)"
     psql "$PG" -At -c "SELECT 'store size: ' || pg_size_pretty(sum(pg_total_relation_size(c.oid))) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = '$SCHEMA' AND c.relkind = 'r'"
     psql "$PG" -q -c "DROP SCHEMA IF EXISTS $SCHEMA CASCADE" > /dev/null
   else

@@ -10,11 +10,22 @@
 //! never depends on them (the FTS5 index is written with every batch), and every other
 //! search stays correct without them, only slower.
 //!
+//! While its indexes are deferred, the importing connection holds the store's bulk lock (an
+//! advisory `flock` on `STORE-bulk`, dropped by the kernel when the process ends, even by
+//! `kill -9`). Another process that opens the store meanwhile sees the lock taken and leaves
+//! the indexes to the import (no rebuild racing the import's next drop, no `SQLITE_BUSY`
+//! churn); a second import does not defer.
+//!
 //! Invariant: a deferred index that an import killed before `finish_bulk` left out is built
-//! again by the next [`SqliteStore::open`] that gets the write lock (or the next import's
-//! end); until then every search gives the same answers, only slower.
+//! again by the next [`SqliteStore::open`] that gets the bulk lock and the write lock (or the
+//! next import's end); only the holder of the bulk lock drops or builds them; until then
+//! every search gives the same answers, only slower.
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
 
 use rusqlite::{Statement, TransactionBehavior, params};
+use rustix::fs::{FlockOperation, flock};
 
 use crate::messages::MAX_QUERY_VALUE_CHARS;
 use crate::sqlite::sqlite;
@@ -167,12 +178,21 @@ impl SqliteStore {
         Ok(seqs)
     }
 
-    /// Drops the [`DEFERRED_INDEXES`] when the store is small (see the module docs).
+    /// Drops the [`DEFERRED_INDEXES`] when the store is small and no other process holds the
+    /// bulk lock (see the module docs); this connection keeps the lock until they are built.
     fn defer_indexes(&mut self) -> Result<(), StoreError> {
-        // deferred already, or a large store (which keeps them)
-        if self.missing_indexes()?.len() == DEFERRED_INDEXES.len()
-            || self.last_message_seq()? > DEFER_MAX_ROWS
-        {
+        // a large store keeps them
+        if self.last_message_seq()? > DEFER_MAX_ROWS {
+            return Ok(());
+        }
+        if self.bulk_lock.is_none() {
+            match try_bulk_lock(self.path())? {
+                Some(lock) => self.bulk_lock = Some(lock),
+                // another import defers them: insert with whatever indexes there are
+                None => return Ok(()),
+            }
+        }
+        if self.missing_indexes()?.len() == DEFERRED_INDEXES.len() {
             return Ok(());
         }
         let path = self.path().to_owned();
@@ -202,8 +222,26 @@ impl SqliteStore {
         Ok(missing)
     }
 
-    /// Builds the [`DEFERRED_INDEXES`] this store lacks, in one transaction.
-    pub(crate) fn restore_indexes(&mut self) -> Result<(), StoreError> {
+    /// Builds the [`DEFERRED_INDEXES`] this store lacks, in one transaction, unless another
+    /// process holds the bulk lock (its import builds them at its end); then releases the
+    /// lock. Returns whether none is missing now.
+    pub(crate) fn restore_indexes(&mut self) -> Result<bool, StoreError> {
+        // the lock file is made only by a store that deferred its indexes
+        if self.bulk_lock.is_none() && self.missing_indexes()?.is_empty() {
+            return Ok(true);
+        }
+        if self.bulk_lock.is_none() {
+            match try_bulk_lock(self.path())? {
+                Some(lock) => self.bulk_lock = Some(lock),
+                None => return Ok(false),
+            }
+        }
+        let built = self.build_missing_indexes();
+        self.bulk_lock = None;
+        built.map(|()| true)
+    }
+
+    fn build_missing_indexes(&mut self) -> Result<(), StoreError> {
         let missing = self.missing_indexes()?;
         if missing.is_empty() {
             return Ok(());
@@ -263,11 +301,42 @@ impl BulkSink for SqliteStore {
     }
 
     fn finish_bulk(&mut self) -> Result<(), StoreError> {
-        self.restore_indexes()
+        self.restore_indexes().map(drop)
     }
 
     fn count_messages_between(&mut self, after_seq: i64, upto_seq: i64) -> Result<u64, StoreError> {
         SqliteStore::count_messages_between(self, after_seq, upto_seq)
+    }
+}
+
+/// The bulk lock file of the store at `db` (`STORE-bulk`, beside `STORE-wal`).
+pub(crate) fn bulk_lock_path(db: &Path) -> PathBuf {
+    let mut name = db.as_os_str().to_owned();
+    name.push("-bulk");
+    PathBuf::from(name)
+}
+
+/// Takes the bulk lock of the store at `db` without waiting; `None` when another open file
+/// holds it.
+fn try_bulk_lock(db: &Path) -> Result<Option<File>, StoreError> {
+    let path = bulk_lock_path(db);
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&path)
+        .map_err(|source| StoreError::Io {
+            path: path.clone(),
+            operation: "open the bulk lock file",
+            source,
+        })?;
+    match flock(&file, FlockOperation::NonBlockingLockExclusive) {
+        Ok(()) => Ok(Some(file)),
+        Err(rustix::io::Errno::WOULDBLOCK) => Ok(None),
+        Err(err) => {
+            Err(StoreError::Io { path, operation: "take the bulk lock", source: err.into() })
+        }
     }
 }
 

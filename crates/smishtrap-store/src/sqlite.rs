@@ -96,6 +96,8 @@ pub struct SqliteStore {
     path: PathBuf,
     /// Reused buffer for the text form of `src_ip` on the write path.
     src_ip: String,
+    /// The bulk lock (`bulk.rs`) while this connection's import has deferred indexes.
+    pub(crate) bulk_lock: Option<std::fs::File>,
 }
 
 impl SqliteStore {
@@ -110,8 +112,13 @@ impl SqliteStore {
             | OpenFlags::SQLITE_OPEN_CREATE
             | OpenFlags::SQLITE_OPEN_NO_MUTEX;
         let conn = Connection::open_with_flags(path, flags).map_err(sqlite(path, "open store"))?;
-        let mut store =
-            SqliteStore { checkpointer: None, conn, path: path.to_owned(), src_ip: String::new() };
+        let mut store = SqliteStore {
+            checkpointer: None,
+            conn,
+            path: path.to_owned(),
+            src_ip: String::new(),
+            bulk_lock: None,
+        };
         store.configure()?;
         // Only takes effect on a new, empty file (before WAL is enabled); kept otherwise.
         store
@@ -157,9 +164,12 @@ impl SqliteStore {
             .pragma_update(None, "cache_size", -WRITER_CACHE_KIB)
             .map_err(sqlite(path, "set cache size"))?;
         store.migrate()?;
-        // an import killed before it built its deferred indexes (`bulk.rs`); best effort: a
-        // busy store (an import running) keeps them for its own end, searches are right anyway
-        // (a failure that is not "busy" shows again at the first write)
+        // best effort, as below: a store busy past the timeout keeps its option until the
+        // next open
+        let _ = store.tune_text_index();
+        // an import killed before it built its deferred indexes (`bulk.rs`); a running import
+        // (holding the bulk lock) builds them at its own end; best effort: searches are right
+        // without them (a failure that is not "busy" shows again at the first write)
         let _ = store.restore_indexes();
         store.checkpointer = Some(Checkpointer::start(path)?);
         Ok(store)
@@ -172,8 +182,13 @@ impl SqliteStore {
         }
         let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
         let conn = Connection::open_with_flags(path, flags).map_err(sqlite(path, "open store"))?;
-        let store =
-            SqliteStore { checkpointer: None, conn, path: path.to_owned(), src_ip: String::new() };
+        let store = SqliteStore {
+            checkpointer: None,
+            conn,
+            path: path.to_owned(),
+            src_ip: String::new(),
+            bulk_lock: None,
+        };
         store.configure()?;
         match store.schema_version()? {
             0 => Err(StoreError::NotFound { path: path.to_owned() }),

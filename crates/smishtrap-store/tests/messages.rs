@@ -114,6 +114,59 @@ fn large_imports_defer_indexes_until_finished_or_reopened() {
     assert_eq!(indexes(&small), all);
 }
 
+/// While an import has deferred the indexes, another opener (a console, `run`, a second
+/// import) leaves them deferred and does not defer them itself; the import builds them at
+/// its end, and searches are right on both connections meanwhile.
+#[test]
+fn other_openers_leave_deferred_indexes_to_the_import() {
+    let (dir, mut import) = store();
+    let path = dir.path().join("s.db");
+    let all = indexes(&import);
+    let messages = many(10_000);
+    ok(BulkSink::begin_bulk(&mut import));
+    ok(import.insert_messages_bulk(&messages[..9_000]));
+    assert!(indexes(&import).is_empty());
+    let mut other = ok(SqliteStore::open(&path));
+    assert!(indexes(&other).is_empty(), "rebuilt by another open: {:?}", indexes(&other));
+    // a second import cannot take the bulk lock: it inserts with the indexes as they are
+    let later: Vec<NewMessage> = many(20_000).split_off(10_000);
+    ok(BulkSink::begin_bulk(&mut other));
+    ok(other.insert_messages_bulk(&later[..8_192]));
+    ok(import.insert_messages_bulk(&messages[9_000..]));
+    assert!(indexes(&other).is_empty());
+    // the second import's end cannot build them either: the first holds the lock
+    ok(BulkSink::finish_bulk(&mut other));
+    assert!(indexes(&other).is_empty());
+    ok(BulkSink::finish_bulk(&mut import));
+    assert_eq!(indexes(&other), all);
+    let (_d_dir, both) = store_with(&[messages.clone(), later[..8_192].to_vec()].concat());
+    for query in queries() {
+        assert_eq!(listed(&other, &query), listed(&both, &query), "{query:?}");
+        assert_eq!(listed(&import, &query), listed(&both, &query), "{query:?}");
+    }
+}
+
+/// The text index merges 16 segments a level, in new stores and in older ones once opened.
+#[test]
+fn text_index_merges_sixteen_segments_a_level() {
+    let automerge = |path: &std::path::Path| -> i64 {
+        let conn = ok(rusqlite::Connection::open(path));
+        ok(conn.query_row("SELECT v FROM messages_text_config WHERE k = 'automerge'", [], |r| {
+            r.get(0)
+        }))
+    };
+    let (dir, store) = store();
+    let path = dir.path().join("s.db");
+    assert_eq!(automerge(&path), 16);
+    drop(store);
+    let conn = ok(rusqlite::Connection::open(&path));
+    ok(conn.execute("INSERT INTO messages_text (messages_text, rank) VALUES ('automerge', 4)", []));
+    drop(conn);
+    assert_eq!(automerge(&path), 4);
+    let _store = ok(SqliteStore::open(&path));
+    assert_eq!(automerge(&path), 16);
+}
+
 fn store_with(messages: &[NewMessage]) -> (tempfile::TempDir, SqliteStore) {
     let (dir, mut store) = store();
     ok(store.insert_messages(messages, None));
