@@ -9,6 +9,7 @@
 # Needs python3; the baseline needs scikit-learn (SMISHTRAP_SKLEARN_PYTHON=/path/to/python
 # of a venv with it; default python3). Builds with the `eval` profile. Models go to a temp
 # dir, not the repo. Prints one table: smishing F1, unwanted F1, ham false-positive rate.
+# SMISHTRAP_BIN=path scores an existing binary (e.g. main's, for a before/after in one run).
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 DATA="${SMISHTRAP_DATA:-$ROOT/../shared/data}"
@@ -18,9 +19,11 @@ TARGET="${CARGO_TARGET_DIR:-$ROOT/target}"
 TMP="$(mktemp -d)"
 trap 'rm -rf "$TMP"' EXIT
 
-cargo build -q --profile eval --manifest-path "$ROOT/Cargo.toml" -p smishtrap --bin smishtrap
+if [ -z "${SMISHTRAP_BIN:-}" ]; then
+  cargo build -q --profile eval --manifest-path "$ROOT/Cargo.toml" -p smishtrap --bin smishtrap
+fi
 cargo build -q --profile eval --manifest-path "$ROOT/Cargo.toml" -p smishtrap-intel --example train
-BIN="$TARGET/eval/smishtrap"
+BIN="${SMISHTRAP_BIN:-$TARGET/eval/smishtrap}"
 TRAIN="$TARGET/eval/examples/train"
 
 if [ "$#" -eq 0 ]; then set -- "$DATA"/real-*-dev.jsonl; fi

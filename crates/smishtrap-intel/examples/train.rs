@@ -5,12 +5,16 @@
 //! cargo run --release -p smishtrap-intel --example train -- --check      # held-out report
 //! cargo run --release -p smishtrap-intel --example train -- --data DIR --out FILE
 //! cargo run --release -p smishtrap-intel --example train -- --leave-out real-thai-spamham-dev.jsonl --out /tmp/m.bin
+//! cargo run --release -p smishtrap-intel --example train -- --leave-out real-thai-spamham-dev.jsonl --score
 //! ```
 //!
 //! Training data: every shared dev corpus (`../shared/data` beside the repo, see `CORPORA`;
 //! smishing/spam = unwanted, ham = wanted, validation sends skipped) and the messages we
 //! wrote ourselves in `train/ours.tsv`. `--leave-out FILE` trains without one dev corpus
-//! (leave-one-source-out: `bench/loso.sh` scores the result through the real `analyze`).
+//! (leave-one-source-out: `bench/loso.sh` scores the result through the real `analyze`);
+//! with `--score` it writes nothing and scores the held-out corpora (without `--leave-out`:
+//! every corpus, in sample) through the engine
+//! (`SMISHTRAP_CHECK_VERBOSE=1` lists every miss), a quick loop for tuning.
 //! Inputs are sorted and the trainer is seeded, so the same data gives the same bytes.
 //!
 //! `--check` trains on part of the data and scores the rest, three ways (rules + model,
@@ -57,43 +61,54 @@ const OURS: &str = "ours.tsv";
 fn load(dir: &Path, leave_out: &[String]) -> anyhow::Result<Vec<Example>> {
     let mut out = Vec::new();
     for &name in CORPORA.iter().filter(|n| !leave_out.iter().any(|l| l == *n)) {
-        let path = dir.join(name);
-        let text = std::fs::read_to_string(&path)
-            .with_context(|| format!("reading {}", path.display()))?;
-        if name.ends_with(".jsonl") {
-            for (i, line) in text.lines().enumerate() {
-                if line.trim().is_empty() {
-                    continue;
-                }
-                let v: serde_json::Value = serde_json::from_str(line)
-                    .with_context(|| format!("{}:{}", path.display(), i + 1))?;
-                let label = v.get("label").and_then(|l| l.as_str()).unwrap_or("").to_string();
-                if label == "validation" {
-                    continue;
-                }
-                let record: SmsRecord = serde_json::from_value(v.clone())
-                    .with_context(|| format!("{}:{}", path.display(), i + 1))?;
-                let brand = v.get("brand").and_then(|b| b.as_str()).map(str::to_string);
-                out.push(Example { corpus: name, record, label, brand });
+        load_corpus(dir, name, &mut out)?;
+    }
+    Ok(finish(out))
+}
+
+/// One dev corpus, appended to `out`.
+fn load_corpus(dir: &Path, name: &'static str, out: &mut Vec<Example>) -> anyhow::Result<()> {
+    let path = dir.join(name);
+    let text =
+        std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+    if name.ends_with(".jsonl") {
+        for (i, line) in text.lines().enumerate() {
+            if line.trim().is_empty() {
+                continue;
             }
-        } else if name.ends_with(".tsv") {
-            for line in text.lines().skip(1) {
-                let Some((label, sms)) = line.split_once('\t') else { continue };
-                let record = SmsRecord { text: sms.to_string(), ..SmsRecord::default() };
-                let label = label.trim().to_lowercase();
-                out.push(Example { corpus: name, record, label, brand: None });
+            let v: serde_json::Value = serde_json::from_str(line)
+                .with_context(|| format!("{}:{}", path.display(), i + 1))?;
+            let label = v.get("label").and_then(|l| l.as_str()).unwrap_or("").to_string();
+            if label == "validation" {
+                continue;
             }
-        } else {
-            let mut reader = csv::Reader::from_reader(text.as_bytes());
-            for row in reader.records() {
-                let row = row?;
-                let (Some(label), Some(sms)) = (row.get(0), row.get(1)) else { continue };
-                let record = SmsRecord { text: sms.to_string(), ..SmsRecord::default() };
-                let label = label.trim().to_lowercase();
-                out.push(Example { corpus: name, record, label, brand: None });
-            }
+            let record: SmsRecord = serde_json::from_value(v.clone())
+                .with_context(|| format!("{}:{}", path.display(), i + 1))?;
+            let brand = v.get("brand").and_then(|b| b.as_str()).map(str::to_string);
+            out.push(Example { corpus: name, record, label, brand });
+        }
+    } else if name.ends_with(".tsv") {
+        for line in text.lines().skip(1) {
+            let Some((label, sms)) = line.split_once('\t') else { continue };
+            let record = SmsRecord { text: sms.to_string(), ..SmsRecord::default() };
+            let label = label.trim().to_lowercase();
+            out.push(Example { corpus: name, record, label, brand: None });
+        }
+    } else {
+        let mut reader = csv::Reader::from_reader(text.as_bytes());
+        for row in reader.records() {
+            let row = row?;
+            let (Some(label), Some(sms)) = (row.get(0), row.get(1)) else { continue };
+            let record = SmsRecord { text: sms.to_string(), ..SmsRecord::default() };
+            let label = label.trim().to_lowercase();
+            out.push(Example { corpus: name, record, label, brand: None });
         }
     }
+    Ok(())
+}
+
+/// Our own messages, then every example sorted: training does not depend on file order.
+fn finish(mut out: Vec<Example>) -> Vec<Example> {
     // label TAB lang TAB text, with a header line
     for line in include_str!("../train/ours.tsv").lines().skip(1) {
         let mut cols = line.splitn(3, '\t');
@@ -107,7 +122,7 @@ fn load(dir: &Path, leave_out: &[String]) -> anyhow::Result<Vec<Example>> {
     out.sort_by(|a, b| {
         (a.corpus, &a.label, &a.record.text).cmp(&(b.corpus, &b.label, &b.record.text))
     });
-    Ok(out)
+    out
 }
 
 fn train(examples: &[&Example]) -> Model {
@@ -293,6 +308,7 @@ fn main() -> anyhow::Result<()> {
     let mut data = manifest.join("../../../shared/data");
     let mut out = manifest.join("data/model.bin");
     let mut check = false;
+    let mut score = false;
     let mut leave_out: Vec<String> = Vec::new();
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
@@ -300,6 +316,7 @@ fn main() -> anyhow::Result<()> {
             "--data" => data = PathBuf::from(args.next().context("--data needs a directory")?),
             "--out" => out = PathBuf::from(args.next().context("--out needs a file")?),
             "--check" => check = true,
+            "--score" => score = true,
             "--leave-out" => leave_out.push(
                 Path::new(&args.next().context("--leave-out needs a corpus file")?)
                     .file_name()
@@ -308,7 +325,7 @@ fn main() -> anyhow::Result<()> {
                     .to_string(),
             ),
             other => bail!(
-                "unknown argument {other:?} (expected --data DIR, --out FILE, --leave-out FILE, --check)"
+                "unknown argument {other:?} (expected --data DIR, --out FILE, --leave-out FILE, --check, --score)"
             ),
         }
     }
@@ -341,6 +358,28 @@ fn main() -> anyhow::Result<()> {
     }
     let all: Vec<&Example> = examples.iter().collect();
     let model = train(&all);
+    if score {
+        // leave-one-source-out without the CLI: the held-out corpora through the engine
+        let mut held = Vec::new();
+        for &name in CORPORA.iter().filter(|n| leave_out.iter().any(|l| l == *n)) {
+            load_corpus(&data, name, &mut held)?;
+        }
+        // without --leave-out: every corpus, in sample
+        let held: Vec<&Example> =
+            if leave_out.is_empty() { examples.iter().collect() } else { held.iter().collect() };
+        let engine = Engine::new(Catalog::builtin()?, Cues::builtin()?, Some(model));
+        for (corpus, t) in evaluate(&engine, &held) {
+            println!(
+                "{corpus:28} F1 {:.4}  (tp {} fp {} fn {})  ham FPR {:.4}",
+                t.f1(),
+                t.tp,
+                t.fp,
+                t.fn_,
+                f64::from(t.ham_fp) / f64::from(t.ham.max(1)),
+            );
+        }
+        return Ok(());
+    }
     let bytes = model.to_bytes();
     std::fs::write(&out, &bytes).with_context(|| format!("writing {}", out.display()))?;
     eprintln!("wrote {} ({} bytes)", out.display(), bytes.len());

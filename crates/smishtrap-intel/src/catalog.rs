@@ -15,6 +15,8 @@ use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
 use serde::Deserialize;
 use smishtrap_extract::RegistrableDomain;
 
+use crate::domains::Domains;
+
 use crate::squat::{self, Technique};
 use crate::text::{at_word_boundaries, fold};
 use crate::words::{Found, WordMatcher};
@@ -193,6 +195,8 @@ pub struct Catalog {
     caps_brand: Vec<(BrandId, bool)>,
     /// Typosquat variants of official labels and long tokens.
     variants: squat::Variants,
+    /// Registries, TLDs and link services (`data/domains.toml`).
+    domains: Domains,
 }
 
 /// A brand with the file it came from (for error messages).
@@ -331,7 +335,14 @@ impl Catalog {
             .enumerate()
             .filter_map(|(i, n)| Some((u8::try_from(i).ok()?, sectors.get(n)?.as_slice())))
             .collect();
-        let mut catalog = Catalog::index(brands.into_iter().map(|s| s.brand).collect(), &phrases)?;
+        let domains = Domains::builtin().map_err(|e| CatalogError {
+            file: e.file,
+            brand: None,
+            field: Some(e.list),
+            message: e.message,
+        })?;
+        let mut catalog =
+            Catalog::index(brands.into_iter().map(|s| s.brand).collect(), &phrases, domains)?;
         catalog.brand_langs = brand_langs;
         catalog.brand_sector = brand_sector;
         catalog.sectors = sector_names;
@@ -341,6 +352,7 @@ impl Catalog {
     fn index(
         brands: Vec<Brand>,
         sector_phrases: &[(u8, &[String])],
+        domains: Domains,
     ) -> Result<Catalog, CatalogError> {
         let mut official: FastMap<String, Vec<BrandId>> = FastMap::default();
         let mut official_labels: FastMap<String, Vec<(BrandId, String)>> = FastMap::default();
@@ -444,6 +456,7 @@ impl Catalog {
             brand_tlds,
             official_labels,
             variants,
+            domains,
         })
     }
 
@@ -479,6 +492,11 @@ impl Catalog {
             })
             .map(Vec::as_slice)
             .unwrap_or(&[])
+    }
+
+    /// Registries, TLDs and link services the scorer weighs.
+    pub fn domains(&self) -> &Domains {
+        &self.domains
     }
 
     pub(crate) fn official_label(&self, label: &str) -> &[(BrandId, String)] {

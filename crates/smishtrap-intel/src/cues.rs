@@ -1,5 +1,6 @@
 //! Vocabulary cues (urgency, threats, rewards, credential and payment requests, delivery,
-//! marketing, calls to action, trusted parties named generically, family on "a new number")
+//! marketing, calls to action, trusted parties named generically, family on "a new number",
+//! one-time codes, events already done such as a missed call or a completed payment)
 //! from the `data/cues.toml` data file, matched in one pass.
 
 use std::collections::BTreeMap;
@@ -30,10 +31,12 @@ pub enum Cue {
     Personal,
     /// A one-time or verification code being delivered.
     Code,
+    /// Something that already happened to the recipient: a missed call, a payment done.
+    Notice,
 }
 
 /// How many cue categories there are.
-const CATEGORIES: usize = 11;
+const CATEGORIES: usize = 12;
 /// Bound on the phrases of a cue file (of at most 80 bytes each; the built-in file has
 /// about 2,000): their automaton always builds, even when built on first use.
 const MAX_PHRASES: usize = 50_000;
@@ -51,6 +54,7 @@ impl Cue {
         Cue::Authority,
         Cue::Personal,
         Cue::Code,
+        Cue::Notice,
     ];
 
     fn bit(self) -> u16 {
@@ -80,6 +84,7 @@ struct CueFile {
     authority: BTreeMap<String, Vec<String>>,
     personal: BTreeMap<String, Vec<String>>,
     code: BTreeMap<String, Vec<String>>,
+    notice: BTreeMap<String, Vec<String>>,
 }
 
 #[derive(Debug, Clone)]
@@ -140,6 +145,7 @@ impl Cues {
             (Cue::Authority, parsed.authority),
             (Cue::Personal, parsed.personal),
             (Cue::Code, parsed.code),
+            (Cue::Notice, parsed.notice),
         ];
         let mut patterns: Vec<Pattern> = Vec::new();
         for (cue, langs) in sections {

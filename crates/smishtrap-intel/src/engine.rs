@@ -11,6 +11,7 @@ use smishtrap_extract::{ExtractedUrl, defang};
 use crate::analysis::{Analysis, NumberInfo, UrlInfo, Verdict};
 use crate::catalog::{BrandId, Catalog, CatalogError, Mentions};
 use crate::cues::{Cue, CueError, CueHits, Cues};
+use crate::domains::Domains;
 use crate::model::{Model, ModelError};
 use crate::squat::{HostView, Impersonation, impersonation};
 use crate::text::{Spliced, fold, splice};
@@ -45,29 +46,6 @@ pub struct Engine {
     words: Option<(WordMatcher, usize)>,
 }
 
-/// Top-level domains that are cheap, loosely policed and over-represented in phishing feeds
-/// (Spamhaus / Interisle reports); a weak signal on its own.
-const SUSPICIOUS_TLDS: &[&str] = &[
-    "top", "xyz", "info", "online", "site", "club", "vip", "icu", "buzz", "live", "shop", "store",
-    "click", "link", "cyou", "rest", "monster", "support", "help", "sbs", "cfd", "quest", "life",
-    "fun", "space", "website", "tk", "ml", "ga", "cf", "gq", "work", "pw", "cc", "ws", "win",
-    "bid", "loan", "men", "xin", "bond", "lol", "mom", "today", "world", "digital", "services",
-    "center", "email", "ltd", "group", "asia", "su", "cn", "ru",
-];
-
-/// Public suffixes whose registries register only vetted holders (a company, agency, school
-/// or organisation that proves who it is): a scammer cannot register one on the day, so a
-/// link under one is weak evidence of a real sender, short of an official brand domain.
-const VETTED_SUFFIXES: &[&str] = &[
-    "co.th", "go.th", "ac.th", "or.th", "mi.th", "co.id", "go.id", "ac.id", "or.id", "sch.id",
-    "gov.in", "nic.in", "ac.in", "edu.in", "res.in", "gov.my", "edu.my", "gov.ph", "gov.sg",
-    "gov.vn", "gov.uk", "ac.uk", "nhs.uk", "gouv.fr", "gov.au", "gov.br", "gob.mx",
-];
-
-/// Generic top-level domains recognised in links written with spaces around the dot.
-const COMMON_TLDS: &[&str] =
-    &["com", "net", "org", "app", "dev", "io", "eu", "gov", "edu", "biz", "pro", "mobi"];
-
 /// Feature weights in log-odds.
 mod w {
     pub(super) const BIAS: f32 = -0.4;
@@ -78,7 +56,7 @@ mod w {
     pub(super) const IMPERSONATION: f32 = 5.0;
     pub(super) const BRAND_NON_OFFICIAL_LINK: f32 = 2.6;
     pub(super) const OFFICIAL_LINKS_ONLY: f32 = -3.5;
-    /// Every link under a registry that vets its registrants (`VETTED_SUFFIXES`).
+    /// Every link under a registry that vets its registrants (`vetted_suffixes` of `data/domains.toml`).
     pub(super) const VETTED_LINKS_ONLY: f32 = -1.5;
     pub(super) const SHORTENER: f32 = 1.4;
     pub(super) const IP_HOST: f32 = 2.0;
@@ -105,6 +83,14 @@ mod w {
     /// A notice about the recipient's own account (its number masked), with no link, no
     /// call back and no lure: how banks and operators write (`notice.rs`).
     pub(super) const ACCOUNT_NOTICE: f32 = -1.5;
+    /// A missed call or message reported by the number the text starts with, nothing asked
+    /// but perhaps a call back: how operators forward missed calls.
+    pub(super) const MISSED_CALL_NOTICE: f32 = -1.5;
+    /// A receipt or account event with no link, number or stakes.
+    pub(super) const EVENT_NOTICE: f32 = -1.0;
+    /// In a notice (a code, an account report, a missed call) wording alone adds at most
+    /// this: the structure says who writes, the words only how.
+    pub(super) const NOTICE_MODEL_MAX: f32 = 0.5;
     /// A trusted party invoked with a request that leads to data or money (docs/verdict.md).
     pub(super) const LURE: f32 = 1.5;
     /// The same without a threat, reward or request for data or money in the words.
@@ -407,8 +393,8 @@ impl Engine {
             let lower = text.to_ascii_lowercase();
             // `http://` and `https://` contain `://`: not searched for on their own
             ["hxxp", "www.", "://", "xn--"].iter().any(|m| lower.contains(m))
-                || spaced_domain(&lower)
-                || spelled_domain(&lower)
+                || spaced_domain(&lower, self.catalog.domains())
+                || spelled_domain(&lower, self.catalog.domains())
         };
         // A masked link (`<URL>`, `[link]`) is a link whose destination we cannot inspect;
         // so is a text that ends on a colon (`...verify via:`): its link was cut off.
@@ -441,21 +427,36 @@ impl Engine {
                 .unwrap_or(false)
         };
         let all_official = !urls.is_empty() && urls.iter().all(official);
+        let domains = self.catalog.domains();
         let vetted = |u: &ExtractedUrl| {
-            u.registrable_domain.as_ref().is_some_and(|d| VETTED_SUFFIXES.contains(&d.suffix()))
+            u.registrable_domain.as_ref().is_some_and(|d| domains.is_vetted(d.suffix()))
+        };
+        // A shortener or a link service's customer subdomain is not a brand's domain: it
+        // hides where it goes (weighed as such below) rather than standing in for one.
+        let relayed = |u: &ExtractedUrl| u.shortener || domains.is_link_service_host(&u.host);
+        // ...except the subdomain a link service gave the very brand the message names
+        // (`mybank.onelink.me` in a text from MyBank): the service vets its customers
+        let brand_service_link = |u: &ExtractedUrl| {
+            let customer = u.host.split('.').next().unwrap_or("");
+            domains.is_link_service_host(&u.host)
+                && brand.is_some_and(|b| {
+                    mentioned.contains(&b)
+                        && self.catalog.brand(b).tokens.iter().any(|t| t == customer)
+                })
         };
         // links a vetted registrant holds are treated as the sender's own from here on
         let all_vetted = !all_official
             && impersonations.is_empty()
             && !urls.is_empty()
-            && urls.iter().all(|u| official(u) || vetted(u));
+            && urls.iter().all(|u| official(u) || vetted(u) || brand_service_link(u));
         if all_vetted {
             total += r.add(w::VETTED_LINKS_ONLY, move || {
-                let suffix = urls
+                let host = urls
                     .iter()
-                    .find_map(|u| u.registrable_domain.as_ref().map(|d| d.suffix()))
+                    .find(|u| !official(u))
+                    .map(show_host)
                     .unwrap_or_default();
-                format!("links only to domains of vetted holders (.{suffix}, a registry that checks who registers)")
+                format!("links only to domains of vetted holders ({host}: its registry or link service checks who registers)")
             });
         }
         let own_links = all_official || all_vetted;
@@ -463,7 +464,7 @@ impl Engine {
             && !all_vetted
             && has_link
             && let Some(b) = brand.filter(|b| mentioned.contains(b))
-            && let Some(u) = urls.iter().find(|u| !u.ip_host && !official(u))
+            && let Some(u) = urls.iter().find(|u| !u.ip_host && !official(u) && !relayed(u))
         {
             let name = &self.catalog.brand(b).name;
             total += r.lure(w::BRAND_NON_OFFICIAL_LINK, move || {
@@ -501,7 +502,7 @@ impl Engine {
                 format!("link {} hides its real host after an @", show_host(u))
             });
         }
-        if let Some(u) = urls.iter().find(|u| !official(u) && suspicious_tld(u)) {
+        if let Some(u) = urls.iter().find(|u| !official(u) && suspicious_tld(u, domains)) {
             total += r.add(w::SUSPICIOUS_TLD, move || {
                 let tld = u.registrable_domain.as_ref().map(|d| d.suffix()).unwrap_or_default();
                 format!("link uses .{tld}, a top-level domain common in phishing")
@@ -549,7 +550,14 @@ impl Engine {
             });
         }
         let credential = cues.has(Cue::Credential);
-        let payment = cues.has(Cue::Payment);
+        // A payment reported as done (`... was successful`), with no link and nothing
+        // threatened or asked for, is a receipt: its "payment" asks for nothing.
+        let receipt = cues.has(Cue::Notice)
+            && cues.has(Cue::Payment)
+            && !has_link
+            && !credential
+            && !cues.has(Cue::Threat);
+        let payment = cues.has(Cue::Payment) && !receipt;
         if credential {
             total += r.add(w::CREDENTIAL, move || {
                 format!(
@@ -683,10 +691,16 @@ impl Engine {
                 format!("writes as a relative or friend on a new number{}", example(Cue::Personal))
             });
         }
-        // A code delivered with no link and no payment is a notice the recipient asked for
+        // A code delivered with no link (or links only to the sender's own domains) and no
+        // payment is a notice the recipient asked for
         // (a login, a purchase): its "verify" and "password" words are not a request.
-        let code_notice =
-            cues.has(Cue::Code) && !has_link && !payment && !call_back && has_code_digits(text);
+        // `<#>` opens the messages Android's SMS Retriever hands to an app: always a code.
+        let retriever = text.trim_start().starts_with("<#>");
+        let code_notice = (cues.has(Cue::Code) || retriever)
+            && (!has_link || own_links)
+            && !payment
+            && !call_back
+            && has_code_digits(text);
         if code_notice {
             total += r.add(w::CODE_NOTICE, "delivers a one-time or verification code");
         }
@@ -703,9 +717,42 @@ impl Engine {
         if account_notice {
             total += r.add(w::ACCOUNT_NOTICE, "reports on an account by its masked number");
         }
-        if !(has_link || has_number || cues.has(Cue::Action)) {
+        let missed_call = !lure
+            && cues.has(Cue::Notice)
+            && !has_link
+            && !payment
+            && !credential
+            && !cues.has(Cue::Threat)
+            && !cues.has(Cue::Reward)
+            && crate::notice::starts_with_phone_number(text);
+        if missed_call {
+            total += r.add(
+                w::MISSED_CALL_NOTICE,
+                "reports a missed call or message from the number it starts with",
+            );
+        }
+        let no_channel = !(has_link || has_number || cues.has(Cue::Action));
+        if no_channel {
             total += w::NO_CHANNEL;
         }
+        // Something done reported with no link, no number (not even one that does not
+        // validate: a long digit run) and nothing at stake: a receipt
+        // or account event (`you have been charged...`, `your PIN was set successfully`).
+        let event_notice = !lure
+            && !code_notice
+            && !account_notice
+            && !missed_call
+            && cues.has(Cue::Notice)
+            && !has_link
+            && !has_number
+            && !has_digit_run(text, 8)
+            && !payment
+            && !credential
+            && ![Cue::Urgency, Cue::Threat, Cue::Reward].into_iter().any(|c| cues.has(c));
+        if event_notice {
+            total += r.add(w::EVENT_NOTICE, "reports something already done, asking nothing");
+        }
+        let notice = code_notice || account_notice || missed_call || event_notice;
         // Unwanted, a way out (a link or a number) and nothing for sale: a lure whose party
         // we could not name, not commerce.
         let pressure = [Cue::Urgency, Cue::Threat, Cue::Reward, Cue::Credential, Cue::Payment]
@@ -714,10 +761,9 @@ impl Engine {
         let hidden_destination = e.masked_link
             || broken_link
             || dangling
-            || urls.iter().any(|u| u.shortener || u.ip_host || suspicious_tld(u));
+            || urls.iter().any(|u| u.shortener || u.ip_host || suspicious_tld(u, domains));
         let sells_nothing = !lure
-            && !code_notice
-            && !account_notice
+            && !notice
             && !own_links
             && (has_link || has_number)
             && (pressure || hidden_destination)
@@ -730,6 +776,8 @@ impl Engine {
         }
         if let Some(m) = e.model_logit {
             let contribution = w::MODEL * m;
+            let contribution =
+                if notice { contribution.min(w::NOTICE_MODEL_MAX) } else { contribution };
             total += contribution;
             if contribution >= 1.0 {
                 r.add(contribution, "wording resembles known spam and smishing (text model)");
@@ -842,6 +890,18 @@ fn trim_punctuation(token: &str) -> &str {
     token.get(start..end).unwrap_or("")
 }
 
+/// A run of at least `min` ASCII digits.
+fn has_digit_run(text: &str, min: usize) -> bool {
+    let mut run = 0usize;
+    for b in text.bytes() {
+        run = if b.is_ascii_digit() { run + 1 } else { 0 };
+        if run >= min {
+            return true;
+        }
+    }
+    false
+}
+
 /// A run of 4 to 8 digits standing alone (a one-time code), ASCII digits only.
 fn has_code_digits(text: &str) -> bool {
     let mut run = 0usize;
@@ -864,13 +924,13 @@ fn has_code_digits(text: &str) -> bool {
 
 /// `website dot com`: a domain spelled out with the word "dot" before a known top-level
 /// domain, so that filters and link previews miss it.
-fn spelled_domain(lower: &str) -> bool {
+fn spelled_domain(lower: &str, domains: &Domains) -> bool {
     let mut rest = lower;
     while let Some(at) = rest.find(" dot ") {
         let before = rest.get(..at).and_then(|b| b.chars().next_back());
         let after = rest.get(at + 5..).unwrap_or("");
         let tld: &str = after.split(|c: char| !c.is_ascii_lowercase()).next().unwrap_or("");
-        let known = tld.len() == 2 || COMMON_TLDS.contains(&tld) || SUSPICIOUS_TLDS.contains(&tld);
+        let known = tld.len() == 2 || domains.is_common_tld(tld) || domains.is_suspicious_tld(tld);
         if before.is_some_and(|c| c.is_ascii_alphanumeric()) && known && tld.len() <= 8 {
             return true;
         }
@@ -880,7 +940,7 @@ fn spelled_domain(lower: &str) -> bool {
 }
 
 /// `name. tld/` or `name . tld/`: a domain with spaces around its dot, followed by a path.
-fn spaced_domain(lower: &str) -> bool {
+fn spaced_domain(lower: &str, domains: &Domains) -> bool {
     let b = lower.as_bytes();
     let mut i = 0;
     while let Some(pos) = b.get(i..).and_then(|rest| rest.iter().position(|&c| c == b'.')) {
@@ -900,7 +960,7 @@ fn spaced_domain(lower: &str) -> bool {
         }
         let tld = lower.get(start..j).unwrap_or("");
         let known_tld =
-            tld.len() == 2 || COMMON_TLDS.contains(&tld) || SUSPICIOUS_TLDS.contains(&tld);
+            tld.len() == 2 || domains.is_common_tld(tld) || domains.is_suspicious_tld(tld);
         if before_ok && spaced && known_tld && b.get(j) == Some(&b'/') {
             return true;
         }
@@ -908,10 +968,10 @@ fn spaced_domain(lower: &str) -> bool {
     false
 }
 
-fn suspicious_tld(u: &ExtractedUrl) -> bool {
+fn suspicious_tld(u: &ExtractedUrl, domains: &Domains) -> bool {
     u.registrable_domain.as_ref().is_some_and(|d| {
         let tld = d.suffix().rsplit('.').next().unwrap_or("");
-        SUSPICIOUS_TLDS.contains(&tld)
+        domains.is_suspicious_tld(tld)
     })
 }
 
@@ -1073,7 +1133,11 @@ mod tests {
             ("end. Next/then", false),
             ("a . info/x", true),
         ] {
-            assert_eq!(spaced_domain(&text.to_ascii_lowercase()), expect, "{text}");
+            assert_eq!(
+                spaced_domain(&text.to_ascii_lowercase(), engine().catalog.domains()),
+                expect,
+                "{text}"
+            );
         }
     }
 
@@ -1194,6 +1258,8 @@ mod tests {
                     || r.contains("code")
                     || r.contains("masked number")
                     || r.contains("vetted holders")
+                    || r.contains("missed call")
+                    || r.contains("already done")
                     || r.starts_with("nothing")),
                 "ham lists only reasons for ham: {a:#?}"
             );
@@ -1278,6 +1344,62 @@ mod tests {
         ] {
             check(text, Verdict::Smishing, ANY_BRAND, None);
         }
+    }
+
+    /// Notices of operators, banks and services that structure, not wording, tells apart
+    /// (messages written for this test): missed-call forwards, receipts, codes, account
+    /// events, links of a link service the named brand runs. Their lures stay smishing.
+    #[test]
+    fn notices_told_by_structure_are_ham_and_their_lures_are_not() {
+        for text in [
+            // missed call or voicemail forwarded by the operator: the caller's number first
+            "0891234567 tried to call you at 09:12. This number tried to contact you.",
+            "+66812345670 พยายามโทรหาคุณ กรุณาโทรกลับ Please call back this number",
+            "021234567 ฝากข้อความถึงคุณ เมื่อ 10:05 น. ฟังได้ที่ *1800",
+            // a receipt: a payment reported done, its "payment" asks for nothing
+            "Transfer Ref.55120-0098 1,200.00 THB to X-3321 via Payment gateway was successful.",
+            "ขอบคุณที่ชำระค่าบริการรายเดือน 129.00 บาท (รวม VAT) You have been charged 129.00 Baht",
+            // an account event with nowhere to go
+            "เริ่มใช้งานแพ็กเกจเน็ต 20GB แล้ว ใช้ได้ถึงวันที่ 31/08 เวลา 23:59 น.",
+            "We have received your application for the savings plan. We will reply by SMS within 3 days.",
+            // codes: bare "code", the SMS Retriever mark, an official link beside the code
+            "Messenger code: 48213",
+            "<#> Enter 5520 in the app within 10 minutes. a8Zk3Qp",
+            "Telegram code: 55107. You can also log in here: https://t.me/login/55107",
+            // a link service's subdomain of the brand the message names (not a look-alike)
+            "dtac: ดูรายละเอียดแพ็กเกจของคุณในแอป dtac.onelink.me/aB3x",
+        ] {
+            check(text, Verdict::Ham, ANY_BRAND, None);
+        }
+        for text in [
+            // a callback lure is not a missed-call forward: money and a threat
+            "0891234567 tried to call you about your unpaid fine of 300. Call back today or your account is blocked",
+            // a fake receipt with a way out is still a lure
+            "Your payment of 950.00 was successful. If this was not you, cancel it at <URL>",
+            // a code beside a look-alike link
+            "Your code is 44120. Verify your account at https://telegram-login.top/x",
+            // a shortener behind a named operator, with something at stake
+            "dtac: บัญชีของท่านถูกระงับ กรุณายืนยันตัวตนที่ bit.ly/3xYz9",
+        ] {
+            assert_ne!(
+                engine().analyze(&record(text), "1".into(), &AnalyzeOptions::default()).verdict,
+                Verdict::Ham,
+                "{text:?}"
+            );
+        }
+    }
+
+    /// Shorteners and link services are not a brand's (or anyone's) domain: a named brand
+    /// with such a link is not "linking to a non-official domain of the brand".
+    #[test]
+    fn relayed_links_do_not_claim_a_non_official_brand_domain() {
+        let a = engine().analyze(
+            &record("dtac: ใบแจ้งค่าบริการเดือนนี้ 399 บาท ดูบิลได้ที่ bit.ly/3xYz9"),
+            "1".into(),
+            &AnalyzeOptions::default(),
+        );
+        assert!(!a.reasons.iter().any(|r| r.contains("not an official")), "{a:#?}");
+        assert_reasons_agree(&a);
     }
 
     #[test]

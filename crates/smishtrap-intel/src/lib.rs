@@ -6,6 +6,8 @@
 //! - [`Catalog`] (`data/brands.toml`, extendable): brands with official domains, tokens,
 //!   keywords per language, sectors and countries, indexed with Aho-Corasick automata and a
 //!   one-deletion index of typosquat sources; [`Catalog::choose`] picks a message's brand.
+//! - [`domains::Domains`] (`data/domains.toml`, held by the catalog): registries that vet
+//!   their holders, TLDs common in phishing, link services with a subdomain per customer.
 //! - [`squat`]: impersonation of a host (combosquatting, TLD swap, typosquats, homoglyphs).
 //! - [`Cues`] (`data/cues.toml`): urgency, threat, reward, credential, payment, delivery,
 //!   marketing, call-to-action, authority, personal ("hi mum, new number") and one-time-code
@@ -24,6 +26,7 @@ mod analysis;
 pub mod campaign;
 pub mod catalog;
 pub mod cues;
+pub mod domains;
 mod engine;
 pub mod model;
 mod notice;

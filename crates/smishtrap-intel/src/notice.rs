@@ -42,6 +42,16 @@ pub(crate) fn has_masked_account(text: &str) -> bool {
     false
 }
 
+/// The text opens with a phone number (`+66812345678`, `0812345678 ...`): 8 to 15 digits,
+/// an optional leading `+`, nothing glued after but a space, punctuation or a non-ASCII
+/// letter (Thai runs words together). Missed-call notices start with the caller's number.
+pub(crate) fn starts_with_phone_number(text: &str) -> bool {
+    let t = text.trim_start().as_bytes();
+    let t = t.strip_prefix(b"+").unwrap_or(t);
+    let digits = t.iter().take_while(|b| b.is_ascii_digit()).count();
+    (8..=15).contains(&digits) && t.get(digits).is_none_or(|b| !b.is_ascii_alphanumeric())
+}
+
 fn trim_dashes(run: &[u8]) -> &[u8] {
     let start = run.iter().position(|&b| b != b'-').unwrap_or(run.len());
     let end = run.iter().rposition(|&b| b != b'-').map_or(start, |last| last + 1);
@@ -78,6 +88,22 @@ mod tests {
             ("", false),
         ] {
             check(text, expect);
+        }
+    }
+
+    #[test]
+    fn phone_number_first() {
+        for (text, expect) in [
+            ("0812345678 tried to call you at 10:20", true),
+            ("  +66 is not a number", false),
+            ("+66812345678 โทรหาคุณ", true),
+            ("021234567พยายามติดต่อ", true),
+            ("1234567 too short", false),
+            ("0812345678abc", false),
+            ("call 0812345678", false),
+            ("", false),
+        ] {
+            assert_eq!(starts_with_phone_number(text), expect, "{text:?}");
         }
     }
 

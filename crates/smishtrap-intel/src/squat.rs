@@ -110,6 +110,11 @@ pub fn impersonation(
     if !catalog.official_for(registrable).is_empty() {
         return None;
     }
+    // A link service's customer subdomain (`mybank.onelink.me`) names the customer: the
+    // service, not the customer, owns the name, so it imitates nothing.
+    if catalog.domains().is_link_service_host(view.host) {
+        return None;
+    }
     let host = view.host.trim_end_matches('.');
     let suffix = view.suffix.unwrap_or("");
     let name = strip_suffix(host, suffix);
