@@ -624,24 +624,25 @@ fn write_pass<S: AnalysisStore + ?Sized>(
     let slots: Vec<u32> = carried.ids.iter().map(|id| ids.intern(id)).collect();
     let ids = &*ids;
     let mut changed = 0;
-    let mut changes = seqs.iter().zip(assigned.iter_mut()).enumerate().filter_map(|(i, (seq, old))| {
-        let new = match pass.assignment(i) {
-            Some((c, phase)) => {
-                Slot { campaign: slots.get(c).copied().unwrap_or(0), phase: Some(phase) }
+    let mut changes =
+        seqs.iter().zip(assigned.iter_mut()).enumerate().filter_map(|(i, (seq, old))| {
+            let new = match pass.assignment(i) {
+                Some((c, phase)) => {
+                    Slot { campaign: slots.get(c).copied().unwrap_or(0), phase: Some(phase) }
+                }
+                None => Slot::default(),
+            };
+            if *old == new {
+                return None;
             }
-            None => Slot::default(),
-        };
-        if *old == new {
-            return None;
-        }
-        *old = new;
-        changed += 1;
-        Some(AssignmentChange {
-            seq: *seq,
-            campaign: ids.name(new).map(str::to_owned),
-            phase: new.phase.map(phase_name).map(str::to_owned),
-        })
-    });
+            *old = new;
+            changed += 1;
+            Some(AssignmentChange {
+                seq: *seq,
+                campaign: ids.name(new).map(str::to_owned),
+                phase: new.phase.map(phase_name).map(str::to_owned),
+            })
+        });
     let campaigns = pass.campaigns();
     let name = |c: usize| carried.ids.get(c).cloned().unwrap_or_default();
     let mut rows = (0..campaigns).step_by(SUMMARY_BATCH).flat_map(|start| {

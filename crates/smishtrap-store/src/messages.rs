@@ -5,7 +5,6 @@
 //! columns serve the console's searches; `messages_text` is an FTS5 trigram index, so a text
 //! search is a substring search that does not scan every message.
 
-
 use rusqlite::types::Value;
 use rusqlite::{OptionalExtension, Row, TransactionBehavior, params, params_from_iter};
 use smishtrap_event::{Event, EventKind, SensorStatus};

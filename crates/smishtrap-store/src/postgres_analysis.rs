@@ -611,7 +611,8 @@ impl AnalysisStore for PostgresStore {
             let mut tx = client.transaction()?;
             // in batches: later batches win over earlier ones, as later rows do in one
             loop {
-                let batch: Vec<AssignmentChange> = Iterator::take(&mut *changes, PG_BATCH).collect();
+                let batch: Vec<AssignmentChange> =
+                    Iterator::take(&mut *changes, PG_BATCH).collect();
                 if batch.is_empty() {
                     break;
                 }
@@ -620,7 +621,8 @@ impl AnalysisStore for PostgresStore {
             }
             let mut kept: Vec<String> = Vec::new();
             loop {
-                let batch: Vec<CampaignRow> = Iterator::take(&mut *campaigns, PG_CAMPAIGN_BATCH).collect();
+                let batch: Vec<CampaignRow> =
+                    Iterator::take(&mut *campaigns, PG_CAMPAIGN_BATCH).collect();
                 if batch.is_empty() {
                     break;
                 }

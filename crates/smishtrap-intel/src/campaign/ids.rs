@@ -98,7 +98,8 @@ pub(crate) fn carry<'c, 'p, M: Iterator<Item = usize>>(
     // each previous id goes to the new campaign holding most of its messages
     let mut claims: Vec<Vec<&str>> = vec![Vec::new(); campaigns];
     for (p, list) in &votes {
-        let heir = list.iter().max_by(|a, b| a.1.cmp(&b.1).then_with(|| current(b.0).cmp(current(a.0))));
+        let heir =
+            list.iter().max_by(|a, b| a.1.cmp(&b.1).then_with(|| current(b.0).cmp(current(a.0))));
         if let Some(slot) = heir.and_then(|h| claims.get_mut(h.0)) {
             slot.push(p);
         }
@@ -136,6 +137,10 @@ pub(crate) fn carry<'c, 'p, M: Iterator<Item = usize>>(
         }
     }
     aliases.sort();
-    let ids = rename.into_iter().enumerate().map(|(c, id)| id.unwrap_or_else(|| current(c).to_owned())).collect();
+    let ids = rename
+        .into_iter()
+        .enumerate()
+        .map(|(c, id)| id.unwrap_or_else(|| current(c).to_owned()))
+        .collect();
     (ids, aliases)
 }

@@ -159,16 +159,14 @@ impl<'a> Pass<'a> {
     pub fn into_clustering(self) -> Clustering {
         let assignments = (0..self.len())
             .map(|i| match self.assignment(i) {
-                Some((c, phase)) => Assignment {
-                    campaign: Some(self.content_id(c).to_owned()),
-                    phase: Some(phase),
-                },
+                Some((c, phase)) => {
+                    Assignment { campaign: Some(self.content_id(c).to_owned()), phase: Some(phase) }
+                }
                 None => Assignment::default(),
             })
             .collect();
-        let mut campaigns: Vec<Campaign> = (0..self.campaigns())
-            .map(|c| self.summary(c, self.content_id(c).to_owned()))
-            .collect();
+        let mut campaigns: Vec<Campaign> =
+            (0..self.campaigns()).map(|c| self.summary(c, self.content_id(c).to_owned())).collect();
         campaigns
             .sort_by(|a, b| b.message_count.cmp(&a.message_count).then_with(|| a.id.cmp(&b.id)));
         Clustering { assignments, campaigns }
