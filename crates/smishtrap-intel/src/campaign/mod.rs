@@ -4,7 +4,9 @@
 //! [`Analysis`]); output is one [`Assignment`] per input (stable campaign id and phase) plus a
 //! [`Campaign`] summary per campaign. The pass is global (it needs every message at once),
 //! so callers that stream keep only these inputs in memory; holders of millions keep them as
-//! [`CompactInputs`] (interned strings, texts in an arena), which cluster the same.
+//! [`CompactInputs`] (interned strings, texts in an arena), which cluster the same, and read
+//! the pass's outputs piece by piece through [`Pass`] (campaign indexes, one summary at a
+//! time) instead of [`Clustering`].
 //!
 //! How messages are linked (union-find over evidence, see `cluster.rs`):
 //! - message templates: variable parts normalised (`template.rs`), exact template hash and
