@@ -21,6 +21,7 @@
 # SMISHTRAP_PG=CONNINFO (e.g. `host=127.0.0.1 user=postgres dbname=postgres`): also on
 #   PostgreSQL, in a fresh database `bench_mem_PID` (dropped at the end; needs psql,
 #   nats-server).
+# SMISHTRAP_PG_ONLY=1 skips SQLite.
 # SMISHTRAP_BIN=path uses that binary (built with `--features hub` for PostgreSQL).
 set -euo pipefail
 N="${1:-10000000}"
@@ -73,16 +74,18 @@ measure() {
 }
 
 DATA="$SCRATCH/data"
-if [ ! -f "$DATA/smishtrap.db" ]; then
-  /usr/bin/time -v "$FIXTURE" "$SCRATCH/pool.jsonl" "$POOL" "$N" "$DATA" 2> "$SCRATCH/fixture.txt"
-  grep -E "Maximum resident|Elapsed \(wall" "$SCRATCH/fixture.txt"
+if [ -z "${SMISHTRAP_PG_ONLY:-}" ]; then
+  if [ ! -f "$DATA/smishtrap.db" ]; then
+    /usr/bin/time -v "$FIXTURE" "$SCRATCH/pool.jsonl" "$POOL" "$N" "$DATA" 2> "$SCRATCH/fixture.txt"
+    grep -E "^(pool|wrote)|Elapsed \(wall" "$SCRATCH/fixture.txt"
+  fi
+  echo "sqlite store: $(sqlite3 "$DATA/smishtrap.db" 'SELECT count(*) FROM messages') messages, $(du -sh "$DATA" | cut -f1)"
+  RUN=("$BIN" run --data "$DATA" --sensor-listen 127.0.0.1:0 --console-listen 127.0.0.1:0
+    --console-token bench-token-0123456789)
+  measure "sqlite first pass" "${RUN[@]}"
+  measure "sqlite restart" "${RUN[@]}"
+  echo "campaigns: $(sqlite3 "$DATA/smishtrap.db" 'SELECT count(*) FROM campaigns')"
 fi
-echo "sqlite store: $(sqlite3 "$DATA/smishtrap.db" 'SELECT count(*) FROM messages') messages, $(du -sh "$DATA" | cut -f1)"
-RUN=("$BIN" run --data "$DATA" --sensor-listen 127.0.0.1:0 --console-listen 127.0.0.1:0
-  --console-token bench-token-0123456789)
-measure "sqlite first pass" "${RUN[@]}"
-measure "sqlite restart" "${RUN[@]}"
-echo "campaigns: $(sqlite3 "$DATA/smishtrap.db" 'SELECT count(*) FROM campaigns')"
 
 if [ -n "$PG" ]; then
   DB="bench_mem_$$"
@@ -98,7 +101,7 @@ if [ -n "$PG" ]; then
   trap 'cleanup_pg; [ -n "${SMISHTRAP_SCRATCH:-}" ] || rm -rf "$SCRATCH"' EXIT
   /usr/bin/time -v "$FIXTURE" "$SCRATCH/pool.jsonl" "$POOL" "$N" --postgres "$HUB_PG" public \
     2> "$SCRATCH/fixture-pg.txt"
-  grep -E "Elapsed \(wall" "$SCRATCH/fixture-pg.txt"
+  grep -E "^(pool|wrote)|Elapsed \(wall" "$SCRATCH/fixture-pg.txt"
   echo "postgresql store: $(psql -qtA "$HUB_PG" -c 'SELECT count(*) FROM messages') messages, $(psql -qtA "$HUB_PG" -c "SELECT pg_size_pretty(pg_database_size('$DB'))")"
   HUB=(env SMISHTRAP_POSTGRES="$HUB_PG" "$BIN" hub --nats "nats://127.0.0.1:$NATS_PORT"
     --console 127.0.0.1:0 --console-token bench-token-0123456789)

@@ -6,7 +6,8 @@
 //!
 //! RECORDS as `bench/import-1m.sh` generates them; DIR gets an empty store the pass writes
 //! to (its assignment updates match no rows). Prints the peak RSS (VmHWM) after holding and
-//! after the pass. `bench/analyst-memory.sh` measures the real restart path on a store.
+//! after the pass. `bench/analyst-memory.sh` measures the real restart path on a store, and
+//! `bench/analyst-memory-10m.sh` `run` and `hub` over a fixture store of 10,000,000 messages.
 
 use std::io::BufRead;
 
