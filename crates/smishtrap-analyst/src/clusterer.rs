@@ -279,8 +279,12 @@ impl Held {
 /// the key belongs to several campaigns, so it decides nothing).
 #[derive(Debug, Default)]
 struct Known {
-    hosts: HashMap<String, Option<String>>,
-    templates: HashMap<u64, Option<String>>,
+    /// Values index `names` (0: several campaigns): a number per key, not an id string (a
+    /// store of millions of messages has millions of link hosts).
+    hosts: HashMap<String, u32>,
+    templates: HashMap<u64, u32>,
+    /// The campaign ids (the held [`CampaignIds`] when this was built).
+    names: Vec<String>,
     /// Latest message time of each template: after a quiet gap a template alone joins
     /// nothing (the full pass's rule, `Config::quiet_gap_secs`).
     template_last: HashMap<u64, i64>,
@@ -293,21 +297,17 @@ impl Known {
 
     /// The keys of the first `n` held messages.
     fn of_first(held: &Held, n: usize) -> Known {
-        fn learn<K: std::hash::Hash + Eq>(
-            map: &mut HashMap<K, Option<String>>,
-            key: K,
-            campaign: &str,
-        ) {
-            let entry = map.entry(key).or_insert_with(|| Some(campaign.to_owned()));
-            if entry.as_deref() != Some(campaign) {
-                *entry = None;
+        fn learn<K: std::hash::Hash + Eq>(map: &mut HashMap<K, u32>, key: K, campaign: u32) {
+            let entry = map.entry(key).or_insert(campaign);
+            if *entry != campaign {
+                *entry = 0;
             }
         }
-        let mut known = Known::default();
+        let mut known = Known { names: held.campaign_ids.names.clone(), ..Known::default() };
         let rows = held.inputs.iter().zip(&held.assigned).zip(&held.template_keys).take(n);
         for ((input, slot), key) in rows {
-            let Some(campaign) = held.campaign_ids.name(*slot) else { continue };
-            if input.verdict() != Verdict::Smishing {
+            let campaign = slot.campaign;
+            if campaign == 0 || input.verdict() != Verdict::Smishing {
                 continue;
             }
             for url in input.urls().filter(|u| !u.host.is_empty() && !u.shortener) {
@@ -343,7 +343,7 @@ impl Known {
             let by_host = input
                 .urls()
                 .filter(|u| !u.host.is_empty() && !u.shortener)
-                .find_map(|u| self.hosts.get(u.host).cloned().flatten());
+                .find_map(|u| self.hosts.get(u.host).copied().filter(|&c| c != 0));
             let campaign = by_host.or_else(|| {
                 let key = key.filter(|key| {
                     let last = self.template_last.get(key).copied();
@@ -352,10 +352,12 @@ impl Known {
                         _ => true,
                     }
                 })?;
-                self.templates.get(&key).cloned().flatten()
+                self.templates.get(&key).copied().filter(|&c| c != 0)
             });
-            let Some(campaign) = campaign else { continue };
-            let new = Assignment { campaign: Some(campaign), phase: Some(Phase::Wave) };
+            let Some(campaign) = campaign.and_then(|c| self.names.get(c as usize)) else {
+                continue;
+            };
+            let new = Assignment { campaign: Some(campaign.clone()), phase: Some(Phase::Wave) };
             let slot = ids.slot(&new);
             if *old != slot {
                 changes.push(AssignmentChange {
