@@ -12,6 +12,8 @@
 # Stores of many millions take hours to import on a shared 2-core machine; the analyst's
 # holding and one pass can be measured without one, on the same generated records:
 #   cargo run --profile eval -p smishtrap-analyst --example held_memory -- FILE N DIR
+# and bench/analyst-memory-10m.sh writes a store of 10,000,000 messages in minutes (analysed
+# once per pool record, not per message) and measures `run` and `hub` over it.
 set -euo pipefail
 DIR="$1"
 shift

@@ -4,7 +4,7 @@ use std::time::{Duration, Instant};
 use rayon::prelude::*;
 use smishtrap_event::SmsRecord;
 use smishtrap_intel::campaign::{
-    self, Assignment, Campaign, CampaignInput, CompactInputs, Config, UrlFeature, carry_ids,
+    self, Alias, Assignment, Campaign, CampaignInput, CompactInputs, Config, Pass, UrlFeature,
     parse_ts,
 };
 use smishtrap_intel::{Analysis, Phase, Verdict};
@@ -81,19 +81,19 @@ impl CampaignIds {
     }
 
     fn slot(&mut self, a: &Assignment) -> Slot {
-        let campaign = match a.campaign.as_deref() {
-            None => 0,
-            Some(id) => match self.ids.get(id) {
-                Some(&n) => n,
-                None => {
-                    let n = u32::try_from(self.names.len()).unwrap_or(u32::MAX);
-                    self.names.push(id.to_owned());
-                    self.ids.insert(id.to_owned(), n);
-                    n
-                }
-            },
-        };
+        let campaign = a.campaign.as_deref().map_or(0, |id| self.intern(id));
         Slot { campaign, phase: a.phase }
+    }
+
+    /// The number of campaign id `id` (never 0).
+    fn intern(&mut self, id: &str) -> u32 {
+        if let Some(&n) = self.ids.get(id) {
+            return n;
+        }
+        let n = u32::try_from(self.names.len()).unwrap_or(u32::MAX);
+        self.names.push(id.to_owned());
+        self.ids.insert(id.to_owned(), n);
+        n
     }
 
     fn name(&self, slot: Slot) -> Option<&str> {
@@ -279,8 +279,12 @@ impl Held {
 /// the key belongs to several campaigns, so it decides nothing).
 #[derive(Debug, Default)]
 struct Known {
-    hosts: HashMap<String, Option<String>>,
-    templates: HashMap<u64, Option<String>>,
+    /// Values index `names` (0: several campaigns): a number per key, not an id string (a
+    /// store of millions of messages has millions of link hosts).
+    hosts: HashMap<String, u32>,
+    templates: HashMap<u64, u32>,
+    /// The campaign ids (the held [`CampaignIds`] when this was built).
+    names: Vec<String>,
     /// Latest message time of each template: after a quiet gap a template alone joins
     /// nothing (the full pass's rule, `Config::quiet_gap_secs`).
     template_last: HashMap<u64, i64>,
@@ -293,21 +297,17 @@ impl Known {
 
     /// The keys of the first `n` held messages.
     fn of_first(held: &Held, n: usize) -> Known {
-        fn learn<K: std::hash::Hash + Eq>(
-            map: &mut HashMap<K, Option<String>>,
-            key: K,
-            campaign: &str,
-        ) {
-            let entry = map.entry(key).or_insert_with(|| Some(campaign.to_owned()));
-            if entry.as_deref() != Some(campaign) {
-                *entry = None;
+        fn learn<K: std::hash::Hash + Eq>(map: &mut HashMap<K, u32>, key: K, campaign: u32) {
+            let entry = map.entry(key).or_insert(campaign);
+            if *entry != campaign {
+                *entry = 0;
             }
         }
-        let mut known = Known::default();
+        let mut known = Known { names: held.campaign_ids.names.clone(), ..Known::default() };
         let rows = held.inputs.iter().zip(&held.assigned).zip(&held.template_keys).take(n);
         for ((input, slot), key) in rows {
-            let Some(campaign) = held.campaign_ids.name(*slot) else { continue };
-            if input.verdict() != Verdict::Smishing {
+            let campaign = slot.campaign;
+            if campaign == 0 || input.verdict() != Verdict::Smishing {
                 continue;
             }
             for url in input.urls().filter(|u| !u.host.is_empty() && !u.shortener) {
@@ -343,7 +343,7 @@ impl Known {
             let by_host = input
                 .urls()
                 .filter(|u| !u.host.is_empty() && !u.shortener)
-                .find_map(|u| self.hosts.get(u.host).cloned().flatten());
+                .find_map(|u| self.hosts.get(u.host).copied().filter(|&c| c != 0));
             let campaign = by_host.or_else(|| {
                 let key = key.filter(|key| {
                     let last = self.template_last.get(key).copied();
@@ -352,10 +352,12 @@ impl Known {
                         _ => true,
                     }
                 })?;
-                self.templates.get(&key).cloned().flatten()
+                self.templates.get(&key).copied().filter(|&c| c != 0)
             });
-            let Some(campaign) = campaign else { continue };
-            let new = Assignment { campaign: Some(campaign), phase: Some(Phase::Wave) };
+            let Some(campaign) = campaign.and_then(|c| self.names.get(c as usize)) else {
+                continue;
+            };
+            let new = Assignment { campaign: Some(campaign.clone()), phase: Some(Phase::Wave) };
             let slot = ids.slot(&new);
             if *old != slot {
                 changes.push(AssignmentChange {
@@ -530,9 +532,9 @@ impl Clusterer {
         self.assign_known(store)?;
         let started = Instant::now();
         let mut tail = Held::after(self.held.last_seq, self.cfg.min_template_words);
-        let (clustering, during) = std::thread::scope(|scope| {
+        let (pass, during) = std::thread::scope(|scope| {
             let (inputs, cfg, known) = (&self.held.inputs, &self.cfg, &self.known);
-            let pass = scope.spawn(move || campaign::cluster(inputs, cfg));
+            let pass = scope.spawn(move || Pass::new(inputs, cfg));
             let mut during: Result<usize, StoreError> = Ok(0);
             let mut joined_upto = 0;
             if let (Some(poll), Some(known)) = (poll, known) {
@@ -557,65 +559,108 @@ impl Clusterer {
             }
             (pass.join(), during)
         });
-        let mut clustering = clustering.map_err(|_| ClusterError::Panicked)?;
+        let pass = pass.map_err(|_| ClusterError::Panicked)?;
         let joined_during = during?;
         // ids survive passes: carried over from the assignments written so far
         let taken = match self.aliases.take() {
             Some(taken) => taken,
             None => store.campaign_aliases()?.into_iter().map(|a| a.alias).collect(),
         };
-        let ids = &self.held.campaign_ids;
-        let previous: Vec<Option<&str>> = self.held.assigned.iter().map(|a| ids.name(*a)).collect();
-        let aliases = carry_ids(&self.held.inputs, &mut clustering, &previous, &taken);
-        drop(previous);
-        let alias_rows: Vec<CampaignAlias> = aliases
-            .iter()
-            .map(|a| CampaignAlias { alias: a.alias.clone(), id: a.id.clone() })
-            .collect();
-        let mut changes = Vec::new();
-        let held = &mut self.held;
-        for ((seq, old), new) in
-            held.seqs.iter().zip(held.assigned.iter_mut()).zip(clustering.assignments)
-        {
-            let slot = held.campaign_ids.slot(&new);
-            if *old != slot {
-                changes.push(AssignmentChange {
-                    seq: *seq,
-                    phase: new.phase.map(phase_name).map(str::to_owned),
-                    campaign: new.campaign,
-                });
-                *old = slot;
-            }
-        }
-        let rows: Vec<CampaignRow> = clustering.campaigns.iter().map(campaign_row).collect();
-        let cursor = held.last_seq.max(tail.last_seq);
-        let stored = store.apply_clustering_aliased(
-            &changes,
-            &rows,
-            &alias_rows,
-            Some((CLUSTERED_CURSOR, cursor)),
-        );
+        let cursor = self.held.last_seq.max(tail.last_seq);
+        // The pass's outputs are made while they are written: assignments as interned ids,
+        // changes and summaries one at a time, so their size never adds up. A panic here is a
+        // bug like one in the pass: the write rolls back and the thread survives it.
+        let (seqs, assigned, ids) =
+            (&self.held.seqs, &mut self.held.assigned, &mut self.held.campaign_ids);
+        let written = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            write_pass(&pass, seqs, assigned, ids, &taken, store, cursor)
+        }));
+        drop(pass);
+        let (written, aliases) = match written {
+            Ok(Ok((written, aliases))) => (Ok(written), aliases),
+            Ok(Err(err)) => (Err(err), Vec::new()),
+            Err(_) => return Err(ClusterError::Panicked),
+        };
         let mut taken = taken;
         taken.extend(aliases.into_iter().map(|a| a.alias));
         // after a failed write the store decides again at the next pass
-        self.aliases = stored.is_ok().then_some(taken);
-        stored?;
+        self.aliases = written.is_ok().then_some(taken);
+        let (campaigns, changed) = written?;
         let arrived = tail.count;
-        held.append(tail);
+        self.held.append(tail);
         self.known = Some(Known::of(&self.held));
         let duration = started.elapsed();
         self.last_pass = Some((Instant::now(), duration));
         // what arrived during the pass only has quick assignments: the next pass decides
         self.pending = arrived;
         self.unjoined_from = self.held.inputs.len();
-        Ok(ClusterPass {
-            messages: self.held.count,
-            campaigns: rows.len(),
-            changed: changes.len(),
-            joined_during,
-            duration,
-        })
+        Ok(ClusterPass { messages: self.held.count, campaigns, changed, joined_during, duration })
     }
+}
+
+/// Campaign summaries made (in parallel) per batch of a streamed write.
+const SUMMARY_BATCH: usize = 256;
+
+/// Writes a pass: carries the ids over from the held assignments `assigned` (rows `seqs`),
+/// updates them, and streams the changes and the campaign summaries into one clustering
+/// write. Returns the campaigns and changed assignments written, and the new aliases.
+fn write_pass<S: AnalysisStore + ?Sized>(
+    pass: &Pass<'_>,
+    seqs: &[i64],
+    assigned: &mut [Slot],
+    ids: &mut CampaignIds,
+    taken: &HashSet<String>,
+    store: &mut S,
+    cursor: i64,
+) -> Result<((usize, usize), Vec<Alias>), StoreError> {
+    let carried = {
+        let (held, names) = (&*assigned, &*ids);
+        pass.carry_ids(held.len(), |i| held.get(i).and_then(|s| names.name(*s)), taken)
+    };
+    let alias_rows: Vec<CampaignAlias> = carried
+        .aliases
+        .iter()
+        .map(|a| CampaignAlias { alias: a.alias.clone(), id: a.id.clone() })
+        .collect();
+    // the held id of each campaign: an assignment costs a `u32`, not a string
+    let slots: Vec<u32> = carried.ids.iter().map(|id| ids.intern(id)).collect();
+    let ids = &*ids;
+    let mut changed = 0;
+    let mut changes =
+        seqs.iter().zip(assigned.iter_mut()).enumerate().filter_map(|(i, (seq, old))| {
+            let new = match pass.assignment(i) {
+                Some((c, phase)) => {
+                    Slot { campaign: slots.get(c).copied().unwrap_or(0), phase: Some(phase) }
+                }
+                None => Slot::default(),
+            };
+            if *old == new {
+                return None;
+            }
+            *old = new;
+            changed += 1;
+            Some(AssignmentChange {
+                seq: *seq,
+                campaign: ids.name(new).map(str::to_owned),
+                phase: new.phase.map(phase_name).map(str::to_owned),
+            })
+        });
+    let campaigns = pass.campaigns();
+    let name = |c: usize| carried.ids.get(c).cloned().unwrap_or_default();
+    let mut rows = (0..campaigns).step_by(SUMMARY_BATCH).flat_map(|start| {
+        (start..campaigns.min(start + SUMMARY_BATCH))
+            .into_par_iter()
+            .map(|c| campaign_row(&pass.summary(c, name(c))))
+            .collect::<Vec<_>>()
+    });
+    store.apply_clustering_streamed(
+        &mut changes,
+        &mut rows,
+        &alias_rows,
+        Some((CLUSTERED_CURSOR, cursor)),
+    )?;
+    drop(changes);
+    Ok(((campaigns, changed), carried.aliases))
 }
 
 /// The template hash a smishing message links by, when its template is long enough.

@@ -319,3 +319,88 @@ fn a_wave_after_a_quiet_gap_joins_no_known_campaign_by_template_alone() {
     assert!(new.is_some() && new != old, "{new:?} {old:?}");
     assert_eq!(campaign_of(&store, "c1-0"), old);
 }
+
+/// The analyst streams a pass into the store (assignments as interned ids, changes and
+/// summaries one at a time); what it stores is exactly what `campaign::cluster` and
+/// `carry_ids` give over the same messages: assignments, summaries and aliases.
+#[test]
+fn a_streamed_pass_stores_what_cluster_and_carry_ids_give() {
+    use smishtrap_event::SmsRecord;
+    use smishtrap_intel::campaign::{self, CampaignInput};
+    use smishtrap_store::AnalysisStore;
+
+    let fixture = include_str!("../../smishtrap/tests/campaign_fixtures/small.jsonl");
+    let base: Vec<SmsRecord> = fixture
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| ok(serde_json::from_str(l)))
+        .collect();
+    // three copies of the fixture's campaigns, days apart, on other routers and numbers
+    let mut records = Vec::new();
+    for copy in 0..3i64 {
+        for r in &base {
+            let mut r = r.clone();
+            r.id = r.id.map(|id| format!("{id}-{copy}"));
+            r.router = r.router.map(|x| format!("{x}-{copy}"));
+            r.to = r.to.map(|to| format!("{to}{copy}"));
+            r.ts =
+                r.ts.as_deref()
+                    .and_then(campaign::parse_ts)
+                    .map(|t| campaign::format_ts(t + copy * 3 * 86_400));
+            records.push(r);
+        }
+    }
+    let engine = ok(Engine::builtin());
+    let options = AnalyzeOptions::default();
+    let analysed: Vec<_> = records
+        .iter()
+        .enumerate()
+        .map(|(i, r)| {
+            let analysis = engine.analyze(r, format!("m{i}"), &options);
+            let row = smishtrap_analyst::message_of(r, &analysis, "import", None, 0);
+            (row, CampaignInput::new(i, r, &analysis))
+        })
+        .collect();
+    let (rows, inputs): (Vec<_>, Vec<_>) = analysed.into_iter().unzip();
+    let dir = ok(tempfile::tempdir());
+    let mut store = ok(SqliteStore::open(&dir.path().join("s.db")));
+    // a pass over two copies, then the third arrives, joins known campaigns, and a pass
+    // carries the first one's ids over
+    let (first, rest) = rows.split_at(rows.len() * 2 / 3);
+    ok(store.insert_messages(first, None));
+    let mut clusterer = Clusterer::new(Config::default());
+    ok(clusterer.load_new(&mut store));
+    ok(clusterer.recluster(&mut store));
+    ok(store.insert_messages(rest, None));
+    ok(clusterer.load_new(&mut store));
+    ok(clusterer.assign_known(&mut store));
+    let stored = |store: &SqliteStore| -> Vec<(Option<String>, Option<String>)> {
+        ok(store.messages_after(0, 10_000)).into_iter().map(|m| (m.campaign, m.phase)).collect()
+    };
+    let previous: Vec<Option<String>> = stored(&store).into_iter().map(|a| a.0).collect();
+    let taken =
+        ok(AnalysisStore::campaign_aliases(&mut store)).into_iter().map(|a| a.alias).collect();
+    let pass = ok(clusterer.recluster(&mut store));
+
+    let mut expected = campaign::cluster(&inputs, &Config::default());
+    let aliases = campaign::carry_ids(&inputs, &mut expected, &previous, &taken);
+    assert!(pass.campaigns >= 2 && pass.campaigns == expected.campaigns.len(), "{pass:?}");
+    let phase = |p: Option<smishtrap_intel::Phase>| {
+        p.map(|p| if p == smishtrap_intel::Phase::Wave { "wave" } else { "validation" }.to_owned())
+    };
+    let assignments: Vec<(Option<String>, Option<String>)> =
+        expected.assignments.iter().map(|a| (a.campaign.clone(), phase(a.phase))).collect();
+    assert_eq!(stored(&store), assignments);
+    let mut summaries: Vec<String> =
+        ok(store.all_campaigns()).into_iter().map(|c| c.summary).collect();
+    let mut want: Vec<String> =
+        expected.campaigns.iter().map(|c| ok(serde_json::to_string(c))).collect();
+    summaries.sort();
+    want.sort();
+    assert_eq!(summaries, want);
+    let stored_aliases: Vec<(String, String)> =
+        ok(store.campaign_aliases()).into_iter().map(|a| (a.alias, a.id)).collect();
+    let want_aliases: Vec<(String, String)> =
+        aliases.into_iter().map(|a| (a.alias, a.id)).collect();
+    assert_eq!(stored_aliases, want_aliases);
+}

@@ -94,6 +94,17 @@ pub trait AnalysisStore: EventStore {
         progress: Option<(&str, i64)>,
     ) -> Result<(), StoreError>;
 
+    /// [`AnalysisStore::apply_clustering_aliased`] with the changes and campaigns taken one
+    /// at a time, so a pass over millions of messages never holds them all; what readers see
+    /// still changes in one transaction.
+    fn apply_clustering_streamed(
+        &mut self,
+        changes: &mut dyn Iterator<Item = AssignmentChange>,
+        campaigns: &mut dyn Iterator<Item = CampaignRow>,
+        aliases: &[CampaignAlias],
+        progress: Option<(&str, i64)>,
+    ) -> Result<(), StoreError>;
+
     /// [`AnalysisStore::apply_clustering_aliased`] without aliases.
     fn apply_clustering(
         &mut self,
@@ -264,6 +275,16 @@ impl AnalysisStore for SqliteStore {
         progress: Option<(&str, i64)>,
     ) -> Result<(), StoreError> {
         SqliteStore::apply_clustering_aliased(self, changes, campaigns, aliases, progress)
+    }
+
+    fn apply_clustering_streamed(
+        &mut self,
+        changes: &mut dyn Iterator<Item = AssignmentChange>,
+        campaigns: &mut dyn Iterator<Item = CampaignRow>,
+        aliases: &[CampaignAlias],
+        progress: Option<(&str, i64)>,
+    ) -> Result<(), StoreError> {
+        SqliteStore::apply_clustering_streamed(self, changes, campaigns, aliases, progress)
     }
 
     fn apply_assignments(

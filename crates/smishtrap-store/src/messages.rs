@@ -5,8 +5,6 @@
 //! columns serve the console's searches; `messages_text` is an FTS5 trigram index, so a text
 //! search is a substring search that does not scan every message.
 
-use std::collections::HashSet;
-
 use rusqlite::types::Value;
 use rusqlite::{OptionalExtension, TransactionBehavior, params, params_from_iter};
 use smishtrap_event::{Event, EventKind, SensorStatus};
@@ -128,6 +126,9 @@ pub(crate) const MIGRATION_V3: &str = "
         id TEXT NOT NULL
     ) STRICT;
     CREATE INDEX campaign_aliases_id ON campaign_aliases (id);";
+
+/// Campaign rows staged per transaction by [`SqliteStore::apply_clustering_streamed`].
+const STAGE_BATCH: usize = 512;
 
 /// A change of one message's campaign assignment.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -487,47 +488,89 @@ impl SqliteStore {
         aliases: &[CampaignAlias],
         progress: Option<(&str, i64)>,
     ) -> Result<(), StoreError> {
+        self.apply_clustering_streamed(
+            &mut changes.iter().cloned(),
+            &mut campaigns.iter().cloned(),
+            aliases,
+            progress,
+        )
+    }
+
+    /// [`SqliteStore::apply_clustering_aliased`] with the changes and campaigns taken one at
+    /// a time, so a pass over millions of messages never holds them all. The campaigns are
+    /// staged first in a temporary table (the connection's own temporary database, in
+    /// batches), so making them takes no lock on the store; the changes, the campaign table
+    /// and the cursor then commit in one transaction as before.
+    pub fn apply_clustering_streamed(
+        &mut self,
+        changes: &mut dyn Iterator<Item = AssignmentChange>,
+        campaigns: &mut dyn Iterator<Item = CampaignRow>,
+        aliases: &[CampaignAlias],
+        progress: Option<(&str, i64)>,
+    ) -> Result<(), StoreError> {
         let path = self.path().to_owned();
+        self.conn
+            .execute_batch(
+                "CREATE TEMP TABLE IF NOT EXISTS campaign_stage (id TEXT PRIMARY KEY, \
+                 first_seen INTEGER, last_seen INTEGER, message_count INTEGER NOT NULL, \
+                 brand TEXT, summary TEXT NOT NULL) STRICT; DELETE FROM temp.campaign_stage;",
+            )
+            .map_err(sqlite(&path, "prepare campaign stage"))?;
+        loop {
+            let batch: Vec<CampaignRow> = Iterator::take(&mut *campaigns, STAGE_BATCH).collect();
+            if batch.is_empty() {
+                break;
+            }
+            // deferred, and it writes only the temporary database: no lock on the store
+            let tx = self.conn.transaction().map_err(sqlite(&path, "begin campaign stage"))?;
+            {
+                // the last row of an id wins, as in the upserts that follow
+                let mut stage = tx
+                    .prepare_cached(
+                        "INSERT INTO temp.campaign_stage (id, first_seen, last_seen, \
+                         message_count, brand, summary) VALUES (?1, ?2, ?3, ?4, ?5, ?6) \
+                         ON CONFLICT (id) DO UPDATE SET first_seen = excluded.first_seen, \
+                         last_seen = excluded.last_seen, message_count = excluded.message_count, \
+                         brand = excluded.brand, summary = excluded.summary",
+                    )
+                    .map_err(sqlite(&path, "prepare campaign stage"))?;
+                for c in &batch {
+                    stage
+                        .execute(params![
+                            c.id,
+                            c.first_seen,
+                            c.last_seen,
+                            c.message_count,
+                            c.brand,
+                            c.summary
+                        ])
+                        .map_err(sqlite(&path, "stage campaign"))?;
+                }
+            }
+            tx.commit().map_err(sqlite(&path, "commit campaign stage"))?;
+        }
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(sqlite(&path, "begin clustering update"))?;
         {
             write_assignments(&tx, &path, changes)?;
-            let keep: HashSet<&str> = campaigns.iter().map(|c| c.id.as_str()).collect();
-            let existing: Vec<String> = tx
-                .prepare_cached("SELECT id FROM campaigns")
-                .and_then(|mut stmt| {
-                    stmt.query_map([], |row| row.get(0))?.collect::<Result<Vec<String>, _>>()
-                })
-                .map_err(sqlite(&path, "read campaigns"))?;
-            let mut delete = tx
-                .prepare_cached("DELETE FROM campaigns WHERE id = ?1")
-                .map_err(sqlite(&path, "prepare campaign delete"))?;
-            for id in existing.iter().filter(|id| !keep.contains(id.as_str())) {
-                delete.execute([id]).map_err(sqlite(&path, "delete campaign"))?;
-            }
-            let mut upsert = tx
-                .prepare_cached(
-                    "INSERT INTO campaigns (id, first_seen, last_seen, message_count, brand, \
-                     summary) VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (id) DO UPDATE SET \
-                     first_seen = excluded.first_seen, last_seen = excluded.last_seen, \
-                     message_count = excluded.message_count, brand = excluded.brand, \
-                     summary = excluded.summary WHERE summary != excluded.summary",
-                )
-                .map_err(sqlite(&path, "prepare campaign upsert"))?;
-            for c in campaigns {
-                upsert
-                    .execute(params![
-                        c.id,
-                        c.first_seen,
-                        c.last_seen,
-                        c.message_count,
-                        c.brand,
-                        c.summary
-                    ])
-                    .map_err(sqlite(&path, "store campaign"))?;
-            }
+            tx.execute(
+                "DELETE FROM campaigns WHERE id NOT IN (SELECT id FROM temp.campaign_stage)",
+                [],
+            )
+            .map_err(sqlite(&path, "delete campaigns"))?;
+            // `WHERE true`: an upsert from a SELECT needs a WHERE clause to parse
+            tx.execute(
+                "INSERT INTO campaigns (id, first_seen, last_seen, message_count, brand, \
+                 summary) SELECT id, first_seen, last_seen, message_count, brand, summary \
+                 FROM temp.campaign_stage WHERE true ON CONFLICT (id) DO UPDATE SET \
+                 first_seen = excluded.first_seen, last_seen = excluded.last_seen, \
+                 message_count = excluded.message_count, brand = excluded.brand, \
+                 summary = excluded.summary WHERE summary != excluded.summary",
+                [],
+            )
+            .map_err(sqlite(&path, "store campaigns"))?;
             let mut forward = tx
                 .prepare_cached("UPDATE campaign_aliases SET id = ?2 WHERE id = ?1")
                 .map_err(sqlite(&path, "prepare alias update"))?;
@@ -545,7 +588,12 @@ impl SqliteStore {
                 set_cursor(&tx, name, value).map_err(sqlite(&path, "move progress cursor"))?;
             }
         }
-        tx.commit().map_err(sqlite(&path, "commit clustering update"))
+        tx.commit().map_err(sqlite(&path, "commit clustering update"))?;
+        // frees the staged summaries' pages
+        self.conn
+            .execute("DELETE FROM temp.campaign_stage", [])
+            .map_err(sqlite(&path, "clear campaign stage"))?;
+        Ok(())
     }
 
     /// Applies changed assignments only (campaign summaries untouched) and moves the named
@@ -562,7 +610,7 @@ impl SqliteStore {
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(sqlite(&path, "begin assignment update"))?;
         {
-            write_assignments(&tx, &path, changes)?;
+            write_assignments(&tx, &path, &mut changes.iter().cloned())?;
             if let Some((name, value)) = progress {
                 set_cursor(&tx, name, value).map_err(sqlite(&path, "move progress cursor"))?;
             }
@@ -696,7 +744,7 @@ impl SqliteStore {
 fn write_assignments(
     tx: &rusqlite::Transaction<'_>,
     path: &std::path::Path,
-    changes: &[AssignmentChange],
+    changes: &mut dyn Iterator<Item = AssignmentChange>,
 ) -> Result<(), StoreError> {
     let mut assign = tx
         .prepare_cached("UPDATE messages SET campaign = ?2, phase = ?3 WHERE seq = ?1")

@@ -106,6 +106,52 @@ fn last_per_seq(
     (seqs, campaigns, phases)
 }
 
+/// Assignment changes per `UPDATE` of a streamed clustering write.
+const PG_BATCH: usize = 16_384;
+/// Campaign rows per upsert of a streamed clustering write.
+const PG_CAMPAIGN_BATCH: usize = 512;
+
+/// Campaign rows as the columns of one `UNNEST` upsert: the last row of each id only (one
+/// statement may not update a row twice).
+struct CampaignColumns {
+    ids: Vec<String>,
+    first_seen: Vec<Option<i64>>,
+    last_seen: Vec<Option<i64>>,
+    message_count: Vec<i64>,
+    brand: Vec<Option<String>>,
+    summary: Vec<String>,
+}
+
+impl CampaignColumns {
+    fn of(campaigns: &[CampaignRow]) -> CampaignColumns {
+        let mut last: HashMap<String, usize> = HashMap::with_capacity(campaigns.len());
+        for (i, c) in campaigns.iter().enumerate() {
+            last.insert(pg_owned(&c.id), i);
+        }
+        let mut out = CampaignColumns {
+            ids: Vec::with_capacity(last.len()),
+            first_seen: Vec::with_capacity(last.len()),
+            last_seen: Vec::with_capacity(last.len()),
+            message_count: Vec::with_capacity(last.len()),
+            brand: Vec::with_capacity(last.len()),
+            summary: Vec::with_capacity(last.len()),
+        };
+        for (i, c) in campaigns.iter().enumerate() {
+            let id = pg_owned(&c.id);
+            if last.get(&id) != Some(&i) {
+                continue;
+            }
+            out.ids.push(id);
+            out.first_seen.push(c.first_seen);
+            out.last_seen.push(c.last_seen);
+            out.message_count.push(c.message_count);
+            out.brand.push(pg_opt(c.brand.as_ref()));
+            out.summary.push(pg_owned(&c.summary));
+        }
+        out
+    }
+}
+
 /// 64-bit FNV-1a: a stable advisory lock key of a name.
 fn lock_key(name: &str) -> i64 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
@@ -477,38 +523,43 @@ impl AnalysisStore for PostgresStore {
         aliases: &[CampaignAlias],
         progress: Option<(&str, i64)>,
     ) -> Result<(), StoreError> {
-        let (seqs, assigned, phases) = last_per_seq(changes);
-        // The last row of each id (the SQLite store upserts them in order).
-        let mut last: HashMap<String, usize> = HashMap::with_capacity(campaigns.len());
-        for (i, c) in campaigns.iter().enumerate() {
-            last.insert(pg_owned(&c.id), i);
-        }
-        let mut ids = Vec::with_capacity(last.len());
-        let [mut first_seen, mut last_seen]: [Vec<Option<i64>>; 2] =
-            std::array::from_fn(|_| Vec::with_capacity(last.len()));
-        let mut message_count = Vec::with_capacity(last.len());
-        let mut brand = Vec::with_capacity(last.len());
-        let mut summary = Vec::with_capacity(last.len());
-        for (i, c) in campaigns.iter().enumerate() {
-            let id = pg_owned(&c.id);
-            if last.get(&id) != Some(&i) {
-                continue;
-            }
-            ids.push(id);
-            first_seen.push(c.first_seen);
-            last_seen.push(c.last_seen);
-            message_count.push(c.message_count);
-            brand.push(pg_opt(c.brand.as_ref()));
-            summary.push(pg_owned(&c.summary));
-        }
+        self.apply_clustering_streamed(
+            &mut changes.iter().cloned(),
+            &mut campaigns.iter().cloned(),
+            aliases,
+            progress,
+        )
+    }
+
+    fn apply_clustering_streamed(
+        &mut self,
+        changes: &mut dyn Iterator<Item = AssignmentChange>,
+        campaigns: &mut dyn Iterator<Item = CampaignRow>,
+        aliases: &[CampaignAlias],
+        progress: Option<(&str, i64)>,
+    ) -> Result<(), StoreError> {
         let err = self.err("apply clustering update");
+        let client = &mut self.client;
         let result = (|| {
-            let mut tx = self.client.transaction()?;
-            if !seqs.is_empty() {
+            let mut tx = client.transaction()?;
+            // in batches: later batches win over earlier ones, as later rows do in one
+            loop {
+                let batch: Vec<AssignmentChange> =
+                    Iterator::take(&mut *changes, PG_BATCH).collect();
+                if batch.is_empty() {
+                    break;
+                }
+                let (seqs, assigned, phases) = last_per_seq(&batch);
                 tx.execute(ASSIGN, &[&seqs, &assigned, &phases])?;
             }
-            tx.execute("DELETE FROM campaigns WHERE NOT (id = ANY($1::text[]))", &[&ids])?;
-            if !ids.is_empty() {
+            let mut kept: Vec<String> = Vec::new();
+            loop {
+                let batch: Vec<CampaignRow> =
+                    Iterator::take(&mut *campaigns, PG_CAMPAIGN_BATCH).collect();
+                if batch.is_empty() {
+                    break;
+                }
+                let rows = CampaignColumns::of(&batch);
                 tx.execute(
                     "INSERT INTO campaigns (id, first_seen, last_seen, message_count, brand, \
                      summary) SELECT * FROM UNNEST($1::text[], $2::int8[], $3::int8[], \
@@ -517,9 +568,18 @@ impl AnalysisStore for PostgresStore {
                      last_seen = excluded.last_seen, message_count = excluded.message_count, \
                      brand = excluded.brand, summary = excluded.summary \
                      WHERE campaigns.summary != excluded.summary",
-                    &[&ids, &first_seen, &last_seen, &message_count, &brand, &summary],
+                    &[
+                        &rows.ids,
+                        &rows.first_seen,
+                        &rows.last_seen,
+                        &rows.message_count,
+                        &rows.brand,
+                        &rows.summary,
+                    ],
                 )?;
+                kept.extend(rows.ids);
             }
+            tx.execute("DELETE FROM campaigns WHERE NOT (id = ANY($1::text[]))", &[&kept])?;
             for a in aliases {
                 let (alias, id) = (pg_owned(&a.alias), pg_owned(&a.id));
                 tx.execute("UPDATE campaign_aliases SET id = $2 WHERE id = $1", &[&alias, &id])?;

@@ -36,20 +36,58 @@ pub fn carry_ids<'a, P: AsRef<str>>(
     previous: &[Option<P>],
     taken: &HashSet<String>,
 ) -> Vec<Alias> {
-    let inputs = inputs.into();
+    let campaigns = &clustering.campaigns;
+    let (rename, aliases) = carry(
+        inputs.into(),
+        campaigns.len(),
+        |c| campaigns.get(c).map_or("", |x| x.id.as_str()),
+        |c| campaigns.get(c).map(|x| x.messages.as_slice()).unwrap_or(&[]).iter().copied(),
+        previous.len(),
+        |i| previous.get(i).and_then(|p| p.as_ref()).map(AsRef::as_ref),
+        taken,
+    );
+    let mut by_content: HashMap<String, String> = HashMap::new();
+    for (campaign, new) in clustering.campaigns.iter_mut().zip(rename) {
+        if new != campaign.id {
+            by_content.insert(std::mem::replace(&mut campaign.id, new.clone()), new);
+        }
+    }
+    for a in &mut clustering.assignments {
+        if let Some(new) = a.campaign.as_ref().and_then(|c| by_content.get(c)) {
+            a.campaign = Some(new.clone());
+        }
+    }
+    clustering
+        .campaigns
+        .sort_by(|a, b| b.message_count.cmp(&a.message_count).then_with(|| a.id.cmp(&b.id)));
+    aliases
+}
+
+/// The rules of [`carry_ids`] over any form of a pass: `campaigns` campaigns with their
+/// current ids and message positions, `previous(i)` for `i < previous_len`. Returns the new
+/// id of every campaign (same order) and the aliases, sorted.
+pub(crate) fn carry<'c, 'p, M: Iterator<Item = usize>>(
+    inputs: InputsRef<'_>,
+    campaigns: usize,
+    current: impl Fn(usize) -> &'c str,
+    messages: impl Fn(usize) -> M,
+    previous_len: usize,
+    previous: impl Fn(usize) -> Option<&'p str>,
+    taken: &HashSet<String>,
+) -> (Vec<String>, Vec<Alias>) {
     // age of each previous id: its earliest message (untimed last)
     let mut age: HashMap<&str, i64> = HashMap::new();
-    for (i, p) in previous.iter().enumerate() {
-        let Some(p) = p.as_ref().map(AsRef::as_ref) else { continue };
+    for i in 0..previous_len {
+        let Some(p) = previous(i) else { continue };
         let ts = inputs.get(i).and_then(|m| m.ts()).unwrap_or(i64::MAX);
         age.entry(p).and_modify(|a| *a = (*a).min(ts)).or_insert(ts);
     }
     // messages of each previous id in each new campaign
     let mut votes: BTreeMap<&str, Vec<(usize, usize)>> = BTreeMap::new();
-    for (c, campaign) in clustering.campaigns.iter().enumerate() {
+    for c in 0..campaigns {
         let mut count: BTreeMap<&str, usize> = BTreeMap::new();
-        for &i in &campaign.messages {
-            if let Some(p) = previous.get(i).and_then(|p| p.as_ref()).map(AsRef::as_ref) {
+        for i in messages(c) {
+            if let Some(p) = (i < previous_len).then(|| previous(i)).flatten() {
                 *count.entry(p).or_default() += 1;
             }
         }
@@ -58,14 +96,10 @@ pub fn carry_ids<'a, P: AsRef<str>>(
         }
     }
     // each previous id goes to the new campaign holding most of its messages
-    let mut claims: Vec<Vec<&str>> = vec![Vec::new(); clustering.campaigns.len()];
+    let mut claims: Vec<Vec<&str>> = vec![Vec::new(); campaigns];
     for (p, list) in &votes {
-        let heir = list.iter().max_by(|a, b| {
-            a.1.cmp(&b.1).then_with(|| {
-                let id = |c: usize| clustering.campaigns.get(c).map(|x| x.id.as_str());
-                id(b.0).cmp(&id(a.0))
-            })
-        });
+        let heir =
+            list.iter().max_by(|a, b| a.1.cmp(&b.1).then_with(|| current(b.0).cmp(current(a.0))));
         if let Some(slot) = heir.and_then(|h| claims.get_mut(h.0)) {
             slot.push(p);
         }
@@ -73,7 +107,7 @@ pub fn carry_ids<'a, P: AsRef<str>>(
     let mut used: HashSet<String> = taken.clone();
     used.extend(age.keys().map(|p| (*p).to_owned()));
     let mut aliases = Vec::new();
-    let mut rename: Vec<Option<String>> = vec![None; clustering.campaigns.len()];
+    let mut rename: Vec<Option<String>> = vec![None; campaigns];
     for (c, ps) in claims.iter().enumerate() {
         let Some(&winner) = ps.iter().min_by_key(|p| (age.get(**p).copied(), **p)) else {
             continue;
@@ -86,16 +120,12 @@ pub fn carry_ids<'a, P: AsRef<str>>(
         }
     }
     // new campaigns, in content-id order so the suffixes do not depend on input order
-    let mut fresh: Vec<usize> = (0..clustering.campaigns.len())
-        .filter(|&c| rename.get(c).is_some_and(Option::is_none))
-        .collect();
-    fresh.sort_by(|&a, &b| {
-        let id = |c: usize| clustering.campaigns.get(c).map(|x| x.id.as_str());
-        id(a).cmp(&id(b))
-    });
+    let mut fresh: Vec<usize> =
+        (0..campaigns).filter(|&c| rename.get(c).is_some_and(Option::is_none)).collect();
+    fresh.sort_by(|&a, &b| current(a).cmp(current(b)));
     for c in fresh {
-        let Some(base) = clustering.campaigns.get(c).map(|x| x.id.clone()) else { continue };
-        let mut id = base.clone();
+        let base = current(c);
+        let mut id = base.to_owned();
         let mut n = 2u32;
         while used.contains(&id) {
             id = format!("{base}-r{n}");
@@ -106,22 +136,11 @@ pub fn carry_ids<'a, P: AsRef<str>>(
             *slot = Some(id);
         }
     }
-    let mut by_content: HashMap<String, String> = HashMap::new();
-    for (campaign, new) in clustering.campaigns.iter_mut().zip(rename) {
-        if let Some(new) = new
-            && new != campaign.id
-        {
-            by_content.insert(std::mem::replace(&mut campaign.id, new.clone()), new);
-        }
-    }
-    for a in &mut clustering.assignments {
-        if let Some(new) = a.campaign.as_ref().and_then(|c| by_content.get(c)) {
-            a.campaign = Some(new.clone());
-        }
-    }
-    clustering
-        .campaigns
-        .sort_by(|a, b| b.message_count.cmp(&a.message_count).then_with(|| a.id.cmp(&b.id)));
     aliases.sort();
-    aliases
+    let ids = rename
+        .into_iter()
+        .enumerate()
+        .map(|(c, id)| id.unwrap_or_else(|| current(c).to_owned()))
+        .collect();
+    (ids, aliases)
 }

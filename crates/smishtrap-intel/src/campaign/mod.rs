@@ -4,7 +4,9 @@
 //! [`Analysis`]); output is one [`Assignment`] per input (stable campaign id and phase) plus a
 //! [`Campaign`] summary per campaign. The pass is global (it needs every message at once),
 //! so callers that stream keep only these inputs in memory; holders of millions keep them as
-//! [`CompactInputs`] (interned strings, texts in an arena), which cluster the same.
+//! [`CompactInputs`] (interned strings, texts in an arena), which cluster the same, and read
+//! the pass's outputs piece by piece through [`Pass`] (campaign indexes, one summary at a
+//! time) instead of [`Clustering`].
 //!
 //! How messages are linked (union-find over evidence, see `cluster.rs`):
 //! - message templates: variable parts normalised (`template.rs`), exact template hash and
@@ -34,6 +36,7 @@
 mod cluster;
 mod compact;
 mod ids;
+mod pass;
 mod phase;
 mod summary;
 pub mod template;
@@ -45,6 +48,7 @@ use crate::{Analysis, Phase, Verdict};
 
 pub use compact::{CompactInputs, InputRef, InputsRef, UrlRef, Urls};
 pub use ids::{Alias, carry_ids};
+pub use pass::{Carried, Pass};
 pub use summary::{
     Campaign, Count, DomainIndicator, MAX_VALIDATION_SENDS, NumberIndicator, Sample, UrlIndicator,
     ValidationSend, Wave,
@@ -285,15 +289,7 @@ pub fn assign<'a>(inputs: impl Into<InputsRef<'a>>) -> Vec<Assignment> {
 /// Clusters `inputs` (owned [`CampaignInput`]s or [`CompactInputs`]: the same result) into
 /// campaigns, with per-message assignments and campaign summaries.
 pub fn cluster<'a>(inputs: impl Into<InputsRef<'a>>, cfg: &Config) -> Clustering {
-    let inputs = inputs.into();
-    let prepared = cluster::prepare(inputs);
-    let mut groups = cluster::link(inputs, &prepared, cfg);
-    let mut phases = phase::detect(inputs, &groups, cfg);
-    // operators: campaigns whose validation sends go to the same numbers are one campaign
-    if cluster::merge_by_operators(inputs, &prepared, &mut groups, &phases.operators) {
-        phases = phase::detect(inputs, &groups, cfg);
-    }
-    summary::build(inputs, &prepared, &groups, &phases, cfg)
+    Pass::new(inputs, cfg).into_clustering()
 }
 
 /// Replaces every URL in `text` by its defanged form and escapes control and format

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use super::cluster::{Groups, NONE, Prepared};
 use super::phase::Phases;
-use super::{Assignment, Clustering, Config, InputRef, InputsRef, format_ts, sanitise};
+use super::{Config, InputRef, InputsRef, format_ts, sanitise};
 use crate::Phase;
 
 /// A value with how often it was seen.
@@ -146,15 +146,10 @@ pub struct Campaign {
     pub messages: Vec<usize>,
 }
 
-pub(crate) fn build(
-    inputs: InputsRef<'_>,
-    prep: &Prepared,
-    groups: &Groups,
-    phases: &Phases,
-    cfg: &Config,
-) -> Clustering {
-    // ids: groups are sorted by (key, fingerprint), so equal keys are adjacent
-    let mut ids: Vec<String> = Vec::with_capacity(groups.members.len());
+/// The content-derived id of each group: groups are sorted by (key, fingerprint), so equal
+/// keys are adjacent and take suffixes in that order.
+pub(crate) fn content_ids(groups: &Groups) -> Vec<String> {
+    let mut ids: Vec<String> = Vec::with_capacity(groups.key.len());
     let mut prev: Option<(u64, usize)> = None;
     for &key in &groups.key {
         let base = format!("cmp-{:012x}", key & 0xffff_ffff_ffff);
@@ -170,40 +165,7 @@ pub(crate) fn build(
         };
         ids.push(id);
     }
-
-    let mut lists: Vec<Vec<usize>> = vec![Vec::new(); groups.members.len()];
-    let mut assignments = vec![Assignment::default(); inputs.len()];
-    for (i, &g) in phases.group.iter().enumerate() {
-        if g == NONE {
-            continue;
-        }
-        if let (Some(list), Some(id), Some(slot)) =
-            (lists.get_mut(g as usize), ids.get(g as usize), assignments.get_mut(i))
-        {
-            list.push(i);
-            slot.campaign = Some(id.clone());
-            slot.phase = phases.phase.get(i).copied().flatten().or(Some(Phase::Wave));
-        }
-    }
-
-    let mut campaigns: Vec<Campaign> = lists
-        .into_iter()
-        .enumerate()
-        .map(|(g, list)| {
-            summarise(
-                inputs,
-                prep,
-                groups,
-                phases,
-                cfg,
-                g,
-                ids.get(g).cloned().unwrap_or_default(),
-                list,
-            )
-        })
-        .collect();
-    campaigns.sort_by(|a, b| b.message_count.cmp(&a.message_count).then_with(|| a.id.cmp(&b.id)));
-    Clustering { assignments, campaigns }
+    ids
 }
 
 /// Host, domain, count, first and last seen of one URL while summarising.
@@ -236,7 +198,7 @@ fn span(first: &mut Option<i64>, last: &mut Option<i64>, ts: Option<i64>) {
 }
 
 #[allow(clippy::too_many_arguments, reason = "internal assembly step")]
-fn summarise(
+pub(crate) fn summarise(
     inputs: InputsRef<'_>,
     prep: &Prepared,
     groups: &Groups,

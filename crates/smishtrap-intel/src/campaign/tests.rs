@@ -1107,3 +1107,73 @@ fn compact_inputs_cluster_exactly_like_owned_ones() {
     }
     check_compact_same(&inputs);
 }
+
+/// A pass read piece by piece ([`Pass`]: campaign indexes, ids carried by index, summaries
+/// one at a time in any order), as the analyst writes it, gives exactly the assignments,
+/// summaries and aliases of [`cluster`] and [`carry_ids`].
+fn check_streamed_same(inputs: &[CampaignInput]) -> usize {
+    let cfg = Config::default();
+    let mut compact = CompactInputs::new();
+    for m in inputs {
+        compact.push(m);
+    }
+    // history: every third message's campaign from a pass over half the corpus, for the
+    // campaigns of the lower half of its ids (so some campaigns are new); the content ids of
+    // the whole corpus's campaigns are taken (aliases issued earlier), so new ones take `-rN`
+    let half = cluster(&inputs[..inputs.len() / 2], &cfg);
+    let mut half_ids: Vec<&str> = half.campaigns.iter().map(|c| c.id.as_str()).collect();
+    half_ids.sort_unstable();
+    let median = half_ids.get(half_ids.len() / 2).copied().unwrap_or("");
+    let previous: Vec<Option<String>> = (0..inputs.len() * 2 / 3)
+        .map(|i| {
+            half.assignments
+                .get(i)
+                .filter(|_| !i.is_multiple_of(3))
+                .and_then(|a| a.campaign.clone())
+                .filter(|c| c.as_str() < median)
+        })
+        .collect();
+    let mut owned = cluster(inputs, &cfg);
+    let taken: HashSet<String> =
+        owned.campaigns.iter().map(|c| c.id.clone()).chain(["cmp-x".into()]).collect();
+    let aliases = carry_ids(inputs, &mut owned, &previous, &taken);
+
+    let pass = Pass::new(&compact, &cfg);
+    assert_eq!(pass.len(), inputs.len());
+    let carried = pass.carry_ids(previous.len(), |i| previous.get(i)?.as_deref(), &taken);
+    assert_eq!(carried.aliases, aliases);
+    let id = |c: usize| carried.ids.get(c).cloned().unwrap_or_default();
+    let assignments: Vec<Assignment> = (0..pass.len())
+        .map(|i| match pass.assignment(i) {
+            Some((c, phase)) => Assignment { campaign: Some(id(c)), phase: Some(phase) },
+            None => Assignment::default(),
+        })
+        .collect();
+    assert_eq!(assignments, owned.assignments);
+    let mut summaries: Vec<Campaign> =
+        (0..pass.campaigns()).rev().map(|c| pass.summary(c, id(c))).collect();
+    for (c, s) in summaries.iter().rev().enumerate() {
+        let listed: Vec<usize> = pass.messages(c).iter().map(|&i| i as usize).collect();
+        assert_eq!(s.messages, listed);
+    }
+    summaries.sort_by(|a, b| b.message_count.cmp(&a.message_count).then_with(|| a.id.cmp(&b.id)));
+    assert_eq!(summaries, owned.campaigns);
+    owned.campaigns.iter().filter(|c| c.id.contains("-r")).count()
+}
+
+#[test]
+fn streamed_pass_gives_what_cluster_gives() {
+    check_streamed_same(&inputs_of(&scenario()));
+    let Some((base, _)) = dev_corpus(false) else { return };
+    let mut inputs = Vec::new();
+    for copy in 0..4i64 {
+        for m in &base {
+            let mut m = m.clone();
+            m.index = inputs.len();
+            m.ts = m.ts.map(|t| t + copy * 40 * 86_400);
+            m.router = m.router.map(|r| format!("{r}-{copy}"));
+            inputs.push(m);
+        }
+    }
+    assert!(check_streamed_same(&inputs) > 0, "a taken content id is renamed");
+}

@@ -306,6 +306,61 @@ pub(crate) fn clustering_updates_assignments_and_replaces_campaigns<B: Backend>(
     assert_eq!(ok(store.cursor(CLUSTERED_CURSOR)), 5);
 }
 
+/// A streamed clustering write crosses the backends' batches (more rows than one holds) and
+/// is the same as one over slices: later rows of an id or a message win, the campaign table
+/// becomes exactly the rows given, and a failed write changes nothing.
+pub(crate) fn streamed_clustering_writes_cross_batches<B: Backend>() {
+    let (b, mut store) = seeded::<B>();
+    let n = 1_300;
+    let mut rows = (0..n).map(|k| campaign(&format!("s{k:04}"), k, "{}")).chain([campaign(
+        "s0001",
+        1,
+        "{\"last\":1}",
+    )]);
+    // messages 1..=5 change over and over; the last change of each wins
+    let mut changes = (0..40_000i64).map(|k| AssignmentChange {
+        seq: k % 5 + 1,
+        campaign: Some(format!("s{:04}", k % 1_000)),
+        phase: Some("wave".into()),
+    });
+    ok(store.apply_clustering_streamed(
+        &mut changes,
+        &mut rows,
+        &[CampaignAlias { alias: "old".into(), id: "s0002".into() }],
+        Some((CLUSTERED_CURSOR, 7)),
+    ));
+    let mut other = ok(b.open());
+    assert_eq!(ok(other.count_campaigns()), n as u64);
+    assert_eq!(ok(other.campaign("s0001")).map(|c| c.summary).as_deref(), Some("{\"last\":1}"));
+    assert_eq!(ok(other.campaign("old")).map(|c| c.id).as_deref(), Some("s0002"));
+    assert_eq!(ok(other.cursor(CLUSTERED_CURSOR)), 7);
+    let assigned: Vec<Option<String>> =
+        ok(other.messages_after(0, 10)).into_iter().map(|m| m.campaign).collect();
+    let expect: Vec<Option<String>> =
+        (0..5).map(|s| Some(format!("s{:04}", (39_995 + s) % 1_000))).collect();
+    assert_eq!(assigned, expect);
+    // fewer campaigns: the others go
+    ok(store.apply_clustering_streamed(
+        &mut std::iter::empty(),
+        &mut (0..3).map(|k| campaign(&format!("s{k:04}"), k, "{}")),
+        &[],
+        None,
+    ));
+    assert_eq!(campaign_ids(&mut other), ["s0002", "s0001", "s0000"]);
+    drop(other);
+    if let Ok(mut reader) = b.open_reader() {
+        let failed = reader.apply_clustering_streamed(
+            &mut std::iter::empty(),
+            &mut (0..600).map(|k| campaign(&format!("r{k}"), k, "{}")),
+            &[],
+            Some((CLUSTERED_CURSOR, 9)),
+        );
+        assert!(failed.is_err());
+    }
+    assert_eq!(campaign_ids(&mut store), ["s0002", "s0001", "s0000"]);
+    assert_eq!(ok(store.cursor(CLUSTERED_CURSOR)), 7);
+}
+
 pub(crate) fn campaigns_page_by_recency_then_id<B: Backend>() {
     let b = B::new();
     let mut store = ok(b.open());

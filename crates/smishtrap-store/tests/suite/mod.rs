@@ -53,6 +53,7 @@ macro_rules! store_test_suite {
             message_inserts_are_idempotent_and_move_the_cursor_atomically,
             message_scores_read_back_with_three_decimals,
             clustering_updates_assignments_and_replaces_campaigns,
+            streamed_clustering_writes_cross_batches,
             campaigns_page_by_recency_then_id,
             aliases_of_merged_campaigns_resolve_in_one_step,
             facets_count_by_column,
