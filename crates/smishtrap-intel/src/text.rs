@@ -82,7 +82,8 @@ fn push_folded(out: &mut String, c: char, recheck: &mut bool, run: &mut usize) {
     }
     match c {
         '\u{2018}' | '\u{2019}' | '\u{02BC}' | '`' | '\u{00B4}' => out.push('\''),
-        '\u{00DF}' => out.push_str("ss"),
+        // capital sharp s lowercases to `ß`, which folds to `ss`
+        '\u{00DF}' | '\u{1E9E}' => out.push_str("ss"),
         '\u{00F8}' | '\u{00D8}' => out.push('o'),
         '\u{00E6}' | '\u{00C6}' => out.push_str("ae"),
         '\u{0153}' | '\u{0152}' => out.push_str("oe"),
@@ -312,6 +313,7 @@ mod tests {
         check("Bekräfta din identitet", "bekrafta din identitet");
         check("Réglez l’amende", "reglez l'amende");
         check("Straße", "strasse");
+        check("STRAẞE", "strasse");
         check("ﬁnances ＡＢＣ", "finances abc");
         check("Ærø Øst", "aero ost");
         check("identità", "identita");
@@ -339,7 +341,7 @@ mod tests {
             }
             match c {
                 '\u{2018}' | '\u{2019}' | '\u{02BC}' | '`' | '\u{00B4}' => out.push('\''),
-                '\u{00DF}' => out.push_str("ss"),
+                '\u{00DF}' | '\u{1E9E}' => out.push_str("ss"),
                 '\u{00F8}' | '\u{00D8}' => out.push('o'),
                 '\u{00E6}' | '\u{00C6}' => out.push_str("ae"),
                 '\u{0153}' | '\u{0152}' => out.push_str("oe"),
