@@ -1,6 +1,7 @@
 //! A real `nats-server -js` on a loopback port, stoppable and restartable.
 
 use std::ffi::OsString;
+use std::io::Read;
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -18,6 +19,15 @@ pub fn nats_bin() -> PathBuf {
         bin.display()
     );
     bin
+}
+
+/// True once a server on `port` accepts a connection and greets it with its `INFO` line: an
+/// open port alone can still reset the first client while the server starts.
+fn greets(port: u16) -> bool {
+    let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)) else { return false };
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
+    let mut head = [0_u8; 4];
+    stream.read_exact(&mut head).is_ok() && &head == b"INFO"
 }
 
 /// A JetStream server on a fixed port, killed on drop; restarts keep its port and store.
@@ -82,7 +92,7 @@ impl Nats {
             .unwrap();
         self.child = Some(child);
         let deadline = Instant::now() + Duration::from_secs(15);
-        while TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+        while !greets(self.port) {
             assert!(Instant::now() < deadline, "nats-server did not start on {}", self.port);
             std::thread::sleep(Duration::from_millis(20));
         }
