@@ -85,18 +85,32 @@ pub trait AnalysisStore: EventStore {
 
     /// Applies changed assignments, makes the campaign table exactly `campaigns`, records
     /// `aliases` (moving aliases that named an id which becomes an alias on to the new id)
-    /// and moves the progress cursor, in one transaction.
+    /// and moves the progress cursor: [`AnalysisStore::apply_clustering_streamed`] of slices.
     fn apply_clustering_aliased(
         &mut self,
         changes: &[AssignmentChange],
         campaigns: &[CampaignRow],
         aliases: &[CampaignAlias],
         progress: Option<(&str, i64)>,
-    ) -> Result<(), StoreError>;
+    ) -> Result<(), StoreError> {
+        self.apply_clustering_streamed(
+            &mut changes.iter().cloned(),
+            &mut campaigns.iter().cloned(),
+            aliases,
+            progress,
+        )
+    }
 
-    /// [`AnalysisStore::apply_clustering_aliased`] with the changes and campaigns taken one
-    /// at a time, so a pass over millions of messages never holds them all; what readers see
-    /// still changes in one transaction.
+    /// A clustering pass's write, with the changes and campaigns taken one at a time, so a
+    /// pass over millions of messages never holds them all.
+    ///
+    /// Invariant: readers never see an assigned id that names no stored campaign (directly
+    /// or through an alias), and the progress cursor moves only with the write's last
+    /// transaction; a write that stops midway is a pass that did not finish, and the next
+    /// pass over the same messages stores what it would have. PostgreSQL writes in one
+    /// transaction (its event inserts never wait for it); SQLite has one write lock per file,
+    /// so it writes in short transactions and lets the sensor's inserts in between
+    /// ([`SqliteStore::apply_clustering_streamed`] says what readers see meanwhile).
     fn apply_clustering_streamed(
         &mut self,
         changes: &mut dyn Iterator<Item = AssignmentChange>,
@@ -139,6 +153,9 @@ pub trait AnalysisStore: EventStore {
 
     /// How many campaigns are stored.
     fn count_campaigns(&mut self) -> Result<u64, StoreError>;
+
+    /// The id of every stored campaign, in no particular order.
+    fn campaign_ids(&mut self) -> Result<Vec<String>, StoreError>;
 
     /// Records a sensor's heartbeat (replacing its previous one).
     fn put_sensor_status(&mut self, status: &SensorStatus) -> Result<(), StoreError>;
@@ -267,16 +284,6 @@ impl AnalysisStore for SqliteStore {
         SqliteStore::message_facet(self, facet, verdict, limit)
     }
 
-    fn apply_clustering_aliased(
-        &mut self,
-        changes: &[AssignmentChange],
-        campaigns: &[CampaignRow],
-        aliases: &[CampaignAlias],
-        progress: Option<(&str, i64)>,
-    ) -> Result<(), StoreError> {
-        SqliteStore::apply_clustering_aliased(self, changes, campaigns, aliases, progress)
-    }
-
     fn apply_clustering_streamed(
         &mut self,
         changes: &mut dyn Iterator<Item = AssignmentChange>,
@@ -314,6 +321,10 @@ impl AnalysisStore for SqliteStore {
 
     fn count_campaigns(&mut self) -> Result<u64, StoreError> {
         SqliteStore::count_campaigns(self)
+    }
+
+    fn campaign_ids(&mut self) -> Result<Vec<String>, StoreError> {
+        SqliteStore::campaign_ids(self)
     }
 
     fn put_sensor_status(&mut self, status: &SensorStatus) -> Result<(), StoreError> {

@@ -80,7 +80,7 @@ pub use forward::{FORWARDED_CURSOR, SpooledEvent};
 pub use lock::{DataLock, lock_path};
 pub use messages::{
     ANALYSED_CURSOR, AnalysedRow, AssignmentChange, CLUSTERED_CURSOR, CampaignAlias, CampaignRow,
-    MAX_QUERY_VALUE_CHARS, MessageFacet, MessageQuery, NewMessage, StoredMessage,
+    MAX_QUERY_VALUE_CHARS, MessageFacet, MessageQuery, NewMessage, StoredMessage, WriteChunks,
 };
 pub use overview::{BucketCount, EventMessage, HourCount, ValidationSend};
 #[cfg(feature = "postgres")]

@@ -4,6 +4,17 @@
 //! own (`record`, `analysis`, campaign `summary`): this crate never depends on them. Indexed
 //! columns serve the console's searches; `messages_text` is an FTS5 trigram index, so a text
 //! search is a substring search that does not scan every message.
+//!
+//! Invariant: a clustering write ([`SqliteStore::apply_clustering_streamed`]) holds the
+//! store's one write lock for at most [`WriteChunks::hold`] at a time, so the sensor's events
+//! go in while a pass over millions of messages writes; readers see each message with its
+//! previous or its new campaign, every assigned id names a stored campaign (or an alias of
+//! one), and stale campaigns go and the clustering cursor moves only in the last
+//! transaction: a write that stops midway is redone by the next pass, which stores what it
+//! would have.
+
+use std::collections::HashSet;
+use std::time::{Duration, Instant};
 
 use rusqlite::types::Value;
 use rusqlite::{OptionalExtension, TransactionBehavior, params, params_from_iter};
@@ -129,6 +140,37 @@ pub(crate) const MIGRATION_V3: &str = "
 
 /// Campaign rows staged per transaction by [`SqliteStore::apply_clustering_streamed`].
 const STAGE_BATCH: usize = 512;
+
+/// Campaign rows one statement of a clustering write's summary step stores.
+const SUMMARY_BATCH: i64 = 64;
+
+/// How a clustering write ([`SqliteStore::apply_clustering_streamed`]) shares SQLite's one
+/// write lock: a transaction commits after `rows` rows or `hold`, whichever comes first, and
+/// the next one starts `gap` later. The first pass over a large unclustered store changes
+/// millions of assignments; in one transaction it held the lock for minutes, and the
+/// sensor, which answers an attacker only for an event it stored, could store none.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WriteChunks {
+    /// Most rows (assignments, aliases, campaign rows) one transaction writes.
+    pub rows: usize,
+    /// A transaction commits once it has held the lock this long (checked between rows).
+    pub hold: Duration,
+    /// Pause between two transactions; longer than a waiting connection's poll (1 ms), so
+    /// every writer that waits gets the lock in between.
+    pub gap: Duration,
+}
+
+impl Default for WriteChunks {
+    /// 100 ms of lock, 5 ms of pause: a sensor's event waits at most about 0.1 s, and the
+    /// write takes about 5% longer than in one transaction.
+    fn default() -> WriteChunks {
+        WriteChunks {
+            rows: 250_000,
+            hold: Duration::from_millis(100),
+            gap: Duration::from_millis(5),
+        }
+    }
+}
 
 /// A change of one message's campaign assignment.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -464,49 +506,104 @@ impl SqliteStore {
         rows.collect::<Result<_, _>>().map_err(sqlite(self.path(), "count facet"))
     }
 
-    /// Applies changed assignments and makes the campaign table exactly `campaigns` (rows
-    /// whose summary did not change are left alone), moving the named progress cursor (when
-    /// given), in one transaction. Readers that stop at that cursor
-    /// ([`CLUSTERED_CURSOR`]) never see a message before its campaign is assigned.
+    /// Applies changed assignments and makes the campaign table exactly `campaigns`, moving
+    /// the named progress cursor (when given): [`SqliteStore::apply_clustering_streamed`]
+    /// without aliases, for callers that hold a concrete store.
     pub fn apply_clustering(
         &mut self,
         changes: &[AssignmentChange],
         campaigns: &[CampaignRow],
         progress: Option<(&str, i64)>,
     ) -> Result<(), StoreError> {
-        self.apply_clustering_aliased(changes, campaigns, &[], progress)
+        crate::AnalysisStore::apply_clustering(self, changes, campaigns, progress)
     }
 
-    /// [`SqliteStore::apply_clustering`] that also records `aliases` (old id → the id that
-    /// now names its campaign, after a merge) in the same transaction. Aliases pointing at an
-    /// id that becomes an alias itself are moved on to the new id, so every alias names a
-    /// stored campaign in one step.
-    pub fn apply_clustering_aliased(
-        &mut self,
-        changes: &[AssignmentChange],
-        campaigns: &[CampaignRow],
-        aliases: &[CampaignAlias],
-        progress: Option<(&str, i64)>,
-    ) -> Result<(), StoreError> {
-        self.apply_clustering_streamed(
-            &mut changes.iter().cloned(),
-            &mut campaigns.iter().cloned(),
-            aliases,
-            progress,
-        )
+    /// How a clustering write takes the write lock from now on (see [`WriteChunks`]).
+    pub fn set_write_chunks(&mut self, chunks: WriteChunks) {
+        self.write_chunks = chunks;
     }
 
-    /// [`SqliteStore::apply_clustering_aliased`] with the changes and campaigns taken one at
-    /// a time, so a pass over millions of messages never holds them all. The campaigns are
-    /// staged first in a temporary table (the connection's own temporary database, in
-    /// batches), so making them takes no lock on the store; the changes, the campaign table
-    /// and the cursor then commit in one transaction as before.
+    /// Applies a pass's changed assignments, makes the campaign table exactly `campaigns`
+    /// (rows whose summary did not change are left alone), records `aliases` (old id → the
+    /// id that now names its campaign, after a merge; aliases pointing at an id that becomes
+    /// an alias are moved on to the new id, so every alias names a stored campaign in one
+    /// step) and moves the named progress cursor, taking the changes and campaigns one at a
+    /// time so a pass over millions of messages never holds them all.
+    ///
+    /// The campaigns are staged first in a temporary table (the connection's own temporary
+    /// database), which takes no lock on the store. The rest is written in transactions that
+    /// each hold the write lock for at most [`WriteChunks::hold`], with a pause between
+    /// them in which waiting writers (the sensor's events, heartbeats) get the lock:
+    /// 1. the aliases;
+    /// 2. the changed assignments, in order; a campaign row this pass adds is stored in the
+    ///    transaction of its first assigned message;
+    /// 3. the campaign summaries;
+    /// 4. in the last transaction: stale campaigns deleted and the cursor moved.
+    ///
+    /// Invariant: between two transactions readers see each message with its previous or its
+    /// new assignment, and every assigned id names a stored campaign (directly or through an
+    /// alias); stale campaigns go and the cursor moves only in the last transaction, so a pass
+    /// that stops midway (a crash, `kill -9`, an error) is a pass that did not finish: the
+    /// next one rewrites what it changed. A campaign row that the pass adds is never stored
+    /// before one of its messages names it, so the ids stored midway are those of the
+    /// previous pass plus ids that messages name: the next pass over the same messages
+    /// carries the same ids (`an_interrupted_clustering_write_converges_on_the_next_pass`).
     pub fn apply_clustering_streamed(
         &mut self,
         changes: &mut dyn Iterator<Item = AssignmentChange>,
         campaigns: &mut dyn Iterator<Item = CampaignRow>,
         aliases: &[CampaignAlias],
         progress: Option<(&str, i64)>,
+    ) -> Result<(), StoreError> {
+        let path = self.path().to_owned();
+        self.stage_campaigns(campaigns)?;
+        let chunks = self.write_chunks;
+        let mut write = ClusteringWrite {
+            path: &path,
+            stage: Stage::Aliases,
+            aliases,
+            changes,
+            stored: HashSet::new(),
+            staged_after: 0,
+            progress,
+        };
+        let mut held = Duration::ZERO;
+        let mut transactions = 0u64;
+        loop {
+            let tx = self
+                .conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(sqlite(&path, "begin clustering update"))?;
+            let started = Instant::now();
+            let mut budget =
+                Budget { rows: chunks.rows.max(1), used: 0, until: started + chunks.hold };
+            let done = write.step(&tx, &mut budget)?;
+            tx.commit().map_err(sqlite(&path, "commit clustering update"))?;
+            held = held.max(started.elapsed());
+            transactions += 1;
+            if done {
+                break;
+            }
+            // the lock is free: a waiting writer polls every `BUSY_POLL` and takes it now
+            std::thread::sleep(chunks.gap);
+        }
+        tracing::debug!(
+            transactions,
+            longest_hold_ms = held.as_secs_f64() * 1000.0,
+            "clustering write"
+        );
+        // frees the staged summaries' pages
+        self.conn
+            .execute("DELETE FROM temp.campaign_stage", [])
+            .map_err(sqlite(&path, "clear campaign stage"))?;
+        Ok(())
+    }
+
+    /// Stages `campaigns` in the connection's temporary table `campaign_stage`, in batches;
+    /// the last row of an id wins.
+    fn stage_campaigns(
+        &mut self,
+        campaigns: &mut dyn Iterator<Item = CampaignRow>,
     ) -> Result<(), StoreError> {
         let path = self.path().to_owned();
         self.conn
@@ -519,12 +616,11 @@ impl SqliteStore {
         loop {
             let batch: Vec<CampaignRow> = Iterator::take(&mut *campaigns, STAGE_BATCH).collect();
             if batch.is_empty() {
-                break;
+                return Ok(());
             }
             // deferred, and it writes only the temporary database: no lock on the store
             let tx = self.conn.transaction().map_err(sqlite(&path, "begin campaign stage"))?;
             {
-                // the last row of an id wins, as in the upserts that follow
                 let mut stage = tx
                     .prepare_cached(
                         "INSERT INTO temp.campaign_stage (id, first_seen, last_seen, \
@@ -549,51 +645,6 @@ impl SqliteStore {
             }
             tx.commit().map_err(sqlite(&path, "commit campaign stage"))?;
         }
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(sqlite(&path, "begin clustering update"))?;
-        {
-            write_assignments(&tx, &path, changes)?;
-            tx.execute(
-                "DELETE FROM campaigns WHERE id NOT IN (SELECT id FROM temp.campaign_stage)",
-                [],
-            )
-            .map_err(sqlite(&path, "delete campaigns"))?;
-            // `WHERE true`: an upsert from a SELECT needs a WHERE clause to parse
-            tx.execute(
-                "INSERT INTO campaigns (id, first_seen, last_seen, message_count, brand, \
-                 summary) SELECT id, first_seen, last_seen, message_count, brand, summary \
-                 FROM temp.campaign_stage WHERE true ON CONFLICT (id) DO UPDATE SET \
-                 first_seen = excluded.first_seen, last_seen = excluded.last_seen, \
-                 message_count = excluded.message_count, brand = excluded.brand, \
-                 summary = excluded.summary WHERE summary != excluded.summary",
-                [],
-            )
-            .map_err(sqlite(&path, "store campaigns"))?;
-            let mut forward = tx
-                .prepare_cached("UPDATE campaign_aliases SET id = ?2 WHERE id = ?1")
-                .map_err(sqlite(&path, "prepare alias update"))?;
-            let mut alias = tx
-                .prepare_cached(
-                    "INSERT INTO campaign_aliases (alias, id) VALUES (?1, ?2) \
-                     ON CONFLICT (alias) DO UPDATE SET id = excluded.id",
-                )
-                .map_err(sqlite(&path, "prepare alias insert"))?;
-            for a in aliases {
-                forward.execute(params![a.alias, a.id]).map_err(sqlite(&path, "move aliases"))?;
-                alias.execute(params![a.alias, a.id]).map_err(sqlite(&path, "store alias"))?;
-            }
-            if let Some((name, value)) = progress {
-                set_cursor(&tx, name, value).map_err(sqlite(&path, "move progress cursor"))?;
-            }
-        }
-        tx.commit().map_err(sqlite(&path, "commit clustering update"))?;
-        // frees the staged summaries' pages
-        self.conn
-            .execute("DELETE FROM temp.campaign_stage", [])
-            .map_err(sqlite(&path, "clear campaign stage"))?;
-        Ok(())
     }
 
     /// Applies changed assignments only (campaign summaries untouched) and moves the named
@@ -681,6 +732,18 @@ impl SqliteStore {
         }
     }
 
+    /// The id of every stored campaign, in no particular order.
+    pub fn campaign_ids(&self) -> Result<Vec<String>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT id FROM campaigns")
+            .map_err(sqlite(self.path(), "prepare campaign ids"))?;
+        let rows = stmt
+            .query_map([], |row| row.get(0))
+            .map_err(sqlite(self.path(), "read campaign ids"))?;
+        rows.collect::<Result<_, _>>().map_err(sqlite(self.path(), "read campaign ids"))
+    }
+
     /// How many campaigns are stored.
     pub fn count_campaigns(&self) -> Result<u64, StoreError> {
         self.conn
@@ -738,6 +801,152 @@ impl SqliteStore {
             .query_map(params_from_iter(values), |row| decode::stored_message(row))
             .map_err(sqlite(self.path(), "read messages"))?;
         rows.collect::<Result<_, _>>().map_err(sqlite(self.path(), "read messages"))
+    }
+}
+
+/// What one transaction of a clustering write may write: each writes at least one row.
+struct Budget {
+    rows: usize,
+    used: usize,
+    until: Instant,
+}
+
+impl Budget {
+    /// Whether this transaction has written enough.
+    fn spent(&self) -> bool {
+        self.used >= self.rows || (self.used > 0 && Instant::now() >= self.until)
+    }
+
+    fn spend(&mut self, rows: usize) {
+        self.used = self.used.saturating_add(rows);
+    }
+}
+
+/// The steps of a clustering write, in order (see [`SqliteStore::apply_clustering_streamed`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stage {
+    Aliases,
+    Assignments,
+    Summaries,
+    Last,
+}
+
+/// A clustering write in progress, taken up again by each transaction.
+struct ClusteringWrite<'a> {
+    path: &'a std::path::Path,
+    stage: Stage,
+    aliases: &'a [CampaignAlias],
+    changes: &'a mut dyn Iterator<Item = AssignmentChange>,
+    /// Campaign ids whose staged row is in the store already (or was made sure of).
+    stored: HashSet<String>,
+    /// Staged campaign rows up to this rowid are stored.
+    staged_after: i64,
+    progress: Option<(&'a str, i64)>,
+}
+
+impl ClusteringWrite<'_> {
+    /// Writes in `tx` until the budget runs out; true once the write is complete.
+    fn step(
+        &mut self,
+        tx: &rusqlite::Transaction<'_>,
+        budget: &mut Budget,
+    ) -> Result<bool, StoreError> {
+        let path = self.path;
+        if self.stage == Stage::Aliases {
+            // all at once, before any assignment: an id that an assignment stops naming
+            // resolves from the first transaction on (there are few)
+            let mut forward = tx
+                .prepare_cached("UPDATE campaign_aliases SET id = ?2 WHERE id = ?1")
+                .map_err(sqlite(path, "prepare alias update"))?;
+            let mut alias = tx
+                .prepare_cached(
+                    "INSERT INTO campaign_aliases (alias, id) VALUES (?1, ?2) \
+                     ON CONFLICT (alias) DO UPDATE SET id = excluded.id",
+                )
+                .map_err(sqlite(path, "prepare alias insert"))?;
+            for a in self.aliases {
+                forward.execute(params![a.alias, a.id]).map_err(sqlite(path, "move aliases"))?;
+                alias.execute(params![a.alias, a.id]).map_err(sqlite(path, "store alias"))?;
+            }
+            budget.spend(self.aliases.len());
+            self.stage = Stage::Assignments;
+        }
+        if self.stage == Stage::Assignments {
+            let mut assign = tx
+                .prepare_cached("UPDATE messages SET campaign = ?2, phase = ?3 WHERE seq = ?1")
+                .map_err(sqlite(path, "prepare assignment"))?;
+            // a campaign this pass adds is stored with its first message, never before: see
+            // the invariant of `apply_clustering_streamed`
+            let mut add = tx
+                .prepare_cached(
+                    "INSERT INTO campaigns (id, first_seen, last_seen, message_count, brand, \
+                     summary) SELECT id, first_seen, last_seen, message_count, brand, summary \
+                     FROM temp.campaign_stage WHERE id = ?1 ON CONFLICT (id) DO NOTHING",
+                )
+                .map_err(sqlite(path, "prepare campaign insert"))?;
+            loop {
+                if budget.spent() {
+                    return Ok(false);
+                }
+                let Some(c) = self.changes.next() else { break };
+                budget.spend(1);
+                assign
+                    .execute(params![c.seq, c.campaign, c.phase])
+                    .map_err(sqlite(path, "assign campaign"))?;
+                if let Some(id) = c.campaign
+                    && !self.stored.contains(&id)
+                {
+                    add.execute([&id]).map_err(sqlite(path, "store campaign"))?;
+                    self.stored.insert(id);
+                }
+            }
+            self.stage = Stage::Summaries;
+        }
+        if self.stage == Stage::Summaries {
+            // `WHERE true`: an upsert from a SELECT needs a WHERE clause to parse
+            let mut upsert = tx
+                .prepare_cached(
+                    "INSERT INTO campaigns (id, first_seen, last_seen, message_count, brand, \
+                     summary) SELECT id, first_seen, last_seen, message_count, brand, summary \
+                     FROM temp.campaign_stage WHERE rowid > ?1 AND rowid <= ?2 \
+                     ON CONFLICT (id) DO UPDATE SET first_seen = excluded.first_seen, \
+                     last_seen = excluded.last_seen, message_count = excluded.message_count, \
+                     brand = excluded.brand, summary = excluded.summary \
+                     WHERE summary != excluded.summary",
+                )
+                .map_err(sqlite(path, "prepare campaign update"))?;
+            let mut next = tx
+                .prepare_cached(
+                    "SELECT max(rowid) FROM (SELECT rowid FROM temp.campaign_stage \
+                     WHERE rowid > ?1 ORDER BY rowid LIMIT ?2)",
+                )
+                .map_err(sqlite(path, "prepare campaign update"))?;
+            let batch = SUMMARY_BATCH.min(i64::try_from(budget.rows).unwrap_or(i64::MAX)).max(1);
+            loop {
+                if budget.spent() {
+                    return Ok(false);
+                }
+                let upto: Option<i64> = next
+                    .query_row(params![self.staged_after, batch], |row| row.get(0))
+                    .map_err(sqlite(path, "read campaign stage"))?;
+                let Some(upto) = upto else { break };
+                upsert
+                    .execute(params![self.staged_after, upto])
+                    .map_err(sqlite(path, "store campaigns"))?;
+                budget.spend(usize::try_from(batch).unwrap_or(1));
+                self.staged_after = upto;
+            }
+            self.stage = Stage::Last;
+        }
+        tx.execute(
+            "DELETE FROM campaigns WHERE id NOT IN (SELECT id FROM temp.campaign_stage)",
+            [],
+        )
+        .map_err(sqlite(path, "delete campaigns"))?;
+        if let Some((name, value)) = self.progress {
+            set_cursor(tx, name, value).map_err(sqlite(path, "move progress cursor"))?;
+        }
+        Ok(true)
     }
 }
 

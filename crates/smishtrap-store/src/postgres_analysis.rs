@@ -516,21 +516,6 @@ impl AnalysisStore for PostgresStore {
         self.read(&sql, &values, "count facet", decode::facet)
     }
 
-    fn apply_clustering_aliased(
-        &mut self,
-        changes: &[AssignmentChange],
-        campaigns: &[CampaignRow],
-        aliases: &[CampaignAlias],
-        progress: Option<(&str, i64)>,
-    ) -> Result<(), StoreError> {
-        self.apply_clustering_streamed(
-            &mut changes.iter().cloned(),
-            &mut campaigns.iter().cloned(),
-            aliases,
-            progress,
-        )
-    }
-
     fn apply_clustering_streamed(
         &mut self,
         changes: &mut dyn Iterator<Item = AssignmentChange>,
@@ -667,6 +652,12 @@ impl AnalysisStore for PostgresStore {
 
     fn count_campaigns(&mut self) -> Result<u64, StoreError> {
         Ok(count(self.scalar("SELECT count(*) FROM campaigns", &Vec::new(), "count campaigns")?))
+    }
+
+    fn campaign_ids(&mut self) -> Result<Vec<String>, StoreError> {
+        self.read("SELECT id FROM campaigns", &Vec::new(), "read campaign ids", |row| {
+            row.try_get(0)
+        })
     }
 
     fn put_sensor_status(&mut self, status: &SensorStatus) -> Result<(), StoreError> {

@@ -26,6 +26,12 @@ use crate::{EventFilter, EventStore, EventStream, StoreError};
 /// How long a connection waits for a lock held by another connection before failing.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// How often a connection waiting for the write lock tries again. SQLite's own busy timeout
+/// backs off to 100 ms between tries, so a writer that commits in chunks with short pauses
+/// (a clustering write, [`crate::WriteChunks::gap`]) would take the lock again before a
+/// waiting sensor ever saw it free; a try every millisecond lands in any pause longer.
+pub(crate) const BUSY_POLL: Duration = Duration::from_millis(1);
+
 /// How often the background checkpointer copies the WAL into the database file. Each pass
 /// `fsync`s what was appended since the previous one; when the writer reaches its backstop it
 /// must `fsync` the rest on the commit path, so the less is left, the shorter that stall
@@ -98,6 +104,8 @@ pub struct SqliteStore {
     src_ip: String,
     /// The bulk lock (`bulk.rs`) while this connection's import has deferred indexes.
     pub(crate) bulk_lock: Option<std::fs::File>,
+    /// How a clustering write takes the write lock (`messages.rs`).
+    pub(crate) write_chunks: crate::WriteChunks,
 }
 
 impl SqliteStore {
@@ -118,6 +126,7 @@ impl SqliteStore {
             path: path.to_owned(),
             src_ip: String::new(),
             bulk_lock: None,
+            write_chunks: crate::WriteChunks::default(),
         };
         store.configure()?;
         // Only takes effect on a new, empty file (before WAL is enabled); kept otherwise.
@@ -188,6 +197,7 @@ impl SqliteStore {
             path: path.to_owned(),
             src_ip: String::new(),
             bulk_lock: None,
+            write_chunks: crate::WriteChunks::default(),
         };
         store.configure()?;
         match store.schema_version()? {
@@ -216,7 +226,7 @@ impl SqliteStore {
     }
 
     fn configure(&self) -> Result<(), StoreError> {
-        self.conn.busy_timeout(BUSY_TIMEOUT).map_err(sqlite(&self.path, "set busy timeout"))?;
+        self.conn.busy_handler(Some(busy_wait)).map_err(sqlite(&self.path, "set busy timeout"))?;
         // One cached statement per filter shape (kinds list length x optional filters).
         self.conn.set_prepared_statement_cache_capacity(64);
         Ok(())
@@ -363,6 +373,17 @@ impl SqliteStore {
         let events = self.events(&filter.clone().sms_sends())?;
         Ok(crate::sms_records_of(events))
     }
+}
+
+/// The busy handler of every store connection: tries again every [`BUSY_POLL`] until about
+/// [`BUSY_TIMEOUT`] has passed (`attempts` is how many tries failed so far).
+fn busy_wait(attempts: i32) -> bool {
+    let waited = BUSY_POLL.saturating_mul(u32::try_from(attempts).unwrap_or(u32::MAX));
+    if waited >= BUSY_TIMEOUT {
+        return false;
+    }
+    std::thread::sleep(BUSY_POLL);
+    true
 }
 
 /// Copies committed WAL frames into the database file from its own connection and thread,

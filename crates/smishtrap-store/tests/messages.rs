@@ -4,8 +4,15 @@
 
 mod common;
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
 use common::{message, seed_messages};
-use smishtrap_store::{BulkSink, MessageQuery, NewMessage, SqliteStore};
+use smishtrap_store::{
+    AssignmentChange, BulkSink, CLUSTERED_CURSOR, MessageQuery, NewMessage, SqliteStore,
+    WriteChunks,
+};
 
 fn store() -> (tempfile::TempDir, SqliteStore) {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
@@ -171,6 +178,75 @@ fn store_with(messages: &[NewMessage]) -> (tempfile::TempDir, SqliteStore) {
     let (dir, mut store) = store();
     ok(store.insert_messages(messages, None));
     (dir, store)
+}
+
+/// A clustering write shares the write lock: while one runs (each change made slowly, as
+/// millions of them take long), a sensor's event insert on another connection, with the
+/// store's own busy timeout, goes in between two of its transactions. In one transaction
+/// the insert waited for the whole write: here past its busy timeout, so it failed.
+#[test]
+fn an_event_insert_goes_in_while_a_long_clustering_write_runs() {
+    let (dir, mut store) = store_with(&many(500));
+    store.set_write_chunks(WriteChunks {
+        rows: 20,
+        hold: Duration::from_millis(50),
+        gap: Duration::from_millis(5),
+    });
+    let mut sensor = ok(SqliteStore::open(&dir.path().join("s.db")));
+    let inserted = Arc::new(AtomicBool::new(false));
+    let (writing, started) = std::sync::mpsc::channel::<()>();
+    let insert = {
+        let inserted = inserted.clone();
+        std::thread::spawn(move || {
+            let _ = started.recv();
+            let at = chrono::DateTime::from_timestamp(1_767_225_600, 0).unwrap_or_default();
+            let event = smishtrap_event::Event::request(
+                "e1",
+                at,
+                "sensor-a",
+                "milesight-ur32l",
+                std::net::IpAddr::from([203, 0, 113, 7]),
+            );
+            let begun = Instant::now();
+            let result = sensor.insert_batch(&[event]).map_err(|e| e.to_string());
+            inserted.store(true, Ordering::SeqCst);
+            (result, begun.elapsed())
+        })
+    };
+    // longer than the busy timeout (10 s): a write that keeps the lock outlasts the insert
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let mut changes = (0i64..).map_while(|k| {
+        if k == 1 {
+            let _ = writing.send(());
+        }
+        std::thread::sleep(Duration::from_millis(1));
+        let done = inserted.load(Ordering::SeqCst) || Instant::now() > deadline;
+        (!done).then(|| AssignmentChange {
+            seq: k % 500 + 1,
+            campaign: Some("c1".into()),
+            phase: Some("wave".into()),
+        })
+    });
+    let row = smishtrap_store::CampaignRow {
+        id: "c1".into(),
+        first_seen: None,
+        last_seen: None,
+        message_count: 500,
+        brand: None,
+        summary: "{}".into(),
+    };
+    ok(store.apply_clustering_streamed(
+        &mut changes,
+        &mut std::iter::once(row),
+        &[],
+        Some((CLUSTERED_CURSOR, 500)),
+    ));
+    let ended = Instant::now();
+    let (result, waited) = insert.join().unwrap_or_else(|_| panic!("the insert panicked"));
+    assert_eq!(result, Ok(1), "the insert failed after {waited:?}");
+    assert!(ended < deadline, "the write outlasted the insert: it never let it in");
+    assert_eq!(ok(store.cursor(CLUSTERED_CURSOR)), 500);
+    assert_eq!(ok(store.count_campaigns()), 1);
 }
 
 /// Scores read back have three decimals, so the API shows `0.823`, not `0.8234567`.

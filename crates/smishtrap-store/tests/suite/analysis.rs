@@ -278,6 +278,9 @@ pub(crate) fn clustering_updates_assignments_and_replaces_campaigns<B: Backend>(
     ));
     let mut other = ok(b.open());
     assert_eq!(campaign_ids(&mut other), ["c0", "c1"]);
+    let mut stored = ok(other.campaign_ids());
+    stored.sort();
+    assert_eq!(stored, ["c0", "c1"]);
     assert_eq!(ok(other.cursor(CLUSTERED_CURSOR)), 4);
     let in_c1 =
         ok(other.messages(&MessageQuery { campaign: Some("c1".into()), ..Default::default() }, 10));
