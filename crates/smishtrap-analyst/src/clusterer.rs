@@ -392,9 +392,9 @@ pub struct Clusterer {
     known: Option<Known>,
     /// Held messages from here on have not been joined yet.
     unjoined_from: usize,
-    /// Ids that are aliases of merged campaigns (read from the store at the first pass):
-    /// no new campaign takes one.
-    aliases: Option<HashSet<String>>,
+    /// Aliases of merged campaigns and the ids stored before this process's first pass (read
+    /// from the store at the first pass and after a failed write).
+    previous: Option<Previous>,
     /// Since [`Clusterer::hold_stored`] first handed features: the last row read before,
     /// how many messages were held and read then, and how many were handed.
     handed: Option<(i64, usize, usize, usize)>,
@@ -409,7 +409,7 @@ impl Clusterer {
             last_pass: None,
             known: None,
             unjoined_from: 0,
-            aliases: None,
+            previous: None,
             handed: None,
         }
     }
@@ -513,7 +513,10 @@ impl Clusterer {
     }
 
     /// Clusters everything held and writes the changed assignments, the campaign table and
-    /// the clustering cursor in one transaction.
+    /// the clustering cursor in one clustering write
+    /// ([`AnalysisStore::apply_clustering_streamed`]). After an error the held assignments
+    /// may not be the stored ones: load a new `Clusterer` (the worker does), whose pass
+    /// stores what the failed one would have.
     pub fn recluster<S: AnalysisStore + ?Sized>(
         &mut self,
         store: &mut S,
@@ -562,9 +565,9 @@ impl Clusterer {
         let pass = pass.map_err(|_| ClusterError::Panicked)?;
         let joined_during = during?;
         // ids survive passes: carried over from the assignments written so far
-        let taken = match self.aliases.take() {
-            Some(taken) => taken,
-            None => store.campaign_aliases()?.into_iter().map(|a| a.alias).collect(),
+        let mut previous = match self.previous.take() {
+            Some(previous) => previous,
+            None => Previous::read(store)?,
         };
         let cursor = self.held.last_seq.max(tail.last_seq);
         // The pass's outputs are made while they are written: assignments as interned ids,
@@ -573,19 +576,19 @@ impl Clusterer {
         let (seqs, assigned, ids) =
             (&self.held.seqs, &mut self.held.assigned, &mut self.held.campaign_ids);
         let written = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            write_pass(&pass, seqs, assigned, ids, &taken, store, cursor)
+            write_pass(&pass, seqs, assigned, ids, &previous, store, cursor)
         }));
         drop(pass);
-        let (written, aliases) = match written {
-            Ok(Ok((written, aliases))) => (Ok(written), aliases),
-            Ok(Err(err)) => (Err(err), Vec::new()),
+        let written = match written {
+            Ok(written) => written,
             Err(_) => return Err(ClusterError::Panicked),
         };
-        let mut taken = taken;
-        taken.extend(aliases.into_iter().map(|a| a.alias));
         // after a failed write the store decides again at the next pass
-        self.aliases = written.is_ok().then_some(taken);
-        let (campaigns, changed) = written?;
+        if let Ok((_, aliases)) = &written {
+            previous.written(aliases);
+            self.previous = Some(previous);
+        }
+        let ((campaigns, changed), _) = written?;
         let arrived = tail.count;
         self.held.append(tail);
         self.known = Some(Known::of(&self.held));
@@ -601,21 +604,87 @@ impl Clusterer {
 /// Campaign summaries made (in parallel) per batch of a streamed write.
 const SUMMARY_BATCH: usize = 256;
 
+/// What carrying ids over needs besides the held assignments.
+#[derive(Debug)]
+struct Previous {
+    /// Alias → the id that names its campaign now (one step: the store moves aliases on).
+    aliases: HashMap<String, String>,
+    /// Ids stored when this was read, which no new campaign may take: after a write that
+    /// stopped midway they include ids of the previous pass that no held message names any
+    /// more (`SqliteStore::apply_clustering_streamed` says why the next pass then stores
+    /// what the stopped one would have). Once a pass wrote, the stored ids are those the
+    /// held assignments name, so they are not kept.
+    stored: HashSet<String>,
+}
+
+impl Previous {
+    fn read<S: AnalysisStore + ?Sized>(store: &mut S) -> Result<Previous, StoreError> {
+        let aliases = store.campaign_aliases()?.into_iter().map(|a| (a.alias, a.id)).collect();
+        let stored = store.campaign_ids()?.into_iter().collect();
+        Ok(Previous { aliases, stored })
+    }
+
+    /// Ids no new campaign may take: aliases and the stored ids.
+    fn taken(&self) -> HashSet<String> {
+        self.aliases.keys().chain(&self.stored).cloned().collect()
+    }
+
+    /// After a write of `aliases`: as the store moves them.
+    fn written(&mut self, aliases: &[Alias]) {
+        for a in aliases {
+            for id in self.aliases.values_mut().filter(|id| **id == a.alias) {
+                id.clone_from(&a.id);
+            }
+            self.aliases.insert(a.alias.clone(), a.id.clone());
+        }
+        self.stored.clear();
+    }
+}
+
 /// Writes a pass: carries the ids over from the held assignments `assigned` (rows `seqs`),
 /// updates them, and streams the changes and the campaign summaries into one clustering
 /// write. Returns the campaigns and changed assignments written, and the new aliases.
+///
+/// A held assignment naming an alias counts as the id the alias names: after a write that
+/// stopped midway some messages of a merged campaign name the surviving id and others the
+/// merged one, which the first transaction made an alias; counted apart, the merged id
+/// could go to another campaign. Resolved, the next pass carries the ids the stopped one
+/// did (in a store whose writes all finished, no message names an alias: a no-op).
 fn write_pass<S: AnalysisStore + ?Sized>(
     pass: &Pass<'_>,
     seqs: &[i64],
     assigned: &mut [Slot],
     ids: &mut CampaignIds,
-    taken: &HashSet<String>,
+    previous: &Previous,
     store: &mut S,
     cursor: i64,
 ) -> Result<((usize, usize), Vec<Alias>), StoreError> {
+    // the interned id each held id resolves to (there are few ids)
+    let targets: Vec<Option<String>> = ids
+        .names
+        .iter()
+        .enumerate()
+        .map(|(n, name)| previous.aliases.get(name).filter(|_| n != 0).cloned())
+        .collect();
+    let resolved: Vec<u32> = targets
+        .into_iter()
+        .enumerate()
+        .map(|(n, target)| match target {
+            Some(id) => ids.intern(&id),
+            None => u32::try_from(n).unwrap_or(0),
+        })
+        .collect();
     let carried = {
         let (held, names) = (&*assigned, &*ids);
-        pass.carry_ids(held.len(), |i| held.get(i).and_then(|s| names.name(*s)), taken)
+        let resolve = |s: &Slot| Slot {
+            campaign: resolved.get(s.campaign as usize).copied().unwrap_or(s.campaign),
+            phase: s.phase,
+        };
+        pass.carry_ids(
+            held.len(),
+            |i| held.get(i).map(resolve).and_then(|s| names.name(s)),
+            &previous.taken(),
+        )
     };
     let alias_rows: Vec<CampaignAlias> = carried
         .aliases
