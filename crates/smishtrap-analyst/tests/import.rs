@@ -1,7 +1,11 @@
 //! Bulk import through a real store: idempotent, and the features it hands the clusterer
 //! (only what can cluster) give the same campaigns as reading every message back.
 
+mod common;
+
 use std::sync::Arc;
+
+use common::{fixture_copies, ok};
 
 use smishtrap_analyst::{
     Clusterer, Features, Feed, ImportConfig, ImportTotals, Parsed, import, import_id, message_of,
@@ -13,34 +17,10 @@ use smishtrap_store::{
     AnalysisStore, BulkSink, CampaignRow, MessageQuery, NewMessage, SqliteStore,
 };
 
-const FIXTURE: &str = include_str!("../../smishtrap/tests/campaign_fixtures/small.jsonl");
-
-fn ok<T, E: std::fmt::Display>(r: Result<T, E>) -> T {
-    r.unwrap_or_else(|e| panic!("{e}"))
-}
-
 /// The fixture's campaigns in three copies (other routers and numbers, days apart), plus ham
 /// with links (some to the lures' domains), spam, and short outbound texts.
 fn records() -> Vec<SmsRecord> {
-    let base: Vec<SmsRecord> = FIXTURE
-        .lines()
-        .filter(|l| !l.trim().is_empty())
-        .map(|l| ok(serde_json::from_str(l)))
-        .collect();
-    let mut out = Vec::new();
-    for copy in 0..3i64 {
-        for r in &base {
-            let mut r = r.clone();
-            r.id = r.id.map(|id| format!("{id}-{copy}"));
-            r.router = r.router.map(|x| format!("{x}-{copy}"));
-            r.to = r.to.map(|to| format!("{to}{copy}"));
-            r.ts =
-                r.ts.as_deref()
-                    .and_then(campaign::parse_ts)
-                    .map(|t| campaign::format_ts(t + copy * 3 * 86_400));
-            out.push(r);
-        }
-    }
+    let mut out = fixture_copies(3);
     let ham = [
         "Your parcel from https://www.bpost.be/track was delivered, thanks",
         "see https://csam-sleutel.top/nl/info for the meeting notes tomorrow",

@@ -1,10 +1,13 @@
 //! Captures become analysed messages and campaigns, incrementally, through a real store.
 
+mod common;
+
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, TimeZone, Utc};
+use common::ok;
 use smishtrap_analyst::{Clusterer, Worker, WorkerConfig, analyse_captures};
 use smishtrap_event::{Event, EventKind, SmsAction, SmsDialect};
 use smishtrap_intel::campaign::Config;
@@ -49,10 +52,6 @@ fn wave(first: usize, n: usize, secs: i64) -> Vec<Event> {
             capture(&format!("c1-{i}"), secs + i as i64, &[to.as_str()], Some(LURE))
         })
         .collect()
-}
-
-fn ok<T, E: std::fmt::Display>(r: Result<T, E>) -> T {
-    r.unwrap_or_else(|e| panic!("{e}"))
 }
 
 fn all(store: &SqliteStore) -> Vec<StoredMessage> {
@@ -325,31 +324,11 @@ fn a_wave_after_a_quiet_gap_joins_no_known_campaign_by_template_alone() {
 /// `carry_ids` give over the same messages: assignments, summaries and aliases.
 #[test]
 fn a_streamed_pass_stores_what_cluster_and_carry_ids_give() {
-    use smishtrap_event::SmsRecord;
     use smishtrap_intel::campaign::{self, CampaignInput};
     use smishtrap_store::AnalysisStore;
 
-    let fixture = include_str!("../../smishtrap/tests/campaign_fixtures/small.jsonl");
-    let base: Vec<SmsRecord> = fixture
-        .lines()
-        .filter(|l| !l.trim().is_empty())
-        .map(|l| ok(serde_json::from_str(l)))
-        .collect();
     // three copies of the fixture's campaigns, days apart, on other routers and numbers
-    let mut records = Vec::new();
-    for copy in 0..3i64 {
-        for r in &base {
-            let mut r = r.clone();
-            r.id = r.id.map(|id| format!("{id}-{copy}"));
-            r.router = r.router.map(|x| format!("{x}-{copy}"));
-            r.to = r.to.map(|to| format!("{to}{copy}"));
-            r.ts =
-                r.ts.as_deref()
-                    .and_then(campaign::parse_ts)
-                    .map(|t| campaign::format_ts(t + copy * 3 * 86_400));
-            records.push(r);
-        }
-    }
+    let records = common::fixture_copies(3);
     let engine = ok(Engine::builtin());
     let options = AnalyzeOptions::default();
     let analysed: Vec<_> = records
