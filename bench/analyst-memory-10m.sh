@@ -6,7 +6,9 @@
 # message (the store is written unclustered: the worst case, every assignment changes); the
 # second is a restart (features reloaded, a pass that carries every id over). A start ends at
 # its first clustering pass (`clustering pass` in the debug log) with SIGINT; /usr/bin/time -v
-# gives its peak RSS.
+# gives its peak RSS. On SQLite, `bench/lock-probe.py` meanwhile takes the store's write lock
+# every 20 ms and reports the longest wait (what a sensor's event insert would have waited),
+# and the store's debug log gives the clustering write's transactions and longest lock hold.
 #
 #   bench/analyst-memory-10m.sh [N [POOL]]      (needs python3, sqlite3, /usr/bin/time)
 #
@@ -63,13 +65,28 @@ wait_log() {
 measure() {
   local name="$1" log="$SCRATCH/$1.log"
   shift
-  rm -f "$log"
-  SMISHTRAP_LOG=info,smishtrap_analyst=debug /usr/bin/time -v "$@" 2> "$log" &
+  rm -f "$log" "$SCRATCH/probe.stop"
+  local probe=""
+  if [ -n "${PROBE_DB:-}" ]; then
+    python3 "$ROOT/bench/lock-probe.py" "$PROBE_DB" "$SCRATCH/probe.stop" > "$SCRATCH/probe.txt" &
+    probe=$!
+  fi
+  SMISHTRAP_LOG=info,smishtrap_analyst=debug,smishtrap_store=debug /usr/bin/time -v "$@" 2> "$log" &
   local pid=$!
   wait_log "$log" "clustering pass" 7200
+  if [ -n "$probe" ]; then
+    touch "$SCRATCH/probe.stop"
+    wait "$probe" || true
+  fi
   kill -INT "$(pgrep -P "$pid")" 2>/dev/null || true
   wait "$pid" || true
   echo "$name: $(grep -m1 'clustering pass' "$log" | sed 's/.*clustering pass//')"
+  if grep -q 'clustering write' "$log"; then
+    echo "$name: write: $(grep -m1 'clustering write' "$log" | sed 's/.*clustering write//')"
+  fi
+  if [ -n "$probe" ]; then
+    echo "$name: $(cat "$SCRATCH/probe.txt")"
+  fi
   grep -E "Maximum resident set size|Elapsed \(wall|User time|System time" "$log" | sed "s/^/$name: /"
 }
 
@@ -82,8 +99,8 @@ if [ -z "${SMISHTRAP_PG_ONLY:-}" ]; then
   echo "sqlite store: $(sqlite3 "$DATA/smishtrap.db" 'SELECT count(*) FROM messages') messages, $(du -sh "$DATA" | cut -f1)"
   RUN=("$BIN" run --data "$DATA" --sensor-listen 127.0.0.1:0 --console-listen 127.0.0.1:0
     --console-token bench-token-0123456789)
-  measure "sqlite first pass" "${RUN[@]}"
-  measure "sqlite restart" "${RUN[@]}"
+  PROBE_DB="$DATA/smishtrap.db" measure "sqlite first pass" "${RUN[@]}"
+  PROBE_DB="$DATA/smishtrap.db" measure "sqlite restart" "${RUN[@]}"
   echo "campaigns: $(sqlite3 "$DATA/smishtrap.db" 'SELECT count(*) FROM campaigns')"
 fi
 

@@ -141,6 +141,9 @@ pub(crate) const MIGRATION_V3: &str = "
 /// Campaign rows staged per transaction by [`SqliteStore::apply_clustering_streamed`].
 const STAGE_BATCH: usize = 512;
 
+/// Sets one message's assignment (`seq`, campaign, phase).
+const ASSIGN: &str = "UPDATE messages SET campaign = ?2, phase = ?3 WHERE seq = ?1";
+
 /// Campaign rows one statement of a clustering write's summary step stores.
 const SUMMARY_BATCH: i64 = 64;
 
@@ -872,9 +875,8 @@ impl ClusteringWrite<'_> {
             self.stage = Stage::Assignments;
         }
         if self.stage == Stage::Assignments {
-            let mut assign = tx
-                .prepare_cached("UPDATE messages SET campaign = ?2, phase = ?3 WHERE seq = ?1")
-                .map_err(sqlite(path, "prepare assignment"))?;
+            let mut assign =
+                tx.prepare_cached(ASSIGN).map_err(sqlite(path, "prepare assignment"))?;
             // a campaign this pass adds is stored with its first message, never before: see
             // the invariant of `apply_clustering_streamed`
             let mut add = tx
@@ -955,9 +957,7 @@ fn write_assignments(
     path: &std::path::Path,
     changes: &mut dyn Iterator<Item = AssignmentChange>,
 ) -> Result<(), StoreError> {
-    let mut assign = tx
-        .prepare_cached("UPDATE messages SET campaign = ?2, phase = ?3 WHERE seq = ?1")
-        .map_err(sqlite(path, "prepare assignment"))?;
+    let mut assign = tx.prepare_cached(ASSIGN).map_err(sqlite(path, "prepare assignment"))?;
     for c in changes {
         assign
             .execute(params![c.seq, c.campaign, c.phase])
