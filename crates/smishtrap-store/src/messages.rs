@@ -711,14 +711,11 @@ impl SqliteStore {
 
     /// Every alias (old id of a merged campaign → the id that names it now), by alias.
     pub fn campaign_aliases(&self) -> Result<Vec<CampaignAlias>, StoreError> {
-        let mut stmt = self
-            .conn
-            .prepare_cached("SELECT alias, id FROM campaign_aliases ORDER BY alias")
-            .map_err(sqlite(self.path(), "prepare aliases"))?;
-        let rows = stmt
-            .query_map([], |row| decode::campaign_alias(row))
-            .map_err(sqlite(self.path(), "read aliases"))?;
-        rows.collect::<Result<_, _>>().map_err(sqlite(self.path(), "read aliases"))
+        self.read_all(
+            "SELECT alias, id FROM campaign_aliases ORDER BY alias",
+            "read aliases",
+            |row| decode::campaign_alias(row),
+        )
     }
 
     /// Every stored campaign, most recently active first (paged reads).
@@ -737,14 +734,19 @@ impl SqliteStore {
 
     /// The id of every stored campaign, in no particular order.
     pub fn campaign_ids(&self) -> Result<Vec<String>, StoreError> {
-        let mut stmt = self
-            .conn
-            .prepare_cached("SELECT id FROM campaigns")
-            .map_err(sqlite(self.path(), "prepare campaign ids"))?;
-        let rows = stmt
-            .query_map([], |row| row.get(0))
-            .map_err(sqlite(self.path(), "read campaign ids"))?;
-        rows.collect::<Result<_, _>>().map_err(sqlite(self.path(), "read campaign ids"))
+        self.read_all("SELECT id FROM campaigns", "read campaign ids", |row| row.get(0))
+    }
+
+    /// Every row of a query without parameters, decoded.
+    fn read_all<T>(
+        &self,
+        sql: &str,
+        operation: &'static str,
+        decode: impl FnMut(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+    ) -> Result<Vec<T>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(sql).map_err(sqlite(self.path(), operation))?;
+        let rows = stmt.query_map([], decode).map_err(sqlite(self.path(), operation))?;
+        rows.collect::<Result<_, _>>().map_err(sqlite(self.path(), operation))
     }
 
     /// How many campaigns are stored.
