@@ -570,29 +570,41 @@ impl SqliteStore {
             staged_after: 0,
             progress,
         };
-        let mut held = Duration::ZERO;
+        let mut longest = (Duration::ZERO, Stage::Aliases);
         let mut transactions = 0u64;
+        // time left for writing rows: the commit (the chunk's pages into the WAL) holds the
+        // lock too, so a transaction that overran leaves the next one less
+        let mut work = chunks.hold;
         loop {
             let tx = self
                 .conn
                 .transaction_with_behavior(TransactionBehavior::Immediate)
                 .map_err(sqlite(&path, "begin clustering update"))?;
             let started = Instant::now();
-            let mut budget =
-                Budget { rows: chunks.rows.max(1), used: 0, until: started + chunks.hold };
+            let stage = write.stage;
+            let mut budget = Budget { rows: chunks.rows.max(1), used: 0, until: started + work };
             let done = write.step(&tx, &mut budget)?;
             tx.commit().map_err(sqlite(&path, "commit clustering update"))?;
-            held = held.max(started.elapsed());
+            let held = started.elapsed();
+            if held > longest.0 {
+                longest = (held, stage);
+            }
             transactions += 1;
             if done {
                 break;
             }
+            work = if held > chunks.hold {
+                work.mul_f64(chunks.hold.as_secs_f64() / held.as_secs_f64())
+            } else {
+                work.mul_f64(1.25).min(chunks.hold)
+            };
             // the lock is free: a waiting writer polls every `BUSY_POLL` and takes it now
             std::thread::sleep(chunks.gap);
         }
         tracing::debug!(
             transactions,
-            longest_hold_ms = held.as_secs_f64() * 1000.0,
+            longest_hold_ms = longest.0.as_secs_f64() * 1000.0,
+            longest_stage = ?longest.1,
             "clustering write"
         );
         // frees the staged summaries' pages
