@@ -6,7 +6,7 @@
 //! search is a substring search that does not scan every message.
 //!
 //! Invariant: a clustering write ([`SqliteStore::apply_clustering_streamed`]) holds the
-//! store's one write lock for at most [`WriteChunks::hold`] at a time, so the sensor's events
+//! store's one write lock about [`WriteChunks::hold`] at a time, so the sensor's events
 //! go in while a pass over millions of messages writes; readers see each message with its
 //! previous or its new campaign, every assigned id names a stored campaign (or an alias of
 //! one), and stale campaigns go and the clustering cursor moves only in the last
@@ -148,8 +148,9 @@ const ASSIGN: &str = "UPDATE messages SET campaign = ?2, phase = ?3 WHERE seq = 
 const SUMMARY_BATCH: i64 = 64;
 
 /// How a clustering write ([`SqliteStore::apply_clustering_streamed`]) shares SQLite's one
-/// write lock: a transaction commits after `rows` rows or `hold`, whichever comes first, and
-/// the next one starts `gap` later. The first pass over a large unclustered store changes
+/// write lock: a transaction commits after `rows` rows or `hold`, whichever comes first (less
+/// than `hold` after a transaction whose commit overran it), and the next one starts `gap`
+/// later. The first pass over a large unclustered store changes
 /// millions of assignments; in one transaction it held the lock for minutes, and the
 /// sensor, which answers an attacker only for an event it stored, could store none.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -535,7 +536,7 @@ impl SqliteStore {
     ///
     /// The campaigns are staged first in a temporary table (the connection's own temporary
     /// database), which takes no lock on the store. The rest is written in transactions that
-    /// each hold the write lock for at most [`WriteChunks::hold`], with a pause between
+    /// each write rows for at most [`WriteChunks::hold`] (then commit), with a pause between
     /// them in which waiting writers (the sensor's events, heartbeats) get the lock:
     /// 1. the aliases;
     /// 2. the changed assignments, in order; a campaign row this pass adds is stored in the
