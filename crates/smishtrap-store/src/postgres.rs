@@ -160,9 +160,9 @@ impl PostgresStore {
             ))
             .map_err(store.err("create schema"))?;
         store.migrate()?;
-        // an import killed before it built its deferred indexes (`postgres_bulk.rs`); a
-        // running import (holding the bulk lock) builds them at its own end
-        // best effort, as on SQLite: searches are right without them
+        // indexes an import deferred and did not build (killed, or failed: `postgres_bulk.rs`);
+        // a running import (holding the bulk lock) builds them at its own end; best effort,
+        // as on SQLite: searches are right without them
         let _ = store.restore_indexes();
         Ok(store)
     }
