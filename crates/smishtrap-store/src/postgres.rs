@@ -22,7 +22,7 @@ use crate::{EventFilter, EventStore, EventStream, StoreError};
 pub(crate) const BACKEND: &str = "postgres";
 
 /// Entry `n` brings a schema from version `n` to `n + 1`. Append only.
-const MIGRATIONS: &[&str] = &[
+pub(crate) const MIGRATIONS: &[&str] = &[
     // v1: see the SQLite v1 migration; `ts` is microseconds since the Unix epoch, UTC.
     "CREATE TABLE events (
         seq BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -135,6 +135,10 @@ pub struct PostgresStore {
     statements: HashMap<String, Statement>,
     /// Single-runner jobs this connection holds (`AnalysisStore::lead`).
     pub(crate) leading: Vec<String>,
+    /// This session holds the schema's bulk lock (`postgres_bulk.rs`).
+    pub(crate) bulk_lock: bool,
+    /// `finish_bulk` leaves deferred indexes to `build_deferred_indexes`.
+    pub(crate) hold_indexes: bool,
 }
 
 impl std::fmt::Debug for PostgresStore {
@@ -156,6 +160,10 @@ impl PostgresStore {
             ))
             .map_err(store.err("create schema"))?;
         store.migrate()?;
+        // indexes an import deferred and did not build (killed, or failed: `postgres_bulk.rs`);
+        // a running import (holding the bulk lock) builds them at its own end; best effort,
+        // as on SQLite: searches are right without them
+        let _ = store.restore_indexes();
         Ok(store)
     }
 
@@ -204,7 +212,14 @@ impl PostgresStore {
         }
         let client =
             config.connect(NoTls).map_err(|e| fail(location.clone(), "connect", e.to_string()))?;
-        Ok(PostgresStore { client, location, statements: HashMap::new(), leading: Vec::new() })
+        Ok(PostgresStore {
+            client,
+            location,
+            statements: HashMap::new(),
+            leading: Vec::new(),
+            bulk_lock: false,
+            hold_indexes: false,
+        })
     }
 
     pub(crate) fn err(
@@ -264,15 +279,7 @@ impl PostgresStore {
                     // Trusted extension, one per database: in `public`, so dropping a
                     // store's schema never drops another store's index.
                     tx.batch_execute("CREATE EXTENSION IF NOT EXISTS pg_trgm WITH SCHEMA public")?;
-                    let schema: String = tx
-                        .query_one(
-                            "SELECT n.nspname::text FROM pg_extension e \
-                             JOIN pg_namespace n ON n.oid = e.extnamespace \
-                             WHERE e.extname = 'pg_trgm'",
-                            &[],
-                        )?
-                        .try_get(0)?;
-                    trgm_ops = format!("{}.gin_trgm_ops", quote_ident(&schema));
+                    trgm_ops = trgm_ops_of(&mut tx)?;
                 }
                 tx.batch_execute(&migration.replace("{trgm_ops}", &trgm_ops))?;
             }
@@ -401,6 +408,20 @@ impl PostgresStore {
         let events = self.events(&filter.clone().sms_sends())?;
         Ok(crate::sms_records_of(events))
     }
+}
+
+/// The schema-qualified `gin_trgm_ops` of this database (`{trgm_ops}` in the migrations).
+pub(crate) fn trgm_ops_of(
+    client: &mut impl postgres::GenericClient,
+) -> Result<String, postgres::Error> {
+    let schema: String = client
+        .query_one(
+            "SELECT n.nspname::text FROM pg_extension e \
+             JOIN pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = 'pg_trgm'",
+            &[],
+        )?
+        .try_get(0)?;
+    Ok(format!("{}.gin_trgm_ops", quote_ident(&schema)))
 }
 
 fn sql_values(params: &[Param]) -> Vec<Box<dyn ToSql + Sync>> {

@@ -167,3 +167,184 @@ fn fleet_heartbeats_are_the_consoles_sensor_statuses() {
     fleet.put_heartbeat(&beat("both", 30), 0).unwrap_or_else(|e| panic!("{e}"));
     check(&mut reader, &[("both", 30), ("local", 5), ("remote-a", 9), ("remote-b", 7)]);
 }
+
+fn ok<T>(r: Result<T, StoreError>) -> T {
+    r.unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// Ids of the messages a query lists, newest first, and how many it counts.
+fn listed(store: &mut PostgresStore, query: &smishtrap_store::MessageQuery) -> (Vec<String>, u64) {
+    use smishtrap_store::AnalysisStore;
+    let ids = ok(store.messages(query, 100)).into_iter().map(|m| m.message.id);
+    (ids.collect(), ok(store.count_messages(query, 1000)))
+}
+
+/// Queries of every kind of filter, over [`common::seed_messages`].
+fn queries() -> Vec<smishtrap_store::MessageQuery> {
+    use smishtrap_store::MessageQuery;
+    let q = MessageQuery::default;
+    let text = |s: &str| MessageQuery { text: Some(s.into()), ..q() };
+    vec![
+        q(),
+        text("csam"),
+        text("CSAM-BE.INFO"),
+        text("déjà"),
+        text("ÜNÏCODE"),
+        text("vu"),
+        text("filler message 99"),
+        text("nothing like this"),
+        MessageQuery { domain: Some("LOGIN.csam-be.info".into()), ..q() },
+        MessageQuery { brand: Some("csam".into()), ..q() },
+        MessageQuery { verdict: Some("spam".into()), ..q() },
+        MessageQuery { country: Some("BE".into()), ..q() },
+        MessageQuery { number: Some("+46000000123".into()), ..q() },
+        MessageQuery { verdict: Some("smishing".into()), ..text("dossier") },
+        MessageQuery { before: Some((4, i64::MAX)), ..q() },
+    ]
+}
+
+/// `n` messages of every verdict, times and numbers apart, the seeded ones among them.
+fn many(n: i64) -> Vec<smishtrap_store::NewMessage> {
+    let mut all = common::seed_messages();
+    for i in 10..n {
+        let verdict = ["ham", "spam", "smishing"][(i % 3) as usize];
+        let mut m =
+            common::message(&format!("m{i}"), i * 1000, &format!("filler message {i}"), verdict);
+        m.recipient = Some(format!("+46{i:09}"));
+        all.push(m);
+    }
+    all
+}
+
+/// The names of the `messages` table's indexes, sorted.
+fn indexes(b: &Postgres) -> Vec<String> {
+    let mut client =
+        postgres::Client::connect(&conninfo(), postgres::NoTls).unwrap_or_else(|e| panic!("{e}"));
+    client
+        .query(
+            "SELECT indexname::text FROM pg_indexes WHERE schemaname = $1 \
+             AND tablename = 'messages' ORDER BY 1",
+            &[&b.schema.0],
+        )
+        .unwrap_or_else(|e| panic!("{e}"))
+        .iter()
+        .map(|row| row.get(0))
+        .collect()
+}
+
+/// A store holding `messages`, stored by plain inserts (every index kept).
+fn store_with(messages: &[smishtrap_store::NewMessage]) -> (Postgres, PostgresStore) {
+    use smishtrap_store::AnalysisStore;
+    use suite::Backend;
+    let b = Postgres::new();
+    let mut store = b.open().unwrap_or_else(|e| panic!("{e}"));
+    store.insert_messages(messages, None).unwrap_or_else(|e| panic!("{e}"));
+    (b, store)
+}
+
+/// What a large import into a small store leaves: the unique `id` and the primary key.
+const KEPT: [&str; 2] = ["messages_id_key", "messages_pkey"];
+
+/// A large import into a small store builds the secondary indexes (the text index among
+/// them) once at the end, or after its clustering pass when held; killed before that, the
+/// next open builds them. Searches are right meanwhile.
+#[test]
+fn large_imports_defer_indexes_until_finished_or_reopened() {
+    use smishtrap_store::BulkSink;
+    use suite::Backend;
+    let b = Postgres::new();
+    let mut store = ok(b.open());
+    let all = indexes(&b);
+    assert_eq!(all.len(), 12, "{all:?}");
+    let messages = many(10_000);
+    let (_plain_schema, mut plain) = store_with(&messages);
+    ok(store.begin_bulk());
+    ok(store.insert_messages_bulk(&messages));
+    assert_eq!(indexes(&b), KEPT);
+    for query in queries() {
+        assert_eq!(listed(&mut store, &query), listed(&mut plain, &query), "{query:?}");
+    }
+    // killed here: the server ends the session (and its bulk lock) just after the client
+    // leaves, and the next open builds them
+    drop(store);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let mut store = loop {
+        let store = ok(b.open());
+        if indexes(&b) == all {
+            break store;
+        }
+        assert!(std::time::Instant::now() < deadline, "not rebuilt: {:?}", indexes(&b));
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    // a rerun stores nothing and defers nothing
+    ok(store.begin_bulk());
+    let again = ok(store.insert_messages_bulk(&messages));
+    assert!(again.iter().all(Option::is_none));
+    // the rerun's rolled-back copy took row numbers: new rows come after that gap, their
+    // numbers read back
+    use smishtrap_store::AnalysisStore;
+    let last = ok(store.messages_after(0, 20_000)).last().map_or(0, |m| m.seq);
+    let fresh: Vec<_> =
+        (0..3).map(|i| common::message(&format!("z{i}"), i, "new", "ham")).collect();
+    let seqs = ok(store.insert_messages_bulk(&fresh));
+    let stored: Vec<Option<i64>> =
+        ok(store.messages_after(last, 10)).iter().map(|m| Some(m.seq)).collect();
+    assert_eq!(seqs, stored);
+    assert!(seqs[0].is_some_and(|s| s > last + 1), "no gap, the read-back untested: {seqs:?}");
+    ok(store.finish_bulk());
+    assert_eq!(indexes(&b), all);
+    ok(plain.insert_messages(&fresh, None));
+    for query in queries() {
+        assert_eq!(listed(&mut store, &query), listed(&mut plain, &query), "{query:?}");
+    }
+    // held past the end of the load (the import's clustering pass), built when asked
+    let held = Postgres::new();
+    let mut store = ok(held.open());
+    store.hold_deferred_indexes();
+    ok(store.begin_bulk());
+    ok(store.insert_messages_bulk(&messages));
+    ok(store.finish_bulk());
+    assert_eq!(indexes(&held), KEPT);
+    assert!(ok(store.build_deferred_indexes()));
+    assert_eq!(indexes(&held), all);
+    // a small batch keeps them
+    let small = Postgres::new();
+    let mut store = ok(small.open());
+    ok(store.insert_messages_bulk(&messages[..100]));
+    assert_eq!(indexes(&small), all);
+}
+
+/// While an import has deferred the indexes, another opener (a hub, a console, a second
+/// import) leaves them deferred and does not defer them itself; the import builds them at
+/// its end, and searches are right on both connections meanwhile.
+#[test]
+fn other_openers_leave_deferred_indexes_to_the_import() {
+    use smishtrap_store::{BulkSink, NewMessage};
+    use suite::Backend;
+    let b = Postgres::new();
+    let mut import = ok(b.open());
+    let all = indexes(&b);
+    let messages = many(10_000);
+    ok(import.begin_bulk());
+    ok(import.insert_messages_bulk(&messages[..9_000]));
+    assert_eq!(indexes(&b), KEPT);
+    let mut other = ok(b.open());
+    assert_eq!(indexes(&b), KEPT, "rebuilt by another open");
+    // a second import cannot take the bulk lock: it inserts with the indexes as they are
+    let later: Vec<NewMessage> = many(20_000).split_off(10_000);
+    ok(other.begin_bulk());
+    ok(other.insert_messages_bulk(&later[..8_192]));
+    ok(import.insert_messages_bulk(&messages[9_000..]));
+    assert_eq!(indexes(&b), KEPT);
+    // the second import's end cannot build them either: the first holds the lock
+    ok(other.finish_bulk());
+    assert_eq!(indexes(&b), KEPT);
+    ok(import.finish_bulk());
+    assert_eq!(indexes(&b), all);
+    let (_both_schema, mut both) = store_with(&[messages, later[..8_192].to_vec()].concat());
+    for query in queries() {
+        let expect = listed(&mut both, &query);
+        assert_eq!(listed(&mut other, &query), expect, "{query:?}");
+        assert_eq!(listed(&mut import, &query), expect, "{query:?}");
+    }
+}

@@ -114,11 +114,15 @@ fn run_postgres(args: &Args, conninfo: &str) -> anyhow::Result<ExitCode> {
             note = Some(format!("a hub is clustering {shown}"));
         }
     }
+    // indexes a large import defers are built after the clustering pass, which updates the
+    // new rows (killed before, the next open builds them)
+    store.hold_deferred_indexes();
     let (totals, unreadable) = import_files(&mut store, clusterer.as_mut(), args, &shown)?;
     let campaigns = match clusterer {
         Some(mut clusterer) => Some(cluster(&mut store, &mut clusterer)?),
         None => None,
     };
+    store.build_deferred_indexes().context("building the indexes the import deferred")?;
     finish(args, &shown, &totals, campaigns, note, &unreadable)
 }
 
