@@ -791,12 +791,12 @@ impl Engine {
         // ...or a named brand or trusted party in a text cut short before its ask
         let cut_before_ask =
             cut_off && matches!(party_kind, Some(Party::Brand | Party::Authority | Party::Service));
-        // ...or a threat, a request for credentials, or a reward a trusted party promises:
-        // none of them is commerce (docs/verdict.md)
+        // ...or a threat, a request for credentials, a reward a trusted party promises or
+        // one to pay for first: none of them is commerce (docs/verdict.md)
         let not_commerce = threat
             || credential
             || (cues.has(Cue::Reward)
-                && matches!(party_kind, Some(Party::Brand | Party::Authority)));
+                && (payment || matches!(party_kind, Some(Party::Brand | Party::Authority))));
         let sells_nothing = !lure
             && !notice
             && !own_links
@@ -1439,6 +1439,7 @@ mod tests {
             "Your bank account will be blocked today. Kindly update your records",
             "Beste klant, uw rekening is geblokkeerd. Voltooi de controle",
             "Gentile cliente, per evitare la sospensione del conto completi la procedura",
+            "Dear customer, your online banking account has expired. Please contact customer care today",
             "Cher client, votre compte est suspendu. Pour éviter sa clôture, régularisez votre situation aujourd'hui",
             "Su tarjeta ha sido bloqueada por seguridad. Contacte con nosotros hoy",
             "A sua conta foi bloqueada. Para evitar a suspensão, conclua o processo",
@@ -1477,6 +1478,10 @@ mod tests {
         for (text, reason) in [
             (
                 "Final notice: your debt of 420.00 remains unpaid. Bailiff action follows within 48 hours",
+                "threatens, asks for details or promises a reward",
+            ),
+            (
+                "Selamat, anda berhak atas hadiah 25 juta. Syaratnya trf dulu biaya admin 300 ribu",
                 "threatens, asks for details or promises a reward",
             ),
             ("Dear customer, your Netbank access will be...", "cut short before its ask"),
