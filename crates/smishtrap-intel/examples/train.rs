@@ -173,6 +173,10 @@ struct Tally {
     ham_fp: u32,
     brand_ok: u32,
     brand_n: u32,
+    /// The smishing class on its own: labelled smishing, called smishing.
+    smish: u32,
+    smish_called: u32,
+    smish_hit: u32,
 }
 
 impl Tally {
@@ -198,6 +202,12 @@ fn evaluate(engine: &Engine, test: &[&Example]) -> Vec<(&'static str, Tally)> {
                     "MISS {} {} -> {:?} {:.3} {:?} | {}",
                     e.corpus, e.label, a.verdict, a.score, a.reasons, e.record.text
                 );
+            } else if e.label == "smishing" && a.verdict != Verdict::Smishing {
+                // unwanted, but the smishing class missed
+                eprintln!(
+                    "CLASS {} {} -> {:?} {:.3} {:?} | {}",
+                    e.corpus, e.label, a.verdict, a.score, a.reasons, e.record.text
+                );
             }
         }
         let idx = match out.iter().position(|(c, _)| *c == e.corpus) {
@@ -220,6 +230,9 @@ fn evaluate(engine: &Engine, test: &[&Example]) -> Vec<(&'static str, Tally)> {
             (true, false) => t.fn_ += 1,
             _ => {}
         }
+        t.smish += u32::from(e.label == "smishing");
+        t.smish_called += u32::from(a.verdict == Verdict::Smishing);
+        t.smish_hit += u32::from(e.label == "smishing" && a.verdict == Verdict::Smishing);
         if e.label == "ham" {
             t.ham += 1;
             if pred {
@@ -369,8 +382,18 @@ fn main() -> anyhow::Result<()> {
             if leave_out.is_empty() { examples.iter().collect() } else { held.iter().collect() };
         let engine = Engine::new(Catalog::builtin()?, Cues::builtin()?, Some(model));
         for (corpus, t) in evaluate(&engine, &held) {
+            // the smishing class where the corpus labels it
+            let smishing = if t.smish > 0 {
+                format!(
+                    "  smishing P {:.4} R {:.4}",
+                    f64::from(t.smish_hit) / f64::from(t.smish_called.max(1)),
+                    f64::from(t.smish_hit) / f64::from(t.smish),
+                )
+            } else {
+                String::new()
+            };
             println!(
-                "{corpus:28} F1 {:.4}  (tp {} fp {} fn {})  ham FPR {:.4}",
+                "{corpus:28} F1 {:.4}  (tp {} fp {} fn {})  ham FPR {:.4}{smishing}",
                 t.f1(),
                 t.tp,
                 t.fp,

@@ -1,5 +1,6 @@
 //! Vocabulary cues (urgency, threats, rewards, credential and payment requests, delivery,
-//! marketing, calls to action, trusted parties named generically, family on "a new number",
+//! marketing, calls to action, generic requests to act, events to disown ("if this wasn't
+//! you"), trusted parties named generically, family on "a new number",
 //! one-time codes, events already done such as a missed call or a completed payment)
 //! from the `data/cues.toml` data file, matched in one pass.
 
@@ -25,6 +26,11 @@ pub enum Cue {
     Delivery,
     Marketing,
     Action,
+    /// A generic request to act that leads somewhere (update, renew, complete, unlock, get
+    /// in touch, "to avoid ..."): an ask only beside a trusted party and something at stake.
+    Request,
+    /// An event on the recipient's account they are asked to disown ("if this wasn't you").
+    Disown,
     /// A party the recipient trusts, named generically ("your bank", "the tax office").
     Authority,
     /// Family or a friend writing from "a new number".
@@ -36,7 +42,7 @@ pub enum Cue {
 }
 
 /// How many cue categories there are.
-const CATEGORIES: usize = 12;
+const CATEGORIES: usize = 14;
 /// Bound on the phrases of a cue file (of at most 80 bytes each; the built-in file has
 /// about 2,000): their automaton always builds, even when built on first use.
 const MAX_PHRASES: usize = 50_000;
@@ -51,6 +57,8 @@ impl Cue {
         Cue::Delivery,
         Cue::Marketing,
         Cue::Action,
+        Cue::Request,
+        Cue::Disown,
         Cue::Authority,
         Cue::Personal,
         Cue::Code,
@@ -81,6 +89,8 @@ struct CueFile {
     delivery: BTreeMap<String, Vec<String>>,
     marketing: BTreeMap<String, Vec<String>>,
     action: BTreeMap<String, Vec<String>>,
+    request: BTreeMap<String, Vec<String>>,
+    disown: BTreeMap<String, Vec<String>>,
     authority: BTreeMap<String, Vec<String>>,
     personal: BTreeMap<String, Vec<String>>,
     code: BTreeMap<String, Vec<String>>,
@@ -142,6 +152,8 @@ impl Cues {
             (Cue::Delivery, parsed.delivery),
             (Cue::Marketing, parsed.marketing),
             (Cue::Action, parsed.action),
+            (Cue::Request, parsed.request),
+            (Cue::Disown, parsed.disown),
             (Cue::Authority, parsed.authority),
             (Cue::Personal, parsed.personal),
             (Cue::Code, parsed.code),
@@ -329,6 +341,10 @@ mod tests {
         check("Alarm: DI1 changed to HIGH at site X", &[]);
         check("Mega korting! 50% op alle schoenen", &[Cue::Marketing]);
         check("hai diritto a un rimborso", &[Cue::Reward]);
+        check("Kindly renew before the deadline", &[Cue::Urgency, Cue::Request]);
+        check("Si ce n'est pas vous, signalez-le", &[Cue::Disown]);
+        check("お客様の口座は停止されました", &[Cue::Threat, Cue::Authority]);
+        check("Váš účet byl zablokován", &[Cue::Threat, Cue::Authority]);
     }
 
     #[test]

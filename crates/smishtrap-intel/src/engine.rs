@@ -123,6 +123,9 @@ enum Ask {
     Link,
     Call,
     Reply,
+    /// A generic request to act (update, renew, complete, unlock, contact), beside a threat
+    /// or a reward.
+    Act,
 }
 
 /// Everything the scorer weighs for one message.
@@ -397,8 +400,16 @@ impl Engine {
                 || spelled_domain(&lower, self.catalog.domains())
         };
         // A masked link (`<URL>`, `[link]`) is a link whose destination we cannot inspect;
-        // so is a text that ends on a colon (`...verify via:`): its link was cut off.
-        let dangling = urls.is_empty() && text.trim_end().ends_with(':');
+        // so is a text that ends on a colon (`...verify via:`, `check the status:-`): its
+        // link was cut off.
+        let dangling = urls.is_empty()
+            && text.trim_end_matches(|c: char| c.is_whitespace() || c == '-').ends_with(':');
+        // A text that ends on an ellipsis was cut short by whoever forwarded it: its ask
+        // may be in the part we do not see.
+        let cut_off = {
+            let end = text.trim_end();
+            end.ends_with("...") || end.ends_with('…')
+        };
         let has_link = !urls.is_empty() || broken_link || e.masked_link || dangling;
         let valid_numbers: Vec<&smishtrap_extract::PhoneNumber> =
             numbers.iter().filter_map(|n| n.number.as_ref()).collect();
@@ -544,6 +555,18 @@ impl Engine {
                 format!("threatens a blocked account, fine or penalty{}", example(Cue::Threat))
             });
         }
+        // "If this wasn't you" beside a link or number that is not the sender's own (a notice
+        // points to its own app or the number on the card): the alarm of a fake account event.
+        let disowned = cues.has(Cue::Disown) && ((has_link && !own_links) || has_number);
+        if disowned && !cues.has(Cue::Threat) {
+            total += r.add(w::THREAT, move || {
+                format!(
+                    "reports an account event and says to act if it was not the recipient{}",
+                    example(Cue::Disown)
+                )
+            });
+        }
+        let threat = cues.has(Cue::Threat) || disowned;
         if cues.has(Cue::Reward) {
             total += r.add(w::REWARD, move || {
                 format!("promises money, a refund or a prize{}", example(Cue::Reward))
@@ -552,11 +575,8 @@ impl Engine {
         let credential = cues.has(Cue::Credential);
         // A payment reported as done (`... was successful`), with no link and nothing
         // threatened or asked for, is a receipt: its "payment" asks for nothing.
-        let receipt = cues.has(Cue::Notice)
-            && cues.has(Cue::Payment)
-            && !has_link
-            && !credential
-            && !cues.has(Cue::Threat);
+        let receipt =
+            cues.has(Cue::Notice) && cues.has(Cue::Payment) && !has_link && !credential && !threat;
         let payment = cues.has(Cue::Payment) && !receipt;
         if credential {
             total += r.add(w::CREDENTIAL, move || {
@@ -571,7 +591,9 @@ impl Engine {
                 format!("asks for a payment or fee{}", example(Cue::Payment))
             });
         }
-        if let Some(amount) = money_amount(text) {
+        let amount = money_amount(text);
+        let has_amount = amount.is_some();
+        if let Some(amount) = amount {
             total += r.add(w::MONEY, move || format!("mentions a sum of money ({amount})"));
         }
         if cues.has(Cue::Delivery) {
@@ -590,10 +612,7 @@ impl Engine {
             total += r.lure(w::ACTION_ON_LINK, "asks for data or money through a link");
         }
         let call_back = has_number
-            && (cues.has(Cue::Urgency)
-                || cues.has(Cue::Reward)
-                || cues.has(Cue::Threat)
-                || cues.has(Cue::Action));
+            && (cues.has(Cue::Urgency) || cues.has(Cue::Reward) || threat || cues.has(Cue::Action));
         if call_back {
             let first_valid = valid_numbers.first().copied();
             total += r.add(w::CALL_BACK, move || {
@@ -642,7 +661,7 @@ impl Engine {
             Some(Party::Authority)
         } else if cues.has(Cue::Delivery) && (payment || credential) {
             Some(Party::Courier)
-        } else if cues.has(Cue::Threat) || credential {
+        } else if threat || credential {
             // a blocked account or a request to verify implies the service that holds it
             Some(Party::Service)
         } else {
@@ -667,6 +686,15 @@ impl Engine {
             Some(Ask::Call)
         } else if cues.has(Cue::Action) {
             Some(Ask::Reply)
+        } else if cues.has(Cue::Request)
+            && (threat
+                || cues.has(Cue::Reward)
+                || (has_amount && brand.is_some_and(|b| mentioned.contains(&b))))
+        {
+            // the ask words of a lure are often generic, cut off or anonymised: a request to
+            // act with something at stake (a threat, a reward, a sum from a named brand) is
+            // one when a trusted party is invoked
+            Some(Ask::Act)
         } else {
             None
         };
@@ -676,12 +704,10 @@ impl Engine {
             Ask::Link => "open a link".to_string(),
             Ask::Call => "call or text a number".to_string(),
             Ask::Reply => format!("reply or act{}", example(Cue::Action)),
+            Ask::Act => format!("act on what is at stake{}", example(Cue::Request)),
         };
-        let stakes = credential
-            || payment
-            || cues.has(Cue::Threat)
-            || cues.has(Cue::Reward)
-            || cues.has(Cue::Personal);
+        let stakes =
+            credential || payment || threat || cues.has(Cue::Reward) || cues.has(Cue::Personal);
         // An invoked party asking for an action is what makes unwanted mail smishing; with
         // something at stake (a threat, a refund, data, money) it is also evidence that the
         // message is unwanted at all.
@@ -722,7 +748,7 @@ impl Engine {
             && !has_link
             && !payment
             && !credential
-            && !cues.has(Cue::Threat)
+            && !threat
             && !cues.has(Cue::Reward)
             && crate::notice::starts_with_phone_number(text);
         if missed_call {
@@ -762,17 +788,31 @@ impl Engine {
             || broken_link
             || dangling
             || urls.iter().any(|u| u.shortener || u.ip_host || suspicious_tld(u, domains));
+        // ...or a named brand or trusted party in a text cut short before its ask
+        let cut_before_ask =
+            cut_off && matches!(party_kind, Some(Party::Brand | Party::Authority | Party::Service));
+        // ...or a threat, a request for credentials, a reward a trusted party promises or
+        // one to pay for first: none of them is commerce (docs/verdict.md)
+        let not_commerce = threat
+            || credential
+            || (cues.has(Cue::Reward)
+                && (payment || matches!(party_kind, Some(Party::Brand | Party::Authority))));
         let sells_nothing = !lure
             && !notice
             && !own_links
-            && (has_link || has_number)
-            && (pressure || hidden_destination)
+            && (((has_link || has_number) && (pressure || hidden_destination))
+                || cut_before_ask
+                || not_commerce)
             && !cues.has(Cue::Marketing);
         if sells_nothing {
-            total += r.lure(
-                w::SELLS_NOTHING,
-                "asks to open a link or call a number but offers nothing for sale",
-            );
+            let sentence = if (has_link || has_number) && (pressure || hidden_destination) {
+                "asks to open a link or call a number but offers nothing for sale"
+            } else if not_commerce {
+                "threatens, asks for details or promises a reward, and offers nothing for sale"
+            } else {
+                "names a trusted party, is cut short before its ask, and offers nothing for sale"
+            };
+            total += r.lure(w::SELLS_NOTHING, sentence);
         }
         if let Some(m) = e.model_logit {
             let contribution = w::MODEL * m;
@@ -793,8 +833,8 @@ impl Engine {
         let score = sigmoid(total);
         let unwanted = total >= 0.0 && score >= 0.5;
         let phishing_intent = data_or_money_by_link
-            || (has_link && !own_links && cues.has(Cue::Threat))
-            || (call_back && (credential || payment || cues.has(Cue::Threat)));
+            || (has_link && !own_links && threat)
+            || (call_back && (credential || payment || threat));
         let verdict = if !unwanted {
             Verdict::Ham
         } else if decisive
@@ -1387,6 +1427,73 @@ mod tests {
                 "{text:?}"
             );
         }
+    }
+
+    /// The lure's ask in generic words (update, complete, unlock, get in touch, "to avoid
+    /// ..."), in several languages, beside a trusted party and a threat or reward: smishing
+    /// even with the link cut off or anonymised (messages written for this test). The same
+    /// verbs without anything at stake, or without a party, do not make a lure.
+    #[test]
+    fn generic_requests_with_something_at_stake_are_lures() {
+        for text in [
+            "Your bank account will be blocked today. Kindly update your records",
+            "Beste klant, uw rekening is geblokkeerd. Voltooi de controle",
+            "Gentile cliente, per evitare la sospensione del conto completi la procedura",
+            "Dear customer, your online banking account has expired. Please contact customer care today",
+            "Cher client, votre compte est suspendu. Pour éviter sa clôture, régularisez votre situation aujourd'hui",
+            "Su tarjeta ha sido bloqueada por seguridad. Contacte con nosotros hoy",
+            "A sua conta foi bloqueada. Para evitar a suspensão, conclua o processo",
+            "お客様のアカウントに不正なログインがありました。本人確認をお願いします <URL>",
+            "Tax office: a refund of 240.00 is waiting for you. Complete the form to receive it",
+            "Uw openstaande schuld is nog niet voldaan. Betaal vandaag om beslag te voorkomen",
+            // an account event to disown, with a way out that is not the sender's own
+            "Your bank: a transfer of 480.00 to a new payee is in progress. If this was not you, cancel it at <URL>",
+            "Mobiel: er is een nieuwe simkaart aangevraagd op uw account. Was u dit niet? Als u dit niet was, ga naar <URL>",
+            "Votre banque : un nouvel appareil a été ajouté. Si ce n'est pas vous, rendez-vous sur :",
+            // Czech: a blocked customer number, its link cut off after the colon
+            "Vážený kliente, váš účet byl zablokován. Prosíme, obraťte se na:",
+            // a text that ends on ":-" introduces a link that was cut off
+            "Govt scheme: your application is approved, a refund is due. Check the status:-",
+        ] {
+            check(text, Verdict::Smishing, ANY_BRAND, Some("invokes"));
+        }
+        for text in [
+            "Your subscription renews on 12 May. To change your plan, open the app",
+            "Reminder: the library books you borrowed are due on Friday, renew them at the desk",
+            "Can you confirm dinner on Saturday? Kindly let me know",
+            // a code, or a card notice, telling what to do if it was not the recipient, with
+            // no link or number of its own: how real security notices are written
+            "Login code 480213, valid 10 minutes. If this wasn't you, change your password now.",
+            "Your card XX1234 was used for 45.00 at a bakery. If this wasn't you, call the number on the back of your card",
+        ] {
+            check(text, Verdict::Ham, ANY_BRAND, None);
+        }
+    }
+
+    /// Unwanted messages that sell nothing are smishing, not spam, even without a channel
+    /// we can see: a threat, a request for credentials, a reward a trusted party promises,
+    /// or a named party in a text cut short before its ask (written for this test).
+    #[test]
+    fn unwanted_that_sells_nothing_is_smishing() {
+        for (text, reason) in [
+            (
+                "Final notice: your debt of 420.00 remains unpaid. Bailiff action follows within 48 hours",
+                "threatens, asks for details or promises a reward",
+            ),
+            (
+                "Selamat, anda berhak atas hadiah 25 juta. Syaratnya trf dulu biaya admin 300 ribu",
+                "threatens, asks for details or promises a reward",
+            ),
+            ("Dear customer, your Netbank access will be...", "cut short before its ask"),
+        ] {
+            check(text, Verdict::Smishing, ANY_BRAND, Some(reason));
+        }
+        check(
+            "WINTER SALE! 50% off all jackets this weekend only. Shop now at our store. Reply STOP to opt out",
+            Verdict::Spam,
+            ANY_BRAND,
+            None,
+        );
     }
 
     /// Shorteners and link services are not a brand's (or anyone's) domain: a named brand

@@ -10,8 +10,9 @@
 //!   their holders, TLDs common in phishing, link services with a subdomain per customer.
 //! - [`squat`]: impersonation of a host (combosquatting, TLD swap, typosquats, homoglyphs).
 //! - [`Cues`] (`data/cues.toml`): urgency, threat, reward, credential, payment, delivery,
-//!   marketing, call-to-action, authority, personal ("hi mum, new number") and one-time-code
-//!   vocabulary in 18 languages (Thai phrases match inside words).
+//!   marketing, call-to-action, generic request to act, event to disown ("if this wasn't
+//!   you"), authority, personal ("hi mum, new number") and one-time-code vocabulary in 21
+//!   languages (Thai and Japanese phrases match inside words).
 //! - [`Model`] (`data/model.bin`): logistic regression over hashed n-grams, retrained with
 //!   `cargo run --release -p smishtrap-intel --example train`.
 //! - [`Engine`]: runs extraction (`smishtrap-extract`) and all of the above per message; a
