@@ -66,6 +66,7 @@ pub mod retention;
 pub mod space;
 mod sqlite;
 mod status_file;
+mod trigram;
 
 use std::path::{Path, PathBuf};
 
