@@ -5,13 +5,10 @@
 //! The SQLite store writes the same rows and indexes as [`SqliteStore::insert_messages`]
 //! (one row-binding helper, [`bind_message`]), in large transactions. A large import into a
 //! small store also defers the message table's secondary b-tree indexes
-//! ([`DEFERRED_INDEXES`]) and its text index: the b-tree indexes are dropped before the
-//! first full batch and built once at [`BulkSink::finish_bulk`] (a sort instead of millions
-//! of random inserts), and the text index is built there in one FTS5 `rebuild` (a third less
-//! CPU per message than indexing every batch: fewer, larger segments to merge). Every search
-//! stays correct meanwhile, only slower: without the b-tree indexes SQLite scans, and the
-//! text index's mark ([`TEXT_INDEXED_CURSOR`]) tells a text search which messages the index
-//! may lack; it matches those with `trigram::TRIGRAM_MATCH`, which answers as the index does.
+//! ([`DEFERRED_INDEXES`]): they are dropped before the first full batch and built once at
+//! [`BulkSink::finish_bulk`] (a sort instead of millions of random inserts). Text search
+//! never depends on them (the FTS5 index is written with every batch), and every other
+//! search stays correct without them, only slower.
 //!
 //! While its indexes are deferred, the importing connection holds the store's bulk lock (an
 //! advisory `flock` on `STORE-bulk`, dropped by the kernel when the process ends, even by
@@ -23,16 +20,11 @@
 //! again by the next [`SqliteStore::open`] that gets the bulk lock and the write lock (or the
 //! next import's end); only the holder of the bulk lock drops or builds them; until then
 //! every search gives the same answers, only slower.
-//!
-//! Invariant: while the `cursors` table has a [`TEXT_INDEXED_CURSOR`] row, the text index
-//! holds every message up to that row (later ones it may or may not hold); without one it
-//! holds every message. The mark is set in the transaction that defers the indexes (never
-//! moved up while set) and removed in the one that rebuilds the text index.
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
-use rusqlite::{OptionalExtension, Statement, TransactionBehavior, params};
+use rusqlite::{Statement, TransactionBehavior, params};
 use rustix::fs::{FlockOperation, flock};
 
 use crate::messages::MAX_QUERY_VALUE_CHARS;
@@ -103,9 +95,6 @@ pub(crate) fn message_domains(m: &NewMessage) -> Vec<String> {
     out
 }
 
-/// The `cursors` row of the text index's mark (see the module docs).
-pub(crate) const TEXT_INDEXED_CURSOR: &str = "text-indexed";
-
 /// Batches at least this large defer the secondary indexes (smaller imports keep them).
 const DEFER_MIN_BATCH: usize = 8192;
 /// ... when the store holds at most this many message rows: building the indexes once
@@ -138,9 +127,8 @@ impl SqliteStore {
     /// its new row number, or `None` when it was already stored.
     ///
     /// Text index rows go in with one statement over the transaction's rows (they are
-    /// contiguous: the transaction holds the write lock and `seq` is the rowid), unless this
-    /// import deferred the text index; domain rows sorted, so index pages are visited in
-    /// order.
+    /// contiguous: the transaction holds the write lock and `seq` is the rowid), and
+    /// domain rows sorted, so index pages are visited in order.
     pub fn insert_messages_bulk(
         &mut self,
         messages: &[NewMessage],
@@ -148,8 +136,6 @@ impl SqliteStore {
         if messages.len() >= DEFER_MIN_BATCH {
             self.defer_indexes()?;
         }
-        // the holder of the bulk lock rebuilds the text index at its end
-        let index_text = self.bulk_lock.is_none() || self.text_mark()?.is_none();
         let path = self.path().to_owned();
         let tx = self
             .conn
@@ -172,7 +158,7 @@ impl SqliteStore {
                 range = Some(range.map_or((seq, seq), |(lo, hi)| (lo.min(seq), hi.max(seq))));
                 domains.extend(message_domains(m).into_iter().map(|d| (d, seq)));
             }
-            if let Some((lo, hi)) = range.filter(|_| index_text) {
+            if let Some((lo, hi)) = range {
                 tx.prepare_cached(
                     "INSERT INTO messages_text (rowid, text) \
                      SELECT seq, text FROM messages WHERE seq BETWEEN ?1 AND ?2",
@@ -194,13 +180,11 @@ impl SqliteStore {
         Ok(seqs)
     }
 
-    /// Drops the [`DEFERRED_INDEXES`] and sets the text index's mark when the store is small
-    /// and no other process holds the bulk lock (see the module docs); this connection keeps
-    /// the lock until they are built.
+    /// Drops the [`DEFERRED_INDEXES`] when the store is small and no other process holds the
+    /// bulk lock (see the module docs); this connection keeps the lock until they are built.
     fn defer_indexes(&mut self) -> Result<(), StoreError> {
         // a large store keeps them
-        let last = self.last_message_seq()?;
-        if last > DEFER_MAX_ROWS {
+        if self.last_message_seq()? > DEFER_MAX_ROWS {
             return Ok(());
         }
         if self.bulk_lock.is_none() {
@@ -210,7 +194,7 @@ impl SqliteStore {
                 None => return Ok(()),
             }
         }
-        if self.missing_indexes()?.len() == DEFERRED_INDEXES.len() && self.text_mark()?.is_some() {
+        if self.missing_indexes()?.len() == DEFERRED_INDEXES.len() {
             return Ok(());
         }
         let path = self.path().to_owned();
@@ -222,21 +206,7 @@ impl SqliteStore {
             tx.execute_batch(&format!("DROP INDEX IF EXISTS {name}"))
                 .map_err(sqlite(&path, "defer index"))?;
         }
-        // the index holds every message so far; a mark left by a killed import stays
-        tx.execute(
-            "INSERT OR IGNORE INTO cursors (name, value) VALUES (?1, ?2)",
-            params![TEXT_INDEXED_CURSOR, last],
-        )
-        .map_err(sqlite(&path, "defer the text index"))?;
         tx.commit().map_err(sqlite(&path, "commit deferring indexes"))
-    }
-
-    /// The text index's mark, when it has one (see the module docs).
-    pub(crate) fn text_mark(&self) -> Result<Option<i64>, StoreError> {
-        self.conn
-            .prepare_cached("SELECT value FROM cursors WHERE name = ?1")
-            .and_then(|mut stmt| stmt.query_row([TEXT_INDEXED_CURSOR], |row| row.get(0)).optional())
-            .map_err(sqlite(self.path(), "read the text index mark"))
     }
 
     /// The [`DEFERRED_INDEXES`] this store lacks.
@@ -254,15 +224,12 @@ impl SqliteStore {
         Ok(missing)
     }
 
-    /// Builds the [`DEFERRED_INDEXES`] this store lacks and the text index when it has a
-    /// mark, in one transaction, unless another process holds the bulk lock (its import
-    /// builds them at its end); then releases the lock. Returns whether none is missing now.
+    /// Builds the [`DEFERRED_INDEXES`] this store lacks, in one transaction, unless another
+    /// process holds the bulk lock (its import builds them at its end); then releases the
+    /// lock. Returns whether none is missing now.
     pub(crate) fn restore_indexes(&mut self) -> Result<bool, StoreError> {
         // the lock file is made only by a store that deferred its indexes
-        if self.bulk_lock.is_none()
-            && self.missing_indexes()?.is_empty()
-            && self.text_mark()?.is_none()
-        {
+        if self.bulk_lock.is_none() && self.missing_indexes()?.is_empty() {
             return Ok(true);
         }
         if self.bulk_lock.is_none() {
@@ -278,8 +245,7 @@ impl SqliteStore {
 
     fn build_missing_indexes(&mut self) -> Result<(), StoreError> {
         let missing = self.missing_indexes()?;
-        let text = self.text_mark()?.is_some();
-        if missing.is_empty() && !text {
+        if missing.is_empty() {
             return Ok(());
         }
         let path = self.path().to_owned();
@@ -290,13 +256,6 @@ impl SqliteStore {
         for (_, ddl) in missing {
             tx.execute_batch(&ddl.replace("CREATE INDEX", "CREATE INDEX IF NOT EXISTS"))
                 .map_err(sqlite(&path, "build index"))?;
-        }
-        if text {
-            // every message, in one pass over the table (see the module docs)
-            tx.execute("INSERT INTO messages_text (messages_text) VALUES ('rebuild')", [])
-                .map_err(sqlite(&path, "build the text index"))?;
-            tx.execute("DELETE FROM cursors WHERE name = ?1", [TEXT_INDEXED_CURSOR])
-                .map_err(sqlite(&path, "remove the text index mark"))?;
         }
         tx.commit().map_err(sqlite(&path, "commit building indexes"))
     }

@@ -66,7 +66,6 @@ pub mod retention;
 pub mod space;
 mod sqlite;
 mod status_file;
-mod trigram;
 
 use std::path::{Path, PathBuf};
 

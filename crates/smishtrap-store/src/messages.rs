@@ -13,7 +13,6 @@ use crate::StoreError;
 use crate::bulk::{INSERT_MESSAGE, bind_message, message_domains};
 use crate::decode;
 use crate::sqlite::{SqliteStore, sqlite};
-use crate::trigram::TRIGRAM_MATCH;
 
 /// The progress cursor of clustering: every message with `seq` up to it has its campaign
 /// assignment (messages after it may still get one).
@@ -371,47 +370,18 @@ impl SqliteStore {
         query: &MessageQuery,
         limit: usize,
     ) -> Result<Vec<StoredMessage>, StoreError> {
-        self.with_text_mark(query, |mark| {
-            let broad = self.broad_filters(query)?;
-            let Some((conds, mut values)) = message_conditions(query, broad, mark) else {
-                return Ok(Vec::new());
-            };
-            let mut sql = message_select();
-            if !conds.is_empty() {
-                sql.push_str(" WHERE ");
-                sql.push_str(&conds.join(" AND "));
-            }
-            values.push(Value::Integer(limit as i64));
-            sql.push_str(&format!(" ORDER BY m.ts DESC, m.seq DESC LIMIT ?{}", values.len()));
-            self.query_messages(&sql, values)
-        })
-    }
-
-    /// Runs `f` with the text index's mark (see [`crate::bulk::TEXT_INDEXED_CURSOR`]; `None` when the
-    /// index holds every message) in one read snapshot with what `f` reads, so the rows it
-    /// sees are the ones the mark describes. A query without text reads no mark.
-    fn with_text_mark<T>(
-        &self,
-        query: &MessageQuery,
-        f: impl FnOnce(Option<i64>) -> Result<T, StoreError>,
-    ) -> Result<T, StoreError> {
-        if query.text.is_none() {
-            return f(None);
-        }
-        let snapshot = if self.conn.is_autocommit() {
-            Some(
-                self.conn
-                    .unchecked_transaction()
-                    .map_err(sqlite(self.path(), "begin message search"))?,
-            )
-        } else {
-            None
+        let broad = self.broad_filters(query)?;
+        let Some((conds, mut values)) = message_conditions(query, broad) else {
+            return Ok(Vec::new());
         };
-        let out = f(self.text_mark()?)?;
-        if let Some(snapshot) = snapshot {
-            snapshot.commit().map_err(sqlite(self.path(), "end message search"))?;
+        let mut sql = message_select();
+        if !conds.is_empty() {
+            sql.push_str(" WHERE ");
+            sql.push_str(&conds.join(" AND "));
         }
-        Ok(out)
+        values.push(Value::Integer(limit as i64));
+        sql.push_str(&format!(" ORDER BY m.ts DESC, m.seq DESC LIMIT ?{}", values.len()));
+        self.query_messages(&sql, values)
     }
 
     /// Which index-friendly filters match so many messages that walking the time index and
@@ -454,25 +424,22 @@ impl SqliteStore {
     /// the slow part of a page; "more than N" is enough for a person).
     pub fn count_messages(&self, query: &MessageQuery, cap: u64) -> Result<u64, StoreError> {
         let whole = MessageQuery { before: None, ..query.clone() };
-        self.with_text_mark(&whole, |mark| {
-            let Some((conds, mut values)) = message_conditions(&whole, Broad::default(), mark)
-            else {
-                return Ok(0);
-            };
-            let mut sql = String::from("SELECT count(*) FROM (SELECT 1 FROM messages m");
-            if !conds.is_empty() {
-                sql.push_str(" WHERE ");
-                sql.push_str(&conds.join(" AND "));
-            }
-            values.push(Value::Integer(i64::try_from(cap).unwrap_or(i64::MAX)));
-            sql.push_str(&format!(" LIMIT ?{})", values.len()));
-            let count: i64 = self
-                .conn
-                .prepare_cached(&sql)
-                .and_then(|mut stmt| stmt.query_row(params_from_iter(values), |row| row.get(0)))
-                .map_err(sqlite(self.path(), "count messages"))?;
-            Ok(u64::try_from(count).unwrap_or(0))
-        })
+        let Some((conds, mut values)) = message_conditions(&whole, Broad::default()) else {
+            return Ok(0);
+        };
+        let mut sql = String::from("SELECT count(*) FROM (SELECT 1 FROM messages m");
+        if !conds.is_empty() {
+            sql.push_str(" WHERE ");
+            sql.push_str(&conds.join(" AND "));
+        }
+        values.push(Value::Integer(i64::try_from(cap).unwrap_or(i64::MAX)));
+        sql.push_str(&format!(" LIMIT ?{})", values.len()));
+        let count: i64 = self
+            .conn
+            .prepare_cached(&sql)
+            .and_then(|mut stmt| stmt.query_row(params_from_iter(values), |row| row.get(0)))
+            .map_err(sqlite(self.path(), "count messages"))?;
+        Ok(u64::try_from(count).unwrap_or(0))
     }
 
     /// Message counts per value of `facet` (null values left out), largest first, at most
@@ -822,12 +789,8 @@ struct Broad {
 }
 
 /// The `WHERE` conditions of a query and their values, or `None` when it cannot match
-/// (a value too long to be real). `text_mark`: the text index's mark, when it has one.
-fn message_conditions(
-    query: &MessageQuery,
-    broad: Broad,
-    text_mark: Option<i64>,
-) -> Option<(Vec<String>, Vec<Value>)> {
+/// (a value too long to be real).
+fn message_conditions(query: &MessageQuery, broad: Broad) -> Option<(Vec<String>, Vec<Value>)> {
     let mut conds = Vec::new();
     let mut values: Vec<Value> = Vec::new();
     let bind = |values: &mut Vec<Value>, v: Value| {
@@ -842,7 +805,7 @@ fn message_conditions(
         }
     };
     if let Some(text) = clean(&query.text).ok()? {
-        conds.push(text_condition(&text, &mut values, text_mark));
+        conds.push(text_condition(&text, &mut values));
     }
     if let Some(number) = clean(&query.number).ok()? {
         let lo = bind(&mut values, Value::Text(number.clone()));
@@ -892,36 +855,25 @@ fn message_conditions(
 /// checks the whole string with `instr`; one shorter than 3 characters (or with no such run)
 /// scans with `instr` alone. `instr` and `lower` compare lengths, not C strings, so they are
 /// NUL-safe; `lower` folds ASCII only, on both sides, so an exact substring always matches.
-///
-/// With a `text_mark` (the index may lack messages after that row, `bulk.rs`), the phrases
-/// also match those later messages through [`TRIGRAM_MATCH`], which answers as the index.
-fn text_condition(text: &str, values: &mut Vec<Value>, text_mark: Option<i64>) -> String {
-    let mut bind = |v: Value| {
-        values.push(v);
+fn text_condition(text: &str, values: &mut Vec<Value>) -> String {
+    let mut bind = |v: String| {
+        values.push(Value::Text(v));
         format!("?{}", values.len())
     };
     let phrase = |s: &str| format!("\"{}\"", s.replace('"', "\"\""));
-    let runs: Vec<&str> = text.split('\0').filter(|run| run.chars().count() >= 3).collect();
+    let runs: Vec<String> =
+        text.split('\0').filter(|run| run.chars().count() >= 3).map(phrase).collect();
     let whole_is_one_run = runs.len() == 1 && !text.contains('\0');
     let mut conds = Vec::new();
     if !runs.is_empty() {
         // FTS5 ANDs space-separated phrases.
-        let phrases: Vec<String> = runs.iter().map(|run| phrase(run)).collect();
-        let p = bind(Value::Text(phrases.join(" ")));
-        let indexed =
-            format!("m.seq IN (SELECT rowid FROM messages_text WHERE messages_text MATCH {p})");
-        conds.push(match text_mark {
-            None => indexed,
-            Some(mark) => {
-                let mark = bind(Value::Integer(mark));
-                // the runs hold no NUL: it separates them
-                let runs = bind(Value::Text(runs.join("\0")));
-                format!("({indexed} OR (m.seq > {mark} AND {TRIGRAM_MATCH}(m.text, {runs})))")
-            }
-        });
+        let p = bind(runs.join(" "));
+        conds.push(format!(
+            "m.seq IN (SELECT rowid FROM messages_text WHERE messages_text MATCH {p})"
+        ));
     }
     if !whole_is_one_run {
-        let p = bind(Value::Text(text.to_owned()));
+        let p = bind(text.to_owned());
         conds.push(format!("instr(lower(m.text), lower({p})) > 0"));
     }
     conds.join(" AND ")

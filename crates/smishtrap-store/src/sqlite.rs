@@ -219,9 +219,7 @@ impl SqliteStore {
         self.conn.busy_timeout(BUSY_TIMEOUT).map_err(sqlite(&self.path, "set busy timeout"))?;
         // One cached statement per filter shape (kinds list length x optional filters).
         self.conn.set_prepared_statement_cache_capacity(64);
-        // searches match rows the text index does not hold yet with it (`bulk.rs`)
-        crate::trigram::register(&self.conn)
-            .map_err(sqlite(&self.path, "register the text match function"))
+        Ok(())
     }
 
     fn schema_version(&self) -> Result<i64, StoreError> {

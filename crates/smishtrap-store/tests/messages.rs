@@ -5,7 +5,6 @@
 mod common;
 
 use common::{message, seed_messages};
-use rusqlite::OptionalExtension;
 use smishtrap_store::{BulkSink, MessageQuery, NewMessage, SqliteStore};
 
 fn store() -> (tempfile::TempDir, SqliteStore) {
@@ -36,13 +35,6 @@ fn queries() -> Vec<MessageQuery> {
         text("\"quoted\""),
         text("vu"),
         text("nothing like this"),
-        // folded as the text index folds (FTS5's table, not only ASCII), NULs included
-        text("ÉTÉ à"),
-        text("σίσυφος"),
-        text("ΣΊΣΥΦΟΣ 7"),
-        text("straße"),
-        text("été\0Σίσ"),
-        text("ge 1"),
         MessageQuery { domain: Some("LOGIN.csam-be.info".into()), ..q() },
         MessageQuery { brand: Some("csam".into()), ..q() },
         MessageQuery { verdict: Some("spam".into()), ..q() },
@@ -58,12 +50,7 @@ fn many(n: i64) -> Vec<NewMessage> {
     let mut all = seed_messages();
     for i in 10..n {
         let verdict = ["ham", "spam", "smishing"][(i % 3) as usize];
-        let text = if i % 7 == 0 {
-            format!("Été à Paris, ΣΊΣΥΦΟΣ STRASSE {i}")
-        } else {
-            format!("filler message {i}")
-        };
-        let mut m = message(&format!("m{i}"), i * 1000, &text, verdict);
+        let mut m = message(&format!("m{i}"), i * 1000, &format!("filler message {i}"), verdict);
         m.recipient = Some(format!("+46{i:09}"));
         all.push(m);
     }
@@ -97,52 +84,6 @@ fn bulk_rows_search_like_inserted_ones() {
     }
 }
 
-/// How many messages the text index holds, and its mark (see `bulk.rs`) when it has one.
-fn text_index(store: &SqliteStore) -> (i64, Option<i64>) {
-    let conn = ok(rusqlite::Connection::open(store.path()));
-    let held = ok(conn.query_row("SELECT count(*) FROM messages_text_docsize", [], |r| r.get(0)));
-    let mark = ok(conn
-        .query_row("SELECT value FROM cursors WHERE name = 'text-indexed'", [], |r| r.get(0))
-        .optional());
-    (held, mark)
-}
-
-/// A large import into a small store builds the text index once at its end. Killed before
-/// (every committed batch is kept, none is half there), the store stays searchable with the
-/// same answers, read-only openers included, and the next open builds the index.
-#[test]
-fn a_killed_import_leaves_its_text_index_to_the_next_open() {
-    let (dir, mut store) = store();
-    let path = dir.path().join("s.db");
-    let seeded = seed_messages();
-    ok(store.insert_messages(&seeded, None));
-    let messages = many(10_000).split_off(seeded.len());
-    let (_c_dir, plain) = store_with(&[seeded.clone(), messages.clone()].concat());
-    ok(BulkSink::begin_bulk(&mut store));
-    // the first batch defers; the second, smaller one is still left to the end
-    ok(store.insert_messages_bulk(&messages[..8_192]));
-    ok(store.insert_messages_bulk(&messages[8_192..]));
-    assert_eq!(text_index(&store), (seeded.len() as i64, Some(seeded.len() as i64)));
-    let reader = ok(SqliteStore::open_read_only(&path));
-    for query in queries() {
-        assert_eq!(listed(&store, &query), listed(&plain, &query), "{query:?}");
-        assert_eq!(listed(&reader, &query), listed(&plain, &query), "{query:?}");
-    }
-    // killed here (the kernel drops the bulk lock): readers still answer the same
-    drop(store);
-    for query in queries() {
-        assert_eq!(listed(&reader, &query), listed(&plain, &query), "{query:?}");
-    }
-    let store = ok(SqliteStore::open(&path));
-    assert_eq!(text_index(&store), ((seeded.len() + messages.len()) as i64, None));
-    let conn = ok(rusqlite::Connection::open(&path));
-    ok(conn.execute("INSERT INTO messages_text (messages_text) VALUES ('integrity-check')", []));
-    for query in queries() {
-        assert_eq!(listed(&store, &query), listed(&plain, &query), "{query:?}");
-        assert_eq!(listed(&reader, &query), listed(&plain, &query), "{query:?}");
-    }
-}
-
 /// A large import into a small store builds the secondary indexes once at the end; killed
 /// before that, the next open builds them. Searches are right meanwhile.
 #[test]
@@ -155,7 +96,6 @@ fn large_imports_defer_indexes_until_finished_or_reopened() {
     ok(BulkSink::begin_bulk(&mut store));
     ok(store.insert_messages_bulk(&messages));
     assert_eq!(indexes(&store), KEPT, "deferred");
-    assert_eq!(text_index(&store), (0, Some(0)));
     for query in queries() {
         assert_eq!(listed(&store, &query), listed(&plain, &query), "{query:?}");
     }
@@ -163,7 +103,6 @@ fn large_imports_defer_indexes_until_finished_or_reopened() {
     drop(store);
     let mut store = ok(SqliteStore::open(&dir.path().join("s.db")));
     assert_eq!(indexes(&store), all);
-    assert_eq!(text_index(&store), (messages.len() as i64, None));
     // a rerun defers nothing it need not: every id is stored, nothing changes
     let again = ok(store.insert_messages_bulk(&messages));
     assert!(again.iter().all(Option::is_none));
@@ -203,7 +142,6 @@ fn other_openers_leave_deferred_indexes_to_the_import() {
     assert_eq!(indexes(&other), KEPT);
     ok(BulkSink::finish_bulk(&mut import));
     assert_eq!(indexes(&other), all);
-    assert_eq!(text_index(&other), ((messages.len() + 8_192) as i64, None));
     let (_d_dir, both) = store_with(&[messages.clone(), later[..8_192].to_vec()].concat());
     for query in queries() {
         assert_eq!(listed(&other, &query), listed(&both, &query), "{query:?}");
