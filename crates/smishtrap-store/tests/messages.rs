@@ -57,9 +57,6 @@ fn many(n: i64) -> Vec<NewMessage> {
     all
 }
 
-/// The index an import never defers (new rows append to it).
-const KEPT: &[&str] = &["message_domains_seq"];
-
 /// The names of the message tables' indexes, sorted.
 fn indexes(store: &SqliteStore) -> Vec<String> {
     let conn = ok(rusqlite::Connection::open(store.path()));
@@ -95,7 +92,7 @@ fn large_imports_defer_indexes_until_finished_or_reopened() {
     let (_c_dir, plain) = store_with(&messages);
     ok(BulkSink::begin_bulk(&mut store));
     ok(store.insert_messages_bulk(&messages));
-    assert_eq!(indexes(&store), KEPT, "deferred");
+    assert!(indexes(&store).is_empty(), "deferred: {:?}", indexes(&store));
     for query in queries() {
         assert_eq!(listed(&store, &query), listed(&plain, &query), "{query:?}");
     }
@@ -128,18 +125,18 @@ fn other_openers_leave_deferred_indexes_to_the_import() {
     let messages = many(10_000);
     ok(BulkSink::begin_bulk(&mut import));
     ok(import.insert_messages_bulk(&messages[..9_000]));
-    assert_eq!(indexes(&import), KEPT);
+    assert!(indexes(&import).is_empty());
     let mut other = ok(SqliteStore::open(&path));
-    assert_eq!(indexes(&other), KEPT, "rebuilt by another open");
+    assert!(indexes(&other).is_empty(), "rebuilt by another open: {:?}", indexes(&other));
     // a second import cannot take the bulk lock: it inserts with the indexes as they are
     let later: Vec<NewMessage> = many(20_000).split_off(10_000);
     ok(BulkSink::begin_bulk(&mut other));
     ok(other.insert_messages_bulk(&later[..8_192]));
     ok(import.insert_messages_bulk(&messages[9_000..]));
-    assert_eq!(indexes(&other), KEPT);
+    assert!(indexes(&other).is_empty());
     // the second import's end cannot build them either: the first holds the lock
     ok(BulkSink::finish_bulk(&mut other));
-    assert_eq!(indexes(&other), KEPT);
+    assert!(indexes(&other).is_empty());
     ok(BulkSink::finish_bulk(&mut import));
     assert_eq!(indexes(&other), all);
     let (_d_dir, both) = store_with(&[messages.clone(), later[..8_192].to_vec()].concat());
