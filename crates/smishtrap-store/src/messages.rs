@@ -420,13 +420,20 @@ impl SqliteStore {
         let Some((conds, mut values)) = message_conditions(query, broad) else {
             return Ok(Vec::new());
         };
-        let mut sql = message_select();
+        // The page is chosen first, then its rows get their domains: a correlated subquery
+        // in the sorted select would run for every match before the sort (every stored
+        // message while an import has deferred the time index).
+        let mut page = "SELECT * FROM messages m".to_owned();
         if !conds.is_empty() {
-            sql.push_str(" WHERE ");
-            sql.push_str(&conds.join(" AND "));
+            page.push_str(" WHERE ");
+            page.push_str(&conds.join(" AND "));
         }
         values.push(Value::Integer(limit as i64));
-        sql.push_str(&format!(" ORDER BY m.ts DESC, m.seq DESC LIMIT ?{}", values.len()));
+        page.push_str(&format!(" ORDER BY m.ts DESC, m.seq DESC LIMIT ?{}", values.len()));
+        let sql = format!(
+            "WITH page AS MATERIALIZED ({page}) {} ORDER BY m.ts DESC, m.seq DESC",
+            message_select_from("page")
+        );
         self.query_messages(&sql, values)
     }
 
@@ -991,6 +998,11 @@ fn set_cursor(conn: &rusqlite::Connection, name: &str, value: i64) -> rusqlite::
 }
 
 fn message_select() -> String {
+    message_select_from("messages")
+}
+
+/// [`message_select`] over `source`, a table or named query with the message columns.
+fn message_select_from(source: &str) -> String {
     let columns = decode::message_select_list(|c| match c {
         "domains" => "(SELECT group_concat(domain, ' ') FROM message_domains d \
                       WHERE d.seq = m.seq) AS domains"
@@ -999,7 +1011,7 @@ fn message_select() -> String {
         "text_nul" => "NULL".to_owned(),
         c => format!("m.{c}"),
     });
-    format!("SELECT {columns} FROM messages m")
+    format!("SELECT {columns} FROM {source} m")
 }
 
 /// Matches above which a filter counts as broad (see `broad_filters`).
