@@ -95,11 +95,12 @@ pub(crate) fn message_domains(m: &NewMessage) -> Vec<String> {
     out
 }
 
-/// Batches at least this large defer the secondary indexes (smaller imports keep them).
-const DEFER_MIN_BATCH: usize = 8192;
+/// Batches at least this large defer the secondary indexes (smaller imports keep them), on
+/// either backend.
+pub(crate) const DEFER_MIN_BATCH: usize = 8192;
 /// ... when the store holds at most this many message rows: building the indexes once
 /// over them then costs less than inserting the batches' entries one by one.
-const DEFER_MAX_ROWS: i64 = 200_000;
+pub(crate) const DEFER_MAX_ROWS: i64 = 200_000;
 
 /// The secondary indexes of the message tables an import may defer, with their schema v2
 /// definitions (a test checks they are the migration's, word for word).

@@ -46,7 +46,7 @@ use postgres::binary_copy::BinaryCopyInWriter;
 use postgres::error::SqlState;
 use postgres::types::{ToSql, Type};
 
-use crate::bulk::message_domains;
+use crate::bulk::{DEFER_MAX_ROWS, DEFER_MIN_BATCH, message_domains};
 use crate::postgres::{PostgresStore, trgm_ops_of};
 use crate::postgres_analysis::{MESSAGES_INSERT_LOCK, pg, pg_owned};
 use crate::{BulkSink, NewMessage, StoreError};
@@ -100,12 +100,6 @@ const INSERT: &str = "INSERT INTO messages (id, event_id, origin, ts, recipient,
     FROM smishtrap_import_batch ORDER BY n
     ON CONFLICT (id) DO NOTHING
     RETURNING id, seq";
-
-/// Batches at least this large defer the secondary indexes (smaller imports keep them).
-const DEFER_MIN_BATCH: usize = 8192;
-/// ... when the store holds at most this many message rows: building the indexes once over
-/// them then costs less than inserting the batches' entries one by one.
-const DEFER_MAX_ROWS: i64 = 200_000;
 
 /// The secondary indexes of `messages` an import may defer, with their schema v2
 /// definitions (a test checks they are the migration's, word for word).
