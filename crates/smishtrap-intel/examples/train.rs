@@ -6,6 +6,7 @@
 //! cargo run --release -p smishtrap-intel --example train -- --data DIR --out FILE
 //! cargo run --release -p smishtrap-intel --example train -- --leave-out real-thai-spamham-dev.jsonl --out /tmp/m.bin
 //! cargo run --release -p smishtrap-intel --example train -- --leave-out real-thai-spamham-dev.jsonl --score
+//! cargo run --release -p smishtrap-intel --example train -- --folds 5 --score
 //! ```
 //!
 //! Training data: every shared dev corpus (`../shared/data` beside the repo, see `CORPORA`;
@@ -14,7 +15,11 @@
 //! (leave-one-source-out: `bench/loso.sh` scores the result through the real `analyze`);
 //! with `--score` it writes nothing and scores the held-out corpora (without `--leave-out`:
 //! every corpus, in sample) through the engine
-//! (`SMISHTRAP_CHECK_VERBOSE=1` lists every miss), a quick loop for tuning.
+//! (`SMISHTRAP_CHECK_VERBOSE=1` lists every miss), a quick loop for tuning. `--folds N
+//! --score` is within-source cross-validation: for each real-world dev corpus, N times, the
+//! model trains on everything but one N-th of that corpus (by text hash) and the engine scores
+//! that N-th; the tallies add up over the folds. It estimates how the engine does on unseen
+//! messages from a source it has seen (the shipped model trains on every dev corpus).
 //! Inputs are sorted and the trainer is seeded, so the same data gives the same bytes.
 //!
 //! `--check` trains on part of the data and scores the rest, three ways (rules + model,
@@ -316,6 +321,54 @@ fn report(title: &str, train_set: &[&Example], test: &[&Example]) -> anyhow::Res
     Ok(())
 }
 
+/// Within-source cross-validation of every real-world dev corpus (see the module doc).
+fn cross_validate(examples: &[Example], folds: u64) -> anyhow::Result<()> {
+    for &corpus in CORPORA.iter().filter(|c| c.starts_with("real-")) {
+        let mut total = Tally::default();
+        for k in 0..folds {
+            let held = |e: &Example| e.corpus == corpus && fnv(&e.record.text) % folds == k;
+            let (test, train_set): (Vec<&Example>, Vec<&Example>) =
+                examples.iter().partition(|e| held(e));
+            let engine =
+                Engine::new(Catalog::builtin()?, Cues::builtin()?, Some(train(&train_set)));
+            for (_, t) in evaluate(&engine, &test) {
+                total.tp += t.tp;
+                total.fp += t.fp;
+                total.fn_ += t.fn_;
+                total.ham += t.ham;
+                total.ham_fp += t.ham_fp;
+                total.smish += t.smish;
+                total.smish_called += t.smish_called;
+                total.smish_hit += t.smish_hit;
+            }
+        }
+        print_tally(corpus, &total);
+    }
+    Ok(())
+}
+
+/// One corpus's line of a `--score` report.
+fn print_tally(corpus: &str, t: &Tally) {
+    // the smishing class where the corpus labels it
+    let smishing = if t.smish > 0 {
+        format!(
+            "  smishing P {:.4} R {:.4}",
+            f64::from(t.smish_hit) / f64::from(t.smish_called.max(1)),
+            f64::from(t.smish_hit) / f64::from(t.smish),
+        )
+    } else {
+        String::new()
+    };
+    println!(
+        "{corpus:28} F1 {:.4}  (tp {} fp {} fn {})  ham FPR {:.4}{smishing}",
+        t.f1(),
+        t.tp,
+        t.fp,
+        t.fn_,
+        f64::from(t.ham_fp) / f64::from(t.ham.max(1)),
+    );
+}
+
 fn main() -> anyhow::Result<()> {
     let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let mut data = manifest.join("../../../shared/data");
@@ -323,6 +376,7 @@ fn main() -> anyhow::Result<()> {
     let mut check = false;
     let mut score = false;
     let mut leave_out: Vec<String> = Vec::new();
+    let mut folds: Option<u64> = None;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         match a.as_str() {
@@ -330,6 +384,13 @@ fn main() -> anyhow::Result<()> {
             "--out" => out = PathBuf::from(args.next().context("--out needs a file")?),
             "--check" => check = true,
             "--score" => score = true,
+            "--folds" => {
+                let n: u64 = args.next().context("--folds needs a count")?.parse()?;
+                if n < 2 {
+                    bail!("--folds needs at least 2");
+                }
+                folds = Some(n);
+            }
             "--leave-out" => leave_out.push(
                 Path::new(&args.next().context("--leave-out needs a corpus file")?)
                     .file_name()
@@ -338,7 +399,7 @@ fn main() -> anyhow::Result<()> {
                     .to_string(),
             ),
             other => bail!(
-                "unknown argument {other:?} (expected --data DIR, --out FILE, --leave-out FILE, --check, --score)"
+                "unknown argument {other:?} (expected --data DIR, --out FILE, --leave-out FILE, --folds N, --check, --score)"
             ),
         }
     }
@@ -347,6 +408,12 @@ fn main() -> anyhow::Result<()> {
     }
     let examples = load(&data, &leave_out)?;
     eprintln!("loaded {} labelled messages from {}", examples.len(), data.display());
+    if let Some(n) = folds {
+        if !score || !leave_out.is_empty() || check {
+            bail!("--folds goes with --score alone");
+        }
+        return cross_validate(&examples, n);
+    }
     if check {
         let (test, train_set): (Vec<&Example>, Vec<&Example>) =
             examples.iter().partition(|e| fnv(&e.record.text).is_multiple_of(5));
@@ -382,24 +449,7 @@ fn main() -> anyhow::Result<()> {
             if leave_out.is_empty() { examples.iter().collect() } else { held.iter().collect() };
         let engine = Engine::new(Catalog::builtin()?, Cues::builtin()?, Some(model));
         for (corpus, t) in evaluate(&engine, &held) {
-            // the smishing class where the corpus labels it
-            let smishing = if t.smish > 0 {
-                format!(
-                    "  smishing P {:.4} R {:.4}",
-                    f64::from(t.smish_hit) / f64::from(t.smish_called.max(1)),
-                    f64::from(t.smish_hit) / f64::from(t.smish),
-                )
-            } else {
-                String::new()
-            };
-            println!(
-                "{corpus:28} F1 {:.4}  (tp {} fp {} fn {})  ham FPR {:.4}{smishing}",
-                t.f1(),
-                t.tp,
-                t.fp,
-                t.fn_,
-                f64::from(t.ham_fp) / f64::from(t.ham.max(1)),
-            );
+            print_tally(corpus, &t);
         }
         return Ok(());
     }
