@@ -136,7 +136,7 @@ fn train(examples: &[&Example]) -> Model {
     Model::train(&engine_free, &config())
 }
 
-/// The default config, with `SMISHTRAP_TRAIN_{EPOCHS,LR,L2,BITS}` overrides for experiments.
+/// The default config, with `SMISHTRAP_TRAIN_{EPOCHS,LR,L2,BITS,RUNS}` overrides for experiments.
 fn config() -> TrainConfig {
     let mut c = TrainConfig::default();
     let var = |name: &str| std::env::var(name).ok();
@@ -151,6 +151,9 @@ fn config() -> TrainConfig {
     }
     if let Some(v) = var("SMISHTRAP_TRAIN_BITS").and_then(|v| v.parse().ok()) {
         c.bits = v;
+    }
+    if let Some(v) = var("SMISHTRAP_TRAIN_RUNS").and_then(|v| v.parse().ok()) {
+        c.runs = v;
     }
     c
 }

@@ -99,6 +99,9 @@ mod w {
     /// marketing wording.
     /// Decides the class, not whether the message is unwanted: no weight.
     pub(super) const SELLS_NOTHING: f32 = 0.0;
+    /// A prize, refund or grant the recipient must pay for first (advance-fee fraud), in a
+    /// text with no marketing wording.
+    pub(super) const PAY_FIRST_REWARD: f32 = 1.0;
     /// "Hi mum, new number": per phrase, at most two.
     pub(super) const PERSONAL: f32 = 1.0;
     pub(super) const MODEL: f32 = 1.0;
@@ -607,6 +610,12 @@ impl Engine {
                 format!("uses marketing or prize wording{}", example(Cue::Marketing))
             });
         }
+        // money promised but paid for first: an advance fee, not a sale (a sale's reward
+        // comes with marketing words: "buy 500, get 600")
+        if cues.has(Cue::Reward) && payment && !cues.has(Cue::Marketing) {
+            total += r
+                .add(w::PAY_FIRST_REWARD, "promises money or a prize but asks for a payment first");
+        }
         let data_or_money_by_link = has_link && !own_links && (credential || payment);
         if data_or_money_by_link {
             total += r.lure(w::ACTION_ON_LINK, "asks for data or money through a link");
@@ -706,8 +715,16 @@ impl Engine {
             Ask::Reply => format!("reply or act{}", example(Cue::Action)),
             Ask::Act => format!("act on what is at stake{}", example(Cue::Request)),
         };
-        let stakes =
-            credential || payment || threat || cues.has(Cue::Reward) || cues.has(Cue::Personal);
+        // A payment asked for with nowhere to make it (no link, number or reply; "update your
+        // payment method in the app") is how a service reminds its own customers: the money
+        // alone is not at stake then.
+        let pay_in_own_channel =
+            payment && !has_link && !has_number && !cues.has(Cue::Action) && !e.masked_number;
+        let stakes = credential
+            || (payment && !pay_in_own_channel)
+            || threat
+            || cues.has(Cue::Reward)
+            || cues.has(Cue::Personal);
         // An invoked party asking for an action is what makes unwanted mail smishing; with
         // something at stake (a threat, a refund, data, money) it is also evidence that the
         // message is unwanted at all.
@@ -1465,6 +1482,28 @@ mod tests {
             // no link or number of its own: how real security notices are written
             "Login code 480213, valid 10 minutes. If this wasn't you, change your password now.",
             "Your card XX1234 was used for 45.00 at a bakery. If this wasn't you, call the number on the back of your card",
+        ] {
+            check(text, Verdict::Ham, ANY_BRAND, None);
+        }
+    }
+
+    /// A prize or grant to be paid for first is advance-fee fraud whatever the language; a
+    /// reminder about a renewal or a card on file that points to the app asks for nothing
+    /// (written for this test).
+    #[test]
+    fn prizes_paid_for_first_are_lures_and_billing_reminders_are_not() {
+        for text in [
+            "Your compensation of 1,200 has been approved. Pay the 45 transfer charge first to receive it",
+            "Su número ha ganado un premio de 3.000 euros. Pague antes la tasa de 40 euros para cobrarlo",
+            "Vous avez gagné 2 000 €. Pour recevoir votre gain, payez d'abord 35 € de frais",
+            "Selamat! Anda pemenang undian 25 juta. Transfer dulu biaya pajak 500 ribu agar hadiah dikirim",
+        ] {
+            check(text, Verdict::Smishing, ANY_BRAND, Some("payment first"));
+        }
+        for text in [
+            "Your subscription renews on 12 May. To update your payment method, open the app",
+            "Your card on file expires in June. Update it in Settings to keep your plan active",
+            "Ihr Abo verlängert sich am 3. Mai. Die Zahlungsart können Sie in der App ändern",
         ] {
             check(text, Verdict::Ham, ANY_BRAND, None);
         }

@@ -52,11 +52,20 @@ pub struct TrainConfig {
     pub learning_rate: f32,
     pub l2: f32,
     pub seed: u64,
+    /// Runs averaged into the model, each shuffled with its own seed.
+    pub runs: u32,
 }
 
 impl Default for TrainConfig {
     fn default() -> Self {
-        TrainConfig { bits: 18, epochs: 12, learning_rate: 0.5, l2: 2e-6, seed: 0x5EED_5A17 }
+        TrainConfig {
+            bits: 18,
+            epochs: 12,
+            learning_rate: 0.5,
+            l2: 2e-6,
+            seed: 0x5EED_5A17,
+            runs: 10,
+        }
     }
 }
 
@@ -336,6 +345,35 @@ impl Model {
     /// Trains on `(text, unwanted)` examples. Deterministic for a given input order and
     /// config: callers sort their inputs.
     pub fn train(examples: &[(String, bool)], config: &TrainConfig) -> Model {
+        let runs = config.runs.max(1);
+        let mut out = Model::train_once(examples, config);
+        if runs == 1 {
+            return out;
+        }
+        // The average of runs that differ only in their shuffling seed: one SGD run's
+        // weights depend on the order it saw a small corpus in, and the average does not
+        // (leave-one-source-out figures moved by 2-3 points from seed to seed).
+        for k in 1..runs {
+            let seed = config.seed.wrapping_add(u64::from(k).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+            let m = Model::train_once(examples, &TrainConfig { seed, ..*config });
+            out.bias += m.bias;
+            for (w, v) in out.weights.iter_mut().zip(&m.weights) {
+                *w += v;
+            }
+        }
+        let n = runs as f32;
+        out.bias /= n;
+        for w in &mut out.weights {
+            *w /= n;
+            // tiny weights carry no signal; dropping them keeps the shipped file small
+            if w.abs() < 1e-3 {
+                *w = 0.0;
+            }
+        }
+        out
+    }
+
+    fn train_once(examples: &[(String, bool)], config: &TrainConfig) -> Model {
         let bits = config.bits.clamp(10, 24);
         let feats: Vec<Vec<u32>> = examples.iter().map(|(t, _)| features(t, bits)).collect();
         let size = 1usize << bits;
@@ -489,6 +527,35 @@ mod tests {
         .map(|(t, y)| ((*t).to_string(), *y))
         .collect();
         Model::train(&ex, &TrainConfig { bits: 12, epochs: 20, ..TrainConfig::default() })
+    }
+
+    #[test]
+    fn a_model_of_several_runs_scores_as_their_average() {
+        let ex: Vec<(String, bool)> = [
+            ("claim your prize now at the link", true),
+            ("your account is blocked, verify here", true),
+            ("dinner at 8?", false),
+            ("thanks, got the parcel", false),
+        ]
+        .iter()
+        .map(|(t, y)| ((*t).to_string(), *y))
+        .collect();
+        let config = TrainConfig { bits: 12, epochs: 5, runs: 3, ..TrainConfig::default() };
+        let averaged = Model::train(&ex, &config);
+        let singles: Vec<Model> = (0..3u64)
+            .map(|k| {
+                let seed = config.seed.wrapping_add(k.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+                Model::train(&ex, &TrainConfig { seed, runs: 1, ..config })
+            })
+            .collect();
+        for (text, _) in &ex {
+            let f = features(text, 12);
+            let logit = |p: f32| (p / (1.0 - p)).ln();
+            let mean = singles.iter().map(|m| logit(m.predict(&f))).sum::<f32>() / 3.0;
+            // equal but for the weights under 1e-3 that the average drops
+            assert!((logit(averaged.predict(&f)) - mean).abs() < 0.05, "{text}");
+        }
+        assert_ne!(averaged, singles[0]);
     }
 
     #[test]
