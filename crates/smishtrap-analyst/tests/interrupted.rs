@@ -167,6 +167,8 @@ fn an_interrupted_clustering_write_converges_on_the_next_pass() {
         }
         let n = pass.changed;
         let stops = [
+            // the aliases are written first, before any assignment
+            ("INSERT ON campaign_aliases", 1),
             ("UPDATE OF campaign ON messages", 1),
             ("UPDATE OF campaign ON messages", 7),
             ("UPDATE OF campaign ON messages", n / 2),
