@@ -11,7 +11,7 @@ use std::collections::{HashMap, VecDeque};
 use std::path::{Path, PathBuf};
 
 use postgres::types::ToSql;
-use postgres::{Client, Config, NoTls, Statement};
+use postgres::{Client, Config, NoTls, Statement, Transaction};
 use smishtrap_bus::{EncodedBatch, Sink, SinkError};
 use smishtrap_event::{Event, SmsRecord};
 
@@ -253,41 +253,19 @@ impl PostgresStore {
     }
 
     fn migrate(&mut self) -> Result<(), StoreError> {
-        let location = self.location.clone();
         let err = self.err("migrate schema");
-        let result = (|| -> Result<Result<(), StoreError>, postgres::Error> {
-            let mut tx = self.client.transaction()?;
-            tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])?;
-            tx.batch_execute(
-                "CREATE TABLE IF NOT EXISTS smishtrap_schema (version BIGINT NOT NULL)",
-            )?;
-            let found: i64 = tx
-                .query_one("SELECT coalesce(max(version), 0) FROM smishtrap_schema", &[])?
-                .try_get(0)?;
-            if found > SCHEMA_VERSION {
-                return Ok(Err(StoreError::NewerSchema {
-                    path: PathBuf::from(location),
-                    found,
-                    supported: SCHEMA_VERSION,
-                }));
+        let part =
+            Migrations { lock: MIGRATION_LOCK, version_table: "smishtrap_schema", sql: MIGRATIONS };
+        let mut trgm_ops = String::new();
+        let result = run_migrations(&mut self.client, &self.location, &part, |tx, n, migration| {
+            if n == 1 {
+                // Trusted extension, one per database: in `public`, so dropping a store's
+                // schema never drops another store's index.
+                tx.batch_execute("CREATE EXTENSION IF NOT EXISTS pg_trgm WITH SCHEMA public")?;
+                trgm_ops = trgm_ops_of(tx)?;
             }
-            let mut trgm_ops = String::new();
-            for (n, migration) in
-                MIGRATIONS.iter().enumerate().skip(usize::try_from(found).unwrap_or(0))
-            {
-                if n == 1 {
-                    // Trusted extension, one per database: in `public`, so dropping a
-                    // store's schema never drops another store's index.
-                    tx.batch_execute("CREATE EXTENSION IF NOT EXISTS pg_trgm WITH SCHEMA public")?;
-                    trgm_ops = trgm_ops_of(&mut tx)?;
-                }
-                tx.batch_execute(&migration.replace("{trgm_ops}", &trgm_ops))?;
-            }
-            tx.execute("DELETE FROM smishtrap_schema", &[])?;
-            tx.execute("INSERT INTO smishtrap_schema (version) VALUES ($1)", &[&SCHEMA_VERSION])?;
-            tx.commit()?;
-            Ok(Ok(()))
-        })();
+            Ok(migration.replace("{trgm_ops}", &trgm_ops))
+        });
         result.map_err(err)?
     }
 
@@ -408,6 +386,49 @@ impl PostgresStore {
         let events = self.events(&filter.clone().sms_sends())?;
         Ok(crate::sms_records_of(events))
     }
+}
+
+/// One part of the PostgreSQL schema and the migrations that build it, in order.
+pub(crate) struct Migrations {
+    /// Transaction advisory lock taken while migrating (concurrent openers wait).
+    pub(crate) lock: i64,
+    /// Table that records how many of `sql` ran (a constant identifier, never user input).
+    pub(crate) version_table: &'static str,
+    pub(crate) sql: &'static [&'static str],
+}
+
+/// Runs, in one transaction, the migrations of `part` that its version table does not
+/// record: the one migration runner of every part of the schema. `prepare` gets each
+/// migration's index and text before it runs and returns the SQL to run. A store newer than
+/// this build is refused (the inner error).
+pub(crate) fn run_migrations(
+    client: &mut Client,
+    location: &str,
+    part: &Migrations,
+    mut prepare: impl FnMut(&mut Transaction<'_>, usize, &str) -> Result<String, postgres::Error>,
+) -> Result<Result<(), StoreError>, postgres::Error> {
+    let supported = i64::try_from(part.sql.len()).unwrap_or(i64::MAX);
+    let table = part.version_table;
+    let mut tx = client.transaction()?;
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&part.lock])?;
+    tx.batch_execute(&format!("CREATE TABLE IF NOT EXISTS {table} (version BIGINT NOT NULL)"))?;
+    let found: i64 =
+        tx.query_one(&format!("SELECT coalesce(max(version), 0) FROM {table}"), &[])?.try_get(0)?;
+    if found > supported {
+        return Ok(Err(StoreError::NewerSchema {
+            path: PathBuf::from(location),
+            found,
+            supported,
+        }));
+    }
+    for (n, migration) in part.sql.iter().enumerate().skip(usize::try_from(found).unwrap_or(0)) {
+        let sql = prepare(&mut tx, n, migration)?;
+        tx.batch_execute(&sql)?;
+    }
+    tx.execute(&format!("DELETE FROM {table}"), &[])?;
+    tx.execute(&format!("INSERT INTO {table} (version) VALUES ($1)"), &[&supported])?;
+    tx.commit()?;
+    Ok(Ok(()))
 }
 
 /// The schema-qualified `gin_trgm_ops` of this database (`{trgm_ops}` in the migrations).

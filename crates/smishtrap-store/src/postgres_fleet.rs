@@ -9,6 +9,7 @@ use postgres::{Client, Config, NoTls};
 use smishtrap_event::SensorStatus;
 
 use crate::StoreError;
+use crate::postgres::{Migrations, run_migrations};
 
 const BACKEND: &str = "postgres";
 
@@ -86,32 +87,13 @@ impl PostgresFleet {
 
     fn migrate(&mut self) -> Result<(), StoreError> {
         let err = self.err("migrate fleet tables");
-        let location = self.location.clone();
-        let supported = MIGRATIONS.len() as i64;
-        let result = (|| -> Result<Result<(), StoreError>, postgres::Error> {
-            let mut tx = self.client.transaction()?;
-            tx.execute("SELECT pg_advisory_xact_lock($1)", &[&FLEET_MIGRATION_LOCK])?;
-            tx.batch_execute(
-                "CREATE TABLE IF NOT EXISTS smishtrap_fleet_schema (version BIGINT NOT NULL)",
-            )?;
-            let found: i64 = tx
-                .query_one("SELECT coalesce(max(version), 0) FROM smishtrap_fleet_schema", &[])?
-                .try_get(0)?;
-            if found > supported {
-                return Ok(Err(StoreError::NewerSchema {
-                    path: location.into(),
-                    found,
-                    supported,
-                }));
-            }
-            for migration in MIGRATIONS.iter().skip(usize::try_from(found).unwrap_or(0)) {
-                tx.batch_execute(migration)?;
-            }
-            tx.execute("DELETE FROM smishtrap_fleet_schema", &[])?;
-            tx.execute("INSERT INTO smishtrap_fleet_schema (version) VALUES ($1)", &[&supported])?;
-            tx.commit()?;
-            Ok(Ok(()))
-        })();
+        let part = Migrations {
+            lock: FLEET_MIGRATION_LOCK,
+            version_table: "smishtrap_fleet_schema",
+            sql: MIGRATIONS,
+        };
+        let result =
+            run_migrations(&mut self.client, &self.location, &part, |_, _, sql| Ok(sql.to_owned()));
         result.map_err(err)?
     }
 

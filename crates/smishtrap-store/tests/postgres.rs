@@ -348,3 +348,41 @@ fn other_openers_leave_deferred_indexes_to_the_import() {
         assert_eq!(listed(&mut import, &query), expect, "{query:?}");
     }
 }
+
+/// A store a newer smishtrap migrated (its version tables ahead of this build) is refused,
+/// for the store's own tables and for the hub's fleet tables alike, and left as it is.
+#[test]
+fn a_store_of_a_newer_version_is_refused_and_left_alone() {
+    use smishtrap_store::PostgresFleet;
+    use suite::Backend;
+    let b = Postgres::new();
+    drop(b.open().unwrap_or_else(|e| panic!("{e}")));
+    drop(PostgresFleet::open(&conninfo(), &b.schema.0).unwrap_or_else(|e| panic!("{e}")));
+    let mut client = b.schema.client();
+    let bump = |client: &mut postgres::Client, table: &str| {
+        client
+            .batch_execute(&format!(
+                "SET search_path TO \"{0}\"; UPDATE {table} SET version = 99",
+                b.schema.0
+            ))
+            .unwrap_or_else(|e| panic!("{e}"));
+    };
+    let version = |client: &mut postgres::Client, table: &str| -> i64 {
+        client
+            .query_one(&format!("SELECT version FROM \"{0}\".{table}", b.schema.0), &[])
+            .and_then(|row| row.try_get(0))
+            .unwrap_or_else(|e| panic!("{e}"))
+    };
+    bump(&mut client, "smishtrap_schema");
+    let err = b.open().map(drop).err().map(|e| e.to_string()).unwrap_or_default();
+    assert!(err.contains("99"), "{err}");
+    assert_eq!(version(&mut client, "smishtrap_schema"), 99);
+    bump(&mut client, "smishtrap_fleet_schema");
+    let err = PostgresFleet::open(&conninfo(), &b.schema.0)
+        .map(drop)
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+    assert!(err.contains("99"), "{err}");
+    assert_eq!(version(&mut client, "smishtrap_fleet_schema"), 99);
+}
