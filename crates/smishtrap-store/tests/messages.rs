@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use common::{message, seed_messages};
+use common::{many, message, queries, seed_messages};
 use smishtrap_store::{
     AssignmentChange, BulkSink, CLUSTERED_CURSOR, MessageQuery, NewMessage, SqliteStore,
     WriteChunks,
@@ -28,40 +28,6 @@ fn ok<T, E: std::fmt::Display>(r: Result<T, E>) -> T {
 fn listed(store: &SqliteStore, query: &MessageQuery) -> (Vec<String>, u64) {
     let ids = ok(store.messages(query, 100)).into_iter().map(|m| m.message.id).collect();
     (ids, ok(store.count_messages(query, 1000)))
-}
-
-/// Queries of every kind of filter, over [`seed_messages`].
-fn queries() -> Vec<MessageQuery> {
-    let q = MessageQuery::default;
-    let text = |s: &str| MessageQuery { text: Some(s.into()), ..q() };
-    vec![
-        q(),
-        text("csam"),
-        text("CSAM-BE.INFO"),
-        text("déjà"),
-        text("\"quoted\""),
-        text("vu"),
-        text("nothing like this"),
-        MessageQuery { domain: Some("LOGIN.csam-be.info".into()), ..q() },
-        MessageQuery { brand: Some("csam".into()), ..q() },
-        MessageQuery { verdict: Some("spam".into()), ..q() },
-        MessageQuery { country: Some("BE".into()), ..q() },
-        MessageQuery { number: Some("+32470000003".into()), ..q() },
-        MessageQuery { verdict: Some("smishing".into()), ..text("dossier") },
-        MessageQuery { before: Some((4, i64::MAX)), ..q() },
-    ]
-}
-
-/// `n` messages of every verdict, times and numbers apart, the seeded ones among them.
-fn many(n: i64) -> Vec<NewMessage> {
-    let mut all = seed_messages();
-    for i in 10..n {
-        let verdict = ["ham", "spam", "smishing"][(i % 3) as usize];
-        let mut m = message(&format!("m{i}"), i * 1000, &format!("filler message {i}"), verdict);
-        m.recipient = Some(format!("+46{i:09}"));
-        all.push(m);
-    }
-    all
 }
 
 /// The names of the message tables' indexes, sorted.

@@ -179,43 +179,6 @@ fn listed(store: &mut PostgresStore, query: &smishtrap_store::MessageQuery) -> (
     (ids.collect(), ok(store.count_messages(query, 1000)))
 }
 
-/// Queries of every kind of filter, over [`common::seed_messages`].
-fn queries() -> Vec<smishtrap_store::MessageQuery> {
-    use smishtrap_store::MessageQuery;
-    let q = MessageQuery::default;
-    let text = |s: &str| MessageQuery { text: Some(s.into()), ..q() };
-    vec![
-        q(),
-        text("csam"),
-        text("CSAM-BE.INFO"),
-        text("déjà"),
-        text("ÜNÏCODE"),
-        text("vu"),
-        text("filler message 99"),
-        text("nothing like this"),
-        MessageQuery { domain: Some("LOGIN.csam-be.info".into()), ..q() },
-        MessageQuery { brand: Some("csam".into()), ..q() },
-        MessageQuery { verdict: Some("spam".into()), ..q() },
-        MessageQuery { country: Some("BE".into()), ..q() },
-        MessageQuery { number: Some("+46000000123".into()), ..q() },
-        MessageQuery { verdict: Some("smishing".into()), ..text("dossier") },
-        MessageQuery { before: Some((4, i64::MAX)), ..q() },
-    ]
-}
-
-/// `n` messages of every verdict, times and numbers apart, the seeded ones among them.
-fn many(n: i64) -> Vec<smishtrap_store::NewMessage> {
-    let mut all = common::seed_messages();
-    for i in 10..n {
-        let verdict = ["ham", "spam", "smishing"][(i % 3) as usize];
-        let mut m =
-            common::message(&format!("m{i}"), i * 1000, &format!("filler message {i}"), verdict);
-        m.recipient = Some(format!("+46{i:09}"));
-        all.push(m);
-    }
-    all
-}
-
 /// The names of the `messages` table's indexes, sorted.
 fn indexes(b: &Postgres) -> Vec<String> {
     let mut client =
@@ -256,12 +219,12 @@ fn large_imports_defer_indexes_until_finished_or_reopened() {
     let mut store = ok(b.open());
     let all = indexes(&b);
     assert_eq!(all.len(), 12, "{all:?}");
-    let messages = many(10_000);
+    let messages = common::many(10_000);
     let (_plain_schema, mut plain) = store_with(&messages);
     ok(store.begin_bulk());
     ok(store.insert_messages_bulk(&messages));
     assert_eq!(indexes(&b), KEPT);
-    for query in queries() {
+    for query in common::queries() {
         assert_eq!(listed(&mut store, &query), listed(&mut plain, &query), "{query:?}");
     }
     // killed here: the server ends the session (and its bulk lock) just after the client
@@ -294,7 +257,7 @@ fn large_imports_defer_indexes_until_finished_or_reopened() {
     ok(store.finish_bulk());
     assert_eq!(indexes(&b), all);
     ok(plain.insert_messages(&fresh, None));
-    for query in queries() {
+    for query in common::queries() {
         assert_eq!(listed(&mut store, &query), listed(&mut plain, &query), "{query:?}");
     }
     // held past the end of the load (the import's clustering pass), built when asked
@@ -324,14 +287,14 @@ fn other_openers_leave_deferred_indexes_to_the_import() {
     let b = Postgres::new();
     let mut import = ok(b.open());
     let all = indexes(&b);
-    let messages = many(10_000);
+    let messages = common::many(10_000);
     ok(import.begin_bulk());
     ok(import.insert_messages_bulk(&messages[..9_000]));
     assert_eq!(indexes(&b), KEPT);
     let mut other = ok(b.open());
     assert_eq!(indexes(&b), KEPT, "rebuilt by another open");
     // a second import cannot take the bulk lock: it inserts with the indexes as they are
-    let later: Vec<NewMessage> = many(20_000).split_off(10_000);
+    let later: Vec<NewMessage> = common::many(20_000).split_off(10_000);
     ok(other.begin_bulk());
     ok(other.insert_messages_bulk(&later[..8_192]));
     ok(import.insert_messages_bulk(&messages[9_000..]));
@@ -342,7 +305,7 @@ fn other_openers_leave_deferred_indexes_to_the_import() {
     ok(import.finish_bulk());
     assert_eq!(indexes(&b), all);
     let (_both_schema, mut both) = store_with(&[messages, later[..8_192].to_vec()].concat());
-    for query in queries() {
+    for query in common::queries() {
         let expect = listed(&mut both, &query);
         assert_eq!(listed(&mut other, &query), expect, "{query:?}");
         assert_eq!(listed(&mut import, &query), expect, "{query:?}");

@@ -2,7 +2,7 @@
 
 #![allow(dead_code, reason = "each test crate uses part of it")]
 
-use smishtrap_store::NewMessage;
+use smishtrap_store::{MessageQuery, NewMessage};
 
 /// A message: smishing ones carry the CSAM lure's brand and domains; the time picks the
 /// recipient and the country.
@@ -41,4 +41,42 @@ pub(crate) fn seed_messages() -> Vec<NewMessage> {
         message("d", 4, "Uw CSAM dossier: verify now at csam-be.info", "smishing"),
         message("e", 5, "Ünïcode déjà vu \"quoted\" text", "ham"),
     ]
+}
+
+/// Queries of every kind of filter, over [`seed_messages`] and the filler of [`many`]: what
+/// every backend must answer the same with its indexes kept, deferred or rebuilt.
+pub(crate) fn queries() -> Vec<MessageQuery> {
+    let q = MessageQuery::default;
+    let text = |s: &str| MessageQuery { text: Some(s.into()), ..q() };
+    vec![
+        q(),
+        text("csam"),
+        text("CSAM-BE.INFO"),
+        text("déjà"),
+        text("ÜNÏCODE"),
+        text("\"quoted\""),
+        text("vu"),
+        text("filler message 99"),
+        text("nothing like this"),
+        MessageQuery { domain: Some("LOGIN.csam-be.info".into()), ..q() },
+        MessageQuery { brand: Some("csam".into()), ..q() },
+        MessageQuery { verdict: Some("spam".into()), ..q() },
+        MessageQuery { country: Some("BE".into()), ..q() },
+        MessageQuery { number: Some("+32470000003".into()), ..q() },
+        MessageQuery { number: Some("+46000000123".into()), ..q() },
+        MessageQuery { verdict: Some("smishing".into()), ..text("dossier") },
+        MessageQuery { before: Some((4, i64::MAX)), ..q() },
+    ]
+}
+
+/// `n` messages of every verdict, times and numbers apart, the seeded ones among them.
+pub(crate) fn many(n: i64) -> Vec<NewMessage> {
+    let mut all = seed_messages();
+    for i in 10..n {
+        let verdict = ["ham", "spam", "smishing"][(i % 3) as usize];
+        let mut m = message(&format!("m{i}"), i * 1000, &format!("filler message {i}"), verdict);
+        m.recipient = Some(format!("+46{i:09}"));
+        all.push(m);
+    }
+    all
 }
