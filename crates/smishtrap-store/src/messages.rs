@@ -35,6 +35,17 @@ pub const ANALYSED_CURSOR: &str = "analysed-events";
 /// Longest search value accepted, in characters; longer ones cannot match anything useful.
 pub const MAX_QUERY_VALUE_CHARS: usize = 256;
 
+/// A query field as every backend filters on it: trimmed, `None` when empty, `Err` when
+/// longer than [`MAX_QUERY_VALUE_CHARS`] (no stored value is that long: the query matches
+/// nothing).
+pub(crate) fn query_value(v: &Option<String>) -> Result<Option<String>, ()> {
+    match v.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+        Some(s) if s.chars().count() > MAX_QUERY_VALUE_CHARS => Err(()),
+        Some(s) => Ok(Some(s.to_owned())),
+        None => Ok(None),
+    }
+}
+
 /// One analysed SMS, as written by the analysis (sensor captures) or an import.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewMessage {
@@ -1033,13 +1044,7 @@ fn message_conditions(query: &MessageQuery, broad: Broad) -> Option<(Vec<String>
         values.push(v);
         format!("?{}", values.len())
     };
-    let clean = |v: &Option<String>| -> Result<Option<String>, ()> {
-        match v.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
-            Some(s) if s.chars().count() > MAX_QUERY_VALUE_CHARS => Err(()),
-            Some(s) => Ok(Some(s.to_owned())),
-            None => Ok(None),
-        }
-    };
+    let clean = query_value;
     if let Some(text) = clean(&query.text).ok()? {
         conds.push(text_condition(&text, &mut values));
     }

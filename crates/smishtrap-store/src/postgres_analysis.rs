@@ -226,13 +226,7 @@ fn message_conditions(query: &MessageQuery) -> Option<(Vec<String>, Values)> {
         values.push(v);
         format!("${}", values.len())
     }
-    let clean = |v: &Option<String>| -> Result<Option<String>, ()> {
-        match v.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
-            Some(s) if s.chars().count() > MAX_QUERY_VALUE_CHARS => Err(()),
-            Some(s) => Ok(Some(s.to_owned())),
-            None => Ok(None),
-        }
-    };
+    let clean = crate::messages::query_value;
     if let Some(text) = clean(&query.text).ok()? {
         if text.contains('\0') {
             // Only texts with a NUL can contain one: their exact bytes, ASCII-folded.
