@@ -215,6 +215,59 @@ fn an_event_insert_goes_in_while_a_long_clustering_write_runs() {
     assert_eq!(ok(store.count_campaigns()), 1);
 }
 
+/// A chunked clustering write deletes the stale campaigns (listed before it starts) in its
+/// last transaction only: until then a reader still finds a campaign the write drops, which
+/// messages not yet reassigned name; campaigns the write keeps or adds stay.
+#[test]
+fn stale_campaigns_go_only_in_the_last_transaction_of_a_chunked_write() {
+    let (dir, mut store) = store_with(&many(50));
+    let row = |id: &str| smishtrap_store::CampaignRow {
+        id: id.into(),
+        first_seen: None,
+        last_seen: None,
+        message_count: 50,
+        brand: None,
+        summary: "{}".into(),
+    };
+    let assign = |seq: i64, id: &str| AssignmentChange {
+        seq,
+        campaign: Some(id.into()),
+        phase: Some("wave".into()),
+    };
+    let old: Vec<AssignmentChange> = (1..=50).map(|seq| assign(seq, "old")).collect();
+    ok(store.apply_clustering(&old, &[row("old"), row("kept")], None));
+    store.set_write_chunks(WriteChunks {
+        rows: 5,
+        hold: Duration::from_secs(10),
+        gap: Duration::ZERO,
+    });
+    let reader = ok(SqliteStore::open(&dir.path().join("s.db")));
+    let mut seen = Vec::new();
+    let mut changes = (1..=50).map(|seq| {
+        seen.push(ok(reader.campaign("old")).is_some());
+        assign(seq, "new")
+    });
+    ok(store.apply_clustering_streamed(
+        &mut changes,
+        &mut [row("kept"), row("new")].into_iter(),
+        &[],
+        Some((CLUSTERED_CURSOR, 50)),
+    ));
+    assert_eq!(seen, vec![true; 50], "a stale campaign went before the last transaction");
+    let mut ids = ok(reader.campaign_ids());
+    ids.sort();
+    assert_eq!(ids, ["kept", "new"]);
+    assert_eq!(ok(reader.cursor(CLUSTERED_CURSOR)), 50);
+    // the next write lists its own stale campaigns
+    ok(store.apply_clustering_streamed(
+        &mut std::iter::empty(),
+        &mut std::iter::once(row("new")),
+        &[],
+        None,
+    ));
+    assert_eq!(ok(reader.campaign_ids()), ["new"]);
+}
+
 /// Scores read back have three decimals, so the API shows `0.823`, not `0.8234567`.
 #[test]
 fn scores_are_read_back_rounded_to_three_decimals() {
