@@ -247,6 +247,9 @@ impl SqliteStore {
         if missing.is_empty() {
             return Ok(());
         }
+        // at a start after a killed import this takes a while: say why the start waits
+        let (count, started) = (missing.len(), std::time::Instant::now());
+        tracing::info!(count, "building the indexes a large import deferred");
         let path = self.path().to_owned();
         let tx = self
             .conn
@@ -256,7 +259,9 @@ impl SqliteStore {
             tx.execute_batch(&ddl.replace("CREATE INDEX", "CREATE INDEX IF NOT EXISTS"))
                 .map_err(sqlite(&path, "build index"))?;
         }
-        tx.commit().map_err(sqlite(&path, "commit building indexes"))
+        tx.commit().map_err(sqlite(&path, "commit building indexes"))?;
+        tracing::info!(count, seconds = started.elapsed().as_secs_f64(), "deferred indexes built");
+        Ok(())
     }
 
     /// Prepares this connection for large transactions: a page cache of `cache_kib` KiB

@@ -163,7 +163,9 @@ impl PostgresStore {
         // indexes an import deferred and did not build (killed, or failed: `postgres_bulk.rs`);
         // a running import (holding the bulk lock) builds them at its own end; best effort,
         // as on SQLite: searches are right without them
-        let _ = store.restore_indexes();
+        if let Err(err) = store.restore_indexes() {
+            tracing::warn!(%err, "could not build the indexes an import deferred (searches stay right, slower)");
+        }
         Ok(store)
     }
 

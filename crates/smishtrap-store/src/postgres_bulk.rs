@@ -253,6 +253,9 @@ impl PostgresStore {
         if missing.is_empty() {
             return Ok(());
         }
+        // at a start after a killed import this takes a while: say why the start waits
+        let (count, started) = (missing.len(), std::time::Instant::now());
+        tracing::info!(count, "building the indexes a large import deferred");
         let trgm_ops = trgm_ops_of(&mut self.client).map_err(self.err("build index"))?;
         for (_, ddl) in missing {
             let ddl = ddl
@@ -260,6 +263,7 @@ impl PostgresStore {
                 .replace("{trgm_ops}", &trgm_ops);
             self.client.batch_execute(&ddl).map_err(self.err("build index"))?;
         }
+        tracing::info!(count, seconds = started.elapsed().as_secs_f64(), "deferred indexes built");
         Ok(())
     }
 

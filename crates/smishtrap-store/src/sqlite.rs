@@ -179,7 +179,9 @@ impl SqliteStore {
         // an import killed before it built its deferred indexes (`bulk.rs`); a running import
         // (holding the bulk lock) builds them at its own end; best effort: searches are right
         // without them (a failure that is not "busy" shows again at the first write)
-        let _ = store.restore_indexes();
+        if let Err(err) = store.restore_indexes() {
+            tracing::warn!(%err, "could not build the indexes an import deferred (searches stay right, slower)");
+        }
         store.checkpointer = Some(Checkpointer::start(path)?);
         Ok(store)
     }
