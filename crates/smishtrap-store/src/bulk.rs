@@ -247,20 +247,17 @@ impl SqliteStore {
         if missing.is_empty() {
             return Ok(());
         }
-        // at a start after a killed import this takes a while: say why the start waits
-        let (count, started) = (missing.len(), std::time::Instant::now());
-        tracing::info!(count, "building the indexes a large import deferred");
+        let log = IndexBuild::start(missing.len());
         let path = self.path().to_owned();
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(sqlite(&path, "begin building indexes"))?;
         for (_, ddl) in missing {
-            tx.execute_batch(&ddl.replace("CREATE INDEX", "CREATE INDEX IF NOT EXISTS"))
-                .map_err(sqlite(&path, "build index"))?;
+            tx.execute_batch(&if_not_exists(ddl)).map_err(sqlite(&path, "build index"))?;
         }
         tx.commit().map_err(sqlite(&path, "commit building indexes"))?;
-        tracing::info!(count, seconds = started.elapsed().as_secs_f64(), "deferred indexes built");
+        log.done();
         Ok(())
     }
 
@@ -348,6 +345,30 @@ fn try_bulk_lock(db: &Path) -> Result<Option<File>, StoreError> {
 
 /// Asserts that every deferred index is created, word for word, by `schema` (a migration's
 /// DDL), so a rebuilt index is the one the migration made. Shared by both backends' tests.
+/// A deferred index's DDL made safe to run again (a build cut short keeps what it made).
+pub(crate) fn if_not_exists(ddl: &str) -> String {
+    ddl.replace("CREATE INDEX", "CREATE INDEX IF NOT EXISTS")
+}
+
+/// The log lines of a deferred-index build, on both backends: at a start after a killed
+/// import the build takes a while, and the log says why the start waits.
+pub(crate) struct IndexBuild {
+    count: usize,
+    started: std::time::Instant,
+}
+
+impl IndexBuild {
+    pub(crate) fn start(count: usize) -> IndexBuild {
+        tracing::info!(count, "building the indexes a large import deferred");
+        IndexBuild { count, started: std::time::Instant::now() }
+    }
+
+    pub(crate) fn done(self) {
+        let seconds = self.started.elapsed().as_secs_f64();
+        tracing::info!(count = self.count, seconds, "deferred indexes built");
+    }
+}
+
 #[cfg(test)]
 pub(crate) fn assert_deferred_indexes_in(schema: &str, deferred: &[(&str, &str)]) {
     let words = |s: &str| s.split_whitespace().collect::<Vec<_>>().join(" ");

@@ -253,17 +253,13 @@ impl PostgresStore {
         if missing.is_empty() {
             return Ok(());
         }
-        // at a start after a killed import this takes a while: say why the start waits
-        let (count, started) = (missing.len(), std::time::Instant::now());
-        tracing::info!(count, "building the indexes a large import deferred");
+        let log = crate::bulk::IndexBuild::start(missing.len());
         let trgm_ops = trgm_ops_of(&mut self.client).map_err(self.err("build index"))?;
         for (_, ddl) in missing {
-            let ddl = ddl
-                .replace("CREATE INDEX", "CREATE INDEX IF NOT EXISTS")
-                .replace("{trgm_ops}", &trgm_ops);
+            let ddl = crate::bulk::if_not_exists(ddl).replace("{trgm_ops}", &trgm_ops);
             self.client.batch_execute(&ddl).map_err(self.err("build index"))?;
         }
-        tracing::info!(count, seconds = started.elapsed().as_secs_f64(), "deferred indexes built");
+        log.done();
         Ok(())
     }
 
