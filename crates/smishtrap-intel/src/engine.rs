@@ -44,6 +44,9 @@ pub struct Engine {
     /// Brand text patterns then cue phrases in one matcher: one pass over the folded text
     /// finds both (`None` if it could not be built: each is then scanned on its own).
     words: Option<(WordMatcher, usize)>,
+    /// The brand and cue phrases that are one word of ASCII letters, folded: the only ones a
+    /// word written with digits for letters can spell (see `spell_out`).
+    spellable: std::collections::HashSet<String, foldhash::fast::RandomState>,
 }
 
 /// Feature weights in log-odds.
@@ -104,6 +107,8 @@ mod w {
     pub(super) const PAY_FIRST_REWARD: f32 = 1.0;
     /// "Hi mum, new number": per phrase, at most two.
     pub(super) const PERSONAL: f32 = 1.0;
+    /// A brand or cue word written with digits for letters (`V0DAF0NE`, `bl0cked`).
+    pub(super) const DISGUISED_WORD: f32 = 1.0;
     pub(super) const MODEL: f32 = 1.0;
     pub(super) const MODEL_CLAMP: f32 = 6.0;
 }
@@ -144,6 +149,8 @@ struct Evidence<'a> {
     brand: Option<BrandId>,
     mentioned: &'a [BrandId],
     cues: &'a CueHits,
+    /// The first word written with digits for letters that spells a brand or a cue word.
+    disguised: Option<&'a str>,
     model_logit: Option<f32>,
 }
 
@@ -249,7 +256,12 @@ impl Engine {
         // Folded text has no ASCII capitals, so matching without case is the brand
         // matcher's rule and changes nothing for the (folded) cue phrases.
         let words = WordMatcher::new(&patterns, true).map(|m| (m, brands));
-        Engine { catalog, cues, model, words }
+        let spellable = patterns
+            .iter()
+            .map(|p| fold(p))
+            .filter(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_lowercase()))
+            .collect();
+        Engine { catalog, cues, model, words, spellable }
     }
 
     pub fn catalog(&self) -> &Catalog {
@@ -288,7 +300,13 @@ impl Engine {
         // One fold per message, shared by brand mentions, cues and the model; the URL
         // placeholder matches no brand or cue.
         let folded = fold(&words);
-        let (mentions, cues) = self.scan_words(&words, &folded);
+        // Words written with digits for letters (`V0DAF0NE`, `bl0cked`) name brands and
+        // cues as spelled out; the model reads them as written.
+        let spelled = self.spell_out(&words);
+        let (mentions, cues) = match &spelled {
+            Some((spelled, _)) => self.scan_words(spelled, &fold(spelled)),
+            None => self.scan_words(&words, &folded),
+        };
         // brand choice (catalog.rs): the recipient's country, else the router's, and the
         // language decide between brands that share a word
         let country = recipient.as_ref().and_then(|r| r.country.as_deref()).or(region);
@@ -321,6 +339,7 @@ impl Engine {
             brand,
             mentioned: &mentioned,
             cues: &cues,
+            disguised: spelled.as_ref().map(|(_, word)| word.as_str()),
             model_logit,
         });
 
@@ -371,6 +390,27 @@ impl Engine {
             .iter()
             .filter_map(|&(at, start, end)| at.checked_sub(brands).map(|cue| (cue, start, end)));
         (self.catalog.mentions_from(words, folded, named, &caps), self.cues.scan_from(folded, cued))
+    }
+
+    /// `words` with each word written with digits for letters (`FL1PKART`, `bl0cked`) spelled
+    /// out where that spells a brand or a cue word (same byte offsets), and the first such
+    /// word as written; `None` when there is none. Legitimate senders spell their own name
+    /// and their notices plainly; writing them this way is meant to slip past filters.
+    fn spell_out(&self, words: &str) -> Option<(String, String)> {
+        let mut spelled: Option<(String, String)> = None;
+        for range in crate::text::leet_words(words) {
+            let Some(word) = words.get(range.clone()) else { continue };
+            let found = [b'i', b'l']
+                .into_iter()
+                .map(|one| crate::text::unleet(word, one))
+                .find(|plain| self.spellable.contains(&plain.to_ascii_lowercase()));
+            if let Some(plain) = found {
+                let (text, _) =
+                    spelled.get_or_insert_with(|| (words.to_string(), word.to_string()));
+                text.replace_range(range, &plain);
+            }
+        }
+        spelled
     }
 
     fn impersonation(&self, u: &ExtractedUrl, mentioned: &[BrandId]) -> Option<Impersonation> {
@@ -548,6 +588,13 @@ impl Engine {
                 .map(|e| format!(" (\"{e}\")"))
                 .unwrap_or_default()
         };
+        if let Some(word) = e.disguised {
+            total += r.add(w::DISGUISED_WORD, move || {
+                format!(
+                    "writes a word with digits for letters (\"{word}\"), as filter evasion does"
+                )
+            });
+        }
         if cues.has(Cue::Urgency) {
             total += r.add(w::URGENCY, move || {
                 format!("pushes for urgent action{}", example(Cue::Urgency))
@@ -1194,6 +1241,37 @@ mod tests {
                 spaced_domain(&text.to_ascii_lowercase(), engine().catalog.domains()),
                 expect,
                 "{text}"
+            );
+        }
+    }
+
+    /// Brand names and cue words written with digits for letters to slip past filters
+    /// (messages written for this test).
+    #[test]
+    fn words_written_with_digits_for_letters() {
+        check(
+            "Dear customer, your SBI Y0N0 account will be bl0cked today. Update your PAN now",
+            Verdict::Smishing,
+            Some("State Bank of India"),
+            Some("digits for letters (\"Y0N0\")"),
+        );
+        check(
+            "V0DAF0NE: your SIM is suspended. Call 0800 123 4567 to keep your number",
+            Verdict::Smishing,
+            Some("Vodafone"),
+            Some("digits for letters"),
+        );
+        // codes, sizes, times and rooms are written with digits and letters too
+        for text in [
+            "Your code is A45R, valid for 10 minutes",
+            "See you at 10am in room B3A, bring the 5GB stick",
+            "COVID19 booster: your slot is on 12 May at 9:40, hall 4B",
+        ] {
+            let a = engine().analyze(&record(text), "1".into(), &AnalyzeOptions::default());
+            assert!(
+                !a.reasons.iter().any(|r| r.contains("digits for letters")),
+                "{text:?}: {:#?}",
+                a.reasons
             );
         }
     }

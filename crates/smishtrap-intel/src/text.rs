@@ -99,6 +99,99 @@ fn push_folded(out: &mut String, c: char, recheck: &mut bool, run: &mut usize) {
     *run = out.len();
 }
 
+/// The letter a digit stands for in a word written to slip past filters (`V0DAF0NE`,
+/// `bl0cked`, `P4YPAL`); `1` stands for `one` (`i` or `l`), other digits for nothing.
+fn leet_letter(digit: u8, one: u8) -> Option<u8> {
+    match digit {
+        b'0' => Some(b'o'),
+        b'1' => Some(one),
+        b'3' => Some(b'e'),
+        b'4' => Some(b'a'),
+        b'5' => Some(b's'),
+        b'7' => Some(b't'),
+        _ => None,
+    }
+}
+
+/// Byte ranges of the words of `text` that mix ASCII letters with digits that look like
+/// letters: at least two letters, no more such digits than letters, no other digit, and a
+/// digit between two letters (`FL1PKART`, `bl0cked`; not `COVID19`, `Rs500`, `5GB`, `10am`).
+/// A word is a run of ASCII letters and digits between characters that are neither letters
+/// nor digits.
+pub(crate) fn leet_words(text: &str) -> Vec<std::ops::Range<usize>> {
+    let bytes = text.as_bytes();
+    let mut found = Vec::new();
+    // a look-alike digit between two letters; memchr finds the digits fast, and most texts
+    // have none or only amounts and codes (this runs on every message)
+    let letter = |i: usize| bytes.get(i).is_some_and(u8::is_ascii_alphabetic);
+    let inside = memchr::memchr3_iter(b'0', b'1', b'3', bytes)
+        .chain(memchr::memchr3_iter(b'4', b'5', b'7', bytes))
+        .any(|at| at > 0 && letter(at - 1) && letter(at + 1));
+    if !inside {
+        return found;
+    }
+    let mut from = 0;
+    // from digit to digit: most texts hold few, and this runs on every message
+    while let Some(at) = bytes
+        .get(from..)
+        .and_then(|rest| rest.iter().position(u8::is_ascii_digit))
+        .map(|p| from + p)
+    {
+        // the digits here and right after; with no letter on either side (amounts, codes,
+        // dates: most digits) they take part in no such word
+        let digits_end = bytes
+            .get(at..)
+            .and_then(|b| b.iter().position(|b| !b.is_ascii_digit()))
+            .map_or(bytes.len(), |p| at + p);
+        let letter_at =
+            |i: Option<usize>| i.and_then(|i| bytes.get(i)).is_some_and(u8::is_ascii_alphabetic);
+        if !letter_at(at.checked_sub(1)) && !letter_at(Some(digits_end)) {
+            from = digits_end;
+            continue;
+        }
+        let alnum = |b: &u8| b.is_ascii_alphanumeric();
+        let start =
+            bytes.get(..at).and_then(|b| b.iter().rposition(|b| !alnum(b))).map_or(0, |p| p + 1);
+        let end = bytes
+            .get(at..)
+            .and_then(|b| b.iter().position(|b| !alnum(b)))
+            .map_or(bytes.len(), |p| at + p);
+        from = end.max(at + 1);
+        // a run inside a longer word of another script (`été2A`) is not a word of its own
+        let before = text.get(..start).and_then(|s| s.chars().next_back());
+        let after = text.get(end..).and_then(|s| s.chars().next());
+        if before.is_some_and(char::is_alphanumeric) || after.is_some_and(char::is_alphanumeric) {
+            continue;
+        }
+        let word = bytes.get(start..end).unwrap_or_default();
+        let letters = word.iter().filter(|b| b.is_ascii_alphabetic()).count();
+        let digits = word.len() - letters;
+        let lookalike =
+            word.iter().all(|&b| b.is_ascii_alphabetic() || leet_letter(b, b'i').is_some());
+        // a digit between two letters: `5GB` and `10am` are sizes and times
+        let inside = word.windows(3).any(|w| {
+            matches!(w, [a, d, b] if a.is_ascii_alphabetic() && d.is_ascii_digit() && b.is_ascii_alphabetic())
+        });
+        if letters >= 2 && digits <= letters && lookalike && inside {
+            found.push(start..end);
+        }
+    }
+    found
+}
+
+/// `word` (one of [`leet_words`]) with its digits read as letters, `1` as `one`; in capitals
+/// when the word's letters are all capitals. Same length, so byte offsets carry over.
+pub(crate) fn unleet(word: &str, one: u8) -> String {
+    let upper = word.bytes().filter(u8::is_ascii_alphabetic).all(|b| b.is_ascii_uppercase());
+    word.bytes()
+        .map(|b| match leet_letter(b, one) {
+            Some(l) if upper => char::from(l.to_ascii_uppercase()),
+            Some(l) => char::from(l),
+            None => char::from(b),
+        })
+        .collect()
+}
+
 /// Stands in for a link (a real one, or a masked one such as `<URL>` or `[link]`) in the
 /// text the model and the cue vocabulary read, so the model learns "has a link" rather than
 /// domains, and anonymised reports look like live ones.
@@ -397,6 +490,41 @@ mod tests {
             // masked tokens never survive into what the model and the cues read
             proptest::prop_assert!(!s.words.contains("<URL>") && !s.words.contains("[link]"));
         }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn leet_words_are_ascii_words_whose_spelling_keeps_offsets(text in "(\\PC|[a-z0-7 ]){0,24}") {
+            for r in leet_words(&text) {
+                let word = text.get(r.clone());
+                proptest::prop_assert!(word.is_some_and(|w| w.is_ascii() && !w.is_empty()));
+                let word = word.unwrap_or_default();
+                proptest::prop_assert_eq!(unleet(word, b'l').len(), word.len());
+            }
+        }
+    }
+
+    #[test]
+    fn words_with_digits_for_letters() {
+        // (text, the words found, each read with `1` as `i`) -- written for this test
+        fn check(text: &str, expect: &[&str]) {
+            let got: Vec<String> = leet_words(text)
+                .into_iter()
+                .filter_map(|r| text.get(r))
+                .map(|w| unleet(w, b'i'))
+                .collect();
+            assert_eq!(got, expect, "{text:?}");
+        }
+        check("Dear V0DAF0NE Customer", &["VODAFONE"]);
+        check("your card is bl0cked", &["blocked"]);
+        check("FL1PKART, P4YPAL: W1NNER!", &["FLIPKART", "PAYPAL", "WINNER"]);
+        // codes, amounts, dates, sizes and ordinals are not words in disguise
+        check("COVID19 Rs500 4G 5GB 2nd 10am 2O24 H29Q", &[]);
+        // a run inside a word of another script is not a word of its own
+        check("été2A1B xéA1B", &[]);
+        check("", &[]);
+        // offsets carry over: same length
+        assert_eq!(unleet("A1RTEL", b'l'), "ALRTEL");
     }
 
     #[test]
