@@ -855,12 +855,14 @@ impl Engine {
         // ...or a named brand or trusted party in a text cut short before its ask
         let cut_before_ask =
             cut_off && matches!(party_kind, Some(Party::Brand | Party::Authority | Party::Service));
-        // ...or a threat, a request for credentials, a reward a trusted party promises or
-        // one to pay for first: none of them is commerce (docs/verdict.md)
+        // ...or a threat, a request for credentials, a reward a trusted party promises, one
+        // of a stated sum or one to pay for first: none of them is commerce (docs/verdict.md)
         let not_commerce = threat
             || credential
             || (cues.has(Cue::Reward)
-                && (payment || matches!(party_kind, Some(Party::Brand | Party::Authority))));
+                && (payment
+                    || has_amount
+                    || matches!(party_kind, Some(Party::Brand | Party::Authority))));
         let sells_nothing = !lure
             && !notice
             && !own_links
@@ -1602,6 +1604,11 @@ mod tests {
                 "threatens, asks for details or promises a reward",
             ),
             ("Dear customer, your Netbank access will be...", "cut short before its ask"),
+            // a stated sum given away with nothing for sale: bait, not a shop's bonus
+            (
+                "Tu reembolso de 312,40 EUR ya fue procesado y te espera",
+                "threatens, asks for details or promises a reward",
+            ),
         ] {
             check(text, Verdict::Smishing, ANY_BRAND, Some(reason));
         }
