@@ -1008,8 +1008,62 @@ fn has_digit_run(text: &str, min: usize) -> bool {
     false
 }
 
-/// A run of 4 to 8 digits standing alone (a one-time code), ASCII digits only.
+/// A one-time code standing alone: a run of 4 to 8 ASCII digits, or two groups of 3 or 4
+/// joined by a hyphen or a space as messengers write them (`123-456`, `1234 5678`).
 fn has_code_digits(text: &str) -> bool {
+    has_code_run(text) || has_grouped_code(text)
+}
+
+/// Two groups of 3 or 4 ASCII digits joined by one `-` or space, with neither a letter, a
+/// digit nor a joiner on either side.
+fn has_grouped_code(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    let digits_from = |i: usize| {
+        bytes.get(i..).map_or(0, |b| b.iter().take_while(|b| b.is_ascii_digit()).count())
+    };
+    // beside the groups: a letter, a `+`, a hyphen, or a space or decimal mark next to more
+    // digits makes them part of something else (a phone number, an amount, a reference)
+    let digit = |i: Option<usize>| i.and_then(|i| bytes.get(i)).is_some_and(u8::is_ascii_digit);
+    let edge_before = |i: usize| match i.checked_sub(1).map(|p| (p, bytes.get(p))) {
+        None | Some((_, None)) => true,
+        Some((_, Some(b)))
+            if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'+' | b'.' | b',') =>
+        {
+            false
+        }
+        Some((p, Some(b' '))) => !digit(p.checked_sub(1)),
+        Some(_) => true,
+    };
+    let edge_after = |j: usize| match bytes.get(j) {
+        None => true,
+        Some(b) if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'+') => false,
+        Some(b' ' | b'.' | b',') => !digit(Some(j + 1)),
+        Some(_) => true,
+    };
+    let mut i = 0;
+    while i < bytes.len() {
+        let first = digits_from(i);
+        if first == 0 {
+            i += 1;
+            continue;
+        }
+        let joiner = i + first;
+        if (3..=4).contains(&first)
+            && edge_before(i)
+            && matches!(bytes.get(joiner), Some(b'-' | b' '))
+        {
+            let second = digits_from(joiner + 1);
+            if (3..=4).contains(&second) && edge_after(joiner + 1 + second) {
+                return true;
+            }
+        }
+        i = joiner;
+    }
+    false
+}
+
+/// A run of 4 to 8 digits standing alone, ASCII digits only.
+fn has_code_run(text: &str) -> bool {
     let mut run = 0usize;
     let mut after_word = false;
     let mut found = false;
@@ -1487,6 +1541,25 @@ mod tests {
     /// (messages written for this test): missed-call forwards, receipts, codes, account
     /// events, links of a link service the named brand runs. Their lures stay smishing.
     #[test]
+    fn codes_standing_alone() {
+        for (text, expect) in [
+            ("code 48213", true),
+            ("code: 123-456.", true),
+            ("482 913 is your code", true),
+            ("1234 5678", true),
+            // amounts, phone numbers, references, dates
+            ("pay 1.250.000 now", false),
+            ("ref AB123-456", false),
+            ("12 345", false),
+            ("total 123 456,50 IDR", false),
+            ("+62 812 345", false),
+            ("", false),
+        ] {
+            assert_eq!(has_code_digits(text), expect, "{text:?}");
+        }
+    }
+
+    #[test]
     fn notices_told_by_structure_are_ham_and_their_lures_are_not() {
         for text in [
             // missed call or voicemail forwarded by the operator: the caller's number first
@@ -1503,6 +1576,9 @@ mod tests {
             "Messenger code: 48213",
             "<#> Enter 5520 in the app within 10 minutes. a8Zk3Qp",
             "Telegram code: 55107. You can also log in here: https://t.me/login/55107",
+            // codes in two groups, as messengers write them
+            "Kode verifikasi WhatsApp Anda: 123-456. Jangan bagikan kode ini.",
+            "Your Signal verification code: 482 913",
             // a link service's subdomain of the brand the message names (not a look-alike)
             "dtac: ดูรายละเอียดแพ็กเกจของคุณในแอป dtac.onelink.me/aB3x",
         ] {
