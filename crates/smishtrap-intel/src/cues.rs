@@ -127,6 +127,18 @@ impl CueHits {
         self.mask & cue.bit() != 0
     }
 
+    /// Takes `cue`'s hits from `other` (a scan of the same text with some parts blanked).
+    pub(crate) fn keep_from(&mut self, other: &CueHits, cue: Cue) {
+        let at = cue as usize;
+        self.mask = (self.mask & !cue.bit()) | (other.mask & cue.bit());
+        if let (Some(count), Some(&theirs)) = (self.counts.get_mut(at), other.counts.get(at)) {
+            *count = theirs;
+        }
+        if let (Some(first), Some(&theirs)) = (self.first.get_mut(at), other.first.get(at)) {
+            *first = theirs;
+        }
+    }
+
     /// How many phrases of `cue` matched (saturating).
     pub fn count(&self, cue: Cue) -> u8 {
         self.counts.get(cue as usize).copied().unwrap_or(0)

@@ -303,10 +303,19 @@ impl Engine {
         // Words written with digits for letters (`V0DAF0NE`, `bl0cked`) name brands and
         // cues as spelled out; the model reads them as written.
         let spelled = self.spell_out(&words);
-        let (mentions, cues) = match &spelled {
+        let scanned = spelled.as_ref().map_or(words.as_str(), |(spelled, _)| spelled.as_str());
+        let (mentions, mut cues) = match &spelled {
             Some((spelled, _)) => self.scan_words(spelled, &fold(spelled)),
             None => self.scan_words(&words, &folded),
         };
+        // An opt-out instruction ("Reply STOP to opt out") asks for nothing: its words are
+        // no cue but for marketing, which they still are.
+        let opt_out = folded.contains("stop").then(|| crate::text::blank_opt_out(scanned));
+        if let Some(blanked) = opt_out.flatten() {
+            let (_, mut without) = self.scan_words(&blanked, &fold(&blanked));
+            without.keep_from(&cues, Cue::Marketing);
+            cues = without;
+        }
         // brand choice (catalog.rs): the recipient's country, else the router's, and the
         // language decide between brands that share a word
         let country = recipient.as_ref().and_then(|r| r.country.as_deref()).or(region);
@@ -1540,6 +1549,24 @@ mod tests {
     /// Notices of operators, banks and services that structure, not wording, tells apart
     /// (messages written for this test): missed-call forwards, receipts, codes, account
     /// events, links of a link service the named brand runs. Their lures stay smishing.
+    /// US carriers require an opt-out instruction in alerts and receipts too: "Reply STOP"
+    /// asks for nothing (messages written for this test).
+    #[test]
+    fn opt_out_instructions_ask_for_nothing() {
+        for text in [
+            "Chase: Your available balance in checking ...1234 is $1,023.55 as of 06/10. Reply STOP to opt out",
+            "CVS Pharmacy: Your prescription is ready for pickup at 123 Main St. Reply STOP to opt out",
+        ] {
+            check(text, Verdict::Ham, ANY_BRAND, None);
+        }
+        check(
+            "Chase Fraud Alert: Did you attempt a purchase of $849.99 at Best Buy? Reply YES or NO. Reply STOP to opt out",
+            Verdict::Smishing,
+            Some("Chase"),
+            None,
+        );
+    }
+
     #[test]
     fn codes_standing_alone() {
         for (text, expect) in [

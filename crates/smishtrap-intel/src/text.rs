@@ -179,6 +179,72 @@ pub(crate) fn leet_words(text: &str) -> Vec<std::ops::Range<usize>> {
     found
 }
 
+/// `text` with its opt-out instructions (`Reply STOP to opt out`, `Txt STOP to end`, `STOP
+/// to unsubscribe`) blanked by spaces, byte for byte; `None` when it has none. US carriers
+/// require the instruction in every application-to-person message, alerts and receipts
+/// included, so its "reply" is no ask.
+pub(crate) fn blank_opt_out(text: &str) -> Option<String> {
+    const VERBS: &[&str] = &["reply", "text", "txt", "send", "sms", "msg"];
+    const AFTER: &[&str] =
+        &["opt", "out", "optout", "unsubscribe", "end", "cancel", "quit", "stop"];
+    let lower = text.to_ascii_lowercase();
+    if !lower.contains("stop") {
+        return None;
+    }
+    // runs of ASCII letters with their byte offsets (a non-ASCII byte ends a run)
+    let bytes = lower.as_bytes();
+    let mut words: Vec<(usize, &str)> = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        let start = i;
+        while bytes.get(i).is_some_and(u8::is_ascii_alphabetic) {
+            i += 1;
+        }
+        if i > start {
+            if let Some(w) = lower.get(start..i) {
+                words.push((start, w));
+            }
+        } else {
+            i += 1;
+        }
+    }
+    let mut spans: Vec<std::ops::Range<usize>> = Vec::new();
+    for (i, &(start, word)) in words.iter().enumerate() {
+        if word != "stop" {
+            continue;
+        }
+        let from = match i.checked_sub(1).and_then(|p| words.get(p)) {
+            Some(&(verb_at, verb)) if VERBS.contains(&verb) => verb_at,
+            _ => start,
+        };
+        let mut to = start + word.len();
+        let next = |k: usize| words.get(i + k).copied();
+        if next(1).is_some_and(|(_, w)| w == "to") {
+            for k in 2..=3 {
+                match next(k) {
+                    Some((at, w)) if AFTER.contains(&w) => to = at + w.len(),
+                    _ => break,
+                }
+            }
+        }
+        // a bare "stop" is a footer only with its verb or its "to opt out"
+        if from < start || to > start + word.len() {
+            spans.push(from..to);
+        }
+    }
+    if spans.is_empty() {
+        return None;
+    }
+    let mut out = text.to_string();
+    for span in spans {
+        if let Some(part) = out.get(span.clone()) {
+            let blank = " ".repeat(part.len());
+            out.replace_range(span, &blank);
+        }
+    }
+    Some(out)
+}
+
 /// `word` (one of [`leet_words`]) with its digits read as letters, `1` as `one`; in capitals
 /// when the word's letters are all capitals. Same length, so byte offsets carry over.
 pub(crate) fn unleet(word: &str, one: u8) -> String {
@@ -502,6 +568,24 @@ mod tests {
                 proptest::prop_assert_eq!(unleet(word, b'l').len(), word.len());
             }
         }
+    }
+
+    #[test]
+    fn opt_out_instructions() {
+        // (text, the footer blanked in it)
+        fn check(text: &str, footer: Option<&str>) {
+            let expect = footer.map(|f| text.replacen(f, &" ".repeat(f.len()), 1));
+            assert_eq!(blank_opt_out(text), expect, "{text:?}");
+        }
+        check("Balance $12. Reply STOP to opt out", Some("Reply STOP to opt out"));
+        check("Txt STOP to 80082", Some("Txt STOP"));
+        check("Msg&data rates may apply. STOP to end", Some("STOP to end"));
+        check("Reply STOP TO UNSUBSCRIBE é", Some("Reply STOP TO UNSUBSCRIBE"));
+        // a stop that is not an opt-out
+        check("Bus stop at 5, see you", None);
+        check("Stop! Your card is blocked", None);
+        check("nonstop deals", None);
+        check("", None);
     }
 
     #[test]
