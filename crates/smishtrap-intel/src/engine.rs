@@ -835,8 +835,9 @@ impl Engine {
             total += w::NO_CHANNEL;
         }
         // Something done reported with no link, no number (not even one that does not
-        // validate: a long digit run) and nothing at stake: a receipt
-        // or account event (`you have been charged...`, `your PIN was set successfully`).
+        // validate: a long digit run) and no threat or hurry: a receipt or account event
+        // (`you have been charged...`, `your PIN was set successfully`, `your bonus was
+        // added`: a reward already given, with nowhere to claim it, is no bait).
         let event_notice = !lure
             && !code_notice
             && !account_notice
@@ -847,7 +848,7 @@ impl Engine {
             && !has_digit_run(text, 8)
             && !payment
             && !credential
-            && ![Cue::Urgency, Cue::Threat, Cue::Reward].into_iter().any(|c| cues.has(c));
+            && ![Cue::Urgency, Cue::Threat].into_iter().any(|c| cues.has(c));
         if event_notice {
             total += r.add(w::EVENT_NOTICE, "reports something already done, asking nothing");
         }
@@ -1599,6 +1600,9 @@ mod tests {
             // an account event with nowhere to go
             "เริ่มใช้งานแพ็กเกจเน็ต 20GB แล้ว ใช้ได้ถึงวันที่ 31/08 เวลา 23:59 น.",
             "We have received your application for the savings plan. We will reply by SMS within 3 days.",
+            // a bonus already granted, with nowhere to go: a receipt, not bait
+            "Kuota bonus 5GB berhasil ditambahkan ke nomor Anda, berlaku 7 hari.",
+            "Your 2GB data bonus was successfully added and is valid for 7 days.",
             // codes: bare "code", the SMS Retriever mark, an official link beside the code
             "Messenger code: 48213",
             "<#> Enter 5520 in the app within 10 minutes. a8Zk3Qp",
@@ -1616,6 +1620,7 @@ mod tests {
             "0891234567 tried to call you about your unpaid fine of 300. Call back today or your account is blocked",
             // a fake receipt with a way out is still a lure
             "Your payment of 950.00 was successful. If this was not you, cancel it at <URL>",
+            "Your cash bonus of 200.00 was successfully added. Claim it today at https://bonus-claim.top/x",
             // a code beside a look-alike link
             "Your code is 44120. Verify your account at https://telegram-login.top/x",
             // a shortener behind a named operator, with something at stake
