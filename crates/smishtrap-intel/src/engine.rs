@@ -645,7 +645,12 @@ impl Engine {
                 )
             });
         }
-        if payment {
+        // A payment asked for with nowhere to make it (no link, number or reply; "update your
+        // payment method in the app") is how a service reminds its own customers: the money
+        // alone is not at stake then.
+        let pay_in_own_channel =
+            payment && !has_link && !has_number && !cues.has(Cue::Action) && !e.masked_number;
+        if payment && !pay_in_own_channel {
             total += r.add(w::PAYMENT, move || {
                 format!("asks for a payment or fee{}", example(Cue::Payment))
             });
@@ -771,11 +776,6 @@ impl Engine {
             Ask::Reply => format!("reply or act{}", example(Cue::Action)),
             Ask::Act => format!("act on what is at stake{}", example(Cue::Request)),
         };
-        // A payment asked for with nowhere to make it (no link, number or reply; "update your
-        // payment method in the app") is how a service reminds its own customers: the money
-        // alone is not at stake then.
-        let pay_in_own_channel =
-            payment && !has_link && !has_number && !cues.has(Cue::Action) && !e.masked_number;
         let stakes = credential
             || (payment && !pay_in_own_channel)
             || threat
@@ -1692,6 +1692,8 @@ mod tests {
             "Your subscription renews on 12 May. To update your payment method, open the app",
             "Your card on file expires in June. Update it in Settings to keep your plan active",
             "Ihr Abo verlängert sich am 3. Mai. Die Zahlungsart können Sie in der App ändern",
+            // a bill to pay in the service's own app: no way out of the message, no weight
+            "Verizon: Your bill of $85.20 is due 06/15. To pay, use the My Verizon app",
         ] {
             check(text, Verdict::Ham, ANY_BRAND, None);
         }
