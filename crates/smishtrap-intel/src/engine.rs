@@ -1547,9 +1547,6 @@ mod tests {
         }
     }
 
-    /// Notices of operators, banks and services that structure, not wording, tells apart
-    /// (messages written for this test): missed-call forwards, receipts, codes, account
-    /// events, links of a link service the named brand runs. Their lures stay smishing.
     /// US carriers require an opt-out instruction in alerts and receipts too: "Reply STOP"
     /// asks for nothing (messages written for this test).
     #[test]
@@ -1568,6 +1565,7 @@ mod tests {
         );
     }
 
+    /// Codes stand alone; amounts, phone numbers and references do not.
     #[test]
     fn codes_standing_alone() {
         for (text, expect) in [
@@ -1587,6 +1585,9 @@ mod tests {
         }
     }
 
+    /// Notices of operators, banks and services that structure, not wording, tells apart
+    /// (messages written for this test): missed-call forwards, receipts, codes, account
+    /// events, links of a link service the named brand runs. Their lures stay smishing.
     #[test]
     fn notices_told_by_structure_are_ham_and_their_lures_are_not() {
         for text in [

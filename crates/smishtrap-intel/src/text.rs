@@ -131,7 +131,7 @@ pub(crate) fn leet_words(text: &str) -> Vec<std::ops::Range<usize>> {
         return found;
     }
     let mut from = 0;
-    // from digit to digit: most texts hold few, and this runs on every message
+    // from digit to digit, looking at the words around them
     while let Some(at) = bytes
         .get(from..)
         .and_then(|rest| rest.iter().position(u8::is_ascii_digit))
