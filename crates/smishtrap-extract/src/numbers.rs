@@ -536,7 +536,9 @@ fn scan_numbers(text: &str, region_hint: Option<&str>, out: &mut Extracted) {
         let code_word = contains_any(&pre, &CODE_WORDS);
         let prefixed = raw.starts_with('+') || raw.starts_with("00");
         let national = raw.starts_with('0') && !prefixed;
-        if code_word && !phone_word {
+        // a code word before it makes a number a code, unless it is written with its country
+        // prefix ("send the code to +62 812..."): codes never are
+        if code_word && !phone_word && !prefixed {
             continue;
         }
         if !prefixed && !national && (!phone_word || looks_like_amount(raw)) {
@@ -761,6 +763,12 @@ mod tests {
             "Call 08000407165 (18+) now",
             Some("GB"),
             &[("08000407165", Some("+448000407165"))],
+        );
+        // a number with its country prefix is a phone number even after a code word
+        check_text(
+            "Send the code to +62 812 3456 7890 now",
+            None,
+            &[("+62 812 3456 7890", Some("+6281234567890"))],
         );
         // not phone numbers
         for text in [

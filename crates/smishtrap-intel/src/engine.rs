@@ -1624,6 +1624,9 @@ mod tests {
             "Your cash bonus of 200.00 was successfully added. Claim it today at https://bonus-claim.top/x",
             // a code beside a look-alike link
             "Your code is 44120. Verify your account at https://telegram-login.top/x",
+            // someone collecting the code, at a number written with its country prefix
+            "WhatsApp: your account will be blocked today. Send the code to +62 812 3456 7890",
+            "WhatsApp: your account will be blocked today. Send the code 123-456 to +62 812 3456 7890",
             // a shortener behind a named operator, with something at stake
             "dtac: บัญชีของท่านถูกระงับ กรุณายืนยันตัวตนที่ bit.ly/3xYz9",
         ] {
