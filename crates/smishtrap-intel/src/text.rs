@@ -158,9 +158,7 @@ pub(crate) fn leet_words(text: &str) -> Vec<std::ops::Range<usize>> {
             .map_or(bytes.len(), |p| at + p);
         from = end.max(at + 1);
         // a run inside a longer word of another script (`été2A`) is not a word of its own
-        let before = text.get(..start).and_then(|s| s.chars().next_back());
-        let after = text.get(end..).and_then(|s| s.chars().next());
-        if before.is_some_and(char::is_alphanumeric) || after.is_some_and(char::is_alphanumeric) {
+        if !at_word_boundaries(text, start, end) {
             continue;
         }
         let word = bytes.get(start..end).unwrap_or_default();

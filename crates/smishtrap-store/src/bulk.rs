@@ -343,8 +343,6 @@ fn try_bulk_lock(db: &Path) -> Result<Option<File>, StoreError> {
     }
 }
 
-/// Asserts that every deferred index is created, word for word, by `schema` (a migration's
-/// DDL), so a rebuilt index is the one the migration made. Shared by both backends' tests.
 /// A deferred index's DDL made safe to run again (a build cut short keeps what it made).
 pub(crate) fn if_not_exists(ddl: &str) -> String {
     ddl.replace("CREATE INDEX", "CREATE INDEX IF NOT EXISTS")
@@ -369,6 +367,8 @@ impl IndexBuild {
     }
 }
 
+/// Asserts that every deferred index is created, word for word, by `schema` (a migration's
+/// DDL), so a rebuilt index is the one the migration made. Shared by both backends' tests.
 #[cfg(test)]
 pub(crate) fn assert_deferred_indexes_in(schema: &str, deferred: &[(&str, &str)]) {
     let words = |s: &str| s.split_whitespace().collect::<Vec<_>>().join(" ");
