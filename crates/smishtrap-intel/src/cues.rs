@@ -35,6 +35,10 @@ pub enum Cue {
     Authority,
     /// Family or a friend writing from "a new number".
     Personal,
+    /// A stranger's opener asking whether the recipient is someone by name ("is this
+    /// Anna?"): how wrong-number scams start. Counts only at the start of a text, before a
+    /// name and a question mark ([`crate::text::asked_name`]).
+    Stranger,
     /// A one-time or verification code being delivered.
     Code,
     /// Something that already happened to the recipient: a missed call, a payment done.
@@ -42,7 +46,7 @@ pub enum Cue {
 }
 
 /// How many cue categories there are.
-const CATEGORIES: usize = 14;
+const CATEGORIES: usize = 15;
 /// Bound on the phrases of a cue file (of at most 80 bytes each; the built-in file has
 /// about 2,000): their automaton always builds, even when built on first use.
 const MAX_PHRASES: usize = 50_000;
@@ -61,6 +65,7 @@ impl Cue {
         Cue::Disown,
         Cue::Authority,
         Cue::Personal,
+        Cue::Stranger,
         Cue::Code,
         Cue::Notice,
     ];
@@ -93,6 +98,7 @@ struct CueFile {
     disown: BTreeMap<String, Vec<String>>,
     authority: BTreeMap<String, Vec<String>>,
     personal: BTreeMap<String, Vec<String>>,
+    stranger: BTreeMap<String, Vec<String>>,
     code: BTreeMap<String, Vec<String>>,
     notice: BTreeMap<String, Vec<String>>,
 }
@@ -168,6 +174,7 @@ impl Cues {
             (Cue::Disown, parsed.disown),
             (Cue::Authority, parsed.authority),
             (Cue::Personal, parsed.personal),
+            (Cue::Stranger, parsed.stranger),
             (Cue::Code, parsed.code),
             (Cue::Notice, parsed.notice),
         ];
@@ -285,38 +292,45 @@ impl Cues {
     /// The words of `original` (the text `scan` saw folded) that matched `cue` first, as
     /// written (`impayé`, not `impaye`); falls back to the catalogued phrase.
     pub fn example_as_written(&self, hits: &CueHits, cue: Cue, original: &str) -> Option<String> {
-        let (_, start, end) = hits.first.get(cue as usize).copied().flatten()?;
-        let (start, end) = (start as usize, end as usize);
-        let written = if original.is_ascii() {
-            original.get(start..end).map(str::to_string)
-        } else {
-            // Folding is char by char, so folded offsets map back by folding each char.
-            let mut folded_len = 0usize;
-            let mut from = None;
-            let mut to = None;
-            for (i, c) in original.char_indices() {
-                if folded_len == start && from.is_none() {
-                    from = Some(i);
-                }
-                folded_len += if c.is_ascii() {
-                    1
-                } else {
-                    let mut buf = [0u8; 4];
-                    fold(c.encode_utf8(&mut buf)).len()
-                };
-                if folded_len == end {
-                    to = Some(i + c.len_utf8());
-                    break;
-                }
-                if folded_len > end {
-                    break;
-                }
-            }
-            from.zip(to).and_then(|(a, b)| original.get(a..b)).map(str::to_string)
-        };
-        written
+        self.span_as_written(hits, cue, original)
+            .and_then(|span| original.get(span))
             .map(|w| w.chars().filter(|c| !c.is_control()).take(60).collect())
             .or_else(|| self.example(hits, cue).map(str::to_string))
+    }
+
+    /// The byte span in `original` (the text `scan` saw folded) of the first match of `cue`.
+    pub fn span_as_written(
+        &self,
+        hits: &CueHits,
+        cue: Cue,
+        original: &str,
+    ) -> Option<std::ops::Range<usize>> {
+        let (_, start, end) = hits.first.get(cue as usize).copied().flatten()?;
+        let (start, end) = (start as usize, end as usize);
+        if original.is_ascii() {
+            return original.get(start..end).map(|_| start..end);
+        }
+        // Folding is char by char, so folded offsets map back by folding each char.
+        let mut folded_len = 0usize;
+        let mut from = None;
+        for (i, c) in original.char_indices() {
+            if folded_len == start && from.is_none() {
+                from = Some(i);
+            }
+            folded_len += if c.is_ascii() {
+                1
+            } else {
+                let mut buf = [0u8; 4];
+                fold(c.encode_utf8(&mut buf)).len()
+            };
+            if folded_len == end {
+                return from.map(|from| from..i + c.len_utf8());
+            }
+            if folded_len > end {
+                return None;
+            }
+        }
+        None
     }
 }
 

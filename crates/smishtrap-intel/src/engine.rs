@@ -107,6 +107,11 @@ mod w {
     pub(super) const PAY_FIRST_REWARD: f32 = 1.0;
     /// "Hi mum, new number": per phrase, at most two.
     pub(super) const PERSONAL: f32 = 1.0;
+    /// A stranger opening with "is this Michael?" (a wrong-number scam's first message).
+    pub(super) const STRANGER: f32 = 2.0;
+    /// ...whose chat-like wording the text model, trained on personal ham, reads as
+    /// ordinary: it lowers the score by at most this.
+    pub(super) const STRANGER_MODEL_MIN: f32 = -1.0;
     /// A brand or cue word written with digits for letters (`V0DAF0NE`, `bl0cked`).
     pub(super) const DISGUISED_WORD: f32 = 1.0;
     pub(super) const MODEL: f32 = 1.0;
@@ -118,6 +123,8 @@ mod w {
 enum Party {
     Brand,
     Personal,
+    /// A stranger writing as if the recipient were someone they know.
+    Stranger,
     Authority,
     Courier,
     Service,
@@ -604,6 +611,21 @@ impl Engine {
                 )
             });
         }
+        // "Hi, is this Michael?": a stranger's opener, the first message of a wrong-number
+        // scam (the chat that follows leads to an investment or a payment)
+        let stranger = cues
+            .has(Cue::Stranger)
+            .then(|| self.cues.span_as_written(cues, Cue::Stranger, words))
+            .flatten()
+            .and_then(|question| crate::text::asked_name(words, question));
+        if let Some(name) = stranger {
+            let name: String = name.chars().take(40).collect();
+            total += r.add(w::STRANGER, move || {
+                format!(
+                    "opens by asking whether the recipient is \"{name}\", as wrong-number scams do"
+                )
+            });
+        }
         if cues.has(Cue::Urgency) {
             total += r.add(w::URGENCY, move || {
                 format!("pushes for urgent action{}", example(Cue::Urgency))
@@ -725,6 +747,8 @@ impl Engine {
         // a relative "on a new number" first: the brand such messages name is the messenger
         let party_kind = if cues.has(Cue::Personal) {
             Some(Party::Personal)
+        } else if stranger.is_some() {
+            Some(Party::Stranger)
         } else if brand.is_some() {
             Some(Party::Brand)
         } else if cues.has(Cue::Authority) {
@@ -742,6 +766,7 @@ impl Engine {
             Party::Personal => {
                 format!("a relative or friend on a new number{}", example(Cue::Personal))
             }
+            Party::Stranger => "a stranger as if the recipient were someone they know".to_string(),
             Party::Authority => format!("a trusted organisation{}", example(Cue::Authority)),
             Party::Courier => "a courier".to_string(),
             Party::Service => "a service the recipient uses".to_string(),
@@ -765,6 +790,9 @@ impl Engine {
             // act with something at stake (a threat, a reward, a sum from a named brand) is
             // one when a trusted party is invoked
             Some(Ask::Act)
+        } else if stranger.is_some() {
+            // its question asks for a reply
+            Some(Ask::Reply)
         } else {
             None
         };
@@ -830,7 +858,8 @@ impl Engine {
                 "reports a missed call or message from the number it starts with",
             );
         }
-        let no_channel = !(has_link || has_number || cues.has(Cue::Action));
+        // a stranger's question asks for a reply: its channel
+        let no_channel = !(has_link || has_number || cues.has(Cue::Action) || stranger.is_some());
         if no_channel {
             total += w::NO_CHANNEL;
         }
@@ -894,6 +923,11 @@ impl Engine {
             let contribution = w::MODEL * m;
             let contribution =
                 if notice { contribution.min(w::NOTICE_MODEL_MAX) } else { contribution };
+            let contribution = if stranger.is_some() {
+                contribution.max(w::STRANGER_MODEL_MIN)
+            } else {
+                contribution
+            };
             total += contribution;
             if contribution >= 1.0 {
                 r.add(contribution, "wording resembles known spam and smishing (text model)");
@@ -1549,6 +1583,57 @@ mod tests {
 
     /// US carriers require an opt-out instruction in alerts and receipts too: "Reply STOP"
     /// asks for nothing (messages written for this test).
+    #[test]
+    fn wrong_number_openers_are_smishing() {
+        // written for this test: a stranger asking whether the recipient is someone by name
+        for text in [
+            "Hi, is this Michael? This is Jenny from the yoga class, you told me to text you",
+            "Hello, are you Ms. Rachel? I am Lily, your new neighbour's friend",
+            "Hola, ¿eres Lucía? Soy Marta, la amiga de tu hermana",
+            "Bonjour, c'est bien Julien ? Je suis Claire, on s'est croisés au salon",
+        ] {
+            check(text, Verdict::Smishing, ANY_BRAND, Some("wrong-number"));
+        }
+        // questions that ask no name, or not at the start, are ordinary
+        for text in [
+            "Hey Sarah, are we still meeting for dinner at 7 tomorrow?",
+            "Are you ready? I'm outside",
+            "Is this Thursday or Friday? Can't remember",
+            "I think you have the wrong number. Is this Anna? No idea who you are",
+        ] {
+            check(text, Verdict::Ham, ANY_BRAND, None);
+        }
+    }
+
+    #[test]
+    fn notices_saying_nothing_is_needed_are_ham() {
+        // written for this test
+        for text in [
+            "Chase: A $42.18 transaction at Target was approved on your card ending 8821. No action needed",
+            "Bank: uw betaling van 19,99 EUR aan Bol is uitgevoerd. Geen actie nodig",
+        ] {
+            check(text, Verdict::Ham, ANY_BRAND, Some("already done"));
+        }
+        // the same words beside a number to call are no notice
+        check(
+            "Chase: A $942.18 transaction at Target was approved on your card. No action needed if this was you, else call 1-888-555-0199 now",
+            Verdict::Smishing,
+            ANY_BRAND,
+            None,
+        );
+    }
+
+    #[test]
+    fn federal_programmes_are_trusted_parties() {
+        // written for this test
+        check(
+            "Student loan forgiveness: you are approved for full discharge of your federal loans. Call 855-555-0175 before Friday to finalize",
+            Verdict::Smishing,
+            ANY_BRAND,
+            Some("trusted organisation"),
+        );
+    }
+
     #[test]
     fn opt_out_instructions_ask_for_nothing() {
         for text in [

@@ -243,6 +243,55 @@ pub(crate) fn blank_opt_out(text: &str) -> Option<String> {
     Some(out)
 }
 
+/// The name a text's opening question asks the recipient to be (`Hi, is this Michael?`,
+/// `are u Johan?`), given the span of the question's words (`is this`); `None` unless the
+/// words open the text (after a short greeting at most), are written in lower case after
+/// their first letter (`Are You Interested?` is a headline) and are followed by one or two
+/// capitalised words and a question mark. How wrong-number scams open.
+pub(crate) fn asked_name(text: &str, question: std::ops::Range<usize>) -> Option<&str> {
+    /// A greeting before the question, in bytes: `Good morning, ` and no more.
+    const GREETING_MAX: usize = 24;
+    let before = text.get(..question.start)?;
+    let greeting_only = before.len() <= GREETING_MAX
+        && before
+            .chars()
+            .all(|c| c.is_alphabetic() || c.is_whitespace() || matches!(c, ',' | '!' | '¡' | '¿'));
+    let asked = text.get(question.clone())?;
+    let lower_after_first = asked.chars().skip(1).all(|c| !c.is_uppercase());
+    if !greeting_only || !lower_after_first {
+        return None;
+    }
+    let rest = text.get(question.end..)?;
+    let name_start = question.end + (rest.len() - rest.trim_start().len());
+    let mut end = name_start;
+    for round in 0..2 {
+        let word = text.get(end..)?.trim_start();
+        let at = text.len() - word.len();
+        let len: usize = word
+            .chars()
+            .take_while(|c| c.is_alphabetic() || matches!(c, '\'' | '-'))
+            .map(char::len_utf8)
+            .sum();
+        let w = word.get(..len)?;
+        let mut chars = w.chars();
+        let capitalised = chars.next().is_some_and(char::is_uppercase)
+            && chars.clone().next().is_some()
+            && chars.all(|c| !c.is_uppercase());
+        if !capitalised || len > 20 {
+            break;
+        }
+        end = at + len;
+        // a title (`Mr.`, `Ms.`, `Dr.`) before the name
+        if round == 0 && len <= 3 && word.get(len..).is_some_and(|r| r.starts_with('.')) {
+            end += 1;
+        }
+    }
+    let after = text.get(end..)?.trim_start();
+    (end > name_start && (after.starts_with('?') || after.starts_with('？')))
+        .then(|| text.get(name_start..end))
+        .flatten()
+}
+
 /// `word` (one of [`leet_words`]) with its digits read as letters, `1` as `one`; in capitals
 /// when the word's letters are all capitals. Same length, so byte offsets carry over.
 pub(crate) fn unleet(word: &str, one: u8) -> String {
@@ -584,6 +633,29 @@ mod tests {
         check("Stop! Your card is blocked", None);
         check("nonstop deals", None);
         check("", None);
+    }
+
+    #[test]
+    fn names_asked_for_by_an_opening_question() {
+        // (text, its question words, the name asked for) -- written for this test
+        fn check(text: &str, question: &str, expect: Option<&str>) {
+            let at = text.find(question).unwrap_or(text.len());
+            let got = asked_name(text, at..at + question.len().min(text.len() - at));
+            assert_eq!(got, expect, "{text:?}");
+        }
+        check("Hi, is this Michael? It's Jenny from the gym", "is this", Some("Michael"));
+        check("are u Johan? we met last week", "are u", Some("Johan"));
+        check("Good morning! Is this Mary Ann ?", "Is this", Some("Mary Ann"));
+        check("Hello, are you Ms. Rachel? I am Lily", "are you", Some("Ms. Rachel"));
+        check("Hola, ¿eres Lucía?", "eres", Some("Lucía"));
+        // not a name, not a question, not the opening, a headline
+        check("Is this OK? Call me", "Is this", None);
+        check("Are you ready? Big sale today", "Are you", None);
+        check("Is this Michael from the gym?", "is this", None);
+        check("Is this Michael", "Is this", None);
+        check("Dear customer, your card is blocked. Is this John?", "Is this", None);
+        check("Are You Interested? Reply YES", "Are You", None);
+        check("", "is this", None);
     }
 
     #[test]
