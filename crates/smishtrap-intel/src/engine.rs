@@ -1520,6 +1520,8 @@ mod tests {
             // a relative on a new number
             "Hi mum it's me, this is my new number, my phone broke. Can you text me back here, need to pay something urgently",
             "Hola mamá, este es mi número nuevo. Escríbeme por WhatsApp, necesito que me hagas un pago",
+            // a grandchild in trouble
+            "Hi Grandma, it's me, I'm in trouble and need bail money. Please don't tell mom. Call this lawyer 555-0142",
             // a fine or refund from a named agency
             "Police: you have an unpaid traffic fine of 120. Pay it today at <URL> to avoid court",
             "Agenzia delle Entrate: hai diritto a un rimborso di 210 €. Compila i tuoi dati su <URL>",
@@ -1606,11 +1608,15 @@ mod tests {
     }
 
     #[test]
-    fn notices_saying_nothing_is_needed_are_ham() {
+    fn events_reported_as_done_are_ham() {
         // written for this test
         for text in [
             "Chase: A $42.18 transaction at Target was approved on your card ending 8821. No action needed",
             "Bank: uw betaling van 19,99 EUR aan Bol is uitgevoerd. Geen actie nodig",
+            // delivered, issued, scheduled: done, nothing asked
+            "USPS: Your item was delivered in or at the mailbox at 1:32 pm on June 3 in AUSTIN TX 78701",
+            "Amazon: Refund of $23.99 for your return has been issued to your original payment method",
+            "Bank of America: Your payment of $125.00 to Discover was scheduled for 06/15",
         ] {
             check(text, Verdict::Ham, ANY_BRAND, Some("already done"));
         }
