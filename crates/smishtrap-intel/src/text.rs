@@ -277,14 +277,13 @@ pub(crate) fn asked_name(text: &str, question: std::ops::Range<usize>) -> Option
         let capitalised = chars.next().is_some_and(char::is_uppercase)
             && chars.clone().next().is_some()
             && chars.all(|c| !c.is_uppercase());
-        if !capitalised || len > 20 {
+        // a title (`Mr.`, `Ms.`, `Dr.`) before the name
+        let title = round == 0 && len <= 3 && word.get(len..).is_some_and(|r| r.starts_with('.'));
+        // a name has three letters at least (`Are you Ok?` asks no name)
+        if !capitalised || len > 20 || (w.chars().count() < 3 && !title) {
             break;
         }
-        end = at + len;
-        // a title (`Mr.`, `Ms.`, `Dr.`) before the name
-        if round == 0 && len <= 3 && word.get(len..).is_some_and(|r| r.starts_with('.')) {
-            end += 1;
-        }
+        end = at + len + usize::from(title);
     }
     let after = text.get(end..)?.trim_start();
     (end > name_start && (after.starts_with('?') || after.starts_with('？')))
@@ -655,6 +654,7 @@ mod tests {
         check("Is this Michael", "Is this", None);
         check("Dear customer, your card is blocked. Is this John?", "Is this", None);
         check("Are You Interested? Reply YES", "Are You", None);
+        check("Are you Ok? Call me", "Are you", None);
         check("", "is this", None);
     }
 
