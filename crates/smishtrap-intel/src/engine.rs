@@ -1520,6 +1520,7 @@ mod tests {
             // a relative on a new number
             "Hi mum it's me, this is my new number, my phone broke. Can you text me back here, need to pay something urgently",
             "Hola mamá, este es mi número nuevo. Escríbeme por WhatsApp, necesito que me hagas un pago",
+            "Mama, ini nomor baru aku. Tolong kirim pulsa 100rb ke nomor ini dulu ya, penting",
             // a grandchild in trouble
             "Hi Grandma, it's me, I'm in trouble and need bail money. Please don't tell mom. Call this lawyer 555-0142",
             // a fine or refund from a named agency
