@@ -1584,8 +1584,6 @@ mod tests {
         }
     }
 
-    /// US carriers require an opt-out instruction in alerts and receipts too: "Reply STOP"
-    /// asks for nothing (messages written for this test).
     #[test]
     fn wrong_number_openers_are_smishing() {
         // written for this test: a stranger asking whether the recipient is someone by name
@@ -1641,6 +1639,8 @@ mod tests {
         );
     }
 
+    /// US carriers require an opt-out instruction in alerts and receipts too: "Reply STOP"
+    /// asks for nothing (messages written for this test).
     #[test]
     fn opt_out_instructions_ask_for_nothing() {
         for text in [
