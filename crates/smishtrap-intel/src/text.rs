@@ -606,6 +606,16 @@ mod tests {
 
     proptest::proptest! {
         #[test]
+        fn asked_names_never_panic_and_come_from_the_text(text in "(\\PC|[A-Za-z?.¿ ]){0,40}", a in 0usize..48, b in 0usize..48) {
+            let (lo, hi) = (a.min(b), a.max(b));
+            if let Some(name) = asked_name(&text, lo..hi) {
+                proptest::prop_assert!(!name.is_empty() && text.contains(name));
+            }
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
         fn leet_words_are_ascii_words_whose_spelling_keeps_offsets(text in "(\\PC|[a-z0-7 ]){0,24}") {
             for r in leet_words(&text) {
                 let word = text.get(r.clone());
