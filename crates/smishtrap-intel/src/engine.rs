@@ -1619,6 +1619,13 @@ mod tests {
         ] {
             check(text, Verdict::Ham, ANY_BRAND, Some("already done"));
         }
+        // an account written by its last digits after an ellipsis, as US banks write it
+        check(
+            "Your Chase account alert: a deposit of $1,250.00 was posted to checking ...5521",
+            Verdict::Ham,
+            ANY_BRAND,
+            Some("masked number"),
+        );
         // the same words beside a number to call are no notice
         check(
             "Chase: A $942.18 transaction at Target was approved on your card. No action needed if this was you, else call 1-888-555-0199 now",

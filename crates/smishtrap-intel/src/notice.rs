@@ -11,6 +11,9 @@ const SCAN_BYTES: usize = 1024;
 pub(crate) fn has_masked_account(text: &str) -> bool {
     let bytes = text.as_bytes();
     let bytes = bytes.get(..bytes.len().min(SCAN_BYTES)).unwrap_or(bytes);
+    if has_dotted_account(bytes) {
+        return true;
+    }
     let in_run = |b: u8| b.is_ascii_digit() || matches!(b, b'x' | b'X' | b'*' | b'-');
     let mut i = 0;
     while i < bytes.len() {
@@ -38,6 +41,32 @@ pub(crate) fn has_masked_account(text: &str) -> bool {
         if digits >= 3 && (masks >= 2 || leading) && run.len() <= 24 {
             return true;
         }
+    }
+    false
+}
+
+/// An account written as its last digits after an ellipsis (`checking ...5521`, `…5521`), as
+/// US banks write them: three dots or `…`, then 3 to 6 digits standing alone.
+fn has_dotted_account(bytes: &[u8]) -> bool {
+    const ELLIPSIS: &[u8] = "…".as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        let rest = bytes.get(i..).unwrap_or_default();
+        let mark = if rest.starts_with(b"...") {
+            3
+        } else if rest.starts_with(ELLIPSIS) {
+            ELLIPSIS.len()
+        } else {
+            i += 1;
+            continue;
+        };
+        let after = bytes.get(i + mark..).unwrap_or_default();
+        let digits = after.iter().take_while(|b| b.is_ascii_digit()).count();
+        let glued = after.get(digits).is_some_and(|b| b.is_ascii_alphanumeric() || *b == b'.');
+        if (3..=6).contains(&digits) && !glued {
+            return true;
+        }
+        i += mark;
     }
     false
 }
@@ -85,6 +114,11 @@ mod tests {
             ("*123# to renew", false),
             ("dial *939*1# now", false),
             ("x12", false),
+            ("posted to checking ...5521", true),
+            ("card …4821 used", true),
+            ("wait... 10 minutes", false),
+            ("so...123456789 digits", false),
+            ("version ...2.5.1", false),
             ("", false),
         ] {
             check(text, expect);
