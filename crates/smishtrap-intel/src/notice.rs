@@ -49,24 +49,29 @@ pub(crate) fn has_masked_account(text: &str) -> bool {
 /// US banks write them: three dots or `…`, then 3 to 6 digits standing alone.
 fn has_dotted_account(bytes: &[u8]) -> bool {
     const ELLIPSIS: &[u8] = "…".as_bytes();
+    /// The first byte of `…` in UTF-8.
+    const ELLIPSIS_LEAD: u8 = 0xE2;
     let mut i = 0;
-    while i < bytes.len() {
-        let rest = bytes.get(i..).unwrap_or_default();
+    // memchr: most texts hold few dots and no ellipsis
+    while let Some(at) = bytes.get(i..).and_then(|rest| memchr::memchr2(b'.', ELLIPSIS_LEAD, rest))
+    {
+        let at = i + at;
+        let rest = bytes.get(at..).unwrap_or_default();
         let mark = if rest.starts_with(b"...") {
             3
         } else if rest.starts_with(ELLIPSIS) {
             ELLIPSIS.len()
         } else {
-            i += 1;
+            i = at + 1;
             continue;
         };
-        let after = bytes.get(i + mark..).unwrap_or_default();
+        let after = bytes.get(at + mark..).unwrap_or_default();
         let digits = after.iter().take_while(|b| b.is_ascii_digit()).count();
         let glued = after.get(digits).is_some_and(|b| b.is_ascii_alphanumeric() || *b == b'.');
         if (3..=6).contains(&digits) && !glued {
             return true;
         }
-        i += mark;
+        i = at + mark;
     }
     false
 }
