@@ -38,7 +38,7 @@ use serde::Serialize;
 
 pub use defang::{defang, refang};
 pub use lang::{SUPPORTED_LANGUAGES, detect_language};
-pub use numbers::{E164, MentionedNumber, PhoneNumber, parse_number};
+pub use numbers::{E164, MentionedNumber, PhoneNumber, is_toll_free, parse_number};
 pub use urls::{
     ExtractedEmail, ExtractedUrl, RegistrableDomain, confusable_skeleton, is_shortener,
     normalize_url,

@@ -295,6 +295,19 @@ pub fn parse_number(raw: &str, region_hint: Option<&str>) -> Result<PhoneNumber,
     })
 }
 
+/// Whether `number` is a toll-free number of its region (`1800…` in India, `+1 800…`): the
+/// lines banks print for disputes, which take a registered business to obtain.
+pub fn is_toll_free(number: &PhoneNumber) -> bool {
+    widen_regex_cache();
+    bound_regex_cache();
+    catch_unwind(AssertUnwindSafe(|| {
+        phonenumber::parse(None, number.e164.as_str()).is_ok_and(|n| {
+            n.number_type(&phonenumber::metadata::DATABASE) == phonenumber::Type::TollFree
+        })
+    }))
+    .unwrap_or(false)
+}
+
 /// Words that say a number is a phone number (several languages, lowercase prefixes).
 static PHONE_WORDS: WordSet = WordSet::new(&[
     "call", "phone", "tel", "ring", "bel ", "bellen", "belt", "telefoon", "nummer", "appel",
@@ -569,6 +582,20 @@ fn scan_numbers(text: &str, region_hint: Option<&str>, out: &mut Extracted) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn toll_free_numbers() {
+        for (raw, hint, expect) in [
+            ("1800 425 3800", Some("IN"), true),
+            ("18002586161", Some("IN"), true),
+            ("+1 800 723 3456", None, true),
+            ("+91 98765 43210", None, false),
+            ("+44 20 7946 0958", None, false),
+        ] {
+            let number = parse_number(raw, hint).unwrap_or_else(|d| panic!("{raw}: {}", d.message));
+            assert_eq!(is_toll_free(&number), expect, "{raw:?}");
+        }
+    }
 
     /// `expect`: `Ok((e164, country))` or `Err(())`.
     fn check(raw: &str, hint: Option<&str>, expect: Result<(&str, &str), ()>) {

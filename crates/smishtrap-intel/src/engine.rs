@@ -638,7 +638,17 @@ impl Engine {
         }
         // "If this wasn't you" beside a link or number that is not the sender's own (a notice
         // points to its own app or the number on the card): the alarm of a fake account event.
-        let disowned = cues.has(Cue::Disown) && ((has_link && !own_links) || has_number);
+        // A bank's transaction alert (a masked account, the transaction's reference, no link)
+        // says to call its dispute line if it was not the recipient; a toll-free line is the
+        // bank's own (lures give mobile numbers: toll-free lines take a registered business),
+        // so neither its "not you?" nor its call back is a lure's ask.
+        let transaction_alert = has_number
+            && !has_link
+            && crate::notice::has_transaction_reference(text)
+            && crate::notice::has_masked_account(text)
+            && valid_numbers.first().is_some_and(|n| smishtrap_extract::is_toll_free(n));
+        let disowned =
+            cues.has(Cue::Disown) && !transaction_alert && ((has_link && !own_links) || has_number);
         if disowned && !cues.has(Cue::Threat) {
             total += r.add(w::THREAT, move || {
                 format!(
@@ -704,6 +714,7 @@ impl Engine {
             total += r.lure(w::ACTION_ON_LINK, "asks for data or money through a link");
         }
         let call_back = has_number
+            && !transaction_alert
             && (cues.has(Cue::Urgency) || cues.has(Cue::Reward) || threat || cues.has(Cue::Action));
         if call_back {
             let first_valid = valid_numbers.first().copied();
@@ -724,7 +735,8 @@ impl Engine {
                 }
             });
         }
-        if let Some(b) = brand {
+        // (a transaction alert names the merchant, not whose number it gives)
+        if let Some(b) = brand.filter(|_| !transaction_alert) {
             let b = self.catalog.brand(b);
             if let Some(n) = valid_numbers
                 .iter()
@@ -831,7 +843,11 @@ impl Engine {
         if code_notice {
             total += r.add(w::CODE_NOTICE, "delivers a one-time or verification code");
         }
-        let lure = !code_notice && !own_links && party_kind.is_some() && ask_kind.is_some();
+        let lure = !code_notice
+            && !own_links
+            && !transaction_alert
+            && party_kind.is_some()
+            && ask_kind.is_some();
         if lure && let (Some(p), Some(a)) = (party_kind, ask_kind) {
             let weight = if stakes { w::LURE } else { w::LURE_WITHOUT_STAKES };
             total += r.lure(weight, move || format!("invokes {} and asks to {}", party(p), ask(a)));
@@ -1272,7 +1288,20 @@ mod tests {
     /// must contain. Every analysis must also keep verdict and reasons in agreement.
     #[track_caller]
     fn check(text: &str, verdict: Verdict, brand: Option<&str>, reason: Option<&str>) {
-        let a = engine().analyze(&record(text), "1".into(), &AnalyzeOptions::default());
+        check_in(None, text, verdict, brand, reason);
+    }
+
+    /// [`check`] for a message received in `region` (how national numbers are read).
+    #[track_caller]
+    fn check_in(
+        region: Option<&str>,
+        text: &str,
+        verdict: Verdict,
+        brand: Option<&str>,
+        reason: Option<&str>,
+    ) {
+        let options = AnalyzeOptions { default_region: region.map(str::to_string) };
+        let a = engine().analyze(&record(text), "1".into(), &options);
         assert_eq!(a.verdict, verdict, "verdict of {text:?}: {a:#?}");
         if brand != ANY_BRAND {
             assert_eq!(a.brand.as_deref(), brand, "brand of {text:?}: {a:#?}");
@@ -1633,6 +1662,25 @@ mod tests {
             ANY_BRAND,
             None,
         );
+    }
+
+    #[test]
+    fn bank_transaction_alerts_are_ham_and_their_imitations_are_not() {
+        // written for this test, as Indian banks write them: a masked account, the
+        // transaction's reference, and a toll-free dispute line for "not you?"
+        for text in [
+            "Rs.500.00 debited from A/c XX1234 on 05-06-26 to VPA swiggy@icici (UPI Ref No 415612345678). Not you? Call 18002586161 - SBI",
+            "Dear UPI user A/C X1234 debited by 500.0 on date 05Jun26 trf to SWIGGY Refno 415612345678. If not u? call 18004253800. -SBI",
+        ] {
+            check_in(Some("IN"), text, Verdict::Ham, ANY_BRAND, Some("masked number"));
+        }
+        // the same alert giving a mobile number, or without the transaction's reference
+        for text in [
+            "Rs.49,999.00 debited from A/c XX1234 (UPI Ref No 415612345678). Not you? Call 9876543210 immediately to cancel",
+            "Rs.49,999.00 debited from your SBI A/c XX1234. Not you? Call 18002586161 now to block your card",
+        ] {
+            check_in(Some("IN"), text, Verdict::Smishing, ANY_BRAND, None);
+        }
     }
 
     #[test]

@@ -45,6 +45,37 @@ pub(crate) fn has_masked_account(text: &str) -> bool {
     false
 }
 
+/// The text holds a transaction reference: 9 or more digits right after `Ref`, `UPI`, `Txn`,
+/// `UTR`, `RRN` or `IMPS` (`UPI Ref No 415612345678`, `Refno 4156...`, `Txn ID: 9912...`), how
+/// banks print the transaction an alert reports. Lures that imitate an alert rarely carry one.
+pub(crate) fn has_transaction_reference(text: &str) -> bool {
+    /// Bytes before a digit run searched for a reference word (`UPI Ref No. `).
+    const LOOK_BACK: usize = 16;
+    const WORDS: &[&[u8]] = &[b"ref", b"upi", b"txn", b"utr", b"rrn", b"imps"];
+    let bytes = text.as_bytes();
+    let bytes = bytes.get(..bytes.len().min(SCAN_BYTES)).unwrap_or(bytes);
+    let mut i = 0;
+    while i < bytes.len() {
+        if !bytes.get(i).is_some_and(u8::is_ascii_digit) {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while bytes.get(i).is_some_and(u8::is_ascii_digit) {
+            i += 1;
+        }
+        if i - start < 9 {
+            continue;
+        }
+        let before = bytes.get(start.saturating_sub(LOOK_BACK)..start).unwrap_or_default();
+        let lower = before.to_ascii_lowercase();
+        if WORDS.iter().any(|w| lower.windows(w.len()).any(|x| x == *w)) {
+            return true;
+        }
+    }
+    false
+}
+
 /// An account written as its last digits after an ellipsis (`checking ...5521`, `…5521`), as
 /// US banks write them: three dots or `…`, then 3 to 6 digits standing alone.
 fn has_dotted_account(bytes: &[u8]) -> bool {
@@ -127,6 +158,23 @@ mod tests {
             ("", false),
         ] {
             check(text, expect);
+        }
+    }
+
+    #[test]
+    fn transaction_references() {
+        for (text, expect) in [
+            ("to VPA swiggy@icici (UPI Ref No 415612345678). Not you?", true),
+            ("trf to SWIGGY Refno 415612345678. If not u? call", true),
+            ("Txn ID: 991234567890 successful", true),
+            ("UTR:123456789012", true),
+            // too short, or no reference word before it
+            ("Ref 12345678", false),
+            ("call 918765432100 now", false),
+            ("your parcel 123456789012 is held", false),
+            ("", false),
+        ] {
+            assert_eq!(has_transaction_reference(text), expect, "{text:?}");
         }
     }
 
