@@ -198,6 +198,7 @@ mod tests {
         #[test]
         fn never_panics(text in "\\PC{0,80}") {
             let _ = has_masked_account(&text);
+            let _ = has_transaction_reference(&text);
         }
     }
 }
