@@ -622,6 +622,12 @@ impl Catalog {
         Fit { serves, speaks, local }
     }
 
+    /// The brand serves `country` and writes in `lang` (either unknown counts as yes).
+    pub fn fits(&self, id: BrandId, country: Option<&str>, lang: Option<&str>) -> bool {
+        let fit = self.fit(id, country, lang);
+        fit.serves && fit.speaks
+    }
+
     fn supported(&self, id: BrandId, sectors: u64) -> bool {
         self.brand_sector
             .get(usize::from(id.0))

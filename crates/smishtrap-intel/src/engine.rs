@@ -335,6 +335,16 @@ impl Engine {
             }
         }
 
+        // A look-alike of a brand the text does not name, and that neither serves the
+        // recipient nor writes in the message's language, while the text names another
+        // brand, is a chance resemblance (`cpost-…`, one bit from `bpost`, in a Czech text
+        // naming Česká pošta): the named brand's check of the link decides instead.
+        if !mentioned.is_empty() {
+            impersonations.retain(|(_, imp)| {
+                mentioned.contains(&imp.brand)
+                    || self.catalog.fits(imp.brand, country, lang.as_deref())
+            });
+        }
         let imitated: Vec<BrandId> = impersonations.iter().map(|(_, i)| i.brand).collect();
         let brand =
             self.catalog.choose_among(&mentions, &mentioned, &imitated, country, lang.as_deref());
@@ -1319,6 +1329,14 @@ mod tests {
 
     #[test]
     fn smishing_with_unseen_wording_and_domains() {
+        // a link one bit from another country's brand (`cpost`, `bpost`) in a text naming its
+        // own: the named brand, not the chance resemblance
+        check(
+            "Česká pošta: Vaše zásilka čeká na doplacení poštovného 39 Kč. Zaplaťte na cpost-platba.com",
+            Verdict::Smishing,
+            Some("Česká pošta"),
+            Some("names Česká pošta but links to cpost-platba[.]com"),
+        );
         check(
             "KBC: uw kaartlezer vervalt vandaag. Bevestig uw gegevens via https://kbc-veilig.top/x",
             Verdict::Smishing,
