@@ -155,7 +155,24 @@ pub fn events(data: &Path) -> Vec<Value> {
         .arg(data)
         .output()
         .unwrap();
-    assert!(out.status.success(), "events failed: {}", String::from_utf8_lossy(&out.stderr));
+    if !out.status.success() {
+        // a store that fails to read must be told apart from a reader's transient error:
+        // check the file, and read it once more, before failing
+        let check = rusqlite::Connection::open_with_flags(
+            data.join("smishtrap.db"),
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+        )
+        .and_then(|c| c.query_row("PRAGMA quick_check", [], |row| row.get::<_, String>(0)));
+        let again = Command::new(BIN)
+            .args(["events", "--format", "jsonl", "--data"])
+            .arg(data)
+            .output()
+            .map(|o| o.status.success());
+        panic!(
+            "events failed: {}; quick_check: {check:?}; a second read succeeded: {again:?}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
     String::from_utf8(out.stdout)
         .unwrap()
         .lines()
