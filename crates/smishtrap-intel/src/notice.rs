@@ -68,8 +68,7 @@ pub(crate) fn has_transaction_reference(text: &str) -> bool {
             continue;
         }
         let before = bytes.get(start.saturating_sub(LOOK_BACK)..start).unwrap_or_default();
-        let lower = before.to_ascii_lowercase();
-        if WORDS.iter().any(|w| lower.windows(w.len()).any(|x| x == *w)) {
+        if WORDS.iter().any(|w| before.windows(w.len()).any(|x| x.eq_ignore_ascii_case(w))) {
             return true;
         }
     }

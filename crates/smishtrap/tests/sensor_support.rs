@@ -150,11 +150,9 @@ fn wait(child: &mut Child, limit: Duration) -> Option<i32> {
 
 /// The stored events, oldest first, through the `events` command.
 pub fn events(data: &Path) -> Vec<Value> {
-    let out = Command::new(BIN)
-        .args(["events", "--format", "jsonl", "--data"])
-        .arg(data)
-        .output()
-        .unwrap();
+    let read =
+        || Command::new(BIN).args(["events", "--format", "jsonl", "--data"]).arg(data).output();
+    let out = read().unwrap();
     if !out.status.success() {
         // a store that fails to read must be told apart from a reader's transient error:
         // check the file, and read it once more, before failing
@@ -163,11 +161,7 @@ pub fn events(data: &Path) -> Vec<Value> {
             rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
         )
         .and_then(|c| c.query_row("PRAGMA quick_check", [], |row| row.get::<_, String>(0)));
-        let again = Command::new(BIN)
-            .args(["events", "--format", "jsonl", "--data"])
-            .arg(data)
-            .output()
-            .map(|o| o.status.success());
+        let again = read().map(|o| o.status.success());
         panic!(
             "events failed: {}; quick_check: {check:?}; a second read succeeded: {again:?}",
             String::from_utf8_lossy(&out.stderr)
