@@ -557,6 +557,19 @@ fn sink_error(err: StoreError) -> SinkError {
 mod tests {
     use super::*;
 
+    /// SQLite 3.7.0 to 3.51.2 can corrupt a WAL database when one connection checkpoints
+    /// while another writes and checkpoints (the "WAL-reset bug", fixed in 3.51.3): the
+    /// writer and its checkpointer thread do exactly that, so an older library must not be
+    /// linked (a CI run once read "database disk image is malformed" from a sensor's store).
+    #[test]
+    fn linked_sqlite_has_the_wal_reset_fix() {
+        assert!(
+            rusqlite::version_number() >= 3_051_003,
+            "SQLite {} has the WAL-reset bug",
+            rusqlite::version()
+        );
+    }
+
     /// The query plan of the page query for a filter, so a missing index shows up here.
     fn check_plan(filter: EventFilter, expect_index: &str) {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
