@@ -1,7 +1,8 @@
 //! Vocabulary cues (urgency, threats, rewards, credential and payment requests, delivery,
 //! marketing, calls to action, generic requests to act, events to disown ("if this wasn't
 //! you"), trusted parties named generically, family on "a new number",
-//! one-time codes, events already done such as a missed call or a completed payment)
+//! one-time codes, events already done such as a missed call or a completed payment, offers
+//! of work, an app named as where to act)
 //! from the `data/cues.toml` data file, matched in one pass.
 
 use std::collections::BTreeMap;
@@ -43,10 +44,16 @@ pub enum Cue {
     Code,
     /// Something that already happened to the recipient: a missed call, a payment done.
     Notice,
+    /// An offer of work: part-time, from home, hiring (a task scam's opener when it
+    /// promises easy pay through a private channel).
+    Job,
+    /// An app named as where to act ("log in to the app"): with no link or number beside
+    /// it, the sender's own.
+    App,
 }
 
 /// How many cue categories there are.
-const CATEGORIES: usize = 15;
+const CATEGORIES: usize = 17;
 /// Bound on the phrases of a cue file (of at most 80 bytes each; the built-in file has
 /// about 2,000): their automaton always builds, even when built on first use.
 const MAX_PHRASES: usize = 50_000;
@@ -68,10 +75,12 @@ impl Cue {
         Cue::Stranger,
         Cue::Code,
         Cue::Notice,
+        Cue::Job,
+        Cue::App,
     ];
 
-    fn bit(self) -> u16 {
-        1 << (self as u16)
+    fn bit(self) -> u32 {
+        1 << (self as u32)
     }
 }
 
@@ -101,6 +110,8 @@ struct CueFile {
     stranger: BTreeMap<String, Vec<String>>,
     code: BTreeMap<String, Vec<String>>,
     notice: BTreeMap<String, Vec<String>>,
+    job: BTreeMap<String, Vec<String>>,
+    app: BTreeMap<String, Vec<String>>,
 }
 
 #[derive(Debug, Clone)]
@@ -122,7 +133,7 @@ pub struct Cues {
 /// Cues found in one text: which categories, how often, and the first phrase of each.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CueHits {
-    mask: u16,
+    mask: u32,
     counts: [u8; CATEGORIES],
     /// Pattern index and folded-text byte span of the first match of each category.
     first: [Option<(u32, u32, u32)>; CATEGORIES],
@@ -177,6 +188,8 @@ impl Cues {
             (Cue::Stranger, parsed.stranger),
             (Cue::Code, parsed.code),
             (Cue::Notice, parsed.notice),
+            (Cue::Job, parsed.job),
+            (Cue::App, parsed.app),
         ];
         let mut patterns: Vec<Pattern> = Vec::new();
         for (cue, langs) in sections {

@@ -110,8 +110,9 @@ mod w {
     /// A stranger opening with "is this Michael?" (a wrong-number scam's first message).
     pub(super) const STRANGER: f32 = 2.0;
     /// ...whose chat-like wording the text model, trained on personal ham, reads as
-    /// ordinary: it lowers the score by at most this.
-    pub(super) const STRANGER_MODEL_MIN: f32 = -1.0;
+    /// ordinary, as it reads family asking for money from a new number: in those it lowers
+    /// the score by at most this.
+    pub(super) const CHAT_LURE_MODEL_MIN: f32 = -1.0;
     /// A brand or cue word written with digits for letters (`V0DAF0NE`, `bl0cked`).
     pub(super) const DISGUISED_WORD: f32 = 1.0;
     pub(super) const MODEL: f32 = 1.0;
@@ -126,6 +127,8 @@ enum Party {
     /// A stranger writing as if the recipient were someone they know.
     Stranger,
     Authority,
+    /// An unnamed employer offering easy pay for little work.
+    Employer,
     Courier,
     Service,
 }
@@ -674,12 +677,24 @@ impl Engine {
             });
         }
         let credential = cues.has(Cue::Credential);
+        // "Log in to the app to view", "pay in the app": with no link, number, reply or
+        // masked part beside it, the app is the sender's own (a lure needs a way to reach
+        // the sender that the recipient does not already have)
+        let own_app = cues.has(Cue::App)
+            && !has_link
+            && !has_number
+            && !cues.has(Cue::Action)
+            && !e.masked_number
+            && !cut_off
+            && !cues.has(Cue::Personal)
+            && stranger.is_none();
         // A payment reported as done (`... was successful`), with no link and nothing
         // threatened or asked for, is a receipt: its "payment" asks for nothing.
         let receipt =
             cues.has(Cue::Notice) && cues.has(Cue::Payment) && !has_link && !credential && !threat;
         let payment = cues.has(Cue::Payment) && !receipt;
-        if credential {
+        // (details given in the sender's own app are no evidence)
+        if credential && !own_app {
             total += r.add(w::CREDENTIAL, move || {
                 format!(
                     "asks to log in, verify identity or update details{}",
@@ -763,6 +778,10 @@ impl Engine {
             }
         }
 
+        // An offer of work with a sum or a reward (easy daily pay): a task scam's opener,
+        // whose private channel (a chat app, a reply) is where the fee is asked for.
+        let job_offer = cues.has(Cue::Job)
+            && (has_amount || cues.has(Cue::Reward) || cues.count(Cue::Job) >= 2);
         // The lure (docs/verdict.md): a party the recipient trusts, invoked, asking for an
         // action that leads to credentials, money or personal data. Links are not needed.
         // Who is invoked: only put into words when the lure is reported.
@@ -771,6 +790,9 @@ impl Engine {
             Some(Party::Personal)
         } else if stranger.is_some() {
             Some(Party::Stranger)
+        } else if job_offer {
+            // before a brand: the brand such offers name is the chat app or the employer
+            Some(Party::Employer)
         } else if brand.is_some() {
             Some(Party::Brand)
         } else if cues.has(Cue::Authority) {
@@ -790,10 +812,13 @@ impl Engine {
             }
             Party::Stranger => "a stranger as if the recipient were someone they know".to_string(),
             Party::Authority => format!("a trusted organisation{}", example(Cue::Authority)),
+            Party::Employer => format!("an employer offering easy pay{}", example(Cue::Job)),
             Party::Courier => "a courier".to_string(),
             Party::Service => "a service the recipient uses".to_string(),
         };
-        let ask_kind = if payment {
+        // family "on a new number" naming a sum ask for it, whatever the words
+        let personal_money = cues.has(Cue::Personal) && has_amount;
+        let ask_kind = if payment || personal_money {
             Some(Ask::Pay)
         } else if credential {
             Some(Ask::Details)
@@ -830,7 +855,8 @@ impl Engine {
             || (payment && !pay_in_own_channel)
             || threat
             || cues.has(Cue::Reward)
-            || cues.has(Cue::Personal);
+            || cues.has(Cue::Personal)
+            || job_offer;
         // An invoked party asking for an action is what makes unwanted mail smishing; with
         // something at stake (a threat, a refund, data, money) it is also evidence that the
         // message is unwanted at all.
@@ -855,6 +881,7 @@ impl Engine {
         }
         let lure = !code_notice
             && !own_links
+            && !own_app
             && !transaction_alert
             && party_kind.is_some()
             && ask_kind.is_some();
@@ -931,6 +958,7 @@ impl Engine {
         let sells_nothing = !lure
             && !notice
             && !own_links
+            && !own_app
             && (((has_link || has_number) && (pressure || hidden_destination))
                 || cut_before_ask
                 || not_commerce)
@@ -949,11 +977,10 @@ impl Engine {
             let contribution = w::MODEL * m;
             let contribution =
                 if notice { contribution.min(w::NOTICE_MODEL_MAX) } else { contribution };
-            let contribution = if stranger.is_some() {
-                contribution.max(w::STRANGER_MODEL_MIN)
-            } else {
-                contribution
-            };
+            let chat_lure =
+                stranger.is_some() || (lure && matches!(party_kind, Some(Party::Personal)));
+            let contribution =
+                if chat_lure { contribution.max(w::CHAT_LURE_MODEL_MIN) } else { contribution };
             total += contribution;
             if contribution >= 1.0 {
                 r.add(contribution, "wording resembles known spam and smishing (text model)");
@@ -1651,6 +1678,75 @@ mod tests {
         ] {
             check(text, Verdict::Ham, ANY_BRAND, None);
         }
+    }
+
+    #[test]
+    fn family_asking_for_money_is_smishing_whatever_the_words() {
+        // written for this test: the sum is the ask, the chat-like wording does not acquit
+        for text in [
+            "Mom, my phone fell in the sink so I'm texting from a friend's phone. Could you lend me $350 until Friday?",
+            "Hey grandpa, it's me. I'm in trouble and need $1,500 for bail, please don't tell dad",
+            "Hoi mam, mijn telefoon is kapot, dit is mijn nieuwe nummer. Kun je 480 euro voor me overmaken?",
+        ] {
+            check(text, Verdict::Smishing, ANY_BRAND, Some("relative or friend"));
+        }
+        // a new number with no money asked for is news
+        check(
+            "Hi mom, this is my new number, save it. See you Sunday!",
+            Verdict::Ham,
+            ANY_BRAND,
+            None,
+        );
+    }
+
+    #[test]
+    fn job_offers_with_easy_pay_and_a_private_channel_are_smishing() {
+        // written for this test: the opener of a task scam
+        for text in [
+            "Good afternoon! We are hiring remote workers, 1 hour a day, you can earn $250-$600 daily. Reply YES for details",
+            "Hola, oferta de trabajo desde casa: gana desde 300 euros al dia. Escribenos por WhatsApp +34 612 345 678",
+            "Lowongan kerja paruh waktu, gaji harian Rp 500.000. Hubungi kami via WhatsApp 0812-3456-7890",
+        ] {
+            check(text, Verdict::Smishing, ANY_BRAND, Some("employer offering easy pay"));
+        }
+        // talk about jobs between people, and an employer's own link, are not lures
+        for text in [
+            "I got the part-time job at the bakery! I start Monday, pay is ok",
+            "Target is hiring for the holidays, flexible hours. Apply at target.com/careers",
+        ] {
+            let a = engine().analyze(&record(text), "1".into(), &AnalyzeOptions::default());
+            assert_ne!(a.verdict, Verdict::Smishing, "{text:?}: {a:#?}");
+        }
+    }
+
+    #[test]
+    fn a_brand_pointing_to_its_own_app_is_no_lure() {
+        // written for this test: no link, number or reply, the brand's app is where to act
+        for text in [
+            "Chase: Your statement is ready. Your minimum payment of $35.00 is due on 12/15. Log in to the Chase app to view.",
+            "Spotify: we could not charge your card for Premium. Update your payment details in the app to keep listening.",
+            "Tele2: din faktura på 349 kr förfaller imorgon. Betala enkelt i appen.",
+        ] {
+            check(text, Verdict::Ham, ANY_BRAND, None);
+        }
+        // ...but an app beside a link or a number is not proof of anything
+        check(
+            "Chase: your card is locked. Log in to the app at chase-unlock-card.com to restore it",
+            Verdict::Smishing,
+            ANY_BRAND,
+            None,
+        );
+    }
+
+    #[test]
+    fn us_messaging_footers_ask_for_nothing() {
+        // written for this test: "Reply HELP for help, STOP to opt out" is required of every
+        // US business text; a pharmacy's pickup notice is no lure (its footer still reads as
+        // a business's bulk text, which marketing words are evidence of)
+        let text = "Your Walgreens prescription is ready for pickup at 1420 Main St. Reply HELP for help, STOP to opt out.";
+        let a = engine().analyze(&record(text), "1".into(), &AnalyzeOptions::default());
+        assert_ne!(a.verdict, Verdict::Smishing, "{a:#?}");
+        assert!(a.reasons.iter().all(|r| !r.contains("asks to reply")), "{a:#?}");
     }
 
     #[test]

@@ -178,13 +178,14 @@ pub(crate) fn leet_words(text: &str) -> Vec<std::ops::Range<usize>> {
 }
 
 /// `text` with its opt-out instructions (`Reply STOP to opt out`, `Txt STOP to end`, `STOP
-/// to unsubscribe`) blanked by spaces, byte for byte; `None` when it has none. US carriers
-/// require the instruction in every application-to-person message, alerts and receipts
-/// included, so its "reply" is no ask.
+/// to unsubscribe`) and their help keyword (`Reply HELP for help`) blanked by spaces, byte
+/// for byte; `None` when it has none. US carriers require both in every
+/// application-to-person message, alerts and receipts included, so their "reply" is no ask.
 pub(crate) fn blank_opt_out(text: &str) -> Option<String> {
     const VERBS: &[&str] = &["reply", "text", "txt", "send", "sms", "msg"];
     const AFTER: &[&str] =
         &["opt", "out", "optout", "unsubscribe", "end", "cancel", "quit", "stop"];
+    const HELP_AFTER: &[&str] = &["for", "help", "info", "more", "information"];
     let lower = text.to_ascii_lowercase();
     if !lower.contains("stop") {
         return None;
@@ -208,15 +209,28 @@ pub(crate) fn blank_opt_out(text: &str) -> Option<String> {
     }
     let mut spans: Vec<std::ops::Range<usize>> = Vec::new();
     for (i, &(start, word)) in words.iter().enumerate() {
-        if word != "stop" {
-            continue;
-        }
         let from = match i.checked_sub(1).and_then(|p| words.get(p)) {
             Some(&(verb_at, verb)) if VERBS.contains(&verb) => verb_at,
             _ => start,
         };
         let mut to = start + word.len();
         let next = |k: usize| words.get(i + k).copied();
+        // "Reply HELP for help": only with its verb, in a text that also says how to stop
+        if word == "help" && from < start {
+            if next(1).is_some_and(|(_, w)| w == "for") {
+                for k in 2..=3 {
+                    match next(k) {
+                        Some((at, w)) if HELP_AFTER.contains(&w) => to = at + w.len(),
+                        _ => break,
+                    }
+                }
+            }
+            spans.push(from..to);
+            continue;
+        }
+        if word != "stop" {
+            continue;
+        }
         if next(1).is_some_and(|(_, w)| w == "to") {
             for k in 2..=3 {
                 match next(k) {
@@ -628,20 +642,32 @@ mod tests {
 
     #[test]
     fn opt_out_instructions() {
-        // (text, the footer blanked in it)
-        fn check(text: &str, footer: Option<&str>) {
-            let expect = footer.map(|f| text.replacen(f, &" ".repeat(f.len()), 1));
+        // (text, the footer's parts blanked in it; none: nothing to blank)
+        fn check(text: &str, footer: &[&str]) {
+            let expect = (!footer.is_empty()).then(|| {
+                footer.iter().fold(text.to_string(), |t, f| t.replacen(f, &" ".repeat(f.len()), 1))
+            });
             assert_eq!(blank_opt_out(text), expect, "{text:?}");
         }
-        check("Balance $12. Reply STOP to opt out", Some("Reply STOP to opt out"));
-        check("Txt STOP to 80082", Some("Txt STOP"));
-        check("Msg&data rates may apply. STOP to end", Some("STOP to end"));
-        check("Reply STOP TO UNSUBSCRIBE é", Some("Reply STOP TO UNSUBSCRIBE"));
-        // a stop that is not an opt-out
-        check("Bus stop at 5, see you", None);
-        check("Stop! Your card is blocked", None);
-        check("nonstop deals", None);
-        check("", None);
+        check("Balance $12. Reply STOP to opt out", &["Reply STOP to opt out"]);
+        check("Txt STOP to 80082", &["Txt STOP"]);
+        check("Msg&data rates may apply. STOP to end", &["STOP to end"]);
+        check("Reply STOP TO UNSUBSCRIBE é", &["Reply STOP TO UNSUBSCRIBE"]);
+        check(
+            "Your order is ready. Reply HELP for help, STOP to opt out",
+            &["Reply HELP for help", "STOP to opt out"],
+        );
+        check(
+            "Text HELP for more info. Txt STOP to quit",
+            &["Text HELP for more info", "Txt STOP to quit"],
+        );
+        // a stop or help that is not an opt-out
+        check("Bus stop at 5, see you", &[]);
+        check("Stop! Your card is blocked", &[]);
+        check("nonstop deals", &[]);
+        check("", &[]);
+        check("Reply HELP and we call you back", &[]);
+        check("Please help, stop by later", &[]);
     }
 
     #[test]
