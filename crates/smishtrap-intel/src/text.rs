@@ -267,9 +267,9 @@ pub(crate) fn asked_name(text: &str, question: std::ops::Range<usize>) -> Option
     const GREETING_MAX: usize = 24;
     let before = text.get(..question.start)?;
     let greeting_only = before.len() <= GREETING_MAX
-        && before
-            .chars()
-            .all(|c| c.is_alphabetic() || c.is_whitespace() || matches!(c, ',' | '!' | '¡' | '¿'));
+        && before.chars().all(|c| {
+            c.is_alphabetic() || c.is_whitespace() || matches!(c, ',' | '.' | '!' | '¡' | '¿')
+        });
     let asked = text.get(question.clone())?;
     let lower_after_first = asked.chars().skip(1).all(|c| !c.is_uppercase());
     if !greeting_only || !lower_after_first {
@@ -682,6 +682,7 @@ mod tests {
         check("are u Johan? we met last week", "are u", Some("Johan"));
         check("Good morning! Is this Mary Ann ?", "Is this", Some("Mary Ann"));
         check("Hello, are you Ms. Rachel? I am Lily", "are you", Some("Ms. Rachel"));
+        check("Good evening. Is this Paul? Sorry to bother", "Is this", Some("Paul"));
         check("Hola, ¿eres Lucía?", "eres", Some("Lucía"));
         // not a name, not a question, not the opening, a headline
         check("Is this OK? Call me", "Is this", None);
