@@ -831,11 +831,13 @@ impl Engine {
         } else if cues.has(Cue::Request)
             && (threat
                 || cues.has(Cue::Reward)
-                || (has_amount && brand.is_some_and(|b| mentioned.contains(&b))))
+                || (has_amount
+                    && brand.is_some_and(|b| mentioned.contains(&b))
+                    && !cues.has(Cue::Notice)))
         {
             // the ask words of a lure are often generic, cut off or anonymised: a request to
-            // act with something at stake (a threat, a reward, a sum from a named brand) is
-            // one when a trusted party is invoked
+            // act with something at stake (a threat, a reward, a sum from a named brand not
+            // reported as paid or done) is one when a trusted party is invoked
             Some(Ask::Act)
         } else if stranger.is_some() {
             // its question asks for a reply
@@ -1687,6 +1689,8 @@ mod tests {
             "Mom, my phone fell in the sink so I'm texting from a friend's phone. Could you lend me $350 until Friday?",
             "Hey grandpa, it's me. I'm in trouble and need $1,500 for bail, please don't tell dad",
             "Hoi mam, mijn telefoon is kapot, dit is mijn nieuwe nummer. Kun je 480 euro voor me overmaken?",
+            // no sum, but a transfer asked for
+            "Hola papá, este es mi número nuevo. ¿Me puedes hacer una transferencia hoy? Luego te explico",
         ] {
             check(text, Verdict::Smishing, ANY_BRAND, Some("relative or friend"));
         }
@@ -1759,6 +1763,8 @@ mod tests {
             "USPS: Your item was delivered in or at the mailbox at 1:32 pm on June 3 in AUSTIN TX 78701",
             "Amazon: Refund of $23.99 for your return has been issued to your original payment method",
             "Bank of America: Your payment of $125.00 to Discover was scheduled for 06/15",
+            // a sum from a named brand reported as paid is no stake to act on
+            "Medicare: Your claim for $64.10 has been processed and paid to your nominated bank account",
         ] {
             check(text, Verdict::Ham, ANY_BRAND, Some("already done"));
         }
