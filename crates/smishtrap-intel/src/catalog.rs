@@ -1493,6 +1493,14 @@ mod tests {
             Some("es"),
             Some("Correos de Chile"),
         );
+        // "CPF": Singapore's Central Provident Fund, France's training account
+        check(
+            "CPF: il vous reste 800 EUR de droits",
+            None,
+            Some("fr"),
+            Some("Mon Compte Formation"),
+        );
+        check("CPF: your contribution is credited", Some("SG"), Some("en"), Some("CPF"));
         // "O2" in the UK and Germany, "Vodafone" in Europe and Australia
         check("O2: your bill is overdue", Some("GB"), Some("en"), Some("O2"));
         check("O2: Ihre Rechnung ist offen", Some("DE"), Some("de"), Some("O2 Germany"));
