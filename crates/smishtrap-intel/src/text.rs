@@ -640,6 +640,17 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        #[test]
+        fn opt_out_blanking_only_turns_bytes_into_spaces(text in "((Reply|Txt|STOP|HELP|stop|help|to|for|opt|out|info| |,|\\.)|\\PC){0,16}") {
+            if let Some(blanked) = blank_opt_out(&text) {
+                proptest::prop_assert_eq!(blanked.len(), text.len());
+                let kept = blanked.bytes().zip(text.bytes()).all(|(b, t)| b == t || b == b' ');
+                proptest::prop_assert!(kept, "{:?} -> {:?}", text, blanked);
+            }
+        }
+    }
+
     #[test]
     fn opt_out_instructions() {
         // (text, the footer's parts blanked in it; none: nothing to blank)
