@@ -41,6 +41,9 @@ pub struct Brand {
     /// Name and tokens count in text only as written or in capitals (the name is a common
     /// word: "Target", "Chase", "Three").
     pub cased: bool,
+    /// A messenger that lures name as the way to reach their sender ("add me on WhatsApp"):
+    /// named that way, it is not the brand a text invokes ([`crate::text::names_a_channel`]).
+    pub channel: bool,
 }
 
 impl Brand {
@@ -93,6 +96,8 @@ struct BrandSpec {
     keywords: BTreeMap<String, Vec<String>>,
     #[serde(default)]
     cased: bool,
+    #[serde(default)]
+    channel: bool,
 }
 
 /// How a brand was found in message text.
@@ -989,7 +994,16 @@ fn validate(file: &str, spec: BrandSpec) -> Result<Brand, CatalogError> {
         keywords.insert(lang, clean);
     }
     let sector = spec.sector.map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
-    Ok(Brand { name, sector, countries, domains, tokens, keywords, cased: spec.cased })
+    Ok(Brand {
+        name,
+        sector,
+        countries,
+        domains,
+        tokens,
+        keywords,
+        cased: spec.cased,
+        channel: spec.channel,
+    })
 }
 
 fn valid_domain(d: &str) -> bool {

@@ -314,10 +314,15 @@ impl Engine {
         // cues as spelled out; the model reads them as written.
         let spelled = self.spell_out(&words);
         let scanned = spelled.as_ref().map_or(words.as_str(), |(spelled, _)| spelled.as_str());
-        let (mentions, mut cues) = match &spelled {
-            Some((spelled, _)) => self.scan_words(spelled, &fold(spelled)),
-            None => self.scan_words(&words, &folded),
-        };
+        let spelled_folded = spelled.as_ref().map(|(spelled, _)| fold(spelled));
+        let scanned_folded = spelled_folded.as_deref().unwrap_or(&folded);
+        let (mut mentions, mut cues) = self.scan_words(scanned, scanned_folded);
+        // a messenger named as the way to reach the sender ("add me on WhatsApp") is not
+        // the brand the text invokes
+        mentions.brands.retain(|m| {
+            !(self.catalog.brand(m.brand).channel
+                && crate::text::names_a_channel(scanned_folded, m.at, m.len))
+        });
         // An opt-out instruction ("Reply STOP to opt out") asks for nothing: its words are
         // no cue but for marketing, which they still are.
         let opt_out = folded.contains("stop").then(|| crate::text::blank_opt_out(scanned));
@@ -1711,7 +1716,8 @@ mod tests {
             "Hola, oferta de trabajo desde casa: gana desde 300 euros al dia. Escribenos por WhatsApp +34 612 345 678",
             "Lowongan kerja paruh waktu, gaji harian Rp 500.000. Hubungi kami via WhatsApp 0812-3456-7890",
         ] {
-            check(text, Verdict::Smishing, ANY_BRAND, Some("employer offering easy pay"));
+            // the messenger they name is the way to reach them, not a brand they invoke
+            check(text, Verdict::Smishing, None, Some("employer offering easy pay"));
         }
         // talk about jobs between people, and an employer's own link, are not lures
         for text in [

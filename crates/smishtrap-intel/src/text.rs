@@ -305,6 +305,40 @@ pub(crate) fn asked_name(text: &str, question: std::ops::Range<usize>) -> Option
         .flatten()
 }
 
+/// Whether the messenger named at `at..at + len` of `folded` text is the way to reach the
+/// sender ("add me on WhatsApp", "via Telegram", "WhatsApp: +44...", "whatsapp me") rather
+/// than the sender: a name after a word that points to a channel, or followed by a colon, a
+/// number, a link or "me"/"us". A name that opens the text ("WhatsApp: your account ...")
+/// is the sender's.
+pub(crate) fn names_a_channel(folded: &str, at: usize, len: usize) -> bool {
+    /// Words before a messenger's name that make it the channel (folded, every language of
+    /// the cue file that writes with spaces).
+    const BEFORE: &[&str] = &[
+        "on", "via", "through", "thru", "add", "by", "at", "in", "contact", "message", "text",
+        "chat", "dm", "por", "en", "al", "pelo", "pela", "no", "na", "sur", "par", "uber", "per",
+        "auf", "su", "tramite", "op", "lewat", "melalui", "di", "ke", "sa", "qua", "pa", "pe",
+    ];
+    let (Some(before), Some(after)) = (folded.get(..at), folded.get(at + len..)) else {
+        return false;
+    };
+    let before = before.trim_end_matches(|c: char| !c.is_alphanumeric());
+    if before.is_empty() {
+        return false;
+    }
+    let previous = before.rsplit(|c: char| !c.is_alphanumeric()).next().unwrap_or("");
+    if BEFORE.contains(&previous) {
+        return true;
+    }
+    let after = after.trim_start();
+    after.starts_with([':', '+', '@'])
+        || after.starts_with(|c: char| c.is_ascii_digit())
+        || [PHONE_PLACEHOLDER.trim(), URL_PLACEHOLDER.trim(), "me ", "us "]
+            .iter()
+            .any(|w| after.starts_with(w))
+        || after == "me"
+        || after == "us"
+}
+
 /// `word` (one of [`leet_words`]) with its digits read as letters, `1` as `one`; in capitals
 /// when the word's letters are all capitals. Same length, so byte offsets carry over.
 pub(crate) fn unleet(word: &str, one: u8) -> String {
@@ -649,6 +683,25 @@ mod tests {
                 proptest::prop_assert!(kept, "{:?} -> {:?}", text, blanked);
             }
         }
+    }
+
+    #[test]
+    fn messengers_named_as_the_way_to_reach_the_sender() {
+        // (folded text, the messenger's word in it, named as the channel) -- written for this test
+        fn check(text: &str, word: &str, expect: bool) {
+            let at = text.find(word).unwrap_or(0);
+            assert_eq!(names_a_channel(text, at, word.len()), expect, "{text:?}");
+        }
+        check("contact us on whatsapp for details", "whatsapp", true);
+        check("add whatsapp: zzurl", "whatsapp", true);
+        check("interested? whatsapp me now", "whatsapp", true);
+        check("escribenos por whatsapp +34 600", "whatsapp", true);
+        check("send your cv to telegram @hr_team", "telegram", true);
+        // the sender, or its account
+        check("whatsapp: your account will be suspended", "whatsapp", false);
+        check("[telegram] your code is 4821", "telegram", false);
+        check("your whatsapp account was used on a new device", "whatsapp", false);
+        check("", "whatsapp", false);
     }
 
     #[test]
