@@ -318,10 +318,12 @@ impl Engine {
         let scanned_folded = spelled_folded.as_deref().unwrap_or(&folded);
         let (mut mentions, mut cues) = self.scan_words(scanned, scanned_folded);
         // a messenger named as the way to reach the sender ("add me on WhatsApp") is not
-        // the brand the text invokes
+        // the brand the text invokes, nor is the mail provider of an address (`@gmail.com`)
         mentions.brands.retain(|m| {
-            !(self.catalog.brand(m.brand).channel
-                && crate::text::names_a_channel(scanned_folded, m.at, m.len))
+            let mail_domain = scanned_folded.get(..m.at).is_some_and(|b| b.ends_with('@'));
+            !mail_domain
+                && !(self.catalog.brand(m.brand).channel
+                    && crate::text::names_a_channel(scanned_folded, m.at, m.len))
         });
         // An opt-out instruction ("Reply STOP to opt out") asks for nothing: its words are
         // no cue but for marketing, which they still are.
@@ -1706,6 +1708,17 @@ mod tests {
             ANY_BRAND,
             None,
         );
+    }
+
+    #[test]
+    fn a_mail_provider_in_an_address_is_no_brand_invoked() {
+        // written for this test
+        let text =
+            "Hi Tom, the minutes are attached, send your comments to k.lee.minutes@gmail.com";
+        check(text, Verdict::Ham, None, None);
+        // the brand a mailbox's name claims still counts
+        let text = "Your Netflix account is on hold. Send your card details to netflix.billing.team@outlook.com to restore it";
+        check(text, Verdict::Smishing, Some("Netflix"), None);
     }
 
     #[test]
