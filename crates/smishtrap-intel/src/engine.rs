@@ -155,6 +155,8 @@ struct Evidence<'a> {
     numbers: &'a [smishtrap_extract::MentionedNumber],
     masked_link: bool,
     masked_number: bool,
+    /// An e-mail address, written out or masked: a way to write back, as a number is.
+    mail_address: bool,
     impersonations: &'a [(usize, Impersonation)],
     brand: Option<BrandId>,
     mentioned: &'a [BrandId],
@@ -301,7 +303,7 @@ impl Engine {
         // Text with links and numbers replaced (masked ones too): language, brand mentions,
         // cues and the model read the words, not the hostnames (those are judged by
         // impersonation) nor the digits. The language reads the text with links as spaces.
-        let Spliced { words, without_urls, masked_link, masked_number } = splice(
+        let Spliced { words, without_urls, masked_link, masked_number, masked_mail } = splice(
             text,
             extracted.urls.iter().map(|u| u.span.clone()),
             extracted.numbers.iter().map(|n| n.span.clone()),
@@ -371,6 +373,7 @@ impl Engine {
             numbers: &extracted.numbers,
             masked_link,
             masked_number,
+            mail_address: masked_mail || crate::text::has_mail_address(text),
             impersonations: &impersonations,
             brand,
             mentioned: &mentioned,
@@ -493,8 +496,10 @@ impl Engine {
         let valid_numbers: Vec<&smishtrap_extract::PhoneNumber> =
             numbers.iter().filter_map(|n| n.number.as_ref()).collect();
         // A number written in the text is a channel even when it does not validate
-        // (premium and short codes often do not), and so is a masked one.
-        let has_number = !numbers.is_empty() || e.masked_number;
+        // (premium and short codes often do not), and so is a masked one, and an e-mail
+        // address to write to.
+        let mail_only = numbers.is_empty() && !e.masked_number && e.mail_address;
+        let has_number = !numbers.is_empty() || e.masked_number || e.mail_address;
 
         // Evidence that a link imitates a brand: never compatible with `ham`.
         let mut decisive = false;
@@ -760,7 +765,9 @@ impl Engine {
                         .map(|n| n.raw.chars().filter(|c| !c.is_control()).take(24).collect())
                         .unwrap_or_default(),
                 };
-                if shown.is_empty() {
+                if mail_only {
+                    "asks to write back to an e-mail address".to_string()
+                } else if shown.is_empty() {
                     "asks to call or text back".to_string()
                 } else {
                     format!("asks to call or text back {shown}")
@@ -856,6 +863,7 @@ impl Engine {
             Ask::Pay => "pay".to_string(),
             Ask::Details => "give or confirm personal details".to_string(),
             Ask::Link => "open a link".to_string(),
+            Ask::Call if mail_only => "write to an e-mail address".to_string(),
             Ask::Call => "call or text a number".to_string(),
             Ask::Reply => format!("reply or act{}", example(Cue::Action)),
             Ask::Act => format!("act on what is at stake{}", example(Cue::Request)),
@@ -1716,6 +1724,12 @@ mod tests {
         let text =
             "Hi Tom, the minutes are attached, send your comments to k.lee.minutes@gmail.com";
         check(text, Verdict::Ham, None, None);
+        // an address to write to is the way back, as a number is (inheritance fraud)
+        for text in [
+            "Dear friend, you are named next of kin to an unclaimed inheritance of USD 4.2M. Write to barrister.okoro.chambers@gmail.com with your details",
+        ] {
+            check(text, Verdict::Smishing, None, Some("e-mail address"));
+        }
         // the brand a mailbox's name claims still counts
         let text = "Your Netflix account is on hold. Send your card details to netflix.billing.team@outlook.com to restore it";
         check(text, Verdict::Smishing, Some("Netflix"), None);

@@ -371,6 +371,8 @@ pub struct Spliced {
     pub masked_link: bool,
     /// The text holds a masked phone number (`<PHONE_NUMBER>`, `[phone]`).
     pub masked_number: bool,
+    /// The text holds a masked e-mail address (`<EMAIL_ADDRESS>`, `[email]`).
+    pub masked_mail: bool,
 }
 
 /// What a masked token stands for.
@@ -378,6 +380,7 @@ pub struct Spliced {
 enum Masked {
     Link,
     Number,
+    Mail,
     Other,
 }
 
@@ -400,6 +403,9 @@ const MASKED: &[(&str, Masked)] = &[
     ("[phone]", Masked::Number),
     ("[phone number]", Masked::Number),
     ("[number]", Masked::Number),
+    ("<email_address>", Masked::Mail),
+    ("<email>", Masked::Mail),
+    ("[email]", Masked::Mail),
 ];
 
 /// The masked token at the start of `rest` and its length: a known one, or any other
@@ -449,10 +455,12 @@ pub fn splice(
             without_urls: text.to_string(),
             masked_link: false,
             masked_number: false,
+            masked_mail: false,
         };
     }
     let mut masked_link = false;
     let mut masked_number = false;
+    let mut masked_mail = false;
     // only texts with an opening bracket can hold a masked token
     if bracketed {
         let mut i = 0;
@@ -461,6 +469,7 @@ pub fn splice(
                 Some((kind, len)) => {
                     masked_link |= kind == Masked::Link;
                     masked_number |= kind == Masked::Number;
+                    masked_mail |= kind == Masked::Mail;
                     spans.push((at, at + len, kind));
                     i = at + len;
                 }
@@ -490,7 +499,7 @@ pub fn splice(
                 words.push_str(PHONE_PLACEHOLDER);
                 without_urls.push_str(text.get(start..end).unwrap_or(" "));
             }
-            Masked::Other => {
+            Masked::Mail | Masked::Other => {
                 words.push(' ');
                 without_urls.push(' ');
             }
@@ -500,7 +509,32 @@ pub fn splice(
     let rest = text.get(last..).unwrap_or("");
     words.push_str(rest);
     without_urls.push_str(rest);
-    Spliced { words, without_urls, masked_link, masked_number }
+    Spliced { words, without_urls, masked_link, masked_number, masked_mail }
+}
+
+/// Whether `text` holds an e-mail address (`name@host.tld`): a way to write to the sender.
+pub(crate) fn has_mail_address(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    let local = |b: &u8| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-' | b'+');
+    let host = |b: &u8| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-');
+    memchr::memchr_iter(b'@', bytes).any(|at| {
+        let before = bytes.get(..at).and_then(|b| b.last()).is_some_and(local);
+        let domain: Vec<u8> = bytes
+            .get(at + 1..)
+            .unwrap_or_default()
+            .iter()
+            .copied()
+            .take(255)
+            .take_while(host)
+            .collect();
+        let domain = domain.strip_suffix(b".").unwrap_or(&domain);
+        before
+            && domain.iter().position(|&b| b == b'.').is_some_and(|dot| dot > 0)
+            && domain
+                .rsplit(|&b| b == b'.')
+                .next()
+                .is_some_and(|tld| tld.len() >= 2 && tld.iter().all(u8::is_ascii_alphabetic))
+    })
 }
 
 /// True when `c` can sit inside a word (letters and digits of any script, and the vowel and
@@ -702,6 +736,22 @@ mod tests {
         check("[telegram] your code is 4821", "telegram", false);
         check("your whatsapp account was used on a new device", "whatsapp", false);
         check("", "whatsapp", false);
+    }
+
+    #[test]
+    fn mail_addresses() {
+        // (text, holds an address) -- written for this test
+        fn check(text: &str, expect: bool) {
+            assert_eq!(has_mail_address(text), expect, "{text:?}");
+        }
+        check("write to claims.office@gmail.com today", true);
+        check("contact: j-doe+sms@mail.example.co.uk.", true);
+        check("meet @ 5pm at the cafe", false);
+        check("follow us @brandname on instagram", false);
+        check("me@localhost", false);
+        check("a@b.c1", false);
+        check("@", false);
+        check("", false);
     }
 
     #[test]
