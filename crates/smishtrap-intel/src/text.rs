@@ -317,6 +317,8 @@ pub(crate) fn names_a_channel(folded: &str, at: usize, len: usize) -> bool {
         "on", "via", "through", "thru", "add", "by", "at", "in", "contact", "message", "text",
         "chat", "dm", "por", "en", "al", "pelo", "pela", "no", "na", "sur", "par", "uber", "per",
         "auf", "su", "tramite", "op", "lewat", "melalui", "di", "ke", "sa", "qua", "pa", "pe",
+        // the sender's own handle: "my WhatsApp", "our Telegram", "my assistant's WhatsApp"
+        "my", "our", "s", "mi", "mon", "mein", "mio", "mijn", "meu",
     ];
     let (Some(before), Some(after)) = (folded.get(..at), folded.get(at + len..)) else {
         return false;
@@ -731,6 +733,7 @@ mod tests {
         check("interested? whatsapp me now", "whatsapp", true);
         check("escribenos por whatsapp +34 600", "whatsapp", true);
         check("send your cv to telegram @hr_team", "telegram", true);
+        check("please add my assistant rama's whatsapp for tips", "whatsapp", true);
         // the sender, or its account
         check("whatsapp: your account will be suspended", "whatsapp", false);
         check("[telegram] your code is 4821", "telegram", false);
