@@ -156,6 +156,11 @@ impl CueHits {
         }
     }
 
+    /// Where the first match of `cue` starts in the folded text.
+    pub fn first_start(&self, cue: Cue) -> Option<usize> {
+        self.first.get(cue as usize).copied().flatten().map(|(_, start, _)| start as usize)
+    }
+
     /// How many phrases of `cue` matched (saturating).
     pub fn count(&self, cue: Cue) -> u8 {
         self.counts.get(cue as usize).copied().unwrap_or(0)
@@ -326,16 +331,12 @@ impl Cues {
         // Folding is char by char, so folded offsets map back by folding each char.
         let mut folded_len = 0usize;
         let mut from = None;
+        let mut buf = String::new();
         for (i, c) in original.char_indices() {
             if folded_len == start && from.is_none() {
                 from = Some(i);
             }
-            folded_len += if c.is_ascii() {
-                1
-            } else {
-                let mut buf = [0u8; 4];
-                fold(c.encode_utf8(&mut buf)).len()
-            };
+            folded_len += crate::text::folded_len(c, &mut buf);
             if folded_len == end {
                 return from.map(|from| from..i + c.len_utf8());
             }

@@ -323,13 +323,17 @@ impl Engine {
         // the brand the text invokes, nor is the mail provider of an address (`@gmail.com`)
         mentions.brands.retain(|m| {
             let mail_domain = scanned_folded.get(..m.at).is_some_and(|b| b.ends_with('@'));
-            !mail_domain
-                && !(self.catalog.brand(m.brand).channel
-                    && crate::text::names_a_channel(scanned_folded, m.at, m.len))
+            let channel = self.catalog.brand(m.brand).channel
+                && crate::text::names_a_channel(scanned_folded, m.at, m.len);
+            !(mail_domain || channel)
         });
         // An opt-out instruction ("Reply STOP to opt out") asks for nothing: its words are
         // no cue but for marketing, which they still are.
-        let opt_out = folded.contains("stop").then(|| crate::text::blank_opt_out(scanned));
+        let opt_out = needles()
+            .stop
+            .find(folded.as_bytes())
+            .is_some()
+            .then(|| crate::text::blank_opt_out(scanned));
         if let Some(blanked) = opt_out.flatten() {
             let (_, mut without) = self.scan_words(&blanked, &fold(&blanked));
             without.keep_from(&cues, Cue::Marketing);
@@ -477,7 +481,7 @@ impl Engine {
         let broken_link = urls.is_empty() && {
             let lower = text.to_ascii_lowercase();
             // `http://` and `https://` contain `://`: not searched for on their own
-            ["hxxp", "www.", "://", "xn--"].iter().any(|m| lower.contains(m))
+            needles().broken_link.iter().any(|m| m.find(lower.as_bytes()).is_some())
                 || spaced_domain(&lower, self.catalog.domains())
                 || spelled_domain(&lower, self.catalog.domains())
         };
@@ -638,8 +642,11 @@ impl Engine {
         }
         // "Hi, is this Michael?": a stranger's opener, the first message of a wrong-number
         // scam (the chat that follows leads to an investment or a payment)
+        // (a question far into the text is no opener: folding makes a char at most four
+        // times longer, so one past this in the folded text is past the greeting as written)
         let stranger = cues
-            .has(Cue::Stranger)
+            .first_start(Cue::Stranger)
+            .is_some_and(|at| at <= 4 * crate::text::GREETING_MAX)
             .then(|| self.cues.span_as_written(cues, Cue::Stranger, words))
             .flatten()
             .and_then(|question| crate::text::asked_name(words, question));
@@ -1200,7 +1207,7 @@ fn has_code_run(text: &str) -> bool {
 /// domain, so that filters and link previews miss it.
 fn spelled_domain(lower: &str, domains: &Domains) -> bool {
     let mut rest = lower;
-    while let Some(at) = rest.find(" dot ") {
+    while let Some(at) = needles().dot_word.find(rest.as_bytes()) {
         let before = rest.get(..at).and_then(|b| b.chars().next_back());
         let after = rest.get(at + 5..).unwrap_or("");
         let tld: &str = after.split(|c: char| !c.is_ascii_lowercase()).next().unwrap_or("");
@@ -1211,6 +1218,26 @@ fn spelled_domain(lower: &str, domains: &Domains) -> bool {
         rest = rest.get(at + 5..).unwrap_or("");
     }
     false
+}
+
+/// Substring searches made on most messages, set up once (`str::contains` and `str::find`
+/// set a searcher up on every call, which costs more than the search in a short text).
+struct Needles {
+    stop: memchr::memmem::Finder<'static>,
+    broken_link: [memchr::memmem::Finder<'static>; 4],
+    dot_word: memchr::memmem::Finder<'static>,
+}
+
+fn needles() -> &'static Needles {
+    static NEEDLES: std::sync::OnceLock<Needles> = std::sync::OnceLock::new();
+    NEEDLES.get_or_init(|| {
+        let finder = |needle: &str| memchr::memmem::Finder::new(needle.as_bytes()).into_owned();
+        Needles {
+            stop: finder("stop"),
+            broken_link: ["hxxp", "www.", "://", "xn--"].map(finder),
+            dot_word: finder(" dot "),
+        }
+    })
 }
 
 /// `name. tld/` or `name . tld/`: a domain with spaces around its dot, followed by a path.
@@ -1725,11 +1752,12 @@ mod tests {
             "Hi Tom, the minutes are attached, send your comments to k.lee.minutes@gmail.com";
         check(text, Verdict::Ham, None, None);
         // an address to write to is the way back, as a number is (inheritance fraud)
-        for text in [
+        check(
             "Dear friend, you are named next of kin to an unclaimed inheritance of USD 4.2M. Write to barrister.okoro.chambers@gmail.com with your details",
-        ] {
-            check(text, Verdict::Smishing, None, Some("e-mail address"));
-        }
+            Verdict::Smishing,
+            None,
+            Some("e-mail address"),
+        );
         // the brand a mailbox's name claims still counts
         let text = "Your Netflix account is on hold. Send your card details to netflix.billing.team@outlook.com to restore it";
         check(text, Verdict::Smishing, Some("Netflix"), None);

@@ -325,6 +325,8 @@ pub(crate) struct Variants {
     sources: Vec<(String, BrandId)>,
     /// Official labels and tokens: never a variant of another brand.
     protected: HashSet<String, foldhash::fast::RandomState>,
+    /// [`COMMON_LABELS`] and [`AFFIXES`], for one lookup per label.
+    common: HashSet<&'static str, foldhash::fast::RandomState>,
     /// A source or a source minus one letter -> source indexes.
     index: FastMap<String, Vec<u32>>,
     near: HashMap<char, Vec<char>>,
@@ -358,12 +360,13 @@ impl Variants {
                 }
             }
         }
-        Variants { sources, protected, index, near: keyboard_neighbours() }
+        let common = COMMON_LABELS.iter().chain(AFFIXES).copied().collect();
+        Variants { sources, protected, common, index, near: keyboard_neighbours() }
     }
 
     /// The brand whose label or token `label` imitates by one typo, and how.
     pub(crate) fn get(&self, label: &str) -> Option<(BrandId, Technique)> {
-        if label.len() < 4 || self.protected.contains(label) || common_label(label) {
+        if label.len() < 4 || self.common.contains(label) || self.protected.contains(label) {
             return None;
         }
         let mut candidates: Vec<u32> = Vec::new();
@@ -382,7 +385,12 @@ impl Variants {
             probe(&key);
         }
         for (from, to) in MULTI_HOMOGLYPHS {
-            for (at, _) in label.match_indices(from) {
+            // (look-alikes are ASCII, so every match sits on a char boundary; `match_indices`
+            // would set a searcher up per pattern and label)
+            let from_bytes = from.as_bytes();
+            let found = label.as_bytes().windows(from_bytes.len()).enumerate();
+            let matches = |w: &[u8]| w.first() == from_bytes.first() && w == from_bytes;
+            for (at, _) in found.filter(|(_, w)| matches(w)) {
                 let mut back = String::with_capacity(label.len() + 1);
                 back.push_str(label.get(..at).unwrap_or(""));
                 back.push_str(to);
@@ -395,7 +403,7 @@ impl Variants {
         candidates.into_iter().find_map(|n| {
             let (source, brand) = self.sources.get(usize::try_from(n).ok()?)?;
             let mut found = None;
-            for_each_variant(source, &self.near, |v, t| {
+            for_each_variant(source, &self.near, Some(label), |v, t| {
                 if v == label {
                     found = Some(t);
                 }
@@ -416,10 +424,6 @@ const COMMON_LABELS: &[&str] = &[
     "event", "events", "promo", "offer", "offers", "sale", "deals", "rewards", "points",
 ];
 
-fn common_label(label: &str) -> bool {
-    COMMON_LABELS.contains(&label) || AFFIXES.contains(&label)
-}
-
 /// `s` with one char left out, for each char.
 fn deletions(s: &str) -> impl Iterator<Item = String> + '_ {
     s.char_indices().map(move |(at, c)| {
@@ -431,21 +435,40 @@ fn deletions(s: &str) -> impl Iterator<Item = String> + '_ {
 }
 
 /// Calls `visit` with every typosquat variant of `s` (at least 4 bytes, not `s` itself) and
-/// its technique, in a fixed order, until `visit` returns true.
+/// its technique, in a fixed order, until `visit` returns true. With `target`, only the
+/// variants that could equal it are built (same length, and made at or before the first
+/// char where `s` and `target` differ): the order, and so the first technique, is kept.
 fn for_each_variant(
     s: &str,
     near: &HashMap<char, Vec<char>>,
+    target: Option<&str>,
     mut visit: impl FnMut(&str, Technique) -> bool,
 ) {
     let chars: Vec<char> = s.chars().collect();
     let full = chars.len() >= 5;
+    // a variant made at char `i` keeps `chars[..i]`: past the first difference none can match
+    let last = target.map_or(chars.len(), |t| {
+        chars.iter().zip(t.chars()).take_while(|(a, b)| **a == *b).count()
+    });
+    // ...and keeps `chars[i + 2..]` at least: before the last difference less two, none can
+    let first = target.map_or(0, |t| {
+        let same_end = chars.iter().rev().zip(t.chars().rev()).take_while(|(a, b)| **a == *b);
+        chars.len().saturating_sub(same_end.count() + 2)
+    });
+    let wanted_len = target.map(str::len);
     let mut done = false;
-    let mut add = |v: String, t: Technique| {
-        if !done && v.len() >= 4 && v != s {
+    // `len`: the variant's byte length, known before it is built
+    let mut add = |len: usize, build: &dyn Fn() -> String, t: Technique| {
+        if done || len < 4 || wanted_len.is_some_and(|w| w != len) {
+            return;
+        }
+        let v = build();
+        if v != s {
             done = visit(&v, t);
         }
     };
     let at = |i: usize| chars.get(i).copied().unwrap_or('-');
+    let base = s.len();
     let without = |i: usize| {
         chars.iter().enumerate().filter(|(j, _)| *j != i).map(|(_, c)| *c).collect::<String>()
     };
@@ -461,40 +484,51 @@ fn for_each_variant(
         v.extend(chars.get(i + 1..).unwrap_or(&[]));
         v
     };
-    for i in 0..chars.len() {
+    for i in first..chars.len().min(last.saturating_add(1)) {
         let c = at(i);
-        add(with_at(i, &c.to_string()), Technique::Repetition);
+        let c_len = c.len_utf8();
+        add(base + c_len, &|| with_at(i, &c.to_string()), Technique::Repetition);
         if i + 1 < chars.len() && at(i + 1) != c {
-            let mut v = chars.clone();
-            v.swap(i, i + 1);
-            add(v.into_iter().collect(), Technique::Transposition);
+            add(
+                base,
+                &|| {
+                    let mut v = chars.clone();
+                    v.swap(i, i + 1);
+                    v.into_iter().collect()
+                },
+                Technique::Transposition,
+            );
         }
         for (from, to) in ASCII_HOMOGLYPHS {
             if chars
                 .get(i..i + from.chars().count())
                 .is_some_and(|w| w.iter().copied().eq(from.chars()))
             {
-                let mut v: String = chars.get(..i).unwrap_or(&[]).iter().collect();
-                v.push_str(to);
-                v.extend(chars.get(i + from.chars().count()..).unwrap_or(&[]));
-                add(v, Technique::Homoglyph);
+                let build = || {
+                    let mut v: String = chars.get(..i).unwrap_or(&[]).iter().collect();
+                    v.push_str(to);
+                    v.extend(chars.get(i + from.chars().count()..).unwrap_or(&[]));
+                    v
+                };
+                add(base - from.len() + to.len(), &build, Technique::Homoglyph);
             }
         }
         if !full {
             continue;
         }
-        add(without(i), Technique::Omission);
+        add(base - c_len, &|| without(i), Technique::Omission);
         if i > 0 {
-            add(with_at(i, "-"), Technique::Hyphenation);
+            add(base + 1, &|| with_at(i, "-"), Technique::Hyphenation);
         }
         for &n in near.get(&c).map(Vec::as_slice).unwrap_or(&[]) {
-            add(replaced(i, &n.to_string()), Technique::Replacement);
-            add(with_at(i, &n.to_string()), Technique::Insertion);
-            add(with_at(i + 1, &n.to_string()), Technique::Insertion);
+            let n_len = n.len_utf8();
+            add(base - c_len + n_len, &|| replaced(i, &n.to_string()), Technique::Replacement);
+            add(base + n_len, &|| with_at(i, &n.to_string()), Technique::Insertion);
+            add(base + n_len, &|| with_at(i + 1, &n.to_string()), Technique::Insertion);
         }
         if "aeiouy".contains(c) {
             for v in "aeiouy".chars().filter(|v| *v != c) {
-                add(replaced(i, &v.to_string()), Technique::VowelSwap);
+                add(base - c_len + 1, &|| replaced(i, &v.to_string()), Technique::VowelSwap);
             }
         }
         let byte = u32::from(c);
@@ -502,13 +536,14 @@ fn for_each_variant(
             if let Some(f) = char::from_u32(byte ^ (1 << bit))
                 && (f.is_ascii_lowercase() || f.is_ascii_digit())
             {
-                add(replaced(i, &f.to_string()), Technique::Bitsquatting);
+                add(base - c_len + 1, &|| replaced(i, &f.to_string()), Technique::Bitsquatting);
             }
         }
     }
-    if full {
+    // additions keep all of `s`: only a target that starts with it can be one
+    if full && target.is_none_or(|t| t.starts_with(s)) {
         for c in ('a'..='z').chain('0'..='9') {
-            add(with_at(chars.len(), &c.to_string()), Technique::Addition);
+            add(base + 1, &|| with_at(chars.len(), &c.to_string()), Technique::Addition);
         }
     }
 }
@@ -614,12 +649,16 @@ mod tests {
         check("postnord-levering.cmo", "cmo", Some(("PostNord", "combosquatting")));
     }
 
+    fn common_label(label: &str) -> bool {
+        COMMON_LABELS.contains(&label) || AFFIXES.contains(&label)
+    }
+
     /// The map of every variant that `Variants` replaces (first source, first technique).
     fn full_map(brands: &[Brand]) -> HashMap<String, (BrandId, Technique)> {
         let v = Variants::new(brands);
         let mut out: HashMap<String, (BrandId, Technique)> = HashMap::new();
         for (s, id) in &v.sources {
-            for_each_variant(s, &v.near, |variant, t| {
+            for_each_variant(s, &v.near, None, |variant, t| {
                 if !v.protected.contains(variant) && !common_label(variant) {
                     out.entry(variant.to_string()).or_insert((*id, t));
                 }

@@ -33,6 +33,22 @@ pub fn fold(text: &str) -> String {
     if !recheck || out.is_ascii() || out.nfkd().eq(out.chars()) { out } else { fold(&out) }
 }
 
+/// The byte length of `fold` of the one char `c`, folded into `buf` (cleared first) so that
+/// a walk over many chars allocates once.
+pub(crate) fn folded_len(c: char, buf: &mut String) -> usize {
+    if c.is_ascii() {
+        return 1;
+    }
+    buf.clear();
+    let (mut recheck, mut run) = (false, 0);
+    decompose_compatible(c, |d| push_folded(buf, d, &mut recheck, &mut run));
+    if !recheck || buf.is_ascii() || buf.nfkd().eq(buf.chars()) {
+        buf.len()
+    } else {
+        fold(buf).len()
+    }
+}
+
 /// True for the combining marks [`fold`] keeps: vowel signs, tone marks and viramas of the
 /// Brahmic scripts (Devanagari to Sinhala, Thai, Lao, Tibetan, Myanmar, Khmer).
 pub(crate) fn kept_mark(c: char) -> bool {
@@ -257,14 +273,15 @@ pub(crate) fn blank_opt_out(text: &str) -> Option<String> {
     Some(out)
 }
 
+/// A greeting before a stranger's opening question, in bytes: `Good morning, ` and no more.
+pub(crate) const GREETING_MAX: usize = 24;
+
 /// The name a text's opening question asks the recipient to be (`Hi, is this Michael?`,
 /// `are u Johan?`), given the span of the question's words (`is this`); `None` unless the
 /// words open the text (after a short greeting at most), are written in lower case after
 /// their first letter (`Are You Interested?` is a headline) and are followed by one or two
 /// capitalised words and a question mark. How wrong-number scams open.
 pub(crate) fn asked_name(text: &str, question: std::ops::Range<usize>) -> Option<&str> {
-    /// A greeting before the question, in bytes: `Good morning, ` and no more.
-    const GREETING_MAX: usize = 24;
     let before = text.get(..question.start)?;
     let greeting_only = before.len() <= GREETING_MAX
         && before.chars().all(|c| {
@@ -707,6 +724,15 @@ mod tests {
                 let word = word.unwrap_or_default();
                 proptest::prop_assert_eq!(unleet(word, b'l').len(), word.len());
             }
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn one_char_folds_to_the_length_fold_gives(c in proptest::char::any()) {
+            let mut buf = String::new();
+            let mut one = [0u8; 4];
+            proptest::prop_assert_eq!(folded_len(c, &mut buf), fold(c.encode_utf8(&mut one)).len());
         }
     }
 
