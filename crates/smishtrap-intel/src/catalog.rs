@@ -1507,6 +1507,14 @@ mod tests {
             Some("es"),
             Some("Correos de Chile"),
         );
+        // "KBC": a Belgian bank, and the Indian quiz show whose name lottery lures borrow
+        check("KBC: uw kaart is geblokkeerd", Some("BE"), Some("nl"), Some("KBC"));
+        check(
+            "Your number won Rs 25 lakh in the KBC lottery",
+            Some("IN"),
+            Some("en"),
+            Some("Kaun Banega Crorepati"),
+        );
         // "CPF": Singapore's Central Provident Fund, France's training account
         check(
             "CPF: il vous reste 800 EUR de droits",
