@@ -1372,6 +1372,11 @@ mod tests {
         check_in(None, text, verdict, brand, reason);
     }
 
+    /// The analysis of `text` with default options.
+    fn analyzed(text: &str) -> Analysis {
+        engine().analyze(&record(text), "1".into(), &AnalyzeOptions::default())
+    }
+
     /// [`check`] for a message received in `region` (how national numbers are read).
     #[track_caller]
     fn check_in(
@@ -1485,7 +1490,7 @@ mod tests {
             "See you at 10am in room B3A, bring the 5GB stick",
             "COVID19 booster: your slot is on 12 May at 9:40, hall 4B",
         ] {
-            let a = engine().analyze(&record(text), "1".into(), &AnalyzeOptions::default());
+            let a = analyzed(text);
             assert!(
                 !a.reasons.iter().any(|r| r.contains("digits for letters")),
                 "{text:?}: {:#?}",
@@ -1505,9 +1510,7 @@ mod tests {
 
     #[test]
     fn call_back_shows_the_number() {
-        let reasons = |text: &str| {
-            engine().analyze(&record(text), "1".into(), &AnalyzeOptions::default()).reasons
-        };
+        let reasons = |text: &str| analyzed(text).reasons;
         let valid = reasons("URGENT! You won a prize. Call +32 470 12 34 56 now to claim");
         assert!(valid.iter().any(|r| r == "asks to call or text back +32470123456"), "{valid:?}");
         // a number that does not validate is shown as written, never as a trailing blank
@@ -1652,7 +1655,7 @@ mod tests {
     #[test]
     fn holiday_pay_lure_naming_an_agency_is_not_ham() {
         let text = "UWV: uw vakantiegeld van 2024 staat nog open. Vul uw gegevens in via de link om het uitbetaald te krijgen";
-        let a = engine().analyze(&record(text), "1".into(), &AnalyzeOptions::default());
+        let a = analyzed(text);
         assert_ne!(a.verdict, Verdict::Ham, "{a:#?}");
         assert_reasons_agree(&a);
     }
@@ -1779,7 +1782,7 @@ mod tests {
             "I got the part-time job at the bakery! I start Monday, pay is ok",
             "Target is hiring for the holidays, flexible hours. Apply at target.com/careers",
         ] {
-            let a = engine().analyze(&record(text), "1".into(), &AnalyzeOptions::default());
+            let a = analyzed(text);
             assert_ne!(a.verdict, Verdict::Smishing, "{text:?}: {a:#?}");
         }
     }
@@ -1809,7 +1812,7 @@ mod tests {
         // US business text; a pharmacy's pickup notice is no lure (its footer still reads as
         // a business's bulk text, which marketing words are evidence of)
         let text = "Your Walgreens prescription is ready for pickup at 1420 Main St. Reply HELP for help, STOP to opt out.";
-        let a = engine().analyze(&record(text), "1".into(), &AnalyzeOptions::default());
+        let a = analyzed(text);
         assert_ne!(a.verdict, Verdict::Smishing, "{a:#?}");
         assert!(a.reasons.iter().all(|r| !r.contains("asks to reply")), "{a:#?}");
     }
@@ -1958,11 +1961,7 @@ mod tests {
             // a shortener behind a named operator, with something at stake
             "dtac: บัญชีของท่านถูกระงับ กรุณายืนยันตัวตนที่ bit.ly/3xYz9",
         ] {
-            assert_ne!(
-                engine().analyze(&record(text), "1".into(), &AnalyzeOptions::default()).verdict,
-                Verdict::Ham,
-                "{text:?}"
-            );
+            assert_ne!(analyzed(text).verdict, Verdict::Ham, "{text:?}");
         }
     }
 
