@@ -154,6 +154,8 @@ struct Evidence<'a> {
     urls: &'a [ExtractedUrl],
     numbers: &'a [smishtrap_extract::MentionedNumber],
     masked_link: bool,
+    /// The text ends on a colon where its link was cut away ([`Spliced::cut_link`]).
+    cut_link: bool,
     masked_number: bool,
     /// An e-mail address, written out or masked: a way to write back, as a number is.
     mail_address: bool,
@@ -303,11 +305,12 @@ impl Engine {
         // Text with links and numbers replaced (masked ones too): language, brand mentions,
         // cues and the model read the words, not the hostnames (those are judged by
         // impersonation) nor the digits. The language reads the text with links as spaces.
-        let Spliced { words, without_urls, masked_link, masked_number, masked_mail } = splice(
-            text,
-            extracted.urls.iter().map(|u| u.span.clone()),
-            extracted.numbers.iter().map(|n| n.span.clone()),
-        );
+        let Spliced { words, without_urls, masked_link, masked_number, masked_mail, cut_link } =
+            splice(
+                text,
+                extracted.urls.iter().map(|u| u.span.clone()),
+                extracted.numbers.iter().map(|n| n.span.clone()),
+            );
         let lang = smishtrap_extract::detect_language(&without_urls).map(str::to_string);
         // One fold per message, shared by brand mentions, cues and the model; the URL
         // placeholder matches no brand or cue.
@@ -377,6 +380,7 @@ impl Engine {
             numbers: &extracted.numbers,
             masked_link,
             masked_number,
+            cut_link,
             mail_address: masked_mail || crate::text::has_mail_address(text),
             impersonations: &impersonations,
             brand,
@@ -488,8 +492,7 @@ impl Engine {
         // A masked link (`<URL>`, `[link]`) is a link whose destination we cannot inspect;
         // so is a text that ends on a colon (`...verify via:`, `check the status:-`): its
         // link was cut off.
-        let dangling = urls.is_empty()
-            && text.trim_end_matches(|c: char| c.is_whitespace() || c == '-').ends_with(':');
+        let dangling = e.cut_link;
         // A text that ends on an ellipsis was cut short by whoever forwarded it: its ask
         // may be in the part we do not see.
         let cut_off = {
@@ -2059,6 +2062,29 @@ mod tests {
             ANY_BRAND,
             None,
         );
+    }
+
+    /// Reporting sites and forwarders drop links and leave the colon before them (`...renew
+    /// via:`): such a text reads as if its link were masked, so lures cut this way stay
+    /// lures and a chat line that ends on a colon stays ham (written for this test).
+    #[test]
+    fn a_text_whose_link_was_cut_away_reads_as_if_it_were_masked() {
+        for (text, verdict) in [
+            (
+                "Su inscripción caduca en 3 días. Renueve ahora su inscripción en:",
+                Verdict::Smishing,
+            ),
+            (
+                "Your application for the housing grant has been approved. Check the status here:-",
+                Verdict::Smishing,
+            ),
+            ("Meeting moved. New room:", Verdict::Ham),
+            ("Hi team, the agenda for tomorrow is:", Verdict::Ham),
+        ] {
+            check(text, verdict, ANY_BRAND, None);
+            let (cut, masked) = (analyzed(text), analyzed(&format!("{text} <URL>")));
+            assert_eq!((cut.verdict, cut.score), (masked.verdict, masked.score), "{text:?}");
+        }
     }
 
     /// Shorteners and link services are not a brand's (or anyone's) domain: a named brand

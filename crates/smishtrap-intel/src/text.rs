@@ -392,6 +392,11 @@ pub struct Spliced {
     pub masked_number: bool,
     /// The text holds a masked e-mail address (`<EMAIL_ADDRESS>`, `[email]`).
     pub masked_mail: bool,
+    /// The text has no link written out and ends on a colon (`...renew via:`, `status:-`):
+    /// whoever forwarded or anonymised it cut its link away. `words` then ends with
+    /// [`URL_PLACEHOLDER`], as if the link were masked (`<URL>`), so the text model reads
+    /// the text as it was sent.
+    pub cut_link: bool,
 }
 
 /// What a masked token stands for.
@@ -467,14 +472,20 @@ pub fn splice(
         Some(from + at)
     };
     let bracketed = next_bracket(0).is_some();
+    let cut_link = !spans.iter().any(|&(_, _, kind)| kind == Masked::Link) && ends_on_colon(text);
     if spans.is_empty() && !bracketed {
         // nothing to replace (most ordinary messages)
+        let mut words = text.to_string();
+        if cut_link {
+            words.push_str(URL_PLACEHOLDER);
+        }
         return Spliced {
-            words: text.to_string(),
+            words,
             without_urls: text.to_string(),
             masked_link: false,
             masked_number: false,
             masked_mail: false,
+            cut_link,
         };
     }
     let mut masked_link = false;
@@ -528,7 +539,15 @@ pub fn splice(
     let rest = text.get(last..).unwrap_or("");
     words.push_str(rest);
     without_urls.push_str(rest);
-    Spliced { words, without_urls, masked_link, masked_number, masked_mail }
+    if cut_link {
+        words.push_str(URL_PLACEHOLDER);
+    }
+    Spliced { words, without_urls, masked_link, masked_number, masked_mail, cut_link }
+}
+
+/// Whether `text` ends on a colon, spaces and dashes aside (`via:`, `status:-`).
+fn ends_on_colon(text: &str) -> bool {
+    text.trim_end_matches(|c: char| c.is_whitespace() || c == '-').ends_with(':')
 }
 
 /// Whether `text` holds an e-mail address (`name@host.tld`): a way to write to the sender.
@@ -693,6 +712,22 @@ mod tests {
         let s = splice(text, std::iter::once(3..18), std::iter::once(23..35));
         assert_eq!(s.words, "go  zzurl  now  zzphone ");
         assert_eq!(s.without_urls, "go   now +32470123456");
+    }
+
+    #[test]
+    fn a_text_ending_on_a_colon_had_its_link_cut_away() {
+        let check = |text: &str, url: Option<std::ops::Range<usize>>, expect: bool| {
+            let s = splice(text, url.into_iter(), [].into_iter());
+            assert_eq!(s.cut_link, expect, "{text:?}");
+            assert_eq!(s.words.ends_with(URL_PLACEHOLDER), expect || text.ends_with("<URL>"));
+        };
+        check("Renew your membership via:", None, true);
+        check("Check the status:- ", None, true);
+        check("Hi <NAMED_ENTITY>, update here:", None, true);
+        check("See you at 10:30", None, false);
+        check("Details: <URL> or call:", None, true);
+        check("Open https://x.top/a then:", Some(5..20), false);
+        check("", None, false);
     }
 
     proptest::proptest! {
