@@ -898,8 +898,22 @@ impl Engine {
         // (a login, a purchase): its "verify" and "password" words are not a request.
         // `<#>` opens the messages Android's SMS Retriever hands to an app: always a code.
         let retriever = text.trim_start().starts_with("<#>");
+        // "123456 is your code for example.com", "@example.com #123456" (the format browsers
+        // read codes from): a bare domain there names the site the code is for, no link to
+        // open
+        let code_sites_only = !urls.is_empty()
+            && urls.iter().all(|u| {
+                let before = text.get(..u.span.start).unwrap_or("").trim_end();
+                u.bare
+                    && (before.ends_with('@')
+                        || before.rsplit(char::is_whitespace).next().is_some_and(|w| {
+                            ["for", "pour", "para", "per", "für", "voor", "untuk"]
+                                .iter()
+                                .any(|f| w.eq_ignore_ascii_case(f))
+                        }))
+            });
         let code_notice = (cues.has(Cue::Code) || retriever)
-            && (!has_link || own_links)
+            && (!has_link || own_links || code_sites_only)
             && !payment
             && !call_back
             && has_code_digits(text);
@@ -1673,6 +1687,26 @@ mod tests {
             "โอนเงิน 750.00 บาท ไปยังบัญชี x3344 สำเร็จ",
         ] {
             check(text, Verdict::Ham, ANY_BRAND, None);
+        }
+    }
+
+    /// A code that names the site it is for ("for example.com", or `@example.com #123456`,
+    /// the form browsers read codes from) is a code notice, not a link to open; a code
+    /// beside a link to act on, or for a look-alike domain, is not (written for this test).
+    #[test]
+    fn codes_for_a_named_site_are_notices() {
+        for text in [
+            "482913 is your verification code for shopnest.net",
+            "Your login code is 55120. @app.shopnest.net #55120",
+            "Votre code de connexion pour shopnest.fr est 771032",
+        ] {
+            check(text, Verdict::Ham, ANY_BRAND, Some("one-time or verification code"));
+        }
+        for text in [
+            "Your code is 4821. Verify your account at chase-secure-login.com",
+            "390112 is your code for paypal-account-review.top",
+        ] {
+            check(text, Verdict::Smishing, ANY_BRAND, None);
         }
     }
 
