@@ -1907,12 +1907,12 @@ mod tests {
     #[test]
     fn federal_programmes_are_trusted_parties() {
         // written for this test
-        check(
+        for text in [
             "Student loan forgiveness: you are approved for full discharge of your federal loans. Call 855-555-0175 before Friday to finalize",
-            Verdict::Smishing,
-            ANY_BRAND,
-            Some("trusted organisation"),
-        );
+            "Your student loan forgiveness application has been approved. Call 1-866-555-0111 to finalize within 24 hrs.",
+        ] {
+            check(text, Verdict::Smishing, ANY_BRAND, Some("trusted organisation"));
+        }
     }
 
     /// US carriers require an opt-out instruction in alerts and receipts too: "Reply STOP"
