@@ -1721,6 +1721,7 @@ mod tests {
             "พัสดุของคุณจะถูกส่งถึงภายในวันนี้ ขอบคุณที่ใช้บริการ",
             "Rek. xxx5590 menerima transfer Rp 300.000 pada 08/04. Saldo Rp 1.020.000",
             "Kode OTP 771204 untuk masuk aplikasi. Jangan berikan kepada siapa pun.",
+            "Paket sudah sampai, terima kasih. Barang sempat tertahan di gudang karena hujan",
             "Akaun xxxx2231 didebitkan RM45.90 pada 11/03 untuk bil elektrik.",
             "TK 4410xxx332 -350,000 VND luc 18:20 05/05. So du 1,200,000 VND",
             "INR 640.00 spent on your card XX9931 at a pharmacy on 22-05. Avl limit INR 48,300",
@@ -1735,6 +1736,7 @@ mod tests {
         for text in [
             "ธนาคารแจ้ง บัญชีของท่านถูกระงับ กรุณายืนยันตัวตนที่ <URL> ภายใน 24 ชั่วโมง",
             "Nasabah yth, rekening Anda diblokir. Segera verifikasi data di <URL>",
+            "Paket Anda akan dikembalikan hari ini. Konfirmasi alamat Anda di <URL>",
             "ธนาคารแจ้ง บัญชีของท่านถูกระงับ กรุณายืนยันตัวตนที่ https://th-verify-account.top/x",
             "Your card XX4417 is blocked. Call our fraud team now on <PHONE_NUMBER> to unblock it",
         ] {
@@ -1773,8 +1775,18 @@ mod tests {
             "Hoi mam, mijn telefoon is kapot, dit is mijn nieuwe nummer. Kun je 480 euro voor me overmaken?",
             // no sum, but a transfer asked for
             "Hola papá, este es mi número nuevo. ¿Me puedes hacer una transferencia hoy? Luego te explico",
+            "Hej mamma, jag har fått nytt nummer. Kan du swisha mig 2 000 kr idag?",
+            "Cześć mamo, to mój nowy numer, telefon mi się zepsuł. Możesz mi przelać 500 zł?",
+            "Hei äiti, tämä on uusi numeroni. Voitko maksaa laskun puolestani tänään?",
         ] {
             check(text, Verdict::Smishing, ANY_BRAND, Some("relative or friend"));
+        }
+        // family asking for a lift, or a friend for their share, is chat
+        for text in [
+            "Hej mamma, kan du hämta mig vid stationen kl 17?",
+            "Hej, kan du swisha 150 kr för pizzan ikväll?",
+        ] {
+            check(text, Verdict::Ham, ANY_BRAND, None);
         }
         // a new number with no money asked for is news
         check(
