@@ -1077,37 +1077,47 @@ fn money_amount(text: &str) -> Option<String> {
         return None;
     }
     let mut tokens = text.split_whitespace().take(200).peekable();
-    let mut prev: Option<&str> = None;
+    let (mut prev, mut before_prev): (Option<&str>, Option<&str>) = (None, None);
     let numeric = |t: &str| {
         let t = t.trim_matches(|c: char| !c.is_alphanumeric());
         !t.is_empty()
             && t.chars().any(|c| c.is_ascii_digit())
             && t.chars().all(|c| c.is_ascii_digit() || c == ',' || c == '.')
     };
+    // thousands grouped with a space (`2 000 kr`, `1 240€`): the group before the sum's
+    // last three digits, if there is one
+    let group = |before: Option<&str>, sum: &str| {
+        let head = sum.split(['.', ',']).next().unwrap_or("");
+        before
+            .filter(|b| (1..=3).contains(&b.len()) && b.bytes().all(|c| c.is_ascii_digit()))
+            .filter(|_| head.len() == 3 && head.bytes().all(|c| c.is_ascii_digit()))
+            .map_or_else(String::new, |b| format!("{b} "))
+    };
     while let Some(t) = tokens.next() {
         let bare = trim_punctuation(t);
         // Every form below needs a digit in the token or a currency of at most 5 bytes:
         // most words are neither and skip the checks.
         if bare.len() > 5 && !bare.bytes().any(|b| b.is_ascii_digit()) {
-            prev = Some(t);
+            (before_prev, prev) = (prev, Some(t));
             continue;
         }
         let prefixed = bare
             .strip_prefix(['€', '£', '$'])
             .is_some_and(|rest| rest.starts_with(|c: char| c.is_ascii_digit()));
-        let suffixed = bare.strip_suffix(['€', '£', '$']).is_some_and(numeric);
-        if prefixed || suffixed {
+        let suffixed = bare.strip_suffix(['€', '£', '$']).filter(|n| numeric(n));
+        if prefixed {
             return Some(bare.chars().take(16).collect());
+        }
+        if let Some(sum) = suffixed {
+            return Some(format!("{}{bare}", group(prev, sum)).chars().take(20).collect());
         }
         if ["€", "£", "$"].contains(&bare)
             || CURRENCIES.iter().any(|c| c.eq_ignore_ascii_case(bare))
         {
             if let Some(prev) = prev.filter(|p| numeric(p)) {
+                let sum = prev.trim_matches(|c: char| !c.is_alphanumeric());
                 return Some(
-                    format!("{} {bare}", prev.trim_matches(|c: char| !c.is_alphanumeric()))
-                        .chars()
-                        .take(24)
-                        .collect(),
+                    format!("{}{sum} {bare}", group(before_prev, sum)).chars().take(28).collect(),
                 );
             }
             if let Some(next) = tokens.peek().filter(|n| numeric(n)) {
@@ -1119,7 +1129,7 @@ fn money_amount(text: &str) -> Option<String> {
                 );
             }
         }
-        prev = Some(t);
+        (before_prev, prev) = (prev, Some(t));
     }
     None
 }
@@ -1548,6 +1558,11 @@ mod tests {
             ("betaal nu: 12,50 euros!", Some("12,50 euros")),
             ("EUR 4.99 verschuldigd", Some("EUR 4.99")),
             ("onbetaalde-rekeningen 300", None),
+            // thousands grouped with a space
+            ("swisha mig 2 000 kr idag", Some("2 000 kr")),
+            ("il vous reste 1 240€ de droits", Some("1 240€")),
+            ("room 4 then 250 kr", Some("250 kr")),
+            ("4 2500 kr", Some("2500 kr")),
         ] {
             assert_eq!(money_amount(text).as_deref(), expect, "{text}");
         }
