@@ -698,7 +698,16 @@ impl Engine {
                 format!("promises money, a refund or a prize{}", example(Cue::Reward))
             });
         }
-        let credential = cues.has(Cue::Credential);
+        // A document or detail named in a notice that gives no way to reach anyone and
+        // presses for nothing ("your PAN card application has been received") asks for
+        // nothing.
+        let reachable = has_link
+            || has_number
+            || e.masked_number
+            || cues.has(Cue::Action)
+            || stranger.is_some();
+        let credential = cues.has(Cue::Credential)
+            && (reachable || !cues.has(Cue::Notice) || threat || cues.has(Cue::Urgency));
         // "Log in to the app to view", "pay in the app": with no link, number, reply or
         // masked part beside it, the app is the sender's own (a lure needs a way to reach
         // the sender that the recipient does not already have)
@@ -1737,6 +1746,8 @@ mod tests {
             "Rek. xxx5590 menerima transfer Rp 300.000 pada 08/04. Saldo Rp 1.020.000",
             "Kode OTP 771204 untuk masuk aplikasi. Jangan berikan kepada siapa pun.",
             "Paket sudah sampai, terima kasih. Barang sempat tertahan di gudang karena hujan",
+            // a document named in a receipt with nowhere to go asks for nothing
+            "Your PAN card application has been received. Acknowledgement number 881200341512. Track status on the NSDL website",
             "Akaun xxxx2231 didebitkan RM45.90 pada 11/03 untuk bil elektrik.",
             "TK 4410xxx332 -350,000 VND luc 18:20 05/05. So du 1,200,000 VND",
             "INR 640.00 spent on your card XX9931 at a pharmacy on 22-05. Avl limit INR 48,300",
@@ -1752,6 +1763,7 @@ mod tests {
             "ธนาคารแจ้ง บัญชีของท่านถูกระงับ กรุณายืนยันตัวตนที่ <URL> ภายใน 24 ชั่วโมง",
             "Nasabah yth, rekening Anda diblokir. Segera verifikasi data di <URL>",
             "Paket Anda akan dikembalikan hari ini. Konfirmasi alamat Anda di <URL>",
+            "Your PAN card has been blocked. Update your KYC immediately to avoid suspension",
             "ธนาคารแจ้ง บัญชีของท่านถูกระงับ กรุณายืนยันตัวตนที่ https://th-verify-account.top/x",
             "Your card XX4417 is blocked. Call our fraud team now on <PHONE_NUMBER> to unblock it",
         ] {
