@@ -1897,7 +1897,7 @@ mod tests {
     fn events_reported_as_done_are_ham() {
         // written for this test
         for text in [
-            "Chase: A $42.18 transaction at Target was approved on your card ending 8821. No action needed",
+            "Chase: A $42.18 transaction at Target was approved on your card. No action needed",
             "Bank: uw betaling van 19,99 EUR aan Bol is uitgevoerd. Geen actie nodig",
             // delivered, issued, scheduled: done, nothing asked
             "USPS: Your item was delivered in or at the mailbox at 1:32 pm on June 3 in AUSTIN TX 78701",
@@ -1908,13 +1908,16 @@ mod tests {
         ] {
             check(text, Verdict::Ham, ANY_BRAND, Some("already done"));
         }
-        // an account written by its last digits after an ellipsis, as US banks write it
-        check(
+        // an account written by its last digits after an ellipsis or "ending", as US banks
+        // write it
+        for text in [
             "Your Chase account alert: a deposit of $1,250.00 was posted to checking ...5521",
-            Verdict::Ham,
-            ANY_BRAND,
-            Some("masked number"),
-        );
+            "Chase: A $42.18 transaction at Target was approved on your card ending 8821. No action needed",
+            "Bank of America: A deposit of $1,200.00 was posted to your account ending 8812",
+            "Your Lyft ride receipt: $14.52 charged to your Visa ending in 4411",
+        ] {
+            check(text, Verdict::Ham, ANY_BRAND, Some("masked number"));
+        }
         // the same words beside a number to call are no notice
         check(
             "Chase: A $942.18 transaction at Target was approved on your card. No action needed if this was you, else call 1-888-555-0199 now",

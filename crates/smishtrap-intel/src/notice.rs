@@ -11,7 +11,7 @@ const SCAN_BYTES: usize = 1024;
 pub(crate) fn has_masked_account(text: &str) -> bool {
     let bytes = text.as_bytes();
     let bytes = bytes.get(..bytes.len().min(SCAN_BYTES)).unwrap_or(bytes);
-    if has_dotted_account(bytes) {
+    if has_dotted_account(bytes) || has_ending_account(bytes) {
         return true;
     }
     // Every such run holds a mask char: only the runs around one are looked at (memchr:
@@ -113,6 +113,62 @@ fn has_dotted_account(bytes: &[u8]) -> bool {
     false
 }
 
+/// A card or account written by its last digits after "ending" (`card ending in 4411`,
+/// `account ending 8812`, `terminada en 4411`, `eindigend op 4411`, `endend auf 4411`):
+/// 3 to 6 digits standing alone, with only short linking words, spaces and mask chars
+/// between.
+fn has_ending_account(bytes: &[u8]) -> bool {
+    const WORDS: &[&[u8]] = &[b"ending", b"termina", b"eindigend", b"endend", b"endet"];
+    const LINKS: &[&[u8]] = &[b"in", b"with", b"en", b"em", b"con", b"op", b"auf", b"por", b"par"];
+    // memchr: every word holds an `n`, most texts hold none of the words
+    let mut i = 0;
+    while let Some(at) = bytes.get(i..).and_then(|rest| memchr::memchr2(b'n', b'N', rest)) {
+        let at = i + at;
+        i = at + 1;
+        let Some(word) = WORDS.iter().find(|w| {
+            let lead = w.iter().position(|&b| b == b'n').unwrap_or(0);
+            at.checked_sub(lead).is_some_and(|start| {
+                let alone =
+                    start == 0 || !bytes.get(start - 1).is_some_and(u8::is_ascii_alphanumeric);
+                alone
+                    && bytes.get(start..start + w.len()).is_some_and(|b| b.eq_ignore_ascii_case(w))
+            })
+        }) else {
+            continue;
+        };
+        let lead = word.iter().position(|&b| b == b'n').unwrap_or(0);
+        let mut rest = bytes.get(at - lead + word.len()..).unwrap_or_default();
+        // the rest of the word (`terminada`, `terminant`), then gaps and linking words
+        rest = rest
+            .get(rest.iter().take_while(|b| b.is_ascii_alphabetic()).count()..)
+            .unwrap_or_default();
+        for _ in 0..4 {
+            let gap = rest
+                .iter()
+                .take_while(|b| matches!(b, b' ' | b':' | b'-' | b'*' | b'#' | b'.'))
+                .count();
+            rest = rest.get(gap..).unwrap_or_default();
+            let letters = rest.iter().take_while(|b| b.is_ascii_alphabetic()).count();
+            let word = rest.get(..letters).unwrap_or_default();
+            let masks = word.iter().all(|b| matches!(b, b'x' | b'X'));
+            if letters == 0 || !(masks || LINKS.iter().any(|l| l.eq_ignore_ascii_case(word))) {
+                break;
+            }
+            rest = rest.get(letters..).unwrap_or_default();
+        }
+        let digits = rest.iter().take_while(|b| b.is_ascii_digit()).count();
+        let glued = rest
+            .get(digits)
+            .is_some_and(|b| b.is_ascii_alphanumeric() || matches!(b, b'/' | b',' | b'%'));
+        let decimal =
+            rest.get(digits) == Some(&b'.') && rest.get(digits + 1).is_some_and(u8::is_ascii_digit);
+        if (3..=6).contains(&digits) && !glued && !decimal {
+            return true;
+        }
+    }
+    false
+}
+
 /// The text opens with a phone number (`+66812345678`, `0812345678 ...`): 8 to 15 digits,
 /// an optional leading `+`, nothing glued after but a space, punctuation or a non-ASCII
 /// letter (Thai runs words together). Missed-call notices start with the caller's number.
@@ -161,7 +217,16 @@ mod tests {
             ("wait... 10 minutes", false),
             ("so...123456789 digits", false),
             ("version ...2.5.1", false),
-            ("", false),
+            ("charged to your Visa ending 4411", true),
+            ("posted to your account ending in 8812.", true),
+            ("CARD ENDING WITH XX4411 used", true),
+            ("tarjeta terminada en 4411", true),
+            ("Karte endend auf 4411", true),
+            ("offer ending soon, 50% off", false),
+            ("sale ending 31 March", false),
+            ("ending on 12/2025", false),
+            ("pending 4411 items", false),
+            ("ending in 4411abc", false),
         ] {
             check(text, expect);
         }
@@ -204,7 +269,7 @@ mod tests {
     fn has_masked_account_plain(text: &str) -> bool {
         let bytes = text.as_bytes();
         let bytes = bytes.get(..bytes.len().min(SCAN_BYTES)).unwrap_or(bytes);
-        if has_dotted_account(bytes) {
+        if has_dotted_account(bytes) || has_ending_account(bytes) {
             return true;
         }
         let mut i = 0;
