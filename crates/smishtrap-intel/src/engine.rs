@@ -966,16 +966,17 @@ impl Engine {
         if no_channel {
             total += w::NO_CHANNEL;
         }
-        // Something done reported with no link, no number (not even one that does not
-        // validate: a long digit run) and no threat or hurry: a receipt or account event
-        // (`you have been charged...`, `your PIN was set successfully`, `your bonus was
-        // added`: a reward already given, with nowhere to claim it, is no bait).
+        // Something done reported with no link (or only the sender's own), no number (not
+        // even one that does not validate: a long digit run) and no threat or hurry: a
+        // receipt or account event (`you have been charged...`, `your PIN was set
+        // successfully`, `your bonus was added`: a reward already given, with nowhere to
+        // claim it, is no bait).
         let event_notice = !lure
             && !code_notice
             && !account_notice
             && !missed_call
             && cues.has(Cue::Notice)
-            && !has_link
+            && (!has_link || own_links)
             && !has_number
             && !has_digit_run(text, 8)
             && !payment
@@ -1905,6 +1906,8 @@ mod tests {
             "Bank of America: Your payment of $125.00 to Discover was scheduled for 06/15",
             // a sum from a named brand reported as paid is no stake to act on
             "Medicare: Your claim for $64.10 has been processed and paid to your nominated bank account",
+            // with a link to the sender's own domain
+            "Amazon: Your package with Echo Dot was delivered. Track at https://amazon.com/your-orders",
         ] {
             check(text, Verdict::Ham, ANY_BRAND, Some("already done"));
         }
