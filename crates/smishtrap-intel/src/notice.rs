@@ -125,6 +125,10 @@ fn has_ending_account(bytes: &[u8]) -> bool {
     while let Some(at) = bytes.get(i..).and_then(|rest| memchr::memchr2(b'n', b'N', rest)) {
         let at = i + at;
         i = at + 1;
+        // in every word an `n` is followed by `d` or `a` (most `n`s of a text are not)
+        if !bytes.get(at + 1).is_some_and(|b| matches!(b, b'd' | b'D' | b'a' | b'A')) {
+            continue;
+        }
         let Some(word) = WORDS.iter().find(|w| {
             let lead = w.iter().position(|&b| b == b'n').unwrap_or(0);
             at.checked_sub(lead).is_some_and(|start| {
