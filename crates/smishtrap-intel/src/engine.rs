@@ -1765,6 +1765,7 @@ mod tests {
             "Nasabah yth, rekening Anda diblokir. Segera verifikasi data di <URL>",
             "Paket Anda akan dikembalikan hari ini. Konfirmasi alamat Anda di <URL>",
             "Your PAN card has been blocked. Update your KYC immediately to avoid suspension",
+            "Ihre Sendung wird zurückgeschickt, wenn die Zollgebühr von 2,99€ nicht bezahlt wird.",
             "ธนาคารแจ้ง บัญชีของท่านถูกระงับ กรุณายืนยันตัวตนที่ https://th-verify-account.top/x",
             "Your card XX4417 is blocked. Call our fraud team now on <PHONE_NUMBER> to unblock it",
         ] {
