@@ -701,11 +701,8 @@ impl Engine {
         // A document or detail named in a notice that gives no way to reach anyone and
         // presses for nothing ("your PAN card application has been received") asks for
         // nothing.
-        let reachable = has_link
-            || has_number
-            || e.masked_number
-            || cues.has(Cue::Action)
-            || stranger.is_some();
+        // a link, a number (masked or not), an e-mail address, a call to act or a question
+        let reachable = has_link || has_number || cues.has(Cue::Action) || stranger.is_some();
         let credential = cues.has(Cue::Credential)
             && (reachable || !cues.has(Cue::Notice) || threat || cues.has(Cue::Urgency));
         // "Log in to the app to view", "pay in the app": with no link, number, reply or
@@ -961,9 +958,8 @@ impl Engine {
                 "reports a missed call or message from the number it starts with",
             );
         }
-        // a stranger's question asks for a reply: its channel
-        let no_channel = !(has_link || has_number || cues.has(Cue::Action) || stranger.is_some());
-        if no_channel {
+        // nowhere for the recipient to go (a stranger's question asks for a reply: its channel)
+        if !reachable {
             total += w::NO_CHANNEL;
         }
         // Something done reported with no link (or only the sender's own), no number (not

@@ -118,34 +118,39 @@ fn has_dotted_account(bytes: &[u8]) -> bool {
 /// 3 to 6 digits standing alone, with only short linking words, spaces and mask chars
 /// between.
 fn has_ending_account(bytes: &[u8]) -> bool {
-    const WORDS: &[&[u8]] = &[b"ending", b"termina", b"eindigend", b"endend", b"endet"];
+    const WORDS: &[&[u8]] = &[
+        b"ending",
+        b"termina",
+        b"terminada",
+        b"terminado",
+        b"terminant",
+        b"eindigend",
+        b"endend",
+        b"endet",
+    ];
     const LINKS: &[&[u8]] = &[b"in", b"with", b"en", b"em", b"con", b"op", b"auf", b"por", b"par"];
     // memchr: every word holds an `n`, most texts hold none of the words
     let mut i = 0;
     while let Some(at) = bytes.get(i..).and_then(|rest| memchr::memchr2(b'n', b'N', rest)) {
         let at = i + at;
         i = at + 1;
-        // in every word an `n` is followed by `d` or `a` (most `n`s of a text are not)
+        // in every word the first `n` is followed by `d` or `a` (most `n`s of a text are not)
         if !bytes.get(at + 1).is_some_and(|b| matches!(b, b'd' | b'D' | b'a' | b'A')) {
             continue;
         }
-        let Some(word) = WORDS.iter().find(|w| {
-            let lead = w.iter().position(|&b| b == b'n').unwrap_or(0);
-            at.checked_sub(lead).is_some_and(|start| {
-                let alone =
-                    start == 0 || !bytes.get(start - 1).is_some_and(u8::is_ascii_alphanumeric);
-                alone
-                    && bytes.get(start..start + w.len()).is_some_and(|b| b.eq_ignore_ascii_case(w))
-            })
+        // the end of the whole word this `n` is in, when it is one of `WORDS`
+        let Some(end) = WORDS.iter().find_map(|w| {
+            let start = at.checked_sub(w.iter().position(|&b| b == b'n')?)?;
+            let end = start + w.len();
+            let alone = (start == 0
+                || !bytes.get(start - 1).is_some_and(u8::is_ascii_alphanumeric))
+                && !bytes.get(end).is_some_and(u8::is_ascii_alphabetic);
+            (alone && bytes.get(start..end)?.eq_ignore_ascii_case(w)).then_some(end)
         }) else {
             continue;
         };
-        let lead = word.iter().position(|&b| b == b'n').unwrap_or(0);
-        let mut rest = bytes.get(at - lead + word.len()..).unwrap_or_default();
-        // the rest of the word (`terminada`, `terminant`), then gaps and linking words
-        rest = rest
-            .get(rest.iter().take_while(|b| b.is_ascii_alphabetic()).count()..)
-            .unwrap_or_default();
+        // then gaps, linking words and masks
+        let mut rest = bytes.get(end..).unwrap_or_default();
         for _ in 0..4 {
             let gap = rest
                 .iter()
@@ -229,6 +234,7 @@ mod tests {
             ("offer ending soon, 50% off", false),
             ("sale ending 31 March", false),
             ("ending on 12/2025", false),
+            ("Terminal 2045 gate B", false),
             ("pending 4411 items", false),
             ("ending in 4411abc", false),
         ] {
