@@ -147,23 +147,29 @@ fn for_each_feature(
     let mut emit = |h: Fnv| emit(u32::try_from(h.0 & mask).unwrap_or(0));
     let mut words = Words { pair: None, count: 0, digit_runs: 0 };
     let mut word_start: Option<usize> = None;
+    // digits of the current word, counted on the way rather than by a scan of each word
+    let mut digits = 0;
+    let ascii = folded.is_ascii();
     let mut step = |i: usize, c: char| {
         // vowel and tone marks that folding keeps (Thai...) are part of their word
         if crate::text::is_word_char(c) {
             if word_start.is_none() {
                 word_start = Some(i);
             }
+            digits += usize::from(c.is_ascii_digit());
             return;
         }
         if let Some(start) = word_start.take() {
-            words.word(folded.get(start..i).unwrap_or(""), s, &mut emit);
+            let word = folded.get(start..i).unwrap_or("");
+            words.word(word, digits, ascii || word.is_ascii(), s, &mut emit);
         }
+        digits = 0;
         if !c.is_whitespace() {
             emit(Fnv::new(b'p').char(c));
         }
     };
     // most texts are ASCII: bytes are chars, without UTF-8 decoding
-    if folded.is_ascii() {
+    if ascii {
         for (i, b) in folded.bytes().enumerate() {
             step(i, char::from(b));
         }
@@ -173,7 +179,8 @@ fn for_each_feature(
         }
     }
     if let Some(start) = word_start.take() {
-        words.word(folded.get(start..).unwrap_or(""), s, &mut emit);
+        let word = folded.get(start..).unwrap_or("");
+        words.word(word, digits, ascii || word.is_ascii(), s, &mut emit);
     }
     let (mut caps, mut letters, mut chars) = (0usize, 0usize, 0usize);
     if original.is_ascii() {
@@ -211,12 +218,19 @@ struct Words {
 }
 
 impl Words {
-    /// Emits the features of one word: the word, the pair with the previous word, and the
-    /// character 3- and 4-grams of `<word>`. Generic in `emit` so the per-feature work is
-    /// inlined (this runs for every n-gram of every message).
-    fn word(&mut self, word: &str, s: &mut Scratch, emit: &mut impl FnMut(Fnv)) {
+    /// Emits the features of one word (`digits` of its chars are ASCII digits; `ascii`: all
+    /// are ASCII): the word, the pair with the previous word, and the character 3- and
+    /// 4-grams of `<word>`. Generic in `emit` so the per-feature work is inlined (this runs
+    /// for every n-gram of every message).
+    fn word(
+        &mut self,
+        word: &str,
+        digits: usize,
+        ascii: bool,
+        s: &mut Scratch,
+        emit: &mut impl FnMut(Fnv),
+    ) {
         let Scratch { token, padded, starts, .. } = s;
-        let digits = word.bytes().filter(u8::is_ascii_digit).count();
         // most words have no digit: they are their own token (no copy)
         let token: &str = if digits == word.len() {
             token.clear();
@@ -247,14 +261,18 @@ impl Words {
         padded.push(b'>');
         // character 3- and 4-grams share their seed: a 4-gram's hash continues the
         // 3-gram's that starts at the same char
-        if token.is_ascii() {
-            // one byte per char: the n-grams are byte windows
-            for (i, w) in padded.windows(3).enumerate() {
-                let h = Fnv::new(b'c').bytes(w);
-                emit(h);
-                if let Some(&next) = padded.get(i + 3) {
-                    emit(h.byte(next));
+        if ascii {
+            // one byte per char: the n-grams are byte windows, each window of 4 a 3-gram
+            // and its 4-gram, then the last 3-gram (no test inside the loop)
+            for w in padded.windows(4) {
+                if let &[a, b, c, d] = w {
+                    let h = Fnv::new(b'c').byte(a).byte(b).byte(c);
+                    emit(h);
+                    emit(h.byte(d));
                 }
+            }
+            if let Some(last) = padded.get(padded.len().saturating_sub(3)..) {
+                emit(Fnv::new(b'c').bytes(last));
             }
         } else {
             starts.clear();
