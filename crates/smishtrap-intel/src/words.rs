@@ -6,9 +6,9 @@
 //! of it following matches inside words that are then thrown away), this walks the
 //! automaton anchored at each word start, and only where the next two, three and four bytes
 //! begin some pattern (64 Kibit tables; the four-byte one cut the walks, most of which find
-//! nothing, by a third of their instructions). The few phrases that begin with another char (`% off`), or
-//! with a char of a script written without spaces (Thai, Chinese, Japanese...), may start
-//! anywhere: the walk also starts wherever their first byte is.
+//! nothing, by a third of their instructions). The few phrases that begin with another char
+//! (`% off`), or with a char of a script written without spaces (Thai, Chinese, Japanese...),
+//! may start anywhere: the walk also starts wherever their first byte is.
 //!
 //! The matches come back in the order an overlapping search over the whole text reports
 //! them (by end, longest first, then by pattern), so callers that keep the first match of
@@ -452,11 +452,14 @@ mod tests {
     }
 
     proptest::proptest! {
-        /// The two-, three- and four-byte tables before a walk only skip walks that find nothing.
+        /// The two-, three- and four-byte tables before a walk only skip walks that find
+        /// nothing.
         #[test]
         fn prefilters_skip_no_match(text in "[abcdAB %é.-]{0,24}", fold_case: bool) {
-            let patterns =
-                ["ab", "abc", "abd", "b", "bca", "% a", "ca", "é", "éb", "a-b", "dab", "abca", "dabc", "bcab d", "éba"];
+            let patterns = [
+                "ab", "abc", "abd", "b", "bca", "% a", "ca", "é", "éb", "a-b", "dab", "abca",
+                "dabc", "bcab d", "éba",
+            ];
             let Some(m) = WordMatcher::new(&patterns, fold_case) else { panic!("builds") };
             let mut found = Vec::new();
             m.find(&text, &mut found);
