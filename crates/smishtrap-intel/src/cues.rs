@@ -254,6 +254,11 @@ impl Cues {
         self.patterns.iter().map(|p| p.phrase.as_str())
     }
 
+    /// [`Cues::phrases`], each with whether it may end inside a word (`verifi*`).
+    pub(crate) fn phrase_ends(&self) -> impl Iterator<Item = (&str, bool)> {
+        self.patterns.iter().map(|p| (p.phrase.as_str(), p.prefix))
+    }
+
     /// [`Cues::scan`] from the overlapping matches `(pattern, start, end)` of
     /// [`Cues::phrases`] in `folded`, found by the caller in the same order.
     pub(crate) fn scan_from(

@@ -13,9 +13,9 @@ use crate::catalog::{BrandId, Catalog, CatalogError, Mentions};
 use crate::cues::{Cue, CueError, CueHits, Cues};
 use crate::domains::Domains;
 use crate::model::{Model, ModelError};
+use crate::phrases::{Phrase, PhraseMatcher};
 use crate::squat::{HostView, Impersonation, impersonation};
 use crate::text::{Spliced, fold, splice};
-use crate::words::WordMatcher;
 
 /// Why an engine could not be built.
 #[derive(Debug, thiserror::Error)]
@@ -43,7 +43,7 @@ pub struct Engine {
     model: Option<Model>,
     /// Brand text patterns then cue phrases in one matcher: one pass over the folded text
     /// finds both (`None` if it could not be built: each is then scanned on its own).
-    words: Option<(WordMatcher, usize)>,
+    words: Option<(PhraseMatcher, usize)>,
     /// The brand and cue phrases that are one word of ASCII letters, folded: the only ones a
     /// word written with digits for letters can spell (see `spell_out`).
     spellable: std::collections::HashSet<String, foldhash::fast::RandomState>,
@@ -265,14 +265,18 @@ impl Engine {
     /// An engine from parts; without a model it scores with the rules alone.
     pub fn new(catalog: Catalog, cues: Cues, model: Option<Model>) -> Engine {
         let brands = catalog.text_patterns().len();
-        let patterns: Vec<&str> =
-            catalog.text_patterns().iter().map(String::as_str).chain(cues.phrases()).collect();
+        let patterns: Vec<Phrase<'_>> = catalog
+            .text_patterns()
+            .iter()
+            .map(|p| (p.as_str(), false))
+            .chain(cues.phrase_ends())
+            .collect();
         // Folded text has no ASCII capitals, so matching without case is the brand
         // matcher's rule and changes nothing for the (folded) cue phrases.
-        let words = WordMatcher::new(&patterns, true).map(|m| (m, brands));
+        let words = PhraseMatcher::new(&patterns, true).map(|m| (m, brands));
         let spellable = patterns
             .iter()
-            .map(|p| fold(p))
+            .map(|(p, _)| fold(p))
             .filter(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_lowercase()))
             .collect();
         Engine { catalog, cues, model, words, spellable }

@@ -31,6 +31,7 @@ pub mod domains;
 mod engine;
 pub mod model;
 mod notice;
+mod phrases;
 pub mod squat;
 pub mod text;
 mod words;

@@ -55,6 +55,8 @@ pub(crate) struct WordMatcher {
     fold_case: bool,
     /// Per byte: [`WORD`], [`FIRST`], [`ANYWHERE`] bits, so most bytes cost one load.
     class: [u8; 256],
+    /// The ASCII bytes that begin a pattern that may start anywhere (`%` of `% off`).
+    anywhere_ascii: Vec<u8>,
 }
 
 /// An ASCII letter or digit.
@@ -147,7 +149,9 @@ impl WordMatcher {
                 *c |= ANYWHERE;
             }
         }
+        let anywhere_ascii = (0..128u8).filter(|&b| get(&anywhere_first, b.into())).collect();
         Some(WordMatcher {
+            anywhere_ascii,
             trie,
             anywhere,
             anywhere_first,
@@ -252,6 +256,34 @@ impl WordMatcher {
                 found.sort_unstable_by_key(|&(p, s, e)| (e, s, p));
             }
         }
+    }
+
+    /// Appends the matches from `at`, a word start (unsorted): the walk of [`Self::find`]
+    /// there, for callers that find word starts themselves.
+    pub(crate) fn find_at_word_start(&self, bytes: &[u8], at: usize, out: &mut Vec<Found>) {
+        let class =
+            bytes.get(at).map_or(0, |&b| self.class.get(usize::from(b)).copied().unwrap_or(0));
+        if class & FIRST != 0 && self.may_start_at(bytes, at) {
+            self.walk(bytes, at, true, out);
+        }
+    }
+
+    /// Appends the matches from `at`, no word start, of the patterns that may start
+    /// anywhere (unsorted).
+    pub(crate) fn find_inside(&self, bytes: &[u8], at: usize, out: &mut Vec<Found>) {
+        if bytes.get(at).is_some_and(|&b| self.starts_anywhere(b)) {
+            self.walk(bytes, at, false, out);
+        }
+    }
+
+    /// Some pattern that may start anywhere starts with `b`.
+    fn starts_anywhere(&self, b: u8) -> bool {
+        self.class.get(usize::from(b)).is_some_and(|c| c & ANYWHERE != 0)
+    }
+
+    /// The ASCII bytes that begin a pattern that may start anywhere: none is a word char.
+    pub(crate) fn anywhere_ascii(&self) -> &[u8] {
+        &self.anywhere_ascii
     }
 
     fn key(&self, b: u8) -> usize {
