@@ -146,41 +146,53 @@ fn for_each_feature(
     let mask = (1u64 << bits) - 1;
     let mut emit = |h: Fnv| emit(u32::try_from(h.0 & mask).unwrap_or(0));
     let mut words = Words { pair: None, count: 0, digit_runs: 0 };
-    let mut word_start: Option<usize> = None;
-    // digits of the current word, counted on the way rather than by a scan of each word
-    let mut digits = 0;
-    let ascii = folded.is_ascii();
-    let mut step = |i: usize, c: char| {
-        // vowel and tone marks that folding keeps (Thai...) are part of their word
-        if crate::text::is_word_char(c) {
-            if word_start.is_none() {
-                word_start = Some(i);
-            }
-            digits += usize::from(c.is_ascii_digit());
-            return;
-        }
-        if let Some(start) = word_start.take() {
-            let word = folded.get(start..i).unwrap_or("");
-            words.word(word, digits, ascii || word.is_ascii(), s, &mut emit);
-        }
-        digits = 0;
+    // a char between words that is no space is a feature of its own
+    let punctuation = |c: char, emit: &mut dyn FnMut(Fnv)| {
         if !c.is_whitespace() {
             emit(Fnv::new(b'p').char(c));
         }
     };
-    // most texts are ASCII: bytes are chars, without UTF-8 decoding
-    if ascii {
-        for (i, b) in folded.bytes().enumerate() {
-            step(i, char::from(b));
+    if folded.is_ascii() {
+        // most texts: the words are the runs of ASCII letters and digits, found 64 bytes at
+        // a time, each with its digit count; the features come in the order of the char
+        // loop below (the chars before a word, then the word)
+        let bytes = folded.as_bytes();
+        let mut gap = 0;
+        crate::text::ascii_word_runs(bytes, |start, end, digits| {
+            for &b in bytes.get(gap..start).unwrap_or(&[]) {
+                punctuation(char::from(b), &mut emit);
+            }
+            let word = folded.get(start..end).unwrap_or("");
+            words.word(word, digits, true, s, &mut emit);
+            gap = end;
+        });
+        for &b in bytes.get(gap..).unwrap_or(&[]) {
+            punctuation(char::from(b), &mut emit);
         }
     } else {
+        let mut word_start: Option<usize> = None;
+        // digits of the current word, counted on the way rather than by a scan of each word
+        let mut digits = 0;
         for (i, c) in folded.char_indices() {
-            step(i, c);
+            // vowel and tone marks that folding keeps (Thai...) are part of their word
+            if crate::text::is_word_char(c) {
+                if word_start.is_none() {
+                    word_start = Some(i);
+                }
+                digits += usize::from(c.is_ascii_digit());
+                continue;
+            }
+            if let Some(start) = word_start.take() {
+                let word = folded.get(start..i).unwrap_or("");
+                words.word(word, digits, word.is_ascii(), s, &mut emit);
+            }
+            digits = 0;
+            punctuation(c, &mut emit);
         }
-    }
-    if let Some(start) = word_start.take() {
-        let word = folded.get(start..).unwrap_or("");
-        words.word(word, digits, ascii || word.is_ascii(), s, &mut emit);
+        if let Some(start) = word_start.take() {
+            let word = folded.get(start..).unwrap_or("");
+            words.word(word, digits, word.is_ascii(), s, &mut emit);
+        }
     }
     let (mut caps, mut letters, mut chars) = (0usize, 0usize, 0usize);
     if original.is_ascii() {

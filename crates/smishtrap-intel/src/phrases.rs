@@ -213,63 +213,11 @@ fn runs(text: &str, fold_case: bool, runs: &mut Vec<Run>) {
     }
 }
 
-/// Bit `i` set when `chunk[i]` (at most 64 bytes) is an ASCII letter or digit: eight
-/// bytes at a time with range tests on the whole word (about 2 instructions a byte against
-/// 10 for a test per byte; the compiler does not vectorise that loop by itself).
-fn word_mask(chunk: &[u8]) -> u64 {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const TOPS: u64 = 0x80 * ONES;
-    let mut mask = 0;
-    for (i, eight) in chunk.chunks(8).enumerate() {
-        let mut word = [0u8; 8];
-        for (w, &b) in word.iter_mut().zip(eight) {
-            *w = b;
-        }
-        let x = u64::from_le_bytes(word);
-        let low7 = x & (0x7F * ONES);
-        // the top bit of each byte: at least the bound (no byte carries into the next)
-        let at_least = |bound: u64, v: u64| v + (0x80 - bound) * ONES;
-        let digit = at_least(0x30, low7) & !at_least(0x3A, low7);
-        let small = low7 | (0x20 * ONES);
-        let letter = at_least(0x61, small) & !at_least(0x7B, small);
-        let alnum = (digit | letter) & !x & TOPS;
-        // one bit per byte, byte 0 lowest
-        let bits = ((alnum >> 7).wrapping_mul(0x0102_0408_1020_4080)) >> 56;
-        mask |= bits << (8 * i);
-    }
-    mask
-}
-
-/// The runs of ASCII `bytes`: the word bytes of each block of 64 as a bit mask, whose
-/// edges give the runs without a branch per byte (a test per byte mispredicted at most
-/// run edges).
+/// The runs of ASCII `bytes` (see [`crate::text::ascii_word_runs`]).
 fn ascii_runs(bytes: &[u8], fold_case: bool, runs: &mut Vec<Run>) {
-    let mut start = 0;
-    let mut in_word = false;
-    for (block, chunk) in bytes.chunks(64).enumerate() {
-        let mask = word_mask(chunk);
-        // an edge where a byte's kind differs from the one before it
-        let before = mask << 1 | u64::from(in_word);
-        let mut edges = mask ^ before;
-        if chunk.len() < 64 {
-            edges &= (1 << chunk.len()) - 1;
-        }
-        while edges != 0 {
-            let at = block * 64 + edges.trailing_zeros() as usize;
-            if in_word {
-                runs.push(Run { start, end: at, hash: span_hash(bytes, start, at, fold_case) });
-            } else {
-                start = at;
-            }
-            in_word = !in_word;
-            edges &= edges - 1;
-        }
-        in_word = mask >> (chunk.len() - 1) & 1 != 0;
-    }
-    if in_word {
-        let end = bytes.len();
+    crate::text::ascii_word_runs(bytes, |start, end, _| {
         runs.push(Run { start, end, hash: span_hash(bytes, start, end, fold_case) });
-    }
+    });
 }
 
 /// The chain key of `key` followed by the gap from `before` to `run`, then `run`.
@@ -477,19 +425,6 @@ mod tests {
         ) {
             let patterns: Vec<Phrase<'_>> = patterns.iter().map(|(p, o)| (p.as_str(), *o)).collect();
             proptest::prop_assert_eq!(found(&patterns, true, &text), reference(&patterns, true, &text));
-        }
-    }
-
-    proptest::proptest! {
-        /// The eight-at-a-time mask is the test of each byte.
-        #[test]
-        fn word_mask_tests_each_byte(chunk in proptest::collection::vec(proptest::num::u8::ANY, 0..=64)) {
-            let mask = word_mask(&chunk);
-            for (i, b) in chunk.iter().enumerate() {
-                proptest::prop_assert_eq!(mask >> i & 1 == 1, b.is_ascii_alphanumeric(), "{}", b);
-            }
-            let past = u32::try_from(chunk.len()).unwrap_or(64);
-            proptest::prop_assert_eq!(mask.checked_shr(past).unwrap_or(0), 0);
         }
     }
 }
