@@ -168,6 +168,27 @@ struct Evidence<'a> {
     model_logit: Option<f32>,
 }
 
+/// What [`Engine::analyze`] finds in a record before it scores: [`Evidence`], owned, and the
+/// parts of the analysis that carry over.
+struct Prepared<'r> {
+    text: &'r str,
+    words: String,
+    extracted: smishtrap_extract::Extracted,
+    masked_link: bool,
+    masked_number: bool,
+    cut_link: bool,
+    mail_address: bool,
+    lang: Option<String>,
+    recipient: Option<NumberInfo>,
+    sender: Option<NumberInfo>,
+    impersonations: Vec<(usize, Impersonation)>,
+    brand: Option<BrandId>,
+    mentioned: Vec<BrandId>,
+    cues: CueHits,
+    disguised: Option<String>,
+    model_logit: Option<f32>,
+}
+
 /// A reason's sentence: fixed, or written only if the reason is shown (most are not, and
 /// writing every one cost a few percent of an analysis).
 enum Sentence<'a> {
@@ -288,6 +309,25 @@ impl Engine {
 
     /// Analyses one record. `id` is the record's output id. Never panics.
     pub fn analyze(&self, record: &SmsRecord, id: String, options: &AnalyzeOptions) -> Analysis {
+        self.conclude(self.prepare(record, options), id)
+    }
+
+    /// [`Engine::analyze`] of each record, in order, each step taken for all of them before
+    /// the next: finding the evidence of every record, then scoring every one, keeps each
+    /// step's code in the instruction cache from record to record (an analysis runs through
+    /// more code than that cache holds).
+    pub fn analyze_all<'r>(
+        &self,
+        records: impl IntoIterator<Item = (&'r SmsRecord, String)>,
+        options: &AnalyzeOptions,
+    ) -> Vec<Analysis> {
+        let prepared: Vec<(Prepared<'r>, String)> =
+            records.into_iter().map(|(record, id)| (self.prepare(record, options), id)).collect();
+        prepared.into_iter().map(|(p, id)| self.conclude(p, id)).collect()
+    }
+
+    /// Everything [`Engine::analyze`] finds before it scores.
+    fn prepare<'r>(&self, record: &'r SmsRecord, options: &AnalyzeOptions) -> Prepared<'r> {
         // Same bound as the extractor: an SMS is at most a few KiB; longer texts are cut (on
         // a char boundary) so per-message work and memory stay bounded.
         let full = record.text.as_str();
@@ -377,22 +417,46 @@ impl Engine {
             .as_ref()
             .map(|m| m.logit_folded(&folded, &words).clamp(-w::MODEL_CLAMP, w::MODEL_CLAMP));
 
-        let (score, verdict, reasons) = self.score(&Evidence {
+        Prepared {
             text,
-            words: &words,
-            urls: &extracted.urls,
-            numbers: &extracted.numbers,
+            mail_address: masked_mail || crate::text::has_mail_address(text),
+            words,
+            extracted,
             masked_link,
             masked_number,
             cut_link,
-            mail_address: masked_mail || crate::text::has_mail_address(text),
-            impersonations: &impersonations,
+            lang,
+            recipient,
+            sender,
+            impersonations,
             brand,
-            mentioned: &mentioned,
-            cues: &cues,
-            disguised: spelled.as_ref().map(|(_, word)| word.as_str()),
+            mentioned,
+            cues,
+            disguised: spelled.map(|(_, word)| word),
             model_logit,
+        }
+    }
+
+    /// The verdict, score and reasons of prepared evidence, and the analysis that carries
+    /// them.
+    fn conclude(&self, p: Prepared<'_>, id: String) -> Analysis {
+        let (score, verdict, reasons) = self.score(&Evidence {
+            text: p.text,
+            words: &p.words,
+            urls: &p.extracted.urls,
+            numbers: &p.extracted.numbers,
+            masked_link: p.masked_link,
+            masked_number: p.masked_number,
+            cut_link: p.cut_link,
+            mail_address: p.mail_address,
+            impersonations: &p.impersonations,
+            brand: p.brand,
+            mentioned: &p.mentioned,
+            cues: &p.cues,
+            disguised: p.disguised.as_deref(),
+            model_logit: p.model_logit,
         });
+        let Prepared { extracted, impersonations, brand, lang, recipient, sender, .. } = p;
 
         // the extracted strings move into the result (no copies)
         let urls = extracted
@@ -1553,6 +1617,30 @@ mod tests {
         // a number that does not validate is shown as written, never as a trailing blank
         let written = reasons("URGENT! You won a prize. Call 4474814695 now to claim");
         assert!(written.iter().any(|r| r == "asks to call or text back 4474814695"), "{written:?}");
+    }
+
+    #[test]
+    fn analysing_all_at_once_is_analysing_each() {
+        let mut records: Vec<SmsRecord> = [
+            "DHL: your parcel is on hold, pay the fee at dhl-redelivery.top/x",
+            "Hi mum, this is my new number, can you send me 200 today?",
+            "Your verification code is 482913",
+            "",
+            "ค่าปรับจราจร กรุณาชำระที่ https://example-th.top/pay",
+        ]
+        .iter()
+        .map(|t| record(t))
+        .collect();
+        if let Some(r) = records.get_mut(0) {
+            r.to = Some("+32470123456".into());
+        }
+        let options = AnalyzeOptions::default();
+        let ids = (0..records.len()).map(|i| format!("m{i}"));
+        let all = engine().analyze_all(records.iter().zip(ids.clone()), &options);
+        let each: Vec<Analysis> =
+            records.iter().zip(ids).map(|(r, id)| engine().analyze(r, id, &options)).collect();
+        assert_eq!(all, each);
+        assert_eq!(all.len(), records.len());
     }
 
     #[test]
