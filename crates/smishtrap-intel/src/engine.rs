@@ -168,6 +168,28 @@ struct Evidence<'a> {
     model_logit: Option<f32>,
 }
 
+/// What the first step of [`Engine::analyze`] reads in a record.
+struct Read<'r> {
+    record: &'r SmsRecord,
+    /// The text, cut to the extractor's bound.
+    text: &'r str,
+    recipient: Option<NumberInfo>,
+    sender: Option<NumberInfo>,
+    extracted: smishtrap_extract::Extracted,
+    spliced: Spliced,
+    lang: Option<String>,
+}
+
+/// The region that numbers are read in: the router's country, else the default.
+fn region<'a>(record: &'a SmsRecord, options: &'a AnalyzeOptions) -> Option<&'a str> {
+    record
+        .router_country
+        .as_deref()
+        .map(str::trim)
+        .filter(|r| r.len() == 2 && r.bytes().all(|b| b.is_ascii_alphabetic()))
+        .or(options.default_region.as_deref())
+}
+
 /// What [`Engine::analyze`] finds in a record before it scores: [`Evidence`], owned, and the
 /// parts of the analysis that carry over.
 struct Prepared<'r> {
@@ -309,25 +331,27 @@ impl Engine {
 
     /// Analyses one record. `id` is the record's output id. Never panics.
     pub fn analyze(&self, record: &SmsRecord, id: String, options: &AnalyzeOptions) -> Analysis {
-        self.conclude(self.prepare(record, options), id)
+        self.conclude(self.prepare(self.read(record, options), options), id)
     }
 
     /// [`Engine::analyze`] of each record, in order, each step taken for all of them before
-    /// the next: finding the evidence of every record, then scoring every one, keeps each
-    /// step's code in the instruction cache from record to record (an analysis runs through
-    /// more code than that cache holds).
+    /// the next (links, numbers and language; brands, cues and the model; the score), so
+    /// that each step's code stays in the instruction cache from record to record (an
+    /// analysis runs through more code than that cache holds).
     pub fn analyze_all<'r>(
         &self,
         records: impl IntoIterator<Item = (&'r SmsRecord, String)>,
         options: &AnalyzeOptions,
     ) -> Vec<Analysis> {
+        let read: Vec<(Read<'r>, String)> =
+            records.into_iter().map(|(record, id)| (self.read(record, options), id)).collect();
         let prepared: Vec<(Prepared<'r>, String)> =
-            records.into_iter().map(|(record, id)| (self.prepare(record, options), id)).collect();
+            read.into_iter().map(|(read, id)| (self.prepare(read, options), id)).collect();
         prepared.into_iter().map(|(p, id)| self.conclude(p, id)).collect()
     }
 
-    /// Everything [`Engine::analyze`] finds before it scores.
-    fn prepare<'r>(&self, record: &'r SmsRecord, options: &AnalyzeOptions) -> Prepared<'r> {
+    /// The first step of [`Engine::analyze`]: links, numbers and language.
+    fn read<'r>(&self, record: &'r SmsRecord, options: &AnalyzeOptions) -> Read<'r> {
         // Same bound as the extractor: an SMS is at most a few KiB; longer texts are cut (on
         // a char boundary) so per-message work and memory stay bounded.
         let full = record.text.as_str();
@@ -336,12 +360,7 @@ impl Engine {
             cut -= 1;
         }
         let text = full.get(..cut).unwrap_or("");
-        let region = record
-            .router_country
-            .as_deref()
-            .map(str::trim)
-            .filter(|r| r.len() == 2 && r.bytes().all(|b| b.is_ascii_alphabetic()))
-            .or(options.default_region.as_deref());
+        let region = region(record, options);
         let recipient = record.to.as_deref().and_then(|raw| number_info(raw, region));
         let sender = record.from.as_deref().and_then(|raw| number_info(raw, region));
         let extracted = smishtrap_extract::extract_with(text, region);
@@ -349,13 +368,21 @@ impl Engine {
         // Text with links and numbers replaced (masked ones too): language, brand mentions,
         // cues and the model read the words, not the hostnames (those are judged by
         // impersonation) nor the digits. The language reads the text with links as spaces.
-        let Spliced { words, without_urls, masked_link, masked_number, masked_mail, cut_link } =
-            splice(
-                text,
-                extracted.urls.iter().map(|u| u.span.clone()),
-                extracted.numbers.iter().map(|n| n.span.clone()),
-            );
-        let lang = smishtrap_extract::detect_language(&without_urls).map(str::to_string);
+        let spliced = splice(
+            text,
+            extracted.urls.iter().map(|u| u.span.clone()),
+            extracted.numbers.iter().map(|n| n.span.clone()),
+        );
+        let lang = smishtrap_extract::detect_language(&spliced.without_urls).map(str::to_string);
+        Read { record, text, recipient, sender, extracted, spliced, lang }
+    }
+
+    /// The second step of [`Engine::analyze`]: everything else it finds before it scores.
+    fn prepare<'r>(&self, read: Read<'r>, options: &AnalyzeOptions) -> Prepared<'r> {
+        let Read { record, text, recipient, sender, extracted, spliced, lang } = read;
+        let Spliced { words, without_urls: _, masked_link, masked_number, masked_mail, cut_link } =
+            spliced;
+        let region = region(record, options);
         // One fold per message, shared by brand mentions, cues and the model; the URL
         // placeholder matches no brand or cue.
         let folded = fold(&words);
