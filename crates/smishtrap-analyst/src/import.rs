@@ -321,12 +321,21 @@ fn analyse_piece<T>(
         Feed::Unreadable { source, error } => return Done::Unreadable(source, error),
         Feed::Empty { source } => return Done::Empty(source),
     };
-    let rows = items
+    // each step over the whole piece before the next, so that its code stays in the
+    // instruction cache from record to record (see `Engine::analyze_all`)
+    let parsed: Vec<Parsed> = items.into_iter().map(parse).collect();
+    let records = parsed.iter().filter_map(|p| match p {
+        Parsed::Record { record, line, .. } => Some((&**record, import_id(record, *line))),
+        Parsed::Bad { .. } => None,
+    });
+    let mut analyses = engine.analyze_all(records, options).into_iter();
+    let rows = parsed
         .into_iter()
-        .map(|item| match parse(item) {
+        .map(|p| match p {
             Parsed::Record { record, line, warning } => {
-                let id = import_id(&record, line);
-                let analysis = engine.analyze(&record, id, options);
+                let Some(analysis) = analyses.next() else {
+                    return Err((line, "record left without an analysis".to_string()));
+                };
                 let message = message_of(&record, &analysis, "import", None, config.started_micros);
                 let features = cluster.map(|cfg| Features::new(&record, &analysis, cfg));
                 Ok((message, features, warning.map(|w| (line, w))))
